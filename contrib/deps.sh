@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# contrib/deps.sh: install the Debian packages kiln needs, when missing.
+# Sourced by demo.sh and test.sh; run it alone to set up a machine.
+# Usage: contrib/deps.sh [extra packages...]
+
+kiln_deps() {
+    local pkgs=(gcc make cmake pkg-config git sqlite3 clang python3 procps
+                libuv1-dev libyaml-dev libsqlite3-dev libgit2-dev
+                libcurl4-openssl-dev libjansson-dev libssl-dev libh2o-dev
+                "$@")
+    local missing=()
+    for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "kiln: missing Debian packages: ${missing[*]}" >&2
+        echo "kiln: run as root, or: sudo apt-get install ${missing[*]}" >&2
+        return 1
+    fi
+    echo "kiln: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 &&
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    kiln_deps "$@"
+fi

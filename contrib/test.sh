@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# contrib/test.sh: install what is missing, build kiln, run every test.
+#
+#   contrib/test.sh                 build in build/ and run CTest
+#   KILN_SANITIZE=1 contrib/test.sh  the same under AddressSanitizer + UBSan
+#                                   (in build-asan/)
+# With clang present it also builds the libFuzzer target and fuzzes the
+# pipeline parser briefly (build-fuzz/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. contrib/deps.sh
+kiln_deps
+
+jobs=$(nproc 2>/dev/null || echo 2)
+if [ "${KILN_SANITIZE:-0}" = 1 ]; then
+    dir=build-asan
+    cmake -S . -B "$dir" -DKILN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+else
+    dir=build
+    cmake -S . -B "$dir" -DKILN_WERROR=ON
+fi
+cmake --build "$dir" -j "$jobs"
+
+if command -v clang >/dev/null; then
+    CC=clang cmake -S . -B build-fuzz -DKILN_FUZZ=ON >/dev/null
+    cmake --build build-fuzz -j "$jobs" --target fuzz-dsl
+    ctest --test-dir build-fuzz --output-on-failure -R fuzz
+else
+    echo "kiln: clang not found: skipping the fuzz target" >&2
+fi
+
+ctest --test-dir "$dir" --output-on-failure -j "$jobs"

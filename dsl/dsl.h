@@ -1,0 +1,121 @@
+/*
+ * dsl.h: pipeline files (YAML) into an immutable, validated kiln_pipeline.
+ *
+ * dsl/ knows libyaml and nothing of libuv, SQLite or executors. A loaded
+ * pipeline lives in one arena and is freed as a unit with
+ * kiln_pipeline_free(). Every model node keeps the kiln_pos of the YAML node
+ * it came from, so later checks (graph errors, runtime messages) can still
+ * point at the file.
+ */
+#ifndef KILN_DSL_H
+#define KILN_DSL_H
+
+#include "../orchestrator/base/base.h"
+
+/* Step kinds, from `kind:`. */
+typedef enum kiln_step_kind {
+    KILN_KIND_TASK = 0, /* the default */
+    KILN_KIND_INGEST,
+    KILN_KIND_VALIDATE,
+    KILN_KIND_TRAIN,
+    KILN_KIND_EVALUATE,
+    KILN_KIND_DEPLOY
+} kiln_step_kind;
+
+const char *kiln_step_kind_name(kiln_step_kind kind);
+
+/* A key/value pair from a `params:` or `env:` mapping. Values are the
+ * scalar's text as written (numbers and booleans keep their spelling). */
+typedef struct kiln_kv {
+    const char *key;
+    const char *value;
+    kiln_pos pos;
+} kiln_kv;
+
+/* A list of strings, as in `needs:`, `inputs:`, `outputs:`. */
+typedef struct kiln_strlist {
+    size_t n;
+    const char **items;
+    kiln_pos *pos; /* pos[i] is where items[i] was written */
+} kiln_strlist;
+
+typedef struct kiln_step {
+    const char *name;     /* [a-z0-9_-]+, unique in the pipeline */
+    kiln_pos pos;         /* where the step's key was written */
+    kiln_step_kind kind;
+    const char *run;      /* the command, run through /bin/sh -c */
+    kiln_strlist needs;   /* step names */
+    size_t *need_idx;     /* needs.n indexes into pipeline->steps */
+    kiln_strlist inputs;  /* paths or globs, relative to workdir */
+    kiln_strlist outputs;
+    int retries;          /* extra attempts after the first; >= 0 */
+    int64_t retry_delay_ms; /* first delay; doubles, capped at 10 min */
+    int64_t timeout_ms;   /* 0 = no timeout */
+    const char *workdir;  /* as written, relative to the pipeline's dir;
+                             "." by default */
+    const char *executor; /* "local" by default */
+    size_t n_env;
+    kiln_kv *env;         /* the step's own env, merged over pipeline env */
+} kiln_step;
+
+typedef struct kiln_pipeline {
+    kiln_arena *arena;      /* owns everything below */
+    const char *file;       /* the path as given to kiln_dsl_load_file() */
+    const char *dir;        /* absolute directory holding the file */
+    const char *name;       /* [a-z0-9_-]+ */
+    const char *description; /* may be NULL */
+    size_t n_params;
+    kiln_kv *params;        /* defaults, in file order */
+    size_t n_env;
+    kiln_kv *env;
+    bool git_require_clean; /* git: {require_clean: true} */
+    size_t n_steps;
+    kiln_step *steps;       /* in file order */
+    size_t *topo;           /* n_steps indexes in a topological order
+                               (stable: file order among ready steps) */
+} kiln_pipeline;
+
+/* A list of errors found in one pass. */
+typedef struct kiln_diag {
+    size_t n;
+    kiln_err *errs; /* malloc'd; sorted by position */
+    size_t dropped; /* errors past the cap that were not kept */
+} kiln_diag;
+
+#define KILN_DIAG_INIT {0, NULL, 0}
+#define KILN_DIAG_MAX 100
+void kiln_diag_dispose(kiln_diag *d);
+/* Print every error in compiler style to stderr. */
+void kiln_diag_print(const kiln_diag *d);
+
+/*
+ * Load, parse and validate a pipeline file. On success returns 0 and *out
+ * (free it with kiln_pipeline_free()). On failure returns KILN_EINVAL with
+ * every error found in diag (as many as one pass can find, up to
+ * KILN_DIAG_MAX), or KILN_ERROR when the file cannot be read; *out is NULL.
+ * Files over 64 MiB are refused.
+ */
+int kiln_dsl_load_file(kiln_pipeline **out, const char *path,
+                       kiln_diag *diag);
+
+/* As kiln_dsl_load_file() on bytes already in memory; `name` is used in
+ * positions and as pipeline->file, `dir` as pipeline->dir. */
+int kiln_dsl_load_buffer(kiln_pipeline **out, const char *name,
+                         const char *dir, const char *data, size_t len,
+                         kiln_diag *diag);
+
+void kiln_pipeline_free(kiln_pipeline *p); /* NULL is fine */
+
+/* Index of the step called name, or -1. */
+ssize_t kiln_pipeline_find_step(const kiln_pipeline *p, const char *name);
+
+/* Durations: "10s", "5m", "2h", "1d", "500ms", or several joined ("1h30m").
+ * Returns 0 and *out_ms, or KILN_EINVAL with a message in err. */
+int kiln_dsl_parse_duration(int64_t *out_ms, const char *text, kiln_err *err);
+
+/* Names of pipelines and steps: [a-z0-9_-]+, at most 64 characters. */
+bool kiln_dsl_valid_name(const char *name);
+/* Parameter names: [A-Za-z_][A-Za-z0-9_]*. */
+bool kiln_dsl_valid_param_name(const char *name);
+
+#endif

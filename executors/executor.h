@@ -1,0 +1,95 @@
+/*
+ * executor.h: how a step's command runs somewhere.
+ *
+ * An executor takes a task (argv, environment, working directory, log file)
+ * and reports exactly once, through on_done, how it ended. Everything is
+ * asynchronous and driven by the caller's libuv loop, so the same interface
+ * fits a local process and a job on a cluster: nothing outside an executor
+ * may assume a local pid (external_id is an opaque string).
+ *
+ * Contract (libuv's, plus one): when start() returns an error, on_done is
+ * never called for that task; after a 0 return on_done runs exactly once,
+ * even when the task is cancelled.
+ */
+#ifndef KILN_EXECUTOR_H
+#define KILN_EXECUTOR_H
+
+#include <uv.h>
+
+#include "../orchestrator/base/base.h"
+
+typedef struct kiln_executor kiln_executor;
+typedef struct kiln_task kiln_task;
+
+typedef enum kiln_task_outcome {
+    KILN_TASK_EXITED = 0, /* the command exited; exit_code is set */
+    KILN_TASK_SIGNALED,   /* the command died of term_signal */
+    KILN_TASK_CANCELED,   /* stopped by kiln_executor_cancel() */
+    KILN_TASK_LOST        /* the executor lost it; reason says why */
+} kiln_task_outcome;
+
+struct kiln_task {
+    /* public: set by the caller before kiln_executor_start() */
+    char *const *argv;     /* NULL-terminated; argv[0] looked up in PATH */
+    char *const *env;      /* the whole environment, "K=V", NULL-terminated */
+    const char *workdir;
+    const char *log_path;  /* stdout and stderr are appended here */
+    unsigned cpus;         /* slots this task weighs; >= 1 */
+    void *data;            /* the caller's */
+
+    /* read-only: set by the executor */
+    char external_id[64];  /* a pid, a job id: opaque to callers */
+    int64_t started_ms;    /* wall clock when it started */
+    int64_t finished_ms;
+    kiln_task_outcome outcome;
+    int exit_code;         /* KILN_TASK_EXITED */
+    int term_signal;       /* KILN_TASK_SIGNALED, or the signal that ended
+                              a cancelled task (0 if it exited) */
+    char reason[256];      /* human-readable, for anything but exit 0 */
+
+    /* private */
+    void *priv;            /* the executor's per-task state */
+};
+
+/* Called once per started task, on the loop thread. */
+typedef void (*kiln_task_done_cb)(kiln_task *task, void *data);
+
+struct kiln_executor_ops {
+    const char *name; /* "local" */
+    int (*start)(kiln_executor *ex, kiln_task *task, kiln_err *err);
+    /* Ask a running task to stop: gracefully first (SIGTERM to the process
+     * group, scancel), forcefully after the executor's grace period, or at
+     * once when force is true. on_done reports the end. */
+    void (*cancel)(kiln_executor *ex, kiln_task *task, bool force);
+    /* Release the executor. Only call it when no task is running. */
+    void (*free)(kiln_executor *ex);
+};
+
+/* The base every executor embeds first. */
+struct kiln_executor {
+    const struct kiln_executor_ops *ops;
+    uv_loop_t *loop;
+    kiln_task_done_cb on_done; /* the only way results come back */
+    void *data;
+    unsigned active;           /* tasks started and not yet done */
+};
+
+/*
+ * Create the executor called name ("local") on loop. Returns 0 and *out
+ * (release it with kiln_executor_free()), or KILN_ENOTFOUND for an unknown
+ * name.
+ */
+int kiln_executor_new(kiln_executor **out, const char *name, uv_loop_t *loop,
+                      kiln_task_done_cb on_done, void *data, kiln_err *err);
+/* True when an executor of that name is built in. */
+bool kiln_executor_exists(const char *name);
+
+int kiln_executor_start(kiln_executor *ex, kiln_task *task, kiln_err *err);
+void kiln_executor_cancel(kiln_executor *ex, kiln_task *task, bool force);
+void kiln_executor_free(kiln_executor *ex); /* NULL is fine */
+
+/* Seconds between the graceful and the forceful stop of a cancelled local
+ * task. */
+#define KILN_KILL_GRACE_MS 10000
+
+#endif

@@ -1,0 +1,132 @@
+/* util.c: time formatting, paths and whole-file reads. */
+#include "base.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t kiln_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *kiln_fmt_duration(char *buf, size_t size, int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms < 60000)
+        snprintf(buf, size, "%.1fs", (double)ms / 1000.0);
+    else if (ms < 3600000)
+        snprintf(buf, size, "%dm%02ds", (int)(ms / 60000),
+                 (int)(ms / 1000 % 60));
+    else
+        snprintf(buf, size, "%dh%02dm", (int)(ms / 3600000),
+                 (int)(ms / 60000 % 60));
+    return buf;
+}
+
+const char *kiln_fmt_time(char *buf, size_t size, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+char *kiln_path_join(const char *a, const char *b)
+{
+    size_t n;
+    if (!a || !*a || b[0] == '/')
+        return kiln_strdup(b);
+    n = strlen(a);
+    if (strcmp(b, ".") == 0)
+        return kiln_strdup(a);
+    return kiln_asprintf("%s%s%s", a, a[n - 1] == '/' ? "" : "/", b);
+}
+
+char *kiln_path_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return kiln_strdup(".");
+    if (slash == path)
+        return kiln_strdup("/");
+    return kiln_strndup(path, (size_t)(slash - path));
+}
+
+char *kiln_path_absolute(const char *path)
+{
+    char cwd[4096];
+    char *abs, *real;
+    if ((real = realpath(path, NULL)) != NULL) {
+        abs = kiln_strdup(real);
+        free(real);
+        return abs;
+    }
+    if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+        return kiln_strdup(path);
+    return kiln_path_join(cwd, path);
+}
+
+int kiln_mkdir_p(const char *path, kiln_err *err)
+{
+    char *p = kiln_strdup(path), *s;
+    int rc = 0;
+    for (s = p + 1; ; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                rc = kiln_err_set_os(err, "cannot create directory %s", p);
+                break;
+            }
+            *s = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(p);
+    return rc;
+}
+
+int kiln_read_file(char **out, size_t *len, const char *path, size_t max,
+                   kiln_err *err)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    char chunk[65536];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    *out = NULL;
+    if (fd < 0)
+        return kiln_err_set_os(err, "cannot open %s", path);
+    while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            kiln_err_set_os(err, "cannot read %s", path);
+            close(fd);
+            kiln_buf_dispose(&b);
+            return KILN_ERROR;
+        }
+        if (b.len + (size_t)n > max) {
+            close(fd);
+            kiln_buf_dispose(&b);
+            return kiln_err_set(err, KILN_EINVAL,
+                                "%s is larger than %zu bytes", path, max);
+        }
+        kiln_buf_add(&b, chunk, (size_t)n);
+    }
+    close(fd);
+    if (len)
+        *len = b.len;
+    *out = kiln_buf_detach(&b);
+    return 0;
+}

@@ -1,0 +1,74 @@
+/* cli.c: help, usage errors and the state lookup of reading commands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "git.h"
+#include "state.h"
+
+void kiln_cli_help(const kiln_cmd *cmd)
+{
+    printf("usage: kiln %s\n\n%s\n", cmd->usage, cmd->summary);
+    if (cmd->help && *cmd->help)
+        printf("\n%s", cmd->help);
+}
+
+int kiln_cli_usage_error(const kiln_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "kiln %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: kiln %s (see kiln %s --help)\n", cmd->usage,
+            cmd->name);
+    return KILN_EXIT_USAGE;
+}
+
+int kiln_cli_fail(const kiln_err *err)
+{
+    kiln_err_print(err);
+    return kiln_err_exit_code(err->code);
+}
+
+int kiln_cli_open_store(kiln_store **out, const char *state_opt,
+                        kiln_err *err)
+{
+    kiln_git_info git;
+    kiln_err gerr = KILN_ERR_INIT;
+    char *dir, *db;
+    int rc;
+
+    *out = NULL;
+    memset(&git, 0, sizeof(git));
+    kiln_git_inspect(&git, ".", &gerr);
+    dir = kiln_state_dir_pick(state_opt, git.in_repo ? git.workdir : NULL,
+                              ".");
+    kiln_git_info_dispose(&git);
+    db = kiln_path_join(dir, "kiln.db");
+    if (access(db, F_OK) != 0)
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "no kiln records in %s "
+                          "(use --state DIR or run a pipeline first)", dir);
+    else
+        rc = kiln_store_open(out, db, err);
+    free(db);
+    free(dir);
+    return rc;
+}
+
+int kiln_cli_parse_id(int64_t *out, const char *text, kiln_err *err)
+{
+    char *end;
+    long long v;
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v <= 0)
+        return kiln_err_set(err, KILN_EINVAL, "invalid run id \"%s\": "
+                            "expected a positive number", text);
+    *out = v;
+    return 0;
+}

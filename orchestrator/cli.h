@@ -1,0 +1,56 @@
+/*
+ * cli.h: the subcommand table and helpers shared by cmd-*.c.
+ *
+ * Each cmd-<name>.c exports one const kiln_cmd; main.c only dispatches.
+ */
+#ifndef KILN_CLI_H
+#define KILN_CLI_H
+
+#include <getopt.h>
+
+#include "base/base.h"
+#include "store.h"
+
+typedef struct kiln_cmd {
+    const char *name;
+    const char *usage;   /* "run FILE [options]" */
+    const char *summary; /* one line for `kiln --help` */
+    const char *help;    /* the options, for `kiln CMD --help` */
+    int (*exec)(int argc, char **argv); /* returns an exit status */
+} kiln_cmd;
+
+extern const kiln_cmd kiln_cmd_run;
+extern const kiln_cmd kiln_cmd_validate;
+extern const kiln_cmd kiln_cmd_dag;
+extern const kiln_cmd kiln_cmd_runs;
+extern const kiln_cmd kiln_cmd_show;
+extern const kiln_cmd kiln_cmd_logs;
+
+/* Print a command's usage and help to stdout. */
+void kiln_cli_help(const kiln_cmd *cmd);
+/* Report a usage error ("kiln run: ...") and return KILN_EXIT_USAGE. */
+int kiln_cli_usage_error(const kiln_cmd *cmd, const char *fmt, ...)
+    KILN_PRINTF(2, 3);
+/* Report err in compiler style and return its exit status. */
+int kiln_cli_fail(const kiln_err *err);
+
+/*
+ * Open the store of an existing state directory for reading commands:
+ * state_opt (--state), else $KILN_STATE, else .kiln/ at the top of the Git
+ * work tree holding the current directory, else ./.kiln. Returns
+ * KILN_ENOTFOUND when there is no kiln.db there.
+ */
+int kiln_cli_open_store(kiln_store **out, const char *state_opt,
+                        kiln_err *err);
+
+/* Checks beyond the file itself (the step's executor exists here); adds
+ * errors to diag and returns KILN_EINVAL when there are any. */
+struct kiln_pipeline;
+struct kiln_diag;
+int kiln_cli_check_pipeline(const struct kiln_pipeline *p,
+                            struct kiln_diag *diag);
+
+/* Parse a run id ("12"); KILN_EINVAL otherwise. */
+int kiln_cli_parse_id(int64_t *out, const char *text, kiln_err *err);
+
+#endif

@@ -1,0 +1,144 @@
+/* cmd-show.c: kiln show RUN [--json] */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+static const struct option options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"state", required_argument, NULL, 's'},
+    {"json", no_argument, NULL, 'J'},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "-";
+}
+
+static const char *span(char *buf, size_t size, json_t *o)
+{
+    json_int_t start = json_integer_value(json_object_get(o, "started_at"));
+    json_int_t end = json_integer_value(json_object_get(o, "finished_at"));
+    if (!start)
+        return "-";
+    return kiln_fmt_duration(buf, size, (end ? end : kiln_now_ms()) - start);
+}
+
+static void print_run(json_t *run)
+{
+    json_t *steps = json_object_get(run, "steps"), *s, *a, *params;
+    const char *key;
+    json_t *v;
+    size_t i, j;
+    char dur[32], when[32];
+
+    printf("run %lld  %s  %s\n",
+           (long long)json_integer_value(json_object_get(run, "id")),
+           str(run, "pipeline"), str(run, "status"));
+    if (json_is_string(json_object_get(run, "reason")))
+        printf("  reason:   %s\n", str(run, "reason"));
+    printf("  trigger:  %s\n", str(run, "trigger"));
+    printf("  commit:   %s%s%s%s\n", str(run, "git_commit"),
+           json_is_string(json_object_get(run, "git_branch")) ? " on " : "",
+           json_is_string(json_object_get(run, "git_branch"))
+               ? str(run, "git_branch") : "",
+           json_is_true(json_object_get(run, "git_dirty"))
+               ? " (dirty)" : "");
+    printf("  file:     %s\n", str(run, "file"));
+    if (json_integer_value(json_object_get(run, "started_at")))
+        printf("  started:  %s\n", kiln_fmt_time(when, sizeof(when),
+               json_integer_value(json_object_get(run, "started_at"))));
+    printf("  duration: %s\n", span(dur, sizeof(dur), run));
+    params = json_object_get(run, "params");
+    if (json_object_size(params)) {
+        printf("  params:  ");
+        json_object_foreach(params, key, v)
+            printf(" %s=%s", key, json_string_value(v));
+        printf("\n");
+    }
+    printf("\n  %-22s %-9s %-10s %-8s %-9s %s\n", "STEP", "KIND", "STATUS",
+           "ATTEMPTS", "DURATION", "REASON");
+    json_array_foreach(steps, i, s) {
+        printf("  %-22s %-9s %-10s %-8lld %-9s %s\n", str(s, "name"),
+               str(s, "kind"), str(s, "status"),
+               (long long)json_integer_value(json_object_get(s, "attempts")),
+               span(dur, sizeof(dur), s),
+               json_is_string(json_object_get(s, "reason"))
+                   ? str(s, "reason") : "");
+        json_t *attempts = json_object_get(s, "attempts_detail");
+        if (json_array_size(attempts) < 2)
+            continue;
+        json_array_foreach(attempts, j, a) {
+            json_t *code = json_object_get(a, "exit_code");
+            char c[16] = "-";
+            if (json_is_integer(code))
+                snprintf(c, sizeof(c), "%lld",
+                         (long long)json_integer_value(code));
+            printf("    attempt %lld: %-10s exit %-4s %-9s %s\n",
+                   (long long)json_integer_value(json_object_get(a,
+                                                 "attempt")),
+                   str(a, "status"), c, span(dur, sizeof(dur), a),
+                   json_is_string(json_object_get(a, "reason"))
+                       ? str(a, "reason") : "");
+        }
+    }
+}
+
+static int exec_show(int argc, char **argv)
+{
+    const char *state = NULL;
+    bool json = false;
+    kiln_store *store = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    json_t *run = NULL;
+    int64_t id;
+    int c, status;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "hs:", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            kiln_cli_help(&kiln_cmd_show);
+            return KILN_EXIT_OK;
+        case 's':
+            state = optarg;
+            break;
+        case 'J':
+            json = true;
+            break;
+        default:
+            return kiln_cli_usage_error(&kiln_cmd_show, "bad option");
+        }
+    }
+    if (optind != argc - 1)
+        return kiln_cli_usage_error(&kiln_cmd_show, "expected one RUN id");
+    if (kiln_cli_parse_id(&id, argv[optind], &err) != 0 ||
+        kiln_cli_open_store(&store, state, &err) != 0 ||
+        kiln_store_run_json(store, &run, id, &err) != 0) {
+        status = kiln_cli_fail(&err);
+        kiln_store_close(store);
+        return status;
+    }
+    if (json) {
+        json_dumpf(run, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+    } else {
+        print_run(run);
+    }
+    json_decref(run);
+    kiln_store_close(store);
+    return KILN_EXIT_OK;
+}
+
+const kiln_cmd kiln_cmd_show = {
+    .name = "show",
+    .usage = "show RUN [--state DIR] [--json]",
+    .summary = "Show a run: steps, attempts, durations, exit codes, commit, "
+               "params.",
+    .help = "Options:\n"
+            "  -s, --state DIR    state directory (see kiln run --help)\n"
+            "      --json         print JSON\n",
+    .exec = exec_show,
+};

@@ -1,0 +1,807 @@
+/*
+ * engine.c: the DAG state machine of runs, and slot sharing between them.
+ *
+ * Every step of a run moves PENDING -> READY -> RUNNING -> (RETRYING ->
+ * RUNNING)* -> SUCCEEDED | FAILED | CANCELLED, or PENDING -> SKIPPED when
+ * something upstream failed. step_set() is the only place a state changes:
+ * it records the change in the store, then tells the run's owner. Store
+ * calls are short prepared statements on the loop thread.
+ */
+#include "engine.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../executors/executor.h"
+
+extern char **environ;
+
+/* Retry delays double from the step's retry_delay up to this. */
+#define MAX_RETRY_DELAY_MS (10 * 60 * 1000)
+
+typedef struct step_rt {
+    kiln_run *run;
+    size_t idx;
+    kiln_step_state state;
+    int attempt;            /* attempts started so far */
+    unsigned unmet;         /* needs not yet succeeded */
+    size_t n_down;          /* steps that need this one */
+    size_t *down;
+    uv_timer_t timer;       /* retry delay, or timeout while running */
+    kiln_task task;
+    kiln_executor *ex;      /* while running */
+    int64_t exec_id;        /* the running attempt's executions row */
+    bool timed_out;
+    int64_t started_ms, finished_ms;
+    char reason[256];
+    char **env;             /* the running attempt's environment */
+    char *log_path;
+    char *workdir;
+} step_rt;
+
+struct kiln_run {
+    kiln_engine *eng;
+    kiln_run *next;          /* in eng->runs */
+    const kiln_pipeline *p;
+    int64_t id;
+    kiln_run_state state;
+    bool cancelling;
+    bool finished;           /* on_done was called */
+    size_t n_done;           /* steps in an end state */
+    size_t n_running;
+    step_rt *steps;
+    char *root;
+    char **base_env;         /* environ + pipeline env + params + KILN_* */
+    kiln_err store_err;
+    kiln_run_event_cb on_event;
+    kiln_run_done_cb on_done;
+    void *data;
+    int pending_closes;      /* step timers still closing */
+    bool free_requested;
+};
+
+struct kiln_engine {
+    uv_loop_t *loop;
+    kiln_store *store;
+    char *state_dir;
+    unsigned jobs;
+    unsigned busy;           /* slots in use */
+    kiln_run *runs;          /* live runs */
+    kiln_run *cursor;        /* round-robin position for dispatch */
+    size_t n_executors;
+    kiln_executor **executors;
+};
+
+static const char *const step_state_names[] = {
+    [KILN_STEP_PENDING] = KILN_ST_PENDING,
+    [KILN_STEP_READY] = KILN_ST_PENDING,
+    [KILN_STEP_RUNNING] = KILN_ST_RUNNING,
+    [KILN_STEP_RETRYING] = KILN_ST_RETRYING,
+    [KILN_STEP_SUCCEEDED] = KILN_ST_SUCCEEDED,
+    [KILN_STEP_FAILED] = KILN_ST_FAILED,
+    [KILN_STEP_SKIPPED] = KILN_ST_SKIPPED,
+    [KILN_STEP_CANCELLED] = KILN_ST_CANCELLED,
+};
+
+const char *kiln_step_state_name(kiln_step_state s)
+{
+    return step_state_names[s];
+}
+
+const char *kiln_run_state_name(kiln_run_state s)
+{
+    switch (s) {
+    case KILN_RUN_RUNNING:
+        return KILN_ST_RUNNING;
+    case KILN_RUN_SUCCEEDED:
+        return KILN_ST_SUCCEEDED;
+    case KILN_RUN_FAILED:
+        return KILN_ST_FAILED;
+    default:
+        return KILN_ST_CANCELLED;
+    }
+}
+
+static bool step_ended(kiln_step_state s)
+{
+    return s >= KILN_STEP_SUCCEEDED;
+}
+
+/* Environment building: a NULL-terminated "K=V" vector where a later
+ * assignment replaces an earlier one of the same name. */
+
+typedef struct envv {
+    size_t n, cap;
+    char **v;
+} envv;
+
+static void env_set(envv *e, const char *key, const char *value)
+{
+    size_t klen = strlen(key);
+    char *entry = kiln_asprintf("%s=%s", key, value);
+    for (size_t i = 0; i < e->n; i++) {
+        if (strncmp(e->v[i], key, klen) == 0 && e->v[i][klen] == '=') {
+            free(e->v[i]);
+            e->v[i] = entry;
+            return;
+        }
+    }
+    if (e->n + 2 > e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 64;
+        e->v = kiln_realloc(e->v, e->cap * sizeof(char *));
+    }
+    e->v[e->n++] = entry;
+    e->v[e->n] = NULL;
+}
+
+static void env_set_kv(envv *e, size_t n, const kiln_kv *kv)
+{
+    for (size_t i = 0; i < n; i++)
+        env_set(e, kv[i].key, kv[i].value);
+}
+
+static void env_copy(envv *e, char *const *from)
+{
+    for (; from && *from; from++) {
+        const char *eq = strchr(*from, '=');
+        if (eq) {
+            char *key = kiln_strndup(*from, (size_t)(eq - *from));
+            env_set(e, key, eq + 1);
+            free(key);
+        }
+    }
+}
+
+static void env_free(char **v)
+{
+    for (char **p = v; p && *p; p++)
+        free(*p);
+    free(v);
+}
+
+/* KILN_PARAM_<NAME>: the parameter's name in upper case. */
+static void env_set_param(envv *e, const char *name, const char *value)
+{
+    char *key = kiln_asprintf("KILN_PARAM_%s", name);
+    for (char *c = key; *c; c++)
+        if (*c >= 'a' && *c <= 'z')
+            *c = (char)(*c - 'a' + 'A');
+    env_set(e, key, value);
+    free(key);
+}
+
+int kiln_run_check_params(const kiln_pipeline *p, size_t n,
+                          const kiln_kv *params, kiln_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        for (j = 0; j < p->n_params; j++)
+            if (strcmp(p->params[j].key, params[i].key) == 0)
+                break;
+        if (j == p->n_params) {
+            kiln_buf known = KILN_BUF_INIT;
+            for (j = 0; j < p->n_params; j++)
+                kiln_buf_printf(&known, "%s%s", j ? ", " : "",
+                                p->params[j].key);
+            kiln_err_set(err, KILN_EINVAL, "pipeline \"%s\" has no "
+                         "parameter \"%s\" (it has: %s)", p->name,
+                         params[i].key,
+                         known.len ? kiln_buf_cstr(&known) : "none");
+            kiln_buf_dispose(&known);
+            return KILN_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* Engine. */
+
+int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
+                    const char *state_dir, unsigned jobs, kiln_err *err)
+{
+    kiln_engine *eng = kiln_calloc(1, sizeof(*eng));
+    (void)err;
+    eng->loop = loop;
+    eng->store = store;
+    eng->state_dir = kiln_strdup(state_dir);
+    eng->jobs = jobs ? jobs : uv_available_parallelism();
+    *out = eng;
+    return 0;
+}
+
+void kiln_engine_free(kiln_engine *eng)
+{
+    if (!eng)
+        return;
+    assert(eng->runs == NULL);
+    for (size_t i = 0; i < eng->n_executors; i++)
+        kiln_executor_free(eng->executors[i]);
+    free(eng->executors);
+    free(eng->state_dir);
+    free(eng);
+}
+
+unsigned kiln_engine_jobs(const kiln_engine *eng)
+{
+    return eng->jobs;
+}
+
+static void on_task_done(kiln_task *task, void *data);
+
+/* The engine's executor called name, created on first use. */
+static int engine_executor(kiln_executor **out, kiln_engine *eng,
+                           const char *name, kiln_err *err)
+{
+    for (size_t i = 0; i < eng->n_executors; i++) {
+        if (strcmp(eng->executors[i]->ops->name, name) == 0) {
+            *out = eng->executors[i];
+            return 0;
+        }
+    }
+    int rc = kiln_executor_new(out, name, eng->loop, on_task_done, eng, err);
+    if (rc != 0)
+        return rc;
+    eng->executors = kiln_realloc(eng->executors, (eng->n_executors + 1) *
+                                  sizeof(*eng->executors));
+    eng->executors[eng->n_executors++] = *out;
+    return 0;
+}
+
+static void dispatch(kiln_engine *eng);
+static void run_maybe_finish(kiln_run *run);
+
+/* Remember the first store failure and stop the run: kiln cannot keep a
+ * record it cannot write. */
+static void store_failed(kiln_run *run, const kiln_err *err)
+{
+    if (run->store_err.code == 0) {
+        run->store_err = *err;
+        kiln_err_print(err);
+        kiln_run_cancel(run, false);
+    }
+}
+
+static void emit(kiln_run *run, ssize_t step)
+{
+    if (run->on_event)
+        run->on_event(run, step, run->data);
+}
+
+/* Change a step's state, record it and tell the run's owner. */
+static void step_set(step_rt *s, kiln_step_state state, const char *reason)
+{
+    kiln_run *run = s->run;
+    kiln_err err = KILN_ERR_INIT;
+    bool was_ended = step_ended(s->state);
+
+    s->state = state;
+    snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "");
+    if (state == KILN_STEP_RUNNING && !s->started_ms)
+        s->started_ms = kiln_now_ms();
+    if (step_ended(state)) {
+        s->finished_ms = kiln_now_ms();
+        if (!was_ended)
+            run->n_done++;
+    }
+    if (state != KILN_STEP_READY &&
+        kiln_store_step_set_status(run->eng->store, run->id,
+                                   run->p->steps[s->idx].name,
+                                   kiln_step_state_name(state), s->attempt,
+                                   reason && *reason ? reason : NULL,
+                                   &err) != 0)
+        store_failed(run, &err);
+    emit(run, (ssize_t)s->idx);
+}
+
+/* Mark everything downstream of s skipped, depth first. */
+static void skip_downstream(step_rt *s, const char *why)
+{
+    for (size_t i = 0; i < s->n_down; i++) {
+        step_rt *d = &s->run->steps[s->down[i]];
+        if (d->state == KILN_STEP_PENDING) {
+            step_set(d, KILN_STEP_SKIPPED, why);
+            skip_downstream(d, why);
+        }
+    }
+}
+
+static void on_retry_timer(uv_timer_t *timer)
+{
+    step_rt *s = timer->data;
+    if (s->state == KILN_STEP_RETRYING)
+        step_set(s, KILN_STEP_READY, NULL);
+    dispatch(s->run->eng);
+}
+
+static void on_timeout(uv_timer_t *timer)
+{
+    step_rt *s = timer->data;
+    if (s->state != KILN_STEP_RUNNING || !s->ex)
+        return;
+    s->timed_out = true;
+    kiln_executor_cancel(s->ex, &s->task, false);
+}
+
+/* Build the attempt's environment, log path and task, and start it.
+ * Returns 0, or an error when the attempt could not even start (recorded
+ * as a failed attempt by the caller). */
+static int step_launch(step_rt *s, kiln_err *err)
+{
+    kiln_run *run = s->run;
+    kiln_engine *eng = run->eng;
+    const kiln_step *st = &run->p->steps[s->idx];
+    static char *argv_tmpl[] = {"/bin/sh", "-c", NULL, NULL};
+    char attempt[16], *dir;
+    envv env = {0, 0, NULL};
+    int rc;
+
+    if ((rc = engine_executor(&s->ex, eng, st->executor, err)) != 0)
+        return rc;
+    dir = kiln_asprintf("%s/logs/%lld/%s", eng->state_dir,
+                        (long long)run->id, st->name);
+    rc = kiln_mkdir_p(dir, err);
+    free(s->log_path);
+    s->log_path = kiln_asprintf("%s/%d.log", dir, s->attempt);
+    free(dir);
+    if (rc != 0)
+        return rc;
+
+    env_copy(&env, run->base_env);
+    env_set_kv(&env, st->n_env, st->env);
+    env_set(&env, "KILN_STEP", st->name);
+    snprintf(attempt, sizeof(attempt), "%d", s->attempt);
+    env_set(&env, "KILN_ATTEMPT", attempt);
+    env_free(s->env);
+    s->env = env.v;
+
+    memset(&s->task, 0, sizeof(s->task));
+    s->task.argv = kiln_malloc(sizeof(argv_tmpl));
+    memcpy((char **)s->task.argv, argv_tmpl, sizeof(argv_tmpl));
+    ((char **)s->task.argv)[2] = (char *)st->run;
+    s->task.env = s->env;
+    s->task.workdir = s->workdir;
+    s->task.log_path = s->log_path;
+    s->task.cpus = 1;
+    s->task.data = s;
+    s->timed_out = false;
+    rc = kiln_executor_start(s->ex, &s->task, err);
+    if (rc != 0) {
+        free((char **)s->task.argv);
+        s->task.argv = NULL;
+    }
+    return rc;
+}
+
+/* Finish an attempt: record it and decide between success, another
+ * attempt and failure. */
+static void step_attempt_ended(step_rt *s, bool ok, const char *reason)
+{
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+
+    if (ok) {
+        step_set(s, KILN_STEP_SUCCEEDED, NULL);
+        for (size_t i = 0; i < s->n_down; i++) {
+            step_rt *d = &run->steps[s->down[i]];
+            if (--d->unmet == 0 && d->state == KILN_STEP_PENDING &&
+                !run->cancelling)
+                step_set(d, KILN_STEP_READY, NULL);
+        }
+    } else if (run->cancelling) {
+        step_set(s, KILN_STEP_CANCELLED, reason);
+    } else if (s->attempt <= st->retries) {
+        int64_t delay = st->retry_delay_ms;
+        char why[300];
+        for (int i = 1; i < s->attempt && delay < MAX_RETRY_DELAY_MS; i++)
+            delay *= 2;
+        if (delay > MAX_RETRY_DELAY_MS)
+            delay = MAX_RETRY_DELAY_MS;
+        snprintf(why, sizeof(why), "%s; retrying in %.1fs", reason,
+                 (double)delay / 1000.0);
+        step_set(s, KILN_STEP_RETRYING, why);
+        uv_timer_start(&s->timer, on_retry_timer, (uint64_t)delay, 0);
+    } else {
+        char why[300];
+        step_set(s, KILN_STEP_FAILED, reason);
+        snprintf(why, sizeof(why), "upstream step \"%s\" failed", st->name);
+        skip_downstream(s, why);
+    }
+}
+
+static void step_start(step_rt *s)
+{
+    kiln_run *run = s->run;
+    kiln_engine *eng = run->eng;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err err = KILN_ERR_INIT;
+    kiln_exec_rec rec;
+    int rc;
+
+    s->attempt++;
+    eng->busy++;
+    run->n_running++;
+    rc = step_launch(s, &err);
+    memset(&rec, 0, sizeof(rec));
+    rec.run_id = run->id;
+    rec.step = st->name;
+    rec.kind = kiln_step_kind_name(st->kind);
+    rec.attempt = s->attempt;
+    rec.log_path = s->log_path ? s->log_path : "";
+    rec.executor = st->executor;
+    rec.external_id = rc == 0 ? s->task.external_id : NULL;
+    rec.started_ms = rc == 0 ? s->task.started_ms : kiln_now_ms();
+    {
+        kiln_err serr = KILN_ERR_INIT;
+        if (kiln_store_exec_start(eng->store, &s->exec_id, &rec, &serr) != 0)
+            store_failed(run, &serr);
+    }
+    step_set(s, KILN_STEP_RUNNING, NULL);
+    if (rc != 0) {
+        kiln_err serr = KILN_ERR_INIT;
+        char why[600];
+        snprintf(why, sizeof(why), "could not start: %s", err.msg);
+        if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_ST_FAILED,
+                                   -1, 0, why, kiln_now_ms(), &serr) != 0)
+            store_failed(run, &serr);
+        eng->busy--;
+        run->n_running--;
+        step_attempt_ended(s, false, why);
+        return;
+    }
+    if (st->timeout_ms > 0)
+        uv_timer_start(&s->timer, on_timeout, (uint64_t)st->timeout_ms, 0);
+}
+
+static void on_task_done(kiln_task *task, void *data)
+{
+    kiln_engine *eng = data;
+    step_rt *s = task->data;
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err err = KILN_ERR_INIT;
+    char why[300], dur[32];
+    const char *status;
+    bool ok = false;
+
+    uv_timer_stop(&s->timer);
+    eng->busy--;
+    run->n_running--;
+    free((char **)s->task.argv);
+    s->task.argv = NULL;
+
+    if (s->timed_out) {
+        snprintf(why, sizeof(why), "timed out after %s",
+                 kiln_fmt_duration(dur, sizeof(dur), st->timeout_ms));
+        status = KILN_ST_FAILED;
+    } else if (task->outcome == KILN_TASK_CANCELED) {
+        snprintf(why, sizeof(why), "cancelled");
+        status = KILN_ST_CANCELLED;
+    } else if (task->outcome == KILN_TASK_EXITED && task->exit_code == 0) {
+        why[0] = '\0';
+        status = KILN_ST_SUCCEEDED;
+        ok = true;
+    } else {
+        snprintf(why, sizeof(why), "%s", task->reason[0] ? task->reason :
+                 "failed");
+        status = KILN_ST_FAILED;
+    }
+    if (kiln_store_exec_finish(eng->store, s->exec_id, status,
+                               task->outcome == KILN_TASK_EXITED ||
+                               task->outcome == KILN_TASK_CANCELED ?
+                               (task->term_signal ? -1 : task->exit_code) :
+                               -1,
+                               task->term_signal, why[0] ? why : NULL,
+                               task->finished_ms, &err) != 0)
+        store_failed(run, &err);
+    s->ex = NULL;
+    step_attempt_ended(s, ok && !run->cancelling, ok && run->cancelling ?
+                       "cancelled" : why);
+    run_maybe_finish(run);
+    dispatch(eng);
+}
+
+/* The next READY step of run, or NULL. */
+static step_rt *next_ready(kiln_run *run)
+{
+    if (run->cancelling)
+        return NULL;
+    for (size_t i = 0; i < run->p->n_steps; i++) {
+        step_rt *s = &run->steps[run->p->topo[i]];
+        if (s->state == KILN_STEP_READY)
+            return s;
+    }
+    return NULL;
+}
+
+/* Hand free slots to ready steps, one per run in turn. */
+static void dispatch(kiln_engine *eng)
+{
+    while (eng->busy < eng->jobs && eng->runs) {
+        kiln_run *start = eng->cursor ? eng->cursor : eng->runs, *r = start;
+        step_rt *s = NULL;
+        do {
+            s = next_ready(r);
+            r = r->next ? r->next : eng->runs;
+            if (s)
+                break;
+        } while (r != start);
+        eng->cursor = r;
+        if (!s)
+            break;
+        step_start(s);
+        run_maybe_finish(s->run);
+    }
+}
+
+static void unlink_run(kiln_run *run)
+{
+    kiln_engine *eng = run->eng;
+    kiln_run **pp;
+    for (pp = &eng->runs; *pp; pp = &(*pp)->next) {
+        if (*pp == run) {
+            *pp = run->next;
+            break;
+        }
+    }
+    if (eng->cursor == run)
+        eng->cursor = run->next;
+}
+
+/* End the run once every step has ended. */
+static void run_maybe_finish(kiln_run *run)
+{
+    kiln_err err = KILN_ERR_INIT;
+    const char *reason = NULL;
+    char why[300];
+
+    if (run->finished || run->n_done < run->p->n_steps)
+        return;
+    run->finished = true;
+    if (run->cancelling) {
+        run->state = KILN_RUN_CANCELLED;
+        reason = run->store_err.code ? run->store_err.msg : "cancelled";
+    } else {
+        run->state = KILN_RUN_SUCCEEDED;
+        for (size_t i = 0; i < run->p->n_steps; i++) {
+            if (run->steps[i].state != KILN_STEP_SUCCEEDED) {
+                run->state = KILN_RUN_FAILED;
+                if (run->steps[i].state == KILN_STEP_FAILED && !reason) {
+                    snprintf(why, sizeof(why), "step \"%s\" failed: %s",
+                             run->p->steps[i].name, run->steps[i].reason);
+                    reason = why;
+                }
+            }
+        }
+    }
+    if (kiln_store_run_set_status(run->eng->store, run->id,
+                                  kiln_run_state_name(run->state), reason,
+                                  &err) != 0 && run->store_err.code == 0) {
+        run->store_err = err;
+        kiln_err_print(&err);
+    }
+    unlink_run(run);
+    emit(run, -1);
+    run->on_done(run, run->data);
+}
+
+void kiln_run_cancel(kiln_run *run, bool force)
+{
+    if (run->finished)
+        return;
+    run->cancelling = true;
+    for (size_t i = 0; i < run->p->n_steps; i++) {
+        step_rt *s = &run->steps[i];
+        switch (s->state) {
+        case KILN_STEP_PENDING:
+        case KILN_STEP_READY:
+        case KILN_STEP_RETRYING:
+            uv_timer_stop(&s->timer);
+            step_set(s, KILN_STEP_CANCELLED, "cancelled");
+            break;
+        case KILN_STEP_RUNNING:
+            if (s->ex)
+                kiln_executor_cancel(s->ex, &s->task, force);
+            break;
+        default:
+            break;
+        }
+    }
+    run_maybe_finish(run);
+}
+
+/* The environment every step of the run starts from. */
+static char **run_base_env(kiln_run *run, const kiln_run_options *o)
+{
+    const kiln_pipeline *p = run->p;
+    envv env = {0, 0, NULL};
+    char id[32];
+
+    env_copy(&env, environ);
+    env_set_kv(&env, p->n_env, p->env);
+    for (size_t i = 0; i < p->n_params; i++) {
+        const char *value = p->params[i].value;
+        for (size_t j = 0; j < o->n_params; j++)
+            if (strcmp(o->params[j].key, p->params[i].key) == 0)
+                value = o->params[j].value;
+        env_set_param(&env, p->params[i].key, value);
+    }
+    snprintf(id, sizeof(id), "%lld", (long long)run->id);
+    env_set(&env, "KILN_RUN_ID", id);
+    env_set(&env, "KILN_PIPELINE", p->name);
+    env_set(&env, "KILN_GIT_COMMIT", o->git_commit ? o->git_commit : "");
+    env_set(&env, "KILN_STATE", run->eng->state_dir);
+    return env.v;
+}
+
+/* The effective params as a JSON object text. */
+static char *params_json(const kiln_pipeline *p, const kiln_run_options *o)
+{
+    json_t *obj = json_object();
+    char *text;
+    for (size_t i = 0; i < p->n_params; i++) {
+        const char *value = p->params[i].value;
+        for (size_t j = 0; j < o->n_params; j++)
+            if (strcmp(o->params[j].key, p->params[i].key) == 0)
+                value = o->params[j].value;
+        json_object_set_new(obj, p->params[i].key, json_string(value));
+    }
+    text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(obj);
+    return text;
+}
+
+static void on_timer_close(uv_handle_t *h)
+{
+    kiln_run *run = ((step_rt *)h->data)->run;
+    if (--run->pending_closes == 0 && run->free_requested) {
+        for (size_t i = 0; i < run->p->n_steps; i++) {
+            free(run->steps[i].down);
+            env_free(run->steps[i].env);
+            free(run->steps[i].log_path);
+            free(run->steps[i].workdir);
+        }
+        free(run->steps);
+        env_free(run->base_env);
+        free(run->root);
+        free(run);
+    }
+}
+
+int kiln_run_start(kiln_run **out, kiln_engine *eng,
+                   const kiln_run_options *o, kiln_err *err)
+{
+    const kiln_pipeline *p = o->pipeline;
+    kiln_run *run;
+    kiln_run_rec rec;
+    const char **names, **kinds;
+    char *params;
+    int rc;
+
+    *out = NULL;
+    run = kiln_calloc(1, sizeof(*run));
+    run->eng = eng;
+    run->p = p;
+    run->root = kiln_strdup(o->root ? o->root : p->dir);
+    run->on_event = o->on_event;
+    run->on_done = o->on_done;
+    run->data = o->data;
+
+    names = kiln_calloc(p->n_steps, sizeof(char *));
+    kinds = kiln_calloc(p->n_steps, sizeof(char *));
+    for (size_t i = 0; i < p->n_steps; i++) {
+        names[i] = p->steps[p->topo[i]].name;
+        kinds[i] = kiln_step_kind_name(p->steps[p->topo[i]].kind);
+    }
+    params = params_json(p, o);
+    memset(&rec, 0, sizeof(rec));
+    rec.pipeline = p->name;
+    rec.file = o->file;
+    rec.hash = o->hash;
+    rec.trigger = o->trigger ? o->trigger : "manual";
+    rec.trigger_info = o->trigger_info;
+    rec.params = params;
+    rec.git_commit = o->git_commit;
+    rec.git_branch = o->git_branch;
+    rec.git_dirty = o->git_dirty;
+    rec.workdir = run->root;
+    rec.n_steps = p->n_steps;
+    rec.step_names = names;
+    rec.step_kinds = kinds;
+    rc = kiln_store_run_create(eng->store, &run->id, &rec, err);
+    free(names);
+    free(kinds);
+    free(params);
+    if (rc == 0)
+        rc = kiln_store_run_set_status(eng->store, run->id, KILN_ST_RUNNING,
+                                       NULL, err);
+    if (rc != 0) {
+        free(run->root);
+        free(run);
+        return rc;
+    }
+
+    run->base_env = run_base_env(run, o);
+    run->steps = kiln_calloc(p->n_steps, sizeof(step_rt));
+    for (size_t i = 0; i < p->n_steps; i++) {
+        step_rt *s = &run->steps[i];
+        s->run = run;
+        s->idx = i;
+        s->unmet = (unsigned)p->steps[i].needs.n;
+        s->workdir = kiln_path_join(run->root, p->steps[i].workdir);
+        uv_timer_init(eng->loop, &s->timer);
+        s->timer.data = s;
+        for (size_t j = 0; j < p->steps[i].needs.n; j++) {
+            step_rt *up = &run->steps[p->steps[i].need_idx[j]];
+            up->down = kiln_realloc(up->down, (up->n_down + 1) *
+                                    sizeof(size_t));
+            up->down[up->n_down++] = i;
+        }
+    }
+    run->next = eng->runs;
+    eng->runs = run;
+    *out = run;
+    emit(run, -1);
+    for (size_t i = 0; i < p->n_steps; i++)
+        if (run->steps[p->topo[i]].unmet == 0)
+            step_set(&run->steps[p->topo[i]], KILN_STEP_READY, NULL);
+    dispatch(eng);
+    return 0;
+}
+
+void kiln_run_free(kiln_run *run)
+{
+    if (!run)
+        return;
+    assert(run->finished);
+    run->free_requested = true;
+    run->pending_closes = (int)run->p->n_steps;
+    for (size_t i = 0; i < run->p->n_steps; i++)
+        uv_close((uv_handle_t *)&run->steps[i].timer, on_timer_close);
+}
+
+int64_t kiln_run_id(const kiln_run *run)
+{
+    return run->id;
+}
+
+kiln_run_state kiln_run_state_get(const kiln_run *run)
+{
+    return run->state;
+}
+
+const kiln_pipeline *kiln_run_pipeline(const kiln_run *run)
+{
+    return run->p;
+}
+
+const kiln_err *kiln_run_store_error(const kiln_run *run)
+{
+    return run->store_err.code ? &run->store_err : NULL;
+}
+
+kiln_step_state kiln_run_step_state(const kiln_run *run, size_t step)
+{
+    return run->steps[step].state;
+}
+
+int kiln_run_step_attempt(const kiln_run *run, size_t step)
+{
+    return run->steps[step].attempt;
+}
+
+int64_t kiln_run_step_started(const kiln_run *run, size_t step)
+{
+    return run->steps[step].started_ms;
+}
+
+int64_t kiln_run_step_finished(const kiln_run *run, size_t step)
+{
+    return run->steps[step].finished_ms;
+}
+
+const char *kiln_run_step_reason(const kiln_run *run, size_t step)
+{
+    return run->steps[step].reason;
+}

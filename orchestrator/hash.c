@@ -1,0 +1,57 @@
+/* hash.c: SHA-256 through libcrypto's EVP interface. */
+#include "hash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+static void to_hex(char out[KILN_HASH_HEX], const unsigned char *md,
+                   unsigned n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (unsigned i = 0; i < n; i++) {
+        out[2 * i] = digits[md[i] >> 4];
+        out[2 * i + 1] = digits[md[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void kiln_hash_bytes(char out[KILN_HASH_HEX], const void *data, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    to_hex(out, md, n);
+}
+
+int kiln_hash_file(char out[KILN_HASH_HEX], const char *path, kiln_err *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE], chunk[1 << 16];
+    unsigned n = 0;
+    EVP_MD_CTX *ctx;
+    ssize_t got;
+    int fd, rc = 0;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return kiln_err_set_os(err, "cannot open %s", path);
+    ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        kiln_fatal("EVP_MD_CTX_new failed");
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    while ((got = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = kiln_err_set_os(err, "cannot read %s", path);
+            goto done;
+        }
+        EVP_DigestUpdate(ctx, chunk, (size_t)got);
+    }
+    EVP_DigestFinal_ex(ctx, md, &n);
+    to_hex(out, md, n);
+done:
+    EVP_MD_CTX_free(ctx);
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,17 @@
+/*
+ * hash.h: content hashes (SHA-256, OpenSSL's libcrypto). Files are read in
+ * chunks, never whole into memory. These calls block on disk reads.
+ */
+#ifndef KILN_HASH_H
+#define KILN_HASH_H
+
+#include "base/base.h"
+
+#define KILN_HASH_HEX 65 /* 64 hex digits and a NUL */
+
+/* SHA-256 of len bytes as lowercase hex. */
+void kiln_hash_bytes(char out[KILN_HASH_HEX], const void *data, size_t len);
+/* SHA-256 of a file's content; KILN_ERROR with the path if unreadable. */
+int kiln_hash_file(char out[KILN_HASH_HEX], const char *path, kiln_err *err);
+
+#endif

@@ -1,0 +1,565 @@
+/*
+ * store.c: kiln.db, SQLite in WAL mode.
+ *
+ * SQLite's result codes are translated here and nowhere else: everything
+ * outside this file sees kiln_err.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* How long a writer waits for another kiln process before giving up. */
+#define BUSY_TIMEOUT_MS 10000
+
+/*
+ * Migrations: migrations[i] moves a database from version i to i + 1. Never
+ * edit a released entry; append a new one.
+ */
+static const char *const migrations[] = {
+    /* 0 -> 1: pipelines, runs, steps of runs, step executions. */
+    "CREATE TABLE pipelines ("
+    "  name TEXT PRIMARY KEY,"
+    "  file TEXT NOT NULL,"
+    "  hash TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  pipeline TEXT NOT NULL,"
+    "  file TEXT NOT NULL,"
+    "  pipeline_hash TEXT NOT NULL,"
+    "  trigger TEXT NOT NULL,"
+    "  trigger_info TEXT,"
+    "  status TEXT NOT NULL,"
+    "  reason TEXT,"
+    "  params TEXT NOT NULL DEFAULT '{}',"
+    "  git_commit TEXT,"
+    "  git_branch TEXT,"
+    "  git_dirty INTEGER,"
+    "  workdir TEXT,"
+    "  owner_pid INTEGER,"
+    "  created_at INTEGER NOT NULL,"
+    "  started_at INTEGER,"
+    "  finished_at INTEGER);"
+    "CREATE INDEX runs_by_pipeline ON runs(pipeline, id);"
+    "CREATE INDEX runs_by_status ON runs(status);"
+    "CREATE TABLE run_steps ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  step TEXT NOT NULL,"
+    "  position INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  reason TEXT,"
+    "  started_at INTEGER,"
+    "  finished_at INTEGER,"
+    "  PRIMARY KEY (run_id, step));"
+    "CREATE TABLE executions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  step TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  attempt INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  exit_code INTEGER,"
+    "  signal INTEGER,"
+    "  reason TEXT,"
+    "  started_at INTEGER NOT NULL,"
+    "  finished_at INTEGER,"
+    "  log_path TEXT NOT NULL,"
+    "  executor TEXT NOT NULL,"
+    "  external_id TEXT,"
+    "  UNIQUE (run_id, step, attempt));",
+};
+
+/* Prepared statements, compiled once per open store. */
+enum {
+    Q_PIPELINE_UPSERT,
+    Q_RUN_INSERT,
+    Q_RUN_STEP_INSERT,
+    Q_RUN_STATUS,
+    Q_STEP_STATUS,
+    Q_EXEC_INSERT,
+    Q_EXEC_FINISH,
+    Q_COUNT
+};
+
+static const char *const queries[Q_COUNT] = {
+    [Q_PIPELINE_UPSERT] =
+        "INSERT INTO pipelines (name, file, hash, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET "
+        "file = excluded.file, hash = excluded.hash, "
+        "updated_at = excluded.updated_at",
+    [Q_RUN_INSERT] =
+        "INSERT INTO runs (pipeline, file, pipeline_hash, trigger, "
+        "trigger_info, status, params, git_commit, git_branch, git_dirty, "
+        "workdir, owner_pid, created_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "'queued', ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [Q_RUN_STEP_INSERT] =
+        "INSERT INTO run_steps (run_id, step, position, kind, status) "
+        "VALUES (?1, ?2, ?3, ?4, 'pending')",
+    [Q_RUN_STATUS] =
+        "UPDATE runs SET status = ?2, reason = coalesce(?3, reason), "
+        "started_at = CASE WHEN ?2 = 'running' THEN coalesce(started_at, ?4)"
+        " ELSE started_at END, "
+        "finished_at = CASE WHEN ?2 IN ('succeeded', 'failed', 'cancelled')"
+        " THEN ?4 ELSE finished_at END WHERE id = ?1",
+    [Q_STEP_STATUS] =
+        "UPDATE run_steps SET status = ?3, attempts = ?4, "
+        "reason = ?5, "
+        "started_at = CASE WHEN ?3 = 'running' THEN coalesce(started_at, ?6)"
+        " ELSE started_at END, "
+        "finished_at = CASE WHEN ?3 IN ('succeeded', 'failed', 'skipped', "
+        "'cancelled') THEN ?6 ELSE finished_at END "
+        "WHERE run_id = ?1 AND step = ?2",
+    [Q_EXEC_INSERT] =
+        "INSERT INTO executions (run_id, step, kind, attempt, status, "
+        "started_at, log_path, executor, external_id) VALUES (?1, ?2, ?3, "
+        "?4, 'running', ?5, ?6, ?7, ?8)",
+    [Q_EXEC_FINISH] =
+        "UPDATE executions SET status = ?2, exit_code = ?3, signal = ?4, "
+        "reason = ?5, finished_at = ?6 WHERE id = ?1",
+};
+
+struct kiln_store {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *stmt[Q_COUNT];
+};
+
+/* Turn a SQLite failure into a kiln_err naming what was being done. */
+static int db_error(kiln_store *st, int rc, kiln_err *err, const char *what)
+{
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return kiln_err_set(err, KILN_EBUSY,
+                            "%s: database %s stayed locked by another kiln "
+                            "process for %d s", what, st->path,
+                            BUSY_TIMEOUT_MS / 1000);
+    return kiln_err_set(err, KILN_ERROR, "%s: %s: %s", what, st->path,
+                        st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+}
+
+static int exec_sql(kiln_store *st, const char *sql, kiln_err *err,
+                    const char *what)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    sqlite3_free(msg);
+    return rc == SQLITE_OK ? 0 : db_error(st, rc, err, what);
+}
+
+static int user_version(kiln_store *st, int *out, kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "reading the schema version");
+    rc = sqlite3_step(s);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : db_error(st, rc, err,
+                                           "reading the schema version");
+}
+
+/* Bring the schema up to KILN_STORE_SCHEMA, one transaction per step, under
+ * an IMMEDIATE lock so two processes never migrate at once. */
+static int migrate(kiln_store *st, kiln_err *err)
+{
+    int version, rc;
+    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "migrating")) != 0)
+        return rc;
+    if ((rc = user_version(st, &version, err)) != 0)
+        goto fail;
+    if (version > (int)KILN_ARRAY_SIZE(migrations)) {
+        rc = kiln_err_set(err, KILN_ERROR, "database %s has schema version "
+                          "%d, newer than this kiln (%d): upgrade kiln",
+                          st->path, version,
+                          (int)KILN_ARRAY_SIZE(migrations));
+        goto fail;
+    }
+    for (; version < (int)KILN_ARRAY_SIZE(migrations); version++) {
+        char pragma[64];
+        if ((rc = exec_sql(st, migrations[version], err, "migrating")) != 0)
+            goto fail;
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+                 version + 1);
+        if ((rc = exec_sql(st, pragma, err, "migrating")) != 0)
+            goto fail;
+    }
+    return exec_sql(st, "COMMIT", err, "migrating");
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int kiln_store_open(kiln_store **out, const char *path, kiln_err *err)
+{
+    kiln_store *st = kiln_calloc(1, sizeof(*st));
+    int rc;
+
+    *out = NULL;
+    st->path = kiln_strdup(path);
+    rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_error(st, rc, err, "opening the database");
+        goto fail;
+    }
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    /* WAL lets readers (kiln runs, the web page) proceed while a run
+     * writes. synchronous=NORMAL keeps every commit safe from a crash of
+     * kiln; only a power loss may lose the last commits, never corrupt. */
+    if ((rc = exec_sql(st, "PRAGMA journal_mode = WAL", err,
+                       "opening the database")) != 0 ||
+        (rc = exec_sql(st, "PRAGMA synchronous = NORMAL;"
+                       "PRAGMA foreign_keys = ON", err,
+                       "opening the database")) != 0 ||
+        (rc = migrate(st, err)) != 0)
+        goto fail;
+    for (int i = 0; i < Q_COUNT; i++) {
+        rc = sqlite3_prepare_v3(st->db, queries[i], -1,
+                                SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                                NULL);
+        if (rc != SQLITE_OK) {
+            rc = db_error(st, rc, err, "preparing a statement");
+            goto fail;
+        }
+    }
+    *out = st;
+    return 0;
+fail:
+    kiln_store_close(st);
+    return rc;
+}
+
+void kiln_store_close(kiln_store *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
+    sqlite3_close(st->db);
+    free(st->path);
+    free(st);
+}
+
+const char *kiln_store_path(const kiln_store *st)
+{
+    return st->path;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+/* Step a prepared write statement to completion and reset it. */
+static int run_write(kiln_store *st, sqlite3_stmt *s, kiln_err *err,
+                     const char *what)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err, what);
+}
+
+int kiln_store_run_create(kiln_store *st, int64_t *out_id,
+                          const kiln_run_rec *rec, kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int64_t now = kiln_now_ms(), id;
+    int rc;
+
+    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "recording a run")) != 0)
+        return rc;
+    s = st->stmt[Q_PIPELINE_UPSERT];
+    bind_text(s, 1, rec->pipeline);
+    bind_text(s, 2, rec->file);
+    bind_text(s, 3, rec->hash);
+    sqlite3_bind_int64(s, 4, now);
+    if ((rc = run_write(st, s, err, "recording the pipeline")) != 0)
+        goto fail;
+
+    s = st->stmt[Q_RUN_INSERT];
+    bind_text(s, 1, rec->pipeline);
+    bind_text(s, 2, rec->file);
+    bind_text(s, 3, rec->hash);
+    bind_text(s, 4, rec->trigger);
+    bind_text(s, 5, rec->trigger_info);
+    bind_text(s, 6, rec->params ? rec->params : "{}");
+    bind_text(s, 7, rec->git_commit);
+    bind_text(s, 8, rec->git_branch);
+    if (rec->git_commit)
+        sqlite3_bind_int(s, 9, rec->git_dirty);
+    else
+        sqlite3_bind_null(s, 9);
+    bind_text(s, 10, rec->workdir);
+    sqlite3_bind_int64(s, 11, (int64_t)getpid());
+    sqlite3_bind_int64(s, 12, now);
+    if ((rc = run_write(st, s, err, "recording a run")) != 0)
+        goto fail;
+    id = sqlite3_last_insert_rowid(st->db);
+
+    s = st->stmt[Q_RUN_STEP_INSERT];
+    for (size_t i = 0; i < rec->n_steps; i++) {
+        sqlite3_bind_int64(s, 1, id);
+        bind_text(s, 2, rec->step_names[i]);
+        sqlite3_bind_int64(s, 3, (int64_t)i);
+        bind_text(s, 4, rec->step_kinds[i]);
+        if ((rc = run_write(st, s, err, "recording a run's steps")) != 0)
+            goto fail;
+    }
+    if ((rc = exec_sql(st, "COMMIT", err, "recording a run")) != 0)
+        goto fail;
+    *out_id = id;
+    return 0;
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int kiln_store_run_set_status(kiln_store *st, int64_t run_id,
+                              const char *status, const char *reason,
+                              kiln_err *err)
+{
+    sqlite3_stmt *s = st->stmt[Q_RUN_STATUS];
+    sqlite3_bind_int64(s, 1, run_id);
+    bind_text(s, 2, status);
+    bind_text(s, 3, reason);
+    sqlite3_bind_int64(s, 4, kiln_now_ms());
+    return run_write(st, s, err, "recording a run's status");
+}
+
+int kiln_store_step_set_status(kiln_store *st, int64_t run_id,
+                               const char *step, const char *status,
+                               int attempts, const char *reason,
+                               kiln_err *err)
+{
+    sqlite3_stmt *s = st->stmt[Q_STEP_STATUS];
+    sqlite3_bind_int64(s, 1, run_id);
+    bind_text(s, 2, step);
+    bind_text(s, 3, status);
+    sqlite3_bind_int(s, 4, attempts);
+    bind_text(s, 5, reason);
+    sqlite3_bind_int64(s, 6, kiln_now_ms());
+    return run_write(st, s, err, "recording a step's status");
+}
+
+int kiln_store_exec_start(kiln_store *st, int64_t *out_id,
+                          const kiln_exec_rec *rec, kiln_err *err)
+{
+    sqlite3_stmt *s = st->stmt[Q_EXEC_INSERT];
+    int rc;
+    sqlite3_bind_int64(s, 1, rec->run_id);
+    bind_text(s, 2, rec->step);
+    bind_text(s, 3, rec->kind);
+    sqlite3_bind_int(s, 4, rec->attempt);
+    sqlite3_bind_int64(s, 5, rec->started_ms);
+    bind_text(s, 6, rec->log_path);
+    bind_text(s, 7, rec->executor);
+    bind_text(s, 8, rec->external_id);
+    if ((rc = run_write(st, s, err, "recording a step execution")) != 0)
+        return rc;
+    *out_id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
+                           const char *status, int exit_code, int signal,
+                           const char *reason, int64_t finished_ms,
+                           kiln_err *err)
+{
+    sqlite3_stmt *s = st->stmt[Q_EXEC_FINISH];
+    sqlite3_bind_int64(s, 1, exec_id);
+    bind_text(s, 2, status);
+    if (exit_code >= 0)
+        sqlite3_bind_int(s, 3, exit_code);
+    else
+        sqlite3_bind_null(s, 3);
+    if (signal > 0)
+        sqlite3_bind_int(s, 4, signal);
+    else
+        sqlite3_bind_null(s, 4);
+    bind_text(s, 5, reason);
+    sqlite3_bind_int64(s, 6, finished_ms);
+    return run_write(st, s, err, "recording the end of a step execution");
+}
+
+/* Queries. */
+
+/* One result row as a JSON object keyed by column name. Columns holding
+ * JSON text (params, trigger_info) are embedded as JSON; git_dirty as a
+ * boolean. */
+static json_t *row_json(sqlite3_stmt *s)
+{
+    json_t *o = json_object();
+    int n = sqlite3_column_count(s);
+    for (int i = 0; i < n; i++) {
+        const char *name = sqlite3_column_name(s, i);
+        json_t *v;
+        switch (sqlite3_column_type(s, i)) {
+        case SQLITE_INTEGER:
+            if (strcmp(name, "git_dirty") == 0)
+                v = json_boolean(sqlite3_column_int(s, i));
+            else
+                v = json_integer(sqlite3_column_int64(s, i));
+            break;
+        case SQLITE_FLOAT:
+            v = json_real(sqlite3_column_double(s, i));
+            break;
+        case SQLITE_TEXT: {
+            const char *t = (const char *)sqlite3_column_text(s, i);
+            v = NULL;
+            if (strcmp(name, "params") == 0 ||
+                strcmp(name, "trigger_info") == 0)
+                v = json_loads(t, JSON_DECODE_ANY, NULL);
+            if (!v)
+                v = json_string(t);
+            break;
+        }
+        default:
+            v = json_null();
+        }
+        json_object_set_new(o, name, v);
+    }
+    return o;
+}
+
+/* Run sql with one optional text and int64 binding and collect the rows. */
+static int query_rows(kiln_store *st, json_t **out, const char *sql,
+                      const char *text, int64_t num, kiln_err *err)
+{
+    sqlite3_stmt *s;
+    json_t *rows;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    *out = NULL;
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "querying");
+    if (sqlite3_bind_parameter_count(s) >= 1)
+        bind_text(s, 1, text);
+    if (sqlite3_bind_parameter_count(s) >= 2)
+        sqlite3_bind_int64(s, 2, num);
+    rows = json_array();
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(rows, row_json(s));
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(rows);
+        return db_error(st, rc, err, "querying");
+    }
+    *out = rows;
+    return 0;
+}
+
+#define RUN_COLUMNS                                                         \
+    "id, pipeline, status, reason, trigger, trigger_info, params, "         \
+    "git_commit, git_branch, git_dirty, file, pipeline_hash, workdir, "     \
+    "created_at, started_at, finished_at"
+
+int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
+                         int limit, kiln_err *err)
+{
+    return query_rows(st, out,
+                      "SELECT " RUN_COLUMNS " FROM runs "
+                      "WHERE ?1 IS NULL OR pipeline = ?1 "
+                      "ORDER BY id DESC LIMIT ?2",
+                      pipeline, limit > 0 ? limit : 20, err);
+}
+
+int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
+                        kiln_err *err)
+{
+    json_t *runs = NULL, *steps = NULL, *execs = NULL, *run;
+    char idtext[32];
+    size_t i, j;
+    int rc;
+
+    *out = NULL;
+    snprintf(idtext, sizeof(idtext), "%lld", (long long)run_id);
+    rc = query_rows(st, &runs, "SELECT " RUN_COLUMNS " FROM runs "
+                    "WHERE id = CAST(?1 AS INTEGER) LIMIT ?2",
+                    idtext, 1, err);
+    if (rc != 0)
+        return rc;
+    if (json_array_size(runs) == 0) {
+        json_decref(runs);
+        return kiln_err_set(err, KILN_ENOTFOUND, "no run %lld in %s",
+                            (long long)run_id, st->path);
+    }
+    run = json_incref(json_array_get(runs, 0));
+    json_decref(runs);
+
+    rc = query_rows(st, &steps,
+                    "SELECT step AS name, kind, status, attempts, reason, "
+                    "started_at, finished_at FROM run_steps "
+                    "WHERE run_id = CAST(?1 AS INTEGER) AND ?2 "
+                    "ORDER BY position", idtext, 1, err);
+    if (rc == 0)
+        rc = query_rows(st, &execs,
+                        "SELECT id, step, attempt, status, exit_code, "
+                        "signal, reason, started_at, finished_at, log_path, "
+                        "executor, external_id FROM executions "
+                        "WHERE run_id = CAST(?1 AS INTEGER) AND ?2 "
+                        "ORDER BY step, attempt", idtext, 1, err);
+    if (rc != 0) {
+        json_decref(run);
+        json_decref(steps);
+        return rc;
+    }
+    /* Nest each step's attempts under it. */
+    for (i = 0; i < json_array_size(steps); i++) {
+        json_t *step = json_array_get(steps, i), *mine = json_array();
+        const char *name = json_string_value(json_object_get(step, "name"));
+        for (j = 0; j < json_array_size(execs); j++) {
+            json_t *e = json_array_get(execs, j);
+            if (strcmp(json_string_value(json_object_get(e, "step")),
+                       name) == 0) {
+                json_object_del(e, "step");
+                json_array_append(mine, e);
+            }
+        }
+        json_object_set_new(step, "attempts_detail", mine);
+    }
+    json_decref(execs);
+    json_object_set_new(run, "steps", steps);
+    *out = run;
+    return 0;
+}
+
+int kiln_store_log_path(kiln_store *st, char **out, int64_t run_id,
+                        const char *step, int attempt, kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "SELECT log_path, attempt FROM executions "
+                                "WHERE run_id = ?1 AND step = ?2 AND "
+                                "(?3 = 0 OR attempt = ?3) "
+                                "ORDER BY attempt DESC LIMIT 1",
+                                -1, &s, NULL);
+    *out = NULL;
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "querying");
+    sqlite3_bind_int64(s, 1, run_id);
+    bind_text(s, 2, step);
+    sqlite3_bind_int(s, 3, attempt);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = kiln_strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return db_error(st, rc, err, "querying");
+    if (attempt > 0)
+        return kiln_err_set(err, KILN_ENOTFOUND, "run %lld has no attempt "
+                            "%d of step \"%s\"", (long long)run_id, attempt,
+                            step);
+    return kiln_err_set(err, KILN_ENOTFOUND, "run %lld has no log for step "
+                        "\"%s\"", (long long)run_id, step);
+}

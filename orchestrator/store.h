@@ -1,0 +1,110 @@
+/*
+ * store.h: the SQLite record of pipelines, runs and step executions.
+ *
+ * One kiln.db per state directory, in WAL mode, shared safely by several
+ * kiln processes (busy timeout, then KILN_EBUSY with a clear message).
+ * Every state change is its own short transaction, committed when it
+ * happens, so a crash never leaves a record claiming a success that did not
+ * happen. Calls block briefly on the calling thread (one prepared statement
+ * each); the engine makes them on the loop thread.
+ *
+ * Times are milliseconds since the epoch, UTC.
+ */
+#ifndef KILN_STORE_H
+#define KILN_STORE_H
+
+#include <jansson.h>
+
+#include "base/base.h"
+
+typedef struct kiln_store kiln_store;
+
+/* Run and step statuses as stored (the text is the column's value). */
+#define KILN_ST_PENDING "pending"     /* steps: waiting for needs */
+#define KILN_ST_QUEUED "queued"       /* runs: created, not started */
+#define KILN_ST_RUNNING "running"
+#define KILN_ST_RETRYING "retrying"   /* steps: waiting before an attempt */
+#define KILN_ST_SUCCEEDED "succeeded"
+#define KILN_ST_FAILED "failed"
+#define KILN_ST_SKIPPED "skipped"     /* steps: an upstream step failed */
+#define KILN_ST_CANCELLED "cancelled"
+
+/* The current schema version; kiln_store_open() migrates older files. */
+#define KILN_STORE_SCHEMA 1
+
+/*
+ * Open (creating and migrating as needed) the database at path. Returns 0
+ * and *out (close with kiln_store_close()), KILN_EBUSY when another process
+ * holds it locked too long, or KILN_ERROR.
+ */
+int kiln_store_open(kiln_store **out, const char *path, kiln_err *err);
+void kiln_store_close(kiln_store *st); /* NULL is fine */
+const char *kiln_store_path(const kiln_store *st);
+
+/* A new run, as kiln_store_run_create() records it. */
+typedef struct kiln_run_rec {
+    const char *pipeline;
+    const char *file;        /* the pipeline file's absolute path */
+    const char *hash;        /* sha256 of the file's bytes */
+    const char *trigger;     /* "manual", "schedule", ... */
+    const char *trigger_info; /* JSON text or NULL */
+    const char *params;      /* JSON object text of the effective params */
+    const char *git_commit;  /* NULL outside a repository */
+    const char *git_branch;  /* NULL when detached */
+    bool git_dirty;
+    const char *workdir;     /* the tree steps run in */
+    size_t n_steps;
+    const char **step_names; /* n_steps names, in topological order */
+    const char **step_kinds;
+} kiln_run_rec;
+
+/* Record a queued run with a pending row per step, in one transaction. */
+int kiln_store_run_create(kiln_store *st, int64_t *out_id,
+                          const kiln_run_rec *rec, kiln_err *err);
+/* Move a run to status; "running" sets started_at, an end status sets
+ * finished_at. reason may be NULL. */
+int kiln_store_run_set_status(kiln_store *st, int64_t run_id,
+                              const char *status, const char *reason,
+                              kiln_err *err);
+/* Move a step of a run to status with its attempt count; started_at is set
+ * on the first "running", finished_at by an end status. */
+int kiln_store_step_set_status(kiln_store *st, int64_t run_id,
+                               const char *step, const char *status,
+                               int attempts, const char *reason,
+                               kiln_err *err);
+
+/* One attempt of a step, as kiln_store_exec_start() records it. */
+typedef struct kiln_exec_rec {
+    int64_t run_id;
+    const char *step;
+    const char *kind;
+    int attempt;             /* 1-based */
+    const char *log_path;
+    const char *executor;
+    const char *external_id;
+    int64_t started_ms;
+} kiln_exec_rec;
+
+int kiln_store_exec_start(kiln_store *st, int64_t *out_id,
+                          const kiln_exec_rec *rec, kiln_err *err);
+/* End an attempt. exit_code < 0 and signal 0 store NULLs. */
+int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
+                           const char *status, int exit_code, int signal,
+                           const char *reason, int64_t finished_ms,
+                           kiln_err *err);
+
+/* Queries, as JSON for the CLI and the HTTP API. The caller owns the
+ * returned reference (json_decref()). */
+
+/* Newest first; pipeline may be NULL; limit <= 0 means 20. */
+int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
+                         int limit, kiln_err *err);
+/* A run with its steps and their attempts; KILN_ENOTFOUND if no such run. */
+int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
+                        kiln_err *err);
+/* The log path of an attempt (attempt 0: the last one); the caller frees
+ * it. */
+int kiln_store_log_path(kiln_store *st, char **out, int64_t run_id,
+                        const char *step, int attempt, kiln_err *err);
+
+#endif

@@ -1,0 +1,44 @@
+# Every exit status: 0 ok, 1 failed, 2 invalid pipeline or usage, 3 kiln
+# could not work.
+. "$(dirname "$0")/lib.sh"
+pipeline good <<'YAML'
+pipeline: good
+steps:
+  a: {run: "true"}
+YAML
+pipeline bad <<'YAML'
+pipeline: bad
+steps:
+  a: {run: "false"}
+YAML
+pipeline invalid <<'YAML'
+pipeline: invalid
+steps:
+  a: {needs: [nope], run: "true"}
+YAML
+kiln_rc run "$T/good.yaml"; eq "succeeded" 0 "$rc"
+kiln_rc run "$T/bad.yaml"; eq "step failed" 1 "$rc"
+kiln_rc run "$T/invalid.yaml"; eq "invalid pipeline" 2 "$rc"
+contains "error names file:line:col" "invalid.yaml:3:15: error:" "$err"
+kiln_rc run; eq "no file" 2 "$rc"
+kiln_rc run "$T/good.yaml" --jobs zero; eq "bad --jobs" 2 "$rc"
+kiln_rc run "$T/good.yaml" --param nope=1; eq "unknown param" 2 "$rc"
+kiln_rc frobnicate; eq "unknown command" 2 "$rc"
+kiln_rc run "$T/missing.yaml"; eq "missing file" 2 "$rc"
+touch "$T/plainfile"
+kiln_rc run "$T/good.yaml" --state "$T/plainfile/state"
+eq "state not writable" 3 "$rc"
+contains "says why" "cannot create directory" "$err"
+kiln_rc show 999; eq "no such run" 2 "$rc"
+kiln_rc show abc; eq "bad run id" 2 "$rc"
+kiln_rc runs --state "$T/nowhere"; eq "no records" 2 "$rc"
+
+# A database locked by another process for too long: exit 3.
+sqlite3 "$KILN_STATE/kiln.db" "BEGIN EXCLUSIVE;" ".shell sleep 13" &
+locker=$!
+sleep 1
+kiln_rc run "$T/good.yaml"
+eq "database locked" 3 "$rc"
+contains "says locked" "locked" "$err"
+kill $locker 2>/dev/null; wait $locker 2>/dev/null
+finish
