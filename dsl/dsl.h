@@ -87,6 +87,10 @@ typedef struct kiln_diag {
 void kiln_diag_dispose(kiln_diag *d);
 /* Print every error in compiler style to stderr. */
 void kiln_diag_print(const kiln_diag *d);
+/* Append to out exactly what kiln_diag_print() prints: one
+ * "FILE:LINE:COL: error: MSG" line per error (as kiln_err_print() formats
+ * it), then a note when errors past the cap were dropped. */
+void kiln_diag_format(const kiln_diag *d, kiln_buf *out);
 
 /*
  * Load, parse and validate a pipeline file. On success returns 0 and *out

@@ -513,18 +513,23 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
         return rc;
     }
     /* Nest each step's attempts under it. */
-    for (i = 0; i < json_array_size(steps); i++) {
-        json_t *step = json_array_get(steps, i), *mine = json_array();
-        const char *name = json_string_value(json_object_get(step, "name"));
+    {
+        json_t *by_name = json_object();
+        for (i = 0; i < json_array_size(steps); i++) {
+            json_t *step = json_array_get(steps, i), *mine = json_array();
+            json_object_set_new(step, "attempts_detail", mine);
+            json_object_set(by_name, json_string_value(json_object_get(
+                            step, "name")), mine);
+        }
         for (j = 0; j < json_array_size(execs); j++) {
             json_t *e = json_array_get(execs, j);
-            if (strcmp(json_string_value(json_object_get(e, "step")),
-                       name) == 0) {
-                json_object_del(e, "step");
+            json_t *mine = json_object_get(by_name, json_string_value(
+                                           json_object_get(e, "step")));
+            json_object_del(e, "step");
+            if (mine)
                 json_array_append(mine, e);
-            }
         }
-        json_object_set_new(step, "attempts_detail", mine);
+        json_decref(by_name);
     }
     json_decref(execs);
     json_object_set_new(run, "steps", steps);

@@ -17,11 +17,16 @@ pipeline two <<'YAML'
 pipeline: two
 steps:
   a: {run: "true", retries: lots}
+YAML
+pipeline mars <<'YAML'
+pipeline: mars
+steps:
   b: {run: "true", executor: mars}
 YAML
-kiln_rc validate "$ex" "$T/two.yaml"; eq "validate errors" 2 "$rc"
-contains "wrong type" "two.yaml:3:27: error:" "$err"
-contains "unknown executor" 'unknown executor "mars"' "$err"
+kiln_rc validate "$ex" "$T/two.yaml" "$T/mars.yaml"; eq "validate errors" 2 "$rc"
+contains "wrong type" "two.yaml:3:29: error: retries: expected an integer >= 0, got \"lots\"" "$err"
+contains "unknown executor" 'mars.yaml:3:3: error: step "b": unknown executor "mars"' "$err"
+contains "valid file still ok" "pipeline.yaml: ok" "$out"
 
 kiln_rc dag "$ex"; eq "dag" 0 "$rc"
 eq "dag text" "pipeline hello (3 steps, in the order they can run)

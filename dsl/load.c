@@ -1,0 +1,90 @@
+/* load.c: the public entry points, running the three phases in turn. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int kiln_dsl_load_buffer(kiln_pipeline **out, const char *name,
+                         const char *dir, const char *data, size_t len,
+                         kiln_diag *diag)
+{
+    kiln_dsl_ctx c;
+    kiln_ydoc doc;
+    kiln_pipeline *p = NULL;
+    kiln_arena *a;
+    char *abs;
+
+    *out = NULL;
+    kiln_dsl__ctx_init(&c, diag, name);
+    if (len > KILN_DSL_MAX_FILE) {
+        kiln_dsl__error(&c, 0, 0, "the file is larger than %zu MiB",
+                        KILN_DSL_MAX_FILE >> 20);
+        return KILN_EINVAL;
+    }
+    if (kiln_dsl__parse(&doc, &c, data, len) == 0) {
+        a = kiln_arena_new();
+        p = kiln_arena_alloc(a, sizeof(*p));
+        p->arena = a;
+        p->file = kiln_arena_strdup(a, name);
+        abs = kiln_path_absolute(dir ? dir : ".");
+        p->dir = kiln_arena_strdup(a, abs);
+        free(abs);
+        if (kiln_dsl__validate(&c, &doc, p) == 0)
+            kiln_dsl__graph(&c, p);
+    }
+    kiln_dsl__ydoc_dispose(&doc);
+    if (c.n_errors) {
+        kiln_dsl__sort_errors(&c);
+        kiln_pipeline_free(p);
+        return KILN_EINVAL;
+    }
+    *out = p;
+    return 0;
+}
+
+int kiln_dsl_load_file(kiln_pipeline **out, const char *path,
+                       kiln_diag *diag)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_dsl_ctx c;
+    char *data, *dir;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    rc = kiln_read_file(&data, &len, path, KILN_DSL_MAX_FILE, &err);
+    if (rc == KILN_EINVAL) {
+        kiln_dsl__ctx_init(&c, diag, path);
+        kiln_dsl__error(&c, 0, 0, "the file is larger than %zu MiB",
+                        KILN_DSL_MAX_FILE >> 20);
+        return KILN_EINVAL;
+    }
+    if (rc < 0) {
+        /* "cannot open PATH: ..." already names the file. */
+        kiln_dsl__ctx_init(&c, diag, NULL);
+        kiln_dsl__error(&c, 0, 0, "%s", err.msg);
+        if (diag->n > c.first)
+            diag->errs[diag->n - 1].code = KILN_ERROR;
+        return KILN_ERROR;
+    }
+    dir = kiln_path_dirname(path);
+    rc = kiln_dsl_load_buffer(out, path, dir, data, len, diag);
+    free(dir);
+    free(data);
+    return rc;
+}
+
+void kiln_pipeline_free(kiln_pipeline *p)
+{
+    if (p)
+        kiln_arena_free(p->arena);
+}
+
+ssize_t kiln_pipeline_find_step(const kiln_pipeline *p, const char *name)
+{
+    size_t i;
+    for (i = 0; i < p->n_steps; i++)
+        if (strcmp(p->steps[i].name, name) == 0)
+            return (ssize_t)i;
+    return -1;
+}

@@ -1,0 +1,629 @@
+/*
+ * schema.c: phase 2, the node tree checked against key tables and turned
+ * into a kiln_pipeline.
+ *
+ * Each kind of mapping (the top level, defaults:, git:, a step) has a table
+ * of keyspec rows: the key, the setter that checks its value and stores it,
+ * and where the value goes in the target struct. Adding a key is adding a
+ * row (plus a setter for a new kind of value). walk() reports unknown keys,
+ * with a "did you mean" among the table's keys, and required keys that are
+ * missing; setters report values of the wrong type at the value's position.
+ * Nothing stops at the first error: every problem is collected.
+ *
+ * Steps start as a copy of a template step: the built-in defaults with the
+ * file's defaults: applied. That is why steps: is read after every other
+ * top-level key, wherever it appears in the file.
+ */
+#include "internal.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct vctx vctx;
+typedef struct keyspec keyspec;
+
+/* Check val, the value of key, and store it into obj as k says. */
+typedef void (*set_fn)(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k);
+
+struct keyspec {
+    const char *name;
+    set_fn set;
+    size_t off;          /* where the value goes in the target struct */
+    size_t off_n;        /* for key/value lists: where their count goes */
+    const char *missing; /* set for a required key: the error when it is
+                            absent, with %s for the mapping's name */
+};
+
+typedef struct mapspec {
+    const keyspec *keys;
+    size_t n_keys;       /* at most 64 */
+    bool extensions;     /* ignore keys starting with "x-" */
+} mapspec;
+
+struct vctx {
+    kiln_dsl_ctx *c;
+    kiln_pipeline *p;
+    kiln_step tmpl;            /* built-ins, then defaults: applied */
+    const kiln_ynode *steps;   /* the steps: value, read last */
+    size_t visits;             /* nodes looked at so far */
+    size_t max_visits;         /* the budget aliases cannot blow */
+    bool stop;                 /* the budget ran out */
+};
+
+#define FIELD(obj, off, type) ((type *)(void *)((char *)(obj) + (off)))
+#define ROW(type, key, fn, field) \
+    {key, fn, offsetof(type, field), 0, NULL}
+#define KV_ROW(type, key, fn, field, count) \
+    {key, fn, offsetof(type, field), offsetof(type, count), NULL}
+
+static void error_at(vctx *v, const kiln_ynode *n, const char *fmt, ...)
+    KILN_PRINTF(3, 4);
+
+static void error_at(vctx *v, const kiln_ynode *n, const char *fmt, ...)
+{
+    char msg[sizeof(((kiln_err *)0)->msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    kiln_dsl__error(v->c, n->line, n->col, "%s", msg);
+}
+
+/* Count a node against the visit budget. Aliases share nodes, so a small
+ * file could otherwise make validation (and the model) huge. */
+static bool charge(vctx *v, const kiln_ynode *at)
+{
+    if (v->stop)
+        return false;
+    if (++v->visits > v->max_visits) {
+        error_at(v, at, "the pipeline is too large once aliases are "
+                 "expanded (more than %zu values)", v->max_visits);
+        v->stop = true;
+        return false;
+    }
+    return true;
+}
+
+static kiln_pos model_pos(vctx *v, const kiln_ynode *n)
+{
+    kiln_pos pos = {v->p->file, n->line, n->col};
+    return pos;
+}
+
+static const char *model_str(vctx *v, const kiln_ynode *n)
+{
+    return kiln_arena_strndup(v->p->arena, n->u.str, n->n);
+}
+
+/* Setters for plain values. */
+
+/* A required, non-empty string: run, workdir, executor. */
+static void set_string(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    if (!kiln_dsl__is_text(val) || val->n == 0) {
+        error_at(v, val, "%s: expected a non-empty string, got %s", k->name,
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, const char *) = model_str(v, val);
+}
+
+/* An optional string: description. */
+static void set_text(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                     void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    if (kiln_dsl__is_null(val))
+        return;
+    if (val->type != KILN_YNODE_SCALAR) {
+        error_at(v, val, "%s: expected a string, got %s", k->name,
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, const char *) = model_str(v, val);
+}
+
+/* Check a pipeline or step name; what is "pipeline" or "step". */
+static bool check_name(vctx *v, const kiln_ynode *n, const char *what)
+{
+    char q[KILN_DSL_QUOTE_SIZE];
+    if (kiln_dsl_valid_name(n->u.str) && strlen(n->u.str) == n->n)
+        return true;
+    kiln_dsl__quote(q, n->u.str, n->n);
+    if (n->n > KILN_DSL_MAX_NAME)
+        error_at(v, n, "invalid %s name %s: use at most %d characters", what,
+                 q, KILN_DSL_MAX_NAME);
+    else
+        error_at(v, n, "invalid %s name %s: use lowercase letters, digits, "
+                 "\"-\" and \"_\"", what, q);
+    return false;
+}
+
+static void set_pipeline_name(vctx *v, const kiln_ynode *key,
+                              const kiln_ynode *val, void *obj,
+                              const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    if (!kiln_dsl__is_text(val)) {
+        error_at(v, val, "%s: expected a name, got %s", k->name,
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    if (check_name(v, val, "pipeline"))
+        *FIELD(obj, k->off, const char *) = model_str(v, val);
+}
+
+static void set_kind(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                     void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    const char *guess;
+    size_t i;
+
+    if (!kiln_dsl__is_text(val)) {
+        error_at(v, val, "%s: expected a step kind, got %s", k->name,
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    for (i = 0; i < kiln_dsl__n_kinds; i++) {
+        if (strlen(kiln_dsl__kind_names[i]) == val->n &&
+            memcmp(kiln_dsl__kind_names[i], val->u.str, val->n) == 0) {
+            *FIELD(obj, k->off, kiln_step_kind) = (kiln_step_kind)i;
+            return;
+        }
+    }
+    kiln_dsl__quote(got, val->u.str, val->n);
+    guess = kiln_dsl__suggest(v->c, val->u.str, val->n,
+                              kiln_dsl__kind_names, kiln_dsl__n_kinds);
+    if (guess)
+        error_at(v, val, "unknown step kind %s (did you mean \"%s\"?)", got,
+                 guess);
+    else
+        error_at(v, val, "unknown step kind %s: use ingest, validate, "
+                 "train, evaluate, deploy or task", got);
+}
+
+/* A count such as retries: digits only, at most KILN_DSL_MAX_RETRIES. */
+static void set_retries(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                        void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    uint64_t n;
+    if (kiln_dsl__is_null(val) || kiln_dsl__as_count(val, &n) < 0) {
+        error_at(v, val, "%s: expected an integer >= 0, got %s", k->name,
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    if (n > KILN_DSL_MAX_RETRIES) {
+        /* Only digits: safe to show as they are. */
+        error_at(v, val, "%s: %.*s is too many (at most %d)", k->name,
+                 (int)(val->n > 30 ? 30 : val->n), val->u.str,
+                 KILN_DSL_MAX_RETRIES);
+        return;
+    }
+    *FIELD(obj, k->off, int) = (int)n;
+}
+
+static void set_duration(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    kiln_err err = KILN_ERR_INIT;
+    int64_t ms;
+    if (!kiln_dsl__is_text(val)) {
+        error_at(v, val, "%s: expected a duration such as 10s or 5m, got %s",
+                 k->name, kiln_dsl__describe(got, val));
+        return;
+    }
+    if (kiln_dsl_parse_duration(&ms, val->u.str, &err) < 0) {
+        error_at(v, val, "%s: %s", k->name, err.msg);
+        return;
+    }
+    *FIELD(obj, k->off, int64_t) = ms;
+}
+
+static void set_bool(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                     void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    bool b;
+    if (kiln_dsl__as_bool(val, &b) < 0) {
+        error_at(v, val, "%s: expected true or false, got %s", k->name,
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, bool) = b;
+}
+
+/* Setters for lists and mappings. */
+
+/*
+ * A list of non-empty strings into the kiln_strlist at k->off. A single
+ * string counts as a one-item list and null as an empty one. list and item
+ * name what is expected, for messages ("a list of paths", "a path").
+ */
+static void set_list(vctx *v, const kiln_ynode *val, void *obj,
+                     const keyspec *k, const char *list, const char *item)
+{
+    kiln_strlist *l = FIELD(obj, k->off, kiln_strlist);
+    kiln_ynode *const *items = NULL;
+    char got[KILN_DSL_QUOTE_SIZE];
+    size_t n = 0, i;
+
+    memset(l, 0, sizeof(*l));
+    if (kiln_dsl__is_null(val))
+        return;
+    if (val->type == KILN_YNODE_SCALAR) {
+        items = (kiln_ynode *const *)&val;
+        n = 1;
+    } else if (val->type == KILN_YNODE_SEQ) {
+        items = val->u.items;
+        n = val->n;
+    } else {
+        error_at(v, val, "%s: expected %s, got %s", k->name, list,
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    l->items = kiln_arena_alloc(v->p->arena, n * sizeof(*l->items));
+    l->pos = kiln_arena_alloc(v->p->arena, n * sizeof(*l->pos));
+    for (i = 0; i < n && charge(v, items[i]); i++) {
+        const kiln_ynode *it = items[i];
+        if (it->flags & KILN_YNODE_BAD)
+            continue;
+        if (!kiln_dsl__is_text(it) || it->n == 0) {
+            error_at(v, it, "%s: expected %s, got %s", k->name, item,
+                     kiln_dsl__describe(got, it));
+            continue;
+        }
+        l->items[l->n] = model_str(v, it);
+        l->pos[l->n] = model_pos(v, it);
+        l->n++;
+    }
+}
+
+static void set_needs(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k)
+{
+    set_list(v, val, obj, k, "a list of step names", "a step name");
+}
+
+static void set_paths(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k)
+{
+    set_list(v, val, obj, k, "a list of paths", "a path");
+}
+
+/*
+ * A mapping of names to scalar values into the kiln_kv array at k->off and
+ * its count at k->off_n, in file order. what is "param" or "env"; names
+ * must pass kiln_dsl_valid_param_name().
+ */
+static void set_kvs(vctx *v, const kiln_ynode *val, void *obj,
+                    const keyspec *k, const char *what)
+{
+    char got[KILN_DSL_QUOTE_SIZE], q[KILN_DSL_QUOTE_SIZE];
+    kiln_kv *kvs;
+    size_t n = 0, i;
+
+    if (kiln_dsl__is_null(val))
+        return;
+    if (val->type != KILN_YNODE_MAP) {
+        error_at(v, val, "%s: expected a mapping of names to values, got %s",
+                 k->name, kiln_dsl__describe(got, val));
+        return;
+    }
+    kvs = kiln_arena_alloc(v->p->arena, val->n * sizeof(*kvs));
+    for (i = 0; i < val->n && charge(v, val->u.items[2 * i]); i++) {
+        const kiln_ynode *name = val->u.items[2 * i];
+        const kiln_ynode *value = val->u.items[2 * i + 1];
+        if (name->flags & KILN_YNODE_BAD)
+            continue;
+        if (!kiln_dsl__is_text(name)) {
+            error_at(v, name, "%s: expected a name, got %s", k->name,
+                     kiln_dsl__describe(got, name));
+            continue;
+        }
+        if (!kiln_dsl_valid_param_name(name->u.str) ||
+            strlen(name->u.str) != name->n) {
+            error_at(v, name, "invalid %s name %s: use letters, digits and "
+                     "\"_\", not starting with a digit", what,
+                     kiln_dsl__quote(q, name->u.str, name->n));
+            continue;
+        }
+        if (value->flags & KILN_YNODE_BAD)
+            continue;
+        if (!kiln_dsl__is_text(value)) {
+            error_at(v, value, "%s %s: expected a string or number, got %s",
+                     what, kiln_dsl__quote(q, name->u.str, name->n),
+                     kiln_dsl__describe(got, value));
+            continue;
+        }
+        kvs[n].key = model_str(v, name);
+        kvs[n].value = model_str(v, value);
+        kvs[n].pos = model_pos(v, name);
+        n++;
+    }
+    *FIELD(obj, k->off, kiln_kv *) = kvs;
+    *FIELD(obj, k->off_n, size_t) = n;
+}
+
+static void set_params(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k)
+{
+    set_kvs(v, val, obj, k, "param");
+}
+
+static void set_env(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                    void *obj, const keyspec *k)
+{
+    set_kvs(v, val, obj, k, "env");
+}
+
+/* The tables. Setters for nested mappings come after them. */
+
+static void set_defaults(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k);
+static void set_git(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                    void *obj, const keyspec *k);
+static void set_steps(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k);
+
+/* Top level; target: kiln_pipeline. */
+static const keyspec pipeline_keys[] = {
+    {"pipeline", set_pipeline_name, offsetof(kiln_pipeline, name), 0,
+     "missing \"pipeline: NAME\": every pipeline file needs a name"},
+    ROW(kiln_pipeline, "description", set_text, description),
+    KV_ROW(kiln_pipeline, "params", set_params, params, n_params),
+    KV_ROW(kiln_pipeline, "env", set_env, env, n_env),
+    {"defaults", set_defaults, 0, 0, NULL},
+    {"git", set_git, 0, 0, NULL},
+    {"steps", set_steps, 0, 0,
+     "the pipeline has no steps: add a \"steps:\" mapping"},
+};
+
+/* defaults:; target: the template kiln_step. */
+static const keyspec defaults_keys[] = {
+    ROW(kiln_step, "retries", set_retries, retries),
+    ROW(kiln_step, "retry_delay", set_duration, retry_delay_ms),
+    ROW(kiln_step, "timeout", set_duration, timeout_ms),
+    ROW(kiln_step, "workdir", set_string, workdir),
+    ROW(kiln_step, "executor", set_string, executor),
+};
+
+/* git:; target: kiln_pipeline. */
+static const keyspec git_keys[] = {
+    ROW(kiln_pipeline, "require_clean", set_bool, git_require_clean),
+};
+
+/* A step; target: kiln_step. */
+static const keyspec step_keys[] = {
+    ROW(kiln_step, "kind", set_kind, kind),
+    {"run", set_string, offsetof(kiln_step, run), 0,
+     "step %s has no \"run\" command"},
+    ROW(kiln_step, "needs", set_needs, needs),
+    ROW(kiln_step, "inputs", set_paths, inputs),
+    ROW(kiln_step, "outputs", set_paths, outputs),
+    ROW(kiln_step, "retries", set_retries, retries),
+    ROW(kiln_step, "retry_delay", set_duration, retry_delay_ms),
+    ROW(kiln_step, "timeout", set_duration, timeout_ms),
+    ROW(kiln_step, "workdir", set_string, workdir),
+    ROW(kiln_step, "executor", set_string, executor),
+    KV_ROW(kiln_step, "env", set_env, env, n_env),
+};
+
+#define SPEC(keys, ext) {keys, KILN_ARRAY_SIZE(keys), ext}
+static const mapspec pipeline_spec = SPEC(pipeline_keys, true);
+static const mapspec defaults_spec = SPEC(defaults_keys, false);
+static const mapspec git_spec = SPEC(git_keys, false);
+static const mapspec step_spec = SPEC(step_keys, false);
+
+static const keyspec *find_key(const mapspec *spec, const kiln_ynode *key)
+{
+    size_t i;
+    for (i = 0; i < spec->n_keys; i++)
+        if (strlen(spec->keys[i].name) == key->n &&
+            memcmp(spec->keys[i].name, key->u.str, key->n) == 0)
+            return &spec->keys[i];
+    return NULL;
+}
+
+/* Report key, which is not in spec, in the mapping that what (NULL at the
+ * top level) and name (NULL unless it has one) describe. */
+static void unknown_key(vctx *v, const mapspec *spec, const kiln_ynode *key,
+                        const char *what, const kiln_ynode *name)
+{
+    const char *names[64], *guess;
+    char q[KILN_DSL_QUOTE_SIZE], where[2 * KILN_DSL_QUOTE_SIZE];
+    char mean[KILN_DSL_QUOTE_SIZE];
+    size_t i;
+
+    for (i = 0; i < spec->n_keys; i++)
+        names[i] = spec->keys[i].name;
+    guess = kiln_dsl__suggest(v->c, key->u.str, key->n, names, spec->n_keys);
+    where[0] = mean[0] = '\0';
+    if (what && name)
+        snprintf(where, sizeof(where), " in %s %s", what,
+                 kiln_dsl__quote(q, name->u.str, name->n));
+    else if (what)
+        snprintf(where, sizeof(where), " in %s", what);
+    if (guess)
+        snprintf(mean, sizeof(mean), " (did you mean \"%s\"?)", guess);
+    error_at(v, key, "unknown key %s%s%s",
+             kiln_dsl__quote(q, key->u.str, key->n), where, mean);
+}
+
+/*
+ * Check map (NULL for an empty one) against spec and store its values into
+ * obj. what and name describe the mapping for messages ("step", the step's
+ * key); a missing key's message gets the quoted name for its %s and the
+ * position of at.
+ */
+static void walk(vctx *v, const mapspec *spec, const kiln_ynode *map,
+                 void *obj, const char *what, const kiln_ynode *name,
+                 const kiln_ynode *at)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    uint64_t seen = 0;
+    size_t i, n = map ? map->n : 0;
+
+    for (i = 0; i < n && charge(v, map->u.items[2 * i]); i++) {
+        const kiln_ynode *key = map->u.items[2 * i];
+        const kiln_ynode *val = map->u.items[2 * i + 1];
+        const keyspec *k;
+        if (key->flags & KILN_YNODE_BAD)
+            continue;
+        if (!kiln_dsl__is_text(key)) {
+            error_at(v, key, "expected a key name, got %s",
+                     kiln_dsl__describe(got, key));
+            continue;
+        }
+        k = find_key(spec, key);
+        if (!k) {
+            if (!(spec->extensions && key->n >= 2 &&
+                  memcmp(key->u.str, "x-", 2) == 0))
+                unknown_key(v, spec, key, what, name);
+            continue;
+        }
+        seen |= (uint64_t)1 << (k - spec->keys);
+        /* A broken alias was reported already; it counts as given. */
+        if (!(val->flags & KILN_YNODE_BAD))
+            k->set(v, key, val, obj, k);
+    }
+    if (v->stop)
+        return;
+    for (i = 0; i < spec->n_keys; i++) {
+        if (spec->keys[i].missing && !(seen & ((uint64_t)1 << i)))
+            error_at(v, at, spec->keys[i].missing,
+                     name ? kiln_dsl__quote(got, name->u.str, name->n) : "");
+    }
+}
+
+/* A mapping value (null counts as empty); what names it for messages. */
+static bool nested_map(vctx *v, const kiln_ynode *val, const char *what)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    if (val->type == KILN_YNODE_MAP || kiln_dsl__is_null(val))
+        return true;
+    error_at(v, val, "%s: expected a mapping, got %s", what,
+             kiln_dsl__describe(got, val));
+    return false;
+}
+
+static void set_defaults(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    if (nested_map(v, val, k->name))
+        walk(v, &defaults_spec, val->type == KILN_YNODE_MAP ? val : NULL,
+             &v->tmpl, "defaults", NULL, key);
+}
+
+static void set_git(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                    void *obj, const keyspec *k)
+{
+    if (nested_map(v, val, k->name))
+        walk(v, &git_spec, val->type == KILN_YNODE_MAP ? val : NULL, obj,
+             "git", NULL, key);
+}
+
+static void set_steps(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k)
+{
+    v->steps = val; /* read by build_steps(), once defaults are known */
+}
+
+/* Add the step named key, defined by val, to the pipeline. */
+static void build_step(vctx *v, const kiln_ynode *key, const kiln_ynode *val)
+{
+    kiln_pipeline *p = v->p;
+    char q[KILN_DSL_QUOTE_SIZE], got[KILN_DSL_QUOTE_SIZE];
+    kiln_step *st;
+
+    if (key->flags & KILN_YNODE_BAD)
+        return;
+    if (!kiln_dsl__is_text(key)) {
+        error_at(v, key, "expected a step name, got %s",
+                 kiln_dsl__describe(got, key));
+        return;
+    }
+    check_name(v, key, "step");
+    st = &p->steps[p->n_steps++];
+    *st = v->tmpl;
+    st->name = model_str(v, key);
+    st->pos = model_pos(v, key);
+    if (val->flags & KILN_YNODE_BAD)
+        return;
+    if (val->type != KILN_YNODE_MAP && !kiln_dsl__is_null(val)) {
+        error_at(v, val, "step %s: expected a mapping of keys such as "
+                 "\"run:\", got %s", kiln_dsl__quote(q, key->u.str, key->n),
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    walk(v, &step_spec, val->type == KILN_YNODE_MAP ? val : NULL, st, "step",
+         key, key);
+}
+
+static void build_steps(vctx *v)
+{
+    const kiln_ynode *s = v->steps;
+    char got[KILN_DSL_QUOTE_SIZE];
+    size_t i;
+
+    if (!s || (s->flags & KILN_YNODE_BAD))
+        return; /* missing: walk() said so */
+    if (kiln_dsl__is_null(s) || (s->type == KILN_YNODE_MAP && s->n == 0)) {
+        error_at(v, s, "\"steps\" is empty: add at least one step");
+        return;
+    }
+    if (s->type != KILN_YNODE_MAP) {
+        error_at(v, s, "steps: expected a mapping of step names to steps, "
+                 "got %s", kiln_dsl__describe(got, s));
+        return;
+    }
+    v->p->steps = kiln_arena_alloc(v->p->arena,
+                                   s->n * sizeof(*v->p->steps));
+    for (i = 0; i < s->n && charge(v, s->u.items[2 * i]); i++)
+        build_step(v, s->u.items[2 * i], s->u.items[2 * i + 1]);
+}
+
+int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,
+                       kiln_pipeline *p)
+{
+    const kiln_ynode *root = doc->root;
+    char got[KILN_DSL_QUOTE_SIZE];
+    vctx v;
+
+    memset(&v, 0, sizeof(v));
+    v.c = c;
+    v.p = p;
+    /* Legitimate files look at each node about once; aliases may add a
+     * little. Anything far beyond is an alias bomb. */
+    v.max_visits = 4 * doc->n_nodes + 1000000;
+    v.tmpl.kind = KILN_KIND_TASK;
+    v.tmpl.retry_delay_ms = 10000;
+    v.tmpl.workdir = ".";
+    v.tmpl.executor = "local";
+
+    if (!root || (kiln_dsl__is_null(root) &&
+                  !(root->flags & KILN_YNODE_BAD))) {
+        kiln_dsl__error(c, root ? root->line : 1, root ? root->col : 1,
+                        "the file is empty: a pipeline needs at least "
+                        "\"pipeline:\" and \"steps:\"");
+        return 0;
+    }
+    if (root->flags & KILN_YNODE_BAD)
+        return 0;
+    if (root->type != KILN_YNODE_MAP) {
+        error_at(&v, root, "the top level must be a mapping with "
+                 "\"pipeline:\" and \"steps:\", got %s",
+                 kiln_dsl__describe(got, root));
+        return 0;
+    }
+    walk(&v, &pipeline_spec, root, p, NULL, NULL, root);
+    if (!v.stop)
+        build_steps(&v);
+    return v.stop ? -1 : 0;
+}
