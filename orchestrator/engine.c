@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "../executors/executor.h"
+#include "command.h"
+#include "env.h"
 
 extern char **environ;
 
@@ -36,7 +38,7 @@ typedef struct step_rt {
     bool timed_out;
     int64_t started_ms, finished_ms;
     char reason[256];
-    char **env;             /* the running attempt's environment */
+    kiln_env env;           /* the running attempt's environment */
     char *log_path;
     char *workdir;
 } step_rt;
@@ -53,7 +55,8 @@ struct kiln_run {
     size_t n_running;
     step_rt *steps;
     char *root;
-    char **base_env;         /* environ + pipeline env + params + KILN_* */
+    char *log_dir;           /* STATE/logs/RUN: STEP.ATTEMPT.log files */
+    kiln_env base_env;       /* environ + pipeline env + params + KILN_* */
     kiln_err store_err;
     kiln_run_event_cb on_event;
     kiln_run_done_cb on_done;
@@ -109,67 +112,21 @@ static bool step_ended(kiln_step_state s)
     return s >= KILN_STEP_SUCCEEDED;
 }
 
-/* Environment building: a NULL-terminated "K=V" vector where a later
- * assignment replaces an earlier one of the same name. */
-
-typedef struct envv {
-    size_t n, cap;
-    char **v;
-} envv;
-
-static void env_set(envv *e, const char *key, const char *value)
-{
-    size_t klen = strlen(key);
-    char *entry = kiln_asprintf("%s=%s", key, value);
-    for (size_t i = 0; i < e->n; i++) {
-        if (strncmp(e->v[i], key, klen) == 0 && e->v[i][klen] == '=') {
-            free(e->v[i]);
-            e->v[i] = entry;
-            return;
-        }
-    }
-    if (e->n + 2 > e->cap) {
-        e->cap = e->cap ? e->cap * 2 : 64;
-        e->v = kiln_realloc(e->v, e->cap * sizeof(char *));
-    }
-    e->v[e->n++] = entry;
-    e->v[e->n] = NULL;
-}
-
-static void env_set_kv(envv *e, size_t n, const kiln_kv *kv)
-{
-    for (size_t i = 0; i < n; i++)
-        env_set(e, kv[i].key, kv[i].value);
-}
-
-static void env_copy(envv *e, char *const *from)
-{
-    for (; from && *from; from++) {
-        const char *eq = strchr(*from, '=');
-        if (eq) {
-            char *key = kiln_strndup(*from, (size_t)(eq - *from));
-            env_set(e, key, eq + 1);
-            free(key);
-        }
-    }
-}
-
-static void env_free(char **v)
-{
-    for (char **p = v; p && *p; p++)
-        free(*p);
-    free(v);
-}
-
 /* KILN_PARAM_<NAME>: the parameter's name in upper case. */
-static void env_set_param(envv *e, const char *name, const char *value)
+static void env_set_param(kiln_env *e, const char *name, const char *value)
 {
     char *key = kiln_asprintf("KILN_PARAM_%s", name);
     for (char *c = key; *c; c++)
         if (*c >= 'a' && *c <= 'z')
             *c = (char)(*c - 'a' + 'A');
-    env_set(e, key, value);
+    kiln_env_set(e, key, value);
     free(key);
+}
+
+static void env_set_kv(kiln_env *e, size_t n, const kiln_kv *kv)
+{
+    for (size_t i = 0; i < n; i++)
+        kiln_env_set(e, kv[i].key, kv[i].value);
 }
 
 int kiln_run_check_params(const kiln_pipeline *p, size_t n,
@@ -332,35 +289,25 @@ static int step_launch(step_rt *s, kiln_err *err)
     kiln_run *run = s->run;
     kiln_engine *eng = run->eng;
     const kiln_step *st = &run->p->steps[s->idx];
-    static char *argv_tmpl[] = {"/bin/sh", "-c", NULL, NULL};
-    char attempt[16], *dir;
-    envv env = {0, 0, NULL};
+    char attempt[16];
     int rc;
 
     if ((rc = engine_executor(&s->ex, eng, st->executor, err)) != 0)
         return rc;
-    dir = kiln_asprintf("%s/logs/%lld/%s", eng->state_dir,
-                        (long long)run->id, st->name);
-    rc = kiln_mkdir_p(dir, err);
     free(s->log_path);
-    s->log_path = kiln_asprintf("%s/%d.log", dir, s->attempt);
-    free(dir);
-    if (rc != 0)
-        return rc;
+    s->log_path = kiln_asprintf("%s/%s.%d.log", run->log_dir, st->name,
+                                s->attempt);
 
-    env_copy(&env, run->base_env);
-    env_set_kv(&env, st->n_env, st->env);
-    env_set(&env, "KILN_STEP", st->name);
+    kiln_env_dispose(&s->env);
+    kiln_env_borrow(&s->env, kiln_env_vector(&run->base_env));
+    env_set_kv(&s->env, st->n_env, st->env);
+    kiln_env_set(&s->env, "KILN_STEP", st->name);
     snprintf(attempt, sizeof(attempt), "%d", s->attempt);
-    env_set(&env, "KILN_ATTEMPT", attempt);
-    env_free(s->env);
-    s->env = env.v;
+    kiln_env_set(&s->env, "KILN_ATTEMPT", attempt);
 
     memset(&s->task, 0, sizeof(s->task));
-    s->task.argv = kiln_malloc(sizeof(argv_tmpl));
-    memcpy((char **)s->task.argv, argv_tmpl, sizeof(argv_tmpl));
-    ((char **)s->task.argv)[2] = (char *)st->run;
-    s->task.env = s->env;
+    s->task.argv = kiln_command_argv(st->run);
+    s->task.env = kiln_env_vector(&s->env);
     s->task.workdir = s->workdir;
     s->task.log_path = s->log_path;
     s->task.cpus = 1;
@@ -612,27 +559,26 @@ void kiln_run_cancel(kiln_run *run, bool force)
 }
 
 /* The environment every step of the run starts from. */
-static char **run_base_env(kiln_run *run, const kiln_run_options *o)
+static void run_base_env(kiln_env *env, kiln_run *run,
+                         const kiln_run_options *o)
 {
     const kiln_pipeline *p = run->p;
-    envv env = {0, 0, NULL};
     char id[32];
 
-    env_copy(&env, environ);
-    env_set_kv(&env, p->n_env, p->env);
+    kiln_env_borrow(env, environ);
+    env_set_kv(env, p->n_env, p->env);
     for (size_t i = 0; i < p->n_params; i++) {
         const char *value = p->params[i].value;
         for (size_t j = 0; j < o->n_params; j++)
             if (strcmp(o->params[j].key, p->params[i].key) == 0)
                 value = o->params[j].value;
-        env_set_param(&env, p->params[i].key, value);
+        env_set_param(env, p->params[i].key, value);
     }
     snprintf(id, sizeof(id), "%lld", (long long)run->id);
-    env_set(&env, "KILN_RUN_ID", id);
-    env_set(&env, "KILN_PIPELINE", p->name);
-    env_set(&env, "KILN_GIT_COMMIT", o->git_commit ? o->git_commit : "");
-    env_set(&env, "KILN_STATE", run->eng->state_dir);
-    return env.v;
+    kiln_env_set(env, "KILN_RUN_ID", id);
+    kiln_env_set(env, "KILN_PIPELINE", p->name);
+    kiln_env_set(env, "KILN_GIT_COMMIT", o->git_commit ? o->git_commit : "");
+    kiln_env_set(env, "KILN_STATE", run->eng->state_dir);
 }
 
 /* The effective params as a JSON object text. */
@@ -658,12 +604,13 @@ static void on_timer_close(uv_handle_t *h)
     if (--run->pending_closes == 0 && run->free_requested) {
         for (size_t i = 0; i < run->p->n_steps; i++) {
             free(run->steps[i].down);
-            env_free(run->steps[i].env);
+            kiln_env_dispose(&run->steps[i].env);
             free(run->steps[i].log_path);
             free(run->steps[i].workdir);
         }
         free(run->steps);
-        env_free(run->base_env);
+        kiln_env_dispose(&run->base_env);
+        free(run->log_dir);
         free(run->root);
         free(run);
     }
@@ -722,7 +669,17 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
         return rc;
     }
 
-    run->base_env = run_base_env(run, o);
+    run->log_dir = kiln_asprintf("%s/logs/%lld", eng->state_dir,
+                                 (long long)run->id);
+    if ((rc = kiln_mkdir_p(run->log_dir, err)) != 0) {
+        kiln_store_run_set_status(eng->store, run->id, KILN_ST_FAILED,
+                                  err->msg, NULL);
+        free(run->log_dir);
+        free(run->root);
+        free(run);
+        return rc;
+    }
+    run_base_env(&run->base_env, run, o);
     run->steps = kiln_calloc(p->n_steps, sizeof(step_rt));
     for (size_t i = 0; i < p->n_steps; i++) {
         step_rt *s = &run->steps[i];
