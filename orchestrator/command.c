@@ -22,7 +22,7 @@ static const char *const shell_words[] = {
 static bool plain_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || strchr("_-./,:+@%^", c) != NULL;
+           (c >= '0' && c <= '9') || (c != '\0' && strchr("_-./,:+@%^=", c) != NULL);
 }
 
 static bool is_plain(const char *cmd, size_t *words)
@@ -51,7 +51,8 @@ char **kiln_command_argv(const char *cmd)
     first = strcspn(cmd + strspn(cmd, " "), " ");
     if (is_plain(cmd, &words)) {
         const char *w = cmd + strspn(cmd, " ");
-        bool shell = false;
+        /* An assignment in front (X=1 cmd) is the shell's. */
+        bool shell = memchr(w, '=', first) != NULL;
         for (size_t i = 0; i < KILN_ARRAY_SIZE(shell_words); i++)
             if (strlen(shell_words[i]) == first &&
                 strncmp(shell_words[i], w, first) == 0)
