@@ -25,6 +25,7 @@ extern const kiln_cmd kiln_cmd_dag;
 extern const kiln_cmd kiln_cmd_runs;
 extern const kiln_cmd kiln_cmd_show;
 extern const kiln_cmd kiln_cmd_logs;
+extern const kiln_cmd kiln_cmd_cron;
 
 /* Print a command's usage and help to stdout. */
 void kiln_cli_help(const kiln_cmd *cmd);
