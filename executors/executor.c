@@ -55,6 +55,24 @@ int kiln_executor_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
     return rc;
 }
 
+int kiln_executor_attach(kiln_executor *ex, kiln_task *task,
+                         const char *external_id, kiln_err *err)
+{
+    int rc;
+    if (!ex->ops->attach)
+        return kiln_err_set(err, KILN_ERROR, "the %s executor cannot find "
+                            "tasks again", ex->ops->name);
+    task->outcome = KILN_TASK_EXITED;
+    task->exit_code = 0;
+    task->term_signal = 0;
+    task->reason[0] = '\0';
+    task->finished_ms = 0;
+    rc = ex->ops->attach(ex, task, external_id, err);
+    if (rc == 0)
+        ex->active++;
+    return rc;
+}
+
 void kiln_executor_cancel(kiln_executor *ex, kiln_task *task, bool force)
 {
     ex->ops->cancel(ex, task, force);

@@ -34,6 +34,8 @@ struct kiln_task {
     char *const *env;      /* the whole environment, "K=V", NULL-terminated */
     const char *workdir;
     const char *log_path;  /* stdout and stderr are appended here */
+    const char *status_path; /* how the command ended is written here, so
+                                it outlives kiln; may be NULL */
     unsigned cpus;         /* slots this task weighs; >= 1 */
     void *data;            /* the caller's */
 
@@ -57,6 +59,12 @@ typedef void (*kiln_task_done_cb)(kiln_task *task, void *data);
 struct kiln_executor_ops {
     const char *name; /* "local" */
     int (*start)(kiln_executor *ex, kiln_task *task, kiln_err *err);
+    /* Watch a task started by an earlier kiln process, found again by its
+     * external id (its status_path and log_path set as when started). If
+     * it already ended, on_done reports how (KILN_TASK_LOST when nothing
+     * says). NULL when the executor cannot. */
+    int (*attach)(kiln_executor *ex, kiln_task *task,
+                  const char *external_id, kiln_err *err);
     /* Ask a running task to stop: gracefully first (SIGTERM to the process
      * group, scancel), forcefully after the executor's grace period, or at
      * once when force is true. on_done reports the end. */
@@ -85,6 +93,10 @@ int kiln_executor_new(kiln_executor **out, const char *name, uv_loop_t *loop,
 bool kiln_executor_exists(const char *name);
 
 int kiln_executor_start(kiln_executor *ex, kiln_task *task, kiln_err *err);
+/* Take over a task an earlier kiln process started (crash recovery). Same
+ * contract as kiln_executor_start(). */
+int kiln_executor_attach(kiln_executor *ex, kiln_task *task,
+                         const char *external_id, kiln_err *err);
 void kiln_executor_cancel(kiln_executor *ex, kiln_task *task, bool force);
 void kiln_executor_free(kiln_executor *ex); /* NULL is fine */
 

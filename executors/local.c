@@ -5,41 +5,126 @@
  * group and a cancel reaches everything it started: SIGTERM to the group,
  * SIGKILL after KILN_KILL_GRACE_MS. stdout and stderr go straight to the
  * attempt's log file (the child inherits the descriptor), so output never
- * passes through the loop. A task is done once its process has exited and
- * both of its handles are closed.
+ * passes through the loop.
+ *
+ * The command runs under kiln-shim, which writes its exit status to
+ * task->status_path. The external id is "PID:START" (the shim's pid and
+ * its start time in clock ticks since boot, from /proc), so a daemon
+ * started again after a crash can attach to a shim that still runs without
+ * mistaking a recycled pid for it, and read how it ended from the status
+ * file. A task is done once its process has ended and its handles are
+ * closed.
  */
 #include "executor.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 typedef struct local_executor {
     kiln_executor base;
+    char *shim; /* path of kiln-shim */
 } local_executor;
 
 typedef struct local_proc {
-    uv_process_t proc;
-    uv_timer_t grace;   /* SIGKILL when SIGTERM was not enough */
+    union {
+        uv_process_t proc;  /* a process we spawned */
+        uv_poll_t poll;     /* the pidfd of one we attached to */
+        uv_handle_t handle;
+    } u;
+    bool attached;
+    int pidfd;              /* attached: -1 when polling by timer */
+    uv_timer_t timer;       /* SIGKILL after the grace period; attached
+                               without a pidfd: the liveness poll too */
     kiln_executor *ex;
     kiln_task *task;
+    pid_t pid;
+    uint64_t start;         /* /proc start time of pid */
     int pending_closes;
     bool exited;
     bool cancelling;
-    bool grace_armed;
+    int64_t kill_at;        /* monotonic ms for SIGKILL; 0 = not armed */
 } local_proc;
+
+/* Start time of pid in clock ticks since boot (/proc/PID/stat field 22),
+ * or 0 when there is no such process. */
+static uint64_t proc_start(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    uint64_t start = 0;
+    ssize_t n;
+    int fd;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* The command name may hold spaces; fields resume after the last ')'.
+     * Field 3 (state) follows; start time is field 22. */
+    if (!(p = strrchr(buf, ')')))
+        return 0;
+    p++;
+    for (int field = 2; field < 22 && p; field++)
+        p = strchr(p + 1, ' ');
+    if (p)
+        sscanf(p + 1, "%" SCNu64, &start);
+    /* A zombie still has its start time but will never run again. */
+    if (strncmp(strrchr(buf, ')') + 1, " Z", 2) == 0)
+        return 0;
+    return start;
+}
+
+/* Fill the task's end from its status file, as kiln-shim wrote it. */
+static bool read_status(kiln_task *task)
+{
+    char buf[64];
+    int v, fd;
+    ssize_t n;
+    if (!task->status_path ||
+        (fd = open(task->status_path, O_RDONLY | O_CLOEXEC)) < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    if (sscanf(buf, "exit %d", &v) == 1) {
+        task->outcome = KILN_TASK_EXITED;
+        task->exit_code = v;
+        task->term_signal = 0;
+        if (v != 0)
+            snprintf(task->reason, sizeof(task->reason),
+                     "exited with status %d", v);
+        return true;
+    }
+    if (sscanf(buf, "signal %d", &v) == 1) {
+        task->outcome = KILN_TASK_SIGNALED;
+        task->term_signal = v;
+        snprintf(task->reason, sizeof(task->reason),
+                 "killed by signal %d (%s)", v, strsignal(v));
+        return true;
+    }
+    return false;
+}
 
 static void on_close(uv_handle_t *handle)
 {
     local_proc *lp = handle->data;
     if (--lp->pending_closes > 0)
         return;
+    if (lp->pidfd >= 0)
+        close(lp->pidfd);
     if (lp->task) {
         kiln_task *task = lp->task;
         task->priv = NULL;
@@ -50,25 +135,36 @@ static void on_close(uv_handle_t *handle)
 
 static void kill_group(local_proc *lp, int sig)
 {
-    if (lp->proc.pid > 0 && kill(-lp->proc.pid, sig) != 0 && errno == ESRCH)
-        kill(lp->proc.pid, sig);
+    if (lp->pid > 0 && kill(-lp->pid, sig) != 0 && errno == ESRCH)
+        kill(lp->pid, sig);
 }
 
-static void on_proc_exit(uv_process_t *proc, int64_t exit_status,
-                         int term_signal)
+/* The process ended (exit_status and term_signal as waitpid tells, or
+ * from the status file when we only attached). */
+static void ended(local_proc *lp, bool known, int64_t exit_status,
+                  int term_signal)
 {
-    local_proc *lp = proc->data;
     kiln_task *task = lp->task;
 
     lp->exited = true;
-    task->exit_code = (int)exit_status;
-    task->term_signal = term_signal;
+    if (known) {
+        task->exit_code = (int)exit_status;
+        task->term_signal = term_signal;
+    }
     if (lp->cancelling) {
         /* Whatever the leader left behind in its group goes too. */
         kill_group(lp, SIGKILL);
         task->outcome = KILN_TASK_CANCELED;
         snprintf(task->reason, sizeof(task->reason), "%s",
-                 term_signal ? strsignal(term_signal) : "stopped");
+                 task->term_signal ? strsignal(task->term_signal)
+                                   : "stopped");
+    } else if (!known) {
+        if (!read_status(task)) {
+            task->outcome = KILN_TASK_LOST;
+            snprintf(task->reason, sizeof(task->reason),
+                     "process %d ended while kiln was not watching and "
+                     "left no exit status", (int)lp->pid);
+        }
     } else if (term_signal) {
         task->outcome = KILN_TASK_SIGNALED;
         snprintf(task->reason, sizeof(task->reason), "killed by signal %d "
@@ -79,32 +175,90 @@ static void on_proc_exit(uv_process_t *proc, int64_t exit_status,
             snprintf(task->reason, sizeof(task->reason),
                      "exited with status %d", (int)exit_status);
     }
-    uv_timer_stop(&lp->grace);
-    uv_close((uv_handle_t *)&lp->proc, on_close);
-    uv_close((uv_handle_t *)&lp->grace, on_close);
+    uv_timer_stop(&lp->timer);
+    uv_close(&lp->u.handle, on_close);
+    uv_close((uv_handle_t *)&lp->timer, on_close);
 }
 
-static void on_grace(uv_timer_t *timer)
+static void on_proc_exit(uv_process_t *proc, int64_t exit_status,
+                         int term_signal)
+{
+    /* kiln-shim exits the way the command did. */
+    ended(proc->data, true, exit_status, term_signal);
+}
+
+static void on_pidfd(uv_poll_t *poll, int status, int events)
+{
+    local_proc *lp = poll->data;
+    (void)status;
+    (void)events;
+    if (!lp->exited) {
+        uv_poll_stop(poll);
+        ended(lp, false, 0, 0);
+    }
+}
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(uv_hrtime() / 1000000);
+}
+
+/* The timer: SIGKILL when the grace period is over, and for attached
+ * processes without a pidfd, a check every second that they still run. */
+static void on_timer(uv_timer_t *timer)
 {
     local_proc *lp = timer->data;
-    if (!lp->exited)
+    if (lp->exited)
+        return;
+    if (lp->kill_at && mono_ms() >= lp->kill_at) {
         kill_group(lp, SIGKILL);
+        lp->kill_at = 0;
+    }
+    if (lp->attached && lp->pidfd < 0 && proc_start(lp->pid) != lp->start) {
+        ended(lp, false, 0, 0);
+        return;
+    }
+    if (lp->attached && lp->pidfd < 0)
+        uv_timer_start(&lp->timer, on_timer, 1000, 0);
+    else if (lp->kill_at)
+        uv_timer_start(&lp->timer, on_timer,
+                       (uint64_t)(lp->kill_at - mono_ms()), 0);
+}
+
+static local_proc *proc_new(kiln_executor *ex)
+{
+    local_proc *lp = kiln_calloc(1, sizeof(*lp));
+    lp->ex = ex;
+    lp->pidfd = -1;
+    lp->u.handle.data = lp;
+    lp->timer.data = lp;
+    return lp;
 }
 
 static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
 {
+    local_executor *le = (local_executor *)ex;
     uv_process_options_t opts;
     uv_stdio_container_t stdio[3];
     local_proc *lp;
+    size_t argc = 0;
+    char **argv;
     int fd, rc;
 
     fd = open(task->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
               0644);
     if (fd < 0)
         return kiln_err_set_os(err, "cannot open log %s", task->log_path);
+    while (task->argv[argc])
+        argc++;
+    argv = kiln_calloc(argc + 3, sizeof(char *));
+    argv[0] = le->shim;
+    argv[1] = (char *)(task->status_path ? task->status_path : "/dev/null");
+    memcpy(argv + 2, task->argv, argc * sizeof(char *));
+    if (task->status_path)
+        unlink(task->status_path);
 
-    lp = kiln_calloc(1, sizeof(*lp));
-    lp->ex = ex;
+    lp = proc_new(ex);
     memset(&opts, 0, sizeof(opts));
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_INHERIT_FD;
@@ -112,37 +266,82 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = fd;
     opts.exit_cb = on_proc_exit;
-    opts.file = task->argv[0];
-    opts.args = (char **)task->argv;
+    opts.file = argv[0];
+    opts.args = argv;
     opts.env = (char **)task->env;
     opts.cwd = task->workdir;
     opts.flags = UV_PROCESS_DETACHED;
     opts.stdio_count = 3;
     opts.stdio = stdio;
 
-    lp->proc.data = lp;
-    rc = uv_spawn(ex->loop, &lp->proc, &opts);
+    rc = uv_spawn(ex->loop, &lp->u.proc, &opts);
     close(fd);
+    free(argv);
     if (rc != 0) {
         /* A failed uv_spawn still needs uv_close; no on_done follows. */
         lp->pending_closes = 1;
-        uv_close((uv_handle_t *)&lp->proc, on_close);
+        uv_close(&lp->u.handle, on_close);
         if (rc == UV_ENOENT && task->workdir &&
             access(task->workdir, F_OK) != 0)
             return kiln_err_set(err, KILN_EINVAL,
                                 "working directory %s does not exist",
                                 task->workdir);
         return kiln_err_set(err, KILN_ERROR, "cannot start %s: %s",
-                            task->argv[0], uv_strerror(rc));
+                            le->shim, uv_strerror(rc));
     }
-    uv_timer_init(ex->loop, &lp->grace);
-    lp->grace.data = lp;
+    uv_timer_init(ex->loop, &lp->timer);
     lp->pending_closes = 2;
     lp->task = task;
+    lp->pid = lp->u.proc.pid;
+    lp->start = proc_start(lp->pid);
     task->priv = lp;
     task->started_ms = kiln_now_ms();
-    snprintf(task->external_id, sizeof(task->external_id), "%d",
-             lp->proc.pid);
+    snprintf(task->external_id, sizeof(task->external_id),
+             "%d:%" PRIu64, (int)lp->pid, lp->start);
+    return 0;
+}
+
+/* Find a shim that outlived an earlier kiln and watch it to its end. */
+static int local_attach(kiln_executor *ex, kiln_task *task,
+                        const char *external_id, kiln_err *err)
+{
+    local_proc *lp;
+    int pid;
+    uint64_t start;
+
+    if (sscanf(external_id, "%d:%" SCNu64, &pid, &start) != 2 || pid <= 0)
+        return kiln_err_set(err, KILN_EINVAL, "invalid local task id "
+                            "\"%s\"", external_id);
+    lp = proc_new(ex);
+    lp->attached = true;
+    lp->pid = pid;
+    lp->start = start;
+    lp->task = task;
+    task->priv = lp;
+    snprintf(task->external_id, sizeof(task->external_id), "%s",
+             external_id);
+    uv_timer_init(ex->loop, &lp->timer);
+    lp->pending_closes = 2;
+    if (proc_start(pid) == start)
+        lp->pidfd = pidfd_open(pid, 0);
+    if (lp->pidfd >= 0 &&
+        uv_poll_init(ex->loop, &lp->u.poll, lp->pidfd) == 0) {
+        /* Readable once the process has ended. */
+        uv_poll_start(&lp->u.poll, UV_READABLE, on_pidfd);
+        /* It may have ended between the check and pidfd_open. */
+        if (proc_start(pid) != start)
+            on_pidfd(&lp->u.poll, 0, UV_READABLE);
+        return 0;
+    }
+    if (lp->pidfd >= 0) {
+        close(lp->pidfd);
+        lp->pidfd = -1;
+    }
+    /* No pidfd (gone already, or an old kernel): check by timer. A
+     * process already gone ends at the first check, after this returns. */
+    uv_idle_init(ex->loop, (uv_idle_t *)&lp->u.handle);
+    uv_timer_start(&lp->timer, on_timer, proc_start(pid) == start ? 1000 : 0,
+                   0);
     return 0;
 }
 
@@ -158,28 +357,55 @@ static void local_cancel(kiln_executor *ex, kiln_task *task, bool force)
         return;
     }
     kill_group(lp, SIGTERM);
-    if (!lp->grace_armed) {
-        lp->grace_armed = true;
-        uv_timer_start(&lp->grace, on_grace, KILN_KILL_GRACE_MS, 0);
+    if (!lp->kill_at) {
+        lp->kill_at = mono_ms() + KILN_KILL_GRACE_MS;
+        if (!(lp->attached && lp->pidfd < 0))
+            uv_timer_start(&lp->timer, on_timer, KILN_KILL_GRACE_MS, 0);
     }
 }
 
 static void local_free(kiln_executor *ex)
 {
-    free(ex);
+    local_executor *le = (local_executor *)ex;
+    free(le->shim);
+    free(le);
 }
 
 static const struct kiln_executor_ops local_ops = {
     .name = "local",
     .start = local_start,
+    .attach = local_attach,
     .cancel = local_cancel,
     .free = local_free,
 };
+
+/* kiln-shim lives beside the kiln binary; KILN_SHIM overrides. */
+static char *find_shim(void)
+{
+    const char *env = getenv("KILN_SHIM");
+    char exe[4096];
+    ssize_t n;
+    if (env && *env)
+        return kiln_strdup(env);
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        char *dir, *path;
+        exe[n] = '\0';
+        dir = kiln_path_dirname(exe);
+        path = kiln_path_join(dir, "kiln-shim");
+        free(dir);
+        if (access(path, X_OK) == 0)
+            return path;
+        free(path);
+    }
+    return kiln_strdup("kiln-shim"); /* from PATH */
+}
 
 kiln_executor *kiln_executor__local_new(uv_loop_t *loop)
 {
     local_executor *le = kiln_calloc(1, sizeof(*le));
     (void)loop;
     le->base.ops = &local_ops;
+    le->shim = find_shim();
     return &le->base;
 }

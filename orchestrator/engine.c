@@ -40,6 +40,7 @@ typedef struct step_rt {
     char reason[256];
     kiln_env env;           /* the running attempt's environment */
     char *log_path;
+    char *status_path;      /* where kiln-shim writes the exit status */
     char *workdir;
 } step_rt;
 
@@ -297,6 +298,9 @@ static int step_launch(step_rt *s, kiln_err *err)
     free(s->log_path);
     s->log_path = kiln_asprintf("%s/%s.%d.log", run->log_dir, st->name,
                                 s->attempt);
+    free(s->status_path);
+    s->status_path = kiln_asprintf("%s/%s.%d.status", run->log_dir,
+                                   st->name, s->attempt);
 
     kiln_env_dispose(&s->env);
     kiln_env_borrow(&s->env, kiln_env_vector(&run->base_env));
@@ -310,6 +314,7 @@ static int step_launch(step_rt *s, kiln_err *err)
     s->task.env = kiln_env_vector(&s->env);
     s->task.workdir = s->workdir;
     s->task.log_path = s->log_path;
+    s->task.status_path = s->status_path;
     s->task.cpus = 1;
     s->task.data = s;
     s->timed_out = false;
@@ -606,6 +611,7 @@ static void on_timer_close(uv_handle_t *h)
             free(run->steps[i].down);
             kiln_env_dispose(&run->steps[i].env);
             free(run->steps[i].log_path);
+            free(run->steps[i].status_path);
             free(run->steps[i].workdir);
         }
         free(run->steps);
