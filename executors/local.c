@@ -74,7 +74,6 @@ static uint64_t proc_start(pid_t pid)
      * Field 3 (state) follows; start time is field 22. */
     if (!(p = strrchr(buf, ')')))
         return 0;
-    p++;
     for (int field = 2; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     if (p)

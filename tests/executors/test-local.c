@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../executors/executor.h"
@@ -70,6 +71,94 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* Start kiln-shim the way an earlier kiln would have; returns its
+ * "PID:START" id. */
+static void start_shim(char *id, size_t size, const char *status,
+                       const char *cmd)
+{
+    const char *shim = getenv("KILN_SHIM");
+    char path[64], buf[1024], *p;
+    unsigned long long start = 0;
+    pid_t pid;
+    FILE *f;
+    CHECK(shim != NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        setsid();
+        execl(shim, shim, status, "/bin/sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    usleep(50000);
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    CHECK((f = fopen(path, "r")) != NULL);
+    CHECK(fgets(buf, sizeof(buf), f) != NULL);
+    fclose(f);
+    p = strrchr(buf, ')');
+    for (int field = 2; field < 22; field++)
+        p = strchr(p + 1, ' ');
+    sscanf(p + 1, "%llu", &start);
+    snprintf(id, size, "%d:%llu", (int)pid, start);
+}
+
+static void attach(kiln_task *task, uv_loop_t *loop, kiln_executor *ex,
+                   const char *id, const char *status)
+{
+    kiln_err err = KILN_ERR_INIT;
+    memset(task, 0, sizeof(*task));
+    task->status_path = status;
+    done_count = 0;
+    CHECK(kiln_executor_attach(ex, task, id, &err) == 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK(done_count == 1);
+}
+
+/* Crash recovery: finding shims again by pid and start time. */
+static void test_attach(uv_loop_t *loop, kiln_executor *ex)
+{
+    char status[300], id[64], stale[80];
+    kiln_task task;
+    kiln_err err = KILN_ERR_INIT;
+    int st;
+
+    snprintf(status, sizeof(status), "%s/status", dir);
+    /* Still running: watched to its end, status read from the file. */
+    start_shim(id, sizeof(id), status, "sleep 0.4; exit 5");
+    attach(&task, loop, ex, id, status);
+    CHECK(task.outcome == KILN_TASK_EXITED && task.exit_code == 5);
+    waitpid(atoi(id), &st, 0);
+    /* Already ended: the status file tells. */
+    attach(&task, loop, ex, id, status);
+    CHECK(task.outcome == KILN_TASK_EXITED && task.exit_code == 5);
+    /* Killed by a signal. */
+    start_shim(id, sizeof(id), status, "kill -TERM $$");
+    waitpid(atoi(id), &st, 0);
+    attach(&task, loop, ex, id, status);
+    CHECK(task.outcome == KILN_TASK_SIGNALED && task.term_signal == SIGTERM);
+    /* Gone without a word: lost. */
+    unlink(status);
+    attach(&task, loop, ex, id, status);
+    CHECK(task.outcome == KILN_TASK_LOST);
+    CHECK(strstr(task.reason, "no exit status") != NULL);
+    /* A recycled pid (same pid, other start time) is not the step. */
+    snprintf(stale, sizeof(stale), "%d:1", (int)getpid());
+    attach(&task, loop, ex, stale, status);
+    CHECK(task.outcome == KILN_TASK_LOST);
+    /* Cancelling an attached task stops its group. */
+    start_shim(id, sizeof(id), status, "sleep 4041");
+    memset(&task, 0, sizeof(task));
+    task.status_path = status;
+    done_count = 0;
+    CHECK(kiln_executor_attach(ex, &task, id, &err) == 0);
+    kiln_executor_cancel(ex, &task, false);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK(done_count == 1 && task.outcome == KILN_TASK_CANCELED);
+    waitpid(atoi(id), &st, 0);
+    CHECK(system("pgrep -f 'sleep 404[1]' >/dev/null") != 0);
+    CHECK(kiln_executor_attach(ex, &task, "garbage", &err) == KILN_EINVAL);
+    unlink(status);
+}
+
 int main(void)
 {
     uv_loop_t loop;
@@ -121,6 +210,8 @@ int main(void)
         uv_run(&loop, UV_RUN_DEFAULT);
         CHECK(done_count == 0 && ex->active == 0);
     }
+
+    test_attach(&loop, ex);
 
     kiln_executor_free(ex);
     CHECK(uv_loop_close(&loop) == 0);
