@@ -28,9 +28,9 @@ void kiln_dsl__error(kiln_dsl_ctx *c, unsigned line, unsigned col,
         d->dropped++;
         return;
     }
-    /* Grow in steps of 8; there are never more than KILN_DIAG_MAX. */
-    if (d->n % 8 == 0)
-        d->errs = kiln_realloc(d->errs, (d->n + 8) * sizeof(*d->errs));
+    /* kiln_diag has no capacity field, so grow one at a time; there are
+     * never more than KILN_DIAG_MAX. */
+    d->errs = kiln_realloc(d->errs, (d->n + 1) * sizeof(*d->errs));
     e = &d->errs[d->n++];
     memset(e, 0, sizeof(*e));
     e->code = KILN_EINVAL;

@@ -75,7 +75,9 @@ typedef struct kiln_pipeline {
                                (stable: file order among ready steps) */
 } kiln_pipeline;
 
-/* A list of errors found in one pass. */
+/* A list of errors found in one pass. Loads append to it (each load's
+ * errors sorted among themselves); errs[i].pos.file borrows the path or
+ * name given to the load, so keep that string alive while using diag. */
 typedef struct kiln_diag {
     size_t n;
     kiln_err *errs; /* malloc'd; sorted by position */
@@ -103,7 +105,8 @@ int kiln_dsl_load_file(kiln_pipeline **out, const char *path,
                        kiln_diag *diag);
 
 /* As kiln_dsl_load_file() on bytes already in memory; `name` is used in
- * positions and as pipeline->file, `dir` as pipeline->dir. */
+ * positions and as pipeline->file, `dir` as pipeline->dir (made absolute;
+ * NULL means the current directory). */
 int kiln_dsl_load_buffer(kiln_pipeline **out, const char *name,
                          const char *dir, const char *data, size_t len,
                          kiln_diag *diag);
@@ -113,8 +116,9 @@ void kiln_pipeline_free(kiln_pipeline *p); /* NULL is fine */
 /* Index of the step called name, or -1. */
 ssize_t kiln_pipeline_find_step(const kiln_pipeline *p, const char *name);
 
-/* Durations: "10s", "5m", "2h", "1d", "500ms", or several joined ("1h30m").
- * Returns 0 and *out_ms, or KILN_EINVAL with a message in err. */
+/* Durations: "10s", "5m", "2h", "1d", "500ms", or several joined ("1h30m",
+ * largest unit first, each unit once). Returns 0 and *out_ms, or
+ * KILN_EINVAL with a message in err (*out_ms untouched). */
 int kiln_dsl_parse_duration(int64_t *out_ms, const char *text, kiln_err *err);
 
 /* Names of pipelines and steps: [a-z0-9_-]+, at most 64 characters. */

@@ -149,8 +149,9 @@ extern const size_t kiln_dsl__n_kinds;
 /* "Did you mean" (suggest.c). */
 
 /* The candidate closest to word (edit distance at most 2, transpositions
- * counting 1), or NULL. Ties go to the earlier candidate. Spends
- * c->suggest_budget; once it is gone, returns NULL. */
+ * counting 1, case ignored), or NULL. Ties go to the earlier candidate.
+ * Spends c->suggest_budget; once it is gone, or once the diag is full,
+ * returns NULL. */
 const char *kiln_dsl__suggest(kiln_dsl_ctx *c, const char *word, size_t len,
                               const char *const *cands, size_t n);
 

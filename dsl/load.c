@@ -1,6 +1,7 @@
 /* load.c: the public entry points, running the three phases in turn. */
 #include "internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,11 @@ int kiln_dsl_load_buffer(kiln_pipeline **out, const char *name,
     kiln_arena *a;
     char *abs;
 
+    assert(out && name && diag && (data || len == 0));
     *out = NULL;
     kiln_dsl__ctx_init(&c, diag, name);
+    if (!data)
+        data = ""; /* libyaml wants a pointer even for no bytes */
     if (len > KILN_DSL_MAX_FILE) {
         kiln_dsl__error(&c, 0, 0, "the file is larger than %zu MiB",
                         KILN_DSL_MAX_FILE >> 20);

@@ -415,6 +415,12 @@ static const keyspec step_keys[] = {
     KV_ROW(kiln_step, "env", set_env, env, n_env),
 };
 
+/* walk() keeps the keys it has seen in a 64-bit mask. */
+_Static_assert(KILN_ARRAY_SIZE(pipeline_keys) <= 64, "too many keys");
+_Static_assert(KILN_ARRAY_SIZE(defaults_keys) <= 64, "too many keys");
+_Static_assert(KILN_ARRAY_SIZE(git_keys) <= 64, "too many keys");
+_Static_assert(KILN_ARRAY_SIZE(step_keys) <= 64, "too many keys");
+
 #define SPEC(keys, ext) {keys, KILN_ARRAY_SIZE(keys), ext}
 static const mapspec pipeline_spec = SPEC(pipeline_keys, true);
 static const mapspec defaults_spec = SPEC(defaults_keys, false);

@@ -60,7 +60,8 @@ const char *kiln_dsl__suggest(kiln_dsl_ctx *c, const char *word, size_t len,
     const char *best = NULL;
     size_t best_d = MAX_DIST + 1, i;
 
-    if (len > MAX_LEN)
+    /* Past the cap the error is dropped anyway. */
+    if (len > MAX_LEN || c->diag->n >= KILN_DIAG_MAX)
         return NULL;
     for (i = 0; i < n; i++) {
         size_t nc = strlen(cands[i]), d, cost;

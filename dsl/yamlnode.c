@@ -583,6 +583,9 @@ int kiln_dsl__parse(kiln_ydoc *doc, kiln_dsl_ctx *c, const char *data,
     doc->arena = kiln_arena_new();
     p.c = c;
     p.doc = doc;
+    /* Never NULL, so "kids + base" is always defined behaviour. */
+    p.cap_kids = 64;
+    p.kids = kiln_malloc(p.cap_kids * sizeof(*p.kids));
     if (!yaml_parser_initialize(&p.yp))
         kiln_fatal("out of memory initializing libyaml");
     yaml_parser_set_input_string(&p.yp, (const unsigned char *)data, len);

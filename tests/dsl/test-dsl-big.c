@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TEN_MB (10u << 20)
 
@@ -226,6 +227,28 @@ static void test_too_large(void)
     kiln_buf_dispose(&msgs);
 }
 
+/* The same through kiln_dsl_load_file(), with a sparse file. */
+static void test_too_large_file(void)
+{
+    char path[] = "/tmp/kiln-test-dsl-XXXXXX";
+    kiln_diag diag = KILN_DIAG_INIT;
+    kiln_buf msgs = KILN_BUF_INIT;
+    kiln_pipeline *p = NULL;
+    int fd = mkstemp(path);
+
+    ASSERT(fd >= 0);
+    ASSERT_EQ_INT(ftruncate(fd, ((off_t)64 << 20) + 1), 0);
+    close(fd);
+    ASSERT_EQ_INT(kiln_dsl_load_file(&p, path, &diag), KILN_EINVAL);
+    ASSERT_NULL(p);
+    kiln_diag_format(&diag, &msgs);
+    ASSERT(strstr(kiln_buf_cstr(&msgs),
+                  ": error: the file is larger than 64 MiB\n") != NULL);
+    ASSERT_EQ_INT(unlink(path), 0);
+    kiln_buf_dispose(&msgs);
+    kiln_diag_dispose(&diag);
+}
+
 /* Steps that all alias one step with a long list: validation would copy
  * the list for every step. The visit budget stops it. */
 static void test_alias_bomb(void)
@@ -281,6 +304,7 @@ int main(void)
     RUN_TEST(test_garbage);
     RUN_TEST(test_many_unknown_needs);
     RUN_TEST(test_too_large);
+    RUN_TEST(test_too_large_file);
     RUN_TEST(test_alias_bomb);
     RUN_TEST(test_merge_bomb);
     return 0;

@@ -302,6 +302,24 @@ static void test_load_buffer(void)
     ASSERT_EQ_INT(diag.n, 0);
 }
 
+/* No bytes at all, even without a buffer, is an empty file. */
+static void test_no_bytes(void)
+{
+    kiln_pipeline *p = NULL;
+    kiln_diag diag = KILN_DIAG_INIT;
+    kiln_buf out = KILN_BUF_INIT;
+
+    ASSERT_EQ_INT(kiln_dsl_load_buffer(&p, "none.yaml", NULL, NULL, 0,
+                                       &diag), KILN_EINVAL);
+    kiln_diag_format(&diag, &out);
+    ASSERT_STREQ(kiln_buf_cstr(&out),
+                 "none.yaml:1:1: error: the file is empty: a pipeline needs "
+                 "at least \"pipeline:\" and \"steps:\"\n");
+    kiln_buf_dispose(&out);
+    kiln_diag_dispose(&diag);
+    kiln_diag_print(&diag); /* nothing to print */
+}
+
 /* Errors of successive loads pile up in one diag, each load sorted. */
 static void test_diag_appends(void)
 {
@@ -381,6 +399,7 @@ int main(void)
     RUN_TEST(test_tags_flow_crlf_bom);
     RUN_TEST(test_diamond_order);
     RUN_TEST(test_load_buffer);
+    RUN_TEST(test_no_bytes);
     RUN_TEST(test_diag_appends);
     RUN_TEST(test_kind_names);
     RUN_TEST(test_names);
