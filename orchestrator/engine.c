@@ -72,6 +72,7 @@ struct kiln_engine {
     char *state_dir;
     unsigned jobs;
     unsigned busy;           /* slots in use */
+    bool durable;            /* steps write exit status files (daemon) */
     kiln_run *runs;          /* live runs */
     kiln_run *cursor;        /* round-robin position for dispatch */
     size_t n_executors;
@@ -179,6 +180,11 @@ void kiln_engine_free(kiln_engine *eng)
     free(eng->executors);
     free(eng->state_dir);
     free(eng);
+}
+
+void kiln_engine_set_durable(kiln_engine *eng, bool durable)
+{
+    eng->durable = durable;
 }
 
 unsigned kiln_engine_jobs(const kiln_engine *eng)
@@ -299,8 +305,10 @@ static int step_launch(step_rt *s, kiln_err *err)
     s->log_path = kiln_asprintf("%s/%s.%d.log", run->log_dir, st->name,
                                 s->attempt);
     free(s->status_path);
-    s->status_path = kiln_asprintf("%s/%s.%d.status", run->log_dir,
-                                   st->name, s->attempt);
+    s->status_path = eng->durable ? kiln_asprintf("%s/%s.%d.status",
+                                                  run->log_dir, st->name,
+                                                  s->attempt)
+                                  : NULL;
 
     kiln_env_dispose(&s->env);
     kiln_env_borrow(&s->env, kiln_env_vector(&run->base_env));

@@ -50,6 +50,10 @@ int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
                     const char *state_dir, unsigned jobs, kiln_err *err);
 void kiln_engine_free(kiln_engine *eng); /* NULL is fine */
 unsigned kiln_engine_jobs(const kiln_engine *eng);
+/* Run steps under kiln-shim, which writes each attempt's exit status to a
+ * file beside its log, so a daemon killed mid-run can learn how its steps
+ * ended (kiln serve). Costs one more process start per step. */
+void kiln_engine_set_durable(kiln_engine *eng, bool durable);
 
 /* Something changed: step is the step's index, or -1 for the run itself. */
 typedef void (*kiln_run_event_cb)(kiln_run *run, ssize_t step, void *data);

@@ -73,6 +73,25 @@ static const char *const migrations[] = {
     "  executor TEXT NOT NULL,"
     "  external_id TEXT,"
     "  UNIQUE (run_id, step, attempt));",
+    /* 1 -> 2: the daemon's schedules and fires; who runs a run. */
+    "CREATE TABLE schedules ("
+    "  pipeline TEXT NOT NULL,"
+    "  schedule TEXT NOT NULL,"
+    "  timezone TEXT NOT NULL,"
+    "  next_due INTEGER,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (pipeline, schedule));"
+    "CREATE TABLE fires ("
+    "  id INTEGER PRIMARY KEY,"
+    "  pipeline TEXT NOT NULL,"
+    "  schedule TEXT NOT NULL,"
+    "  due_at INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  reason TEXT,"
+    "  run_id INTEGER,"
+    "  recorded_at INTEGER NOT NULL);"
+    "CREATE INDEX fires_by_schedule ON fires(pipeline, schedule, due_at);"
+    "ALTER TABLE runs ADD COLUMN owner_start INTEGER;",
 };
 
 /* Prepared statements, compiled once per open store. */
@@ -96,8 +115,8 @@ static const char *const queries[Q_COUNT] = {
     [Q_RUN_INSERT] =
         "INSERT INTO runs (pipeline, file, pipeline_hash, trigger, "
         "trigger_info, status, params, git_commit, git_branch, git_dirty, "
-        "workdir, owner_pid, created_at) VALUES (?1, ?2, ?3, ?4, ?5, "
-        "'queued', ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "workdir, owner_pid, created_at, owner_start) VALUES (?1, ?2, ?3, "
+        "?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [Q_RUN_STEP_INSERT] =
         "INSERT INTO run_steps (run_id, step, position, kind, status) "
         "VALUES (?1, ?2, ?3, ?4, 'pending')",
@@ -123,6 +142,9 @@ static const char *const queries[Q_COUNT] = {
         "UPDATE executions SET status = ?2, exit_code = ?3, signal = ?4, "
         "reason = ?5, finished_at = ?6 WHERE id = ?1",
 };
+
+_Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,
+               "one migration per schema version");
 
 struct kiln_store {
     sqlite3 *db;
@@ -302,6 +324,7 @@ int kiln_store_run_create(kiln_store *st, int64_t *out_id,
     bind_text(s, 10, rec->workdir);
     sqlite3_bind_int64(s, 11, (int64_t)getpid());
     sqlite3_bind_int64(s, 12, now);
+    sqlite3_bind_int64(s, 13, (int64_t)kiln_proc_start(getpid()));
     if ((rc = run_write(st, s, err, "recording a run")) != 0)
         goto fail;
     id = sqlite3_last_insert_rowid(st->db);

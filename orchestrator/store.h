@@ -30,7 +30,7 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_CANCELLED "cancelled"
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 1
+#define KILN_STORE_SCHEMA 2
 
 /*
  * Open (creating and migrating as needed) the database at path. Returns 0

@@ -33,7 +33,9 @@ static int write_status(const char *path, const char *text)
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
+    /* No fsync: the file must outlive kiln, not the machine; after a power
+     * loss the step is gone too, and is retried as lost. */
+    if (write(fd, text, (size_t)n) != n) {
         close(fd);
         return -1;
     }

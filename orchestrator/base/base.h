@@ -119,6 +119,12 @@ const char *kiln_fmt_duration(char *buf, size_t size, int64_t ms);
 /* Format a wall-clock time as ISO-8601 UTC ("2026-11-21T23:19:21Z"). */
 const char *kiln_fmt_time(char *buf, size_t size, int64_t ms);
 
+/* Processes. The start time of pid in clock ticks since boot (from
+ * /proc/PID/stat), or 0 when it does not run (or is a zombie). With the
+ * pid it names a process unambiguously: pids are recycled, start times
+ * are not. */
+uint64_t kiln_proc_start(pid_t pid);
+
 /* Paths. Results are malloc'd; the caller frees them. */
 char *kiln_path_join(const char *a, const char *b);
 char *kiln_path_dirname(const char *path);

@@ -41,6 +41,35 @@ const char *kiln_fmt_time(char *buf, size_t size, int64_t ms)
     return buf;
 }
 
+uint64_t kiln_proc_start(pid_t pid)
+{
+    char path[64], buf[1024], *p, *close_paren;
+    unsigned long long start = 0;
+    ssize_t n;
+    int fd;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces and parentheses: fields
+     * resume after the last ')'. State is field 3, start time field 22. */
+    if (!(close_paren = strrchr(buf, ')')))
+        return 0;
+    if (strncmp(close_paren, ") Z", 3) == 0 ||
+        strncmp(close_paren, ") X", 3) == 0)
+        return 0;
+    p = close_paren;
+    for (int field = 2; field < 22 && p; field++)
+        p = strchr(p + 1, ' ');
+    if (p)
+        sscanf(p + 1, "%llu", &start);
+    return (uint64_t)start;
+}
+
 char *kiln_path_join(const char *a, const char *b)
 {
     size_t n;
