@@ -7,13 +7,20 @@
 #   chain   s1 <- s2 <- ... <- s1000
 #   fan     one root, 998 parallel steps, one join
 #   layers  30 layers; each step needs every step of the layer before
-# Usage: tests/bench/overhead.sh [path/to/kiln] [steps]
+# Usage: tests/bench/overhead.sh [path/to/kiln] [steps] [base directory]
+#
+# kiln creates one log file per step attempt; on some file systems (ext4
+# without a journal, as on the CI machines) creating a file costs more
+# than starting `true`. Run it once with a base directory on tmpfs
+# (/dev/shm) to see kiln's own overhead apart from the file system's.
 set -euo pipefail
 kiln=${1:-$(dirname "$0")/../../build/kiln}
 kiln=$(realpath "$kiln")
 n=${2:-1000}
-dir=$(mktemp -d /tmp/kiln-bench.XXXXXX)
+base=${3:-/tmp}
+dir=$(mktemp -d "$base/kiln-bench.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
+echo "state and logs in $dir ($(stat -f -c %T "$dir"))"
 
 # gen SHAPE: write $dir/SHAPE.yaml and $dir/SHAPE.mk.
 gen() {
@@ -65,7 +72,7 @@ for shape in chain fan layers; do
     gen $shape
     t0=$(ms)
     "$kiln" run "$dir/$shape.yaml" --jobs 2 --state "$dir/state-$shape" \
-        > /dev/null
+        > /dev/null 2>&1
     t1=$(ms)
     make -s -j2 -f "$dir/$shape.mk" > /dev/null
     t2=$(ms)
