@@ -283,8 +283,8 @@ static int spawn_pidfd(local_proc *lp, char **argv, kiln_task *task, int fd)
     return 0;
 }
 
-/* The portable way: libuv's fork-based uv_spawn. Returns 0 or a libuv
- * error; on error the handle still needs closing. */
+/* The portable way: libuv's fork-based uv_spawn. Returns 0 or a positive
+ * errno; on error lp is released once its handle has closed. */
 static int spawn_uv(local_proc *lp, char **argv, kiln_task *task, int fd)
 {
     uv_process_options_t opts;
@@ -307,9 +307,14 @@ static int spawn_uv(local_proc *lp, char **argv, kiln_task *task, int fd)
     opts.stdio = stdio;
 
     rc = uv_spawn(lp->ex->loop, &lp->u.proc, &opts);
-    if (rc == 0)
-        lp->pid = lp->u.proc.pid;
-    return rc;
+    if (rc != 0) {
+        /* A failed uv_spawn still needs uv_close; no on_done follows. */
+        lp->pending_closes = 1;
+        uv_close(&lp->u.handle, on_close);
+        return -rc; /* libuv's codes are negated errnos */
+    }
+    lp->pid = lp->u.proc.pid;
+    return 0;
 }
 
 static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
@@ -338,33 +343,19 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
     }
 
     lp = proc_new(ex);
-    if (have_pidfd()) {
-        rc = spawn_pidfd(lp, argv, task, fd);
-        if (rc != 0) {
-            close(fd);
-            free(lp);
-            if (rc == ENOENT && task->workdir &&
-                access(task->workdir, F_OK) != 0)
-                rc = kiln_err_set(err, KILN_EINVAL, "working directory %s "
-                                  "does not exist", task->workdir);
-            else
-                rc = kiln_err_set(err, KILN_ERROR, "cannot start %s: %s",
-                                  argv[0], strerror(rc));
-            free(argv);
-            return rc;
-        }
-    } else if ((rc = spawn_uv(lp, argv, task, fd)) != 0) {
+    rc = have_pidfd() ? spawn_pidfd(lp, argv, task, fd)
+                      : spawn_uv(lp, argv, task, fd);
+    if (rc != 0) {
         close(fd);
-        /* A failed uv_spawn still needs uv_close; no on_done follows. */
-        lp->pending_closes = 1;
-        uv_close(&lp->u.handle, on_close);
-        if (rc == UV_ENOENT && task->workdir &&
+        if (have_pidfd())
+            free(lp); /* the uv path frees it in its close callback */
+        if (rc == ENOENT && task->workdir &&
             access(task->workdir, F_OK) != 0)
             rc = kiln_err_set(err, KILN_EINVAL, "working directory %s does "
                               "not exist", task->workdir);
         else
             rc = kiln_err_set(err, KILN_ERROR, "cannot start %s: %s",
-                              argv[0], uv_strerror(rc));
+                              argv[0], strerror(rc));
         free(argv);
         return rc;
     }
