@@ -173,42 +173,65 @@ static int exec_sql(kiln_store *st, const char *sql, kiln_err *err,
     return rc == SQLITE_OK ? 0 : db_error(st, rc, err, what);
 }
 
-static int user_version(kiln_store *st, int *out, kiln_err *err)
+/* The schema version: the highest migration recorded in schema_version,
+ * 0 for a new database. */
+static int schema_version(kiln_store *st, int *out, kiln_err *err)
 {
     sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+    int rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_schema "
+                                "WHERE name = 'schema_version'", -1, &s,
+                                NULL);
+    *out = 0;
     if (rc != SQLITE_OK)
         return db_error(st, rc, err, "reading the schema version");
     rc = sqlite3_step(s);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    if (rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 1) {
+        sqlite3_finalize(s);
+        rc = sqlite3_prepare_v2(st->db, "SELECT coalesce(max(version), 0) "
+                                "FROM schema_version", -1, &s, NULL);
+        if (rc != SQLITE_OK)
+            return db_error(st, rc, err, "reading the schema version");
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            *out = sqlite3_column_int(s, 0);
+    }
     sqlite3_finalize(s);
     return rc == SQLITE_ROW ? 0 : db_error(st, rc, err,
                                            "reading the schema version");
 }
 
-/* Bring the schema up to KILN_STORE_SCHEMA, one transaction per step, under
- * an IMMEDIATE lock so two processes never migrate at once. */
+/* Bring the schema up to KILN_STORE_SCHEMA. An up-to-date database is
+ * only read; otherwise the migrations run in one IMMEDIATE transaction, so
+ * two processes never migrate at once, each recorded in schema_version. */
 static int migrate(kiln_store *st, kiln_err *err)
 {
     int version, rc;
+    if ((rc = schema_version(st, &version, err)) != 0)
+        return rc;
+    if (version == KILN_STORE_SCHEMA)
+        return 0;
     if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "migrating")) != 0)
         return rc;
-    if ((rc = user_version(st, &version, err)) != 0)
+    if ((rc = schema_version(st, &version, err)) != 0)
         goto fail;
-    if (version > (int)KILN_ARRAY_SIZE(migrations)) {
+    if (version > KILN_STORE_SCHEMA) {
         rc = kiln_err_set(err, KILN_ERROR, "database %s has schema version "
                           "%d, newer than this kiln (%d): upgrade kiln",
-                          st->path, version,
-                          (int)KILN_ARRAY_SIZE(migrations));
+                          st->path, version, KILN_STORE_SCHEMA);
         goto fail;
     }
-    for (; version < (int)KILN_ARRAY_SIZE(migrations); version++) {
-        char pragma[64];
+    rc = exec_sql(st, "CREATE TABLE IF NOT EXISTS schema_version ("
+                  "  version INTEGER PRIMARY KEY,"
+                  "  applied_at INTEGER NOT NULL)", err, "migrating");
+    if (rc != 0)
+        goto fail;
+    for (; version < KILN_STORE_SCHEMA; version++) {
+        char sql[128];
         if ((rc = exec_sql(st, migrations[version], err, "migrating")) != 0)
             goto fail;
-        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
-                 version + 1);
-        if ((rc = exec_sql(st, pragma, err, "migrating")) != 0)
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES "
+                 "(%d, %lld)", version + 1, (long long)kiln_now_ms());
+        if ((rc = exec_sql(st, sql, err, "migrating")) != 0)
             goto fail;
     }
     return exec_sql(st, "COMMIT", err, "migrating");

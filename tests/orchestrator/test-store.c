@@ -1,0 +1,157 @@
+/* test-store.c: the SQLite store: records, queries, migrations. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "kiln_test.h"
+#include "orchestrator/store.h"
+
+static char dir[] = "/tmp/kiln-store.XXXXXX";
+static char path[256];
+
+static void sql(const char *text)
+{
+    sqlite3 *db;
+    ASSERT_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    ASSERT_EQ_INT(sqlite3_exec(db, text, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static int64_t make_run(kiln_store *st)
+{
+    const char *names[] = {"a", "b"}, *kinds[] = {"ingest", "train"};
+    kiln_run_rec rec = {0};
+    kiln_err err = KILN_ERR_INIT;
+    int64_t id = 0;
+    rec.pipeline = "p";
+    rec.file = "/x/p.yaml";
+    rec.hash = "abc";
+    rec.trigger = "manual";
+    rec.params = "{\"lr\":\"0.1\"}";
+    rec.git_commit = "0123456789012345678901234567890123456789";
+    rec.git_branch = "main";
+    rec.git_dirty = true;
+    rec.n_steps = 2;
+    rec.step_names = names;
+    rec.step_kinds = kinds;
+    ASSERT_EQ_INT(kiln_store_run_create(st, &id, &rec, &err), 0);
+    return id;
+}
+
+static void test_records(void)
+{
+    kiln_store *st;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_exec_rec e = {0};
+    int64_t run, ex;
+    json_t *j, *steps, *a;
+    char *log;
+
+    ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
+    run = make_run(st);
+    ASSERT_EQ_INT(run, 1);
+    ASSERT_EQ_INT(kiln_store_run_set_status(st, run, KILN_ST_RUNNING, NULL,
+                                            &err), 0);
+    e.run_id = run;
+    e.step = "a";
+    e.kind = "ingest";
+    e.attempt = 1;
+    e.log_path = "/logs/a.1.log";
+    e.executor = "local";
+    e.external_id = "42:7";
+    e.started_ms = 1000;
+    ASSERT_EQ_INT(kiln_store_exec_start(st, &ex, &e, &err), 0);
+    ASSERT_EQ_INT(kiln_store_step_set_status(st, run, "a", KILN_ST_RUNNING,
+                                             1, NULL, &err), 0);
+    ASSERT_EQ_INT(kiln_store_exec_finish(st, ex, KILN_ST_FAILED, 3, 0,
+                                         "exited with status 3", 2000,
+                                         &err), 0);
+    ASSERT_EQ_INT(kiln_store_step_set_status(st, run, "a", KILN_ST_FAILED,
+                                             1, "exited with status 3",
+                                             &err), 0);
+    ASSERT_EQ_INT(kiln_store_step_set_status(st, run, "b", KILN_ST_SKIPPED,
+                                             0, "upstream", &err), 0);
+    ASSERT_EQ_INT(kiln_store_run_set_status(st, run, KILN_ST_FAILED, "why",
+                                            &err), 0);
+
+    ASSERT_EQ_INT(kiln_store_run_json(st, &j, run, &err), 0);
+    ASSERT_STREQ(json_string_value(json_object_get(j, "status")), "failed");
+    ASSERT_STREQ(json_string_value(json_object_get(j, "reason")), "why");
+    ASSERT(json_is_true(json_object_get(j, "git_dirty")));
+    ASSERT_STREQ(json_string_value(json_object_get(json_object_get(j,
+                 "params"), "lr")), "0.1");
+    ASSERT(json_integer_value(json_object_get(j, "finished_at")) > 0);
+    steps = json_object_get(j, "steps");
+    ASSERT_EQ_INT(json_array_size(steps), 2);
+    ASSERT_STREQ(json_string_value(json_object_get(json_array_get(steps, 1),
+                 "status")), "skipped");
+    a = json_array_get(json_object_get(json_array_get(steps, 0),
+                       "attempts_detail"), 0);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(a, "exit_code")), 3);
+    ASSERT(json_is_null(json_object_get(a, "signal")));
+    ASSERT_STREQ(json_string_value(json_object_get(a, "external_id")),
+                 "42:7");
+    json_decref(j);
+
+    ASSERT_EQ_INT(kiln_store_log_path(st, &log, run, "a", 0, &err), 0);
+    ASSERT_STREQ(log, "/logs/a.1.log");
+    free(log);
+    ASSERT_EQ_INT(kiln_store_log_path(st, &log, run, "a", 2, &err),
+                  KILN_ENOTFOUND);
+    ASSERT_EQ_INT(kiln_store_log_path(st, &log, run, "b", 0, &err),
+                  KILN_ENOTFOUND);
+    ASSERT_EQ_INT(kiln_store_run_json(st, &j, 99, &err), KILN_ENOTFOUND);
+
+    make_run(st);
+    ASSERT_EQ_INT(kiln_store_runs_json(st, &j, "p", 1, &err), 0);
+    ASSERT_EQ_INT(json_array_size(j), 1);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(json_array_get(j, 0),
+                  "id")), 2);
+    json_decref(j);
+    ASSERT_EQ_INT(kiln_store_runs_json(st, &j, "other", 10, &err), 0);
+    ASSERT_EQ_INT(json_array_size(j), 0);
+    json_decref(j);
+    kiln_store_close(st);
+}
+
+/* A version 1 database is migrated, keeping its records; a newer one is
+ * refused. */
+static void test_migrations(void)
+{
+    kiln_store *st;
+    kiln_err err = KILN_ERR_INIT;
+    json_t *j;
+
+    sql("DROP TABLE schedules; DROP TABLE fires;"
+        "ALTER TABLE runs DROP COLUMN owner_start;"
+        "DELETE FROM schema_version WHERE version = 2");
+    ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
+    ASSERT_EQ_INT(kiln_store_run_json(st, &j, 1, &err), 0);
+    ASSERT_STREQ(json_string_value(json_object_get(j, "status")), "failed");
+    json_decref(j);
+    kiln_store_close(st);
+    sql("SELECT owner_start FROM runs; SELECT * FROM fires;"
+        "SELECT * FROM schema_version WHERE version = 2");
+
+    sql("INSERT INTO schema_version VALUES (99, 0)");
+    ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
+    ASSERT(strstr(err.msg, "newer than this kiln") != NULL);
+}
+
+int main(void)
+{
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/kiln.db", dir);
+    RUN_TEST(test_records);
+    RUN_TEST(test_migrations);
+    unlink(path);
+    {
+        char p[300];
+        snprintf(p, sizeof(p), "%s-wal", path);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s-shm", path);
+        unlink(p);
+    }
+    rmdir(dir);
+    return 0;
+}
