@@ -11,6 +11,7 @@
 #define KILN_DSL_H
 
 #include "../orchestrator/base/base.h"
+#include "cron.h"
 
 /* Step kinds, from `kind:`. */
 typedef enum kiln_step_kind {
@@ -54,9 +55,39 @@ typedef struct kiln_step {
     const char *workdir;  /* as written, relative to the pipeline's dir;
                              "." by default */
     const char *executor; /* "local" by default */
+    const char *pool;     /* a named pool limiting this class of steps
+                             (kiln serve --pool NAME=N); NULL: none */
     size_t n_env;
     kiln_kv *env;         /* the step's own env, merged over pipeline env */
 } kiln_step;
+
+/* What a daemon does when a fire comes while runs are active. */
+typedef enum kiln_concurrency {
+    KILN_CONCURRENCY_ALLOW = 0, /* start it (queued at max_active_runs) */
+    KILN_CONCURRENCY_FORBID,    /* skip it, recording why */
+    KILN_CONCURRENCY_REPLACE    /* cancel the running runs, then start */
+} kiln_concurrency;
+
+const char *kiln_concurrency_name(kiln_concurrency c);
+
+/* One cron expression of a schedule. */
+typedef struct kiln_cron_entry {
+    const char *expr;   /* as written */
+    kiln_cron cron;
+    kiln_pos pos;
+} kiln_cron_entry;
+
+typedef struct kiln_schedule {
+    size_t n_crons;          /* 0: the pipeline has no schedule */
+    kiln_cron_entry *crons;
+    const char *timezone;    /* IANA name; "UTC" by default */
+    bool catchup;            /* after downtime, run missed slots */
+    int max_catchup;         /* at most this many of them; 10 */
+    kiln_concurrency concurrency; /* allow by default */
+    int max_active_runs;     /* 1 by default */
+    int64_t start_deadline_ms; /* 0: a fire may start however late */
+    kiln_pos pos;
+} kiln_schedule;
 
 typedef struct kiln_pipeline {
     kiln_arena *arena;      /* owns everything below */
@@ -69,6 +100,7 @@ typedef struct kiln_pipeline {
     size_t n_env;
     kiln_kv *env;
     bool git_require_clean; /* git: {require_clean: true} */
+    kiln_schedule schedule;
     size_t n_steps;
     kiln_step *steps;       /* in file order */
     size_t *topo;           /* n_steps indexes in a topological order

@@ -38,3 +38,15 @@ bool kiln_dsl_valid_param_name(const char *name)
                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
            strlen(name + 1);
 }
+
+const char *kiln_concurrency_name(kiln_concurrency c)
+{
+    switch (c) {
+    case KILN_CONCURRENCY_FORBID:
+        return "forbid";
+    case KILN_CONCURRENCY_REPLACE:
+        return "replace";
+    default:
+        return "allow";
+    }
+}

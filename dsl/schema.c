@@ -157,6 +157,20 @@ static void set_pipeline_name(vctx *v, const kiln_ynode *key,
         *FIELD(obj, k->off, const char *) = model_str(v, val);
 }
 
+/* A pool name: like a step name. */
+static void set_pool(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                     void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    if (!kiln_dsl__is_text(val)) {
+        error_at(v, val, "pool: expected a pool name, got %s",
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    if (check_name(v, val, "pool"))
+        *FIELD(obj, k->off, const char *) = model_str(v, val);
+}
+
 static void set_kind(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                      void *obj, const keyspec *k)
 {
@@ -363,6 +377,122 @@ static void set_env(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
     set_kvs(v, val, obj, k, "env");
 }
 
+/* Schedules. */
+
+/* One cron expression; errors point into the expression. */
+static void add_cron(vctx *v, const kiln_ynode *n, kiln_schedule *sch)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    kiln_err err = KILN_ERR_INIT;
+    kiln_cron_entry *e;
+    size_t off = 0;
+
+    if (!kiln_dsl__is_text(n) || n->n == 0) {
+        error_at(v, n, "cron: expected a cron expression such as "
+                 "\"0 3 * * *\", got %s", kiln_dsl__describe(got, n));
+        return;
+    }
+    e = &sch->crons[sch->n_crons];
+    if (kiln_cron_parse(&e->cron, n->u.str, &off, &err) != 0) {
+        /* Quoted scalars start one column after their quote. */
+        kiln_dsl__error(v->c, n->line, n->col + (n->plain ? 0 : 1) +
+                        (unsigned)off, "cron: %s", err.msg);
+        return;
+    }
+    e->expr = model_str(v, n);
+    e->pos = model_pos(v, n);
+    sch->n_crons++;
+}
+
+static void set_cron(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                     void *obj, const keyspec *k)
+{
+    kiln_schedule *sch = obj;
+    char got[KILN_DSL_QUOTE_SIZE];
+    size_t n = val->type == KILN_YNODE_SEQ ? val->n : 1;
+
+    if (val->type == KILN_YNODE_MAP || kiln_dsl__is_null(val) ||
+        (val->type == KILN_YNODE_SEQ && val->n == 0)) {
+        error_at(v, val, "cron: expected a cron expression or a list of "
+                 "them, got %s", kiln_dsl__describe(got, val));
+        return;
+    }
+    sch->crons = kiln_arena_alloc(v->p->arena, n * sizeof(*sch->crons));
+    sch->n_crons = 0;
+    if (val->type != KILN_YNODE_SEQ) {
+        add_cron(v, val, sch);
+        return;
+    }
+    for (size_t i = 0; i < val->n && charge(v, val->u.items[i]); i++)
+        if (!(val->u.items[i]->flags & KILN_YNODE_BAD))
+            add_cron(v, val->u.items[i], sch);
+}
+
+static void set_timezone(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    if (!kiln_dsl__is_text(val) || val->n == 0 ||
+        strlen(val->u.str) != val->n) {
+        error_at(v, val, "timezone: expected an IANA time zone name such "
+                 "as Europe/Lisbon, got %s", kiln_dsl__describe(got, val));
+        return;
+    }
+    if (!kiln_tz_valid(val->u.str)) {
+        error_at(v, val, "timezone: unknown time zone %s (an IANA name "
+                 "such as Europe/Lisbon or UTC)",
+                 kiln_dsl__quote(got, val->u.str, val->n));
+        return;
+    }
+    *FIELD(obj, k->off, const char *) = model_str(v, val);
+}
+
+static void set_concurrency(vctx *v, const kiln_ynode *key,
+                            const kiln_ynode *val, void *obj,
+                            const keyspec *k)
+{
+    static const char *const names[] = {"allow", "forbid", "replace"};
+    char got[KILN_DSL_QUOTE_SIZE];
+    for (size_t i = 0; kiln_dsl__is_text(val) && i < 3; i++) {
+        if (strlen(names[i]) == val->n &&
+            memcmp(names[i], val->u.str, val->n) == 0) {
+            *FIELD(obj, k->off, kiln_concurrency) = (kiln_concurrency)i;
+            return;
+        }
+    }
+    error_at(v, val, "concurrency: expected allow, forbid or replace, got %s",
+             kiln_dsl__describe(got, val));
+}
+
+/* An integer in [lo, hi]. */
+static void set_int_range(vctx *v, const kiln_ynode *val, void *obj,
+                          const keyspec *k, int lo, int hi)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    uint64_t n;
+    if (kiln_dsl__is_null(val) || kiln_dsl__as_count(val, &n) < 0 ||
+        n < (uint64_t)lo || n > (uint64_t)hi) {
+        error_at(v, val, "%s: expected an integer from %d to %d, got %s",
+                 k->name, lo, hi, kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, int) = (int)n;
+}
+
+static void set_max_active(vctx *v, const kiln_ynode *key,
+                           const kiln_ynode *val, void *obj,
+                           const keyspec *k)
+{
+    set_int_range(v, val, obj, k, 1, 1000);
+}
+
+static void set_max_catchup(vctx *v, const kiln_ynode *key,
+                            const kiln_ynode *val, void *obj,
+                            const keyspec *k)
+{
+    set_int_range(v, val, obj, k, 0, 10000);
+}
+
 /* The tables. Setters for nested mappings come after them. */
 
 static void set_defaults(vctx *v, const kiln_ynode *key,
@@ -371,6 +501,8 @@ static void set_git(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                     void *obj, const keyspec *k);
 static void set_steps(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                       void *obj, const keyspec *k);
+static void set_schedule(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k);
 
 /* Top level; target: kiln_pipeline. */
 static const keyspec pipeline_keys[] = {
@@ -381,6 +513,7 @@ static const keyspec pipeline_keys[] = {
     KV_ROW(kiln_pipeline, "env", set_env, env, n_env),
     {"defaults", set_defaults, 0, 0, NULL},
     {"git", set_git, 0, 0, NULL},
+    {"schedule", set_schedule, 0, 0, NULL},
     {"steps", set_steps, 0, 0,
      "the pipeline has no steps: add a \"steps:\" mapping"},
 };
@@ -399,6 +532,17 @@ static const keyspec git_keys[] = {
     ROW(kiln_pipeline, "require_clean", set_bool, git_require_clean),
 };
 
+/* schedule:; target: kiln_schedule. */
+static const keyspec schedule_keys[] = {
+    {"cron", set_cron, 0, 0, "schedule has no \"cron:\" expression"},
+    ROW(kiln_schedule, "timezone", set_timezone, timezone),
+    ROW(kiln_schedule, "catchup", set_bool, catchup),
+    ROW(kiln_schedule, "max_catchup", set_max_catchup, max_catchup),
+    ROW(kiln_schedule, "concurrency", set_concurrency, concurrency),
+    ROW(kiln_schedule, "max_active_runs", set_max_active, max_active_runs),
+    ROW(kiln_schedule, "start_deadline", set_duration, start_deadline_ms),
+};
+
 /* A step; target: kiln_step. */
 static const keyspec step_keys[] = {
     ROW(kiln_step, "kind", set_kind, kind),
@@ -412,6 +556,7 @@ static const keyspec step_keys[] = {
     ROW(kiln_step, "timeout", set_duration, timeout_ms),
     ROW(kiln_step, "workdir", set_string, workdir),
     ROW(kiln_step, "executor", set_string, executor),
+    ROW(kiln_step, "pool", set_pool, pool),
     KV_ROW(kiln_step, "env", set_env, env, n_env),
 };
 
@@ -420,12 +565,14 @@ _Static_assert(KILN_ARRAY_SIZE(pipeline_keys) <= 64, "too many keys");
 _Static_assert(KILN_ARRAY_SIZE(defaults_keys) <= 64, "too many keys");
 _Static_assert(KILN_ARRAY_SIZE(git_keys) <= 64, "too many keys");
 _Static_assert(KILN_ARRAY_SIZE(step_keys) <= 64, "too many keys");
+_Static_assert(KILN_ARRAY_SIZE(schedule_keys) <= 64, "too many keys");
 
 #define SPEC(keys, ext) {keys, KILN_ARRAY_SIZE(keys), ext}
 static const mapspec pipeline_spec = SPEC(pipeline_keys, true);
 static const mapspec defaults_spec = SPEC(defaults_keys, false);
 static const mapspec git_spec = SPEC(git_keys, false);
 static const mapspec step_spec = SPEC(step_keys, false);
+static const mapspec schedule_spec = SPEC(schedule_keys, false);
 
 static const keyspec *find_key(const mapspec *spec, const kiln_ynode *key)
 {
@@ -535,6 +682,19 @@ static void set_git(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
              "git", NULL, key);
 }
 
+/* schedule: a mapping, or just a cron expression (or a list of them). */
+static void set_schedule(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    kiln_pipeline *p = obj;
+    kiln_schedule *sch = &p->schedule;
+    sch->pos = model_pos(v, key);
+    if (val->type == KILN_YNODE_MAP)
+        walk(v, &schedule_spec, val, sch, "schedule", NULL, key);
+    else
+        set_cron(v, key, val, sch, &schedule_keys[0]);
+}
+
 static void set_steps(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                       void *obj, const keyspec *k)
 {
@@ -612,6 +772,9 @@ int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,
     v.tmpl.retry_delay_ms = 10000;
     v.tmpl.workdir = ".";
     v.tmpl.executor = "local";
+    p->schedule.timezone = "UTC";
+    p->schedule.max_catchup = 10;
+    p->schedule.max_active_runs = 1;
 
     if (!root || (kiln_dsl__is_null(root) &&
                   !(root->flags & KILN_YNODE_BAD))) {

@@ -390,6 +390,43 @@ static void test_names(void)
     ASSERT(!kiln_dsl_valid_param_name("a=b"));
 }
 
+static void test_schedule(void)
+{
+    kiln_pipeline *p = load("good/schedule.yaml");
+    const kiln_schedule *s = &p->schedule;
+    ASSERT_EQ_INT(s->n_crons, 2);
+    ASSERT_STREQ(s->crons[0].expr, "0 3 * * 1-5");
+    ASSERT_EQ_INT(s->crons[0].pos.line, 3);
+    ASSERT_EQ_INT(s->crons[0].cron.hours, 1u << 3);
+    ASSERT_STREQ(s->crons[1].expr, "@weekly");
+    ASSERT_STREQ(s->timezone, "Europe/Lisbon");
+    ASSERT(s->catchup);
+    ASSERT_EQ_INT(s->max_catchup, 3);
+    ASSERT_EQ_INT(s->concurrency, KILN_CONCURRENCY_REPLACE);
+    ASSERT_EQ_INT(s->max_active_runs, 2);
+    ASSERT_EQ_INT(s->start_deadline_ms, 600000);
+    ASSERT_STREQ(p->steps[0].pool, "gpu");
+    kiln_pipeline_free(p);
+
+    p = load("good/schedule-short.yaml");
+    s = &p->schedule;
+    ASSERT_EQ_INT(s->n_crons, 1);
+    ASSERT_STREQ(s->crons[0].expr, "@hourly");
+    ASSERT_STREQ(s->timezone, "UTC");
+    ASSERT(!s->catchup);
+    ASSERT_EQ_INT(s->max_catchup, 10);
+    ASSERT_EQ_INT(s->concurrency, KILN_CONCURRENCY_ALLOW);
+    ASSERT_EQ_INT(s->max_active_runs, 1);
+    ASSERT_EQ_INT(s->start_deadline_ms, 0);
+    ASSERT_NULL(p->steps[0].pool);
+    kiln_pipeline_free(p);
+
+    /* No schedule at all. */
+    p = load("good/minimal.yaml");
+    ASSERT_EQ_INT(p->schedule.n_crons, 0);
+    kiln_pipeline_free(p);
+}
+
 int main(void)
 {
     RUN_TEST(test_full);
@@ -403,5 +440,6 @@ int main(void)
     RUN_TEST(test_diag_appends);
     RUN_TEST(test_kind_names);
     RUN_TEST(test_names);
+    RUN_TEST(test_schedule);
     return 0;
 }
