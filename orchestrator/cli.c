@@ -72,3 +72,22 @@ int kiln_cli_parse_id(int64_t *out, const char *text, kiln_err *err)
     *out = v;
     return 0;
 }
+
+int kiln_cli_parse_pool(kiln_kv *kv, char *arg, kiln_err *err)
+{
+    char *eq = strchr(arg, '='), *end;
+    long n;
+    if (!eq || eq == arg)
+        return kiln_err_set(err, KILN_EINVAL, "--pool expects NAME=N, got "
+                            "\"%s\"", arg);
+    *eq = '\0';
+    n = strtol(eq + 1, &end, 10);
+    if (!kiln_dsl_valid_name(arg) || *end || end == eq + 1 || n < 1 ||
+        n > 4096)
+        return kiln_err_set(err, KILN_EINVAL, "--pool expects NAME=N with "
+                            "N from 1 to 4096, got \"%s=%s\"", arg, eq + 1);
+    kv->key = arg;
+    kv->value = eq + 1;
+    memset(&kv->pos, 0, sizeof(kv->pos));
+    return 0;
+}

@@ -9,6 +9,7 @@
 #include <getopt.h>
 
 #include "base/base.h"
+#include "../dsl/dsl.h"
 #include "store.h"
 
 typedef struct kiln_cmd {
@@ -46,10 +47,10 @@ int kiln_cli_open_store(kiln_store **out, const char *state_opt,
 
 /* Checks beyond the file itself (the step's executor exists here); adds
  * errors to diag and returns KILN_EINVAL when there are any. */
-struct kiln_pipeline;
-struct kiln_diag;
-int kiln_cli_check_pipeline(const struct kiln_pipeline *p,
-                            struct kiln_diag *diag);
+int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag);
+
+/* Parse --pool NAME=N into kv (pointing into arg, which it edits). */
+int kiln_cli_parse_pool(kiln_kv *kv, char *arg, kiln_err *err);
 
 /* Parse a run id ("12"); KILN_EINVAL otherwise. */
 int kiln_cli_parse_id(int64_t *out, const char *text, kiln_err *err);

@@ -20,7 +20,7 @@
 #include "progress.h"
 #include "state.h"
 
-enum { OPT_JSON = 256, OPT_COMMIT, OPT_REQUIRE_CLEAN };
+enum { OPT_JSON = 256, OPT_COMMIT, OPT_REQUIRE_CLEAN, OPT_POOL };
 
 static const struct option options[] = {
     {"help", no_argument, NULL, 'h'},
@@ -30,6 +30,7 @@ static const struct option options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"commit", required_argument, NULL, OPT_COMMIT},
     {"require-clean", no_argument, NULL, OPT_REQUIRE_CLEAN},
+    {"pool", required_argument, NULL, OPT_POOL},
     {NULL, 0, NULL, 0},
 };
 
@@ -147,7 +148,8 @@ static void print_summary(run_ctx *ctx, kiln_store *store, FILE *out)
 static int exec_run(int argc, char **argv)
 {
     kiln_kv *params = kiln_calloc((size_t)argc, sizeof(kiln_kv));
-    size_t n_params = 0;
+    kiln_kv *pools = kiln_calloc((size_t)argc, sizeof(kiln_kv));
+    size_t n_params = 0, n_pools = 0;
     const char *state_opt = NULL, *commit_opt = NULL;
     bool require_clean = false, json = false;
     unsigned jobs = 0;
@@ -198,6 +200,12 @@ static int exec_run(int argc, char **argv)
             break;
         case OPT_REQUIRE_CLEAN:
             require_clean = true;
+            break;
+        case OPT_POOL:
+            if (kiln_cli_parse_pool(&pools[n_pools++], optarg, &err) != 0) {
+                status = kiln_cli_usage_error(&kiln_cmd_run, "%s", err.msg);
+                goto done;
+            }
             break;
         default:
             status = kiln_cli_usage_error(&kiln_cmd_run, "bad option");
@@ -303,6 +311,9 @@ static int exec_run(int argc, char **argv)
     uv_loop_init(&ctx.loop);
     ctx.json = json;
     kiln_engine_new(&eng, &ctx.loop, store, state, jobs, &err);
+    for (size_t i = 0; i < n_pools; i++)
+        kiln_engine_set_pool(eng, pools[i].key,
+                             (unsigned)atoi(pools[i].value));
     ctx.progress = kiln_progress_new(&ctx.loop, json ? stderr : stdout,
                                      isatty(json ? 2 : 1));
     uv_signal_init(&ctx.loop, &ctx.sigint);
@@ -351,6 +362,7 @@ done:
     kiln_git_info_dispose(&git);
     kiln_pipeline_free(p);
     free(params);
+    free(pools);
     free(file);
     free(state);
     free(db);
@@ -361,8 +373,8 @@ done:
 
 const kiln_cmd kiln_cmd_run = {
     .name = "run",
-    .usage = "run FILE [--param NAME=VALUE]... [--jobs N] [--state DIR] "
-             "[--commit REV] [--require-clean] [--json]",
+    .usage = "run FILE [--param NAME=VALUE]... [--jobs N] [--pool NAME=N]... "
+             "[--state DIR] [--commit REV] [--require-clean] [--json]",
     .summary = "Run a pipeline now, in the foreground.",
     .help =
         "Options:\n"
@@ -370,6 +382,8 @@ const kiln_cmd kiln_cmd_run = {
         "                          see it as $KILN_PARAM_NAME\n"
         "  -j, --jobs N            run at most N steps at once (default: "
         "CPUs)\n"
+        "      --pool NAME=N       at most N steps of pool NAME at once "
+        "(repeatable)\n"
         "  -s, --state DIR         state directory (default: $KILN_STATE, "
         "else\n"
         "                          .kiln/ at the top of the Git work tree)\n"

@@ -73,6 +73,11 @@ struct kiln_engine {
     unsigned jobs;
     unsigned busy;           /* slots in use */
     bool durable;            /* steps write exit status files (daemon) */
+    size_t n_pools;
+    struct pool {
+        char *name;
+        unsigned cap, busy;
+    } *pools;                /* named limits on classes of steps */
     kiln_run *runs;          /* live runs */
     kiln_run *cursor;        /* round-robin position for dispatch */
     size_t n_executors;
@@ -178,8 +183,39 @@ void kiln_engine_free(kiln_engine *eng)
     for (size_t i = 0; i < eng->n_executors; i++)
         kiln_executor_free(eng->executors[i]);
     free(eng->executors);
+    for (size_t i = 0; i < eng->n_pools; i++)
+        free(eng->pools[i].name);
+    free(eng->pools);
     free(eng->state_dir);
     free(eng);
+}
+
+void kiln_engine_set_pool(kiln_engine *eng, const char *name, unsigned cap)
+{
+    for (size_t i = 0; i < eng->n_pools; i++) {
+        if (strcmp(eng->pools[i].name, name) == 0) {
+            eng->pools[i].cap = cap;
+            return;
+        }
+    }
+    eng->pools = kiln_realloc(eng->pools, (eng->n_pools + 1) *
+                              sizeof(*eng->pools));
+    eng->pools[eng->n_pools].name = kiln_strdup(name);
+    eng->pools[eng->n_pools].cap = cap;
+    eng->pools[eng->n_pools].busy = 0;
+    eng->n_pools++;
+}
+
+/* The pool a step draws from, or NULL (no pool, or one not configured:
+ * unlimited). */
+static struct pool *step_pool(kiln_engine *eng, const kiln_step *st)
+{
+    if (!st->pool)
+        return NULL;
+    for (size_t i = 0; i < eng->n_pools; i++)
+        if (strcmp(eng->pools[i].name, st->pool) == 0)
+            return &eng->pools[i];
+    return NULL;
 }
 
 void kiln_engine_set_durable(kiln_engine *eng, bool durable)
@@ -370,17 +406,31 @@ static void step_attempt_ended(step_rt *s, bool ok, const char *reason)
     }
 }
 
+/* A step's slot (and its pool's) is free again. */
+static void release_slot(step_rt *s)
+{
+    kiln_engine *eng = s->run->eng;
+    struct pool *pool = step_pool(eng, &s->run->p->steps[s->idx]);
+    eng->busy--;
+    s->run->n_running--;
+    if (pool)
+        pool->busy--;
+}
+
 static void step_start(step_rt *s)
 {
     kiln_run *run = s->run;
     kiln_engine *eng = run->eng;
     const kiln_step *st = &run->p->steps[s->idx];
     kiln_err err = KILN_ERR_INIT;
+    struct pool *pool;
     kiln_exec_rec rec;
     int rc;
 
     s->attempt++;
     eng->busy++;
+    if ((pool = step_pool(eng, st)) != NULL)
+        pool->busy++;
     run->n_running++;
     rc = step_launch(s, &err);
     memset(&rec, 0, sizeof(rec));
@@ -405,8 +455,7 @@ static void step_start(step_rt *s)
         if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_ST_FAILED,
                                    -1, 0, why, kiln_now_ms(), &serr) != 0)
             store_failed(run, &serr);
-        eng->busy--;
-        run->n_running--;
+        release_slot(s);
         step_attempt_ended(s, false, why);
         return;
     }
@@ -426,8 +475,7 @@ static void on_task_done(kiln_task *task, void *data)
     bool ok = false;
 
     uv_timer_stop(&s->timer);
-    eng->busy--;
-    run->n_running--;
+    release_slot(s);
     free((char **)s->task.argv);
     s->task.argv = NULL;
 
@@ -462,14 +510,18 @@ static void on_task_done(kiln_task *task, void *data)
     dispatch(eng);
 }
 
-/* The next READY step of run, or NULL. */
+/* The next READY step of run whose pool has room, or NULL. */
 static step_rt *next_ready(kiln_run *run)
 {
     if (run->cancelling)
         return NULL;
     for (size_t i = 0; i < run->p->n_steps; i++) {
         step_rt *s = &run->steps[run->p->topo[i]];
-        if (s->state == KILN_STEP_READY)
+        struct pool *pool;
+        if (s->state != KILN_STEP_READY)
+            continue;
+        pool = step_pool(run->eng, &run->p->steps[s->idx]);
+        if (!pool || pool->busy < pool->cap)
             return s;
     }
     return NULL;
@@ -544,6 +596,22 @@ static void run_maybe_finish(kiln_run *run)
     unlink_run(run);
     emit(run, -1);
     run->on_done(run, run->data);
+}
+
+void kiln_run_drain(kiln_run *run, const char *reason)
+{
+    if (run->finished)
+        return;
+    run->cancelling = true;
+    for (size_t i = 0; i < run->p->n_steps; i++) {
+        step_rt *s = &run->steps[i];
+        if (s->state == KILN_STEP_PENDING || s->state == KILN_STEP_READY ||
+            s->state == KILN_STEP_RETRYING) {
+            uv_timer_stop(&s->timer);
+            step_set(s, KILN_STEP_CANCELLED, reason);
+        }
+    }
+    run_maybe_finish(run);
 }
 
 void kiln_run_cancel(kiln_run *run, bool force)

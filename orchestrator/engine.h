@@ -54,6 +54,10 @@ unsigned kiln_engine_jobs(const kiln_engine *eng);
  * file beside its log, so a daemon killed mid-run can learn how its steps
  * ended (kiln serve). Costs one more process start per step. */
 void kiln_engine_set_durable(kiln_engine *eng, bool durable);
+/* Let at most cap steps of pool name (a step's `pool:`) run at once, within
+ * the global job limit. Steps naming a pool never set here are not
+ * limited by it. */
+void kiln_engine_set_pool(kiln_engine *eng, const char *name, unsigned cap);
 
 /* Something changed: step is the step's index, or -1 for the run itself. */
 typedef void (*kiln_run_event_cb)(kiln_run *run, ssize_t step, void *data);
@@ -98,6 +102,9 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
 /* Cancel: pending steps are cancelled at once, running ones are stopped
  * (force: SIGKILL now rather than SIGTERM first). */
 void kiln_run_cancel(kiln_run *run, bool force);
+/* Stop starting steps: pending ones are cancelled with reason, running
+ * ones go on; a later kiln_run_cancel() stops them. */
+void kiln_run_drain(kiln_run *run, const char *reason);
 void kiln_run_free(kiln_run *run); /* after on_done; NULL is fine */
 
 /* Accessors. */

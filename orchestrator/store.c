@@ -103,6 +103,9 @@ enum {
     Q_STEP_STATUS,
     Q_EXEC_INSERT,
     Q_EXEC_FINISH,
+    Q_FIRE_INSERT,
+    Q_FIRE_LAST,
+    Q_SCHEDULE_SET,
     Q_COUNT
 };
 
@@ -141,6 +144,17 @@ static const char *const queries[Q_COUNT] = {
     [Q_EXEC_FINISH] =
         "UPDATE executions SET status = ?2, exit_code = ?3, signal = ?4, "
         "reason = ?5, finished_at = ?6 WHERE id = ?1",
+    [Q_FIRE_INSERT] =
+        "INSERT INTO fires (pipeline, schedule, due_at, status, reason, "
+        "run_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_FIRE_LAST] =
+        "SELECT max(due_at) FROM fires WHERE pipeline = ?1 AND "
+        "schedule = ?2",
+    [Q_SCHEDULE_SET] =
+        "INSERT INTO schedules (pipeline, schedule, timezone, next_due, "
+        "updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (pipeline, "
+        "schedule) DO UPDATE SET timezone = excluded.timezone, "
+        "next_due = excluded.next_due, updated_at = excluded.updated_at",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,
@@ -437,6 +451,73 @@ int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
     return run_write(st, s, err, "recording the end of a step execution");
 }
 
+/* Schedules and fires. */
+
+int kiln_store_fire_record(kiln_store *st, const char *pipeline,
+                           const char *schedule, int64_t due_ms,
+                           const char *status, const char *reason,
+                           int64_t run_id, kiln_err *err)
+{
+    sqlite3_stmt *s = st->stmt[Q_FIRE_INSERT];
+    bind_text(s, 1, pipeline);
+    bind_text(s, 2, schedule);
+    sqlite3_bind_int64(s, 3, due_ms);
+    bind_text(s, 4, status);
+    bind_text(s, 5, reason);
+    if (run_id > 0)
+        sqlite3_bind_int64(s, 6, run_id);
+    else
+        sqlite3_bind_null(s, 6);
+    sqlite3_bind_int64(s, 7, kiln_now_ms());
+    return run_write(st, s, err, "recording a fire");
+}
+
+int kiln_store_fire_last(kiln_store *st, int64_t *out_due_ms,
+                         const char *pipeline, const char *schedule,
+                         kiln_err *err)
+{
+    sqlite3_stmt *s = st->stmt[Q_FIRE_LAST];
+    int rc;
+    bind_text(s, 1, pipeline);
+    bind_text(s, 2, schedule);
+    rc = sqlite3_step(s);
+    *out_due_ms = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_ROW ? 0 : db_error(st, rc, err, "reading fires");
+}
+
+int kiln_store_schedule_set(kiln_store *st, const char *pipeline,
+                            const char *schedule, const char *timezone,
+                            int64_t next_ms, kiln_err *err)
+{
+    sqlite3_stmt *s = st->stmt[Q_SCHEDULE_SET];
+    bind_text(s, 1, pipeline);
+    bind_text(s, 2, schedule);
+    bind_text(s, 3, timezone);
+    if (next_ms >= 0)
+        sqlite3_bind_int64(s, 4, next_ms);
+    else
+        sqlite3_bind_null(s, 4);
+    sqlite3_bind_int64(s, 5, kiln_now_ms());
+    return run_write(st, s, err, "recording a schedule");
+}
+
+int kiln_store_schedule_clear(kiln_store *st, const char *pipeline,
+                              kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "DELETE FROM schedules WHERE "
+                                "?1 IS NULL OR pipeline = ?1", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "clearing schedules");
+    bind_text(s, 1, pipeline);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err,
+                                            "clearing schedules");
+}
+
 /* Queries. */
 
 /* One result row as a JSON object keyed by column name. Columns holding
@@ -580,6 +661,46 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
     json_decref(execs);
     json_object_set_new(run, "steps", steps);
     *out = run;
+    return 0;
+}
+
+int kiln_store_unfinished_runs_json(kiln_store *st, json_t **out,
+                                    kiln_err *err)
+{
+    return query_rows(st, out, "SELECT " RUN_COLUMNS ", owner_pid, "
+                      "owner_start FROM runs WHERE status IN ('queued', "
+                      "'running') AND ?1 IS NULL AND ?2 ORDER BY id",
+                      NULL, 1, err);
+}
+
+int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
+                           kiln_err *err)
+{
+    json_t *sched = NULL, *active = NULL, *recent = NULL;
+    int rc;
+    *out = NULL;
+    rc = query_rows(st, &sched, "SELECT pipeline, schedule, timezone, "
+                    "next_due, updated_at FROM schedules WHERE ?1 IS NULL "
+                    "AND ?2 ORDER BY next_due IS NULL, next_due, pipeline",
+                    NULL, 1, err);
+    if (rc == 0)
+        rc = query_rows(st, &active, "SELECT " RUN_COLUMNS " FROM runs "
+                        "WHERE status IN ('queued', 'running') AND ?1 IS "
+                        "NULL AND ?2 ORDER BY id", NULL, 1, err);
+    if (rc == 0)
+        rc = query_rows(st, &recent, "SELECT pipeline, schedule, due_at, "
+                        "status, reason, run_id, recorded_at FROM fires "
+                        "WHERE status != 'started' AND ?1 IS NULL "
+                        "ORDER BY id DESC LIMIT ?2", NULL,
+                        fires > 0 ? fires : 20, err);
+    if (rc != 0) {
+        json_decref(sched);
+        json_decref(active);
+        json_decref(recent);
+        return rc;
+    }
+    *out = json_pack("{s:o, s:o, s:o}", "schedules", sched, "active",
+                     active, "fires", recent);
     return 0;
 }
 

@@ -93,6 +93,40 @@ int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
                            const char *reason, int64_t finished_ms,
                            kiln_err *err);
 
+/* Schedules and fires (kiln serve). */
+
+/* Fire statuses. */
+#define KILN_FIRE_STARTED "started"
+#define KILN_FIRE_SKIPPED "skipped"   /* a policy said no; reason says which */
+#define KILN_FIRE_MISSED "missed"     /* could not start in time */
+
+/* Record what became of a schedule's fire due at due_ms. run_id 0: none. */
+int kiln_store_fire_record(kiln_store *st, const char *pipeline,
+                           const char *schedule, int64_t due_ms,
+                           const char *status, const char *reason,
+                           int64_t run_id, kiln_err *err);
+/* The latest recorded fire of a schedule, or 0 when there is none. */
+int kiln_store_fire_last(kiln_store *st, int64_t *out_due_ms,
+                         const char *pipeline, const char *schedule,
+                         kiln_err *err);
+/* Publish a schedule's next fire time (next_ms < 0: none) for kiln
+ * status. */
+int kiln_store_schedule_set(kiln_store *st, const char *pipeline,
+                            const char *schedule, const char *timezone,
+                            int64_t next_ms, kiln_err *err);
+/* Forget the published schedules of a pipeline (NULL: of every
+ * pipeline). */
+int kiln_store_schedule_clear(kiln_store *st, const char *pipeline,
+                              kiln_err *err);
+/* Runs still marked queued or running, oldest first, with their owner
+ * (owner_pid, owner_start), for crash recovery. */
+int kiln_store_unfinished_runs_json(kiln_store *st, json_t **out,
+                                    kiln_err *err);
+/* What kiln status shows: {"schedules": [...], "active": [...],
+ * "fires": [...]} (fires: the latest skipped or missed ones). */
+int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
+                           kiln_err *err);
+
 /* Queries, as JSON for the CLI and the HTTP API. The caller owns the
  * returned reference (json_decref()). */
 

@@ -28,4 +28,22 @@ kiln_rc run "$T/par.yaml" --jobs 1
 t1=$(now_ms)
 eq "exit status (jobs 1)" 0 "$rc"
 check "--jobs 1 serialises ($((t1 - t0)) ms)" test $((t1 - t0)) -ge 2000
+
+# A pool limits its class of steps within --jobs.
+pipeline pools <<'YAML'
+pipeline: pools
+steps:
+  g1: {run: sleep 0.5, pool: gpu}
+  g2: {run: sleep 0.5, pool: gpu}
+  c1: {run: sleep 0.5}
+YAML
+t0=$(now_ms)
+kiln_rc run "$T/pools.yaml" --jobs 3 --pool gpu=1
+t1=$(now_ms)
+eq "pool run" 0 "$rc"
+check "gpu steps one at a time ($((t1 - t0)) ms)" test $((t1 - t0)) -ge 1000
+eq "g1 and g2 never overlapped" 1 "$(q "select (select e.finished_at from executions e join runs r on r.id=e.run_id where r.pipeline='pools' and step='g1') <= (select e.started_at from executions e join runs r on r.id=e.run_id where r.pipeline='pools' and step='g2') or (select e.finished_at from executions e join runs r on r.id=e.run_id where r.pipeline='pools' and step='g2') <= (select e.started_at from executions e join runs r on r.id=e.run_id where r.pipeline='pools' and step='g1')")"
+eq "c1 ran beside them" 1 "$(q "select (select e.started_at from executions e join runs r on r.id=e.run_id where r.pipeline='pools' and step='c1') < (select min(e.finished_at) from executions e join runs r on r.id=e.run_id where r.pipeline='pools')")"
+kiln_rc run "$T/pools.yaml" --pool gpu=zero
+eq "bad --pool" 2 "$rc"
 finish
