@@ -254,6 +254,23 @@ fail:
     return rc;
 }
 
+/* Switch to WAL. Several processes opening a new database at once may
+ * find it locked by another one's switch, which SQLite reports at once
+ * rather than through the busy handler: retry for the busy timeout. */
+static int set_wal(kiln_store *st, kiln_err *err)
+{
+    for (int waited = 0;; waited += 10) {
+        int rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL,
+                              NULL, NULL);
+        if (rc == SQLITE_OK)
+            return 0;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
+            waited >= BUSY_TIMEOUT_MS)
+            return db_error(st, rc, err, "opening the database");
+        sqlite3_sleep(10);
+    }
+}
+
 int kiln_store_open(kiln_store **out, const char *path, kiln_err *err)
 {
     kiln_store *st = kiln_calloc(1, sizeof(*st));
@@ -271,8 +288,7 @@ int kiln_store_open(kiln_store **out, const char *path, kiln_err *err)
     /* WAL lets readers (kiln runs, the web page) proceed while a run
      * writes. synchronous=NORMAL keeps every commit safe from a crash of
      * kiln; only a power loss may lose the last commits, never corrupt. */
-    if ((rc = exec_sql(st, "PRAGMA journal_mode = WAL", err,
-                       "opening the database")) != 0 ||
+    if ((rc = set_wal(st, err)) != 0 ||
         (rc = exec_sql(st, "PRAGMA synchronous = NORMAL;"
                        "PRAGMA foreign_keys = ON", err,
                        "opening the database")) != 0 ||
