@@ -35,20 +35,28 @@ int kiln_cli_fail(const kiln_err *err)
     return kiln_err_exit_code(err->code);
 }
 
-int kiln_cli_open_store(kiln_store **out, const char *state_opt,
-                        kiln_err *err)
+char *kiln_cli_state_dir(const char *state_opt)
 {
     kiln_git_info git;
     kiln_err gerr = KILN_ERR_INIT;
+    char *dir;
+    memset(&git, 0, sizeof(git));
+    if (!state_opt && !getenv("KILN_STATE"))
+        kiln_git_inspect(&git, ".", &gerr);
+    dir = kiln_state_dir_pick(state_opt, git.in_repo ? git.workdir : NULL,
+                              ".");
+    kiln_git_info_dispose(&git);
+    return dir;
+}
+
+int kiln_cli_open_store(kiln_store **out, const char *state_opt,
+                        kiln_err *err)
+{
     char *dir, *db;
     int rc;
 
     *out = NULL;
-    memset(&git, 0, sizeof(git));
-    kiln_git_inspect(&git, ".", &gerr);
-    dir = kiln_state_dir_pick(state_opt, git.in_repo ? git.workdir : NULL,
-                              ".");
-    kiln_git_info_dispose(&git);
+    dir = kiln_cli_state_dir(state_opt);
     db = kiln_path_join(dir, "kiln.db");
     if (access(db, F_OK) != 0)
         rc = kiln_err_set(err, KILN_ENOTFOUND, "no kiln records in %s "

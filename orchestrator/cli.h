@@ -27,6 +27,8 @@ extern const kiln_cmd kiln_cmd_runs;
 extern const kiln_cmd kiln_cmd_show;
 extern const kiln_cmd kiln_cmd_logs;
 extern const kiln_cmd kiln_cmd_cron;
+extern const kiln_cmd kiln_cmd_serve;
+extern const kiln_cmd kiln_cmd_status;
 
 /* Print a command's usage and help to stdout. */
 void kiln_cli_help(const kiln_cmd *cmd);
@@ -35,6 +37,11 @@ int kiln_cli_usage_error(const kiln_cmd *cmd, const char *fmt, ...)
     KILN_PRINTF(2, 3);
 /* Report err in compiler style and return its exit status. */
 int kiln_cli_fail(const kiln_err *err);
+
+/* The state directory of commands that are not given a pipeline file:
+ * state_opt (--state), else $KILN_STATE, else .kiln/ at the top of the Git
+ * work tree holding the current directory, else ./.kiln. Free it. */
+char *kiln_cli_state_dir(const char *state_opt);
 
 /*
  * Open the store of an existing state directory for reading commands:

@@ -72,3 +72,25 @@ void kiln_lock_release(kiln_lock *lock)
     free(lock->path);
     free(lock);
 }
+
+long kiln_lock_holder(const char *state_dir)
+{
+    char *path = kiln_path_join(state_dir, "kiln.lock");
+    char text[32];
+    long pid = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+        if (n > 0) {
+            text[n] = '\0';
+            pid = atol(text);
+        }
+        if (pid <= 0)
+            pid = -1; /* held, pid unknown */
+    }
+    close(fd);
+    return pid;
+}

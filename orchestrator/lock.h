@@ -17,5 +17,7 @@ typedef struct kiln_lock kiln_lock;
  * KILN_EBUSY naming the holder's pid, or KILN_ERROR. */
 int kiln_lock_acquire(kiln_lock **out, const char *state_dir, kiln_err *err);
 void kiln_lock_release(kiln_lock *lock); /* NULL is fine */
+/* Is a daemon holding the state directory? Returns its pid, or 0. */
+long kiln_lock_holder(const char *state_dir);
 
 #endif

@@ -1,0 +1,786 @@
+/*
+ * daemon.c: schedules, fires and their policies, reload and drain.
+ *
+ * Each loaded pipeline is an entry: its current definition (a def, shared
+ * by reference with the runs started from it, so a reload never pulls a
+ * pipeline from under a running run), one sched per cron expression with
+ * its own timer, the fires waiting for a free run slot, and its active
+ * runs. fire() is the one place where a due time becomes a run, a queued
+ * fire, or a recorded skip or miss.
+ *
+ * Time comes from clock.c (the wall clock, or the test clock of KILN_NOW
+ * and KILN_CLOCK_SPEED). Store and libgit2 calls are short and made on the
+ * loop thread.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "engine.h"
+#include "git.h"
+#include "hash.h"
+#include "store.h"
+
+/* Missed fires recorded one by one after downtime, before a summary. */
+#define MAX_MISSED_RECORDS 100
+
+typedef struct server server;
+typedef struct entry entry;
+
+/* One loaded definition of a pipeline, shared by the runs started from
+ * it. */
+typedef struct def {
+    kiln_pipeline *p;
+    char *file;              /* absolute path */
+    char hash[KILN_HASH_HEX];
+    int refs;
+} def;
+
+typedef struct sched {
+    uv_timer_t timer;
+    entry *e;
+    kiln_cron cron;
+    char *expr;
+    int64_t due_ms;          /* next fire on the kiln clock; -1: none */
+} sched;
+
+typedef struct queued {
+    struct queued *next;
+    int64_t due_ms;
+    char *expr;
+} queued;
+
+typedef struct active {
+    struct active *next;
+    kiln_run *run;
+    entry *e;
+    def *d;
+} active;
+
+struct entry {
+    entry *next;
+    server *dm;
+    char *name;
+    def *d;                  /* the current definition */
+    size_t n_scheds;
+    sched **scheds;
+    queued *queue;           /* fires waiting for max_active_runs */
+    unsigned n_active;
+    bool removed;            /* no longer in the files; goes when idle */
+    bool seen;               /* found again by the current (re)load */
+};
+
+struct server {
+    uv_loop_t loop;
+    const kiln_daemon_options *o;
+    kiln_store *store;
+    kiln_engine *eng;
+    entry *entries;
+    active *runs;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t grace;
+    bool stopping;
+    bool closed;
+    int signals;
+};
+
+/* Log a line to stderr with a timestamp. */
+static void say(const char *fmt, ...) KILN_PRINTF(1, 2);
+
+static void say(const char *fmt, ...)
+{
+    char when[32];
+    va_list ap;
+    kiln_fmt_time(when, sizeof(when), kiln_now_ms());
+    fprintf(stderr, "%s kiln serve: ", when);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void store_warn(const kiln_err *err)
+{
+    say("warning: %s", err->msg);
+}
+
+/* Definitions. */
+
+static void def_unref(def *d)
+{
+    if (d && --d->refs == 0) {
+        kiln_pipeline_free(d->p);
+        free(d->file);
+        free(d);
+    }
+}
+
+/* Load file; on error print the diagnostics and return NULL. */
+static def *def_load(const char *file)
+{
+    kiln_diag diag = KILN_DIAG_INIT;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_pipeline *p = NULL;
+    def *d;
+
+    if (kiln_dsl_load_file(&p, file, &diag) != 0) {
+        kiln_diag_print(&diag);
+        kiln_diag_dispose(&diag);
+        return NULL;
+    }
+    kiln_diag_dispose(&diag);
+    d = kiln_calloc(1, sizeof(*d));
+    d->p = p;
+    d->file = kiln_path_absolute(file);
+    d->refs = 1;
+    if (kiln_hash_file(d->hash, d->file, &err) != 0) {
+        kiln_err_print(&err);
+        def_unref(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* Scanning paths. */
+
+static char **scan_out;
+static size_t scan_n, scan_cap;
+
+static void scan_add(const char *path)
+{
+    if (scan_n == scan_cap) {
+        scan_cap = scan_cap ? scan_cap * 2 : 16;
+        scan_out = kiln_realloc(scan_out, scan_cap * sizeof(char *));
+    }
+    scan_out[scan_n++] = kiln_path_absolute(path);
+}
+
+static int on_walk(const char *path, const struct stat *st, int type,
+                   struct FTW *ftw)
+{
+    const char *base = path + ftw->base;
+    size_t len = strlen(base);
+    if (type == FTW_D && ftw->level > 0 && base[0] == '.')
+        return FTW_SKIP_SUBTREE;
+    if (type == FTW_F && base[0] != '.' &&
+        ((len > 5 && strcmp(base + len - 5, ".yaml") == 0) ||
+         (len > 4 && strcmp(base + len - 4, ".yml") == 0)))
+        scan_add(path);
+    (void)st;
+    return FTW_CONTINUE;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int kiln_daemon_scan(char ***out, size_t *n, char *const *paths,
+                     size_t n_paths, kiln_err *err)
+{
+    scan_out = NULL;
+    scan_n = scan_cap = 0;
+    for (size_t i = 0; i < n_paths; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            kiln_err_set_os(err, "cannot read %s", paths[i]);
+            goto fail;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (nftw(paths[i], on_walk, 16, FTW_PHYS | FTW_ACTIONRETVAL) !=
+                0) {
+                kiln_err_set_os(err, "cannot scan %s", paths[i]);
+                goto fail;
+            }
+        } else {
+            scan_add(paths[i]);
+        }
+    }
+    if (scan_n)
+        qsort(scan_out, scan_n, sizeof(char *), cmp_str);
+    *out = scan_out;
+    *n = scan_n;
+    return 0;
+fail:
+    for (size_t i = 0; i < scan_n; i++)
+        free(scan_out[i]);
+    free(scan_out);
+    *out = NULL;
+    *n = 0;
+    return KILN_ERROR;
+}
+
+/* Runs. */
+
+static void on_run_done(kiln_run *run, void *data);
+static void entry_release_maybe(entry *e);
+static void shutdown_maybe(server *dm);
+
+static char *trigger_info(const char *expr, const char *zone, int64_t due)
+{
+    char iso[40];
+    json_t *o;
+    char *text;
+    kiln_time_iso(iso, sizeof(iso), due / 1000, zone);
+    o = json_pack("{s:s, s:s, s:s}", "schedule", expr, "due", iso,
+                  "timezone", zone);
+    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}
+
+/* Start a run of e's current definition for the fire of expr due at due.
+ * Returns the run id, or 0 when it could not start (recorded as missed). */
+static int64_t start_run(entry *e, const char *expr, int64_t due)
+{
+    server *dm = e->dm;
+    def *d = e->d;
+    kiln_run_options o = KILN_RUN_OPTIONS_INIT;
+    kiln_git_info git;
+    kiln_err err = KILN_ERR_INIT;
+    active *a;
+    char *info = trigger_info(expr, d->p->schedule.timezone, due);
+    int rc;
+
+    memset(&git, 0, sizeof(git));
+    if (kiln_git_inspect(&git, d->file, &err) != 0)
+        say("warning: %s", err.msg);
+    a = kiln_calloc(1, sizeof(*a));
+    a->e = e;
+    a->d = d;
+    o.pipeline = d->p;
+    o.file = d->file;
+    o.hash = d->hash;
+    o.trigger = "schedule";
+    o.trigger_info = info;
+    o.git_commit = git.in_repo && git.commit[0] ? git.commit : NULL;
+    o.git_branch = git.branch;
+    o.git_dirty = git.dirty;
+    o.on_done = on_run_done;
+    o.data = a;
+    rc = kiln_run_start(&a->run, dm->eng, &o, &err);
+    kiln_git_info_dispose(&git);
+    free(info);
+    if (rc != 0) {
+        kiln_err ferr = KILN_ERR_INIT;
+        say("error: cannot start a run of %s: %s", e->name, err.msg);
+        if (kiln_store_fire_record(dm->store, e->name, expr, due,
+                                   KILN_FIRE_MISSED, err.msg, 0, &ferr) != 0)
+            store_warn(&ferr);
+        free(a);
+        return 0;
+    }
+    d->refs++;
+    e->n_active++;
+    a->next = dm->runs;
+    dm->runs = a;
+    return kiln_run_id(a->run);
+}
+
+static void record(entry *e, const char *expr, int64_t due,
+                   const char *status, const char *reason, int64_t run_id)
+{
+    kiln_err err = KILN_ERR_INIT;
+    char iso[40];
+    kiln_time_iso(iso, sizeof(iso), due / 1000,
+                  e->d->p->schedule.timezone);
+    if (run_id)
+        say("%s: fire due %s started run %lld", e->name, iso,
+            (long long)run_id);
+    else
+        say("%s: fire due %s %s: %s", e->name, iso, status, reason);
+    if (kiln_store_fire_record(e->dm->store, e->name, expr, due, status,
+                               reason, run_id, &err) != 0)
+        store_warn(&err);
+}
+
+/* Too late to start? Records the miss and says so. */
+static bool past_deadline(entry *e, const char *expr, int64_t due)
+{
+    const kiln_schedule *s = &e->d->p->schedule;
+    int64_t late = kiln_clock_now_ms() - due;
+    char why[160], a[32], b[32];
+    if (s->start_deadline_ms <= 0 || late <= s->start_deadline_ms)
+        return false;
+    snprintf(why, sizeof(why), "could not start within start_deadline %s "
+             "(%s late)",
+             kiln_fmt_duration(a, sizeof(a), s->start_deadline_ms),
+             kiln_fmt_duration(b, sizeof(b), late));
+    record(e, expr, due, KILN_FIRE_MISSED, why, 0);
+    return true;
+}
+
+/* A fire of expr, due at due, on e: start a run, queue it, or record why
+ * not, as the schedule's policies say. */
+static void fire(entry *e, const char *expr, int64_t due)
+{
+    const kiln_schedule *s = &e->d->p->schedule;
+    server *dm = e->dm;
+    char why[200];
+    int64_t id;
+
+    if (past_deadline(e, expr, due))
+        return;
+    if (e->n_active > 0) {
+        active *a;
+        int64_t running = 0;
+        for (a = dm->runs; a; a = a->next)
+            if (a->e == e)
+                running = kiln_run_id(a->run);
+        switch (s->concurrency) {
+        case KILN_CONCURRENCY_FORBID:
+            snprintf(why, sizeof(why), "run %lld is still running "
+                     "(concurrency: forbid)", (long long)running);
+            record(e, expr, due, KILN_FIRE_SKIPPED, why, 0);
+            return;
+        case KILN_CONCURRENCY_REPLACE:
+            for (a = dm->runs; a; a = a->next) {
+                if (a->e == e) {
+                    say("%s: cancelling run %lld (concurrency: replace)",
+                        e->name, (long long)kiln_run_id(a->run));
+                    kiln_run_cancel(a->run, false);
+                }
+            }
+            break;
+        case KILN_CONCURRENCY_ALLOW:
+            if (e->n_active >= (unsigned)s->max_active_runs) {
+                queued *q = kiln_calloc(1, sizeof(*q)), **pp;
+                q->due_ms = due;
+                q->expr = kiln_strdup(expr);
+                for (pp = &e->queue; *pp; pp = &(*pp)->next)
+                    ;
+                *pp = q;
+                say("%s: fire queued behind %u active run(s) "
+                    "(max_active_runs: %d)", e->name, e->n_active,
+                    s->max_active_runs);
+                return;
+            }
+            break;
+        }
+    }
+    if ((id = start_run(e, expr, due)) != 0)
+        record(e, expr, due, KILN_FIRE_STARTED, NULL, id);
+}
+
+/* Start queued fires while there is room. */
+static void dequeue(entry *e)
+{
+    while (e->queue && !e->dm->stopping && !e->removed &&
+           e->n_active < (unsigned)e->d->p->schedule.max_active_runs) {
+        queued *q = e->queue;
+        e->queue = q->next;
+        fire(e, q->expr, q->due_ms);
+        free(q->expr);
+        free(q);
+    }
+}
+
+static void on_run_done(kiln_run *run, void *data)
+{
+    active *a = data, **pp;
+    entry *e = a->e;
+    server *dm = e->dm;
+
+    say("%s: run %lld %s", e->name, (long long)kiln_run_id(run),
+        kiln_run_state_name(kiln_run_state_get(run)));
+    for (pp = &dm->runs; *pp; pp = &(*pp)->next) {
+        if (*pp == a) {
+            *pp = a->next;
+            break;
+        }
+    }
+    e->n_active--;
+    kiln_run_free(run);
+    def_unref(a->d);
+    free(a);
+    dequeue(e);
+    entry_release_maybe(e);
+    shutdown_maybe(dm);
+}
+
+/* Schedules. */
+
+static void on_sched_timer(uv_timer_t *t);
+
+/* Arm s for its first fire after after_ms and publish it. */
+static void arm(sched *s, int64_t after_ms)
+{
+    const kiln_schedule *sch = &s->e->d->p->schedule;
+    kiln_err err = KILN_ERR_INIT;
+    int64_t next = kiln_cron_next(&s->cron, sch->timezone, after_ms / 1000);
+    s->due_ms = next >= 0 ? next * 1000 : -1;
+    if (kiln_store_schedule_set(s->e->dm->store, s->e->name, s->expr,
+                                sch->timezone, s->due_ms, &err) != 0)
+        store_warn(&err);
+    if (s->due_ms >= 0)
+        uv_timer_start(&s->timer, on_sched_timer,
+                       kiln_clock_real_ms(s->due_ms), 0);
+}
+
+static void on_sched_timer(uv_timer_t *t)
+{
+    sched *s = t->data;
+    int64_t due = s->due_ms;
+    /* The test clock can run faster than timers are exact: never fire
+     * before the due time. */
+    if (kiln_clock_now_ms() < due) {
+        uv_timer_start(&s->timer, on_sched_timer, kiln_clock_real_ms(due),
+                       0);
+        return;
+    }
+    fire(s->e, s->expr, due);
+    arm(s, due);
+}
+
+static void on_sched_close(uv_handle_t *h)
+{
+    sched *s = h->data;
+    free(s->expr);
+    free(s);
+}
+
+static void scheds_close(entry *e)
+{
+    for (size_t i = 0; i < e->n_scheds; i++)
+        uv_close((uv_handle_t *)&e->scheds[i]->timer, on_sched_close);
+    free(e->scheds);
+    e->scheds = NULL;
+    e->n_scheds = 0;
+}
+
+/*
+ * After downtime: the fires of s between the last one recorded and now.
+ * With catchup, the latest max_catchup run (oldest first); the rest are
+ * recorded as missed.
+ */
+static void catch_up(sched *s, int64_t now)
+{
+    entry *e = s->e;
+    const kiln_schedule *sch = &e->d->p->schedule;
+    kiln_err err = KILN_ERR_INIT;
+    int64_t last, t, *slots = NULL;
+    size_t n = 0, cap = 0, keep, i;
+
+    if (kiln_store_fire_last(e->dm->store, &last, e->name, s->expr,
+                             &err) != 0) {
+        store_warn(&err);
+        return;
+    }
+    if (last <= 0)
+        return; /* never fired: start from now */
+    for (t = kiln_cron_next(&s->cron, sch->timezone, last / 1000);
+         t >= 0 && t * 1000 <= now && n < 100000;
+         t = kiln_cron_next(&s->cron, sch->timezone, t)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            slots = kiln_realloc(slots, cap * sizeof(*slots));
+        }
+        slots[n++] = t * 1000;
+    }
+    keep = sch->catchup ? (n < (size_t)sch->max_catchup ? n
+                                                        : (size_t)sch->max_catchup)
+                        : 0;
+    for (i = 0; i < n - keep; i++) {
+        if (i < MAX_MISSED_RECORDS || i == n - keep - 1)
+            record(e, s->expr, slots[i], KILN_FIRE_MISSED,
+                   sch->catchup ? "more fires were missed than max_catchup"
+                                : "kiln serve was not running (catchup: "
+                                  "false)", 0);
+    }
+    for (; i < n; i++)
+        fire(e, s->expr, slots[i]);
+    free(slots);
+}
+
+/* Create e's scheds from its definition and arm them after now. */
+static void scheds_open(entry *e, bool catchup)
+{
+    const kiln_schedule *sch = &e->d->p->schedule;
+    int64_t now = kiln_clock_now_ms();
+    e->n_scheds = sch->n_crons;
+    e->scheds = kiln_calloc(sch->n_crons ? sch->n_crons : 1,
+                            sizeof(sched *));
+    for (size_t i = 0; i < sch->n_crons; i++) {
+        sched *s = kiln_calloc(1, sizeof(*s));
+        s->e = e;
+        s->cron = sch->crons[i].cron;
+        s->expr = kiln_strdup(sch->crons[i].expr);
+        uv_timer_init(&e->dm->loop, &s->timer);
+        s->timer.data = s;
+        e->scheds[i] = s;
+        if (catchup)
+            catch_up(s, now);
+        arm(s, now);
+    }
+}
+
+/* Entries. */
+
+static entry *entry_find(server *dm, const char *name)
+{
+    for (entry *e = dm->entries; e; e = e->next)
+        if (!e->removed && strcmp(e->name, name) == 0)
+            return e;
+    return NULL;
+}
+
+/* Free a removed entry once its runs are done. */
+static void entry_release_maybe(entry *e)
+{
+    server *dm = e->dm;
+    entry **pp;
+    if (!e->removed || e->n_active > 0)
+        return;
+    for (pp = &dm->entries; *pp; pp = &(*pp)->next) {
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    }
+    while (e->queue) {
+        queued *q = e->queue;
+        e->queue = q->next;
+        free(q->expr);
+        free(q);
+    }
+    def_unref(e->d);
+    free(e->name);
+    free(e);
+}
+
+static void entry_remove(entry *e)
+{
+    kiln_err err = KILN_ERR_INIT;
+    scheds_close(e);
+    e->removed = true;
+    if (!e->dm->stopping &&
+        kiln_store_schedule_clear(e->dm->store, e->name, &err) != 0)
+        store_warn(&err);
+    entry_release_maybe(e);
+}
+
+/*
+ * (Re)load the pipeline files. A file that no longer validates keeps its
+ * last good definition; pipelines gone from the files stop being
+ * scheduled (their runs finish); changed definitions re-arm their
+ * schedules. Returns how many pipelines are loaded.
+ */
+static size_t load_all(server *dm, bool first)
+{
+    kiln_err err = KILN_ERR_INIT;
+    char **files = NULL;
+    size_t n_files = 0, loaded = 0;
+    entry *e;
+
+    if (kiln_daemon_scan(&files, &n_files, dm->o->paths, dm->o->n_paths,
+                         &err) != 0) {
+        kiln_err_print(&err);
+        return 0;
+    }
+    for (e = dm->entries; e; e = e->next)
+        e->seen = false;
+    for (size_t i = 0; i < n_files; i++) {
+        def *d = def_load(files[i]);
+        entry *old = NULL;
+        if (!d) {
+            /* Keep whatever this file defined before. */
+            for (e = dm->entries; e; e = e->next)
+                if (!e->removed && strcmp(e->d->file, files[i]) == 0)
+                    old = e;
+            if (old) {
+                say("error: %s no longer validates; keeping the last good "
+                    "definition of %s", files[i], old->name);
+                old->seen = true;
+                loaded++;
+            } else {
+                say("error: %s is not a valid pipeline; skipped", files[i]);
+            }
+            continue;
+        }
+        old = entry_find(dm, d->p->name);
+        if (old && old->seen) {
+            say("error: %s defines pipeline %s again (already defined in "
+                "%s); skipped", files[i], d->p->name, old->d->file);
+            def_unref(d);
+            continue;
+        }
+        loaded++;
+        if (old) {
+            old->seen = true;
+            if (strcmp(old->d->hash, d->hash) == 0 &&
+                strcmp(old->d->file, d->file) == 0) {
+                def_unref(d);
+                continue;
+            }
+            say("%s: reloaded from %s", old->name, d->file);
+            scheds_close(old);
+            def_unref(old->d);
+            old->d = d;
+            scheds_open(old, false);
+            continue;
+        }
+        e = kiln_calloc(1, sizeof(*e));
+        e->dm = dm;
+        e->name = kiln_strdup(d->p->name);
+        e->d = d;
+        e->seen = true;
+        e->next = dm->entries;
+        dm->entries = e;
+        scheds_open(e, first);
+        if (!first)
+            say("%s: added from %s", e->name, d->file);
+    }
+    for (size_t i = 0; i < n_files; i++)
+        free(files[i]);
+    free(files);
+    for (e = dm->entries; e;) {
+        entry *next = e->next;
+        if (!e->removed && !e->seen) {
+            say("%s: removed; its running runs finish", e->name);
+            entry_remove(e);
+        }
+        e = next;
+    }
+    return loaded;
+}
+
+/* Stopping. */
+
+static void close_all(server *dm)
+{
+    entry *e;
+    if (dm->closed)
+        return;
+    dm->closed = true;
+    for (e = dm->entries; e; e = e->next)
+        scheds_close(e);
+    while (dm->entries) {
+        e = dm->entries;
+        e->removed = true;
+        entry_release_maybe(e);
+    }
+    uv_close((uv_handle_t *)&dm->sigterm, NULL);
+    uv_close((uv_handle_t *)&dm->sigint, NULL);
+    uv_close((uv_handle_t *)&dm->sighup, NULL);
+    uv_close((uv_handle_t *)&dm->grace, NULL);
+}
+
+static void shutdown_maybe(server *dm)
+{
+    if (dm->stopping && dm->runs == NULL) {
+        say("stopped");
+        close_all(dm);
+    }
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    server *dm = t->data;
+    if (dm->runs)
+        say("grace period over: cancelling the steps still running");
+    for (active *a = dm->runs; a; a = a->next)
+        kiln_run_cancel(a->run, false);
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+    server *dm = sig->data;
+    char g[32];
+    if (dm->stopping) {
+        say("%s again: cancelling everything now", strsignal(signum));
+        for (active *a = dm->runs; a; a = a->next)
+            kiln_run_cancel(a->run, true);
+        return;
+    }
+    dm->stopping = true;
+    say("%s: stopping; running steps get %s to finish", strsignal(signum),
+        kiln_fmt_duration(g, sizeof(g), dm->o->grace_ms));
+    for (entry *e = dm->entries; e; e = e->next) {
+        scheds_close(e);
+        while (e->queue) {
+            queued *q = e->queue;
+            e->queue = q->next;
+            record(e, q->expr, q->due_ms, KILN_FIRE_MISSED,
+                   "kiln serve stopped before it could start", 0);
+            free(q->expr);
+            free(q);
+        }
+    }
+    for (active *a = dm->runs; a; a = a->next)
+        kiln_run_drain(a->run, "kiln serve is stopping");
+    uv_timer_start(&dm->grace, on_grace, (uint64_t)dm->o->grace_ms, 0);
+    shutdown_maybe(dm);
+}
+
+static void on_hup(uv_signal_t *sig, int signum)
+{
+    server *dm = sig->data;
+    size_t n;
+    (void)signum;
+    if (dm->stopping)
+        return;
+    say("SIGHUP: reloading");
+    n = load_all(dm, false);
+    say("%zu pipeline%s loaded", n, n == 1 ? "" : "s");
+}
+
+int kiln_daemon_run(const kiln_daemon_options *o)
+{
+    server dm;
+    kiln_err err = KILN_ERR_INIT;
+    char *db;
+    size_t n;
+    int status = KILN_EXIT_OK;
+
+    memset(&dm, 0, sizeof(dm));
+    dm.o = o;
+    if (kiln_clock_init(&err) != 0)
+        return kiln_err_print(&err), KILN_EXIT_USAGE;
+    db = kiln_path_join(o->state_dir, "kiln.db");
+    if (kiln_store_open(&dm.store, db, &err) != 0) {
+        free(db);
+        kiln_err_print(&err);
+        return KILN_EXIT_SYSTEM;
+    }
+    free(db);
+    uv_loop_init(&dm.loop);
+    kiln_engine_new(&dm.eng, &dm.loop, dm.store, o->state_dir, o->jobs,
+                    &err);
+    kiln_engine_set_durable(dm.eng, true);
+    for (size_t i = 0; i < o->n_pools; i++)
+        kiln_engine_set_pool(dm.eng, o->pools[i].key,
+                             (unsigned)atoi(o->pools[i].value));
+    uv_signal_init(&dm.loop, &dm.sigterm);
+    uv_signal_init(&dm.loop, &dm.sigint);
+    uv_signal_init(&dm.loop, &dm.sighup);
+    uv_timer_init(&dm.loop, &dm.grace);
+    dm.sigterm.data = dm.sigint.data = dm.sighup.data = &dm;
+    dm.grace.data = &dm;
+    uv_signal_start(&dm.sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&dm.sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&dm.sighup, on_hup, SIGHUP);
+
+    if (kiln_store_schedule_clear(dm.store, NULL, &err) != 0)
+        store_warn(&err);
+    n = load_all(&dm, true);
+    say("pid %d, state %s, %u job%s, %zu pipeline%s%s", (int)getpid(),
+        o->state_dir, kiln_engine_jobs(dm.eng),
+        kiln_engine_jobs(dm.eng) == 1 ? "" : "s", n, n == 1 ? "" : "s",
+        kiln_clock_is_simulated() ? " (test clock)" : "");
+    uv_run(&dm.loop, UV_RUN_DEFAULT);
+    kiln_engine_free(dm.eng);
+    if (uv_loop_close(&dm.loop) != 0)
+        say("warning: handles left open on exit");
+    kiln_store_close(dm.store);
+    return status;
+}
