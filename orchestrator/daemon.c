@@ -463,19 +463,13 @@ static void scheds_close(entry *e)
  * With catchup, the latest max_catchup run (oldest first); the rest are
  * recorded as missed.
  */
-static void catch_up(sched *s, int64_t now)
+static void catch_up(sched *s, int64_t last, int64_t now)
 {
     entry *e = s->e;
     const kiln_schedule *sch = &e->d->p->schedule;
-    kiln_err err = KILN_ERR_INIT;
-    int64_t last, t, *slots = NULL;
+    int64_t t, *slots = NULL;
     size_t n = 0, cap = 0, keep, i;
 
-    if (kiln_store_fire_last(e->dm->store, &last, e->name, s->expr,
-                             &err) != 0) {
-        store_warn(&err);
-        return;
-    }
     if (last <= 0)
         return; /* never fired: start from now */
     for (t = kiln_cron_next(&s->cron, sch->timezone, last / 1000);
@@ -506,7 +500,14 @@ static void catch_up(sched *s, int64_t now)
 static void scheds_open(entry *e, bool catchup)
 {
     const kiln_schedule *sch = &e->d->p->schedule;
-    int64_t now = kiln_clock_now_ms();
+    int64_t now = kiln_clock_now_ms(), last = 0;
+    kiln_err err = KILN_ERR_INIT;
+
+    /* Catch up since the pipeline last fired, whatever its schedule was
+     * then. */
+    if (catchup && sch->n_crons &&
+        kiln_store_fire_last(e->dm->store, &last, e->name, NULL, &err) != 0)
+        store_warn(&err);
     e->n_scheds = sch->n_crons;
     e->scheds = kiln_calloc(sch->n_crons ? sch->n_crons : 1,
                             sizeof(sched *));
@@ -519,7 +520,7 @@ static void scheds_open(entry *e, bool catchup)
         s->timer.data = s;
         e->scheds[i] = s;
         if (catchup)
-            catch_up(s, now);
+            catch_up(s, last, now);
         arm(s, now);
     }
 }

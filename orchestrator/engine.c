@@ -504,8 +504,8 @@ static void on_task_done(kiln_task *task, void *data)
                                task->finished_ms, &err) != 0)
         store_failed(run, &err);
     s->ex = NULL;
-    step_attempt_ended(s, ok && !run->cancelling, ok && run->cancelling ?
-                       "cancelled" : why);
+    /* A step that ended well while its run was draining did succeed. */
+    step_attempt_ended(s, ok, why);
     run_maybe_finish(run);
     dispatch(eng);
 }

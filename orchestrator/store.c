@@ -149,7 +149,7 @@ static const char *const queries[Q_COUNT] = {
         "run_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_FIRE_LAST] =
         "SELECT max(due_at) FROM fires WHERE pipeline = ?1 AND "
-        "schedule = ?2",
+        "(?2 IS NULL OR schedule = ?2)",
     [Q_SCHEDULE_SET] =
         "INSERT INTO schedules (pipeline, schedule, timezone, next_due, "
         "updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (pipeline, "

@@ -105,7 +105,8 @@ int kiln_store_fire_record(kiln_store *st, const char *pipeline,
                            const char *schedule, int64_t due_ms,
                            const char *status, const char *reason,
                            int64_t run_id, kiln_err *err);
-/* The latest recorded fire of a schedule, or 0 when there is none. */
+/* The latest recorded fire of a pipeline's schedule (schedule NULL: of
+ * any of its schedules), or 0 when there is none. */
 int kiln_store_fire_last(kiln_store *st, int64_t *out_due_ms,
                          const char *pipeline, const char *schedule,
                          kiln_err *err);

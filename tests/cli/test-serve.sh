@@ -1,0 +1,179 @@
+# kiln serve: schedules fire on the test clock, policies, reload, drain,
+# one daemon per state directory, catchup after downtime.
+. "$(dirname "$0")/lib.sh"
+P=$T/pipelines
+mkdir -p "$P"
+export KILN_NOW=2026-01-01T00:00:30Z KILN_CLOCK_SPEED=60 # a minute a second
+pids=()
+stop_all() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; }
+trap 'stop_all; [ -n "${KEEP:-}" ] || cleanup' EXIT
+
+# serve LOG ARGS...: start a daemon in the background; $daemon is its pid.
+serve() {
+    local log=$1; shift
+    "$KILN" serve --state "$KILN_STATE" "$@" >"$T/$log" 2>&1 &
+    daemon=$!
+    pids+=("$daemon")
+}
+# wait_for WHAT SECONDS 'SHELL CONDITION': poll until it holds.
+wait_for() {
+    local what=$1 secs=$2 cond=$3
+    for _ in $(seq $((secs * 10))); do
+        eval "$cond" >/dev/null 2>&1 && { ok; return 0; }
+        sleep 0.1
+    done
+    fail "timed out waiting for: $what"
+    return 1
+}
+stop() { kill -TERM "$1"; wait "$1"; }
+
+# Fires every minute; a run takes 1.5 s, that is 1.5 minutes of test clock.
+cat > "$P/forbid.yaml" <<'YAML'
+pipeline: forbid
+schedule: {cron: "* * * * *", concurrency: forbid}
+steps:
+  work: {run: "sleep 1.5"}
+YAML
+serve forbid.log "$P/forbid.yaml"
+wait_for "a second run" 8 'test "$(q "select count(*) from runs where status='\''succeeded'\''" 2>/dev/null)" -ge 2'
+wait_for "a skipped fire" 5 'test "$(q "select count(*) from fires where status='\''skipped'\''")" -ge 1'
+stop $daemon
+eq "daemon exits 0 on SIGTERM" 0 "$?"
+eq "runs record their trigger" "schedule" "$(q 'select trigger from runs where id=1')"
+eq "and their due time" '{"schedule":"* * * * *","due":"2026-01-01T00:01:00Z","timezone":"UTC"}' \
+    "$(q 'select trigger_info from runs where id=1')"
+contains "skip names the running run" "is still running (concurrency: forbid)" \
+    "$(q "select reason from fires where status='skipped' limit 1")"
+eq "every fire accounted for, in order" "" \
+    "$(q "select a.due_at from fires a join fires b on b.id = a.id + 1 where b.due_at - a.due_at != 60000")"
+
+# A second daemon on the same state directory is refused.
+serve first.log "$P/forbid.yaml"
+wait_for "the first daemon" 5 'grep -q "pid $daemon" "$T/first.log"'
+kiln_rc serve --state "$KILN_STATE" "$P/forbid.yaml"
+eq "second daemon refused" 3 "$rc"
+contains "names the holder" "another kiln serve (pid $daemon)" "$err"
+kiln_rc status --json
+contains "status sees the daemon" "\"daemon_pid\": $daemon" "$out"
+contains "status shows the next fire" '"schedule": "* * * * *"' "$out"
+stop $daemon
+
+# replace: a fire cancels the run still going.
+rm "$P/forbid.yaml"
+cat > "$P/replace.yaml" <<'YAML'
+pipeline: replace
+schedule: {cron: "* * * * *", concurrency: replace}
+steps:
+  long: {run: "sleep 100"}
+YAML
+serve replace.log "$P/replace.yaml"
+wait_for "a replaced run" 10 'test "$(q "select count(*) from runs where pipeline='\''replace'\'' and status='\''cancelled'\''")" -ge 1'
+stop $daemon
+eq "replaced runs were cancelled, newest last" "cancelled" \
+    "$(q "select status from runs where pipeline='replace' order by id limit 1")"
+contains "log says why" "cancelling run" "$(cat "$T/replace.log")"
+
+# allow with max_active_runs 1 queues; start_deadline turns a long wait
+# into a miss.
+rm "$P/replace.yaml"
+cat > "$P/queue.yaml" <<'YAML'
+pipeline: queue
+schedule: {cron: "* * * * *", max_active_runs: 1, start_deadline: 90s}
+steps:
+  slow: {run: "sleep 2.5"}
+YAML
+serve queue.log "$P/queue.yaml"
+wait_for "a missed fire" 12 'test "$(q "select count(*) from fires where pipeline='\''queue'\'' and status='\''missed'\''")" -ge 1'
+wait_for "a queued fire that started" 8 'test "$(q "select count(*) from runs where pipeline='\''queue'\'' and status='\''succeeded'\''")" -ge 2'
+stop $daemon
+contains "queued in the log" "fire queued behind 1 active run" "$(cat "$T/queue.log")"
+contains "miss names the deadline" "could not start within start_deadline 1m30s" \
+    "$(q "select reason from fires where pipeline='queue' and status='missed' limit 1")"
+eq "never two queue runs at once" "" "$(q "select a.id from runs a join runs b on b.pipeline = a.pipeline and b.id > a.id where a.pipeline='queue' and b.started_at < a.finished_at")"
+
+# SIGHUP: an invalid edit keeps the last good definition; a new file is
+# added; a removed one stops.
+rm "$P/queue.yaml"
+cat > "$P/hup.yaml" <<'YAML'
+pipeline: hup
+schedule: "* * * * *"
+steps:
+  quick: {run: "true"}
+YAML
+serve hup.log "$P"
+wait_for "hup runs" 5 'test "$(q "select count(*) from runs where pipeline='\''hup'\''")" -ge 1'
+printf 'pipeline: hup\nsteps: [broken\n' > "$P/hup.yaml"
+cat > "$P/added.yaml" <<'YAML'
+pipeline: added
+schedule: "*/2 * * * *"
+steps:
+  quick: {run: "true"}
+YAML
+kill -HUP $daemon
+wait_for "the reload" 5 'grep -q "added: added from" "$T/hup.log"'
+contains "invalid edit reported with position" "hup.yaml:3:1: error:" "$(cat "$T/hup.log")"
+contains "last good definition kept" "keeping the last good definition of hup" "$(cat "$T/hup.log")"
+before=$(q "select count(*) from runs where pipeline='hup'")
+wait_for "hup still fires" 5 'test "$(q "select count(*) from runs where pipeline='\''hup'\''")" -gt "$before"'
+wait_for "added fires" 5 'test "$(q "select count(*) from runs where pipeline='\''added'\''")" -ge 1'
+rm "$P/added.yaml"
+kill -HUP $daemon
+wait_for "removal" 5 'grep -q "added: removed" "$T/hup.log"'
+after=$(q "select count(*) from runs where pipeline='added'")
+sleep 2.5
+eq "a removed pipeline no longer fires" "$after" "$(q "select count(*) from runs where pipeline='added'")"
+stop $daemon
+
+# SIGTERM drains: the running step finishes within --grace...
+rm "$P/hup.yaml"
+cat > "$P/drain.yaml" <<'YAML'
+pipeline: drain
+schedule: "* * * * *"
+steps:
+  first: {run: "sleep 1; echo done"}
+  second: {needs: [first], run: "true"}
+YAML
+serve drain.log --grace 5s "$P/drain.yaml"
+wait_for "a drain run" 5 'test -n "$(q "select id from runs where pipeline='\''drain'\'' and status='\''running'\''")"'
+id=$(q "select max(id) from runs where pipeline='drain'")
+sleep 0.2
+stop $daemon
+eq "exit 0 after draining" 0 "$?"
+eq "the running step finished" "succeeded" "$(q "select status from run_steps where run_id=$id and step='first'")"
+eq "the pending step was cancelled" "cancelled|kiln serve is stopping" \
+    "$(q "select status, reason from run_steps where run_id=$id and step='second'")"
+eq "nothing left running" 0 "$(q "select count(*) from runs where status in ('running','queued')")"
+# ...and one past --grace is cancelled.
+cat > "$P/drain.yaml" <<'YAML'
+pipeline: drain
+schedule: "* * * * *"
+steps:
+  forever: {run: "sleep 3031"}
+YAML
+serve drain2.log --grace 1s "$P/drain.yaml"
+wait_for "a forever run" 5 'test -n "$(q "select run_id from run_steps where step='\''forever'\'' and status='\''running'\''")"'
+stop $daemon
+eq "exit 0 after the grace period" 0 "$?"
+eq "the long step was cancelled" "cancelled" "$(q "select status from run_steps where step='forever' order by run_id desc limit 1")"
+check "its process is gone" bash -c '! pgrep -f "sleep 303[1]" >/dev/null'
+
+# Downtime: without catchup the missed fires are recorded as missed; with
+# catchup the latest max_catchup of them run, oldest first.
+cat > "$P/drain.yaml" <<'YAML'
+pipeline: drain
+schedule: {cron: "*/10 * * * *", catchup: true, max_catchup: 2}
+steps:
+  quick: {run: "true"}
+YAML
+last=$(q "select max(due_at) from fires where pipeline='drain'")
+KILN_NOW=2026-01-01T03:00:30Z serve catchup.log "$P/drain.yaml"
+wait_for "catch-up runs" 8 'test "$(q "select count(*) from fires where pipeline='\''drain'\'' and due_at > $last and status='\''started'\''")" -ge 2'
+stop $daemon
+eq "the latest two slots ran, oldest first" "2026-01-01T02:50:00Z 2026-01-01T03:00:00Z" \
+    "$(q "select json_extract(trigger_info, '$.due') from runs where pipeline='drain' and json_extract(trigger_info, '$.schedule') = '*/10 * * * *' order by id" | tr '\n' ' ' | sed 's/ $//')"
+check "older slots recorded as missed" test "$(q "select count(*) from fires where pipeline='drain' and status='missed' and reason like '%max_catchup%'")" -ge 10
+
+kiln_rc status
+contains "status lists missed fires" "missed" "$out"
+contains "status says no daemon" "daemon: not running" "$out"
+finish
