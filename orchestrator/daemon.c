@@ -63,7 +63,8 @@ typedef struct queued {
 typedef struct active {
     struct active *next;
     kiln_run *run;
-    entry *e;
+    server *dm;
+    entry *e;                /* NULL: a recovered run of no loaded entry */
     def *d;
 } active;
 
@@ -256,6 +257,7 @@ static int64_t start_run(entry *e, const char *expr, int64_t due)
     if (kiln_git_inspect(&git, d->file, &err) != 0)
         say("warning: %s", err.msg);
     a = kiln_calloc(1, sizeof(*a));
+    a->dm = dm;
     a->e = e;
     a->d = d;
     o.pipeline = d->p;
@@ -391,7 +393,8 @@ static void on_run_done(kiln_run *run, void *data)
     entry *e = a->e;
     server *dm = e->dm;
 
-    say("%s: run %lld %s", e->name, (long long)kiln_run_id(run),
+    say("%s: run %lld %s", kiln_run_pipeline(run)->name,
+        (long long)kiln_run_id(run),
         kiln_run_state_name(kiln_run_state_get(run)));
     for (pp = &dm->runs; *pp; pp = &(*pp)->next) {
         if (*pp == a) {
@@ -399,12 +402,14 @@ static void on_run_done(kiln_run *run, void *data)
             break;
         }
     }
-    e->n_active--;
     kiln_run_free(run);
     def_unref(a->d);
     free(a);
-    dequeue(e);
-    entry_release_maybe(e);
+    if (e) {
+        e->n_active--;
+        dequeue(e);
+        entry_release_maybe(e);
+    }
     shutdown_maybe(dm);
 }
 
@@ -655,6 +660,118 @@ static size_t load_all(server *dm, bool first)
     return loaded;
 }
 
+/* Crash recovery. */
+
+static void abandon(server *dm, int64_t id, const char *why)
+{
+    kiln_err err = KILN_ERR_INIT;
+    say("run %lld cannot be taken over: %s", (long long)id, why);
+    if (kiln_store_run_abandon(dm->store, id, why, &err) != 0)
+        store_warn(&err);
+}
+
+/* Params recorded with a run, as overrides for kiln_run_resume(). */
+static kiln_kv *recorded_params(json_t *params, size_t *n)
+{
+    kiln_kv *kv = kiln_calloc(json_object_size(params) + 1, sizeof(*kv));
+    const char *key;
+    json_t *v;
+    *n = 0;
+    json_object_foreach(params, key, v) {
+        if (json_is_string(v)) {
+            kv[*n].key = key;
+            kv[*n].value = json_string_value(v);
+            (*n)++;
+        }
+    }
+    return kv;
+}
+
+/* Take over one unfinished run whose kiln process is gone. */
+static void recover_run(server *dm, json_t *r)
+{
+    int64_t id = json_integer_value(json_object_get(r, "id"));
+    const char *file = json_string_value(json_object_get(r, "file"));
+    const char *hash = json_string_value(json_object_get(r,
+                                                         "pipeline_hash"));
+    kiln_run_options o = KILN_RUN_OPTIONS_INIT;
+    kiln_err err = KILN_ERR_INIT;
+    json_t *full = NULL;
+    kiln_kv *params = NULL;
+    active *a;
+    def *d;
+
+    if (!(d = def_load(file))) {
+        abandon(dm, id, "its pipeline file no longer loads");
+        return;
+    }
+    if (!hash || strcmp(d->hash, hash) != 0) {
+        abandon(dm, id, "its pipeline file changed since it started");
+        def_unref(d);
+        return;
+    }
+    if (kiln_store_run_json(dm->store, &full, id, &err) != 0 ||
+        kiln_store_run_adopt(dm->store, id, &err) != 0) {
+        store_warn(&err);
+        json_decref(full);
+        def_unref(d);
+        return;
+    }
+    a = kiln_calloc(1, sizeof(*a));
+    a->dm = dm;
+    a->d = d;
+    a->e = entry_find(dm, d->p->name);
+    o.pipeline = d->p;
+    o.file = d->file;
+    o.hash = d->hash;
+    o.root = json_string_value(json_object_get(r, "workdir"));
+    params = recorded_params(json_object_get(full, "params"), &o.n_params);
+    o.params = params;
+    o.git_commit = json_string_value(json_object_get(r, "git_commit"));
+    o.on_done = on_run_done;
+    o.data = a;
+    if (a->e)
+        a->e->n_active++;
+    a->next = dm->runs;
+    dm->runs = a;
+    say("%s: taking over run %lld", d->p->name, (long long)id);
+    if (kiln_run_resume(&a->run, dm->eng, &o, full, &err) != 0) {
+        dm->runs = a->next;
+        if (a->e)
+            a->e->n_active--;
+        abandon(dm, id, err.msg);
+        def_unref(d);
+        free(a);
+    }
+    free(params);
+    json_decref(full);
+}
+
+/* Runs left unfinished by kiln processes that are gone (a daemon killed
+ * mid-run, a kiln run killed with SIGKILL). Runs whose owner still lives
+ * (a kiln run in another terminal) are left alone. */
+static void recover(server *dm)
+{
+    kiln_err err = KILN_ERR_INIT;
+    json_t *runs, *r;
+    size_t i;
+
+    if (kiln_store_unfinished_runs_json(dm->store, &runs, &err) != 0) {
+        store_warn(&err);
+        return;
+    }
+    json_array_foreach(runs, i, r) {
+        pid_t pid = (pid_t)json_integer_value(json_object_get(r,
+                                                              "owner_pid"));
+        uint64_t start = (uint64_t)json_integer_value(
+            json_object_get(r, "owner_start"));
+        if (pid > 0 && start && kiln_proc_start(pid) == start)
+            continue;
+        recover_run(dm, r);
+    }
+    json_decref(runs);
+}
+
 /* Stopping. */
 
 static void close_all(server *dm)
@@ -774,6 +891,7 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     if (kiln_store_schedule_clear(dm.store, NULL, &err) != 0)
         store_warn(&err);
     n = load_all(&dm, true);
+    recover(&dm);
     say("pid %d, state %s, %u job%s, %zu pipeline%s%s", (int)getpid(),
         o->state_dir, kiln_engine_jobs(dm.eng),
         kiln_engine_jobs(dm.eng) == 1 ? "" : "s", n, n == 1 ? "" : "s",

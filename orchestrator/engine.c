@@ -495,6 +495,8 @@ static void on_task_done(kiln_task *task, void *data)
                  "failed");
         status = KILN_ST_FAILED;
     }
+    if (task->outcome == KILN_TASK_LOST)
+        status = KILN_ST_LOST;
     if (kiln_store_exec_finish(eng->store, s->exec_id, status,
                                task->outcome == KILN_TASK_EXITED ||
                                task->outcome == KILN_TASK_CANCELED ?
@@ -698,69 +700,22 @@ static void on_timer_close(uv_handle_t *h)
     }
 }
 
-int kiln_run_start(kiln_run **out, kiln_engine *eng,
-                   const kiln_run_options *o, kiln_err *err)
+/* The part of starting and resuming a run that is the same: the runtime
+ * state of a run already recorded as id. */
+static kiln_run *run_new(kiln_engine *eng, const kiln_run_options *o,
+                         int64_t id)
 {
     const kiln_pipeline *p = o->pipeline;
-    kiln_run *run;
-    kiln_run_rec rec;
-    const char **names, **kinds;
-    char *params;
-    int rc;
-
-    *out = NULL;
-    run = kiln_calloc(1, sizeof(*run));
+    kiln_run *run = kiln_calloc(1, sizeof(*run));
     run->eng = eng;
     run->p = p;
+    run->id = id;
     run->root = kiln_strdup(o->root ? o->root : p->dir);
     run->on_event = o->on_event;
     run->on_done = o->on_done;
     run->data = o->data;
-
-    names = kiln_calloc(p->n_steps, sizeof(char *));
-    kinds = kiln_calloc(p->n_steps, sizeof(char *));
-    for (size_t i = 0; i < p->n_steps; i++) {
-        names[i] = p->steps[p->topo[i]].name;
-        kinds[i] = kiln_step_kind_name(p->steps[p->topo[i]].kind);
-    }
-    params = params_json(p, o);
-    memset(&rec, 0, sizeof(rec));
-    rec.pipeline = p->name;
-    rec.file = o->file;
-    rec.hash = o->hash;
-    rec.trigger = o->trigger ? o->trigger : "manual";
-    rec.trigger_info = o->trigger_info;
-    rec.params = params;
-    rec.git_commit = o->git_commit;
-    rec.git_branch = o->git_branch;
-    rec.git_dirty = o->git_dirty;
-    rec.workdir = run->root;
-    rec.n_steps = p->n_steps;
-    rec.step_names = names;
-    rec.step_kinds = kinds;
-    rc = kiln_store_run_create(eng->store, &run->id, &rec, err);
-    free(names);
-    free(kinds);
-    free(params);
-    if (rc == 0)
-        rc = kiln_store_run_set_status(eng->store, run->id, KILN_ST_RUNNING,
-                                       NULL, err);
-    if (rc != 0) {
-        free(run->root);
-        free(run);
-        return rc;
-    }
-
     run->log_dir = kiln_asprintf("%s/logs/%lld", eng->state_dir,
-                                 (long long)run->id);
-    if ((rc = kiln_mkdir_p(run->log_dir, err)) != 0) {
-        kiln_store_run_set_status(eng->store, run->id, KILN_ST_FAILED,
-                                  err->msg, NULL);
-        free(run->log_dir);
-        free(run->root);
-        free(run);
-        return rc;
-    }
+                                 (long long)id);
     run_base_env(&run->base_env, run, o);
     run->steps = kiln_calloc(p->n_steps, sizeof(step_rt));
     for (size_t i = 0; i < p->n_steps; i++) {
@@ -780,11 +735,210 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     }
     run->next = eng->runs;
     eng->runs = run;
+    return run;
+}
+
+int kiln_run_start(kiln_run **out, kiln_engine *eng,
+                   const kiln_run_options *o, kiln_err *err)
+{
+    const kiln_pipeline *p = o->pipeline;
+    kiln_run *run;
+    kiln_run_rec rec;
+    const char **names, **kinds;
+    char *params, *root, *log_dir;
+    int64_t id = 0;
+    int rc;
+
+    *out = NULL;
+    names = kiln_calloc(p->n_steps, sizeof(char *));
+    kinds = kiln_calloc(p->n_steps, sizeof(char *));
+    for (size_t i = 0; i < p->n_steps; i++) {
+        names[i] = p->steps[p->topo[i]].name;
+        kinds[i] = kiln_step_kind_name(p->steps[p->topo[i]].kind);
+    }
+    params = params_json(p, o);
+    root = kiln_strdup(o->root ? o->root : p->dir);
+    memset(&rec, 0, sizeof(rec));
+    rec.pipeline = p->name;
+    rec.file = o->file;
+    rec.hash = o->hash;
+    rec.trigger = o->trigger ? o->trigger : "manual";
+    rec.trigger_info = o->trigger_info;
+    rec.params = params;
+    rec.git_commit = o->git_commit;
+    rec.git_branch = o->git_branch;
+    rec.git_dirty = o->git_dirty;
+    rec.workdir = root;
+    rec.n_steps = p->n_steps;
+    rec.step_names = names;
+    rec.step_kinds = kinds;
+    rc = kiln_store_run_create(eng->store, &id, &rec, err);
+    free(names);
+    free(kinds);
+    free(params);
+    free(root);
+    if (rc != 0)
+        return rc;
+    log_dir = kiln_asprintf("%s/logs/%lld", eng->state_dir, (long long)id);
+    rc = kiln_mkdir_p(log_dir, err);
+    free(log_dir);
+    if (rc == 0)
+        rc = kiln_store_run_set_status(eng->store, id, KILN_ST_RUNNING,
+                                       NULL, err);
+    if (rc != 0) {
+        kiln_store_run_set_status(eng->store, id, KILN_ST_FAILED, err->msg,
+                                  NULL);
+        return rc;
+    }
+    run = run_new(eng, o, id);
     *out = run;
     emit(run, -1);
     for (size_t i = 0; i < p->n_steps; i++)
         if (run->steps[p->topo[i]].unmet == 0)
             step_set(&run->steps[p->topo[i]], KILN_STEP_READY, NULL);
+    dispatch(eng);
+    return 0;
+}
+
+static kiln_step_state state_from_name(const char *name)
+{
+    static const kiln_step_state ended[] = {
+        KILN_STEP_SUCCEEDED, KILN_STEP_FAILED, KILN_STEP_SKIPPED,
+        KILN_STEP_CANCELLED, KILN_STEP_RUNNING, KILN_STEP_RETRYING,
+    };
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(ended); i++)
+        if (strcmp(step_state_names[ended[i]], name) == 0)
+            return ended[i];
+    return KILN_STEP_PENDING;
+}
+
+/* Take over a running step left by a dead kiln: attach to its process, or
+ * if that cannot be done, count the attempt as lost. */
+static void step_reattach(step_rt *s, json_t *attempt)
+{
+    kiln_run *run = s->run;
+    kiln_engine *eng = run->eng;
+    const kiln_step *st = &run->p->steps[s->idx];
+    const char *ext = json_string_value(json_object_get(attempt,
+                                                        "external_id"));
+    const char *log = json_string_value(json_object_get(attempt,
+                                                        "log_path"));
+    kiln_err err = KILN_ERR_INIT, serr = KILN_ERR_INIT;
+    struct pool *pool;
+    char why[700];
+
+    s->exec_id = json_integer_value(json_object_get(attempt, "id"));
+    s->started_ms = json_integer_value(json_object_get(attempt,
+                                                       "started_at"));
+    s->state = KILN_STEP_RUNNING;
+    free(s->log_path);
+    s->log_path = kiln_strdup(log ? log : "");
+    free(s->status_path);
+    s->status_path = kiln_asprintf("%s/%s.%d.status", run->log_dir, st->name,
+                                   s->attempt);
+    memset(&s->task, 0, sizeof(s->task));
+    s->task.log_path = s->log_path;
+    s->task.status_path = s->status_path;
+    s->task.data = s;
+    s->task.cpus = 1;
+    eng->busy++;
+    run->n_running++;
+    if ((pool = step_pool(eng, st)) != NULL)
+        pool->busy++;
+    if (ext && engine_executor(&s->ex, eng, st->executor, &err) == 0 &&
+        kiln_executor_attach(s->ex, &s->task, ext, &err) == 0)
+        return;
+    /* Nothing to watch: the attempt is lost. */
+    snprintf(why, sizeof(why), "lost: %s", ext ? err.msg
+             : "kiln stopped before the step's process was recorded");
+    if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_ST_LOST, -1, 0,
+                               why, kiln_now_ms(), &serr) != 0)
+        store_failed(run, &serr);
+    s->ex = NULL;
+    release_slot(s);
+    step_attempt_ended(s, false, why);
+}
+
+int kiln_run_resume(kiln_run **out, kiln_engine *eng,
+                    const kiln_run_options *o, json_t *rec, kiln_err *err)
+{
+    const kiln_pipeline *p = o->pipeline;
+    json_t *steps = json_object_get(rec, "steps"), *js;
+    kiln_run *run;
+    size_t i;
+
+    *out = NULL;
+    /* Every recorded step must still be in the definition. */
+    json_array_foreach(steps, i, js) {
+        const char *name = json_string_value(json_object_get(js, "name"));
+        if (!name || kiln_pipeline_find_step(p, name) < 0)
+            return kiln_err_set(err, KILN_EINVAL, "run %lld has a step "
+                                "\"%s\" the pipeline no longer has",
+                                (long long)json_integer_value(
+                                    json_object_get(rec, "id")),
+                                name ? name : "?");
+    }
+    run = run_new(eng, o, json_integer_value(json_object_get(rec, "id")));
+    *out = run;
+    /* Steps that ended stay as they ended; pending ones wait again. */
+    json_array_foreach(steps, i, js) {
+        step_rt *s = &run->steps[kiln_pipeline_find_step(
+            p, json_string_value(json_object_get(js, "name")))];
+        kiln_step_state st = state_from_name(
+            json_string_value(json_object_get(js, "status")));
+        s->attempt = (int)json_integer_value(json_object_get(js,
+                                                             "attempts"));
+        if (step_ended(st)) {
+            s->state = st;
+            run->n_done++;
+        }
+    }
+    for (size_t k = 0; k < p->n_steps; k++) {
+        step_rt *s = &run->steps[k];
+        for (size_t j = 0; j < s->n_down; j++)
+            if (s->state == KILN_STEP_SUCCEEDED)
+                run->steps[s->down[j]].unmet--;
+    }
+    /* Running steps: find their processes again. */
+    json_array_foreach(steps, i, js) {
+        json_t *attempts = json_object_get(js, "attempts_detail");
+        json_t *last = json_array_get(attempts,
+                                      json_array_size(attempts) - 1);
+        step_rt *s = &run->steps[kiln_pipeline_find_step(
+            p, json_string_value(json_object_get(js, "name")))];
+        if (state_from_name(json_string_value(json_object_get(js,
+                            "status"))) != KILN_STEP_RUNNING)
+            continue;
+        if (last && strcmp(json_string_value(json_object_get(last,
+                           "status")), KILN_ST_RUNNING) == 0) {
+            s->attempt = (int)json_integer_value(json_object_get(last,
+                                                                 "attempt"));
+            step_reattach(s, last);
+        } else {
+            /* Recorded running, but its attempt ended: decide again. */
+            s->state = KILN_STEP_PENDING;
+        }
+    }
+    emit(run, -1);
+    for (size_t k = 0; k < p->n_steps; k++) {
+        step_rt *s = &run->steps[p->topo[k]];
+        bool blocked = false;
+        if (s->state != KILN_STEP_PENDING)
+            continue;
+        for (size_t j = 0; j < p->steps[s->idx].needs.n; j++) {
+            kiln_step_state up =
+                run->steps[p->steps[s->idx].need_idx[j]].state;
+            if (up == KILN_STEP_FAILED || up == KILN_STEP_SKIPPED ||
+                up == KILN_STEP_CANCELLED)
+                blocked = true;
+        }
+        if (blocked)
+            step_set(s, KILN_STEP_SKIPPED, "an upstream step did not "
+                     "succeed");
+        else if (s->unmet == 0)
+            step_set(s, KILN_STEP_READY, NULL);
+    }
+    run_maybe_finish(run);
     dispatch(eng);
     return 0;
 }

@@ -99,6 +99,18 @@ int kiln_run_check_params(const kiln_pipeline *p, size_t n,
  */
 int kiln_run_start(kiln_run **out, kiln_engine *eng,
                    const kiln_run_options *opts, kiln_err *err);
+/*
+ * Take over a run a kiln process that died left unfinished, as recorded
+ * in rec (kiln_store_run_json()'s object). Steps that ended keep their
+ * end and never run again; running ones are found again through their
+ * executor (kiln_executor_attach) or, gone without a trace, count as a
+ * lost attempt and are retried per their retries; the rest run as usual.
+ * opts as for kiln_run_start() (its record fields are ignored). Returns
+ * KILN_EINVAL when the definition no longer fits the record.
+ */
+int kiln_run_resume(kiln_run **out, kiln_engine *eng,
+                    const kiln_run_options *opts, json_t *rec,
+                    kiln_err *err);
 /* Cancel: pending steps are cancelled at once, running ones are stopped
  * (force: SIGKILL now rather than SIGTERM first). */
 void kiln_run_cancel(kiln_run *run, bool force);

@@ -680,6 +680,60 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
     return 0;
 }
 
+int kiln_store_run_adopt(kiln_store *st, int64_t run_id, kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "UPDATE runs SET owner_pid = ?2, "
+                                "owner_start = ?3 WHERE id = ?1", -1, &s,
+                                NULL);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "adopting a run");
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_int64(s, 2, (int64_t)getpid());
+    sqlite3_bind_int64(s, 3, (int64_t)kiln_proc_start(getpid()));
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err, "adopting a run");
+}
+
+int kiln_store_run_abandon(kiln_store *st, int64_t run_id,
+                           const char *reason, kiln_err *err)
+{
+    static const char *const sql[] = {
+        "UPDATE executions SET status = 'lost', reason = ?2, "
+        "finished_at = ?3 WHERE run_id = ?1 AND status = 'running'",
+        "UPDATE run_steps SET status = 'cancelled', reason = ?2, "
+        "finished_at = ?3 WHERE run_id = ?1 AND status NOT IN "
+        "('succeeded', 'failed', 'skipped', 'cancelled')",
+        "UPDATE runs SET status = 'failed', reason = ?2, finished_at = ?3 "
+        "WHERE id = ?1",
+    };
+    int rc;
+    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "abandoning a run")) != 0)
+        return rc;
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(sql); i++) {
+        sqlite3_stmt *s;
+        rc = sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL);
+        if (rc != SQLITE_OK) {
+            rc = db_error(st, rc, err, "abandoning a run");
+            goto fail;
+        }
+        sqlite3_bind_int64(s, 1, run_id);
+        bind_text(s, 2, reason);
+        sqlite3_bind_int64(s, 3, kiln_now_ms());
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE) {
+            rc = db_error(st, rc, err, "abandoning a run");
+            goto fail;
+        }
+    }
+    return exec_sql(st, "COMMIT", err, "abandoning a run");
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 int kiln_store_unfinished_runs_json(kiln_store *st, json_t **out,
                                     kiln_err *err)
 {

@@ -28,6 +28,7 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_FAILED "failed"
 #define KILN_ST_SKIPPED "skipped"     /* steps: an upstream step failed */
 #define KILN_ST_CANCELLED "cancelled"
+#define KILN_ST_LOST "lost"           /* executions: kiln lost track of it */
 
 /* The current schema version; kiln_store_open() migrates older files. */
 #define KILN_STORE_SCHEMA 2
@@ -119,6 +120,13 @@ int kiln_store_schedule_set(kiln_store *st, const char *pipeline,
  * pipeline). */
 int kiln_store_schedule_clear(kiln_store *st, const char *pipeline,
                               kiln_err *err);
+/* Make this process the owner of a run (crash recovery). */
+int kiln_store_run_adopt(kiln_store *st, int64_t run_id, kiln_err *err);
+/* Give up on a run kiln cannot take over: running attempts become lost,
+ * unfinished steps cancelled, the run failed with reason; one
+ * transaction. */
+int kiln_store_run_abandon(kiln_store *st, int64_t run_id,
+                           const char *reason, kiln_err *err);
 /* Runs still marked queued or running, oldest first, with their owner
  * (owner_pid, owner_start), for crash recovery. */
 int kiln_store_unfinished_runs_json(kiln_store *st, json_t **out,

@@ -1,0 +1,102 @@
+# Crash recovery: kiln serve killed with SIGKILL mid-run and started again
+# finishes the run without repeating finished steps, records the real exit
+# status of a step that outlived it, and retries a step that died with it.
+. "$(dirname "$0")/lib.sh"
+P=$T/pipelines
+mkdir -p "$P"
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; cleanup' EXIT
+
+serve() {
+    local log=$1; shift
+    "$KILN" serve --state "$KILN_STATE" --jobs 4 "$@" >>"$T/$log" 2>&1 &
+    daemon=$!
+    pids+=("$daemon")
+}
+wait_for() {
+    local what=$1 secs=$2 cond=$3
+    for _ in $(seq $((secs * 10))); do
+        eval "$cond" >/dev/null 2>&1 && { ok; return 0; }
+        sleep 0.1
+    done
+    fail "timed out waiting for: $what"
+    return 1
+}
+
+# Fires once, a second after the daemon starts (the test clock starts one
+# second before midnight; catchup is off, so a restart does not fire it
+# again).
+cat > "$P/crash.yaml" <<'YAML'
+pipeline: crash
+schedule: "0 0 1 1 *"
+steps:
+  before: {run: "echo ran >> before.count"}
+  middle:
+    needs: [before]
+    run: "sleep 2; echo ran >> middle.count; exit 3"
+  survivor:
+    needs: [before]
+    run: "sleep 2; echo ran >> survivor.count"
+  after: {needs: [survivor], run: "echo ran >> after.count"}
+  victim:
+    needs: [before]
+    run: "echo ran >> victim.count; sleep 3"
+    retries: 1
+    retry_delay: 100ms
+YAML
+cd "$P"
+KILN_NOW=2025-12-31T23:59:59Z serve serve.log "$P/crash.yaml"
+wait_for "the middle steps" 8 'test "$(q "select count(*) from executions where status='\''running'\''")" = 3'
+kill -9 $daemon
+wait $daemon 2>/dev/null
+# The victim's process dies with the daemon; the others outlive it.
+victim=$(q "select external_id from executions where step='victim'")
+kill -9 -- "-${victim%%:*}"
+eq "records still say running" "running" "$(q 'select status from runs where id=1')"
+
+KILN_NOW=2026-01-01T00:00:30Z serve serve.log "$P/crash.yaml"
+wait_for "the run to end" 15 'test "$(q "select status from runs where id=1")" != running'
+kill -TERM $daemon
+wait $daemon
+eq "daemon exits 0" 0 "$?"
+contains "it took the run over" "crash: taking over run 1" "$(cat "$T/serve.log")"
+eq "the run ended failed (middle exited 3)" \
+    'failed|step "middle" failed: exited with status 3' \
+    "$(q 'select status, reason from runs where id=1')"
+eq "before ran once" "ran" "$(cat "$P/before.count")"
+eq "middle ran once" "ran" "$(cat "$P/middle.count")"
+eq "middle's real exit status" "failed|3" \
+    "$(q "select status, exit_code from executions where step='middle'")"
+eq "survivor ran once and succeeded" "ran|succeeded" \
+    "$(cat "$P/survivor.count")|$(q "select status from run_steps where step='survivor'")"
+eq "after ran once, after the restart" "ran" "$(cat "$P/after.count")"
+eq "victim lost, then retried" "1|lost 2|succeeded" \
+    "$(q "select attempt || '|' || status from executions where step='victim' order by attempt" | tr '\n' ' ' | sed 's/ $//')"
+eq "victim ran twice" "2" "$(wc -l < "$P/victim.count")"
+eq "one execution per attempt" "" \
+    "$(q "select step from executions group by step, attempt having count(*) > 1")"
+eq "the schedule did not fire again" "1" "$(q 'select count(*) from runs')"
+eq "nothing left running" 0 \
+    "$(q "select count(*) from executions where status='running'")"
+
+# A run whose pipeline file changed meanwhile is not resumed blindly.
+cat > "$P/crash.yaml" <<'YAML'
+pipeline: crash
+steps:
+  only: {run: "sleep 100"}
+YAML
+"$KILN" run "$P/crash.yaml" >/dev/null 2>&1 &
+runner=$!
+wait_for "a kiln run" 5 'test "$(q "select count(*) from executions where status='\''running'\''")" = 1'
+kill -9 $runner
+wait $runner 2>/dev/null
+pkill -f "sleep 10[0]" 2>/dev/null
+echo "# edited" >> "$P/crash.yaml"
+serve serve2.log "$P/crash.yaml"
+wait_for "the abandoned run" 5 'test "$(q "select status from runs where id=2")" = failed'
+kill -TERM $daemon
+wait $daemon
+eq "abandoned with the reason" "its pipeline file changed since it started" \
+    "$(q 'select reason from runs where id=2')"
+eq "its attempt is lost" "lost" "$(q "select status from executions where run_id=2")"
+finish
