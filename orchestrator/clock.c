@@ -60,6 +60,11 @@ uint64_t kiln_clock_real_ms(int64_t t_ms)
     return (uint64_t)((double)d / speed + 0.999);
 }
 
+double kiln_clock_speed(void)
+{
+    return speed;
+}
+
 bool kiln_clock_is_simulated(void)
 {
     return simulated;

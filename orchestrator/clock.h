@@ -18,6 +18,8 @@ int kiln_clock_init(kiln_err *err);
 int64_t kiln_clock_now_ms(void);
 /* Real milliseconds until the kiln clock shows t_ms (0 if past). */
 uint64_t kiln_clock_real_ms(int64_t t_ms);
+/* How many times faster than real time the kiln clock runs (1 normally). */
+double kiln_clock_speed(void);
 /* True when KILN_NOW or KILN_CLOCK_SPEED is set. */
 bool kiln_clock_is_simulated(void);
 

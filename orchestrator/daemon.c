@@ -227,14 +227,17 @@ static void on_run_done(kiln_run *run, void *data);
 static void entry_release_maybe(entry *e);
 static void shutdown_maybe(server *dm);
 
+/* The run's trigger: the schedule, its due time and how late it starts
+ * (lag_ms, in real milliseconds: the scheduler's fire delay). */
 static char *trigger_info(const char *expr, const char *zone, int64_t due)
 {
     char iso[40];
     json_t *o;
     char *text;
+    double lag = (double)(kiln_clock_now_ms() - due) / kiln_clock_speed();
     kiln_time_iso(iso, sizeof(iso), due / 1000, zone);
-    o = json_pack("{s:s, s:s, s:s}", "schedule", expr, "due", iso,
-                  "timezone", zone);
+    o = json_pack("{s:s, s:s, s:s, s:I}", "schedule", expr, "due", iso,
+                  "timezone", zone, "lag_ms", (json_int_t)(lag + 0.5));
     text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return text;
@@ -858,6 +861,7 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     kiln_err err = KILN_ERR_INIT;
     char *db;
     size_t n;
+    uint64_t t0;
     int status = KILN_EXIT_OK;
 
     memset(&dm, 0, sizeof(dm));
@@ -890,11 +894,13 @@ int kiln_daemon_run(const kiln_daemon_options *o)
 
     if (kiln_store_schedule_clear(dm.store, NULL, &err) != 0)
         store_warn(&err);
+    t0 = uv_hrtime();
     n = load_all(&dm, true);
     recover(&dm);
-    say("pid %d, state %s, %u job%s, %zu pipeline%s%s", (int)getpid(),
-        o->state_dir, kiln_engine_jobs(dm.eng),
+    say("pid %d, state %s, %u job%s, %zu pipeline%s loaded in %.0f ms%s",
+        (int)getpid(), o->state_dir, kiln_engine_jobs(dm.eng),
         kiln_engine_jobs(dm.eng) == 1 ? "" : "s", n, n == 1 ? "" : "s",
+        (double)(uv_hrtime() - t0) / 1e6,
         kiln_clock_is_simulated() ? " (test clock)" : "");
     uv_run(&dm.loop, UV_RUN_DEFAULT);
     kiln_engine_free(dm.eng);
