@@ -51,4 +51,20 @@ contains "show params" "count=50" "$out"
 kiln_rc logs 1 ingest; eq "logs" 0 "$rc"
 eq "log text" "wrote 50 numbers" "$out"
 kiln_rc logs 1 nostep; eq "logs unknown step" 2 "$rc"
+
+# kiln cron next: the daemon's own code, for operators.
+kiln_rc cron next '30 1 * * *' --tz Europe/Lisbon --after 2026-03-28T12:00:00Z --count 2
+eq "cron next over a DST jump" "2026-03-29T02:00:00+01:00
+2026-03-30T01:30:00+01:00" "$out"
+kiln_rc cron next '*/20 * * * *' --after 2026-01-01T00:00:00+01:00 --count 3
+eq "cron next in UTC" "2025-12-31T23:20:00Z
+2025-12-31T23:40:00Z
+2026-01-01T00:00:00Z" "$out"
+kiln_rc cron next '0 24 * * *'
+eq "invalid cron" 2 "$rc"
+contains "names the field" "hour: 24 is out of range 0-23" "$err"
+kiln_rc cron next '@daily' --tz Mars/Olympus
+eq "unknown zone" 2 "$rc"
+kiln_rc cron next '@daily' --after yesterday
+eq "bad --after" 2 "$rc"
 finish
