@@ -91,9 +91,31 @@ contains "miss names the deadline" "could not start within start_deadline 1m30s"
     "$(q "select reason from fires where pipeline='queue' and status='missed' limit 1")"
 eq "never two queue runs at once" "" "$(q "select a.id from runs a join runs b on b.pipeline = a.pipeline and b.id > a.id where a.pipeline='queue' and b.started_at < a.finished_at")"
 
+# Two pipelines fired at once share --jobs 2 round-robin: each gets a slot
+# at once, rather than the first taking both.
+rm "$P/queue.yaml"
+for f in fair1 fair2; do
+    cat > "$P/$f.yaml" <<YAML
+pipeline: $f
+schedule: {cron: "* * * * *", concurrency: forbid}
+steps:
+  a: {run: "sleep 0.4"}
+  b: {run: "sleep 0.4"}
+  c: {run: "sleep 0.4"}
+YAML
+done
+serve fair.log --jobs 2 "$P"
+wait_for "both fair runs" 8 'test "$(q "select count(distinct pipeline) from runs where pipeline like '\''fair%'\'' and status='\''succeeded'\''")" = 2'
+stop $daemon
+first=$(q "select min(id) from runs where pipeline='fair1'")
+second=$(q "select min(id) from runs where pipeline='fair2'")
+eq "both runs got a slot at once" 1 \
+    "$(q "select abs((select min(started_at) from executions where run_id=$second) - (select min(started_at) from executions where run_id=$first)) < 250")"
+check "at most 2 steps at once" test "$(q "select max(n) from (select (select count(*) from executions b where b.run_id in ($first, $second) and b.started_at <= a.started_at and b.finished_at > a.started_at) as n from executions a where a.run_id in ($first, $second))")" -le 2
+rm "$P/fair1.yaml" "$P/fair2.yaml"
+
 # SIGHUP: an invalid edit keeps the last good definition; a new file is
 # added; a removed one stops.
-rm "$P/queue.yaml"
 cat > "$P/hup.yaml" <<'YAML'
 pipeline: hup
 schedule: "* * * * *"
