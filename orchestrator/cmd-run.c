@@ -354,6 +354,7 @@ static int exec_run(int argc, char **argv)
         uv_run(&ctx.loop, UV_RUN_DEFAULT);
     }
     kiln_engine_free(eng);
+    uv_run(&ctx.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&ctx.loop) != 0)
         fprintf(stderr, "kiln: warning: handles left open on exit\n");
 

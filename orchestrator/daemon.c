@@ -904,6 +904,7 @@ int kiln_daemon_run(const kiln_daemon_options *o)
         kiln_clock_is_simulated() ? " (test clock)" : "");
     uv_run(&dm.loop, UV_RUN_DEFAULT);
     kiln_engine_free(dm.eng);
+    uv_run(&dm.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&dm.loop) != 0)
         say("warning: handles left open on exit");
     kiln_store_close(dm.store);

@@ -82,6 +82,8 @@ struct kiln_engine {
     kiln_run *cursor;        /* round-robin position for dispatch */
     size_t n_executors;
     kiln_executor **executors;
+    uv_prepare_t prepare;    /* dispatches once per loop iteration */
+    bool dispatch_wanted;
 };
 
 static const char *const step_state_names[] = {
@@ -171,8 +173,15 @@ int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
     eng->store = store;
     eng->state_dir = kiln_strdup(state_dir);
     eng->jobs = jobs ? jobs : uv_available_parallelism();
+    uv_prepare_init(loop, &eng->prepare);
+    eng->prepare.data = eng;
     *out = eng;
     return 0;
+}
+
+static void on_engine_close(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 void kiln_engine_free(kiln_engine *eng)
@@ -187,7 +196,7 @@ void kiln_engine_free(kiln_engine *eng)
         free(eng->pools[i].name);
     free(eng->pools);
     free(eng->state_dir);
-    free(eng);
+    uv_close((uv_handle_t *)&eng->prepare, on_engine_close);
 }
 
 void kiln_engine_set_pool(kiln_engine *eng, const char *name, unsigned cap)
@@ -249,7 +258,7 @@ static int engine_executor(kiln_executor **out, kiln_engine *eng,
     return 0;
 }
 
-static void dispatch(kiln_engine *eng);
+static void request_dispatch(kiln_engine *eng);
 static void run_maybe_finish(kiln_run *run);
 
 /* Remember the first store failure and stop the run: kiln cannot keep a
@@ -312,7 +321,7 @@ static void on_retry_timer(uv_timer_t *timer)
     step_rt *s = timer->data;
     if (s->state == KILN_STEP_RETRYING)
         step_set(s, KILN_STEP_READY, NULL);
-    dispatch(s->run->eng);
+    request_dispatch(s->run->eng);
 }
 
 static void on_timeout(uv_timer_t *timer)
@@ -509,7 +518,7 @@ static void on_task_done(kiln_task *task, void *data)
     /* A step that ended well while its run was draining did succeed. */
     step_attempt_ended(s, ok, why);
     run_maybe_finish(run);
-    dispatch(eng);
+    request_dispatch(eng);
 }
 
 /* The next READY step of run whose pool has room, or NULL. */
@@ -546,6 +555,25 @@ static void dispatch(kiln_engine *eng)
             break;
         step_start(s);
         run_maybe_finish(s->run);
+    }
+}
+
+/* Dispatch runs from a prepare handle, after every callback of the loop
+ * iteration: runs started by timers due at the same instant then share
+ * free slots round-robin instead of the first taking them all. */
+static void on_prepare(uv_prepare_t *prepare)
+{
+    kiln_engine *eng = prepare->data;
+    uv_prepare_stop(prepare);
+    eng->dispatch_wanted = false;
+    dispatch(eng);
+}
+
+static void request_dispatch(kiln_engine *eng)
+{
+    if (!eng->dispatch_wanted) {
+        eng->dispatch_wanted = true;
+        uv_prepare_start(&eng->prepare, on_prepare);
     }
 }
 
@@ -796,7 +824,7 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     for (size_t i = 0; i < p->n_steps; i++)
         if (run->steps[p->topo[i]].unmet == 0)
             step_set(&run->steps[p->topo[i]], KILN_STEP_READY, NULL);
-    dispatch(eng);
+    request_dispatch(eng);
     return 0;
 }
 
@@ -939,7 +967,7 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
             step_set(s, KILN_STEP_READY, NULL);
     }
     run_maybe_finish(run);
-    dispatch(eng);
+    request_dispatch(eng);
     return 0;
 }
 

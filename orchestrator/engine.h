@@ -48,6 +48,8 @@ const char *kiln_run_state_name(kiln_run_state s);
  */
 int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
                     const char *state_dir, unsigned jobs, kiln_err *err);
+/* Release the engine; its memory goes once the loop has run its close
+ * callback (run the loop once more before uv_loop_close()). */
 void kiln_engine_free(kiln_engine *eng); /* NULL is fine */
 unsigned kiln_engine_jobs(const kiln_engine *eng);
 /* Run steps under kiln-shim, which writes each attempt's exit status to a
