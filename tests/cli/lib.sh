@@ -7,7 +7,12 @@ export KILN_STATE=$T/state
 unset KILN_TOKEN
 fails=0
 checks=0
-cleanup() { rm -rf "$T"; }
+daemons=()
+# Daemons a test started are killed when it ends; KEEP=1 keeps $T.
+cleanup() {
+    for p in "${daemons[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
@@ -49,6 +54,29 @@ kiln_rc() {
 pipeline() { cat >"$T/$1.yaml"; }
 
 now_ms() { date +%s%3N; }
+
+# serve LOG ARGS...: start kiln serve on the test's state in the
+# background, appending to $T/LOG; $daemon is its pid.
+serve() {
+    local log=$1; shift
+    "$KILN" serve --state "$KILN_STATE" "$@" >>"$T/$log" 2>&1 &
+    daemon=$!
+    daemons+=("$daemon")
+}
+
+# wait_for WHAT SECONDS 'SHELL CONDITION': poll until it holds (a check).
+wait_for() {
+    local what=$1 secs=$2 cond=$3
+    for _ in $(seq $((secs * 10))); do
+        eval "$cond" >/dev/null 2>&1 && { ok; return 0; }
+        sleep 0.1
+    done
+    fail "timed out waiting for: $what"
+    return 1
+}
+
+# stop PID: SIGTERM a daemon and wait for it; its status in $?.
+stop() { kill -TERM "$1"; wait "$1"; }
 
 finish() {
     echo "$checks checks, $fails failed"

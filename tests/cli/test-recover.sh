@@ -4,25 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 P=$T/pipelines
 mkdir -p "$P"
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; cleanup' EXIT
-
-serve() {
-    local log=$1; shift
-    "$KILN" serve --state "$KILN_STATE" --jobs 4 "$@" >>"$T/$log" 2>&1 &
-    daemon=$!
-    pids+=("$daemon")
-}
-wait_for() {
-    local what=$1 secs=$2 cond=$3
-    for _ in $(seq $((secs * 10))); do
-        eval "$cond" >/dev/null 2>&1 && { ok; return 0; }
-        sleep 0.1
-    done
-    fail "timed out waiting for: $what"
-    return 1
-}
-
 # Fires once, a second after the daemon starts (the test clock starts one
 # second before midnight; catchup is off, so a restart does not fire it
 # again).
@@ -45,7 +26,7 @@ steps:
     retry_delay: 100ms
 YAML
 cd "$P"
-KILN_NOW=2025-12-31T23:59:59Z serve serve.log "$P/crash.yaml"
+KILN_NOW=2025-12-31T23:59:59Z serve serve.log --jobs 4 "$P/crash.yaml"
 wait_for "the middle steps" 8 'test "$(q "select count(*) from executions where status='\''running'\''")" = 3'
 kill -9 $daemon
 wait $daemon 2>/dev/null
@@ -54,7 +35,7 @@ victim=$(q "select external_id from executions where step='victim'")
 kill -9 -- "-${victim%%:*}"
 eq "records still say running" "running" "$(q 'select status from runs where id=1')"
 
-KILN_NOW=2026-01-01T00:00:30Z serve serve.log "$P/crash.yaml"
+KILN_NOW=2026-01-01T00:00:30Z serve serve.log --jobs 4 "$P/crash.yaml"
 wait_for "the run to end" 15 'test "$(q "select status from runs where id=1")" != running'
 kill -TERM $daemon
 wait $daemon
@@ -92,7 +73,7 @@ kill -9 $runner
 wait $runner 2>/dev/null
 pkill -f "sleep 10[0]" 2>/dev/null
 echo "# edited" >> "$P/crash.yaml"
-serve serve2.log "$P/crash.yaml"
+serve serve2.log --jobs 4 "$P/crash.yaml"
 wait_for "the abandoned run" 5 'test "$(q "select status from runs where id=2")" = failed'
 kill -TERM $daemon
 wait $daemon

@@ -4,29 +4,6 @@
 P=$T/pipelines
 mkdir -p "$P"
 export KILN_NOW=2026-01-01T00:00:30Z KILN_CLOCK_SPEED=60 # a minute a second
-pids=()
-stop_all() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; }
-trap 'stop_all; [ -n "${KEEP:-}" ] || cleanup' EXIT
-
-# serve LOG ARGS...: start a daemon in the background; $daemon is its pid.
-serve() {
-    local log=$1; shift
-    "$KILN" serve --state "$KILN_STATE" "$@" >"$T/$log" 2>&1 &
-    daemon=$!
-    pids+=("$daemon")
-}
-# wait_for WHAT SECONDS 'SHELL CONDITION': poll until it holds.
-wait_for() {
-    local what=$1 secs=$2 cond=$3
-    for _ in $(seq $((secs * 10))); do
-        eval "$cond" >/dev/null 2>&1 && { ok; return 0; }
-        sleep 0.1
-    done
-    fail "timed out waiting for: $what"
-    return 1
-}
-stop() { kill -TERM "$1"; wait "$1"; }
-
 # Fires every minute; a run takes 1.5 s, that is 1.5 minutes of test clock.
 cat > "$P/forbid.yaml" <<'YAML'
 pipeline: forbid
