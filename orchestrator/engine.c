@@ -47,7 +47,9 @@ typedef struct step_rt {
 struct kiln_run {
     kiln_engine *eng;
     kiln_run *next;          /* in eng->runs */
-    const kiln_pipeline *p;
+    const kiln_pipeline *p;  /* borrowed: may go before the run's memory,
+                                which waits for its timers to close */
+    size_t n_steps;
     int64_t id;
     kiln_run_state state;
     bool cancelling;
@@ -713,7 +715,7 @@ static void on_timer_close(uv_handle_t *h)
 {
     kiln_run *run = ((step_rt *)h->data)->run;
     if (--run->pending_closes == 0 && run->free_requested) {
-        for (size_t i = 0; i < run->p->n_steps; i++) {
+        for (size_t i = 0; i < run->n_steps; i++) {
             free(run->steps[i].down);
             kiln_env_dispose(&run->steps[i].env);
             free(run->steps[i].log_path);
@@ -737,6 +739,7 @@ static kiln_run *run_new(kiln_engine *eng, const kiln_run_options *o,
     kiln_run *run = kiln_calloc(1, sizeof(*run));
     run->eng = eng;
     run->p = p;
+    run->n_steps = p->n_steps;
     run->id = id;
     run->root = kiln_strdup(o->root ? o->root : p->dir);
     run->on_event = o->on_event;
@@ -977,8 +980,8 @@ void kiln_run_free(kiln_run *run)
         return;
     assert(run->finished);
     run->free_requested = true;
-    run->pending_closes = (int)run->p->n_steps;
-    for (size_t i = 0; i < run->p->n_steps; i++)
+    run->pending_closes = (int)run->n_steps;
+    for (size_t i = 0; i < run->n_steps; i++)
         uv_close((uv_handle_t *)&run->steps[i].timer, on_timer_close);
 }
 
