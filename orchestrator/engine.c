@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../executors/executor.h"
+#include "artifacts.h"
 #include "command.h"
 #include "env.h"
 
@@ -35,6 +36,9 @@ typedef struct step_rt {
     kiln_task task;
     kiln_executor *ex;      /* while running */
     int64_t exec_id;        /* the running attempt's executions row */
+    int exit_code;          /* of the attempt that ended (-1: none) */
+    int term_signal;
+    int64_t exec_finished_ms;
     bool timed_out;
     int64_t started_ms, finished_ms;
     char reason[256];
@@ -56,6 +60,7 @@ struct kiln_run {
     bool finished;           /* on_done was called */
     size_t n_done;           /* steps in an end state */
     size_t n_running;
+    size_t n_hashing;        /* artifact hashing jobs on the thread pool */
     step_rt *steps;
     char *root;
     char *log_dir;           /* STATE/logs/RUN: STEP.ATTEMPT.log files */
@@ -474,16 +479,20 @@ static void step_start(step_rt *s)
         uv_timer_start(&s->timer, on_timeout, (uint64_t)st->timeout_ms, 0);
 }
 
+static void attempt_finish(step_rt *s, const char *status, const char *why,
+                           bool ok);
+static void hash_start(step_rt *s);
+
 static void on_task_done(kiln_task *task, void *data)
 {
-    kiln_engine *eng = data;
     step_rt *s = task->data;
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
-    kiln_err err = KILN_ERR_INIT;
     char why[300], dur[32];
     const char *status;
     bool ok = false;
+
+    (void)data;
 
     uv_timer_stop(&s->timer);
     release_slot(s);
@@ -508,19 +517,121 @@ static void on_task_done(kiln_task *task, void *data)
     }
     if (task->outcome == KILN_TASK_LOST)
         status = KILN_ST_LOST;
-    if (kiln_store_exec_finish(eng->store, s->exec_id, status,
-                               task->outcome == KILN_TASK_EXITED ||
-                               task->outcome == KILN_TASK_CANCELED ?
-                               (task->term_signal ? -1 : task->exit_code) :
-                               -1,
-                               task->term_signal, why[0] ? why : NULL,
-                               task->finished_ms, &err) != 0)
-        store_failed(run, &err);
     s->ex = NULL;
+    s->exit_code = task->outcome == KILN_TASK_EXITED ||
+                   task->outcome == KILN_TASK_CANCELED ?
+                   (task->term_signal ? -1 : task->exit_code) : -1;
+    s->term_signal = task->term_signal;
+    s->exec_finished_ms = task->finished_ms;
+    /* A step that ended well with declared inputs or outputs is done only
+     * once they are found and hashed, off the loop. */
+    if (ok && (st->inputs.n || st->outputs.n)) {
+        hash_start(s);
+        return;
+    }
+    attempt_finish(s, status, why, ok);
+}
+
+/* Record the end of the running attempt and move the step on. */
+static void attempt_finish(step_rt *s, const char *status, const char *why,
+                           bool ok)
+{
+    kiln_run *run = s->run;
+    kiln_err err = KILN_ERR_INIT;
+    if (kiln_store_exec_finish(run->eng->store, s->exec_id, status,
+                               s->exit_code, s->term_signal,
+                               why[0] ? why : NULL, s->exec_finished_ms,
+                               &err) != 0)
+        store_failed(run, &err);
     /* A step that ended well while its run was draining did succeed. */
     step_attempt_ended(s, ok, why);
     run_maybe_finish(run);
-    request_dispatch(eng);
+    request_dispatch(run->eng);
+}
+
+/* Hashing a step's artifacts on the thread pool. */
+
+typedef struct hash_job {
+    uv_work_t req;
+    step_rt *s;
+    kiln_artifact_list in, out;
+    kiln_err err;
+    int rc;
+} hash_job;
+
+static void hash_work(uv_work_t *req)
+{
+    hash_job *j = req->data;
+    const kiln_step *st = &j->s->run->p->steps[j->s->idx];
+    j->rc = kiln_artifacts_collect(&j->in, j->s->workdir, &st->inputs,
+                                   &j->err);
+    if (j->rc == 0)
+        j->rc = kiln_artifacts_collect(&j->out, j->s->workdir, &st->outputs,
+                                       &j->err);
+}
+
+static void hash_done(uv_work_t *req, int status)
+{
+    hash_job *j = req->data;
+    step_rt *s = j->s;
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err err = KILN_ERR_INIT;
+    char why[600];
+    (void)status;
+
+    why[0] = '\0';
+    run->n_hashing--;
+    if (j->rc != 0) {
+        snprintf(why, sizeof(why), "cannot hash its artifacts: %s",
+                 j->err.msg);
+    } else if (j->out.n_missing) {
+        kiln_buf b = KILN_BUF_INIT;
+        for (size_t i = 0; i < j->out.n_missing; i++)
+            kiln_buf_printf(&b, "%s%s", i ? ", " : "", j->out.missing[i]);
+        snprintf(why, sizeof(why), "declared output%s missing after the "
+                 "step exited 0: %s", j->out.n_missing > 1 ? "s" : "",
+                 kiln_buf_cstr(&b));
+        kiln_buf_dispose(&b);
+    } else {
+        size_t n = j->in.n + j->out.n, k = 0;
+        kiln_artifact_rec *recs = kiln_calloc(n ? n : 1, sizeof(*recs));
+        for (size_t i = 0; i < j->in.n; i++, k++) {
+            recs[k].path = j->in.items[i].path;
+            recs[k].sha256 = j->in.items[i].sha256;
+            recs[k].size = j->in.items[i].size;
+            recs[k].is_dir = j->in.items[i].is_dir;
+            recs[k].type = "file";
+        }
+        for (size_t i = 0; i < j->out.n; i++, k++) {
+            recs[k].path = j->out.items[i].path;
+            recs[k].sha256 = j->out.items[i].sha256;
+            recs[k].size = j->out.items[i].size;
+            recs[k].is_dir = j->out.items[i].is_dir;
+            recs[k].type = kiln_artifact_type(st->kind);
+            recs[k].output = true;
+        }
+        if (kiln_store_record_artifacts(run->eng->store, s->exec_id, recs, n,
+                                        &err) != 0)
+            store_failed(run, &err);
+        free(recs);
+    }
+    kiln_artifact_list_dispose(&j->in);
+    kiln_artifact_list_dispose(&j->out);
+    free(j);
+    if (why[0] && s->exit_code == 0)
+        s->exit_code = -1; /* the command succeeded; the step did not */
+    attempt_finish(s, why[0] ? KILN_ST_FAILED : KILN_ST_SUCCEEDED, why,
+                   why[0] == '\0');
+}
+
+static void hash_start(step_rt *s)
+{
+    hash_job *j = kiln_calloc(1, sizeof(*j));
+    j->s = s;
+    j->req.data = j;
+    s->run->n_hashing++;
+    uv_queue_work(s->run->eng->loop, &j->req, hash_work, hash_done);
 }
 
 /* The next READY step of run whose pool has room, or NULL. */

@@ -92,6 +92,24 @@ static const char *const migrations[] = {
     "  recorded_at INTEGER NOT NULL);"
     "CREATE INDEX fires_by_schedule ON fires(pipeline, schedule, due_at);"
     "ALTER TABLE runs ADD COLUMN owner_start INTEGER;",
+    /* 2 -> 3: artifacts and the events linking them to executions (ML
+     * Metadata's model; a run is the context of its executions). */
+    "CREATE TABLE artifacts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  path TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  is_dir INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE (path, sha256));"
+    "CREATE INDEX artifacts_by_sha ON artifacts(sha256);"
+    "CREATE TABLE events ("
+    "  execution_id INTEGER NOT NULL REFERENCES executions(id),"
+    "  artifact_id INTEGER NOT NULL REFERENCES artifacts(id),"
+    "  type TEXT NOT NULL,"
+    "  PRIMARY KEY (execution_id, artifact_id, type));"
+    "CREATE INDEX events_by_artifact ON events(artifact_id, type);",
 };
 
 /* Prepared statements, compiled once per open store. */
@@ -465,6 +483,74 @@ int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
     bind_text(s, 5, reason);
     sqlite3_bind_int64(s, 6, finished_ms);
     return run_write(st, s, err, "recording the end of a step execution");
+}
+
+/* Artifacts. */
+
+/* The id of artifact (path, sha256), inserted with type if new. */
+static int artifact_id(kiln_store *st, int64_t *out, const char *path,
+                       const char *sha, int64_t size, bool is_dir,
+                       const char *type, kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db,
+        "INSERT INTO artifacts (path, sha256, size, type, is_dir, "
+        "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (path, "
+        "sha256) DO UPDATE SET type = CASE WHEN artifacts.type = 'file' "
+        "THEN excluded.type ELSE artifacts.type END RETURNING id",
+        -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "recording an artifact");
+    bind_text(s, 1, path);
+    bind_text(s, 2, sha);
+    sqlite3_bind_int64(s, 3, size);
+    bind_text(s, 4, type);
+    sqlite3_bind_int(s, 5, is_dir);
+    sqlite3_bind_int64(s, 6, kiln_now_ms());
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : db_error(st, rc, err,
+                                           "recording an artifact");
+}
+
+int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
+                                const kiln_artifact_rec *recs, size_t n,
+                                kiln_err *err)
+{
+    int rc;
+    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err,
+                       "recording artifacts")) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *s;
+        int64_t id = 0;
+        if ((rc = artifact_id(st, &id, recs[i].path, recs[i].sha256,
+                              recs[i].size, recs[i].is_dir, recs[i].type,
+                              err)) != 0)
+            goto fail;
+        rc = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO events "
+                                "(execution_id, artifact_id, type) VALUES "
+                                "(?1, ?2, ?3)", -1, &s, NULL);
+        if (rc != SQLITE_OK) {
+            rc = db_error(st, rc, err, "recording an event");
+            goto fail;
+        }
+        sqlite3_bind_int64(s, 1, exec_id);
+        sqlite3_bind_int64(s, 2, id);
+        bind_text(s, 3, recs[i].output ? "output" : "input");
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE) {
+            rc = db_error(st, rc, err, "recording an event");
+            goto fail;
+        }
+    }
+    return exec_sql(st, "COMMIT", err, "recording artifacts");
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
 }
 
 /* Schedules and fires. */

@@ -31,7 +31,7 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_LOST "lost"           /* executions: kiln lost track of it */
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 2
+#define KILN_STORE_SCHEMA 3
 
 /*
  * Open (creating and migrating as needed) the database at path. Returns 0
@@ -93,6 +93,24 @@ int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
                            const char *status, int exit_code, int signal,
                            const char *reason, int64_t finished_ms,
                            kiln_err *err);
+
+/* Artifacts and lineage. */
+
+typedef struct kiln_artifact_rec {
+    const char *path;        /* absolute */
+    const char *sha256;
+    int64_t size;
+    bool is_dir;
+    const char *type;        /* dataset, model, metrics, deployment, file */
+    bool output;             /* produced by the execution, else used */
+} kiln_artifact_rec;
+
+/* Record an execution's artifacts and their input/output events in one
+ * transaction. An artifact is a (path, content hash) pair, shared by every
+ * execution that used or made it. */
+int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
+                                const kiln_artifact_rec *recs, size_t n,
+                                kiln_err *err);
 
 /* Schedules and fires (kiln serve). */
 

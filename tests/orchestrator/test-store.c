@@ -122,16 +122,18 @@ static void test_migrations(void)
     kiln_err err = KILN_ERR_INIT;
     json_t *j;
 
-    sql("DROP TABLE schedules; DROP TABLE fires;"
+    sql("DROP TABLE events; DROP TABLE artifacts;"
+        "DROP TABLE schedules; DROP TABLE fires;"
         "ALTER TABLE runs DROP COLUMN owner_start;"
-        "DELETE FROM schema_version WHERE version = 2");
+        "DELETE FROM schema_version WHERE version >= 2");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
     ASSERT_EQ_INT(kiln_store_run_json(st, &j, 1, &err), 0);
     ASSERT_STREQ(json_string_value(json_object_get(j, "status")), "failed");
     json_decref(j);
     kiln_store_close(st);
     sql("SELECT owner_start FROM runs; SELECT * FROM fires;"
-        "SELECT * FROM schema_version WHERE version = 2");
+        "SELECT * FROM artifacts; SELECT * FROM events;"
+        "SELECT * FROM schema_version WHERE version = 3");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);

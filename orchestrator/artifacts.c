@@ -1,0 +1,167 @@
+/* artifacts.c: finding and hashing a step's inputs and outputs. */
+#include "artifacts.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <glob.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *kiln_artifact_type(kiln_step_kind kind)
+{
+    switch (kind) {
+    case KILN_KIND_INGEST:
+    case KILN_KIND_VALIDATE:
+        return "dataset";
+    case KILN_KIND_TRAIN:
+        return "model";
+    case KILN_KIND_EVALUATE:
+        return "metrics";
+    case KILN_KIND_DEPLOY:
+        return "deployment";
+    default:
+        return "file";
+    }
+}
+
+/* The regular files under a directory, relative to it, sorted. */
+typedef struct file_list {
+    size_t n, cap;
+    char **names;
+    size_t base_len;
+} file_list;
+
+/* nftw has no user pointer; a directory walk runs on one thread at a time
+ * per list, so the list travels through thread-local storage. */
+static _Thread_local file_list *walking;
+
+static int on_file(const char *path, const struct stat *st, int type,
+                   struct FTW *ftw)
+{
+    file_list *l = walking;
+    (void)st;
+    (void)ftw;
+    if (type != FTW_F)
+        return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->names = kiln_realloc(l->names, l->cap * sizeof(char *));
+    }
+    l->names[l->n++] = kiln_strdup(path + l->base_len + 1);
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Hash a directory: its sorted file names with their content hashes. */
+static int hash_dir(kiln_artifact *a, kiln_err *err)
+{
+    file_list l = {0, 0, NULL, strlen(a->path)};
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    int rc = 0;
+
+    walking = &l;
+    if (nftw(a->path, on_file, 16, FTW_PHYS) != 0)
+        rc = kiln_err_set_os(err, "cannot read directory %s", a->path);
+    walking = NULL;
+    if (l.n)
+        qsort(l.names, l.n, sizeof(char *), cmp_names);
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    a->size = 0;
+    for (size_t i = 0; i < l.n && rc == 0; i++) {
+        char hex[KILN_HASH_HEX], *full = kiln_path_join(a->path, l.names[i]);
+        struct stat st;
+        rc = kiln_hash_file(hex, full, err);
+        if (rc == 0 && stat(full, &st) == 0)
+            a->size += st.st_size;
+        free(full);
+        EVP_DigestUpdate(ctx, l.names[i], strlen(l.names[i]) + 1);
+        EVP_DigestUpdate(ctx, hex, 64);
+        EVP_DigestUpdate(ctx, "\n", 1);
+    }
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < n; i++)
+        snprintf(a->sha256 + 2 * i, 3, "%02x", md[i]);
+    for (size_t i = 0; i < l.n; i++)
+        free(l.names[i]);
+    free(l.names);
+    return rc;
+}
+
+static int add(kiln_artifact_list *list, const char *path, kiln_err *err)
+{
+    kiln_artifact *a;
+    struct stat st;
+    int rc;
+
+    if (stat(path, &st) != 0)
+        return kiln_err_set_os(err, "cannot read %s", path);
+    for (size_t i = 0; i < list->n; i++)
+        if (strcmp(list->items[i].path, path) == 0)
+            return 0; /* two patterns named it */
+    list->items = kiln_realloc(list->items, (list->n + 1) *
+                               sizeof(*list->items));
+    a = &list->items[list->n++];
+    memset(a, 0, sizeof(*a));
+    a->path = kiln_strdup(path);
+    a->is_dir = S_ISDIR(st.st_mode);
+    if (a->is_dir)
+        return hash_dir(a, err);
+    a->size = st.st_size;
+    rc = kiln_hash_file(a->sha256, path, err);
+    return rc;
+}
+
+int kiln_artifacts_collect(kiln_artifact_list *list, const char *workdir,
+                           const kiln_strlist *patterns, kiln_err *err)
+{
+    memset(list, 0, sizeof(*list));
+    for (size_t i = 0; i < patterns->n; i++) {
+        char *pattern = kiln_path_join(workdir, patterns->items[i]);
+        glob_t g;
+        int rc = glob(pattern, GLOB_NOSORT | GLOB_BRACE, NULL, &g);
+        free(pattern);
+        if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0)) {
+            list->missing = kiln_realloc(list->missing, (list->n_missing + 1)
+                                         * sizeof(char *));
+            list->missing[list->n_missing++] =
+                kiln_strdup(patterns->items[i]);
+        } else if (rc != 0) {
+            globfree(&g);
+            return kiln_err_set(err, KILN_ERROR, "cannot expand %s",
+                                patterns->items[i]);
+        }
+        for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
+            char *abs = kiln_path_absolute(g.gl_pathv[k]);
+            int arc = add(list, abs, err);
+            free(abs);
+            if (arc != 0) {
+                globfree(&g);
+                return arc;
+            }
+        }
+        if (rc == 0)
+            globfree(&g);
+    }
+    return 0;
+}
+
+void kiln_artifact_list_dispose(kiln_artifact_list *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->items[i].path);
+    free(list->items);
+    for (size_t i = 0; i < list->n_missing; i++)
+        free(list->missing[i]);
+    free(list->missing);
+    memset(list, 0, sizeof(*list));
+}
