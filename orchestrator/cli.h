@@ -27,6 +27,7 @@ extern const kiln_cmd kiln_cmd_runs;
 extern const kiln_cmd kiln_cmd_show;
 extern const kiln_cmd kiln_cmd_logs;
 extern const kiln_cmd kiln_cmd_cron;
+extern const kiln_cmd kiln_cmd_lineage;
 extern const kiln_cmd kiln_cmd_serve;
 extern const kiln_cmd kiln_cmd_status;
 

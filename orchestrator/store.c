@@ -860,6 +860,147 @@ int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
     return 0;
 }
 
+/* Lineage. */
+
+#define ARTIFACT_COLUMNS "id, path, sha256, size, type, is_dir, created_at"
+
+int kiln_store_artifact_find(kiln_store *st, int64_t *out,
+                             const char *query, kiln_err *err)
+{
+    json_t *rows = NULL;
+    size_t len = strlen(query), hex = strspn(query, "0123456789abcdef");
+    int rc;
+    char *end, *abs;
+    long long id = strtoll(query, &end, 10);
+
+    *out = 0;
+    if (len && *end == '\0' && id > 0 && len < 12) {
+        rc = query_rows(st, &rows, "SELECT id FROM artifacts WHERE ?1 IS "
+                        "NULL AND id = ?2", NULL, id, err);
+    } else if (hex == len && len >= 6 && len <= 64) {
+        char *like = kiln_asprintf("%s%%", query);
+        rc = query_rows(st, &rows, "SELECT max(id) AS id, count(DISTINCT "
+                        "sha256) AS n FROM artifacts WHERE sha256 LIKE ?1 "
+                        "AND ?2 HAVING count(*) > 0", like, 1, err);
+        free(like);
+        if (rc == 0 && json_array_size(rows) &&
+            json_integer_value(json_object_get(json_array_get(rows, 0),
+                                               "n")) > 1) {
+            json_decref(rows);
+            return kiln_err_set(err, KILN_EINVAL, "hash prefix %s is "
+                                "ambiguous: give more digits", query);
+        }
+    } else {
+        abs = kiln_path_absolute(query);
+        rc = query_rows(st, &rows, "SELECT max(id) AS id FROM artifacts "
+                        "WHERE path = ?1 AND ?2 HAVING count(*) > 0", abs, 1,
+                        err);
+        free(abs);
+    }
+    if (rc != 0)
+        return rc;
+    if (json_array_size(rows) == 0) {
+        json_decref(rows);
+        return kiln_err_set(err, KILN_ENOTFOUND, "no artifact %s recorded "
+                            "in %s", query, st->path);
+    }
+    *out = json_integer_value(json_object_get(json_array_get(rows, 0), "id"));
+    json_decref(rows);
+    return 0;
+}
+
+#define EXEC_COLUMNS                                                        \
+    "x.id AS execution_id, x.run_id, x.step, x.kind, x.attempt, "           \
+    "x.finished_at, r.pipeline, r.git_commit, r.git_dirty, r.params"
+
+/* One artifact as a lineage node, its neighbours to depth. */
+static int lineage_node(kiln_store *st, json_t **out, int64_t id, bool up,
+                        int depth, kiln_err *err)
+{
+    json_t *rows = NULL, *node, *execs = NULL, *x;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    rc = query_rows(st, &rows, "SELECT " ARTIFACT_COLUMNS " FROM artifacts "
+                    "WHERE ?1 IS NULL AND id = ?2", NULL, id, err);
+    if (rc != 0)
+        return rc;
+    node = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    if (!node)
+        return kiln_err_set(err, KILN_ENOTFOUND, "no artifact %lld",
+                            (long long)id);
+    json_object_set_new(node, "is_dir", json_boolean(json_integer_value(
+                        json_object_get(node, "is_dir"))));
+    /* Up: the first execution that made it. Down: all that used it. */
+    rc = query_rows(st, &execs, up
+                    ? "SELECT " EXEC_COLUMNS " FROM events e JOIN "
+                      "executions x ON x.id = e.execution_id JOIN runs r ON "
+                      "r.id = x.run_id WHERE ?1 IS NULL AND e.artifact_id = "
+                      "?2 AND e.type = 'output' ORDER BY x.id LIMIT 1"
+                    : "SELECT " EXEC_COLUMNS " FROM events e JOIN "
+                      "executions x ON x.id = e.execution_id JOIN runs r ON "
+                      "r.id = x.run_id WHERE ?1 IS NULL AND e.artifact_id = "
+                      "?2 AND e.type = 'input' ORDER BY x.id",
+                    NULL, id, err);
+    if (rc != 0) {
+        json_decref(node);
+        return rc;
+    }
+    json_array_foreach(execs, i, x) {
+        json_t *links = NULL, *l, *kids = json_array();
+        size_t k;
+        if (depth > 1) {
+            rc = query_rows(st, &links, up
+                            ? "SELECT artifact_id FROM events WHERE ?1 IS "
+                              "NULL AND execution_id = ?2 AND type = "
+                              "'input' ORDER BY artifact_id"
+                            : "SELECT artifact_id FROM events WHERE ?1 IS "
+                              "NULL AND execution_id = ?2 AND type = "
+                              "'output' ORDER BY artifact_id",
+                            NULL, json_integer_value(json_object_get(x,
+                            "execution_id")), err);
+            json_array_foreach(links, k, l) {
+                json_t *kid;
+                if (rc != 0)
+                    break;
+                rc = lineage_node(st, &kid, json_integer_value(
+                                  json_object_get(l, "artifact_id")), up,
+                                  depth - 1, err);
+                if (rc == 0)
+                    json_array_append_new(kids, kid);
+            }
+            json_decref(links);
+        }
+        json_object_set_new(x, up ? "inputs" : "outputs", kids);
+        json_object_set_new(x, "git_dirty", json_boolean(json_integer_value(
+                            json_object_get(x, "git_dirty"))));
+        if (rc != 0)
+            break;
+    }
+    if (rc != 0) {
+        json_decref(execs);
+        json_decref(node);
+        return rc;
+    }
+    if (up) {
+        json_object_set(node, "produced_by", json_array_size(execs)
+                        ? json_array_get(execs, 0) : json_null());
+        json_decref(execs);
+    } else {
+        json_object_set_new(node, "used_by", execs);
+    }
+    *out = node;
+    return 0;
+}
+
+int kiln_store_lineage_json(kiln_store *st, json_t **out, int64_t id,
+                            bool up, int depth, kiln_err *err)
+{
+    return lineage_node(st, out, id, up, depth > 0 ? depth : 64, err);
+}
+
 int kiln_store_log_path(kiln_store *st, char **out, int64_t run_id,
                         const char *step, int attempt, kiln_err *err)
 {

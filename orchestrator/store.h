@@ -112,6 +112,20 @@ int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
                                 const kiln_artifact_rec *recs, size_t n,
                                 kiln_err *err);
 
+/* Find an artifact by id, content hash (or a prefix of 6+ hex digits) or
+ * path (the newest artifact recorded at that path). KILN_ENOTFOUND or
+ * KILN_EINVAL (ambiguous prefix) otherwise. */
+int kiln_store_artifact_find(kiln_store *st, int64_t *out, const char *query,
+                             kiln_err *err);
+/*
+ * An artifact's lineage as a tree of JSON objects, depth levels deep
+ * (0: all). Up: "produced_by" (the execution that made it: step, run,
+ * commit, params) with its "inputs", recursively. Down: "used_by" (every
+ * execution that read it) with their "outputs", recursively.
+ */
+int kiln_store_lineage_json(kiln_store *st, json_t **out, int64_t id,
+                            bool up, int depth, kiln_err *err);
+
 /* Schedules and fires (kiln serve). */
 
 /* Fire statuses. */
