@@ -55,6 +55,8 @@ typedef struct kiln_step {
     const char *workdir;  /* as written, relative to the pipeline's dir;
                              "." by default */
     const char *executor; /* "local" by default */
+    const char *metrics;  /* a JSON file of numbers the step writes,
+                             relative to workdir; NULL: none */
     const char *pool;     /* a named pool limiting this class of steps
                              (kiln serve --pool NAME=N); NULL: none */
     size_t n_env;

@@ -557,6 +557,7 @@ static const keyspec step_keys[] = {
     ROW(kiln_step, "workdir", set_string, workdir),
     ROW(kiln_step, "executor", set_string, executor),
     ROW(kiln_step, "pool", set_pool, pool),
+    ROW(kiln_step, "metrics", set_string, metrics),
     KV_ROW(kiln_step, "env", set_env, env, n_env),
 };
 

@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../executors/executor.h"
 #include "artifacts.h"
 #include "command.h"
 #include "env.h"
+#include "metrics.h"
 
 extern char **environ;
 
@@ -45,6 +47,7 @@ typedef struct step_rt {
     kiln_env env;           /* the running attempt's environment */
     char *log_path;
     char *status_path;      /* where kiln-shim writes the exit status */
+    char *metrics_path;     /* $KILN_METRICS of the attempt */
     char *workdir;
 } step_rt;
 
@@ -368,6 +371,11 @@ static int step_launch(step_rt *s, kiln_err *err)
     kiln_env_set(&s->env, "KILN_STEP", st->name);
     snprintf(attempt, sizeof(attempt), "%d", s->attempt);
     kiln_env_set(&s->env, "KILN_ATTEMPT", attempt);
+    free(s->metrics_path);
+    s->metrics_path = kiln_asprintf("%s/%s.%d.metrics.json", run->log_dir,
+                                    st->name, s->attempt);
+    unlink(s->metrics_path);
+    kiln_env_set(&s->env, "KILN_METRICS", s->metrics_path);
 
     memset(&s->task, 0, sizeof(s->task));
     s->task.argv = kiln_command_argv(st->run);
@@ -523,9 +531,10 @@ static void on_task_done(kiln_task *task, void *data)
                    (task->term_signal ? -1 : task->exit_code) : -1;
     s->term_signal = task->term_signal;
     s->exec_finished_ms = task->finished_ms;
-    /* A step that ended well with declared inputs or outputs is done only
-     * once they are found and hashed, off the loop. */
-    if (ok && (st->inputs.n || st->outputs.n)) {
+    /* A step that ended well with declared inputs, outputs or metrics is
+     * done only once they are found, hashed and read, off the loop. */
+    if (ok && (st->inputs.n || st->outputs.n || st->metrics ||
+               (s->metrics_path && access(s->metrics_path, F_OK) == 0))) {
         hash_start(s);
         return;
     }
@@ -555,9 +564,37 @@ typedef struct hash_job {
     uv_work_t req;
     step_rt *s;
     kiln_artifact_list in, out;
+    kiln_metrics metrics;
     kiln_err err;
     int rc;
 } hash_job;
+
+/* Read the attempt's metrics: $KILN_METRICS, then the declared file.
+ * Warnings go to the end of the step's log. Runs on the thread pool. */
+static void read_metrics(hash_job *j)
+{
+    step_rt *s = j->s;
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    kiln_buf warn = KILN_BUF_INIT;
+    if (s->metrics_path)
+        kiln_metrics_read(&j->metrics, s->metrics_path, &warn);
+    if (st->metrics) {
+        char *path = kiln_path_join(s->workdir, st->metrics);
+        if (!kiln_metrics_read(&j->metrics, path, &warn))
+            kiln_buf_printf(&warn, "kiln: warning: the step declared "
+                            "metrics file %s but did not write it\n",
+                            st->metrics);
+        free(path);
+    }
+    if (warn.len && s->log_path) {
+        FILE *f = fopen(s->log_path, "a");
+        if (f) {
+            fputs(kiln_buf_cstr(&warn), f);
+            fclose(f);
+        }
+    }
+    kiln_buf_dispose(&warn);
+}
 
 static void hash_work(uv_work_t *req)
 {
@@ -568,6 +605,7 @@ static void hash_work(uv_work_t *req)
     if (j->rc == 0)
         j->rc = kiln_artifacts_collect(&j->out, j->s->workdir, &st->outputs,
                                        &j->err);
+    read_metrics(j);
 }
 
 static void hash_done(uv_work_t *req, int status)
@@ -612,10 +650,15 @@ static void hash_done(uv_work_t *req, int status)
             recs[k].output = true;
         }
         if (kiln_store_record_artifacts(run->eng->store, s->exec_id, recs, n,
-                                        &err) != 0)
+                                        &err) != 0 ||
+            kiln_store_record_metrics(run->eng->store, s->exec_id, run->id,
+                                      st->name, j->metrics.n,
+                                      (const char *const *)j->metrics.keys,
+                                      j->metrics.values, &err) != 0)
             store_failed(run, &err);
         free(recs);
     }
+    kiln_metrics_dispose(&j->metrics);
     kiln_artifact_list_dispose(&j->in);
     kiln_artifact_list_dispose(&j->out);
     free(j);
@@ -831,6 +874,7 @@ static void on_timer_close(uv_handle_t *h)
             kiln_env_dispose(&run->steps[i].env);
             free(run->steps[i].log_path);
             free(run->steps[i].status_path);
+            free(run->steps[i].metrics_path);
             free(run->steps[i].workdir);
         }
         free(run->steps);

@@ -110,6 +110,16 @@ static const char *const migrations[] = {
     "  type TEXT NOT NULL,"
     "  PRIMARY KEY (execution_id, artifact_id, type));"
     "CREATE INDEX events_by_artifact ON events(artifact_id, type);",
+    /* 3 -> 4: metrics, per execution. */
+    "CREATE TABLE metrics ("
+    "  execution_id INTEGER NOT NULL REFERENCES executions(id),"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  step TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value REAL NOT NULL,"
+    "  PRIMARY KEY (execution_id, key));"
+    "CREATE INDEX metrics_by_run ON metrics(run_id);"
+    "CREATE INDEX metrics_by_key ON metrics(key, run_id);",
 };
 
 /* Prepared statements, compiled once per open store. */
@@ -857,6 +867,85 @@ int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
     }
     *out = json_pack("{s:o, s:o, s:o}", "schedules", sched, "active",
                      active, "fires", recent);
+    return 0;
+}
+
+/* Metrics. */
+
+int kiln_store_record_metrics(kiln_store *st, int64_t exec_id,
+                              int64_t run_id, const char *step,
+                              size_t n, const char *const *keys,
+                              const double *values, kiln_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    if (n == 0)
+        return 0;
+    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "recording metrics")))
+        return rc;
+    rc = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO metrics "
+                            "(execution_id, run_id, step, key, value) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5)", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        rc = db_error(st, rc, err, "recording metrics");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(s, 1, exec_id);
+        sqlite3_bind_int64(s, 2, run_id);
+        bind_text(s, 3, step);
+        bind_text(s, 4, keys[i]);
+        sqlite3_bind_double(s, 5, values[i]);
+        if ((rc = run_write(st, s, err, "recording metrics")) != 0)
+            goto fail;
+    }
+    sqlite3_finalize(s);
+    return exec_sql(st, "COMMIT", err, "recording metrics");
+fail:
+    sqlite3_finalize(s);
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int kiln_store_metrics_json(kiln_store *st, json_t **out,
+                            const char *pipeline, const char *key,
+                            int last_runs, int64_t run_a, int64_t run_b,
+                            kiln_err *err)
+{
+    char *sql;
+    sqlite3_stmt *s;
+    json_t *rows;
+    int rc;
+
+    *out = NULL;
+    sql = kiln_asprintf(
+        "SELECT m.run_id, r.pipeline, m.step, m.key, m.value, "
+        "r.created_at FROM metrics m JOIN runs r ON r.id = m.run_id "
+        "WHERE (?1 IS NULL OR r.pipeline = ?1) AND (?2 IS NULL OR m.key = ?2 "
+        "OR m.step || '.' || m.key = ?2) AND %s "
+        "ORDER BY m.run_id DESC, m.step, m.key",
+        run_a ? "m.run_id IN (?3, ?4)"
+              : "m.run_id IN (SELECT DISTINCT m2.run_id FROM metrics m2 "
+                "JOIN runs r2 ON r2.id = m2.run_id WHERE ?1 IS NULL OR "
+                "r2.pipeline = ?1 ORDER BY m2.run_id DESC LIMIT ?3)");
+    rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    free(sql);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "querying metrics");
+    bind_text(s, 1, pipeline);
+    bind_text(s, 2, key);
+    sqlite3_bind_int64(s, 3, run_a ? run_a : (last_runs > 0 ? last_runs : 10));
+    if (run_a)
+        sqlite3_bind_int64(s, 4, run_b);
+    rows = json_array();
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(rows, row_json(s));
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(rows);
+        return db_error(st, rc, err, "querying metrics");
+    }
+    *out = rows;
     return 0;
 }
 

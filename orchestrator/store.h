@@ -31,7 +31,7 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_LOST "lost"           /* executions: kiln lost track of it */
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 3
+#define KILN_STORE_SCHEMA 4
 
 /*
  * Open (creating and migrating as needed) the database at path. Returns 0
@@ -125,6 +125,23 @@ int kiln_store_artifact_find(kiln_store *st, int64_t *out, const char *query,
  */
 int kiln_store_lineage_json(kiln_store *st, json_t **out, int64_t id,
                             bool up, int depth, kiln_err *err);
+
+/* Metrics. */
+
+/* Record an execution's metrics (dotted keys, numbers) in one
+ * transaction. */
+int kiln_store_record_metrics(kiln_store *st, int64_t exec_id,
+                              int64_t run_id, const char *step,
+                              size_t n, const char *const *keys,
+                              const double *values, kiln_err *err);
+/* Metrics as rows {run_id, pipeline, step, key, value, created_at},
+ * newest run first: of the last last_runs runs that have metrics
+ * (pipeline and key may be NULL; key matches "KEY" or "STEP.KEY"), or of
+ * runs run_a and run_b when run_a is not 0. */
+int kiln_store_metrics_json(kiln_store *st, json_t **out,
+                            const char *pipeline, const char *key,
+                            int last_runs, int64_t run_a, int64_t run_b,
+                            kiln_err *err);
 
 /* Schedules and fires (kiln serve). */
 

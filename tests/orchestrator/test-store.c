@@ -122,7 +122,7 @@ static void test_migrations(void)
     kiln_err err = KILN_ERR_INIT;
     json_t *j;
 
-    sql("DROP TABLE events; DROP TABLE artifacts;"
+    sql("DROP TABLE metrics; DROP TABLE events; DROP TABLE artifacts;"
         "DROP TABLE schedules; DROP TABLE fires;"
         "ALTER TABLE runs DROP COLUMN owner_start;"
         "DELETE FROM schema_version WHERE version >= 2");
@@ -133,7 +133,8 @@ static void test_migrations(void)
     kiln_store_close(st);
     sql("SELECT owner_start FROM runs; SELECT * FROM fires;"
         "SELECT * FROM artifacts; SELECT * FROM events;"
-        "SELECT * FROM schema_version WHERE version = 3");
+        "SELECT * FROM metrics;"
+        "SELECT * FROM schema_version WHERE version = 4");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);

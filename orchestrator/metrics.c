@@ -1,0 +1,85 @@
+/* metrics.c: reading and flattening metrics files. */
+#include "metrics.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Metrics files are small; a bigger one is refused. */
+#define MAX_METRICS_BYTES (1 << 20)
+
+static void set(kiln_metrics *m, const char *key, double v)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->keys[i], key) == 0) {
+            m->values[i] = v;
+            return;
+        }
+    }
+    m->keys = kiln_realloc(m->keys, (m->n + 1) * sizeof(char *));
+    m->values = kiln_realloc(m->values, (m->n + 1) * sizeof(double));
+    m->keys[m->n] = kiln_strdup(key);
+    m->values[m->n++] = v;
+}
+
+static void flatten(kiln_metrics *m, json_t *obj, const char *prefix,
+                    const char *path, kiln_buf *warnings, int depth)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        char *key = *prefix ? kiln_asprintf("%s.%s", prefix, k)
+                            : kiln_strdup(k);
+        if (json_is_number(v) && isfinite(json_number_value(v)))
+            set(m, key, json_number_value(v));
+        else if (json_is_object(v) && depth < 32)
+            flatten(m, v, key, path, warnings, depth + 1);
+        else
+            kiln_buf_printf(warnings, "kiln: warning: metrics file %s: "
+                            "\"%s\" is not a number; ignored\n", path, key);
+        free(key);
+    }
+}
+
+bool kiln_metrics_read(kiln_metrics *m, const char *path, kiln_buf *warnings)
+{
+    json_error_t jerr;
+    json_t *root;
+    char *text = NULL;
+    size_t len = 0;
+    kiln_err err = KILN_ERR_INIT;
+
+    if (access(path, F_OK) != 0)
+        return false;
+    if (kiln_read_file(&text, &len, path, MAX_METRICS_BYTES, &err) != 0) {
+        kiln_buf_printf(warnings, "kiln: warning: metrics file %s: %s; "
+                        "ignored\n", path, err.msg);
+        return true;
+    }
+    root = json_loadb(text, len, 0, &jerr);
+    free(text);
+    if (!root) {
+        kiln_buf_printf(warnings, "kiln: warning: metrics file %s is not "
+                        "valid JSON (line %d, column %d: %s); ignored\n", path,
+                        jerr.line, jerr.column, jerr.text);
+        return true;
+    }
+    if (!json_is_object(root))
+        kiln_buf_printf(warnings, "kiln: warning: metrics file %s must hold "
+                        "a JSON object of numbers; ignored\n", path);
+    else
+        flatten(m, root, "", path, warnings, 0);
+    json_decref(root);
+    return true;
+}
+
+void kiln_metrics_dispose(kiln_metrics *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    free(m->values);
+    memset(m, 0, sizeof(*m));
+}
