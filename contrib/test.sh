@@ -25,7 +25,7 @@ cmake --build "$dir" -j "$jobs"
 
 if command -v clang >/dev/null; then
     CC=clang cmake -S . -B build-fuzz -DKILN_FUZZ=ON >/dev/null
-    cmake --build build-fuzz -j "$jobs" --target fuzz-dsl
+    cmake --build build-fuzz -j "$jobs" --target fuzz-dsl fuzz-expr
     ctest --test-dir build-fuzz --output-on-failure -R fuzz
 else
     echo "kiln: clang not found: skipping the fuzz target" >&2

@@ -12,6 +12,7 @@
 
 #include "../orchestrator/base/base.h"
 #include "cron.h"
+#include "expr.h"
 
 /* Step kinds, from `kind:`. */
 typedef enum kiln_step_kind {
@@ -55,6 +56,9 @@ typedef struct kiln_step {
     const char *workdir;  /* as written, relative to the pipeline's dir;
                              "." by default */
     const char *executor; /* "local" by default */
+    const char *when;     /* the gate as written, or NULL */
+    kiln_expr *when_expr; /* parsed */
+    kiln_pos when_pos;    /* where the expression's text starts */
     const char *metrics;  /* a JSON file of numbers the step writes,
                              relative to workdir; NULL: none */
     const char *pool;     /* a named pool limiting this class of steps

@@ -320,6 +320,82 @@ static void find_cycles(graph *g, size_t placed)
     free(w.path);
 }
 
+/* Gate references: metrics of a step upstream of the gated one, declared
+ * params. */
+typedef struct gate_check {
+    kiln_dsl_ctx *c;
+    kiln_pipeline *p;
+    const kiln_step *st;
+    bool graph_ok;       /* needs resolved and acyclic */
+} gate_check;
+
+/* Is step up among the transitive needs of step down? */
+static bool upstream(const kiln_pipeline *p, size_t up, size_t down)
+{
+    bool *seen = kiln_calloc(p->n_steps, sizeof(bool));
+    size_t *stack = kiln_malloc(p->n_steps * sizeof(size_t)), n = 0;
+    bool found = false;
+    stack[n++] = down;
+    while (n && !found) {
+        const kiln_step *s = &p->steps[stack[--n]];
+        for (size_t i = 0; i < s->needs.n; i++) {
+            size_t j = s->need_idx[i];
+            if (j == up)
+                found = true;
+            if (j < p->n_steps && !seen[j]) {
+                seen[j] = true;
+                stack[n++] = j;
+            }
+        }
+    }
+    free(seen);
+    free(stack);
+    return found;
+}
+
+static void check_ref(const kiln_expr *ref, void *data)
+{
+    gate_check *g = data;
+    unsigned line = g->st->when_pos.line, col = g->st->when_pos.col +
+                    ref->offset;
+    if (ref->kind == KILN_EXPR_PARAM) {
+        for (size_t i = 0; i < g->p->n_params; i++)
+            if (strcmp(g->p->params[i].key, ref->key) == 0)
+                return;
+        kiln_dsl__error(g->c, line, col, "when: unknown parameter "
+                        "\"%s\" (declare it under params:)", ref->key);
+        return;
+    }
+    ssize_t idx = kiln_pipeline_find_step(g->p, ref->step);
+    if (idx < 0) {
+        const char **names = kiln_malloc((g->p->n_steps + 1) *
+                                         sizeof(char *));
+        const char *guess;
+        for (size_t i = 0; i < g->p->n_steps; i++)
+            names[i] = g->p->steps[i].name;
+        guess = kiln_dsl__suggest(g->c, ref->step, strlen(ref->step), names,
+                                  g->p->n_steps);
+        kiln_dsl__error(g->c, line, col, "when: unknown step \"%s\"%s%s%s",
+                        ref->step, guess ? " (did you mean \"" : "",
+                        guess ? guess : "", guess ? "\"?)" : "");
+        free(names);
+        return;
+    }
+    if (g->graph_ok && !upstream(g->p, (size_t)idx,
+                                 (size_t)(g->st - g->p->steps)))
+        kiln_dsl__error(g->c, line, col, "when: step \"%s\" is not "
+                        "upstream of \"%s\", so its metrics are not known "
+                        "yet (add it to needs:)", ref->step, g->st->name);
+}
+
+static void check_gates(kiln_dsl_ctx *c, kiln_pipeline *p, bool graph_ok)
+{
+    for (size_t i = 0; i < p->n_steps; i++) {
+        gate_check g = {c, p, &p->steps[i], graph_ok};
+        kiln_expr_walk(p->steps[i].when_expr, check_ref, &g);
+    }
+}
+
 void kiln_dsl__graph(kiln_dsl_ctx *c, kiln_pipeline *p)
 {
     graph g;
@@ -330,10 +406,13 @@ void kiln_dsl__graph(kiln_dsl_ctx *c, kiln_pipeline *p)
     g.p = p;
     g.n = p->n_steps;
     p->topo = kiln_arena_alloc(p->arena, g.n * sizeof(*p->topo));
+    size_t errors = c->n_errors;
     resolve(&g);
     placed = order(&g);
     if (placed < g.n)
         find_cycles(&g, placed);
+    /* Upstream checks need every need resolved and no cycle. */
+    check_gates(c, p, placed == g.n && c->n_errors == errors);
     free(g.off);
     free(g.need);
 }

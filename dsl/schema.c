@@ -157,6 +157,35 @@ static void set_pipeline_name(vctx *v, const kiln_ynode *key,
         *FIELD(obj, k->off, const char *) = model_str(v, val);
 }
 
+/* when: a gate expression, parsed now; its references are checked once
+ * every step is known (graph.c). */
+static void set_when(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                     void *obj, const keyspec *k)
+{
+    kiln_step *st = obj;
+    char got[KILN_DSL_QUOTE_SIZE];
+    kiln_err err = KILN_ERR_INIT;
+    size_t off = 0;
+    if (!kiln_dsl__is_text(val) || val->n == 0 ||
+        strlen(val->u.str) != val->n) {
+        error_at(v, val, "when: expected an expression such as "
+                 "\"metrics.evaluate.accuracy >= 0.9\", got %s",
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    st->when_pos = model_pos(v, val);
+    st->when_pos.col += val->plain ? 0 : 1;
+    if (kiln_expr_parse(&st->when_expr, v->p->arena, val->u.str, &off,
+                        &err) != 0) {
+        /* Positions inside a one-line scalar are exact. */
+        kiln_dsl__error(v->c, val->line, st->when_pos.col + (unsigned)off,
+                        "when: %s", err.msg);
+        st->when_expr = NULL;
+        return;
+    }
+    st->when = model_str(v, val);
+}
+
 /* A pool name: like a step name. */
 static void set_pool(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                      void *obj, const keyspec *k)
@@ -558,6 +587,7 @@ static const keyspec step_keys[] = {
     ROW(kiln_step, "executor", set_string, executor),
     ROW(kiln_step, "pool", set_pool, pool),
     ROW(kiln_step, "metrics", set_string, metrics),
+    {"when", set_when, 0, 0, NULL},
     KV_ROW(kiln_step, "env", set_env, env, n_env),
 };
 

@@ -42,6 +42,8 @@ typedef struct step_rt {
     int term_signal;
     int64_t exec_finished_ms;
     bool timed_out;
+    bool by_gate;           /* SKIPPED because something upstream was
+                               gated: not a failure */
     int64_t started_ms, finished_ms;
     char reason[256];
     kiln_env env;           /* the running attempt's environment */
@@ -68,6 +70,8 @@ struct kiln_run {
     char *root;
     char *log_dir;           /* STATE/logs/RUN: STEP.ATTEMPT.log files */
     kiln_env base_env;       /* environ + pipeline env + params + KILN_* */
+    size_t n_params;
+    kiln_kv *params;         /* effective params (gates read them) */
     kiln_err store_err;
     kiln_run_event_cb on_event;
     kiln_run_done_cb on_done;
@@ -105,6 +109,7 @@ static const char *const step_state_names[] = {
     [KILN_STEP_FAILED] = KILN_ST_FAILED,
     [KILN_STEP_SKIPPED] = KILN_ST_SKIPPED,
     [KILN_STEP_CANCELLED] = KILN_ST_CANCELLED,
+    [KILN_STEP_GATED] = KILN_ST_GATED,
 };
 
 const char *kiln_step_state_name(kiln_step_state s)
@@ -315,15 +320,71 @@ static void step_set(step_rt *s, kiln_step_state state, const char *reason)
 }
 
 /* Mark everything downstream of s skipped, depth first. */
-static void skip_downstream(step_rt *s, const char *why)
+static void skip_downstream(step_rt *s, const char *why, bool by_gate)
 {
     for (size_t i = 0; i < s->n_down; i++) {
         step_rt *d = &s->run->steps[s->down[i]];
         if (d->state == KILN_STEP_PENDING) {
+            d->by_gate = by_gate;
             step_set(d, KILN_STEP_SKIPPED, why);
-            skip_downstream(d, why);
+            skip_downstream(d, why, by_gate);
         }
     }
+}
+
+/* Gates. */
+
+static bool gate_lookup(double *out, const kiln_expr *ref, void *data)
+{
+    step_rt *s = data;
+    kiln_run *run = s->run;
+    kiln_err err = KILN_ERR_INIT;
+    bool found = false;
+    if (ref->kind == KILN_EXPR_METRIC) {
+        if (kiln_store_metric_get(run->eng->store, out, &found, run->id,
+                                  ref->step, ref->key, &err) != 0)
+            store_failed(run, &err);
+        return found;
+    }
+    for (size_t i = 0; i < run->n_params; i++) {
+        if (strcmp(run->params[i].key, ref->key) == 0) {
+            char *end;
+            *out = strtod(run->params[i].value, &end);
+            return end != run->params[i].value && *end == '\0';
+        }
+    }
+    return false;
+}
+
+/* Decide a step's when: before its first attempt. Returns true when it
+ * may run; otherwise the step is gated (false) or failed (no value). */
+static bool gate_passes(step_rt *s)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    kiln_buf trace = KILN_BUF_INIT;
+    kiln_err err = KILN_ERR_INIT;
+    char why[600];
+    bool pass = true;
+
+    if (!st->when_expr || s->attempt > 0)
+        return true;
+    if (kiln_expr_eval(&pass, st->when_expr, gate_lookup, s, &trace,
+                       &err) != 0) {
+        snprintf(why, sizeof(why), "gate %s: %s", st->when, err.msg);
+        step_set(s, KILN_STEP_FAILED, why);
+        snprintf(why, sizeof(why), "upstream step \"%s\" failed", st->name);
+        skip_downstream(s, why, false);
+        pass = false;
+    } else if (!pass) {
+        snprintf(why, sizeof(why), "gated: %s was false (%s)", st->when,
+                 kiln_buf_cstr(&trace));
+        step_set(s, KILN_STEP_GATED, why);
+        snprintf(why, sizeof(why), "upstream step \"%s\" was gated",
+                 st->name);
+        skip_downstream(s, why, true);
+    }
+    kiln_buf_dispose(&trace);
+    return pass;
 }
 
 static void on_retry_timer(uv_timer_t *timer)
@@ -426,7 +487,7 @@ static void step_attempt_ended(step_rt *s, bool ok, const char *reason)
         char why[300];
         step_set(s, KILN_STEP_FAILED, reason);
         snprintf(why, sizeof(why), "upstream step \"%s\" failed", st->name);
-        skip_downstream(s, why);
+        skip_downstream(s, why, false);
     }
 }
 
@@ -709,7 +770,8 @@ static void dispatch(kiln_engine *eng)
         eng->cursor = r;
         if (!s)
             break;
-        step_start(s);
+        if (gate_passes(s))
+            step_start(s);
         run_maybe_finish(s->run);
     }
 }
@@ -763,7 +825,10 @@ static void run_maybe_finish(kiln_run *run)
     } else {
         run->state = KILN_RUN_SUCCEEDED;
         for (size_t i = 0; i < run->p->n_steps; i++) {
-            if (run->steps[i].state != KILN_STEP_SUCCEEDED) {
+            kiln_step_state st = run->steps[i].state;
+            /* A gate saying no is a decision, not a failure. */
+            if (st != KILN_STEP_SUCCEEDED && st != KILN_STEP_GATED &&
+                !(st == KILN_STEP_SKIPPED && run->steps[i].by_gate)) {
                 run->state = KILN_RUN_FAILED;
                 if (run->steps[i].state == KILN_STEP_FAILED && !reason) {
                     snprintf(why, sizeof(why), "step \"%s\" failed: %s",
@@ -879,6 +944,9 @@ static void on_timer_close(uv_handle_t *h)
         }
         free(run->steps);
         kiln_env_dispose(&run->base_env);
+        for (size_t i = 0; i < run->n_params; i++)
+            free((char *)run->params[i].value);
+        free(run->params);
         free(run->log_dir);
         free(run->root);
         free(run);
@@ -903,6 +971,17 @@ static kiln_run *run_new(kiln_engine *eng, const kiln_run_options *o,
     run->log_dir = kiln_asprintf("%s/logs/%lld", eng->state_dir,
                                  (long long)id);
     run_base_env(&run->base_env, run, o);
+    run->n_params = p->n_params;
+    run->params = kiln_calloc(p->n_params ? p->n_params : 1,
+                              sizeof(kiln_kv));
+    for (size_t i = 0; i < p->n_params; i++) {
+        const char *value = p->params[i].value;
+        for (size_t j = 0; j < o->n_params; j++)
+            if (strcmp(o->params[j].key, p->params[i].key) == 0)
+                value = o->params[j].value;
+        run->params[i].key = p->params[i].key;
+        run->params[i].value = kiln_strdup(value);
+    }
     run->steps = kiln_calloc(p->n_steps, sizeof(step_rt));
     for (size_t i = 0; i < p->n_steps; i++) {
         step_rt *s = &run->steps[i];
@@ -990,7 +1069,8 @@ static kiln_step_state state_from_name(const char *name)
 {
     static const kiln_step_state ended[] = {
         KILN_STEP_SUCCEEDED, KILN_STEP_FAILED, KILN_STEP_SKIPPED,
-        KILN_STEP_CANCELLED, KILN_STEP_RUNNING, KILN_STEP_RETRYING,
+        KILN_STEP_CANCELLED, KILN_STEP_GATED, KILN_STEP_RUNNING,
+        KILN_STEP_RETRYING,
     };
     for (size_t i = 0; i < KILN_ARRAY_SIZE(ended); i++)
         if (strcmp(step_state_names[ended[i]], name) == 0)
@@ -1075,7 +1155,11 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
         s->attempt = (int)json_integer_value(json_object_get(js,
                                                              "attempts"));
         if (step_ended(st)) {
+            const char *why = json_string_value(json_object_get(js,
+                                                                "reason"));
             s->state = st;
+            s->by_gate = st == KILN_STEP_SKIPPED && why &&
+                         strstr(why, "was gated") != NULL;
             run->n_done++;
         }
     }

@@ -27,8 +27,9 @@ typedef enum kiln_step_state {
     KILN_STEP_RETRYING,    /* failed, waiting to try again */
     KILN_STEP_SUCCEEDED,
     KILN_STEP_FAILED,
-    KILN_STEP_SKIPPED,     /* an upstream step failed */
-    KILN_STEP_CANCELLED
+    KILN_STEP_SKIPPED,     /* an upstream step failed or was gated */
+    KILN_STEP_CANCELLED,
+    KILN_STEP_GATED        /* its when: was false */
 } kiln_step_state;
 
 typedef enum kiln_run_state {

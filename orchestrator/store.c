@@ -163,7 +163,7 @@ static const char *const queries[Q_COUNT] = {
         "started_at = CASE WHEN ?3 = 'running' THEN coalesce(started_at, ?6)"
         " ELSE started_at END, "
         "finished_at = CASE WHEN ?3 IN ('succeeded', 'failed', 'skipped', "
-        "'cancelled') THEN ?6 ELSE finished_at END "
+        "'cancelled', 'gated') THEN ?6 ELSE finished_at END "
         "WHERE run_id = ?1 AND step = ?2",
     [Q_EXEC_INSERT] =
         "INSERT INTO executions (run_id, step, kind, attempt, status, "
@@ -905,6 +905,31 @@ fail:
     sqlite3_finalize(s);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+int kiln_store_metric_get(kiln_store *st, double *out, bool *found,
+                          int64_t run_id, const char *step, const char *key,
+                          kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT value FROM metrics WHERE "
+                                "run_id = ?1 AND step = ?2 AND key = ?3 "
+                                "ORDER BY execution_id DESC LIMIT 1", -1, &s,
+                                NULL);
+    *found = false;
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "reading a metric");
+    sqlite3_bind_int64(s, 1, run_id);
+    bind_text(s, 2, step);
+    bind_text(s, 3, key);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_double(s, 0);
+        *found = true;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0 : db_error(st, rc, err, "reading a metric");
 }
 
 int kiln_store_metrics_json(kiln_store *st, json_t **out,

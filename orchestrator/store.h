@@ -28,6 +28,7 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_FAILED "failed"
 #define KILN_ST_SKIPPED "skipped"     /* steps: an upstream step failed */
 #define KILN_ST_CANCELLED "cancelled"
+#define KILN_ST_GATED "gated"         /* steps: their when: was false */
 #define KILN_ST_LOST "lost"           /* executions: kiln lost track of it */
 
 /* The current schema version; kiln_store_open() migrates older files. */
@@ -134,6 +135,11 @@ int kiln_store_record_metrics(kiln_store *st, int64_t exec_id,
                               int64_t run_id, const char *step,
                               size_t n, const char *const *keys,
                               const double *values, kiln_err *err);
+/* The value of metric key of step in a run (its latest attempt's).
+ * Returns 0 and *found. */
+int kiln_store_metric_get(kiln_store *st, double *out, bool *found,
+                          int64_t run_id, const char *step, const char *key,
+                          kiln_err *err);
 /* Metrics as rows {run_id, pipeline, step, key, value, created_at},
  * newest run first: of the last last_runs runs that have metrics
  * (pipeline and key may be NULL; key matches "KEY" or "STEP.KEY"), or of
