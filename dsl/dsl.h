@@ -59,6 +59,9 @@ typedef struct kiln_step {
     const char *when;     /* the gate as written, or NULL */
     kiln_expr *when_expr; /* parsed */
     kiln_pos when_pos;    /* where the expression's text starts */
+    const char *register_model; /* register: {model: NAME, ...}, or NULL */
+    const char *register_path;  /* ...path: one of the step's outputs */
+    kiln_pos register_pos;
     const char *metrics;  /* a JSON file of numbers the step writes,
                              relative to workdir; NULL: none */
     const char *pool;     /* a named pool limiting this class of steps

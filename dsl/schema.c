@@ -186,17 +186,20 @@ static void set_when(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
     st->when = model_str(v, val);
 }
 
-/* A pool name: like a step name. */
-static void set_pool(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+static void set_register(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k);
+
+/* A name like a step's: a pool, a model. */
+static void set_name(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                      void *obj, const keyspec *k)
 {
     char got[KILN_DSL_QUOTE_SIZE];
     if (!kiln_dsl__is_text(val)) {
-        error_at(v, val, "pool: expected a pool name, got %s",
+        error_at(v, val, "%s: expected a %s name, got %s", k->name, k->name,
                  kiln_dsl__describe(got, val));
         return;
     }
-    if (check_name(v, val, "pool"))
+    if (check_name(v, val, k->name))
         *FIELD(obj, k->off, const char *) = model_str(v, val);
 }
 
@@ -585,10 +588,19 @@ static const keyspec step_keys[] = {
     ROW(kiln_step, "timeout", set_duration, timeout_ms),
     ROW(kiln_step, "workdir", set_string, workdir),
     ROW(kiln_step, "executor", set_string, executor),
-    ROW(kiln_step, "pool", set_pool, pool),
+    ROW(kiln_step, "pool", set_name, pool),
     ROW(kiln_step, "metrics", set_string, metrics),
     {"when", set_when, 0, 0, NULL},
+    {"register", set_register, 0, 0, NULL},
     KV_ROW(kiln_step, "env", set_env, env, n_env),
+};
+
+/* register:; target: kiln_step. */
+static const keyspec register_keys[] = {
+    {"model", set_name, offsetof(kiln_step, register_model), 0,
+     "register: needs \"model: NAME\""},
+    {"path", set_string, offsetof(kiln_step, register_path), 0,
+     "register: needs \"path:\", one of the step's outputs"},
 };
 
 /* walk() keeps the keys it has seen in a 64-bit mask. */
@@ -604,6 +616,7 @@ static const mapspec defaults_spec = SPEC(defaults_keys, false);
 static const mapspec git_spec = SPEC(git_keys, false);
 static const mapspec step_spec = SPEC(step_keys, false);
 static const mapspec schedule_spec = SPEC(schedule_keys, false);
+static const mapspec register_spec = SPEC(register_keys, false);
 
 static const keyspec *find_key(const mapspec *spec, const kiln_ynode *key)
 {
@@ -713,6 +726,19 @@ static void set_git(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
              "git", NULL, key);
 }
 
+/* register: {model: NAME, path: OUTPUT}; the path must be one of the
+ * step's declared outputs, as written. */
+static void set_register(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    kiln_step *st = obj;
+    if (!nested_map(v, val, k->name))
+        return;
+    st->register_pos = model_pos(v, key);
+    walk(v, &register_spec, val->type == KILN_YNODE_MAP ? val : NULL, st,
+         "register", NULL, key);
+}
+
 /* schedule: a mapping, or just a cron expression (or a list of them). */
 static void set_schedule(vctx *v, const kiln_ynode *key,
                          const kiln_ynode *val, void *obj, const keyspec *k)
@@ -761,6 +787,17 @@ static void build_step(vctx *v, const kiln_ynode *key, const kiln_ynode *val)
     }
     walk(v, &step_spec, val->type == KILN_YNODE_MAP ? val : NULL, st, "step",
          key, key);
+    if (st->register_path) {
+        size_t i;
+        for (i = 0; i < st->outputs.n; i++)
+            if (strcmp(st->outputs.items[i], st->register_path) == 0)
+                break;
+        if (i == st->outputs.n)
+            kiln_dsl__error(v->c, st->register_pos.line, st->register_pos.col,
+                            "register: path \"%s\" is not one of step %s's "
+                            "outputs", st->register_path,
+                            kiln_dsl__quote(q, key->u.str, key->n));
+    }
 }
 
 static void build_steps(vctx *v)

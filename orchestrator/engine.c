@@ -10,6 +10,7 @@
 #include "engine.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,6 +405,34 @@ static void on_timeout(uv_timer_t *timer)
     kiln_executor_cancel(s->ex, &s->task, false);
 }
 
+/* KILN_MODEL_<NAME>_<ALIAS>: the path of the version each registry alias
+ * points at now, so a deploy step knows what to ship. */
+static void set_model_env(step_rt *s)
+{
+    kiln_err err = KILN_ERR_INIT;
+    json_t *aliases = NULL, *a;
+    size_t i;
+    if (kiln_store_model_aliases_json(s->run->eng->store, &aliases,
+                                      &err) != 0) {
+        store_failed(s->run, &err);
+        return;
+    }
+    json_array_foreach(aliases, i, a) {
+        char *key = kiln_asprintf("KILN_MODEL_%s_%s",
+                                  json_string_value(json_object_get(a,
+                                                                   "name")),
+                                  json_string_value(json_object_get(a,
+                                                                   "alias")));
+        for (char *c = key; *c; c++)
+            *c = (char)(isalnum((unsigned char)*c)
+                            ? toupper((unsigned char)*c) : '_');
+        kiln_env_set(&s->env, key, json_string_value(json_object_get(a,
+                                                                    "path")));
+        free(key);
+    }
+    json_decref(aliases);
+}
+
 /* Build the attempt's environment, log path and task, and start it.
  * Returns 0, or an error when the attempt could not even start (recorded
  * as a failed attempt by the caller). */
@@ -437,6 +466,7 @@ static int step_launch(step_rt *s, kiln_err *err)
                                     st->name, s->attempt);
     unlink(s->metrics_path);
     kiln_env_set(&s->env, "KILN_METRICS", s->metrics_path);
+    set_model_env(s);
 
     memset(&s->task, 0, sizeof(s->task));
     s->task.argv = kiln_command_argv(st->run);
@@ -669,6 +699,41 @@ static void hash_work(uv_work_t *req)
     read_metrics(j);
 }
 
+/* register: the output named by the step becomes the model's next
+ * version. */
+static int register_model(step_rt *s, const kiln_artifact_list *out,
+                          kiln_err *err)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    char *want, *path;
+    int version, rc = 0;
+
+    if (!st->register_model)
+        return 0;
+    want = kiln_path_join(s->workdir, st->register_path);
+    path = kiln_path_absolute(want);
+    free(want);
+    for (size_t i = 0; i < out->n; i++) {
+        if (strcmp(out->items[i].path, path) == 0) {
+            rc = kiln_store_model_register(s->run->eng->store, &version,
+                                           st->register_model, path,
+                                           out->items[i].sha256, s->run->id,
+                                           s->exec_id, err);
+            if (rc == 0 && s->log_path) {
+                FILE *f = fopen(s->log_path, "a");
+                if (f) {
+                    fprintf(f, "kiln: registered %s as version %d of model "
+                            "%s\n", path, version, st->register_model);
+                    fclose(f);
+                }
+            }
+            break;
+        }
+    }
+    free(path);
+    return rc;
+}
+
 static void hash_done(uv_work_t *req, int status)
 {
     hash_job *j = req->data;
@@ -710,12 +775,14 @@ static void hash_done(uv_work_t *req, int status)
             recs[k].type = kiln_artifact_type(st->kind);
             recs[k].output = true;
         }
+        /* Metrics first: a registered model carries the run's metrics. */
         if (kiln_store_record_artifacts(run->eng->store, s->exec_id, recs, n,
                                         &err) != 0 ||
             kiln_store_record_metrics(run->eng->store, s->exec_id, run->id,
                                       st->name, j->metrics.n,
                                       (const char *const *)j->metrics.keys,
-                                      j->metrics.values, &err) != 0)
+                                      j->metrics.values, &err) != 0 ||
+            register_model(s, &j->out, &err) != 0)
             store_failed(run, &err);
         free(recs);
     }

@@ -120,6 +120,26 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (execution_id, key));"
     "CREATE INDEX metrics_by_run ON metrics(run_id);"
     "CREATE INDEX metrics_by_key ON metrics(key, run_id);",
+    /* 4 -> 5: the model registry. An alias's history is its rows; the
+     * newest row not rolled back is where it points. */
+    "CREATE TABLE models ("
+    "  name TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  artifact_id INTEGER NOT NULL REFERENCES artifacts(id),"
+    "  run_id INTEGER REFERENCES runs(id),"
+    "  execution_id INTEGER REFERENCES executions(id),"
+    "  git_commit TEXT,"
+    "  metrics TEXT NOT NULL DEFAULT '{}',"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (name, version));"
+    "CREATE TABLE model_aliases ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  alias TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  set_at INTEGER NOT NULL,"
+    "  rolled_back INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX model_aliases_by_name ON model_aliases(name, alias, id);",
 };
 
 /* Prepared statements, compiled once per open store. */
@@ -972,6 +992,193 @@ int kiln_store_metrics_json(kiln_store *st, json_t **out,
     }
     *out = rows;
     return 0;
+}
+
+/* The model registry. */
+
+/* Run one statement with text ?1, ?2 and integer ?3 bindings; rows are
+ * ignored. */
+static int exec_bound(kiln_store *st, const char *sql, const char *a,
+                      const char *b, int64_t n, int64_t *changes,
+                      kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "updating the model registry");
+    if (sqlite3_bind_parameter_count(s) >= 1)
+        bind_text(s, 1, a);
+    if (sqlite3_bind_parameter_count(s) >= 2)
+        bind_text(s, 2, b);
+    if (sqlite3_bind_parameter_count(s) >= 3)
+        sqlite3_bind_int64(s, 3, n);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        ;
+    sqlite3_finalize(s);
+    if (changes)
+        *changes = sqlite3_changes(st->db);
+    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err,
+                                            "updating the model registry");
+}
+
+int kiln_store_model_register(kiln_store *st, int *out_version,
+                              const char *name, const char *path,
+                              const char *sha256, int64_t run_id,
+                              int64_t exec_id, kiln_err *err)
+{
+    json_t *rows = NULL;
+    int rc;
+    char *sql;
+
+    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "registering a model")))
+        return rc;
+    rc = query_rows(st, &rows, "SELECT coalesce(max(version), 0) + 1 AS v "
+                    "FROM models WHERE name = ?1 AND ?2", name, 1, err);
+    if (rc != 0)
+        goto fail;
+    *out_version = (int)json_integer_value(json_object_get(
+        json_array_get(rows, 0), "v"));
+    json_decref(rows);
+    sql = kiln_asprintf(
+        "INSERT INTO models (name, version, artifact_id, run_id, "
+        "execution_id, git_commit, metrics, created_at) SELECT ?1, %d, "
+        "(SELECT id FROM artifacts WHERE path = ?2 AND sha256 = '%s'), "
+        "%lld, %lld, (SELECT git_commit FROM runs WHERE id = %lld), "
+        "(SELECT coalesce(json_group_object(step || '.' || key, value), "
+        "'{}') FROM metrics WHERE run_id = %lld), ?3",
+        *out_version, sha256, (long long)run_id, (long long)exec_id,
+        (long long)run_id, (long long)run_id);
+    rc = exec_bound(st, sql, name, path, kiln_now_ms(), NULL, err);
+    free(sql);
+    if (rc != 0)
+        goto fail;
+    return exec_sql(st, "COMMIT", err, "registering a model");
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+#define CURRENT_ALIASES                                                     \
+    "SELECT a.name, a.alias, a.version, a.set_at FROM model_aliases a "     \
+    "WHERE a.rolled_back = 0 AND a.id = (SELECT max(b.id) FROM "            \
+    "model_aliases b WHERE b.name = a.name AND b.alias = a.alias AND "      \
+    "b.rolled_back = 0)"
+
+int kiln_store_model_promote(kiln_store *st, const char *name, int version,
+                             const char *alias, kiln_err *err)
+{
+    json_t *rows = NULL;
+    int rc = query_rows(st, &rows, "SELECT version FROM models WHERE "
+                        "name = ?1 AND version = ?2", name, version, err);
+    if (rc != 0)
+        return rc;
+    if (json_array_size(rows) == 0) {
+        json_decref(rows);
+        return kiln_err_set(err, KILN_ENOTFOUND, "model %s has no version "
+                            "%d", name, version);
+    }
+    json_decref(rows);
+    return exec_bound(st, "INSERT INTO model_aliases (name, alias, version, "
+                      "set_at) VALUES (?1, ?2, ?3, "
+                      "CAST(strftime('%s', 'now') AS INTEGER) * 1000)",
+                      name, alias, version, NULL, err);
+}
+
+int kiln_store_model_rollback(kiln_store *st, int *out_version,
+                              const char *name, const char *alias,
+                              kiln_err *err)
+{
+    json_t *rows = NULL;
+    int rc;
+    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "rolling back")) != 0)
+        return rc;
+    /* The alias's two newest rows still in force. */
+    {
+        sqlite3_stmt *s;
+        rows = json_array();
+        rc = sqlite3_prepare_v2(st->db, "SELECT id, version FROM "
+                                "model_aliases WHERE name = ?1 AND alias = "
+                                "?2 AND rolled_back = 0 ORDER BY id DESC "
+                                "LIMIT 2", -1, &s, NULL);
+        if (rc != SQLITE_OK) {
+            rc = db_error(st, rc, err, "rolling back");
+            goto fail;
+        }
+        bind_text(s, 1, name);
+        bind_text(s, 2, alias);
+        while (sqlite3_step(s) == SQLITE_ROW)
+            json_array_append_new(rows, row_json(s));
+        sqlite3_finalize(s);
+        rc = 0;
+    }
+    if (json_array_size(rows) < 2) {
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "%s of model %s has no "
+                          "earlier version to roll back to", alias, name);
+        json_decref(rows);
+        goto fail;
+    }
+    *out_version = (int)json_integer_value(json_object_get(
+        json_array_get(rows, 1), "version"));
+    rc = exec_bound(st, "UPDATE model_aliases SET rolled_back = 1 WHERE "
+                    "?1 IS NOT NULL AND ?2 IS NOT NULL AND id = ?3", name,
+                    alias, json_integer_value(json_object_get(
+                        json_array_get(rows, 0), "id")), NULL, err);
+    json_decref(rows);
+    if (rc != 0)
+        goto fail;
+    return exec_sql(st, "COMMIT", err, "rolling back");
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
+                           kiln_err *err)
+{
+    json_t *versions = NULL, *aliases = NULL, *v;
+    size_t i;
+    int rc = query_rows(st, &versions, "SELECT m.name, m.version, a.path, "
+                        "a.sha256, m.run_id, m.git_commit, m.metrics, "
+                        "m.created_at FROM models m JOIN artifacts a ON "
+                        "a.id = m.artifact_id WHERE (?1 IS NULL OR m.name = "
+                        "?1) AND ?2 ORDER BY m.name, m.version DESC", name, 1,
+                        err);
+    if (rc == 0)
+        rc = query_rows(st, &aliases, CURRENT_ALIASES " AND (?1 IS NULL OR "
+                        "a.name = ?1) AND ?2 ORDER BY a.name, a.alias", name,
+                        1, err);
+    if (rc != 0) {
+        json_decref(versions);
+        return rc;
+    }
+    json_array_foreach(versions, i, v) {
+        json_t *mine = json_array(), *al;
+        size_t k;
+        json_array_foreach(aliases, k, al)
+            if (strcmp(json_string_value(json_object_get(al, "name")),
+                       json_string_value(json_object_get(v, "name"))) == 0 &&
+                json_integer_value(json_object_get(al, "version")) ==
+                    json_integer_value(json_object_get(v, "version")))
+                json_array_append(mine, json_object_get(al, "alias"));
+        json_object_set_new(v, "aliases", mine);
+        json_t *m = json_loads(json_string_value(json_object_get(v,
+                               "metrics")), 0, NULL);
+        if (m)
+            json_object_set_new(v, "metrics", m);
+    }
+    json_decref(aliases);
+    *out = versions;
+    return 0;
+}
+
+int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
+                                  kiln_err *err)
+{
+    return query_rows(st, out, "SELECT c.name, c.alias, c.version, p.path "
+                      "FROM (" CURRENT_ALIASES ") c JOIN models m ON m.name "
+                      "= c.name AND m.version = c.version JOIN artifacts p ON "
+                      "p.id = m.artifact_id WHERE ?1 IS NULL AND ?2", NULL, 1,
+                      err);
 }
 
 /* Lineage. */

@@ -32,7 +32,7 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_LOST "lost"           /* executions: kiln lost track of it */
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 4
+#define KILN_STORE_SCHEMA 5
 
 /*
  * Open (creating and migrating as needed) the database at path. Returns 0
@@ -148,6 +148,29 @@ int kiln_store_metrics_json(kiln_store *st, json_t **out,
                             const char *pipeline, const char *key,
                             int last_runs, int64_t run_a, int64_t run_b,
                             kiln_err *err);
+
+/* The model registry. */
+
+/* Register the artifact (path, sha256) a run's execution made as the next
+ * version of model name, with the commit and the run's metrics so far. */
+int kiln_store_model_register(kiln_store *st, int *out_version,
+                              const char *name, const char *path,
+                              const char *sha256, int64_t run_id,
+                              int64_t exec_id, kiln_err *err);
+/* Point alias (production, staging...) of a model at version; the history
+ * is kept. KILN_ENOTFOUND for an unknown version. */
+int kiln_store_model_promote(kiln_store *st, const char *name, int version,
+                             const char *alias, kiln_err *err);
+/* Point alias back at the version that held it before. */
+int kiln_store_model_rollback(kiln_store *st, int *out_version,
+                              const char *name, const char *alias,
+                              kiln_err *err);
+/* Versions (newest first) with their current aliases; name may be NULL. */
+int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
+                           kiln_err *err);
+/* Every current alias: {name, alias, version, path}. */
+int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
+                                  kiln_err *err);
 
 /* Schedules and fires (kiln serve). */
 

@@ -122,7 +122,8 @@ static void test_migrations(void)
     kiln_err err = KILN_ERR_INIT;
     json_t *j;
 
-    sql("DROP TABLE metrics; DROP TABLE events; DROP TABLE artifacts;"
+    sql("DROP TABLE model_aliases; DROP TABLE models;"
+        "DROP TABLE metrics; DROP TABLE events; DROP TABLE artifacts;"
         "DROP TABLE schedules; DROP TABLE fires;"
         "ALTER TABLE runs DROP COLUMN owner_start;"
         "DELETE FROM schema_version WHERE version >= 2");
@@ -134,7 +135,8 @@ static void test_migrations(void)
     sql("SELECT owner_start FROM runs; SELECT * FROM fires;"
         "SELECT * FROM artifacts; SELECT * FROM events;"
         "SELECT * FROM metrics;"
-        "SELECT * FROM schema_version WHERE version = 4");
+        "SELECT * FROM models; SELECT * FROM model_aliases;"
+        "SELECT * FROM schema_version WHERE version = 5");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);

@@ -1,0 +1,66 @@
+# The model registry: register, promote, rollback, and the alias paths
+# steps see.
+. "$(dirname "$0")/lib.sh"
+cd "$T"
+pipeline r <<'YAML'
+pipeline: r
+params: {q: 1}
+steps:
+  train:
+    kind: train
+    run: |
+      mkdir -p models && echo "model $KILN_PARAM_Q" > models/m.txt
+      printf '{"acc": 0.%s}' "$KILN_PARAM_Q" > "$KILN_METRICS"
+    outputs: [models/m.txt]
+    register: {model: churn, path: models/m.txt}
+  deploy:
+    kind: deploy
+    needs: [train]
+    run: echo "${KILN_MODEL_CHURN_PRODUCTION:-none}" > deployed.txt
+YAML
+kiln_rc run r.yaml --param q=7
+eq "first run" 0 "$rc"
+eq "no production yet" "none" "$(cat deployed.txt)"
+kiln_rc run r.yaml --param q=8
+kiln_rc run r.yaml --param q=9
+eq "three versions" "1 2 3" "$(q 'select version from models order by version' | tr '\n' ' ' | sed 's/ $//')"
+eq "with the run's metrics" '{"train.acc":0.8}' "$(q 'select metrics from models where version = 2')"
+kiln_rc logs 2 train
+contains "registration in the log" "registered $T/models/m.txt as version 2 of model churn" "$out"
+
+kiln_rc models promote churn 1 production
+eq "promote" 0 "$rc"
+kiln_rc models promote churn 2 production
+kiln_rc models promote churn 3 staging
+kiln_rc models
+eq "models" 0 "$rc"
+contains "production on 2" "churn            2       production" "$out"
+contains "staging on 3" "churn            3       staging" "$out"
+kiln_rc run r.yaml --param q=5
+eq "a step sees the alias's path" "$T/models/m.txt" "$(cat deployed.txt)"
+kiln_rc models rollback churn production
+eq "rollback" 0 "$rc"
+contains "back to 1" "back at version 1" "$out"
+kiln_rc models churn --json
+eq "production back on version 1" "1" "$(printf '%s' "$out" | /usr/bin/python3 -c '
+import json, sys
+print(*[v["version"] for v in json.load(sys.stdin) if "production" in v["aliases"]])')"
+eq "history kept" "1|0 2|1" "$(q "select version || '|' || rolled_back from model_aliases where alias = 'production' order by id" | tr '\n' ' ' | sed 's/ $//')"
+kiln_rc models rollback churn production
+eq "nothing older to roll back to" 2 "$rc"
+kiln_rc models promote churn 99 production
+eq "unknown version" 2 "$rc"
+kiln_rc models promote churn 1 "Bad Alias"
+eq "bad alias" 2 "$rc"
+kiln_rc models nosuch
+eq "unknown model" 2 "$rc"
+
+pipeline bad <<'YAML'
+pipeline: bad
+steps:
+  t: {run: "true", outputs: [a.bin], register: {model: m, path: b.bin}}
+YAML
+kiln_rc validate bad.yaml
+eq "register path must be an output" 2 "$rc"
+contains "says so" 'register: path "b.bin" is not one of step "t"'"'"'s outputs' "$err"
+finish
