@@ -59,6 +59,7 @@ typedef struct kiln_step {
     const char *when;     /* the gate as written, or NULL */
     kiln_expr *when_expr; /* parsed */
     kiln_pos when_pos;    /* where the expression's text starts */
+    bool cache;           /* cache: false turns caching off (on by default) */
     const char *register_model; /* register: {model: NAME, ...}, or NULL */
     const char *register_path;  /* ...path: one of the step's outputs */
     kiln_pos register_pos;

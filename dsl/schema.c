@@ -592,6 +592,7 @@ static const keyspec step_keys[] = {
     ROW(kiln_step, "metrics", set_string, metrics),
     {"when", set_when, 0, 0, NULL},
     {"register", set_register, 0, 0, NULL},
+    ROW(kiln_step, "cache", set_bool, cache),
     KV_ROW(kiln_step, "env", set_env, env, n_env),
 };
 
@@ -840,6 +841,7 @@ int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,
     v.tmpl.retry_delay_ms = 10000;
     v.tmpl.workdir = ".";
     v.tmpl.executor = "local";
+    v.tmpl.cache = true;
     p->schedule.timezone = "UTC";
     p->schedule.max_catchup = 10;
     p->schedule.max_active_runs = 1;

@@ -20,7 +20,8 @@
 #include "progress.h"
 #include "state.h"
 
-enum { OPT_JSON = 256, OPT_COMMIT, OPT_REQUIRE_CLEAN, OPT_POOL };
+enum { OPT_JSON = 256, OPT_COMMIT, OPT_REQUIRE_CLEAN, OPT_POOL,
+       OPT_NO_CACHE };
 
 static const struct option options[] = {
     {"help", no_argument, NULL, 'h'},
@@ -31,6 +32,7 @@ static const struct option options[] = {
     {"commit", required_argument, NULL, OPT_COMMIT},
     {"require-clean", no_argument, NULL, OPT_REQUIRE_CLEAN},
     {"pool", required_argument, NULL, OPT_POOL},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {NULL, 0, NULL, 0},
 };
 
@@ -151,7 +153,7 @@ static int exec_run(int argc, char **argv)
     kiln_kv *pools = kiln_calloc((size_t)argc, sizeof(kiln_kv));
     size_t n_params = 0, n_pools = 0;
     const char *state_opt = NULL, *commit_opt = NULL;
-    bool require_clean = false, json = false;
+    bool require_clean = false, json = false, no_cache = false;
     unsigned jobs = 0;
     kiln_pipeline *p = NULL;
     kiln_git_info git;
@@ -200,6 +202,9 @@ static int exec_run(int argc, char **argv)
             break;
         case OPT_REQUIRE_CLEAN:
             require_clean = true;
+            break;
+        case OPT_NO_CACHE:
+            no_cache = true;
             break;
         case OPT_POOL:
             if (kiln_cli_parse_pool(&pools[n_pools++], optarg, &err) != 0) {
@@ -311,6 +316,7 @@ static int exec_run(int argc, char **argv)
     uv_loop_init(&ctx.loop);
     ctx.json = json;
     kiln_engine_new(&eng, &ctx.loop, store, state, jobs, &err);
+    kiln_engine_set_cache(eng, !no_cache);
     for (size_t i = 0; i < n_pools; i++)
         kiln_engine_set_pool(eng, pools[i].key,
                              (unsigned)atoi(pools[i].value));
@@ -375,7 +381,7 @@ done:
 const kiln_cmd kiln_cmd_run = {
     .name = "run",
     .usage = "run FILE [--param NAME=VALUE]... [--jobs N] [--pool NAME=N]... "
-             "[--state DIR] [--commit REV] [--require-clean] [--json]",
+             "[--state DIR] [--commit REV] [--require-clean] [--no-cache] [--json]",
     .summary = "Run a pipeline now, in the foreground.",
     .help =
         "Options:\n"
@@ -392,6 +398,9 @@ const kiln_cmd kiln_cmd_run = {
         "in a\n"
         "                          checkout under the state directory\n"
         "      --require-clean     refuse to run with uncommitted changes\n"
+        "      --no-cache          run every step, even those whose outputs "
+        "are\n"
+        "                          cached\n"
         "      --json              print a JSON summary of the run on "
         "stdout\n\n"
         "Exit status: 0 succeeded, 1 a step failed or the run was "

@@ -18,6 +18,7 @@
 
 #include "../executors/executor.h"
 #include "artifacts.h"
+#include "cache.h"
 #include "command.h"
 #include "env.h"
 #include "metrics.h"
@@ -43,6 +44,9 @@ typedef struct step_rt {
     int term_signal;
     int64_t exec_finished_ms;
     bool timed_out;
+    bool preparing;         /* its cache is being checked */
+    bool cache_checked;     /* ...once per run */
+    char cache_key[KILN_HASH_HEX]; /* "" until computed */
     bool by_gate;           /* SKIPPED because something upstream was
                                gated: not a failure */
     int64_t started_ms, finished_ms;
@@ -88,6 +92,8 @@ struct kiln_engine {
     unsigned jobs;
     unsigned busy;           /* slots in use */
     bool durable;            /* steps write exit status files (daemon) */
+    bool cache;              /* skip steps whose outputs are cached */
+    char *objects;           /* STATE/objects: the cache's store */
     size_t n_pools;
     struct pool {
         char *name;
@@ -191,6 +197,8 @@ int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
     eng->jobs = jobs ? jobs : uv_available_parallelism();
     uv_prepare_init(loop, &eng->prepare);
     eng->prepare.data = eng;
+    eng->cache = true;
+    eng->objects = kiln_path_join(state_dir, "objects");
     *out = eng;
     return 0;
 }
@@ -212,6 +220,7 @@ void kiln_engine_free(kiln_engine *eng)
         free(eng->pools[i].name);
     free(eng->pools);
     free(eng->state_dir);
+    free(eng->objects);
     uv_close((uv_handle_t *)&eng->prepare, on_engine_close);
 }
 
@@ -241,6 +250,11 @@ static struct pool *step_pool(kiln_engine *eng, const kiln_step *st)
         if (strcmp(eng->pools[i].name, st->pool) == 0)
             return &eng->pools[i];
     return NULL;
+}
+
+void kiln_engine_set_cache(kiln_engine *eng, bool cache)
+{
+    eng->cache = cache;
 }
 
 void kiln_engine_set_durable(kiln_engine *eng, bool durable)
@@ -521,6 +535,17 @@ static void step_attempt_ended(step_rt *s, bool ok, const char *reason)
     }
 }
 
+/* Take a slot (and the step's pool's) for s. */
+static void take_slot(step_rt *s)
+{
+    kiln_engine *eng = s->run->eng;
+    struct pool *pool = step_pool(eng, &s->run->p->steps[s->idx]);
+    eng->busy++;
+    s->run->n_running++;
+    if (pool)
+        pool->busy++;
+}
+
 /* A step's slot (and its pool's) is free again. */
 static void release_slot(step_rt *s)
 {
@@ -581,6 +606,8 @@ static void step_start(step_rt *s)
 static void attempt_finish(step_rt *s, const char *status, const char *why,
                            bool ok);
 static void hash_start(step_rt *s);
+static bool cacheable(step_rt *s);
+static void cache_check(step_rt *s);
 
 static void on_task_done(kiln_task *task, void *data)
 {
@@ -658,6 +685,8 @@ typedef struct hash_job {
     kiln_metrics metrics;
     kiln_err err;
     int rc;
+    bool cached;             /* outputs are now in the object store */
+    char **rel;              /* their paths under the working directory */
 } hash_job;
 
 /* Read the attempt's metrics: $KILN_METRICS, then the declared file.
@@ -697,6 +726,18 @@ static void hash_work(uv_work_t *req)
         j->rc = kiln_artifacts_collect(&j->out, j->s->workdir, &st->outputs,
                                        &j->err);
     read_metrics(j);
+    /* Keep the outputs for the next run with the same key. */
+    if (j->rc == 0 && j->s->cache_key[0] && j->out.n_missing == 0) {
+        kiln_err cerr = KILN_ERR_INIT;
+        j->cached = kiln_cache_save(j->s->run->eng->objects, &j->out,
+                                    &cerr) == 0;
+        if (j->cached) {
+            j->rel = kiln_calloc(j->out.n + 1, sizeof(char *));
+            for (size_t i = 0; i < j->out.n; i++)
+                j->rel[i] = kiln_cache_relpath(j->s->workdir,
+                                               j->out.items[i].path);
+        }
+    }
 }
 
 /* register: the output named by the step becomes the model's next
@@ -784,8 +825,21 @@ static void hash_done(uv_work_t *req, int status)
                                       j->metrics.values, &err) != 0 ||
             register_model(s, &j->out, &err) != 0)
             store_failed(run, &err);
+        if (j->cached) {
+            char **shas = kiln_calloc(j->out.n + 1, sizeof(char *));
+            for (size_t i = 0; i < j->out.n; i++)
+                shas[i] = j->out.items[i].sha256;
+            if (kiln_store_cache_save(run->eng->store, s->exec_id,
+                                      s->cache_key, j->out.n, j->rel, shas,
+                                      &err) != 0)
+                store_failed(run, &err);
+            free(shas);
+        }
         free(recs);
     }
+    for (size_t i = 0; j->rel && j->rel[i]; i++)
+        free(j->rel[i]);
+    free(j->rel);
     kiln_metrics_dispose(&j->metrics);
     kiln_artifact_list_dispose(&j->in);
     kiln_artifact_list_dispose(&j->out);
@@ -805,6 +859,198 @@ static void hash_start(step_rt *s)
     uv_queue_work(s->run->eng->loop, &j->req, hash_work, hash_done);
 }
 
+/* Step caching. */
+
+static bool cacheable(step_rt *s)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    return s->run->eng->cache && st->cache && st->outputs.n > 0 &&
+           s->attempt == 0 && !s->cache_checked;
+}
+
+typedef struct cache_job {
+    uv_work_t req;
+    step_rt *s;
+    kiln_artifact_list in;   /* the inputs, hashed for the key */
+    char key[KILN_HASH_HEX];
+    int rc;
+    json_t *hit;             /* the lookup's answer, for the restore */
+    int64_t from_exec, from_run;
+    size_t n;
+    char **rel, **sha;
+    kiln_artifact_list out;  /* the restored outputs, hashed */
+    kiln_err err;
+} cache_job;
+
+static void cache_job_free(cache_job *j)
+{
+    kiln_artifact_list_dispose(&j->in);
+    kiln_artifact_list_dispose(&j->out);
+    json_decref(j->hit);
+    free(j->rel);
+    free(j->sha);
+    free(j);
+}
+
+static void key_work(uv_work_t *req)
+{
+    cache_job *j = req->data;
+    step_rt *s = j->s;
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    j->rc = kiln_artifacts_collect(&j->in, s->workdir, &st->inputs, &j->err);
+    if (j->rc == 0)
+        kiln_cache_key(j->key, st, s->run->p, &j->in, s->workdir,
+                       s->run->n_params, s->run->params);
+}
+
+static void restore_work(uv_work_t *req)
+{
+    cache_job *j = req->data;
+    step_rt *s = j->s;
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    j->rc = kiln_cache_restore(s->run->eng->objects, s->workdir, j->n,
+                               j->rel, j->sha, &j->err);
+    if (j->rc == 0)
+        j->rc = kiln_artifacts_collect(&j->out, s->workdir, &st->outputs,
+                                       &j->err);
+}
+
+/* The cache had the step's outputs (or not): record it as a cached
+ * execution, or let the step run after all. */
+static void restore_done(uv_work_t *req, int status)
+{
+    cache_job *j = req->data;
+    step_rt *s = j->s;
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err err = KILN_ERR_INIT;
+    (void)status;
+
+    run->n_hashing--;
+    s->preparing = false;
+    release_slot(s);
+    if (s->state != KILN_STEP_READY || run->cancelling) {
+        /* Cancelled meanwhile. */
+    } else if (j->rc != 0 || j->out.n_missing) {
+        FILE *f;
+        s->log_path = kiln_asprintf("%s/%s.cache.log", run->log_dir,
+                                    st->name);
+        if ((f = fopen(s->log_path, "a")) != NULL) {
+            fprintf(f, "kiln: warning: %s; running the step instead\n",
+                    j->rc ? j->err.msg : "a cached output is missing");
+            fclose(f);
+        }
+    } else {
+        kiln_exec_rec rec;
+        size_t n = j->in.n + j->out.n, k = 0;
+        kiln_artifact_rec *recs = kiln_calloc(n ? n : 1, sizeof(*recs));
+        char why[120];
+        memset(&rec, 0, sizeof(rec));
+        s->attempt = 1;
+        rec.run_id = run->id;
+        rec.step = st->name;
+        rec.kind = kiln_step_kind_name(st->kind);
+        rec.attempt = 1;
+        rec.log_path = "";
+        rec.executor = "cache";
+        rec.started_ms = kiln_now_ms();
+        snprintf(why, sizeof(why), "cached from run %lld",
+                 (long long)j->from_run);
+        for (size_t i = 0; i < j->in.n; i++, k++) {
+            recs[k].path = j->in.items[i].path;
+            recs[k].sha256 = j->in.items[i].sha256;
+            recs[k].size = j->in.items[i].size;
+            recs[k].type = "file";
+        }
+        for (size_t i = 0; i < j->out.n; i++, k++) {
+            recs[k].path = j->out.items[i].path;
+            recs[k].sha256 = j->out.items[i].sha256;
+            recs[k].size = j->out.items[i].size;
+            recs[k].type = kiln_artifact_type(st->kind);
+            recs[k].output = true;
+        }
+        if (kiln_store_exec_start(run->eng->store, &s->exec_id, &rec,
+                                  &err) != 0 ||
+            kiln_store_exec_finish(run->eng->store, s->exec_id,
+                                   KILN_ST_CACHED, -1, 0, why, kiln_now_ms(),
+                                   &err) != 0 ||
+            kiln_store_cache_hit(run->eng->store, s->exec_id, j->from_exec,
+                                 j->key, &err) != 0 ||
+            kiln_store_record_artifacts(run->eng->store, s->exec_id, recs, n,
+                                        &err) != 0)
+            store_failed(run, &err);
+        free(recs);
+        step_set(s, KILN_STEP_RUNNING, NULL);
+        step_set(s, KILN_STEP_SUCCEEDED, why);
+        for (size_t i = 0; i < s->n_down; i++) {
+            step_rt *d = &run->steps[s->down[i]];
+            if (--d->unmet == 0 && d->state == KILN_STEP_PENDING &&
+                !run->cancelling)
+                step_set(d, KILN_STEP_READY, NULL);
+        }
+    }
+    cache_job_free(j);
+    run_maybe_finish(run);
+    request_dispatch(run->eng);
+}
+
+static void key_done(uv_work_t *req, int status)
+{
+    cache_job *j = req->data;
+    step_rt *s = j->s;
+    kiln_run *run = s->run;
+    kiln_err err = KILN_ERR_INIT;
+    json_t *o;
+    size_t i;
+    (void)status;
+
+    s->cache_checked = true;
+    if (j->rc == 0)
+        memcpy(s->cache_key, j->key, sizeof(s->cache_key));
+    if (j->rc == 0 && s->state == KILN_STEP_READY && !run->cancelling &&
+        kiln_store_cache_lookup(run->eng->store, &j->hit, j->key,
+                                &err) == 0 &&
+        json_array_size(json_object_get(j->hit, "outputs")) > 0) {
+        /* A hit: restore its outputs on the thread pool. */
+        json_t *outs = json_object_get(j->hit, "outputs");
+        j->from_exec = json_integer_value(json_object_get(j->hit,
+                                                          "execution_id"));
+        j->from_run = json_integer_value(json_object_get(j->hit, "run_id"));
+        j->n = json_array_size(outs);
+        j->rel = kiln_calloc(j->n, sizeof(char *));
+        j->sha = kiln_calloc(j->n, sizeof(char *));
+        json_array_foreach(outs, i, o) {
+            j->rel[i] = (char *)json_string_value(json_object_get(o,
+                                                              "rel_path"));
+            j->sha[i] = (char *)json_string_value(json_object_get(o,
+                                                              "sha256"));
+        }
+        uv_queue_work(run->eng->loop, &j->req, restore_work, restore_done);
+        return;
+    }
+    if (err.code)
+        store_failed(run, &err);
+    run->n_hashing--;
+    s->preparing = false;
+    release_slot(s);
+    cache_job_free(j);
+    run_maybe_finish(run);
+    request_dispatch(run->eng);
+}
+
+/* Before a cacheable step's first attempt: hash its inputs into its key,
+ * off the loop, then look the key up. */
+static void cache_check(step_rt *s)
+{
+    cache_job *j = kiln_calloc(1, sizeof(*j));
+    j->s = s;
+    j->req.data = j;
+    s->preparing = true;
+    take_slot(s);
+    s->run->n_hashing++;
+    uv_queue_work(s->run->eng->loop, &j->req, key_work, key_done);
+}
+
 /* The next READY step of run whose pool has room, or NULL. */
 static step_rt *next_ready(kiln_run *run)
 {
@@ -813,7 +1059,7 @@ static step_rt *next_ready(kiln_run *run)
     for (size_t i = 0; i < run->p->n_steps; i++) {
         step_rt *s = &run->steps[run->p->topo[i]];
         struct pool *pool;
-        if (s->state != KILN_STEP_READY)
+        if (s->state != KILN_STEP_READY || s->preparing)
             continue;
         pool = step_pool(run->eng, &run->p->steps[s->idx]);
         if (!pool || pool->busy < pool->cap)
@@ -837,8 +1083,12 @@ static void dispatch(kiln_engine *eng)
         eng->cursor = r;
         if (!s)
             break;
-        if (gate_passes(s))
-            step_start(s);
+        if (gate_passes(s)) {
+            if (cacheable(s))
+                cache_check(s);
+            else
+                step_start(s);
+        }
         run_maybe_finish(s->run);
     }
 }
@@ -883,7 +1133,7 @@ static void run_maybe_finish(kiln_run *run)
     const char *reason = NULL;
     char why[300];
 
-    if (run->finished || run->n_done < run->p->n_steps)
+    if (run->finished || run->n_done < run->p->n_steps || run->n_hashing)
         return;
     run->finished = true;
     if (run->cancelling) {

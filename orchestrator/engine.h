@@ -57,6 +57,8 @@ unsigned kiln_engine_jobs(const kiln_engine *eng);
  * file beside its log, so a daemon killed mid-run can learn how its steps
  * ended (kiln serve). Costs one more process start per step. */
 void kiln_engine_set_durable(kiln_engine *eng, bool durable);
+/* Step caching (on by default): kiln run --no-cache turns it off. */
+void kiln_engine_set_cache(kiln_engine *eng, bool cache);
 /* Let at most cap steps of pool name (a step's `pool:`) run at once, within
  * the global job limit. Steps naming a pool never set here are not
  * limited by it. */

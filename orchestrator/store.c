@@ -140,6 +140,15 @@ static const char *const migrations[] = {
     "  set_at INTEGER NOT NULL,"
     "  rolled_back INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX model_aliases_by_name ON model_aliases(name, alias, id);",
+    /* 5 -> 6: step caching. */
+    "ALTER TABLE executions ADD COLUMN cache_key TEXT;"
+    "ALTER TABLE executions ADD COLUMN cached_from INTEGER;"
+    "CREATE INDEX executions_by_cache_key ON executions(cache_key);"
+    "CREATE TABLE cache_outputs ("
+    "  execution_id INTEGER NOT NULL REFERENCES executions(id),"
+    "  rel_path TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  PRIMARY KEY (execution_id, rel_path));",
 };
 
 /* Prepared statements, compiled once per open store. */
@@ -763,7 +772,10 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
         rc = query_rows(st, &execs,
                         "SELECT id, step, attempt, status, exit_code, "
                         "signal, reason, started_at, finished_at, log_path, "
-                        "executor, external_id FROM executions "
+                        "executor, external_id, cached_from, (SELECT run_id "
+                        "FROM executions c WHERE c.id = "
+                        "executions.cached_from) AS cached_from_run "
+                        "FROM executions "
                         "WHERE run_id = CAST(?1 AS INTEGER) AND ?2 "
                         "ORDER BY step, attempt", idtext, 1, err);
     if (rc != 0) {
@@ -994,7 +1006,7 @@ int kiln_store_metrics_json(kiln_store *st, json_t **out,
     return 0;
 }
 
-/* The model registry. */
+/* Step caching. */
 
 /* Run one statement with text ?1, ?2 and integer ?3 bindings; rows are
  * ignored. */
@@ -1020,6 +1032,101 @@ static int exec_bound(kiln_store *st, const char *sql, const char *a,
     return rc == SQLITE_DONE ? 0 : db_error(st, rc, err,
                                             "updating the model registry");
 }
+
+
+int kiln_store_cache_save(kiln_store *st, int64_t exec_id, const char *key,
+                          size_t n, char *const *rel, char *const *sha,
+                          kiln_err *err)
+{
+    int rc;
+    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "recording a cache "
+                       "entry")) != 0)
+        return rc;
+    rc = exec_bound(st, "UPDATE executions SET cache_key = ?1 WHERE "
+                    "?2 IS NULL AND id = ?3", key, NULL, exec_id, NULL, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *sql = kiln_asprintf("INSERT OR REPLACE INTO cache_outputs "
+                                  "(execution_id, rel_path, sha256) VALUES "
+                                  "(?3, ?1, ?2)");
+        rc = exec_bound(st, sql, rel[i], sha[i], exec_id, NULL, err);
+        free(sql);
+    }
+    if (rc != 0) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec_sql(st, "COMMIT", err, "recording a cache entry");
+}
+
+int kiln_store_cache_lookup(kiln_store *st, json_t **out, const char *key,
+                            kiln_err *err)
+{
+    json_t *rows = NULL, *hit, *files = NULL;
+    int rc;
+    *out = NULL;
+    rc = query_rows(st, &rows, "SELECT id AS execution_id, run_id FROM "
+                    "executions WHERE cache_key = ?1 AND status IN "
+                    "('succeeded', 'cached') ORDER BY id DESC LIMIT ?2",
+                    key, 1, err);
+    if (rc != 0)
+        return rc;
+    if (json_array_size(rows) == 0) {
+        json_decref(rows);
+        return KILN_ENOTFOUND;
+    }
+    hit = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    rc = query_rows(st, &files, "SELECT rel_path, sha256 FROM cache_outputs "
+                    "WHERE ?1 IS NULL AND execution_id = ?2 ORDER BY "
+                    "rel_path", NULL, json_integer_value(json_object_get(hit,
+                    "execution_id")), err);
+    if (rc != 0) {
+        json_decref(hit);
+        return rc;
+    }
+    json_object_set_new(hit, "outputs", files);
+    *out = hit;
+    return 0;
+}
+
+int kiln_store_cache_hit(kiln_store *st, int64_t exec_id, int64_t from_exec,
+                         const char *key, kiln_err *err)
+{
+    int rc;
+    char *sql;
+    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "recording a cache "
+                       "hit")) != 0)
+        return rc;
+    sql = kiln_asprintf(
+        "UPDATE executions SET cache_key = ?1, cached_from = %lld WHERE "
+        "?2 IS NULL AND id = ?3;", (long long)from_exec);
+    rc = exec_bound(st, sql, key, NULL, exec_id, NULL, err);
+    free(sql);
+    if (rc == 0) {
+        sql = kiln_asprintf("INSERT INTO cache_outputs SELECT ?3, rel_path, "
+                            "sha256 FROM cache_outputs WHERE ?1 IS NULL AND "
+                            "?2 IS NULL AND execution_id = %lld",
+                            (long long)from_exec);
+        rc = exec_bound(st, sql, NULL, NULL, exec_id, NULL, err);
+        free(sql);
+    }
+    if (rc == 0) {
+        sql = kiln_asprintf("INSERT OR REPLACE INTO metrics SELECT ?3, "
+                            "(SELECT run_id FROM executions WHERE id = ?3), "
+                            "step, key, value FROM metrics WHERE ?1 IS NULL "
+                            "AND ?2 IS NULL AND execution_id = %lld",
+                            (long long)from_exec);
+        rc = exec_bound(st, sql, NULL, NULL, exec_id, NULL, err);
+        free(sql);
+    }
+    if (rc != 0) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec_sql(st, "COMMIT", err, "recording a cache hit");
+}
+
+/* The model registry. */
 
 int kiln_store_model_register(kiln_store *st, int *out_version,
                               const char *name, const char *path,

@@ -29,10 +29,11 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_SKIPPED "skipped"     /* steps: an upstream step failed */
 #define KILN_ST_CANCELLED "cancelled"
 #define KILN_ST_GATED "gated"         /* steps: their when: was false */
-#define KILN_ST_LOST "lost"           /* executions: kiln lost track of it */
+#define KILN_ST_LOST "lost"
+#define KILN_ST_CACHED "cached"       /* executions: outputs restored */           /* executions: kiln lost track of it */
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 5
+#define KILN_STORE_SCHEMA 6
 
 /*
  * Open (creating and migrating as needed) the database at path. Returns 0
@@ -148,6 +149,22 @@ int kiln_store_metrics_json(kiln_store *st, json_t **out,
                             const char *pipeline, const char *key,
                             int last_runs, int64_t run_a, int64_t run_b,
                             kiln_err *err);
+
+/* Step caching. */
+
+/* Remember that execution exec_id, of cache key key, made the outputs
+ * (rel[i] under its working directory, content sha[i]). */
+int kiln_store_cache_save(kiln_store *st, int64_t exec_id, const char *key,
+                          size_t n, char *const *rel, char *const *sha,
+                          kiln_err *err);
+/* The newest successful execution with key: {execution_id, run_id,
+ * outputs: [{rel_path, sha256}]}; KILN_ENOTFOUND when there is none. */
+int kiln_store_cache_lookup(kiln_store *st, json_t **out, const char *key,
+                            kiln_err *err);
+/* Execution exec_id reused from_exec's outputs: record where they came
+ * from and copy its outputs and metrics. */
+int kiln_store_cache_hit(kiln_store *st, int64_t exec_id, int64_t from_exec,
+                         const char *key, kiln_err *err);
 
 /* The model registry. */
 

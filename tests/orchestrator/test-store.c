@@ -122,7 +122,10 @@ static void test_migrations(void)
     kiln_err err = KILN_ERR_INIT;
     json_t *j;
 
-    sql("DROP TABLE model_aliases; DROP TABLE models;"
+    sql("DROP TABLE cache_outputs; DROP INDEX executions_by_cache_key;"
+        "ALTER TABLE executions DROP COLUMN cache_key;"
+        "ALTER TABLE executions DROP COLUMN cached_from;"
+        "DROP TABLE model_aliases; DROP TABLE models;"
         "DROP TABLE metrics; DROP TABLE events; DROP TABLE artifacts;"
         "DROP TABLE schedules; DROP TABLE fires;"
         "ALTER TABLE runs DROP COLUMN owner_start;"
@@ -136,7 +139,8 @@ static void test_migrations(void)
         "SELECT * FROM artifacts; SELECT * FROM events;"
         "SELECT * FROM metrics;"
         "SELECT * FROM models; SELECT * FROM model_aliases;"
-        "SELECT * FROM schema_version WHERE version = 5");
+        "SELECT cache_key FROM executions; SELECT * FROM cache_outputs;"
+        "SELECT * FROM schema_version WHERE version = 6");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);

@@ -1,0 +1,175 @@
+/* cache.c: cache keys and the object store. */
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *kiln_cache_relpath(const char *workdir, const char *path)
+{
+    char *real = kiln_path_absolute(workdir);
+    size_t n = strlen(real);
+    char *rel;
+    if (strncmp(path, real, n) == 0 && path[n] == '/')
+        rel = kiln_strdup(path + n + 1);
+    else
+        rel = kiln_strdup(path);
+    free(real);
+    return rel;
+}
+
+/* Add "name=value" lines, sorted, to the digest. */
+static void add_kvs(EVP_MD_CTX *ctx, const char *tag, size_t n,
+                    const kiln_kv *kv)
+{
+    char **lines = kiln_calloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        lines[i] = kiln_asprintf("%s=%s", kv[i].key, kv[i].value);
+    qsort(lines, n, sizeof(char *), cmp_str);
+    EVP_DigestUpdate(ctx, tag, strlen(tag) + 1);
+    for (size_t i = 0; i < n; i++) {
+        EVP_DigestUpdate(ctx, lines[i], strlen(lines[i]) + 1);
+        free(lines[i]);
+    }
+    free(lines);
+}
+
+void kiln_cache_key(char out[KILN_HASH_HEX], const kiln_step *st,
+                    const kiln_pipeline *p, const kiln_artifact_list *inputs,
+                    const char *workdir, size_t n_params,
+                    const kiln_kv *params)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    kiln_kv *ins = kiln_calloc(inputs->n ? inputs->n : 1, sizeof(*ins));
+
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, "kiln-cache-1", 13);
+    EVP_DigestUpdate(ctx, st->run, strlen(st->run) + 1);
+    EVP_DigestUpdate(ctx, kiln_step_kind_name(st->kind),
+                     strlen(kiln_step_kind_name(st->kind)) + 1);
+    for (size_t i = 0; i < inputs->n; i++) {
+        ins[i].key = kiln_cache_relpath(workdir, inputs->items[i].path);
+        ins[i].value = inputs->items[i].sha256;
+    }
+    add_kvs(ctx, "inputs", inputs->n, ins);
+    for (size_t i = 0; i < inputs->n; i++)
+        free((char *)ins[i].key);
+    free(ins);
+    add_kvs(ctx, "params", n_params, params);
+    add_kvs(ctx, "env", p->n_env, p->env);
+    add_kvs(ctx, "step-env", st->n_env, st->env);
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static char *object_path(const char *objects, const char *sha)
+{
+    return kiln_asprintf("%s/%.2s/%s", objects, sha, sha + 2);
+}
+
+/* Copy a file, through a temporary name so a reader never sees half. */
+static int copy_file(const char *from, const char *to, kiln_err *err)
+{
+    char buf[1 << 16], *tmp = kiln_asprintf("%s.tmp.%d", to, (int)getpid());
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    ssize_t n;
+    if (in < 0) {
+        rc = kiln_err_set_os(err, "cannot read %s", from);
+        goto done;
+    }
+    out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        rc = kiln_err_set_os(err, "cannot write %s", tmp);
+        goto done;
+    }
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        if (write(out, buf, (size_t)n) != n) {
+            rc = kiln_err_set_os(err, "cannot write %s", tmp);
+            goto done;
+        }
+    if (n < 0)
+        rc = kiln_err_set_os(err, "cannot read %s", from);
+    else if (rename(tmp, to) != 0)
+        rc = kiln_err_set_os(err, "cannot write %s", to);
+done:
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (rc != 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+int kiln_cache_save(const char *objects, const kiln_artifact_list *outputs,
+                    kiln_err *err)
+{
+    for (size_t i = 0; i < outputs->n; i++)
+        if (outputs->items[i].is_dir)
+            return kiln_err_set(err, KILN_EINVAL, "%s is a directory",
+                                outputs->items[i].path);
+    for (size_t i = 0; i < outputs->n; i++) {
+        char *obj = object_path(objects, outputs->items[i].sha256);
+        char *dir = kiln_path_dirname(obj);
+        int rc = kiln_mkdir_p(dir, err);
+        /* Copies, not hard links: a later step writing the file in place
+         * would change the object too. */
+        if (rc == 0 && access(obj, F_OK) != 0)
+            rc = copy_file(outputs->items[i].path, obj, err);
+        free(dir);
+        free(obj);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int kiln_cache_restore(const char *objects, const char *workdir, size_t n,
+                       char *const *rel, char *const *sha256, kiln_err *err)
+{
+    /* Check every object before touching the work tree. */
+    for (size_t i = 0; i < n; i++) {
+        char *obj = object_path(objects, sha256[i]), got[KILN_HASH_HEX];
+        int rc = kiln_hash_file(got, obj, err);
+        if (rc != 0) {
+            free(obj);
+            return kiln_err_set(err, KILN_ENOTFOUND, "cached object of %s "
+                                "is missing", rel[i]);
+        }
+        free(obj);
+        if (strcmp(got, sha256[i]) != 0)
+            return kiln_err_set(err, KILN_EINVAL, "cached object of %s is "
+                                "corrupt", rel[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *obj = object_path(objects, sha256[i]);
+        char *to = kiln_path_join(workdir, rel[i]);
+        char *dir = kiln_path_dirname(to);
+        int rc = kiln_mkdir_p(dir, err);
+        /* A copy, not a link: a step that edits its output in place must
+         * not edit the cache. */
+        if (rc == 0)
+            rc = copy_file(obj, to, err);
+        free(dir);
+        free(to);
+        free(obj);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * cache.h: step caching: the key of an attempt and the content-addressed
+ * object store under STATE/objects.
+ *
+ * A step is skipped, its recorded outputs restored, when an earlier
+ * successful execution had the same key: a SHA-256 over the command, the
+ * kind, the content hashes of the inputs (with their paths relative to
+ * the working directory), the run's parameter values and the pipeline's
+ * and step's environment. Outputs are kept as objects/ab/cdef... named by
+ * their content hash, so equal outputs are stored once. They are copies,
+ * not hard links: a step that rewrites a file in place would change a
+ * linked object (restores check every object's hash anyway). Only files are cached: a step with a
+ * directory among its outputs always runs. These calls read and write
+ * files: the engine makes them on the thread pool.
+ */
+#ifndef KILN_CACHE_H
+#define KILN_CACHE_H
+
+#include "../dsl/dsl.h"
+#include "artifacts.h"
+
+/* The key of an attempt of st whose inputs were hashed in inputs. */
+void kiln_cache_key(char out[KILN_HASH_HEX], const kiln_step *st,
+                    const kiln_pipeline *p, const kiln_artifact_list *inputs,
+                    const char *workdir, size_t n_params,
+                    const kiln_kv *params);
+
+/* Keep outputs in the store. KILN_EINVAL when one is a directory (the
+ * step is not cacheable), KILN_ERROR when the store cannot be written. */
+int kiln_cache_save(const char *objects, const kiln_artifact_list *outputs,
+                    kiln_err *err);
+
+/* Put the objects sha256[i] back at workdir/rel[i], each checked against
+ * its hash first. KILN_ENOTFOUND (missing) or KILN_EINVAL (corrupt): the
+ * caller runs the step instead. */
+int kiln_cache_restore(const char *objects, const char *workdir, size_t n,
+                       char *const *rel, char *const *sha256, kiln_err *err);
+
+/* path relative to workdir ("models/m.pkl"); both absolute. Malloc'd. */
+char *kiln_cache_relpath(const char *workdir, const char *path);
+
+#endif
