@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static int cmp_str(const void *a, const void *b)
@@ -162,9 +163,12 @@ int kiln_cache_restore(const char *objects, const char *workdir, size_t n,
         char *dir = kiln_path_dirname(to);
         int rc = kiln_mkdir_p(dir, err);
         /* A copy, not a link: a step that edits its output in place must
-         * not edit the cache. */
+         * not edit the cache. The object's time marks it used (kiln gc
+         * removes the least recently used first). */
         if (rc == 0)
             rc = copy_file(obj, to, err);
+        if (rc == 0)
+            utimes(obj, NULL);
         free(dir);
         free(to);
         free(obj);

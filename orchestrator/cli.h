@@ -30,6 +30,7 @@ extern const kiln_cmd kiln_cmd_cron;
 extern const kiln_cmd kiln_cmd_lineage;
 extern const kiln_cmd kiln_cmd_metrics;
 extern const kiln_cmd kiln_cmd_models;
+extern const kiln_cmd kiln_cmd_gc;
 extern const kiln_cmd kiln_cmd_serve;
 extern const kiln_cmd kiln_cmd_status;
 

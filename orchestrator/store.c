@@ -1126,6 +1126,51 @@ int kiln_store_cache_hit(kiln_store *st, int64_t exec_id, int64_t from_exec,
     return exec_sql(st, "COMMIT", err, "recording a cache hit");
 }
 
+int kiln_store_cache_objects_json(kiln_store *st, json_t **out,
+                                  kiln_err *err)
+{
+    json_t *rows = NULL, *r;
+    size_t i;
+    int rc = query_rows(st, &rows, "SELECT DISTINCT o.sha256 FROM "
+                        "cache_outputs o JOIN executions x ON x.id = "
+                        "o.execution_id WHERE x.cache_key IS NOT NULL AND "
+                        "?1 IS NULL AND ?2", NULL, 1, err);
+    if (rc != 0)
+        return rc;
+    *out = json_array();
+    json_array_foreach(rows, i, r)
+        json_array_append(*out, json_object_get(r, "sha256"));
+    json_decref(rows);
+    return 0;
+}
+
+int kiln_store_cache_forget_missing(kiln_store *st, const char *objects,
+                                    kiln_err *err)
+{
+    json_t *rows = NULL, *r;
+    size_t i;
+    int rc = query_rows(st, &rows, "SELECT DISTINCT o.execution_id, "
+                        "o.sha256 FROM cache_outputs o JOIN executions x ON "
+                        "x.id = o.execution_id WHERE x.cache_key IS NOT NULL "
+                        "AND ?1 IS NULL AND ?2", NULL, 1, err);
+    if (rc != 0)
+        return rc;
+    json_array_foreach(rows, i, r) {
+        const char *sha = json_string_value(json_object_get(r, "sha256"));
+        char *path = kiln_asprintf("%s/%.2s/%s", objects, sha, sha + 2);
+        if (access(path, F_OK) != 0)
+            rc = exec_bound(st, "UPDATE executions SET cache_key = NULL "
+                            "WHERE ?1 IS NULL AND ?2 IS NULL AND id = ?3",
+                            NULL, NULL, json_integer_value(json_object_get(
+                                r, "execution_id")), NULL, err);
+        free(path);
+        if (rc != 0)
+            break;
+    }
+    json_decref(rows);
+    return rc;
+}
+
 /* The model registry. */
 
 int kiln_store_model_register(kiln_store *st, int *out_version,

@@ -166,6 +166,13 @@ int kiln_store_cache_lookup(kiln_store *st, json_t **out, const char *key,
 int kiln_store_cache_hit(kiln_store *st, int64_t exec_id, int64_t from_exec,
                          const char *key, kiln_err *err);
 
+/* The content hashes every cache entry needs, as a JSON array. */
+int kiln_store_cache_objects_json(kiln_store *st, json_t **out,
+                                  kiln_err *err);
+/* Forget cache entries with an output no longer in objects/. */
+int kiln_store_cache_forget_missing(kiln_store *st, const char *objects,
+                                    kiln_err *err);
+
 /* The model registry. */
 
 /* Register the artifact (path, sha256) a run's execution made as the next

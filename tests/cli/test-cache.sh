@@ -74,4 +74,25 @@ kiln_rc run c.yaml --param p=2
 eq "missing objects: ran again" "6 7 6 8" "$(counts)"
 kiln_rc run c.yaml --param p=2
 eq "and cached again after" "6 7 6 9" "$(counts)"
+
+# kiln gc: unused objects first, then the least recently used until the
+# store fits; entries whose objects went are forgotten (those steps run).
+echo unused > orphan.txt
+mkdir -p "$KILN_STATE/objects/ff"
+cp orphan.txt "$KILN_STATE/objects/ff/$(printf '%062d' 0)"
+before=$(find "$KILN_STATE/objects" -type f | wc -l)
+kiln_rc gc --dry-run
+eq "gc --dry-run" 0 "$rc"
+contains "would remove the orphan only" "would remove 1 of $before objects" "$out"
+kiln_rc gc
+contains "removed the orphan" "removed 1 of $before objects" "$out"
+kiln_rc run c.yaml --param p=2
+eq "cache intact after gc" "6 7 6 10" "$(counts)"
+kiln_rc gc --max-size 0
+contains "a zero limit empties the store" "removed $((before - 1)) of $((before - 1)) objects" "$out"
+eq "no entry left pointing at nothing" 0 "$(q 'select count(*) from executions where cache_key is not null')"
+kiln_rc run c.yaml --param p=2
+eq "so the steps ran again" "7 8 7 11" "$(counts)"
+kiln_rc gc --max-size lots
+eq "bad size" 2 "$rc"
 finish
