@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,27 +118,93 @@ done:
     return rc;
 }
 
-int kiln_cache_save(const char *objects, const kiln_artifact_list *outputs,
+static void files_add(kiln_cache_files *f, char *rel, const char *sha)
+{
+    f->rel = kiln_realloc(f->rel, (f->n + 1) * sizeof(char *));
+    f->sha256 = kiln_realloc(f->sha256, (f->n + 1) * sizeof(char *));
+    f->rel[f->n] = rel;
+    f->sha256[f->n] = kiln_strdup(sha);
+    f->n++;
+}
+
+void kiln_cache_files_dispose(kiln_cache_files *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->rel[i]);
+        free(f->sha256[i]);
+    }
+    free(f->rel);
+    free(f->sha256);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Store one file as an object and list it. */
+static int save_file(kiln_cache_files *f, const char *objects,
+                     const char *workdir, const char *path, kiln_err *err)
+{
+    char sha[KILN_HASH_HEX], *obj, *dir;
+    int rc = kiln_hash_file(sha, path, err);
+    if (rc != 0)
+        return rc;
+    obj = object_path(objects, sha);
+    dir = kiln_path_dirname(obj);
+    rc = kiln_mkdir_p(dir, err);
+    /* Copies, not hard links: a later step writing the file in place
+     * would change the object too. */
+    if (rc == 0 && access(obj, F_OK) != 0)
+        rc = copy_file(path, obj, err);
+    free(dir);
+    free(obj);
+    if (rc == 0)
+        files_add(f, kiln_cache_relpath(workdir, path), sha);
+    return rc;
+}
+
+/* nftw has no user pointer: the walk's state is thread-local. */
+static _Thread_local struct {
+    kiln_cache_files *f;
+    const char *objects, *workdir;
+    kiln_err *err;
+    int rc;
+} walk;
+
+static int on_file(const char *path, const struct stat *st, int type,
+                   struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (type == FTW_F && walk.rc == 0)
+        walk.rc = save_file(walk.f, walk.objects, walk.workdir, path,
+                            walk.err);
+    return walk.rc != 0;
+}
+
+int kiln_cache_save(kiln_cache_files *files, const char *objects,
+                    const char *workdir, const kiln_artifact_list *outputs,
                     kiln_err *err)
 {
-    for (size_t i = 0; i < outputs->n; i++)
-        if (outputs->items[i].is_dir)
-            return kiln_err_set(err, KILN_EINVAL, "%s is a directory",
-                                outputs->items[i].path);
-    for (size_t i = 0; i < outputs->n; i++) {
-        char *obj = object_path(objects, outputs->items[i].sha256);
-        char *dir = kiln_path_dirname(obj);
-        int rc = kiln_mkdir_p(dir, err);
-        /* Copies, not hard links: a later step writing the file in place
-         * would change the object too. */
-        if (rc == 0 && access(obj, F_OK) != 0)
-            rc = copy_file(outputs->items[i].path, obj, err);
-        free(dir);
-        free(obj);
-        if (rc != 0)
-            return rc;
+    int rc = 0;
+    memset(files, 0, sizeof(*files));
+    for (size_t i = 0; i < outputs->n && rc == 0; i++) {
+        if (!outputs->items[i].is_dir) {
+            rc = save_file(files, objects, workdir, outputs->items[i].path,
+                           err);
+            continue;
+        }
+        walk.f = files;
+        walk.objects = objects;
+        walk.workdir = workdir;
+        walk.err = err;
+        walk.rc = 0;
+        if (nftw(outputs->items[i].path, on_file, 16, FTW_PHYS) != 0 &&
+            walk.rc == 0)
+            walk.rc = kiln_err_set_os(err, "cannot read %s",
+                                      outputs->items[i].path);
+        rc = walk.rc;
     }
-    return 0;
+    if (rc != 0)
+        kiln_cache_files_dispose(files);
+    return rc;
 }
 
 int kiln_cache_restore(const char *objects, const char *workdir, size_t n,

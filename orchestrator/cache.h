@@ -25,10 +25,21 @@ void kiln_cache_key(char out[KILN_HASH_HEX], const kiln_step *st,
                     const char *workdir, size_t n_params,
                     const kiln_kv *params);
 
-/* Keep outputs in the store. KILN_EINVAL when one is a directory (the
- * step is not cacheable), KILN_ERROR when the store cannot be written. */
-int kiln_cache_save(const char *objects, const kiln_artifact_list *outputs,
+/* The files an output set is made of: each file, and every file under
+ * each directory, relative to workdir with its content hash. */
+typedef struct kiln_cache_files {
+    size_t n;
+    char **rel;
+    char **sha256;
+} kiln_cache_files;
+
+/* Keep the outputs' files in the store and list them in files (dispose it
+ * with kiln_cache_files_dispose()). KILN_ERROR when the store cannot be
+ * written. */
+int kiln_cache_save(kiln_cache_files *files, const char *objects,
+                    const char *workdir, const kiln_artifact_list *outputs,
                     kiln_err *err);
+void kiln_cache_files_dispose(kiln_cache_files *files);
 
 /* Put the objects sha256[i] back at workdir/rel[i], each checked against
  * its hash first. KILN_ENOTFOUND (missing) or KILN_EINVAL (corrupt): the

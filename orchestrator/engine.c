@@ -686,7 +686,7 @@ typedef struct hash_job {
     kiln_err err;
     int rc;
     bool cached;             /* outputs are now in the object store */
-    char **rel;              /* their paths under the working directory */
+    kiln_cache_files files;  /* ...as these files */
 } hash_job;
 
 /* Read the attempt's metrics: $KILN_METRICS, then the declared file.
@@ -729,14 +729,8 @@ static void hash_work(uv_work_t *req)
     /* Keep the outputs for the next run with the same key. */
     if (j->rc == 0 && j->s->cache_key[0] && j->out.n_missing == 0) {
         kiln_err cerr = KILN_ERR_INIT;
-        j->cached = kiln_cache_save(j->s->run->eng->objects, &j->out,
-                                    &cerr) == 0;
-        if (j->cached) {
-            j->rel = kiln_calloc(j->out.n + 1, sizeof(char *));
-            for (size_t i = 0; i < j->out.n; i++)
-                j->rel[i] = kiln_cache_relpath(j->s->workdir,
-                                               j->out.items[i].path);
-        }
+        j->cached = kiln_cache_save(&j->files, j->s->run->eng->objects,
+                                    j->s->workdir, &j->out, &cerr) == 0;
     }
 }
 
@@ -825,21 +819,14 @@ static void hash_done(uv_work_t *req, int status)
                                       j->metrics.values, &err) != 0 ||
             register_model(s, &j->out, &err) != 0)
             store_failed(run, &err);
-        if (j->cached) {
-            char **shas = kiln_calloc(j->out.n + 1, sizeof(char *));
-            for (size_t i = 0; i < j->out.n; i++)
-                shas[i] = j->out.items[i].sha256;
-            if (kiln_store_cache_save(run->eng->store, s->exec_id,
-                                      s->cache_key, j->out.n, j->rel, shas,
-                                      &err) != 0)
-                store_failed(run, &err);
-            free(shas);
-        }
+        if (j->cached &&
+            kiln_store_cache_save(run->eng->store, s->exec_id, s->cache_key,
+                                  j->files.n, j->files.rel,
+                                  j->files.sha256, &err) != 0)
+            store_failed(run, &err);
         free(recs);
     }
-    for (size_t i = 0; j->rel && j->rel[i]; i++)
-        free(j->rel[i]);
-    free(j->rel);
+    kiln_cache_files_dispose(&j->files);
     kiln_metrics_dispose(&j->metrics);
     kiln_artifact_list_dispose(&j->in);
     kiln_artifact_list_dispose(&j->out);

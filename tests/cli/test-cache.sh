@@ -95,4 +95,18 @@ kiln_rc run c.yaml --param p=2
 eq "so the steps ran again" "7 8 7 11" "$(counts)"
 kiln_rc gc --max-size lots
 eq "bad size" 2 "$rc"
+
+# A directory output is cached as its files.
+pipeline d <<'YAML'
+pipeline: d
+steps:
+  make:
+    run: echo run >> make.count; mkdir -p dir/sub && echo a > dir/a && echo b > dir/sub/b
+    outputs: [dir]
+YAML
+kiln_rc run d.yaml
+rm -rf dir
+kiln_rc run d.yaml
+eq "directory step cached" "1" "$(wc -l < make.count)"
+eq "its files restored" "a b" "$(cat dir/a dir/sub/b | tr '\n' ' ' | sed 's/ $//')"
 finish
