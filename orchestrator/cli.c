@@ -99,3 +99,9 @@ int kiln_cli_parse_pool(kiln_kv *kv, char *arg, kiln_err *err)
     memset(&kv->pos, 0, sizeof(kv->pos));
     return 0;
 }
+
+void kiln_cli_print_json(json_t *v)
+{
+    json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+}

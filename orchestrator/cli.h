@@ -63,6 +63,9 @@ int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag);
 /* Parse --pool NAME=N into kv (pointing into arg, which it edits). */
 int kiln_cli_parse_pool(kiln_kv *kv, char *arg, kiln_err *err);
 
+/* Print v as indented JSON and a newline on stdout (--json). */
+void kiln_cli_print_json(json_t *v);
+
 /* Parse a run id ("12"); KILN_EINVAL otherwise. */
 int kiln_cli_parse_id(int64_t *out, const char *text, kiln_err *err);
 

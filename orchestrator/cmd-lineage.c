@@ -167,8 +167,7 @@ static int exec_lineage(int argc, char **argv)
         return status;
     }
     if (strcmp(format, "json") == 0) {
-        json_dumpf(tree, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+        kiln_cli_print_json(tree);
     } else if (strcmp(format, "dot") == 0) {
         printf("digraph lineage {\n  rankdir=LR;\n");
         print_dot_node(tree, up);

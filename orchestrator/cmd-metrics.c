@@ -113,8 +113,7 @@ static int exec_metrics(int argc, char **argv)
         json_t *d = diff(rows, a, b), *pair;
         const char *k;
         if (json) {
-            json_dumpf(d, stdout, JSON_INDENT(2));
-            fputc('\n', stdout);
+            kiln_cli_print_json(d);
         } else {
             printf("%-32s %14s %14s %14s\n", "METRIC", "run A", "run B",
                    "change");
@@ -132,8 +131,7 @@ static int exec_metrics(int argc, char **argv)
         }
         json_decref(d);
     } else if (json) {
-        json_dumpf(rows, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+        kiln_cli_print_json(rows);
     } else {
         json_t *row;
         size_t i;

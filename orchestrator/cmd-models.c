@@ -109,8 +109,7 @@ static int exec_models(int argc, char **argv)
             kiln_err_set(&err, KILN_ENOTFOUND, "no model %s", argv[0]);
             status = kiln_cli_fail(&err);
         } else if (json) {
-            json_dumpf(versions, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            fputc('\n', stdout);
+            kiln_cli_print_json(versions);
         } else {
             print_models(versions);
         }

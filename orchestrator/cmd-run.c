@@ -124,8 +124,7 @@ static void print_summary(run_ctx *ctx, kiln_store *store, FILE *out)
         return;
     }
     if (ctx->json) {
-        json_dumpf(run, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+        kiln_cli_print_json(run);
     } else {
         json_t *reason = json_object_get(run, "reason");
         json_int_t started = json_integer_value(json_object_get(run,

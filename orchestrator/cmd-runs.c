@@ -86,8 +86,7 @@ static int exec_runs(int argc, char **argv)
         return status;
     }
     if (json) {
-        json_dumpf(runs, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+        kiln_cli_print_json(runs);
     } else {
         print_table(runs);
     }

@@ -122,8 +122,7 @@ static int exec_show(int argc, char **argv)
         return status;
     }
     if (json) {
-        json_dumpf(run, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+        kiln_cli_print_json(run);
     } else {
         print_run(run);
     }

@@ -109,8 +109,7 @@ static int exec_status(int argc, char **argv)
         json_object_set_new(st, "daemon_pid", holder > 0 ? json_integer(holder)
                                                          : json_null());
         json_object_set_new(st, "daemon_running", json_boolean(holder != 0));
-        json_dumpf(st, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+        kiln_cli_print_json(st);
     } else {
         print_status(st, holder);
     }
