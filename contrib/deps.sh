@@ -6,7 +6,7 @@
 kiln_deps() {
     local pkgs=(gcc make cmake pkg-config git sqlite3 clang python3 procps tzdata
                 libuv1-dev libyaml-dev libsqlite3-dev libgit2-dev
-                libcurl4-openssl-dev libjansson-dev libssl-dev libh2o-dev
+                libcurl4-openssl-dev libjansson-dev libssl-dev libh2o-dev libcsv-dev
                 "$@")
     local missing=()
     for p in "${pkgs[@]}"; do

@@ -31,6 +31,7 @@ extern const kiln_cmd kiln_cmd_lineage;
 extern const kiln_cmd kiln_cmd_metrics;
 extern const kiln_cmd kiln_cmd_models;
 extern const kiln_cmd kiln_cmd_gc;
+extern const kiln_cmd kiln_cmd_drift;
 extern const kiln_cmd kiln_cmd_serve;
 extern const kiln_cmd kiln_cmd_status;
 

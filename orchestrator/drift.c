@@ -1,0 +1,482 @@
+/* drift.c: CSV columns (libcsv) and drift statistics. */
+#include "drift.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FLOOR 0.0001
+
+/* Categories: an open-addressing map from text to a count. */
+static uint64_t hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+typedef struct catmap {
+    size_t cap, n;
+    char **keys;
+    size_t *counts;
+} catmap;
+
+static void cat_add(catmap *m, const char *s, size_t len)
+{
+    size_t i;
+    if (m->n * 2 >= m->cap) {
+        catmap bigger = {m->cap ? m->cap * 2 : 64, 0, NULL, NULL};
+        bigger.keys = kiln_calloc(bigger.cap, sizeof(char *));
+        bigger.counts = kiln_calloc(bigger.cap, sizeof(size_t));
+        for (i = 0; i < m->cap; i++) {
+            if (m->keys[i]) {
+                size_t j = hash(m->keys[i], strlen(m->keys[i])) &
+                           (bigger.cap - 1);
+                while (bigger.keys[j])
+                    j = (j + 1) & (bigger.cap - 1);
+                bigger.keys[j] = m->keys[i];
+                bigger.counts[j] = m->counts[i];
+                bigger.n++;
+            }
+        }
+        free(m->keys);
+        free(m->counts);
+        *m = bigger;
+    }
+    for (i = hash(s, len) & (m->cap - 1); m->keys[i];
+         i = (i + 1) & (m->cap - 1)) {
+        if (strlen(m->keys[i]) == len && memcmp(m->keys[i], s, len) == 0) {
+            m->counts[i]++;
+            return;
+        }
+    }
+    m->keys[i] = kiln_strndup(s, len);
+    m->counts[i] = 1;
+    m->n++;
+}
+
+/* Loading. */
+
+typedef struct col_state {
+    size_t cap;          /* of values */
+    catmap cats;
+    bool reparse;        /* turned categorical after numbers: read again */
+} col_state;
+
+typedef struct loader {
+    kiln_csv_table *t;
+    col_state *st;
+    size_t field;        /* index in the current row */
+    size_t row;          /* 0: the header */
+    bool reparse_pass;   /* second pass: only the columns to reparse */
+    bool bad;
+    char msg[256];
+} loader;
+
+static bool parse_number(double *out, const char *s, size_t len)
+{
+    char buf[64], *end;
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    errno = 0;
+    *out = strtod(buf, &end);
+    return end == buf + len && errno != ERANGE && isfinite(*out);
+}
+
+static void on_field(void *data, size_t len, void *ld_)
+{
+    loader *ld = ld_;
+    kiln_csv_table *t = ld->t;
+    const char *s = data ? data : "";
+    size_t i = ld->field++;
+    kiln_csv_column *c;
+    col_state *cs;
+    double v;
+
+    if (ld->bad)
+        return;
+    if (ld->row == 0) {
+        if (ld->reparse_pass)
+            return;
+        t->cols = kiln_realloc(t->cols, (t->n_cols + 1) * sizeof(*t->cols));
+        ld->st = kiln_realloc(ld->st, (t->n_cols + 1) * sizeof(*ld->st));
+        memset(&t->cols[t->n_cols], 0, sizeof(*t->cols));
+        memset(&ld->st[t->n_cols], 0, sizeof(*ld->st));
+        /* A UTF-8 byte order mark before the first name is not part of
+         * it. */
+        if (i == 0 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
+            s += 3;
+            len -= 3;
+        }
+        t->cols[t->n_cols].name = kiln_strndup(s, len);
+        t->cols[t->n_cols].numeric = true;
+        t->n_cols++;
+        return;
+    }
+    if (i >= t->n_cols)
+        return; /* reported at the end of the row */
+    c = &t->cols[i];
+    cs = &ld->st[i];
+    if (ld->reparse_pass) {
+        if (cs->reparse && len)
+            cat_add(&cs->cats, s, len);
+        return;
+    }
+    if (len == 0) {
+        c->missing++;
+        return;
+    }
+    if (c->numeric && parse_number(&v, s, len)) {
+        if (c->n == cs->cap) {
+            cs->cap = cs->cap ? cs->cap * 2 : 1024;
+            c->values = kiln_realloc(c->values, cs->cap * sizeof(double));
+        }
+        c->values[c->n++] = v;
+        return;
+    }
+    if (c->numeric) {
+        c->numeric = false;
+        if (c->n > 0)
+            cs->reparse = true; /* the numbers so far are categories too */
+        c->n = 0;
+    }
+    if (!cs->reparse)
+        cat_add(&cs->cats, s, len);
+    c->n++;
+}
+
+static void on_row(int term, void *ld_)
+{
+    loader *ld = ld_;
+    (void)term;
+    if (!ld->bad && ld->row > 0 && ld->field != ld->t->n_cols) {
+        ld->bad = true;
+        snprintf(ld->msg, sizeof(ld->msg), "line %zu: expected %zu fields "
+                 "as in the header, got %zu", ld->row + 1, ld->t->n_cols,
+                 ld->field);
+    }
+    if (ld->row > 0 && !ld->reparse_pass)
+        ld->t->n_rows++;
+    ld->row++;
+    ld->field = 0;
+}
+
+/* One pass over the file. */
+static int parse_file(loader *ld, const char *path, kiln_err *err)
+{
+    struct csv_parser p;
+    char buf[1 << 16];
+    ssize_t n;
+    size_t line = 1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+    if (fd < 0)
+        return kiln_err_set_os(err, "cannot open %s", path);
+    csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL);
+    while ((n = read(fd, buf, sizeof(buf))) > 0 && !ld->bad) {
+        size_t done = csv_parse(&p, buf, (size_t)n, on_field, on_row, ld);
+        if (done != (size_t)n) {
+            for (size_t i = 0; i < done; i++)
+                line += buf[i] == '\n';
+            rc = kiln_err_set(err, KILN_EINVAL, "%s: line %zu: %s", path,
+                              line, csv_strerror(csv_error(&p)));
+            goto done;
+        }
+        for (ssize_t i = 0; i < n; i++)
+            line += buf[i] == '\n';
+    }
+    if (n < 0) {
+        rc = kiln_err_set_os(err, "cannot read %s", path);
+        goto done;
+    }
+    if (!ld->bad && csv_fini(&p, on_field, on_row, ld) != 0) {
+        rc = kiln_err_set(err, KILN_EINVAL, "%s: line %zu: %s", path, line,
+                          csv_strerror(csv_error(&p)));
+        goto done;
+    }
+    if (ld->bad)
+        rc = kiln_err_set(err, KILN_EINVAL, "%s: %s", path, ld->msg);
+done:
+    csv_free(&p);
+    close(fd);
+    return rc;
+}
+
+int kiln_csv_load(kiln_csv_table *t, const char *path, kiln_err *err)
+{
+    loader ld;
+    bool again = false;
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    memset(&ld, 0, sizeof(ld));
+    ld.t = t;
+    rc = parse_file(&ld, path, err);
+    if (rc == 0 && t->n_cols == 0)
+        rc = kiln_err_set(err, KILN_EINVAL, "%s: line 1: expected a header "
+                          "row naming the columns", path);
+    for (size_t i = 0; rc == 0 && i < t->n_cols; i++)
+        again |= ld.st[i].reparse;
+    if (rc == 0 && again) {
+        ld.reparse_pass = true;
+        ld.row = 0;
+        ld.field = 0;
+        rc = parse_file(&ld, path, err);
+    }
+    for (size_t i = 0; i < t->n_cols; i++) {
+        kiln_csv_column *c = &t->cols[i];
+        catmap *m = &ld.st[i].cats;
+        if (!c->numeric) {
+            free(c->values);
+            c->values = NULL;
+            c->cats = kiln_calloc(m->n ? m->n : 1, sizeof(char *));
+            c->counts = kiln_calloc(m->n ? m->n : 1, sizeof(size_t));
+            c->n = 0;
+            for (size_t k = 0; k < m->cap; k++) {
+                if (m->keys[k]) {
+                    c->cats[c->n_cats] = m->keys[k];
+                    c->counts[c->n_cats++] = m->counts[k];
+                    c->n += m->counts[k];
+                }
+            }
+        } else {
+            for (size_t k = 0; k < m->cap; k++)
+                free(m->keys[k]);
+        }
+        free(m->keys);
+        free(m->counts);
+    }
+    free(ld.st);
+    if (rc != 0)
+        kiln_csv_table_dispose(t);
+    return rc;
+}
+
+void kiln_csv_table_dispose(kiln_csv_table *t)
+{
+    for (size_t i = 0; i < t->n_cols; i++) {
+        kiln_csv_column *c = &t->cols[i];
+        free(c->name);
+        free(c->values);
+        for (size_t k = 0; k < c->n_cats; k++)
+            free(c->cats[k]);
+        free(c->cats);
+        free(c->counts);
+    }
+    free(t->cols);
+    memset(t, 0, sizeof(*t));
+}
+
+kiln_csv_column *kiln_csv_column_find(kiln_csv_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->n_cols; i++)
+        if (strcmp(t->cols[i].name, name) == 0)
+            return &t->cols[i];
+    return NULL;
+}
+
+/* Statistics. */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* numpy's default quantile: linear interpolation between order stats. */
+static double quantile(const double *v, size_t n, double p)
+{
+    double pos = p * (double)(n - 1);
+    size_t lo = (size_t)floor(pos);
+    double frac = pos - (double)lo;
+    if (lo + 1 >= n)
+        return v[n - 1];
+    return v[lo] + (v[lo + 1] - v[lo]) * frac;
+}
+
+/* How many of the n sorted values are <= x. */
+static size_t count_le(const double *v, size_t n, double x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* psi and js of two distributions of k bins (fractions, floored). */
+static void psi_js(double *psi, double *js, const double *r, const double *c,
+                   size_t k)
+{
+    double sr = 0, sc = 0, d = 0;
+    *psi = 0;
+    for (size_t i = 0; i < k; i++) {
+        *psi += (c[i] - r[i]) * log(c[i] / r[i]);
+        sr += r[i];
+        sc += c[i];
+    }
+    /* Jensen-Shannon on the normalised distributions, base 2 (as
+     * scipy.spatial.distance.jensenshannon). */
+    for (size_t i = 0; i < k; i++) {
+        double p = r[i] / sr, q = c[i] / sc, m = (p + q) / 2;
+        d += 0.5 * p * log2(p / m) + 0.5 * q * log2(q / m);
+    }
+    *js = sqrt(d > 0 ? d : 0);
+}
+
+/* The Kolmogorov distribution's survival function (scipy.special
+ * kolmogorov, i.e. kstwobign.sf). */
+static double kolmogorov_sf(double x)
+{
+    double sum = 0;
+    if (x <= 0)
+        return 1;
+    if (x < 1) {
+        /* cdf = sqrt(2 pi) / x * sum exp(-(2k-1)^2 pi^2 / (8 x^2)) */
+        for (int k = 1; k < 100; k++) {
+            double t = exp(-(2.0 * k - 1) * (2.0 * k - 1) * M_PI * M_PI /
+                           (8 * x * x));
+            sum += t;
+            if (t < 1e-300)
+                break;
+        }
+        sum = 1 - sqrt(2 * M_PI) / x * sum;
+    } else {
+        for (int k = 1; k < 100; k++) {
+            double t = exp(-2.0 * k * k * x * x);
+            sum += (k % 2 ? 2 : -2) * t;
+            if (t < 1e-300)
+                break;
+        }
+    }
+    return sum < 0 ? 0 : sum > 1 ? 1 : sum;
+}
+
+static void numeric_stats(kiln_drift_stats *s, double *r, size_t nr,
+                          double *c, size_t nc)
+{
+    double edges[9], rf[10], cf[10], d = 0, w = 0;
+    size_t k = 0, i, j;
+
+    qsort(r, nr, sizeof(double), cmp_double);
+    qsort(c, nc, sizeof(double), cmp_double);
+    for (i = 1; i <= 9; i++) {
+        double e = quantile(r, nr, (double)i / 10);
+        if (k == 0 || e > edges[k - 1])
+            edges[k++] = e;
+    }
+    for (i = 0; i <= k; i++) {
+        size_t rlo = i ? count_le(r, nr, edges[i - 1]) : 0;
+        size_t rhi = i < k ? count_le(r, nr, edges[i]) : nr;
+        size_t clo = i ? count_le(c, nc, edges[i - 1]) : 0;
+        size_t chi = i < k ? count_le(c, nc, edges[i]) : nc;
+        rf[i] = fmax((double)(rhi - rlo) / (double)nr, FLOOR);
+        cf[i] = fmax((double)(chi - clo) / (double)nc, FLOOR);
+    }
+    psi_js(&s->psi, &s->js, rf, cf, k + 1);
+
+    /* KS and Wasserstein: walk both sorted samples together. */
+    i = j = 0;
+    while (i < nr || j < nc) {
+        double x = i < nr && (j >= nc || r[i] <= c[j]) ? r[i] : c[j], next;
+        while (i < nr && r[i] == x)
+            i++;
+        while (j < nc && c[j] == x)
+            j++;
+        double diff = fabs((double)i / (double)nr - (double)j / (double)nc);
+        if (diff > d)
+            d = diff;
+        if (i < nr || j < nc) {
+            next = i < nr && (j >= nc || r[i] <= c[j]) ? r[i] : c[j];
+            w += diff * (next - x);
+        }
+    }
+    s->ks = d;
+    s->ks_pvalue = kolmogorov_sf(sqrt((double)nr * (double)nc /
+                                      (double)(nr + nc)) * d);
+    s->wasserstein = w;
+}
+
+static void categorical_stats(kiln_drift_stats *s, kiln_csv_column *ref,
+                              kiln_csv_column *cur)
+{
+    size_t k = ref->n_cats + cur->n_cats, n = 0;
+    double *r = kiln_calloc(k ? k : 1, sizeof(double));
+    double *c = kiln_calloc(k ? k : 1, sizeof(double));
+    for (size_t i = 0; i < ref->n_cats; i++, n++) {
+        r[n] = (double)ref->counts[i];
+        for (size_t j = 0; j < cur->n_cats; j++)
+            if (strcmp(cur->cats[j], ref->cats[i]) == 0)
+                c[n] = (double)cur->counts[j];
+    }
+    for (size_t j = 0; j < cur->n_cats; j++) {
+        bool seen = false;
+        for (size_t i = 0; i < ref->n_cats && !seen; i++)
+            seen = strcmp(cur->cats[j], ref->cats[i]) == 0;
+        if (!seen)
+            c[n++] = (double)cur->counts[j];
+    }
+    for (size_t i = 0; i < n; i++) {
+        r[i] = fmax(r[i] / (double)(ref->n ? ref->n : 1), FLOOR);
+        c[i] = fmax(c[i] / (double)(cur->n ? cur->n : 1), FLOOR);
+    }
+    psi_js(&s->psi, &s->js, r, c, n);
+    free(r);
+    free(c);
+}
+
+void kiln_drift_compare(kiln_drift_stats *out, kiln_csv_column *ref,
+                        size_t ref_rows, kiln_csv_column *cur,
+                        size_t cur_rows)
+{
+    memset(out, 0, sizeof(*out));
+    out->numeric = ref->numeric && cur->numeric && ref->n && cur->n;
+    out->n_ref = ref->n;
+    out->n_cur = cur->n;
+    out->missing_ref = ref_rows ? (double)ref->missing / (double)ref_rows : 0;
+    out->missing_cur = cur_rows ? (double)cur->missing / (double)cur_rows : 0;
+    out->ks = out->ks_pvalue = out->wasserstein = NAN;
+    if (out->numeric) {
+        numeric_stats(out, ref->values, ref->n, cur->values, cur->n);
+    } else if (ref->numeric || cur->numeric) {
+        /* One side numbers, the other not: compare them as categories. */
+        out->psi = out->js = NAN;
+    } else {
+        categorical_stats(out, ref, cur);
+    }
+}
+
+int kiln_drift_decide(bool *out, const kiln_drift_stats *s,
+                      const char *method, double threshold, kiln_err *err)
+{
+    double v;
+    if (strcmp(method, "psi") == 0)
+        v = s->psi;
+    else if (strcmp(method, "js") == 0)
+        v = s->js;
+    else if (strcmp(method, "ks") == 0)
+        v = s->ks_pvalue;
+    else if (strcmp(method, "wasserstein") == 0)
+        v = s->wasserstein;
+    else
+        return kiln_err_set(err, KILN_EINVAL, "unknown drift method \"%s\" "
+                            "(psi, js, ks or wasserstein)", method);
+    if (isnan(v)) {
+        *out = false;
+        return KILN_EINVAL;
+    }
+    *out = strcmp(method, "ks") == 0 ? v < threshold : v > threshold;
+    return 0;
+}

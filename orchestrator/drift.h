@@ -1,0 +1,70 @@
+/*
+ * drift.h: CSV columns and the drift between a reference and a current
+ * data set.
+ *
+ * CSV is read with libcsv (RFC 4180: quoted fields with commas, quotes
+ * and newlines, CRLF, a BOM); the first row names the columns; empty cells
+ * are missing. A column is numeric when every non-empty value parses as a
+ * number, categorical otherwise. Reading and the statistics block: the
+ * daemon runs them on the thread pool.
+ *
+ * Numeric columns: bins at the distinct values among the reference's
+ * 10%..90% quantiles (numpy's linear interpolation), fractions floored at
+ * 0.0001; psi = sum (c - r) ln(c / r); js = Jensen-Shannon distance, base
+ * 2; ks = two-sample Kolmogorov-Smirnov D and its asymptotic p-value
+ * (scipy's kstwobign.sf(sqrt(nm/(n+m)) D)); wasserstein = 1-Wasserstein
+ * distance of the raw values. Categorical columns: the union of
+ * categories, frequencies floored at 0.0001, psi and js; ks and
+ * wasserstein do not apply (NAN).
+ */
+#ifndef KILN_DRIFT_H
+#define KILN_DRIFT_H
+
+#include "base/base.h"
+
+typedef struct kiln_csv_column {
+    char *name;
+    bool numeric;
+    size_t n;          /* non-missing values */
+    size_t missing;    /* empty cells */
+    double *values;    /* numeric: the n values */
+    size_t n_cats;     /* categorical: distinct values and their counts */
+    char **cats;
+    size_t *counts;
+} kiln_csv_column;
+
+typedef struct kiln_csv_table {
+    size_t n_cols;
+    kiln_csv_column *cols;
+    size_t n_rows;     /* data rows, the header not counted */
+} kiln_csv_table;
+
+/* Load a CSV file. KILN_EINVAL names the line of a malformed file (or a
+ * row whose field count differs from the header's); KILN_ERROR when it
+ * cannot be read. Release with kiln_csv_table_dispose(). */
+int kiln_csv_load(kiln_csv_table *t, const char *path, kiln_err *err);
+void kiln_csv_table_dispose(kiln_csv_table *t);
+/* The column called name, or NULL. */
+kiln_csv_column *kiln_csv_column_find(kiln_csv_table *t, const char *name);
+
+typedef struct kiln_drift_stats {
+    bool numeric;          /* both sides numeric */
+    size_t n_ref, n_cur;
+    double missing_ref, missing_cur; /* fractions of empty cells */
+    double psi, js;
+    double ks, ks_pvalue, wasserstein; /* NAN for categorical columns */
+} kiln_drift_stats;
+
+/* Compare a column of the reference with the same of the current data.
+ * Numeric values are sorted in place. */
+void kiln_drift_compare(kiln_drift_stats *out, kiln_csv_column *ref,
+                        size_t ref_rows, kiln_csv_column *cur,
+                        size_t cur_rows);
+
+/* Does stats show drift by method (psi, js, ks: p-value below the
+ * threshold, wasserstein) at threshold? KILN_EINVAL for an unknown method
+ * or one that does not apply to the column. */
+int kiln_drift_decide(bool *out, const kiln_drift_stats *s,
+                      const char *method, double threshold, kiln_err *err);
+
+#endif
