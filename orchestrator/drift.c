@@ -79,16 +79,49 @@ typedef struct loader {
     char msg[256];
 } loader;
 
+/* Parse a whole field as a number. s is NUL-terminated (libcsv's
+ * CSV_APPEND_NULL). Plain decimals of up to 15 digits take a fast path
+ * that is exact (an integer below 2^53 divided by a power of ten, both
+ * exactly representable: one correctly rounded division, as strtod
+ * would give); anything else goes to strtod. */
 static bool parse_number(double *out, const char *s, size_t len)
 {
-    char buf[64], *end;
-    if (len == 0 || len >= sizeof(buf))
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                                   1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+                                   1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *p = s, *end = s + len;
+    uint64_t mant = 0;
+    int digits = 0, frac = -1;
+    bool neg = false;
+    char *stop;
+
+    if (len == 0)
         return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
+    if (*p == '-' || *p == '+')
+        neg = *p++ == '-';
+    for (; p < end; p++) {
+        if (*p >= '0' && *p <= '9') {
+            mant = mant * 10 + (uint64_t)(*p - '0');
+            digits++;
+            if (frac >= 0)
+                frac++;
+        } else if (*p == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            break;
+        }
+    }
+    if (p == end && digits > 0 && digits <= 15 && frac <= 22) {
+        double v = (double)mant;
+        if (frac > 0)
+            v /= pow10[frac];
+        *out = neg ? -v : v;
+        return true;
+    }
     errno = 0;
-    *out = strtod(buf, &end);
-    return end == buf + len && errno != ERANGE && isfinite(*out);
+    *out = strtod(s, &stop);
+    return stop == end && errno != ERANGE && isfinite(*out);
 }
 
 static void on_field(void *data, size_t len, void *ld_)
@@ -285,10 +318,42 @@ kiln_csv_column *kiln_csv_column_find(kiln_csv_table *t, const char *name)
 
 /* Statistics. */
 
-static int cmp_double(const void *a, const void *b)
+/* Sort doubles (no NaNs) with an LSD radix sort on their bits, mapped so
+ * unsigned order is numeric order: several times faster than qsort on a
+ * million values. */
+static void sort_doubles(double *v, size_t n)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    uint64_t *a = kiln_malloc(n * sizeof(uint64_t) + 1);
+    uint64_t *b = kiln_malloc(n * sizeof(uint64_t) + 1);
+    enum { BITS = 11, BUCKETS = 1 << BITS };
+    size_t count[BUCKETS];
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, &v[i], sizeof(u));
+        a[i] = u >> 63 ? ~u : u | (1ULL << 63);
+    }
+    for (int shift = 0; shift < 64; shift += BITS) {
+        size_t sum = 0;
+        memset(count, 0, sizeof(count));
+        for (size_t i = 0; i < n; i++)
+            count[(a[i] >> shift) & (BUCKETS - 1)]++;
+        for (size_t k = 0; k < BUCKETS; k++) {
+            size_t c = count[k];
+            count[k] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i] >> shift) & (BUCKETS - 1)]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = a[i] >> 63 ? a[i] & ~(1ULL << 63) : ~a[i];
+        memcpy(&v[i], &u, sizeof(u));
+    }
+    free(a);
+    free(b);
 }
 
 /* numpy's default quantile: linear interpolation between order stats. */
@@ -370,8 +435,8 @@ static void numeric_stats(kiln_drift_stats *s, double *r, size_t nr,
     double edges[9], rf[10], cf[10], d = 0, w = 0;
     size_t k = 0, i, j;
 
-    qsort(r, nr, sizeof(double), cmp_double);
-    qsort(c, nc, sizeof(double), cmp_double);
+    sort_doubles(r, nr);
+    sort_doubles(c, nc);
     for (i = 1; i <= 9; i++) {
         double e = quantile(r, nr, (double)i / 10);
         if (k == 0 || e > edges[k - 1])
