@@ -47,6 +47,9 @@ typedef struct step_rt {
     bool preparing;         /* its cache is being checked */
     bool cache_checked;     /* ...once per run */
     char cache_key[KILN_HASH_HEX]; /* "" until computed */
+    kiln_artifact_list inputs; /* hashed for the key, before the step ran:
+                                  what it consumed, recorded as such */
+    bool have_inputs;
     bool by_gate;           /* SKIPPED because something upstream was
                                gated: not a failure */
     int64_t started_ms, finished_ms;
@@ -720,8 +723,17 @@ static void hash_work(uv_work_t *req)
 {
     hash_job *j = req->data;
     const kiln_step *st = &j->s->run->p->steps[j->s->idx];
-    j->rc = kiln_artifacts_collect(&j->in, j->s->workdir, &st->inputs,
-                                   &j->err);
+    /* Inputs hashed for the cache key before the step are what it read;
+     * otherwise hash them now. */
+    if (j->s->have_inputs) {
+        j->in = j->s->inputs;
+        memset(&j->s->inputs, 0, sizeof(j->s->inputs));
+        j->s->have_inputs = false;
+        j->rc = 0;
+    } else {
+        j->rc = kiln_artifacts_collect(&j->in, j->s->workdir, &st->inputs,
+                                       &j->err);
+    }
     if (j->rc == 0)
         j->rc = kiln_artifacts_collect(&j->out, j->s->workdir, &st->outputs,
                                        &j->err);
@@ -929,7 +941,8 @@ static void restore_done(uv_work_t *req, int status)
         }
     } else {
         kiln_exec_rec rec;
-        size_t n = j->in.n + j->out.n, k = 0;
+        const kiln_artifact_list *in = s->have_inputs ? &s->inputs : &j->in;
+        size_t n = in->n + j->out.n, k = 0;
         kiln_artifact_rec *recs = kiln_calloc(n ? n : 1, sizeof(*recs));
         char why[120];
         memset(&rec, 0, sizeof(rec));
@@ -943,10 +956,10 @@ static void restore_done(uv_work_t *req, int status)
         rec.started_ms = kiln_now_ms();
         snprintf(why, sizeof(why), "cached from run %lld",
                  (long long)j->from_run);
-        for (size_t i = 0; i < j->in.n; i++, k++) {
-            recs[k].path = j->in.items[i].path;
-            recs[k].sha256 = j->in.items[i].sha256;
-            recs[k].size = j->in.items[i].size;
+        for (size_t i = 0; i < in->n; i++, k++) {
+            recs[k].path = in->items[i].path;
+            recs[k].sha256 = in->items[i].sha256;
+            recs[k].size = in->items[i].size;
             recs[k].type = "file";
         }
         for (size_t i = 0; i < j->out.n; i++, k++) {
@@ -992,8 +1005,14 @@ static void key_done(uv_work_t *req, int status)
     (void)status;
 
     s->cache_checked = true;
-    if (j->rc == 0)
+    if (j->rc == 0) {
         memcpy(s->cache_key, j->key, sizeof(s->cache_key));
+        /* Keep the hashed inputs for the step's records. */
+        kiln_artifact_list_dispose(&s->inputs);
+        s->inputs = j->in;
+        memset(&j->in, 0, sizeof(j->in));
+        s->have_inputs = true;
+    }
     if (j->rc == 0 && s->state == KILN_STEP_READY && !run->cancelling &&
         kiln_store_cache_lookup(run->eng->store, &j->hit, j->key,
                                 &err) == 0 &&
@@ -1241,6 +1260,7 @@ static void on_timer_close(uv_handle_t *h)
         for (size_t i = 0; i < run->n_steps; i++) {
             free(run->steps[i].down);
             kiln_env_dispose(&run->steps[i].env);
+            kiln_artifact_list_dispose(&run->steps[i].inputs);
             free(run->steps[i].log_path);
             free(run->steps[i].status_path);
             free(run->steps[i].metrics_path);
