@@ -243,94 +243,53 @@ static char *trigger_info(const char *expr, const char *zone, int64_t due)
     return text;
 }
 
-static void record(entry *e, const char *expr, int64_t due,
-                   const char *status, const char *reason, int64_t run_id);
-static void active_remove(active *a);
-
-/* A scheduled run on its way: the Git facts of its pipeline file are read
- * on the thread pool (libgit2's status can take a while on a big work
- * tree), then the run starts on the loop. */
-typedef struct start_job {
-    uv_work_t req;
-    active *a;
-    char *expr;
-    int64_t due;
-    kiln_git_info git;
-    kiln_err err;
-    int rc;
-} start_job;
-
-static void start_work(uv_work_t *req)
-{
-    start_job *j = req->data;
-    j->rc = kiln_git_inspect(&j->git, j->a->d->file, &j->err);
-}
-
-static void start_done(uv_work_t *req, int status)
-{
-    start_job *j = req->data;
-    active *a = j->a;
-    entry *e = a->e;
-    server *dm = a->dm;
-    kiln_run_options o = KILN_RUN_OPTIONS_INIT;
-    kiln_err err = KILN_ERR_INIT;
-    char *info;
-    (void)status;
-
-    if (j->rc != 0)
-        say("warning: %s", j->err.msg);
-    if (dm->stopping) {
-        record(e, j->expr, j->due, KILN_FIRE_MISSED,
-               "kiln serve stopped before it could start", 0);
-        active_remove(a);
-        goto done;
-    }
-    info = trigger_info(j->expr, a->d->p->schedule.timezone, j->due);
-    o.pipeline = a->d->p;
-    o.file = a->d->file;
-    o.hash = a->d->hash;
-    o.trigger = "schedule";
-    o.trigger_info = info;
-    o.git_commit = j->git.in_repo && j->git.commit[0] ? j->git.commit : NULL;
-    o.git_branch = j->git.branch;
-    o.git_dirty = j->git.dirty;
-    o.on_done = on_run_done;
-    o.data = a;
-    if (kiln_run_start(&a->run, dm->eng, &o, &err) != 0) {
-        say("error: cannot start a run of %s: %s", e->name, err.msg);
-        record(e, j->expr, j->due, KILN_FIRE_MISSED, err.msg, 0);
-        active_remove(a);
-    } else {
-        record(e, j->expr, j->due, KILN_FIRE_STARTED, NULL,
-               kiln_run_id(a->run));
-    }
-    free(info);
-done:
-    kiln_git_info_dispose(&j->git);
-    free(j->expr);
-    free(j);
-}
-
 /* Start a run of e's current definition for the fire of expr due at due.
- * It counts as active at once (for the schedule's policies) and starts
- * once its Git facts are read. */
-static void start_run(entry *e, const char *expr, int64_t due)
+ * Returns the run id, or 0 when it could not start (recorded as missed). */
+static int64_t start_run(entry *e, const char *expr, int64_t due)
 {
     server *dm = e->dm;
-    start_job *j = kiln_calloc(1, sizeof(*j));
-    active *a = kiln_calloc(1, sizeof(*a));
+    def *d = e->d;
+    kiln_run_options o = KILN_RUN_OPTIONS_INIT;
+    kiln_git_info git;
+    kiln_err err = KILN_ERR_INIT;
+    active *a;
+    char *info = trigger_info(expr, d->p->schedule.timezone, due);
+    int rc;
+
+    memset(&git, 0, sizeof(git));
+    if (kiln_git_inspect(&git, d->file, &err) != 0)
+        say("warning: %s", err.msg);
+    a = kiln_calloc(1, sizeof(*a));
     a->dm = dm;
     a->e = e;
-    a->d = e->d;
-    a->d->refs++;
+    a->d = d;
+    o.pipeline = d->p;
+    o.file = d->file;
+    o.hash = d->hash;
+    o.trigger = "schedule";
+    o.trigger_info = info;
+    o.git_commit = git.in_repo && git.commit[0] ? git.commit : NULL;
+    o.git_branch = git.branch;
+    o.git_dirty = git.dirty;
+    o.on_done = on_run_done;
+    o.data = a;
+    rc = kiln_run_start(&a->run, dm->eng, &o, &err);
+    kiln_git_info_dispose(&git);
+    free(info);
+    if (rc != 0) {
+        kiln_err ferr = KILN_ERR_INIT;
+        say("error: cannot start a run of %s: %s", e->name, err.msg);
+        if (kiln_store_fire_record(dm->store, e->name, expr, due,
+                                   KILN_FIRE_MISSED, err.msg, 0, &ferr) != 0)
+            store_warn(&ferr);
+        free(a);
+        return 0;
+    }
+    d->refs++;
     e->n_active++;
     a->next = dm->runs;
     dm->runs = a;
-    j->a = a;
-    j->expr = kiln_strdup(expr);
-    j->due = due;
-    j->req.data = j;
-    uv_queue_work(&dm->loop, &j->req, start_work, start_done);
+    return kiln_run_id(a->run);
 }
 
 static void record(entry *e, const char *expr, int64_t due,
@@ -373,6 +332,7 @@ static void fire(entry *e, const char *expr, int64_t due)
     const kiln_schedule *s = &e->d->p->schedule;
     server *dm = e->dm;
     char why[200];
+    int64_t id;
 
     if (past_deadline(e, expr, due))
         return;
@@ -380,7 +340,7 @@ static void fire(entry *e, const char *expr, int64_t due)
         active *a;
         int64_t running = 0;
         for (a = dm->runs; a; a = a->next)
-            if (a->e == e && a->run)
+            if (a->e == e)
                 running = kiln_run_id(a->run);
         switch (s->concurrency) {
         case KILN_CONCURRENCY_FORBID:
@@ -390,7 +350,7 @@ static void fire(entry *e, const char *expr, int64_t due)
             return;
         case KILN_CONCURRENCY_REPLACE:
             for (a = dm->runs; a; a = a->next) {
-                if (a->e == e && a->run) {
+                if (a->e == e) {
                     say("%s: cancelling run %lld (concurrency: replace)",
                         e->name, (long long)kiln_run_id(a->run));
                     kiln_run_cancel(a->run, false);
@@ -413,7 +373,8 @@ static void fire(entry *e, const char *expr, int64_t due)
             break;
         }
     }
-    start_run(e, expr, due);
+    if ((id = start_run(e, expr, due)) != 0)
+        record(e, expr, due, KILN_FIRE_STARTED, NULL, id);
 }
 
 /* Start queued fires while there is room. */
@@ -429,19 +390,22 @@ static void dequeue(entry *e)
     }
 }
 
-/* Forget an active run (ended, or never started): unlink it, release its
- * definition, and let the entry's queue and the shutdown go on. */
-static void active_remove(active *a)
+static void on_run_done(kiln_run *run, void *data)
 {
+    active *a = data, **pp;
     entry *e = a->e;
-    server *dm = a->dm;
-    active **pp;
+    server *dm = e->dm;
+
+    say("%s: run %lld %s", kiln_run_pipeline(run)->name,
+        (long long)kiln_run_id(run),
+        kiln_run_state_name(kiln_run_state_get(run)));
     for (pp = &dm->runs; *pp; pp = &(*pp)->next) {
         if (*pp == a) {
             *pp = a->next;
             break;
         }
     }
+    kiln_run_free(run);
     def_unref(a->d);
     free(a);
     if (e) {
@@ -450,16 +414,6 @@ static void active_remove(active *a)
         entry_release_maybe(e);
     }
     shutdown_maybe(dm);
-}
-
-static void on_run_done(kiln_run *run, void *data)
-{
-    active *a = data;
-    say("%s: run %lld %s", kiln_run_pipeline(run)->name,
-        (long long)kiln_run_id(run),
-        kiln_run_state_name(kiln_run_state_get(run)));
-    kiln_run_free(run);
-    active_remove(a);
 }
 
 /* Schedules. */
@@ -856,8 +810,7 @@ static void on_grace(uv_timer_t *t)
     if (dm->runs)
         say("grace period over: cancelling the steps still running");
     for (active *a = dm->runs; a; a = a->next)
-        if (a->run)
-            kiln_run_cancel(a->run, false);
+        kiln_run_cancel(a->run, false);
 }
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
@@ -867,8 +820,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
     if (dm->stopping) {
         say("%s again: cancelling everything now", strsignal(signum));
         for (active *a = dm->runs; a; a = a->next)
-            if (a->run)
-                kiln_run_cancel(a->run, true);
+            kiln_run_cancel(a->run, true);
         return;
     }
     dm->stopping = true;
@@ -886,8 +838,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
         }
     }
     for (active *a = dm->runs; a; a = a->next)
-        if (a->run)
-            kiln_run_drain(a->run, "kiln serve is stopping");
+        kiln_run_drain(a->run, "kiln serve is stopping");
     uv_timer_start(&dm->grace, on_grace, (uint64_t)dm->o->grace_ms, 0);
     shutdown_maybe(dm);
 }
