@@ -393,8 +393,8 @@ static void dequeue(entry *e)
 static void on_run_done(kiln_run *run, void *data)
 {
     active *a = data, **pp;
-    entry *e = a->e;
-    server *dm = e->dm;
+    entry *e = a->e;         /* NULL for a recovered run of no entry */
+    server *dm = a->dm;
 
     say("%s: run %lld %s", kiln_run_pipeline(run)->name,
         (long long)kiln_run_id(run),
