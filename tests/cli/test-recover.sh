@@ -80,4 +80,26 @@ wait $daemon
 eq "abandoned with the reason" "its pipeline file changed since it started" \
     "$(q 'select reason from runs where id=2')"
 eq "its attempt is lost" "lost" "$(q "select status from executions where run_id=2")"
+
+# A killed kiln run whose pipeline the daemon does not serve is still
+# taken over and ended (its step left no exit status: lost, no retries).
+cat > "$T/orphan.yaml" <<'YAML'
+pipeline: orphan
+steps:
+  a: {run: "sleep 1"}
+  b: {needs: [a], run: "true"}
+YAML
+mkdir -p "$T/elsewhere"
+printf 'pipeline: other\nsteps:\n  x: {run: "true"}\n' > "$T/elsewhere/o.yaml"
+"$KILN" run "$T/orphan.yaml" >/dev/null 2>&1 &
+runner=$!
+wait_for "the orphan run" 5 'test "$(q "select count(*) from executions e join runs r on r.id = e.run_id where r.pipeline = '\''orphan'\'' and e.status = '\''running'\''")" = 1'
+kill -9 $runner
+wait $runner 2>/dev/null
+serve serve3.log "$T/elsewhere"
+wait_for "the orphan run to end" 8 'test "$(q "select status from runs where pipeline = '\''orphan'\''")" = failed'
+stop $daemon
+eq "daemon still exits 0" 0 "$?"
+eq "its step lost, the next skipped" "a=failed b=skipped" \
+    "$(q "select step || '=' || s.status from run_steps s join runs r on r.id = s.run_id where r.pipeline = 'orphan' order by step" | tr '\n' ' ' | sed 's/ $//')"
 finish
