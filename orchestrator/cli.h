@@ -64,6 +64,9 @@ int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag);
 /* Parse --pool NAME=N into kv (pointing into arg, which it edits). */
 int kiln_cli_parse_pool(kiln_kv *kv, char *arg, kiln_err *err);
 
+/* o[key] as a string, or "-" when it is not one (for tables). */
+const char *kiln_cli_str(json_t *o, const char *key);
+
 /* Print v as indented JSON and a newline on stdout (--json). */
 void kiln_cli_print_json(json_t *v);
 

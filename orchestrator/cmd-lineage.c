@@ -18,18 +18,12 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static const char *str(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "-";
-}
-
 static void print_artifact(json_t *a, int indent)
 {
     printf("%*s%s %s%s (sha256 %.12s, %lld bytes, artifact %lld)\n", indent,
-           "", str(a, "type"), str(a, "path"),
+           "", kiln_cli_str(a, "type"), kiln_cli_str(a, "path"),
            json_is_true(json_object_get(a, "is_dir")) ? "/" : "",
-           str(a, "sha256"),
+           kiln_cli_str(a, "sha256"),
            (long long)json_integer_value(json_object_get(a, "size")),
            (long long)json_integer_value(json_object_get(a, "id")));
 }
@@ -39,9 +33,9 @@ static void print_exec(json_t *x, const char *verb, int indent)
     json_t *params = json_object_get(x, "params"), *v;
     const char *key;
     printf("%*s%s step %s of run %lld (%s), commit %.12s%s", indent, "",
-           verb, str(x, "step"),
+           verb, kiln_cli_str(x, "step"),
            (long long)json_integer_value(json_object_get(x, "run_id")),
-           str(x, "pipeline"), str(x, "git_commit"),
+           kiln_cli_str(x, "pipeline"), kiln_cli_str(x, "git_commit"),
            json_is_true(json_object_get(x, "git_dirty")) ? " (dirty)" : "");
     if (json_object_size(params)) {
         printf(", params");
@@ -80,7 +74,7 @@ static void print_dot_node(json_t *node, bool up)
     size_t i, k;
     json_int_t id = json_integer_value(json_object_get(node, "id"));
     printf("  a%lld [shape=ellipse, label=\"%s\\n%.12s\"];\n",
-           (long long)id, str(node, "path"), str(node, "sha256"));
+           (long long)id, kiln_cli_str(node, "path"), kiln_cli_str(node, "sha256"));
     json_t *execs = up ? json_pack("[O]", json_object_get(node,
                                                          "produced_by"))
                        : json_incref(json_object_get(node, "used_by"));
@@ -90,7 +84,7 @@ static void print_dot_node(json_t *node, bool up)
             continue;
         xid = json_integer_value(json_object_get(x, "execution_id"));
         printf("  x%lld [shape=box, label=\"%s\\nrun %lld\"];\n",
-               (long long)xid, str(x, "step"),
+               (long long)xid, kiln_cli_str(x, "step"),
                (long long)json_integer_value(json_object_get(x, "run_id")));
         if (up)
             printf("  x%lld -> a%lld;\n", (long long)xid, (long long)id);

@@ -11,12 +11,6 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static const char *str(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "-";
-}
-
 static const char *span(char *buf, size_t size, json_t *o)
 {
     json_int_t start = json_integer_value(json_object_get(o, "started_at"));
@@ -36,17 +30,17 @@ static void print_run(json_t *run)
 
     printf("run %lld  %s  %s\n",
            (long long)json_integer_value(json_object_get(run, "id")),
-           str(run, "pipeline"), str(run, "status"));
+           kiln_cli_str(run, "pipeline"), kiln_cli_str(run, "status"));
     if (json_is_string(json_object_get(run, "reason")))
-        printf("  reason:   %s\n", str(run, "reason"));
-    printf("  trigger:  %s\n", str(run, "trigger"));
-    printf("  commit:   %s%s%s%s\n", str(run, "git_commit"),
+        printf("  reason:   %s\n", kiln_cli_str(run, "reason"));
+    printf("  trigger:  %s\n", kiln_cli_str(run, "trigger"));
+    printf("  commit:   %s%s%s%s\n", kiln_cli_str(run, "git_commit"),
            json_is_string(json_object_get(run, "git_branch")) ? " on " : "",
            json_is_string(json_object_get(run, "git_branch"))
-               ? str(run, "git_branch") : "",
+               ? kiln_cli_str(run, "git_branch") : "",
            json_is_true(json_object_get(run, "git_dirty"))
                ? " (dirty)" : "");
-    printf("  file:     %s\n", str(run, "file"));
+    printf("  file:     %s\n", kiln_cli_str(run, "file"));
     if (json_integer_value(json_object_get(run, "started_at")))
         printf("  started:  %s\n", kiln_fmt_time(when, sizeof(when),
                json_integer_value(json_object_get(run, "started_at"))));
@@ -61,12 +55,12 @@ static void print_run(json_t *run)
     printf("\n  %-22s %-9s %-10s %-8s %-9s %s\n", "STEP", "KIND", "STATUS",
            "ATTEMPTS", "DURATION", "REASON");
     json_array_foreach(steps, i, s) {
-        printf("  %-22s %-9s %-10s %-8lld %-9s %s\n", str(s, "name"),
-               str(s, "kind"), str(s, "status"),
+        printf("  %-22s %-9s %-10s %-8lld %-9s %s\n", kiln_cli_str(s, "name"),
+               kiln_cli_str(s, "kind"), kiln_cli_str(s, "status"),
                (long long)json_integer_value(json_object_get(s, "attempts")),
                span(dur, sizeof(dur), s),
                json_is_string(json_object_get(s, "reason"))
-                   ? str(s, "reason") : "");
+                   ? kiln_cli_str(s, "reason") : "");
         json_t *attempts = json_object_get(s, "attempts_detail");
         if (json_array_size(attempts) < 2)
             continue;
@@ -79,9 +73,9 @@ static void print_run(json_t *run)
             printf("    attempt %lld: %-10s exit %-4s %-9s %s\n",
                    (long long)json_integer_value(json_object_get(a,
                                                  "attempt")),
-                   str(a, "status"), c, span(dur, sizeof(dur), a),
+                   kiln_cli_str(a, "status"), c, span(dur, sizeof(dur), a),
                    json_is_string(json_object_get(a, "reason"))
-                       ? str(a, "reason") : "");
+                       ? kiln_cli_str(a, "reason") : "");
         }
     }
 }
