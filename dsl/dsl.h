@@ -41,6 +41,58 @@ typedef struct kiln_strlist {
     kiln_pos *pos; /* pos[i] is where items[i] was written */
 } kiln_strlist;
 
+/* A drift check: the reference CSV against the current one, per column,
+ * by method (psi, js, ks, wasserstein; see orchestrator/drift.h). Used by
+ * drift triggers and by validation steps. */
+typedef struct kiln_drift_check {
+    const char *reference;  /* paths as written, relative to the
+                               pipeline's directory (triggers) or the
+                               step's workdir (validation) */
+    const char *current;    /* triggers only; validation compares data: */
+    kiln_strlist columns;   /* n = 0: every column in both files */
+    const char *method;     /* "psi" by default */
+    double threshold;       /* drift when a column's statistic is above it
+                               (ks: when the p-value is below it) */
+    kiln_pos pos;
+} kiln_drift_check;
+
+/* What validation expects of a column's values. */
+typedef enum kiln_col_type {
+    KILN_COL_ANY = 0,     /* no type given: only presence is checked */
+    KILN_COL_INT,         /* integers (no fraction, no exponent) */
+    KILN_COL_FLOAT,       /* any number */
+    KILN_COL_BOOL,        /* true/false, yes/no, 1/0 (any case) */
+    KILN_COL_CATEGORY,    /* one of values:, when given */
+    KILN_COL_STRING       /* anything */
+} kiln_col_type;
+
+const char *kiln_col_type_name(kiln_col_type t);
+
+/* One column of a validation schema. */
+typedef struct kiln_col_rule {
+    const char *column;
+    kiln_pos pos;           /* where the column's key was written */
+    kiln_col_type type;
+    bool has_min, has_max;  /* numeric types only */
+    double min, max;
+    double max_missing;     /* largest allowed fraction of empty cells;
+                               0 by default (no empty cells) */
+    kiln_strlist values;    /* category: the allowed values (n = 0: any) */
+} kiln_col_rule;
+
+/* The checks of a `kind: validate` step, run by kiln itself on a CSV
+ * file (after the step's run: command, when it has one). */
+typedef struct kiln_validation {
+    const char *data;       /* the CSV file, relative to the workdir */
+    kiln_pos pos;           /* where data: was written */
+    size_t n_rules;
+    kiln_col_rule *rules;   /* schema:, in file order */
+    int64_t min_rows;       /* -1: no minimum */
+    int64_t max_rows;       /* -1: no maximum */
+    bool strict;            /* columns missing from the schema fail */
+    kiln_drift_check *drift; /* NULL: no drift check */
+} kiln_validation;
+
 typedef struct kiln_step {
     const char *name;     /* [a-z0-9_-]+, unique in the pipeline */
     kiln_pos pos;         /* where the step's key was written */
@@ -69,6 +121,8 @@ typedef struct kiln_step {
                              (kiln serve --pool NAME=N); NULL: none */
     size_t n_env;
     kiln_kv *env;         /* the step's own env, merged over pipeline env */
+    kiln_validation *validation; /* kind: validate with data:, or NULL;
+                                    such a step may have no run: */
 } kiln_step;
 
 /* What a daemon does when a fire comes while runs are active. */
@@ -99,6 +153,37 @@ typedef struct kiln_schedule {
     kiln_pos pos;
 } kiln_schedule;
 
+/* What fires a pipeline in kiln serve besides its schedule. */
+typedef enum kiln_trigger_kind {
+    KILN_TRIGGER_DRIFT = 0, /* the current CSV drifted from the reference */
+    KILN_TRIGGER_DATA,      /* a file under path is new or changed */
+    KILN_TRIGGER_GIT,       /* a new commit on a branch */
+    KILN_TRIGGER_METRIC     /* a number from a URL or file crossed a bound */
+} kiln_trigger_kind;
+
+const char *kiln_trigger_kind_name(kiln_trigger_kind kind);
+
+typedef struct kiln_trigger {
+    kiln_trigger_kind kind;
+    kiln_pos pos;
+    int64_t every_ms;       /* how often it is checked */
+    kiln_drift_check drift; /* drift */
+    const char *path;       /* data: a file or a directory; relative paths
+                               are against the pipeline's directory */
+    const char *repo;       /* git: the repository (default: the one
+                               holding the pipeline file) */
+    const char *branch;     /* git: "main" by default */
+    const char *remote;     /* git: fetched first when given */
+    const char *url;        /* metric: http(s) URL, or */
+    const char *file;       /* metric: a JSON file */
+    const char *json;       /* metric: dotted path to the number
+                               ("data.result.0.value.1"); NULL: the whole
+                               document is the number */
+    bool has_below, has_above;
+    double below, above;    /* fires when the value is below / above */
+    int64_t timeout_ms;     /* metric URL: the whole request */
+} kiln_trigger;
+
 typedef struct kiln_pipeline {
     kiln_arena *arena;      /* owns everything below */
     const char *file;       /* the path as given to kiln_dsl_load_file() */
@@ -111,6 +196,9 @@ typedef struct kiln_pipeline {
     kiln_kv *env;
     bool git_require_clean; /* git: {require_clean: true} */
     kiln_schedule schedule;
+    size_t n_triggers;
+    kiln_trigger *triggers;
+    int64_t cooldown_ms;    /* at most one triggered run per cooldown */
     size_t n_steps;
     kiln_step *steps;       /* in file order */
     size_t *topo;           /* n_steps indexes in a topological order

@@ -145,6 +145,10 @@ void kiln_dsl__graph(kiln_dsl_ctx *c, kiln_pipeline *p);
 
 extern const char *const kiln_dsl__kind_names[]; /* by kiln_step_kind */
 extern const size_t kiln_dsl__n_kinds;
+extern const char *const kiln_dsl__col_type_names[]; /* by kiln_col_type */
+extern const size_t kiln_dsl__n_col_types;
+extern const char *const kiln_dsl__trigger_names[]; /* by kiln_trigger_kind */
+extern const size_t kiln_dsl__n_triggers;
 
 /* "Did you mean" (suggest.c). */
 

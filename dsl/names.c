@@ -50,3 +50,36 @@ const char *kiln_concurrency_name(kiln_concurrency c)
         return "allow";
     }
 }
+
+const char *const kiln_dsl__col_type_names[] = {
+    [KILN_COL_ANY] = "any",
+    [KILN_COL_INT] = "int",
+    [KILN_COL_FLOAT] = "float",
+    [KILN_COL_BOOL] = "bool",
+    [KILN_COL_CATEGORY] = "category",
+    [KILN_COL_STRING] = "string",
+};
+const size_t kiln_dsl__n_col_types =
+    KILN_ARRAY_SIZE(kiln_dsl__col_type_names);
+
+const char *kiln_col_type_name(kiln_col_type t)
+{
+    if ((size_t)t >= kiln_dsl__n_col_types)
+        return "unknown";
+    return kiln_dsl__col_type_names[t];
+}
+
+const char *const kiln_dsl__trigger_names[] = {
+    [KILN_TRIGGER_DRIFT] = "drift",
+    [KILN_TRIGGER_DATA] = "data",
+    [KILN_TRIGGER_GIT] = "git",
+    [KILN_TRIGGER_METRIC] = "metric",
+};
+const size_t kiln_dsl__n_triggers = KILN_ARRAY_SIZE(kiln_dsl__trigger_names);
+
+const char *kiln_trigger_kind_name(kiln_trigger_kind kind)
+{
+    if ((size_t)kind >= kiln_dsl__n_triggers)
+        return "unknown";
+    return kiln_dsl__trigger_names[kind];
+}
