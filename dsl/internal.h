@@ -126,6 +126,8 @@ int kiln_dsl__as_bool(const kiln_ynode *n, bool *out);
 /* Decimal digits only, quoted or not; saturates at UINT64_MAX. Returns 0
  * or -1. */
 int kiln_dsl__as_count(const kiln_ynode *n, uint64_t *out);
+/* A finite decimal number ("0.2", "-3", "1e-4"). Returns 0 or -1. */
+int kiln_dsl__as_number(const kiln_ynode *n, double *out);
 /* For "got X" in messages: a quoted scalar, null, a list or a mapping.
  * buf needs KILN_DSL_QUOTE_SIZE bytes; returns buf or a literal. */
 const char *kiln_dsl__describe(char *buf, const kiln_ynode *n);

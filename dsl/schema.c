@@ -16,6 +16,7 @@
  */
 #include "internal.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -525,6 +526,182 @@ static void set_max_catchup(vctx *v, const kiln_ynode *key,
     set_int_range(v, val, obj, k, 0, 10000);
 }
 
+/* Numbers and the values of triggers and checks. */
+
+static void set_number(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    double d;
+    if (kiln_dsl__as_number(val, &d) < 0) {
+        error_at(v, val, "%s: expected a number, got %s", k->name,
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, double) = d;
+}
+
+/* A number that must not be negative: thresholds. */
+static void set_nonneg(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    double d;
+    if (kiln_dsl__as_number(val, &d) < 0 || d < 0) {
+        error_at(v, val, "%s: expected a number >= 0, got %s", k->name,
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, double) = d;
+}
+
+/* A fraction from 0 to 1: max_missing. */
+static void set_fraction(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    double d;
+    if (kiln_dsl__as_number(val, &d) < 0 || d < 0 || d > 1) {
+        error_at(v, val, "%s: expected a fraction from 0 to 1, got %s",
+                 k->name, kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, double) = d;
+}
+
+/* A row count: min_rows, max_rows. */
+static void set_rows(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                     void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    uint64_t n;
+    if (kiln_dsl__is_null(val) || kiln_dsl__as_count(val, &n) < 0 ||
+        n > INT64_MAX) {
+        error_at(v, val, "%s: expected an integer >= 0, got %s", k->name,
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, int64_t) = (int64_t)n;
+}
+
+/* How often a trigger is checked: at least a second. */
+static void set_every(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k)
+{
+    int64_t old = *FIELD(obj, k->off, int64_t);
+    set_duration(v, key, val, obj, k);
+    if (*FIELD(obj, k->off, int64_t) < 1000) {
+        if (*FIELD(obj, k->off, int64_t) != old)
+            error_at(v, val, "%s: check at most once a second (1s)",
+                     k->name);
+        *FIELD(obj, k->off, int64_t) = old;
+    }
+}
+
+static void set_method(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k)
+{
+    static const char *const names[] = {"psi", "js", "ks", "wasserstein"};
+    char got[KILN_DSL_QUOTE_SIZE];
+    for (size_t i = 0; kiln_dsl__is_text(val) && i < 4; i++) {
+        if (strlen(names[i]) == val->n &&
+            memcmp(names[i], val->u.str, val->n) == 0) {
+            *FIELD(obj, k->off, const char *) = names[i];
+            return;
+        }
+    }
+    error_at(v, val, "method: expected psi, js, ks or wasserstein, got %s",
+             kiln_dsl__describe(got, val));
+}
+
+static void set_col_type(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    const char *guess;
+    /* "any" is the absence of a type, not a name to write. */
+    for (size_t i = 1; kiln_dsl__is_text(val) && i < kiln_dsl__n_col_types;
+         i++) {
+        if (strlen(kiln_dsl__col_type_names[i]) == val->n &&
+            memcmp(kiln_dsl__col_type_names[i], val->u.str, val->n) == 0) {
+            *FIELD(obj, k->off, kiln_col_type) = (kiln_col_type)i;
+            return;
+        }
+    }
+    guess = kiln_dsl__is_text(val)
+                ? kiln_dsl__suggest(v->c, val->u.str, val->n,
+                                    kiln_dsl__col_type_names + 1,
+                                    kiln_dsl__n_col_types - 1)
+                : NULL;
+    if (guess)
+        error_at(v, val, "type: unknown column type %s (did you mean "
+                 "\"%s\"?)", kiln_dsl__describe(got, val), guess);
+    else
+        error_at(v, val, "type: expected int, float, bool, category or "
+                 "string, got %s", kiln_dsl__describe(got, val));
+}
+
+static void set_rule_min(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    kiln_col_rule *r = obj;
+    set_number(v, key, val, obj, k);
+    r->has_min = !kiln_dsl__is_null(val) &&
+                 kiln_dsl__as_number(val, &r->min) == 0;
+}
+
+static void set_rule_max(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    kiln_col_rule *r = obj;
+    set_number(v, key, val, obj, k);
+    r->has_max = !kiln_dsl__is_null(val) &&
+                 kiln_dsl__as_number(val, &r->max) == 0;
+}
+
+static void set_below(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k)
+{
+    kiln_trigger *t = obj;
+    set_number(v, key, val, obj, k);
+    t->has_below = kiln_dsl__as_number(val, &t->below) == 0;
+}
+
+static void set_above(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k)
+{
+    kiln_trigger *t = obj;
+    set_number(v, key, val, obj, k);
+    t->has_above = kiln_dsl__as_number(val, &t->above) == 0;
+}
+
+static void set_columns(vctx *v, const kiln_ynode *key,
+                        const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    set_list(v, val, obj, k, "a list of column names", "a column name");
+}
+
+static void set_values(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k)
+{
+    set_list(v, val, obj, k, "a list of values", "a value");
+}
+
+/* metric: url: an http or https URL. */
+static void set_url(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                    void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    if (!kiln_dsl__is_text(val) || strlen(val->u.str) != val->n ||
+        (strncmp(val->u.str, "http://", 7) != 0 &&
+         strncmp(val->u.str, "https://", 8) != 0)) {
+        error_at(v, val, "%s: expected an http:// or https:// URL, got %s",
+                 k->name, kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, const char *) = model_str(v, val);
+}
+
 /* The tables. Setters for nested mappings come after them. */
 
 static void set_defaults(vctx *v, const kiln_ynode *key,
@@ -535,6 +712,15 @@ static void set_steps(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                       void *obj, const keyspec *k);
 static void set_schedule(vctx *v, const kiln_ynode *key,
                          const kiln_ynode *val, void *obj, const keyspec *k);
+static void set_triggers(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k);
+static void set_check(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k);
+static void set_schema(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k);
+static void set_check_drift(vctx *v, const kiln_ynode *key,
+                            const kiln_ynode *val, void *obj,
+                            const keyspec *k);
 
 /* Top level; target: kiln_pipeline. */
 static const keyspec pipeline_keys[] = {
@@ -546,6 +732,8 @@ static const keyspec pipeline_keys[] = {
     {"defaults", set_defaults, 0, 0, NULL},
     {"git", set_git, 0, 0, NULL},
     {"schedule", set_schedule, 0, 0, NULL},
+    {"triggers", set_triggers, 0, 0, NULL},
+    ROW(kiln_pipeline, "cooldown", set_duration, cooldown_ms),
     {"steps", set_steps, 0, 0,
      "the pipeline has no steps: add a \"steps:\" mapping"},
 };
@@ -578,8 +766,7 @@ static const keyspec schedule_keys[] = {
 /* A step; target: kiln_step. */
 static const keyspec step_keys[] = {
     ROW(kiln_step, "kind", set_kind, kind),
-    {"run", set_string, offsetof(kiln_step, run), 0,
-     "step %s has no \"run\" command"},
+    ROW(kiln_step, "run", set_string, run), /* required unless data: */
     ROW(kiln_step, "needs", set_needs, needs),
     ROW(kiln_step, "inputs", set_paths, inputs),
     ROW(kiln_step, "outputs", set_paths, outputs),
@@ -594,6 +781,75 @@ static const keyspec step_keys[] = {
     {"register", set_register, 0, 0, NULL},
     ROW(kiln_step, "cache", set_bool, cache),
     KV_ROW(kiln_step, "env", set_env, env, n_env),
+    {"data", set_check, 0, 0, NULL},     /* these go to validation_keys */
+    {"schema", set_check, 0, 0, NULL},
+    {"min_rows", set_check, 0, 0, NULL},
+    {"max_rows", set_check, 0, 0, NULL},
+    {"strict", set_check, 0, 0, NULL},
+    {"drift", set_check, 0, 0, NULL},
+};
+
+/* The checks of a validate step; target: kiln_validation. */
+static const keyspec validation_keys[] = {
+    ROW(kiln_validation, "data", set_string, data),
+    {"schema", set_schema, 0, 0, NULL},
+    ROW(kiln_validation, "min_rows", set_rows, min_rows),
+    ROW(kiln_validation, "max_rows", set_rows, max_rows),
+    ROW(kiln_validation, "strict", set_bool, strict),
+    {"drift", set_check_drift, 0, 0, NULL},
+};
+
+/* A column of schema:; target: kiln_col_rule. */
+static const keyspec rule_keys[] = {
+    ROW(kiln_col_rule, "type", set_col_type, type),
+    ROW(kiln_col_rule, "min", set_rule_min, min),
+    ROW(kiln_col_rule, "max", set_rule_max, max),
+    ROW(kiln_col_rule, "max_missing", set_fraction, max_missing),
+    ROW(kiln_col_rule, "values", set_values, values),
+};
+
+/* drift: of a validate step; target: kiln_drift_check. */
+static const keyspec check_drift_keys[] = {
+    {"reference", set_string, offsetof(kiln_drift_check, reference), 0,
+     "drift: needs \"reference:\", the CSV file to compare with"},
+    ROW(kiln_drift_check, "columns", set_columns, columns),
+    ROW(kiln_drift_check, "method", set_method, method),
+    ROW(kiln_drift_check, "threshold", set_nonneg, threshold),
+};
+
+/* The triggers; target: kiln_trigger. */
+static const keyspec drift_trigger_keys[] = {
+    {"reference", set_string, offsetof(kiln_trigger, drift.reference), 0,
+     "drift trigger: needs \"reference:\", a CSV file"},
+    {"current", set_string, offsetof(kiln_trigger, drift.current), 0,
+     "drift trigger: needs \"current:\", a CSV file"},
+    ROW(kiln_trigger, "columns", set_columns, drift.columns),
+    ROW(kiln_trigger, "method", set_method, drift.method),
+    ROW(kiln_trigger, "threshold", set_nonneg, drift.threshold),
+    ROW(kiln_trigger, "every", set_every, every_ms),
+};
+
+static const keyspec data_trigger_keys[] = {
+    {"path", set_string, offsetof(kiln_trigger, path), 0,
+     "data trigger: needs \"path:\", a file or directory to watch"},
+    ROW(kiln_trigger, "every", set_every, every_ms),
+};
+
+static const keyspec git_trigger_keys[] = {
+    ROW(kiln_trigger, "branch", set_string, branch),
+    ROW(kiln_trigger, "remote", set_string, remote),
+    ROW(kiln_trigger, "repo", set_string, repo),
+    ROW(kiln_trigger, "every", set_every, every_ms),
+};
+
+static const keyspec metric_trigger_keys[] = {
+    ROW(kiln_trigger, "url", set_url, url),
+    ROW(kiln_trigger, "file", set_string, file),
+    ROW(kiln_trigger, "json", set_string, json),
+    ROW(kiln_trigger, "below", set_below, below),
+    ROW(kiln_trigger, "above", set_above, above),
+    ROW(kiln_trigger, "every", set_every, every_ms),
+    ROW(kiln_trigger, "timeout", set_duration, timeout_ms),
 };
 
 /* register:; target: kiln_step. */
@@ -618,6 +874,16 @@ static const mapspec git_spec = SPEC(git_keys, false);
 static const mapspec step_spec = SPEC(step_keys, false);
 static const mapspec schedule_spec = SPEC(schedule_keys, false);
 static const mapspec register_spec = SPEC(register_keys, false);
+static const mapspec validation_spec = SPEC(validation_keys, false);
+static const mapspec rule_spec = SPEC(rule_keys, false);
+static const mapspec check_drift_spec = SPEC(check_drift_keys, false);
+/* By kiln_trigger_kind. */
+static const mapspec trigger_specs[] = {
+    SPEC(drift_trigger_keys, false),
+    SPEC(data_trigger_keys, false),
+    SPEC(git_trigger_keys, false),
+    SPEC(metric_trigger_keys, false),
+};
 
 static const keyspec *find_key(const mapspec *spec, const kiln_ynode *key)
 {
@@ -753,10 +1019,240 @@ static void set_schedule(vctx *v, const kiln_ynode *key,
         set_cron(v, key, val, sch, &schedule_keys[0]);
 }
 
+/* Does map have key? */
+static bool has_key(const kiln_ynode *map, const char *key)
+{
+    for (size_t i = 0; map && map->type == KILN_YNODE_MAP && i < map->n; i++) {
+        const kiln_ynode *kn = map->u.items[2 * i];
+        if (kiln_dsl__is_text(kn) && strlen(key) == kn->n &&
+            memcmp(kn->u.str, key, kn->n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A drift check's threshold when none is written: the usual rules of
+ * thumb (psi 0.2, a ks p-value of 0.05, 0.1 for the others). */
+static void drift_defaults(kiln_drift_check *d)
+{
+    if (!d->method)
+        d->method = "psi";
+    if (isnan(d->threshold))
+        d->threshold = strcmp(d->method, "ks") == 0    ? 0.05
+                       : strcmp(d->method, "psi") == 0 ? 0.2
+                                                       : 0.1;
+}
+
+/* One item of triggers:, a mapping with a single key naming its kind. */
+static void add_trigger(vctx *v, const kiln_ynode *item, kiln_pipeline *p)
+{
+    static const int64_t every[] = {10 * 60000, 60000, 5 * 60000,
+                                    5 * 60000};
+    char got[KILN_DSL_QUOTE_SIZE];
+    const kiln_ynode *key, *val;
+    const char *guess;
+    kiln_trigger *t;
+    size_t kind;
+
+    if (item->type != KILN_YNODE_MAP || item->n != 1) {
+        error_at(v, item, "triggers: expected a mapping with one key, drift, "
+                 "data, git or metric, got %s",
+                 item->type == KILN_YNODE_MAP ? "a mapping with several keys"
+                                              : kiln_dsl__describe(got, item));
+        return;
+    }
+    key = item->u.items[0];
+    val = item->u.items[1];
+    if ((key->flags & KILN_YNODE_BAD) || (val->flags & KILN_YNODE_BAD))
+        return;
+    for (kind = 0; kind < kiln_dsl__n_triggers; kind++)
+        if (kiln_dsl__is_text(key) &&
+            strlen(kiln_dsl__trigger_names[kind]) == key->n &&
+            memcmp(kiln_dsl__trigger_names[kind], key->u.str, key->n) == 0)
+            break;
+    if (kind == kiln_dsl__n_triggers) {
+        guess = kiln_dsl__is_text(key)
+                    ? kiln_dsl__suggest(v->c, key->u.str, key->n,
+                                        kiln_dsl__trigger_names,
+                                        kiln_dsl__n_triggers)
+                    : NULL;
+        if (guess)
+            error_at(v, key, "unknown trigger %s (did you mean \"%s\"?)",
+                     kiln_dsl__describe(got, key), guess);
+        else
+            error_at(v, key, "unknown trigger %s: use drift, data, git or "
+                     "metric", kiln_dsl__describe(got, key));
+        return;
+    }
+    t = &p->triggers[p->n_triggers++];
+    memset(t, 0, sizeof(*t));
+    t->kind = (kiln_trigger_kind)kind;
+    t->pos = model_pos(v, key);
+    t->every_ms = every[kind];
+    t->drift.threshold = NAN;
+    t->timeout_ms = 10000;
+    if (t->kind == KILN_TRIGGER_GIT)
+        t->branch = "main";
+    if (!nested_map(v, val, kiln_dsl__trigger_names[kind]))
+        return;
+    walk(v, &trigger_specs[kind], val->type == KILN_YNODE_MAP ? val : NULL,
+         t, "trigger", key, key);
+    drift_defaults(&t->drift);
+    if (t->kind == KILN_TRIGGER_METRIC) {
+        /* Judge by the keys written: a bad value was reported already. */
+        if (has_key(val, "url") == has_key(val, "file"))
+            error_at(v, key, "metric trigger: give either \"url:\" or "
+                     "\"file:\"");
+        if (!has_key(val, "below") && !has_key(val, "above"))
+            error_at(v, key, "metric trigger: give \"below:\" or "
+                     "\"above:\", the bound that fires it");
+        if (t->timeout_ms <= 0)
+            t->timeout_ms = 10000;
+    }
+}
+
+static void set_triggers(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    kiln_pipeline *p = obj;
+    char got[KILN_DSL_QUOTE_SIZE];
+    if (kiln_dsl__is_null(val))
+        return;
+    if (val->type != KILN_YNODE_SEQ) {
+        error_at(v, val, "triggers: expected a list such as \"- data: "
+                 "{path: data/}\", got %s", kiln_dsl__describe(got, val));
+        return;
+    }
+    p->triggers = kiln_arena_alloc(v->p->arena,
+                                   (val->n ? val->n : 1) *
+                                       sizeof(*p->triggers));
+    for (size_t i = 0; i < val->n && charge(v, val->u.items[i]); i++)
+        if (!(val->u.items[i]->flags & KILN_YNODE_BAD))
+            add_trigger(v, val->u.items[i], p);
+}
+
+/* data:, schema: and the other checks of a step go into its
+ * kiln_validation, made on first use. */
+static void set_check(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k)
+{
+    kiln_step *st = obj;
+    const keyspec *ck = find_key(&validation_spec, key);
+    if (!st->validation) {
+        st->validation = kiln_arena_alloc(v->p->arena,
+                                          sizeof(*st->validation));
+        memset(st->validation, 0, sizeof(*st->validation));
+        st->validation->min_rows = st->validation->max_rows = -1;
+        st->validation->pos = model_pos(v, key);
+    }
+    ck->set(v, key, val, st->validation, ck);
+}
+
+/* One column of schema:: a mapping of rules, or just a type name. */
+static void add_rule(vctx *v, const kiln_ynode *name, const kiln_ynode *val,
+                     kiln_validation *va)
+{
+    char got[KILN_DSL_QUOTE_SIZE], q[KILN_DSL_QUOTE_SIZE];
+    kiln_col_rule *r;
+
+    if (!kiln_dsl__is_text(name)) {
+        error_at(v, name, "schema: expected a column name, got %s",
+                 kiln_dsl__describe(got, name));
+        return;
+    }
+    r = &va->rules[va->n_rules++];
+    memset(r, 0, sizeof(*r));
+    r->column = model_str(v, name);
+    r->pos = model_pos(v, name);
+    kiln_dsl__quote(q, name->u.str, name->n);
+    if (val->flags & KILN_YNODE_BAD)
+        return;
+    if (val->type == KILN_YNODE_SCALAR && !kiln_dsl__is_null(val)) {
+        set_col_type(v, name, val, r, &rule_keys[0]);
+        return;
+    }
+    if (!nested_map(v, val, "schema column"))
+        return;
+    walk(v, &rule_spec, val->type == KILN_YNODE_MAP ? val : NULL, r,
+         "column", name, name);
+    if (r->values.n && r->type == KILN_COL_ANY)
+        r->type = KILN_COL_CATEGORY;
+    if (r->values.n && r->type != KILN_COL_CATEGORY)
+        error_at(v, name, "column %s: values: is for type category, not %s",
+                 q, kiln_col_type_name(r->type));
+    if (r->type == KILN_COL_ANY && has_key(val, "type"))
+        return; /* a bad type, reported already */
+    if ((r->has_min || r->has_max) && r->type != KILN_COL_INT &&
+        r->type != KILN_COL_FLOAT)
+        error_at(v, name, "column %s: min and max need type int or float",
+                 q);
+    if (r->has_min && r->has_max && r->min > r->max)
+        error_at(v, name, "column %s: min %g is above max %g", q, r->min,
+                 r->max);
+}
+
+static void set_schema(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k)
+{
+    kiln_validation *va = obj;
+    char got[KILN_DSL_QUOTE_SIZE];
+    if (val->type != KILN_YNODE_MAP) {
+        error_at(v, val, "schema: expected a mapping of column names to "
+                 "rules such as {type: int, min: 0}, got %s",
+                 kiln_dsl__describe(got, val));
+        return;
+    }
+    va->rules = kiln_arena_alloc(v->p->arena,
+                                 (val->n ? val->n : 1) * sizeof(*va->rules));
+    for (size_t i = 0; i < val->n && charge(v, val->u.items[2 * i]); i++)
+        if (!(val->u.items[2 * i]->flags & KILN_YNODE_BAD))
+            add_rule(v, val->u.items[2 * i], val->u.items[2 * i + 1], va);
+}
+
+static void set_check_drift(vctx *v, const kiln_ynode *key,
+                            const kiln_ynode *val, void *obj,
+                            const keyspec *k)
+{
+    kiln_validation *va = obj;
+    kiln_drift_check *d;
+    if (!nested_map(v, val, k->name))
+        return;
+    d = kiln_arena_alloc(v->p->arena, sizeof(*d));
+    memset(d, 0, sizeof(*d));
+    d->threshold = NAN;
+    d->pos = model_pos(v, key);
+    walk(v, &check_drift_spec, val->type == KILN_YNODE_MAP ? val : NULL, d,
+         "drift", NULL, key);
+    drift_defaults(d);
+    va->drift = d;
+}
+
+
 static void set_steps(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                       void *obj, const keyspec *k)
 {
     v->steps = val; /* read by build_steps(), once defaults are known */
+}
+
+/* What walk() cannot see in a step: run: is required unless kiln runs
+ * checks itself, and checks need kind: validate and a data: file. */
+static void check_step(vctx *v, kiln_step *st, const kiln_ynode *key,
+                       const kiln_ynode *val)
+{
+    char q[KILN_DSL_QUOTE_SIZE];
+    const kiln_validation *va = st->validation;
+    kiln_dsl__quote(q, key->u.str, key->n);
+    if (!has_key(val, "run") && !va)
+        error_at(v, key, "step %s has no \"run\" command", q);
+    if (!va)
+        return;
+    if (st->kind != KILN_KIND_VALIDATE)
+        kiln_dsl__error(v->c, va->pos.line, va->pos.col, "step %s: data:, "
+                        "schema: and the other checks need \"kind: "
+                        "validate\"", q);
+    else if (!va->data && !has_key(val, "data"))
+        kiln_dsl__error(v->c, va->pos.line, va->pos.col, "step %s: checks "
+                        "need \"data:\", the CSV file to check", q);
 }
 
 /* Add the step named key, defined by val, to the pipeline. */
@@ -788,6 +1284,7 @@ static void build_step(vctx *v, const kiln_ynode *key, const kiln_ynode *val)
     }
     walk(v, &step_spec, val->type == KILN_YNODE_MAP ? val : NULL, st, "step",
          key, key);
+    check_step(v, st, key, val);
     if (st->register_path) {
         size_t i;
         for (i = 0; i < st->outputs.n; i++)

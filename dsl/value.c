@@ -8,6 +8,9 @@
  */
 #include "internal.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool text_is(const kiln_ynode *n, const char *const *words)
@@ -74,4 +77,24 @@ const char *kiln_dsl__describe(char *buf, const kiln_ynode *n)
     if (kiln_dsl__is_null(n))
         return "null";
     return kiln_dsl__quote(buf, n->u.str, n->n);
+}
+
+int kiln_dsl__as_number(const kiln_ynode *n, double *out)
+{
+    char buf[64], *end;
+    double d;
+    if (n->type != KILN_YNODE_SCALAR || n->n == 0 || n->n >= sizeof(buf) ||
+        kiln_dsl__is_null(n))
+        return -1;
+    memcpy(buf, n->u.str, n->n);
+    buf[n->n] = '\0';
+    /* Numbers only: strtod would also take "inf", "nan" and hex. */
+    if (strspn(buf, "+-0123456789.eE") != n->n)
+        return -1;
+    errno = 0;
+    d = strtod(buf, &end);
+    if (end == buf || *end || errno == ERANGE || !isfinite(d))
+        return -1;
+    *out = d;
+    return 0;
 }

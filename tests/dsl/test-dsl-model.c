@@ -427,6 +427,86 @@ static void test_schedule(void)
     kiln_pipeline_free(p);
 }
 
+static void test_triggers(void)
+{
+    kiln_pipeline *p = load("good/triggers.yaml");
+    const kiln_trigger *t = p->triggers;
+    ASSERT_EQ_INT(p->cooldown_ms, 3600000);
+    ASSERT_EQ_INT(p->n_triggers, 5);
+    ASSERT_EQ_INT(t[0].kind, KILN_TRIGGER_DRIFT);
+    ASSERT_EQ_INT(t[0].pos.line, 4);
+    ASSERT_STREQ(t[0].drift.reference, "data/reference.csv");
+    ASSERT_STREQ(t[0].drift.current, "data/live.csv");
+    ASSERT_EQ_INT(t[0].drift.columns.n, 3);
+    ASSERT_STREQ(t[0].drift.columns.items[2], "plan");
+    ASSERT_STREQ(t[0].drift.method, "ks");
+    ASSERT(t[0].drift.threshold == 0.05); /* ks's default */
+    ASSERT_EQ_INT(t[0].every_ms, 600000);
+    ASSERT_EQ_INT(t[1].kind, KILN_TRIGGER_DATA);
+    ASSERT_STREQ(t[1].path, "data/incoming/");
+    ASSERT_EQ_INT(t[1].every_ms, 60000);
+    ASSERT_EQ_INT(t[2].kind, KILN_TRIGGER_GIT);
+    ASSERT_STREQ(t[2].branch, "release");
+    ASSERT_STREQ(t[2].remote, "origin");
+    ASSERT_NULL(t[2].repo);
+    ASSERT_EQ_INT(t[3].kind, KILN_TRIGGER_METRIC);
+    ASSERT_STREQ(t[3].json, "data.result.0.value.1");
+    ASSERT(t[3].has_below && !t[3].has_above && t[3].below == 0.8);
+    ASSERT_EQ_INT(t[3].every_ms, 300000);
+    ASSERT_EQ_INT(t[3].timeout_ms, 10000);
+    ASSERT_STREQ(t[4].file, "metrics.json");
+    ASSERT_NULL(t[4].url);
+    ASSERT(t[4].has_above && t[4].above == 0.25);
+    ASSERT_EQ_INT(t[4].timeout_ms, 3000);
+    kiln_pipeline_free(p);
+
+    p = load("good/minimal.yaml");
+    ASSERT_EQ_INT(p->n_triggers, 0);
+    ASSERT_EQ_INT(p->cooldown_ms, 0);
+    ASSERT_NULL(p->steps[0].validation);
+    kiln_pipeline_free(p);
+}
+
+static void test_validation(void)
+{
+    kiln_pipeline *p = load("good/triggers.yaml");
+    const kiln_step *s = step(p, "validate");
+    const kiln_validation *va = s->validation;
+    ASSERT_NULL(s->run);
+    ASSERT_NOT_NULL(va);
+    ASSERT_STREQ(va->data, "data/raw.csv");
+    ASSERT_EQ_INT(va->n_rules, 4);
+    ASSERT_STREQ(va->rules[0].column, "age");
+    ASSERT_EQ_INT(va->rules[0].type, KILN_COL_INT);
+    ASSERT(va->rules[0].has_min && va->rules[0].min == 0);
+    ASSERT(va->rules[0].has_max && va->rules[0].max == 120);
+    ASSERT(va->rules[0].max_missing == 0.01);
+    ASSERT_EQ_INT(va->rules[1].type, KILN_COL_CATEGORY);
+    ASSERT_EQ_INT(va->rules[1].values.n, 3);
+    ASSERT_STREQ(va->rules[1].values.items[1], "pro");
+    ASSERT(!va->rules[1].has_min && va->rules[1].max_missing == 0);
+    ASSERT_EQ_INT(va->rules[2].type, KILN_COL_FLOAT);
+    ASSERT_STREQ(va->rules[3].column, "note");
+    ASSERT_EQ_INT(va->rules[3].type, KILN_COL_ANY);
+    ASSERT_EQ_INT(va->min_rows, 1000);
+    ASSERT_EQ_INT(va->max_rows, -1);
+    ASSERT(va->strict);
+    ASSERT_NOT_NULL(va->drift);
+    ASSERT_STREQ(va->drift->reference, "data/reference.csv");
+    ASSERT_STREQ(va->drift->method, "psi");
+    ASSERT(va->drift->threshold == 0.3);
+    ASSERT_NULL(va->drift->current);
+    ASSERT_NULL(step(p, "train")->validation);
+
+    s = step(p, "check");
+    ASSERT_STREQ(s->run, "./prepare.sh");
+    ASSERT_EQ_INT(s->validation->n_rules, 0);
+    ASSERT_EQ_INT(s->validation->min_rows, -1);
+    ASSERT_STREQ(s->validation->drift->method, "wasserstein");
+    ASSERT(s->validation->drift->threshold == 0.1);
+    kiln_pipeline_free(p);
+}
+
 int main(void)
 {
     RUN_TEST(test_full);
@@ -441,5 +521,7 @@ int main(void)
     RUN_TEST(test_kind_names);
     RUN_TEST(test_names);
     RUN_TEST(test_schedule);
+    RUN_TEST(test_triggers);
+    RUN_TEST(test_validation);
     return 0;
 }
