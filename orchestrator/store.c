@@ -149,6 +149,29 @@ static const char *const migrations[] = {
     "  rel_path TEXT NOT NULL,"
     "  sha256 TEXT NOT NULL,"
     "  PRIMARY KEY (execution_id, rel_path));",
+    /* 6 -> 7: triggers (kiln serve): every check with what it saw, and
+     * what each trigger remembers between checks (files seen, the last
+     * commit...), so a restart neither misses nor repeats a change. */
+    "CREATE TABLE trigger_checks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  pipeline TEXT NOT NULL,"
+    "  trigger TEXT NOT NULL,"
+    "  target TEXT,"
+    "  checked_at INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  reason TEXT,"
+    "  detail TEXT,"
+    "  run_id INTEGER);"
+    "CREATE INDEX trigger_checks_by_pipeline ON "
+    "  trigger_checks(pipeline, checked_at);"
+    "CREATE INDEX trigger_checks_by_status ON "
+    "  trigger_checks(pipeline, status, checked_at);"
+    "CREATE TABLE trigger_state ("
+    "  pipeline TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (pipeline, key));",
 };
 
 /* Prepared statements, compiled once per open store. */
@@ -685,7 +708,8 @@ static json_t *row_json(sqlite3_stmt *s)
             const char *t = (const char *)sqlite3_column_text(s, i);
             v = NULL;
             if (strcmp(name, "params") == 0 ||
-                strcmp(name, "trigger_info") == 0)
+                strcmp(name, "trigger_info") == 0 ||
+                strcmp(name, "detail") == 0)
                 v = json_loads(t, JSON_DECODE_ANY, NULL);
             if (!v)
                 v = json_string(t);
@@ -1504,4 +1528,143 @@ int kiln_store_log_path(kiln_store *st, char **out, int64_t run_id,
                             step);
     return kiln_err_set(err, KILN_ENOTFOUND, "run %lld has no log for step "
                         "\"%s\"", (long long)run_id, step);
+}
+
+/* Triggers. */
+
+int kiln_store_check_record(kiln_store *st, int64_t *out_id,
+                            const char *pipeline, const char *trigger,
+                            const char *target, const char *status,
+                            const char *reason, const char *detail,
+                            int64_t run_id, kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "INSERT INTO trigger_checks (pipeline, "
+                                "trigger, target, checked_at, status, "
+                                "reason, detail, run_id) VALUES (?1, ?2, ?3,"
+                                " ?4, ?5, ?6, ?7, ?8)", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "recording a trigger check");
+    bind_text(s, 1, pipeline);
+    bind_text(s, 2, trigger);
+    bind_text(s, 3, target);
+    sqlite3_bind_int64(s, 4, kiln_now_ms());
+    bind_text(s, 5, status);
+    bind_text(s, 6, reason);
+    bind_text(s, 7, detail);
+    if (run_id > 0)
+        sqlite3_bind_int64(s, 8, run_id);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return db_error(st, rc, err, "recording a trigger check");
+    if (out_id)
+        *out_id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int kiln_store_check_update(kiln_store *st, int64_t id, const char *status,
+                            const char *reason, int64_t run_id,
+                            kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "UPDATE trigger_checks SET status = ?2, "
+                                "reason = ?3, run_id = ?4 WHERE id = ?1",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "updating a trigger check");
+    sqlite3_bind_int64(s, 1, id);
+    bind_text(s, 2, status);
+    bind_text(s, 3, reason);
+    if (run_id > 0)
+        sqlite3_bind_int64(s, 4, run_id);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err,
+                                            "updating a trigger check");
+}
+
+int kiln_store_check_last_fired(kiln_store *st, int64_t *out_ms,
+                                int64_t *out_run, const char *pipeline,
+                                kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "SELECT checked_at, run_id FROM "
+                                "trigger_checks WHERE pipeline = ?1 AND "
+                                "status IN ('fired', 'queued') AND trigger "
+                                "<> 'manual' ORDER BY checked_at DESC, id "
+                                "DESC LIMIT 1", -1, &s, NULL);
+    *out_ms = 0;
+    *out_run = 0;
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "reading trigger checks");
+    bind_text(s, 1, pipeline);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out_ms = sqlite3_column_int64(s, 0);
+        *out_run = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0
+               : db_error(st, rc, err, "reading trigger checks");
+}
+
+int kiln_store_trigger_state_get(kiln_store *st, char **out,
+                                 const char *pipeline, const char *key,
+                                 kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "SELECT state FROM trigger_state WHERE "
+                                "pipeline = ?1 AND key = ?2", -1, &s, NULL);
+    *out = NULL;
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "reading a trigger's state");
+    bind_text(s, 1, pipeline);
+    bind_text(s, 2, key);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = kiln_strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0
+               : db_error(st, rc, err, "reading a trigger's state");
+}
+
+int kiln_store_trigger_state_set(kiln_store *st, const char *pipeline,
+                                 const char *key, const char *state,
+                                 kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "INSERT INTO trigger_state (pipeline, key, "
+                                "state, updated_at) VALUES (?1, ?2, ?3, ?4) "
+                                "ON CONFLICT (pipeline, key) DO UPDATE SET "
+                                "state = excluded.state, updated_at = "
+                                "excluded.updated_at", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "saving a trigger's state");
+    bind_text(s, 1, pipeline);
+    bind_text(s, 2, key);
+    bind_text(s, 3, state);
+    sqlite3_bind_int64(s, 4, kiln_now_ms());
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err,
+                                            "saving a trigger's state");
+}
+
+int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
+                           int limit, kiln_err *err)
+{
+    return query_rows(st, out,
+                      "SELECT id, pipeline, trigger, target, checked_at, "
+                      "status, reason, detail, run_id FROM trigger_checks "
+                      "WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY "
+                      "checked_at DESC, id DESC LIMIT ?2",
+                      pipeline, limit > 0 ? limit : 20, err);
 }

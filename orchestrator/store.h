@@ -33,7 +33,7 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_CACHED "cached"       /* executions: outputs restored */           /* executions: kiln lost track of it */
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 6
+#define KILN_STORE_SCHEMA 7
 
 /*
  * Open (creating and migrating as needed) the database at path. Returns 0
@@ -222,6 +222,44 @@ int kiln_store_schedule_set(kiln_store *st, const char *pipeline,
  * pipeline). */
 int kiln_store_schedule_clear(kiln_store *st, const char *pipeline,
                               kiln_err *err);
+/* Trigger checks (kiln serve). Statuses: */
+#define KILN_CHECK_FIRED "fired"   /* started a run: run_id */
+#define KILN_CHECK_QUEUED "queued" /* a run waits for max_active_runs */
+#define KILN_CHECK_QUIET "quiet"   /* nothing to fire on; reason says why */
+#define KILN_CHECK_HELD "held"     /* would fire, but the cooldown or a
+                                      concurrency policy held it back */
+#define KILN_CHECK_ERROR "error"   /* could not check; tried again later */
+
+/* Record a check of pipeline's trigger ("drift", "data", "git",
+ * "metric", "manual") on target (a path, a URL, a branch), with what it
+ * saw as JSON text (detail, may be NULL). run_id 0: none. */
+int kiln_store_check_record(kiln_store *st, int64_t *out_id,
+                            const char *pipeline, const char *trigger,
+                            const char *target, const char *status,
+                            const char *reason, const char *detail,
+                            int64_t run_id, kiln_err *err);
+/* A queued check whose run started, or was dropped. */
+int kiln_store_check_update(kiln_store *st, int64_t id, const char *status,
+                            const char *reason, int64_t run_id,
+                            kiln_err *err);
+/* When a trigger (not a manual request) last fired pipeline, and the run;
+ * 0 and 0 when never. */
+int kiln_store_check_last_fired(kiln_store *st, int64_t *out_ms,
+                                int64_t *out_run, const char *pipeline,
+                                kiln_err *err);
+/* What a trigger remembers between checks (JSON text; *out NULL when
+ * nothing yet). key identifies the trigger within the pipeline. */
+int kiln_store_trigger_state_get(kiln_store *st, char **out,
+                                 const char *pipeline, const char *key,
+                                 kiln_err *err);
+int kiln_store_trigger_state_set(kiln_store *st, const char *pipeline,
+                                 const char *key, const char *state,
+                                 kiln_err *err);
+/* The latest checks, newest first (pipeline NULL: of every pipeline;
+ * limit <= 0 means 20). */
+int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
+                           int limit, kiln_err *err);
+
 /* Make this process the owner of a run (crash recovery). */
 int kiln_store_run_adopt(kiln_store *st, int64_t run_id, kiln_err *err);
 /* Give up on a run kiln cannot take over: running attempts become lost,
