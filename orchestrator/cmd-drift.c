@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <uv.h>
-
 #include "cli.h"
 #include "drift.h"
 
@@ -20,45 +18,6 @@ static const struct option options[] = {
     {"json", no_argument, NULL, 'J'},
     {NULL, 0, NULL, 0},
 };
-
-/* Loading the reference on a thread of its own while the current file
- * loads: the two parses are independent. */
-typedef struct load_job {
-    kiln_csv_table *t;
-    const char *path;
-    kiln_err err;
-    int rc;
-} load_job;
-
-static void load_thread(void *arg)
-{
-    load_job *j = arg;
-    j->rc = kiln_csv_load(j->t, j->path, &j->err);
-}
-
-/* Comparing columns: the odd ones on a second thread (each column's sorts
- * are independent). */
-typedef struct compare_job {
-    kiln_csv_table *ref, *cur;
-    kiln_csv_column **pairs;  /* ref, cur, ref, cur... NULL: skip */
-    kiln_drift_stats *stats;
-    size_t n, first;
-} compare_job;
-
-static void compare_thread(void *arg)
-{
-    compare_job *j = arg;
-    for (size_t i = j->first; i < j->n; i += 2)
-        if (j->pairs[2 * i])
-            kiln_drift_compare(&j->stats[i], j->pairs[2 * i],
-                               j->ref->n_rows, j->pairs[2 * i + 1],
-                               j->cur->n_rows);
-}
-
-static json_t *num(double v)
-{
-    return isnan(v) ? json_null() : json_real(v);
-}
 
 static void print_num(double v)
 {
@@ -75,14 +34,10 @@ static int exec_drift(int argc, char **argv)
     size_t n_columns = 0;
     double threshold = NAN;
     bool json = false;
-    kiln_csv_table ref, cur;
     kiln_err err = KILN_ERR_INIT;
-    json_t *out = NULL;
-    kiln_drift_stats *stats = NULL;
+    json_t *doc = NULL, *out;
     int c, status = KILN_EXIT_OK;
 
-    memset(&ref, 0, sizeof(ref));
-    memset(&cur, 0, sizeof(cur));
     optind = 1;
     while ((c = getopt_long(argc, argv, "hr:c:C:m:t:", options, NULL)) != -1) {
         switch (c) {
@@ -133,87 +88,17 @@ static int exec_drift(int argc, char **argv)
     if (isnan(threshold))
         threshold = strcmp(method, "ks") == 0 ? 0.05
                     : strcmp(method, "psi") == 0 ? 0.2 : 0.1;
-    {
-        load_job j = {&ref, ref_path, KILN_ERR_INIT, 0};
-        uv_thread_t tid;
-        bool threaded = uv_thread_create(&tid, load_thread, &j) == 0;
-        int rc;
-        if (!threaded)
-            load_thread(&j);
-        rc = kiln_csv_load(&cur, cur_path, &err);
-        if (threaded)
-            uv_thread_join(&tid);
-        if (j.rc != 0 || rc != 0) {
-            /* Unreadable or malformed, the input is unusable: 2. */
-            kiln_err_print(j.rc != 0 ? &j.err : &err);
-            status = KILN_EXIT_USAGE;
-            goto done;
-        }
+    if (kiln_drift_report(&doc, NULL, ref_path, cur_path,
+                          (const char *const *)columns, n_columns, method,
+                          threshold, &err) != 0) {
+        /* Unreadable or malformed, the input is unusable: 2. */
+        kiln_err_print(&err);
+        status = KILN_EXIT_USAGE;
+        goto done;
     }
-    out = json_array();
-    {
-        compare_job jobs[2];
-        uv_thread_t tid;
-        kiln_csv_column **pairs = kiln_calloc(2 * ref.n_cols + 2,
-                                              sizeof(*pairs));
-        stats = kiln_calloc(ref.n_cols + 1, sizeof(*stats));
-        for (size_t i = 0; i < ref.n_cols; i++) {
-            bool wanted = n_columns == 0;
-            for (size_t k = 0; k < n_columns; k++)
-                wanted |= strcmp(columns[k], ref.cols[i].name) == 0;
-            pairs[2 * i + 1] = kiln_csv_column_find(&cur, ref.cols[i].name);
-            if (wanted && pairs[2 * i + 1])
-                pairs[2 * i] = &ref.cols[i];
-        }
-        for (int t = 0; t < 2; t++) {
-            jobs[t].ref = &ref;
-            jobs[t].cur = &cur;
-            jobs[t].pairs = pairs;
-            jobs[t].stats = stats;
-            jobs[t].n = ref.n_cols;
-            jobs[t].first = (size_t)t;
-        }
-        if (uv_thread_create(&tid, compare_thread, &jobs[1]) == 0) {
-            compare_thread(&jobs[0]);
-            uv_thread_join(&tid);
-        } else {
-            compare_thread(&jobs[0]);
-            compare_thread(&jobs[1]);
-        }
-        for (size_t i = 0; i < ref.n_cols; i++)
-            if (!pairs[2 * i])
-                stats[i].n_ref = (size_t)-1; /* not compared */
-        free(pairs);
-    }
-    for (size_t i = 0; i < ref.n_cols; i++) {
-        kiln_csv_column *rc = &ref.cols[i];
-        kiln_drift_stats s = stats[i];
-        bool drift = false;
-        if (s.n_ref == (size_t)-1)
-            continue;
-        kiln_drift_decide(&drift, &s, method, threshold, NULL);
-        json_array_append_new(out, json_pack(
-            "{s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-            "name", rc->name, "type", s.numeric ? "numeric" : "categorical",
-            "n_reference", (json_int_t)s.n_ref, "n_current",
-            (json_int_t)s.n_cur, "missing_reference", num(s.missing_ref),
-            "missing_current", num(s.missing_cur), "psi", num(s.psi), "js",
-            num(s.js), "ks", num(s.ks), "ks_pvalue", num(s.ks_pvalue),
-            "wasserstein", num(s.wasserstein), "drift", drift));
-    }
-    for (size_t k = 0; k < n_columns; k++) {
-        if (!kiln_csv_column_find(&ref, columns[k]) ||
-            !kiln_csv_column_find(&cur, columns[k])) {
-            kiln_err_set(&err, KILN_EINVAL, "column \"%s\" is not in both "
-                         "files", columns[k]);
-            status = kiln_cli_fail(&err);
-            goto done;
-        }
-    }
+    out = json_object_get(doc, "columns");
     if (json) {
-        json_t *doc = json_pack("{s:O}", "columns", out);
         kiln_cli_print_json(doc);
-        json_decref(doc);
     } else {
         json_t *col;
         size_t i;
@@ -244,10 +129,7 @@ static int exec_drift(int argc, char **argv)
         }
     }
 done:
-    free(stats);
-    json_decref(out);
-    kiln_csv_table_dispose(&ref);
-    kiln_csv_table_dispose(&cur);
+    json_decref(doc);
     free(columns);
     return status;
 }

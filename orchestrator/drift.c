@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #define FLOOR 0.0001
 
 /* Categories: an open-addressing map from text to a count. */
@@ -544,4 +546,142 @@ int kiln_drift_decide(bool *out, const kiln_drift_stats *s,
     }
     *out = strcmp(method, "ks") == 0 ? v < threshold : v > threshold;
     return 0;
+}
+
+/* Whole reports. */
+
+/* Loading the reference on a thread of its own while the current file
+ * loads: the two parses are independent. */
+typedef struct load_job {
+    kiln_csv_table *t;
+    const char *path;
+    kiln_err err;
+    int rc;
+} load_job;
+
+static void load_thread(void *arg)
+{
+    load_job *j = arg;
+    j->rc = kiln_csv_load(j->t, j->path, &j->err);
+}
+
+/* Comparing columns: the odd ones on a second thread (each column's sorts
+ * are independent). */
+typedef struct compare_job {
+    kiln_csv_table *ref, *cur;
+    kiln_csv_column **pairs;  /* ref, cur, ref, cur... NULL: skip */
+    kiln_drift_stats *stats;
+    size_t n, first;
+} compare_job;
+
+static void compare_thread(void *arg)
+{
+    compare_job *j = arg;
+    for (size_t i = j->first; i < j->n; i += 2)
+        if (j->pairs[2 * i])
+            kiln_drift_compare(&j->stats[i], j->pairs[2 * i],
+                               j->ref->n_rows, j->pairs[2 * i + 1],
+                               j->cur->n_rows);
+}
+
+static json_t *num(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+int kiln_drift_report(json_t **out, size_t *n_drifted, const char *ref_path,
+                      const char *cur_path, const char *const *columns,
+                      size_t n_columns, const char *method, double threshold,
+                      kiln_err *err)
+{
+    kiln_csv_table ref, cur;
+    kiln_drift_stats *stats = NULL;
+    kiln_csv_column **pairs = NULL;
+    json_t *cols = NULL;
+    size_t drifted = 0;
+    int rc;
+
+    *out = NULL;
+    memset(&ref, 0, sizeof(ref));
+    memset(&cur, 0, sizeof(cur));
+    {
+        load_job j = {&ref, ref_path, KILN_ERR_INIT, 0};
+        uv_thread_t tid;
+        bool threaded = uv_thread_create(&tid, load_thread, &j) == 0;
+        if (!threaded)
+            load_thread(&j);
+        rc = kiln_csv_load(&cur, cur_path, err);
+        if (threaded)
+            uv_thread_join(&tid);
+        if (j.rc != 0) {
+            *err = j.err;
+            rc = j.rc;
+        }
+        if (rc != 0)
+            goto done;
+    }
+    for (size_t k = 0; k < n_columns; k++) {
+        if (!kiln_csv_column_find(&ref, columns[k]) ||
+            !kiln_csv_column_find(&cur, columns[k])) {
+            rc = kiln_err_set(err, KILN_EINVAL, "column \"%s\" is not in "
+                              "both files", columns[k]);
+            goto done;
+        }
+    }
+    {
+        compare_job jobs[2];
+        uv_thread_t tid;
+        pairs = kiln_calloc(2 * ref.n_cols + 2, sizeof(*pairs));
+        stats = kiln_calloc(ref.n_cols + 1, sizeof(*stats));
+        for (size_t i = 0; i < ref.n_cols; i++) {
+            bool wanted = n_columns == 0;
+            for (size_t k = 0; k < n_columns; k++)
+                wanted |= strcmp(columns[k], ref.cols[i].name) == 0;
+            pairs[2 * i + 1] = kiln_csv_column_find(&cur, ref.cols[i].name);
+            if (wanted && pairs[2 * i + 1])
+                pairs[2 * i] = &ref.cols[i];
+        }
+        for (int t = 0; t < 2; t++) {
+            jobs[t].ref = &ref;
+            jobs[t].cur = &cur;
+            jobs[t].pairs = pairs;
+            jobs[t].stats = stats;
+            jobs[t].n = ref.n_cols;
+            jobs[t].first = (size_t)t;
+        }
+        if (uv_thread_create(&tid, compare_thread, &jobs[1]) == 0) {
+            compare_thread(&jobs[0]);
+            uv_thread_join(&tid);
+        } else {
+            compare_thread(&jobs[0]);
+            compare_thread(&jobs[1]);
+        }
+    }
+    cols = json_array();
+    for (size_t i = 0; i < ref.n_cols; i++) {
+        kiln_drift_stats s = stats[i];
+        bool drift = false;
+        if (!pairs[2 * i])
+            continue; /* not compared */
+        kiln_drift_decide(&drift, &s, method, threshold, NULL);
+        drifted += drift;
+        json_array_append_new(cols, json_pack(
+            "{s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+            "name", ref.cols[i].name, "type",
+            s.numeric ? "numeric" : "categorical",
+            "n_reference", (json_int_t)s.n_ref, "n_current",
+            (json_int_t)s.n_cur, "missing_reference", num(s.missing_ref),
+            "missing_current", num(s.missing_cur), "psi", num(s.psi), "js",
+            num(s.js), "ks", num(s.ks), "ks_pvalue", num(s.ks_pvalue),
+            "wasserstein", num(s.wasserstein), "drift", drift));
+    }
+    *out = json_pack("{s:o}", "columns", cols);
+    if (n_drifted)
+        *n_drifted = drifted;
+done:
+    free(pairs);
+    free(stats);
+    kiln_csv_table_dispose(&ref);
+    kiln_csv_table_dispose(&cur);
+    return rc;
 }

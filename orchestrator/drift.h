@@ -20,6 +20,8 @@
 #ifndef KILN_DRIFT_H
 #define KILN_DRIFT_H
 
+#include <jansson.h>
+
 #include "base/base.h"
 
 typedef struct kiln_csv_column {
@@ -66,5 +68,20 @@ void kiln_drift_compare(kiln_drift_stats *out, kiln_csv_column *ref,
  * or one that does not apply to the column. */
 int kiln_drift_decide(bool *out, const kiln_drift_stats *s,
                       const char *method, double threshold, kiln_err *err);
+
+/*
+ * Compare two CSV files, as kiln drift does: load both (in parallel),
+ * compare the columns they share (or only those named; each must be in
+ * both files) and decide each by method and threshold. *out is
+ * {"columns": [{"name", "type", "n_reference", "n_current",
+ * "missing_reference", "missing_current", "psi", "js", "ks", "ks_pvalue",
+ * "wasserstein", "drift"}...]} (statistics that do not apply are null);
+ * *n_drifted (may be NULL) counts the drifted columns. Blocks: call it off
+ * the loop.
+ */
+int kiln_drift_report(json_t **out, size_t *n_drifted, const char *ref_path,
+                      const char *cur_path, const char *const *columns,
+                      size_t n_columns, const char *method, double threshold,
+                      kiln_err *err);
 
 #endif

@@ -520,3 +520,37 @@ done:
     free(dest);
     return error;
 }
+
+int kiln_git_fetch(const char *path, const char *remote_name, kiln_err *err)
+{
+    git_repository *repo = NULL;
+    git_remote *remote = NULL;
+    git_fetch_options opts;
+    int error;
+
+    git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+    if ((error = open_repo_required(&repo, path, err)) < 0)
+        return error;
+    error = git_remote_lookup(&remote, repo, remote_name);
+    if (error == GIT_ENOTFOUND || error == GIT_EINVALIDSPEC) {
+        git_error_clear();
+        error = kiln_err_set(err, KILN_ENOTFOUND, "no remote \"%s\" in the "
+                             "repository holding %s", remote_name, path);
+        goto done;
+    }
+    if (error < 0) {
+        error = err_from_git(err, KILN_ERROR, "cannot read remote \"%s\"",
+                             remote_name);
+        goto done;
+    }
+    /* Only the remote's configured refspecs; tags are not needed. */
+    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    if ((error = git_remote_fetch(remote, NULL, &opts, "kiln: fetch")) < 0)
+        error = err_from_git(err, KILN_ERROR, "cannot fetch from remote "
+                             "\"%s\" (%s)", remote_name,
+                             git_remote_url(remote));
+done:
+    git_remote_free(remote);
+    git_repository_free(repo);
+    return error < 0 ? error : 0;
+}
