@@ -111,3 +111,19 @@ const char *kiln_cli_str(json_t *o, const char *key)
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "-";
 }
+
+int kiln_cli_parse_param(kiln_kv *kv, char *arg, kiln_err *err)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return kiln_err_set(err, KILN_EINVAL, "--param expects NAME=VALUE, "
+                            "got \"%s\"", arg);
+    *eq = '\0';
+    kv->key = arg;
+    kv->value = eq + 1;
+    memset(&kv->pos, 0, sizeof(kv->pos));
+    if (!kiln_dsl_valid_param_name(arg))
+        return kiln_err_set(err, KILN_EINVAL, "--param: invalid parameter "
+                            "name \"%s\"", arg);
+    return 0;
+}

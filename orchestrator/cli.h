@@ -34,6 +34,8 @@ extern const kiln_cmd kiln_cmd_gc;
 extern const kiln_cmd kiln_cmd_drift;
 extern const kiln_cmd kiln_cmd_serve;
 extern const kiln_cmd kiln_cmd_status;
+extern const kiln_cmd kiln_cmd_trigger;
+extern const kiln_cmd kiln_cmd_triggers;
 
 /* Print a command's usage and help to stdout. */
 void kiln_cli_help(const kiln_cmd *cmd);
@@ -64,6 +66,8 @@ int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag);
 /* Parse --pool NAME=N into kv (pointing into arg, which it edits). */
 int kiln_cli_parse_pool(kiln_kv *kv, char *arg, kiln_err *err);
 
+/* Parse --param NAME=VALUE into kv (pointing into arg, which it edits). */
+int kiln_cli_parse_param(kiln_kv *kv, char *arg, kiln_err *err);
 /* o[key] as a string, or "-" when it is not one (for tables). */
 const char *kiln_cli_str(json_t *o, const char *key);
 

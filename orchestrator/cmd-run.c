@@ -78,23 +78,6 @@ static void on_signal(uv_signal_t *sig, int signum)
     kiln_run_cancel(ctx->run, ctx->signals > 1);
 }
 
-/* Parse k=v into a kv stored in the arrays' memory (argv's). */
-static int parse_param(kiln_kv *kv, char *arg, kiln_err *err)
-{
-    char *eq = strchr(arg, '=');
-    if (!eq || eq == arg)
-        return kiln_err_set(err, KILN_EINVAL, "--param expects NAME=VALUE, "
-                            "got \"%s\"", arg);
-    *eq = '\0';
-    kv->key = arg;
-    kv->value = eq + 1;
-    memset(&kv->pos, 0, sizeof(kv->pos));
-    if (!kiln_dsl_valid_param_name(arg))
-        return kiln_err_set(err, KILN_EINVAL, "--param: invalid parameter "
-                            "name \"%s\"", arg);
-    return 0;
-}
-
 static int load(kiln_pipeline **out, const char *path)
 {
     kiln_diag diag = KILN_DIAG_INIT;
@@ -173,7 +156,7 @@ static int exec_run(int argc, char **argv)
             kiln_cli_help(&kiln_cmd_run);
             goto done;
         case 'p':
-            if (parse_param(&params[n_params++], optarg, &err) != 0) {
+            if (kiln_cli_parse_param(&params[n_params++], optarg, &err) != 0) {
                 status = kiln_cli_usage_error(&kiln_cmd_run, "%s", err.msg);
                 goto done;
             }

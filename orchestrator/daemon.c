@@ -29,7 +29,10 @@
 #include "engine.h"
 #include "git.h"
 #include "hash.h"
+#include "http.h"
+#include "inbox.h"
 #include "store.h"
+#include "triggers.h"
 
 /* Missed fires recorded one by one after downtime, before a summary. */
 #define MAX_MISSED_RECORDS 100
@@ -54,10 +57,33 @@ typedef struct sched {
     int64_t due_ms;          /* next fire on the kiln clock; -1: none */
 } sched;
 
+/* Where a fire comes from: a schedule's due time, a trigger's check or a
+ * manual request (kiln trigger). */
+typedef struct source {
+    const char *trigger;     /* "schedule", "drift"..., "manual" (static) */
+    char *expr;              /* schedule: the cron expression */
+    int64_t due_ms;          /* schedule: when it was due; else: when the
+                                fire came */
+    char *info;              /* else: the run's trigger_info (JSON) */
+    int64_t check_id;        /* else: the trigger_checks row to complete */
+    char *commit;            /* git: pin the run to this commit... */
+    char *file;              /* ...running the pipeline file of its
+                                checkout (NULL: the current one) */
+    size_t n_params;         /* manual: parameter overrides */
+    kiln_kv *params;
+} source;
+
+/* What became of a fire. */
+typedef struct outcome {
+    const char *status;      /* KILN_FIRE_STARTED, _SKIPPED, _MISSED, or
+                                "queued" */
+    int64_t run_id;
+    char reason[300];
+} outcome;
+
 typedef struct queued {
     struct queued *next;
-    int64_t due_ms;
-    char *expr;
+    source src;
 } queued;
 
 typedef struct active {
@@ -76,6 +102,7 @@ struct entry {
     size_t n_scheds;
     sched **scheds;
     queued *queue;           /* fires waiting for max_active_runs */
+    kiln_watch *watch;       /* its triggers */
     unsigned n_active;
     bool removed;            /* no longer in the files; goes when idle */
     bool seen;               /* found again by the current (re)load */
@@ -88,6 +115,8 @@ struct server {
     kiln_engine *eng;
     entry *entries;
     active *runs;
+    kiln_http *http;         /* metric triggers' requests */
+    kiln_inbox *inbox;       /* kiln trigger's requests */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t grace;
     bool stopping;
@@ -221,6 +250,49 @@ fail:
     return KILN_ERROR;
 }
 
+/* Sources. */
+
+static void source_copy(source *dst, const source *src)
+{
+    *dst = *src;
+    dst->expr = src->expr ? kiln_strdup(src->expr) : NULL;
+    dst->info = src->info ? kiln_strdup(src->info) : NULL;
+    dst->commit = src->commit ? kiln_strdup(src->commit) : NULL;
+    dst->file = src->file ? kiln_strdup(src->file) : NULL;
+    dst->params = NULL;
+    if (src->n_params) {
+        dst->params = kiln_calloc(src->n_params, sizeof(kiln_kv));
+        for (size_t i = 0; i < src->n_params; i++) {
+            dst->params[i].key = kiln_strdup(src->params[i].key);
+            dst->params[i].value = kiln_strdup(src->params[i].value);
+        }
+    }
+}
+
+static void source_dispose(source *src)
+{
+    for (size_t i = 0; i < src->n_params; i++) {
+        free((char *)src->params[i].key);
+        free((char *)src->params[i].value);
+    }
+    free(src->params);
+    free(src->expr);
+    free(src->info);
+    free(src->commit);
+    free(src->file);
+}
+
+static void queued_free(queued *q)
+{
+    source_dispose(&q->src);
+    free(q);
+}
+
+static bool from_schedule(const source *src)
+{
+    return strcmp(src->trigger, "schedule") == 0;
+}
+
 /* Runs. */
 
 static void on_run_done(kiln_run *run, void *data);
@@ -243,9 +315,11 @@ static char *trigger_info(const char *expr, const char *zone, int64_t due)
     return text;
 }
 
-/* Start a run of e's current definition for the fire of expr due at due.
- * Returns the run id, or 0 when it could not start (recorded as missed). */
-static int64_t start_run(entry *e, const char *expr, int64_t due)
+/* Start a run of e for src: its current definition, or the one of a
+ * checkout (a git trigger). Returns the run id, or 0 with why in
+ * reason. */
+static int64_t start_run(entry *e, const source *src, char *reason,
+                         size_t size)
 {
     server *dm = e->dm;
     def *d = e->d;
@@ -253,12 +327,26 @@ static int64_t start_run(entry *e, const char *expr, int64_t due)
     kiln_git_info git;
     kiln_err err = KILN_ERR_INIT;
     active *a;
-    char *info = trigger_info(expr, d->p->schedule.timezone, due);
+    char *info = from_schedule(src)
+                     ? trigger_info(src->expr, d->p->schedule.timezone,
+                                    src->due_ms)
+                     : kiln_strdup(src->info ? src->info : "{}");
     int rc;
 
     memset(&git, 0, sizeof(git));
-    if (kiln_git_inspect(&git, d->file, &err) != 0)
-        say("warning: %s", err.msg);
+    if (src->file) {
+        /* Pinned to a commit: the pipeline as it is there. */
+        if (!(d = def_load(src->file))) {
+            snprintf(reason, size, "%s at commit %.12s is not a valid "
+                     "pipeline", src->file, src->commit);
+            free(info);
+            return 0;
+        }
+    } else {
+        d->refs++;
+        if (kiln_git_inspect(&git, d->file, &err) != 0)
+            say("warning: %s", err.msg);
+    }
     a = kiln_calloc(1, sizeof(*a));
     a->dm = dm;
     a->e = e;
@@ -266,26 +354,29 @@ static int64_t start_run(entry *e, const char *expr, int64_t due)
     o.pipeline = d->p;
     o.file = d->file;
     o.hash = d->hash;
-    o.trigger = "schedule";
+    o.trigger = src->trigger;
     o.trigger_info = info;
-    o.git_commit = git.in_repo && git.commit[0] ? git.commit : NULL;
-    o.git_branch = git.branch;
-    o.git_dirty = git.dirty;
+    o.n_params = src->n_params;
+    o.params = src->params;
+    if (src->commit) {
+        o.git_commit = src->commit;
+    } else {
+        o.git_commit = git.in_repo && git.commit[0] ? git.commit : NULL;
+        o.git_branch = git.branch;
+        o.git_dirty = git.dirty;
+    }
     o.on_done = on_run_done;
     o.data = a;
     rc = kiln_run_start(&a->run, dm->eng, &o, &err);
     kiln_git_info_dispose(&git);
     free(info);
     if (rc != 0) {
-        kiln_err ferr = KILN_ERR_INIT;
         say("error: cannot start a run of %s: %s", e->name, err.msg);
-        if (kiln_store_fire_record(dm->store, e->name, expr, due,
-                                   KILN_FIRE_MISSED, err.msg, 0, &ferr) != 0)
-            store_warn(&ferr);
+        snprintf(reason, size, "%.280s", err.msg);
+        def_unref(d);
         free(a);
         return 0;
     }
-    d->refs++;
     e->n_active++;
     a->next = dm->runs;
     dm->runs = a;
@@ -309,32 +400,68 @@ static void record(entry *e, const char *expr, int64_t due,
         store_warn(&err);
 }
 
+/* Record what became of a fire: in fires for a schedule, in the check's
+ * row for a trigger or a manual request. */
+static void settle(entry *e, const source *src, outcome *out,
+                   const char *status, const char *reason, int64_t run_id)
+{
+    kiln_err err = KILN_ERR_INIT;
+    const char *check;
+    out->status = status;
+    out->run_id = run_id;
+    snprintf(out->reason, sizeof(out->reason), "%s", reason ? reason : "");
+    if (from_schedule(src)) {
+        if (strcmp(status, "queued") != 0)
+            record(e, src->expr, src->due_ms, status, reason, run_id);
+        return;
+    }
+    if (strcmp(status, KILN_FIRE_STARTED) == 0) {
+        check = KILN_CHECK_FIRED;
+        say("%s: %s trigger started run %lld", e->name, src->trigger,
+            (long long)run_id);
+    } else if (strcmp(status, "queued") == 0) {
+        check = KILN_CHECK_QUEUED;
+    } else if (strcmp(status, KILN_FIRE_SKIPPED) == 0) {
+        check = KILN_CHECK_HELD;
+        say("%s: %s trigger held back: %s", e->name, src->trigger, reason);
+    } else {
+        check = KILN_CHECK_ERROR;
+        say("%s: %s trigger could not start a run: %s", e->name,
+            src->trigger, reason);
+    }
+    if (src->check_id &&
+        kiln_store_check_update(e->dm->store, src->check_id, check,
+                                reason, run_id, &err) != 0)
+        store_warn(&err);
+}
+
 /* Too late to start? Records the miss and says so. */
-static bool past_deadline(entry *e, const char *expr, int64_t due)
+static bool past_deadline(entry *e, const source *src, outcome *out)
 {
     const kiln_schedule *s = &e->d->p->schedule;
-    int64_t late = kiln_clock_now_ms() - due;
+    int64_t late = kiln_clock_now_ms() - src->due_ms;
     char why[160], a[32], b[32];
-    if (s->start_deadline_ms <= 0 || late <= s->start_deadline_ms)
+    if (!from_schedule(src) || s->start_deadline_ms <= 0 ||
+        late <= s->start_deadline_ms)
         return false;
     snprintf(why, sizeof(why), "could not start within start_deadline %s "
              "(%s late)",
              kiln_fmt_duration(a, sizeof(a), s->start_deadline_ms),
              kiln_fmt_duration(b, sizeof(b), late));
-    record(e, expr, due, KILN_FIRE_MISSED, why, 0);
+    settle(e, src, out, KILN_FIRE_MISSED, why, 0);
     return true;
 }
 
-/* A fire of expr, due at due, on e: start a run, queue it, or record why
- * not, as the schedule's policies say. */
-static void fire(entry *e, const char *expr, int64_t due)
+/* A fire from src on e: start a run, queue it, or record why not, as the
+ * schedule's policies say (they apply to every source). */
+static void fire(entry *e, const source *src, outcome *out)
 {
     const kiln_schedule *s = &e->d->p->schedule;
     server *dm = e->dm;
-    char why[200];
+    char why[300];
     int64_t id;
 
-    if (past_deadline(e, expr, due))
+    if (past_deadline(e, src, out))
         return;
     if (e->n_active > 0) {
         active *a;
@@ -346,7 +473,7 @@ static void fire(entry *e, const char *expr, int64_t due)
         case KILN_CONCURRENCY_FORBID:
             snprintf(why, sizeof(why), "run %lld is still running "
                      "(concurrency: forbid)", (long long)running);
-            record(e, expr, due, KILN_FIRE_SKIPPED, why, 0);
+            settle(e, src, out, KILN_FIRE_SKIPPED, why, 0);
             return;
         case KILN_CONCURRENCY_REPLACE:
             for (a = dm->runs; a; a = a->next) {
@@ -360,21 +487,26 @@ static void fire(entry *e, const char *expr, int64_t due)
         case KILN_CONCURRENCY_ALLOW:
             if (e->n_active >= (unsigned)s->max_active_runs) {
                 queued *q = kiln_calloc(1, sizeof(*q)), **pp;
-                q->due_ms = due;
-                q->expr = kiln_strdup(expr);
+                source_copy(&q->src, src);
                 for (pp = &e->queue; *pp; pp = &(*pp)->next)
                     ;
                 *pp = q;
                 say("%s: fire queued behind %u active run(s) "
                     "(max_active_runs: %d)", e->name, e->n_active,
                     s->max_active_runs);
+                snprintf(why, sizeof(why), "waiting behind %u active "
+                         "run(s) (max_active_runs: %d)", e->n_active,
+                         s->max_active_runs);
+                settle(e, src, out, "queued", why, 0);
                 return;
             }
             break;
         }
     }
-    if ((id = start_run(e, expr, due)) != 0)
-        record(e, expr, due, KILN_FIRE_STARTED, NULL, id);
+    if ((id = start_run(e, src, why, sizeof(why))) != 0)
+        settle(e, src, out, KILN_FIRE_STARTED, NULL, id);
+    else
+        settle(e, src, out, KILN_FIRE_MISSED, why, 0);
 }
 
 /* Start queued fires while there is room. */
@@ -383,10 +515,10 @@ static void dequeue(entry *e)
     while (e->queue && !e->dm->stopping && !e->removed &&
            e->n_active < (unsigned)e->d->p->schedule.max_active_runs) {
         queued *q = e->queue;
+        outcome out;
         e->queue = q->next;
-        fire(e, q->expr, q->due_ms);
-        free(q->expr);
-        free(q);
+        fire(e, &q->src, &out);
+        queued_free(q);
     }
 }
 
@@ -420,6 +552,17 @@ static void on_run_done(kiln_run *run, void *data)
 
 static void on_sched_timer(uv_timer_t *t);
 
+static void sched_fire(sched *s, int64_t due)
+{
+    source src;
+    outcome out;
+    memset(&src, 0, sizeof(src));
+    src.trigger = "schedule";
+    src.expr = s->expr;
+    src.due_ms = due;
+    fire(s->e, &src, &out);
+}
+
 /* Arm s for its first fire after after_ms and publish it. */
 static void arm(sched *s, int64_t after_ms)
 {
@@ -446,7 +589,7 @@ static void on_sched_timer(uv_timer_t *t)
                        0);
         return;
     }
-    fire(s->e, s->expr, due);
+    sched_fire(s, due);
     arm(s, due);
 }
 
@@ -459,6 +602,8 @@ static void on_sched_close(uv_handle_t *h)
 
 static void scheds_close(entry *e)
 {
+    kiln_watch_stop(e->watch);
+    e->watch = NULL;
     for (size_t i = 0; i < e->n_scheds; i++)
         uv_close((uv_handle_t *)&e->scheds[i]->timer, on_sched_close);
     free(e->scheds);
@@ -500,8 +645,111 @@ static void catch_up(sched *s, int64_t last, int64_t now)
                                   "false)", 0);
     }
     for (; i < n; i++)
-        fire(e, s->expr, slots[i]);
+        sched_fire(s, slots[i]);
     free(slots);
+}
+
+/* Triggers. */
+
+/* What a watch needs of its entry; the watch holds a reference on the
+ * definition it checks. */
+typedef struct watch_ctx {
+    entry *e;
+    def *d;
+} watch_ctx;
+
+static void on_watch_release(void *data)
+{
+    watch_ctx *x = data;
+    def_unref(x->d);
+    free(x);
+}
+
+/* Within the cooldown of the last triggered run? Then settle src as held
+ * and say until when. Manual requests are never held by it. */
+static bool cooling_down(entry *e, const source *src, outcome *out)
+{
+    int64_t cd = e->d->p->cooldown_ms, at = 0, run = 0, now = kiln_now_ms();
+    kiln_err err = KILN_ERR_INIT;
+    char why[300], a[32], b[32], until[40];
+    if (cd <= 0 || strcmp(src->trigger, "manual") == 0)
+        return false;
+    if (kiln_store_check_last_fired(e->dm->store, &at, &run, e->name,
+                                    &err) != 0) {
+        store_warn(&err);
+        return false;
+    }
+    if (!at || now - at >= cd)
+        return false;
+    kiln_fmt_time(until, sizeof(until), at + cd);
+    snprintf(why, sizeof(why), "cooldown %s: run %lld was triggered %s ago; "
+             "the next triggered run may start at %s",
+             kiln_fmt_duration(a, sizeof(a), cd), (long long)run,
+             kiln_fmt_duration(b, sizeof(b), now - at), until);
+    settle(e, src, out, KILN_FIRE_SKIPPED, why, 0);
+    return true;
+}
+
+/* The watch's view of an outcome. */
+static const char *check_status(const outcome *o)
+{
+    if (strcmp(o->status, KILN_FIRE_STARTED) == 0)
+        return KILN_CHECK_FIRED;
+    if (strcmp(o->status, "queued") == 0)
+        return KILN_CHECK_QUEUED;
+    if (strcmp(o->status, KILN_FIRE_SKIPPED) == 0)
+        return KILN_CHECK_HELD;
+    return KILN_CHECK_ERROR;
+}
+
+static void on_watch_fire(const kiln_firing *f, kiln_fire_outcome *res,
+                          void *data)
+{
+    watch_ctx *x = data;
+    entry *e = x->e;
+    source src;
+    outcome out;
+
+    memset(&src, 0, sizeof(src));
+    src.trigger = f->trigger;
+    src.due_ms = kiln_clock_now_ms();
+    src.info = (char *)f->info;
+    src.check_id = f->check_id;
+    src.commit = (char *)f->commit;
+    src.file = (char *)f->file;
+    if (!cooling_down(e, &src, &out))
+        fire(e, &src, &out);
+    res->status = check_status(&out);
+    res->run_id = out.run_id;
+}
+
+static void watch_open(entry *e)
+{
+    server *dm = e->dm;
+    kiln_watch_options o;
+    kiln_err err = KILN_ERR_INIT;
+    watch_ctx *x;
+
+    if (e->d->p->n_triggers == 0)
+        return;
+    x = kiln_calloc(1, sizeof(*x));
+    x->e = e;
+    x->d = e->d;
+    e->d->refs++;
+    memset(&o, 0, sizeof(o));
+    o.loop = &dm->loop;
+    o.store = dm->store;
+    o.http = dm->http;
+    o.pipeline = e->d->p;
+    o.file = e->d->file;
+    o.state_dir = dm->o->state_dir;
+    o.fire = on_watch_fire;
+    o.release = on_watch_release;
+    o.data = x;
+    if (kiln_watch_start(&e->watch, &o, &err) != 0) {
+        say("error: %s: cannot check its triggers: %s", e->name, err.msg);
+        on_watch_release(x);
+    }
 }
 
 /* Create e's scheds from its definition and arm them after now. */
@@ -531,6 +779,7 @@ static void scheds_open(entry *e, bool catchup)
             catch_up(s, last, now);
         arm(s, now);
     }
+    watch_open(e);
 }
 
 /* Entries. */
@@ -559,8 +808,7 @@ static void entry_release_maybe(entry *e)
     while (e->queue) {
         queued *q = e->queue;
         e->queue = q->next;
-        free(q->expr);
-        free(q);
+        queued_free(q);
     }
     def_unref(e->d);
     free(e->name);
@@ -775,6 +1023,86 @@ static void recover(server *dm)
     json_decref(runs);
 }
 
+/* Requests (kiln trigger). */
+
+/* {"op": "trigger", "pipeline": NAME, "params": {...}, "user": ...}:
+ * start a run now, as the pipeline's policies allow. */
+static void on_request(json_t *req, json_t *reply, void *data)
+{
+    server *dm = data;
+    const char *op = json_string_value(json_object_get(req, "op"));
+    const char *name = json_string_value(json_object_get(req, "pipeline"));
+    json_t *params = json_object_get(req, "params"), *v;
+    kiln_err err = KILN_ERR_INIT;
+    const char *key;
+    char *detail, *info;
+    source src;
+    outcome out;
+    int64_t id = 0;
+    entry *e;
+
+    if (!op || strcmp(op, "trigger") != 0 || !name) {
+        json_object_set_new(reply, "error", json_string(
+            "unknown request: expected {\"op\": \"trigger\", "
+            "\"pipeline\": NAME}"));
+        json_object_set_new(reply, "code", json_string("invalid"));
+        return;
+    }
+    if (dm->stopping || !(e = entry_find(dm, name))) {
+        json_object_set_new(reply, "error", dm->stopping
+            ? json_string("kiln serve is stopping")
+            : json_sprintf("no pipeline \"%s\" is loaded in this kiln "
+                           "serve", name));
+        json_object_set_new(reply, "code", json_string(dm->stopping
+                                                       ? "unavailable"
+                                                       : "not_found"));
+        return;
+    }
+    memset(&src, 0, sizeof(src));
+    src.trigger = "manual";
+    src.due_ms = kiln_clock_now_ms();
+    if (json_is_object(params)) {
+        src.params = kiln_calloc(json_object_size(params) + 1,
+                                 sizeof(kiln_kv));
+        json_object_foreach(params, key, v) {
+            src.params[src.n_params].key = key;
+            src.params[src.n_params].value = json_is_string(v)
+                                                 ? json_string_value(v)
+                                                 : "";
+            src.n_params++;
+        }
+    }
+    if (kiln_run_check_params(e->d->p, src.n_params, src.params, &err) !=
+        0) {
+        json_object_set_new(reply, "error", json_string(err.msg));
+        json_object_set_new(reply, "code", json_string("invalid"));
+        free(src.params);
+        return;
+    }
+    v = json_pack("{s:O?, s:O?}", "params", params, "user",
+                  json_object_get(req, "user"));
+    detail = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (kiln_store_check_record(dm->store, &id, e->name, "manual",
+                                "kiln trigger", KILN_CHECK_HELD,
+                                "requested", detail, 0, &err) != 0)
+        store_warn(&err);
+    info = kiln_asprintf("{\"trigger\":\"manual\",\"check\":%lld,"
+                         "\"detail\":%s}", (long long)id, detail);
+    src.info = info;
+    src.check_id = id;
+    say("%s: run requested by kiln trigger", e->name);
+    fire(e, &src, &out);
+    json_object_set_new(reply, "status", json_string(out.status));
+    if (out.run_id)
+        json_object_set_new(reply, "run_id", json_integer(out.run_id));
+    if (out.reason[0])
+        json_object_set_new(reply, "reason", json_string(out.reason));
+    free(info);
+    free(detail);
+    free(src.params);
+}
+
 /* Stopping. */
 
 static void close_all(server *dm)
@@ -790,6 +1118,10 @@ static void close_all(server *dm)
         e->removed = true;
         entry_release_maybe(e);
     }
+    kiln_inbox_close(dm->inbox);
+    dm->inbox = NULL;
+    kiln_http_close(dm->http);
+    dm->http = NULL;
     uv_close((uv_handle_t *)&dm->sigterm, NULL);
     uv_close((uv_handle_t *)&dm->sigint, NULL);
     uv_close((uv_handle_t *)&dm->sighup, NULL);
@@ -830,11 +1162,11 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
         scheds_close(e);
         while (e->queue) {
             queued *q = e->queue;
+            outcome out;
             e->queue = q->next;
-            record(e, q->expr, q->due_ms, KILN_FIRE_MISSED,
+            settle(e, &q->src, &out, KILN_FIRE_MISSED,
                    "kiln serve stopped before it could start", 0);
-            free(q->expr);
-            free(q);
+            queued_free(q);
         }
     }
     for (active *a = dm->runs; a; a = a->next)
@@ -894,9 +1226,14 @@ int kiln_daemon_run(const kiln_daemon_options *o)
 
     if (kiln_store_schedule_clear(dm.store, NULL, &err) != 0)
         store_warn(&err);
+    if (kiln_http_new(&dm.http, &dm.loop, &err) != 0)
+        say("warning: %s: metric triggers on URLs cannot work", err.msg);
     t0 = uv_hrtime();
     n = load_all(&dm, true);
     recover(&dm);
+    if (kiln_inbox_open(&dm.inbox, &dm.loop, o->state_dir, on_request, &dm,
+                        &err) != 0)
+        say("warning: %s: kiln trigger cannot reach this daemon", err.msg);
     say("pid %d, state %s, %u job%s, %zu pipeline%s loaded in %.0f ms%s",
         (int)getpid(), o->state_dir, kiln_engine_jobs(dm.eng),
         kiln_engine_jobs(dm.eng) == 1 ? "" : "s", n, n == 1 ? "" : "s",

@@ -287,7 +287,12 @@ void kiln_http_close(kiln_http *h)
     h->closing = true;
     while (h->requests) {
         request *r = h->requests;
+        kiln_http_result res;
+        memset(&res, 0, sizeof(res));
+        res.body = "";
+        res.error = "cancelled: kiln is stopping";
         h->requests = r->next;
+        r->cb(&res, r->data);
         request_free(r);
     }
     uv_timer_stop(&h->timer);

@@ -43,8 +43,9 @@ int kiln_http_new(kiln_http **out, uv_loop_t *loop, kiln_err *err);
  * this call). */
 int kiln_http_start(kiln_http *h, const kiln_http_request *req,
                     kiln_http_cb cb, void *data, kiln_err *err);
-/* Abandon every request in flight (their callbacks never run) and close
- * the handles; memory goes once the loop has closed them. NULL is fine. */
+/* Cancel every request in flight (their callbacks run now, with an error)
+ * and close the handles; memory goes once the loop has closed them. NULL
+ * is fine. */
 void kiln_http_close(kiln_http *h);
 
 #endif

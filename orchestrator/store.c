@@ -1571,7 +1571,8 @@ int kiln_store_check_update(kiln_store *st, int64_t id, const char *status,
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(st->db,
                                 "UPDATE trigger_checks SET status = ?2, "
-                                "reason = ?3, run_id = ?4 WHERE id = ?1",
+                                "reason = coalesce(?3, reason), run_id = "
+                                "?4 WHERE id = ?1",
                                 -1, &s, NULL);
     if (rc != SQLITE_OK)
         return db_error(st, rc, err, "updating a trigger check");

@@ -238,7 +238,8 @@ int kiln_store_check_record(kiln_store *st, int64_t *out_id,
                             const char *target, const char *status,
                             const char *reason, const char *detail,
                             int64_t run_id, kiln_err *err);
-/* A queued check whose run started, or was dropped. */
+/* Complete a check: its status, its run; a NULL reason keeps the one
+ * recorded. */
 int kiln_store_check_update(kiln_store *st, int64_t id, const char *status,
                             const char *reason, int64_t run_id,
                             kiln_err *err);
