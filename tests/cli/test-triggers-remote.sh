@@ -1,0 +1,125 @@
+# Git and metric triggers in a real kiln serve: a commit in the pipeline's
+# own repository, a commit pushed to a bare repository fetched as remote,
+# and a metric served over HTTP by a server on 127.0.0.1.
+. "$(dirname "$0")/lib.sh"
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t \
+    GIT_COMMITTER_EMAIL=t@t GIT_CONFIG_NOSYSTEM=1 HOME=$T
+git_() { git -C "$1" "${@:2}" >/dev/null 2>&1; }
+runs_of() { q "select count(*) from runs where trigger='$1'"; }
+
+# Git, local branch: the pipeline lives in the repository it watches; a
+# triggered run is pinned to the new commit and runs the files as they are
+# there.
+R=$T/repo
+mkdir -p "$R"
+git_ "$R" init -b main
+cat > "$R/pipeline.yaml" <<'YAML'
+pipeline: code
+triggers:
+  - git: {branch: main, every: 1s}
+steps:
+  build: {run: "cat version.txt"}
+YAML
+echo v1 > "$R/version.txt"
+git_ "$R" add -A; git_ "$R" commit -m v1
+serve serve.log "$R/pipeline.yaml"
+wait_for "the first look" 10 '[ "$(q "select count(*) from trigger_checks where trigger='"'git'"'")" -ge 1 ]'
+contains "takes stock" "first look: main is at" \
+    "$(q "select reason from trigger_checks where trigger='git' limit 1")"
+sleep 1.2
+eq "no commit, no run" 0 "$(runs_of git)"
+echo v2 > "$R/version.txt"
+git_ "$R" commit -am v2
+# Uncommitted edits must not leak into the pinned run.
+echo dirty > "$R/version.txt"
+v2=$(git -C "$R" rev-parse HEAD)
+wait_for "a new commit fires" 10 '[ "$(runs_of git)" = 1 ]'
+eq "the run is pinned to it" "$v2" "$(q "select git_commit from runs where trigger='git'")"
+wait_for "the run ends" 10 '[ "$(q "select status from runs where trigger='"'git'"'")" = succeeded ]'
+id=$(q "select id from runs where trigger='git'")
+eq "it ran the committed files, not the work tree" "v2" "$("$KILN" logs "$id" build)"
+contains "the check says which commit" "new commit ${v2:0:12} on main" \
+    "$(q "select reason from trigger_checks where run_id=$id")"
+stop "$daemon"
+
+# Git through a bare repository as remote: another clone pushes, the
+# watched clone fetches (libgit2) and fires.
+B=$T/origin.git W=$T/watched P=$T/pusher
+git init -q --bare -b main "$B"
+git clone -q "$B" "$P" 2>/dev/null
+echo one > "$P/f"; git_ "$P" add f; git_ "$P" commit -m one; git_ "$P" push origin main
+git clone -q "$B" "$W" 2>/dev/null
+mkdir -p "$T/remote"
+cat > "$T/remote/pipeline.yaml" <<YAML
+pipeline: upstream
+triggers:
+  - git: {repo: $W, remote: origin, branch: main, every: 1s}
+steps:
+  pull: {run: "echo pulled"}
+YAML
+serve serve2.log "$T/remote/pipeline.yaml"
+wait_for "the first look at origin/main" 10 '[ "$(q "select count(*) from trigger_checks where pipeline='"'upstream'"'")" -ge 1 ]'
+echo two > "$P/f"; git_ "$P" commit -am two; git_ "$P" push origin main
+two=$(git -C "$P" rev-parse HEAD)
+wait_for "a pushed commit fires" 15 '[ "$(q "select count(*) from runs where pipeline='"'upstream'"'")" = 1 ]'
+eq "the check saw the pushed commit" "$two" \
+    "$(q "select json_extract(detail, '$.commit') from trigger_checks where pipeline='upstream' and status='fired'")"
+eq "the run's trigger info names it" "$two" \
+    "$(q "select json_extract(trigger_info, '$.detail.commit') from runs where pipeline='upstream'")"
+# An unreachable remote is an error, retried.
+git -C "$W" remote set-url origin "$T/gone.git"
+wait_for "a fetch error is recorded" 10 '[ "$(q "select count(*) from trigger_checks where pipeline='"'upstream'"' and status='"'error'"'")" -ge 1 ]'
+contains "naming the remote" 'cannot fetch from remote "origin"' \
+    "$(q "select reason from trigger_checks where status='error' limit 1")"
+stop "$daemon"
+
+# Metric over HTTP: a small server on 127.0.0.1 serves a Prometheus-like
+# document; the trigger fires when the value falls below 0.8, once per
+# crossing.
+M=$T/www
+mkdir -p "$M/api"
+value() { printf '{"data":{"result":[{"value":[1700000000,"%s"]}]}}' "$1" > "$M/api/q.tmp"
+          mv "$M/api/q.tmp" "$M/api/q"; }
+value 0.91
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$M" "$port" >"$T/http.log" 2>&1 &
+web=$!
+daemons+=("$web")
+wait_for "the HTTP server" 10 'curl -sf "http://127.0.0.1:$port/api/q"'
+cat > "$T/metric.yaml" <<YAML
+pipeline: watcher
+triggers:
+  - metric: {url: "http://127.0.0.1:$port/api/q", json: data.result.0.value.1, below: 0.8, every: 1s, timeout: 2s}
+steps:
+  retrain: {run: "echo retrain"}
+YAML
+serve serve3.log "$T/metric.yaml"
+wait_for "a quiet metric check" 10 '[ "$(q "select count(*) from trigger_checks where trigger='"'metric'"' and status='"'quiet'"'")" -ge 1 ]'
+eq "the value is recorded" "0.91" \
+    "$(q "select json_extract(detail, '$.value') from trigger_checks where trigger='metric' limit 1")"
+value 0.75
+wait_for "crossing fires" 10 '[ "$(runs_of metric)" = 1 ]'
+eq "why" "0.75 is below 0.8" \
+    "$(q "select reason from trigger_checks where trigger='metric' and status='fired'")"
+n=$(q "select count(*) from trigger_checks where trigger='metric'")
+wait_for "more checks" 10 '[ "$(q "select count(*) from trigger_checks where trigger='"'metric'"'")" -ge $((n + 2)) ]'
+eq "staying below fires once" 1 "$(runs_of metric)"
+value 0.85
+wait_for "back above" 10 '[ "$(q "select reason from trigger_checks where trigger='"'metric'"' order by id desc limit 1")" = "0.85 is not below 0.8" ]'
+value 0.5
+wait_for "crossing again fires again" 10 '[ "$(runs_of metric)" = 2 ]'
+# Server down: errors, retried, the daemon goes on.
+kill "$web"; wait "$web" 2>/dev/null
+wait_for "a connection error is recorded" 10 '[ "$(q "select count(*) from trigger_checks where trigger='"'metric'"' and status='"'error'"'")" -ge 1 ]'
+contains "naming the URL" "http://127.0.0.1:$port/api/q" \
+    "$(q "select reason from trigger_checks where trigger='metric' and status='error' limit 1")"
+# A document without the value is an error too.
+/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$M" "$port" >"$T/http.log" 2>&1 &
+web=$!
+daemons+=("$web")
+echo '{"data":{"result":[]}}' > "$M/api/q"
+wait_for "a missing value is an error" 10 '[ "$(q "select count(*) from trigger_checks where reason like '"'%nothing at%'"'")" -ge 1 ]'
+check "the daemon is still running" kill -0 "$daemon"
+stop "$daemon"
+eq "clean stop with requests in flight" 0 "$?"
+finish

@@ -1,0 +1,142 @@
+# Triggers in a real kiln serve: drift, new data, cooldown, errors and
+# their retry, and kiln trigger / kiln triggers.
+. "$(dirname "$0")/lib.sh"
+F=$KILN_SRC/tests/fixtures/drift
+mkdir -p "$T/data/in"
+cp "$F/reference.csv" "$T/data/reference.csv"
+cp "$F/reference.csv" "$T/data/live.csv"      # no drift yet
+checks_of() { q "select count(*) from trigger_checks where trigger='$1' ${2:-}"; }
+runs_of() { q "select count(*) from runs where trigger='$1'"; }
+
+pipeline drift <<'YAML'
+pipeline: drifty
+triggers:
+  - drift:
+      reference: data/reference.csv
+      current: data/live.csv
+      columns: [age, plan]
+      threshold: 0.2
+      every: 1s
+steps:
+  retrain: {run: "echo retraining"}
+YAML
+pipeline data <<'YAML'
+pipeline: fresh
+cooldown: 4s
+params: {batch: none}
+triggers:
+  - data: {path: data/in, every: 1h}    # only inotify can notice in time
+steps:
+  ingest: {run: "echo ingest $KILN_PARAM_BATCH"}
+YAML
+mkdir -p "$T/p"; mv "$T/drift.yaml" "$T/data.yaml" "$T/p/"
+# The pipelines' paths are relative to their files: point them at $T.
+ln -s ../data "$T/p/data"
+serve serve.log "$T/p"
+
+# Drift: identical files first.
+wait_for "a quiet drift check" 10 '[ "$(checks_of drift "and status='"'quiet'"'")" -ge 1 ]'
+eq "no drift, no run" 0 "$(runs_of drift)"
+contains "the reason says why" "no drift (psi below 0.2)" \
+    "$(q "select reason from trigger_checks where trigger='drift' limit 1")"
+# A drifted file swapped in (written aside, then renamed, as a batch job
+# would).
+cp "$F/current.csv" "$T/data/live.tmp" && mv "$T/data/live.tmp" "$T/data/live.csv"
+wait_for "the drift trigger fires" 10 '[ "$(runs_of drift)" = 1 ]'
+eq "the firing check names the columns" \
+    "fired|drift in age, plan (psi, threshold 0.2)" \
+    "$(q "select status, reason from trigger_checks where trigger='drift' and run_id is not null")"
+# Every statistic is kept with the check, per column.
+eq "per-column statistics" "age 0.42130823 plan 2.41725784" \
+    "$(q "select detail from trigger_checks where trigger='drift' and status='fired'" |
+       /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join("%s %.8f" % (c["name"], c["psi"]) for c in d["columns"]))')"
+eq "the run records the trigger and its values" "drift|2" \
+    "$(q "select trigger, json_array_length(json_extract(trigger_info, '$.detail.columns')) from runs where trigger='drift'")"
+# Still drifted, same files: no second run.
+n=$(checks_of drift)
+wait_for "two more checks" 10 '[ "$(checks_of drift)" -ge $((n + 2)) ]'
+eq "same files fire once" 1 "$(runs_of drift)"
+contains "and say so" "a run was already fired on these files" \
+    "$(q "select reason from trigger_checks where trigger='drift' order by id desc limit 1")"
+
+# Errors: a missing file is recorded, the daemon goes on, the next check
+# works again.
+rm "$T/data/live.csv"
+wait_for "an error recorded" 10 '[ "$(checks_of drift "and status='"'error'"'")" -ge 1 ]'
+contains "naming the file" "data/live.csv" \
+    "$(q "select reason from trigger_checks where status='error' limit 1")"
+printf 'age,plan\n1,"unterminated\n' > "$T/data/live.csv"
+wait_for "a malformed CSV is an error too" 10 \
+    '[ "$(q "select count(*) from trigger_checks where status='"'error'"' and reason like '"'%line%'"'")" -ge 1 ]'
+check "the daemon is still running" kill -0 "$daemon"
+cp "$F/reference.csv" "$T/data/live.csv"
+wait_for "checks work again" 10 '[ "$(q "select status from trigger_checks where trigger='"'drift'"' order by id desc limit 1")" = quiet ]'
+
+# Data: the first look only takes stock; a new file fires at once
+# (inotify: the interval is an hour).
+wait_for "the first look" 10 '[ "$(checks_of data)" -ge 1 ]'
+eq "first look fires nothing" "quiet|first look: 0 files taken as they are" \
+    "$(q "select status, reason from trigger_checks where trigger='data'")"
+echo "a,b" > "$T/data/in/batch-1.csv"
+wait_for "a dropped file fires" 5 '[ "$(runs_of data)" = 1 ]'
+eq "which file" '["batch-1.csv"]' \
+    "$(q "select json_extract(detail, '$.new') from trigger_checks where trigger='data' and status='fired'")"
+# Cooldown 4s: the next new file within it is held, then fires.
+echo "c,d" > "$T/data/in/batch-2.csv"
+wait_for "held by the cooldown" 5 '[ "$(checks_of data "and status='"'held'"'")" -ge 1 ]'
+contains "the reason names the cooldown" "cooldown 4.0s: run" \
+    "$(q "select reason from trigger_checks where status='held' and trigger='data'")"
+eq "no second run yet" 1 "$(runs_of data)"
+# The held change fires once the cooldown is over (a later event or
+# check): touch a file to make an event after it.
+sleep 4
+echo "e,f" > "$T/data/in/batch-3.csv"
+wait_for "fires after the cooldown" 5 '[ "$(runs_of data)" = 2 ]'
+eq "with both files" '["batch-2.csv","batch-3.csv"]' \
+    "$(q "select json_extract(detail, '$.new') from trigger_checks where trigger='data' and status='fired' order by id desc limit 1")"
+# Same content rewritten: not a change.
+sleep 4
+cp "$T/data/in/batch-1.csv" "$T/data/in/x.tmp"; mv "$T/data/in/x.tmp" "$T/data/in/batch-1.csv"
+wait_for "a check after the rewrite" 5 '[ "$(q "select reason from trigger_checks where trigger='"'data'"' order by id desc limit 1")" = "no new or changed files" ]'
+eq "rewriting the same bytes fires nothing" 2 "$(runs_of data)"
+
+# kiln trigger: a manual run, through the daemon, with a parameter; the
+# run exists when the command returns.
+kiln_rc trigger fresh --param batch=42
+eq "kiln trigger exits 0" 0 "$rc"
+id=$(printf '%s' "$out" | sed -n 's/^run \([0-9]*\) started$/\1/p')
+check "it names the run ($out)" test -n "$id"
+eq "recorded as manual with the param" "manual|42" \
+    "$(q "select trigger, json_extract(params, '$.batch') from runs where id=$id")"
+wait_for "the manual run succeeds" 10 '[ "$(q "select status from runs where id='"$id"'")" = succeeded ]'
+contains "the step saw the param" "ingest 42" "$("$KILN" logs "$id" ingest)"
+kiln_rc trigger nosuch
+eq "unknown pipeline: exit 2" 2 "$rc"
+contains "and says so" 'no pipeline "nosuch" is loaded' "$err"
+kiln_rc trigger fresh --param nope=1
+eq "unknown param: exit 2" 2 "$rc"
+kiln_rc trigger fresh --json
+eq "--json" "started" "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
+
+# kiln triggers shows the checks.
+kiln_rc triggers fresh
+contains "kiln triggers lists checks" "fired" "$out"
+contains "with their reasons" "new and 0 changed" "$out"
+kiln_rc triggers --json --limit 3
+eq "--json --limit" 3 "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["checks"]))')"
+
+# A file dropped while the daemon is down fires when it starts again.
+stop "$daemon"
+eq "clean stop" 0 "$?"
+echo "g,h" > "$T/data/in/batch-4.csv"
+before=$(runs_of data)
+serve serve.log "$T/p"
+wait_for "noticed after a restart" 10 '[ "$(runs_of data)" = $((before + 1)) ]'
+stop "$daemon"
+kiln_rc trigger fresh
+eq "no daemon: exit 3" 3 "$rc"
+contains "and says so" "no kiln serve is running" "$err"
+finish
