@@ -476,32 +476,136 @@ static void numeric_stats(kiln_drift_stats *s, double *r, size_t nr,
     s->wasserstein = w;
 }
 
-static void categorical_stats(kiln_drift_stats *s, kiln_csv_column *ref,
-                              kiln_csv_column *cur)
+/* A column's categories as (name, count) pairs, sorted by name, with
+ * equal names merged. */
+typedef struct catlist {
+    size_t n;
+    char **names;       /* owned when owned is true */
+    size_t *counts;
+    bool owned;
+} catlist;
+
+static int cmp_cat(const void *a, const void *b, void *arg)
 {
-    size_t k = ref->n_cats + cur->n_cats, n = 0;
-    double *r = kiln_calloc(k ? k : 1, sizeof(double));
-    double *c = kiln_calloc(k ? k : 1, sizeof(double));
-    for (size_t i = 0; i < ref->n_cats; i++, n++) {
-        r[n] = (double)ref->counts[i];
-        for (size_t j = 0; j < cur->n_cats; j++)
-            if (strcmp(cur->cats[j], ref->cats[i]) == 0)
-                c[n] = (double)cur->counts[j];
+    char *const *names = arg;
+    return strcmp(names[*(const size_t *)a], names[*(const size_t *)b]);
+}
+
+/* Sort l by name and merge duplicates (which canonical numbers make). */
+static void catlist_sort(catlist *l)
+{
+    size_t *idx = kiln_calloc(l->n ? l->n : 1, sizeof(size_t)), m = 0;
+    char **names = kiln_calloc(l->n ? l->n : 1, sizeof(char *));
+    size_t *counts = kiln_calloc(l->n ? l->n : 1, sizeof(size_t));
+    for (size_t i = 0; i < l->n; i++)
+        idx[i] = i;
+    qsort_r(idx, l->n, sizeof(size_t), cmp_cat, l->names);
+    for (size_t i = 0; i < l->n; i++) {
+        char *name = l->names[idx[i]];
+        if (m && strcmp(names[m - 1], name) == 0) {
+            counts[m - 1] += l->counts[idx[i]];
+            if (l->owned)
+                free(name);
+            continue;
+        }
+        names[m] = name;
+        counts[m++] = l->counts[idx[i]];
     }
-    for (size_t j = 0; j < cur->n_cats; j++) {
-        bool seen = false;
-        for (size_t i = 0; i < ref->n_cats && !seen; i++)
-            seen = strcmp(cur->cats[j], ref->cats[i]) == 0;
-        if (!seen)
-            c[n++] = (double)cur->counts[j];
+    if (l->owned) {
+        free(l->names);
+        free(l->counts);
     }
-    for (size_t i = 0; i < n; i++) {
+    free(idx);
+    l->names = names;
+    l->counts = counts;
+    l->n = m;
+    l->owned = true; /* the arrays now are, the names as before */
+}
+
+/* The categories of column c. With canonical, numbers are written one way
+ * (%.17g), so a numeric column and a categorical one that holds numbers
+ * agree on what "1" and "1.0" are. */
+static void catlist_of(catlist *l, const kiln_csv_column *c, bool canonical)
+{
+    char buf[40];
+    memset(l, 0, sizeof(*l));
+    if (c->numeric) {
+        double *v = kiln_calloc(c->n ? c->n : 1, sizeof(double));
+        memcpy(v, c->values, c->n * sizeof(double));
+        sort_doubles(v, c->n);
+        l->names = kiln_calloc(c->n ? c->n : 1, sizeof(char *));
+        l->counts = kiln_calloc(c->n ? c->n : 1, sizeof(size_t));
+        l->owned = true;
+        for (size_t i = 0; i < c->n; i++) {
+            if (l->n && v[i] == v[i - 1]) {
+                l->counts[l->n - 1]++;
+                continue;
+            }
+            snprintf(buf, sizeof(buf), "%.17g", v[i]);
+            l->names[l->n] = kiln_strdup(buf);
+            l->counts[l->n++] = 1;
+        }
+        free(v);
+        return;
+    }
+    l->n = c->n_cats;
+    l->counts = kiln_calloc(c->n_cats ? c->n_cats : 1, sizeof(size_t));
+    l->names = kiln_calloc(c->n_cats ? c->n_cats : 1, sizeof(char *));
+    l->owned = true;
+    for (size_t i = 0; i < c->n_cats; i++) {
+        double x;
+        l->counts[i] = c->counts[i];
+        if (canonical && parse_number(&x, c->cats[i], strlen(c->cats[i]))) {
+            snprintf(buf, sizeof(buf), "%.17g", x);
+            l->names[i] = kiln_strdup(buf);
+        } else {
+            l->names[i] = kiln_strdup(c->cats[i]);
+        }
+    }
+}
+
+static void catlist_dispose(catlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
+    free(l->names);
+    free(l->counts);
+}
+
+/* PSI and JS over the union of categories: both lists sorted, then
+ * merged (linear, whatever the number of categories). */
+static void categorical_stats(kiln_drift_stats *s, kiln_csv_column *ref,
+                              kiln_csv_column *cur, bool canonical)
+{
+    catlist a, b;
+    size_t i = 0, j = 0, n = 0, k;
+    double *r, *c;
+
+    catlist_of(&a, ref, canonical);
+    catlist_of(&b, cur, canonical);
+    catlist_sort(&a);
+    catlist_sort(&b);
+    k = a.n + b.n;
+    r = kiln_calloc(k ? k : 1, sizeof(double));
+    c = kiln_calloc(k ? k : 1, sizeof(double));
+    while (i < a.n || j < b.n) {
+        int d = i == a.n ? 1 : j == b.n ? -1
+                                        : strcmp(a.names[i], b.names[j]);
+        if (d <= 0)
+            r[n] = (double)a.counts[i++];
+        if (d >= 0)
+            c[n] = (double)b.counts[j++];
+        n++;
+    }
+    for (i = 0; i < n; i++) {
         r[i] = fmax(r[i] / (double)(ref->n ? ref->n : 1), FLOOR);
         c[i] = fmax(c[i] / (double)(cur->n ? cur->n : 1), FLOOR);
     }
     psi_js(&s->psi, &s->js, r, c, n);
     free(r);
     free(c);
+    catlist_dispose(&a);
+    catlist_dispose(&b);
 }
 
 void kiln_drift_compare(kiln_drift_stats *out, kiln_csv_column *ref,
@@ -517,11 +621,10 @@ void kiln_drift_compare(kiln_drift_stats *out, kiln_csv_column *ref,
     out->ks = out->ks_pvalue = out->wasserstein = NAN;
     if (out->numeric) {
         numeric_stats(out, ref->values, ref->n, cur->values, cur->n);
-    } else if (ref->numeric || cur->numeric) {
-        /* One side numbers, the other not: compare them as categories. */
-        out->psi = out->js = NAN;
     } else {
-        categorical_stats(out, ref, cur);
+        /* One side numbers and the other not: both as categories, numbers
+         * by value. */
+        categorical_stats(out, ref, cur, ref->numeric != cur->numeric);
     }
 }
 

@@ -55,4 +55,16 @@ kiln_rc drift --reference "$F/reference.csv" --current "$F/current.csv" --column
 eq "unknown column" 2 "$rc"
 kiln_rc drift --reference "$F/reference.csv" --current "$F/current.csv" --method median
 eq "unknown method" 2 "$rc"
+
+# A column of numbers in one file and not in the other is compared as
+# categories, numbers by value ("1" and "1.0" are one category). PSI by
+# hand: r = {1: 1/4, 2: 2/4, 3: 1/4, abc: 0}, c = {1: 1/3, 2: 1/3, 3: 0,
+# abc: 1/3}, floored at 0.0001.
+printf 'x\n1\n2\n2\n3\n' > "$T/a.csv"
+printf 'x\n1.0\n2\nabc\n' > "$T/b.csv"
+kiln_rc drift --reference "$T/a.csv" --current "$T/b.csv" --json
+eq "mixed column" "categorical 4.749878310463" "$(printf '%s' "$out" | /usr/bin/python3 -c '
+import json, sys
+c = json.load(sys.stdin)["columns"][0]
+print(c["type"], "%.12f" % c["psi"])')"
 finish
