@@ -127,3 +127,28 @@ int kiln_cli_parse_param(kiln_kv *kv, char *arg, kiln_err *err)
                             "name \"%s\"", arg);
     return 0;
 }
+
+int kiln_cli_read_token(char **out, const char *file, kiln_err *err)
+{
+    const char *env = getenv("KILN_TOKEN");
+    char *text = NULL;
+    size_t len;
+    *out = NULL;
+    if (!file) {
+        if (env && *env)
+            *out = kiln_strdup(env);
+        return 0;
+    }
+    if (kiln_read_file(&text, &len, file, 4096, err) != 0)
+        return KILN_ERROR;
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
+                   text[len - 1] == ' '))
+        text[--len] = '\0';
+    if (len < 16 || strlen(text) != len) {
+        free(text);
+        return kiln_err_set(err, KILN_EINVAL, "%s: a token needs at least "
+                            "16 characters on one line", file);
+    }
+    *out = text;
+    return 0;
+}

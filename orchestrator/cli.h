@@ -68,6 +68,9 @@ int kiln_cli_parse_pool(kiln_kv *kv, char *arg, kiln_err *err);
 
 /* Parse --param NAME=VALUE into kv (pointing into arg, which it edits). */
 int kiln_cli_parse_param(kiln_kv *kv, char *arg, kiln_err *err);
+/* The API token: the first line of file when given, else $KILN_TOKEN, else
+ * NULL (*out; free it). */
+int kiln_cli_read_token(char **out, const char *file, kiln_err *err);
 /* o[key] as a string, or "-" when it is not one (for tables). */
 const char *kiln_cli_str(json_t *o, const char *key);
 

@@ -9,7 +9,7 @@
 #include "lock.h"
 #include "state.h"
 
-enum { OPT_POOL = 256, OPT_GRACE };
+enum { OPT_POOL = 256, OPT_GRACE, OPT_LISTEN, OPT_TOKEN_FILE };
 
 static const struct option options[] = {
     {"help", no_argument, NULL, 'h'},
@@ -17,6 +17,8 @@ static const struct option options[] = {
     {"jobs", required_argument, NULL, 'j'},
     {"pool", required_argument, NULL, OPT_POOL},
     {"grace", required_argument, NULL, OPT_GRACE},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {NULL, 0, NULL, 0},
 };
 
@@ -25,13 +27,15 @@ static int exec_serve(int argc, char **argv)
     kiln_daemon_options o;
     kiln_kv *pools = kiln_calloc((size_t)argc, sizeof(kiln_kv));
     const char *state_opt = NULL;
+    const char *token_file = NULL;
     kiln_lock *lock = NULL;
     kiln_err err = KILN_ERR_INIT;
-    char *state = NULL;
+    char *state = NULL, *token = NULL;
     int c, status;
 
     memset(&o, 0, sizeof(o));
     o.grace_ms = 30000;
+    o.listen = "127.0.0.1:8080";
     o.pools = pools;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hs:j:", options, NULL)) != -1) {
@@ -67,6 +71,12 @@ static int exec_serve(int argc, char **argv)
                                             err.msg);
             }
             break;
+        case OPT_LISTEN:
+            o.listen = strcmp(optarg, "none") == 0 ? NULL : optarg;
+            break;
+        case OPT_TOKEN_FILE:
+            token_file = optarg;
+            break;
         default:
             free(pools);
             return kiln_cli_usage_error(&kiln_cmd_serve, "bad option");
@@ -77,6 +87,11 @@ static int exec_serve(int argc, char **argv)
         return kiln_cli_usage_error(&kiln_cmd_serve, "expected at least one "
                                     "PATH (a pipeline file or a directory)");
     }
+    if (kiln_cli_read_token(&token, token_file, &err) != 0) {
+        free(pools);
+        return kiln_cli_fail(&err);
+    }
+    o.token = token;
     o.paths = argv + optind;
     o.n_paths = (size_t)(argc - optind);
     state = kiln_cli_state_dir(state_opt);
@@ -93,13 +108,15 @@ done:
     kiln_lock_release(lock);
     free(state);
     free(pools);
+    free(token);
     return status;
 }
 
 const kiln_cmd kiln_cmd_serve = {
     .name = "serve",
     .usage = "serve [--state DIR] [--jobs N] [--pool NAME=N]... "
-             "[--grace DURATION] PATH...",
+             "[--grace DURATION] [--listen ADDR:PORT] [--token-file FILE] "
+             "PATH...",
     .summary = "Run the scheduler daemon on pipeline files or directories.",
     .help =
         "Loads every pipeline file named (a directory: every *.yaml and\n"
@@ -113,7 +130,16 @@ const kiln_cmd kiln_cmd_serve = {
         "  -j, --jobs N          at most N steps at once, over all runs\n"
         "      --pool NAME=N     at most N steps of pool NAME at once\n"
         "      --grace DURATION  time running steps get on stop (default "
-        "30s)\n\n"
+        "30s)\n"
+        "      --listen ADDR:PORT  serve the status page and the JSON API "
+        "there\n"
+        "                        (default 127.0.0.1:8080; port 0: any free "
+        "port; none: off)\n"
+        "      --token-file FILE the API token (else $KILN_TOKEN): POSTs "
+        "need\n"
+        "                        \"Authorization: Bearer TOKEN\", and so do "
+        "GETs when\n"
+        "                        listening beyond loopback\n\n"
         "Test clock: KILN_NOW=ISO-8601 starts the daemon's clock there and\n"
         "KILN_CLOCK_SPEED=N runs it N times faster than real time.\n",
     .exec = exec_serve,

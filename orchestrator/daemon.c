@@ -12,7 +12,7 @@
  * and KILN_CLOCK_SPEED). Store and libgit2 calls are short and made on the
  * loop thread.
  */
-#include "daemon.h"
+#include "daemon-internal.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -26,108 +26,16 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "engine.h"
 #include "git.h"
-#include "hash.h"
-#include "http.h"
-#include "inbox.h"
 #include "store.h"
-#include "triggers.h"
 
 /* Missed fires recorded one by one after downtime, before a summary. */
 #define MAX_MISSED_RECORDS 100
 
-typedef struct server server;
-typedef struct entry entry;
-
-/* One loaded definition of a pipeline, shared by the runs started from
- * it. */
-typedef struct def {
-    kiln_pipeline *p;
-    char *file;              /* absolute path */
-    char hash[KILN_HASH_HEX];
-    int refs;
-} def;
-
-typedef struct sched {
-    uv_timer_t timer;
-    entry *e;
-    kiln_cron cron;
-    char *expr;
-    int64_t due_ms;          /* next fire on the kiln clock; -1: none */
-} sched;
-
-/* Where a fire comes from: a schedule's due time, a trigger's check or a
- * manual request (kiln trigger). */
-typedef struct source {
-    const char *trigger;     /* "schedule", "drift"..., "manual" (static) */
-    char *expr;              /* schedule: the cron expression */
-    int64_t due_ms;          /* schedule: when it was due; else: when the
-                                fire came */
-    char *info;              /* else: the run's trigger_info (JSON) */
-    int64_t check_id;        /* else: the trigger_checks row to complete */
-    char *commit;            /* git: pin the run to this commit... */
-    char *file;              /* ...running the pipeline file of its
-                                checkout (NULL: the current one) */
-    size_t n_params;         /* manual: parameter overrides */
-    kiln_kv *params;
-} source;
-
-/* What became of a fire. */
-typedef struct outcome {
-    const char *status;      /* KILN_FIRE_STARTED, _SKIPPED, _MISSED, or
-                                "queued" */
-    int64_t run_id;
-    char reason[300];
-} outcome;
-
-typedef struct queued {
-    struct queued *next;
-    source src;
-} queued;
-
-typedef struct active {
-    struct active *next;
-    kiln_run *run;
-    server *dm;
-    entry *e;                /* NULL: a recovered run of no loaded entry */
-    def *d;
-} active;
-
-struct entry {
-    entry *next;
-    server *dm;
-    char *name;
-    def *d;                  /* the current definition */
-    size_t n_scheds;
-    sched **scheds;
-    queued *queue;           /* fires waiting for max_active_runs */
-    kiln_watch *watch;       /* its triggers */
-    unsigned n_active;
-    bool removed;            /* no longer in the files; goes when idle */
-    bool seen;               /* found again by the current (re)load */
-};
-
-struct server {
-    uv_loop_t loop;
-    const kiln_daemon_options *o;
-    kiln_store *store;
-    kiln_engine *eng;
-    entry *entries;
-    active *runs;
-    kiln_http *http;         /* metric triggers' requests */
-    kiln_inbox *inbox;       /* kiln trigger's requests */
-    uv_signal_t sigterm, sigint, sighup;
-    uv_timer_t grace;
-    bool stopping;
-    bool closed;
-    int signals;
-};
+#define say kiln_daemon__say
 
 /* Log a line to stderr with a timestamp. */
-static void say(const char *fmt, ...) KILN_PRINTF(1, 2);
-
-static void say(const char *fmt, ...)
+void kiln_daemon__say(const char *fmt, ...)
 {
     char when[32];
     va_list ap;
@@ -358,6 +266,9 @@ static int64_t start_run(entry *e, const source *src, char *reason,
     o.trigger_info = info;
     o.n_params = src->n_params;
     o.params = src->params;
+    o.reuse_run = src->reuse_run;
+    o.n_reuse = src->n_reuse;
+    o.reuse = src->reuse;
     if (src->commit) {
         o.git_commit = src->commit;
     } else {
@@ -365,6 +276,7 @@ static int64_t start_run(entry *e, const source *src, char *reason,
         o.git_branch = git.branch;
         o.git_dirty = git.dirty;
     }
+    o.on_event = kiln_daemon__run_event;
     o.on_done = on_run_done;
     o.data = a;
     rc = kiln_run_start(&a->run, dm->eng, &o, &err);
@@ -560,6 +472,8 @@ static void sched_fire(sched *s, int64_t due)
     src.trigger = "schedule";
     src.expr = s->expr;
     src.due_ms = due;
+    s->e->dm->last_lag_ms = (int64_t)((double)(kiln_clock_now_ms() - due) /
+                                      kiln_clock_speed());
     fire(s->e, &src, &out);
 }
 
@@ -784,7 +698,7 @@ static void scheds_open(entry *e, bool catchup)
 
 /* Entries. */
 
-static entry *entry_find(server *dm, const char *name)
+entry *kiln_daemon__entry_find(server *dm, const char *name)
 {
     for (entry *e = dm->entries; e; e = e->next)
         if (!e->removed && strcmp(e->name, name) == 0)
@@ -864,7 +778,7 @@ static size_t load_all(server *dm, bool first)
             }
             continue;
         }
-        old = entry_find(dm, d->p->name);
+        old = kiln_daemon__entry_find(dm, d->p->name);
         if (old && old->seen) {
             say("error: %s defines pipeline %s again (already defined in "
                 "%s); skipped", files[i], d->p->name, old->d->file);
@@ -971,7 +885,7 @@ static void recover_run(server *dm, json_t *r)
     a = kiln_calloc(1, sizeof(*a));
     a->dm = dm;
     a->d = d;
-    a->e = entry_find(dm, d->p->name);
+    a->e = kiln_daemon__entry_find(dm, d->p->name);
     o.pipeline = d->p;
     o.file = d->file;
     o.hash = d->hash;
@@ -979,6 +893,7 @@ static void recover_run(server *dm, json_t *r)
     params = recorded_params(json_object_get(full, "params"), &o.n_params);
     o.params = params;
     o.git_commit = json_string_value(json_object_get(r, "git_commit"));
+    o.on_event = kiln_daemon__run_event;
     o.on_done = on_run_done;
     o.data = a;
     if (a->e)
@@ -1023,84 +938,229 @@ static void recover(server *dm)
     json_decref(runs);
 }
 
-/* Requests (kiln trigger). */
+/* Manual runs (kiln trigger, the web API). */
 
-/* {"op": "trigger", "pipeline": NAME, "params": {...}, "user": ...}:
- * start a run now, as the pipeline's policies allow. */
-static void on_request(json_t *req, json_t *reply, void *data)
+static void refuse(json_t *reply, const char *code, json_t *msg)
 {
-    server *dm = data;
-    const char *op = json_string_value(json_object_get(req, "op"));
-    const char *name = json_string_value(json_object_get(req, "pipeline"));
-    json_t *params = json_object_get(req, "params"), *v;
+    json_object_set_new(reply, "error", msg);
+    json_object_set_new(reply, "code", json_string(code));
+}
+
+/* Pin src to commit rev of e's repository: resolve it and check it out
+ * under the state directory, as kiln run --commit does. */
+static int pin_commit(entry *e, source *src, const char *rev, kiln_err *err)
+{
+    kiln_git_info git;
+    char commit[41], *dir;
+    int rc;
+
+    memset(&git, 0, sizeof(git));
+    if ((rc = kiln_git_inspect(&git, e->d->file, err)) != 0)
+        return rc;
+    if (!git.in_repo) {
+        kiln_git_info_dispose(&git);
+        return kiln_err_set(err, KILN_EINVAL, "commit: %s is not in a Git "
+                            "repository", e->d->file);
+    }
+    if ((rc = kiln_git_resolve(commit, e->d->file, rev, err)) != 0) {
+        kiln_git_info_dispose(&git);
+        return rc == KILN_ENOTFOUND ? KILN_EINVAL : rc;
+    }
+    dir = kiln_asprintf("%s/checkouts/%s", e->dm->o->state_dir, commit);
+    if ((rc = kiln_git_checkout(e->d->file, commit, dir, err)) == 0) {
+        src->commit = kiln_strdup(commit);
+        src->file = kiln_path_join(dir, e->d->file + strlen(git.workdir) + 1);
+        if (access(src->file, F_OK) != 0)
+            rc = kiln_err_set(err, KILN_EINVAL, "%s does not exist at "
+                              "commit %.12s", e->d->file +
+                              strlen(git.workdir) + 1, commit);
+    }
+    free(dir);
+    kiln_git_info_dispose(&git);
+    return rc;
+}
+
+void kiln_daemon__manual_run(server *dm, const char *name, json_t *params,
+                             const char *commit, json_t *who, json_t *reply)
+{
     kiln_err err = KILN_ERR_INIT;
     const char *key;
     char *detail, *info;
+    json_t *v;
     source src;
     outcome out;
     int64_t id = 0;
     entry *e;
 
-    if (!op || strcmp(op, "trigger") != 0 || !name) {
-        json_object_set_new(reply, "error", json_string(
-            "unknown request: expected {\"op\": \"trigger\", "
-            "\"pipeline\": NAME}"));
-        json_object_set_new(reply, "code", json_string("invalid"));
+    if (dm->stopping) {
+        refuse(reply, "unavailable", json_string("kiln serve is stopping"));
         return;
     }
-    if (dm->stopping || !(e = entry_find(dm, name))) {
-        json_object_set_new(reply, "error", dm->stopping
-            ? json_string("kiln serve is stopping")
-            : json_sprintf("no pipeline \"%s\" is loaded in this kiln "
-                           "serve", name));
-        json_object_set_new(reply, "code", json_string(dm->stopping
-                                                       ? "unavailable"
-                                                       : "not_found"));
+    if (!(e = kiln_daemon__entry_find(dm, name))) {
+        refuse(reply, "not_found", json_sprintf("no pipeline \"%s\" is "
+                                                "loaded in this kiln serve",
+                                                name));
         return;
     }
     memset(&src, 0, sizeof(src));
     src.trigger = "manual";
     src.due_ms = kiln_clock_now_ms();
-    if (json_is_object(params)) {
-        src.params = kiln_calloc(json_object_size(params) + 1,
-                                 sizeof(kiln_kv));
-        json_object_foreach(params, key, v) {
-            src.params[src.n_params].key = key;
-            src.params[src.n_params].value = json_is_string(v)
-                                                 ? json_string_value(v)
-                                                 : "";
-            src.n_params++;
+    src.params = kiln_calloc(json_object_size(params) + 1, sizeof(kiln_kv));
+    json_object_foreach(params, key, v) {
+        char buf[64];
+        const char *text = json_string_value(v);
+        if (json_is_number(v)) {
+            if (json_is_integer(v))
+                snprintf(buf, sizeof(buf), "%lld",
+                         (long long)json_integer_value(v));
+            else
+                snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
+            text = buf;
         }
+        src.params[src.n_params].key = kiln_strdup(key);
+        src.params[src.n_params].value = kiln_strdup(text ? text : "");
+        src.n_params++;
     }
     if (kiln_run_check_params(e->d->p, src.n_params, src.params, &err) !=
-        0) {
-        json_object_set_new(reply, "error", json_string(err.msg));
-        json_object_set_new(reply, "code", json_string("invalid"));
-        free(src.params);
+            0 ||
+        (commit && pin_commit(e, &src, commit, &err) != 0)) {
+        refuse(reply, err.code == KILN_ERROR ? "unavailable" : "invalid",
+               json_string(err.msg));
+        source_dispose(&src);
         return;
     }
-    v = json_pack("{s:O?, s:O?}", "params", params, "user",
-                  json_object_get(req, "user"));
+    v = json_pack("{s:O?, s:s?, s:O?}", "params", params, "commit",
+                  src.commit, "user", who);
     detail = json_dumps(v, JSON_COMPACT);
     json_decref(v);
     if (kiln_store_check_record(dm->store, &id, e->name, "manual",
-                                "kiln trigger", KILN_CHECK_HELD,
+                                commit ? commit : "", KILN_CHECK_HELD,
                                 "requested", detail, 0, &err) != 0)
         store_warn(&err);
     info = kiln_asprintf("{\"trigger\":\"manual\",\"check\":%lld,"
                          "\"detail\":%s}", (long long)id, detail);
     src.info = info;
     src.check_id = id;
-    say("%s: run requested by kiln trigger", e->name);
+    say("%s: run requested (%s)", e->name, json_is_string(json_object_get(
+        who, "via")) ? json_string_value(json_object_get(who, "via"))
+                     : "kiln trigger");
     fire(e, &src, &out);
     json_object_set_new(reply, "status", json_string(out.status));
     if (out.run_id)
         json_object_set_new(reply, "run_id", json_integer(out.run_id));
     if (out.reason[0])
         json_object_set_new(reply, "reason", json_string(out.reason));
-    free(info);
     free(detail);
-    free(src.params);
+    source_dispose(&src); /* info is src's now */
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}
+
+void kiln_daemon__retry_run(server *dm, const char *name, json_t *run,
+                            json_t *reply)
+{
+    int64_t id = json_integer_value(json_object_get(run, "id"));
+    const char *file = json_string_value(json_object_get(run, "file"));
+    const char *hash = json_string_value(json_object_get(run,
+                                                         "pipeline_hash"));
+    char why[300], hash_now[KILN_HASH_HEX];
+    kiln_err err = KILN_ERR_INIT;
+    json_t *step, *ex;
+    kiln_kv *reuse;
+    source src;
+    entry *e;
+    size_t i, k;
+
+    if (dm->stopping || !(e = kiln_daemon__entry_find(dm, name))) {
+        refuse(reply, dm->stopping ? "unavailable" : "not_found",
+               dm->stopping ? json_string("kiln serve is stopping")
+                            : json_sprintf("no pipeline \"%s\" is loaded "
+                                           "in this kiln serve", name));
+        return;
+    }
+    /* The same definition, or no retry: steps reused from a run of
+     * another definition could be anything. */
+    if (!file || !hash || kiln_hash_file(hash_now, file, &err) != 0 ||
+        strcmp(hash_now, hash) != 0) {
+        refuse(reply, "invalid", json_sprintf("the pipeline file of run %lld"
+                                              " changed or is gone since it "
+                                              "ran: start a new run instead",
+                                              (long long)id));
+        return;
+    }
+    memset(&src, 0, sizeof(src));
+    src.trigger = "retry";
+    src.due_ms = kiln_clock_now_ms();
+    src.info = kiln_asprintf("{\"retry_of\":%lld}", (long long)id);
+    src.file = kiln_strdup(file);
+    if (json_is_string(json_object_get(run, "git_commit")))
+        src.commit = kiln_strdup(json_string_value(json_object_get(
+            run, "git_commit")));
+    src.params = recorded_params(json_object_get(run, "params"),
+                                 &src.n_params);
+    reuse = kiln_calloc(json_array_size(json_object_get(run, "steps")) + 1,
+                        sizeof(kiln_kv));
+    json_array_foreach(json_object_get(run, "steps"), i, step) {
+        int64_t from = 0;
+        if (strcmp(jstr(step, "status"), "succeeded") != 0)
+            continue;
+        json_array_foreach(json_object_get(step, "attempts_detail"), k, ex) {
+            const char *st = jstr(ex, "status");
+            if (strcmp(st, "succeeded") == 0 || strcmp(st, "cached") == 0)
+                from = json_integer_value(json_object_get(ex, "id"));
+        }
+        if (from > 0) {
+            reuse[src.n_reuse].key = json_string_value(json_object_get(
+                step, "name"));
+            reuse[src.n_reuse].value = kiln_asprintf("%lld",
+                                                     (long long)from);
+            src.n_reuse++;
+        }
+    }
+    src.reuse = reuse;
+    src.reuse_run = id;
+    if ((id = start_run(e, &src, why, sizeof(why))) != 0) {
+        say("%s: run %lld retries run %lld", e->name, (long long)id,
+            (long long)src.reuse_run);
+        json_object_set_new(reply, "status", json_string("started"));
+        json_object_set_new(reply, "run_id", json_integer(id));
+    } else {
+        refuse(reply, "unavailable", json_string(why));
+    }
+    for (i = 0; i < src.n_reuse; i++)
+        free((char *)reuse[i].value);
+    free(reuse);
+    free(src.params); /* recorded_params(): borrowed strings */
+    src.params = NULL;
+    src.n_params = 0;
+    source_dispose(&src);
+}
+
+/* kiln trigger's requests: {"op": "trigger", "pipeline": NAME,
+ * "params": {...}, "user": ...}. */
+static void on_request(json_t *req, json_t *reply, void *data)
+{
+    server *dm = data;
+    const char *op = json_string_value(json_object_get(req, "op"));
+    const char *name = json_string_value(json_object_get(req, "pipeline"));
+    json_t *params = json_object_get(req, "params"), *who;
+
+    if (!op || strcmp(op, "trigger") != 0 || !name ||
+        (params && !json_is_object(params))) {
+        refuse(reply, "invalid", json_string(
+            "unknown request: expected {\"op\": \"trigger\", \"pipeline\": "
+            "NAME, \"params\": {...}}"));
+        return;
+    }
+    who = json_pack("{s:s, s:O?, s:O?}", "via", "kiln trigger", "user",
+                    json_object_get(req, "user"), "pid",
+                    json_object_get(req, "pid"));
+    kiln_daemon__manual_run(dm, name, params, NULL, who, reply);
+    json_decref(who);
 }
 
 /* Stopping. */
@@ -1120,6 +1180,7 @@ static void close_all(server *dm)
     }
     kiln_inbox_close(dm->inbox);
     dm->inbox = NULL;
+    kiln_daemon__web_stop(dm);
     kiln_http_close(dm->http);
     dm->http = NULL;
     uv_close((uv_handle_t *)&dm->sigterm, NULL);
@@ -1234,6 +1295,16 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     if (kiln_inbox_open(&dm.inbox, &dm.loop, o->state_dir, on_request, &dm,
                         &err) != 0)
         say("warning: %s: kiln trigger cannot reach this daemon", err.msg);
+    if (kiln_daemon__web_start(&dm, &err) != 0) {
+        say("error: %s", err.msg);
+        status = KILN_EXIT_SYSTEM;
+        dm.stopping = true;
+        for (entry *e = dm.entries; e; e = e->next)
+            scheds_close(e);
+        for (active *a = dm.runs; a; a = a->next)
+            kiln_run_cancel(a->run, true);
+        shutdown_maybe(&dm);
+    }
     say("pid %d, state %s, %u job%s, %zu pipeline%s loaded in %.0f ms%s",
         (int)getpid(), o->state_dir, kiln_engine_jobs(dm.eng),
         kiln_engine_jobs(dm.eng) == 1 ? "" : "s", n, n == 1 ? "" : "s",

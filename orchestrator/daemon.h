@@ -22,6 +22,8 @@ typedef struct kiln_daemon_options {
     size_t n_pools;
     const kiln_kv *pools;    /* NAME=N */
     int64_t grace_ms;        /* how long running steps may finish */
+    const char *listen;      /* the web API's address, or NULL: none */
+    const char *token;       /* the API token, or NULL */
 } kiln_daemon_options;
 
 /*

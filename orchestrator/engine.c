@@ -77,6 +77,8 @@ struct kiln_run {
     step_rt *steps;
     char *root;
     char *log_dir;           /* STATE/logs/RUN: STEP.ATTEMPT.log files */
+    int64_t reuse_run;       /* a retry of this run (0: none)... */
+    int64_t *reuse_exec;     /* ...reusing these executions, by step */
     kiln_env base_env;       /* environ + pipeline env + params + KILN_* */
     size_t n_params;
     kiln_kv *params;         /* effective params (gates read them) */
@@ -337,6 +339,19 @@ static void step_set(step_rt *s, kiln_step_state state, const char *reason)
     emit(run, (ssize_t)s->idx);
 }
 
+/* s succeeded: the steps whose last need it was become ready. */
+static void succeed(step_rt *s, const char *why)
+{
+    kiln_run *run = s->run;
+    step_set(s, KILN_STEP_SUCCEEDED, why);
+    for (size_t i = 0; i < s->n_down; i++) {
+        step_rt *d = &run->steps[s->down[i]];
+        if (--d->unmet == 0 && d->state == KILN_STEP_PENDING &&
+            !run->cancelling)
+            step_set(d, KILN_STEP_READY, NULL);
+    }
+}
+
 /* Mark everything downstream of s skipped, depth first. */
 static void skip_downstream(step_rt *s, const char *why, bool by_gate)
 {
@@ -510,13 +525,7 @@ static void step_attempt_ended(step_rt *s, bool ok, const char *reason)
     const kiln_step *st = &run->p->steps[s->idx];
 
     if (ok) {
-        step_set(s, KILN_STEP_SUCCEEDED, NULL);
-        for (size_t i = 0; i < s->n_down; i++) {
-            step_rt *d = &run->steps[s->down[i]];
-            if (--d->unmet == 0 && d->state == KILN_STEP_PENDING &&
-                !run->cancelling)
-                step_set(d, KILN_STEP_READY, NULL);
-        }
+        succeed(s, NULL);
     } else if (run->cancelling) {
         step_set(s, KILN_STEP_CANCELLED, reason);
     } else if (s->attempt <= st->retries) {
@@ -981,13 +990,7 @@ static void restore_done(uv_work_t *req, int status)
             store_failed(run, &err);
         free(recs);
         step_set(s, KILN_STEP_RUNNING, NULL);
-        step_set(s, KILN_STEP_SUCCEEDED, why);
-        for (size_t i = 0; i < s->n_down; i++) {
-            step_rt *d = &run->steps[s->down[i]];
-            if (--d->unmet == 0 && d->state == KILN_STEP_PENDING &&
-                !run->cancelling)
-                step_set(d, KILN_STEP_READY, NULL);
-        }
+        succeed(s, why);
     }
     cache_job_free(j);
     run_maybe_finish(run);
@@ -1074,6 +1077,39 @@ static step_rt *next_ready(kiln_run *run)
     return NULL;
 }
 
+/* A retry: the step succeeded in the run retried, so record that
+ * execution's outputs and metrics as this run's and go on. The files are
+ * where that run left them (the same workdir or checkout). */
+static void step_reuse(step_rt *s, int64_t from_exec)
+{
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err err = KILN_ERR_INIT;
+    kiln_exec_rec rec;
+    char why[80];
+
+    memset(&rec, 0, sizeof(rec));
+    s->attempt = 1;
+    rec.run_id = run->id;
+    rec.step = st->name;
+    rec.kind = kiln_step_kind_name(st->kind);
+    rec.attempt = 1;
+    rec.log_path = "";
+    rec.executor = "reuse";
+    rec.started_ms = kiln_now_ms();
+    snprintf(why, sizeof(why), "reused from run %lld",
+             (long long)run->reuse_run);
+    if (kiln_store_exec_start(run->eng->store, &s->exec_id, &rec, &err) !=
+            0 ||
+        kiln_store_exec_finish(run->eng->store, s->exec_id, KILN_ST_CACHED,
+                               -1, 0, why, kiln_now_ms(), &err) != 0 ||
+        kiln_store_exec_reuse(run->eng->store, s->exec_id, from_exec,
+                              &err) != 0)
+        store_failed(run, &err);
+    step_set(s, KILN_STEP_RUNNING, NULL);
+    succeed(s, why);
+}
+
 /* Hand free slots to ready steps, one per run in turn. */
 static void dispatch(kiln_engine *eng)
 {
@@ -1090,7 +1126,10 @@ static void dispatch(kiln_engine *eng)
         if (!s)
             break;
         if (gate_passes(s)) {
-            if (cacheable(s))
+            if (s->attempt == 0 && s->run->reuse_exec &&
+                s->run->reuse_exec[s->idx] > 0)
+                step_reuse(s, s->run->reuse_exec[s->idx]);
+            else if (cacheable(s))
                 cache_check(s);
             else
                 step_start(s);
@@ -1267,6 +1306,7 @@ static void on_timer_close(uv_handle_t *h)
             free(run->steps[i].workdir);
         }
         free(run->steps);
+        free(run->reuse_exec);
         kiln_env_dispose(&run->base_env);
         for (size_t i = 0; i < run->n_params; i++)
             free((char *)run->params[i].value);
@@ -1291,6 +1331,15 @@ static kiln_run *run_new(kiln_engine *eng, const kiln_run_options *o,
     run->root = kiln_strdup(o->root ? o->root : p->dir);
     run->on_event = o->on_event;
     run->on_done = o->on_done;
+    if (o->n_reuse) {
+        run->reuse_run = o->reuse_run;
+        run->reuse_exec = kiln_calloc(p->n_steps, sizeof(int64_t));
+        for (size_t i = 0; i < o->n_reuse; i++) {
+            ssize_t k = kiln_pipeline_find_step(p, o->reuse[i].key);
+            if (k >= 0)
+                run->reuse_exec[k] = strtoll(o->reuse[i].value, NULL, 10);
+        }
+    }
     run->data = o->data;
     run->log_dir = kiln_asprintf("%s/logs/%lld", eng->state_dir,
                                  (long long)id);

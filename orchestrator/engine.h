@@ -82,6 +82,11 @@ typedef struct kiln_run_options {
     const char *git_commit; /* NULL: not in a repository */
     const char *git_branch;
     bool git_dirty;
+    int64_t reuse_run;      /* a retry: the run retried, or 0 */
+    size_t n_reuse;         /* its steps that succeeded, and the */
+    const kiln_kv *reuse;   /* execution ids (as text) that made them:
+                               those steps are recorded as reused, not
+                               run again */
     kiln_run_event_cb on_event; /* may be NULL */
     kiln_run_done_cb on_done;
     void *data;

@@ -172,6 +172,10 @@ static const char *const migrations[] = {
     "  state TEXT NOT NULL,"
     "  updated_at INTEGER NOT NULL,"
     "  PRIMARY KEY (pipeline, key));",
+    /* 7 -> 8: the web API pages runs by status, with or without a
+     * pipeline, newest first. */
+    "CREATE INDEX runs_by_status_id ON runs(status, id);"
+    "CREATE INDEX runs_by_pipeline_status ON runs(pipeline, status, id);",
 };
 
 /* Prepared statements, compiled once per open store. */
@@ -1668,4 +1672,86 @@ int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
                       "WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY "
                       "checked_at DESC, id DESC LIMIT ?2",
                       pipeline, limit > 0 ? limit : 20, err);
+}
+
+int kiln_store_runs_page_json(kiln_store *st, json_t **out,
+                              const char *pipeline, const char *status,
+                              int64_t before, int limit, kiln_err *err)
+{
+    char sql[512];
+    sqlite3_stmt *s;
+    json_t *rows;
+    int rc, i = 1;
+
+    /* Only the conditions given, so SQLite picks the index that fits. */
+    snprintf(sql, sizeof(sql), "SELECT " RUN_COLUMNS " FROM runs WHERE 1%s%s%s "
+             "ORDER BY id DESC LIMIT ?",
+             pipeline ? " AND pipeline = ?" : "",
+             status ? " AND status = ?" : "", before > 0 ? " AND id < ?" : "");
+    *out = NULL;
+    if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
+        return db_error(st, rc, err, "querying runs");
+    if (pipeline)
+        bind_text(s, i++, pipeline);
+    if (status)
+        bind_text(s, i++, status);
+    if (before > 0)
+        sqlite3_bind_int64(s, i++, before);
+    sqlite3_bind_int(s, i, limit > 0 ? limit : 50);
+    rows = json_array();
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(rows, row_json(s));
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(rows);
+        return db_error(st, rc, err, "querying runs");
+    }
+    *out = rows;
+    return 0;
+}
+
+int kiln_store_stats_json(kiln_store *st, json_t **out, kiln_err *err)
+{
+    json_t *runs = NULL, *steps = NULL, *checks = NULL;
+    int rc;
+    *out = NULL;
+    if ((rc = query_rows(st, &runs,
+                         "SELECT pipeline, status, count(*) AS n FROM runs "
+                         "GROUP BY pipeline, status", NULL, 0, err)) != 0 ||
+        (rc = query_rows(st, &steps,
+                         "SELECT r.pipeline, e.step, count(*) AS n, "
+                         "sum(e.finished_at - e.started_at) / 1000.0 AS "
+                         "seconds FROM executions e JOIN runs r ON r.id = "
+                         "e.run_id WHERE e.id > (SELECT coalesce(max(id), "
+                         "0) - ?2 FROM executions) AND e.finished_at IS NOT "
+                         "NULL AND e.cached_from IS NULL GROUP BY "
+                         "r.pipeline, e.step", NULL, 10000, err)) != 0 ||
+        (rc = query_rows(st, &checks,
+                         "SELECT pipeline, trigger, status, count(*) AS n "
+                         "FROM trigger_checks GROUP BY pipeline, trigger, "
+                         "status", NULL, 0, err)) != 0) {
+        json_decref(runs);
+        json_decref(steps);
+        return rc;
+    }
+    *out = json_pack("{s:o, s:o, s:o}", "runs", runs, "steps", steps,
+                     "checks", checks);
+    return 0;
+}
+
+int kiln_store_exec_reuse(kiln_store *st, int64_t exec_id, int64_t from_exec,
+                          kiln_err *err)
+{
+    char *sql;
+    int rc = kiln_store_cache_hit(st, exec_id, from_exec, NULL, err);
+    if (rc != 0)
+        return rc;
+    /* Lineage: the same artifacts, used and made by this execution. */
+    sql = kiln_asprintf("INSERT INTO events (execution_id, artifact_id, "
+                        "type) SELECT ?3, artifact_id, type FROM events "
+                        "WHERE ?1 IS NULL AND ?2 IS NULL AND execution_id "
+                        "= %lld", (long long)from_exec);
+    rc = exec_bound(st, sql, NULL, NULL, exec_id, NULL, err);
+    free(sql);
+    return rc;
 }

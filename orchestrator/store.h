@@ -33,7 +33,7 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_CACHED "cached"       /* executions: outputs restored */           /* executions: kiln lost track of it */
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 7
+#define KILN_STORE_SCHEMA 8
 
 /*
  * Open (creating and migrating as needed) the database at path. Returns 0
@@ -166,6 +166,10 @@ int kiln_store_cache_lookup(kiln_store *st, json_t **out, const char *key,
 int kiln_store_cache_hit(kiln_store *st, int64_t exec_id, int64_t from_exec,
                          const char *key, kiln_err *err);
 
+/* A retry reused execution from_exec: as a cache hit, and with its
+ * artifacts' events copied, so lineage sees them. */
+int kiln_store_exec_reuse(kiln_store *st, int64_t exec_id, int64_t from_exec,
+                          kiln_err *err);
 /* The content hashes every cache entry needs, as a JSON array. */
 int kiln_store_cache_objects_json(kiln_store *st, json_t **out,
                                   kiln_err *err);
@@ -283,6 +287,16 @@ int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
 /* Newest first; pipeline may be NULL; limit <= 0 means 20. */
 int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
                          int limit, kiln_err *err);
+/* A page of runs, newest first: of pipeline and status (each may be
+ * NULL), with ids below before (0: from the newest); limit <= 0 means
+ * 50. */
+int kiln_store_runs_page_json(kiln_store *st, json_t **out,
+                              const char *pipeline, const char *status,
+                              int64_t before, int limit, kiln_err *err);
+/* Counts for /metrics: {"runs": [{pipeline, status, n}], "steps":
+ * [{pipeline, step, n, seconds}] (the last 10,000 finished attempts that
+ * ran), "checks": [{pipeline, trigger, status, n}]}. */
+int kiln_store_stats_json(kiln_store *st, json_t **out, kiln_err *err);
 /* A run with its steps and their attempts; KILN_ENOTFOUND if no such run. */
 int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
                         kiln_err *err);

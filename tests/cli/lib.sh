@@ -58,11 +58,16 @@ now_ms() { date +%s%3N; }
 # serve LOG ARGS...: start kiln serve on the test's state in the
 # background, appending to $T/LOG; $daemon is its pid.
 serve() {
-    local log=$1; shift
-    "$KILN" serve --state "$KILN_STATE" "$@" >>"$T/$log" 2>&1 &
+    local log=$1 listen=(--listen 127.0.0.1:0); shift
+    # Tests run side by side: any free port, unless the test picks one.
+    case " $* " in *" --listen "*) listen=() ;; esac
+    "$KILN" serve --state "$KILN_STATE" "${listen[@]}" "$@" >>"$T/$log" 2>&1 &
     daemon=$!
     daemons+=("$daemon")
 }
+
+# web_url: the running daemon's base URL (it writes STATE/web.url).
+web_url() { cat "$KILN_STATE/web.url" 2>/dev/null; }
 
 # wait_for WHAT SECONDS 'SHELL CONDITION': poll until it holds (a check).
 wait_for() {

@@ -1,0 +1,164 @@
+/*
+ * events.c: /api/v1/events, Server-Sent Events.
+ *
+ * h2o sends a response in pieces, and a piece may only be handed to it
+ * once the previous one went out (its generator's proceed callback). So
+ * each subscriber has a buffer of events waiting and one in flight. A
+ * subscriber that falls more than MAX_BACKLOG behind is dropped: it
+ * reconnects (EventSource does) and reloads what it shows.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BACKLOG ((size_t)4 << 20)
+#define HEARTBEAT_MS 15000
+
+struct kiln_web_sub {
+    h2o_generator_t super;   /* first: h2o hands it back to us */
+    kiln_web_sub *next;
+    kiln_web *w;
+    h2o_req_t *req;
+    kiln_buf pending;        /* events not yet handed to h2o */
+    kiln_buf sending;        /* handed to h2o, until proceed */
+    bool inflight;
+    bool ending;             /* send FINAL once nothing is in flight */
+    bool done;               /* FINAL sent or the client went away */
+};
+
+static void unlink_sub(kiln_web_sub *s)
+{
+    for (kiln_web_sub **pp = &s->w->subs; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            return;
+        }
+    }
+}
+
+/* The subscriber's memory is the request pool's: only its buffers are
+ * ours to free. */
+static void sub_release(kiln_web_sub *s)
+{
+    unlink_sub(s);
+    kiln_buf_dispose(&s->pending);
+    kiln_buf_dispose(&s->sending);
+    s->done = true;
+}
+
+static void flush(kiln_web_sub *s)
+{
+    h2o_iovec_t iov;
+    if (s->inflight || s->done)
+        return;
+    if (s->pending.len == 0 && !s->ending)
+        return;
+    if (s->ending) {
+        /* The last piece lives in the request's pool: our buffers go
+         * now. */
+        h2o_req_t *req = s->req;
+        iov = h2o_strdup(&req->pool, s->pending.ptr ? s->pending.ptr : "",
+                         s->pending.len);
+        sub_release(s);
+        h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    kiln_buf_dispose(&s->sending);
+    s->sending = s->pending;
+    memset(&s->pending, 0, sizeof(s->pending));
+    iov = h2o_iovec_init(s->sending.ptr ? s->sending.ptr : "",
+                         s->sending.len);
+    s->inflight = true;
+    h2o_send(s->req, &iov, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    kiln_web_sub *s = (kiln_web_sub *)g;
+    (void)req;
+    s->inflight = false;
+    kiln_buf_dispose(&s->sending);
+    flush(s);
+}
+
+static void on_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    kiln_web_sub *s = (kiln_web_sub *)g;
+    (void)req;
+    if (!s->done)
+        sub_release(s);
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    kiln_web *w = t->data;
+    for (kiln_web_sub *s = w->subs; s; s = s->next) {
+        kiln_buf_puts(&s->pending, ": ping\n\n");
+        flush(s);
+    }
+}
+
+int kiln_web__subscribe(kiln_web *w, h2o_req_t *req)
+{
+    kiln_web_sub *s = h2o_mem_alloc_pool(&req->pool, sizeof(*s));
+    memset(s, 0, sizeof(*s));
+    s->super.proceed = on_proceed;
+    s->super.stop = on_stop;
+    s->w = w;
+    s->req = req;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+                   NULL, H2O_STRLIT("text/event-stream"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
+                   NULL, H2O_STRLIT("no-store"));
+    h2o_start_response(req, &s->super);
+    s->next = w->subs;
+    w->subs = s;
+    /* Clients learn at once that the stream is open. */
+    kiln_buf_puts(&s->pending, "retry: 2000\n: connected\n\n");
+    flush(s);
+    if (!w->heartbeat) {
+        w->heartbeat = kiln_calloc(1, sizeof(*w->heartbeat));
+        uv_timer_init(w->o.loop, w->heartbeat);
+        w->heartbeat->data = w;
+        uv_timer_start(w->heartbeat, on_heartbeat, HEARTBEAT_MS,
+                       HEARTBEAT_MS);
+    }
+    return 0;
+}
+
+void kiln_web_publish(kiln_web *w, const char *type, json_t *data)
+{
+    char *text;
+    if (!w || !w->subs)
+        return;
+    text = json_dumps(data, JSON_COMPACT);
+    w->event_id++;
+    for (kiln_web_sub *s = w->subs, *next; s; s = next) {
+        next = s->next;
+        if (s->pending.len > MAX_BACKLOG) {
+            s->ending = true; /* too slow: let it reconnect */
+            kiln_buf_clear(&s->pending);
+        } else {
+            kiln_buf_printf(&s->pending, "id: %llu\nevent: %s\ndata: %s\n\n",
+                            (unsigned long long)w->event_id, type, text);
+        }
+        flush(s);
+    }
+    free(text);
+}
+
+void kiln_web__end_streams(kiln_web *w)
+{
+    for (kiln_web_sub *s = w->subs, *next; s; s = next) {
+        next = s->next;
+        s->ending = true;
+        flush(s);
+    }
+    if (w->heartbeat) {
+        uv_close((uv_handle_t *)w->heartbeat, (uv_close_cb)free);
+        w->heartbeat = NULL;
+    }
+}

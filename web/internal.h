@@ -1,0 +1,74 @@
+/*
+ * internal.h: what the files of web/ share.
+ *
+ *   server.c  the h2o server on the loop: listen, accept, auth, limits,
+ *             dispatch, responses, shutdown;
+ *   routes.c  the /api/v1 routes;
+ *   events.c  Server-Sent Events subscribers;
+ *   assets.c  the status page (generated from web/ui/ at build time).
+ */
+#ifndef KILN_WEB_INTERNAL_H
+#define KILN_WEB_INTERNAL_H
+
+#define H2O_USE_LIBUV 1
+#include <h2o.h>
+
+#include "web.h"
+
+/* Bodies of POST requests larger than this get 413. */
+#define KILN_WEB_MAX_BODY ((size_t)1 << 20)
+
+typedef struct kiln_web_sub kiln_web_sub;
+
+struct kiln_web {
+    kiln_web_options o;
+    char *listen;            /* owned copies of o's strings */
+    char *token;
+    char *state_dir;
+    char address[80];        /* as bound */
+    bool loopback;           /* listening on loopback only */
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    uv_tcp_t *listener;
+    uv_timer_t *heartbeat;   /* keeps event streams alive */
+    kiln_web_sub *subs;      /* event stream subscribers */
+    uint64_t event_id;
+    int open;                /* client sockets not yet closed */
+    bool stopping;
+    bool listener_closed;
+    bool freed;
+};
+
+/* Responses. Every error is JSON {"error": MSG}. */
+void kiln_web__json(h2o_req_t *req, int status, json_t *body); /* steals */
+int kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
+    KILN_PRINTF(3, 4);
+void kiln_web__text(h2o_req_t *req, int status, const char *type,
+                    const char *body, size_t len);
+
+/* Request helpers. */
+/* The value of query parameter name (decoded, in req's pool), or NULL. */
+const char *kiln_web__query(h2o_req_t *req, const char *name);
+bool kiln_web__is(h2o_req_t *req, const char *method);
+/* May req go on (its token, when one is needed)? Otherwise it has been
+ * answered: 401 or 403. */
+bool kiln_web__allowed(kiln_web *w, h2o_req_t *req);
+
+/* Routes (routes.c): handle req or return false for an unknown path. */
+bool kiln_web__route(kiln_web *w, h2o_req_t *req, const char *path);
+
+/* Events (events.c). */
+int kiln_web__subscribe(kiln_web *w, h2o_req_t *req);
+void kiln_web__end_streams(kiln_web *w);
+
+/* The status page (assets.c): the asset for path, or NULL. */
+typedef struct kiln_web_asset {
+    const char *path;       /* "/", "/app.js" */
+    const char *type;
+    const unsigned char *data;
+    size_t len;
+} kiln_web_asset;
+const kiln_web_asset *kiln_web__asset(const char *path);
+
+#endif

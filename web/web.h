@@ -1,0 +1,68 @@
+/*
+ * web.h: the HTTP API and status page of kiln serve.
+ *
+ * libh2o (HTTP/1.1 and HTTP/2, built against libuv) serves them on the
+ * daemon's own loop: no second thread or process. Reads come straight
+ * from the store (short indexed queries); what changes the daemon's state
+ * (start, cancel, retry a run) goes through hooks the daemon provides, so
+ * the HTTP API and the CLI share one code path. Changes are pushed to
+ * /api/v1/events subscribers as Server-Sent Events.
+ */
+#ifndef KILN_WEB_H
+#define KILN_WEB_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "../orchestrator/base/base.h"
+#include "../orchestrator/store.h"
+
+typedef struct kiln_web kiln_web;
+
+/* What the daemon does for the API. Each returns 0 or a kiln error code
+ * (KILN_ENOTFOUND -> 404, KILN_EINVAL -> 400, KILN_EBUSY -> 409, others
+ * -> 500) with a message in err. */
+typedef struct kiln_web_hooks {
+    /* POST /pipelines/{name}/runs: {status, run_id, reason} as kiln
+     * trigger's reply (the run may be queued or refused by a policy). */
+    int (*start_run)(void *data, const char *pipeline, json_t *params,
+                     const char *commit, json_t **reply, kiln_err *err);
+    int (*cancel_run)(void *data, int64_t run_id, kiln_err *err);
+    /* A new run of the same pipeline, params and commit that reuses the
+     * successful steps of run_id. */
+    int (*retry_run)(void *data, int64_t run_id, int64_t *new_id,
+                     kiln_err *err);
+    /* Every loaded pipeline: {name, file, description, schedule, next_due,
+     * triggers, active} (a new reference). */
+    json_t *(*pipelines)(void *data);
+    /* One loaded pipeline with its definition and DAG, or NULL. */
+    json_t *(*pipeline)(void *data, const char *name);
+    /* Gauges for /metrics: {queue_depth, active_runs, running_steps,
+     * scheduler_lag_ms}. */
+    json_t *(*gauges)(void *data);
+    void *data;
+} kiln_web_hooks;
+
+typedef struct kiln_web_options {
+    uv_loop_t *loop;
+    kiln_store *store;
+    const char *state_dir;
+    const char *listen;   /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
+    const char *token;    /* NULL: POSTs are refused (403) */
+    kiln_web_hooks hooks;
+} kiln_web_options;
+
+/* Listen and serve. KILN_EINVAL for a bad address, KILN_ERROR when it
+ * cannot bind (the message names the address). */
+int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err);
+/* The address actually bound ("127.0.0.1:8080"; with port 0, the port
+ * the kernel chose). */
+const char *kiln_web_address(const kiln_web *w);
+/* Send an event to every /api/v1/events subscriber: "event: TYPE" and
+ * data as one line of JSON. */
+void kiln_web_publish(kiln_web *w, const char *type, json_t *data);
+/* Stop listening, end event streams, ask connections to close; memory
+ * goes once the loop has closed everything. NULL is fine. */
+void kiln_web_stop(kiln_web *w);
+
+#endif
