@@ -43,11 +43,8 @@ const kiln_web_asset *kiln_web__asset(const char *path)
     for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++)
         if (strcmp(assets[i].path, path) == 0)
             return &assets[i];
-    /* The page's own routes (#/runs/12) never reach the server; any other
-     * path that looks like a page gets the page. */
-    if (strcmp(path, \"/\") != 0 && strchr(path + 1, '.') == NULL &&
-        strncmp(path, \"/api/\", 5) != 0)
-        return kiln_web__asset(\"/\");
+    /* The page routes with the URL's fragment (#/runs/12): nothing
+     * else is served. */
     return NULL;
 }
 ")

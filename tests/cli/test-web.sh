@@ -1,0 +1,200 @@
+# The JSON API of a real kiln serve on 127.0.0.1: every route, auth,
+# limits, malformed input, traversal attempts, and an SSE client seeing a
+# run change.
+. "$(dirname "$0")/lib.sh"
+TOKEN=0123456789abcdef-test-token
+printf '%s\n' "$TOKEN" > "$T/token"
+mkdir -p "$T/p"
+cat > "$T/p/web.yaml" <<'YAML'
+pipeline: web
+params: {n: "1"}
+schedule: "0 3 * * *"
+steps:
+  first: {run: "echo first $KILN_PARAM_N"}
+  second: {run: "test -f go && echo go || exit 3", needs: [first]}
+YAML
+serve serve.log --token-file "$T/token" "$T/p"
+wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
+U=$(web_url)
+AUTH="Authorization: Bearer $TOKEN"
+# get PATH: body in $body, status in $code.
+get() { body=$(curl -s -o - -w '\n%{http_code}' "$@"); code=${body##*$'\n'}; body=${body%$'\n'*}; }
+js() { printf '%s' "$body" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+get "${U}healthz"
+eq "healthz" '200 {"status":"ok"}' "$code $body"
+get "${U}api/v1/pipelines"
+eq "pipelines" "200 web 2 0 3 * * *" "$code $(js 'd["pipelines"][0]["name"], d["pipelines"][0]["steps"], d["pipelines"][0]["schedule"]["crons"][0]')"
+check "next fire time" test "$(js 'd["pipelines"][0]["next_due"] > 0')" = True
+get "${U}api/v1/pipelines/web"
+eq "the DAG" "200 [['first', 'second']] ['first', 'second']" "$code $(js 'd["dag"]["edges"], [n["name"] for n in d["dag"]["nodes"]]')"
+get "${U}api/v1/pipelines/nope"
+eq "unknown pipeline" 404 "$code"
+
+# Starting runs: POSTs need the token.
+get -X POST -d '{}' "${U}api/v1/pipelines/web/runs"
+eq "no token: 401" 401 "$code"
+contains "saying how" "Authorization: Bearer" "$body"
+get -X POST -H "Authorization: Bearer wrong-token-wrong" -d '{}' "${U}api/v1/pipelines/web/runs"
+eq "wrong token: 401" 401 "$code"
+get -X POST -H "$AUTH" -d '{"params": {"n": "5"}}' "${U}api/v1/pipelines/web/runs"
+eq "started: 201" "201 started" "$code $(js 'd["status"]')"
+id=$(js 'd["run_id"]')
+wait_for "the run ends" 10 '[ "$(q "select status from runs where id='"$id"'")" = failed ]'
+get "${U}api/v1/runs/$id"
+eq "run detail" "200 failed 5 ['succeeded', 'failed'] True" "$code $(js 'd["status"], d["params"]["n"], [s["status"] for s in d["steps"]], d["steps"][1]["attempts_detail"][0]["exit_code"] == 3')"
+get "${U}api/v1/runs/$id/steps/first/log"
+eq "the log" "200 first 5" "$code $(printf '%s' "$body" | tr -d '\n')"
+get -D "$T/h" "${U}api/v1/runs/$id/steps/first/log?offset=6"
+eq "from an offset" "5" "$(printf '%s' "$body" | tr -d '\n')"
+contains "with the next offset" "x-kiln-offset: 8" "$(tr -d '\r' < "$T/h")"
+get "${U}api/v1/runs/$id/steps/nosuch/log"
+eq "no such step: 404" 404 "$code"
+
+# Retry: the failed step runs again, the succeeded one is reused.
+touch "$T/p/go"
+get -X POST -H "$AUTH" "${U}api/v1/runs/$id/retry"
+eq "retry: 201" 201 "$code"
+rid=$(js 'd["run_id"]')
+wait_for "the retry ends" 10 '[ "$(q "select status from runs where id='"$rid"'")" = succeeded ]'
+eq "first reused, second ran" "first|succeeded|reused from run $id second|succeeded|" \
+    "$(q "select step, status, coalesce(reason, '') from run_steps where run_id=$rid order by position" | tr '\n' ' ' | sed 's/ $//')"
+get -X POST -H "$AUTH" "${U}api/v1/runs/$rid/retry"
+eq "a succeeded run cannot be retried: 409" 409 "$code"
+
+# Paging.
+for i in 1 2 3; do
+    get -X POST -H "$AUTH" "${U}api/v1/pipelines/web/runs"
+    wait_for "run ends" 10 '[ "$(q "select count(*) from runs where status in ('"'running','queued'"')")" = 0 ]'
+done
+get "${U}api/v1/runs?limit=2"
+eq "a page of 2" "2 True" "$(js 'len(d["runs"]), d["runs"][0]["id"] > d["runs"][1]["id"]')"
+before=$(js 'd["next_before"]')
+get "${U}api/v1/runs?limit=2&before=$before"
+eq "the next page starts below" True "$(js 'd["runs"][0]["id"] < '"$before")"
+get "${U}api/v1/runs?status=failed&pipeline=web"
+eq "filtered by status" "['failed']" "$(js 'sorted(set(r["status"] for r in d["runs"]))')"
+get "${U}api/v1/runs?limit=zero"
+eq "bad limit: 400" 400 "$code"
+get "${U}api/v1/runs?status=weird"
+eq "bad status: 400" 400 "$code"
+
+# Cancel: a long run.
+cat > "$T/p/slow.yaml" <<'YAML'
+pipeline: slow
+steps:
+  nap: {run: "sleep 30"}
+YAML
+kill -HUP "$daemon"
+wait_for "slow is loaded" 10 'curl -sf "${U}api/v1/pipelines/slow" >/dev/null'
+get -X POST -H "$AUTH" "${U}api/v1/pipelines/slow/runs"
+sid=$(js 'd["run_id"]')
+wait_for "nap runs" 10 '[ "$(q "select status from run_steps where run_id='"$sid"'")" = running ]'
+get -X POST -H "$AUTH" "${U}api/v1/runs/$sid/cancel"
+eq "cancel: 202" 202 "$code"
+wait_for "cancelled" 15 '[ "$(q "select status from runs where id='"$sid"'")" = cancelled ]'
+get -X POST -H "$AUTH" "${U}api/v1/runs/$sid/cancel"
+eq "cancelling a finished run: 409" 409 "$code"
+get -X POST -H "$AUTH" "${U}api/v1/runs/999999/cancel"
+eq "cancelling no run: 404" 404 "$code"
+
+# Models, lineage, metrics.
+get "${U}api/v1/models"
+eq "models (none yet)" "200 []" "$code $(js 'd["versions"]')"
+get "${U}api/v1/models/nosuch"
+eq "unknown model: 404" 404 "$code"
+get -X POST -H "$AUTH" -d '{"version": 1}' "${U}api/v1/models/nosuch/aliases/production"
+eq "alias of an unknown model: 404" 404 "$code"
+get -X POST -H "$AUTH" -d '{"version": "one"}' "${U}api/v1/models/m/aliases/production"
+eq "bad version: 400" 400 "$code"
+get "${U}api/v1/artifacts/424242/lineage"
+eq "unknown artifact: 404" 404 "$code"
+get "${U}api/v1/artifacts/1/lineage?direction=sideways"
+eq "bad direction: 400" 400 "$code"
+get "${U}api/v1/metrics/web?key=accuracy"
+eq "a metric series" "200 []" "$code $(js 'd["series"]')"
+get "${U}metrics"
+contains "prometheus: runs" 'kiln_runs{pipeline="web",status="failed"}' "$body"
+contains "prometheus: step durations" 'kiln_step_seconds_count{pipeline="web",step="first"}' "$body"
+contains "prometheus: scheduler lag" "kiln_scheduler_lag_ms" "$body"
+
+# Bad requests.
+get -X POST -H "$AUTH" -d '{"params": ' "${U}api/v1/pipelines/web/runs"
+eq "malformed JSON: 400" 400 "$code"
+contains "with the parse error" "malformed JSON at line 1" "$body"
+get -X POST -H "$AUTH" -d '[1]' "${U}api/v1/pipelines/web/runs"
+eq "not an object: 400" 400 "$code"
+get -X POST -H "$AUTH" -d '{"params": {"nope": "1"}}' "${U}api/v1/pipelines/web/runs"
+eq "unknown param: 400" 400 "$code"
+head -c 1100000 /dev/zero | tr '\0' 'x' > "$T/big"
+get -X POST -H "$AUTH" --data-binary @"$T/big" "${U}api/v1/pipelines/web/runs"
+eq "over 1 MB: 413" 413 "$code"
+contains "as JSON" '"error"' "$body"
+get "${U}api/v1/nope"
+eq "unknown route: 404" 404 "$code"
+get -X DELETE "${U}api/v1/runs"
+eq "wrong method: 405" 405 "$code"
+get -X GET "${U}api/v1/runs/$id/cancel"
+eq "GET on a POST route: 405" 405 "$code"
+get "${U}api/v1/runs/abc"
+eq "a bad id: 400" 400 "$code"
+for p in "runs/$id/steps/..%2f..%2f..%2fetc%2fpasswd/log" "runs/$id/steps/%2e%2e/log" \
+         "runs/$id/steps/first/..%2f..%2f..%2f..%2fetc%2fpasswd" "../../etc/passwd"; do
+    get --path-as-is "${U}api/v1/$p"
+    check "traversal $p refused ($code)" test "$code" -ge 400 -a "$code" -lt 500
+    case "$body" in *root:*) fail "traversal $p leaked a file" ;; esac
+done
+# A log path that points outside the state directory is refused.
+q "update executions set log_path='/etc/passwd' where run_id=$id and step='first'"
+get "${U}api/v1/runs/$id/steps/first/log"
+eq "a log outside the state directory: 403" 403 "$code"
+
+# Server-Sent Events: a client sees a run start and end.
+curl -sN "${U}api/v1/events" > "$T/events" &
+sse=$!
+daemons+=("$sse")
+wait_for "the stream opens" 5 'grep -q connected "$T/events"'
+get -X POST -H "$AUTH" "${U}api/v1/pipelines/web/runs"
+eid=$(js 'd["run_id"]')
+wait_for "the client sees the run start" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"status\":\"running\"" "$T/events"'
+wait_for "and its steps" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"step\":\"second\",\"status\":\"succeeded\"" "$T/events"'
+wait_for "and its end" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"status\":\"succeeded\"" "$T/events"'
+
+# The status page is served.
+get "${U}"
+eq "the page" 200 "$code"
+contains "is HTML" "<html" "$body"
+get -X POST "${U}"
+eq "read-only page: 405" 405 "$code"
+
+# No token configured: POSTs are refused with a reason.
+stop "$daemon"
+serve serve2.log "$T/p"
+wait_for "restarted" 10 '[ -n "$(web_url)" ] && curl -sf "$(web_url)healthz"'
+U=$(web_url)
+get -X POST -H "$AUTH" "${U}api/v1/pipelines/web/runs"
+eq "no token configured: 403" 403 "$code"
+contains "saying why" "no API token is configured" "$body"
+stop "$daemon"
+eq "stops cleanly with the SSE client connected" 0 "$?"
+# Beyond loopback, GETs need the token too (0.0.0.0; probed on 127.0.0.1).
+serve serve3.log --listen 0.0.0.0:0 --token-file "$T/token" "$T/p"
+wait_for "listening on all" 10 '[ -n "$(web_url)" ]'
+port=$(web_url | sed 's/.*:\([0-9]*\)\/$/\1/')
+get "http://127.0.0.1:$port/api/v1/runs"
+eq "GET without a token beyond loopback: 401" 401 "$code"
+get -H "$AUTH" "http://127.0.0.1:$port/api/v1/runs"
+eq "GET with the token: 200" 200 "$code"
+stop "$daemon"
+# A port in use is a clear error, and nothing is left running.
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(20)' "$port" &
+holder=$!
+daemons+=("$holder")
+wait_for "the port is taken" 5 '! (echo > /dev/tcp/127.0.0.1/'"$port"') 2>/dev/null || true; ss -ltn 2>/dev/null | grep -q ":'"$port"' " || sleep 0.5'
+kiln_rc serve --listen "127.0.0.1:$port" "$T/p"
+eq "port in use: exit 3" 3 "$rc"
+contains "naming the address" "cannot listen on 127.0.0.1:$port" "$err"
+kill "$holder"
+finish
