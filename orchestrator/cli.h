@@ -36,6 +36,7 @@ extern const kiln_cmd kiln_cmd_serve;
 extern const kiln_cmd kiln_cmd_status;
 extern const kiln_cmd kiln_cmd_trigger;
 extern const kiln_cmd kiln_cmd_triggers;
+extern const kiln_cmd kiln_cmd_cancel;
 
 /* Print a command's usage and help to stdout. */
 void kiln_cli_help(const kiln_cmd *cmd);

@@ -120,6 +120,12 @@ void kiln_daemon__manual_run(server *dm, const char *name, json_t *params,
 void kiln_daemon__retry_run(server *dm, const char *name, json_t *run,
                             json_t *reply);
 
+/* Cancel run id if it is in flight here: KILN_ENOTFOUND for no such run,
+ * KILN_EBUSY (saying its status) for one that is not running. */
+int kiln_daemon__cancel_run(server *dm, int64_t id, const char *via,
+                            kiln_err *err);
+bool kiln_daemon__is_active(server *dm, int64_t id);
+
 /* daemon-web.c */
 /* Start the web server when o->listen says so. */
 int kiln_daemon__web_start(server *dm, kiln_err *err);

@@ -183,37 +183,9 @@ static int hook_start_run(void *data, const char *pipeline, json_t *params,
     return err->code;
 }
 
-static active *find_active(server *dm, int64_t id)
-{
-    for (active *a = dm->runs; a; a = a->next)
-        if (kiln_run_id(a->run) == id)
-            return a;
-    return NULL;
-}
-
-/* A run that is not in flight: why nothing can be done to it. */
-static int not_active(server *dm, int64_t id, kiln_err *err)
-{
-    json_t *run = NULL;
-    int rc = kiln_store_run_json(dm->store, &run, id, err);
-    if (rc == 0)
-        rc = kiln_err_set(err, KILN_EBUSY, "run %lld is not running (%s)",
-                          (long long)id, json_string_value(json_object_get(
-                                             run, "status")));
-    json_decref(run);
-    return rc;
-}
-
 static int hook_cancel_run(void *data, int64_t id, kiln_err *err)
 {
-    server *dm = data;
-    active *a = find_active(dm, id);
-    if (!a)
-        return not_active(dm, id, err);
-    say("%s: cancelling run %lld (HTTP API)",
-        kiln_run_pipeline(a->run)->name, (long long)id);
-    kiln_run_cancel(a->run, false);
-    return 0;
+    return kiln_daemon__cancel_run(data, id, "HTTP API", err);
 }
 
 static int hook_retry_run(void *data, int64_t id, int64_t *new_id,
@@ -228,11 +200,11 @@ static int hook_retry_run(void *data, int64_t id, int64_t *new_id,
         return rc;
     pipeline = json_string_value(json_object_get(run, "pipeline"));
     status = json_string_value(json_object_get(run, "status"));
-    if (find_active(dm, id) || strcmp(status, "succeeded") == 0) {
+    if (kiln_daemon__is_active(dm, id) || strcmp(status, "succeeded") == 0) {
         rc = kiln_err_set(err, KILN_EBUSY, "run %lld %s: only a failed or "
                           "cancelled run can be retried", (long long)id,
-                          find_active(dm, id) ? "is still running"
-                                              : "succeeded");
+                          kiln_daemon__is_active(dm, id) ? "is still running"
+                                                         : "succeeded");
         json_decref(run);
         return rc;
     }

@@ -1140,6 +1140,44 @@ void kiln_daemon__retry_run(server *dm, const char *name, json_t *run,
     source_dispose(&src);
 }
 
+static active *find_active(server *dm, int64_t id)
+{
+    for (active *a = dm->runs; a; a = a->next)
+        if (kiln_run_id(a->run) == id)
+            return a;
+    return NULL;
+}
+
+/* A run that is not in flight: why nothing can be done to it. */
+static int not_active(server *dm, int64_t id, kiln_err *err)
+{
+    json_t *run = NULL;
+    int rc = kiln_store_run_json(dm->store, &run, id, err);
+    if (rc == 0)
+        rc = kiln_err_set(err, KILN_EBUSY, "run %lld is not running (%s)",
+                          (long long)id, json_string_value(json_object_get(
+                                             run, "status")));
+    json_decref(run);
+    return rc;
+}
+
+int kiln_daemon__cancel_run(server *dm, int64_t id, const char *via,
+                            kiln_err *err)
+{
+    active *a = find_active(dm, id);
+    if (!a)
+        return not_active(dm, id, err);
+    say("%s: cancelling run %lld (%s)", kiln_run_pipeline(a->run)->name,
+        (long long)id, via);
+    kiln_run_cancel(a->run, false);
+    return 0;
+}
+
+bool kiln_daemon__is_active(server *dm, int64_t id)
+{
+    return find_active(dm, id) != NULL;
+}
+
 /* kiln trigger's requests: {"op": "trigger", "pipeline": NAME,
  * "params": {...}, "user": ...}. */
 static void on_request(json_t *req, json_t *reply, void *data)
@@ -1149,6 +1187,19 @@ static void on_request(json_t *req, json_t *reply, void *data)
     const char *name = json_string_value(json_object_get(req, "pipeline"));
     json_t *params = json_object_get(req, "params"), *who;
 
+    if (op && strcmp(op, "cancel") == 0 &&
+        json_is_integer(json_object_get(req, "run_id"))) {
+        kiln_err err = KILN_ERR_INIT;
+        if (kiln_daemon__cancel_run(dm, json_integer_value(json_object_get(
+                                            req, "run_id")),
+                                    "kiln cancel", &err) != 0)
+            refuse(reply, err.code == KILN_ENOTFOUND ? "not_found"
+                                                     : "invalid",
+                   json_string(err.msg));
+        else
+            json_object_set_new(reply, "status", json_string("cancelling"));
+        return;
+    }
     if (!op || strcmp(op, "trigger") != 0 || !name ||
         (params && !json_is_object(params))) {
         refuse(reply, "invalid", json_string(

@@ -160,6 +160,42 @@ wait_for "the client sees the run start" 10 'grep -q "\"run_id\":$eid,\"pipeline
 wait_for "and its steps" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"step\":\"second\",\"status\":\"succeeded\"" "$T/events"'
 wait_for "and its end" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"status\":\"succeeded\"" "$T/events"'
 
+# kiln trigger / kiln cancel over HTTP, as a CI job on another machine
+# would (--server, token from KILN_TOKEN or --token-file).
+KILN_TOKEN=$TOKEN kiln_rc trigger web --server "$U" --param n=9 --wait
+eq "trigger --wait: exit 0 on success" 0 "$rc"
+contains "follows the steps" "second               succeeded" "$out"
+contains "and says how it ended" "succeeded" "$(printf '%s' "$out" | tail -1)"
+rm "$T/p/go"
+kiln_rc trigger web --server "$U" --token-file "$T/token" --wait
+eq "trigger --wait: exit 1 on failure" 1 "$rc"
+contains "the failed step and why" "exited with status 3" "$out"
+kiln_rc trigger web --server "$U" --token-file "$T/token" --param bad=1
+eq "unknown param over HTTP: exit 2" 2 "$rc"
+kiln_rc trigger web --server "$U"
+eq "no token: exit 3" 3 "$rc"
+contains "saying why" "401" "$err"
+kiln_rc trigger web --server "http://127.0.0.1:1/" --token-file "$T/token"
+eq "no server: exit 3" 3 "$rc"
+KILN_TOKEN=$TOKEN kiln_rc trigger slow --server "$U"
+sid=$(printf '%s' "$out" | sed -n 's/^run \([0-9]*\) started$/\1/p')
+wait_for "slow runs" 10 '[ "$(q "select status from run_steps where run_id='"$sid"'")" = running ]'
+KILN_TOKEN=$TOKEN kiln_rc cancel "$sid" --server "$U"
+eq "kiln cancel over HTTP" "0 run $sid is being cancelled" "$rc $out"
+wait_for "cancelled" 15 '[ "$(q "select status from runs where id='"$sid"'")" = cancelled ]'
+KILN_TOKEN=$TOKEN kiln_rc cancel "$sid" --server "$U"
+eq "cancelling it again: exit 1" 1 "$rc"
+# ...and through the local state directory, with no token.
+kiln_rc trigger slow
+sid=$(printf '%s' "$out" | sed -n 's/^run \([0-9]*\) started$/\1/p')
+wait_for "slow runs again" 10 '[ "$(q "select status from run_steps where run_id='"$sid"'")" = running ]'
+kiln_rc cancel "$sid"
+eq "local kiln cancel" 0 "$rc"
+wait_for "cancelled locally" 15 '[ "$(q "select status from runs where id='"$sid"'")" = cancelled ]'
+touch "$T/p/go"
+kiln_rc trigger web --wait
+eq "local trigger --wait" 0 "$rc"
+
 # The status page is served.
 get "${U}"
 eq "the page" 200 "$code"

@@ -1,0 +1,21 @@
+/*
+ * api-client.h: the CLI's side of kiln serve's HTTP API (libcurl, easy
+ * interface: the CLI has nothing else to do while it waits).
+ */
+#ifndef KILN_API_CLIENT_H
+#define KILN_API_CLIENT_H
+
+#include <jansson.h>
+
+#include "base/base.h"
+
+/*
+ * METHOD base_url + path with an optional JSON body and bearer token.
+ * Returns 0 with *status and *reply (the parsed JSON body, or NULL when
+ * it is not JSON); KILN_ERROR when no answer came (err says why).
+ */
+int kiln_api_call(long *status, json_t **reply, const char *method,
+                  const char *base_url, const char *path, json_t *body,
+                  const char *token, kiln_err *err);
+
+#endif
