@@ -312,6 +312,51 @@ static void record(entry *e, const char *expr, int64_t due,
         store_warn(&err);
 }
 
+static active *find_active(server *dm, int64_t id)
+{
+    for (active *a = dm->runs; a; a = a->next)
+        if (kiln_run_id(a->run) == id)
+            return a;
+    return NULL;
+}
+
+/* What to do to runs in flight, with each_run(). */
+typedef enum run_action {
+    RUN_CANCEL,         /* SIGTERM, SIGKILL 10 s later */
+    RUN_KILL,           /* SIGKILL now */
+    RUN_DRAIN           /* start nothing more */
+} run_action;
+
+/* Apply action to every run in flight (of entry only, when not NULL).
+ * Ending a run may free its record at once and start queued ones, so the
+ * runs are listed first and looked up again one by one. */
+static void each_run(server *dm, entry *only, run_action action)
+{
+    size_t n = 0, i;
+    int64_t *ids;
+    active *a;
+    for (a = dm->runs; a; a = a->next)
+        n++;
+    ids = kiln_calloc(n ? n : 1, sizeof(*ids));
+    n = 0;
+    for (a = dm->runs; a; a = a->next)
+        if (!only || a->e == only)
+            ids[n++] = kiln_run_id(a->run);
+    for (i = 0; i < n; i++) {
+        if (!(a = find_active(dm, ids[i])))
+            continue;
+        if (action == RUN_DRAIN) {
+            kiln_run_drain(a->run, "kiln serve is stopping");
+        } else {
+            if (only)
+                say("%s: cancelling run %lld (concurrency: replace)",
+                    only->name, (long long)ids[i]);
+            kiln_run_cancel(a->run, action == RUN_KILL);
+        }
+    }
+    free(ids);
+}
+
 /* Record what became of a fire: in fires for a schedule, in the check's
  * row for a trigger or a manual request. */
 static void settle(entry *e, const source *src, outcome *out,
@@ -388,13 +433,7 @@ static void fire(entry *e, const source *src, outcome *out)
             settle(e, src, out, KILN_FIRE_SKIPPED, why, 0);
             return;
         case KILN_CONCURRENCY_REPLACE:
-            for (a = dm->runs; a; a = a->next) {
-                if (a->e == e) {
-                    say("%s: cancelling run %lld (concurrency: replace)",
-                        e->name, (long long)kiln_run_id(a->run));
-                    kiln_run_cancel(a->run, false);
-                }
-            }
+            each_run(dm, e, RUN_CANCEL);
             break;
         case KILN_CONCURRENCY_ALLOW:
             if (e->n_active >= (unsigned)s->max_active_runs) {
@@ -1140,13 +1179,6 @@ void kiln_daemon__retry_run(server *dm, const char *name, json_t *run,
     source_dispose(&src);
 }
 
-static active *find_active(server *dm, int64_t id)
-{
-    for (active *a = dm->runs; a; a = a->next)
-        if (kiln_run_id(a->run) == id)
-            return a;
-    return NULL;
-}
 
 /* A run that is not in flight: why nothing can be done to it. */
 static int not_active(server *dm, int64_t id, kiln_err *err)
@@ -1253,8 +1285,7 @@ static void on_grace(uv_timer_t *t)
     server *dm = t->data;
     if (dm->runs)
         say("grace period over: cancelling the steps still running");
-    for (active *a = dm->runs; a; a = a->next)
-        kiln_run_cancel(a->run, false);
+    each_run(dm, NULL, RUN_CANCEL);
 }
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
@@ -1263,8 +1294,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
     char g[32];
     if (dm->stopping) {
         say("%s again: cancelling everything now", strsignal(signum));
-        for (active *a = dm->runs; a; a = a->next)
-            kiln_run_cancel(a->run, true);
+        each_run(dm, NULL, RUN_KILL);
         return;
     }
     dm->stopping = true;
@@ -1281,9 +1311,10 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
             queued_free(q);
         }
     }
-    for (active *a = dm->runs; a; a = a->next)
-        kiln_run_drain(a->run, "kiln serve is stopping");
-    uv_timer_start(&dm->grace, on_grace, (uint64_t)dm->o->grace_ms, 0);
+    each_run(dm, NULL, RUN_DRAIN);
+    /* Draining may have ended the last run, and with it the daemon. */
+    if (!dm->closed)
+        uv_timer_start(&dm->grace, on_grace, (uint64_t)dm->o->grace_ms, 0);
     shutdown_maybe(dm);
 }
 
@@ -1340,27 +1371,27 @@ int kiln_daemon_run(const kiln_daemon_options *o)
         store_warn(&err);
     if (kiln_http_new(&dm.http, &dm.loop, &err) != 0)
         say("warning: %s: metric triggers on URLs cannot work", err.msg);
-    t0 = uv_hrtime();
-    n = load_all(&dm, true);
-    recover(&dm);
-    if (kiln_inbox_open(&dm.inbox, &dm.loop, o->state_dir, on_request, &dm,
-                        &err) != 0)
-        say("warning: %s: kiln trigger cannot reach this daemon", err.msg);
+    /* The address first: a daemon that cannot serve what it was asked
+     * to starts nothing. */
     if (kiln_daemon__web_start(&dm, &err) != 0) {
         say("error: %s", err.msg);
         status = KILN_EXIT_SYSTEM;
         dm.stopping = true;
-        for (entry *e = dm.entries; e; e = e->next)
-            scheds_close(e);
-        for (active *a = dm.runs; a; a = a->next)
-            kiln_run_cancel(a->run, true);
-        shutdown_maybe(&dm);
+        close_all(&dm);
+    } else {
+        t0 = uv_hrtime();
+        n = load_all(&dm, true);
+        recover(&dm);
+        if (kiln_inbox_open(&dm.inbox, &dm.loop, o->state_dir, on_request,
+                            &dm, &err) != 0)
+            say("warning: %s: kiln trigger cannot reach this daemon",
+                err.msg);
+        say("pid %d, state %s, %u job%s, %zu pipeline%s loaded in %.0f ms%s",
+            (int)getpid(), o->state_dir, kiln_engine_jobs(dm.eng),
+            kiln_engine_jobs(dm.eng) == 1 ? "" : "s", n, n == 1 ? "" : "s",
+            (double)(uv_hrtime() - t0) / 1e6,
+            kiln_clock_is_simulated() ? " (test clock)" : "");
     }
-    say("pid %d, state %s, %u job%s, %zu pipeline%s loaded in %.0f ms%s",
-        (int)getpid(), o->state_dir, kiln_engine_jobs(dm.eng),
-        kiln_engine_jobs(dm.eng) == 1 ? "" : "s", n, n == 1 ? "" : "s",
-        (double)(uv_hrtime() - t0) / 1e6,
-        kiln_clock_is_simulated() ? " (test clock)" : "");
     uv_run(&dm.loop, UV_RUN_DEFAULT);
     kiln_engine_free(dm.eng);
     uv_run(&dm.loop, UV_RUN_DEFAULT);

@@ -190,6 +190,7 @@ enum {
     Q_FIRE_INSERT,
     Q_FIRE_LAST,
     Q_SCHEDULE_SET,
+    Q_DATA_VERSION,
     Q_COUNT
 };
 
@@ -234,6 +235,7 @@ static const char *const queries[Q_COUNT] = {
     [Q_FIRE_LAST] =
         "SELECT max(due_at) FROM fires WHERE pipeline = ?1 AND "
         "(?2 IS NULL OR schedule = ?2)",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_SCHEDULE_SET] =
         "INSERT INTO schedules (pipeline, schedule, timezone, next_due, "
         "updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (pipeline, "
@@ -246,6 +248,7 @@ _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,
 
 struct kiln_store {
     sqlite3 *db;
+    uint64_t data_version;   /* PRAGMA data_version, last looked at */
     char *path;
     sqlite3_stmt *stmt[Q_COUNT];
 };
@@ -1754,4 +1757,18 @@ int kiln_store_exec_reuse(kiln_store *st, int64_t exec_id, int64_t from_exec,
     rc = exec_bound(st, sql, NULL, NULL, exec_id, NULL, err);
     free(sql);
     return rc;
+}
+
+uint64_t kiln_store_version(kiln_store *st, bool others)
+{
+    sqlite3_stmt *s = st->stmt[Q_DATA_VERSION];
+    if (others) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            st->data_version = (uint64_t)sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+    }
+    /* data_version moves with other connections' commits, the change
+     * count with this one's. */
+    return (st->data_version << 40) ^
+           (uint64_t)sqlite3_total_changes64(st->db);
 }

@@ -287,6 +287,11 @@ int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
 /* Newest first; pipeline may be NULL; limit <= 0 means 20. */
 int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
                          int limit, kiln_err *err);
+/* Changes whenever the database changes, by this process or (when others
+ * is true; a prepared PRAGMA) another: what a cache of query results
+ * checks. Without others, other processes' commits since the last look
+ * are not seen. */
+uint64_t kiln_store_version(kiln_store *st, bool others);
 /* A page of runs, newest first: of pipeline and status (each may be
  * NULL), with ids below before (0: from the newest); limit <= 0 means
  * 50. */

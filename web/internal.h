@@ -20,6 +20,16 @@
 
 typedef struct kiln_web_sub kiln_web_sub;
 
+/* Answers to GETs that only read the store, kept while the database does
+ * not change (kiln_store_version()). */
+#define KILN_WEB_CACHE_SLOTS 32
+typedef struct kiln_web_cached {
+    char *key;               /* the request's path and query */
+    char *body;              /* a 200 JSON answer */
+    size_t len;
+    uint64_t version;
+} kiln_web_cached;
+
 struct kiln_web {
     kiln_web_options o;
     char *listen;            /* owned copies of o's strings */
@@ -34,6 +44,10 @@ struct kiln_web {
     uv_timer_t *heartbeat;   /* keeps event streams alive */
     kiln_web_sub *subs;      /* event stream subscribers */
     uint64_t event_id;
+    kiln_web_cached cache[KILN_WEB_CACHE_SLOTS];
+    unsigned cache_next;     /* the slot to replace next */
+    uint64_t version_at;     /* loop time of the last look for other
+                                processes' changes */
     int open;                /* client sockets not yet closed */
     bool stopping;
     bool listener_closed;
@@ -46,6 +60,8 @@ int kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
     KILN_PRINTF(3, 4);
 void kiln_web__text(h2o_req_t *req, int status, const char *type,
                     const char *body, size_t len);
+/* Keep the next 200 answer of kiln_web__json() in slot as well. */
+void kiln_web__cache_fill(kiln_web_cached *slot);
 
 /* Request helpers. */
 /* The value of query parameter name (decoded, in req's pool), or NULL. */

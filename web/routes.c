@@ -36,9 +36,10 @@ typedef int (*route_fn)(route_ctx *c);
 
 typedef struct route {
     const char *method;
-    const char *pattern;  /* segments; ":name" a name, ":id" a number,
-                             "*" anything (checked by the handler) */
+    const char *pattern;  /* segments; ":name" a name, ":id" a number */
     route_fn fn;
+    bool cached;          /* reads only the store: answers are kept while
+                             the database does not change */
 } route;
 
 /* Helpers. */
@@ -544,21 +545,56 @@ static int get_prometheus(route_ctx *c)
 }
 
 static const route routes[] = {
-    {"GET", "pipelines", get_pipelines},
-    {"GET", "pipelines/:name", get_pipeline},
-    {"POST", "pipelines/:name/runs", post_runs},
-    {"GET", "runs", get_runs},
-    {"GET", "runs/:id", get_run},
-    {"POST", "runs/:id/cancel", post_cancel},
-    {"POST", "runs/:id/retry", post_retry},
-    {"GET", "runs/:id/steps/:name/log", get_log},
-    {"GET", "artifacts/:id/lineage", get_lineage},
-    {"GET", "models", get_models},
-    {"GET", "models/:name", get_models},
-    {"POST", "models/:name/aliases/:name", post_alias},
-    {"GET", "metrics/:name", get_metric_series},
-    {"GET", "events", get_events},
+    {"GET", "pipelines", get_pipelines, false},
+    {"GET", "pipelines/:name", get_pipeline, false},
+    {"POST", "pipelines/:name/runs", post_runs, false},
+    {"GET", "runs", get_runs, true},
+    {"GET", "runs/:id", get_run, true},
+    {"POST", "runs/:id/cancel", post_cancel, false},
+    {"POST", "runs/:id/retry", post_retry, false},
+    {"GET", "runs/:id/steps/:name/log", get_log, false},
+    {"GET", "artifacts/:id/lineage", get_lineage, true},
+    {"GET", "models", get_models, true},
+    {"GET", "models/:name", get_models, true},
+    {"POST", "models/:name/aliases/:name", post_alias, false},
+    {"GET", "metrics/:name", get_metric_series, true},
+    {"GET", "events", get_events, false},
 };
+
+/* Answer req from the cache, or run fn and keep its answer. */
+static void cached_call(route_ctx *c, route_fn fn)
+{
+    kiln_web *w = c->w;
+    h2o_req_t *req = c->req;
+    uint64_t version;
+    kiln_web_cached *slot;
+
+    /* Other processes' commits are looked for once per loop millisecond;
+     * this process's own are counted as they happen. */
+    version = kiln_store_version(w->o.store,
+                                 uv_now(w->o.loop) != w->version_at);
+    w->version_at = uv_now(w->o.loop);
+
+    for (size_t i = 0; i < KILN_WEB_CACHE_SLOTS; i++) {
+        slot = &w->cache[i];
+        if (slot->key && slot->body && slot->version == version &&
+            strlen(slot->key) == req->path.len &&
+            memcmp(slot->key, req->path.base, req->path.len) == 0) {
+            kiln_web__text(req, 200, "application/json", slot->body,
+                           slot->len);
+            return;
+        }
+    }
+    slot = &w->cache[w->cache_next++ % KILN_WEB_CACHE_SLOTS];
+    free(slot->key);
+    free(slot->body);
+    slot->key = kiln_strndup(req->path.base, req->path.len);
+    slot->body = NULL;
+    slot->version = version;
+    kiln_web__cache_fill(slot);
+    fn(c);
+    kiln_web__cache_fill(NULL);
+}
 
 /* Does c's path match pattern? Sets *bad when a parameter is malformed
  * (then the route is known but the request is wrong). */
@@ -646,7 +682,10 @@ bool kiln_web__route(kiln_web *w, h2o_req_t *req, const char *path)
             kiln_web__error(req, 400, "%s: %s", path, b);
             return true;
         }
-        routes[i].fn(&c);
+        if (routes[i].cached)
+            cached_call(&c, routes[i].fn);
+        else
+            routes[i].fn(&c);
         return true;
     }
     if (!known)

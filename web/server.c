@@ -48,11 +48,27 @@ void kiln_web__text(h2o_req_t *req, int status, const char *type,
     h2o_send_inline(req, body, len);
 }
 
+/* Where the answer being made is also kept (kiln_web__cache_fill()). */
+static kiln_web_cached *filling;
+
+void kiln_web__cache_fill(kiln_web_cached *slot)
+{
+    filling = slot;
+}
+
 void kiln_web__json(h2o_req_t *req, int status, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT);
+    size_t len = strlen(text);
     json_decref(body);
-    kiln_web__text(req, status, "application/json", text, strlen(text));
+    kiln_web__text(req, status, "application/json", text, len);
+    if (filling && status == 200) {
+        free(filling->body);
+        filling->body = text;
+        filling->len = len;
+        filling = NULL;
+        return;
+    }
     free(text);
 }
 
@@ -380,6 +396,10 @@ static void on_reap(uv_timer_t *t)
         h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
     h2o_context_dispose(&w->ctx);
     h2o_config_dispose(&w->config);
+    for (size_t i = 0; i < KILN_WEB_CACHE_SLOTS; i++) {
+        free(w->cache[i].key);
+        free(w->cache[i].body);
+    }
     free(w->listen);
     free(w->token);
     free(w->state_dir);

@@ -222,6 +222,24 @@ eq "GET without a token beyond loopback: 401" 401 "$code"
 get -H "$AUTH" "http://127.0.0.1:$port/api/v1/runs"
 eq "GET with the token: 200" 200 "$code"
 stop "$daemon"
+# Stopping while runs wait for a slot: draining ends them at once, one
+# after the other (this once freed a run's record while it was in use).
+mkdir -p "$T/q"
+cat > "$T/q/many.yaml" <<'YAML'
+pipeline: many
+schedule: {cron: "0 0 1 1 *", max_active_runs: 3}
+steps:
+  nap: {run: "sleep 30"}
+YAML
+serve serve5.log --jobs 1 --grace 1s "$T/q"
+wait_for "many is loaded" 10 '[ -n "$(web_url)" ] && grep -q "pipeline loaded" "$T/serve5.log"'
+for i in 1 2 3; do "$KILN" trigger many > /dev/null; done
+wait_for "one runs, two wait" 10 '[ "$(q "select count(*) from runs where pipeline='"'many'"' and status='"'running'"'")" = 3 ]'
+stop "$daemon"
+eq "a clean stop with runs waiting for a slot" 0 "$?"
+eq "all three ended" "cancelled cancelled cancelled" \
+    "$(q "select status from runs where pipeline='many'" | tr '\n' ' ' | sed 's/ $//')"
+
 # A port in use is a clear error, and nothing is left running.
 /usr/bin/python3 -c '
 import socket, sys, time
