@@ -18,10 +18,11 @@
 #include "git.h"
 #include "hash.h"
 #include "progress.h"
+#include "report.h"
 #include "state.h"
 
 enum { OPT_JSON = 256, OPT_COMMIT, OPT_REQUIRE_CLEAN, OPT_POOL,
-       OPT_NO_CACHE };
+       OPT_NO_CACHE, OPT_JUNIT };
 
 static const struct option options[] = {
     {"help", no_argument, NULL, 'h'},
@@ -33,6 +34,7 @@ static const struct option options[] = {
     {"require-clean", no_argument, NULL, OPT_REQUIRE_CLEAN},
     {"pool", required_argument, NULL, OPT_POOL},
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"junit", required_argument, NULL, OPT_JUNIT},
     {NULL, 0, NULL, 0},
 };
 
@@ -76,6 +78,21 @@ static void on_signal(uv_signal_t *sig, int signum)
                 "kill at once)\n", strsignal(signum),
                 (long long)kiln_run_id(ctx->run));
     kiln_run_cancel(ctx->run, ctx->signals > 1);
+}
+
+/* The reports CI systems read: --junit PATH, and a Markdown summary
+ * appended to $GITHUB_STEP_SUMMARY when GitHub Actions sets it. A report
+ * that cannot be written is said, and does not change the exit status. */
+static void write_reports(kiln_store *store, int64_t id, const char *junit)
+{
+    const char *summary = getenv("GITHUB_STEP_SUMMARY");
+    kiln_err err = KILN_ERR_INIT;
+    if (junit && kiln_report_junit(store, id, junit, &err) != 0)
+        fprintf(stderr, "kiln: warning: --junit: %s\n", err.msg);
+    if (summary && *summary &&
+        kiln_report_markdown(store, id, summary, &err) != 0)
+        fprintf(stderr, "kiln: warning: GITHUB_STEP_SUMMARY: %s\n",
+                err.msg);
 }
 
 static int load(kiln_pipeline **out, const char *path)
@@ -136,6 +153,7 @@ static int exec_run(int argc, char **argv)
     size_t n_params = 0, n_pools = 0;
     const char *state_opt = NULL, *commit_opt = NULL;
     bool require_clean = false, json = false, no_cache = false;
+    const char *junit = NULL;
     unsigned jobs = 0;
     kiln_pipeline *p = NULL;
     kiln_git_info git;
@@ -187,6 +205,9 @@ static int exec_run(int argc, char **argv)
             break;
         case OPT_NO_CACHE:
             no_cache = true;
+            break;
+        case OPT_JUNIT:
+            junit = optarg;
             break;
         case OPT_POOL:
             if (kiln_cli_parse_pool(&pools[n_pools++], optarg, &err) != 0) {
@@ -335,6 +356,7 @@ static int exec_run(int argc, char **argv)
     uv_run(&ctx.loop, UV_RUN_DEFAULT);
     if (ctx.run) {
         print_summary(&ctx, store, json ? stderr : stdout);
+        write_reports(store, kiln_run_id(ctx.run), junit);
         status = ctx.store_err.code ? KILN_EXIT_SYSTEM
                  : ctx.state == KILN_RUN_SUCCEEDED ? KILN_EXIT_OK
                                                    : KILN_EXIT_FAILED;
@@ -363,7 +385,8 @@ done:
 const kiln_cmd kiln_cmd_run = {
     .name = "run",
     .usage = "run FILE [--param NAME=VALUE]... [--jobs N] [--pool NAME=N]... "
-             "[--state DIR] [--commit REV] [--require-clean] [--no-cache] [--json]",
+             "[--state DIR] [--commit REV] [--require-clean] [--no-cache] "
+             "[--junit PATH] [--json]",
     .summary = "Run a pipeline now, in the foreground.",
     .help =
         "Options:\n"
@@ -380,6 +403,8 @@ const kiln_cmd kiln_cmd_run = {
         "in a\n"
         "                          checkout under the state directory\n"
         "      --require-clean     refuse to run with uncommitted changes\n"
+        "      --junit PATH        write a JUnit XML report (a testcase per "
+        "step)\n"
         "      --no-cache          run every step, even those whose outputs "
         "are\n"
         "                          cached\n"
