@@ -6,7 +6,7 @@ pipeline: ci
 steps:
   build: {run: "echo built > out.txt", outputs: [out.txt]}
   unit: {run: "echo 'metrics' && echo '{\"acc\": 0.93}' > $KILN_METRICS", needs: [build], cache: false}
-  lint: {run: "printf 'bad <tag> & \"quote\" \\001\\n'; for i in $(seq 1000); do echo line $i; done; exit 4", cache: false}
+  lint: {run: "for i in $(seq 1000); do echo line $i; done; printf 'bad <tag> & \"quote\" \\001\\n'; exit 4", cache: false}
   deploy: {run: "true", needs: [unit, lint]}
   gate: {run: "true", needs: [unit], when: "metrics.unit.acc > 0.99"}
 YAML
@@ -35,7 +35,7 @@ want(sorted(cases) == ["build", "deploy", "gate", "lint", "unit"], "a testcase p
 want(all(c.get("classname") == "ci" and float(c.get("time")) >= 0 for c in cases.values()), "classname and time")
 f = cases["lint"].find("failure")
 want(f is not None and "exited with status 4" in f.get("message"), "lint fails with the reason")
-want(f is not None and "line 1000" in f.text and "line 1\n" not in f.text, "the failure carries the log's tail")
+want(f is not None and "line 1000" in f.text and "bad <tag>" in f.text and "line 1\n" not in f.text, "the failure carries the log's tail")
 want(cases["unit"].find("failure") is None and cases["unit"].find("skipped") is None, "unit passes")
 sk = cases["deploy"].find("skipped")
 want(sk is not None and "lint" in sk.get("message"), "deploy skipped because of lint")
