@@ -184,6 +184,23 @@ typedef struct kiln_trigger {
     int64_t timeout_ms;     /* metric URL: the whole request */
 } kiln_trigger;
 
+/* What a notification is sent on (bits of kiln_notify.on). */
+enum {
+    KILN_NOTIFY_SUCCESS = 1,   /* a run succeeded */
+    KILN_NOTIFY_FAILURE = 2,   /* a run failed */
+    KILN_NOTIFY_CANCELLED = 4, /* a run was cancelled */
+    KILN_NOTIFY_DRIFT = 8      /* a drift trigger fired */
+};
+
+/* notify: one webhook and what it hears about. */
+typedef struct kiln_notify {
+    unsigned on;            /* KILN_NOTIFY_* bits; failure by default */
+    const char *webhook;    /* http(s) URL */
+    const char *format;     /* "json" (default) or "slack" */
+    int64_t timeout_ms;     /* per attempt; 10 s by default */
+    kiln_pos pos;
+} kiln_notify;
+
 typedef struct kiln_pipeline {
     kiln_arena *arena;      /* owns everything below */
     const char *file;       /* the path as given to kiln_dsl_load_file() */
@@ -199,6 +216,8 @@ typedef struct kiln_pipeline {
     size_t n_triggers;
     kiln_trigger *triggers;
     int64_t cooldown_ms;    /* at most one triggered run per cooldown */
+    size_t n_notify;
+    kiln_notify *notify;
     size_t n_steps;
     kiln_step *steps;       /* in file order */
     size_t *topo;           /* n_steps indexes in a topological order

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "git.h"
 #include "hash.h"
+#include "notify.h"
 #include "progress.h"
 #include "report.h"
 #include "state.h"
@@ -47,6 +48,8 @@ typedef struct run_ctx {
     kiln_err store_err;
     int signals;       /* how many SIGINT/SIGTERM arrived */
     bool json;
+    kiln_http *http;   /* notify: webhooks, when the pipeline has some */
+    kiln_notifier *notifier;
 } run_ctx;
 
 static void on_event(kiln_run *run, ssize_t step, void *data)
@@ -65,6 +68,10 @@ static void on_done(kiln_run *run, void *data)
     kiln_progress_close(ctx->progress, run);
     uv_close((uv_handle_t *)&ctx->sigint, NULL);
     uv_close((uv_handle_t *)&ctx->sigterm, NULL);
+    /* The loop runs on until the notifications are delivered or given
+     * up (each attempt has a timeout). */
+    kiln_notifier_run_ended(ctx->notifier, kiln_run_pipeline(run),
+                            kiln_run_id(run));
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -330,6 +337,12 @@ static int exec_run(int argc, char **argv)
     ctx.sigint.data = ctx.sigterm.data = &ctx;
     uv_signal_start(&ctx.sigint, on_signal, SIGINT);
     uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
+    if (p->n_notify) {
+        if (kiln_http_new(&ctx.http, &ctx.loop, &err) != 0)
+            fprintf(stderr, "kiln: warning: %s: no notifications\n",
+                    err.msg);
+        kiln_notifier_new(&ctx.notifier, &ctx.loop, ctx.http, store, &err);
+    }
     {
         kiln_run_options o = KILN_RUN_OPTIONS_INIT;
         o.pipeline = p;
@@ -363,6 +376,8 @@ static int exec_run(int argc, char **argv)
         kiln_run_free(ctx.run);
         uv_run(&ctx.loop, UV_RUN_DEFAULT);
     }
+    kiln_http_close(ctx.http);
+    kiln_notifier_free(ctx.notifier);
     kiln_engine_free(eng);
     uv_run(&ctx.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&ctx.loop) != 0)

@@ -11,6 +11,7 @@
 #include "hash.h"
 #include "http.h"
 #include "inbox.h"
+#include "notify.h"
 #include "triggers.h"
 
 typedef struct server server;
@@ -97,6 +98,7 @@ struct server {
     kiln_http *http;         /* metric triggers' requests */
     kiln_inbox *inbox;       /* kiln trigger's requests */
     kiln_web *web;           /* the status page and API, or NULL */
+    kiln_notifier *notifier; /* notify: webhooks */
     int64_t last_lag_ms;     /* of the latest scheduled fire */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t grace;

@@ -281,6 +281,7 @@ int kiln_daemon__web_start(server *dm, kiln_err *err)
         fprintf(f, "%s\n", url);
         fclose(f);
     }
+    kiln_notifier_set_page(dm->notifier, url);
     say("status page and API on %s%s", url,
         dm->o->token ? "" : " (no token: read-only)");
     free(path);

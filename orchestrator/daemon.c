@@ -488,6 +488,7 @@ static void on_run_done(kiln_run *run, void *data)
             break;
         }
     }
+    kiln_notifier_run_ended(dm->notifier, a->d->p, kiln_run_id(run));
     kiln_run_free(run);
     def_unref(a->d);
     free(a);
@@ -670,6 +671,16 @@ static void on_watch_fire(const kiln_firing *f, kiln_fire_outcome *res,
     src.check_id = f->check_id;
     src.commit = (char *)f->commit;
     src.file = (char *)f->file;
+    if (strcmp(f->trigger, "drift") == 0) {
+        json_t *info = json_loads(f->info, 0, NULL);
+        json_t *what = json_pack("{s:s, s:O?, s:O?}", "status", "drift",
+                                 "reason", json_object_get(info, "reason"),
+                                 "detail", json_object_get(info, "detail"));
+        kiln_notifier_send(e->dm->notifier, e->d->p, KILN_NOTIFY_DRIFT, 0,
+                           what);
+        json_decref(what);
+        json_decref(info);
+    }
     if (!cooling_down(e, &src, &out))
         fire(e, &src, &out);
     res->status = check_status(&out);
@@ -1264,8 +1275,11 @@ static void close_all(server *dm)
     kiln_inbox_close(dm->inbox);
     dm->inbox = NULL;
     kiln_daemon__web_stop(dm);
+    /* Requests in flight end (as failed), then what waits for a retry. */
     kiln_http_close(dm->http);
     dm->http = NULL;
+    kiln_notifier_free(dm->notifier);
+    dm->notifier = NULL;
     uv_close((uv_handle_t *)&dm->sigterm, NULL);
     uv_close((uv_handle_t *)&dm->sigint, NULL);
     uv_close((uv_handle_t *)&dm->sighup, NULL);
@@ -1370,7 +1384,9 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     if (kiln_store_schedule_clear(dm.store, NULL, &err) != 0)
         store_warn(&err);
     if (kiln_http_new(&dm.http, &dm.loop, &err) != 0)
-        say("warning: %s: metric triggers on URLs cannot work", err.msg);
+        say("warning: %s: metric triggers on URLs and notifications cannot "
+            "work", err.msg);
+    kiln_notifier_new(&dm.notifier, &dm.loop, dm.http, dm.store, &err);
     /* The address first: a daemon that cannot serve what it was asked
      * to starts nothing. */
     if (kiln_daemon__web_start(&dm, &err) != 0) {

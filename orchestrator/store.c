@@ -176,6 +176,20 @@ static const char *const migrations[] = {
      * pipeline, newest first. */
     "CREATE INDEX runs_by_status_id ON runs(status, id);"
     "CREATE INDEX runs_by_pipeline_status ON runs(pipeline, status, id);",
+    /* 8 -> 9: notifications sent (or not) about runs and triggers. */
+    "CREATE TABLE notifications ("
+    "  id INTEGER PRIMARY KEY,"
+    "  pipeline TEXT NOT NULL,"
+    "  run_id INTEGER,"
+    "  event TEXT NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  http_status INTEGER,"
+    "  error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  finished_at INTEGER);"
+    "CREATE INDEX notifications_by_run ON notifications(run_id);",
 };
 
 /* Prepared statements, compiled once per open store. */
@@ -1771,4 +1785,37 @@ uint64_t kiln_store_version(kiln_store *st, bool others)
      * count with this one's. */
     return (st->data_version << 40) ^
            (uint64_t)sqlite3_total_changes64(st->db);
+}
+
+int kiln_store_notification_record(kiln_store *st, const char *pipeline,
+                                   int64_t run_id, const char *event,
+                                   const char *url, bool sent, int attempts,
+                                   long http_status, const char *error,
+                                   int64_t created_ms, kiln_err *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(st->db,
+                                "INSERT INTO notifications (pipeline, run_id,"
+                                " event, url, status, attempts, http_status, "
+                                "error, created_at, finished_at) VALUES (?1, "
+                                "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", -1,
+                                &s, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "recording a notification");
+    bind_text(s, 1, pipeline);
+    if (run_id > 0)
+        sqlite3_bind_int64(s, 2, run_id);
+    bind_text(s, 3, event);
+    bind_text(s, 4, url);
+    bind_text(s, 5, sent ? "sent" : "failed");
+    sqlite3_bind_int(s, 6, attempts);
+    if (http_status > 0)
+        sqlite3_bind_int64(s, 7, http_status);
+    bind_text(s, 8, error);
+    sqlite3_bind_int64(s, 9, created_ms);
+    sqlite3_bind_int64(s, 10, kiln_now_ms());
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err,
+                                            "recording a notification");
 }

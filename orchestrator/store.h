@@ -33,7 +33,7 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_CACHED "cached"       /* executions: outputs restored */           /* executions: kiln lost track of it */
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 8
+#define KILN_STORE_SCHEMA 9
 
 /*
  * Open (creating and migrating as needed) the database at path. Returns 0
@@ -264,6 +264,14 @@ int kiln_store_trigger_state_set(kiln_store *st, const char *pipeline,
  * limit <= 0 means 20). */
 int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
                            int limit, kiln_err *err);
+
+/* What became of a notification: sent, or failed after attempts with
+ * the last HTTP status or error. */
+int kiln_store_notification_record(kiln_store *st, const char *pipeline,
+                                   int64_t run_id, const char *event,
+                                   const char *url, bool sent, int attempts,
+                                   long http_status, const char *error,
+                                   int64_t created_ms, kiln_err *err);
 
 /* Make this process the owner of a run (crash recovery). */
 int kiln_store_run_adopt(kiln_store *st, int64_t run_id, kiln_err *err);

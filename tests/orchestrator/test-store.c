@@ -122,7 +122,8 @@ static void test_migrations(void)
     kiln_err err = KILN_ERR_INIT;
     json_t *j;
 
-    sql("DROP INDEX runs_by_status_id; DROP INDEX runs_by_pipeline_status;"
+    sql("DROP TABLE notifications;"
+        "DROP INDEX runs_by_status_id; DROP INDEX runs_by_pipeline_status;"
         "DROP TABLE trigger_checks; DROP TABLE trigger_state;"
         "DROP TABLE cache_outputs; DROP INDEX executions_by_cache_key;"
         "ALTER TABLE executions DROP COLUMN cache_key;"
@@ -143,7 +144,8 @@ static void test_migrations(void)
         "SELECT * FROM models; SELECT * FROM model_aliases;"
         "SELECT cache_key FROM executions; SELECT * FROM cache_outputs;"
         "SELECT * FROM trigger_checks; SELECT * FROM trigger_state;"
-        "SELECT * FROM schema_version WHERE version = 8");
+        "SELECT * FROM notifications;"
+        "SELECT * FROM schema_version WHERE version = 9");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);

@@ -1,0 +1,307 @@
+/*
+ * notify.c: posting notifications, retrying, recording.
+ *
+ * Each notification is a `note`: its body, the webhook, the attempts made
+ * and a timer for the next one. Bodies: "json" is the event itself, for
+ * any receiver; "slack" is {"text": ...}, what Slack's (and Mattermost's,
+ * and Teams' Slack-compatible) incoming webhooks take.
+ */
+#include "notify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ATTEMPTS 3
+
+typedef struct note note;
+
+struct kiln_notifier {
+    uv_loop_t *loop;
+    kiln_http *http;
+    kiln_store *store;
+    char *page;
+    note *notes;          /* in flight */
+    unsigned pending;
+    void (*drained)(void *);
+    void *drained_data;
+};
+
+struct note {
+    note *next;
+    kiln_notifier *n;
+    char *pipeline, *event, *url, *body;
+    int64_t run_id, timeout_ms, created_ms;
+    int attempts;
+    long last_status;
+    char last_error[600];
+    uv_timer_t timer;
+    bool in_request;
+};
+
+static const char *event_name(unsigned event)
+{
+    switch (event) {
+    case KILN_NOTIFY_SUCCESS:
+        return "success";
+    case KILN_NOTIFY_FAILURE:
+        return "failure";
+    case KILN_NOTIFY_CANCELLED:
+        return "cancelled";
+    default:
+        return "drift";
+    }
+}
+
+int kiln_notifier_new(kiln_notifier **out, uv_loop_t *loop, kiln_http *http,
+                      kiln_store *store, kiln_err *err)
+{
+    kiln_notifier *n = kiln_calloc(1, sizeof(*n));
+    (void)err;
+    n->loop = loop;
+    n->http = http;
+    n->store = store;
+    *out = n;
+    return 0;
+}
+
+void kiln_notifier_set_page(kiln_notifier *n, const char *url)
+{
+    free(n->page);
+    n->page = url ? kiln_strdup(url) : NULL;
+}
+
+static void on_note_close(uv_handle_t *h)
+{
+    note *nt = h->data;
+    free(nt->pipeline);
+    free(nt->event);
+    free(nt->url);
+    free(nt->body);
+    free(nt);
+}
+
+/* Record what became of nt and let it go. */
+static void finish(note *nt, bool sent)
+{
+    kiln_notifier *n = nt->n;
+    kiln_err err = KILN_ERR_INIT;
+    if (kiln_store_notification_record(n->store, nt->pipeline, nt->run_id,
+                                       nt->event, nt->url, sent,
+                                       nt->attempts, nt->last_status,
+                                       sent ? NULL : nt->last_error,
+                                       nt->created_ms, &err) != 0)
+        fprintf(stderr, "kiln: warning: %s\n", err.msg);
+    if (!sent)
+        fprintf(stderr, "kiln: warning: notification to %s failed after %d "
+                "attempt%s: %s\n", nt->url, nt->attempts,
+                nt->attempts == 1 ? "" : "s", nt->last_error);
+    for (note **pp = &n->notes; *pp; pp = &(*pp)->next) {
+        if (*pp == nt) {
+            *pp = nt->next;
+            break;
+        }
+    }
+    n->pending--;
+    uv_close((uv_handle_t *)&nt->timer, on_note_close);
+    if (n->pending == 0 && n->drained) {
+        void (*cb)(void *) = n->drained;
+        n->drained = NULL;
+        cb(n->drained_data);
+    }
+}
+
+static void attempt(note *nt);
+
+static void on_retry(uv_timer_t *t)
+{
+    attempt(t->data);
+}
+
+static void on_response(const kiln_http_result *r, void *data)
+{
+    note *nt = data;
+    nt->in_request = false;
+    nt->last_status = r->status;
+    if (!r->error && r->status >= 200 && r->status < 300) {
+        finish(nt, true);
+        return;
+    }
+    if (r->error)
+        snprintf(nt->last_error, sizeof(nt->last_error), "%s", r->error);
+    else
+        snprintf(nt->last_error, sizeof(nt->last_error), "HTTP %ld",
+                 r->status);
+    /* A cancelled request means kiln is stopping: no more attempts. */
+    if (nt->attempts >= MAX_ATTEMPTS || !nt->n->http ||
+        (r->error && strncmp(r->error, "cancelled", 9) == 0)) {
+        finish(nt, false);
+        return;
+    }
+    uv_timer_start(&nt->timer, on_retry, nt->attempts == 1 ? 1000 : 4000, 0);
+}
+
+static void attempt(note *nt)
+{
+    kiln_http_request req;
+    kiln_err err = KILN_ERR_INIT;
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = nt->url;
+    req.content_type = "application/json";
+    req.body = nt->body;
+    req.len = strlen(nt->body);
+    req.timeout_ms = nt->timeout_ms;
+    req.max_body = 64 * 1024;
+    nt->attempts++;
+    nt->in_request = true;
+    if (kiln_http_start(nt->n->http, &req, on_response, nt, &err) != 0) {
+        nt->in_request = false;
+        snprintf(nt->last_error, sizeof(nt->last_error), "%s", err.msg);
+        finish(nt, false);
+    }
+}
+
+/* The Slack text of an event. */
+static char *slack_text(kiln_notifier *n, const char *pipeline,
+                        unsigned event, int64_t run_id, json_t *what)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    const char *reason = json_string_value(json_object_get(what, "reason"));
+    const char *icon = event == KILN_NOTIFY_SUCCESS   ? ":white_check_mark:"
+                       : event == KILN_NOTIFY_DRIFT   ? ":chart_with_upwards_trend:"
+                       : event == KILN_NOTIFY_FAILURE ? ":x:"
+                                                      : ":no_entry:";
+    json_t *text;
+    char *out;
+    if (event == KILN_NOTIFY_DRIFT)
+        kiln_buf_printf(&b, "%s kiln: drift in *%s*", icon, pipeline);
+    else
+        kiln_buf_printf(&b, "%s kiln: *%s* run %lld %s", icon, pipeline,
+                        (long long)run_id,
+                        json_string_value(json_object_get(what, "status")));
+    if (reason && *reason)
+        kiln_buf_printf(&b, ": %s", reason);
+    if (run_id > 0 && n->page)
+        kiln_buf_printf(&b, " <%s#/runs/%lld|open>", n->page,
+                        (long long)run_id);
+    text = json_pack("{s:s}", "text", kiln_buf_cstr(&b));
+    out = json_dumps(text, JSON_COMPACT);
+    json_decref(text);
+    kiln_buf_dispose(&b);
+    return out;
+}
+
+void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
+                        unsigned event,
+                 int64_t run_id, json_t *what)
+{
+    for (size_t i = 0; n && i < p->n_notify; i++) {
+        const kiln_notify *cfg = &p->notify[i];
+        note *nt;
+        if (!(cfg->on & event))
+            continue;
+        nt = kiln_calloc(1, sizeof(*nt));
+        nt->n = n;
+        nt->pipeline = kiln_strdup(p->name);
+        nt->event = kiln_strdup(event_name(event));
+        nt->url = kiln_strdup(cfg->webhook);
+        nt->run_id = run_id;
+        nt->timeout_ms = cfg->timeout_ms;
+        nt->created_ms = kiln_now_ms();
+        if (strcmp(cfg->format, "slack") == 0) {
+            nt->body = slack_text(n, p->name, event, run_id, what);
+        } else {
+            json_t *o = json_deep_copy(what);
+            json_object_set_new(o, "event", json_string(nt->event));
+            json_object_set_new(o, "pipeline", json_string(p->name));
+            if (run_id > 0)
+                json_object_set_new(o, "run_id", json_integer(run_id));
+            if (run_id > 0 && n->page)
+                json_object_set_new(o, "url", json_sprintf(
+                    "%s#/runs/%lld", n->page, (long long)run_id));
+            nt->body = json_dumps(o, JSON_COMPACT);
+            json_decref(o);
+        }
+        uv_timer_init(n->loop, &nt->timer);
+        nt->timer.data = nt;
+        nt->next = n->notes;
+        n->notes = nt;
+        n->pending++;
+        if (!n->http) {
+            snprintf(nt->last_error, sizeof(nt->last_error), "no HTTP "
+                     "client (libcurl could not start)");
+            finish(nt, false);
+            continue;
+        }
+        attempt(nt);
+    }
+}
+
+unsigned kiln_notifier_pending(const kiln_notifier *n)
+{
+    return n ? n->pending : 0;
+}
+
+void kiln_notifier_drain(kiln_notifier *n, void (*cb)(void *), void *data)
+{
+    if (!n || n->pending == 0) {
+        cb(data);
+        return;
+    }
+    n->drained = cb;
+    n->drained_data = data;
+}
+
+void kiln_notifier_free(kiln_notifier *n)
+{
+    if (!n)
+        return;
+    n->drained = NULL;
+    while (n->notes) {
+        note *nt = n->notes;
+        uv_timer_stop(&nt->timer);
+        snprintf(nt->last_error, sizeof(nt->last_error), "kiln stopped "
+                 "before it could be sent");
+        finish(nt, false);
+    }
+    free(n->page);
+    free(n);
+}
+
+void kiln_notifier_run_ended(kiln_notifier *n, const kiln_pipeline *p,
+                             int64_t run_id)
+{
+    kiln_err err = KILN_ERR_INIT;
+    json_t *run = NULL, *steps, *step, *what;
+    const char *status;
+    unsigned event;
+    size_t i;
+
+    if (!n || p->n_notify == 0)
+        return;
+    if (kiln_store_run_json(n->store, &run, run_id, &err) != 0) {
+        fprintf(stderr, "kiln: warning: %s\n", err.msg);
+        return;
+    }
+    status = json_string_value(json_object_get(run, "status"));
+    event = strcmp(status, "succeeded") == 0   ? KILN_NOTIFY_SUCCESS
+            : strcmp(status, "cancelled") == 0 ? KILN_NOTIFY_CANCELLED
+                                               : KILN_NOTIFY_FAILURE;
+    steps = json_array();
+    json_array_foreach(json_object_get(run, "steps"), i, step)
+        json_array_append_new(steps, json_pack(
+            "{s:O?, s:O?, s:O?}", "name", json_object_get(step, "name"),
+            "status", json_object_get(step, "status"), "reason",
+            json_object_get(step, "reason")));
+    what = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:o}", "status",
+                     status,
+                     "reason", json_object_get(run, "reason"), "trigger",
+                     json_object_get(run, "trigger"), "git_commit",
+                     json_object_get(run, "git_commit"), "started_at",
+                     json_object_get(run, "started_at"), "finished_at",
+                     json_object_get(run, "finished_at"), "steps", steps);
+    kiln_notifier_send(n, p, event, run_id, what);
+    json_decref(what);
+    json_decref(run);
+}
