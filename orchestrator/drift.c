@@ -2,7 +2,6 @@
 #include "drift.h"
 
 #include <csv.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +10,8 @@
 #include <unistd.h>
 
 #include <uv.h>
+
+#include "csvfile.h"
 
 #define FLOOR 0.0001
 
@@ -81,51 +82,6 @@ typedef struct loader {
     char msg[256];
 } loader;
 
-/* Parse a whole field as a number. s is NUL-terminated (libcsv's
- * CSV_APPEND_NULL). Plain decimals of up to 15 digits take a fast path
- * that is exact (an integer below 2^53 divided by a power of ten, both
- * exactly representable: one correctly rounded division, as strtod
- * would give); anything else goes to strtod. */
-static bool parse_number(double *out, const char *s, size_t len)
-{
-    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                   1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
-                                   1e18, 1e19, 1e20, 1e21, 1e22};
-    const char *p = s, *end = s + len;
-    uint64_t mant = 0;
-    int digits = 0, frac = -1;
-    bool neg = false;
-    char *stop;
-
-    if (len == 0)
-        return false;
-    if (*p == '-' || *p == '+')
-        neg = *p++ == '-';
-    for (; p < end; p++) {
-        if (*p >= '0' && *p <= '9') {
-            mant = mant * 10 + (uint64_t)(*p - '0');
-            digits++;
-            if (frac >= 0)
-                frac++;
-        } else if (*p == '.' && frac < 0) {
-            frac = 0;
-        } else {
-            break;
-        }
-    }
-    if (p == end && digits > 0 && digits <= 15 && frac <= 22) {
-        double v = (double)mant;
-        if (frac > 0)
-            v /= pow10[frac];
-        *out = neg ? -v : v;
-        return true;
-    }
-    errno = 0;
-    *out = strtod(s, &stop);
-    return stop == end && errno != ERANGE && isfinite(*out);
-}
-
 static void on_field(void *data, size_t len, void *ld_)
 {
     loader *ld = ld_;
@@ -169,7 +125,7 @@ static void on_field(void *data, size_t len, void *ld_)
         c->missing++;
         return;
     }
-    if (c->numeric && parse_number(&v, s, len)) {
+    if (c->numeric && kiln_csv_number(&v, s, len)) {
         if (c->n == cs->cap) {
             cs->cap = cs->cap ? cs->cap * 2 : 1024;
             c->values = kiln_realloc(c->values, cs->cap * sizeof(double));
@@ -555,7 +511,8 @@ static void catlist_of(catlist *l, const kiln_csv_column *c, bool canonical)
     for (size_t i = 0; i < c->n_cats; i++) {
         double x;
         l->counts[i] = c->counts[i];
-        if (canonical && parse_number(&x, c->cats[i], strlen(c->cats[i]))) {
+        if (canonical &&
+            kiln_csv_number(&x, c->cats[i], strlen(c->cats[i]))) {
             snprintf(buf, sizeof(buf), "%.17g", x);
             l->names[i] = kiln_strdup(buf);
         } else {
