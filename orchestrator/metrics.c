@@ -10,7 +10,7 @@
 /* Metrics files are small; a bigger one is refused. */
 #define MAX_METRICS_BYTES (1 << 20)
 
-static void set(kiln_metrics *m, const char *key, double v)
+void kiln_metrics_set(kiln_metrics *m, const char *key, double v)
 {
     for (size_t i = 0; i < m->n; i++) {
         if (strcmp(m->keys[i], key) == 0) {
@@ -33,7 +33,7 @@ static void flatten(kiln_metrics *m, json_t *obj, const char *prefix,
         char *key = *prefix ? kiln_asprintf("%s.%s", prefix, k)
                             : kiln_strdup(k);
         if (json_is_number(v) && isfinite(json_number_value(v)))
-            set(m, key, json_number_value(v));
+            kiln_metrics_set(m, key, json_number_value(v));
         else if (json_is_object(v) && depth < 32)
             flatten(m, v, key, path, warnings, depth + 1);
         else
@@ -73,6 +73,27 @@ bool kiln_metrics_read(kiln_metrics *m, const char *path, kiln_buf *warnings)
         flatten(m, root, "", path, warnings, 0);
     json_decref(root);
     return true;
+}
+
+int kiln_metrics_write(const kiln_metrics *m, const char *path,
+                       kiln_err *err)
+{
+    json_t *obj = json_object();
+    int rc = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        /* Whole numbers (counts) stay integers for readers of the file. */
+        double v = m->values[i];
+        if (!isfinite(v))
+            continue; /* JSON has no NaN */
+        json_object_set_new(obj, m->keys[i],
+                            v == trunc(v) && fabs(v) < 9e15
+                                ? json_integer((json_int_t)v)
+                                : json_real(v));
+    }
+    if (json_dump_file(obj, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+        rc = kiln_err_set_os(err, "cannot write metrics file %s", path);
+    json_decref(obj);
+    return rc;
 }
 
 void kiln_metrics_dispose(kiln_metrics *m)

@@ -21,6 +21,12 @@ typedef struct kiln_metrics {
  * "kiln: warning: ". Returns false when the file does not exist. */
 bool kiln_metrics_read(kiln_metrics *m, const char *path,
                        kiln_buf *warnings);
+/* Set key (dotted) to v, replacing an earlier value. */
+void kiln_metrics_set(kiln_metrics *m, const char *key, double v);
+/* Write m to path as a flat JSON object ({"a.b": 1}), which reads back
+ * as the same keys. Returns 0 or KILN_ERROR naming the path. */
+int kiln_metrics_write(const kiln_metrics *m, const char *path,
+                       kiln_err *err);
 void kiln_metrics_dispose(kiln_metrics *m);
 
 #endif
