@@ -14,6 +14,11 @@ static const kiln_cmd *const commands[] = {
     &kiln_cmd_cron,
 };
 
+/* Commands kiln starts itself, listed apart. */
+static const kiln_cmd *const internal[] = {
+    &kiln_cmd_validate_step,
+};
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: kiln COMMAND [options]\n\n"
@@ -21,6 +26,9 @@ static void usage(FILE *f)
                "Commands:\n");
     for (size_t i = 0; i < KILN_ARRAY_SIZE(commands); i++)
         fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f, "\nInternal commands (kiln runs them as steps):\n");
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(internal); i++)
+        fprintf(f, "  %-10s %s\n", internal[i]->name, internal[i]->summary);
     fprintf(f, "\nRun `kiln COMMAND --help` for a command's options.\n\n"
                "Exit status:\n"
                "  0  success\n"
@@ -48,6 +56,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < KILN_ARRAY_SIZE(commands); i++)
         if (strcmp(argv[1], commands[i]->name) == 0)
             return commands[i]->exec(argc - 1, argv + 1);
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(internal); i++)
+        if (strcmp(argv[1], internal[i]->name) == 0)
+            return internal[i]->exec(argc - 1, argv + 1);
     fprintf(stderr, "kiln: unknown command \"%s\"\n\n", argv[1]);
     usage(stderr);
     return KILN_EXIT_USAGE;
