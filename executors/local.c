@@ -454,17 +454,14 @@ static const struct kiln_executor_ops local_ops = {
 static char *find_shim(void)
 {
     const char *env = getenv("KILN_SHIM");
-    char exe[4096];
-    ssize_t n;
+    char *exe;
     if (env && *env)
         return kiln_strdup(env);
-    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        char *dir, *path;
-        exe[n] = '\0';
-        dir = kiln_path_dirname(exe);
-        path = kiln_path_join(dir, "kiln-shim");
+    if ((exe = kiln_self_exe()) != NULL) {
+        char *dir = kiln_path_dirname(exe);
+        char *path = kiln_path_join(dir, "kiln-shim");
         free(dir);
+        free(exe);
         if (access(path, X_OK) == 0)
             return path;
         free(path);

@@ -43,6 +43,39 @@ static bool is_plain(const char *cmd, size_t *words)
     return *words > 0;
 }
 
+/* A NULL-terminated argv of n strings, copied into one allocation. */
+static char **argv_of(size_t n, const char *const *args)
+{
+    size_t len = 0;
+    char **argv, *text;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(args[i]) + 1;
+    argv = kiln_malloc((n + 1) * sizeof(char *) + len);
+    text = (char *)(argv + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        len = strlen(args[i]) + 1;
+        argv[i] = memcpy(text, args[i], len);
+        text += len;
+    }
+    argv[n] = NULL;
+    return argv;
+}
+
+char **kiln_command_validate_argv(const char *kiln, const char *run,
+                                  const char *file, const char *step)
+{
+    /* sh -c SCRIPT NAME ARGS...: the script sees ARGS as $1, $2... The
+     * command runs in a shell of its own, as a step without checks would,
+     * so its exit, set and traps stay its own. */
+    static const char script[] =
+        "/bin/sh -c \"$1\" && exec \"$2\" validate-step \"$3\" \"$4\"";
+    const char *checks[] = {kiln, "validate-step", file, step};
+    const char *both[] = {"/bin/sh", "-c", script, "sh", run, kiln, file,
+                          step};
+    return run ? argv_of(KILN_ARRAY_SIZE(both), both)
+               : argv_of(KILN_ARRAY_SIZE(checks), checks);
+}
+
 char **kiln_command_argv(const char *cmd)
 {
     size_t words, len = strlen(cmd), first;

@@ -124,6 +124,9 @@ const char *kiln_fmt_time(char *buf, size_t size, int64_t ms);
  * pid it names a process unambiguously: pids are recycled, start times
  * are not. */
 uint64_t kiln_proc_start(pid_t pid);
+/* The running program's absolute path (/proc/self/exe), or NULL when it
+ * cannot be known. Free it. */
+char *kiln_self_exe(void);
 
 /* Paths. Results are malloc'd; the caller frees them. */
 char *kiln_path_join(const char *a, const char *b);

@@ -41,6 +41,16 @@ const char *kiln_fmt_time(char *buf, size_t size, int64_t ms)
     return buf;
 }
 
+char *kiln_self_exe(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0 || (size_t)n >= sizeof(exe) - 1)
+        return NULL;
+    exe[n] = '\0';
+    return kiln_strdup(exe);
+}
+
 uint64_t kiln_proc_start(pid_t pid)
 {
     char path[64], buf[1024], *p, *close_paren;

@@ -1,5 +1,8 @@
 /* test-command.c: shell or direct execution; environments. */
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kiln_test.h"
 #include "orchestrator/command.h"
@@ -86,10 +89,70 @@ static void test_env(void)
     kiln_env_dispose(&e);
 }
 
+/* Run argv with stdout in a buffer; returns the exit status. */
+static int run_argv(char **argv, kiln_buf *out)
+{
+    char path[] = "/tmp/kiln-test-command.XXXXXX";
+    int fd = mkstemp(path), status;
+    char *text = NULL;
+    size_t len = 0;
+    kiln_err err = KILN_ERR_INIT;
+    pid_t pid;
+
+    ASSERT(fd >= 0);
+    if ((pid = fork()) == 0) {
+        dup2(fd, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    ASSERT(waitpid(pid, &status, 0) == pid);
+    close(fd);
+    ASSERT_EQ_INT(kiln_read_file(&text, &len, path, 1 << 20, &err), 0);
+    kiln_buf_add(out, text, len);
+    free(text);
+    unlink(path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A step with checks: kiln validate-step, after run: when it succeeded;
+ * no argument is ever parsed by the shell. /bin/echo stands in for
+ * kiln. */
+static void test_validate(void)
+{
+    const char *file = "/p/it's a \"pipe\" $HOME.yaml";
+    kiln_buf out = KILN_BUF_INIT;
+    char **argv;
+
+    argv = kiln_command_validate_argv("/bin/echo", NULL, file, "check");
+    ASSERT_STREQ(argv[0], "/bin/echo");
+    ASSERT_STREQ(argv[1], "validate-step");
+    ASSERT_STREQ(argv[2], file);
+    ASSERT_STREQ(argv[3], "check");
+    ASSERT_NULL(argv[4]);
+    free(argv);
+
+    argv = kiln_command_validate_argv("/bin/echo", "echo \"run $1\"; exit 0",
+                                      file, "check");
+    ASSERT_EQ_INT(run_argv(argv, &out), 0);
+    ASSERT_STREQ(kiln_buf_cstr(&out), "run \nvalidate-step /p/it's a "
+                 "\"pipe\" $HOME.yaml check\n");
+    free(argv);
+
+    /* A failing command: no checks, its status. */
+    kiln_buf_clear(&out);
+    argv = kiln_command_validate_argv("/bin/echo", "echo ran; exit 3", file,
+                                      "check");
+    ASSERT_EQ_INT(run_argv(argv, &out), 3);
+    ASSERT_STREQ(kiln_buf_cstr(&out), "ran\n");
+    free(argv);
+    kiln_buf_dispose(&out);
+}
+
 int main(void)
 {
     RUN_TEST(test_direct);
     RUN_TEST(test_shell);
     RUN_TEST(test_env);
+    RUN_TEST(test_validate);
     return 0;
 }
