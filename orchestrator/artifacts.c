@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const char *kiln_artifact_type(kiln_step_kind kind)
 {
@@ -153,6 +154,39 @@ int kiln_artifacts_collect(kiln_artifact_list *list, const char *workdir,
             globfree(&g);
     }
     return 0;
+}
+
+/* Add the file at rel (a path, not a pattern) under workdir, or note it
+ * missing. */
+static int add_path(kiln_artifact_list *list, const char *workdir,
+                    const char *rel, kiln_err *err)
+{
+    char *path = kiln_path_join(workdir, rel), *abs;
+    int rc = 0;
+    if (access(path, F_OK) != 0) {
+        list->missing = kiln_realloc(list->missing, (list->n_missing + 1) *
+                                     sizeof(char *));
+        list->missing[list->n_missing++] = kiln_strdup(rel);
+    } else {
+        abs = kiln_path_absolute(path);
+        rc = add(list, abs, err);
+        free(abs);
+    }
+    free(path);
+    return rc;
+}
+
+int kiln_artifacts_collect_inputs(kiln_artifact_list *list,
+                                  const char *workdir, const kiln_step *st,
+                                  kiln_err *err)
+{
+    const kiln_validation *v = st->validation;
+    int rc = kiln_artifacts_collect(list, workdir, &st->inputs, err);
+    if (rc == 0 && v && v->data)
+        rc = add_path(list, workdir, v->data, err);
+    if (rc == 0 && v && v->drift && v->drift->reference)
+        rc = add_path(list, workdir, v->drift->reference, err);
+    return rc;
 }
 
 void kiln_artifact_list_dispose(kiln_artifact_list *list)

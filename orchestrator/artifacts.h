@@ -36,6 +36,12 @@ typedef struct kiln_artifact_list {
  */
 int kiln_artifacts_collect(kiln_artifact_list *list, const char *workdir,
                            const kiln_strlist *patterns, kiln_err *err);
+/* As kiln_artifacts_collect() on a step's inputs: its inputs: patterns,
+ * and for a step with checks, its data: file and drift reference, which
+ * it reads as surely (paths, not globs). */
+int kiln_artifacts_collect_inputs(kiln_artifact_list *list,
+                                  const char *workdir, const kiln_step *st,
+                                  kiln_err *err);
 void kiln_artifact_list_dispose(kiln_artifact_list *list);
 
 /* The artifact type a step kind produces: dataset, model, metrics,

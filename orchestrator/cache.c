@@ -48,6 +48,42 @@ static void add_kvs(EVP_MD_CTX *ctx, const char *tag, size_t n,
     free(lines);
 }
 
+/* A step's checks, written out for the digest: a step whose outputs were
+ * made under other checks must run them. */
+static void add_validation(EVP_MD_CTX *ctx, const kiln_validation *v)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    if (!v)
+        return;
+    kiln_buf_printf(&b, "validation\ndata=%s\nmin_rows=%lld\n"
+                    "max_rows=%lld\nstrict=%d\n", v->data ? v->data : "",
+                    (long long)v->min_rows, (long long)v->max_rows,
+                    v->strict);
+    for (size_t i = 0; i < v->n_rules; i++) {
+        const kiln_col_rule *r = &v->rules[i];
+        kiln_buf_printf(&b, "column=%s\ntype=%s\n", r->column,
+                        kiln_col_type_name(r->type));
+        if (r->has_min)
+            kiln_buf_printf(&b, "min=%.17g\n", r->min);
+        if (r->has_max)
+            kiln_buf_printf(&b, "max=%.17g\n", r->max);
+        kiln_buf_printf(&b, "max_missing=%.17g\n", r->max_missing);
+        for (size_t k = 0; k < r->values.n; k++)
+            kiln_buf_printf(&b, "value=%s\n", r->values.items[k]);
+    }
+    if (v->drift) {
+        kiln_buf_printf(&b, "drift=%s\nmethod=%s\nthreshold=%.17g\n",
+                        v->drift->reference ? v->drift->reference : "",
+                        v->drift->method ? v->drift->method : "",
+                        v->drift->threshold);
+        for (size_t k = 0; k < v->drift->columns.n; k++)
+            kiln_buf_printf(&b, "drift_column=%s\n",
+                            v->drift->columns.items[k]);
+    }
+    EVP_DigestUpdate(ctx, b.ptr, b.len + 1);
+    kiln_buf_dispose(&b);
+}
+
 void kiln_cache_key(char out[KILN_HASH_HEX], const kiln_step *st,
                     const kiln_pipeline *p, const kiln_artifact_list *inputs,
                     const char *workdir, size_t n_params,
@@ -57,10 +93,13 @@ void kiln_cache_key(char out[KILN_HASH_HEX], const kiln_step *st,
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned n = 0;
     kiln_kv *ins = kiln_calloc(inputs->n ? inputs->n : 1, sizeof(*ins));
+    const char *run = st->run ? st->run : ""; /* a step with checks may
+                                                 have no command */
 
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     EVP_DigestUpdate(ctx, "kiln-cache-1", 13);
-    EVP_DigestUpdate(ctx, st->run, strlen(st->run) + 1);
+    EVP_DigestUpdate(ctx, run, strlen(run) + 1);
+    add_validation(ctx, st->validation);
     EVP_DigestUpdate(ctx, kiln_step_kind_name(st->kind),
                      strlen(kiln_step_kind_name(st->kind)) + 1);
     for (size_t i = 0; i < inputs->n; i++) {
