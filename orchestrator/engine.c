@@ -76,6 +76,9 @@ struct kiln_run {
     size_t n_hashing;        /* artifact hashing jobs on the thread pool */
     step_rt *steps;
     char *root;
+    char *file;              /* the pipeline file the run was started
+                                with (a pinned run's is in its checkout):
+                                validate-step reads the checks there */
     char *log_dir;           /* STATE/logs/RUN: STEP.ATTEMPT.log files */
     int64_t reuse_run;       /* a retry of this run (0: none)... */
     int64_t *reuse_exec;     /* ...reusing these executions, by step */
@@ -99,6 +102,8 @@ struct kiln_engine {
     bool durable;            /* steps write exit status files (daemon) */
     bool cache;              /* skip steps whose outputs are cached */
     char *objects;           /* STATE/objects: the cache's store */
+    char *kiln;              /* this binary: steps with checks run
+                                `kiln validate-step` */
     size_t n_pools;
     struct pool {
         char *name;
@@ -204,6 +209,9 @@ int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
     eng->prepare.data = eng;
     eng->cache = true;
     eng->objects = kiln_path_join(state_dir, "objects");
+    /* Found now, while the path still names this binary. */
+    if ((eng->kiln = kiln_self_exe()) == NULL)
+        eng->kiln = kiln_strdup("kiln"); /* from PATH */
     *out = eng;
     return 0;
 }
@@ -226,6 +234,7 @@ void kiln_engine_free(kiln_engine *eng)
     free(eng->pools);
     free(eng->state_dir);
     free(eng->objects);
+    free(eng->kiln);
     uv_close((uv_handle_t *)&eng->prepare, on_engine_close);
 }
 
@@ -501,7 +510,10 @@ static int step_launch(step_rt *s, kiln_err *err)
     set_model_env(s);
 
     memset(&s->task, 0, sizeof(s->task));
-    s->task.argv = kiln_command_argv(st->run);
+    s->task.argv = st->validation
+                       ? kiln_command_validate_argv(eng->kiln, st->run,
+                                                    run->file, st->name)
+                       : kiln_command_argv(st->run);
     s->task.env = kiln_env_vector(&s->env);
     s->task.workdir = s->workdir;
     s->task.log_path = s->log_path;
@@ -617,7 +629,7 @@ static void step_start(step_rt *s)
 
 static void attempt_finish(step_rt *s, const char *status, const char *why,
                            bool ok);
-static void hash_start(step_rt *s);
+static void hash_start(step_rt *s, const char *failed, const char *why);
 static bool cacheable(step_rt *s);
 static void cache_check(step_rt *s);
 
@@ -664,8 +676,16 @@ static void on_task_done(kiln_task *task, void *data)
     /* A step that ended well with declared inputs, outputs or metrics is
      * done only once they are found, hashed and read, off the loop. */
     if (ok && (st->inputs.n || st->outputs.n || st->metrics ||
+               st->validation ||
                (s->metrics_path && access(s->metrics_path, F_OK) == 0))) {
-        hash_start(s);
+        hash_start(s, NULL, NULL);
+        return;
+    }
+    /* A failed attempt's $KILN_METRICS are kept too: a validate step
+     * that failed says by how much. */
+    if (!ok && task->outcome != KILN_TASK_LOST && s->metrics_path &&
+        access(s->metrics_path, F_OK) == 0) {
+        hash_start(s, status, why);
         return;
     }
     attempt_finish(s, status, why, ok);
@@ -699,10 +719,15 @@ typedef struct hash_job {
     int rc;
     bool cached;             /* outputs are now in the object store */
     kiln_cache_files files;  /* ...as these files */
+    const char *failed;      /* the status of a failed attempt, whose
+                                metrics alone are read; NULL: it ended
+                                well */
+    char why[300];           /* ...and why it failed */
 } hash_job;
 
-/* Read the attempt's metrics: $KILN_METRICS, then the declared file.
- * Warnings go to the end of the step's log. Runs on the thread pool. */
+/* Read the attempt's metrics: $KILN_METRICS, then the declared file
+ * (not after a failure: it may be an earlier attempt's). Warnings go to
+ * the end of the step's log. Runs on the thread pool. */
 static void read_metrics(hash_job *j)
 {
     step_rt *s = j->s;
@@ -710,7 +735,7 @@ static void read_metrics(hash_job *j)
     kiln_buf warn = KILN_BUF_INIT;
     if (s->metrics_path)
         kiln_metrics_read(&j->metrics, s->metrics_path, &warn);
-    if (st->metrics) {
+    if (st->metrics && !j->failed) {
         char *path = kiln_path_join(s->workdir, st->metrics);
         if (!kiln_metrics_read(&j->metrics, path, &warn))
             kiln_buf_printf(&warn, "kiln: warning: the step declared "
@@ -732,6 +757,10 @@ static void hash_work(uv_work_t *req)
 {
     hash_job *j = req->data;
     const kiln_step *st = &j->s->run->p->steps[j->s->idx];
+    if (j->failed) {
+        read_metrics(j);
+        return;
+    }
     /* Inputs hashed for the cache key before the step are what it read;
      * otherwise hash them now. */
     if (j->s->have_inputs) {
@@ -740,8 +769,8 @@ static void hash_work(uv_work_t *req)
         j->s->have_inputs = false;
         j->rc = 0;
     } else {
-        j->rc = kiln_artifacts_collect(&j->in, j->s->workdir, &st->inputs,
-                                       &j->err);
+        j->rc = kiln_artifacts_collect_inputs(&j->in, j->s->workdir, st,
+                                              &j->err);
     }
     if (j->rc == 0)
         j->rc = kiln_artifacts_collect(&j->out, j->s->workdir, &st->outputs,
@@ -802,6 +831,26 @@ static void hash_done(uv_work_t *req, int status)
 
     why[0] = '\0';
     run->n_hashing--;
+    if (j->failed) {
+        if (kiln_store_record_metrics(run->eng->store, s->exec_id, run->id,
+                                      st->name, j->metrics.n,
+                                      (const char *const *)j->metrics.keys,
+                                      j->metrics.values, &err) != 0)
+            store_failed(run, &err);
+        snprintf(why, sizeof(why), "%s", j->why);
+        /* validate-step exits 1 when checks failed: say how many. */
+        for (size_t i = 0; st->validation && s->exit_code == 1 &&
+                           i < j->metrics.n; i++)
+            if (strcmp(j->metrics.keys[i], "validate.violations") == 0)
+                snprintf(why, sizeof(why), "%.0f check%s failed (kiln logs "
+                         "%lld %s)", j->metrics.values[i],
+                         j->metrics.values[i] == 1 ? "" : "s",
+                         (long long)run->id, st->name);
+        kiln_metrics_dispose(&j->metrics);
+        attempt_finish(s, j->failed, why, false);
+        free(j);
+        return;
+    }
     if (j->rc != 0) {
         snprintf(why, sizeof(why), "cannot hash its artifacts: %s",
                  j->err.msg);
@@ -858,10 +907,15 @@ static void hash_done(uv_work_t *req, int status)
                    why[0] == '\0');
 }
 
-static void hash_start(step_rt *s)
+/* Finish an attempt off the loop: hash its artifacts and read its
+ * metrics, or with failed (its status and why), only read its metrics. */
+static void hash_start(step_rt *s, const char *failed, const char *why)
 {
     hash_job *j = kiln_calloc(1, sizeof(*j));
     j->s = s;
+    j->failed = failed;
+    if (why)
+        snprintf(j->why, sizeof(j->why), "%s", why);
     j->req.data = j;
     s->run->n_hashing++;
     uv_queue_work(s->run->eng->loop, &j->req, hash_work, hash_done);
@@ -905,7 +959,7 @@ static void key_work(uv_work_t *req)
     cache_job *j = req->data;
     step_rt *s = j->s;
     const kiln_step *st = &s->run->p->steps[s->idx];
-    j->rc = kiln_artifacts_collect(&j->in, s->workdir, &st->inputs, &j->err);
+    j->rc = kiln_artifacts_collect_inputs(&j->in, s->workdir, st, &j->err);
     if (j->rc == 0)
         kiln_cache_key(j->key, st, s->run->p, &j->in, s->workdir,
                        s->run->n_params, s->run->params);
@@ -1313,6 +1367,7 @@ static void on_timer_close(uv_handle_t *h)
         free(run->params);
         free(run->log_dir);
         free(run->root);
+        free(run->file);
         free(run);
     }
 }
@@ -1329,6 +1384,7 @@ static kiln_run *run_new(kiln_engine *eng, const kiln_run_options *o,
     run->n_steps = p->n_steps;
     run->id = id;
     run->root = kiln_strdup(o->root ? o->root : p->dir);
+    run->file = kiln_path_absolute(o->file ? o->file : p->file);
     run->on_event = o->on_event;
     run->on_done = o->on_done;
     if (o->n_reuse) {
