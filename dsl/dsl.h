@@ -114,6 +114,8 @@ typedef struct kiln_step {
     bool cache;           /* cache: false turns caching off (on by default) */
     const char *register_model; /* register: {model: NAME, ...}, or NULL */
     const char *register_path;  /* ...path: one of the step's outputs */
+    const char *register_alias; /* ...alias: pointed at the new version
+                                   (production), or NULL */
     kiln_pos register_pos;
     const char *metrics;  /* a JSON file of numbers the step writes,
                              relative to workdir; NULL: none */

@@ -876,6 +876,7 @@ static const keyspec register_keys[] = {
      "register: needs \"model: NAME\""},
     {"path", set_string, offsetof(kiln_step, register_path), 0,
      "register: needs \"path:\", one of the step's outputs"},
+    {"alias", set_name, offsetof(kiln_step, register_alias), 0, NULL},
 };
 
 /* walk() keeps the keys it has seen in a 64-bit mask. */

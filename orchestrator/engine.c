@@ -804,11 +804,17 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
                                            st->register_model, path,
                                            out->items[i].sha256, s->run->id,
                                            s->exec_id, err);
+            if (rc == 0 && st->register_alias)
+                rc = kiln_store_model_promote(s->run->eng->store,
+                                              st->register_model, version,
+                                              st->register_alias, err);
             if (rc == 0 && s->log_path) {
                 FILE *f = fopen(s->log_path, "a");
                 if (f) {
                     fprintf(f, "kiln: registered %s as version %d of model "
-                            "%s\n", path, version, st->register_model);
+                            "%s%s%s\n", path, version, st->register_model,
+                            st->register_alias ? ", now " : "",
+                            st->register_alias ? st->register_alias : "");
                     fclose(f);
                 }
             }

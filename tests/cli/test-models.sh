@@ -55,6 +55,22 @@ eq "bad alias" 2 "$rc"
 kiln_rc models nosuch
 eq "unknown model" 2 "$rc"
 
+# register: with alias: the new version becomes production at once
+# (a deploy step that registers and promotes).
+pipeline ship <<'YAML'
+pipeline: ship
+steps:
+  deploy:
+    kind: deploy
+    run: mkdir -p served && echo shipped > served/s.bin
+    outputs: [served/s.bin]
+    register: {model: served, path: served/s.bin, alias: production}
+YAML
+kiln_rc run ship.yaml
+eq "registered and promoted" "0 1" "$rc $(q "select version from model_aliases where name = 'served' and alias = 'production'")"
+kiln_rc logs "$(q 'select max(id) from runs')" deploy
+contains "and says so" "as version 1 of model served, now production" "$out"
+
 pipeline bad <<'YAML'
 pipeline: bad
 steps:
