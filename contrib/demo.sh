@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# contrib/demo.sh: install what is missing, build kiln and run the example
-# pipeline end to end.
+# contrib/demo.sh: install what is missing, build kiln, run the example ML
+# pipeline (examples/churn) end to end, then serve it with kiln serve and
+# its status page: a drifted batch makes the daemon retrain.
+#   KILN_DEMO_LISTEN=127.0.0.1:8080   where the status page listens
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . contrib/deps.sh
@@ -9,25 +11,64 @@ kiln_deps
 cmake -S . -B build >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)"
 kiln=$PWD/build/kiln
-state=$(mktemp -d /tmp/kiln-demo.XXXXXX)
+work=$(mktemp -d /tmp/kiln-demo.XXXXXX)
+cp -r examples/churn "$work/churn"
+cd "$work/churn"
+export KILN_STATE=$work/state
+daemon=
+trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; true' EXIT
+say() { printf '\n== %s\n' "$*"; }
 
+say "kiln validate pipeline.yaml"
+"$kiln" validate pipeline.yaml
+say "kiln dag pipeline.yaml"
+"$kiln" dag pipeline.yaml
+say "kiln run pipeline.yaml   (ingest, validate, train, evaluate, deploy)"
+"$kiln" run pipeline.yaml
+say "kiln run pipeline.yaml   (again: nothing changed, every step is cached)"
+"$kiln" run pipeline.yaml
+say "kiln run pipeline.yaml --param n_estimators=2 --param max_depth=1   (a worse model: deploy is gated)"
+"$kiln" run pipeline.yaml --param n_estimators=2 --param max_depth=1
+say "kiln metrics --key auc"
+"$kiln" metrics --key auc
+say "kiln models"
+"$kiln" models
+
+listen=${KILN_DEMO_LISTEN:-127.0.0.1:8080}
+if ! "$kiln" serve --help > /dev/null 2>&1; then exit 1; fi
+/usr/bin/python3 simulate.py 0 > /dev/null
+say "kiln serve pipeline.yaml --listen $listen"
+"$kiln" serve pipeline.yaml --listen "$listen" > "$work/serve.log" 2>&1 &
+daemon=$!
+for _ in $(seq 50); do [ -s "$KILN_STATE/web.url" ] && break; sleep 0.1; done
+if [ ! -s "$KILN_STATE/web.url" ]; then
+    cat "$work/serve.log"
+    echo "kiln serve did not start (is $listen in use? set KILN_DEMO_LISTEN)" >&2
+    exit 1
+fi
+url=$(cat "$KILN_STATE/web.url")
+echo "status page: $url"
+say "python3 simulate.py 0.5   (a new batch arrives, and it drifted)"
+/usr/bin/python3 simulate.py 0.5
+echo "waiting for the drift trigger (checked every 10 s) and the retrain..."
+for _ in $(seq 120); do
+    [ "$(sqlite3 "$KILN_STATE/kiln.db" "select count(*) from runs where trigger = 'drift' and status = 'succeeded'")" = 1 ] && break
+    sleep 0.5
+done
+say "kiln triggers"
+"$kiln" triggers --limit 5
+say "kiln runs"
+"$kiln" runs
+say "kiln models   (the retrained model is in production)"
+"$kiln" models
 echo
-echo "== kiln validate examples/hello/pipeline.yaml"
-"$kiln" validate examples/hello/pipeline.yaml
-echo
-echo "== kiln dag examples/hello/pipeline.yaml"
-"$kiln" dag examples/hello/pipeline.yaml
-echo
-echo "== kiln run examples/hello/pipeline.yaml --param count=1000"
-"$kiln" run examples/hello/pipeline.yaml --state "$state" --param count=1000
-echo
-echo "== kiln runs"
-"$kiln" runs --state "$state"
-echo
-echo "== kiln show 1"
-"$kiln" show 1 --state "$state"
-echo
-echo "== kiln logs 1 train"
-"$kiln" logs 1 train --state "$state"
-echo
-echo "The run's records are in $state/kiln.db."
+echo "Records: $KILN_STATE/kiln.db; the example's files: $work/churn"
+if [ -t 0 ]; then
+    echo "kiln serve is running: open $url (Ctrl-C stops it)"
+    wait "$daemon" || true
+else
+    echo "kiln serve was running at $url; stopping it (run this script in a terminal to keep it)"
+    kill -TERM "$daemon"
+    wait "$daemon" || true
+fi
+daemon=

@@ -932,8 +932,12 @@ static void hash_start(step_rt *s, const char *failed, const char *why)
 static bool cacheable(step_rt *s)
 {
     const kiln_step *st = &s->run->p->steps[s->idx];
-    return s->run->eng->cache && st->cache && st->outputs.n > 0 &&
-           s->attempt == 0 && !s->cache_checked;
+    /* Outputs to restore, or a validate step's checks: what they decide
+     * depends only on the data, the reference and the checks, all in the
+     * key. */
+    return s->run->eng->cache && st->cache &&
+           (st->outputs.n > 0 || st->validation) && s->attempt == 0 &&
+           !s->cache_checked;
 }
 
 typedef struct cache_job {
@@ -1079,7 +1083,8 @@ static void key_done(uv_work_t *req, int status)
     if (j->rc == 0 && s->state == KILN_STEP_READY && !run->cancelling &&
         kiln_store_cache_lookup(run->eng->store, &j->hit, j->key,
                                 &err) == 0 &&
-        json_array_size(json_object_get(j->hit, "outputs")) > 0) {
+        (json_array_size(json_object_get(j->hit, "outputs")) > 0 ||
+         run->p->steps[s->idx].outputs.n == 0)) {
         /* A hit: restore its outputs on the thread pool. */
         json_t *outs = json_object_get(j->hit, "outputs");
         j->from_exec = json_integer_value(json_object_get(j->hit,

@@ -1,0 +1,46 @@
+# examples/churn end to end, as contrib/demo.sh runs it: a first run
+# deploys; the second is entirely cached; a large shift is stopped by
+# validation; a worse model is gated and production stays; a drifted batch
+# makes kiln serve retrain and promote the new model.
+. "$(dirname "$0")/lib.sh"
+cp -r "$KILN_SRC/examples/churn" "$T/churn"
+rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" "$T/churn/serving" "$T/churn/incoming/live.csv"
+cd "$T/churn"
+production() { q "select version from model_aliases a where name = 'churn' and alias = 'production' and id = (select max(id) from model_aliases where name = 'churn' and alias = 'production')"; }
+
+kiln_rc run pipeline.yaml
+eq "the first run succeeds" 0 "$rc"
+eq "every step ran" "ingest validate train evaluate deploy" \
+    "$(q "select step from run_steps where run_id = 1 and status = 'succeeded' order by position" | tr '\n' ' ' | sed 's/ $//')"
+eq "version 1 is in production" 1 "$(production)"
+check "the metrics are recorded" test "$(q "select value > 0.9 from metrics where run_id = 1 and key = 'auc'")" = 1
+check "the served model exists" test -s serving/model.pkl
+
+kiln_rc run pipeline.yaml
+eq "the second run succeeds" 0 "$rc"
+eq "entirely cached" "cached cached cached cached cached" \
+    "$(q "select status from executions where run_id = 2 order by id" | tr '\n' ' ' | sed 's/ $//')"
+
+kiln_rc run pipeline.yaml --param shift=3
+eq "a large shift fails the run" 1 "$rc"
+eq "validation catches it" "failed skipped" \
+    "$(q "select status from run_steps where run_id = 3 and step in ('validate', 'train') order by position" | tr '\n' ' ' | sed 's/ $//')"
+contains "naming the drifted columns" "FAIL radius: drift" "$("$KILN" logs 3 validate)"
+eq "production untouched" 1 "$(production)"
+
+kiln_rc run pipeline.yaml --param n_estimators=2 --param max_depth=1
+eq "a worse model: the run succeeds" 0 "$rc"
+eq "its deploy is gated" gated "$(q "select status from run_steps where run_id = 4 and step = 'deploy'")"
+eq "production stays on version 1" 1 "$(production)"
+eq "and nothing new was registered" 1 "$(q "select count(*) from models")"
+
+# The daemon: a first batch like the reference, then one that drifted.
+/usr/bin/python3 simulate.py 0 > /dev/null
+serve serve.log pipeline.yaml
+wait_for "a quiet drift check" 30 '[ "$(q "select count(*) from trigger_checks where status = '"'quiet'"'")" -ge 1 ]'
+/usr/bin/python3 simulate.py 0.5 > /dev/null
+wait_for "the drift trigger fires" 30 '[ "$(q "select count(*) from runs where trigger = '"'drift'"'")" = 1 ]'
+wait_for "the retrain ends" 60 '[ "$(q "select status from runs where trigger = '"'drift'"'")" = succeeded ]'
+eq "the retrained model is promoted" 2 "$(production)"
+stop "$daemon"
+finish
