@@ -35,7 +35,6 @@ say "kiln models"
 "$kiln" models
 
 listen=${KILN_DEMO_LISTEN:-127.0.0.1:8080}
-if ! "$kiln" serve --help > /dev/null 2>&1; then exit 1; fi
 /usr/bin/python3 simulate.py 0 > /dev/null
 say "kiln serve pipeline.yaml --listen $listen"
 "$kiln" serve pipeline.yaml --listen "$listen" > "$work/serve.log" 2>&1 &
