@@ -1,5 +1,6 @@
-/* cmd-validate.c: kiln validate FILE... */
+/* cmd-validate.c: kiln validate [--format text|github] FILE... */
 #include <stdio.h>
+#include <string.h>
 
 #include "../dsl/dsl.h"
 #include "../executors/executor.h"
@@ -8,8 +9,45 @@
 static const struct option options[] = {
     {"help", no_argument, NULL, 'h'},
     {"quiet", no_argument, NULL, 'q'},
+    {"format", required_argument, NULL, 'f'},
     {NULL, 0, NULL, 0},
 };
+
+/* GitHub Actions workflow commands: "%", CR and LF escaped everywhere,
+ * and ":" and "," too in properties. */
+static void gh_escape(const char *s, bool property)
+{
+    for (; *s; s++) {
+        if (*s == '%')
+            fputs("%25", stdout);
+        else if (*s == '\r')
+            fputs("%0D", stdout);
+        else if (*s == '\n')
+            fputs("%0A", stdout);
+        else if (property && *s == ':')
+            fputs("%3A", stdout);
+        else if (property && *s == ',')
+            fputs("%2C", stdout);
+        else
+            putchar(*s);
+    }
+}
+
+/* One ::error annotation per error: the pull request shows each at its
+ * line. */
+static void print_github(const kiln_diag *d, const char *file)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const kiln_err *e = &d->errs[i];
+        fputs("::error file=", stdout);
+        gh_escape(e->pos.file ? e->pos.file : file, true);
+        if (e->pos.line)
+            printf(",line=%u,col=%u", e->pos.line, e->pos.col);
+        fputs(",title=kiln validate::", stdout);
+        gh_escape(e->msg, false);
+        putchar('\n');
+    }
+}
 
 /* Checks that need more than the file: executors must exist here. */
 int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag)
@@ -29,17 +67,23 @@ int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag)
 
 static int exec_validate(int argc, char **argv)
 {
-    bool quiet = false;
+    bool quiet = false, github = false;
     int c, status = KILN_EXIT_OK;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "hq", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hqf:", options, NULL)) != -1) {
         switch (c) {
         case 'h':
             kiln_cli_help(&kiln_cmd_validate);
             return KILN_EXIT_OK;
         case 'q':
             quiet = true;
+            break;
+        case 'f':
+            if (strcmp(optarg, "github") != 0 && strcmp(optarg, "text") != 0)
+                return kiln_cli_usage_error(&kiln_cmd_validate, "--format: "
+                                            "expected text or github");
+            github = strcmp(optarg, "github") == 0;
             break;
         default:
             return kiln_cli_usage_error(&kiln_cmd_validate, "bad option");
@@ -55,7 +99,10 @@ static int exec_validate(int argc, char **argv)
         if (rc == 0)
             rc = kiln_cli_check_pipeline(p, &diag);
         if (rc != 0) {
-            kiln_diag_print(&diag);
+            if (github)
+                print_github(&diag, argv[i]);
+            else
+                kiln_diag_print(&diag);
             if (rc == KILN_EINVAL || status == KILN_EXIT_OK)
                 status = rc == KILN_EINVAL ? KILN_EXIT_USAGE
                                            : KILN_EXIT_SYSTEM;
@@ -71,10 +118,14 @@ static int exec_validate(int argc, char **argv)
 
 const kiln_cmd kiln_cmd_validate = {
     .name = "validate",
-    .usage = "validate FILE...",
+    .usage = "validate [--format text|github] FILE...",
     .summary = "Check pipeline files and report every error as "
                "FILE:LINE:COL.",
     .help = "Options:\n"
-            "  -q, --quiet   print nothing for valid files\n",
+            "  -q, --quiet          print nothing for valid files\n"
+            "  -f, --format FORMAT  text (FILE:LINE:COL: error: ..., on "
+            "stderr) or github\n"
+            "                       (::error annotations on stdout, for "
+            "GitHub Actions)\n",
     .exec = exec_validate,
 };
