@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "git.h"
+#include "inbox.h"
+#include "lock.h"
 #include "state.h"
 
 void kiln_cli_help(const kiln_cmd *cmd)
@@ -151,4 +153,22 @@ int kiln_cli_read_token(char **out, const char *file, kiln_err *err)
     }
     *out = text;
     return 0;
+}
+
+int kiln_cli_ask_daemon(json_t **reply, const char *state_opt, json_t *req)
+{
+    char *dir = kiln_cli_state_dir(state_opt);
+    kiln_err err = KILN_ERR_INIT;
+    int status = KILN_EXIT_OK;
+    *reply = NULL;
+    if (kiln_lock_holder(dir) == 0) {
+        fprintf(stderr, "kiln: error: no kiln serve is running on state "
+                "directory %s (or give --server URL)\n", dir);
+        status = KILN_EXIT_SYSTEM;
+    } else if (kiln_inbox_send(reply, dir, req, 10000, &err) != 0) {
+        kiln_err_print(&err);
+        status = KILN_EXIT_SYSTEM;
+    }
+    free(dir);
+    return status;
 }

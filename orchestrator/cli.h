@@ -73,6 +73,10 @@ int kiln_cli_parse_param(kiln_kv *kv, char *arg, kiln_err *err);
 /* The API token: the first line of file when given, else $KILN_TOKEN, else
  * NULL (*out; free it). */
 int kiln_cli_read_token(char **out, const char *file, kiln_err *err);
+/* Send req to the kiln serve of the local state directory (its inbox)
+ * and wait up to 10 s for *reply. Returns 0, or an exit status after
+ * saying why (no daemon running, no answer). */
+int kiln_cli_ask_daemon(json_t **reply, const char *state_opt, json_t *req);
 /* o[key] as a string, or "-" when it is not one (for tables). */
 const char *kiln_cli_str(json_t *o, const char *key);
 

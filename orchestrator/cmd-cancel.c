@@ -6,8 +6,6 @@
 
 #include "api-client.h"
 #include "cli.h"
-#include "inbox.h"
-#include "lock.h"
 
 enum { OPT_SERVER = 256, OPT_TOKEN_FILE };
 
@@ -25,7 +23,7 @@ static int exec_cancel(int argc, char **argv)
     const char *token_file = NULL;
     kiln_err err = KILN_ERR_INIT;
     json_t *reply = NULL, *req = NULL;
-    char *token = NULL, *dir = NULL;
+    char *token = NULL;
     int64_t id;
     int c, status = KILN_EXIT_OK;
 
@@ -70,19 +68,11 @@ static int exec_cancel(int argc, char **argv)
         }
         free(path);
     } else {
-        dir = kiln_cli_state_dir(state_opt);
-        if (kiln_lock_holder(dir) == 0) {
-            fprintf(stderr, "kiln: error: no kiln serve is running on state "
-                    "directory %s (or give --server URL)\n", dir);
-            status = KILN_EXIT_SYSTEM;
-            goto done;
-        }
         req = json_pack("{s:s, s:I}", "op", "cancel", "run_id",
                         (json_int_t)id);
-        if (kiln_inbox_send(&reply, dir, req, 10000, &err) != 0) {
-            kiln_err_print(&err);
-            status = KILN_EXIT_SYSTEM;
-        } else if (json_object_get(reply, "error")) {
+        if ((status = kiln_cli_ask_daemon(&reply, state_opt, req)) != 0)
+            goto done;
+        if (json_object_get(reply, "error")) {
             fprintf(stderr, "kiln: error: %s\n", kiln_cli_str(reply,
                                                              "error"));
             status = KILN_EXIT_FAILED;
@@ -94,7 +84,6 @@ done:
     json_decref(req);
     json_decref(reply);
     free(token);
-    free(dir);
     return status;
 }
 

@@ -11,11 +11,6 @@
 
 #include "api-client.h"
 #include "cli.h"
-#include "inbox.h"
-#include "lock.h"
-
-/* How long the daemon has to answer. */
-#define REPLY_TIMEOUT_MS 10000
 
 enum { OPT_SERVER = 256, OPT_TOKEN_FILE };
 
@@ -152,7 +147,7 @@ static int exec_trigger(int argc, char **argv)
     bool json = false, wait = false;
     json_t *req = NULL, *params = json_object(), *reply = NULL;
     kiln_err err = KILN_ERR_INIT;
-    char *dir = NULL, *token = NULL;
+    char *token = NULL;
     kiln_kv kv;
     int64_t id = 0;
     int c, status = KILN_EXIT_OK;
@@ -206,22 +201,11 @@ static int exec_trigger(int argc, char **argv)
             goto done;
     } else {
         server = NULL;
-        dir = kiln_cli_state_dir(state_opt);
-        if (kiln_lock_holder(dir) == 0) {
-            fprintf(stderr, "kiln: error: no kiln serve is running on state "
-                    "directory %s (or give --server URL)\n", dir);
-            status = KILN_EXIT_SYSTEM;
-            goto done;
-        }
         req = json_pack("{s:s, s:s, s:O, s:s, s:i}", "op", "trigger",
                         "pipeline", argv[optind], "params", params, "user",
                         user_name(), "pid", (int)getpid());
-        if (kiln_inbox_send(&reply, dir, req, REPLY_TIMEOUT_MS, &err) !=
-            0) {
-            kiln_err_print(&err);
-            status = KILN_EXIT_SYSTEM;
+        if ((status = kiln_cli_ask_daemon(&reply, state_opt, req)) != 0)
             goto done;
-        }
         if ((code = json_string_value(json_object_get(reply, "code")))) {
             if (json)
                 kiln_cli_print_json(reply);
@@ -264,7 +248,6 @@ done:
     json_decref(req);
     json_decref(params);
     json_decref(reply);
-    free(dir);
     free(token);
     return status;
 }

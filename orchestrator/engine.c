@@ -975,6 +975,33 @@ static void key_work(uv_work_t *req)
                        s->run->n_params, s->run->params);
 }
 
+/* Record an execution that ran nothing (a cache hit, a retry's reuse) as
+ * attempt 1, ended: its executor says which. */
+static int record_unrun(step_rt *s, const char *executor, const char *why,
+                        kiln_err *err)
+{
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_exec_rec rec;
+    int rc;
+
+    memset(&rec, 0, sizeof(rec));
+    s->attempt = 1;
+    rec.run_id = run->id;
+    rec.step = st->name;
+    rec.kind = kiln_step_kind_name(st->kind);
+    rec.attempt = 1;
+    rec.log_path = "";
+    rec.executor = executor;
+    rec.started_ms = kiln_now_ms();
+    if ((rc = kiln_store_exec_start(run->eng->store, &s->exec_id, &rec,
+                                    err)) != 0)
+        return rc;
+    return kiln_store_exec_finish(run->eng->store, s->exec_id,
+                                  KILN_ST_CACHED, -1, 0, why, kiln_now_ms(),
+                                  err);
+}
+
 static void restore_work(uv_work_t *req)
 {
     cache_job *j = req->data;
@@ -1013,20 +1040,10 @@ static void restore_done(uv_work_t *req, int status)
             fclose(f);
         }
     } else {
-        kiln_exec_rec rec;
         const kiln_artifact_list *in = s->have_inputs ? &s->inputs : &j->in;
         size_t n = in->n + j->out.n, k = 0;
         kiln_artifact_rec *recs = kiln_calloc(n ? n : 1, sizeof(*recs));
         char why[120];
-        memset(&rec, 0, sizeof(rec));
-        s->attempt = 1;
-        rec.run_id = run->id;
-        rec.step = st->name;
-        rec.kind = kiln_step_kind_name(st->kind);
-        rec.attempt = 1;
-        rec.log_path = "";
-        rec.executor = "cache";
-        rec.started_ms = kiln_now_ms();
         snprintf(why, sizeof(why), "cached from run %lld",
                  (long long)j->from_run);
         for (size_t i = 0; i < in->n; i++, k++) {
@@ -1042,11 +1059,7 @@ static void restore_done(uv_work_t *req, int status)
             recs[k].type = kiln_artifact_type(st->kind);
             recs[k].output = true;
         }
-        if (kiln_store_exec_start(run->eng->store, &s->exec_id, &rec,
-                                  &err) != 0 ||
-            kiln_store_exec_finish(run->eng->store, s->exec_id,
-                                   KILN_ST_CACHED, -1, 0, why, kiln_now_ms(),
-                                   &err) != 0 ||
+        if (record_unrun(s, "cache", why, &err) != 0 ||
             kiln_store_cache_hit(run->eng->store, s->exec_id, j->from_exec,
                                  j->key, &err) != 0 ||
             kiln_store_record_artifacts(run->eng->store, s->exec_id, recs, n,
@@ -1148,26 +1161,12 @@ static step_rt *next_ready(kiln_run *run)
 static void step_reuse(step_rt *s, int64_t from_exec)
 {
     kiln_run *run = s->run;
-    const kiln_step *st = &run->p->steps[s->idx];
     kiln_err err = KILN_ERR_INIT;
-    kiln_exec_rec rec;
     char why[80];
 
-    memset(&rec, 0, sizeof(rec));
-    s->attempt = 1;
-    rec.run_id = run->id;
-    rec.step = st->name;
-    rec.kind = kiln_step_kind_name(st->kind);
-    rec.attempt = 1;
-    rec.log_path = "";
-    rec.executor = "reuse";
-    rec.started_ms = kiln_now_ms();
     snprintf(why, sizeof(why), "reused from run %lld",
              (long long)run->reuse_run);
-    if (kiln_store_exec_start(run->eng->store, &s->exec_id, &rec, &err) !=
-            0 ||
-        kiln_store_exec_finish(run->eng->store, s->exec_id, KILN_ST_CACHED,
-                               -1, 0, why, kiln_now_ms(), &err) != 0 ||
+    if (record_unrun(s, "reuse", why, &err) != 0 ||
         kiln_store_exec_reuse(run->eng->store, s->exec_id, from_exec,
                               &err) != 0)
         store_failed(run, &err);
