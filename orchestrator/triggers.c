@@ -562,32 +562,33 @@ static void conclude(check *c)
     verdict_clear(c);
 }
 
+/* A look came back. Returns false when the watch is stopping: the look
+ * is dropped (and the watch freed when it was the last thing open). */
+static bool look_back(check *c)
+{
+    kiln_watch *w = c->w;
+    w->open--;
+    if (!w->stopping)
+        return true;
+    c->busy = false;
+    verdict_clear(c);
+    watch_free_maybe(w);
+    return false;
+}
+
 static void on_work_done(uv_work_t *req, int status)
 {
     check *c = req->data;
-    kiln_watch *w = c->w;
     (void)status;
-    w->open--;
-    if (w->stopping) {
-        c->busy = false;
-        verdict_clear(c);
-        watch_free_maybe(w);
-        return;
-    }
-    conclude(c);
+    if (look_back(c))
+        conclude(c);
 }
 
 static void on_http(const kiln_http_result *r, void *data)
 {
     check *c = data;
-    kiln_watch *w = c->w;
-    w->open--;
-    if (w->stopping) {
-        c->busy = false;
-        verdict_clear(c);
-        watch_free_maybe(w);
+    if (!look_back(c))
         return;
-    }
     if (r->error)
         c->v.rc = kiln_err_set(&c->v.err, KILN_ERROR, "%s: %s", c->target,
                                r->error);
