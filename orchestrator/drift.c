@@ -487,7 +487,8 @@ static void catlist_of(catlist *l, const kiln_csv_column *c, bool canonical)
     memset(l, 0, sizeof(*l));
     if (c->numeric) {
         double *v = kiln_calloc(c->n ? c->n : 1, sizeof(double));
-        memcpy(v, c->values, c->n * sizeof(double));
+        if (c->n)
+            memcpy(v, c->values, c->n * sizeof(double));
         sort_doubles(v, c->n);
         l->names = kiln_calloc(c->n ? c->n : 1, sizeof(char *));
         l->counts = kiln_calloc(c->n ? c->n : 1, sizeof(size_t));
