@@ -22,6 +22,8 @@ steps:
 YAML
 echo v1 > "$R/version.txt"
 git_ "$R" add -A; git_ "$R" commit -m v1
+TOKEN=remote-test-token-0123456789
+export KILN_TOKEN=$TOKEN
 serve serve.log "$R/pipeline.yaml"
 wait_for "the first look" 10 '[ "$(q "select count(*) from trigger_checks where trigger='"'git'"'")" -ge 1 ]'
 contains "takes stock" "first look: main is at" \
@@ -40,6 +42,18 @@ id=$(q "select id from runs where trigger='git'")
 eq "it ran the committed files, not the work tree" "v2" "$("$KILN" logs "$id" build)"
 contains "the check says which commit" "new commit ${v2:0:12} on main" \
     "$(q "select reason from trigger_checks where run_id=$id")"
+# The API pins a run to a commit too (POST .../runs {commit}).
+v1=$(git -C "$R" rev-parse HEAD~1)
+U=$(web_url)
+curl -s -X POST -H "Authorization: Bearer $TOKEN" -d "{\"commit\": \"HEAD~1\"}" \
+    "${U}api/v1/pipelines/code/runs" > "$T/post.json"
+pid_run=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$T/post.json")
+wait_for "the pinned run ends" 10 '[ "$(q "select status from runs where id='"$pid_run"'")" = succeeded ]'
+eq "pinned to HEAD~1" "$v1" "$(q "select git_commit from runs where id=$pid_run")"
+eq "running the files as they were" "v1" "$("$KILN" logs "$pid_run" build)"
+curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+    -d '{"commit": "no-such-rev"}' "${U}api/v1/pipelines/code/runs" > "$T/code"
+eq "an unknown commit: 400" 400 "$(cat "$T/code")"
 stop "$daemon"
 
 # Git through a bare repository as remote: another clone pushes, the
