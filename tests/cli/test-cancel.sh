@@ -1,16 +1,18 @@
 # SIGINT to kiln cancels cleanly: children killed, records cancelled.
 . "$(dirname "$0")/lib.sh"
-pipeline long <<'YAML'
+# Sleeps no other test (or other copy of this one) runs.
+A=30${$}1 B=30${$}2
+pipeline long <<YAML
 pipeline: long
 steps:
-  first: {run: sleep 3021}
-  second: {run: sleep 3022}
+  first: {run: sleep $A}
+  second: {run: sleep $B}
   after: {needs: [first], run: "true"}
 YAML
 "$KILN" run "$T/long.yaml" --jobs 2 >"$T/out" 2>"$T/err" &
 pid=$!
 for _ in $(seq 50); do
-    pgrep -f "sleep 302[12]" >/dev/null && [ "$(pgrep -fc 'sleep 302[12]')" = 2 ] && break
+    [ "$(pgrep -fc "sleep ($A|$B)")" = 2 ] && break
     sleep 0.1
 done
 kill -INT $pid
@@ -25,13 +27,13 @@ eq "executions cancelled" "cancelled cancelled" \
     "$(q "select status from executions order by step" | tr '\n' ' ' | sed 's/ $//')"
 check "run finished_at set" test -n "$(q 'select finished_at from runs')"
 sleep 0.3
-check "children killed" bash -c '! pgrep -f "sleep 302[12]" >/dev/null'
+check "children killed" bash -c "! pgrep -f 'sleep ($A|$B)' >/dev/null"
 
 # SIGTERM works the same way.
 "$KILN" run "$T/long.yaml" >"$T/out" 2>"$T/err" &
 pid=$!
 for _ in $(seq 50); do
-    pgrep -f "sleep 3021" >/dev/null && break
+    pgrep -f "sleep $A" >/dev/null && break
     sleep 0.1
 done
 kill -TERM $pid

@@ -143,18 +143,18 @@ eq "the pending step was cancelled" "cancelled|kiln serve is stopping" \
     "$(q "select status, reason from run_steps where run_id=$id and step='second'")"
 eq "nothing left running" 0 "$(q "select count(*) from runs where status in ('running','queued')")"
 # ...and one past --grace is cancelled.
-cat > "$P/drain.yaml" <<'YAML'
+cat > "$P/drain.yaml" <<YAML
 pipeline: drain
 schedule: "* * * * *"
 steps:
-  forever: {run: "sleep 3031"}
+  forever: {run: "sleep 30${$}1"}
 YAML
 serve drain2.log --grace 1s "$P/drain.yaml"
 wait_for "a forever run" 5 'test -n "$(q "select run_id from run_steps where step='\''forever'\'' and status='\''running'\''")"'
 stop $daemon
 eq "exit 0 after the grace period" 0 "$?"
 eq "the long step was cancelled" "cancelled" "$(q "select status from run_steps where step='forever' order by run_id desc limit 1")"
-check "its process is gone" bash -c '! pgrep -f "sleep 303[1]" >/dev/null'
+check "its process is gone" bash -c "! pgrep -f 'sleep 30${$}1' >/dev/null"
 
 # Downtime: without catchup the missed fires are recorded as missed; with
 # catchup the latest max_catchup of them run, oldest first.
