@@ -154,7 +154,7 @@ wait_for "a forever run" 5 'test -n "$(q "select run_id from run_steps where ste
 stop $daemon
 eq "exit 0 after the grace period" 0 "$?"
 eq "the long step was cancelled" "cancelled" "$(q "select status from run_steps where step='forever' order by run_id desc limit 1")"
-check "its process is gone" bash -c "! pgrep -f 'sleep 30${$}1' >/dev/null"
+check "its process is gone" bash -c "! pgrep -f 'sleep 30${$}[1]' >/dev/null"
 
 # Downtime: without catchup the missed fires are recorded as missed; with
 # catchup the latest max_catchup of them run, oldest first.
