@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +309,10 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
     handler *h;
     char ip[INET6_ADDRSTRLEN];
 
+    /* h2o writes to sockets whose peer may be gone (a closed tab's event
+     * stream): that write must fail with EPIPE, not kill the daemon.
+     * Steps are spawned with every signal back at its default. */
+    signal(SIGPIPE, SIG_IGN);
     memset(&ss, 0, sizeof(ss));
     w->o = *o;
     if ((rc = parse_listen(&ss, &w->loopback, o->listen, err)) != 0) {
