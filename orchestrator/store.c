@@ -853,6 +853,28 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
     return 0;
 }
 
+int kiln_store_run_artifacts_json(kiln_store *st, json_t **out,
+                                  int64_t run_id, kiln_err *err)
+{
+    json_t *rows = NULL, *r;
+    size_t i;
+    int rc = query_rows(st, &rows, "SELECT e.execution_id, a.id, a.path, "
+                        "a.sha256, a.size, a.type, e.type = 'output' AS "
+                        "output FROM events e JOIN executions x ON x.id = "
+                        "e.execution_id JOIN artifacts a ON a.id = "
+                        "e.artifact_id WHERE ?1 IS NULL AND x.run_id = ?2 "
+                        "ORDER BY e.execution_id, output, a.path", NULL,
+                        run_id, err);
+    *out = NULL;
+    if (rc != 0)
+        return rc;
+    json_array_foreach(rows, i, r)
+        json_object_set_new(r, "output", json_boolean(json_integer_value(
+                            json_object_get(r, "output"))));
+    *out = rows;
+    return 0;
+}
+
 int kiln_store_run_adopt(kiln_store *st, int64_t run_id, kiln_err *err)
 {
     sqlite3_stmt *s;
@@ -1335,7 +1357,7 @@ int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
     json_t *versions = NULL, *aliases = NULL, *v;
     size_t i;
     int rc = query_rows(st, &versions, "SELECT m.name, m.version, a.path, "
-                        "a.sha256, m.run_id, m.git_commit, m.metrics, "
+                        "a.sha256, m.artifact_id, m.run_id, m.git_commit, m.metrics, "
                         "m.created_at FROM models m JOIN artifacts a ON "
                         "a.id = m.artifact_id WHERE (?1 IS NULL OR m.name = "
                         "?1) AND ?2 ORDER BY m.name, m.version DESC", name, 1,

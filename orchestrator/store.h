@@ -313,6 +313,10 @@ int kiln_store_stats_json(kiln_store *st, json_t **out, kiln_err *err);
 /* A run with its steps and their attempts; KILN_ENOTFOUND if no such run. */
 int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
                         kiln_err *err);
+/* The artifacts a run's executions read and made: rows {execution_id,
+ * id, path, sha256, size, type, output}, by execution. */
+int kiln_store_run_artifacts_json(kiln_store *st, json_t **out,
+                                  int64_t run_id, kiln_err *err);
 /* The log path of an attempt (attempt 0: the last one); the caller frees
  * it. */
 int kiln_store_log_path(kiln_store *st, char **out, int64_t run_id,

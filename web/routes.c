@@ -243,11 +243,34 @@ static int get_runs(route_ctx *c)
     return 0;
 }
 
+/* Put each of a run's artifacts under the attempt that read or made it
+ * (steps[].attempts_detail[].artifacts). */
+static void nest_artifacts(json_t *run, json_t *arts)
+{
+    json_t *step, *a, *art;
+    size_t i, k, n;
+    json_array_foreach(json_object_get(run, "steps"), i, step) {
+        json_array_foreach(json_object_get(step, "attempts_detail"), k, a) {
+            json_int_t x = json_integer_value(json_object_get(a, "id"));
+            json_t *mine = json_array();
+            json_array_foreach(arts, n, art) {
+                if (json_integer_value(json_object_get(art,
+                                                       "execution_id")) != x)
+                    continue;
+                json_array_append(mine, art);
+            }
+            json_object_set_new(a, "artifacts", mine);
+        }
+    }
+    json_array_foreach(arts, n, art)
+        json_object_del(art, "execution_id");
+}
+
 /* GET /api/v1/runs/{id} */
 static int get_run(route_ctx *c)
 {
     kiln_err err = KILN_ERR_INIT;
-    json_t *run, *metrics;
+    json_t *run, *metrics, *arts;
     int64_t id = parse_id(c->seg[1]);
     if (kiln_store_run_json(c->w->o.store, &run, id, &err) != 0)
         return store_error(c, &err);
@@ -257,6 +280,12 @@ static int get_run(route_ctx *c)
         return store_error(c, &err);
     }
     json_object_set_new(run, "metrics", metrics);
+    if (kiln_store_run_artifacts_json(c->w->o.store, &arts, id, &err) != 0) {
+        json_decref(run);
+        return store_error(c, &err);
+    }
+    nest_artifacts(run, arts);
+    json_decref(arts);
     kiln_web__json(c->req, 200, run);
     return 0;
 }
