@@ -1063,8 +1063,13 @@ void kiln_daemon__manual_run(server *dm, const char *name, json_t *params,
             if (json_is_integer(v))
                 snprintf(buf, sizeof(buf), "%lld",
                          (long long)json_integer_value(v));
-            else
-                snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
+            else /* the shortest text that reads back as the number */
+                for (int prec = 15; prec <= 17; prec++) {
+                    snprintf(buf, sizeof(buf), "%.*g", prec,
+                             json_real_value(v));
+                    if (strtod(buf, NULL) == json_real_value(v))
+                        break;
+                }
             text = buf;
         }
         src.params[src.n_params].key = kiln_strdup(key);
