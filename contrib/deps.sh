@@ -7,7 +7,11 @@ kiln_deps() {
     local pkgs=(gcc make cmake pkg-config git sqlite3 clang python3 python3-sklearn python3-yaml procps tzdata curl
                 libuv1-dev libyaml-dev libsqlite3-dev libgit2-dev
                 libcurl4-openssl-dev libjansson-dev libssl-dev libh2o-dev libcsv-dev
-                "$@")
+                chromium "$@")
+    # The browser test (tests/web) runs playwright-core under node; a node
+    # from elsewhere (nvm, nodesource) is fine.
+    command -v node >/dev/null || pkgs+=(nodejs)
+    command -v npm >/dev/null || pkgs+=(npm)
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -31,4 +31,8 @@ else
     echo "kiln: clang not found: skipping the fuzz target" >&2
 fi
 
+# playwright-core for the browser test (tests/web/test-ui.sh), as pinned in
+# tests/web/package-lock.json.
+(cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
+
 ctest --test-dir "$dir" --output-on-failure -j "$jobs"
