@@ -159,6 +159,18 @@ eid=$(js 'd["run_id"]')
 wait_for "the client sees the run start" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"status\":\"running\"" "$T/events"'
 wait_for "and its steps" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"step\":\"second\",\"status\":\"succeeded\"" "$T/events"'
 wait_for "and its end" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"status\":\"succeeded\"" "$T/events"'
+# A client gone while events are written to it costs the daemon nothing:
+# the write fails with EPIPE, no signal.
+curl -sN "${U}api/v1/events" > /dev/null &
+gone=$!
+sleep 0.3
+kill -9 "$gone"
+get -X POST -H "$AUTH" -d '{"params": {"n": 0.42}}' "${U}api/v1/pipelines/web/runs"
+gid=$(js 'd["run_id"]')
+wait_for "a run with events for the gone client" 10 '[ "$(q "select status from runs where id='"$gid"'")" = succeeded ]'
+check "the daemon outlives the client" kill -0 "$daemon"
+eq "a number param keeps its shortest text" 0.42 \
+    "$(q "select json_extract(params, '$.n') from runs where id=$gid")"
 
 # kiln trigger / kiln cancel over HTTP, as a CI job on another machine
 # would (--server, token from KILN_TOKEN or --token-file).
