@@ -39,13 +39,14 @@ async function step(name, fn) {
   }
 }
 
-// A full-page screenshot, without the messages fixed to the window.
-async function shot(name) {
+// A screenshot (of the whole page unless full is false), without the
+// messages fixed to the window.
+async function shot(name, full = true) {
   await page.evaluate(() => {
     for (const t of document.querySelectorAll('.toast'))
       t.remove();
   });
-  await page.screenshot({ path: shots + '/' + name + '.png', fullPage: true });
+  await page.screenshot({ path: shots + '/' + name + '.png', fullPage: full });
 }
 
 async function startRun(params) {
@@ -206,6 +207,21 @@ await step('the runs page', async () => {
   await page.goto(url + '#/runs');
   await page.waitForSelector(`.runs tr[data-run="${first}"]`);
   await page.waitForSelector(`.runs tr[data-run="${second}"]`);
+});
+
+await step('Run with params from the pipeline page', async () => {
+  await page.goto(url + '#/pipelines/webtest');
+  await page.click('button[data-run-params="webtest"]');
+  await page.fill('dialog.params input[name="acc"]', '0.5');
+  await shot('params', false);
+  await page.click('dialog.params button[value="ok"]');
+  const t = await page.waitForSelector('.toast.ok >> text=/Started run #\\d+/');
+  const id = +(/#(\d+)/.exec(await t.textContent())[1]);
+  await page.waitForSelector(`.runs tr[data-run="${id}"][data-status="succeeded"]`,
+                             { timeout: 20000 });
+  const run = await (await fetch(api('runs/' + id))).json();
+  ok('the changed param was sent', run.params.acc === '0.5',
+     JSON.stringify(run.params));
 });
 
 ok('no page or console errors', errors.length === 0, errors.join('\n'));

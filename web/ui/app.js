@@ -223,10 +223,10 @@ function toast(msg, kind, link) {
   setTimeout(() => el.remove(), kind === 'err' ? 10000 : 5000);
 }
 
-function errorBox(msg, retry) {
+function errorBox(msg, retry, label) {
   return h('div', {class: 'error-box', role: 'alert'}, msg,
            retry ? [' ', h('button', {class: 'btn small', type: 'button',
-                                      onclick: retry}, 'Try again')]
+                                      onclick: retry}, label || 'Try again')]
                  : null);
 }
 
@@ -353,6 +353,42 @@ function runNowButton(name) {
   return b;
 }
 
+/* A dialog of the pipeline's params, filled with their defaults; starts
+ * a run with the ones changed. */
+function paramsButton(p) {
+  const names = Object.keys(p.params || {});
+  if (!names.length)
+    return null;
+  return h('button', {class: 'btn small', type: 'button',
+                      'data-run-params': p.name, onclick: () => {
+    const inputs = names.map((k) => h('input', {type: 'text', name: k,
+                                                value: p.params[k],
+                                                'aria-label': k}));
+    const dlg = h('dialog', {class: 'params'},
+      h('form', {method: 'dialog'},
+        h('h3', null, 'Run ' + p.name + ' with params'),
+        h('div', {class: 'param-grid'}, names.map((k, i) =>
+          [h('label', null, h('code', null, k)), inputs[i]])),
+        h('menu', null,
+          h('button', {value: 'cancel', class: 'btn ghost', type: 'submit'},
+            'Cancel'),
+          h('button', {value: 'ok', class: 'btn primary', type: 'submit'},
+            '▶ Run'))));
+    document.body.append(dlg);
+    dlg.addEventListener('close', () => {
+      const params = {};
+      inputs.forEach((el, i) => {
+        if (el.value !== String(p.params[names[i]]))
+          params[names[i]] = el.value;
+      });
+      dlg.remove();
+      if (dlg.returnValue === 'ok')
+        startRun(p.name, Object.keys(params).length ? params : null);
+    });
+    dlg.showModal();
+  }}, 'Run with params…');
+}
+
 /* Views. Each view owns a container and reloads itself with refresh();
  * soon() coalesces the refreshes that a burst of events asks for. */
 
@@ -377,6 +413,14 @@ function makeView(el, load, opts) {
         if (!v.dead) {
           if (v.loaded)
             toast('Could not refresh: ' + e.message, 'err');
+          else if (e.status === 401)
+            /* Beyond loopback, reading needs the token too. */
+            fill(el, errorBox('This kiln serve wants the API token to show ' +
+                              'anything (' + e.message + '). ',
+                              async () => {
+                                if (await askToken(''))
+                                  v.refresh();
+                              }, 'Set token'));
           else
             fill(el, errorBox(e.message, () => v.refresh()));
         }
@@ -417,15 +461,18 @@ function pageHead(crumbs, title, sub, actions) {
 
 /* Runs: a table, marks, and a pager over ?before=. */
 
-function triggerText(r) {
+/* What started a run, in a few words (long: with the trigger's reason). */
+function triggerText(r, long) {
   const i = r.trigger_info || {};
   const d = i.detail || {};
   if (r.trigger === 'manual' && d.user && d.user.via)
     return 'manual (' + d.user.via + ')';
   if (r.trigger === 'schedule' && i.schedule)
-    return 'schedule ' + i.schedule;
+    return 'schedule ' + i.schedule + (long && i.due ? ', due ' + i.due : '');
   if (r.trigger === 'retry' && i.retry_of)
     return 'retry of #' + i.retry_of;
+  if (long && i.reason)
+    return r.trigger + ': ' + i.reason;
   return r.trigger || '—';
 }
 
@@ -789,8 +836,17 @@ let graphSeq = 0;
 function drawGraph(list, edges, opts) {
   const o = Object.assign({w: 178, h: 50, gapX: 54, gapY: 16,
                            maxWidth: 1100}, opts || {});
+  if (!list.length)
+    return h('div', {class: 'empty'}, o.empty || 'Nothing to draw.');
   const ids = list.map((n) => n.id);
   let L = layout(ids, edges, Object.assign({}, o, {lr: true}));
+  if (L.width > o.maxWidth) {
+    /* Narrower nodes, closer together, before turning the graph. */
+    const narrow = layout(ids, edges, Object.assign({}, o, {lr: true, w: 148,
+                                                            gapX: 34}));
+    if (narrow.width <= o.maxWidth)
+      L = narrow;
+  }
   if (L.width > o.maxWidth) {
     const tb = layout(ids, edges, Object.assign({}, o, {lr: false,
                                                         gapY: 34, gapX: 20}));
@@ -1197,6 +1253,14 @@ function runView(el, query, idText, stepArg) {
   }
 
   function dag() {
+    if (!run.steps.length && pipe && pipe.dag) {
+      /* Not started: the definition's steps, all pending. */
+      return drawGraph(pipe.dag.nodes.map((n) => ({
+        id: n.name, title: n.name, sub: 'pending', cls: 'n-pending',
+        attrs: {'data-step': n.name, 'data-status': 'pending'},
+      })), pipe.dag.edges, {maxWidth: chartWidth(),
+                            label: 'steps of run ' + id});
+    }
     const names = new Set(run.steps.map((s) => s.name));
     let edges = [];
     if (pipe && pipe.dag)
@@ -1319,7 +1383,7 @@ function runView(el, query, idText, stepArg) {
     const params = Object.entries(run.params || {});
     return kv([
       ['Pipeline', h('a', {href: pipeHref(run.pipeline)}, run.pipeline)],
-      ['Trigger', triggerText(run)],
+      ['Trigger', triggerText(run, true)],
       ['Created', fmtTime(run.created_at)],
       ['Started', fmtTime(run.started_at)],
       ['Finished', fmtTime(run.finished_at)],
@@ -1365,7 +1429,7 @@ function runView(el, query, idText, stepArg) {
       [h('a', {href: '#/'}, 'Pipelines'), ' / ',
        h('a', {href: pipeHref(run.pipeline)}, run.pipeline)],
       ['Run #' + run.id + ' ', badge(run.status)],
-      [triggerText(run), ' · ',
+      [triggerText(run, true), ' · ',
        run.started_at ? ['started ', agoEl(run.started_at)] : 'not started',
        run.started_at ? ' · ' + (run.finished_at ? 'took ' : 'running for ') +
                         dur(runTime(run)) : null,
@@ -1442,9 +1506,16 @@ function pipelineView(el, query, name) {
   const v = makeView(el, async () => {
     const rq = 'runs?limit=15&pipeline=' + enc(name) +
                (state.before ? '&before=' + state.before : '');
+    /* A pipeline no longer loaded still has its history. */
     const [p, page, series] = await Promise.all([
-      get('pipelines/' + enc(name)), get(rq),
-      get('metrics/' + enc(name) + '?runs=200')]);
+      get('pipelines/' + enc(name)).catch((e) => {
+        if (e.status === 404)
+          return null;
+        throw e;
+      }), get(rq), get('metrics/' + enc(name) + '?runs=200')]);
+    if (!p && !page.runs.length)
+      throw new Error('No pipeline "' + name + '" is loaded, and it has ' +
+                      'no runs.');
     let last = null;
     const newest = state.before ? null : page.runs[0];
     if (newest)
@@ -1460,9 +1531,11 @@ function pipelineView(el, query, name) {
   function render(p, page, series, last) {
     document.title = name + ' · kiln';
     fill(el,
-      pageHead([h('a', {href: '#/'}, 'Pipelines'), ' / '], p.name,
-               p.description || null, runNowButton(p.name)),
-      h('div', {class: 'grid2'},
+      pageHead([h('a', {href: '#/'}, 'Pipelines'), ' / '], name,
+               p ? p.description || null
+                 : 'Not loaded in this kiln serve: its history only.',
+               p ? [paramsButton(p), runNowButton(p.name)] : null),
+      !p ? null : h('div', {class: 'grid2'},
         panel('Steps', last ? h('span', {class: 'small muted'},
                                 'coloured by ', h('a', {href: runHref(last.id)},
                                                   'run #' + last.id)) : null,
@@ -1475,9 +1548,9 @@ function pipelineView(el, query, name) {
             pager(state, page.next_before, () => v.refresh())),
       h('div', {class: 'grid2 even'},
         trendPanel(series, chartWidth(0.5)),
-        driftPanel(p, chartWidth(0.5))),
+        p ? driftPanel(p, chartWidth(0.5)) : null),
       h('div', {style: 'height:16px'}),
-      checksPanel(p));
+      p ? checksPanel(p) : null);
   }
 
   function pipelineDag(p, last) {
