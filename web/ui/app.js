@@ -773,15 +773,52 @@ function layout(ids, edges, o) {
   const along = o.lr ? o.w + o.gapX : o.h + o.gapY;
   const extent = layers.map((l) => l.reduce((s, id) => s + across(id), 0) +
                                    Math.max(0, l.length - 1) * acrossGap);
-  const span = Math.max(0, ...extent);
-  const xy = new Map();
+  let span = Math.max(0, ...extent);
+  /* Start with each rank centred, then move nodes toward the middle of
+   * their neighbours, keeping their order and the gaps: a pass places a
+   * rank twice (packed down from the top, packed up from the bottom) and
+   * takes the mean, which keeps the gaps too. */
+  const at = new Map();
   layers.forEach((l, r) => {
     let c = (span - extent[r]) / 2;
     for (const id of l) {
-      const a = across(id);
+      at.set(id, c);
+      c += across(id) + acrossGap;
+    }
+  });
+  const centre = (id) => at.get(id) + across(id) / 2;
+  const place = (l, dir) => {
+    const want = l.map((id) => {
+      const nb = nodes.get(id)[dir];
+      return nb.length ? nb.reduce((s, x) => s + centre(x), 0) / nb.length -
+                         across(id) / 2
+                       : at.get(id);
+    });
+    const down = want.slice(), up = want.slice();
+    for (let i = 1; i < l.length; i++)
+      down[i] = Math.max(want[i], down[i - 1] + across(l[i - 1]) + acrossGap);
+    for (let i = l.length - 2; i >= 0; i--)
+      up[i] = Math.min(want[i], up[i + 1] - across(l[i]) - acrossGap);
+    l.forEach((id, i) => at.set(id, (down[i] + up[i]) / 2));
+  };
+  for (let it = 0; it < 3; it++) {
+    for (let r = 1; r < nrank; r++)
+      place(layers[r], 'up');
+    for (let r = nrank - 2; r >= 0; r--)
+      place(layers[r], 'down');
+  }
+  let lo = Infinity, hi = -Infinity;
+  for (const [id, c] of at) {
+    lo = Math.min(lo, c);
+    hi = Math.max(hi, c + across(id));
+  }
+  span = at.size ? hi - lo : 0;
+  const xy = new Map();
+  layers.forEach((l, r) => {
+    for (const id of l) {
+      const c = at.get(id) - lo, a = across(id);
       xy.set(id, o.lr ? {x: r * along, y: c, w: o.w, h: a}
                       : {x: c, y: r * along, w: a, h: o.h});
-      c += a + acrossGap;
     }
   });
   const width = o.lr ? nrank * along - o.gapX : span;
@@ -1383,7 +1420,10 @@ function runView(el, query, idText, stepArg) {
     const params = Object.entries(run.params || {});
     return kv([
       ['Pipeline', h('a', {href: pipeHref(run.pipeline)}, run.pipeline)],
-      ['Trigger', triggerText(run, true)],
+      ['Trigger', run.trigger_info && run.trigger_info.retry_of
+          ? h('a', {href: runHref(run.trigger_info.retry_of)},
+              triggerText(run, true))
+          : triggerText(run, true)],
       ['Created', fmtTime(run.created_at)],
       ['Started', fmtTime(run.started_at)],
       ['Finished', fmtTime(run.finished_at)],
@@ -1447,8 +1487,9 @@ function runView(el, query, idText, stepArg) {
             ? 'pipeline not loaded: dependencies unknown' : '');
     fill(el,
       head,
-      run.reason ? errorBox((run.status === 'failed' ? 'Failed: ' : '') +
-                            run.reason) : null,
+      !run.reason ? null : run.status === 'failed'
+          ? errorBox('Failed: ' + run.reason)
+          : h('div', {class: 'note-box'}, run.reason),
       panel('Steps', graphNote, dag(),
             legend([['succeeded', 'succeeded'], ['running', 'running'],
                     ['failed', 'failed'], ['cached', 'cached / reused'],
@@ -2015,6 +2056,11 @@ document.getElementById('token-input').addEventListener('keydown', (e) => {
 });
 setToken(token());
 window.addEventListener('hashchange', route);
+/* Charts and graphs are drawn for the width they had. */
+window.addEventListener('resize', () => {
+  if (view)
+    view.soon(250);
+});
 route();
 connect();
 })();
