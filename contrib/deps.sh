@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
 # contrib/deps.sh: install the Debian packages kiln needs, when missing.
-# Sourced by demo.sh and test.sh; run it alone to set up a machine.
+# Sourced by demo.sh and test.sh (which adds kiln_test_deps); run it alone
+# to set up a machine for building and testing.
 # Usage: contrib/deps.sh [extra packages...]
 
 kiln_deps() {
     local pkgs=(gcc make cmake pkg-config git sqlite3 clang python3 python3-sklearn python3-yaml procps tzdata curl
                 libuv1-dev libyaml-dev libsqlite3-dev libgit2-dev
                 libcurl4-openssl-dev libjansson-dev libssl-dev libh2o-dev libcsv-dev
-                chromium "$@")
-    # The browser test (tests/web) runs playwright-core under node; a node
-    # from elsewhere (nvm, nodesource) is fine.
-    command -v node >/dev/null || pkgs+=(nodejs)
-    command -v npm >/dev/null || pkgs+=(npm)
+                "$@")
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -29,7 +26,17 @@ kiln_deps() {
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# What the tests need besides: chromium for the browser test (tests/web),
+# which runs playwright-core under node (any node will do: nvm,
+# nodesource), and npm to install playwright-core.
+kiln_test_deps() {
+    local extra=(chromium)
+    command -v node >/dev/null || extra+=(nodejs)
+    command -v npm >/dev/null || extra+=(npm)
+    kiln_deps "${extra[@]}" "$@"
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     set -euo pipefail
-    kiln_deps "$@"
+    kiln_test_deps "$@"
 fi
