@@ -187,9 +187,21 @@ function panel(title, extra, ...body) {
            body);
 }
 
-function rawJson(label, value) {
-  return h('details', {class: 'raw'}, h('summary', null, label),
-           h('pre', null, JSON.stringify(value, null, 2)));
+/* Which disclosures are open, by key: views are rebuilt on every
+ * change, and an opened one stays open. */
+const opened = new Set();
+
+function rawJson(label, value, key) {
+  const d = h('details', {class: 'raw', open: opened.has(key)},
+              h('summary', null, label),
+              h('pre', null, JSON.stringify(value, null, 2)));
+  d.addEventListener('toggle', () => {
+    if (d.open)
+      opened.add(key);
+    else
+      opened.delete(key);
+  });
+  return d;
 }
 
 function commitEl(r) {
@@ -1437,7 +1449,8 @@ function runView(el, query, idText, stepArg) {
       ['Definition', run.pipeline_hash
           ? h('code', {title: run.pipeline_hash},
               run.pipeline_hash.slice(0, 12)) : null],
-      ['Trigger info', run.trigger_info ? rawJson('show', run.trigger_info)
+      ['Trigger info', run.trigger_info ? rawJson('show', run.trigger_info,
+                                                  'trigger-info')
                                         : null],
     ]);
   }
@@ -1482,6 +1495,9 @@ function runView(el, query, idText, stepArg) {
                           title: 'Run again, reusing the steps that succeeded',
                           onclick: () => act('retry')}, 'Retry') : null,
        h('a', {class: 'btn', href: pipeHref(run.pipeline)}, 'Pipeline')]);
+    /* The log moves to the new page: keep where it was scrolled to. */
+    const top = log.pre.scrollTop;
+    const atEnd = top + log.pre.clientHeight >= log.pre.scrollHeight - 24;
     const graphNote = pipe ? null
         : h('span', {class: 'small muted'}, pipeTried
             ? 'pipeline not loaded: dependencies unknown' : '');
@@ -1503,6 +1519,7 @@ function runView(el, query, idText, stepArg) {
         h('section', {class: 'panel'}, h('h2', null, 'Details'), details())),
       h('div', {style: 'height:16px'}),
       artifactsTable());
+    log.pre.scrollTop = atEnd ? log.pre.scrollHeight : top;
     document.title = 'Run #' + run.id + ' · ' + run.pipeline + ' · kiln';
     syncLog();
     renderLogBar();
