@@ -422,6 +422,9 @@ function makeView(el, load, opts) {
         await load(v);
         v.loaded = true;
       } catch (e) {
+        /* A bug of the page, not an answer of the API: tell the console. */
+        if (!(e instanceof HttpError))
+          console.error(e);
         if (!v.dead) {
           if (v.loaded)
             toast('Could not refresh: ' + e.message, 'err');
