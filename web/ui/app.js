@@ -1575,8 +1575,8 @@ function pipelineView(el, query, name) {
         throw e;
       }), get(rq), get('metrics/' + enc(name) + '?runs=200')]);
     if (!p && !page.runs.length)
-      throw new Error('No pipeline "' + name + '" is loaded, and it has ' +
-                      'no runs.');
+      throw new HttpError(404, 'No pipeline "' + name + '" is loaded, ' +
+                          'and it has no runs.');
     let last = null;
     const newest = state.before ? null : page.runs[0];
     if (newest)
