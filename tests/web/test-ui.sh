@@ -16,6 +16,7 @@ if [ ! -d "$W/node_modules/playwright-core" ]; then
 fi
 SHOTS=${KILN_WEB_SHOTS:-$T/screenshots}
 mkdir -p "$SHOTS" "$T/drift"
+rm -f "$SHOTS"/failed-*.png     # left by an earlier failing run
 # Drift checks that stay quiet (a high threshold) but have real values.
 cp "$KILN_SRC/tests/fixtures/drift/reference.csv" "$T/drift/reference.csv"
 cp "$KILN_SRC/tests/fixtures/drift/current.csv" "$T/drift/current.csv"
