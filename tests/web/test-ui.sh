@@ -8,10 +8,12 @@ W=$KILN_SRC/tests/web
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$CHROMIUM" ] || ! command -v node >/dev/null; then
     echo "skipped: needs $CHROMIUM and node (contrib/deps.sh installs them)"
+    [ -n "${KILN_REQUIRE_BROWSER:-}" ] && exit 1
     exit 77
 fi
 if [ ! -d "$W/node_modules/playwright-core" ]; then
     echo "skipped: run npm ci in tests/web first (contrib/test.sh does)"
+    [ -n "${KILN_REQUIRE_BROWSER:-}" ] && exit 1
     exit 77
 fi
 SHOTS=${KILN_WEB_SHOTS:-$T/screenshots}
