@@ -42,5 +42,18 @@ wait_for "a quiet drift check" 30 '[ "$(q "select count(*) from trigger_checks w
 wait_for "the drift trigger fires" 30 '[ "$(q "select count(*) from runs where trigger = '"'drift'"'")" = 1 ]'
 wait_for "the retrain ends" 60 '[ "$(q "select status from runs where trigger = '"'drift'"'")" = succeeded ]'
 eq "the retrained model is promoted" 2 "$(production)"
+# The status page shows it (the README's screenshots come from here).
+W=$KILN_SRC/tests/web
+if [ -x /usr/bin/chromium ] && command -v node > /dev/null &&
+   [ -d "$W/node_modules/playwright-core" ]; then
+    KILN_URL=$(web_url) RUN=$(q "select id from runs where trigger = 'drift'") \
+        KILN_WEB_SHOTS=${KILN_WEB_SHOTS:-$T/screenshots} \
+        timeout 60 node "$W/churn-ui.mjs"
+    eq "the status page shows the retrain" 0 "$?"
+elif [ -n "${KILN_REQUIRE_BROWSER:-}" ]; then
+    fail "no browser (chromium, node, npm ci in tests/web) for the status page"
+else
+    echo "status page not checked: no chromium, node or playwright-core"
+fi
 stop "$daemon"
 finish
