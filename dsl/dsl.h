@@ -93,6 +93,26 @@ typedef struct kiln_validation {
     kiln_drift_check *drift; /* NULL: no drift check */
 } kiln_validation;
 
+/* resources: what a step needs. cpus weighs a step against --jobs on this
+ * machine; everything is passed to a cluster scheduler (Slurm) as its
+ * options. 0 or NULL: not given. */
+typedef struct kiln_resources {
+    unsigned cpus;          /* 1 when not given */
+    uint64_t mem_mb;        /* memory in MiB ("16G" = 16384) */
+    unsigned gpus;
+    int64_t time_ms;        /* the scheduler's time limit */
+    const char *partition;
+} kiln_resources;
+
+/* slurm: options only Slurm understands. */
+typedef struct kiln_slurm_opts {
+    const char *account;
+    const char *qos;
+    kiln_strlist extra;     /* more sbatch options, as written */
+    kiln_pos pos;           /* where slurm: was written (line 0: it was
+                               not) */
+} kiln_slurm_opts;
+
 typedef struct kiln_step {
     const char *name;     /* [a-z0-9_-]+, unique in the pipeline */
     kiln_pos pos;         /* where the step's key was written */
@@ -121,6 +141,8 @@ typedef struct kiln_step {
                              relative to workdir; NULL: none */
     const char *pool;     /* a named pool limiting this class of steps
                              (kiln serve --pool NAME=N); NULL: none */
+    kiln_resources resources; /* defaults: then the step's, key by key */
+    kiln_slurm_opts slurm;
     size_t n_env;
     kiln_kv *env;         /* the step's own env, merged over pipeline env */
     kiln_validation *validation; /* kind: validate with data:, or NULL;

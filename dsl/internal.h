@@ -22,6 +22,7 @@
 #define KILN_DSL_MAX_DEPTH 256     /* nested sequences and mappings */
 #define KILN_DSL_MAX_NAME 64       /* pipeline and step names */
 #define KILN_DSL_MAX_RETRIES 100
+#define KILN_DSL_MAX_CPUS 4096     /* resources: cpus and gpus */
 /* Key/value pairs that merge keys may copy in one file. */
 #define KILN_DSL_MAX_MERGED ((size_t)4000000)
 /* Edit-distance cells "did you mean" may compute in one load. */

@@ -286,6 +286,73 @@ static void set_bool(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
     *FIELD(obj, k->off, bool) = b;
 }
 
+/* resources: cpus, a count from 1 to KILN_DSL_MAX_CPUS. */
+static void set_cpus(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                     void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    uint64_t n;
+    if (kiln_dsl__as_count(val, &n) < 0 || n == 0 ||
+        n > KILN_DSL_MAX_CPUS) {
+        error_at(v, val, "%s: expected an integer from 1 to %d, got %s",
+                 k->name, KILN_DSL_MAX_CPUS, kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, unsigned) = (unsigned)n;
+}
+
+/* resources: gpus, a count from 0 (none) to KILN_DSL_MAX_CPUS. */
+static void set_gpus(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                     void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    uint64_t n;
+    if (kiln_dsl__as_count(val, &n) < 0 || n > KILN_DSL_MAX_CPUS) {
+        error_at(v, val, "%s: expected an integer from 0 to %d, got %s",
+                 k->name, KILN_DSL_MAX_CPUS, kiln_dsl__describe(got, val));
+        return;
+    }
+    *FIELD(obj, k->off, unsigned) = (unsigned)n;
+}
+
+/* resources: mem, in Slurm's spelling: a number of MiB, or a number with
+ * K, M, G or T (binary units, an optional B). Stored in MiB, rounded up,
+ * so what kiln passes on is what was asked for or a little more. */
+static void set_mem(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                    void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    uint64_t n = 0, kib;
+    uint32_t i = 0, digits;
+    int shift = 10; /* KiB per unit, as a shift: MiB by default */
+
+    if (kiln_dsl__is_text(val))
+        for (; i < val->n && val->u.str[i] >= '0' && val->u.str[i] <= '9';
+             i++)
+            n = n > (UINT64_MAX - 9) / 10 ? UINT64_MAX
+                                          : n * 10 + (uint64_t)(val->u.str[i] - '0');
+    digits = i;
+    if (digits > 0 && i < val->n) {
+        switch (val->u.str[i] | 0x20) {
+        case 'k': shift = 0; i++; break;
+        case 'm': shift = 10; i++; break;
+        case 'g': shift = 20; i++; break;
+        case 't': shift = 30; i++; break;
+        default: break;
+        }
+        if (i < val->n && (val->u.str[i] | 0x20) == 'b')
+            i++;
+    }
+    if (!kiln_dsl__is_text(val) || digits == 0 || i != val->n || n == 0 ||
+        n > (UINT64_MAX >> 40)) {
+        error_at(v, val, "%s: expected a size such as 512M or 16G, got %s",
+                 k->name, kiln_dsl__describe(got, val));
+        return;
+    }
+    kib = n << shift;
+    *FIELD(obj, k->off, uint64_t) = (kib + 1023) / 1024;
+}
+
 /* Setters for lists and mappings. */
 
 /*
@@ -330,6 +397,25 @@ static void set_list(vctx *v, const kiln_ynode *val, void *obj,
         l->pos[l->n] = model_pos(v, it);
         l->n++;
     }
+}
+
+/* slurm: extra, sbatch options: each must look like one ("-x", "--x"), so
+ * that a command or a stray word is caught here and not by sbatch later. */
+static void set_sbatch_opts(vctx *v, const kiln_ynode *key,
+                            const kiln_ynode *val, void *obj,
+                            const keyspec *k)
+{
+    kiln_strlist *l = FIELD(obj, k->off, kiln_strlist);
+    char q[KILN_DSL_QUOTE_SIZE];
+    set_list(v, val, obj, k, "a list of sbatch options",
+             "an sbatch option such as --constraint=a100");
+    for (size_t i = 0; i < l->n; i++)
+        if (l->items[i][0] != '-' || l->items[i][1] == '\0')
+            kiln_dsl__error(v->c, l->pos[i].line, l->pos[i].col,
+                            "%s: %s is not an sbatch option (expected "
+                            "something like --constraint=a100)", k->name,
+                            kiln_dsl__quote(q, l->items[i],
+                                            strlen(l->items[i])));
 }
 
 static void set_needs(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
@@ -718,6 +804,10 @@ static void set_notify(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                        void *obj, const keyspec *k);
 static void set_check(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                       void *obj, const keyspec *k);
+static void set_resources(vctx *v, const kiln_ynode *key,
+                          const kiln_ynode *val, void *obj, const keyspec *k);
+static void set_slurm(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k);
 static void set_schema(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                        void *obj, const keyspec *k);
 static void set_check_drift(vctx *v, const kiln_ynode *key,
@@ -748,6 +838,8 @@ static const keyspec defaults_keys[] = {
     ROW(kiln_step, "timeout", set_duration, timeout_ms),
     ROW(kiln_step, "workdir", set_string, workdir),
     ROW(kiln_step, "executor", set_string, executor),
+    {"resources", set_resources, 0, 0, NULL},
+    {"slurm", set_slurm, 0, 0, NULL},
 };
 
 /* git:; target: kiln_pipeline. */
@@ -779,6 +871,8 @@ static const keyspec step_keys[] = {
     ROW(kiln_step, "workdir", set_string, workdir),
     ROW(kiln_step, "executor", set_string, executor),
     ROW(kiln_step, "pool", set_name, pool),
+    {"resources", set_resources, 0, 0, NULL},
+    {"slurm", set_slurm, 0, 0, NULL},
     ROW(kiln_step, "metrics", set_string, metrics),
     {"when", set_when, 0, 0, NULL},
     {"register", set_register, 0, 0, NULL},
@@ -870,6 +964,22 @@ static const keyspec metric_trigger_keys[] = {
     ROW(kiln_trigger, "timeout", set_duration, timeout_ms),
 };
 
+/* resources:; target: kiln_resources. */
+static const keyspec resources_keys[] = {
+    ROW(kiln_resources, "cpus", set_cpus, cpus),
+    ROW(kiln_resources, "mem", set_mem, mem_mb),
+    ROW(kiln_resources, "gpus", set_gpus, gpus),
+    ROW(kiln_resources, "time", set_duration, time_ms),
+    ROW(kiln_resources, "partition", set_string, partition),
+};
+
+/* slurm:; target: kiln_slurm_opts. */
+static const keyspec slurm_keys[] = {
+    ROW(kiln_slurm_opts, "account", set_string, account),
+    ROW(kiln_slurm_opts, "qos", set_string, qos),
+    ROW(kiln_slurm_opts, "extra", set_sbatch_opts, extra),
+};
+
 /* register:; target: kiln_step. */
 static const keyspec register_keys[] = {
     {"model", set_name, offsetof(kiln_step, register_model), 0,
@@ -893,6 +1003,8 @@ static const mapspec git_spec = SPEC(git_keys, false);
 static const mapspec step_spec = SPEC(step_keys, false);
 static const mapspec schedule_spec = SPEC(schedule_keys, false);
 static const mapspec register_spec = SPEC(register_keys, false);
+static const mapspec resources_spec = SPEC(resources_keys, false);
+static const mapspec slurm_spec = SPEC(slurm_keys, false);
 static const mapspec validation_spec = SPEC(validation_keys, false);
 static const mapspec notify_spec = SPEC(notify_keys, false);
 static const mapspec rule_spec = SPEC(rule_keys, false);
@@ -1011,6 +1123,28 @@ static void set_git(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
     if (nested_map(v, val, k->name))
         walk(v, &git_spec, val->type == KILN_YNODE_MAP ? val : NULL, obj,
              "git", NULL, key);
+}
+
+/* resources: in defaults: or a step; a step's keys override the
+ * defaults' one by one. */
+static void set_resources(vctx *v, const kiln_ynode *key,
+                          const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    kiln_step *st = obj;
+    if (nested_map(v, val, k->name))
+        walk(v, &resources_spec, val->type == KILN_YNODE_MAP ? val : NULL,
+             &st->resources, "resources", NULL, key);
+}
+
+static void set_slurm(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k)
+{
+    kiln_step *st = obj;
+    if (!nested_map(v, val, k->name))
+        return;
+    st->slurm.pos = model_pos(v, key);
+    walk(v, &slurm_spec, val->type == KILN_YNODE_MAP ? val : NULL,
+         &st->slurm, "slurm", NULL, key);
 }
 
 /* register: {model: NAME, path: OUTPUT}; the path must be one of the
@@ -1351,6 +1485,13 @@ static void check_step(vctx *v, kiln_step *st, const kiln_ynode *key,
     kiln_dsl__quote(q, key->u.str, key->n);
     if (!has_key(val, "run") && !va)
         error_at(v, key, "step %s has no \"run\" command", q);
+    /* In defaults: they are for the Slurm steps among others; in a step
+     * that runs elsewhere they would be silently ignored. */
+    if (has_key(val, "slurm") && strcmp(st->executor, "slurm") != 0)
+        kiln_dsl__error(v->c, st->slurm.pos.line, st->slurm.pos.col,
+                        "step %s: slurm: options need \"executor: "
+                        "slurm\" (the step runs on \"%s\")", q,
+                        st->executor);
     if (!va)
         return;
     if (st->kind != KILN_KIND_VALIDATE)
@@ -1445,6 +1586,7 @@ int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,
     v.tmpl.retry_delay_ms = 10000;
     v.tmpl.workdir = ".";
     v.tmpl.executor = "local";
+    v.tmpl.resources.cpus = 1;
     v.tmpl.cache = true;
     p->schedule.timezone = "UTC";
     p->schedule.max_catchup = 10;
