@@ -2,15 +2,21 @@
 #include "executor.h"
 
 #include <assert.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 static const struct {
     const char *name;
     kiln_executor *(*create)(uv_loop_t *loop);
+    int (*check)(kiln_err *err); /* NULL: always usable */
+    bool remote;                 /* runs tasks on other machines */
 } executors[] = {
-    {"local", kiln_executor__local_new},
+    {"local", kiln_executor__local_new, NULL, false},
+    {"slurm", kiln_executor__slurm_new, kiln_executor__slurm_check, true},
 };
 
 bool kiln_executor_exists(const char *name)
@@ -19,6 +25,23 @@ bool kiln_executor_exists(const char *name)
         if (strcmp(executors[i].name, name) == 0)
             return true;
     return false;
+}
+
+bool kiln_executor_remote(const char *name)
+{
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(executors); i++)
+        if (strcmp(executors[i].name, name) == 0)
+            return executors[i].remote;
+    return false;
+}
+
+int kiln_executor_check(const char *name, kiln_err *err)
+{
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(executors); i++)
+        if (strcmp(executors[i].name, name) == 0)
+            return executors[i].check ? executors[i].check(err) : 0;
+    return kiln_err_set(err, KILN_ENOTFOUND, "unknown executor \"%s\"",
+                        name);
 }
 
 int kiln_executor_new(kiln_executor **out, const char *name, uv_loop_t *loop,
@@ -92,4 +115,35 @@ void kiln_executor__done(kiln_executor *ex, kiln_task *task)
     ex->active--;
     task->finished_ms = kiln_now_ms();
     ex->on_done(task, ex->data);
+}
+
+bool kiln_executor__read_status(kiln_task *task, const char *path)
+{
+    char buf[64];
+    int v, fd;
+    ssize_t n;
+    if (!path || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    if (sscanf(buf, "exit %d", &v) == 1) {
+        task->outcome = KILN_TASK_EXITED;
+        task->exit_code = v;
+        task->term_signal = 0;
+        if (v != 0)
+            snprintf(task->reason, sizeof(task->reason),
+                     "exited with status %d", v);
+        return true;
+    }
+    if (sscanf(buf, "signal %d", &v) == 1) {
+        task->outcome = KILN_TASK_SIGNALED;
+        task->term_signal = v;
+        snprintf(task->reason, sizeof(task->reason),
+                 "killed by signal %d (%s)", v, strsignal(v));
+        return true;
+    }
+    return false;
 }

@@ -37,6 +37,17 @@ struct kiln_task {
     const char *status_path; /* how the command ended is written here, so
                                 it outlives kiln; may be NULL */
     unsigned cpus;         /* slots this task weighs; >= 1 */
+    /* What a cluster scheduler is asked for (the local executor ignores
+     * them); 0 or NULL: not given. */
+    const char *name;      /* a job name: "PIPELINE.STEP" */
+    uint64_t mem_mb;
+    unsigned gpus;
+    int64_t time_limit_ms; /* the scheduler's own limit */
+    const char *partition;
+    const char *account;
+    const char *qos;
+    size_t n_extra;
+    const char *const *extra; /* more scheduler options, as written */
     void *data;            /* the caller's */
 
     /* read-only: set by the executor */
@@ -91,6 +102,13 @@ int kiln_executor_new(kiln_executor **out, const char *name, uv_loop_t *loop,
                       kiln_task_done_cb on_done, void *data, kiln_err *err);
 /* True when an executor of that name is built in. */
 bool kiln_executor_exists(const char *name);
+/* Can the executor called name run steps on this machine? 0, or
+ * KILN_ENOTFOUND for an unknown name and KILN_ERROR when what it needs is
+ * missing (Slurm's commands), with a message saying what to do. */
+int kiln_executor_check(const char *name, kiln_err *err);
+/* True when the executor called name runs tasks on other machines, so
+ * they take no share of this one (--jobs). */
+bool kiln_executor_remote(const char *name);
 
 int kiln_executor_start(kiln_executor *ex, kiln_task *task, kiln_err *err);
 /* Take over a task an earlier kiln process started (crash recovery). Same

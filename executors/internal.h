@@ -6,6 +6,13 @@
 
 /* Constructors, one per implementation; they fill only ops. */
 kiln_executor *kiln_executor__local_new(uv_loop_t *loop);
+kiln_executor *kiln_executor__slurm_new(uv_loop_t *loop);
+/* 0 when Slurm's commands are found (KILN_SLURM_BIN or PATH). */
+int kiln_executor__slurm_check(kiln_err *err);
+
+/* Fill the task's end from a status file as kiln-shim writes it ("exit N"
+ * or "signal N"). Returns false when there is none, or nothing valid. */
+bool kiln_executor__read_status(kiln_task *task, const char *path);
 
 /* Report a task's end: every implementation ends each task through this,
  * exactly once. */

@@ -56,39 +56,6 @@ typedef struct local_proc {
     int64_t kill_at;        /* monotonic ms for SIGKILL; 0 = not armed */
 } local_proc;
 
-/* Fill the task's end from its status file, as kiln-shim wrote it. */
-static bool read_status(kiln_task *task)
-{
-    char buf[64];
-    int v, fd;
-    ssize_t n;
-    if (!task->status_path ||
-        (fd = open(task->status_path, O_RDONLY | O_CLOEXEC)) < 0)
-        return false;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    if (sscanf(buf, "exit %d", &v) == 1) {
-        task->outcome = KILN_TASK_EXITED;
-        task->exit_code = v;
-        task->term_signal = 0;
-        if (v != 0)
-            snprintf(task->reason, sizeof(task->reason),
-                     "exited with status %d", v);
-        return true;
-    }
-    if (sscanf(buf, "signal %d", &v) == 1) {
-        task->outcome = KILN_TASK_SIGNALED;
-        task->term_signal = v;
-        snprintf(task->reason, sizeof(task->reason),
-                 "killed by signal %d (%s)", v, strsignal(v));
-        return true;
-    }
-    return false;
-}
-
 static void on_close(uv_handle_t *handle)
 {
     local_proc *lp = handle->data;
@@ -130,7 +97,7 @@ static void ended(local_proc *lp, bool known, int64_t exit_status,
                  task->term_signal ? strsignal(task->term_signal)
                                    : "stopped");
     } else if (!known) {
-        if (!read_status(task)) {
+        if (!kiln_executor__read_status(task, task->status_path)) {
             task->outcome = KILN_TASK_LOST;
             snprintf(task->reason, sizeof(task->reason),
                      "process %d ended while kiln was not watching and "

@@ -49,17 +49,32 @@ static void print_github(const kiln_diag *d, const char *file)
     }
 }
 
-/* Checks that need more than the file: executors must exist here. */
+/* Checks that need more than the file: executors must exist here, and
+ * be usable on this machine (Slurm's commands installed). */
 int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag)
 {
     for (size_t i = 0; i < p->n_steps; i++) {
         const kiln_step *s = &p->steps[i];
+        kiln_err err = KILN_ERR_INIT;
         if (!kiln_executor_exists(s->executor)) {
             diag->errs = kiln_realloc(diag->errs,
                                       (diag->n + 1) * sizeof(kiln_err));
             kiln_err_set_at(&diag->errs[diag->n++], KILN_EINVAL, s->pos,
                             "step \"%s\": unknown executor \"%s\" "
-                            "(available: local)", s->name, s->executor);
+                            "(available: local, slurm)", s->name,
+                            s->executor);
+        } else if (kiln_executor_check(s->executor, &err) != 0) {
+            /* Said once per executor, at its first step. */
+            size_t j;
+            for (j = 0; j < i; j++)
+                if (strcmp(p->steps[j].executor, s->executor) == 0)
+                    break;
+            if (j < i)
+                continue;
+            diag->errs = kiln_realloc(diag->errs,
+                                      (diag->n + 1) * sizeof(kiln_err));
+            kiln_err_set_at(&diag->errs[diag->n++], KILN_EINVAL, s->pos,
+                            "step \"%s\": %s", s->name, err.msg);
         }
     }
     return diag->n ? KILN_EINVAL : 0;

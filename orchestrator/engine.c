@@ -39,6 +39,7 @@ typedef struct step_rt {
     uv_timer_t timer;       /* retry delay, or timeout while running */
     kiln_task task;
     kiln_executor *ex;      /* while running */
+    unsigned slots;         /* of --jobs it holds while it runs */
     int64_t exec_id;        /* the running attempt's executions row */
     int exit_code;          /* of the attempt that ended (-1: none) */
     int term_signal;
@@ -59,6 +60,7 @@ typedef struct step_rt {
     char *status_path;      /* where kiln-shim writes the exit status */
     char *metrics_path;     /* $KILN_METRICS of the attempt */
     char *workdir;
+    char *job_name;         /* "PIPELINE.STEP", for a cluster's queue */
 } step_rt;
 
 struct kiln_run {
@@ -491,6 +493,8 @@ static int step_launch(step_rt *s, kiln_err *err)
     s->log_path = kiln_asprintf("%s/%s.%d.log", run->log_dir, st->name,
                                 s->attempt);
     free(s->status_path);
+    free(s->job_name);
+    s->job_name = NULL;
     s->status_path = eng->durable ? kiln_asprintf("%s/%s.%d.status",
                                                   run->log_dir, st->name,
                                                   s->attempt)
@@ -518,7 +522,17 @@ static int step_launch(step_rt *s, kiln_err *err)
     s->task.workdir = s->workdir;
     s->task.log_path = s->log_path;
     s->task.status_path = s->status_path;
-    s->task.cpus = 1;
+    s->task.cpus = st->resources.cpus ? st->resources.cpus : 1;
+    s->task.name = s->job_name = kiln_asprintf("%s.%s", run->p->name,
+                                               st->name);
+    s->task.mem_mb = st->resources.mem_mb;
+    s->task.gpus = st->resources.gpus;
+    s->task.time_limit_ms = st->resources.time_ms;
+    s->task.partition = st->resources.partition;
+    s->task.account = st->slurm.account;
+    s->task.qos = st->slurm.qos;
+    s->task.n_extra = st->slurm.extra.n;
+    s->task.extra = st->slurm.extra.items;
     s->task.data = s;
     s->timed_out = false;
     rc = kiln_executor_start(s->ex, &s->task, err);
@@ -559,12 +573,23 @@ static void step_attempt_ended(step_rt *s, bool ok, const char *reason)
     }
 }
 
-/* Take a slot (and the step's pool's) for s. */
+/* Slots a step holds while it runs: its resources.cpus on this machine
+ * (at most --jobs, so a step asking for more still runs, alone), none
+ * when a cluster runs it: the cluster's scheduler weighs those. */
+static unsigned step_slots(const kiln_engine *eng, const kiln_step *st)
+{
+    unsigned n = st->resources.cpus ? st->resources.cpus : 1;
+    if (kiln_executor_remote(st->executor))
+        return 0;
+    return n < eng->jobs ? n : eng->jobs;
+}
+
+/* Take s->slots (and a place in the step's pool) for s. */
 static void take_slot(step_rt *s)
 {
     kiln_engine *eng = s->run->eng;
     struct pool *pool = step_pool(eng, &s->run->p->steps[s->idx]);
-    eng->busy++;
+    eng->busy += s->slots;
     s->run->n_running++;
     if (pool)
         pool->busy++;
@@ -575,7 +600,7 @@ static void release_slot(step_rt *s)
 {
     kiln_engine *eng = s->run->eng;
     struct pool *pool = step_pool(eng, &s->run->p->steps[s->idx]);
-    eng->busy--;
+    eng->busy -= s->slots;
     s->run->n_running--;
     if (pool)
         pool->busy--;
@@ -587,15 +612,11 @@ static void step_start(step_rt *s)
     kiln_engine *eng = run->eng;
     const kiln_step *st = &run->p->steps[s->idx];
     kiln_err err = KILN_ERR_INIT;
-    struct pool *pool;
     kiln_exec_rec rec;
     int rc;
 
     s->attempt++;
-    eng->busy++;
-    if ((pool = step_pool(eng, st)) != NULL)
-        pool->busy++;
-    run->n_running++;
+    take_slot(s);
     rc = step_launch(s, &err);
     memset(&rec, 0, sizeof(rec));
     rec.run_id = run->id;
@@ -1138,7 +1159,9 @@ static void cache_check(step_rt *s)
     uv_queue_work(s->run->eng->loop, &j->req, key_work, key_done);
 }
 
-/* The next READY step of run whose pool has room, or NULL. */
+/* The next READY step of run whose pool has room and whose slots are
+ * free, or NULL. A step weighing more than what is free waits while
+ * lighter ones behind it may start. */
 static step_rt *next_ready(kiln_run *run)
 {
     if (run->cancelling)
@@ -1149,7 +1172,9 @@ static step_rt *next_ready(kiln_run *run)
         if (s->state != KILN_STEP_READY || s->preparing)
             continue;
         pool = step_pool(run->eng, &run->p->steps[s->idx]);
-        if (!pool || pool->busy < pool->cap)
+        s->slots = step_slots(run->eng, &run->p->steps[s->idx]);
+        if ((!pool || pool->busy < pool->cap) &&
+            run->eng->busy + s->slots <= run->eng->jobs)
             return s;
     }
     return NULL;
@@ -1174,10 +1199,11 @@ static void step_reuse(step_rt *s, int64_t from_exec)
     succeed(s, why);
 }
 
-/* Hand free slots to ready steps, one per run in turn. */
+/* Hand free slots to ready steps, one per run in turn. Steps that take no
+ * slot (a cluster runs them) start even when every slot is busy. */
 static void dispatch(kiln_engine *eng)
 {
-    while (eng->busy < eng->jobs && eng->runs) {
+    while (eng->runs) {
         kiln_run *start = eng->cursor ? eng->cursor : eng->runs, *r = start;
         step_rt *s = NULL;
         do {
@@ -1366,6 +1392,7 @@ static void on_timer_close(uv_handle_t *h)
             kiln_artifact_list_dispose(&run->steps[i].inputs);
             free(run->steps[i].log_path);
             free(run->steps[i].status_path);
+            free(run->steps[i].job_name);
             free(run->steps[i].metrics_path);
             free(run->steps[i].workdir);
         }
@@ -1529,7 +1556,6 @@ static void step_reattach(step_rt *s, json_t *attempt)
     const char *log = json_string_value(json_object_get(attempt,
                                                         "log_path"));
     kiln_err err = KILN_ERR_INIT, serr = KILN_ERR_INIT;
-    struct pool *pool;
     char why[700];
 
     s->exec_id = json_integer_value(json_object_get(attempt, "id"));
@@ -1545,11 +1571,9 @@ static void step_reattach(step_rt *s, json_t *attempt)
     s->task.log_path = s->log_path;
     s->task.status_path = s->status_path;
     s->task.data = s;
-    s->task.cpus = 1;
-    eng->busy++;
-    run->n_running++;
-    if ((pool = step_pool(eng, st)) != NULL)
-        pool->busy++;
+    s->task.cpus = st->resources.cpus ? st->resources.cpus : 1;
+    s->slots = step_slots(eng, st);
+    take_slot(s);
     if (ext && engine_executor(&s->ex, eng, st->executor, &err) == 0 &&
         kiln_executor_attach(s->ex, &s->task, ext, &err) == 0)
         return;
