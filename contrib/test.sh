@@ -5,7 +5,9 @@
 #   KILN_SANITIZE=1 contrib/test.sh  the same under AddressSanitizer + UBSan
 #                                   (in build-asan/)
 # With clang present it also builds the libFuzzer target and fuzzes the
-# pipeline parser briefly (build-fuzz/).
+# pipeline parser briefly (build-fuzz/). As root it starts a single-node
+# Slurm cluster (contrib/slurm/local-cluster.sh) for the Slurm tests, and
+# says so when it cannot and they skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . contrib/deps.sh
@@ -45,4 +47,19 @@ else
     export KILN_REQUIRE_BROWSER=1
 fi
 
+# The Slurm tests need a real cluster: start the single-node one here
+# (root, Debian 12) so they run, and stop it after. Without it they skip.
+cluster=contrib/slurm/local-cluster.sh
+started_cluster=0
+if bash "$cluster" status 2>/dev/null; then
+    echo "kiln: using the Slurm cluster already running" >&2
+elif [ "$(id -u)" = 0 ] && bash "$cluster" start >/dev/null; then
+    started_cluster=1
+    trap 'bash "$cluster" stop' EXIT
+else
+    echo "kiln: SKIPPING the Slurm tests: could not start a local Slurm" \
+         "cluster (needs root and Debian's slurmctld, slurmd, munge)" >&2
+fi
+
 ctest --test-dir "$dir" --output-on-failure -j "$jobs"
+[ $started_cluster = 0 ] || echo "kiln: the Slurm tests ran on the local cluster" >&2
