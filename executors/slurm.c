@@ -361,15 +361,12 @@ static bool terminal(const char *state)
     return false;
 }
 
-/* The job ended as Slurm says (state NULL: Slurm no longer knows it).
- * The status file tells how the command ended; the state says why Slurm
- * ended it, which matters more. */
-static void job_ended(slurm_executor *se, slurm_job *j, const char *state,
-                      const char *why)
+void kiln_executor__slurm_judge(kiln_task *t, const char *state,
+                                const char *why, bool cancelling,
+                                const char *status_path)
 {
-    kiln_task *t = j->task;
     const char *id = t->external_id;
-    bool have = kiln_executor__read_status(t, j->status_path);
+    bool have = kiln_executor__read_status(t, status_path);
     const char *lost = NULL, *killed = NULL;
 
     if (!state)
@@ -386,10 +383,10 @@ static void job_ended(slurm_executor *se, slurm_job *j, const char *state,
         killed = "reached its Slurm time limit (TIMEOUT)";
     else if (state_is(state, "OUT_OF_MEMORY"))
         killed = "ran out of memory (OUT_OF_MEMORY)";
-    else if (state_is(state, "CANCELLED") && !j->cancelling)
+    else if (state_is(state, "CANCELLED") && !cancelling)
         killed = "was cancelled outside kiln (CANCELLED)";
 
-    if (j->cancelling) {
+    if (cancelling) {
         /* The signal that ended it, or 0 if it exited on its own. */
         if (!have)
             t->term_signal = SIGTERM;
@@ -416,9 +413,16 @@ static void job_ended(slurm_executor *se, slurm_job *j, const char *state,
                  "without writing %s (is the state directory on a file "
                  "system the nodes share?)", id, state,
                  why && *why && strcmp(why, "None") != 0 ? " " : "",
-                 why && strcmp(why, "None") != 0 ? why : "",
-                 j->status_path);
+                 why && strcmp(why, "None") != 0 ? why : "", status_path);
     }
+}
+
+/* The job ended as Slurm says (state NULL: Slurm no longer knows it). */
+static void job_ended(slurm_executor *se, slurm_job *j, const char *state,
+                      const char *why)
+{
+    kiln_executor__slurm_judge(j->task, state, why, j->cancelling,
+                               j->status_path);
     job_done(se, j);
 }
 
