@@ -614,45 +614,39 @@ static void set_max_catchup(vctx *v, const kiln_ynode *key,
 
 /* Numbers and the values of triggers and checks. */
 
-static void set_number(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
-                       void *obj, const keyspec *k)
+/* A number in [lo, hi]; what says what is expected, for the message. */
+static void set_real_range(vctx *v, const kiln_ynode *val, void *obj,
+                           const keyspec *k, double lo, double hi,
+                           const char *what)
 {
     char got[KILN_DSL_QUOTE_SIZE];
     double d;
-    if (kiln_dsl__as_number(val, &d) < 0) {
-        error_at(v, val, "%s: expected a number, got %s", k->name,
+    if (kiln_dsl__as_number(val, &d) < 0 || d < lo || d > hi) {
+        error_at(v, val, "%s: expected %s, got %s", k->name, what,
                  kiln_dsl__describe(got, val));
         return;
     }
     *FIELD(obj, k->off, double) = d;
+}
+
+static void set_number(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k)
+{
+    set_real_range(v, val, obj, k, -INFINITY, INFINITY, "a number");
 }
 
 /* A number that must not be negative: thresholds. */
 static void set_nonneg(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                        void *obj, const keyspec *k)
 {
-    char got[KILN_DSL_QUOTE_SIZE];
-    double d;
-    if (kiln_dsl__as_number(val, &d) < 0 || d < 0) {
-        error_at(v, val, "%s: expected a number >= 0, got %s", k->name,
-                 kiln_dsl__describe(got, val));
-        return;
-    }
-    *FIELD(obj, k->off, double) = d;
+    set_real_range(v, val, obj, k, 0, INFINITY, "a number >= 0");
 }
 
 /* A fraction from 0 to 1: max_missing. */
 static void set_fraction(vctx *v, const kiln_ynode *key,
                          const kiln_ynode *val, void *obj, const keyspec *k)
 {
-    char got[KILN_DSL_QUOTE_SIZE];
-    double d;
-    if (kiln_dsl__as_number(val, &d) < 0 || d < 0 || d > 1) {
-        error_at(v, val, "%s: expected a fraction from 0 to 1, got %s",
-                 k->name, kiln_dsl__describe(got, val));
-        return;
-    }
-    *FIELD(obj, k->off, double) = d;
+    set_real_range(v, val, obj, k, 0, 1, "a fraction from 0 to 1");
 }
 
 /* A row count: min_rows, max_rows. */
