@@ -111,12 +111,16 @@ static int load(kiln_pipeline **out, const char *path)
         return KILN_EXIT_USAGE;
     }
     rc = kiln_dsl_load_file(out, path, &diag);
-    if (rc == 0 && (rc = kiln_cli_check_pipeline(*out, &diag)) != 0) {
+    if (rc == 0)
+        rc = kiln_cli_check_pipeline(*out, &diag);
+    /* Print before freeing: the errors' positions point into the
+     * pipeline. */
+    if (rc != 0)
+        kiln_diag_print(&diag);
+    if (rc != 0 && *out) {
         kiln_pipeline_free(*out);
         *out = NULL;
     }
-    if (rc != 0)
-        kiln_diag_print(&diag);
     kiln_diag_dispose(&diag);
     return rc == 0 ? 0 : rc == KILN_EINVAL ? KILN_EXIT_USAGE
                                            : KILN_EXIT_SYSTEM;
