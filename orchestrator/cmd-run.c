@@ -50,7 +50,12 @@ typedef struct run_ctx {
     bool json;
     kiln_http *http;   /* notify: webhooks, when the pipeline has some */
     kiln_notifier *notifier;
+    kiln_store *store;
+    const char *junit; /* --junit PATH */
 } run_ctx;
+
+static void print_summary(run_ctx *ctx, kiln_store *store, FILE *out);
+static void write_reports(kiln_store *store, int64_t id, const char *junit);
 
 static void on_event(kiln_run *run, ssize_t step, void *data)
 {
@@ -68,8 +73,13 @@ static void on_done(kiln_run *run, void *data)
     kiln_progress_close(ctx->progress, run);
     uv_close((uv_handle_t *)&ctx->sigint, NULL);
     uv_close((uv_handle_t *)&ctx->sigterm, NULL);
-    /* The loop runs on until the notifications are delivered or given
-     * up (each attempt has a timeout). */
+    /* The summary and reports now; the loop then runs on until the
+     * notifications are delivered or given up (each attempt has a
+     * timeout). */
+    if (!serr) {
+        print_summary(ctx, ctx->store, ctx->json ? stderr : stdout);
+        write_reports(ctx->store, kiln_run_id(run), ctx->junit);
+    }
     kiln_notifier_run_ended(ctx->notifier, kiln_run_pipeline(run),
                             kiln_run_id(run));
 }
@@ -329,6 +339,8 @@ static int exec_run(int argc, char **argv)
 
     uv_loop_init(&ctx.loop);
     ctx.json = json;
+    ctx.store = store;
+    ctx.junit = junit;
     kiln_engine_new(&eng, &ctx.loop, store, state, jobs, &err);
     kiln_engine_set_cache(eng, !no_cache);
     for (size_t i = 0; i < n_pools; i++)
@@ -372,8 +384,6 @@ static int exec_run(int argc, char **argv)
     }
     uv_run(&ctx.loop, UV_RUN_DEFAULT);
     if (ctx.run) {
-        print_summary(&ctx, store, json ? stderr : stdout);
-        write_reports(store, kiln_run_id(ctx.run), junit);
         status = ctx.store_err.code ? KILN_EXIT_SYSTEM
                  : ctx.state == KILN_RUN_SUCCEEDED ? KILN_EXIT_OK
                                                    : KILN_EXIT_FAILED;

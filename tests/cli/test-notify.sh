@@ -54,6 +54,21 @@ eq "every notification recorded" "flaky|sent|2 slack|sent|1 down|failed|3" \
 contains "the failure says why" "Couldn't connect" "$(q "select error from notifications where status='failed'")"
 contains "and kiln says so" "notification to http://127.0.0.1:1/down failed after 3 attempts" "$err"
 
+# The run's summary comes at once; kiln then waits for the notifications
+# (here: three attempts at a dead webhook, 1 s and 4 s apart).
+pipeline slowhook <<YAML
+pipeline: slowhook
+notify: [{on: [success], webhook: "http://127.0.0.1:1/down", timeout: 1s}]
+steps:
+  a: {run: "true"}
+YAML
+"$KILN" run "$T/slowhook.yaml" > "$T/slow.out" 2> "$T/slow.err" &
+slow=$!
+wait_for "the summary before the notifications give up" 3 'grep -q "run [0-9]* succeeded" "$T/slow.out"'
+check "kiln is still delivering" kill -0 "$slow"
+wait "$slow"
+eq "then exits with the run's status" 0 "$?"
+
 # A failing run notifies on failure; a webhook that keeps failing is
 # recorded as failed and the run's own status is untouched.
 pipeline bad <<YAML
