@@ -78,6 +78,7 @@ static void on_done(kiln_run *run, void *data)
      * timeout). */
     if (!serr) {
         print_summary(ctx, ctx->store, ctx->json ? stderr : stdout);
+        fflush(stdout); /* seen now, even through a pipe */
         write_reports(ctx->store, kiln_run_id(run), ctx->junit);
     }
     kiln_notifier_run_ended(ctx->notifier, kiln_run_pipeline(run),
