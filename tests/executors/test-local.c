@@ -19,6 +19,9 @@
 
 extern char **environ;
 static int done_count;
+/* Sleeps unique to this process: the test runs twice side by side (pidfd
+ * and uv_spawn), and each looks for leftover processes by name. */
+static char sleeps[4][64], gone[4][80];
 static char dir[] = "/tmp/kiln-local.XXXXXX";
 
 static void on_done(kiln_task *task, void *data)
@@ -145,7 +148,7 @@ static void test_attach(uv_loop_t *loop, kiln_executor *ex)
     attach(&task, loop, ex, stale, status);
     CHECK(task.outcome == KILN_TASK_LOST);
     /* Cancelling an attached task stops its group. */
-    start_shim(id, sizeof(id), status, "sleep 4041");
+    start_shim(id, sizeof(id), status, sleeps[3]);
     memset(&task, 0, sizeof(task));
     task.status_path = status;
     done_count = 0;
@@ -154,7 +157,7 @@ static void test_attach(uv_loop_t *loop, kiln_executor *ex)
     uv_run(loop, UV_RUN_DEFAULT);
     CHECK(done_count == 1 && task.outcome == KILN_TASK_CANCELED);
     waitpid(atoi(id), &st, 0);
-    CHECK(system("pgrep -f 'sleep 404[1]' >/dev/null") != 0);
+    CHECK(system(gone[3]) != 0);
     CHECK(kiln_executor_attach(ex, &task, "garbage", &err) == KILN_EINVAL);
     unlink(status);
 }
@@ -169,6 +172,15 @@ int main(void)
 
     CHECK(mkdtemp(dir) != NULL);
     snprintf(log, sizeof(log), "%s/log", dir);
+    /* sleep 40PID1 & sleep 40PID2, and a pgrep that cannot match itself
+     * (the [1] in its pattern is not in its own command line). */
+    snprintf(sleeps[0], sizeof(sleeps[0]), "sleep 40%d1 & sleep 40%d2",
+             (int)getpid(), (int)getpid());
+    snprintf(gone[0], sizeof(gone[0]), "pgrep -f 'sleep 40%d[12]' >/dev/null",
+             (int)getpid());
+    snprintf(sleeps[3], sizeof(sleeps[3]), "sleep 40%d4", (int)getpid());
+    snprintf(gone[3], sizeof(gone[3]), "pgrep -f 'sleep 40%d[4]' >/dev/null",
+             (int)getpid());
     uv_loop_init(&loop);
     CHECK(kiln_executor_new(&ex, "mars", &loop, on_done, NULL, &err) ==
           KILN_ENOTFOUND);
@@ -187,10 +199,10 @@ int main(void)
     CHECK(task.outcome == KILN_TASK_SIGNALED && task.term_signal == SIGSEGV);
 
     /* A graceful cancel reaches the whole group. */
-    run(&task, &loop, ex, "sleep 4031 & sleep 4032", 100, false);
+    run(&task, &loop, ex, sleeps[0], 100, false);
     CHECK(task.outcome == KILN_TASK_CANCELED);
     CHECK(task.term_signal == SIGTERM);
-    CHECK(system("pgrep -f 'sleep 403[12]' >/dev/null") != 0);
+    CHECK(system(gone[0]) != 0);
 
     /* A forced cancel. */
     run(&task, &loop, ex, "trap '' TERM; sleep 4033", 100, true);
