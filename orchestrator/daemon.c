@@ -357,6 +357,18 @@ static void each_run(server *dm, entry *only, run_action action)
     free(ids);
 }
 
+/* A fire's status as a trigger check's. */
+static const char *check_status(const char *fire_status)
+{
+    if (strcmp(fire_status, KILN_FIRE_STARTED) == 0)
+        return KILN_CHECK_FIRED;
+    if (strcmp(fire_status, "queued") == 0)
+        return KILN_CHECK_QUEUED;
+    if (strcmp(fire_status, KILN_FIRE_SKIPPED) == 0)
+        return KILN_CHECK_HELD;
+    return KILN_CHECK_ERROR;
+}
+
 /* Record what became of a fire: in fires for a schedule, in the check's
  * row for a trigger or a manual request. */
 static void settle(entry *e, const source *src, outcome *out,
@@ -372,20 +384,15 @@ static void settle(entry *e, const source *src, outcome *out,
             record(e, src->expr, src->due_ms, status, reason, run_id);
         return;
     }
-    if (strcmp(status, KILN_FIRE_STARTED) == 0) {
-        check = KILN_CHECK_FIRED;
+    check = check_status(status);
+    if (strcmp(check, KILN_CHECK_FIRED) == 0)
         say("%s: %s trigger started run %lld", e->name, src->trigger,
             (long long)run_id);
-    } else if (strcmp(status, "queued") == 0) {
-        check = KILN_CHECK_QUEUED;
-    } else if (strcmp(status, KILN_FIRE_SKIPPED) == 0) {
-        check = KILN_CHECK_HELD;
+    else if (strcmp(check, KILN_CHECK_HELD) == 0)
         say("%s: %s trigger held back: %s", e->name, src->trigger, reason);
-    } else {
-        check = KILN_CHECK_ERROR;
+    else if (strcmp(check, KILN_CHECK_ERROR) == 0)
         say("%s: %s trigger could not start a run: %s", e->name,
             src->trigger, reason);
-    }
     if (src->check_id &&
         kiln_store_check_update(e->dm->store, src->check_id, check,
                                 reason, run_id, &err) != 0)
@@ -644,18 +651,6 @@ static bool cooling_down(entry *e, const source *src, outcome *out)
     return true;
 }
 
-/* The watch's view of an outcome. */
-static const char *check_status(const outcome *o)
-{
-    if (strcmp(o->status, KILN_FIRE_STARTED) == 0)
-        return KILN_CHECK_FIRED;
-    if (strcmp(o->status, "queued") == 0)
-        return KILN_CHECK_QUEUED;
-    if (strcmp(o->status, KILN_FIRE_SKIPPED) == 0)
-        return KILN_CHECK_HELD;
-    return KILN_CHECK_ERROR;
-}
-
 static void on_watch_fire(const kiln_firing *f, kiln_fire_outcome *res,
                           void *data)
 {
@@ -683,7 +678,7 @@ static void on_watch_fire(const kiln_firing *f, kiln_fire_outcome *res,
     }
     if (!cooling_down(e, &src, &out))
         fire(e, &src, &out);
-    res->status = check_status(&out);
+    res->status = check_status(out.status);
     res->run_id = out.run_id;
 }
 
