@@ -1573,6 +1573,25 @@ int kiln_store_log_path(kiln_store *st, char **out, int64_t run_id,
                         "\"%s\"", (long long)run_id, step);
 }
 
+
+/* One-off statements (the prepared ones are in queries[]). */
+
+static int prepare(kiln_store *st, sqlite3_stmt **s, const char *sql,
+                   kiln_err *err, const char *what)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+    return rc == SQLITE_OK ? 0 : db_error(st, rc, err, what);
+}
+
+/* Step a one-off write to completion and finalize it. */
+static int write_once(kiln_store *st, sqlite3_stmt *s, kiln_err *err,
+                      const char *what)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err, what);
+}
+
 /* Triggers. */
 
 int kiln_store_check_record(kiln_store *st, int64_t *out_id,
@@ -1581,14 +1600,13 @@ int kiln_store_check_record(kiln_store *st, int64_t *out_id,
                             const char *reason, const char *detail,
                             int64_t run_id, kiln_err *err)
 {
+    const char *what = "recording a trigger check";
     sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(st->db,
-                                "INSERT INTO trigger_checks (pipeline, "
-                                "trigger, target, checked_at, status, "
-                                "reason, detail, run_id) VALUES (?1, ?2, ?3,"
-                                " ?4, ?5, ?6, ?7, ?8)", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(st, rc, err, "recording a trigger check");
+    int rc = prepare(st, &s, "INSERT INTO trigger_checks (pipeline, trigger,"
+                     " target, checked_at, status, reason, detail, run_id) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", err, what);
+    if (rc != 0)
+        return rc;
     bind_text(s, 1, pipeline);
     bind_text(s, 2, trigger);
     bind_text(s, 3, target);
@@ -1598,10 +1616,8 @@ int kiln_store_check_record(kiln_store *st, int64_t *out_id,
     bind_text(s, 7, detail);
     if (run_id > 0)
         sqlite3_bind_int64(s, 8, run_id);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
-        return db_error(st, rc, err, "recording a trigger check");
+    if ((rc = write_once(st, s, err, what)) != 0)
+        return rc;
     if (out_id)
         *out_id = sqlite3_last_insert_rowid(st->db);
     return 0;
@@ -1611,23 +1627,19 @@ int kiln_store_check_update(kiln_store *st, int64_t id, const char *status,
                             const char *reason, int64_t run_id,
                             kiln_err *err)
 {
+    const char *what = "updating a trigger check";
     sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(st->db,
-                                "UPDATE trigger_checks SET status = ?2, "
-                                "reason = coalesce(?3, reason), run_id = "
-                                "?4 WHERE id = ?1",
-                                -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(st, rc, err, "updating a trigger check");
+    int rc = prepare(st, &s, "UPDATE trigger_checks SET status = ?2, reason "
+                     "= coalesce(?3, reason), run_id = ?4 WHERE id = ?1",
+                     err, what);
+    if (rc != 0)
+        return rc;
     sqlite3_bind_int64(s, 1, id);
     bind_text(s, 2, status);
     bind_text(s, 3, reason);
     if (run_id > 0)
         sqlite3_bind_int64(s, 4, run_id);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err,
-                                            "updating a trigger check");
+    return write_once(st, s, err, what);
 }
 
 int kiln_store_check_last_fired(kiln_store *st, int64_t *out_ms,
@@ -1683,23 +1695,19 @@ int kiln_store_trigger_state_set(kiln_store *st, const char *pipeline,
                                  const char *key, const char *state,
                                  kiln_err *err)
 {
+    const char *what = "saving a trigger's state";
     sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(st->db,
-                                "INSERT INTO trigger_state (pipeline, key, "
-                                "state, updated_at) VALUES (?1, ?2, ?3, ?4) "
-                                "ON CONFLICT (pipeline, key) DO UPDATE SET "
-                                "state = excluded.state, updated_at = "
-                                "excluded.updated_at", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(st, rc, err, "saving a trigger's state");
+    int rc = prepare(st, &s, "INSERT INTO trigger_state (pipeline, key, "
+                     "state, updated_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT "
+                     "(pipeline, key) DO UPDATE SET state = excluded.state, "
+                     "updated_at = excluded.updated_at", err, what);
+    if (rc != 0)
+        return rc;
     bind_text(s, 1, pipeline);
     bind_text(s, 2, key);
     bind_text(s, 3, state);
     sqlite3_bind_int64(s, 4, kiln_now_ms());
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err,
-                                            "saving a trigger's state");
+    return write_once(st, s, err, what);
 }
 
 int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
@@ -1815,15 +1823,14 @@ int kiln_store_notification_record(kiln_store *st, const char *pipeline,
                                    long http_status, const char *error,
                                    int64_t created_ms, kiln_err *err)
 {
+    const char *what = "recording a notification";
     sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(st->db,
-                                "INSERT INTO notifications (pipeline, run_id,"
-                                " event, url, status, attempts, http_status, "
-                                "error, created_at, finished_at) VALUES (?1, "
-                                "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", -1,
-                                &s, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(st, rc, err, "recording a notification");
+    int rc = prepare(st, &s, "INSERT INTO notifications (pipeline, run_id, "
+                     "event, url, status, attempts, http_status, error, "
+                     "created_at, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                     "?6, ?7, ?8, ?9, ?10)", err, what);
+    if (rc != 0)
+        return rc;
     bind_text(s, 1, pipeline);
     if (run_id > 0)
         sqlite3_bind_int64(s, 2, run_id);
@@ -1836,8 +1843,5 @@ int kiln_store_notification_record(kiln_store *st, const char *pipeline,
     bind_text(s, 8, error);
     sqlite3_bind_int64(s, 9, created_ms);
     sqlite3_bind_int64(s, 10, kiln_now_ms());
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err,
-                                            "recording a notification");
+    return write_once(st, s, err, what);
 }
