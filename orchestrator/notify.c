@@ -22,9 +22,6 @@ struct kiln_notifier {
     kiln_store *store;
     char *page;
     note *notes;          /* in flight */
-    unsigned pending;
-    void (*drained)(void *);
-    void *drained_data;
 };
 
 struct note {
@@ -102,13 +99,7 @@ static void finish(note *nt, bool sent)
             break;
         }
     }
-    n->pending--;
     uv_close((uv_handle_t *)&nt->timer, on_note_close);
-    if (n->pending == 0 && n->drained) {
-        void (*cb)(void *) = n->drained;
-        n->drained = NULL;
-        cb(n->drained_data);
-    }
 }
 
 static void attempt(note *nt);
@@ -227,7 +218,6 @@ void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
         nt->timer.data = nt;
         nt->next = n->notes;
         n->notes = nt;
-        n->pending++;
         if (!n->http) {
             snprintf(nt->last_error, sizeof(nt->last_error), "no HTTP "
                      "client (libcurl could not start)");
@@ -238,26 +228,10 @@ void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
     }
 }
 
-unsigned kiln_notifier_pending(const kiln_notifier *n)
-{
-    return n ? n->pending : 0;
-}
-
-void kiln_notifier_drain(kiln_notifier *n, void (*cb)(void *), void *data)
-{
-    if (!n || n->pending == 0) {
-        cb(data);
-        return;
-    }
-    n->drained = cb;
-    n->drained_data = data;
-}
-
 void kiln_notifier_free(kiln_notifier *n)
 {
     if (!n)
         return;
-    n->drained = NULL;
     while (n->notes) {
         note *nt = n->notes;
         uv_timer_stop(&nt->timer);

@@ -36,10 +36,6 @@ void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
 void kiln_notifier_run_ended(kiln_notifier *n, const kiln_pipeline *p,
                              int64_t run_id);
 
-/* Notifications in flight (kiln run waits for them before it exits). */
-unsigned kiln_notifier_pending(const kiln_notifier *n);
-/* Call cb once nothing is in flight (at once when nothing is). */
-void kiln_notifier_drain(kiln_notifier *n, void (*cb)(void *), void *data);
 /* Give up what waits for a retry (recorded as failed) and free. Call it
  * after kiln_http_close(), which ends the requests in flight. NULL is
  * fine. */
