@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <fnmatch.h>
 #include <ftw.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -46,6 +47,19 @@ static void add_kvs(EVP_MD_CTX *ctx, const char *tag, size_t n,
         free(lines[i]);
     }
     free(lines);
+}
+
+/* Add a list of patterns, sorted, to the digest. */
+static void add_list(EVP_MD_CTX *ctx, const char *tag,
+                     const kiln_strlist *l)
+{
+    kiln_kv *kv = kiln_calloc(l->n ? l->n : 1, sizeof(*kv));
+    for (size_t i = 0; i < l->n; i++) {
+        kv[i].key = l->items[i];
+        kv[i].value = "";
+    }
+    add_kvs(ctx, tag, l->n, kv);
+    free(kv);
 }
 
 /* A step's checks, written out for the digest: a step whose outputs were
@@ -97,8 +111,18 @@ void kiln_cache_key(char out[KILN_HASH_HEX], const kiln_step *st,
                                                  have no command */
 
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    EVP_DigestUpdate(ctx, "kiln-cache-1", 13);
+    EVP_DigestUpdate(ctx, "kiln-cache-2", 13);
     EVP_DigestUpdate(ctx, run, strlen(run) + 1);
+    /* What tells steps with the same command apart when they run
+     * ($KILN_PIPELINE, $KILN_STEP, the working directory) and where their
+     * outputs go: a step never gets another step's outputs. */
+    EVP_DigestUpdate(ctx, p->name, strlen(p->name) + 1);
+    EVP_DigestUpdate(ctx, st->name, strlen(st->name) + 1);
+    EVP_DigestUpdate(ctx, st->workdir ? st->workdir : ".",
+                     strlen(st->workdir ? st->workdir : ".") + 1);
+    add_list(ctx, "outputs", &st->outputs);
+    EVP_DigestUpdate(ctx, st->metrics ? st->metrics : "",
+                     strlen(st->metrics ? st->metrics : "") + 1);
     add_validation(ctx, st->validation);
     EVP_DigestUpdate(ctx, kiln_step_kind_name(st->kind),
                      strlen(kiln_step_kind_name(st->kind)) + 1);
@@ -117,6 +141,64 @@ void kiln_cache_key(char out[KILN_HASH_HEX], const kiln_step *st,
     EVP_MD_CTX_free(ctx);
     for (unsigned i = 0; i < n; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A declared output pattern as a path relative to workdir. */
+static char *pattern_rel(const char *workdir, const char *pattern)
+{
+    while (pattern[0] == '.' && pattern[1] == '/')
+        pattern += 2;
+    return pattern[0] == '/' ? kiln_cache_relpath(workdir, pattern)
+                             : kiln_strdup(pattern);
+}
+
+/* Does pattern name rel: the file itself, or a directory holding it? */
+static bool pattern_covers(const char *pattern, const char *rel)
+{
+    char *prefix = kiln_strdup(rel), *slash;
+    bool hit = fnmatch(pattern, prefix, FNM_PATHNAME | FNM_PERIOD) == 0;
+    size_t len = strlen(pattern);
+    while (pattern[0] && len > 0 && pattern[len - 1] == '/')
+        len--; /* "out/" is the directory out */
+    if (!hit && len < strlen(pattern)) {
+        char *trimmed = kiln_strndup(pattern, len);
+        hit = pattern_covers(trimmed, rel);
+        free(trimmed);
+    }
+    while (!hit && (slash = strrchr(prefix, '/')) != NULL) {
+        *slash = '\0';
+        hit = fnmatch(pattern, prefix, FNM_PATHNAME | FNM_PERIOD) == 0;
+    }
+    free(prefix);
+    return hit;
+}
+
+bool kiln_cache_outputs_match(const kiln_strlist *outputs,
+                              const char *workdir, size_t n,
+                              char *const *rel)
+{
+    char **pat = kiln_calloc(outputs->n ? outputs->n : 1, sizeof(char *));
+    bool ok = true;
+    for (size_t i = 0; i < outputs->n; i++)
+        pat[i] = pattern_rel(workdir, outputs->items[i]);
+    /* Every recorded file under a declared output... */
+    for (size_t k = 0; ok && k < n; k++) {
+        bool covered = false;
+        for (size_t i = 0; !covered && i < outputs->n; i++)
+            covered = pattern_covers(pat[i], rel[k]);
+        ok = covered;
+    }
+    /* ...and every declared output made of recorded files. */
+    for (size_t i = 0; ok && i < outputs->n; i++) {
+        bool used = false;
+        for (size_t k = 0; !used && k < n; k++)
+            used = pattern_covers(pat[i], rel[k]);
+        ok = used;
+    }
+    for (size_t i = 0; i < outputs->n; i++)
+        free(pat[i]);
+    free(pat);
+    return ok;
 }
 
 static char *object_path(const char *objects, const char *sha)

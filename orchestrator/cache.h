@@ -4,9 +4,11 @@
  *
  * A step is skipped, its recorded outputs restored, when an earlier
  * successful execution had the same key: a SHA-256 over the command, the
- * kind, the content hashes of the inputs (with their paths relative to
- * the working directory), the run's parameter values and the pipeline's
- * and step's environment. Outputs are kept as objects/ab/cdef... named by
+ * kind, the pipeline's and the step's names and the step's working
+ * directory (a step sees them as $KILN_PIPELINE, $KILN_STEP and its
+ * cwd), its declared outputs and metrics file, the content hashes of the
+ * inputs (with their paths relative to the working directory), the run's
+ * parameter values and the pipeline's and step's environment. Outputs are kept as objects/ab/cdef... named by
  * their content hash, so equal outputs are stored once; a directory is
  * kept as its files. Objects are copy-on-write clones where the file
  * system can make them (btrfs, XFS), else copies; never hard links, since
@@ -47,6 +49,14 @@ void kiln_cache_files_dispose(kiln_cache_files *files);
  * caller runs the step instead. */
 int kiln_cache_restore(const char *objects, const char *workdir, size_t n,
                        char *const *rel, char *const *sha256, kiln_err *err);
+
+/* Are the files of a cache entry (rel[i], relative to workdir) exactly
+ * what a step declares as outputs: each under one of them, and each of
+ * them made of some? A hit that is not is a miss: a restore puts back
+ * the step's own outputs or nothing. */
+bool kiln_cache_outputs_match(const kiln_strlist *outputs,
+                              const char *workdir, size_t n,
+                              char *const *rel);
 
 /* path relative to workdir ("models/m.pkl"); both absolute. Malloc'd. */
 char *kiln_cache_relpath(const char *workdir, const char *path);
