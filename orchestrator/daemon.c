@@ -1367,7 +1367,6 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     uv_loop_init(&dm.loop);
     kiln_engine_new(&dm.eng, &dm.loop, dm.store, o->state_dir, o->jobs,
                     &err);
-    kiln_engine_set_durable(dm.eng, true);
     for (size_t i = 0; i < o->n_pools; i++)
         kiln_engine_set_pool(dm.eng, o->pools[i].key,
                              (unsigned)atoi(o->pools[i].value));

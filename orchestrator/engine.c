@@ -88,6 +88,7 @@ struct kiln_run {
     size_t n_params;
     kiln_kv *params;         /* effective params (gates read them) */
     kiln_err store_err;
+    bool drain_wanted;       /* a store failure: drain at next dispatch */
     kiln_run_event_cb on_event;
     kiln_run_done_cb on_done;
     void *data;
@@ -101,7 +102,6 @@ struct kiln_engine {
     char *state_dir;
     unsigned jobs;
     unsigned busy;           /* slots in use */
-    bool durable;            /* steps write exit status files (daemon) */
     bool cache;              /* skip steps whose outputs are cached */
     char *objects;           /* STATE/objects: the cache's store */
     char *kiln;              /* this binary: steps with checks run
@@ -273,11 +273,6 @@ void kiln_engine_set_cache(kiln_engine *eng, bool cache)
     eng->cache = cache;
 }
 
-void kiln_engine_set_durable(kiln_engine *eng, bool durable)
-{
-    eng->durable = durable;
-}
-
 unsigned kiln_engine_jobs(const kiln_engine *eng)
 {
     return eng->jobs;
@@ -307,14 +302,19 @@ static int engine_executor(kiln_executor **out, kiln_engine *eng,
 static void request_dispatch(kiln_engine *eng);
 static void run_maybe_finish(kiln_run *run);
 
-/* Remember the first store failure and stop the run: kiln cannot keep a
- * record it cannot write. */
+/* Remember the first store failure and start no more steps: kiln cannot
+ * keep a record it cannot write. Running steps are not killed for it;
+ * the run fails with the real cause. (A database locked by another
+ * process is waited for, not a failure: kiln_store_set_patient().) */
 static void store_failed(kiln_run *run, const kiln_err *err)
 {
     if (run->store_err.code == 0) {
         run->store_err = *err;
         kiln_err_print(err);
-        kiln_run_cancel(run, false);
+        /* Drained at the next dispatch, not under the caller's feet. */
+        run->cancelling = true;
+        run->drain_wanted = true;
+        request_dispatch(run->eng);
     }
 }
 
@@ -324,19 +324,24 @@ static void emit(kiln_run *run, ssize_t step)
         run->on_event(run, step, run->data);
 }
 
-/* Change a step's state, record it and tell the run's owner. */
-static void step_set(step_rt *s, kiln_step_state state, const char *reason)
+/* Change a step's state as of at_ms (0: now; an attempt's end is
+ * recorded with its real time, however late kiln records it), record it
+ * and tell the run's owner. */
+static void step_set_at(step_rt *s, kiln_step_state state,
+                        const char *reason, int64_t at_ms)
 {
     kiln_run *run = s->run;
     kiln_err err = KILN_ERR_INIT;
     bool was_ended = step_ended(s->state);
 
+    if (at_ms <= 0)
+        at_ms = kiln_now_ms();
     s->state = state;
     snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "");
     if (state == KILN_STEP_RUNNING && !s->started_ms)
-        s->started_ms = kiln_now_ms();
+        s->started_ms = at_ms;
     if (step_ended(state)) {
-        s->finished_ms = kiln_now_ms();
+        s->finished_ms = at_ms;
         if (!was_ended)
             run->n_done++;
     }
@@ -344,17 +349,39 @@ static void step_set(step_rt *s, kiln_step_state state, const char *reason)
         kiln_store_step_set_status(run->eng->store, run->id,
                                    run->p->steps[s->idx].name,
                                    kiln_step_state_name(state), s->attempt,
-                                   reason && *reason ? reason : NULL,
+                                   reason && *reason ? reason : NULL, at_ms,
                                    &err) != 0)
         store_failed(run, &err);
     emit(run, (ssize_t)s->idx);
 }
 
-/* s succeeded: the steps whose last need it was become ready. */
-static void succeed(step_rt *s, const char *why)
+static void step_set(step_rt *s, kiln_step_state state, const char *reason)
+{
+    step_set_at(s, state, reason, 0);
+}
+
+/* Group the writes of one change of a run (an attempt's end with the
+ * steps it releases, a cache hit...) so a crash leaves all or none. */
+static void tx_begin(kiln_run *run)
+{
+    kiln_err err = KILN_ERR_INIT;
+    if (kiln_store_begin(run->eng->store, &err) != 0)
+        store_failed(run, &err);
+}
+
+static void tx_end(kiln_run *run)
+{
+    kiln_err err = KILN_ERR_INIT;
+    if (kiln_store_commit(run->eng->store, &err) != 0)
+        store_failed(run, &err);
+}
+
+/* s succeeded (at at_ms; 0: now): the steps whose last need it was
+ * become ready. */
+static void succeed(step_rt *s, const char *why, int64_t at_ms)
 {
     kiln_run *run = s->run;
-    step_set(s, KILN_STEP_SUCCEEDED, why);
+    step_set_at(s, KILN_STEP_SUCCEEDED, why, at_ms);
     for (size_t i = 0; i < s->n_down; i++) {
         step_rt *d = &run->steps[s->down[i]];
         if (--d->unmet == 0 && d->state == KILN_STEP_PENDING &&
@@ -476,10 +503,10 @@ static void set_model_env(step_rt *s)
     json_decref(aliases);
 }
 
-/* Build the attempt's environment, log path and task, and start it.
- * Returns 0, or an error when the attempt could not even start (recorded
- * as a failed attempt by the caller). */
-static int step_launch(step_rt *s, kiln_err *err)
+/* Build the attempt's environment, log and status paths and task.
+ * Returns 0, or an error when it has no executor (recorded as a failed
+ * attempt by the caller). */
+static int step_prepare(step_rt *s, kiln_err *err)
 {
     kiln_run *run = s->run;
     kiln_engine *eng = run->eng;
@@ -495,10 +522,8 @@ static int step_launch(step_rt *s, kiln_err *err)
     free(s->status_path);
     free(s->job_name);
     s->job_name = NULL;
-    s->status_path = eng->durable ? kiln_asprintf("%s/%s.%d.status",
-                                                  run->log_dir, st->name,
-                                                  s->attempt)
-                                  : NULL;
+    s->status_path = kiln_asprintf("%s/%s.%d.status", run->log_dir,
+                                   st->name, s->attempt);
 
     kiln_env_dispose(&s->env);
     kiln_env_borrow(&s->env, kiln_env_vector(&run->base_env));
@@ -535,7 +560,13 @@ static int step_launch(step_rt *s, kiln_err *err)
     s->task.extra = st->slurm.extra.items;
     s->task.data = s;
     s->timed_out = false;
-    rc = kiln_executor_start(s->ex, &s->task, err);
+    return 0;
+}
+
+/* Start the prepared attempt's process. */
+static int step_spawn(step_rt *s, kiln_err *err)
+{
+    int rc = kiln_executor_start(s->ex, &s->task, err);
     if (rc != 0) {
         free((char **)s->task.argv);
         s->task.argv = NULL;
@@ -543,17 +574,18 @@ static int step_launch(step_rt *s, kiln_err *err)
     return rc;
 }
 
-/* Finish an attempt: record it and decide between success, another
+/* Finish an attempt that ended at at_ms: decide between success, another
  * attempt and failure. */
-static void step_attempt_ended(step_rt *s, bool ok, const char *reason)
+static void step_attempt_ended(step_rt *s, bool ok, const char *reason,
+                               int64_t at_ms)
 {
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
 
     if (ok) {
-        succeed(s, NULL);
+        succeed(s, NULL, at_ms);
     } else if (run->cancelling) {
-        step_set(s, KILN_STEP_CANCELLED, reason);
+        step_set_at(s, KILN_STEP_CANCELLED, reason, at_ms);
     } else if (s->attempt <= st->retries) {
         int64_t delay = st->retry_delay_ms;
         char why[300];
@@ -563,11 +595,11 @@ static void step_attempt_ended(step_rt *s, bool ok, const char *reason)
             delay = MAX_RETRY_DELAY_MS;
         snprintf(why, sizeof(why), "%s; retrying in %.1fs", reason,
                  (double)delay / 1000.0);
-        step_set(s, KILN_STEP_RETRYING, why);
+        step_set_at(s, KILN_STEP_RETRYING, why, at_ms);
         uv_timer_start(&s->timer, on_retry_timer, (uint64_t)delay, 0);
     } else {
         char why[300];
-        step_set(s, KILN_STEP_FAILED, reason);
+        step_set_at(s, KILN_STEP_FAILED, reason, at_ms);
         snprintf(why, sizeof(why), "upstream step \"%s\" failed", st->name);
         skip_downstream(s, why, false);
     }
@@ -606,18 +638,27 @@ static void release_slot(step_rt *s)
         pool->busy--;
 }
 
+/*
+ * Start the next attempt of s. The attempt and the step's RUNNING are
+ * recorded (one transaction) before its process starts, and the
+ * executor's id for the process right after, so a kiln killed at any
+ * instant leaves a record through which recovery finds the process
+ * (kiln_executor_attach() by id, or by the attempt's status file when
+ * the id was not recorded yet) or knows it never started.
+ */
 static void step_start(step_rt *s)
 {
     kiln_run *run = s->run;
     kiln_engine *eng = run->eng;
     const kiln_step *st = &run->p->steps[s->idx];
-    kiln_err err = KILN_ERR_INIT;
+    kiln_err err = KILN_ERR_INIT, serr = KILN_ERR_INIT;
     kiln_exec_rec rec;
+    int64_t now = kiln_now_ms();
     int rc;
 
     s->attempt++;
     take_slot(s);
-    rc = step_launch(s, &err);
+    rc = step_prepare(s, &err);
     memset(&rec, 0, sizeof(rec));
     rec.run_id = run->id;
     rec.step = st->name;
@@ -625,25 +666,41 @@ static void step_start(step_rt *s)
     rec.attempt = s->attempt;
     rec.log_path = s->log_path ? s->log_path : "";
     rec.executor = st->executor;
-    rec.external_id = rc == 0 ? s->task.external_id : NULL;
-    rec.started_ms = rc == 0 ? s->task.started_ms : kiln_now_ms();
-    {
-        kiln_err serr = KILN_ERR_INIT;
-        if (kiln_store_exec_start(eng->store, &s->exec_id, &rec, &serr) != 0)
-            store_failed(run, &serr);
+    rec.started_ms = now;
+    tx_begin(run);
+    if (kiln_store_exec_start(eng->store, &s->exec_id, &rec, &serr) != 0)
+        store_failed(run, &serr);
+    step_set_at(s, KILN_STEP_RUNNING, NULL, now);
+    tx_end(run);
+    kiln_crash_point("attempt-recorded");
+    if (rc == 0 && run->store_err.code) {
+        /* Not recorded: start nothing kiln could not account for. */
+        kiln_err_set(&err, KILN_ERROR, "%s", run->store_err.msg);
+        rc = KILN_ERROR;
     }
-    step_set(s, KILN_STEP_RUNNING, NULL);
+    if (rc == 0)
+        rc = step_spawn(s, &err);
     if (rc != 0) {
-        kiln_err serr = KILN_ERR_INIT;
         char why[600];
         snprintf(why, sizeof(why), "could not start: %s", err.msg);
+        free((char **)s->task.argv);
+        s->task.argv = NULL;
+        now = kiln_now_ms();
+        tx_begin(run);
         if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_ST_FAILED,
-                                   -1, 0, why, kiln_now_ms(), &serr) != 0)
+                                   -1, 0, why, now, &serr) != 0)
             store_failed(run, &serr);
         release_slot(s);
-        step_attempt_ended(s, false, why);
+        step_attempt_ended(s, false, why, now);
+        tx_end(run);
         return;
     }
+    kiln_crash_point("spawned");
+    if (kiln_store_exec_set_external(eng->store, s->exec_id,
+                                     s->task.external_id,
+                                     s->task.started_ms, &serr) != 0)
+        store_failed(run, &serr);
+    kiln_crash_point("started");
     if (st->timeout_ms > 0)
         uv_timer_start(&s->timer, on_timeout, (uint64_t)st->timeout_ms, 0);
 }
@@ -709,10 +766,12 @@ static void on_task_done(kiln_task *task, void *data)
         hash_start(s, status, why);
         return;
     }
+    tx_begin(run);
     attempt_finish(s, status, why, ok);
 }
 
-/* Record the end of the running attempt and move the step on. */
+/* Record the end of the running attempt and move the step on, in the
+ * transaction the caller opened (tx_begin()), which this ends. */
 static void attempt_finish(step_rt *s, const char *status, const char *why,
                            bool ok)
 {
@@ -724,7 +783,9 @@ static void attempt_finish(step_rt *s, const char *status, const char *why,
                                &err) != 0)
         store_failed(run, &err);
     /* A step that ended well while its run was draining did succeed. */
-    step_attempt_ended(s, ok, why);
+    step_attempt_ended(s, ok, why, s->exec_finished_ms);
+    tx_end(run);
+    kiln_crash_point("attempt-ended");
     run_maybe_finish(run);
     request_dispatch(run->eng);
 }
@@ -858,6 +919,8 @@ static void hash_done(uv_work_t *req, int status)
 
     why[0] = '\0';
     run->n_hashing--;
+    kiln_crash_point("hashed");
+    tx_begin(run);
     if (j->failed) {
         if (kiln_store_record_metrics(run->eng->store, s->exec_id, run->id,
                                       st->name, j->metrics.n,
@@ -1030,6 +1093,7 @@ static void restore_work(uv_work_t *req)
     const kiln_step *st = &s->run->p->steps[s->idx];
     j->rc = kiln_cache_restore(s->run->eng->objects, s->workdir, j->n,
                                j->rel, j->sha, &j->err);
+    kiln_crash_point("restoring");
     if (j->rc == 0)
         j->rc = kiln_artifacts_collect(&j->out, s->workdir, &st->outputs,
                                        &j->err);
@@ -1080,6 +1144,8 @@ static void restore_done(uv_work_t *req, int status)
             recs[k].type = kiln_artifact_type(st->kind);
             recs[k].output = true;
         }
+        kiln_crash_point("restored");
+        tx_begin(run);
         if (record_unrun(s, "cache", why, &err) != 0 ||
             kiln_store_cache_hit(run->eng->store, s->exec_id, j->from_exec,
                                  j->key, &err) != 0 ||
@@ -1088,7 +1154,8 @@ static void restore_done(uv_work_t *req, int status)
             store_failed(run, &err);
         free(recs);
         step_set(s, KILN_STEP_RUNNING, NULL);
-        succeed(s, why);
+        succeed(s, why, 0);
+        tx_end(run);
     }
     cache_job_free(j);
     run_maybe_finish(run);
@@ -1133,8 +1200,13 @@ static void key_done(uv_work_t *req, int status)
             j->sha[i] = (char *)json_string_value(json_object_get(o,
                                                               "sha256"));
         }
-        uv_queue_work(run->eng->loop, &j->req, restore_work, restore_done);
-        return;
+        /* Only the step's own declared outputs are ever put back. */
+        if (kiln_cache_outputs_match(&run->p->steps[s->idx].outputs,
+                                     s->workdir, j->n, j->rel)) {
+            uv_queue_work(run->eng->loop, &j->req, restore_work,
+                          restore_done);
+            return;
+        }
     }
     if (err.code)
         store_failed(run, &err);
@@ -1191,12 +1263,14 @@ static void step_reuse(step_rt *s, int64_t from_exec)
 
     snprintf(why, sizeof(why), "reused from run %lld",
              (long long)run->reuse_run);
+    tx_begin(run);
     if (record_unrun(s, "reuse", why, &err) != 0 ||
         kiln_store_exec_reuse(run->eng->store, s->exec_id, from_exec,
                               &err) != 0)
         store_failed(run, &err);
     step_set(s, KILN_STEP_RUNNING, NULL);
-    succeed(s, why);
+    succeed(s, why, 0);
+    tx_end(run);
 }
 
 /* Hand free slots to ready steps, one per run in turn. Steps that take no
@@ -1234,8 +1308,19 @@ static void dispatch(kiln_engine *eng)
 static void on_prepare(uv_prepare_t *prepare)
 {
     kiln_engine *eng = prepare->data;
+    kiln_run *r, *next;
     uv_prepare_stop(prepare);
     eng->dispatch_wanted = false;
+    for (r = eng->runs; r; r = next) {
+        next = r->next;
+        if (r->drain_wanted) {
+            char why[600];
+            r->drain_wanted = false;
+            snprintf(why, sizeof(why), "cannot record: %s",
+                     r->store_err.msg);
+            kiln_run_drain(r, why);
+        }
+    }
     dispatch(eng);
 }
 
@@ -1266,14 +1351,19 @@ static void run_maybe_finish(kiln_run *run)
 {
     kiln_err err = KILN_ERR_INIT;
     const char *reason = NULL;
-    char why[300];
+    char why[600];
 
     if (run->finished || run->n_done < run->p->n_steps || run->n_hashing)
         return;
     run->finished = true;
-    if (run->cancelling) {
+    if (run->store_err.code) {
+        /* Failed for a reason of kiln's own, said as it is. */
+        run->state = KILN_RUN_FAILED;
+        snprintf(why, sizeof(why), "cannot record: %s", run->store_err.msg);
+        reason = why;
+    } else if (run->cancelling) {
         run->state = KILN_RUN_CANCELLED;
-        reason = run->store_err.code ? run->store_err.msg : "cancelled";
+        reason = "cancelled";
     } else {
         run->state = KILN_RUN_SUCCEEDED;
         for (size_t i = 0; i < run->p->n_steps; i++) {
@@ -1521,6 +1611,7 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
                                   NULL);
         return rc;
     }
+    kiln_store_set_patient(eng->store, true);
     run = run_new(eng, o, id);
     *out = run;
     emit(run, -1);
@@ -1567,6 +1658,9 @@ static void step_reattach(step_rt *s, json_t *attempt)
     free(s->status_path);
     s->status_path = kiln_asprintf("%s/%s.%d.status", run->log_dir, st->name,
                                    s->attempt);
+    free(s->metrics_path);
+    s->metrics_path = kiln_asprintf("%s/%s.%d.metrics.json", run->log_dir,
+                                    st->name, s->attempt);
     memset(&s->task, 0, sizeof(s->task));
     s->task.log_path = s->log_path;
     s->task.status_path = s->status_path;
@@ -1574,18 +1668,31 @@ static void step_reattach(step_rt *s, json_t *attempt)
     s->task.cpus = st->resources.cpus ? st->resources.cpus : 1;
     s->slots = step_slots(eng, st);
     take_slot(s);
-    if (ext && engine_executor(&s->ex, eng, st->executor, &err) == 0 &&
+    /* Without an id (kiln stopped right after recording the attempt),
+     * the executor looks for the process by the attempt's status file. */
+    if (engine_executor(&s->ex, eng, st->executor, &err) == 0 &&
         kiln_executor_attach(s->ex, &s->task, ext, &err) == 0)
         return;
+    s->ex = NULL;
+    release_slot(s);
+    if (!ext && err.code == KILN_ENOTFOUND) {
+        /* It never started: the step runs, as if for the first time. */
+        snprintf(why, sizeof(why), "never started: kiln stopped before it "
+                 "started the step's process");
+        if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_ST_LOST,
+                                   -1, 0, why, kiln_now_ms(), &serr) != 0)
+            store_failed(run, &serr);
+        s->state = KILN_STEP_PENDING;
+        return;
+    }
     /* Nothing to watch: the attempt is lost. */
-    snprintf(why, sizeof(why), "lost: %s", ext ? err.msg
-             : "kiln stopped before the step's process was recorded");
+    snprintf(why, sizeof(why), "lost: %s", err.msg);
+    tx_begin(run);
     if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_ST_LOST, -1, 0,
                                why, kiln_now_ms(), &serr) != 0)
         store_failed(run, &serr);
-    s->ex = NULL;
-    release_slot(s);
-    step_attempt_ended(s, false, why);
+    step_attempt_ended(s, false, why, 0);
+    tx_end(run);
 }
 
 int kiln_run_resume(kiln_run **out, kiln_engine *eng,
@@ -1607,6 +1714,7 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
                                     json_object_get(rec, "id")),
                                 name ? name : "?");
     }
+    kiln_store_set_patient(eng->store, true);
     run = run_new(eng, o, json_integer_value(json_object_get(rec, "id")));
     *out = run;
     /* Steps that ended stay as they ended; pending ones wait again. */

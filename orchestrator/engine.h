@@ -53,10 +53,6 @@ int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
  * callback (run the loop once more before uv_loop_close()). */
 void kiln_engine_free(kiln_engine *eng); /* NULL is fine */
 unsigned kiln_engine_jobs(const kiln_engine *eng);
-/* Run steps under kiln-shim, which writes each attempt's exit status to a
- * file beside its log, so a daemon killed mid-run can learn how its steps
- * ended (kiln serve). Costs one more process start per step. */
-void kiln_engine_set_durable(kiln_engine *eng, bool durable);
 /* Step caching (on by default): kiln run --no-cache turns it off. */
 void kiln_engine_set_cache(kiln_engine *eng, bool cache);
 /* Let at most cap steps of pool name (a step's `pool:`) run at once, within

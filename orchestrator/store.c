@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How long a writer waits for another kiln process before giving up. */
@@ -201,6 +202,7 @@ enum {
     Q_STEP_STATUS,
     Q_EXEC_INSERT,
     Q_EXEC_FINISH,
+    Q_EXEC_EXTERNAL,
     Q_FIRE_INSERT,
     Q_FIRE_LAST,
     Q_SCHEDULE_SET,
@@ -243,6 +245,9 @@ static const char *const queries[Q_COUNT] = {
     [Q_EXEC_FINISH] =
         "UPDATE executions SET status = ?2, exit_code = ?3, signal = ?4, "
         "reason = ?5, finished_at = ?6 WHERE id = ?1",
+    [Q_EXEC_EXTERNAL] =
+        "UPDATE executions SET external_id = ?2, started_at = ?3 "
+        "WHERE id = ?1",
     [Q_FIRE_INSERT] =
         "INSERT INTO fires (pipeline, schedule, due_at, status, reason, "
         "run_id, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -264,6 +269,12 @@ struct kiln_store {
     sqlite3 *db;
     uint64_t data_version;   /* PRAGMA data_version, last looked at */
     char *path;
+    bool readonly;           /* opened for reading only */
+    bool patient;            /* wait for a lock as long as it takes */
+    int busy_limit_ms;       /* how long a write waits, when not patient */
+    int64_t busy_since;      /* monotonic ms of the current wait (0: none) */
+    int64_t busy_said;       /* ...when it was last said */
+    int depth;               /* transactions open (nested: savepoints) */
     sqlite3_stmt *stmt[Q_COUNT];
 };
 
@@ -272,9 +283,13 @@ static int db_error(kiln_store *st, int rc, kiln_err *err, const char *what)
 {
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         return kiln_err_set(err, KILN_EBUSY,
-                            "%s: database %s stayed locked by another kiln "
-                            "process for %d s", what, st->path,
-                            BUSY_TIMEOUT_MS / 1000);
+                            "%s: database %s stayed locked by another "
+                            "process (a program holding a write "
+                            "transaction, or another kiln) for %d s", what,
+                            st->path, st->busy_limit_ms / 1000);
+    if ((rc & 0xff) == SQLITE_FULL)
+        return kiln_err_set(err, KILN_ERROR, "%s: %s: the disk is full",
+                            what, st->path);
     return kiln_err_set(err, KILN_ERROR, "%s: %s: %s", what, st->path,
                         st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
 }
@@ -286,6 +301,110 @@ static int exec_sql(kiln_store *st, const char *sql, kiln_err *err,
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
     sqlite3_free(msg);
     return rc == SQLITE_OK ? 0 : db_error(st, rc, err, what);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * SQLite's busy handler: another connection holds the write lock. Wait
+ * in short sleeps up to busy_limit_ms, or, once a run is being recorded
+ * (patient), as long as it takes, saying so every 10 s: a state change
+ * that happened is recorded late with its real time, never dropped.
+ */
+static int on_busy(void *data, int count)
+{
+    kiln_store *st = data;
+    int64_t now = mono_ms(), waited;
+    if (count == 0 || !st->busy_since)
+        st->busy_since = st->busy_said = now;
+    waited = now - st->busy_since;
+    if (!st->patient && waited >= st->busy_limit_ms) {
+        st->busy_since = 0;
+        return 0;
+    }
+    if (st->patient && now - st->busy_said >= 10000) {
+        st->busy_said = now;
+        fprintf(stderr, "kiln: warning: database %s is locked by another "
+                "process (%lld s so far); waiting to record (the real "
+                "times are kept)\n", st->path, (long long)(waited / 1000));
+    }
+    sqlite3_sleep(count < 10 ? 2 : count < 50 ? 10 : 50);
+    return 1;
+}
+
+/* Transactions. The outermost is BEGIN IMMEDIATE (the write lock at
+ * once, so a busy wait happens here and not half-way); nested ones are
+ * savepoints, so a function that records several rows can be part of a
+ * larger change made by its caller. */
+static int tx_begin(kiln_store *st, kiln_err *err, const char *what)
+{
+    char sql[32];
+    int rc;
+    if (st->depth == 0)
+        rc = exec_sql(st, "BEGIN IMMEDIATE", err, what);
+    else {
+        snprintf(sql, sizeof(sql), "SAVEPOINT s%d", st->depth);
+        rc = exec_sql(st, sql, err, what);
+    }
+    st->busy_since = 0;
+    if (rc == 0)
+        st->depth++;
+    return rc;
+}
+
+static void tx_rollback(kiln_store *st)
+{
+    char sql[48];
+    if (st->depth == 0)
+        return;
+    if (--st->depth == 0) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return;
+    }
+    snprintf(sql, sizeof(sql), "ROLLBACK TO s%d; RELEASE s%d", st->depth,
+             st->depth);
+    sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+}
+
+static int tx_commit(kiln_store *st, kiln_err *err, const char *what)
+{
+    char sql[32];
+    int rc;
+    if (st->depth > 1)
+        snprintf(sql, sizeof(sql), "RELEASE s%d", st->depth - 1);
+    else
+        snprintf(sql, sizeof(sql), "COMMIT");
+    if ((rc = exec_sql(st, sql, err, what)) != 0) {
+        tx_rollback(st);
+        return rc;
+    }
+    st->depth--;
+    return 0;
+}
+
+int kiln_store_begin(kiln_store *st, kiln_err *err)
+{
+    return tx_begin(st, err, "recording");
+}
+
+int kiln_store_commit(kiln_store *st, kiln_err *err)
+{
+    return tx_commit(st, err, "recording");
+}
+
+void kiln_store_rollback(kiln_store *st)
+{
+    tx_rollback(st);
+}
+
+void kiln_store_set_patient(kiln_store *st, bool patient)
+{
+    st->patient = patient;
 }
 
 /* The schema version: the highest migration recorded in schema_version,
@@ -325,7 +444,7 @@ static int migrate(kiln_store *st, kiln_err *err)
         return rc;
     if (version == KILN_STORE_SCHEMA)
         return 0;
-    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "migrating")) != 0)
+    if ((rc = tx_begin(st, err, "migrating")) != 0)
         return rc;
     if ((rc = schema_version(st, &version, err)) != 0)
         goto fail;
@@ -349,9 +468,9 @@ static int migrate(kiln_store *st, kiln_err *err)
         if ((rc = exec_sql(st, sql, err, "migrating")) != 0)
             goto fail;
     }
-    return exec_sql(st, "COMMIT", err, "migrating");
+    return tx_commit(st, err, "migrating");
 fail:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    tx_rollback(st);
     return rc;
 }
 
@@ -366,34 +485,95 @@ static int set_wal(kiln_store *st, kiln_err *err)
         if (rc == SQLITE_OK)
             return 0;
         if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
-            waited >= BUSY_TIMEOUT_MS)
+            waited >= st->busy_limit_ms)
             return db_error(st, rc, err, "opening the database");
         sqlite3_sleep(10);
     }
 }
 
-int kiln_store_open(kiln_store **out, const char *path, kiln_err *err)
+/* How long a write waits for a lock: KILN_BUSY_TIMEOUT seconds, else
+ * 10 s. */
+static int busy_limit_ms(void)
 {
-    kiln_store *st = kiln_calloc(1, sizeof(*st));
-    int rc;
+    const char *env = getenv("KILN_BUSY_TIMEOUT");
+    char *end;
+    double s = env ? strtod(env, &end) : 0;
+    if (!env || end == env || *end || s < 0 || s > 86400)
+        return BUSY_TIMEOUT_MS;
+    return (int)(s * 1000);
+}
 
-    *out = NULL;
-    st->path = kiln_strdup(path);
-    rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        rc = db_error(st, rc, err, "opening the database");
-        goto fail;
+/*
+ * Open for reading only: nothing is written, not even the WAL switch or a
+ * migration, so reads work on a full disk or a read-only state directory.
+ * A WAL database whose -shm file cannot be made (a read-only directory,
+ * and no kiln has it open) is read as immutable: with no -wal file, there
+ * is nothing else to read.
+ */
+static int open_readonly(kiln_store *st, kiln_err *err)
+{
+    int version, rc;
+    char *wal = kiln_asprintf("%s-wal", st->path), *uri;
+    rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READONLY |
+                         SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_schema",
+                          NULL, NULL, NULL);
+    if (rc != SQLITE_OK && access(wal, F_OK) != 0) {
+        sqlite3_close(st->db);
+        st->db = NULL;
+        uri = sqlite3_mprintf("file:%s?immutable=1", st->path);
+        rc = sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY |
+                             SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
+        sqlite3_free(uri);
     }
-    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    free(wal);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "opening the database to read");
+    sqlite3_busy_handler(st->db, on_busy, st);
+    if ((rc = schema_version(st, &version, err)) != 0)
+        return rc;
+    if (version != KILN_STORE_SCHEMA)
+        return kiln_err_set(err, KILN_ERROR, "database %s has schema "
+                            "version %d, this kiln reads %d: %s", st->path,
+                            version, KILN_STORE_SCHEMA,
+                            version < KILN_STORE_SCHEMA
+                                ? "a kiln command that writes (kiln run, "
+                                  "kiln serve) upgrades it"
+                                : "upgrade kiln");
+    return 0;
+}
+
+static int open_readwrite(kiln_store *st, kiln_err *err)
+{
+    int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE |
+                             SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(st, rc, err, "opening the database");
+    sqlite3_busy_handler(st->db, on_busy, st);
     /* WAL lets readers (kiln runs, the web page) proceed while a run
      * writes. synchronous=NORMAL keeps every commit safe from a crash of
      * kiln; only a power loss may lose the last commits, never corrupt. */
     if ((rc = set_wal(st, err)) != 0 ||
         (rc = exec_sql(st, "PRAGMA synchronous = NORMAL;"
                        "PRAGMA foreign_keys = ON", err,
-                       "opening the database")) != 0 ||
-        (rc = migrate(st, err)) != 0)
+                       "opening the database")) != 0)
+        return rc;
+    return migrate(st, err);
+}
+
+static int store_open(kiln_store **out, const char *path, bool readonly,
+                      kiln_err *err)
+{
+    kiln_store *st = kiln_calloc(1, sizeof(*st));
+    int rc;
+
+    *out = NULL;
+    st->path = kiln_strdup(path);
+    st->readonly = readonly;
+    st->busy_limit_ms = busy_limit_ms();
+    rc = readonly ? open_readonly(st, err) : open_readwrite(st, err);
+    if (rc != 0)
         goto fail;
     for (int i = 0; i < Q_COUNT; i++) {
         rc = sqlite3_prepare_v3(st->db, queries[i], -1,
@@ -409,6 +589,17 @@ int kiln_store_open(kiln_store **out, const char *path, kiln_err *err)
 fail:
     kiln_store_close(st);
     return rc;
+}
+
+int kiln_store_open(kiln_store **out, const char *path, kiln_err *err)
+{
+    return store_open(out, path, false, err);
+}
+
+int kiln_store_open_readonly(kiln_store **out, const char *path,
+                             kiln_err *err)
+{
+    return store_open(out, path, true, err);
 }
 
 void kiln_store_close(kiln_store *st)
@@ -452,7 +643,7 @@ int kiln_store_run_create(kiln_store *st, int64_t *out_id,
     int64_t now = kiln_now_ms(), id;
     int rc;
 
-    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "recording a run")) != 0)
+    if ((rc = tx_begin(st, err, "recording a run")) != 0)
         return rc;
     s = st->stmt[Q_PIPELINE_UPSERT];
     bind_text(s, 1, rec->pipeline);
@@ -492,12 +683,12 @@ int kiln_store_run_create(kiln_store *st, int64_t *out_id,
         if ((rc = run_write(st, s, err, "recording a run's steps")) != 0)
             goto fail;
     }
-    if ((rc = exec_sql(st, "COMMIT", err, "recording a run")) != 0)
+    if ((rc = tx_commit(st, err, "recording a run")) != 0)
         goto fail;
     *out_id = id;
     return 0;
 fail:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    tx_rollback(st);
     return rc;
 }
 
@@ -516,7 +707,7 @@ int kiln_store_run_set_status(kiln_store *st, int64_t run_id,
 int kiln_store_step_set_status(kiln_store *st, int64_t run_id,
                                const char *step, const char *status,
                                int attempts, const char *reason,
-                               kiln_err *err)
+                               int64_t at_ms, kiln_err *err)
 {
     sqlite3_stmt *s = st->stmt[Q_STEP_STATUS];
     sqlite3_bind_int64(s, 1, run_id);
@@ -524,7 +715,7 @@ int kiln_store_step_set_status(kiln_store *st, int64_t run_id,
     bind_text(s, 3, status);
     sqlite3_bind_int(s, 4, attempts);
     bind_text(s, 5, reason);
-    sqlite3_bind_int64(s, 6, kiln_now_ms());
+    sqlite3_bind_int64(s, 6, at_ms > 0 ? at_ms : kiln_now_ms());
     return run_write(st, s, err, "recording a step's status");
 }
 
@@ -545,6 +736,17 @@ int kiln_store_exec_start(kiln_store *st, int64_t *out_id,
         return rc;
     *out_id = sqlite3_last_insert_rowid(st->db);
     return 0;
+}
+
+int kiln_store_exec_set_external(kiln_store *st, int64_t exec_id,
+                                 const char *external_id,
+                                 int64_t started_ms, kiln_err *err)
+{
+    sqlite3_stmt *s = st->stmt[Q_EXEC_EXTERNAL];
+    sqlite3_bind_int64(s, 1, exec_id);
+    bind_text(s, 2, external_id);
+    sqlite3_bind_int64(s, 3, started_ms);
+    return run_write(st, s, err, "recording a step's process");
 }
 
 int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
@@ -603,7 +805,7 @@ int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
                                 kiln_err *err)
 {
     int rc;
-    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err,
+    if ((rc = tx_begin(st, err,
                        "recording artifacts")) != 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -630,9 +832,9 @@ int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
             goto fail;
         }
     }
-    return exec_sql(st, "COMMIT", err, "recording artifacts");
+    return tx_commit(st, err, "recording artifacts");
 fail:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    tx_rollback(st);
     return rc;
 }
 
@@ -904,7 +1106,7 @@ int kiln_store_run_abandon(kiln_store *st, int64_t run_id,
         "WHERE id = ?1",
     };
     int rc;
-    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "abandoning a run")) != 0)
+    if ((rc = tx_begin(st, err, "abandoning a run")) != 0)
         return rc;
     for (size_t i = 0; i < KILN_ARRAY_SIZE(sql); i++) {
         sqlite3_stmt *s;
@@ -923,9 +1125,9 @@ int kiln_store_run_abandon(kiln_store *st, int64_t run_id,
             goto fail;
         }
     }
-    return exec_sql(st, "COMMIT", err, "abandoning a run");
+    return tx_commit(st, err, "abandoning a run");
 fail:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    tx_rollback(st);
     return rc;
 }
 
@@ -980,7 +1182,7 @@ int kiln_store_record_metrics(kiln_store *st, int64_t exec_id,
     int rc;
     if (n == 0)
         return 0;
-    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "recording metrics")))
+    if ((rc = tx_begin(st, err, "recording metrics")))
         return rc;
     rc = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO metrics "
                             "(execution_id, run_id, step, key, value) "
@@ -999,10 +1201,10 @@ int kiln_store_record_metrics(kiln_store *st, int64_t exec_id,
             goto fail;
     }
     sqlite3_finalize(s);
-    return exec_sql(st, "COMMIT", err, "recording metrics");
+    return tx_commit(st, err, "recording metrics");
 fail:
     sqlite3_finalize(s);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    tx_rollback(st);
     return rc;
 }
 
@@ -1106,7 +1308,7 @@ int kiln_store_cache_save(kiln_store *st, int64_t exec_id, const char *key,
                           kiln_err *err)
 {
     int rc;
-    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "recording a cache "
+    if ((rc = tx_begin(st, err, "recording a cache "
                        "entry")) != 0)
         return rc;
     rc = exec_bound(st, "UPDATE executions SET cache_key = ?1 WHERE "
@@ -1119,10 +1321,10 @@ int kiln_store_cache_save(kiln_store *st, int64_t exec_id, const char *key,
         free(sql);
     }
     if (rc != 0) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        tx_rollback(st);
         return rc;
     }
-    return exec_sql(st, "COMMIT", err, "recording a cache entry");
+    return tx_commit(st, err, "recording a cache entry");
 }
 
 int kiln_store_cache_lookup(kiln_store *st, json_t **out, const char *key,
@@ -1161,7 +1363,7 @@ int kiln_store_cache_hit(kiln_store *st, int64_t exec_id, int64_t from_exec,
 {
     int rc;
     char *sql;
-    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "recording a cache "
+    if ((rc = tx_begin(st, err, "recording a cache "
                        "hit")) != 0)
         return rc;
     sql = kiln_asprintf(
@@ -1187,10 +1389,10 @@ int kiln_store_cache_hit(kiln_store *st, int64_t exec_id, int64_t from_exec,
         free(sql);
     }
     if (rc != 0) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        tx_rollback(st);
         return rc;
     }
-    return exec_sql(st, "COMMIT", err, "recording a cache hit");
+    return tx_commit(st, err, "recording a cache hit");
 }
 
 int kiln_store_cache_objects_json(kiln_store *st, json_t **out,
@@ -1249,7 +1451,7 @@ int kiln_store_model_register(kiln_store *st, int *out_version,
     int rc;
     char *sql;
 
-    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "registering a model")))
+    if ((rc = tx_begin(st, err, "registering a model")))
         return rc;
     rc = query_rows(st, &rows, "SELECT coalesce(max(version), 0) + 1 AS v "
                     "FROM models WHERE name = ?1 AND ?2", name, 1, err);
@@ -1271,9 +1473,9 @@ int kiln_store_model_register(kiln_store *st, int *out_version,
     free(sql);
     if (rc != 0)
         goto fail;
-    return exec_sql(st, "COMMIT", err, "registering a model");
+    return tx_commit(st, err, "registering a model");
 fail:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    tx_rollback(st);
     return rc;
 }
 
@@ -1309,7 +1511,7 @@ int kiln_store_model_rollback(kiln_store *st, int *out_version,
 {
     json_t *rows = NULL;
     int rc;
-    if ((rc = exec_sql(st, "BEGIN IMMEDIATE", err, "rolling back")) != 0)
+    if ((rc = tx_begin(st, err, "rolling back")) != 0)
         return rc;
     /* The alias's two newest rows still in force. */
     {
@@ -1345,9 +1547,9 @@ int kiln_store_model_rollback(kiln_store *st, int *out_version,
     json_decref(rows);
     if (rc != 0)
         goto fail;
-    return exec_sql(st, "COMMIT", err, "rolling back");
+    return tx_commit(st, err, "rolling back");
 fail:
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    tx_rollback(st);
     return rc;
 }
 

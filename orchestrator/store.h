@@ -29,8 +29,8 @@ typedef struct kiln_store kiln_store;
 #define KILN_ST_SKIPPED "skipped"     /* steps: an upstream step failed */
 #define KILN_ST_CANCELLED "cancelled"
 #define KILN_ST_GATED "gated"         /* steps: their when: was false */
-#define KILN_ST_LOST "lost"
-#define KILN_ST_CACHED "cached"       /* executions: outputs restored */           /* executions: kiln lost track of it */
+#define KILN_ST_LOST "lost"           /* executions: kiln lost track of it */
+#define KILN_ST_CACHED "cached"       /* executions: outputs restored */
 
 /* The current schema version; kiln_store_open() migrates older files. */
 #define KILN_STORE_SCHEMA 9
@@ -41,7 +41,26 @@ typedef struct kiln_store kiln_store;
  * holds it locked too long, or KILN_ERROR.
  */
 int kiln_store_open(kiln_store **out, const char *path, kiln_err *err);
+/* Open an existing database to read only: nothing is written (no WAL
+ * switch, no migration), so it works on a full disk or a read-only state
+ * directory. KILN_ERROR when its schema is not this kiln's. */
+int kiln_store_open_readonly(kiln_store **out, const char *path,
+                             kiln_err *err);
 void kiln_store_close(kiln_store *st); /* NULL is fine */
+
+/*
+ * Group writes into one transaction, so a crash leaves all of them or
+ * none: begin, the kiln_store_* writes, then commit (or rollback on an
+ * error). Transactions nest: every write function is one itself.
+ */
+int kiln_store_begin(kiln_store *st, kiln_err *err);
+int kiln_store_commit(kiln_store *st, kiln_err *err);
+void kiln_store_rollback(kiln_store *st);
+/* Once a run is being recorded, a write that finds the database locked
+ * by another process waits for as long as it takes (saying so every
+ * 10 s), rather than give up after KILN_BUSY_TIMEOUT seconds (10): what
+ * happened is recorded late, with its real times, never dropped. */
+void kiln_store_set_patient(kiln_store *st, bool patient);
 const char *kiln_store_path(const kiln_store *st);
 
 /* A new run, as kiln_store_run_create() records it. */
@@ -69,12 +88,13 @@ int kiln_store_run_create(kiln_store *st, int64_t *out_id,
 int kiln_store_run_set_status(kiln_store *st, int64_t run_id,
                               const char *status, const char *reason,
                               kiln_err *err);
-/* Move a step of a run to status with its attempt count; started_at is set
- * on the first "running", finished_at by an end status. */
+/* Move a step of a run to status with its attempt count, as of at_ms (0:
+ * now); started_at is set on the first "running", finished_at by an end
+ * status. */
 int kiln_store_step_set_status(kiln_store *st, int64_t run_id,
                                const char *step, const char *status,
                                int attempts, const char *reason,
-                               kiln_err *err);
+                               int64_t at_ms, kiln_err *err);
 
 /* One attempt of a step, as kiln_store_exec_start() records it. */
 typedef struct kiln_exec_rec {
@@ -90,6 +110,12 @@ typedef struct kiln_exec_rec {
 
 int kiln_store_exec_start(kiln_store *st, int64_t *out_id,
                           const kiln_exec_rec *rec, kiln_err *err);
+/* The attempt's process started: its executor's id for it and when.
+ * (The attempt is recorded before its process starts, so a crash never
+ * leaves a process kiln has no record of.) */
+int kiln_store_exec_set_external(kiln_store *st, int64_t exec_id,
+                                 const char *external_id,
+                                 int64_t started_ms, kiln_err *err);
 /* End an attempt. exit_code < 0 and signal 0 store NULLs. */
 int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
                            const char *status, int exit_code, int signal,

@@ -127,6 +127,13 @@ uint64_t kiln_proc_start(pid_t pid);
 /* The running program's absolute path (/proc/self/exe), or NULL when it
  * cannot be known. Free it. */
 char *kiln_self_exe(void);
+/*
+ * Fault injection for the kill tests: with KILN_CRASH=NAME:N in the
+ * environment, the N-th time this process passes point NAME it kills
+ * itself with SIGKILL, as an operator's kill -9 would at that instant.
+ * Without KILN_CRASH it costs one branch.
+ */
+void kiln_crash_point(const char *name);
 
 /* Paths. Results are malloc'd; the caller frees them. */
 char *kiln_path_join(const char *a, const char *b);

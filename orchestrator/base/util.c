@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +169,25 @@ int kiln_read_file(char **out, size_t *len, const char *path, size_t max,
         *len = b.len;
     *out = kiln_buf_detach(&b);
     return 0;
+}
+
+void kiln_crash_point(const char *name)
+{
+    static int armed = -1;
+    static char want[64];
+    static long left;
+    const char *env, *colon;
+
+    if (armed < 0) {
+        env = getenv("KILN_CRASH");
+        colon = env ? strrchr(env, ':') : NULL;
+        armed = colon && (size_t)(colon - env) < sizeof(want);
+        if (armed) {
+            memcpy(want, env, (size_t)(colon - env));
+            want[colon - env] = '\0';
+            left = strtol(colon + 1, NULL, 10);
+        }
+    }
+    if (armed && strcmp(name, want) == 0 && --left == 0)
+        raise(SIGKILL);
 }

@@ -62,15 +62,15 @@ static void test_records(void)
     e.started_ms = 1000;
     ASSERT_EQ_INT(kiln_store_exec_start(st, &ex, &e, &err), 0);
     ASSERT_EQ_INT(kiln_store_step_set_status(st, run, "a", KILN_ST_RUNNING,
-                                             1, NULL, &err), 0);
+                                             1, NULL, 1000, &err), 0);
     ASSERT_EQ_INT(kiln_store_exec_finish(st, ex, KILN_ST_FAILED, 3, 0,
                                          "exited with status 3", 2000,
                                          &err), 0);
     ASSERT_EQ_INT(kiln_store_step_set_status(st, run, "a", KILN_ST_FAILED,
                                              1, "exited with status 3",
-                                             &err), 0);
+                                             2000, &err), 0);
     ASSERT_EQ_INT(kiln_store_step_set_status(st, run, "b", KILN_ST_SKIPPED,
-                                             0, "upstream", &err), 0);
+                                             0, "upstream", 0, &err), 0);
     ASSERT_EQ_INT(kiln_store_run_set_status(st, run, KILN_ST_FAILED, "why",
                                             &err), 0);
 
