@@ -52,7 +52,7 @@ char *kiln_cli_state_dir(const char *state_opt)
 }
 
 int kiln_cli_open_store(kiln_store **out, const char *state_opt,
-                        kiln_err *err)
+                        bool readonly, kiln_err *err)
 {
     char *dir, *db;
     int rc;
@@ -64,7 +64,8 @@ int kiln_cli_open_store(kiln_store **out, const char *state_opt,
         rc = kiln_err_set(err, KILN_ENOTFOUND, "no kiln records in %s "
                           "(use --state DIR or run a pipeline first)", dir);
     else
-        rc = kiln_store_open(out, db, err);
+        rc = readonly ? kiln_store_open_readonly(out, db, err)
+                      : kiln_store_open(out, db, err);
     free(db);
     free(dir);
     return rc;

@@ -53,13 +53,14 @@ int kiln_cli_fail(const kiln_err *err);
 char *kiln_cli_state_dir(const char *state_opt);
 
 /*
- * Open the store of an existing state directory for reading commands:
- * state_opt (--state), else $KILN_STATE, else .kiln/ at the top of the Git
- * work tree holding the current directory, else ./.kiln. Returns
+ * Open the store of an existing state directory: state_opt (--state),
+ * else $KILN_STATE, else .kiln/ at the top of the Git work tree holding
+ * the current directory, else ./.kiln. readonly for commands that only
+ * read (they then work on a full disk or a read-only directory). Returns
  * KILN_ENOTFOUND when there is no kiln.db there.
  */
 int kiln_cli_open_store(kiln_store **out, const char *state_opt,
-                        kiln_err *err);
+                        bool readonly, kiln_err *err);
 
 /* Checks beyond the file itself (the step's executor exists here); adds
  * errors to diag and returns KILN_EINVAL when there are any. */

@@ -148,7 +148,7 @@ static int exec_gc(int argc, char **argv)
     if (optind != argc)
         return kiln_cli_usage_error(&kiln_cmd_gc, "unexpected argument "
                                     "\"%s\"", argv[optind]);
-    if (kiln_cli_open_store(&store, state, &err) != 0 ||
+    if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
         kiln_store_cache_objects_json(store, &shas, &err) != 0) {
         status = kiln_cli_fail(&err);
         kiln_store_close(store);

@@ -153,7 +153,7 @@ static int exec_lineage(int argc, char **argv)
     if (optind != argc - 1)
         return kiln_cli_usage_error(&kiln_cmd_lineage, "expected one PATH, "
                                     "SHA or ARTIFACT-ID");
-    if (kiln_cli_open_store(&store, state, &err) != 0 ||
+    if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
         kiln_store_artifact_find(store, &id, argv[optind], &err) != 0 ||
         kiln_store_lineage_json(store, &tree, id, up, (int)depth, &err) != 0) {
         status = kiln_cli_fail(&err);

@@ -65,7 +65,7 @@ static int exec_logs(int argc, char **argv)
     if (optind != argc - 2)
         return kiln_cli_usage_error(&kiln_cmd_logs, "expected RUN and STEP");
     if (kiln_cli_parse_id(&id, argv[optind], &err) != 0 ||
-        kiln_cli_open_store(&store, state, &err) != 0 ||
+        kiln_cli_open_store(&store, state, true, &err) != 0 ||
         kiln_store_log_path(store, &path, id, argv[optind + 1], attempt,
                             &err) != 0 ||
         cat(path, &err) != 0)

@@ -102,7 +102,7 @@ static int exec_metrics(int argc, char **argv)
         return kiln_cli_usage_error(&kiln_cmd_metrics, "unexpected argument "
                                     "\"%s\"", argv[optind]);
     }
-    if (kiln_cli_open_store(&store, state, &err) != 0 ||
+    if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
         kiln_store_metrics_json(store, &rows, pipeline, key, last, a, b,
                                 &err) != 0) {
         status = kiln_cli_fail(&err);

@@ -82,7 +82,7 @@ static int exec_models(int argc, char **argv)
             return kiln_cli_usage_error(&kiln_cmd_models, "invalid alias "
                                         "\"%s\": use lowercase letters, "
                                         "digits, \"-\" and \"_\"", argv[3]);
-        if (kiln_cli_open_store(&store, state, &err) != 0 ||
+        if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
             kiln_store_model_promote(store, argv[1], version, argv[3],
                                      &err) != 0)
             status = kiln_cli_fail(&err);
@@ -93,7 +93,7 @@ static int exec_models(int argc, char **argv)
         if (argc != 3)
             return kiln_cli_usage_error(&kiln_cmd_models, "rollback expects "
                                         "NAME ALIAS");
-        if (kiln_cli_open_store(&store, state, &err) != 0 ||
+        if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
             kiln_store_model_rollback(store, &version, argv[1], argv[2],
                                       &err) != 0)
             status = kiln_cli_fail(&err);
@@ -101,7 +101,7 @@ static int exec_models(int argc, char **argv)
             printf("%s of model %s is back at version %d\n", argv[2],
                    argv[1], version);
     } else if (argc <= 1) {
-        if (kiln_cli_open_store(&store, state, &err) != 0 ||
+        if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
             kiln_store_models_json(store, &versions, argc ? argv[0] : NULL,
                                    &err) != 0) {
             status = kiln_cli_fail(&err);

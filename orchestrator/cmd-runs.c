@@ -79,7 +79,7 @@ static int exec_runs(int argc, char **argv)
     if (optind != argc)
         return kiln_cli_usage_error(&kiln_cmd_runs, "unexpected argument "
                                     "\"%s\"", argv[optind]);
-    if (kiln_cli_open_store(&store, state, &err) != 0 ||
+    if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
         kiln_store_runs_json(store, &runs, pipeline, limit, &err) != 0) {
         status = kiln_cli_fail(&err);
         kiln_store_close(store);

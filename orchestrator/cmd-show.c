@@ -109,7 +109,7 @@ static int exec_show(int argc, char **argv)
     if (optind != argc - 1)
         return kiln_cli_usage_error(&kiln_cmd_show, "expected one RUN id");
     if (kiln_cli_parse_id(&id, argv[optind], &err) != 0 ||
-        kiln_cli_open_store(&store, state, &err) != 0 ||
+        kiln_cli_open_store(&store, state, true, &err) != 0 ||
         kiln_store_run_json(store, &run, id, &err) != 0) {
         status = kiln_cli_fail(&err);
         kiln_store_close(store);

@@ -96,7 +96,7 @@ static int exec_status(int argc, char **argv)
     if (optind != argc)
         return kiln_cli_usage_error(&kiln_cmd_status, "unexpected argument "
                                     "\"%s\"", argv[optind]);
-    if (kiln_cli_open_store(&store, state_opt, &err) != 0 ||
+    if (kiln_cli_open_store(&store, state_opt, true, &err) != 0 ||
         kiln_store_status_json(store, &st, 20, &err) != 0) {
         status = kiln_cli_fail(&err);
         kiln_store_close(store);

@@ -91,7 +91,7 @@ static int follow(const char *server, const char *token, const char *state,
     const char *status = "";
     int failures = 0, rc;
 
-    if (!server && kiln_cli_open_store(&store, state, &err) != 0)
+    if (!server && kiln_cli_open_store(&store, state, false, &err) != 0)
         return kiln_cli_fail(&err);
     for (;;) {
         json_t *step;

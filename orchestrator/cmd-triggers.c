@@ -75,7 +75,7 @@ static int exec_triggers(int argc, char **argv)
     if (optind != argc)
         return kiln_cli_usage_error(&kiln_cmd_triggers, "unexpected "
                                     "argument \"%s\"", argv[optind]);
-    if (kiln_cli_open_store(&store, state_opt, &err) != 0 ||
+    if (kiln_cli_open_store(&store, state_opt, true, &err) != 0 ||
         kiln_store_checks_json(store, &rows, pipeline, (int)limit,
                                &err) != 0) {
         status = kiln_cli_fail(&err);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -506,20 +507,21 @@ static int busy_limit_ms(void)
 /*
  * Open for reading only: nothing is written, not even the WAL switch or a
  * migration, so reads work on a full disk or a read-only state directory.
- * A WAL database whose -shm file cannot be made (a read-only directory,
- * and no kiln has it open) is read as immutable: with no -wal file, there
- * is nothing else to read.
+ * A WAL database whose -shm file cannot be made (a read-only directory or
+ * a full disk, and no kiln has it open) is read as immutable: with no
+ * -wal file, or an empty one, there is nothing else to read.
  */
 static int open_readonly(kiln_store *st, kiln_err *err)
 {
     int version, rc;
     char *wal = kiln_asprintf("%s-wal", st->path), *uri;
+    struct stat sb;
     rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READONLY |
                          SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_schema",
                           NULL, NULL, NULL);
-    if (rc != SQLITE_OK && access(wal, F_OK) != 0) {
+    if (rc != SQLITE_OK && (stat(wal, &sb) != 0 || sb.st_size == 0)) {
         sqlite3_close(st->db);
         st->db = NULL;
         uri = sqlite3_mprintf("file:%s?immutable=1", st->path);
