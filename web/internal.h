@@ -20,6 +20,20 @@
 
 typedef struct kiln_web_sub kiln_web_sub;
 
+/* A request's target, decoded and checked once in server.c before any
+ * route sees it: every string is UTF-8 text with no control character,
+ * in the request's pool. */
+typedef struct kiln_web_param {
+    const char *name;
+    const char *value;       /* "" for a name with no '=' */
+} kiln_web_param;
+
+typedef struct kiln_web_target {
+    const char *path;        /* %xx decoded: "/api/v1/runs/12" */
+    kiln_web_param *params;  /* the query's, in the order sent */
+    size_t n_params;
+} kiln_web_target;
+
 /* Answers to GETs that only read the store, kept while the database does
  * not change (kiln_store_version()). */
 #define KILN_WEB_CACHE_SLOTS 32
@@ -54,7 +68,8 @@ struct kiln_web {
     bool freed;
 };
 
-/* Responses. Every error is JSON {"error": MSG}. */
+/* Responses. Every error is JSON {"error": MSG}; MSG may quote what the
+ * client sent: bytes that are not UTF-8 become '?'. */
 void kiln_web__json(h2o_req_t *req, int status, json_t *body); /* steals */
 int kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
     KILN_PRINTF(3, 4);
@@ -64,15 +79,15 @@ void kiln_web__text(h2o_req_t *req, int status, const char *type,
 void kiln_web__cache_fill(kiln_web_cached *slot);
 
 /* Request helpers. */
-/* The value of query parameter name (decoded, in req's pool), or NULL. */
-const char *kiln_web__query(h2o_req_t *req, const char *name);
+/* The value of the first query parameter called name, or NULL. */
+const char *kiln_web__query(const kiln_web_target *t, const char *name);
 bool kiln_web__is(h2o_req_t *req, const char *method);
 /* May req go on (its token, when one is needed)? Otherwise it has been
  * answered: 401 or 403. */
 bool kiln_web__allowed(kiln_web *w, h2o_req_t *req);
 
 /* Routes (routes.c): handle req or return false for an unknown path. */
-bool kiln_web__route(kiln_web *w, h2o_req_t *req, const char *path);
+bool kiln_web__route(kiln_web *w, h2o_req_t *req, const kiln_web_target *t);
 
 /* Events (events.c). */
 int kiln_web__subscribe(kiln_web *w, h2o_req_t *req);

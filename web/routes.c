@@ -1,11 +1,13 @@
 /*
  * routes.c: the JSON API under /api/v1, /healthz and /metrics.
  *
- * A path is split into segments and matched against the table below; a
- * known path with the wrong method gets 405 and an Allow header. Path
- * parameters are checked before use: names as the DSL allows them, ids
- * as positive integers. Reads are store queries on the loop (each a short
- * indexed query); changes go through the daemon's hooks.
+ * server.c has decoded and checked the path and query (UTF-8 text, no
+ * control character). A path is split into segments and matched against
+ * the table below; a known path with the wrong method gets 405 and an
+ * Allow header. Path parameters are checked before use: names as the DSL
+ * allows them, ids as positive integers. Reads are store queries on the
+ * loop (each a short indexed query); changes go through the daemon's
+ * hooks.
  */
 #include "internal.h"
 
@@ -28,6 +30,7 @@
 typedef struct route_ctx {
     kiln_web *w;
     h2o_req_t *req;
+    const kiln_web_target *t;
     size_t n;
     const char *seg[MAX_SEGMENTS]; /* after /api/v1 */
 } route_ctx;
@@ -61,7 +64,7 @@ static int64_t parse_id(const char *s)
 static bool query_int(route_ctx *c, const char *name, int64_t lo, int64_t hi,
                       int64_t *out)
 {
-    const char *v = kiln_web__query(c->req, name);
+    const char *v = kiln_web__query(c->t, name);
     char *end;
     long long x;
     if (!v)
@@ -212,8 +215,8 @@ static int get_runs(route_ctx *c)
 {
     static const char *const states[] = {"queued", "running", "succeeded",
                                          "failed", "cancelled"};
-    const char *pipeline = kiln_web__query(c->req, "pipeline");
-    const char *status = kiln_web__query(c->req, "status");
+    const char *pipeline = kiln_web__query(c->t, "pipeline");
+    const char *status = kiln_web__query(c->t, "status");
     int64_t limit = 50, before = 0;
     kiln_err err = KILN_ERR_INIT;
     json_t *rows, *doc;
@@ -396,7 +399,7 @@ static int get_log(route_ctx *c)
 /* GET /api/v1/artifacts/{id}/lineage?direction=up|down&depth= */
 static int get_lineage(route_ctx *c)
 {
-    const char *dir = kiln_web__query(c->req, "direction");
+    const char *dir = kiln_web__query(c->t, "direction");
     int64_t id = parse_id(c->seg[1]), depth = 0;
     kiln_err err = KILN_ERR_INIT;
     json_t *tree;
@@ -473,7 +476,7 @@ static int post_alias(route_ctx *c)
 /* GET /api/v1/metrics/{pipeline}?key=&runs= : a series across runs. */
 static int get_metric_series(route_ctx *c)
 {
-    const char *key = kiln_web__query(c->req, "key");
+    const char *key = kiln_web__query(c->t, "key");
     int64_t runs = 100;
     kiln_err err = KILN_ERR_INIT;
     json_t *rows;
@@ -653,8 +656,9 @@ static bool match(const route_ctx *c, const char *pattern, const char **bad)
     return i == c->n;
 }
 
-bool kiln_web__route(kiln_web *w, h2o_req_t *req, const char *path)
+bool kiln_web__route(kiln_web *w, h2o_req_t *req, const kiln_web_target *t)
 {
+    const char *path = t->path;
     route_ctx c;
     char *copy, *s, allow[64] = "";
     bool known = false;
@@ -662,6 +666,7 @@ bool kiln_web__route(kiln_web *w, h2o_req_t *req, const char *path)
     memset(&c, 0, sizeof(c));
     c.w = w;
     c.req = req;
+    c.t = t;
     if (strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0) {
         if (!kiln_web__is(req, "GET") && !kiln_web__is(req, "HEAD")) {
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW,

@@ -3,8 +3,11 @@
  *
  * One h2o handler takes every request: /api/v1/..., /healthz and /metrics
  * go to routes.c after the token check, anything else is the status page
- * (assets.c). h2o parses HTTP/1.1 and HTTP/2 and normalises the path (no
- * "..", %xx decoded) before we see it.
+ * (assets.c). h2o parses HTTP/1.1 and HTTP/2; the request's target is
+ * decoded and checked here, once, before any route sees it: %xx escapes
+ * must be well formed and decode to UTF-8 text (no overlong form, no
+ * surrogate, no control character), the path must have no "." or ".."
+ * segment, and anything else is a JSON 400.
  *
  * Security: POSTs need "Authorization: Bearer TOKEN"; with no token
  * configured they get 403 saying so. GETs are open when listening on
@@ -59,9 +62,20 @@ void kiln_web__cache_fill(kiln_web_cached *slot)
 
 void kiln_web__json(h2o_req_t *req, int status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
-    size_t len = strlen(text);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    size_t len;
     json_decref(body);
+    /* json_pack() gives NULL for a string that is not UTF-8: a bug of
+     * ours, but one answer must not take the daemon down. */
+    if (!text) {
+        static const char oops[] = "{\"error\":\"the answer could not be "
+                                   "encoded as JSON\"}";
+        kiln_web__text(req, 500, "application/json", oops,
+                       sizeof(oops) - 1);
+        filling = NULL;
+        return;
+    }
+    len = strlen(text);
     kiln_web__text(req, status, "application/json", text, len);
     if (filling && status == 200) {
         free(filling->body);
@@ -73,6 +87,57 @@ void kiln_web__json(h2o_req_t *req, int status, json_t *body)
     free(text);
 }
 
+/* The length of the UTF-8 sequence at s (n bytes left) when it is well
+ * formed (RFC 3629: shortest form, no surrogate, nothing past U+10FFFF),
+ * else 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t len;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        len = 3;
+        if (s[0] == 0xE0)
+            lo = 0xA0; /* overlong below */
+        else if (s[0] == 0xED)
+            hi = 0x9F; /* surrogates above */
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4;
+        if (s[0] == 0xF0)
+            lo = 0x90;
+        else if (s[0] == 0xF4)
+            hi = 0x8F; /* past U+10FFFF above */
+    } else {
+        return 0; /* a continuation byte, C0, C1 or F5 and up */
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+/* Make s UTF-8 in place: each byte that does not begin a well-formed
+ * sequence becomes '?' (a message cut short by its buffer included). */
+static void utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    size_t n = strlen(s), k;
+    while (n > 0) {
+        if ((k = utf8_len(p, n)) == 0) {
+            *p = '?';
+            k = 1;
+        }
+        p += k;
+        n -= k;
+    }
+}
+
 int kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
 {
     char msg[600];
@@ -80,6 +145,7 @@ int kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    utf8_scrub(msg);
     kiln_web__json(req, status, json_pack("{s:s}", "error", msg));
     return 0;
 }
@@ -103,42 +169,121 @@ static int hexval(int c)
     return -1;
 }
 
-/* Decode %xx and + of a query component into the request's pool. */
-static const char *decode(h2o_req_t *req, const char *s, size_t len)
+/* Is the text at s (n bytes) UTF-8 with no control character (C0, DEL
+ * or C1)? Otherwise *why says what is wrong. */
+static bool is_text(const unsigned char *s, size_t n, const char **why)
 {
-    char *out = h2o_mem_alloc_pool(&req->pool, len + 1), *o = out;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '+') {
-            *o++ = ' ';
-        } else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-                   hexval(s[i + 2]) >= 0) {
-            *o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            *o++ = s[i];
+    size_t k;
+    for (size_t i = 0; i < n; i += k) {
+        if ((k = utf8_len(s + i, n - i)) == 0) {
+            *why = "decodes to bytes that are not UTF-8";
+            return false;
+        }
+        if (s[i] < 0x20 || s[i] == 0x7F ||
+            (s[i] == 0xC2 && s[i + 1] < 0xA0)) {
+            *why = "decodes to a control character";
+            return false;
         }
     }
-    *o = '\0';
-    return out;
+    return true;
 }
 
-const char *kiln_web__query(h2o_req_t *req, const char *name)
+/* Decode len bytes of a URL component at s into the request's pool: %xx
+ * escapes, and + as a space in a query. NULL when the result is not text
+ * or the component is malformed (a raw byte outside printable ASCII, a %
+ * not followed by two hex digits); *why then says which. */
+static char *decode(h2o_req_t *req, const char *s, size_t len, bool plus,
+                    const char **why)
 {
-    const char *q, *end;
-    size_t n = strlen(name);
-    if (req->query_at == SIZE_MAX)
-        return NULL;
-    q = req->path.base + req->query_at + 1;
-    end = req->path.base + req->path.len;
-    while (q < end) {
+    char *out = h2o_mem_alloc_pool(&req->pool, len + 1);
+    size_t n = 0;
+    int hi, lo;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7F) {
+            *why = "has a byte that is not printable ASCII (it must be "
+                   "%-encoded)";
+            return NULL;
+        }
+        if (c == '%') {
+            if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 ||
+                (lo = hexval(s[i + 2])) < 0) {
+                *why = "has a % not followed by two hex digits";
+                return NULL;
+            }
+            out[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[n++] = plus && c == '+' ? ' ' : (char)c;
+        }
+    }
+    out[n] = '\0';
+    return is_text((const unsigned char *)out, n, why) ? out : NULL;
+}
+
+/* Decode and check req's target into t, or answer 400 and return false.
+ * "." and ".." segments are refused, not resolved: no client needs them,
+ * and what the routes name is all that can be reached. */
+static bool parse_target(h2o_req_t *req, kiln_web_target *t)
+{
+    const char *s = req->path.base, *end = s + req->path.len;
+    const char *mark = memchr(s, '?', req->path.len), *q, *seg;
+    const char *why = "must begin with /";
+    size_t plen = mark ? (size_t)(mark - s) : req->path.len, n = 1;
+    char what[48] = "the path";
+
+    memset(t, 0, sizeof(*t));
+    if (plen == 0 || s[0] != '/' ||
+        !(t->path = decode(req, s, plen, false, &why)))
+        goto bad;
+    for (seg = t->path + 1;; seg += n + 1) {
+        n = strcspn(seg, "/");
+        if ((n == 1 && seg[0] == '.') ||
+            (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+            why = "has a \".\" or \"..\" segment";
+            goto bad;
+        }
+        if (!seg[n])
+            break;
+    }
+    if (!mark)
+        return true;
+    n = 1;
+    for (q = mark + 1; q < end; q++)
+        n += *q == '&';
+    t->params = h2o_mem_alloc_pool(&req->pool, n * sizeof(*t->params));
+    for (q = mark + 1; q < end;) {
         const char *amp = memchr(q, '&', (size_t)(end - q));
         const char *stop = amp ? amp : end;
         const char *eq = memchr(q, '=', (size_t)(stop - q));
-        const char *key_end = eq ? eq : stop;
-        if ((size_t)(key_end - q) == n && memcmp(q, name, n) == 0)
-            return eq ? decode(req, eq + 1, (size_t)(stop - eq - 1)) : "";
+        kiln_web_param *p = &t->params[t->n_params];
+        if (stop > q) {
+            snprintf(what, sizeof(what), "query parameter %zu",
+                     t->n_params + 1);
+            if (!(p->name = decode(req, q, (size_t)((eq ? eq : stop) - q),
+                                   true, &why)))
+                goto bad;
+            p->value = "";
+            if (eq && !(p->value = decode(req, eq + 1,
+                                          (size_t)(stop - eq - 1), true,
+                                          &why)))
+                goto bad;
+            t->n_params++;
+        }
         q = stop + 1;
     }
+    return true;
+bad:
+    kiln_web__error(req, 400, "bad request target: %s %s", what, why);
+    return false;
+}
+
+const char *kiln_web__query(const kiln_web_target *t, const char *name)
+{
+    for (size_t i = 0; i < t->n_params; i++)
+        if (strcmp(t->params[i].name, name) == 0)
+            return t->params[i].value;
     return NULL;
 }
 
@@ -188,21 +333,40 @@ bool kiln_web__allowed(kiln_web *w, h2o_req_t *req)
 
 /* The one handler. */
 
+/* Is the method a token (RFC 9110: letters, digits, !#$%&'*+-.^_`|~)? */
+static bool method_ok(h2o_iovec_t m)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    if (m.len == 0)
+        return false;
+    for (size_t i = 0; i < m.len; i++)
+        if (!(m.base[i] >= 'a' && m.base[i] <= 'z') &&
+            !(m.base[i] >= 'A' && m.base[i] <= 'Z') &&
+            !(m.base[i] >= '0' && m.base[i] <= '9') &&
+            !(m.base[i] && strchr(tchar, m.base[i])))
+            return false;
+    return true;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     kiln_web *w = ((handler *)self)->w;
-    char *path = h2o_mem_alloc_pool(&req->pool,
-                                    req->path_normalized.len + 1);
+    kiln_web_target t;
+    const char *path;
     const kiln_web_asset *a;
 
-    memcpy(path, req->path_normalized.base, req->path_normalized.len);
-    path[req->path_normalized.len] = '\0';
+    if (!method_ok(req->method))
+        return kiln_web__error(req, 400, "bad request: the method is not "
+                               "an HTTP token");
+    if (!parse_target(req, &t))
+        return 0;
+    path = t.path;
     if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/healthz") == 0 ||
         strcmp(path, "/metrics") == 0) {
         if (req->entity.base && req->entity.len > KILN_WEB_MAX_BODY)
             return kiln_web__error(req, 413, "the body is larger than %zu "
                                    "bytes", KILN_WEB_MAX_BODY);
-        if (!kiln_web__route(w, req, path))
+        if (!kiln_web__route(w, req, &t))
             kiln_web__error(req, 404, "no such route: %s", path);
         return 0;
     }

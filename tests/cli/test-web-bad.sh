@@ -1,0 +1,95 @@
+# kiln serve's HTTP server against bad requests: invalid UTF-8, overlong
+# forms, surrogates, control characters and malformed escapes in the path
+# and query of every route (a JSON 400, and the daemon lives on), and a
+# fuzzer.
+# KILN_WEB_FUZZ_COUNT raises the fuzzer's request count for longer runs.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+WB="$KILN_SRC/tests/cli/web-bad.py"
+TOKEN=0123456789abcdef-bad-token
+AUTH="Authorization: Bearer $TOKEN"
+mkdir -p "$T/p"
+cat > "$T/p/web.yaml" <<'YAML'
+pipeline: web
+schedule: {cron: "0 3 * * *", concurrency: forbid}
+steps:
+  first: {run: "true"}
+YAML
+
+printf '%s\n' "$TOKEN" > "$T/token"
+serve serve.log --token-file "$T/token" "$T/p"
+wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
+U=$(web_url)
+port=$(printf '%s' "$U" | sed 's/.*:\([0-9]*\)\/$/\1/')
+pid=$daemon
+# send ARGS...: web-bad.py send on the daemon's port.
+send() { "$PY" "$WB" send "$port" "$@"; }
+up() {
+    check "$1: the daemon is still up" kill -0 "$pid"
+    eq "$1: healthz" 200 "$(send)"
+}
+
+# The crash of issue #12: one GET with a byte that is not UTF-8.
+get() { body=$(curl -s -o - -w '\n%{http_code}' "$@"); code=${body##*$'\n'}; body=${body%$'\n'*}; }
+get "${U}%ff"
+eq "GET /%ff: 400" 400 "$code"
+contains "a JSON error saying why" '"error":"bad request target: the path decodes to bytes that are not UTF-8"' "$body"
+get "${U}%c0%af"
+eq "GET /%c0%af (an overlong /): 400" 400 "$code"
+up "after /%ff"
+get "${U}api/v1/runs?pipeline=%ff"
+eq "a query value that is not UTF-8: 400" 400 "$code"
+contains "saying which" "query parameter 1 decodes to bytes that are not UTF-8" "$body"
+get "${U}healthz%00"
+eq "%00: 400, not /healthz" 400 "$code"
+get --path-as-is "${U}api/v1/runs/1/../../pipelines"
+eq "dot segments: 400" 400 "$code"
+# Valid UTF-8 is fine, and a long path quoted in a message is cut at a
+# character boundary (the message buffer once cut an é in half: the same
+# crash).
+get "${U}api/v1/runs?pipeline=caf%C3%A9"
+eq "valid UTF-8 in a query: checked as usual" "400 pipeline: not a pipeline name" \
+    "$code $(printf '%s' "$body" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["error"])')"
+for pre in x xy; do
+    get "${U}api/v1/$pre$("$PY" -c 'print("%C3%A9" * 400)')"
+    eq "a long UTF-8 path ($pre): a JSON 404" "404 True" \
+        "$code $(printf '%s' "$body" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["error"].startswith("no such route"))')"
+done
+if curl -V | grep -q HTTP2; then
+    get --http2-prior-knowledge "${U}%ff"
+    eq "HTTP/2: /%ff 400" 400 "$code"
+fi
+up "after the first bad targets"
+
+# Every route of the table, each bad sequence in the path and the query.
+res=$("$PY" "$WB" targets "$port" "$KILN_SRC/web/routes.c" "$KILN_SRC/web/ui" "$TOKEN")
+contains "every route, every bad target: a JSON 400" ", 0 wrong" "$res"
+printf '%s\n' "$res" | tail -21 | grep -v ', 0 wrong$' >&2
+up "after every route"
+eq "no run was started by a bad target" 0 "$(q 'select count(*) from runs')"
+eq "raw bytes >= 0x80 in the path: 400" 400 "$(send --target "$(printf '/api/v1/runs/\xff')")"
+eq "raw UTF-8 in the query: 400" 400 "$(send --target "$(printf '/api/v1/runs?pipeline=\xc3\xa9')")"
+eq "a method that is not a token: 400" 400 "$(send --method "$(printf 'G\xffT')")"
+up "after raw bytes"
+
+# Fuzzing: generated requests (fixed seed) from 127.0.0.4; never a 5xx,
+# never a dead daemon.
+res=$("$PY" "$WB" fuzz "$port" "$KILN_SRC/web/routes.c" "$KILN_SRC/web/ui" \
+    --seed "${KILN_WEB_FUZZ_SEED:-12}" --count "${KILN_WEB_FUZZ_COUNT:-20000}" \
+    --token "$TOKEN" --src 127.0.0.4)
+fuzz_rc=$?
+printf '%s\n' "$res" | tail -22 >&2
+eq "the fuzzer: no 5xx, the daemon answers throughout" 0 "$fuzz_rc"
+contains "and it did send requests" "requests in" "$res"
+up "after fuzzing"
+check "same pid in the log" grep -q "pid $pid," "$T/serve.log"
+stop "$daemon"
+eq "a clean stop after all that" 0 "$?"
+
+# Beyond loopback too, bad targets are a 400.
+serve serve3.log --listen 0.0.0.0:0 --token-file "$T/token" "$T/p"
+wait_for "listening on all" 10 '[ -n "$(web_url)" ]'
+port=$(web_url | sed 's/.*:\([0-9]*\)\/$/\1/')
+eq "0.0.0.0: bad targets still 400" 400 "$(send --header "$AUTH" --target '/api/v1/runs?x=%ff')"
+stop "$daemon"
+finish
