@@ -13,11 +13,15 @@
  * configured they get 403 saying so. GETs are open when listening on
  * loopback only and need the token otherwise. Tokens are compared as
  * SHA-256 digests with CRYPTO_memcmp, so the time taken says nothing
- * about how much of a guess was right.
+ * about how much of a guess was right. On loopback, only requests for a
+ * loopback name (Host: localhost, 127.x.x.x or [::1]) are answered, so
+ * that a web page whose name an attacker points at 127.0.0.1 (DNS
+ * rebinding) cannot read the API through a browser.
  */
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <signal.h>
@@ -331,6 +335,73 @@ bool kiln_web__allowed(kiln_web *w, h2o_req_t *req)
     return true;
 }
 
+/* Is host (NAME or NAME:PORT, as in Host) localhost, 127.x.x.x or
+ * [::1]? */
+static bool loopback_host(const char *host, size_t len)
+{
+    const char *end = host + len, *name = host, *name_end, *rest;
+    struct in6_addr a6;
+    struct in_addr a4;
+    char buf[64];
+    size_t n;
+
+    if (len && host[0] == '[') {
+        if (!(name_end = memchr(host, ']', len)))
+            return false;
+        name++;
+        rest = name_end + 1;
+    } else {
+        name_end = memchr(host, ':', len);
+        rest = name_end = name_end ? name_end : end;
+    }
+    /* After the name, nothing or a port. */
+    if (rest < end) {
+        if (*rest != ':' || end - rest - 1 > 5)
+            return false;
+        for (const char *p = rest + 1; p < end; p++)
+            if (*p < '0' || *p > '9')
+                return false;
+    }
+    n = (size_t)(name_end - name);
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    if (name > host)
+        return inet_pton(AF_INET6, buf, &a6) == 1 &&
+               IN6_IS_ADDR_LOOPBACK(&a6);
+    if (strcasecmp(buf, "localhost") == 0)
+        return true;
+    return inet_pton(AF_INET, buf, &a4) == 1 &&
+           (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* On loopback, is req for a loopback name (its Host, or HTTP/2's
+ * :authority)? Otherwise it has been answered: 400 with no name, 403 for
+ * another name. */
+static bool host_allowed(kiln_web *w, h2o_req_t *req)
+{
+    h2o_iovec_t host = req->input.authority;
+
+    if (!w->loopback)
+        return true;
+    /* A request that names no host gets the default host's name. */
+    if (!host.base || host.len == 0 ||
+        host.base == req->hostconf->authority.hostport.base) {
+        kiln_web__error(req, 400, "the request has no Host header");
+        return false;
+    }
+    if (!loopback_host(host.base, host.len)) {
+        kiln_web__error(req, 403, "Host \"%.*s\" refused: kiln serve "
+                        "listens on loopback and answers only localhost, "
+                        "127.x.x.x and [::1]", (int)(host.len < 200
+                                                     ? host.len : 200),
+                        host.base);
+        return false;
+    }
+    return true;
+}
+
 /* The one handler. */
 
 /* Is the method a token (RFC 9110: letters, digits, !#$%&'*+-.^_`|~)? */
@@ -358,7 +429,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (!method_ok(req->method))
         return kiln_web__error(req, 400, "bad request: the method is not "
                                "an HTTP token");
-    if (!parse_target(req, &t))
+    if (!host_allowed(w, req) || !parse_target(req, &t))
         return 0;
     path = t.path;
     if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/healthz") == 0 ||

@@ -1,7 +1,7 @@
 # kiln serve's HTTP server against bad requests: invalid UTF-8, overlong
 # forms, surrogates, control characters and malformed escapes in the path
-# and query of every route (a JSON 400, and the daemon lives on), and a
-# fuzzer.
+# and query of every route (a JSON 400, and the daemon lives on), the
+# Host rule on loopback (DNS rebinding), and a fuzzer.
 # KILN_WEB_FUZZ_COUNT raises the fuzzer's request count for longer runs.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -72,6 +72,38 @@ eq "raw UTF-8 in the query: 400" 400 "$(send --target "$(printf '/api/v1/runs?pi
 eq "a method that is not a token: 400" 400 "$(send --method "$(printf 'G\xffT')")"
 up "after raw bytes"
 
+# Host on a loopback listener: loopback names only, with or without the
+# port; no Host at all is refused too.
+for h in 127.0.0.1 "127.0.0.1:$port" localhost "localhost:$port" LOCALHOST \
+         127.1.2.3 "[::1]" "[::1]:$port" "[0:0::1]:$port"; do
+    eq "Host $h: accepted" 200 "$(send --host "$h" --target /api/v1/runs)"
+done
+for h in evil.example "evil.example:$port" 127.0.0.1.evil.example \
+         "127.0.0.1.evil.example:$port" localhost.evil.example "::1" \
+         "[::2]" "[::1" 127.1 "127.0.0.1:8x" "localhost:80:80" "[::1]x" ""; do
+    eq "Host [$h]: refused" 4 "$(send --host "$h" --target /api/v1/runs | cut -c1)"
+done
+eq "Host evil.example: 403" 403 "$(send --host evil.example --target /api/v1/runs)"
+get -H "Host: evil.example" "${U}api/v1/runs"
+contains "saying why" "answers only localhost, 127.x.x.x and [::1]" "$body"
+eq "no Host (HTTP/1.1): 400" 400 "$(send --no-host)"
+eq "no Host (HTTP/1.0): 400" 400 "$("$PY" -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+print(s.recv(100).split()[1].decode())' "$port")"
+eq "an empty Host: 400" 400 "$(send --host '')"
+eq "the status page for evil.example: 403" 403 "$(send --host evil.example --target /)"
+eq "a POST with the token for evil.example: 403" 403 \
+    "$(send --host evil.example --method POST --header "$AUTH" --body '{}' --target /api/v1/runs/999999/cancel)"
+if curl -V | grep -q HTTP2; then
+    get --http2-prior-knowledge -H "Host: evil.example" "${U}healthz"
+    eq "HTTP/2 :authority evil.example: 403" 403 "$code"
+    get --http2-prior-knowledge "${U}healthz"
+    eq "HTTP/2 :authority 127.0.0.1: 200" 200 "$code"
+fi
+up "after the Host checks"
+
 # Fuzzing: generated requests (fixed seed) from 127.0.0.4; never a 5xx,
 # never a dead daemon.
 res=$("$PY" "$WB" fuzz "$port" "$KILN_SRC/web/routes.c" "$KILN_SRC/web/ui" \
@@ -86,10 +118,12 @@ check "same pid in the log" grep -q "pid $pid," "$T/serve.log"
 stop "$daemon"
 eq "a clean stop after all that" 0 "$?"
 
-# Beyond loopback too, bad targets are a 400.
+# Beyond loopback the Host rule does not apply (GETs need the token).
 serve serve3.log --listen 0.0.0.0:0 --token-file "$T/token" "$T/p"
 wait_for "listening on all" 10 '[ -n "$(web_url)" ]'
 port=$(web_url | sed 's/.*:\([0-9]*\)\/$/\1/')
+eq "0.0.0.0: any Host, with the token" 200 \
+    "$(send --host evil.example --header "$AUTH" --target /api/v1/runs)"
 eq "0.0.0.0: bad targets still 400" 400 "$(send --header "$AUTH" --target '/api/v1/runs?x=%ff')"
 stop "$daemon"
 finish
