@@ -34,6 +34,15 @@ typedef struct kiln_web_target {
     size_t n_params;
 } kiln_web_target;
 
+/* Wrong tokens sent from one client address (server.c throttles them). */
+#define KILN_WEB_STRIKE_SLOTS 64
+typedef struct kiln_web_strikes {
+    unsigned char addr[16];  /* IPv4, or the /64 of an IPv6 address */
+    unsigned failures;       /* wrong tokens since the last right one */
+    uint64_t until;          /* loop time until which it gets 429 */
+    uint64_t last;           /* loop time of the last wrong token */
+} kiln_web_strikes;
+
 /* Answers to GETs that only read the store, kept while the database does
  * not change (kiln_store_version()). */
 #define KILN_WEB_CACHE_SLOTS 32
@@ -62,6 +71,7 @@ struct kiln_web {
     unsigned cache_next;     /* the slot to replace next */
     uint64_t version_at;     /* loop time of the last look for other
                                 processes' changes */
+    kiln_web_strikes strikes[KILN_WEB_STRIKE_SLOTS];
     int open;                /* client sockets not yet closed */
     bool stopping;
     bool listener_closed;
@@ -83,7 +93,8 @@ void kiln_web__cache_fill(kiln_web_cached *slot);
 const char *kiln_web__query(const kiln_web_target *t, const char *name);
 bool kiln_web__is(h2o_req_t *req, const char *method);
 /* May req go on (its token, when one is needed)? Otherwise it has been
- * answered: 401 or 403. */
+ * answered: 401 or 403, or 429 for a client that sent too many wrong
+ * tokens. */
 bool kiln_web__allowed(kiln_web *w, h2o_req_t *req);
 
 /* Routes (routes.c): handle req or return false for an unknown path. */

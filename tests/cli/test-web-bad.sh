@@ -1,7 +1,8 @@
 # kiln serve's HTTP server against bad requests: invalid UTF-8, overlong
 # forms, surrogates, control characters and malformed escapes in the path
 # and query of every route (a JSON 400, and the daemon lives on), the
-# Host rule on loopback (DNS rebinding), and a fuzzer.
+# Host rule on loopback (DNS rebinding), the throttling of wrong
+# tokens, and a fuzzer.
 # KILN_WEB_FUZZ_COUNT raises the fuzzer's request count for longer runs.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -103,6 +104,33 @@ if curl -V | grep -q HTTP2; then
     eq "HTTP/2 :authority 127.0.0.1: 200" 200 "$code"
 fi
 up "after the Host checks"
+
+# Wrong tokens are throttled by client address: a few get 401, then 429
+# with Retry-After; the right token works from another address meanwhile
+# (127.0.0.2 is loopback too), and from this one once the wait is over.
+cancel=(--method POST --target /api/v1/runs/999999/cancel --body '')
+res=$(send -n 40 "${cancel[@]}" --header "Authorization: Bearer wrong-token-number-1" --show Retry-After)
+eq "40 wrong tokens: 5 get 401, then 429" \
+    "$(printf '401 %.0s' 1 2 3 4 5)$(printf '429 %.0s' $(seq 35))Retry-After=1" "$res"
+eq "meanwhile the right token from the same address: 429" 429 \
+    "$(send "${cancel[@]}" --header "$AUTH")"
+eq "the right token from another address: through (404: no run)" 404 \
+    "$(send "${cancel[@]}" --header "$AUTH" --src 127.0.0.2)"
+eq "a GET needs no token on loopback: still 200" 200 "$(send --target /api/v1/runs)"
+sleep 1.1
+eq "after Retry-After, a wrong token again: 401, then a longer wait" "401 429 Retry-After=2" \
+    "$(send -n 2 "${cancel[@]}" --header "Authorization: Bearer wrong-token-number-2" --show Retry-After)"
+sleep 2.1
+eq "after the wait, the right token: through" 404 "$(send "${cancel[@]}" --header "$AUTH")"
+eq "which forgives: a wrong token is a plain 401 again" 401 \
+    "$(send "${cancel[@]}" --header "Authorization: Bearer wrong-token-number-3")"
+get -X POST -H "$AUTH" "${U}api/v1/runs/999999/cancel"
+eq "kiln's own client with the right token" 404 "$code"
+# The burst of issue #12 (3,000 wrong tokens in 0.4 s) from a third
+# address: at most 5 are even checked.
+res=$(send -n 500 "${cancel[@]}" --header "Authorization: Bearer wrong-token-burst-0000" --src 127.0.0.3 | tr ' ' '\n' | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}')
+eq "500 wrong tokens: 5 checked, 495 refused" "401:5 429:495 " "$res"
+up "after the throttling"
 
 # Fuzzing: generated requests (fixed seed) from 127.0.0.4; never a 5xx,
 # never a dead daemon.
