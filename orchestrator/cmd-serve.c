@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "daemon.h"
@@ -21,6 +22,19 @@ static const struct option options[] = {
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {NULL, 0, NULL, 0},
 };
+
+/* Warn when the token file is open to its group or others: whoever can
+ * read it can use the API. */
+static void check_token_file(const char *file)
+{
+    struct stat st;
+    if (!file || stat(file, &st) != 0 ||
+        !(st.st_mode & (S_IRWXG | S_IRWXO)))
+        return;
+    fprintf(stderr, "kiln: warning: --token-file %s is open to its group or "
+            "others (mode %04o): anyone who can read it can use the API; "
+            "chmod 600 it\n", file, (unsigned)(st.st_mode & 07777));
+}
 
 static int exec_serve(int argc, char **argv)
 {
@@ -91,6 +105,7 @@ static int exec_serve(int argc, char **argv)
         free(pools);
         return kiln_cli_fail(&err);
     }
+    check_token_file(token_file);
     o.token = token;
     o.paths = argv + optind;
     o.n_paths = (size_t)(argc - optind);

@@ -1,8 +1,8 @@
 # kiln serve's HTTP server against bad requests: invalid UTF-8, overlong
 # forms, surrogates, control characters and malformed escapes in the path
 # and query of every route (a JSON 400, and the daemon lives on), the
-# Host rule on loopback (DNS rebinding), the throttling of wrong
-# tokens, and a fuzzer.
+# Host rule on loopback (DNS rebinding), the warning for a token file
+# others can read, the throttling of wrong tokens, and a fuzzer.
 # KILN_WEB_FUZZ_COUNT raises the fuzzer's request count for longer runs.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -17,12 +17,17 @@ steps:
   first: {run: "true"}
 YAML
 
+# A token file its group or others may read: a warning at start.
 printf '%s\n' "$TOKEN" > "$T/token"
+chmod 644 "$T/token"
 serve serve.log --token-file "$T/token" "$T/p"
 wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
 U=$(web_url)
 port=$(printf '%s' "$U" | sed 's/.*:\([0-9]*\)\/$/\1/')
 pid=$daemon
+contains "a token file others can read: a warning" \
+    "warning: --token-file $T/token is open to its group or others (mode 0644)" \
+    "$(cat "$T/serve.log")"
 # send ARGS...: web-bad.py send on the daemon's port.
 send() { "$PY" "$WB" send "$port" "$@"; }
 up() {
@@ -146,6 +151,13 @@ check "same pid in the log" grep -q "pid $pid," "$T/serve.log"
 stop "$daemon"
 eq "a clean stop after all that" 0 "$?"
 
+# A token file only its owner can read: no warning.
+chmod 600 "$T/token"
+rm -f "$KILN_STATE/web.url"
+serve serve2.log --token-file "$T/token" "$T/p"
+wait_for "restarted" 10 '[ -n "$(web_url)" ]'
+check "a private token file: no warning" test -z "$(grep warning "$T/serve2.log")"
+stop "$daemon"
 # Beyond loopback the Host rule does not apply (GETs need the token).
 serve serve3.log --listen 0.0.0.0:0 --token-file "$T/token" "$T/p"
 wait_for "listening on all" 10 '[ -n "$(web_url)" ]'
