@@ -37,6 +37,8 @@ extern const kiln_cmd kiln_cmd_status;
 extern const kiln_cmd kiln_cmd_trigger;
 extern const kiln_cmd kiln_cmd_triggers;
 extern const kiln_cmd kiln_cmd_cancel;
+extern const kiln_cmd kiln_cmd_resume;
+extern const kiln_cmd kiln_cmd_abandon;
 extern const kiln_cmd kiln_cmd_validate_step; /* internal */
 
 /* Print a command's usage and help to stdout. */

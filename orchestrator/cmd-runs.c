@@ -36,7 +36,9 @@ static void print_table(json_t *runs)
         printf("%-6lld %-20s %-10s %-8s %-12s %-20s %s\n",
                (long long)json_integer_value(json_object_get(r, "id")),
                json_string_value(json_object_get(r, "pipeline")),
-               json_string_value(json_object_get(r, "status")),
+               json_is_true(json_object_get(r, "orphaned"))
+                   ? "orphaned" : json_string_value(json_object_get(r,
+                                                                  "status")),
                json_string_value(json_object_get(r, "trigger")), c, when,
                dur);
     }

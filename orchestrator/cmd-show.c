@@ -33,6 +33,14 @@ static void print_run(json_t *run)
            kiln_cli_str(run, "pipeline"), kiln_cli_str(run, "status"));
     if (json_is_string(json_object_get(run, "reason")))
         printf("  reason:   %s\n", kiln_cli_str(run, "reason"));
+    if (json_is_true(json_object_get(run, "orphaned")))
+        printf("  orphaned: the kiln process that ran it (pid %lld) is "
+               "gone;\n            kiln resume %lld takes it over (or kiln "
+               "serve does),\n            kiln abandon %lld ends it\n",
+               (long long)json_integer_value(json_object_get(run,
+                                                             "owner_pid")),
+               (long long)json_integer_value(json_object_get(run, "id")),
+               (long long)json_integer_value(json_object_get(run, "id")));
     printf("  trigger:  %s\n", kiln_cli_str(run, "trigger"));
     printf("  commit:   %s%s%s%s\n", kiln_cli_str(run, "git_commit"),
            json_is_string(json_object_get(run, "git_branch")) ? " on " : "",

@@ -102,6 +102,7 @@ struct server {
     int64_t last_lag_ms;     /* of the latest scheduled fire */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t grace;
+    uv_timer_t orphans;      /* looks for runs whose kiln died */
     bool stopping;
     bool closed;
     int signals;

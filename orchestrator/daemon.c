@@ -28,6 +28,10 @@
 #include "clock.h"
 #include "git.h"
 #include "store.h"
+#include "takeover.h"
+
+/* How often runs orphaned by a kiln process that died are looked for. */
+#define ORPHAN_CHECK_MS 10000
 
 /* Missed fires recorded one by one after downtime, before a summary. */
 #define MAX_MISSED_RECORDS 100
@@ -880,64 +884,40 @@ static void abandon(server *dm, int64_t id, const char *why)
         store_warn(&err);
 }
 
-/* Params recorded with a run, as overrides for kiln_run_resume(). */
-static kiln_kv *recorded_params(json_t *params, size_t *n)
-{
-    kiln_kv *kv = kiln_calloc(json_object_size(params) + 1, sizeof(*kv));
-    const char *key;
-    json_t *v;
-    *n = 0;
-    json_object_foreach(params, key, v) {
-        if (json_is_string(v)) {
-            kv[*n].key = key;
-            kv[*n].value = json_string_value(v);
-            (*n)++;
-        }
-    }
-    return kv;
-}
-
 /* Take over one unfinished run whose kiln process is gone. */
-static void recover_run(server *dm, json_t *r)
+static void recover_run(server *dm, int64_t id)
 {
-    int64_t id = json_integer_value(json_object_get(r, "id"));
-    const char *file = json_string_value(json_object_get(r, "file"));
-    const char *hash = json_string_value(json_object_get(r,
-                                                         "pipeline_hash"));
-    kiln_run_options o = KILN_RUN_OPTIONS_INIT;
+    kiln_takeover t;
+    kiln_run_options o;
     kiln_err err = KILN_ERR_INIT;
-    json_t *full = NULL;
-    kiln_kv *params = NULL;
     active *a;
     def *d;
+    int rc = kiln_takeover_load(&t, dm->store, id, &err);
 
-    if (!(d = def_load(file))) {
-        abandon(dm, id, "its pipeline file no longer loads");
-        return;
-    }
-    if (!hash || strcmp(d->hash, hash) != 0) {
-        abandon(dm, id, "its pipeline file changed since it started");
-        def_unref(d);
-        return;
-    }
-    if (kiln_store_run_json(dm->store, &full, id, &err) != 0 ||
-        kiln_store_run_adopt(dm->store, id, &err) != 0) {
+    if (rc == KILN_EINVAL)
+        abandon(dm, id, err.msg);
+    else if (rc != 0 && rc != KILN_EBUSY)
         store_warn(&err);
-        json_decref(full);
-        def_unref(d);
+    if (rc != 0 || kiln_store_run_adopt(dm->store, id, &err) != 0) {
+        if (rc == 0)
+            store_warn(&err);
+        kiln_takeover_dispose(&t);
         return;
     }
+    d = kiln_calloc(1, sizeof(*d));
+    d->p = t.p;
+    t.p = NULL;
+    d->file = kiln_strdup(t.file);
+    memcpy(d->hash, t.hash, sizeof(d->hash));
+    d->refs = 1;
     a = kiln_calloc(1, sizeof(*a));
     a->dm = dm;
     a->d = d;
     a->e = kiln_daemon__entry_find(dm, d->p->name);
+    o = t.opts;
     o.pipeline = d->p;
     o.file = d->file;
     o.hash = d->hash;
-    o.root = json_string_value(json_object_get(r, "workdir"));
-    params = recorded_params(json_object_get(full, "params"), &o.n_params);
-    o.params = params;
-    o.git_commit = json_string_value(json_object_get(r, "git_commit"));
     o.on_event = kiln_daemon__run_event;
     o.on_done = on_run_done;
     o.data = a;
@@ -946,7 +926,7 @@ static void recover_run(server *dm, json_t *r)
     a->next = dm->runs;
     dm->runs = a;
     say("%s: taking over run %lld", d->p->name, (long long)id);
-    if (kiln_run_resume(&a->run, dm->eng, &o, full, &err) != 0) {
+    if (kiln_run_resume(&a->run, dm->eng, &o, t.rec, &err) != 0) {
         dm->runs = a->next;
         if (a->e)
             a->e->n_active--;
@@ -954,13 +934,14 @@ static void recover_run(server *dm, json_t *r)
         def_unref(d);
         free(a);
     }
-    free(params);
-    json_decref(full);
+    kiln_takeover_dispose(&t);
 }
 
 /* Runs left unfinished by kiln processes that are gone (a daemon killed
- * mid-run, a kiln run killed with SIGKILL). Runs whose owner still lives
- * (a kiln run in another terminal) are left alone. */
+ * mid-run, a kiln run killed with SIGKILL): at start, and every minute,
+ * so a kiln run killed while the daemon runs is not left hanging. Runs
+ * whose owner still lives (a kiln run in another terminal, this daemon)
+ * are left alone. */
 static void recover(server *dm)
 {
     kiln_err err = KILN_ERR_INIT;
@@ -971,16 +952,17 @@ static void recover(server *dm)
         store_warn(&err);
         return;
     }
-    json_array_foreach(runs, i, r) {
-        pid_t pid = (pid_t)json_integer_value(json_object_get(r,
-                                                              "owner_pid"));
-        uint64_t start = (uint64_t)json_integer_value(
-            json_object_get(r, "owner_start"));
-        if (pid > 0 && start && kiln_proc_start(pid) == start)
-            continue;
-        recover_run(dm, r);
-    }
+    json_array_foreach(runs, i, r)
+        if (!kiln_takeover_owner_alive(r))
+            recover_run(dm, json_integer_value(json_object_get(r, "id")));
     json_decref(runs);
+}
+
+static void on_orphan_timer(uv_timer_t *t)
+{
+    server *dm = t->data;
+    if (!dm->stopping)
+        recover(dm);
 }
 
 /* Manual runs (kiln trigger, the web API). */
@@ -1150,7 +1132,7 @@ void kiln_daemon__retry_run(server *dm, const char *name, json_t *run,
     if (json_is_string(json_object_get(run, "git_commit")))
         src.commit = kiln_strdup(json_string_value(json_object_get(
             run, "git_commit")));
-    src.params = recorded_params(json_object_get(run, "params"),
+    src.params = kiln_takeover_params(json_object_get(run, "params"),
                                  &src.n_params);
     reuse = kiln_calloc(json_array_size(json_object_get(run, "steps")) + 1,
                         sizeof(kiln_kv));
@@ -1184,7 +1166,7 @@ void kiln_daemon__retry_run(server *dm, const char *name, json_t *run,
     for (i = 0; i < src.n_reuse; i++)
         free((char *)reuse[i].value);
     free(reuse);
-    free(src.params); /* recorded_params(): borrowed strings */
+    free(src.params); /* kiln_takeover_params(): borrowed strings */
     src.params = NULL;
     src.n_params = 0;
     source_dispose(&src);
@@ -1284,6 +1266,7 @@ static void close_all(server *dm)
     uv_close((uv_handle_t *)&dm->sigint, NULL);
     uv_close((uv_handle_t *)&dm->sighup, NULL);
     uv_close((uv_handle_t *)&dm->grace, NULL);
+    uv_close((uv_handle_t *)&dm->orphans, NULL);
 }
 
 static void shutdown_maybe(server *dm)
@@ -1374,8 +1357,9 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     uv_signal_init(&dm.loop, &dm.sigint);
     uv_signal_init(&dm.loop, &dm.sighup);
     uv_timer_init(&dm.loop, &dm.grace);
+    uv_timer_init(&dm.loop, &dm.orphans);
     dm.sigterm.data = dm.sigint.data = dm.sighup.data = &dm;
-    dm.grace.data = &dm;
+    dm.grace.data = dm.orphans.data = &dm;
     uv_signal_start(&dm.sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&dm.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&dm.sighup, on_hup, SIGHUP);
@@ -1397,6 +1381,8 @@ int kiln_daemon_run(const kiln_daemon_options *o)
         t0 = uv_hrtime();
         n = load_all(&dm, true);
         recover(&dm);
+        uv_timer_start(&dm.orphans, on_orphan_timer, ORPHAN_CHECK_MS,
+                       ORPHAN_CHECK_MS);
         if (kiln_inbox_open(&dm.inbox, &dm.loop, o->state_dir, on_request,
                             &dm, &err) != 0)
             say("warning: %s: kiln trigger cannot reach this daemon",

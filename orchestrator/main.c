@@ -10,7 +10,7 @@ static const kiln_cmd *const commands[] = {
     &kiln_cmd_lineage, &kiln_cmd_metrics, &kiln_cmd_models, &kiln_cmd_gc,
     &kiln_cmd_drift,
     &kiln_cmd_serve, &kiln_cmd_status, &kiln_cmd_trigger, &kiln_cmd_triggers,
-    &kiln_cmd_cancel,
+    &kiln_cmd_cancel, &kiln_cmd_resume, &kiln_cmd_abandon,
     &kiln_cmd_cron,
 };
 

@@ -977,16 +977,43 @@ static int query_rows(kiln_store *st, json_t **out, const char *sql,
 #define RUN_COLUMNS                                                         \
     "id, pipeline, status, reason, trigger, trigger_info, params, "         \
     "git_commit, git_branch, git_dirty, file, pipeline_hash, workdir, "     \
-    "created_at, started_at, finished_at"
+    "created_at, started_at, finished_at, owner_pid, owner_start"
+
+/* A run still recorded queued or running whose kiln process (owner_pid
+ * and its start time) is gone is orphaned: say so ("orphaned": true), so
+ * nobody takes it for running. */
+static void mark_orphans(json_t *runs)
+{
+    json_t *r;
+    size_t i;
+    json_array_foreach(runs, i, r) {
+        const char *status = json_string_value(json_object_get(r,
+                                                               "status"));
+        pid_t pid;
+        uint64_t start;
+        if (!status || (strcmp(status, KILN_ST_RUNNING) != 0 &&
+                        strcmp(status, KILN_ST_QUEUED) != 0))
+            continue;
+        pid = (pid_t)json_integer_value(json_object_get(r, "owner_pid"));
+        start = (uint64_t)json_integer_value(json_object_get(r,
+                                                             "owner_start"));
+        json_object_set_new(r, "orphaned", json_boolean(
+                            pid <= 0 || !start ||
+                            kiln_proc_start(pid) != start));
+    }
+}
 
 int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
                          int limit, kiln_err *err)
 {
-    return query_rows(st, out,
-                      "SELECT " RUN_COLUMNS " FROM runs "
-                      "WHERE ?1 IS NULL OR pipeline = ?1 "
-                      "ORDER BY id DESC LIMIT ?2",
-                      pipeline, limit > 0 ? limit : 20, err);
+    int rc = query_rows(st, out,
+                        "SELECT " RUN_COLUMNS " FROM runs "
+                        "WHERE ?1 IS NULL OR pipeline = ?1 "
+                        "ORDER BY id DESC LIMIT ?2",
+                        pipeline, limit > 0 ? limit : 20, err);
+    if (rc == 0)
+        mark_orphans(*out);
+    return rc;
 }
 
 int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
@@ -1009,6 +1036,7 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
         return kiln_err_set(err, KILN_ENOTFOUND, "no run %lld in %s",
                             (long long)run_id, st->path);
     }
+    mark_orphans(runs);
     run = json_incref(json_array_get(runs, 0));
     json_decref(runs);
 
@@ -1103,7 +1131,7 @@ int kiln_store_run_abandon(kiln_store *st, int64_t run_id,
         "finished_at = ?3 WHERE run_id = ?1 AND status = 'running'",
         "UPDATE run_steps SET status = 'cancelled', reason = ?2, "
         "finished_at = ?3 WHERE run_id = ?1 AND status NOT IN "
-        "('succeeded', 'failed', 'skipped', 'cancelled')",
+        "('succeeded', 'failed', 'skipped', 'cancelled', 'gated')",
         "UPDATE runs SET status = 'failed', reason = ?2, finished_at = ?3 "
         "WHERE id = ?1",
     };
@@ -1136,10 +1164,12 @@ fail:
 int kiln_store_unfinished_runs_json(kiln_store *st, json_t **out,
                                     kiln_err *err)
 {
-    return query_rows(st, out, "SELECT " RUN_COLUMNS ", owner_pid, "
-                      "owner_start FROM runs WHERE status IN ('queued', "
-                      "'running') AND ?1 IS NULL AND ?2 ORDER BY id",
-                      NULL, 1, err);
+    int rc = query_rows(st, out, "SELECT " RUN_COLUMNS " FROM runs WHERE "
+                        "status IN ('queued', 'running') AND ?1 IS NULL AND "
+                        "?2 ORDER BY id", NULL, 1, err);
+    if (rc == 0)
+        mark_orphans(*out);
+    return rc;
 }
 
 int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
@@ -1168,6 +1198,7 @@ int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
         json_decref(recent);
         return rc;
     }
+    mark_orphans(active);
     *out = json_pack("{s:o, s:o, s:o}", "schedules", sched, "active",
                      active, "fires", recent);
     return 0;
@@ -1957,6 +1988,7 @@ int kiln_store_runs_page_json(kiln_store *st, json_t **out,
         json_decref(rows);
         return db_error(st, rc, err, "querying runs");
     }
+    mark_orphans(rows);
     *out = rows;
     return 0;
 }

@@ -4,7 +4,7 @@ _kiln()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     local commands="run validate dag runs show logs lineage metrics models gc
-        drift serve status trigger triggers cancel cron"
+        drift serve status trigger triggers cancel resume abandon cron"
     if [ "$COMP_CWORD" -eq 1 ]; then
         COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
         return

@@ -1,0 +1,82 @@
+# A kiln run killed with SIGKILL leaves a run whose owner is gone: kiln
+# runs and kiln show say it is orphaned, kiln resume takes it over
+# (recording how its steps really ended, running nothing twice), kiln
+# abandon ends it, and a kiln serve running beside takes such runs over
+# by itself (issue 12, point 3).
+. "$(dirname "$0")/lib.sh"
+cd "$T"
+pipeline o <<EOF2
+pipeline: o
+steps:
+  a: {run: "sh -c 'echo ran >> a.count; sleep 2'"}
+  b: {needs: [a], run: "sh -c 'echo ran >> b.count'"}
+EOF2
+# start_killed: a kiln run killed while step a runs; $id is its run.
+start_killed() {
+    "$KILN" run "$1" >/dev/null 2>&1 &
+    local runner=$!
+    wait_for "step a running" 5 \
+        '[ "$(q "select count(*) from executions where status = '\''running'\''")" = 1 ]'
+    id=$(q "select max(id) from runs")
+    kill -9 $runner
+    wait $runner 2>/dev/null
+}
+start_killed o.yaml
+kiln_rc runs
+contains "kiln runs says orphaned" "orphaned" "$out"
+kiln_rc show "$id"
+contains "kiln show says how to go on" "kiln resume $id" "$out"
+kiln_rc runs --json
+eq "JSON says orphaned" "True" \
+    "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["orphaned"])')"
+kiln_rc resume "$id"
+eq "resume: the run ends well" 0 "$rc"
+eq "a ran once (it outlived kiln), b once" "1 1" \
+    "$(wc -l < a.count) $(wc -l < b.count)"
+eq "a recorded as it really ended" "succeeded|0" \
+    "$(q "select status || '|' || exit_code from executions where run_id = $id and step = 'a'")"
+eq "one attempt each" "1 1" \
+    "$(q "select count(*) from executions where run_id = $id and step = 'a'") $(q "select count(*) from executions where run_id = $id and step = 'b'")"
+eq "the run succeeded" succeeded "$(q "select status from runs where id = $id")"
+kiln_rc resume "$id"
+eq "resuming a run that ended is refused" 2 "$rc"
+
+# kiln abandon: what still runs is stopped, the run recorded failed.
+rm -f a.count b.count
+pipeline long <<EOF2
+pipeline: long
+steps:
+  a: {run: "sh -c 'echo ran >> a.count; sleep 30$$'"}
+  b: {needs: [a], run: "true"}
+EOF2
+start_killed long.yaml
+check "its step still runs" pgrep -f "sleep 30$$"
+kiln_rc abandon "$id" --reason "no longer wanted"
+eq "abandon" 0 "$rc"
+wait_for "the step's process stopped" 15 '! pgrep -f "sleep 30$$"'
+eq "the run failed with the reason" "failed|abandoned: no longer wanted" \
+    "$(q "select status || '|' || reason from runs where id = $id")"
+eq "its attempt cancelled, b cancelled" "cancelled cancelled" \
+    "$(q "select status from executions where run_id = $id") $(q "select status from run_steps where run_id = $id and step = 'b'")"
+
+# A changed pipeline file: resume refuses and says what to do.
+start_killed o.yaml
+echo "# changed" >> o.yaml
+kiln_rc resume "$id"
+eq "resume refuses a changed pipeline" 2 "$rc"
+contains "and says why" "changed since it started" "$err"
+kiln_rc abandon "$id"; eq "abandoned instead" 0 "$rc"
+
+# kiln serve beside takes over a run orphaned while it runs.
+rm -f a.count b.count
+mkdir -p none
+printf 'pipeline: other\nsteps:\n  x: {run: "true"}\n' > none/other.yaml
+serve serve.log none
+wait_for "the daemon" 5 'grep -q "loaded" "$T/serve.log"'
+start_killed o.yaml
+wait_for "the daemon took it over and ended it" 20 \
+    '[ "$(q "select status from runs where id = '"$id"'")" = succeeded ]'
+contains "it said so" "taking over run $id" "$(cat "$T/serve.log")"
+eq "nothing ran twice" "1 1" "$(wc -l < a.count) $(wc -l < b.count)"
+stop $daemon
+finish
