@@ -1,17 +1,29 @@
 /*
- * csvfile.h: reading CSV files record by record, with line numbers, and the
- * number syntax CSV cells share.
+ * csvfile.h: the CSV module. Reading CSV files record by record with their
+ * line numbers, loading them as columns (for drift), and the number
+ * syntax CSV cells share. kiln drift, drift triggers and validation steps
+ * all read CSV here, so a file means the same and fails with the same
+ * message everywhere.
  *
- * Files are read with libcsv in strict mode, as drift.h's column loader
- * reads them (RFC 4180: quoted fields with commas, quotes and newlines,
- * CRLF, a UTF-8 BOM before the header, blank lines skipped). Each record
- * comes with the physical line it starts on, so checks can point at the
- * offending lines even when a quoted field spans several. Reading blocks.
+ * Files are read with libcsv in strict mode (RFC 4180: quoted fields with
+ * commas, quotes and newlines, CRLF, blank lines skipped). A UTF-8 byte
+ * order mark at the start of the file is no part of the text. The first
+ * record is the header and must name the columns: an empty file (or one of
+ * blank lines, or only a byte order mark), a doubled byte order mark and a
+ * name written twice are errors. Each record comes with the physical line
+ * it starts on, so errors and checks point at the right line even when a
+ * quoted field spans several. Reading blocks.
+ *
+ * Errors in a file are KILN_EINVAL, their message "FILE: line N: what is
+ * wrong"; a file that cannot be opened or read is KILN_ERROR naming its
+ * path.
  */
 #ifndef KILN_CSVFILE_H
 #define KILN_CSVFILE_H
 
 #include "base/base.h"
+
+/* Records. */
 
 /* One record. The fields are NUL-terminated and live only during the
  * callback. */
@@ -31,11 +43,48 @@ typedef int (*kiln_csv_record_cb)(const kiln_csv_record *rec, void *data);
  * Read the CSV file at path, calling cb for each record. Returns 0, the
  * callback's non-zero value, KILN_EINVAL naming the line of a malformed
  * file (a stray quote, an unclosed quoted field, a record whose field
- * count differs from the header's, no header at all), or KILN_ERROR when
- * the file cannot be opened or read (err names the path).
+ * count differs from the header's, no header, a doubled byte order mark,
+ * a column name written twice), or KILN_ERROR when the file cannot be
+ * opened or read (err names the path). The header is checked before cb
+ * sees it. A header alone is a file of no data records, not an error.
  */
 int kiln_csv_read(const char *path, kiln_csv_record_cb cb, void *data,
                   kiln_err *err);
+
+/* Tables of columns. */
+
+/* A column: numeric when every non-empty cell parses as a number
+ * (kiln_csv_number()), categorical otherwise. Empty cells are missing. */
+typedef struct kiln_csv_column {
+    char *name;
+    bool numeric;
+    size_t n;          /* non-missing values */
+    size_t missing;    /* empty cells */
+    double *values;    /* numeric: the n values */
+    size_t n_cats;     /* categorical: distinct values and their counts */
+    char **cats;
+    size_t *counts;
+} kiln_csv_column;
+
+typedef struct kiln_csv_table {
+    size_t n_cols;
+    kiln_csv_column *cols;
+    size_t n_rows;     /* data rows, the header not counted */
+} kiln_csv_table;
+
+/*
+ * Load the CSV file at path as columns. The errors of kiln_csv_read(),
+ * with the same messages, and one more: a table needs data, so a header
+ * without rows is KILN_EINVAL naming the line after the header. On error
+ * *out is empty. Release with kiln_csv_table_dispose().
+ */
+int kiln_csv_load(kiln_csv_table *out, const char *path, kiln_err *err);
+/* Free what t holds and empty it. t may be NULL. */
+void kiln_csv_table_dispose(kiln_csv_table *t);
+/* The column called name, or NULL. */
+kiln_csv_column *kiln_csv_column_find(kiln_csv_table *t, const char *name);
+
+/* Numbers. */
 
 bool kiln_csv__strtod(double *out, const char *s, const char *end);
 

@@ -1,12 +1,12 @@
 /*
- * drift.h: CSV columns and the drift between a reference and a current
- * data set.
+ * drift.h: the drift between a reference and a current data set, column
+ * by column.
  *
- * CSV is read with libcsv (RFC 4180: quoted fields with commas, quotes
- * and newlines, CRLF, a BOM); the first row names the columns; empty cells
- * are missing. A column is numeric when every non-empty value parses as a
- * number, categorical otherwise. Reading and the statistics block: the
- * daemon runs them on the thread pool.
+ * The columns come from csvfile.h's tables (kiln_csv_load(): the first row
+ * names the columns, empty cells are missing, a column is numeric when
+ * every non-empty value parses as a number, categorical otherwise), so a
+ * file is read and rejected as everywhere else. Reading and the
+ * statistics block: the daemon runs them on the thread pool.
  *
  * Numeric columns: bins at the distinct values among the reference's
  * 10%..90% quantiles (numpy's linear interpolation), fractions floored at
@@ -23,31 +23,7 @@
 #include <jansson.h>
 
 #include "base/base.h"
-
-typedef struct kiln_csv_column {
-    char *name;
-    bool numeric;
-    size_t n;          /* non-missing values */
-    size_t missing;    /* empty cells */
-    double *values;    /* numeric: the n values */
-    size_t n_cats;     /* categorical: distinct values and their counts */
-    char **cats;
-    size_t *counts;
-} kiln_csv_column;
-
-typedef struct kiln_csv_table {
-    size_t n_cols;
-    kiln_csv_column *cols;
-    size_t n_rows;     /* data rows, the header not counted */
-} kiln_csv_table;
-
-/* Load a CSV file. KILN_EINVAL names the line of a malformed file (or a
- * row whose field count differs from the header's); KILN_ERROR when it
- * cannot be read. Release with kiln_csv_table_dispose(). */
-int kiln_csv_load(kiln_csv_table *t, const char *path, kiln_err *err);
-void kiln_csv_table_dispose(kiln_csv_table *t);
-/* The column called name, or NULL. */
-kiln_csv_column *kiln_csv_column_find(kiln_csv_table *t, const char *name);
+#include "csvfile.h"
 
 typedef struct kiln_drift_stats {
     bool numeric;          /* both sides numeric */
@@ -70,7 +46,8 @@ int kiln_drift_decide(bool *out, const kiln_drift_stats *s,
                       const char *method, double threshold, kiln_err *err);
 
 /*
- * Compare two CSV files, as kiln drift does: load both (in parallel),
+ * Compare two CSV files, as kiln drift does: load both (in parallel;
+ * either one's error is kiln_csv_load()'s, the reference's first),
  * compare the columns they share (or only those named; each must be in
  * both files) and decide each by method and threshold. *out is
  * {"columns": [{"name", "type", "n_reference", "n_current",
