@@ -123,9 +123,9 @@ static int on_record(const kiln_csv_record *rec, void *data)
         ck->header = kiln_calloc(rec->n, sizeof(char *));
         for (size_t i = 0; i < rec->n; i++)
             ck->header[i] = kiln_strdup(rec->fields[i]);
-        /* A name written twice is checked where it first appears. */
+        /* The reader lets no name appear twice. */
         for (size_t k = 0; k < v->n_rules; k++) {
-            for (size_t i = rec->n; i-- > 0;) {
+            for (size_t i = 0; i < rec->n && !ck->cols[k].present; i++) {
                 if (strcmp(rec->fields[i], v->rules[k].column) == 0) {
                     ck->cols[k].present = true;
                     ck->cols[k].idx = i;
@@ -298,7 +298,8 @@ static const char *method_stat(const char *method)
  * both files (each one that is not is a violation); by default every
  * column of both is compared. ks and wasserstein need numbers on both
  * sides: a column without them fails when the check names it, and is a
- * warning otherwise. */
+ * warning otherwise. Data of no rows has nothing to compare: a violation
+ * (the reference must still be a table with rows, as for kiln drift). */
 static int check_drift(kiln_validate_result *out, const kiln_drift_check *d,
                        const checker *ck, const char *data_path,
                        const char *dir, kiln_err *err)
@@ -312,6 +313,16 @@ static int check_drift(kiln_validate_result *out, const kiln_drift_check *d,
 
     if (rc == 1)
         rc = 0;
+    if (rc == 0 && ck->rows == 0) {
+        /* The reference is read all the same: unusable, it is an error
+         * whatever the data. */
+        kiln_csv_table t;
+        if ((rc = kiln_csv_load(&t, ref_path, err)) == 0)
+            fail(out, "drift: the data has no rows to compare with %s",
+                 d->reference);
+        kiln_csv_table_dispose(&t);
+        goto done;
+    }
     for (size_t k = 0; rc == 0 && k < d->columns.n; k++) {
         const char *name = d->columns.items[k];
         bool in_data = false;
@@ -365,6 +376,7 @@ static int check_drift(kiln_validate_result *out, const kiln_drift_check *d,
                  "categorical, not checked", name, d->method);
         }
     }
+done:
     json_decref(rep);
     strlist_free(&ref);
     free(cols);

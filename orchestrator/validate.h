@@ -35,9 +35,11 @@ typedef struct kiln_validate_result {
 /*
  * Run v's checks. Paths are relative to dir (NULL: the current
  * directory). Returns 0 when the checks ran, whether or not they passed;
- * KILN_EINVAL for unusable input (a malformed CSV, naming its line) and
- * KILN_ERROR when a file cannot be read (naming its path), with nothing
- * in out. Release out with kiln_validate_result_dispose() either way.
+ * KILN_EINVAL for unusable input (a file csvfile.h does not read as CSV,
+ * with its message naming the file and line) and KILN_ERROR when a file
+ * cannot be read (naming its path), with nothing in out. A header alone
+ * is data of 0 rows. Release out with kiln_validate_result_dispose()
+ * either way.
  */
 int kiln_validate_run(kiln_validate_result *out, const kiln_validation *v,
                       const char *dir, kiln_err *err);

@@ -314,6 +314,16 @@ static void test_unusable(void)
                  "header row naming the columns");
     expect_error(&v, NULL, KILN_ERROR, "cannot open DIR/data.csv: No such "
                  "file or directory");
+    /* Headers that name no columns, or not each once. */
+    expect_error(&v, "\xef\xbb\xbf", KILN_EINVAL, "DIR/data.csv: line 1: "
+                 "expected a header row naming the columns, found only a "
+                 "byte order mark");
+    expect_error(&v, "\xef\xbb\xbf\xef\xbb\xbf" "a,b\n1,2\n", KILN_EINVAL,
+                 "DIR/data.csv: line 1: more than one byte order mark "
+                 "before the first column name");
+    expect_error(&v, "a,b,a\n1,2,3\n", KILN_EINVAL, "DIR/data.csv: line 1: "
+                 "column \"a\" appears twice in the header (columns 1 and "
+                 "3)");
 }
 
 static void test_drift(void)
@@ -410,6 +420,25 @@ static void test_drift(void)
     ASSERT_STREQ(kiln_buf_cstr(&r.report),
                  "FAIL x: drift ks: no values in the data\n"
                  "validate data.csv: 1 row, 1 violation\n");
+    kiln_validate_result_dispose(&r);
+
+    /* Data of no rows: nothing to compare, no drift claimed. */
+    write_file("data.csv", "x,y,c,only_data\n");
+    ASSERT_EQ_INT(kiln_validate_run(&r, &v, dir, &err), 0);
+    ASSERT_STREQ(kiln_buf_cstr(&r.report),
+                 "FAIL drift: the data has no rows to compare with ref.csv\n"
+                 "validate data.csv: 0 rows, 1 violation\n");
+    kiln_validate_result_dispose(&r);
+    /* A reference of no rows is unusable input, whatever the data. */
+    write_file("ref.csv", "x,y,c,only_ref\n");
+    ASSERT_EQ_INT(kiln_validate_run(&r, &v, dir, &err), KILN_EINVAL);
+    ASSERT(strstr(err.msg, "/ref.csv: line 2: no data rows after the "
+                  "header"));
+    kiln_validate_result_dispose(&r);
+    write_file("data.csv", "x,y,c,only_data\n1,2,a,1\n");
+    ASSERT_EQ_INT(kiln_validate_run(&r, &v, dir, &err), KILN_EINVAL);
+    ASSERT(strstr(err.msg, "/ref.csv: line 2: no data rows after the "
+                  "header"));
     kiln_validate_result_dispose(&r);
 
     /* A missing reference is unusable input. */
