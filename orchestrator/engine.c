@@ -1671,8 +1671,13 @@ static void step_reattach(step_rt *s, json_t *attempt)
     /* Without an id (kiln stopped right after recording the attempt),
      * the executor looks for the process by the attempt's status file. */
     if (engine_executor(&s->ex, eng, st->executor, &err) == 0 &&
-        kiln_executor_attach(s->ex, &s->task, ext, &err) == 0)
+        kiln_executor_attach(s->ex, &s->task, ext, &err) == 0) {
+        if (!ext && kiln_store_exec_set_external(eng->store, s->exec_id,
+                                                 s->task.external_id,
+                                                 s->started_ms, &serr) != 0)
+            store_failed(run, &serr);
         return;
+    }
     s->ex = NULL;
     release_slot(s);
     if (!ext && err.code == KILN_ENOTFOUND) {

@@ -47,4 +47,27 @@ eq "after ran once, after the restart" "ran" "$(cat after.count)"
 eq "one execution per step" 3 "$(q 'select count(*) from executions')"
 eq "the run failed because of quick" 'failed|step "quick" failed: exited with status 4' \
     "$(q 'select status, reason from runs where id=1')"
+
+# Killed right after sbatch, before the job id was recorded
+# (KILN_CRASH=spawned): the restarted daemon finds the job by the comment
+# naming its attempt and watches it, rather than submit it again.
+cat > "$P/crash.yaml" <<'YAML'
+pipeline: crash2
+schedule: "0 0 1 1 *"
+defaults: {executor: slurm}
+steps:
+  once:
+    run: "echo ran >> once.count; sleep 3"
+YAML
+rm -f once.count
+KILN_CRASH=spawned:1 KILN_NOW=2025-12-31T23:59:59Z serve serve2.log --jobs 4 "$P/crash.yaml"
+wait_for "the daemon killed itself after sbatch" 15 '! kill -0 $daemon 2>/dev/null'
+eq "the attempt is recorded, its job id not" "running|" \
+    "$(q "select e.status, coalesce(e.external_id, '') from executions e join runs r on r.id = e.run_id where r.pipeline = 'crash2'")"
+KILN_NOW=2026-01-01T00:00:30Z serve serve2.log --jobs 4 "$P/crash.yaml"
+wait_for "the run to end" 30 'test "$(q "select status from runs where pipeline = '\''crash2'\''")" = succeeded'
+stop $daemon
+eq "the job ran once" "ran" "$(cat once.count)"
+eq "one execution, with the job id found" "1|1" \
+    "$(q "select count(*), count(external_id) from executions e join runs r on r.id = e.run_id where r.pipeline = 'crash2'")"
 finish
