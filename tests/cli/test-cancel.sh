@@ -12,7 +12,7 @@ YAML
 "$KILN" run "$T/long.yaml" --jobs 2 >"$T/out" 2>"$T/err" &
 pid=$!
 for _ in $(seq 50); do
-    [ "$(pgrep -fc "sleep ($A|$B)")" = 2 ] && break
+    [ "$(pgrep -fc "^sleep ($A|$B)$")" = 2 ] && break
     sleep 0.1
 done
 kill -INT $pid
