@@ -1,11 +1,12 @@
 /*
  * local.c: steps as local processes.
  *
- * Each task is `uv_spawn`ed detached (setsid), so it leads a new process
- * group and a cancel reaches everything it started: SIGTERM to the group,
- * SIGKILL after KILN_KILL_GRACE_MS. stdout and stderr go straight to the
- * attempt's log file (the child inherits the descriptor), so output never
- * passes through the loop.
+ * Each task is spawned in a new session (setsid), so it leads a new
+ * process group and a cancel reaches everything it started: SIGTERM to
+ * the group, SIGKILL after KILN_KILL_GRACE_MS. stdout and stderr go
+ * straight to the attempt's log file (the child inherits the descriptor),
+ * so output never passes through the loop. A program that is a script
+ * without "#!" runs with /bin/sh, as execvp runs it.
  *
  * The command runs under kiln-shim, which writes its exit status to
  * task->status_path. The external id is "PID:START" (the shim's pid and
@@ -284,6 +285,72 @@ static int spawn_uv(local_proc *lp, char **argv, kiln_task *task, int fd)
     return 0;
 }
 
+/* Spawn argv for task into a new *out, through a pidfd or the portable
+ * way. Returns 0, or a positive errno and *out NULL. */
+static int spawn(local_proc **out, kiln_executor *ex, char **argv,
+                 kiln_task *task, int fd)
+{
+    local_proc *lp = proc_new(ex);
+    int rc;
+    if (!have_pidfd())
+        rc = spawn_uv(lp, argv, task, fd); /* on error lp goes on close */
+    else if ((rc = spawn_pidfd(lp, argv, task, fd)) != 0)
+        free(lp);
+    *out = rc == 0 ? lp : NULL;
+    return rc;
+}
+
+/* The value of PATH in env, or NULL. */
+static const char *env_path(char *const *env)
+{
+    for (; env && *env; env++)
+        if (strncmp(*env, "PATH=", 5) == 0)
+            return *env + 5;
+    return NULL;
+}
+
+/*
+ * argv run as execvp runs a program the kernel cannot execute (ENOEXEC,
+ * a script without "#!"): /bin/sh FILE ARGS..., FILE being argv[0] as
+ * found in path (glibc's default when NULL). Returns a new argv in one
+ * allocation (free() it), or NULL when it is not found.
+ */
+static char **sh_argv(char *const *argv, const char *path)
+{
+    char *file = NULL, **sh;
+    size_t argc = 0, len;
+
+    if (strchr(argv[0], '/')) {
+        file = kiln_strdup(argv[0]);
+    } else {
+        const char *dir = path ? path : "/bin:/usr/bin";
+        for (;;) {
+            size_t n = strcspn(dir, ":");
+            /* An empty entry is the working directory. */
+            file = n ? kiln_asprintf("%.*s/%s", (int)n, dir, argv[0])
+                     : kiln_strdup(argv[0]);
+            if (access(file, X_OK) == 0)
+                break;
+            free(file);
+            file = NULL;
+            if (!dir[n])
+                break;
+            dir += n + 1;
+        }
+        if (!file)
+            return NULL;
+    }
+    while (argv[argc])
+        argc++;
+    len = strlen(file) + 1;
+    sh = kiln_malloc((argc + 2) * sizeof(char *) + len);
+    sh[0] = "/bin/sh";
+    sh[1] = memcpy(sh + argc + 2, file, len);
+    memcpy(sh + 2, argv + 1, argc * sizeof(char *)); /* with the NULL */
+    free(file);
+    return sh;
+}
+
 static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
 {
     local_executor *le = (local_executor *)ex;
@@ -309,13 +376,20 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
         memcpy(argv, task->argv, argc * sizeof(char *));
     }
 
-    lp = proc_new(ex);
-    rc = have_pidfd() ? spawn_pidfd(lp, argv, task, fd)
-                      : spawn_uv(lp, argv, task, fd);
+    rc = spawn(&lp, ex, argv, task, fd);
+    if (rc == ENOEXEC) {
+        /* glibc's posix_spawnp no longer falls back to /bin/sh, nor does
+         * every libuv. PATH is the one each searched: kiln's for
+         * posix_spawnp, the task's for uv_spawn. */
+        char **sh = sh_argv(argv, have_pidfd() ? getenv("PATH")
+                                               : env_path(task->env));
+        if (sh) {
+            rc = spawn(&lp, ex, sh, task, fd);
+            free(sh);
+        }
+    }
     if (rc != 0) {
         close(fd);
-        if (have_pidfd())
-            free(lp); /* the uv path frees it in its close callback */
         if (rc == ENOENT && task->workdir &&
             access(task->workdir, F_OK) != 0)
             rc = kiln_err_set(err, KILN_EINVAL, "working directory %s does "

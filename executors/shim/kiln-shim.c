@@ -10,7 +10,8 @@
  * SIGTERM and SIGHUP (they reach the command through its process group)
  * so it can record the command's end; it then exits the same way the
  * command did. STATUS_FILE holds "exit N" or "signal N" and appears
- * atomically (written beside, then renamed).
+ * atomically (written beside, then renamed). PROGRAM is looked up in PATH
+ * and, as execvp does, run with /bin/sh when it is a script without "#!".
  *
  * It uses only libc and starts fast: it runs once per step.
  */
@@ -71,6 +72,7 @@ int main(int argc, char **argv)
         sigaction(SIGINT, &dfl, NULL);
         sigaction(SIGTERM, &dfl, NULL);
         sigaction(SIGHUP, &dfl, NULL);
+        /* glibc's execvp runs a script without "#!" with /bin/sh. */
         execvp(argv[2], argv + 2);
         fprintf(stderr, "kiln: cannot run %s: %s\n", argv[2],
                 strerror(errno));

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,17 +32,12 @@ static void on_done(kiln_task *task, void *data)
     done_count++;
 }
 
-/* Run one shell command to its end; cancel it after cancel_ms if >= 0. */
-static void run(kiln_task *task, uv_loop_t *loop, kiln_executor *ex,
-                const char *cmd, int cancel_ms, bool force)
+/* Start argv, under kiln-shim when status is not NULL. */
+static void start(kiln_task *task, kiln_executor *ex, char **argv,
+                  const char *status)
 {
-    static char *argv[4];
     static char log[256];
     kiln_err err = KILN_ERR_INIT;
-    argv[0] = "/bin/sh";
-    argv[1] = "-c";
-    argv[2] = (char *)cmd;
-    argv[3] = NULL;
     snprintf(log, sizeof(log), "%s/log", dir);
     unlink(log);
     memset(task, 0, sizeof(*task));
@@ -49,18 +45,52 @@ static void run(kiln_task *task, uv_loop_t *loop, kiln_executor *ex,
     task->env = environ;
     task->workdir = dir;
     task->log_path = log;
+    task->status_path = status;
     task->cpus = 1;
     done_count = 0;
     CHECK(kiln_executor_start(ex, task, &err) == 0);
     CHECK(atoi(task->external_id) > 0);
+}
+
+/* Run the loop until the task has ended. */
+static void finish(uv_loop_t *loop, kiln_executor *ex)
+{
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK(done_count == 1);
+    CHECK(ex->active == 0);
+}
+
+/* Run argv to its end, under kiln-shim when status is not NULL; cancel
+ * it after cancel_ms if >= 0. */
+static void run_argv(kiln_task *task, uv_loop_t *loop, kiln_executor *ex,
+                     char **argv, const char *status, int cancel_ms,
+                     bool force)
+{
+    start(task, ex, argv, status);
     if (cancel_ms >= 0) {
         uv_run(loop, UV_RUN_NOWAIT);
         usleep((useconds_t)cancel_ms * 1000);
         kiln_executor_cancel(ex, task, force);
     }
-    uv_run(loop, UV_RUN_DEFAULT);
-    CHECK(done_count == 1);
-    CHECK(ex->active == 0);
+    finish(loop, ex);
+}
+
+/* argv of sh -c cmd (one at a time). */
+static char **sh_c(const char *cmd)
+{
+    static char *argv[4];
+    argv[0] = "/bin/sh";
+    argv[1] = "-c";
+    argv[2] = (char *)cmd;
+    argv[3] = NULL;
+    return argv;
+}
+
+/* Run one shell command to its end; cancel it after cancel_ms if >= 0. */
+static void run(kiln_task *task, uv_loop_t *loop, kiln_executor *ex,
+                const char *cmd, int cancel_ms, bool force)
+{
+    run_argv(task, loop, ex, sh_c(cmd), NULL, cancel_ms, force);
 }
 
 /* True once nothing matches a pgrep command line: processes killed from
@@ -171,13 +201,84 @@ static void test_attach(uv_loop_t *loop, kiln_executor *ex)
     unlink(status);
 }
 
+static void write_file(const char *name, const char *text, mode_t mode)
+{
+    char path[300];
+    FILE *f;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    CHECK((f = fopen(path, "w")) != NULL);
+    fputs(text, f);
+    fclose(f);
+    CHECK(chmod(path, mode) == 0);
+}
+
+static void remove_file(const char *name)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    unlink(path);
+}
+
+/* A script without a "#!" line runs under /bin/sh, as execvp would run
+ * it, found by its path or in PATH, with its exit status; a file that
+ * cannot be executed at all still fails and says why. status: run under
+ * kiln-shim. */
+static void test_noexec(uv_loop_t *loop, kiln_executor *ex,
+                        const char *status)
+{
+    char *rel[] = {"./prep.sh", "a", "b c", NULL};
+    char *bare[] = {"prep.sh", "d", NULL};
+    char *data[] = {"./data.txt", NULL};
+    char *path = kiln_strdup(getenv("PATH"));
+    char *found = kiln_asprintf("%s:%s", dir, path);
+    kiln_task task;
+    kiln_err err = KILN_ERR_INIT;
+
+    write_file("prep.sh", "printf '[%s]' \"$0\" \"$@\"; echo; exit 7\n",
+               0755);
+    write_file("data.txt", "echo never\n", 0644);
+    run_argv(&task, loop, ex, rel, status, -1, false);
+    CHECK(task.outcome == KILN_TASK_EXITED && task.exit_code == 7);
+    CHECK(strcmp(slurp(task.log_path), "[./prep.sh][a][b c]\n") == 0);
+
+    setenv("PATH", found, 1);
+    run_argv(&task, loop, ex, bare, status, -1, false);
+    setenv("PATH", path, 1);
+    CHECK(task.outcome == KILN_TASK_EXITED && task.exit_code == 7);
+    CHECK(strstr(slurp(task.log_path), "/prep.sh][d]\n") != NULL);
+
+    if (status) {
+        /* The shim's child cannot exec it: 126, and why in the log. */
+        run_argv(&task, loop, ex, data, status, -1, false);
+        CHECK(task.outcome == KILN_TASK_EXITED && task.exit_code == 126);
+        CHECK(strstr(slurp(task.log_path), "./data.txt: Permission denied")
+              != NULL);
+        unlink(status);
+    } else {
+        memset(&task, 0, sizeof(task));
+        task.argv = data;
+        task.env = environ;
+        task.workdir = dir;
+        task.log_path = "/dev/null";
+        done_count = 0;
+        CHECK(kiln_executor_start(ex, &task, &err) == KILN_ERROR);
+        CHECK(strstr(err.msg, "./data.txt: Permission denied") != NULL);
+        uv_run(loop, UV_RUN_DEFAULT);
+        CHECK(done_count == 0 && ex->active == 0);
+    }
+    remove_file("prep.sh");
+    remove_file("data.txt");
+    free(found);
+    free(path);
+}
+
 int main(void)
 {
     uv_loop_t loop;
     kiln_executor *ex;
     kiln_task task;
     kiln_err err = KILN_ERR_INIT;
-    char log[300];
+    char log[300], status[300];
 
     CHECK(mkdtemp(dir) != NULL);
     snprintf(log, sizeof(log), "%s/log", dir);
@@ -233,6 +334,9 @@ int main(void)
     }
 
     test_attach(&loop, ex);
+    test_noexec(&loop, ex, NULL);
+    snprintf(status, sizeof(status), "%s/status", dir);
+    test_noexec(&loop, ex, status);
 
     kiln_executor_free(ex);
     CHECK(uv_loop_close(&loop) == 0);
