@@ -8,13 +8,16 @@
  * so output never passes through the loop. A program that is a script
  * without "#!" runs with /bin/sh, as execvp runs it.
  *
- * The command runs under kiln-shim, which writes its exit status to
- * task->status_path. The external id is "PID:START" (the shim's pid and
- * its start time in clock ticks since boot, from /proc), so a daemon
- * started again after a crash can attach to a shim that still runs without
- * mistaking a recycled pid for it, and read how it ended from the status
- * file. A task is done once its process has ended and its handles are
- * closed.
+ * With a status_path the command runs under kiln-shim, which writes its
+ * exit status there and kills whatever the command left behind, also the
+ * processes that left its process group. The forced stop then goes
+ * through the shim (KILN_SHIM_KILL), which can still find those; SIGKILL
+ * to the group follows only if the shim has not ended SHIM_KILL_MS later.
+ * The external id is "PID:START" (the shim's pid and its start time in
+ * clock ticks since boot, from /proc), so a daemon started again after a
+ * crash can attach to a shim that still runs without mistaking a recycled
+ * pid for it, and read how it ended from the status file. A task is done
+ * once its process has ended and its handles are closed.
  */
 #include "executor.h"
 
@@ -31,6 +34,11 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "shim/kiln-shim.h"
+
+/* How long kiln-shim gets to kill a step's processes when asked, before
+ * kiln kills the step's process group itself. */
+#define SHIM_KILL_MS 2000
 
 typedef struct local_executor {
     kiln_executor base;
@@ -54,7 +62,10 @@ typedef struct local_proc {
     int pending_closes;
     bool exited;
     bool cancelling;
-    int64_t kill_at;        /* monotonic ms for SIGKILL; 0 = not armed */
+    bool shim;              /* pid is a kiln-shim */
+    bool shim_asked;        /* it was sent KILN_SHIM_KILL */
+    int64_t kill_at;        /* monotonic ms for the next, stronger stop;
+                               0 = not armed */
 } local_proc;
 
 static void on_close(uv_handle_t *handle)
@@ -91,8 +102,9 @@ static void ended(local_proc *lp, bool known, int64_t exit_status,
         task->term_signal = term_signal;
     }
     if (lp->cancelling) {
-        /* Whatever the leader left behind in its group goes too. */
-        kill_group(lp, SIGKILL);
+        /* Whatever the leader left behind in its group goes too (the pid
+         * alone may be someone else's by now). */
+        kill(-lp->pid, SIGKILL);
         task->outcome = KILN_TASK_CANCELED;
         snprintf(task->reason, sizeof(task->reason), "%s",
                  task->term_signal ? strsignal(task->term_signal)
@@ -154,17 +166,34 @@ static int64_t mono_ms(void)
     return (int64_t)(uv_hrtime() / 1000000);
 }
 
-/* The timer: SIGKILL when the grace period is over, and for attached
- * processes without a pidfd, a check every second that they still run. */
+/* The forced stop. A shim is asked to kill the command and everything
+ * below it, also what left the group; the group's SIGKILL (which would
+ * kill the shim first) comes SHIM_KILL_MS later if the shim still runs. */
+static void kill_now(local_proc *lp)
+{
+    union sigval v;
+    if (lp->shim && !lp->shim_asked) {
+        lp->shim_asked = true;
+        v.sival_int = KILN_SHIM_MAGIC;
+        if (sigqueue(lp->pid, KILN_SHIM_KILL, v) == 0) {
+            lp->kill_at = mono_ms() + SHIM_KILL_MS;
+            return;
+        }
+    }
+    kill_group(lp, SIGKILL);
+    lp->kill_at = 0;
+}
+
+/* The timer: the forced stop when the grace period is over, and for
+ * attached processes without a pidfd, a check every second that they
+ * still run. */
 static void on_timer(uv_timer_t *timer)
 {
     local_proc *lp = timer->data;
     if (lp->exited)
         return;
-    if (lp->kill_at && mono_ms() >= lp->kill_at) {
-        kill_group(lp, SIGKILL);
-        lp->kill_at = 0;
-    }
+    if (lp->kill_at && mono_ms() >= lp->kill_at)
+        kill_now(lp);
     if (lp->attached && lp->pidfd < 0 && kiln_proc_start(lp->pid) != lp->start) {
         ended(lp, false, 0, 0);
         return;
@@ -405,6 +434,7 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
     uv_timer_init(ex->loop, &lp->timer);
     lp->pending_closes = 2;
     lp->task = task;
+    lp->shim = task->status_path != NULL;
     lp->start = kiln_proc_start(lp->pid);
     task->priv = lp;
     task->started_ms = kiln_now_ms();
@@ -426,6 +456,7 @@ static int local_attach(kiln_executor *ex, kiln_task *task,
                             "\"%s\"", external_id);
     lp = proc_new(ex);
     lp->attached = true;
+    lp->shim = true;
     lp->pid = pid;
     lp->start = start;
     lp->task = task;
@@ -465,7 +496,11 @@ static void local_cancel(kiln_executor *ex, kiln_task *task, bool force)
         return;
     lp->cancelling = true;
     if (force) {
-        kill_group(lp, SIGKILL);
+        if (!lp->shim_asked) {
+            kill_now(lp);
+            if (lp->kill_at && !(lp->attached && lp->pidfd < 0))
+                uv_timer_start(&lp->timer, on_timer, SHIM_KILL_MS, 0);
+        }
         return;
     }
     kill_group(lp, SIGTERM);

@@ -201,6 +201,108 @@ static void test_attach(uv_loop_t *loop, kiln_executor *ex)
     unlink(status);
 }
 
+/* How many processes are exactly "sleep 40PID<tag><digit>": the escapes
+ * of one test below, and nothing whose command line only mentions them. */
+static int sleeping(int tag)
+{
+    char cmd[128], buf[32] = "";
+    FILE *p;
+    snprintf(cmd, sizeof(cmd), "pgrep -fc '^sleep 40%d%d[0-9]$'",
+             (int)getpid(), tag);
+    CHECK((p = popen(cmd, "r")) != NULL);
+    if (!fgets(buf, sizeof(buf), p))
+        buf[0] = '\0';
+    pclose(p);
+    return atoi(buf);
+}
+
+/* A command that leaves three processes behind, each out of reach of its
+ * process group or its parent: a new session (setsid), a double fork,
+ * nohup in a new session. It waits until the three run, says so in the
+ * log, then runs tail. before runs first. */
+static void escapes(char *buf, size_t size, int tag, const char *before,
+                    const char *tail)
+{
+    int m = (int)getpid();
+    snprintf(buf, size,
+             "%s setsid sleep 40%d%d1 & sh -c '(sleep 40%d%d2 &) &'; "
+             "nohup setsid sleep 40%d%d3 >/dev/null 2>&1 & i=0; "
+             "while [ $(pgrep -fc '^sleep 40%d%d[0-9]$') -lt 3 ] && "
+             "[ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done; "
+             "echo escaped $(pgrep -fc '^sleep 40%d%d[0-9]$'); %s",
+             before, m, tag, m, tag, m, tag, m, tag, m, tag, tail);
+}
+
+/* Let the loop run until n sleeps of tag run. */
+static void wait_sleeping(uv_loop_t *loop, int tag, int n)
+{
+    for (int i = 0; i < 100 && sleeping(tag) < n; i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        usleep(50000);
+    }
+    CHECK(sleeping(tag) == n);
+}
+
+/* Under kiln-shim nothing a step started outlives it: not at its end, not
+ * when it is cancelled, gracefully or not. */
+static void test_escape(uv_loop_t *loop, kiln_executor *ex)
+{
+    char status[300], cmd[1024], tail[64], id[64];
+    kiln_task task;
+    kiln_err err = KILN_ERR_INIT;
+    int st;
+
+    snprintf(status, sizeof(status), "%s/status", dir);
+    /* The command exits: the escapes go, its exit status stays. */
+    escapes(cmd, sizeof(cmd), 5, "", "exit 4");
+    run_argv(&task, loop, ex, sh_c(cmd), status, -1, false);
+    CHECK(task.outcome == KILN_TASK_EXITED && task.exit_code == 4);
+    CHECK(strstr(slurp(task.log_path), "escaped 3\n") != NULL);
+    CHECK(sleeping(5) == 0);
+    CHECK(strcmp(slurp(status), "exit 4\n") == 0);
+
+    /* A graceful cancel: SIGTERM ends the command, then the rest go. */
+    snprintf(tail, sizeof(tail), "sleep 40%d69", (int)getpid());
+    escapes(cmd, sizeof(cmd), 6, "", tail);
+    start(&task, ex, sh_c(cmd), status);
+    wait_sleeping(loop, 6, 4);
+    kiln_executor_cancel(ex, &task, false);
+    finish(loop, ex);
+    CHECK(task.outcome == KILN_TASK_CANCELED);
+    CHECK(task.term_signal == SIGTERM);
+    CHECK(sleeping(6) == 0);
+
+    /* A forced cancel of a command deaf to SIGTERM. */
+    snprintf(tail, sizeof(tail), "sleep 40%d79", (int)getpid());
+    escapes(cmd, sizeof(cmd), 7, "trap '' TERM;", tail);
+    start(&task, ex, sh_c(cmd), status);
+    wait_sleeping(loop, 7, 4);
+    kiln_executor_cancel(ex, &task, true);
+    finish(loop, ex);
+    CHECK(task.outcome == KILN_TASK_CANCELED);
+    CHECK(task.term_signal == SIGKILL);
+    CHECK(sleeping(7) == 0);
+    CHECK(strcmp(slurp(status), "signal 9\n") == 0);
+
+    /* The same for a shim an earlier kiln started. */
+    snprintf(tail, sizeof(tail), "sleep 40%d89", (int)getpid());
+    escapes(cmd, sizeof(cmd), 8, "trap '' TERM;", tail);
+    start_shim(id, sizeof(id), status, cmd);
+    memset(&task, 0, sizeof(task));
+    task.status_path = status;
+    done_count = 0;
+    CHECK(kiln_executor_attach(ex, &task, id, &err) == 0);
+    wait_sleeping(loop, 8, 4);
+    kiln_executor_cancel(ex, &task, true);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK(done_count == 1 && task.outcome == KILN_TASK_CANCELED);
+    waitpid(atoi(id), &st, 0);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    CHECK(sleeping(8) == 0);
+    CHECK(strcmp(slurp(status), "signal 9\n") == 0);
+    unlink(status);
+}
+
 static void write_file(const char *name, const char *text, mode_t mode)
 {
     char path[300];
@@ -337,6 +439,7 @@ int main(void)
     test_noexec(&loop, ex, NULL);
     snprintf(status, sizeof(status), "%s/status", dir);
     test_noexec(&loop, ex, status);
+    test_escape(&loop, ex);
 
     kiln_executor_free(ex);
     CHECK(uv_loop_close(&loop) == 0);
