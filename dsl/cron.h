@@ -20,7 +20,7 @@
 #ifndef KILN_CRON_H
 #define KILN_CRON_H
 
-#include "../orchestrator/base/base.h"
+#include "base/base.h"
 
 typedef struct kiln_cron {
     uint64_t minutes; /* bit m: minute m (0-59) */

@@ -10,9 +10,9 @@
 #ifndef KILN_DSL_H
 #define KILN_DSL_H
 
-#include "../orchestrator/base/base.h"
-#include "cron.h"
-#include "expr.h"
+#include "base/base.h"
+#include "dsl/cron.h"
+#include "dsl/expr.h"
 
 /* Step kinds, from `kind:`. */
 typedef enum kiln_step_kind {

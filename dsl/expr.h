@@ -14,7 +14,7 @@
 #ifndef KILN_EXPR_H
 #define KILN_EXPR_H
 
-#include "../orchestrator/base/base.h"
+#include "base/base.h"
 
 typedef struct kiln_expr kiln_expr;
 

@@ -15,7 +15,7 @@
 #ifndef KILN_DSL_INTERNAL_H
 #define KILN_DSL_INTERNAL_H
 
-#include "dsl.h"
+#include "dsl/dsl.h"
 
 /* Limits. */
 #define KILN_DSL_MAX_FILE ((size_t)64 << 20) /* bytes in a pipeline file */

@@ -13,7 +13,7 @@
 #define H2O_USE_LIBUV 1
 #include <h2o.h>
 
-#include "web.h"
+#include "web/web.h"
 
 /* Bodies of POST requests larger than this get 413. */
 #define KILN_WEB_MAX_BODY ((size_t)1 << 20)

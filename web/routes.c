@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../dsl/dsl.h"
+#include "dsl/dsl.h"
 
 #define MAX_SEGMENTS 8
 /* A log request returns at most this much; clients ask again from the

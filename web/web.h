@@ -14,8 +14,8 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "../orchestrator/base/base.h"
-#include "../orchestrator/store.h"
+#include "base/base.h"
+#include "store/store.h"
 
 typedef struct kiln_web kiln_web;
 

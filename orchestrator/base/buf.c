@@ -1,5 +1,5 @@
 /* buf.c: a growable, NUL-terminated byte buffer. */
-#include "base.h"
+#include "base/base.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* err.c: kiln_err, the one error type every module returns through. */
-#include "base.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* mem.c: aborting allocators and the arena. */
-#include "base.h"
+#include "base/base.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* util.c: time formatting, paths and whole-file reads. */
-#include "base.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
  * bombs hit a limit instead of eating memory. Each case is timed; set
  * KILN_TEST_NO_TIMING=1 to skip the time checks (valgrind, slow machines).
  */
-#include "../../dsl/dsl.h"
+#include "dsl/dsl.h"
 #include "kiln_test.h"
 
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* test-dsl-duration.c: kiln_dsl_parse_duration(). */
-#include "../../dsl/dsl.h"
+#include "dsl/dsl.h"
 #include "kiln_test.h"
 
 #include <string.h>

@@ -10,7 +10,7 @@
  * instead of comparing. The .err files are the spec of kiln's messages:
  * read every rewritten one before committing it.
  */
-#include "../../dsl/dsl.h"
+#include "dsl/dsl.h"
 #include "kiln_test.h"
 
 #include <dirent.h>

@@ -4,7 +4,7 @@
  * Pipelines are built in memory from a compact spec, "name:need,need;..."
  * and loaded with kiln_dsl_load_buffer().
  */
-#include "../../dsl/dsl.h"
+#include "dsl/dsl.h"
 #include "kiln_test.h"
 
 #include <stdlib.h>

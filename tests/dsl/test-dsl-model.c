@@ -5,7 +5,7 @@
  * inheritance, params and env in file order, kinds, durations, needs and
  * need_idx, topological order, positions, aliases and merge keys.
  */
-#include "../../dsl/dsl.h"
+#include "dsl/dsl.h"
 #include "kiln_test.h"
 
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  *   build-fuzz/tests/fuzz-dsl -max_total_time=120 new-corpus tests/fuzz/corpus
  * (new inputs go to the first directory; keep tests/fuzz/corpus small).
  */
-#include "../../dsl/dsl.h"
+#include "dsl/dsl.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../dsl/expr.h"
+#include "dsl/expr.h"
 
 static bool lookup(double *out, const kiln_expr *ref, void *data)
 {

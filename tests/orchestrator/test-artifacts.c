@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "kiln_test.h"
-#include "orchestrator/artifacts.h"
+#include "engine/artifacts.h"
 
 static char dir[] = "/tmp/kiln-art.XXXXXX";
 

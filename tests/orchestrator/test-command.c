@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "kiln_test.h"
-#include "orchestrator/command.h"
-#include "orchestrator/env.h"
+#include "engine/command.h"
+#include "engine/env.h"
 
 static void expect(const char *cmd, const char *const *want)
 {

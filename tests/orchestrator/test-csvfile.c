@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "kiln_test.h"
-#include "orchestrator/csvfile.h"
+#include "data/csvfile.h"
 
 static char dir[] = "/tmp/kiln-test-csvfile.XXXXXX";
 

@@ -4,7 +4,7 @@
  * The git CLI only builds fixtures; everything under test goes through
  * libgit2. Exits 77 (skipped) when git is not installed.
  */
-#include "orchestrator/git.h"
+#include "git/git.h"
 
 #include <stdio.h>
 #include <stdlib.h>

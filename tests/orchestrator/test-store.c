@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "kiln_test.h"
-#include "orchestrator/store.h"
+#include "store/store.h"
 
 static char dir[] = "/tmp/kiln-store.XXXXXX";
 static char path[256];

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "kiln_test.h"
-#include "orchestrator/validate.h"
+#include "data/validate.h"
 
 static char dir[] = "/tmp/kiln-test-validate.XXXXXX";
 

@@ -1,0 +1,211 @@
+/* cmd-abandon.c: kiln abandon RUN [--reason TEXT] — end an orphaned run
+ * for good: stop what of it still runs, and record it as failed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "executors/executor.h"
+#include "cli/cli.h"
+#include "engine/takeover.h"
+
+enum { OPT_REASON = 256 };
+
+static const struct option options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"state", required_argument, NULL, 's'},
+    {"reason", required_argument, NULL, OPT_REASON},
+    {NULL, 0, NULL, 0},
+};
+
+/* An attempt still running when its run is abandoned. */
+typedef struct stopping {
+    kiln_task task;
+    int64_t exec_id;
+    char *log_path;
+    char *status_path;
+    bool done;
+} stopping;
+
+static void on_stopped(kiln_task *task, void *data)
+{
+    stopping *s = task->data;
+    (void)data;
+    s->done = true;
+}
+
+/*
+ * Stop the processes of the run's attempts that still run, through their
+ * executors (SIGTERM, then SIGKILL after the grace period; scancel), and
+ * record each as cancelled with how it ended.
+ */
+static int stop_attempts(kiln_store *store, json_t *run, const char *state,
+                         const char *why, kiln_err *err)
+{
+    uv_loop_t loop;
+    kiln_executor **exs = NULL;
+    stopping *stops;
+    size_t n_ex = 0, n = 0, cap = 0, i, k;
+    json_t *step, *a;
+    int rc = 0;
+
+    (void)state;
+    json_array_foreach(json_object_get(run, "steps"), i, step)
+        cap += json_array_size(json_object_get(step, "attempts_detail"));
+    stops = kiln_calloc(cap ? cap : 1, sizeof(*stops));
+    uv_loop_init(&loop);
+    json_array_foreach(json_object_get(run, "steps"), i, step) {
+        json_array_foreach(json_object_get(step, "attempts_detail"), k, a) {
+            const char *st = json_string_value(json_object_get(a, "status"));
+            const char *exn = json_string_value(json_object_get(a,
+                                                                "executor"));
+            const char *ext = json_string_value(json_object_get(
+                a, "external_id"));
+            const char *log = json_string_value(json_object_get(a,
+                                                                "log_path"));
+            kiln_executor *ex = NULL;
+            kiln_err aerr = KILN_ERR_INIT;
+            stopping *s = &stops[n];
+            size_t e;
+            if (!st || strcmp(st, KILN_ST_RUNNING) != 0 || !exn)
+                continue;
+            for (e = 0; e < n_ex; e++)
+                if (strcmp(exs[e]->ops->name, exn) == 0)
+                    ex = exs[e];
+            if (!ex && kiln_executor_new(&ex, exn, &loop, on_stopped, NULL,
+                                         &aerr) == 0) {
+                exs = kiln_realloc(exs, (n_ex + 1) * sizeof(*exs));
+                exs[n_ex++] = ex;
+            }
+            s->exec_id = json_integer_value(json_object_get(a, "id"));
+            s->log_path = kiln_strdup(log ? log : "");
+            s->status_path = log && strlen(log) > 4
+                ? kiln_asprintf("%.*s.status", (int)(strlen(log) - 4), log)
+                : NULL;
+            s->task.log_path = s->log_path;
+            s->task.status_path = s->status_path;
+            s->task.data = s;
+            s->task.cpus = 1;
+            if (ex && kiln_executor_attach(ex, &s->task, ext, &aerr) == 0) {
+                kiln_executor_cancel(ex, &s->task, false);
+                n++;
+            } else {
+                free(s->log_path);
+                free(s->status_path);
+                memset(s, 0, sizeof(*s));
+            }
+        }
+    }
+    if (n)
+        fprintf(stderr, "kiln: stopping %zu step process%s of run %lld\n",
+                n, n == 1 ? "" : "es",
+                (long long)json_integer_value(json_object_get(run, "id")));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (i = 0; i < n; i++) {
+        kiln_task *t = &stops[i].task;
+        if (rc == 0 &&
+            kiln_store_exec_finish(store, stops[i].exec_id,
+                                   KILN_ST_CANCELLED,
+                                   t->outcome == KILN_TASK_LOST
+                                       ? -1 : t->exit_code,
+                                   t->term_signal, why,
+                                   t->finished_ms ? t->finished_ms
+                                                  : kiln_now_ms(),
+                                   err) != 0)
+            rc = err->code;
+        free(stops[i].log_path);
+        free(stops[i].status_path);
+    }
+    for (i = 0; i < n_ex; i++)
+        kiln_executor_free(exs[i]);
+    free(exs);
+    free(stops);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return rc;
+}
+
+static int exec_abandon(int argc, char **argv)
+{
+    const char *state_opt = NULL, *reason = NULL;
+    kiln_store *store = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    json_t *run = NULL;
+    const char *status;
+    char *state, *why = NULL;
+    int64_t id;
+    int c, rc = KILN_EXIT_OK;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "hs:", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            kiln_cli_help(&kiln_cmd_abandon);
+            return KILN_EXIT_OK;
+        case 's':
+            state_opt = optarg;
+            break;
+        case OPT_REASON:
+            reason = optarg;
+            break;
+        default:
+            return kiln_cli_usage_error(&kiln_cmd_abandon, "bad option");
+        }
+    }
+    if (optind != argc - 1 ||
+        kiln_cli_parse_id(&id, argv[optind], &err) != 0)
+        return kiln_cli_usage_error(&kiln_cmd_abandon, "expected a run id");
+    state = kiln_cli_state_dir(state_opt);
+    if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
+        kiln_store_run_json(store, &run, id, &err) != 0) {
+        rc = kiln_cli_fail(&err);
+        goto done;
+    }
+    status = json_string_value(json_object_get(run, "status"));
+    if (!status || (strcmp(status, KILN_ST_RUNNING) != 0 &&
+                    strcmp(status, KILN_ST_QUEUED) != 0)) {
+        fprintf(stderr, "kiln: error: run %lld has ended (%s)\n",
+                (long long)id, status ? status : "?");
+        rc = KILN_EXIT_USAGE;
+        goto done;
+    }
+    if (kiln_takeover_owner_alive(run)) {
+        fprintf(stderr, "kiln: error: run %lld is still run by kiln process "
+                "%lld: kiln cancel %lld stops it\n", (long long)id,
+                (long long)json_integer_value(json_object_get(run,
+                                                              "owner_pid")),
+                (long long)id);
+        rc = KILN_EXIT_USAGE;
+        goto done;
+    }
+    why = kiln_asprintf("abandoned%s%s", reason ? ": " : "",
+                        reason ? reason : " (kiln abandon)");
+    if (stop_attempts(store, run, state, why, &err) != 0 ||
+        kiln_store_run_abandon(store, id, why, &err) != 0) {
+        rc = kiln_cli_fail(&err);
+        goto done;
+    }
+    printf("run %lld abandoned\n", (long long)id);
+done:
+    json_decref(run);
+    kiln_store_close(store);
+    free(state);
+    free(why);
+    return rc;
+}
+
+const kiln_cmd kiln_cmd_abandon = {
+    .name = "abandon",
+    .usage = "abandon RUN [--reason TEXT] [--state DIR]",
+    .summary = "End an orphaned run: stop what still runs, record it "
+               "failed.",
+    .help =
+        "For a run whose kiln process is gone (orphaned in kiln runs) that\n"
+        "should not be resumed: its steps' processes that still run are\n"
+        "stopped (SIGTERM, SIGKILL after 10 s; scancel), their attempts\n"
+        "recorded as cancelled, the steps that had not ended cancelled, and\n"
+        "the run failed with the reason.\n\n"
+        "Options:\n"
+        "      --reason TEXT   why, recorded with the run\n"
+        "  -s, --state DIR     state directory (see kiln run --help)\n",
+    .exec = exec_abandon,
+};

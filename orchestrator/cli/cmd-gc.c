@@ -1,0 +1,207 @@
+/* cmd-gc.c: kiln gc [--max-size SIZE] [--dry-run] [--state DIR]
+ *
+ * Trims the cache's object store (STATE/objects): objects no cache entry
+ * refers to go first, then the least recently used ones until the store
+ * fits in --max-size. Cache entries whose objects are gone are forgotten,
+ * so those steps simply run next time. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const struct option options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"max-size", required_argument, NULL, 'm'},
+    {"dry-run", no_argument, NULL, 'n'},
+    {"state", required_argument, NULL, 's'},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct object {
+    char *path;
+    char sha[65];
+    int64_t size;
+    int64_t used;   /* mtime: restores touch it */
+    bool wanted;    /* a cache entry refers to it */
+} object;
+
+/* Sizes like 500M, 10G, 1T, or bytes. */
+static int parse_size(int64_t *out, const char *text)
+{
+    char *end;
+    double v = strtod(text, &end);
+    int64_t mult = 1;
+    if (end == text || v < 0)
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': mult = 1LL << 10; end++; break;
+    case 'm': case 'M': mult = 1LL << 20; end++; break;
+    case 'g': case 'G': mult = 1LL << 30; end++; break;
+    case 't': case 'T': mult = 1LL << 40; end++; break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end)
+        return -1;
+    *out = (int64_t)(v * (double)mult);
+    return 0;
+}
+
+static int by_use(const void *a, const void *b)
+{
+    const object *x = a, *y = b;
+    if (x->wanted != y->wanted)
+        return x->wanted ? 1 : -1; /* unwanted first */
+    return x->used < y->used ? -1 : x->used > y->used;
+}
+
+/* Every object file under objects/ab/. */
+static object *scan(const char *objects, size_t *n)
+{
+    object *list = NULL;
+    size_t cap = 0;
+    DIR *top = opendir(objects);
+    struct dirent *d;
+    *n = 0;
+    if (!top)
+        return NULL;
+    while ((d = readdir(top)) != NULL) {
+        char *sub;
+        DIR *dir;
+        struct dirent *f;
+        if (strlen(d->d_name) != 2)
+            continue;
+        sub = kiln_path_join(objects, d->d_name);
+        if ((dir = opendir(sub)) != NULL) {
+            while ((f = readdir(dir)) != NULL) {
+                struct stat st;
+                char *path;
+                if (strlen(f->d_name) != 62)
+                    continue;
+                path = kiln_path_join(sub, f->d_name);
+                if (stat(path, &st) != 0) {
+                    free(path);
+                    continue;
+                }
+                if (*n == cap) {
+                    cap = cap ? cap * 2 : 256;
+                    list = kiln_realloc(list, cap * sizeof(*list));
+                }
+                list[*n].path = path;
+                /* Names were checked: 2 + 62 hex digits. */
+                memcpy(list[*n].sha, d->d_name, 2);
+                memcpy(list[*n].sha + 2, f->d_name, 62);
+                list[*n].sha[64] = '\0';
+                list[*n].size = st.st_size;
+                list[*n].used = st.st_mtime;
+                list[*n].wanted = false;
+                (*n)++;
+            }
+            closedir(dir);
+        }
+        free(sub);
+    }
+    closedir(top);
+    return list;
+}
+
+static int exec_gc(int argc, char **argv)
+{
+    const char *state = NULL;
+    int64_t max = 10LL << 30, total = 0, freed = 0;
+    bool dry = false;
+    kiln_store *store = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    json_t *shas = NULL, *v;
+    object *objs;
+    size_t n, i, removed = 0;
+    char *dir, *objects;
+    int c, status = KILN_EXIT_OK;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "hm:ns:", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            kiln_cli_help(&kiln_cmd_gc);
+            return KILN_EXIT_OK;
+        case 'm':
+            if (parse_size(&max, optarg) != 0)
+                return kiln_cli_usage_error(&kiln_cmd_gc, "--max-size "
+                                            "expects a size such as 500M or "
+                                            "10G, got \"%s\"", optarg);
+            break;
+        case 'n':
+            dry = true;
+            break;
+        case 's':
+            state = optarg;
+            break;
+        default:
+            return kiln_cli_usage_error(&kiln_cmd_gc, "bad option");
+        }
+    }
+    if (optind != argc)
+        return kiln_cli_usage_error(&kiln_cmd_gc, "unexpected argument "
+                                    "\"%s\"", argv[optind]);
+    if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
+        kiln_store_cache_objects_json(store, &shas, &err) != 0) {
+        status = kiln_cli_fail(&err);
+        kiln_store_close(store);
+        return status;
+    }
+    dir = kiln_cli_state_dir(state);
+    objects = kiln_path_join(dir, "objects");
+    free(dir);
+    objs = scan(objects, &n);
+    for (i = 0; i < n; i++) {
+        size_t k;
+        json_array_foreach(shas, k, v)
+            if (strcmp(json_string_value(v), objs[i].sha) == 0)
+                objs[i].wanted = true;
+        total += objs[i].size;
+    }
+    json_decref(shas);
+    if (n)
+        qsort(objs, n, sizeof(*objs), by_use);
+    for (i = 0; i < n; i++) {
+        if (objs[i].wanted && total - freed <= max)
+            break;
+        if (!dry && unlink(objs[i].path) != 0 && errno != ENOENT) {
+            kiln_err_set_os(&err, "cannot remove %s", objs[i].path);
+            status = kiln_cli_fail(&err);
+            break;
+        }
+        freed += objs[i].size;
+        removed++;
+    }
+    if (!dry && removed && status == KILN_EXIT_OK &&
+        kiln_store_cache_forget_missing(store, objects, &err) != 0)
+        status = kiln_cli_fail(&err);
+    printf("%s%zu of %zu objects, %lld of %lld bytes (limit %lld)\n",
+           dry ? "would remove " : "removed ", removed, n, (long long)freed,
+           (long long)total, (long long)max);
+    for (i = 0; i < n; i++)
+        free(objs[i].path);
+    free(objs);
+    free(objects);
+    kiln_store_close(store);
+    return status;
+}
+
+const kiln_cmd kiln_cmd_gc = {
+    .name = "gc",
+    .usage = "gc [--max-size SIZE] [--dry-run] [--state DIR]",
+    .summary = "Trim the step cache's object store to a size limit.",
+    .help = "Objects no cache entry uses go first, then the least recently "
+            "used ones\nuntil the store fits.\n\nOptions:\n"
+            "  -m, --max-size SIZE  the limit, such as 500M or 10G "
+            "(default 10G)\n"
+            "  -n, --dry-run        say what would go, remove nothing\n"
+            "  -s, --state DIR      state directory (see kiln run --help)\n",
+    .exec = exec_gc,
+};

@@ -1,0 +1,146 @@
+/* cmd-validate.c: kiln validate [--format text|github] FILE... */
+#include <stdio.h>
+#include <string.h>
+
+#include "dsl/dsl.h"
+#include "executors/executor.h"
+#include "cli/cli.h"
+
+static const struct option options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"format", required_argument, NULL, 'f'},
+    {NULL, 0, NULL, 0},
+};
+
+/* GitHub Actions workflow commands: "%", CR and LF escaped everywhere,
+ * and ":" and "," too in properties. */
+static void gh_escape(const char *s, bool property)
+{
+    for (; *s; s++) {
+        if (*s == '%')
+            fputs("%25", stdout);
+        else if (*s == '\r')
+            fputs("%0D", stdout);
+        else if (*s == '\n')
+            fputs("%0A", stdout);
+        else if (property && *s == ':')
+            fputs("%3A", stdout);
+        else if (property && *s == ',')
+            fputs("%2C", stdout);
+        else
+            putchar(*s);
+    }
+}
+
+/* One ::error annotation per error: the pull request shows each at its
+ * line. */
+static void print_github(const kiln_diag *d, const char *file)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const kiln_err *e = &d->errs[i];
+        fputs("::error file=", stdout);
+        gh_escape(e->pos.file ? e->pos.file : file, true);
+        if (e->pos.line)
+            printf(",line=%u,col=%u", e->pos.line, e->pos.col);
+        fputs(",title=kiln validate::", stdout);
+        gh_escape(e->msg, false);
+        putchar('\n');
+    }
+}
+
+/* Checks that need more than the file: executors must exist here, and
+ * be usable on this machine (Slurm's commands installed). */
+int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag)
+{
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const kiln_step *s = &p->steps[i];
+        kiln_err err = KILN_ERR_INIT;
+        if (!kiln_executor_exists(s->executor)) {
+            diag->errs = kiln_realloc(diag->errs,
+                                      (diag->n + 1) * sizeof(kiln_err));
+            kiln_err_set_at(&diag->errs[diag->n++], KILN_EINVAL, s->pos,
+                            "step \"%s\": unknown executor \"%s\" "
+                            "(available: local, slurm)", s->name,
+                            s->executor);
+        } else if (kiln_executor_check(s->executor, &err) != 0) {
+            /* Said once per executor, at its first step. */
+            size_t j;
+            for (j = 0; j < i; j++)
+                if (strcmp(p->steps[j].executor, s->executor) == 0)
+                    break;
+            if (j < i)
+                continue;
+            diag->errs = kiln_realloc(diag->errs,
+                                      (diag->n + 1) * sizeof(kiln_err));
+            kiln_err_set_at(&diag->errs[diag->n++], KILN_EINVAL, s->pos,
+                            "step \"%s\": %s", s->name, err.msg);
+        }
+    }
+    return diag->n ? KILN_EINVAL : 0;
+}
+
+static int exec_validate(int argc, char **argv)
+{
+    bool quiet = false, github = false;
+    int c, status = KILN_EXIT_OK;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "hqf:", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            kiln_cli_help(&kiln_cmd_validate);
+            return KILN_EXIT_OK;
+        case 'q':
+            quiet = true;
+            break;
+        case 'f':
+            if (strcmp(optarg, "github") != 0 && strcmp(optarg, "text") != 0)
+                return kiln_cli_usage_error(&kiln_cmd_validate, "--format: "
+                                            "expected text or github");
+            github = strcmp(optarg, "github") == 0;
+            break;
+        default:
+            return kiln_cli_usage_error(&kiln_cmd_validate, "bad option");
+        }
+    }
+    if (optind >= argc)
+        return kiln_cli_usage_error(&kiln_cmd_validate,
+                                    "expected at least one FILE");
+    for (int i = optind; i < argc; i++) {
+        kiln_pipeline *p = NULL;
+        kiln_diag diag = KILN_DIAG_INIT;
+        int rc = kiln_dsl_load_file(&p, argv[i], &diag);
+        if (rc == 0)
+            rc = kiln_cli_check_pipeline(p, &diag);
+        if (rc != 0) {
+            if (github)
+                print_github(&diag, argv[i]);
+            else
+                kiln_diag_print(&diag);
+            if (rc == KILN_EINVAL || status == KILN_EXIT_OK)
+                status = rc == KILN_EINVAL ? KILN_EXIT_USAGE
+                                           : KILN_EXIT_SYSTEM;
+        } else if (!quiet) {
+            printf("%s: ok (pipeline \"%s\", %zu step%s)\n", argv[i],
+                   p->name, p->n_steps, p->n_steps == 1 ? "" : "s");
+        }
+        kiln_diag_dispose(&diag);
+        kiln_pipeline_free(p);
+    }
+    return status;
+}
+
+const kiln_cmd kiln_cmd_validate = {
+    .name = "validate",
+    .usage = "validate [--format text|github] FILE...",
+    .summary = "Check pipeline files and report every error as "
+               "FILE:LINE:COL.",
+    .help = "Options:\n"
+            "  -q, --quiet          print nothing for valid files\n"
+            "  -f, --format FORMAT  text (FILE:LINE:COL: error: ..., on "
+            "stderr) or github\n"
+            "                       (::error annotations on stdout, for "
+            "GitHub Actions)\n",
+    .exec = exec_validate,
+};

@@ -1,0 +1,190 @@
+/*
+ * foreground.c: a run in the foreground (kiln run, kiln resume).
+ *
+ * One loop, one engine, one run, and SIGINT/SIGTERM handlers that cancel
+ * it; the summary and reports come when the run ends, then the loop runs
+ * on until the notifications are delivered or given up.
+ */
+#include "foreground.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "notify/notify.h"
+#include "cli/progress.h"
+#include "cli/report.h"
+
+typedef struct run_ctx {
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm;
+    kiln_progress *progress;
+    kiln_run *run;
+    kiln_run_state state;
+    kiln_err store_err;
+    int signals;       /* how many SIGINT/SIGTERM arrived */
+    bool json;
+    kiln_http *http;   /* notify: webhooks, when the pipeline has some */
+    kiln_notifier *notifier;
+    kiln_store *store;
+    const char *junit; /* --junit PATH */
+} run_ctx;
+
+static void print_summary(run_ctx *ctx, kiln_store *store, FILE *out);
+static void write_reports(kiln_store *store, int64_t id, const char *junit);
+
+static void on_event(kiln_run *run, ssize_t step, void *data)
+{
+    run_ctx *ctx = data;
+    kiln_progress_event(ctx->progress, run, step);
+}
+
+static void on_done(kiln_run *run, void *data)
+{
+    run_ctx *ctx = data;
+    const kiln_err *serr = kiln_run_store_error(run);
+    ctx->state = kiln_run_state_get(run);
+    if (serr)
+        ctx->store_err = *serr;
+    kiln_progress_close(ctx->progress, run);
+    uv_close((uv_handle_t *)&ctx->sigint, NULL);
+    uv_close((uv_handle_t *)&ctx->sigterm, NULL);
+    /* The summary and reports now; the loop then runs on until the
+     * notifications are delivered or given up (each attempt has a
+     * timeout). */
+    if (!serr) {
+        print_summary(ctx, ctx->store, ctx->json ? stderr : stdout);
+        fflush(stdout); /* seen now, even through a pipe */
+        write_reports(ctx->store, kiln_run_id(run), ctx->junit);
+    }
+    kiln_notifier_run_ended(ctx->notifier, kiln_run_pipeline(run),
+                            kiln_run_id(run));
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    run_ctx *ctx = sig->data;
+    if (!ctx->run)
+        return;
+    ctx->signals++;
+    if (ctx->signals == 1)
+        fprintf(stderr, "kiln: %s received, cancelling run %lld (again to "
+                "kill at once)\n", strsignal(signum),
+                (long long)kiln_run_id(ctx->run));
+    kiln_run_cancel(ctx->run, ctx->signals > 1);
+}
+
+/* The reports CI systems read: --junit PATH, and a Markdown summary
+ * appended to $GITHUB_STEP_SUMMARY when GitHub Actions sets it. A report
+ * that cannot be written is said, and does not change the exit status. */
+static void write_reports(kiln_store *store, int64_t id, const char *junit)
+{
+    const char *summary = getenv("GITHUB_STEP_SUMMARY");
+    kiln_err err = KILN_ERR_INIT;
+    if (junit && kiln_report_junit(store, id, junit, &err) != 0)
+        fprintf(stderr, "kiln: warning: --junit: %s\n", err.msg);
+    if (summary && *summary &&
+        kiln_report_markdown(store, id, summary, &err) != 0)
+        fprintf(stderr, "kiln: warning: GITHUB_STEP_SUMMARY: %s\n",
+                err.msg);
+}
+
+static void print_summary(run_ctx *ctx, kiln_store *store, FILE *out)
+{
+    json_t *run = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    if (kiln_store_run_json(store, &run, kiln_run_id(ctx->run), &err) != 0) {
+        kiln_err_print(&err);
+        return;
+    }
+    if (ctx->json) {
+        kiln_cli_print_json(run);
+    } else {
+        json_t *reason = json_object_get(run, "reason");
+        json_int_t started = json_integer_value(json_object_get(run,
+                                                "started_at"));
+        json_int_t finished = json_integer_value(json_object_get(run,
+                                                 "finished_at"));
+        char dur[32];
+        fprintf(out, "run %lld %s in %s", (long long)kiln_run_id(ctx->run),
+                kiln_run_state_name(ctx->state),
+                kiln_fmt_duration(dur, sizeof(dur), finished - started));
+        if (ctx->state != KILN_RUN_SUCCEEDED && json_is_string(reason))
+            fprintf(out, ": %s", json_string_value(reason));
+        fputc('\n', out);
+        if (ctx->state == KILN_RUN_FAILED)
+            fprintf(out, "see: kiln show %lld; kiln logs %lld STEP\n",
+                    (long long)kiln_run_id(ctx->run),
+                    (long long)kiln_run_id(ctx->run));
+    }
+    json_decref(run);
+}
+
+int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
+                json_t *resume)
+{
+    const kiln_pipeline *p = ro->pipeline;
+    kiln_store *store = fo->store;
+    kiln_engine *eng = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    run_ctx ctx;
+    int rc, status = KILN_EXIT_OK;
+
+    memset(&ctx, 0, sizeof(ctx));
+    if (uv_loop_init(&ctx.loop) != 0) {
+        fprintf(stderr, "kiln: error: cannot make an event loop\n");
+        return KILN_EXIT_SYSTEM;
+    }
+    ctx.json = fo->json;
+    ctx.store = store;
+    ctx.junit = fo->junit;
+    kiln_engine_new(&eng, &ctx.loop, store, fo->state_dir, fo->jobs, &err);
+    kiln_engine_set_cache(eng, fo->cache);
+    for (size_t i = 0; i < fo->n_pools; i++)
+        kiln_engine_set_pool(eng, fo->pools[i].key,
+                             (unsigned)atoi(fo->pools[i].value));
+    ctx.progress = kiln_progress_new(&ctx.loop, fo->json ? stderr : stdout,
+                                     isatty(fo->json ? 2 : 1));
+    uv_signal_init(&ctx.loop, &ctx.sigint);
+    uv_signal_init(&ctx.loop, &ctx.sigterm);
+    ctx.sigint.data = ctx.sigterm.data = &ctx;
+    uv_signal_start(&ctx.sigint, on_signal, SIGINT);
+    uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
+    if (p->n_notify) {
+        if (kiln_http_new(&ctx.http, &ctx.loop, &err) != 0)
+            fprintf(stderr, "kiln: warning: %s: no notifications\n",
+                    err.msg);
+        kiln_notifier_new(&ctx.notifier, &ctx.loop, ctx.http, store, &err);
+    }
+    ro->on_event = on_event;
+    ro->on_done = on_done;
+    ro->data = &ctx;
+    rc = resume ? kiln_run_resume(&ctx.run, eng, ro, resume, &err)
+                : kiln_run_start(&ctx.run, eng, ro, &err);
+    if (rc != 0) {
+        kiln_err_print(&err);
+        status = rc == KILN_EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_SYSTEM;
+        ctx.run = NULL;
+        kiln_progress_close(ctx.progress, NULL);
+        uv_close((uv_handle_t *)&ctx.sigint, NULL);
+        uv_close((uv_handle_t *)&ctx.sigterm, NULL);
+    }
+    uv_run(&ctx.loop, UV_RUN_DEFAULT);
+    if (ctx.run) {
+        status = ctx.store_err.code ? KILN_EXIT_SYSTEM
+                 : ctx.state == KILN_RUN_SUCCEEDED ? KILN_EXIT_OK
+                                                   : KILN_EXIT_FAILED;
+        kiln_run_free(ctx.run);
+        uv_run(&ctx.loop, UV_RUN_DEFAULT);
+    }
+    kiln_http_close(ctx.http);
+    kiln_notifier_free(ctx.notifier);
+    kiln_engine_free(eng);
+    uv_run(&ctx.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&ctx.loop) != 0)
+        fprintf(stderr, "kiln: warning: handles left open on exit\n");
+    return status;
+}

@@ -1,0 +1,41 @@
+/*
+ * daemon.h: kiln serve, the scheduler daemon.
+ *
+ * It loads pipeline files, arms one libuv timer per cron expression at its
+ * next fire time (nothing polls: between fires the loop sleeps), and starts
+ * runs on one engine shared by every pipeline, applying each schedule's
+ * policies (concurrency, max_active_runs, start_deadline, catchup). Every
+ * fire is recorded, started or not, with the reason. SIGHUP reloads the
+ * files; SIGTERM or SIGINT drains: no new steps, running ones get --grace
+ * to finish, then the rest are cancelled and the daemon exits 0.
+ */
+#ifndef KILN_DAEMON_H
+#define KILN_DAEMON_H
+
+#include "dsl/dsl.h"
+
+typedef struct kiln_daemon_options {
+    const char *state_dir;   /* absolute; holds kiln.db and the lock */
+    unsigned jobs;           /* 0: CPUs */
+    size_t n_paths;
+    char **paths;            /* pipeline files or directories */
+    size_t n_pools;
+    const kiln_kv *pools;    /* NAME=N */
+    int64_t grace_ms;        /* how long running steps may finish */
+    const char *listen;      /* the web API's address, or NULL: none */
+    const char *token;       /* the API token, or NULL */
+} kiln_daemon_options;
+
+/*
+ * Run the daemon until it is told to stop. Returns the process exit status
+ * (0 after a clean drain) and prints what went wrong otherwise.
+ */
+int kiln_daemon_run(const kiln_daemon_options *o);
+
+/* Every pipeline file a path names: itself, or the *.yaml and *.yml files
+ * under a directory (hidden directories skipped), sorted. The caller frees
+ * the array and its strings. */
+int kiln_daemon_scan(char ***out, size_t *n, char *const *paths,
+                     size_t n_paths, kiln_err *err);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * triggers.h: checking a pipeline's triggers in kiln serve.
+ *
+ * A watch holds the triggers of one pipeline definition. Each trigger is
+ * checked every `every:` (and, for data triggers, soon after inotify says
+ * the path changed), once at start. What blocks runs elsewhere: CSV
+ * statistics, directory scans, hashing and Git fetches on the libuv thread
+ * pool, HTTP through kiln_http on the loop. Every check is recorded in
+ * trigger_checks with what it saw; a check that cannot be made is recorded
+ * as an error and tried again at the next interval.
+ *
+ * When a check finds a reason to run, the watch records the check and
+ * asks its owner (the daemon) through fire(), which applies the cooldown
+ * and the concurrency policies and completes the check's record. A
+ * trigger remembers what it has fired on (in trigger_state), so a change
+ * fires once, and a change held back by the cooldown fires when the
+ * cooldown is over:
+ *   drift   fires when a column drifts, once per content of the two files;
+ *   data    fires on new or changed files (by content, not mtime); the
+ *           first check only takes stock;
+ *   git     fires on a new commit at the branch's tip (after fetching the
+ *           remote, when given); the first check only takes stock;
+ *   metric  fires when the value crosses its bound, again only after it
+ *           has come back.
+ */
+#ifndef KILN_TRIGGERS_H
+#define KILN_TRIGGERS_H
+
+#include <uv.h>
+
+#include "dsl/dsl.h"
+#include "notify/http.h"
+#include "store/store.h"
+
+typedef struct kiln_watch kiln_watch;
+
+/* A check that wants a run. */
+typedef struct kiln_firing {
+    int64_t check_id;       /* its trigger_checks row, to complete */
+    const char *trigger;    /* "drift", "data", "git", "metric" */
+    const char *target;
+    const char *info;       /* JSON text for the run's trigger_info */
+    const char *commit;     /* git: the commit to pin the run to */
+    const char *file;       /* git: the pipeline file in a checkout of
+                               that commit; NULL: run the current one */
+} kiln_firing;
+
+/* The owner's answer: KILN_CHECK_FIRED, _QUEUED or _HELD (by the
+ * cooldown or a policy), the run when one started. The owner records it
+ * in the check's row. */
+typedef struct kiln_fire_outcome {
+    const char *status;
+    int64_t run_id;
+} kiln_fire_outcome;
+
+typedef void (*kiln_watch_fire_fn)(const kiln_firing *f,
+                                   kiln_fire_outcome *out, void *data);
+
+typedef struct kiln_watch_options {
+    uv_loop_t *loop;
+    kiln_store *store;
+    kiln_http *http;
+    const kiln_pipeline *pipeline; /* must live until release() */
+    const char *file;       /* the pipeline file, absolute */
+    const char *state_dir;  /* for checkouts of new commits */
+    kiln_watch_fire_fn fire;
+    void *data;             /* for fire() and release() */
+    void (*release)(void *data); /* once the watch is gone; may be NULL */
+} kiln_watch_options;
+
+/* Start checking p's triggers (none: *out is still a watch, idle). */
+int kiln_watch_start(kiln_watch **out, const kiln_watch_options *o,
+                     kiln_err *err);
+/* Stop checking. Checks in flight finish on the thread pool and are
+ * dropped; then release() runs and the memory goes. NULL is fine. */
+void kiln_watch_stop(kiln_watch *w);
+
+/* The value at path in a JSON document: dot-separated object keys and
+ * array indexes ("data.result.0.value.1"); NULL path: the document. A
+ * number, or a string holding one (as Prometheus writes values). Returns
+ * 0, or KILN_EINVAL saying where the path failed. */
+int kiln_json_number_at(double *out, json_t *doc, const char *path,
+                        kiln_err *err);
+
+#endif

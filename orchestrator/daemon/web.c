@@ -1,0 +1,302 @@
+/*
+ * daemon-web.c: the daemon's side of the web API.
+ *
+ * web/ knows nothing of entries, schedules or runs in flight: these hooks
+ * describe them as JSON and carry the API's requests (start, cancel,
+ * retry) to the same code the CLI uses. Run and step changes are
+ * published to event stream subscribers as they happen.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/clock.h"
+
+#define say kiln_daemon__say
+
+static json_t *strlist(const kiln_strlist *l)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < l->n; i++)
+        json_array_append_new(a, json_string(l->items[i]));
+    return a;
+}
+
+static json_t *trigger_json(const kiln_trigger *t)
+{
+    json_t *o = json_pack("{s:s, s:I}", "kind",
+                          kiln_trigger_kind_name(t->kind), "every_ms",
+                          (json_int_t)t->every_ms);
+    switch (t->kind) {
+    case KILN_TRIGGER_DRIFT:
+        json_object_set_new(o, "reference", json_string(t->drift.reference));
+        json_object_set_new(o, "current", json_string(t->drift.current));
+        json_object_set_new(o, "columns", strlist(&t->drift.columns));
+        json_object_set_new(o, "method", json_string(t->drift.method));
+        json_object_set_new(o, "threshold", json_real(t->drift.threshold));
+        break;
+    case KILN_TRIGGER_DATA:
+        json_object_set_new(o, "path", json_string(t->path));
+        break;
+    case KILN_TRIGGER_GIT:
+        json_object_set_new(o, "branch", json_string(t->branch));
+        if (t->remote)
+            json_object_set_new(o, "remote", json_string(t->remote));
+        if (t->repo)
+            json_object_set_new(o, "repo", json_string(t->repo));
+        break;
+    case KILN_TRIGGER_METRIC:
+        json_object_set_new(o, t->url ? "url" : "file",
+                            json_string(t->url ? t->url : t->file));
+        if (t->json)
+            json_object_set_new(o, "json", json_string(t->json));
+        if (t->has_below)
+            json_object_set_new(o, "below", json_real(t->below));
+        if (t->has_above)
+            json_object_set_new(o, "above", json_real(t->above));
+        break;
+    }
+    return o;
+}
+
+/* What every view of a pipeline shows. */
+static json_t *entry_json(entry *e)
+{
+    const kiln_pipeline *p = e->d->p;
+    json_t *crons = json_array(), *triggers = json_array();
+    int64_t next = -1;
+    unsigned n_queued = 0;
+
+    for (size_t i = 0; i < p->schedule.n_crons; i++)
+        json_array_append_new(crons, json_string(p->schedule.crons[i].expr));
+    for (size_t i = 0; i < e->n_scheds; i++)
+        if (e->scheds[i]->due_ms >= 0 &&
+            (next < 0 || e->scheds[i]->due_ms < next))
+            next = e->scheds[i]->due_ms;
+    for (size_t i = 0; i < p->n_triggers; i++)
+        json_array_append_new(triggers, trigger_json(&p->triggers[i]));
+    for (queued *q = e->queue; q; q = q->next)
+        n_queued++;
+    return json_pack("{s:s, s:s, s:s?, s:{s:o, s:s, s:s, s:i}, s:o, s:o, "
+                     "s:I, s:i, s:i, s:i}",
+                     "name", e->name, "file", e->d->file, "description",
+                     p->description, "schedule", "crons", crons, "timezone",
+                     p->schedule.timezone, "concurrency",
+                     kiln_concurrency_name(p->schedule.concurrency),
+                     "max_active_runs", p->schedule.max_active_runs,
+                     "next_due", next >= 0 ? json_integer(next)
+                                           : json_null(),
+                     "triggers", triggers, "cooldown_ms",
+                     (json_int_t)p->cooldown_ms, "steps", (int)p->n_steps,
+                     "active", (int)e->n_active, "queued", (int)n_queued);
+}
+
+static json_t *hook_pipelines(void *data)
+{
+    server *dm = data;
+    json_t *list = json_array();
+    for (entry *e = dm->entries; e; e = e->next)
+        if (!e->removed)
+            json_array_append_new(list, entry_json(e));
+    return list;
+}
+
+/* One pipeline with its definition: params, and the DAG as nodes and
+ * edges (edges go from a need to the step that needs it). */
+static json_t *hook_pipeline(void *data, const char *name)
+{
+    server *dm = data;
+    entry *e = kiln_daemon__entry_find(dm, name);
+    const kiln_pipeline *p;
+    json_t *o, *params, *nodes, *edges;
+    if (!e)
+        return NULL;
+    p = e->d->p;
+    o = entry_json(e);
+    params = json_object();
+    for (size_t i = 0; i < p->n_params; i++)
+        json_object_set_new(params, p->params[i].key,
+                            json_string(p->params[i].value));
+    nodes = json_array();
+    edges = json_array();
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const kiln_step *st = &p->steps[i];
+        json_t *n = json_pack("{s:s, s:s, s:o, s:s, s:b}", "name", st->name,
+                              "kind", kiln_step_kind_name(st->kind), "needs",
+                              strlist(&st->needs), "executor", st->executor,
+                              "cache", st->cache);
+        if (st->when)
+            json_object_set_new(n, "when", json_string(st->when));
+        if (st->pool)
+            json_object_set_new(n, "pool", json_string(st->pool));
+        if (st->run)
+            json_object_set_new(n, "run", json_string(st->run));
+        if (st->validation)
+            json_object_set_new(n, "validates",
+                                json_string(st->validation->data));
+        json_array_append_new(nodes, n);
+        for (size_t k = 0; k < st->needs.n; k++)
+            json_array_append_new(edges, json_pack("[s, s]",
+                                                   st->needs.items[k],
+                                                   st->name));
+    }
+    json_object_set_new(o, "params", params);
+    json_object_set_new(o, "dag", json_pack("{s:o, s:o}", "nodes", nodes,
+                                            "edges", edges));
+    return o;
+}
+
+static json_t *hook_gauges(void *data)
+{
+    server *dm = data;
+    unsigned n_queued = 0, n_active = 0;
+    for (entry *e = dm->entries; e; e = e->next)
+        for (queued *q = e->queue; q; q = q->next)
+            n_queued++;
+    for (active *a = dm->runs; a; a = a->next)
+        n_active++;
+    return json_pack("{s:i, s:i, s:I}", "queue_depth", (int)n_queued,
+                     "active_runs", (int)n_active, "scheduler_lag_ms",
+                     (json_int_t)dm->last_lag_ms);
+}
+
+static int hook_start_run(void *data, const char *pipeline, json_t *params,
+                          const char *commit, json_t **reply, kiln_err *err)
+{
+    server *dm = data;
+    json_t *who = json_pack("{s:s}", "via", "HTTP API");
+    const char *code;
+    *reply = json_object();
+    kiln_daemon__manual_run(dm, pipeline, params, commit, who, *reply);
+    json_decref(who);
+    if (!(code = json_string_value(json_object_get(*reply, "code"))))
+        return 0;
+    kiln_err_set(err, strcmp(code, "not_found") == 0   ? KILN_ENOTFOUND
+                      : strcmp(code, "invalid") == 0 ? KILN_EINVAL
+                                                     : KILN_EBUSY,
+                 "%s", json_string_value(json_object_get(*reply, "error")));
+    json_decref(*reply);
+    *reply = NULL;
+    return err->code;
+}
+
+static int hook_cancel_run(void *data, int64_t id, kiln_err *err)
+{
+    return kiln_daemon__cancel_run(data, id, "HTTP API", err);
+}
+
+static int hook_retry_run(void *data, int64_t id, int64_t *new_id,
+                          kiln_err *err)
+{
+    server *dm = data;
+    json_t *run = NULL, *reply;
+    const char *pipeline, *status;
+    int rc;
+
+    if ((rc = kiln_store_run_json(dm->store, &run, id, err)) != 0)
+        return rc;
+    pipeline = json_string_value(json_object_get(run, "pipeline"));
+    status = json_string_value(json_object_get(run, "status"));
+    if (kiln_daemon__is_active(dm, id) || strcmp(status, "succeeded") == 0) {
+        rc = kiln_err_set(err, KILN_EBUSY, "run %lld %s: only a failed or "
+                          "cancelled run can be retried", (long long)id,
+                          kiln_daemon__is_active(dm, id) ? "is still running"
+                                                         : "succeeded");
+        json_decref(run);
+        return rc;
+    }
+    reply = json_object();
+    kiln_daemon__retry_run(dm, pipeline, run, reply);
+    json_decref(run);
+    if (json_object_get(reply, "error")) {
+        const char *code = json_string_value(json_object_get(reply, "code"));
+        rc = kiln_err_set(err, code && strcmp(code, "not_found") == 0
+                                   ? KILN_ENOTFOUND
+                                   : KILN_EBUSY,
+                          "%s", json_string_value(json_object_get(reply,
+                                                                  "error")));
+    } else {
+        *new_id = json_integer_value(json_object_get(reply, "run_id"));
+    }
+    json_decref(reply);
+    return rc;
+}
+
+void kiln_daemon__run_event(kiln_run *run, ssize_t step, void *data)
+{
+    active *a = data;
+    server *dm = a->dm;
+    const kiln_pipeline *p = kiln_run_pipeline(run);
+    json_t *ev;
+    if (!dm->web)
+        return;
+    if (step < 0) {
+        ev = json_pack("{s:I, s:s, s:s}", "run_id",
+                       (json_int_t)kiln_run_id(run), "pipeline", p->name,
+                       "status", kiln_run_state_name(kiln_run_state_get(run)));
+        kiln_web_publish(dm->web, "run", ev);
+    } else {
+        ev = json_pack("{s:I, s:s, s:s, s:s, s:i, s:s}", "run_id",
+                       (json_int_t)kiln_run_id(run), "pipeline", p->name,
+                       "step", p->steps[step].name, "status",
+                       kiln_step_state_name(kiln_run_step_state(run,
+                                                                (size_t)step)),
+                       "attempt", kiln_run_step_attempt(run, (size_t)step),
+                       "reason", kiln_run_step_reason(run, (size_t)step));
+        kiln_web_publish(dm->web, "step", ev);
+    }
+    json_decref(ev);
+}
+
+int kiln_daemon__web_start(server *dm, kiln_err *err)
+{
+    kiln_web_options o;
+    char *path, *url;
+    FILE *f;
+
+    if (!dm->o->listen)
+        return 0;
+    memset(&o, 0, sizeof(o));
+    o.loop = &dm->loop;
+    o.store = dm->store;
+    o.state_dir = dm->o->state_dir;
+    o.listen = dm->o->listen;
+    o.token = dm->o->token;
+    o.hooks.start_run = hook_start_run;
+    o.hooks.cancel_run = hook_cancel_run;
+    o.hooks.retry_run = hook_retry_run;
+    o.hooks.pipelines = hook_pipelines;
+    o.hooks.pipeline = hook_pipeline;
+    o.hooks.gauges = hook_gauges;
+    o.hooks.data = dm;
+    if (kiln_web_start(&dm->web, &o, err) != 0)
+        return err->code;
+    /* Where clients (kiln trigger --wait, tests) find it. */
+    url = kiln_asprintf("http://%s/", kiln_web_address(dm->web));
+    path = kiln_path_join(dm->o->state_dir, "web.url");
+    if ((f = fopen(path, "w")) != NULL) {
+        fprintf(f, "%s\n", url);
+        fclose(f);
+    }
+    kiln_notifier_set_page(dm->notifier, url);
+    say("status page and API on %s%s", url,
+        dm->o->token ? "" : " (no token: read-only)");
+    free(path);
+    free(url);
+    return 0;
+}
+
+void kiln_daemon__web_stop(server *dm)
+{
+    char *path;
+    if (!dm->web)
+        return;
+    path = kiln_path_join(dm->o->state_dir, "web.url");
+    unlink(path);
+    free(path);
+    kiln_web_stop(dm->web);
+    dm->web = NULL;
+}

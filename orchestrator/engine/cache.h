@@ -1,0 +1,64 @@
+/*
+ * cache.h: step caching: the key of an attempt and the content-addressed
+ * object store under STATE/objects.
+ *
+ * A step is skipped, its recorded outputs restored, when an earlier
+ * successful execution had the same key: a SHA-256 over the command, the
+ * kind, the pipeline's and the step's names and the step's working
+ * directory (a step sees them as $KILN_PIPELINE, $KILN_STEP and its
+ * cwd), its declared outputs and metrics file, the content hashes of the
+ * inputs (with their paths relative to the working directory), the run's
+ * parameter values and the pipeline's and step's environment. Outputs are kept as objects/ab/cdef... named by
+ * their content hash, so equal outputs are stored once; a directory is
+ * kept as its files. Objects are copy-on-write clones where the file
+ * system can make them (btrfs, XFS), else copies; never hard links, since
+ * a step that rewrites a file in place would change a linked object too
+ * (restores check every object's hash anyway). These calls read and write
+ * files: the engine makes them on the thread pool.
+ */
+#ifndef KILN_CACHE_H
+#define KILN_CACHE_H
+
+#include "dsl/dsl.h"
+#include "engine/artifacts.h"
+
+/* The key of an attempt of st whose inputs were hashed in inputs. */
+void kiln_cache_key(char out[KILN_HASH_HEX], const kiln_step *st,
+                    const kiln_pipeline *p, const kiln_artifact_list *inputs,
+                    const char *workdir, size_t n_params,
+                    const kiln_kv *params);
+
+/* The files an output set is made of: each file, and every file under
+ * each directory, relative to workdir with its content hash. */
+typedef struct kiln_cache_files {
+    size_t n;
+    char **rel;
+    char **sha256;
+} kiln_cache_files;
+
+/* Keep the outputs' files in the store and list them in files (dispose it
+ * with kiln_cache_files_dispose()). KILN_ERROR when the store cannot be
+ * written. */
+int kiln_cache_save(kiln_cache_files *files, const char *objects,
+                    const char *workdir, const kiln_artifact_list *outputs,
+                    kiln_err *err);
+void kiln_cache_files_dispose(kiln_cache_files *files);
+
+/* Put the objects sha256[i] back at workdir/rel[i], each checked against
+ * its hash first. KILN_ENOTFOUND (missing) or KILN_EINVAL (corrupt): the
+ * caller runs the step instead. */
+int kiln_cache_restore(const char *objects, const char *workdir, size_t n,
+                       char *const *rel, char *const *sha256, kiln_err *err);
+
+/* Are the files of a cache entry (rel[i], relative to workdir) exactly
+ * what a step declares as outputs: each under one of them, and each of
+ * them made of some? A hit that is not is a miss: a restore puts back
+ * the step's own outputs or nothing. */
+bool kiln_cache_outputs_match(const kiln_strlist *outputs,
+                              const char *workdir, size_t n,
+                              char *const *rel);
+
+/* path relative to workdir ("models/m.pkl"); both absolute. Malloc'd. */
+char *kiln_cache_relpath(const char *workdir, const char *path);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * engine.h: running pipelines' DAGs on the loop.
+ *
+ * An engine is shared by every run of a process (`kiln run` has one run,
+ * `kiln serve` many): it owns the executors and the global job limit, and
+ * hands free slots to the runs' ready steps round-robin, so concurrent runs
+ * share the limit fairly. A run starts a step as soon as all its needs
+ * succeeded, retries failed attempts with backoff, enforces timeouts,
+ * records every state change in the store as it happens, and reports
+ * through callbacks.
+ */
+#ifndef KILN_ENGINE_H
+#define KILN_ENGINE_H
+
+#include <uv.h>
+
+#include "dsl/dsl.h"
+#include "store/store.h"
+
+typedef struct kiln_engine kiln_engine;
+typedef struct kiln_run kiln_run;
+
+typedef enum kiln_step_state {
+    KILN_STEP_PENDING = 0, /* waiting for its needs */
+    KILN_STEP_READY,       /* needs met, waiting for a slot */
+    KILN_STEP_RUNNING,
+    KILN_STEP_RETRYING,    /* failed, waiting to try again */
+    KILN_STEP_SUCCEEDED,
+    KILN_STEP_FAILED,
+    KILN_STEP_SKIPPED,     /* an upstream step failed or was gated */
+    KILN_STEP_CANCELLED,
+    KILN_STEP_GATED        /* its when: was false */
+} kiln_step_state;
+
+typedef enum kiln_run_state {
+    KILN_RUN_RUNNING = 0,
+    KILN_RUN_SUCCEEDED,
+    KILN_RUN_FAILED,
+    KILN_RUN_CANCELLED
+} kiln_run_state;
+
+const char *kiln_step_state_name(kiln_step_state s); /* as stored */
+const char *kiln_run_state_name(kiln_run_state s);
+
+/*
+ * Create an engine on loop recording into store, with logs under
+ * state_dir/logs and at most jobs steps running at once (0: the number of
+ * CPUs). Free it with kiln_engine_free() once every run is done.
+ */
+int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
+                    const char *state_dir, unsigned jobs, kiln_err *err);
+/* Release the engine; its memory goes once the loop has run its close
+ * callback (run the loop once more before uv_loop_close()). */
+void kiln_engine_free(kiln_engine *eng); /* NULL is fine */
+unsigned kiln_engine_jobs(const kiln_engine *eng);
+/* Step caching (on by default): kiln run --no-cache turns it off. */
+void kiln_engine_set_cache(kiln_engine *eng, bool cache);
+/* Let at most cap steps of pool name (a step's `pool:`) run at once, within
+ * the global job limit. Steps naming a pool never set here are not
+ * limited by it. */
+void kiln_engine_set_pool(kiln_engine *eng, const char *name, unsigned cap);
+
+/* Something changed: step is the step's index, or -1 for the run itself. */
+typedef void (*kiln_run_event_cb)(kiln_run *run, ssize_t step, void *data);
+/* The run ended; the callback may free it. */
+typedef void (*kiln_run_done_cb)(kiln_run *run, void *data);
+
+typedef struct kiln_run_options {
+    const kiln_pipeline *pipeline; /* borrowed; outlives the run */
+    const char *file;       /* the pipeline file's absolute path */
+    const char *hash;       /* sha256 of its bytes */
+    const char *root;       /* steps' workdirs are relative to this;
+                               NULL: pipeline->dir */
+    size_t n_params;        /* overrides of the pipeline's params */
+    const kiln_kv *params;
+    const char *trigger;    /* "manual" by default */
+    const char *trigger_info; /* JSON text or NULL */
+    const char *git_commit; /* NULL: not in a repository */
+    const char *git_branch;
+    bool git_dirty;
+    int64_t reuse_run;      /* a retry: the run retried, or 0 */
+    size_t n_reuse;         /* its steps that succeeded, and the */
+    const kiln_kv *reuse;   /* execution ids (as text) that made them:
+                               those steps are recorded as reused, not
+                               run again */
+    kiln_run_event_cb on_event; /* may be NULL */
+    kiln_run_done_cb on_done;
+    void *data;
+} kiln_run_options;
+
+#define KILN_RUN_OPTIONS_INIT {0}
+
+/*
+ * Check param overrides against the pipeline's declared params. Returns 0,
+ * or KILN_EINVAL naming the unknown parameter.
+ */
+int kiln_run_check_params(const kiln_pipeline *p, size_t n,
+                          const kiln_kv *params, kiln_err *err);
+
+/*
+ * Record a new run and start it. Returns 0 and *out, or an error (the store
+ * could not record it) and no callback will follow. After a 0 return
+ * on_done runs exactly once; free the run there or after it with
+ * kiln_run_free().
+ */
+int kiln_run_start(kiln_run **out, kiln_engine *eng,
+                   const kiln_run_options *opts, kiln_err *err);
+/*
+ * Take over a run a kiln process that died left unfinished, as recorded
+ * in rec (kiln_store_run_json()'s object). Steps that ended keep their
+ * end and never run again; running ones are found again through their
+ * executor (kiln_executor_attach) or, gone without a trace, count as a
+ * lost attempt and are retried per their retries; the rest run as usual.
+ * opts as for kiln_run_start() (its record fields are ignored). Returns
+ * KILN_EINVAL when the definition no longer fits the record.
+ */
+int kiln_run_resume(kiln_run **out, kiln_engine *eng,
+                    const kiln_run_options *opts, json_t *rec,
+                    kiln_err *err);
+/* Cancel: pending steps are cancelled at once, running ones are stopped
+ * (force: SIGKILL now rather than SIGTERM first). */
+void kiln_run_cancel(kiln_run *run, bool force);
+/* Stop starting steps: pending ones are cancelled with reason, running
+ * ones go on; a later kiln_run_cancel() stops them. */
+void kiln_run_drain(kiln_run *run, const char *reason);
+void kiln_run_free(kiln_run *run); /* after on_done; NULL is fine */
+
+/* Accessors. */
+int64_t kiln_run_id(const kiln_run *run);
+kiln_run_state kiln_run_state_get(const kiln_run *run);
+const kiln_pipeline *kiln_run_pipeline(const kiln_run *run);
+/* The first store error that stopped the run, or NULL. */
+const kiln_err *kiln_run_store_error(const kiln_run *run);
+kiln_step_state kiln_run_step_state(const kiln_run *run, size_t step);
+int kiln_run_step_attempt(const kiln_run *run, size_t step);
+int64_t kiln_run_step_started(const kiln_run *run, size_t step);
+int64_t kiln_run_step_finished(const kiln_run *run, size_t step);
+/* Why the step failed, was skipped or is retrying; "" otherwise. */
+const char *kiln_run_step_reason(const kiln_run *run, size_t step);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * notify.h: webhooks about runs and triggers (notify: in a pipeline).
+ *
+ * A notification is posted with libcurl on the loop (kiln_http), with a
+ * timeout per attempt and up to three attempts (1 s, then 4 s apart); what
+ * became of it is recorded in the notifications table. A notification that
+ * cannot be delivered never fails a run and never blocks the loop.
+ */
+#ifndef KILN_NOTIFY_H
+#define KILN_NOTIFY_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "dsl/dsl.h"
+#include "notify/http.h"
+#include "store/store.h"
+
+typedef struct kiln_notifier kiln_notifier;
+
+int kiln_notifier_new(kiln_notifier **out, uv_loop_t *loop, kiln_http *http,
+                      kiln_store *store, kiln_err *err);
+/* Where the status page is ("http://127.0.0.1:8080/"), for links; NULL:
+ * none. */
+void kiln_notifier_set_page(kiln_notifier *n, const char *url);
+
+/* Tell p's webhooks that listen for event (KILN_NOTIFY_*) about it:
+ * what is a JSON object with at least "pipeline" and "status" (a run:
+ * run_id, status, reason, steps; drift: the check's detail). */
+void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
+                        unsigned event,
+                        int64_t run_id, json_t *what);
+
+/* A run of p ended: tell the webhooks listening for how it ended
+ * (success, failure, cancelled), with its steps. */
+void kiln_notifier_run_ended(kiln_notifier *n, const kiln_pipeline *p,
+                             int64_t run_id);
+
+/* Give up what waits for a retry (recorded as failed) and free. Call it
+ * after kiln_http_close(), which ends the requests in flight. NULL is
+ * fine. */
+void kiln_notifier_free(kiln_notifier *n);
+
+#endif
