@@ -21,6 +21,7 @@
  */
 #include "executor.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -172,6 +173,8 @@ static int64_t mono_ms(void)
 static void kill_now(local_proc *lp)
 {
     union sigval v;
+    if (lp->pid <= 0)
+        return; /* found ended: nothing to signal */
     if (lp->shim && !lp->shim_asked) {
         lp->shim_asked = true;
         v.sival_int = KILN_SHIM_MAGIC;
@@ -194,7 +197,8 @@ static void on_timer(uv_timer_t *timer)
         return;
     if (lp->kill_at && mono_ms() >= lp->kill_at)
         kill_now(lp);
-    if (lp->attached && lp->pidfd < 0 && kiln_proc_start(lp->pid) != lp->start) {
+    if (lp->attached && lp->pidfd < 0 &&
+        (lp->pid <= 0 || kiln_proc_start(lp->pid) != lp->start)) {
         ended(lp, false, 0, 0);
         return;
     }
@@ -444,16 +448,87 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
 }
 
 /* Find a shim that outlived an earlier kiln and watch it to its end. */
+static int attach_proc(kiln_executor *ex, kiln_task *task,
+                       const char *external_id, int pid, uint64_t start);
+
+/*
+ * The shim of an attempt whose id was never recorded (kiln died between
+ * recording the attempt and recording its process): the process whose
+ * arguments are kiln-shim and the attempt's status file. 0 and its pid
+ * and start time; or, when it has ended already, 0 and a pid of 0 (its
+ * status file tells how); KILN_ENOTFOUND when it never started.
+ */
+static int find_attempt(int *pid, uint64_t *start,
+                        const char *status_path, kiln_err *err)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *de;
+    char path[64], args[4096];
+    int found = 0;
+
+    *pid = 0;
+    *start = 0;
+    while (proc && !found && (de = readdir(proc)) != NULL) {
+        const char *base, *next;
+        ssize_t n;
+        int fd;
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%.32s/cmdline", de->d_name);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            continue;
+        n = read(fd, args, sizeof(args) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        args[n] = '\0';
+        base = strrchr(args, '/');
+        base = base ? base + 1 : args;
+        next = args + strlen(args) + 1;
+        if (strcmp(base, "kiln-shim") == 0 && next < args + n &&
+            strcmp(next, status_path) == 0) {
+            *pid = atoi(de->d_name);
+            *start = kiln_proc_start(*pid);
+            found = *start != 0;
+        }
+    }
+    if (proc)
+        closedir(proc);
+    if (found || access(status_path, F_OK) == 0)
+        return 0;
+    return kiln_err_set(err, KILN_ENOTFOUND, "no process of %s",
+                        status_path);
+}
+
 static int local_attach(kiln_executor *ex, kiln_task *task,
                         const char *external_id, kiln_err *err)
 {
-    local_proc *lp;
     int pid;
     uint64_t start;
 
+    if (!external_id) {
+        char id[64];
+        int rc;
+        if (!task->status_path)
+            return kiln_err_set(err, KILN_ENOTFOUND, "no id and no status "
+                                "file to find the task by");
+        if ((rc = find_attempt(&pid, &start, task->status_path, err)) != 0)
+            return rc;
+        snprintf(id, sizeof(id), "%d:%" PRIu64, pid, start);
+        return attach_proc(ex, task, id, pid, start);
+    }
     if (sscanf(external_id, "%d:%" SCNu64, &pid, &start) != 2 || pid <= 0)
         return kiln_err_set(err, KILN_EINVAL, "invalid local task id "
                             "\"%s\"", external_id);
+    return attach_proc(ex, task, external_id, pid, start);
+}
+
+/* Watch process pid (started at start; pid 0: ended already, its status
+ * file says how) to its end. */
+static int attach_proc(kiln_executor *ex, kiln_task *task,
+                       const char *external_id, int pid, uint64_t start)
+{
+    local_proc *lp;
     lp = proc_new(ex);
     lp->attached = true;
     lp->shim = true;
@@ -465,7 +540,7 @@ static int local_attach(kiln_executor *ex, kiln_task *task,
              external_id);
     uv_timer_init(ex->loop, &lp->timer);
     lp->pending_closes = 2;
-    if (kiln_proc_start(pid) == start)
+    if (pid > 0 && kiln_proc_start(pid) == start)
         lp->pidfd = pidfd_open(pid, 0);
     if (lp->pidfd >= 0 &&
         uv_poll_init(ex->loop, &lp->u.poll, lp->pidfd) == 0) {
@@ -483,8 +558,8 @@ static int local_attach(kiln_executor *ex, kiln_task *task,
     /* No pidfd (gone already, or an old kernel): check by timer. A
      * process already gone ends at the first check, after this returns. */
     uv_idle_init(ex->loop, (uv_idle_t *)&lp->u.handle);
-    uv_timer_start(&lp->timer, on_timer, kiln_proc_start(pid) == start ? 1000 : 0,
-                   0);
+    uv_timer_start(&lp->timer, on_timer,
+                   pid > 0 && kiln_proc_start(pid) == start ? 1000 : 0, 0);
     return 0;
 }
 
