@@ -202,12 +202,14 @@ await step('the models page', async () => {
   await shot('models');
 });
 
+let lineage = '';
 await step('lineage of the model', async () => {
   await page.click('[data-model="webmodel"] tbody tr:first-child a[href^="#/artifacts/"]');
   await page.waitForSelector('svg.dag .node[data-execution]');
   const n = await page.$$eval('svg.dag .node', (l) => l.length);
   ok('inputs, steps and the model', n === 4, String(n));
   await shot('lineage');
+  lineage = page.url();
 });
 
 await step('the runs page', async () => {
@@ -229,6 +231,29 @@ await step('Run with params from the pipeline page', async () => {
   const run = await (await fetch(api('runs/' + id))).json();
   ok('the changed param was sent', run.params.acc === '0.5',
      JSON.stringify(run.params));
+});
+
+// The same pages on a phone: screenshots only (narrow-*.png).
+await step('the pages at 400 px', async () => {
+  await page.setViewportSize({ width: 400, height: 800 });
+  const pages = [
+    ['overview', '#/', '.pipe[data-pipeline="webtest"]'],
+    ['runs', '#/runs', `.runs tr[data-run="${first}"]`],
+    ['run', '#/runs/' + second, 'pre.log >> text=deployed'],
+    ['pipeline', '#/pipelines/webtest', 'svg.chart circle.pt'],
+    ['models', '#/models', '[data-model="webmodel"]'],
+  ];
+  for (const [name, hash, sel] of pages) {
+    await page.goto(url + hash);
+    await page.waitForSelector(sel);
+    await shot('narrow-' + name);
+  }
+  if (lineage) {
+    await page.goto(lineage);
+    await page.waitForSelector('svg.dag .node[data-execution]');
+    await shot('narrow-lineage');
+  }
+  await page.setViewportSize({ width: 1400, height: 900 });
 });
 
 ok('no page or console errors', errors.length === 0, errors.join('\n'));
