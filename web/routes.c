@@ -7,7 +7,7 @@
  * Allow header. Path parameters are checked before use: names as the DSL
  * allows them, ids as positive integers. Reads are store queries on the
  * loop (each a short indexed query); changes go through the daemon's
- * hooks.
+ * hooks: web/ never writes the store.
  */
 #include "internal.h"
 
@@ -450,6 +450,7 @@ static int get_models(route_ctx *c)
 /* POST /api/v1/models/{name}/aliases/{alias} {version} */
 static int post_alias(route_ctx *c)
 {
+    kiln_web *w = c->w;
     json_t *body = body_object(c);
     kiln_err err = KILN_ERR_INIT;
     json_int_t version;
@@ -464,10 +465,25 @@ static int post_alias(route_ctx *c)
                                "integer");
     }
     json_decref(body);
-    if (kiln_store_model_promote(c->w->o.store, c->seg[1], (int)version,
+    if (w->o.hooks.promote_model(w->o.hooks.data, c->seg[1], (int)version,
                                  c->seg[3], &err) != 0)
         return store_error(c, &err);
     kiln_web__json(c->req, 200, json_pack("{s:s, s:s, s:I}", "name",
+                                          c->seg[1], "alias", c->seg[3],
+                                          "version", version));
+    return 0;
+}
+
+/* POST /api/v1/models/{name}/aliases/{alias}/rollback */
+static int post_rollback(route_ctx *c)
+{
+    kiln_web *w = c->w;
+    kiln_err err = KILN_ERR_INIT;
+    int version = 0;
+    if (w->o.hooks.rollback_model(w->o.hooks.data, &version, c->seg[1],
+                                  c->seg[3], &err) != 0)
+        return store_error(c, &err);
+    kiln_web__json(c->req, 200, json_pack("{s:s, s:s, s:i}", "name",
                                           c->seg[1], "alias", c->seg[3],
                                           "version", version));
     return 0;
@@ -589,6 +605,7 @@ static const route routes[] = {
     {"GET", "models", get_models, true},
     {"GET", "models/:name", get_models, true},
     {"POST", "models/:name/aliases/:name", post_alias, false},
+    {"POST", "models/:name/aliases/:name/rollback", post_rollback, false},
     {"GET", "metrics/:name", get_metric_series, true},
     {"GET", "events", get_events, false},
 };

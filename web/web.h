@@ -3,9 +3,10 @@
  *
  * libh2o (HTTP/1.1 and HTTP/2, built against libuv) serves them on the
  * daemon's own loop: no second thread or process. Reads come straight
- * from the store (short indexed queries); what changes the daemon's state
- * (start, cancel, retry a run) goes through hooks the daemon provides, so
- * the HTTP API and the CLI share one code path. Changes are pushed to
+ * from the store (short indexed queries); whatever changes something
+ * (start, cancel, retry a run, point a model's alias elsewhere) goes
+ * through hooks the daemon provides, so the HTTP API and the CLI share
+ * one code path and web/ never writes the store. Changes are pushed to
  * /api/v1/events subscribers as Server-Sent Events.
  */
 #ifndef KILN_WEB_H
@@ -32,6 +33,16 @@ typedef struct kiln_web_hooks {
      * successful steps of run_id. */
     int (*retry_run)(void *data, int64_t run_id, int64_t *new_id,
                      kiln_err *err);
+    /* POST /models/{name}/aliases/{alias}: point alias at version of the
+     * model (KILN_ENOTFOUND: no such version). For these two, KILN_EBUSY
+     * means the database is locked (-> 503). */
+    int (*promote_model)(void *data, const char *model, int version,
+                         const char *alias, kiln_err *err);
+    /* POST /models/{name}/aliases/{alias}/rollback: point alias back at
+     * the version that held it before, in *version (KILN_ENOTFOUND: there
+     * is none). */
+    int (*rollback_model)(void *data, int *version, const char *model,
+                          const char *alias, kiln_err *err);
     /* Every loaded pipeline: {name, file, description, schedule, next_due,
      * triggers, active} (a new reference). */
     json_t *(*pipelines)(void *data);

@@ -3,8 +3,9 @@
  *
  * web/ knows nothing of entries, schedules or runs in flight: these hooks
  * describe them as JSON and carry the API's requests (start, cancel,
- * retry) to the same code the CLI uses. Run and step changes are
- * published to event stream subscribers as they happen.
+ * retry a run; promote and roll back a model's alias) to the same code
+ * the CLI uses. Run and step changes are published to event stream
+ * subscribers as they happen.
  */
 #include "internal.h"
 
@@ -225,6 +226,22 @@ static int hook_retry_run(void *data, int64_t id, int64_t *new_id,
     return rc;
 }
 
+/* Model aliases: the store's writes, as kiln models promote and
+ * rollback make them. */
+static int hook_promote_model(void *data, const char *model, int version,
+                              const char *alias, kiln_err *err)
+{
+    server *dm = data;
+    return kiln_store_model_promote(dm->store, model, version, alias, err);
+}
+
+static int hook_rollback_model(void *data, int *version, const char *model,
+                               const char *alias, kiln_err *err)
+{
+    server *dm = data;
+    return kiln_store_model_rollback(dm->store, version, model, alias, err);
+}
+
 void kiln_daemon__run_event(kiln_run *run, ssize_t step, void *data)
 {
     active *a = data;
@@ -268,6 +285,8 @@ int kiln_daemon__web_start(server *dm, kiln_err *err)
     o.hooks.start_run = hook_start_run;
     o.hooks.cancel_run = hook_cancel_run;
     o.hooks.retry_run = hook_retry_run;
+    o.hooks.promote_model = hook_promote_model;
+    o.hooks.rollback_model = hook_rollback_model;
     o.hooks.pipelines = hook_pipelines;
     o.hooks.pipeline = hook_pipeline;
     o.hooks.gauges = hook_gauges;

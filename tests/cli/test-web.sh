@@ -107,6 +107,40 @@ get -X POST -H "$AUTH" -d '{"version": 1}' "${U}api/v1/models/nosuch/aliases/pro
 eq "alias of an unknown model: 404" 404 "$code"
 get -X POST -H "$AUTH" -d '{"version": "one"}' "${U}api/v1/models/m/aliases/production"
 eq "bad version: 400" 400 "$code"
+# Promote and roll back an alias (the daemon's hooks write the store).
+cat > "$T/p/reg.yaml" <<'YAML'
+pipeline: reg
+steps:
+  train:
+    kind: train
+    run: mkdir -p models && date +%s%N > models/m.txt
+    cache: false
+    outputs: [models/m.txt]
+    register: {model: m, path: models/m.txt}
+YAML
+kill -HUP "$daemon"
+wait_for "reg is loaded" 10 'curl -sf "${U}api/v1/pipelines/reg" >/dev/null'
+for i in 1 2; do
+    get -X POST -H "$AUTH" "${U}api/v1/pipelines/reg/runs"
+    mid=$(js 'd["run_id"]')
+    wait_for "model version $i" 10 '[ "$(q "select status from runs where id='"$mid"'")" = succeeded ]'
+done
+get -X POST -H "$AUTH" -d '{"version": 1}' "${U}api/v1/models/m/aliases/production"
+eq "promote: 200" '200 {"name":"m","alias":"production","version":1}' "$code $body"
+get -X POST -H "$AUTH" -d '{"version": 2}' "${U}api/v1/models/m/aliases/production"
+get "${U}api/v1/models/m"
+eq "the registry sees it" "[['production', 2]]" "$(js '[[a["alias"], a["version"]] for a in d["aliases"]]')"
+get -X POST -H "$AUTH" -d '{"version": 3}' "${U}api/v1/models/m/aliases/production"
+eq "promote an unknown version: 404" 404 "$code"
+get -X POST "${U}api/v1/models/m/aliases/production/rollback"
+eq "rollback needs the token: 401" 401 "$code"
+get -X POST -H "$AUTH" "${U}api/v1/models/m/aliases/production/rollback"
+eq "rollback: 200" '200 {"name":"m","alias":"production","version":1}' "$code $body"
+get "${U}api/v1/models/m"
+eq "the registry sees it" "[['production', 1]]" "$(js '[[a["alias"], a["version"]] for a in d["aliases"]]')"
+get -X POST -H "$AUTH" "${U}api/v1/models/m/aliases/production/rollback"
+eq "nothing older to roll back to: 404" 404 "$code"
+contains "saying so" "no earlier version" "$body"
 get "${U}api/v1/artifacts/424242/lineage"
 eq "unknown artifact: 404" 404 "$code"
 get "${U}api/v1/artifacts/1/lineage?direction=sideways"
