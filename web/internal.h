@@ -1,8 +1,11 @@
 /*
  * internal.h: what the files of web/ share.
  *
- *   server.c  the h2o server on the loop: listen, accept, auth, limits,
+ *   server.c  the h2o server on the loop: listen, accept, limits,
  *             dispatch, responses, shutdown;
+ *   request.c a request's method, Host and target, checked before any
+ *             route sees it;
+ *   auth.c    tokens, and the throttling of wrong ones;
  *   routes.c  the /api/v1 routes;
  *   events.c  Server-Sent Events subscribers;
  *   assets.c  the status page (generated from web/ui/ at build time).
@@ -88,10 +91,23 @@ void kiln_web__text(h2o_req_t *req, int status, const char *type,
 /* Keep the next 200 answer of kiln_web__json() in slot as well. */
 void kiln_web__cache_fill(kiln_web_cached *slot);
 
-/* Request helpers. */
+/* Requests (request.c). */
+/* Is the method an HTTP token? */
+bool kiln_web__method_ok(h2o_iovec_t m);
+/* On loopback, is req for a loopback name? Otherwise it has been
+ * answered: 400 with no name, 403 for another name. */
+bool kiln_web__host_allowed(kiln_web *w, h2o_req_t *req);
+/* Decode and check req's target into t (in req's pool), or answer 400
+ * and return false. */
+bool kiln_web__parse_target(h2o_req_t *req, kiln_web_target *t);
 /* The value of the first query parameter called name, or NULL. */
 const char *kiln_web__query(const kiln_web_target *t, const char *name);
 bool kiln_web__is(h2o_req_t *req, const char *method);
+/* Make s UTF-8 in place: each byte that does not begin a well-formed
+ * sequence becomes '?'. */
+void kiln_web__utf8_scrub(char *s);
+
+/* Auth (auth.c). */
 /* May req go on (its token, when one is needed)? Otherwise it has been
  * answered: 401 or 403, or 429 for a client that sent too many wrong
  * tokens. */

@@ -1,31 +1,17 @@
 /*
  * server.c: libh2o on the daemon's libuv loop.
  *
- * One h2o handler takes every request: /api/v1/..., /healthz and /metrics
- * go to routes.c after the token check, anything else is the status page
- * (assets.c). h2o parses HTTP/1.1 and HTTP/2; the request's target is
- * decoded and checked here, once, before any route sees it: %xx escapes
- * must be well formed and decode to UTF-8 text (no overlong form, no
- * surrogate, no control character), the path must have no "." or ".."
- * segment, and anything else is a JSON 400.
- *
- * Security: POSTs need "Authorization: Bearer TOKEN"; with no token
- * configured they get 403 saying so. GETs are open when listening on
- * loopback only and need the token otherwise. Tokens are compared as
- * SHA-256 digests with CRYPTO_memcmp, so the time taken says nothing
- * about how much of a guess was right, and an address that sends wrong
- * tokens must wait longer and longer before it may try again. On
- * loopback, only requests for a loopback name (Host: localhost,
- * 127.x.x.x or [::1]) are answered, so that a web page whose name an
- * attacker points at 127.0.0.1 (DNS rebinding) cannot read the API
- * through a browser.
+ * One h2o handler takes every request. Its method, Host and target are
+ * checked first (request.c); then /api/v1/..., /healthz and /metrics go
+ * to routes.c, which asks auth.c whether the request may go on, and
+ * anything else is the status page (assets.c). h2o parses HTTP/1.1 and
+ * HTTP/2. Answers are JSON, errors included ({"error": MSG}), except the
+ * status page, logs and /metrics.
  */
 #include "internal.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -93,57 +79,6 @@ void kiln_web__json(h2o_req_t *req, int status, json_t *body)
     free(text);
 }
 
-/* The length of the UTF-8 sequence at s (n bytes left) when it is well
- * formed (RFC 3629: shortest form, no surrogate, nothing past U+10FFFF),
- * else 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t len;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        len = 3;
-        if (s[0] == 0xE0)
-            lo = 0xA0; /* overlong below */
-        else if (s[0] == 0xED)
-            hi = 0x9F; /* surrogates above */
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4;
-        if (s[0] == 0xF0)
-            lo = 0x90;
-        else if (s[0] == 0xF4)
-            hi = 0x8F; /* past U+10FFFF above */
-    } else {
-        return 0; /* a continuation byte, C0, C1 or F5 and up */
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
-/* Make s UTF-8 in place: each byte that does not begin a well-formed
- * sequence becomes '?' (a message cut short by its buffer included). */
-static void utf8_scrub(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-    size_t n = strlen(s), k;
-    while (n > 0) {
-        if ((k = utf8_len(p, n)) == 0) {
-            *p = '?';
-            k = 1;
-        }
-        p += k;
-        n -= k;
-    }
-}
-
 int kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
 {
     char msg[600];
@@ -151,369 +86,12 @@ int kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    utf8_scrub(msg);
+    kiln_web__utf8_scrub(msg);
     kiln_web__json(req, status, json_pack("{s:s}", "error", msg));
     return 0;
 }
 
-/* Requests. */
-
-bool kiln_web__is(h2o_req_t *req, const char *method)
-{
-    return h2o_memis(req->method.base, req->method.len, method,
-                     strlen(method));
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Is the text at s (n bytes) UTF-8 with no control character (C0, DEL
- * or C1)? Otherwise *why says what is wrong. */
-static bool is_text(const unsigned char *s, size_t n, const char **why)
-{
-    size_t k;
-    for (size_t i = 0; i < n; i += k) {
-        if ((k = utf8_len(s + i, n - i)) == 0) {
-            *why = "decodes to bytes that are not UTF-8";
-            return false;
-        }
-        if (s[i] < 0x20 || s[i] == 0x7F ||
-            (s[i] == 0xC2 && s[i + 1] < 0xA0)) {
-            *why = "decodes to a control character";
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Decode len bytes of a URL component at s into the request's pool: %xx
- * escapes, and + as a space in a query. NULL when the result is not text
- * or the component is malformed (a raw byte outside printable ASCII, a %
- * not followed by two hex digits); *why then says which. */
-static char *decode(h2o_req_t *req, const char *s, size_t len, bool plus,
-                    const char **why)
-{
-    char *out = h2o_mem_alloc_pool(&req->pool, len + 1);
-    size_t n = 0;
-    int hi, lo;
-
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7F) {
-            *why = "has a byte that is not printable ASCII (it must be "
-                   "%-encoded)";
-            return NULL;
-        }
-        if (c == '%') {
-            if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 ||
-                (lo = hexval(s[i + 2])) < 0) {
-                *why = "has a % not followed by two hex digits";
-                return NULL;
-            }
-            out[n++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[n++] = plus && c == '+' ? ' ' : (char)c;
-        }
-    }
-    out[n] = '\0';
-    return is_text((const unsigned char *)out, n, why) ? out : NULL;
-}
-
-/* Decode and check req's target into t, or answer 400 and return false.
- * "." and ".." segments are refused, not resolved: no client needs them,
- * and what the routes name is all that can be reached. */
-static bool parse_target(h2o_req_t *req, kiln_web_target *t)
-{
-    const char *s = req->path.base, *end = s + req->path.len;
-    const char *mark = memchr(s, '?', req->path.len), *q, *seg;
-    const char *why = "must begin with /";
-    size_t plen = mark ? (size_t)(mark - s) : req->path.len, n = 1;
-    char what[48] = "the path";
-
-    memset(t, 0, sizeof(*t));
-    if (plen == 0 || s[0] != '/' ||
-        !(t->path = decode(req, s, plen, false, &why)))
-        goto bad;
-    for (seg = t->path + 1;; seg += n + 1) {
-        n = strcspn(seg, "/");
-        if ((n == 1 && seg[0] == '.') ||
-            (n == 2 && seg[0] == '.' && seg[1] == '.')) {
-            why = "has a \".\" or \"..\" segment";
-            goto bad;
-        }
-        if (!seg[n])
-            break;
-    }
-    if (!mark)
-        return true;
-    n = 1;
-    for (q = mark + 1; q < end; q++)
-        n += *q == '&';
-    t->params = h2o_mem_alloc_pool(&req->pool, n * sizeof(*t->params));
-    for (q = mark + 1; q < end;) {
-        const char *amp = memchr(q, '&', (size_t)(end - q));
-        const char *stop = amp ? amp : end;
-        const char *eq = memchr(q, '=', (size_t)(stop - q));
-        kiln_web_param *p = &t->params[t->n_params];
-        if (stop > q) {
-            snprintf(what, sizeof(what), "query parameter %zu",
-                     t->n_params + 1);
-            if (!(p->name = decode(req, q, (size_t)((eq ? eq : stop) - q),
-                                   true, &why)))
-                goto bad;
-            p->value = "";
-            if (eq && !(p->value = decode(req, eq + 1,
-                                          (size_t)(stop - eq - 1), true,
-                                          &why)))
-                goto bad;
-            t->n_params++;
-        }
-        q = stop + 1;
-    }
-    return true;
-bad:
-    kiln_web__error(req, 400, "bad request target: %s %s", what, why);
-    return false;
-}
-
-const char *kiln_web__query(const kiln_web_target *t, const char *name)
-{
-    for (size_t i = 0; i < t->n_params; i++)
-        if (strcmp(t->params[i].name, name) == 0)
-            return t->params[i].value;
-    return NULL;
-}
-
-/* Auth. */
-
-/* Wrong tokens: FREE_STRIKES are answered 401; after that an address
- * must wait FIRST_WAIT_MS before its next try, twice as long after each
- * further wrong token (at most MAX_WAIT_MS), and gets 429 with
- * Retry-After meanwhile, whatever token it sends. A right token clears
- * its record; a record quiet for FORGET_MS is forgotten. */
-#define FREE_STRIKES 5
-#define FIRST_WAIT_MS 1000
-#define MAX_WAIT_MS ((uint64_t)5 * 60 * 1000)
-#define FORGET_MS ((uint64_t)15 * 60 * 1000)
-
-/* The client's address as a throttling key: IPv4 (mapped into IPv6, as a
- * dual-stack listener sees it), or an IPv6 address's /64, which one host
- * may own whole. All zeros when the address is unknown. */
-static void client_key(h2o_req_t *req, unsigned char key[16])
-{
-    struct sockaddr_storage ss;
-    memset(key, 0, 16);
-    memset(&ss, 0, sizeof(ss));
-    if (req->conn->callbacks->get_peername(req->conn,
-                                           (struct sockaddr *)&ss) == 0)
-        return;
-    if (ss.ss_family == AF_INET) {
-        key[10] = key[11] = 0xff;
-        memcpy(key + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-    } else if (ss.ss_family == AF_INET6) {
-        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-        memcpy(key, a, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
-    }
-}
-
-/* The record of key, or NULL; with add, a new one when there is none
- * (in a free slot, else in the one quiet for longest). */
-static kiln_web_strikes *strikes_of(kiln_web *w, const unsigned char *key,
-                                    bool add)
-{
-    uint64_t now = uv_now(w->o.loop);
-    kiln_web_strikes *s, *spare = NULL;
-
-    for (size_t i = 0; i < KILN_WEB_STRIKE_SLOTS; i++) {
-        s = &w->strikes[i];
-        if (s->failures && now - s->last > FORGET_MS)
-            memset(s, 0, sizeof(*s));
-        if (s->failures && memcmp(s->addr, key, sizeof(s->addr)) == 0)
-            return s;
-        if (!spare || (spare->failures && (!s->failures ||
-                                           s->last < spare->last)))
-            spare = s;
-    }
-    if (!add)
-        return NULL;
-    memset(spare, 0, sizeof(*spare));
-    memcpy(spare->addr, key, sizeof(spare->addr));
-    return spare;
-}
-
-static void strike(kiln_web *w, const unsigned char *key)
-{
-    kiln_web_strikes *s = strikes_of(w, key, true);
-    uint64_t now = uv_now(w->o.loop), wait = FIRST_WAIT_MS;
-
-    s->failures++;
-    s->last = now;
-    if (s->failures < FREE_STRIKES)
-        return;
-    for (unsigned i = FREE_STRIKES; i < s->failures && wait < MAX_WAIT_MS;
-         i++)
-        wait *= 2;
-    s->until = now + (wait < MAX_WAIT_MS ? wait : MAX_WAIT_MS);
-}
-
-static bool token_ok(kiln_web *w, const char *v, size_t len)
-{
-    unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
-
-    if (len < 7 || strncasecmp(v, "Bearer ", 7) != 0)
-        return false;
-    SHA256((const unsigned char *)w->token, strlen(w->token), want);
-    SHA256((const unsigned char *)v + 7, len - 7, got);
-    return CRYPTO_memcmp(want, got, sizeof(want)) == 0;
-}
-
-static bool unauthorized(h2o_req_t *req)
-{
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE,
-                   NULL, H2O_STRLIT("Bearer realm=\"kiln\""));
-    kiln_web__error(req, 401, "missing or wrong token: send "
-                    "\"Authorization: Bearer TOKEN\"");
-    return false;
-}
-
-bool kiln_web__allowed(kiln_web *w, h2o_req_t *req)
-{
-    bool write = !kiln_web__is(req, "GET") && !kiln_web__is(req, "HEAD");
-    unsigned char key[16];
-    kiln_web_strikes *s;
-    const h2o_header_t *h;
-    uint64_t now;
-    ssize_t i;
-    char secs[24];
-
-    if (!write && w->loopback)
-        return true;
-    if (!w->token) {
-        kiln_web__error(req, 403, "%s", write
-            ? "no API token is configured: start kiln serve with "
-              "--token-file FILE or KILN_TOKEN to allow changes"
-            : "no API token is configured, and kiln serve listens beyond "
-              "loopback");
-        return false;
-    }
-    if ((i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION,
-                             -1)) < 0)
-        return unauthorized(req);
-    h = &req->headers.entries[i];
-    client_key(req, key);
-    now = uv_now(w->o.loop);
-    if ((s = strikes_of(w, key, false)) != NULL && now < s->until) {
-        snprintf(secs, sizeof(secs), "%llu",
-                 (unsigned long long)((s->until - now + 999) / 1000));
-        h2o_add_header(&req->pool, &req->res.headers,
-                       H2O_TOKEN_RETRY_AFTER, NULL,
-                       h2o_strdup(&req->pool, secs, SIZE_MAX).base,
-                       strlen(secs));
-        kiln_web__error(req, 429, "too many wrong tokens from this "
-                        "address: try again in %s s", secs);
-        return false;
-    }
-    if (!token_ok(w, h->value.base, h->value.len)) {
-        strike(w, key);
-        return unauthorized(req);
-    }
-    if (s)
-        memset(s, 0, sizeof(*s));
-    return true;
-}
-
-/* Is host (NAME or NAME:PORT, as in Host) localhost, 127.x.x.x or
- * [::1]? */
-static bool loopback_host(const char *host, size_t len)
-{
-    const char *end = host + len, *name = host, *name_end, *rest;
-    struct in6_addr a6;
-    struct in_addr a4;
-    char buf[64];
-    size_t n;
-
-    if (len && host[0] == '[') {
-        if (!(name_end = memchr(host, ']', len)))
-            return false;
-        name++;
-        rest = name_end + 1;
-    } else {
-        name_end = memchr(host, ':', len);
-        rest = name_end = name_end ? name_end : end;
-    }
-    /* After the name, nothing or a port. */
-    if (rest < end) {
-        if (*rest != ':' || end - rest - 1 > 5)
-            return false;
-        for (const char *p = rest + 1; p < end; p++)
-            if (*p < '0' || *p > '9')
-                return false;
-    }
-    n = (size_t)(name_end - name);
-    if (n == 0 || n >= sizeof(buf))
-        return false;
-    memcpy(buf, name, n);
-    buf[n] = '\0';
-    if (name > host)
-        return inet_pton(AF_INET6, buf, &a6) == 1 &&
-               IN6_IS_ADDR_LOOPBACK(&a6);
-    if (strcasecmp(buf, "localhost") == 0)
-        return true;
-    return inet_pton(AF_INET, buf, &a4) == 1 &&
-           (ntohl(a4.s_addr) >> 24) == 127;
-}
-
-/* On loopback, is req for a loopback name (its Host, or HTTP/2's
- * :authority)? Otherwise it has been answered: 400 with no name, 403 for
- * another name. */
-static bool host_allowed(kiln_web *w, h2o_req_t *req)
-{
-    h2o_iovec_t host = req->input.authority;
-
-    if (!w->loopback)
-        return true;
-    /* A request that names no host gets the default host's name. */
-    if (!host.base || host.len == 0 ||
-        host.base == req->hostconf->authority.hostport.base) {
-        kiln_web__error(req, 400, "the request has no Host header");
-        return false;
-    }
-    if (!loopback_host(host.base, host.len)) {
-        kiln_web__error(req, 403, "Host \"%.*s\" refused: kiln serve "
-                        "listens on loopback and answers only localhost, "
-                        "127.x.x.x and [::1]", (int)(host.len < 200
-                                                     ? host.len : 200),
-                        host.base);
-        return false;
-    }
-    return true;
-}
-
 /* The one handler. */
-
-/* Is the method a token (RFC 9110: letters, digits, !#$%&'*+-.^_`|~)? */
-static bool method_ok(h2o_iovec_t m)
-{
-    static const char tchar[] = "!#$%&'*+-.^_`|~";
-    if (m.len == 0)
-        return false;
-    for (size_t i = 0; i < m.len; i++)
-        if (!(m.base[i] >= 'a' && m.base[i] <= 'z') &&
-            !(m.base[i] >= 'A' && m.base[i] <= 'Z') &&
-            !(m.base[i] >= '0' && m.base[i] <= '9') &&
-            !(m.base[i] && strchr(tchar, m.base[i])))
-            return false;
-    return true;
-}
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -522,10 +100,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *path;
     const kiln_web_asset *a;
 
-    if (!method_ok(req->method))
+    if (!kiln_web__method_ok(req->method))
         return kiln_web__error(req, 400, "bad request: the method is not "
                                "an HTTP token");
-    if (!host_allowed(w, req) || !parse_target(req, &t))
+    if (!kiln_web__host_allowed(w, req) ||
+        !kiln_web__parse_target(req, &t))
         return 0;
     path = t.path;
     if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/healthz") == 0 ||
