@@ -104,8 +104,9 @@ static void ended(local_proc *lp, bool known, int64_t exit_status,
     }
     if (lp->cancelling) {
         /* Whatever the leader left behind in its group goes too (the pid
-         * alone may be someone else's by now). */
-        kill(-lp->pid, SIGKILL);
+         * alone may be someone else's by now; 0: found ended, none). */
+        if (lp->pid > 0)
+            kill(-lp->pid, SIGKILL);
         task->outcome = KILN_TASK_CANCELED;
         snprintf(task->reason, sizeof(task->reason), "%s",
                  task->term_signal ? strsignal(task->term_signal)

@@ -374,6 +374,44 @@ static void test_noexec(uv_loop_t *loop, kiln_executor *ex,
     free(path);
 }
 
+/* Found again by its status file alone, ended already, and cancelled at
+ * once (kiln abandon): there is no process to signal. In a process group
+ * of its own, so a signal to "group 0" would show. */
+static void test_attach_ended(void)
+{
+    char status[300];
+    pid_t pid;
+    int st;
+
+    snprintf(status, sizeof(status), "%s/ended.status", dir);
+    write_file("ended.status", "exit 3\n", 0644);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        uv_loop_t loop;
+        kiln_executor *ex;
+        kiln_task task;
+        kiln_err err = KILN_ERR_INIT;
+        CHECK(setpgid(0, 0) == 0);
+        uv_loop_init(&loop);
+        CHECK(kiln_executor_new(&ex, "local", &loop, on_done, NULL,
+                                &err) == 0);
+        memset(&task, 0, sizeof(task));
+        task.status_path = status;
+        done_count = 0;
+        CHECK(kiln_executor_attach(ex, &task, NULL, &err) == 0);
+        kiln_executor_cancel(ex, &task, false);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(done_count == 1 && ex->active == 0);
+        kiln_executor_free(ex);
+        CHECK(uv_loop_close(&loop) == 0);
+        exit(0);
+    }
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    remove_file("ended.status");
+}
+
 int main(void)
 {
     uv_loop_t loop;
@@ -436,6 +474,7 @@ int main(void)
     }
 
     test_attach(&loop, ex);
+    test_attach_ended();
     test_noexec(&loop, ex, NULL);
     snprintf(status, sizeof(status), "%s/status", dir);
     test_noexec(&loop, ex, status);
