@@ -99,8 +99,12 @@ static void on_heartbeat(uv_timer_t *t)
     }
 }
 
-int kiln_web__subscribe(kiln_web *w, h2o_req_t *req)
+/* GET /api/v1/events: the response goes on until the client leaves or
+ * kiln_web__end_streams(). */
+void kiln_web__get_events(kiln_web_route_ctx *c)
 {
+    kiln_web *w = c->w;
+    h2o_req_t *req = c->req;
     kiln_web_sub *s = h2o_mem_alloc_pool(&req->pool, sizeof(*s));
     memset(s, 0, sizeof(*s));
     s->super.proceed = on_proceed;
@@ -126,7 +130,6 @@ int kiln_web__subscribe(kiln_web *w, h2o_req_t *req)
         uv_timer_start(w->heartbeat, on_heartbeat, HEARTBEAT_MS,
                        HEARTBEAT_MS);
     }
-    return 0;
 }
 
 void kiln_web_publish(kiln_web *w, const char *type, json_t *data)

@@ -1,14 +1,21 @@
 /*
  * internal.h: what the files of web/ share.
  *
- *   server.c  the h2o server on the loop: listen, accept, limits,
- *             dispatch, responses, shutdown;
- *   request.c a request's method, Host and target, checked before any
- *             route sees it;
- *   auth.c    tokens, and the throttling of wrong ones;
- *   routes.c  the /api/v1 routes;
- *   events.c  Server-Sent Events subscribers;
- *   assets.c  the status page (generated from web/ui/ at build time).
+ *   server.c     the h2o server on the loop: listen, accept, limits,
+ *                dispatch, responses, shutdown;
+ *   request.c    a request's method, Host and target, checked before any
+ *                route sees it;
+ *   auth.c       tokens, and the throttling of wrong ones;
+ *   routes.c     the route table, its dispatch, the response cache and
+ *                what the routes share;
+ *   pipelines.c, runs.c, lineage.c, models.c, metrics.c
+ *                the routes of each resource, as h2o's status handlers
+ *                are split (metrics.c has /metrics, for Prometheus);
+ *   events.c     /api/v1/events: Server-Sent Events subscribers;
+ *   assets.c     the status page (generated from web/ui/ at build time).
+ *
+ * Routes read the store and change nothing but through the daemon's
+ * hooks (kiln_web_hooks).
  */
 #ifndef KILN_WEB_INTERNAL_H
 #define KILN_WEB_INTERNAL_H
@@ -81,15 +88,16 @@ struct kiln_web {
     bool freed;
 };
 
-/* Responses. Every error is JSON {"error": MSG}; MSG may quote what the
- * client sent: bytes that are not UTF-8 become '?'. */
-void kiln_web__json(h2o_req_t *req, int status, json_t *body); /* steals */
-int kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
+/* Responses (server.c). Every error is JSON {"error": MSG}; MSG may
+ * quote what the client sent: bytes that are not UTF-8 become '?'. */
+/* Answer with body (stolen) as JSON. With keep, a 200 answer's text is
+ * kept there as well (the response cache, routes.c). */
+void kiln_web__json(h2o_req_t *req, int status, json_t *body,
+                    kiln_web_cached *keep);
+void kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
     KILN_PRINTF(3, 4);
 void kiln_web__text(h2o_req_t *req, int status, const char *type,
                     const char *body, size_t len);
-/* Keep the next 200 answer of kiln_web__json() in slot as well. */
-void kiln_web__cache_fill(kiln_web_cached *slot);
 
 /* Requests (request.c). */
 /* Is the method an HTTP token? */
@@ -113,11 +121,69 @@ void kiln_web__utf8_scrub(char *s);
  * tokens. */
 bool kiln_web__allowed(kiln_web *w, h2o_req_t *req);
 
-/* Routes (routes.c): handle req or return false for an unknown path. */
+/* Routes. */
+
+#define KILN_WEB_MAX_SEGMENTS 8
+
+/* A request on its way through a route, made by routes.c: the path's
+ * segments have been matched against the route's pattern (":id" a
+ * positive integer, ":name" a name as the DSL allows them). */
+typedef struct kiln_web_route_ctx {
+    kiln_web *w;
+    h2o_req_t *req;
+    const kiln_web_target *t;
+    kiln_web_cached *cache;  /* where a 200 answer is kept, or NULL */
+    size_t n;
+    const char *seg[KILN_WEB_MAX_SEGMENTS]; /* the path after /api/v1 */
+} kiln_web_route_ctx;
+
+/* A route answers c->req, whatever happens (an error is an answer). */
+typedef void (*kiln_web_route_fn)(kiln_web_route_ctx *c);
+
+/* Handle req, or return false for a path no route has (routes.c). */
 bool kiln_web__route(kiln_web *w, h2o_req_t *req, const kiln_web_target *t);
 
+/* What the routes share (routes.c). */
+/* Answer with body (stolen) as JSON, kept in c->cache when it is a 200
+ * and the route is cached. */
+void kiln_web__reply(kiln_web_route_ctx *c, int status, json_t *body);
+/* Answer err: KILN_ENOTFOUND 404, KILN_EINVAL 400, KILN_EBUSY 503 (the
+ * database is locked), anything else 500. */
+void kiln_web__fail(kiln_web_route_ctx *c, const kiln_err *err);
+/* The positive integer s (as a :id segment), or 0. */
+int64_t kiln_web__id(const char *s);
+/* An optional integer query parameter in [lo, hi], left in *out; answers
+ * 400 and returns false when it is not one. */
+bool kiln_web__query_int(kiln_web_route_ctx *c, const char *name,
+                         int64_t lo, int64_t hi, int64_t *out);
+/* The request's body as a JSON object (an empty body: {}); answers 400
+ * with the parse error and returns NULL otherwise. */
+json_t *kiln_web__body(kiln_web_route_ctx *c);
+
+/* The routes of each resource: rows of the table in routes.c. */
+/* pipelines.c */
+void kiln_web__get_pipelines(kiln_web_route_ctx *c);
+void kiln_web__get_pipeline(kiln_web_route_ctx *c);
+void kiln_web__post_runs(kiln_web_route_ctx *c);
+/* runs.c */
+void kiln_web__get_runs(kiln_web_route_ctx *c);
+void kiln_web__get_run(kiln_web_route_ctx *c);
+void kiln_web__post_cancel(kiln_web_route_ctx *c);
+void kiln_web__post_retry(kiln_web_route_ctx *c);
+void kiln_web__get_log(kiln_web_route_ctx *c);
+/* lineage.c */
+void kiln_web__get_lineage(kiln_web_route_ctx *c);
+/* models.c */
+void kiln_web__get_models(kiln_web_route_ctx *c);
+void kiln_web__post_alias(kiln_web_route_ctx *c);
+void kiln_web__post_rollback(kiln_web_route_ctx *c);
+/* metrics.c: a metric's series, and /metrics */
+void kiln_web__get_metric_series(kiln_web_route_ctx *c);
+void kiln_web__get_prometheus(kiln_web_route_ctx *c);
+/* events.c: the event stream */
+void kiln_web__get_events(kiln_web_route_ctx *c);
+
 /* Events (events.c). */
-int kiln_web__subscribe(kiln_web *w, h2o_req_t *req);
 void kiln_web__end_streams(kiln_web *w);
 
 /* The status page (assets.c): the asset for path, or NULL. */

@@ -44,15 +44,8 @@ void kiln_web__text(h2o_req_t *req, int status, const char *type,
     h2o_send_inline(req, body, len);
 }
 
-/* Where the answer being made is also kept (kiln_web__cache_fill()). */
-static kiln_web_cached *filling;
-
-void kiln_web__cache_fill(kiln_web_cached *slot)
-{
-    filling = slot;
-}
-
-void kiln_web__json(h2o_req_t *req, int status, json_t *body)
+void kiln_web__json(h2o_req_t *req, int status, json_t *body,
+                    kiln_web_cached *keep)
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     size_t len;
@@ -64,22 +57,20 @@ void kiln_web__json(h2o_req_t *req, int status, json_t *body)
                                    "encoded as JSON\"}";
         kiln_web__text(req, 500, "application/json", oops,
                        sizeof(oops) - 1);
-        filling = NULL;
         return;
     }
     len = strlen(text);
     kiln_web__text(req, status, "application/json", text, len);
-    if (filling && status == 200) {
-        free(filling->body);
-        filling->body = text;
-        filling->len = len;
-        filling = NULL;
+    if (keep && status == 200) {
+        free(keep->body);
+        keep->body = text;
+        keep->len = len;
         return;
     }
     free(text);
 }
 
-int kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
+void kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
 {
     char msg[600];
     va_list ap;
@@ -87,8 +78,7 @@ int kiln_web__error(h2o_req_t *req, int status, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     kiln_web__utf8_scrub(msg);
-    kiln_web__json(req, status, json_pack("{s:s}", "error", msg));
-    return 0;
+    kiln_web__json(req, status, json_pack("{s:s}", "error", msg), NULL);
 }
 
 /* The one handler. */
@@ -100,9 +90,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     const char *path;
     const kiln_web_asset *a;
 
-    if (!kiln_web__method_ok(req->method))
-        return kiln_web__error(req, 400, "bad request: the method is not "
-                               "an HTTP token");
+    /* Every request is answered here: h2o's next handler is never
+     * asked (0). */
+    if (!kiln_web__method_ok(req->method)) {
+        kiln_web__error(req, 400, "bad request: the method is not an "
+                        "HTTP token");
+        return 0;
+    }
     if (!kiln_web__host_allowed(w, req) ||
         !kiln_web__parse_target(req, &t))
         return 0;
@@ -110,22 +104,21 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/healthz") == 0 ||
         strcmp(path, "/metrics") == 0) {
         if (req->entity.base && req->entity.len > KILN_WEB_MAX_BODY)
-            return kiln_web__error(req, 413, "the body is larger than %zu "
-                                   "bytes", KILN_WEB_MAX_BODY);
-        if (!kiln_web__route(w, req, &t))
+            kiln_web__error(req, 413, "the body is larger than %zu bytes",
+                            KILN_WEB_MAX_BODY);
+        else if (!kiln_web__route(w, req, &t))
             kiln_web__error(req, 404, "no such route: %s", path);
         return 0;
     }
-    if (!(a = kiln_web__asset(path)))
-        return kiln_web__error(req, 404, "not found: %s", path);
-    if (!kiln_web__is(req, "GET") && !kiln_web__is(req, "HEAD")) {
+    if (!(a = kiln_web__asset(path))) {
+        kiln_web__error(req, 404, "not found: %s", path);
+    } else if (!kiln_web__is(req, "GET") && !kiln_web__is(req, "HEAD")) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
                        H2O_STRLIT("GET, HEAD"));
-        return kiln_web__error(req, 405, "the status page is read-only");
+        kiln_web__error(req, 405, "the status page is read-only");
+    } else if (w->loopback || kiln_web__allowed(w, req)) {
+        kiln_web__text(req, 200, a->type, (const char *)a->data, a->len);
     }
-    if (!w->loopback && !kiln_web__allowed(w, req))
-        return 0;
-    kiln_web__text(req, 200, a->type, (const char *)a->data, a->len);
     return 0;
 }
 

@@ -45,7 +45,9 @@ BAD = [
     b"\xff", b"\xc0\xaf", b"\x80", b"\xe2\x82\xac",
 ]
 
-ROUTE = re.compile(r'\{"(GET|POST)", "([^"]+)", \w+, (?:true|false)\}')
+# A row of the route table: {"GET", "runs/:id", kiln_web__get_run, true}
+# (a row may be broken across lines).
+ROUTE = re.compile(r'\{"(GET|POST)",\s*"([^"]+)",\s*\w+,\s*(?:true|false)\}')
 
 
 def build(method, target, host=b"127.0.0.1", headers=(), body=None,
