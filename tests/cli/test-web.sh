@@ -160,6 +160,9 @@ get -X POST -H "$AUTH" -d '[1]' "${U}api/v1/pipelines/web/runs"
 eq "not an object: 400" 400 "$code"
 get -X POST -H "$AUTH" -d '{"params": {"nope": "1"}}' "${U}api/v1/pipelines/web/runs"
 eq "unknown param: 400" 400 "$code"
+get -X POST -H "$AUTH" -d '{"params": {"n": {}}}' "${U}api/v1/pipelines/web/runs"
+eq "a param neither a string nor a number: 400" \
+    '400 {"error":"params.n: expected a string or a number"}' "$code $body"
 head -c 1100000 /dev/zero | tr '\0' 'x' > "$T/big"
 get -X POST -H "$AUTH" --data-binary @"$T/big" "${U}api/v1/pipelines/web/runs"
 eq "over 1 MB: 413" 413 "$code"
@@ -246,6 +249,13 @@ eq "local trigger --wait" 0 "$rc"
 get "${U}"
 eq "the page" 200 "$code"
 contains "is HTML" "<html" "$body"
+contains "its script is a module" '<script type="module" src="/app.js">' "$body"
+# Module scripts need a JavaScript MIME type, or the browser refuses them.
+for js in "$KILN_SRC"/web/ui/*.js; do
+    js=${js##*/}
+    eq "/$js: JavaScript" "200 text/javascript; charset=utf-8" \
+        "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$U$js")"
+done
 get -X POST "${U}"
 eq "read-only page: 405" 405 "$code"
 

@@ -218,6 +218,30 @@ await step('the runs page', async () => {
   await page.waitForSelector(`.runs tr[data-run="${second}"]`);
 });
 
+await step('filters, pickers and switches redraw their view', async () => {
+  await page.selectOption('select[aria-label="Any status"]', 'failed');
+  await page.waitForSelector('.empty >> text=No runs yet.');
+  await page.selectOption('select[aria-label="Any status"]', 'succeeded');
+  await page.waitForSelector(`.runs tr[data-run="${second}"]`);
+  await page.goto(url + '#/pipelines/webtest');
+  await page.selectOption('select[data-metric-picker]', 'train.loss');
+  await page.waitForSelector('svg.chart[aria-label="trend of train.loss"]');
+  await page.click('.seg button >> text=js');
+  await page.waitForSelector('svg.chart[aria-label="drift js"]');
+  await page.goto(url + '#/runs/' + first);
+  await page.click('details.raw summary');
+  await page.waitForSelector('details.raw[open] pre');
+  if (lineage) {
+    await page.goto(lineage);
+    await page.click('.seg button >> text=What used it');
+    await page.waitForSelector('text=artifact → steps that read it');
+    await page.selectOption('select[aria-label="depth"]', '1');
+    await page.waitForSelector('svg.dag .node[data-execution]');
+  }
+  await page.goto(url + '#/nope');
+  await page.waitForSelector('.error-box >> text=There is no page at /nope.');
+});
+
 await step('Run with params from the pipeline page', async () => {
   await page.goto(url + '#/pipelines/webtest');
   await page.click('button[data-run-params="webtest"]');

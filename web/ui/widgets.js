@@ -1,0 +1,93 @@
+/*
+ * widgets.js: the small pieces every view uses: badges, panels, key-value
+ * lists, times that stay fresh, commits, messages.
+ */
+import {h} from './dom.js';
+import {ago, fmtTime} from './format.js';
+
+/* "5 min ago", kept fresh by the ticker below. */
+export function agoEl(ms, cls) {
+  return h('span', {class: cls || null, title: fmtTime(ms),
+                    'data-t': ms || null}, ago(ms));
+}
+setInterval(() => {
+  for (const el of document.querySelectorAll('[data-t]'))
+    el.textContent = ago(+el.dataset.t);
+}, 5000);
+
+export function badge(status, label, title) {
+  return h('span', {class: 'badge s-' + status, title: title || null},
+           label || status);
+}
+
+export function kv(rows) {
+  const dl = h('dl', {class: 'kv'});
+  for (const [k, v] of rows)
+    if (v != null && v !== '' && !(Array.isArray(v) && !v.length))
+      dl.append(h('dt', null, k), h('dd', null, v));
+  return dl;
+}
+
+export function panel(title, extra, ...body) {
+  return h('section', {class: 'panel flush'},
+           h('div', {class: 'panel-head'}, h('h2', null, title),
+             h('div', {class: 'spacer'}), extra),
+           body);
+}
+
+/* Which disclosures are open, by key: views are rebuilt on every
+ * change, and an opened one stays open. */
+const opened = new Set();
+
+export function rawJson(label, value, key) {
+  const d = h('details', {class: 'raw', open: opened.has(key)},
+              h('summary', null, label),
+              h('pre', null, JSON.stringify(value, null, 2)));
+  d.addEventListener('toggle', () => {
+    if (d.open)
+      opened.add(key);
+    else
+      opened.delete(key);
+  });
+  return d;
+}
+
+export function commitEl(r) {
+  if (!r.git_commit)
+    return null;
+  return h('span', {class: 'nowrap', title: r.git_commit},
+           h('code', null, r.git_commit.slice(0, 10)),
+           r.git_branch ? [' ', h('span', {class: 'tag'}, r.git_branch)] : null,
+           r.git_dirty ? [' ', h('span', {class: 'tag dirty',
+                                          title: 'uncommitted changes'},
+                                 'dirty')] : null);
+}
+
+export function pageHead(crumbs, title, sub, actions) {
+  return h('div', {class: 'page-head'},
+           h('div', {class: 'titles'},
+             crumbs ? h('div', {class: 'crumbs'}, crumbs) : null,
+             h('h1', null, title),
+             sub ? h('div', {class: 'sub'}, sub) : null),
+           actions ? h('div', {class: 'actions'}, actions) : null);
+}
+
+/* Messages. */
+
+export function toast(msg, kind, link) {
+  const el = h('div', {class: 'toast ' + (kind || ''), role: 'status',
+                      title: 'click to dismiss',
+                      onclick: (e) => e.target === el && el.remove()}, msg,
+               link ? [' ', h('a', {href: link.href,
+                                    style: 'color:#fff;text-decoration:underline'},
+                              link.text)] : null);
+  document.getElementById('toasts').append(el);
+  setTimeout(() => el.remove(), kind === 'err' ? 10000 : 5000);
+}
+
+export function errorBox(msg, retry, label) {
+  return h('div', {class: 'error-box', role: 'alert'}, msg,
+           retry ? [' ', h('button', {class: 'btn small', type: 'button',
+                                      onclick: retry}, label || 'Try again')]
+                 : null);
+}
