@@ -26,13 +26,6 @@ typedef enum kiln_step_kind {
 
 const char *kiln_step_kind_name(kiln_step_kind kind);
 
-/* A key/value pair from a `params:` or `env:` mapping. Values are the
- * scalar's text as written (numbers and booleans keep their spelling). */
-typedef struct kiln_kv {
-    const char *key;
-    const char *value;
-    kiln_pos pos;
-} kiln_kv;
 
 /* A list of strings, as in `needs:`, `inputs:`, `outputs:`. */
 typedef struct kiln_strlist {

@@ -16,7 +16,7 @@
 #include <uv.h>
 
 #include "base/base.h"
-#include "store/store.h"
+#include "store/json.h"
 
 typedef struct kiln_web kiln_web;
 

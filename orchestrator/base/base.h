@@ -57,6 +57,15 @@ typedef struct kiln_err {
 
 #define KILN_ERR_INIT {0, {NULL, 0, 0}, {0}}
 
+/* A key/value pair: a `params:` or `env:` entry of a pipeline (values are
+ * the scalar's text as written: numbers and booleans keep their
+ * spelling), a run's params, a --param NAME=VALUE. */
+typedef struct kiln_kv {
+    const char *key;
+    const char *value;
+    kiln_pos pos;            /* where it was written, when it was */
+} kiln_kv;
+
 /* Set err (when not NULL) and return code, so callers can
  * `return kiln_err_set(err, KILN_EINVAL, "...")`. */
 int kiln_err_set(kiln_err *err, int code, const char *fmt, ...)
@@ -108,6 +117,8 @@ void kiln_buf_printf(kiln_buf *b, const char *fmt, ...) KILN_PRINTF(2, 3);
 void kiln_buf_vprintf(kiln_buf *b, const char *fmt, va_list ap);
 void kiln_buf_clear(kiln_buf *b);
 const char *kiln_buf_cstr(const kiln_buf *b); /* "" when empty */
+/* Append s as a JSON string, quoted and escaped (s is UTF-8). */
+void kiln_buf_json_string(kiln_buf *b, const char *s);
 /* Hand the bytes to the caller (free() them) and reset the buffer. */
 char *kiln_buf_detach(kiln_buf *b);
 void kiln_buf_dispose(kiln_buf *b);

@@ -78,3 +78,23 @@ void kiln_buf_dispose(kiln_buf *b)
     b->ptr = NULL;
     b->len = b->cap = 0;
 }
+
+void kiln_buf_json_string(kiln_buf *b, const char *s)
+{
+    kiln_buf_puts(b, "\"");
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            kiln_buf_printf(b, "\\%c", *c);
+        else if (*c == '\n')
+            kiln_buf_puts(b, "\\n");
+        else if (*c == '\t')
+            kiln_buf_puts(b, "\\t");
+        else if (*c == '\r')
+            kiln_buf_puts(b, "\\r");
+        else if (*c < 0x20)
+            kiln_buf_printf(b, "\\u%04x", *c);
+        else
+            kiln_buf_add(b, c, 1);
+    }
+    kiln_buf_puts(b, "\"");
+}

@@ -10,7 +10,7 @@
 
 #include "base/base.h"
 #include "dsl/dsl.h"
-#include "store/store.h"
+#include "store/json.h"
 
 typedef struct kiln_cmd {
     const char *name;

@@ -38,35 +38,29 @@ static void on_stopped(kiln_task *task, void *data)
  * executors (SIGTERM, then SIGKILL after the grace period; scancel), and
  * record each as cancelled with how it ended.
  */
-static int stop_attempts(kiln_store *store, json_t *run, const char *state,
+static int stop_attempts(kiln_store *store, const kiln_run_info *run,
                          const char *why, kiln_err *err)
 {
     uv_loop_t loop;
     kiln_executor **exs = NULL;
     stopping *stops;
     size_t n_ex = 0, n = 0, cap = 0, i, k;
-    json_t *step, *a;
     int rc = 0;
 
-    (void)state;
-    json_array_foreach(json_object_get(run, "steps"), i, step)
-        cap += json_array_size(json_object_get(step, "attempts_detail"));
+    for (i = 0; i < run->n_steps; i++)
+        cap += run->steps[i].n_attempts;
     stops = kiln_calloc(cap ? cap : 1, sizeof(*stops));
     uv_loop_init(&loop);
-    json_array_foreach(json_object_get(run, "steps"), i, step) {
-        json_array_foreach(json_object_get(step, "attempts_detail"), k, a) {
-            const char *st = json_string_value(json_object_get(a, "status"));
-            const char *exn = json_string_value(json_object_get(a,
-                                                                "executor"));
-            const char *ext = json_string_value(json_object_get(
-                a, "external_id"));
-            const char *log = json_string_value(json_object_get(a,
-                                                                "log_path"));
+    for (i = 0; i < run->n_steps; i++) {
+        for (k = 0; k < run->steps[i].n_attempts; k++) {
+            const kiln_attempt_info *a = &run->steps[i].attempt[k];
+            const char *exn = a->executor, *ext = a->external_id;
+            const char *log = a->log_path;
             kiln_executor *ex = NULL;
             kiln_err aerr = KILN_ERR_INIT;
             stopping *s = &stops[n];
             size_t e;
-            if (!st || strcmp(st, KILN_ST_RUNNING) != 0 || !exn)
+            if (a->state != KILN_EXEC_RUNNING || !exn)
                 continue;
             for (e = 0; e < n_ex; e++)
                 if (strcmp(exs[e]->ops->name, exn) == 0)
@@ -76,7 +70,7 @@ static int stop_attempts(kiln_store *store, json_t *run, const char *state,
                 exs = kiln_realloc(exs, (n_ex + 1) * sizeof(*exs));
                 exs[n_ex++] = ex;
             }
-            s->exec_id = json_integer_value(json_object_get(a, "id"));
+            s->exec_id = a->id;
             s->log_path = kiln_strdup(log ? log : "");
             s->status_path = log && strlen(log) > 4
                 ? kiln_asprintf("%.*s.status", (int)(strlen(log) - 4), log)
@@ -97,14 +91,13 @@ static int stop_attempts(kiln_store *store, json_t *run, const char *state,
     }
     if (n)
         fprintf(stderr, "kiln: stopping %zu step process%s of run %lld\n",
-                n, n == 1 ? "" : "es",
-                (long long)json_integer_value(json_object_get(run, "id")));
+                n, n == 1 ? "" : "es", (long long)run->id);
     uv_run(&loop, UV_RUN_DEFAULT);
     for (i = 0; i < n; i++) {
         kiln_task *t = &stops[i].task;
         if (rc == 0 &&
             kiln_store_exec_finish(store, stops[i].exec_id,
-                                   KILN_ST_CANCELLED,
+                                   KILN_EXEC_CANCELLED,
                                    t->outcome == KILN_TASK_LOST
                                        ? -1 : t->exit_code,
                                    t->term_signal, why,
@@ -129,8 +122,7 @@ static int exec_abandon(int argc, char **argv)
     const char *state_opt = NULL, *reason = NULL;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
-    json_t *run = NULL;
-    const char *status;
+    kiln_run_info *run = NULL;
     char *state, *why = NULL;
     int64_t id;
     int c, rc = KILN_EXIT_OK;
@@ -156,37 +148,33 @@ static int exec_abandon(int argc, char **argv)
         return kiln_cli_usage_error(&kiln_cmd_abandon, "expected a run id");
     state = kiln_cli_state_dir(state_opt);
     if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
-        kiln_store_run_json(store, &run, id, &err) != 0) {
+        kiln_store_run_get(&run, store, id, &err) != 0) {
         rc = kiln_cli_fail(&err);
         goto done;
     }
-    status = json_string_value(json_object_get(run, "status"));
-    if (!status || (strcmp(status, KILN_ST_RUNNING) != 0 &&
-                    strcmp(status, KILN_ST_QUEUED) != 0)) {
+    if (kiln_run_state_final(run->state)) {
         fprintf(stderr, "kiln: error: run %lld has ended (%s)\n",
-                (long long)id, status ? status : "?");
+                (long long)id, kiln_run_state_name(run->state));
         rc = KILN_EXIT_USAGE;
         goto done;
     }
-    if (kiln_takeover_owner_alive(run)) {
+    if (!kiln_run_info_orphaned(run)) {
         fprintf(stderr, "kiln: error: run %lld is still run by kiln process "
                 "%lld: kiln cancel %lld stops it\n", (long long)id,
-                (long long)json_integer_value(json_object_get(run,
-                                                              "owner_pid")),
-                (long long)id);
+                (long long)run->owner_pid, (long long)id);
         rc = KILN_EXIT_USAGE;
         goto done;
     }
     why = kiln_asprintf("abandoned%s%s", reason ? ": " : "",
                         reason ? reason : " (kiln abandon)");
-    if (stop_attempts(store, run, state, why, &err) != 0 ||
+    if (stop_attempts(store, run, why, &err) != 0 ||
         kiln_store_run_abandon(store, id, why, &err) != 0) {
         rc = kiln_cli_fail(&err);
         goto done;
     }
     printf("run %lld abandoned\n", (long long)id);
 done:
-    json_decref(run);
+    kiln_run_info_free(run);
     kiln_store_close(store);
     free(state);
     free(why);

@@ -117,7 +117,8 @@ static int exec_gc(int argc, char **argv)
     bool dry = false;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
-    json_t *shas = NULL, *v;
+    char **shas = NULL;
+    size_t n_shas = 0;
     object *objs;
     size_t n, i, removed = 0;
     char *dir, *objects;
@@ -149,7 +150,7 @@ static int exec_gc(int argc, char **argv)
         return kiln_cli_usage_error(&kiln_cmd_gc, "unexpected argument "
                                     "\"%s\"", argv[optind]);
     if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
-        kiln_store_cache_objects_json(store, &shas, &err) != 0) {
+        kiln_store_cache_objects(&shas, &n_shas, store, &err) != 0) {
         status = kiln_cli_fail(&err);
         kiln_store_close(store);
         return status;
@@ -160,12 +161,14 @@ static int exec_gc(int argc, char **argv)
     objs = scan(objects, &n);
     for (i = 0; i < n; i++) {
         size_t k;
-        json_array_foreach(shas, k, v)
-            if (strcmp(json_string_value(v), objs[i].sha) == 0)
+        for (k = 0; k < n_shas; k++)
+            if (strcmp(shas[k], objs[i].sha) == 0)
                 objs[i].wanted = true;
         total += objs[i].size;
     }
-    json_decref(shas);
+    for (i = 0; i < n_shas; i++)
+        free(shas[i]);
+    free(shas);
     if (n)
         qsort(objs, n, sizeof(*objs), by_use);
     for (i = 0; i < n; i++) {

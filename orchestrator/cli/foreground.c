@@ -124,7 +124,7 @@ static void print_summary(run_ctx *ctx, kiln_store *store, FILE *out)
 }
 
 int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
-                json_t *resume)
+                const kiln_run_info *resume)
 {
     const kiln_pipeline *p = ro->pipeline;
     kiln_store *store = fo->store;

@@ -6,8 +6,6 @@
 #ifndef KILN_FOREGROUND_H
 #define KILN_FOREGROUND_H
 
-#include <jansson.h>
-
 #include "engine/engine.h"
 
 typedef struct kiln_fg_options {
@@ -23,14 +21,14 @@ typedef struct kiln_fg_options {
 
 /*
  * Start the run ro describes (its callbacks are set here) and run it to
- * its end; with resume (kiln_store_run_json()'s object of an orphaned
- * run), take that run over instead (kiln_run_resume()). SIGINT and
+ * its end; with resume (the record of an orphaned run), take that run
+ * over instead (kiln_run_resume()). SIGINT and
  * SIGTERM cancel it, a second one kills at once. Returns the exit status:
  * KILN_EXIT_OK, _FAILED (a step failed, or cancelled), _USAGE (resume
  * refused: the definition no longer fits) or _SYSTEM (kiln could not
  * record).
  */
 int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
-                json_t *resume);
+                const kiln_run_info *resume);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * report.c: JUnit XML and Markdown from a run's records.
  *
- * Both read the run as kiln_store_run_json() gives it, with its metrics,
- * so a report says exactly what the database says.
+ * Both read the run's typed record (kiln_store_run_get()) and its
+ * metrics, so a report says exactly what the database says.
  */
 #include "report.h"
 
@@ -16,19 +16,16 @@
 /* The end of a failed step's log that goes into its report. */
 #define LOG_TAIL 4096
 
-static const char *str(json_t *o, const char *key)
+static const char *str(const char *s)
 {
-    const char *v = json_string_value(json_object_get(o, key));
-    return v ? v : "";
+    return s ? s : "";
 }
 
-static double seconds(json_t *o)
+static double seconds(int64_t started_ms, int64_t finished_ms)
 {
-    json_t *a = json_object_get(o, "started_at");
-    json_t *b = json_object_get(o, "finished_at");
-    if (!json_is_integer(a) || !json_is_integer(b))
+    if (!started_ms || !finished_ms)
         return 0;
-    return (double)(json_integer_value(b) - json_integer_value(a)) / 1000.0;
+    return (double)(finished_ms - started_ms) / 1000.0;
 }
 
 /* Text as XML character data: escaped, and without the control
@@ -114,69 +111,85 @@ static int write_file(const char *path, const kiln_buf *b, bool append,
     return rc;
 }
 
-static int load(kiln_store *st, int64_t run_id, json_t **run,
-                json_t **metrics, kiln_err *err)
+/* The run and its metrics. */
+typedef struct report_data {
+    kiln_run_info *run;
+    kiln_metric *metrics;
+    size_t n_metrics;
+} report_data;
+
+static int load(report_data *d, kiln_store *st, int64_t run_id,
+                kiln_err *err)
 {
     int rc;
-    *metrics = NULL;
-    if ((rc = kiln_store_run_json(st, run, run_id, err)) != 0)
-        return rc;
-    if ((rc = kiln_store_metrics_json(st, metrics, NULL, NULL, 0, run_id,
-                                      run_id, err)) != 0) {
-        json_decref(*run);
-        *run = NULL;
+    memset(d, 0, sizeof(*d));
+    if ((rc = kiln_store_run_get(&d->run, st, run_id, err)) == 0 &&
+        (rc = kiln_store_run_metrics(&d->metrics, &d->n_metrics, st, run_id,
+                                     err)) != 0) {
+        kiln_run_info_free(d->run);
+        d->run = NULL;
     }
     return rc;
+}
+
+static void unload(report_data *d)
+{
+    kiln_run_info_free(d->run);
+    kiln_metrics_free(d->metrics, d->n_metrics);
+}
+
+/* The step ended on an attempt that ran nothing (outputs restored). */
+static bool cached(const kiln_step_info *step)
+{
+    const kiln_attempt_info *last = kiln_step_info_last(step);
+    return last && last->state == KILN_EXEC_CACHED;
 }
 
 int kiln_report_junit(kiln_store *st, int64_t run_id, const char *path,
                       kiln_err *err)
 {
-    json_t *run, *metrics, *step, *m;
     kiln_buf b = KILN_BUF_INIT;
-    size_t i, failures = 0, skipped = 0, n;
+    size_t failures = 0, skipped = 0, n;
+    const kiln_run_info *run;
+    report_data d;
     const char *pipeline;
     char when[40], id[32];
+    double took;
     int rc;
 
-    if ((rc = load(st, run_id, &run, &metrics, err)) != 0)
+    if ((rc = load(&d, st, run_id, err)) != 0)
         return rc;
-    pipeline = str(run, "pipeline");
-    n = json_array_size(json_object_get(run, "steps"));
-    json_array_foreach(json_object_get(run, "steps"), i, step) {
-        const char *s = str(step, "status");
-        failures += strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0;
-        skipped += strcmp(s, "skipped") == 0 || strcmp(s, "gated") == 0 ||
-                   strcmp(s, "pending") == 0;
+    run = d.run;
+    pipeline = run->pipeline;
+    n = run->n_steps;
+    for (size_t i = 0; i < n; i++) {
+        kiln_step_state s = run->steps[i].state;
+        failures += s == KILN_STEP_FAILED || s == KILN_STEP_CANCELLED;
+        skipped += s == KILN_STEP_SKIPPED || s == KILN_STEP_GATED ||
+                   s == KILN_STEP_PENDING || s == KILN_STEP_READY ||
+                   (s == KILN_STEP_SUCCEEDED && cached(&run->steps[i]));
     }
-    json_array_foreach(json_object_get(run, "steps"), i, step) {
-        json_t *ex = json_array_get(json_object_get(step, "attempts_detail"),
-                                    json_array_size(json_object_get(
-                                        step, "attempts_detail")) - 1);
-        skipped += strcmp(str(step, "status"), "succeeded") == 0 && ex &&
-                   strcmp(str(ex, "status"), "cached") == 0;
-    }
-    kiln_fmt_time(when, sizeof(when), json_integer_value(json_object_get(
-                                          run, "created_at")));
+    took = seconds(run->started_ms, run->finished_ms);
+    kiln_fmt_time(when, sizeof(when), run->created_ms);
     snprintf(id, sizeof(id), "%lld", (long long)run_id);
     kiln_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     kiln_buf_printf(&b, "<testsuites name=\"kiln\" tests=\"%zu\" "
                     "failures=\"%zu\" errors=\"0\" skipped=\"%zu\" "
-                    "time=\"%.3f\">\n", n, failures, skipped, seconds(run));
+                    "time=\"%.3f\">\n", n, failures, skipped, took);
     kiln_buf_puts(&b, "  <testsuite");
     xml_attr(&b, "name", pipeline);
     kiln_buf_printf(&b, " tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
                     "skipped=\"%zu\" time=\"%.3f\"", n, failures, skipped,
-                    seconds(run));
+                    took);
     xml_attr(&b, "timestamp", when);
     kiln_buf_puts(&b, ">\n    <properties>\n");
     {
         const char *props[][2] = {
             {"kiln.run_id", id},
-            {"kiln.status", str(run, "status")},
-            {"kiln.trigger", str(run, "trigger")},
-            {"kiln.commit", str(run, "git_commit")},
-            {"kiln.branch", str(run, "git_branch")},
+            {"kiln.status", kiln_run_state_name(run->state)},
+            {"kiln.trigger", str(run->trigger)},
+            {"kiln.commit", str(run->git_commit)},
+            {"kiln.branch", str(run->git_branch)},
         };
         for (size_t k = 0; k < KILN_ARRAY_SIZE(props); k++) {
             if (!*props[k][1])
@@ -186,12 +199,11 @@ int kiln_report_junit(kiln_store *st, int64_t run_id, const char *path,
             xml_attr(&b, "value", props[k][1]);
             kiln_buf_puts(&b, "/>\n");
         }
-        json_array_foreach(metrics, i, m) {
+        for (size_t i = 0; i < d.n_metrics; i++) {
             char name[300], value[64];
-            snprintf(name, sizeof(name), "metric.%s.%s", str(m, "step"),
-                     str(m, "key"));
-            snprintf(value, sizeof(value), "%.17g",
-                     json_number_value(json_object_get(m, "value")));
+            snprintf(name, sizeof(name), "metric.%s.%s", d.metrics[i].step,
+                     d.metrics[i].key);
+            snprintf(value, sizeof(value), "%.17g", d.metrics[i].value);
             kiln_buf_puts(&b, "      <property");
             xml_attr(&b, "name", name);
             xml_attr(&b, "value", value);
@@ -199,31 +211,32 @@ int kiln_report_junit(kiln_store *st, int64_t run_id, const char *path,
         }
     }
     kiln_buf_puts(&b, "    </properties>\n");
-    json_array_foreach(json_object_get(run, "steps"), i, step) {
-        const char *s = str(step, "status"), *why = str(step, "reason");
-        json_t *attempts = json_object_get(step, "attempts_detail");
-        json_t *last = json_array_get(attempts, json_array_size(attempts) -
-                                                    1);
-        bool cached = last && strcmp(str(last, "status"), "cached") == 0;
+    for (size_t i = 0; i < n; i++) {
+        const kiln_step_info *step = &run->steps[i];
+        const char *s = kiln_step_state_name(step->state);
+        const char *why = str(step->reason);
+        bool hit = cached(step);
         kiln_buf_puts(&b, "    <testcase");
-        xml_attr(&b, "name", str(step, "name"));
+        xml_attr(&b, "name", step->name);
         xml_attr(&b, "classname", pipeline);
-        kiln_buf_printf(&b, " time=\"%.3f\"", seconds(step));
-        if (strcmp(s, "succeeded") == 0 && !cached) {
+        kiln_buf_printf(&b, " time=\"%.3f\"",
+                        seconds(step->started_ms, step->finished_ms));
+        if (step->state == KILN_STEP_SUCCEEDED && !hit) {
             kiln_buf_puts(&b, "/>\n");
             continue;
         }
         kiln_buf_puts(&b, ">\n");
-        if (strcmp(s, "failed") == 0 || strcmp(s, "cancelled") == 0) {
+        if (step->state == KILN_STEP_FAILED ||
+            step->state == KILN_STEP_CANCELLED) {
             kiln_buf_puts(&b, "      <failure");
             xml_attr(&b, "type", s);
             xml_attr(&b, "message", *why ? why : s);
             kiln_buf_puts(&b, ">");
-            log_tail(&b, st, run_id, str(step, "name"));
+            log_tail(&b, st, run_id, step->name);
             kiln_buf_puts(&b, "</failure>\n");
         } else {
             char msg[600];
-            if (cached)
+            if (hit)
                 snprintf(msg, sizeof(msg), "cached: %s", *why ? why
                          : "outputs reused");
             else
@@ -238,8 +251,7 @@ int kiln_report_junit(kiln_store *st, int64_t run_id, const char *path,
     kiln_buf_puts(&b, "  </testsuite>\n</testsuites>\n");
     rc = write_file(path, &b, false, err);
     kiln_buf_dispose(&b);
-    json_decref(run);
-    json_decref(metrics);
+    unload(&d);
     return rc;
 }
 
@@ -263,56 +275,54 @@ int kiln_report_markdown(kiln_store *st, int64_t run_id, const char *path,
         {"succeeded", "✅"}, {"failed", "❌"}, {"cancelled", "⛔"},
         {"skipped", "⏭️"},   {"gated", "🚧"},  {"pending", "⏸️"},
     };
-    json_t *run, *metrics, *step, *m;
     kiln_buf b = KILN_BUF_INIT;
-    const char *status;
-    size_t i;
+    const kiln_run_info *run;
+    report_data d;
     int rc;
 
-    if ((rc = load(st, run_id, &run, &metrics, err)) != 0)
+    if ((rc = load(&d, st, run_id, err)) != 0)
         return rc;
-    status = str(run, "status");
-    kiln_buf_printf(&b, "### kiln: %s run %lld %s\n\n", str(run, "pipeline"),
-                    (long long)run_id, status);
-    if (*str(run, "git_commit"))
-        kiln_buf_printf(&b, "Commit `%.12s`%s%s%s. ", str(run, "git_commit"),
-                        *str(run, "git_branch") ? " on `" : "",
-                        str(run, "git_branch"),
-                        *str(run, "git_branch") ? "`" : "");
-    kiln_buf_printf(&b, "Took %.1f s.", seconds(run));
-    if (*str(run, "reason") && strcmp(status, "succeeded") != 0) {
+    run = d.run;
+    kiln_buf_printf(&b, "### kiln: %s run %lld %s\n\n", run->pipeline,
+                    (long long)run_id, kiln_run_state_name(run->state));
+    if (run->git_commit)
+        kiln_buf_printf(&b, "Commit `%.12s`%s%s%s. ", run->git_commit,
+                        run->git_branch ? " on `" : "", str(run->git_branch),
+                        run->git_branch ? "`" : "");
+    kiln_buf_printf(&b, "Took %.1f s.",
+                    seconds(run->started_ms, run->finished_ms));
+    if (run->reason && *run->reason && run->state != KILN_RUN_SUCCEEDED) {
         kiln_buf_puts(&b, " ");
-        md_cell(&b, str(run, "reason"));
+        md_cell(&b, run->reason);
     }
     kiln_buf_puts(&b, "\n\n| Step | Status | Duration | Note |\n"
                       "|---|---|---|---|\n");
-    json_array_foreach(json_object_get(run, "steps"), i, step) {
-        const char *s = str(step, "status"), *icon = "";
+    for (size_t i = 0; i < run->n_steps; i++) {
+        const kiln_step_info *step = &run->steps[i];
+        const char *s = kiln_step_state_name(step->state), *icon = "";
         for (size_t k = 0; k < KILN_ARRAY_SIZE(icons); k++)
             if (strcmp(icons[k][0], s) == 0)
                 icon = icons[k][1];
         kiln_buf_puts(&b, "| ");
-        md_cell(&b, str(step, "name"));
-        kiln_buf_printf(&b, " | %s %s | %.1f s | ", icon, s, seconds(step));
-        md_cell(&b, str(step, "reason"));
+        md_cell(&b, step->name);
+        kiln_buf_printf(&b, " | %s %s | %.1f s | ", icon, s,
+                        seconds(step->started_ms, step->finished_ms));
+        md_cell(&b, str(step->reason));
         kiln_buf_puts(&b, " |\n");
     }
-    if (json_array_size(metrics)) {
+    if (d.n_metrics) {
         kiln_buf_puts(&b, "\n| Metric | Value |\n|---|---|\n");
-        json_array_foreach(metrics, i, m) {
+        for (size_t i = 0; i < d.n_metrics; i++) {
             kiln_buf_puts(&b, "| ");
-            md_cell(&b, str(m, "step"));
+            md_cell(&b, d.metrics[i].step);
             kiln_buf_puts(&b, ".");
-            md_cell(&b, str(m, "key"));
-            kiln_buf_printf(&b, " | %.6g |\n", json_number_value(
-                                                  json_object_get(m,
-                                                                  "value")));
+            md_cell(&b, d.metrics[i].key);
+            kiln_buf_printf(&b, " | %.6g |\n", d.metrics[i].value);
         }
     }
     kiln_buf_puts(&b, "\n");
     rc = write_file(path, &b, true, err);
     kiln_buf_dispose(&b);
-    json_decref(run);
-    json_decref(metrics);
+    unload(&d);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * daemon-internal.h: what daemon.c (schedules, triggers, fires, runs)
- * shares with daemon-web.c (the daemon's side of the web API).
+ * internal.h: what the daemon's files share: the server, its entries,
+ * definitions, sources of fires and active runs, and the typed commands
+ * the inbox (requests.c) and the web API (web.c) give it.
  */
 #ifndef KILN_DAEMON_INTERNAL_H
 #define KILN_DAEMON_INTERNAL_H
@@ -55,8 +56,7 @@ typedef struct source {
 
 /* What became of a fire. */
 typedef struct outcome {
-    const char *status;      /* KILN_FIRE_STARTED, _SKIPPED, _MISSED, or
-                                "queued" */
+    kiln_fire_status status;
     int64_t run_id;
     char reason[300];
 } outcome;
@@ -108,28 +108,91 @@ struct server {
     int signals;
 };
 
-/* daemon.c */
+/* A run asked for now (kiln trigger, POST /pipelines/{name}/runs). */
+typedef struct kiln_run_request {
+    const char *pipeline;
+    size_t n_params;         /* overrides, as text */
+    const kiln_kv *params;
+    const char *commit;      /* run the pipeline as it is at this commit;
+                                NULL: as loaded */
+    const char *via;         /* who asks: "kiln trigger", "HTTP API" */
+    const char *params_json; /* the params as sent and who sent them (JSON
+                                text, or NULL), recorded with the */
+    const char *who_json;    /* request's trigger check */
+} kiln_run_request;
+
+/* What became of a request. */
+typedef struct kiln_fire_result {
+    kiln_fire_status status;
+    int64_t run_id;          /* 0: none started */
+    char reason[300];        /* why not started ("" when it was) */
+} kiln_fire_result;
+
+/* daemon.c: the server, definitions, entries, stopping. */
 void kiln_daemon__say(const char *fmt, ...) KILN_PRINTF(1, 2);
+void kiln_daemon__store_warn(const kiln_err *err);
+def *kiln_daemon__def_load(const char *file); /* NULL: printed why */
+void kiln_daemon__def_unref(def *d);
 entry *kiln_daemon__entry_find(server *dm, const char *name);
-/* A run asked for now (kiln trigger, POST .../runs): reply gets
- * {status, run_id, reason}, or {error, code} with code not_found,
- * invalid or unavailable. */
-void kiln_daemon__manual_run(server *dm, const char *name, json_t *params,
-                             const char *commit, json_t *who, json_t *reply);
+void kiln_daemon__entry_release_maybe(entry *e);
+void kiln_daemon__shutdown_maybe(server *dm);
 
-/* A retry of run (kiln_store_run_json()'s object): a new run of the
- * same definition, params and commit that reuses its succeeded steps.
- * reply as for kiln_daemon__manual_run(). */
-void kiln_daemon__retry_run(server *dm, const char *name, json_t *run,
-                            json_t *reply);
+/* sched.c: fires, policies, schedules, triggers. */
+void kiln_daemon__source_copy(source *dst, const source *src);
+void kiln_daemon__source_dispose(source *src);
+void kiln_daemon__queued_free(queued *q);
+bool kiln_daemon__from_schedule(const source *src);
+/* Start a run of e for src; its id, or 0 with why in reason. */
+int64_t kiln_daemon__start_run(entry *e, const source *src, char *reason,
+                               size_t size);
+active *kiln_daemon__find_active(server *dm, int64_t id);
+/* What to do to runs in flight, with kiln_daemon__each_run(). */
+typedef enum run_action {
+    RUN_CANCEL,         /* SIGTERM, SIGKILL 10 s later */
+    RUN_KILL,           /* SIGKILL now */
+    RUN_DRAIN           /* start nothing more */
+} run_action;
+void kiln_daemon__each_run(server *dm, entry *only, run_action action);
+/* Record what became of a fire (fires, or the check's row). */
+void kiln_daemon__settle(entry *e, const source *src, outcome *out,
+                         kiln_fire_status status, const char *reason,
+                         int64_t run_id);
+/* A fire from src on e: a run, a queued fire, or a recorded skip. */
+void kiln_daemon__fire(entry *e, const source *src, outcome *out);
+void kiln_daemon__on_run_done(kiln_run *run, void *data);
+void kiln_daemon__scheds_open(entry *e, bool catchup);
+void kiln_daemon__scheds_close(entry *e);
 
+/* recover.c: runs whose kiln died. */
+void kiln_daemon__recover(server *dm);
+void kiln_daemon__on_orphan_timer(uv_timer_t *t);
+void kiln_daemon__abandon(server *dm, int64_t id, const char *why);
+
+/* commands.c: the typed commands. Errors: KILN_ENOTFOUND (no such
+ * pipeline or run), KILN_EINVAL (bad params, commit), KILN_EBUSY (the
+ * daemon is stopping; a run in a state that refuses it), KILN_ERROR. */
+int kiln_daemon__manual_run(server *dm, const kiln_run_request *req,
+                            kiln_fire_result *out, kiln_err *err);
+/* A new run of the same definition, params and commit as run_id (failed
+ * or cancelled) that reuses its succeeded steps. */
+int kiln_daemon__retry_run(server *dm, int64_t run_id,
+                           kiln_fire_result *out, kiln_err *err);
 /* Cancel run id if it is in flight here: KILN_ENOTFOUND for no such run,
- * KILN_EBUSY (saying its status) for one that is not running. */
+ * KILN_EBUSY (saying its state) for one that is not running. */
 int kiln_daemon__cancel_run(server *dm, int64_t id, const char *via,
                             kiln_err *err);
 bool kiln_daemon__is_active(server *dm, int64_t id);
 
-/* daemon-web.c */
+/* requests.c: the inbox's JSON edge. */
+void kiln_daemon__on_request(json_t *req, json_t *reply, void *data);
+/* A request's JSON params as text (numbers as their shortest text);
+ * free with kiln_daemon__params_free(). */
+int kiln_daemon__params_from_json(kiln_kv **out, size_t *n, json_t *params);
+void kiln_daemon__params_free(kiln_kv *kv, size_t n);
+/* {status, run_id, reason} */
+void kiln_daemon__fire_reply(json_t *reply, const kiln_fire_result *res);
+
+/* web.c: the web API's edge. */
 /* Start the web server when o->listen says so. */
 int kiln_daemon__web_start(server *dm, kiln_err *err);
 void kiln_daemon__web_stop(server *dm);

@@ -347,8 +347,12 @@ static void look_git(check *c)
 
 /* Metric. */
 
-int kiln_json_number_at(double *out, json_t *doc, const char *path,
-                        kiln_err *err)
+/* The value at path in a JSON document: dot-separated object keys and
+ * array indexes ("data.result.0.value.1"); NULL path: the document. A
+ * number, or a string holding one (as Prometheus writes values). Returns
+ * 0, or KILN_EINVAL saying where the path failed. */
+static int json_number_at(double *out, json_t *doc, const char *path,
+                          kiln_err *err)
 {
     json_t *at = doc;
     const char *p = path;
@@ -402,7 +406,7 @@ static void judge_metric(check *c, const char *text, size_t len)
     json_error_t je;
     json_t *doc = json_loadb(text, len, JSON_DECODE_ANY, &je);
     bool breach, fired = json_is_true(json_object_get(c->prev, "fired"));
-    double x;
+    double x = 0;
     char bound[64];
 
     if (!doc) {
@@ -410,7 +414,7 @@ static void judge_metric(check *c, const char *text, size_t len)
                              "%d)", c->target, je.text, je.line);
         return;
     }
-    v->rc = kiln_json_number_at(&x, doc, t->json, &v->err);
+    v->rc = json_number_at(&x, doc, t->json, &v->err);
     json_decref(doc);
     if (v->rc != 0)
         return;
@@ -558,7 +562,7 @@ static void conclude(check *c)
         f.file = c->v.file;
         w->o.fire(&f, &out, w->o.data);
         /* Held back: keep the old memory, so it fires once it may. */
-        if (strcmp(out.status, KILN_CHECK_HELD) != 0)
+        if (out.status != KILN_CHECK_HELD)
             remember(c);
         free(info_text);
         json_decref(info);

@@ -49,7 +49,7 @@ typedef struct kiln_firing {
  * cooldown or a policy), the run when one started. The owner records it
  * in the check's row. */
 typedef struct kiln_fire_outcome {
-    const char *status;
+    kiln_check_status status;
     int64_t run_id;
 } kiln_fire_outcome;
 
@@ -74,12 +74,5 @@ int kiln_watch_start(kiln_watch **out, const kiln_watch_options *o,
 /* Stop checking. Checks in flight finish on the thread pool and are
  * dropped; then release() runs and the memory goes. NULL is fine. */
 void kiln_watch_stop(kiln_watch *w);
-
-/* The value at path in a JSON document: dot-separated object keys and
- * array indexes ("data.result.0.value.1"); NULL path: the document. A
- * number, or a string holding one (as Prometheus writes values). Returns
- * 0, or KILN_EINVAL saying where the path failed. */
-int kiln_json_number_at(double *out, json_t *doc, const char *path,
-                        kiln_err *err);
 
 #endif

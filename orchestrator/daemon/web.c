@@ -164,24 +164,38 @@ static json_t *hook_gauges(void *data)
                      (json_int_t)dm->last_lag_ms);
 }
 
+/* The web API's edge: its JSON becomes a typed request here. */
 static int hook_start_run(void *data, const char *pipeline, json_t *params,
                           const char *commit, json_t **reply, kiln_err *err)
 {
     server *dm = data;
     json_t *who = json_pack("{s:s}", "via", "HTTP API");
-    const char *code;
-    *reply = json_object();
-    kiln_daemon__manual_run(dm, pipeline, params, commit, who, *reply);
-    json_decref(who);
-    if (!(code = json_string_value(json_object_get(*reply, "code"))))
-        return 0;
-    kiln_err_set(err, strcmp(code, "not_found") == 0   ? KILN_ENOTFOUND
-                      : strcmp(code, "invalid") == 0 ? KILN_EINVAL
-                                                     : KILN_EBUSY,
-                 "%s", json_string_value(json_object_get(*reply, "error")));
-    json_decref(*reply);
+    kiln_run_request rr;
+    kiln_fire_result res;
+    kiln_kv *kv = NULL;
+    int rc;
+
     *reply = NULL;
-    return err->code;
+    memset(&rr, 0, sizeof(rr));
+    rr.pipeline = pipeline;
+    kiln_daemon__params_from_json(&kv, &rr.n_params, params);
+    rr.params = kv;
+    rr.commit = commit;
+    rr.via = "HTTP API";
+    rr.params_json = params ? json_dumps(params, JSON_COMPACT) : NULL;
+    rr.who_json = json_dumps(who, JSON_COMPACT);
+    rc = kiln_daemon__manual_run(dm, &rr, &res, err);
+    if (rc == 0) {
+        *reply = json_object();
+        kiln_daemon__fire_reply(*reply, &res);
+    } else if (rc != KILN_ENOTFOUND && rc != KILN_EINVAL) {
+        rc = err->code = KILN_EBUSY; /* 503: cannot now */
+    }
+    free((char *)rr.params_json);
+    free((char *)rr.who_json);
+    json_decref(who);
+    kiln_daemon__params_free(kv, rr.n_params);
+    return rc;
 }
 
 static int hook_cancel_run(void *data, int64_t id, kiln_err *err)
@@ -192,37 +206,12 @@ static int hook_cancel_run(void *data, int64_t id, kiln_err *err)
 static int hook_retry_run(void *data, int64_t id, int64_t *new_id,
                           kiln_err *err)
 {
-    server *dm = data;
-    json_t *run = NULL, *reply;
-    const char *pipeline, *status;
-    int rc;
-
-    if ((rc = kiln_store_run_json(dm->store, &run, id, err)) != 0)
-        return rc;
-    pipeline = json_string_value(json_object_get(run, "pipeline"));
-    status = json_string_value(json_object_get(run, "status"));
-    if (kiln_daemon__is_active(dm, id) || strcmp(status, "succeeded") == 0) {
-        rc = kiln_err_set(err, KILN_EBUSY, "run %lld %s: only a failed or "
-                          "cancelled run can be retried", (long long)id,
-                          kiln_daemon__is_active(dm, id) ? "is still running"
-                                                         : "succeeded");
-        json_decref(run);
-        return rc;
-    }
-    reply = json_object();
-    kiln_daemon__retry_run(dm, pipeline, run, reply);
-    json_decref(run);
-    if (json_object_get(reply, "error")) {
-        const char *code = json_string_value(json_object_get(reply, "code"));
-        rc = kiln_err_set(err, code && strcmp(code, "not_found") == 0
-                                   ? KILN_ENOTFOUND
-                                   : KILN_EBUSY,
-                          "%s", json_string_value(json_object_get(reply,
-                                                                  "error")));
-    } else {
-        *new_id = json_integer_value(json_object_get(reply, "run_id"));
-    }
-    json_decref(reply);
+    kiln_fire_result res;
+    int rc = kiln_daemon__retry_run(data, id, &res, err);
+    if (rc == 0)
+        *new_id = res.run_id;
+    else if (rc != KILN_ENOTFOUND)
+        rc = err->code = KILN_EBUSY; /* 409: not in a state to retry */
     return rc;
 }
 

@@ -28,6 +28,21 @@ extern char **environ;
 /* Retry delays double from the step's retry_delay up to this. */
 #define MAX_RETRY_DELAY_MS (10 * 60 * 1000)
 
+/* What a step is doing beyond its state, one at a time (tmux's job
+ * states): the step's state says where it is in the DAG, its phase what
+ * kiln is doing for it right now. */
+typedef enum step_phase {
+    PHASE_IDLE = 0,    /* nothing: not dispatched yet, or between
+                          attempts */
+    PHASE_CACHE,       /* its cache key and entry are being looked at, or
+                          its outputs restored, on the thread pool */
+    PHASE_CHECKED,     /* the cache had nothing: it runs when dispatched */
+    PHASE_RUNNING,     /* an attempt's process runs */
+    PHASE_TIMED_OUT,   /* ...and is being stopped: its timeout passed */
+    PHASE_HASHING      /* an attempt ended: its artifacts are hashed and
+                          metrics read, on the thread pool */
+} step_phase;
+
 typedef struct step_rt {
     kiln_run *run;
     size_t idx;
@@ -44,13 +59,11 @@ typedef struct step_rt {
     int exit_code;          /* of the attempt that ended (-1: none) */
     int term_signal;
     int64_t exec_finished_ms;
-    bool timed_out;
-    bool preparing;         /* its cache is being checked */
-    bool cache_checked;     /* ...once per run */
+    step_phase phase;
     char cache_key[KILN_HASH_HEX]; /* "" until computed */
-    kiln_artifact_list inputs; /* hashed for the key, before the step ran:
-                                  what it consumed, recorded as such */
-    bool have_inputs;
+    kiln_artifact_list inputs; /* hashed for the key (cache_key set),
+                                  before the step ran: what it consumed,
+                                  recorded as such */
     bool by_gate;           /* SKIPPED because something upstream was
                                gated: not a failure */
     int64_t started_ms, finished_ms;
@@ -118,42 +131,6 @@ struct kiln_engine {
     uv_prepare_t prepare;    /* dispatches once per loop iteration */
     bool dispatch_wanted;
 };
-
-static const char *const step_state_names[] = {
-    [KILN_STEP_PENDING] = KILN_ST_PENDING,
-    [KILN_STEP_READY] = KILN_ST_PENDING,
-    [KILN_STEP_RUNNING] = KILN_ST_RUNNING,
-    [KILN_STEP_RETRYING] = KILN_ST_RETRYING,
-    [KILN_STEP_SUCCEEDED] = KILN_ST_SUCCEEDED,
-    [KILN_STEP_FAILED] = KILN_ST_FAILED,
-    [KILN_STEP_SKIPPED] = KILN_ST_SKIPPED,
-    [KILN_STEP_CANCELLED] = KILN_ST_CANCELLED,
-    [KILN_STEP_GATED] = KILN_ST_GATED,
-};
-
-const char *kiln_step_state_name(kiln_step_state s)
-{
-    return step_state_names[s];
-}
-
-const char *kiln_run_state_name(kiln_run_state s)
-{
-    switch (s) {
-    case KILN_RUN_RUNNING:
-        return KILN_ST_RUNNING;
-    case KILN_RUN_SUCCEEDED:
-        return KILN_ST_SUCCEEDED;
-    case KILN_RUN_FAILED:
-        return KILN_ST_FAILED;
-    default:
-        return KILN_ST_CANCELLED;
-    }
-}
-
-static bool step_ended(kiln_step_state s)
-{
-    return s >= KILN_STEP_SUCCEEDED;
-}
 
 /* KILN_PARAM_<NAME>: the parameter's name in upper case. */
 static void env_set_param(kiln_env *e, const char *name, const char *value)
@@ -332,7 +309,7 @@ static void step_set_at(step_rt *s, kiln_step_state state,
 {
     kiln_run *run = s->run;
     kiln_err err = KILN_ERR_INIT;
-    bool was_ended = step_ended(s->state);
+    bool was_ended = kiln_step_state_final(s->state);
 
     if (at_ms <= 0)
         at_ms = kiln_now_ms();
@@ -340,17 +317,17 @@ static void step_set_at(step_rt *s, kiln_step_state state,
     snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "");
     if (state == KILN_STEP_RUNNING && !s->started_ms)
         s->started_ms = at_ms;
-    if (step_ended(state)) {
+    if (kiln_step_state_final(state)) {
         s->finished_ms = at_ms;
         if (!was_ended)
             run->n_done++;
     }
     if (state != KILN_STEP_READY &&
-        kiln_store_step_set_status(run->eng->store, run->id,
-                                   run->p->steps[s->idx].name,
-                                   kiln_step_state_name(state), s->attempt,
-                                   reason && *reason ? reason : NULL, at_ms,
-                                   &err) != 0)
+        kiln_store_step_set_state(run->eng->store, run->id,
+                                  run->p->steps[s->idx].name, state,
+                                  s->attempt,
+                                  reason && *reason ? reason : NULL,
+                                  s->by_gate, at_ms, &err) != 0)
         store_failed(run, &err);
     emit(run, (ssize_t)s->idx);
 }
@@ -439,6 +416,7 @@ static bool gate_passes(step_rt *s)
 
     if (!st->when_expr || s->attempt > 0)
         return true;
+    tx_begin(s->run);
     if (kiln_expr_eval(&pass, st->when_expr, gate_lookup, s, &trace,
                        &err) != 0) {
         snprintf(why, sizeof(why), "gate %s: %s", st->when, err.msg);
@@ -454,6 +432,7 @@ static bool gate_passes(step_rt *s)
                  st->name);
         skip_downstream(s, why, true);
     }
+    tx_end(s->run);
     kiln_buf_dispose(&trace);
     return pass;
 }
@@ -471,7 +450,7 @@ static void on_timeout(uv_timer_t *timer)
     step_rt *s = timer->data;
     if (s->state != KILN_STEP_RUNNING || !s->ex)
         return;
-    s->timed_out = true;
+    s->phase = PHASE_TIMED_OUT;
     kiln_executor_cancel(s->ex, &s->task, false);
 }
 
@@ -480,27 +459,23 @@ static void on_timeout(uv_timer_t *timer)
 static void set_model_env(step_rt *s)
 {
     kiln_err err = KILN_ERR_INIT;
-    json_t *aliases = NULL, *a;
-    size_t i;
-    if (kiln_store_model_aliases_json(s->run->eng->store, &aliases,
-                                      &err) != 0) {
+    kiln_model_alias *aliases = NULL;
+    size_t n = 0;
+    if (kiln_store_model_aliases(&aliases, &n, s->run->eng->store,
+                                 &err) != 0) {
         store_failed(s->run, &err);
         return;
     }
-    json_array_foreach(aliases, i, a) {
-        char *key = kiln_asprintf("KILN_MODEL_%s_%s",
-                                  json_string_value(json_object_get(a,
-                                                                   "name")),
-                                  json_string_value(json_object_get(a,
-                                                                   "alias")));
+    for (size_t i = 0; i < n; i++) {
+        char *key = kiln_asprintf("KILN_MODEL_%s_%s", aliases[i].name,
+                                  aliases[i].alias);
         for (char *c = key; *c; c++)
             *c = (char)(isalnum((unsigned char)*c)
                             ? toupper((unsigned char)*c) : '_');
-        kiln_env_set(&s->env, key, json_string_value(json_object_get(a,
-                                                                    "path")));
+        kiln_env_set(&s->env, key, aliases[i].path);
         free(key);
     }
-    json_decref(aliases);
+    kiln_model_aliases_free(aliases, n);
 }
 
 /* Build the attempt's environment, log and status paths and task.
@@ -559,7 +534,6 @@ static int step_prepare(step_rt *s, kiln_err *err)
     s->task.n_extra = st->slurm.extra.n;
     s->task.extra = st->slurm.extra.items;
     s->task.data = s;
-    s->timed_out = false;
     return 0;
 }
 
@@ -687,7 +661,7 @@ static void step_start(step_rt *s)
         s->task.argv = NULL;
         now = kiln_now_ms();
         tx_begin(run);
-        if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_ST_FAILED,
+        if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_EXEC_FAILED,
                                    -1, 0, why, now, &serr) != 0)
             store_failed(run, &serr);
         release_slot(s);
@@ -701,13 +675,14 @@ static void step_start(step_rt *s)
                                      s->task.started_ms, &serr) != 0)
         store_failed(run, &serr);
     kiln_crash_point("started");
+    s->phase = PHASE_RUNNING;
     if (st->timeout_ms > 0)
         uv_timer_start(&s->timer, on_timeout, (uint64_t)st->timeout_ms, 0);
 }
 
-static void attempt_finish(step_rt *s, const char *status, const char *why,
-                           bool ok);
-static void hash_start(step_rt *s, const char *failed, const char *why);
+static void attempt_finish(step_rt *s, kiln_exec_state status,
+                           const char *why, bool ok);
+static void hash_start(step_rt *s, kiln_exec_state status, const char *why);
 static bool cacheable(step_rt *s);
 static void cache_check(step_rt *s);
 
@@ -717,7 +692,7 @@ static void on_task_done(kiln_task *task, void *data)
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
     char why[300], dur[32];
-    const char *status;
+    kiln_exec_state status;
     bool ok = false;
 
     (void)data;
@@ -727,24 +702,25 @@ static void on_task_done(kiln_task *task, void *data)
     free((char **)s->task.argv);
     s->task.argv = NULL;
 
-    if (s->timed_out) {
+    if (s->phase == PHASE_TIMED_OUT) {
         snprintf(why, sizeof(why), "timed out after %s",
                  kiln_fmt_duration(dur, sizeof(dur), st->timeout_ms));
-        status = KILN_ST_FAILED;
+        status = KILN_EXEC_FAILED;
     } else if (task->outcome == KILN_TASK_CANCELED) {
         snprintf(why, sizeof(why), "cancelled");
-        status = KILN_ST_CANCELLED;
+        status = KILN_EXEC_CANCELLED;
     } else if (task->outcome == KILN_TASK_EXITED && task->exit_code == 0) {
         why[0] = '\0';
-        status = KILN_ST_SUCCEEDED;
+        status = KILN_EXEC_SUCCEEDED;
         ok = true;
     } else {
         snprintf(why, sizeof(why), "%s", task->reason[0] ? task->reason :
                  "failed");
-        status = KILN_ST_FAILED;
+        status = KILN_EXEC_FAILED;
     }
     if (task->outcome == KILN_TASK_LOST)
-        status = KILN_ST_LOST;
+        status = KILN_EXEC_LOST;
+    s->phase = PHASE_IDLE;
     s->ex = NULL;
     s->exit_code = task->outcome == KILN_TASK_EXITED ||
                    task->outcome == KILN_TASK_CANCELED ?
@@ -756,7 +732,7 @@ static void on_task_done(kiln_task *task, void *data)
     if (ok && (st->inputs.n || st->outputs.n || st->metrics ||
                st->validation ||
                (s->metrics_path && access(s->metrics_path, F_OK) == 0))) {
-        hash_start(s, NULL, NULL);
+        hash_start(s, KILN_EXEC_SUCCEEDED, NULL);
         return;
     }
     /* A failed attempt's $KILN_METRICS are kept too: a validate step
@@ -772,8 +748,8 @@ static void on_task_done(kiln_task *task, void *data)
 
 /* Record the end of the running attempt and move the step on, in the
  * transaction the caller opened (tx_begin()), which this ends. */
-static void attempt_finish(step_rt *s, const char *status, const char *why,
-                           bool ok)
+static void attempt_finish(step_rt *s, kiln_exec_state status,
+                           const char *why, bool ok)
 {
     kiln_run *run = s->run;
     kiln_err err = KILN_ERR_INIT;
@@ -801,9 +777,8 @@ typedef struct hash_job {
     int rc;
     bool cached;             /* outputs are now in the object store */
     kiln_cache_files files;  /* ...as these files */
-    const char *failed;      /* the status of a failed attempt, whose
-                                metrics alone are read; NULL: it ended
-                                well */
+    kiln_exec_state status;  /* how the attempt ended: when not
+                                SUCCEEDED, its metrics alone are read */
     char why[300];           /* ...and why it failed */
 } hash_job;
 
@@ -817,7 +792,7 @@ static void read_metrics(hash_job *j)
     kiln_buf warn = KILN_BUF_INIT;
     if (s->metrics_path)
         kiln_metrics_read(&j->metrics, s->metrics_path, &warn);
-    if (st->metrics && !j->failed) {
+    if (st->metrics && j->status == KILN_EXEC_SUCCEEDED) {
         char *path = kiln_path_join(s->workdir, st->metrics);
         if (!kiln_metrics_read(&j->metrics, path, &warn))
             kiln_buf_printf(&warn, "kiln: warning: the step declared "
@@ -839,16 +814,15 @@ static void hash_work(uv_work_t *req)
 {
     hash_job *j = req->data;
     const kiln_step *st = &j->s->run->p->steps[j->s->idx];
-    if (j->failed) {
+    if (j->status != KILN_EXEC_SUCCEEDED) {
         read_metrics(j);
         return;
     }
     /* Inputs hashed for the cache key before the step are what it read;
      * otherwise hash them now. */
-    if (j->s->have_inputs) {
+    if (j->s->cache_key[0]) {
         j->in = j->s->inputs;
         memset(&j->s->inputs, 0, sizeof(j->s->inputs));
-        j->s->have_inputs = false;
         j->rc = 0;
     } else {
         j->rc = kiln_artifacts_collect_inputs(&j->in, j->s->workdir, st,
@@ -919,9 +893,10 @@ static void hash_done(uv_work_t *req, int status)
 
     why[0] = '\0';
     run->n_hashing--;
+    s->phase = PHASE_IDLE;
     kiln_crash_point("hashed");
     tx_begin(run);
-    if (j->failed) {
+    if (j->status != KILN_EXEC_SUCCEEDED) {
         if (kiln_store_record_metrics(run->eng->store, s->exec_id, run->id,
                                       st->name, j->metrics.n,
                                       (const char *const *)j->metrics.keys,
@@ -937,7 +912,7 @@ static void hash_done(uv_work_t *req, int status)
                          j->metrics.values[i] == 1 ? "" : "s",
                          (long long)run->id, st->name);
         kiln_metrics_dispose(&j->metrics);
-        attempt_finish(s, j->failed, why, false);
+        attempt_finish(s, j->status, why, false);
         free(j);
         return;
     }
@@ -993,17 +968,19 @@ static void hash_done(uv_work_t *req, int status)
     free(j);
     if (why[0] && s->exit_code == 0)
         s->exit_code = -1; /* the command succeeded; the step did not */
-    attempt_finish(s, why[0] ? KILN_ST_FAILED : KILN_ST_SUCCEEDED, why,
+    attempt_finish(s, why[0] ? KILN_EXEC_FAILED : KILN_EXEC_SUCCEEDED, why,
                    why[0] == '\0');
 }
 
 /* Finish an attempt off the loop: hash its artifacts and read its
- * metrics, or with failed (its status and why), only read its metrics. */
-static void hash_start(step_rt *s, const char *failed, const char *why)
+ * metrics, or for one that did not succeed (status and why), only read
+ * its metrics. */
+static void hash_start(step_rt *s, kiln_exec_state status, const char *why)
 {
     hash_job *j = kiln_calloc(1, sizeof(*j));
     j->s = s;
-    j->failed = failed;
+    j->status = status;
+    s->phase = PHASE_HASHING;
     if (why)
         snprintf(j->why, sizeof(j->why), "%s", why);
     j->req.data = j;
@@ -1021,7 +998,7 @@ static bool cacheable(step_rt *s)
      * key. */
     return s->run->eng->cache && st->cache &&
            (st->outputs.n > 0 || st->validation) && s->attempt == 0 &&
-           !s->cache_checked;
+           s->phase == PHASE_IDLE;
 }
 
 typedef struct cache_job {
@@ -1030,10 +1007,7 @@ typedef struct cache_job {
     kiln_artifact_list in;   /* the inputs, hashed for the key */
     char key[KILN_HASH_HEX];
     int rc;
-    json_t *hit;             /* the lookup's answer, for the restore */
-    int64_t from_exec, from_run;
-    size_t n;
-    char **rel, **sha;
+    kiln_cache_entry hit;    /* the lookup's answer, for the restore */
     kiln_artifact_list out;  /* the restored outputs, hashed */
     kiln_err err;
 } cache_job;
@@ -1042,9 +1016,7 @@ static void cache_job_free(cache_job *j)
 {
     kiln_artifact_list_dispose(&j->in);
     kiln_artifact_list_dispose(&j->out);
-    json_decref(j->hit);
-    free(j->rel);
-    free(j->sha);
+    kiln_cache_entry_dispose(&j->hit);
     free(j);
 }
 
@@ -1082,7 +1054,7 @@ static int record_unrun(step_rt *s, const char *executor, const char *why,
                                     err)) != 0)
         return rc;
     return kiln_store_exec_finish(run->eng->store, s->exec_id,
-                                  KILN_ST_CACHED, -1, 0, why, kiln_now_ms(),
+                                  KILN_EXEC_CACHED, -1, 0, why, kiln_now_ms(),
                                   err);
 }
 
@@ -1091,8 +1063,8 @@ static void restore_work(uv_work_t *req)
     cache_job *j = req->data;
     step_rt *s = j->s;
     const kiln_step *st = &s->run->p->steps[s->idx];
-    j->rc = kiln_cache_restore(s->run->eng->objects, s->workdir, j->n,
-                               j->rel, j->sha, &j->err);
+    j->rc = kiln_cache_restore(s->run->eng->objects, s->workdir, j->hit.n,
+                               j->hit.rel, j->hit.sha256, &j->err);
     kiln_crash_point("restoring");
     if (j->rc == 0)
         j->rc = kiln_artifacts_collect(&j->out, s->workdir, &st->outputs,
@@ -1111,7 +1083,7 @@ static void restore_done(uv_work_t *req, int status)
     (void)status;
 
     run->n_hashing--;
-    s->preparing = false;
+    s->phase = PHASE_CHECKED;
     release_slot(s);
     if (s->state != KILN_STEP_READY || run->cancelling) {
         /* Cancelled meanwhile. */
@@ -1125,12 +1097,12 @@ static void restore_done(uv_work_t *req, int status)
             fclose(f);
         }
     } else {
-        const kiln_artifact_list *in = s->have_inputs ? &s->inputs : &j->in;
+        const kiln_artifact_list *in = s->cache_key[0] ? &s->inputs : &j->in;
         size_t n = in->n + j->out.n, k = 0;
         kiln_artifact_rec *recs = kiln_calloc(n ? n : 1, sizeof(*recs));
         char why[120];
         snprintf(why, sizeof(why), "cached from run %lld",
-                 (long long)j->from_run);
+                 (long long)j->hit.run_id);
         for (size_t i = 0; i < in->n; i++, k++) {
             recs[k].path = in->items[i].path;
             recs[k].sha256 = in->items[i].sha256;
@@ -1147,8 +1119,8 @@ static void restore_done(uv_work_t *req, int status)
         kiln_crash_point("restored");
         tx_begin(run);
         if (record_unrun(s, "cache", why, &err) != 0 ||
-            kiln_store_cache_hit(run->eng->store, s->exec_id, j->from_exec,
-                                 j->key, &err) != 0 ||
+            kiln_store_cache_hit(run->eng->store, s->exec_id,
+                                 j->hit.exec_id, j->key, &err) != 0 ||
             kiln_store_record_artifacts(run->eng->store, s->exec_id, recs, n,
                                         &err) != 0)
             store_failed(run, &err);
@@ -1167,51 +1139,32 @@ static void key_done(uv_work_t *req, int status)
     cache_job *j = req->data;
     step_rt *s = j->s;
     kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
     kiln_err err = KILN_ERR_INIT;
-    json_t *o;
-    size_t i;
     (void)status;
 
-    s->cache_checked = true;
     if (j->rc == 0) {
         memcpy(s->cache_key, j->key, sizeof(s->cache_key));
         /* Keep the hashed inputs for the step's records. */
         kiln_artifact_list_dispose(&s->inputs);
         s->inputs = j->in;
         memset(&j->in, 0, sizeof(j->in));
-        s->have_inputs = true;
     }
+    /* A hit restores its outputs on the thread pool, and only the step's
+     * own declared outputs are ever put back. */
     if (j->rc == 0 && s->state == KILN_STEP_READY && !run->cancelling &&
         kiln_store_cache_lookup(run->eng->store, &j->hit, j->key,
                                 &err) == 0 &&
-        (json_array_size(json_object_get(j->hit, "outputs")) > 0 ||
-         run->p->steps[s->idx].outputs.n == 0)) {
-        /* A hit: restore its outputs on the thread pool. */
-        json_t *outs = json_object_get(j->hit, "outputs");
-        j->from_exec = json_integer_value(json_object_get(j->hit,
-                                                          "execution_id"));
-        j->from_run = json_integer_value(json_object_get(j->hit, "run_id"));
-        j->n = json_array_size(outs);
-        j->rel = kiln_calloc(j->n, sizeof(char *));
-        j->sha = kiln_calloc(j->n, sizeof(char *));
-        json_array_foreach(outs, i, o) {
-            j->rel[i] = (char *)json_string_value(json_object_get(o,
-                                                              "rel_path"));
-            j->sha[i] = (char *)json_string_value(json_object_get(o,
-                                                              "sha256"));
-        }
-        /* Only the step's own declared outputs are ever put back. */
-        if (kiln_cache_outputs_match(&run->p->steps[s->idx].outputs,
-                                     s->workdir, j->n, j->rel)) {
-            uv_queue_work(run->eng->loop, &j->req, restore_work,
-                          restore_done);
-            return;
-        }
+        (j->hit.n > 0 || st->outputs.n == 0) &&
+        kiln_cache_outputs_match(&st->outputs, s->workdir, j->hit.n,
+                                 j->hit.rel)) {
+        uv_queue_work(run->eng->loop, &j->req, restore_work, restore_done);
+        return;
     }
-    if (err.code)
+    if (err.code && err.code != KILN_ENOTFOUND)
         store_failed(run, &err);
     run->n_hashing--;
-    s->preparing = false;
+    s->phase = PHASE_CHECKED;
     release_slot(s);
     cache_job_free(j);
     run_maybe_finish(run);
@@ -1225,7 +1178,7 @@ static void cache_check(step_rt *s)
     cache_job *j = kiln_calloc(1, sizeof(*j));
     j->s = s;
     j->req.data = j;
-    s->preparing = true;
+    s->phase = PHASE_CACHE;
     take_slot(s);
     s->run->n_hashing++;
     uv_queue_work(s->run->eng->loop, &j->req, key_work, key_done);
@@ -1241,7 +1194,7 @@ static step_rt *next_ready(kiln_run *run)
     for (size_t i = 0; i < run->p->n_steps; i++) {
         step_rt *s = &run->steps[run->p->topo[i]];
         struct pool *pool;
-        if (s->state != KILN_STEP_READY || s->preparing)
+        if (s->state != KILN_STEP_READY || s->phase == PHASE_CACHE)
             continue;
         pool = step_pool(run->eng, &run->p->steps[s->idx]);
         s->slots = step_slots(run->eng, &run->p->steps[s->idx]);
@@ -1380,9 +1333,9 @@ static void run_maybe_finish(kiln_run *run)
             }
         }
     }
-    if (kiln_store_run_set_status(run->eng->store, run->id,
-                                  kiln_run_state_name(run->state), reason,
-                                  &err) != 0 && run->store_err.code == 0) {
+    if (kiln_store_run_set_state(run->eng->store, run->id, run->state,
+                                 reason, &err) != 0 &&
+        run->store_err.code == 0) {
         run->store_err = err;
         kiln_err_print(&err);
     }
@@ -1455,21 +1408,20 @@ static void run_base_env(kiln_env *env, kiln_run *run,
     kiln_env_set(env, "KILN_STATE", run->eng->state_dir);
 }
 
-/* The effective params as a JSON object text. */
-static char *params_json(const kiln_pipeline *p, const kiln_run_options *o)
+/* The run's params: the pipeline's, with o's overrides (values
+ * borrowed; free() the array). */
+static kiln_kv *effective_params(const kiln_pipeline *p,
+                                 const kiln_run_options *o)
 {
-    json_t *obj = json_object();
-    char *text;
+    kiln_kv *kv = kiln_calloc(p->n_params ? p->n_params : 1, sizeof(*kv));
     for (size_t i = 0; i < p->n_params; i++) {
-        const char *value = p->params[i].value;
+        kv[i].key = p->params[i].key;
+        kv[i].value = p->params[i].value;
         for (size_t j = 0; j < o->n_params; j++)
             if (strcmp(o->params[j].key, p->params[i].key) == 0)
-                value = o->params[j].value;
-        json_object_set_new(obj, p->params[i].key, json_string(value));
+                kv[i].value = o->params[j].value;
     }
-    text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(obj);
-    return text;
+    return kv;
 }
 
 static void on_timer_close(uv_handle_t *h)
@@ -1566,7 +1518,8 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     kiln_run *run;
     kiln_run_rec rec;
     const char **names, **kinds;
-    char *params, *root, *log_dir;
+    char *root, *log_dir;
+    kiln_kv *params;
     int64_t id = 0;
     int rc;
 
@@ -1577,7 +1530,6 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
         names[i] = p->steps[p->topo[i]].name;
         kinds[i] = kiln_step_kind_name(p->steps[p->topo[i]].kind);
     }
-    params = params_json(p, o);
     root = kiln_strdup(o->root ? o->root : p->dir);
     memset(&rec, 0, sizeof(rec));
     rec.pipeline = p->name;
@@ -1585,6 +1537,8 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     rec.hash = o->hash;
     rec.trigger = o->trigger ? o->trigger : "manual";
     rec.trigger_info = o->trigger_info;
+    params = effective_params(p, o);
+    rec.n_params = p->n_params;
     rec.params = params;
     rec.git_commit = o->git_commit;
     rec.git_branch = o->git_branch;
@@ -1596,19 +1550,19 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     rc = kiln_store_run_create(eng->store, &id, &rec, err);
     free(names);
     free(kinds);
-    free(params);
     free(root);
-    if (rc != 0)
-        return rc;
+    free(params);
     log_dir = kiln_asprintf("%s/logs/%lld", eng->state_dir, (long long)id);
-    rc = kiln_mkdir_p(log_dir, err);
+    if (rc == 0)
+        rc = kiln_mkdir_p(log_dir, err);
     free(log_dir);
     if (rc == 0)
-        rc = kiln_store_run_set_status(eng->store, id, KILN_ST_RUNNING,
-                                       NULL, err);
+        rc = kiln_store_run_set_state(eng->store, id, KILN_RUN_RUNNING,
+                                      NULL, err);
     if (rc != 0) {
-        kiln_store_run_set_status(eng->store, id, KILN_ST_FAILED, err->msg,
-                                  NULL);
+        if (id)
+            kiln_store_run_set_state(eng->store, id, KILN_RUN_FAILED,
+                                     err->msg, NULL);
         return rc;
     }
     kiln_store_set_patient(eng->store, true);
@@ -1622,39 +1576,23 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     return 0;
 }
 
-static kiln_step_state state_from_name(const char *name)
-{
-    static const kiln_step_state ended[] = {
-        KILN_STEP_SUCCEEDED, KILN_STEP_FAILED, KILN_STEP_SKIPPED,
-        KILN_STEP_CANCELLED, KILN_STEP_GATED, KILN_STEP_RUNNING,
-        KILN_STEP_RETRYING,
-    };
-    for (size_t i = 0; i < KILN_ARRAY_SIZE(ended); i++)
-        if (strcmp(step_state_names[ended[i]], name) == 0)
-            return ended[i];
-    return KILN_STEP_PENDING;
-}
-
 /* Take over a running step left by a dead kiln: attach to its process, or
  * if that cannot be done, count the attempt as lost. */
-static void step_reattach(step_rt *s, json_t *attempt)
+static void step_reattach(step_rt *s, const kiln_attempt_info *a)
 {
     kiln_run *run = s->run;
     kiln_engine *eng = run->eng;
     const kiln_step *st = &run->p->steps[s->idx];
-    const char *ext = json_string_value(json_object_get(attempt,
-                                                        "external_id"));
-    const char *log = json_string_value(json_object_get(attempt,
-                                                        "log_path"));
     kiln_err err = KILN_ERR_INIT, serr = KILN_ERR_INIT;
     char why[700];
 
-    s->exec_id = json_integer_value(json_object_get(attempt, "id"));
-    s->started_ms = json_integer_value(json_object_get(attempt,
-                                                       "started_at"));
+    s->attempt = a->attempt;
+    s->exec_id = a->id;
+    s->started_ms = a->started_ms;
     s->state = KILN_STEP_RUNNING;
+    s->phase = PHASE_RUNNING;
     free(s->log_path);
-    s->log_path = kiln_strdup(log ? log : "");
+    s->log_path = kiln_strdup(a->log_path ? a->log_path : "");
     free(s->status_path);
     s->status_path = kiln_asprintf("%s/%s.%d.status", run->log_dir, st->name,
                                    s->attempt);
@@ -1671,20 +1609,22 @@ static void step_reattach(step_rt *s, json_t *attempt)
     /* Without an id (kiln stopped right after recording the attempt),
      * the executor looks for the process by the attempt's status file. */
     if (engine_executor(&s->ex, eng, st->executor, &err) == 0 &&
-        kiln_executor_attach(s->ex, &s->task, ext, &err) == 0) {
-        if (!ext && kiln_store_exec_set_external(eng->store, s->exec_id,
-                                                 s->task.external_id,
-                                                 s->started_ms, &serr) != 0)
+        kiln_executor_attach(s->ex, &s->task, a->external_id, &err) == 0) {
+        if (!a->external_id &&
+            kiln_store_exec_set_external(eng->store, s->exec_id,
+                                         s->task.external_id, s->started_ms,
+                                         &serr) != 0)
             store_failed(run, &serr);
         return;
     }
     s->ex = NULL;
+    s->phase = PHASE_IDLE;
     release_slot(s);
-    if (!ext && err.code == KILN_ENOTFOUND) {
+    if (!a->external_id && err.code == KILN_ENOTFOUND) {
         /* It never started: the step runs, as if for the first time. */
         snprintf(why, sizeof(why), "never started: kiln stopped before it "
                  "started the step's process");
-        if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_ST_LOST,
+        if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_EXEC_LOST,
                                    -1, 0, why, kiln_now_ms(), &serr) != 0)
             store_failed(run, &serr);
         s->state = KILN_STEP_PENDING;
@@ -1693,7 +1633,7 @@ static void step_reattach(step_rt *s, json_t *attempt)
     /* Nothing to watch: the attempt is lost. */
     snprintf(why, sizeof(why), "lost: %s", err.msg);
     tx_begin(run);
-    if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_ST_LOST, -1, 0,
+    if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_EXEC_LOST, -1, 0,
                                why, kiln_now_ms(), &serr) != 0)
         store_failed(run, &serr);
     step_attempt_ended(s, false, why, 0);
@@ -1701,41 +1641,32 @@ static void step_reattach(step_rt *s, json_t *attempt)
 }
 
 int kiln_run_resume(kiln_run **out, kiln_engine *eng,
-                    const kiln_run_options *o, json_t *rec, kiln_err *err)
+                    const kiln_run_options *o, const kiln_run_info *rec,
+                    kiln_err *err)
 {
     const kiln_pipeline *p = o->pipeline;
-    json_t *steps = json_object_get(rec, "steps"), *js;
     kiln_run *run;
-    size_t i;
 
     *out = NULL;
     /* Every recorded step must still be in the definition. */
-    json_array_foreach(steps, i, js) {
-        const char *name = json_string_value(json_object_get(js, "name"));
-        if (!name || kiln_pipeline_find_step(p, name) < 0)
+    for (size_t i = 0; i < rec->n_steps; i++)
+        if (kiln_pipeline_find_step(p, rec->steps[i].name) < 0)
             return kiln_err_set(err, KILN_EINVAL, "run %lld has a step "
                                 "\"%s\" the pipeline no longer has",
-                                (long long)json_integer_value(
-                                    json_object_get(rec, "id")),
-                                name ? name : "?");
-    }
+                                (long long)rec->id, rec->steps[i].name);
     kiln_store_set_patient(eng->store, true);
-    run = run_new(eng, o, json_integer_value(json_object_get(rec, "id")));
+    run = run_new(eng, o, rec->id);
     *out = run;
     /* Steps that ended stay as they ended; pending ones wait again. */
-    json_array_foreach(steps, i, js) {
-        step_rt *s = &run->steps[kiln_pipeline_find_step(
-            p, json_string_value(json_object_get(js, "name")))];
-        kiln_step_state st = state_from_name(
-            json_string_value(json_object_get(js, "status")));
-        s->attempt = (int)json_integer_value(json_object_get(js,
-                                                             "attempts"));
-        if (step_ended(st)) {
-            const char *why = json_string_value(json_object_get(js,
-                                                                "reason"));
-            s->state = st;
-            s->by_gate = st == KILN_STEP_SKIPPED && why &&
-                         strstr(why, "was gated") != NULL;
+    for (size_t i = 0; i < rec->n_steps; i++) {
+        const kiln_step_info *si = &rec->steps[i];
+        step_rt *s = &run->steps[kiln_pipeline_find_step(p, si->name)];
+        s->attempt = si->attempts;
+        if (kiln_step_state_final(si->state)) {
+            s->state = si->state;
+            s->by_gate = si->by_gate;
+            snprintf(s->reason, sizeof(s->reason), "%s",
+                     si->reason ? si->reason : "");
             run->n_done++;
         }
     }
@@ -1746,43 +1677,42 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
                 run->steps[s->down[j]].unmet--;
     }
     /* Running steps: find their processes again. */
-    json_array_foreach(steps, i, js) {
-        json_t *attempts = json_object_get(js, "attempts_detail");
-        json_t *last = json_array_get(attempts,
-                                      json_array_size(attempts) - 1);
-        step_rt *s = &run->steps[kiln_pipeline_find_step(
-            p, json_string_value(json_object_get(js, "name")))];
-        if (state_from_name(json_string_value(json_object_get(js,
-                            "status"))) != KILN_STEP_RUNNING)
+    for (size_t i = 0; i < rec->n_steps; i++) {
+        const kiln_step_info *si = &rec->steps[i];
+        const kiln_attempt_info *last = kiln_step_info_last(si);
+        step_rt *s = &run->steps[kiln_pipeline_find_step(p, si->name)];
+        if (si->state != KILN_STEP_RUNNING)
             continue;
-        if (last && strcmp(json_string_value(json_object_get(last,
-                           "status")), KILN_ST_RUNNING) == 0) {
-            s->attempt = (int)json_integer_value(json_object_get(last,
-                                                                 "attempt"));
+        if (last && last->state == KILN_EXEC_RUNNING)
             step_reattach(s, last);
-        } else {
-            /* Recorded running, but its attempt ended: decide again. */
-            s->state = KILN_STEP_PENDING;
-        }
+        else
+            s->state = KILN_STEP_PENDING; /* its attempt ended: decide
+                                             again */
     }
     emit(run, -1);
     for (size_t k = 0; k < p->n_steps; k++) {
         step_rt *s = &run->steps[p->topo[k]];
-        bool blocked = false;
+        bool blocked = false, gated = false;
         if (s->state != KILN_STEP_PENDING)
             continue;
         for (size_t j = 0; j < p->steps[s->idx].needs.n; j++) {
-            kiln_step_state up =
-                run->steps[p->steps[s->idx].need_idx[j]].state;
-            if (up == KILN_STEP_FAILED || up == KILN_STEP_SKIPPED ||
-                up == KILN_STEP_CANCELLED)
+            const step_rt *up = &run->steps[p->steps[s->idx].need_idx[j]];
+            if (up->state == KILN_STEP_GATED ||
+                (up->state == KILN_STEP_SKIPPED && up->by_gate))
+                gated = true;
+            else if (up->state == KILN_STEP_FAILED ||
+                     up->state == KILN_STEP_SKIPPED ||
+                     up->state == KILN_STEP_CANCELLED)
                 blocked = true;
         }
-        if (blocked)
-            step_set(s, KILN_STEP_SKIPPED, "an upstream step did not "
-                     "succeed");
-        else if (s->unmet == 0)
+        if (blocked || gated) {
+            s->by_gate = gated && !blocked;
+            step_set(s, KILN_STEP_SKIPPED, s->by_gate
+                     ? "an upstream step was gated"
+                     : "an upstream step did not succeed");
+        } else if (s->unmet == 0) {
             step_set(s, KILN_STEP_READY, NULL);
+        }
     }
     run_maybe_finish(run);
     request_dispatch(eng);

@@ -20,28 +20,6 @@
 typedef struct kiln_engine kiln_engine;
 typedef struct kiln_run kiln_run;
 
-typedef enum kiln_step_state {
-    KILN_STEP_PENDING = 0, /* waiting for its needs */
-    KILN_STEP_READY,       /* needs met, waiting for a slot */
-    KILN_STEP_RUNNING,
-    KILN_STEP_RETRYING,    /* failed, waiting to try again */
-    KILN_STEP_SUCCEEDED,
-    KILN_STEP_FAILED,
-    KILN_STEP_SKIPPED,     /* an upstream step failed or was gated */
-    KILN_STEP_CANCELLED,
-    KILN_STEP_GATED        /* its when: was false */
-} kiln_step_state;
-
-typedef enum kiln_run_state {
-    KILN_RUN_RUNNING = 0,
-    KILN_RUN_SUCCEEDED,
-    KILN_RUN_FAILED,
-    KILN_RUN_CANCELLED
-} kiln_run_state;
-
-const char *kiln_step_state_name(kiln_step_state s); /* as stored */
-const char *kiln_run_state_name(kiln_run_state s);
-
 /*
  * Create an engine on loop recording into store, with logs under
  * state_dir/logs and at most jobs steps running at once (0: the number of
@@ -107,7 +85,7 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
                    const kiln_run_options *opts, kiln_err *err);
 /*
  * Take over a run a kiln process that died left unfinished, as recorded
- * in rec (kiln_store_run_json()'s object). Steps that ended keep their
+ * in rec (kiln_store_run_get()). Steps that ended keep their
  * end and never run again; running ones are found again through their
  * executor (kiln_executor_attach) or, gone without a trace, count as a
  * lost attempt and are retried per their retries; the rest run as usual.
@@ -115,7 +93,7 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
  * KILN_EINVAL when the definition no longer fits the record.
  */
 int kiln_run_resume(kiln_run **out, kiln_engine *eng,
-                    const kiln_run_options *opts, json_t *rec,
+                    const kiln_run_options *opts, const kiln_run_info *rec,
                     kiln_err *err);
 /* Cancel: pending steps are cancelled at once, running ones are stopped
  * (force: SIGKILL now rather than SIGTERM first). */

@@ -1,6 +1,6 @@
 /*
  * takeover.h: what taking over a run another kiln process left
- * unfinished needs (kiln serve at start and every minute, kiln resume).
+ * unfinished needs (kiln serve at start and every 10 s, kiln resume).
  *
  * A run records its owner (pid and start time). When that process is gone
  * the run is orphaned: its record says running, its steps may still run
@@ -13,27 +13,19 @@
 #ifndef KILN_TAKEOVER_H
 #define KILN_TAKEOVER_H
 
-#include <jansson.h>
-
-#include "engine/engine.h"
 #include "base/hash.h"
+#include "engine/engine.h"
 
 typedef struct kiln_takeover {
-    json_t *rec;             /* the run as kiln_store_run_json() gives it */
+    kiln_run_info *rec;      /* the run as recorded */
     kiln_pipeline *p;        /* loaded from its file; the caller may take
                                 it (set to NULL) */
     char *file;              /* the pipeline file's absolute path */
     char hash[KILN_HASH_HEX];
-    size_t n_params;
-    kiln_kv *params;         /* the run's params (borrowed from rec) */
     kiln_run_options opts;   /* pipeline, file, hash, root, params and
-                                commit set; the caller adds callbacks */
+                                commit set (borrowed from rec); the caller
+                                adds callbacks */
 } kiln_takeover;
-
-/* Is the process that owns this run record (owner_pid, owner_start:
- * kiln_store_unfinished_runs_json()'s or kiln_store_run_json()'s object)
- * still running? */
-bool kiln_takeover_owner_alive(json_t *rec);
 
 /*
  * Prepare to take over run id. Returns 0; KILN_ENOTFOUND for no such run;
@@ -44,10 +36,5 @@ bool kiln_takeover_owner_alive(json_t *rec);
 int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
                        kiln_err *err);
 void kiln_takeover_dispose(kiln_takeover *t);
-
-/* The params recorded with a run (its record's "params" object), as
- * overrides for a run of the same pipeline: an array of *n (free() it;
- * the strings are params'). */
-kiln_kv *kiln_takeover_params(json_t *params, size_t *n);
 
 #endif

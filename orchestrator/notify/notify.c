@@ -243,39 +243,60 @@ void kiln_notifier_free(kiln_notifier *n)
     free(n);
 }
 
+/* A string, or nothing (json_pack's "o?" leaves the key out). */
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : NULL;
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    return ms ? json_integer(ms) : NULL;
+}
+
 void kiln_notifier_run_ended(kiln_notifier *n, const kiln_pipeline *p,
                              int64_t run_id)
 {
     kiln_err err = KILN_ERR_INIT;
-    json_t *run = NULL, *steps, *step, *what;
-    const char *status;
+    kiln_run_info *run = NULL;
+    json_t *steps, *what;
     unsigned event;
-    size_t i;
 
     if (!n || p->n_notify == 0)
         return;
-    if (kiln_store_run_json(n->store, &run, run_id, &err) != 0) {
+    if (kiln_store_run_get(&run, n->store, run_id, &err) != 0) {
         fprintf(stderr, "kiln: warning: %s\n", err.msg);
         return;
     }
-    status = json_string_value(json_object_get(run, "status"));
-    event = strcmp(status, "succeeded") == 0   ? KILN_NOTIFY_SUCCESS
-            : strcmp(status, "cancelled") == 0 ? KILN_NOTIFY_CANCELLED
+    event = run->state == KILN_RUN_SUCCEEDED   ? KILN_NOTIFY_SUCCESS
+            : run->state == KILN_RUN_CANCELLED ? KILN_NOTIFY_CANCELLED
                                                : KILN_NOTIFY_FAILURE;
     steps = json_array();
-    json_array_foreach(json_object_get(run, "steps"), i, step)
+    for (size_t i = 0; i < run->n_steps; i++)
         json_array_append_new(steps, json_pack(
-            "{s:O?, s:O?, s:O?}", "name", json_object_get(step, "name"),
-            "status", json_object_get(step, "status"), "reason",
-            json_object_get(step, "reason")));
-    what = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:o}", "status",
-                     status,
-                     "reason", json_object_get(run, "reason"), "trigger",
-                     json_object_get(run, "trigger"), "git_commit",
-                     json_object_get(run, "git_commit"), "started_at",
-                     json_object_get(run, "started_at"), "finished_at",
-                     json_object_get(run, "finished_at"), "steps", steps);
+            "{s:s, s:s, s:o?}", "name", run->steps[i].name, "status",
+            kiln_step_state_name(run->steps[i].state), "reason",
+            str_or_null(run->steps[i].reason)));
+    what = json_pack("{s:s, s:o?, s:o?, s:o?, s:o?, s:o?, s:o}", "status",
+                     kiln_run_state_name(run->state), "reason",
+                     str_or_null(run->reason), "trigger",
+                     str_or_null(run->trigger), "git_commit",
+                     str_or_null(run->git_commit), "started_at",
+                     time_or_null(run->started_ms), "finished_at",
+                     time_or_null(run->finished_ms), "steps", steps);
     kiln_notifier_send(n, p, event, run_id, what);
     json_decref(what);
-    json_decref(run);
+    kiln_run_info_free(run);
+}
+
+void kiln_notifier_drift(kiln_notifier *n, const kiln_pipeline *p,
+                         const char *info)
+{
+    json_t *o = json_loads(info ? info : "{}", 0, NULL);
+    json_t *what = json_pack("{s:s, s:O?, s:O?}", "status", "drift",
+                             "reason", json_object_get(o, "reason"),
+                             "detail", json_object_get(o, "detail"));
+    kiln_notifier_send(n, p, KILN_NOTIFY_DRIFT, 0, what);
+    json_decref(what);
+    json_decref(o);
 }

@@ -30,6 +30,10 @@ void kiln_notifier_set_page(kiln_notifier *n, const char *url);
 void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
                         unsigned event,
                         int64_t run_id, json_t *what);
+/* A drift trigger fired: tell p's webhooks, with info (the check's JSON
+ * text: {reason, detail}). */
+void kiln_notifier_drift(kiln_notifier *n, const kiln_pipeline *p,
+                         const char *info);
 
 /* A run of p ended: tell the webhooks listening for how it ended
  * (success, failure, cancelled), with its steps. */

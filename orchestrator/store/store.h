@@ -2,38 +2,43 @@
  * store.h: the SQLite record of pipelines, runs and step executions.
  *
  * One kiln.db per state directory, in WAL mode, shared safely by several
- * kiln processes (busy timeout, then KILN_EBUSY with a clear message).
+ * kiln processes (a busy handler, then KILN_EBUSY with a clear message).
  * Every state change is its own short transaction, committed when it
- * happens, so a crash never leaves a record claiming a success that did not
- * happen. Calls block briefly on the calling thread (one prepared statement
- * each); the engine makes them on the loop thread.
+ * happens, or part of a larger one (kiln_store_begin()), so a crash never
+ * leaves a record claiming a success that did not happen. Calls block
+ * briefly on the calling thread (one prepared statement each); the engine
+ * makes them on the loop thread.
+ *
+ * Reads hand out typed records (kiln_run_info, with enum states) that the
+ * caller frees with one call, as libgit2's odb objects; the JSON views
+ * for --json output and the HTTP API are in store/json.h.
  *
  * Times are milliseconds since the epoch, UTC.
+ *
+ *   Opening and transactions .......... store.c
+ *   States and their stored text ....... states.c
+ *   Runs, steps and executions ......... runs.c
+ *   Artifacts and lineage .............. lineage.c
+ *   Metrics ............................ metrics.c
+ *   The step cache ..................... cache.c
+ *   The model registry ................. models.c
+ *   Schedules, fires, trigger checks,
+ *   trigger state, notifications ....... triggers.c
+ *   JSON views ......................... json.c (store/json.h)
  */
 #ifndef KILN_STORE_H
 #define KILN_STORE_H
 
-#include <jansson.h>
+#include <sys/types.h>
 
 #include "base/base.h"
 
 typedef struct kiln_store kiln_store;
 
-/* Run and step statuses as stored (the text is the column's value). */
-#define KILN_ST_PENDING "pending"     /* steps: waiting for needs */
-#define KILN_ST_QUEUED "queued"       /* runs: created, not started */
-#define KILN_ST_RUNNING "running"
-#define KILN_ST_RETRYING "retrying"   /* steps: waiting before an attempt */
-#define KILN_ST_SUCCEEDED "succeeded"
-#define KILN_ST_FAILED "failed"
-#define KILN_ST_SKIPPED "skipped"     /* steps: an upstream step failed */
-#define KILN_ST_CANCELLED "cancelled"
-#define KILN_ST_GATED "gated"         /* steps: their when: was false */
-#define KILN_ST_LOST "lost"           /* executions: kiln lost track of it */
-#define KILN_ST_CACHED "cached"       /* executions: outputs restored */
-
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 9
+#define KILN_STORE_SCHEMA 10
+
+/* Opening and transactions. */
 
 /*
  * Open (creating and migrating as needed) the database at path. Returns 0
@@ -47,6 +52,7 @@ int kiln_store_open(kiln_store **out, const char *path, kiln_err *err);
 int kiln_store_open_readonly(kiln_store **out, const char *path,
                              kiln_err *err);
 void kiln_store_close(kiln_store *st); /* NULL is fine */
+const char *kiln_store_path(const kiln_store *st);
 
 /*
  * Group writes into one transaction, so a crash leaves all of them or
@@ -61,7 +67,57 @@ void kiln_store_rollback(kiln_store *st);
  * 10 s), rather than give up after KILN_BUSY_TIMEOUT seconds (10): what
  * happened is recorded late, with its real times, never dropped. */
 void kiln_store_set_patient(kiln_store *st, bool patient);
-const char *kiln_store_path(const kiln_store *st);
+/* Changes whenever the database changes, by this process or (when others
+ * is true; a prepared PRAGMA) another: what a cache of query results
+ * checks. Without others, other processes' commits since the last look
+ * are not seen. */
+uint64_t kiln_store_version(kiln_store *st, bool others);
+
+/* States. One table (states.c) maps each to its stored text and says
+ * whether it is final. */
+
+typedef enum kiln_step_state {
+    KILN_STEP_PENDING = 0, /* waiting for its needs */
+    KILN_STEP_READY,       /* needs met, waiting for a slot (stored as
+                              pending) */
+    KILN_STEP_RUNNING,
+    KILN_STEP_RETRYING,    /* failed, waiting to try again */
+    KILN_STEP_SUCCEEDED,
+    KILN_STEP_FAILED,
+    KILN_STEP_SKIPPED,     /* an upstream step failed or was gated */
+    KILN_STEP_CANCELLED,
+    KILN_STEP_GATED        /* its when: was false */
+} kiln_step_state;
+
+typedef enum kiln_run_state {
+    KILN_RUN_RUNNING = 0,
+    KILN_RUN_SUCCEEDED,
+    KILN_RUN_FAILED,
+    KILN_RUN_CANCELLED,
+    KILN_RUN_QUEUED        /* recorded, not started */
+} kiln_run_state;
+
+/* How one attempt (an execution) ended. */
+typedef enum kiln_exec_state {
+    KILN_EXEC_RUNNING = 0,
+    KILN_EXEC_SUCCEEDED,
+    KILN_EXEC_FAILED,
+    KILN_EXEC_CANCELLED,
+    KILN_EXEC_LOST,        /* kiln lost track of it */
+    KILN_EXEC_CACHED       /* ran nothing: outputs restored or reused */
+} kiln_exec_state;
+
+const char *kiln_step_state_name(kiln_step_state s); /* as stored */
+const char *kiln_run_state_name(kiln_run_state s);
+const char *kiln_exec_state_name(kiln_exec_state s);
+bool kiln_step_state_final(kiln_step_state s);
+bool kiln_run_state_final(kiln_run_state s);
+/* The state stored as text; KILN_EINVAL for text that names none. */
+int kiln_step_state_parse(kiln_step_state *out, const char *text);
+int kiln_run_state_parse(kiln_run_state *out, const char *text);
+int kiln_exec_state_parse(kiln_exec_state *out, const char *text);
+
+/* Runs, steps and executions: writes. */
 
 /* A new run, as kiln_store_run_create() records it. */
 typedef struct kiln_run_rec {
@@ -70,7 +126,8 @@ typedef struct kiln_run_rec {
     const char *hash;        /* sha256 of the file's bytes */
     const char *trigger;     /* "manual", "schedule", ... */
     const char *trigger_info; /* JSON text or NULL */
-    const char *params;      /* JSON object text of the effective params */
+    size_t n_params;         /* the effective params */
+    const kiln_kv *params;
     const char *git_commit;  /* NULL outside a repository */
     const char *git_branch;  /* NULL when detached */
     bool git_dirty;
@@ -80,21 +137,23 @@ typedef struct kiln_run_rec {
     const char **step_kinds;
 } kiln_run_rec;
 
-/* Record a queued run with a pending row per step, in one transaction. */
+/* Record a queued run with a pending row per step, in one transaction,
+ * owned by this process. */
 int kiln_store_run_create(kiln_store *st, int64_t *out_id,
                           const kiln_run_rec *rec, kiln_err *err);
-/* Move a run to status; "running" sets started_at, an end status sets
- * finished_at. reason may be NULL. */
-int kiln_store_run_set_status(kiln_store *st, int64_t run_id,
-                              const char *status, const char *reason,
-                              kiln_err *err);
-/* Move a step of a run to status with its attempt count, as of at_ms (0:
- * now); started_at is set on the first "running", finished_at by an end
- * status. */
-int kiln_store_step_set_status(kiln_store *st, int64_t run_id,
-                               const char *step, const char *status,
-                               int attempts, const char *reason,
-                               int64_t at_ms, kiln_err *err);
+/* Move a run to state; RUNNING sets started_at, a final state
+ * finished_at. reason may be NULL (the recorded one stays). */
+int kiln_store_run_set_state(kiln_store *st, int64_t run_id,
+                             kiln_run_state state, const char *reason,
+                             kiln_err *err);
+/* Move a step of a run to state with its attempt count, as of at_ms (0:
+ * now); started_at is set on the first RUNNING, finished_at by a final
+ * state. by_gate: SKIPPED because something upstream was gated (a
+ * decision, not a failure). */
+int kiln_store_step_set_state(kiln_store *st, int64_t run_id,
+                              const char *step, kiln_step_state state,
+                              int attempts, const char *reason,
+                              bool by_gate, int64_t at_ms, kiln_err *err);
 
 /* One attempt of a step, as kiln_store_exec_start() records it. */
 typedef struct kiln_exec_rec {
@@ -104,7 +163,7 @@ typedef struct kiln_exec_rec {
     int attempt;             /* 1-based */
     const char *log_path;
     const char *executor;
-    const char *external_id;
+    const char *external_id; /* NULL until its process started */
     int64_t started_ms;
 } kiln_exec_rec;
 
@@ -118,9 +177,96 @@ int kiln_store_exec_set_external(kiln_store *st, int64_t exec_id,
                                  int64_t started_ms, kiln_err *err);
 /* End an attempt. exit_code < 0 and signal 0 store NULLs. */
 int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
-                           const char *status, int exit_code, int signal,
+                           kiln_exec_state state, int exit_code, int signal,
                            const char *reason, int64_t finished_ms,
                            kiln_err *err);
+/* Make this process the owner of a run (crash recovery). */
+int kiln_store_run_adopt(kiln_store *st, int64_t run_id, kiln_err *err);
+/* Give up on a run kiln cannot take over: running attempts become lost,
+ * unfinished steps cancelled, the run failed with reason; one
+ * transaction. */
+int kiln_store_run_abandon(kiln_store *st, int64_t run_id,
+                           const char *reason, kiln_err *err);
+
+/* Runs: the typed record. */
+
+typedef struct kiln_attempt_info {
+    int64_t id;              /* the executions row */
+    int attempt;             /* 1-based */
+    kiln_exec_state state;
+    int exit_code;           /* -1: none */
+    int signal;              /* 0: none */
+    const char *reason;      /* NULL: none */
+    int64_t started_ms;
+    int64_t finished_ms;     /* 0: not yet */
+    const char *log_path;
+    const char *executor;
+    const char *external_id; /* NULL: its process was not recorded */
+    int64_t cached_from;     /* the execution it reused, or 0 */
+    int64_t cached_from_run; /* ...and its run */
+} kiln_attempt_info;
+
+typedef struct kiln_step_info {
+    const char *name;
+    const char *kind;
+    kiln_step_state state;
+    bool by_gate;            /* skipped because of a gate upstream */
+    int attempts;
+    const char *reason;      /* NULL: none */
+    int64_t started_ms, finished_ms; /* 0: not yet */
+    size_t n_attempts;
+    const kiln_attempt_info *attempt; /* oldest first */
+} kiln_step_info;
+
+/* A run with its steps and their attempts (read-only; one allocation,
+ * freed by kiln_run_info_free()). */
+typedef struct kiln_run_info {
+    int64_t id;
+    const char *pipeline;
+    const char *file;        /* the pipeline file it ran */
+    const char *hash;        /* ...and its sha256 then */
+    const char *trigger;
+    const char *trigger_info; /* JSON text, or NULL */
+    kiln_run_state state;
+    const char *reason;      /* NULL: none */
+    size_t n_params;
+    const kiln_kv *params;   /* the effective params, as text */
+    const char *git_commit;  /* NULL: none */
+    const char *git_branch;
+    bool git_dirty;
+    const char *workdir;
+    int64_t created_ms, started_ms, finished_ms; /* 0: not yet */
+    pid_t owner_pid;         /* the kiln process running it */
+    uint64_t owner_start;    /* ...and its start time (kiln_proc_start) */
+    size_t n_steps;
+    const kiln_step_info *steps; /* in topological order */
+} kiln_run_info;
+
+/* Read run id. KILN_ENOTFOUND if there is no such run. */
+int kiln_store_run_get(kiln_run_info **out, kiln_store *st, int64_t id,
+                       kiln_err *err);
+void kiln_run_info_free(kiln_run_info *run); /* NULL is fine */
+/* The step called name, or NULL. */
+const kiln_step_info *kiln_run_info_step(const kiln_run_info *run,
+                                         const char *name);
+/* The latest attempt of a step, or NULL when it has none. */
+const kiln_attempt_info *kiln_step_info_last(const kiln_step_info *step);
+/* Not final, and the process that owns it is gone. */
+bool kiln_run_info_orphaned(const kiln_run_info *run);
+
+/* The runs not finished (queued or running), oldest first, with their
+ * owners: ids[i], pids[i], starts[i] for i < *n. Free the arrays. */
+typedef struct kiln_run_owner {
+    int64_t id;
+    pid_t pid;
+    uint64_t start;
+} kiln_run_owner;
+int kiln_store_unfinished_runs(kiln_run_owner **out, size_t *n,
+                               kiln_store *st, kiln_err *err);
+/* The log path of an attempt (attempt 0: the last one); the caller frees
+ * it. */
+int kiln_store_log_path(kiln_store *st, char **out, int64_t run_id,
+                        const char *step, int attempt, kiln_err *err);
 
 /* Artifacts and lineage. */
 
@@ -139,20 +285,11 @@ typedef struct kiln_artifact_rec {
 int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
                                 const kiln_artifact_rec *recs, size_t n,
                                 kiln_err *err);
-
 /* Find an artifact by id, content hash (or a prefix of 6+ hex digits) or
  * path (the newest artifact recorded at that path). KILN_ENOTFOUND or
  * KILN_EINVAL (ambiguous prefix) otherwise. */
 int kiln_store_artifact_find(kiln_store *st, int64_t *out, const char *query,
                              kiln_err *err);
-/*
- * An artifact's lineage as a tree of JSON objects, depth levels deep
- * (0: all). Up: "produced_by" (the execution that made it: step, run,
- * commit, params) with its "inputs", recursively. Down: "used_by" (every
- * execution that read it) with their "outputs", recursively.
- */
-int kiln_store_lineage_json(kiln_store *st, json_t **out, int64_t id,
-                            bool up, int depth, kiln_err *err);
 
 /* Metrics. */
 
@@ -167,38 +304,52 @@ int kiln_store_record_metrics(kiln_store *st, int64_t exec_id,
 int kiln_store_metric_get(kiln_store *st, double *out, bool *found,
                           int64_t run_id, const char *step, const char *key,
                           kiln_err *err);
-/* Metrics as rows {run_id, pipeline, step, key, value, created_at},
- * newest run first: of the last last_runs runs that have metrics
- * (pipeline and key may be NULL; key matches "KEY" or "STEP.KEY"), or of
- * runs run_a and run_b when run_a is not 0. */
-int kiln_store_metrics_json(kiln_store *st, json_t **out,
-                            const char *pipeline, const char *key,
-                            int last_runs, int64_t run_a, int64_t run_b,
-                            kiln_err *err);
 
-/* Step caching. */
+/* A run's metrics, by step and key (every attempt's): *n of them (free
+ * with kiln_metrics_free()). */
+typedef struct kiln_metric {
+    char *step;
+    char *key;
+    double value;
+} kiln_metric;
+int kiln_store_run_metrics(kiln_metric **out, size_t *n, kiln_store *st,
+                           int64_t run_id, kiln_err *err);
+void kiln_metrics_free(kiln_metric *m, size_t n);
+
+/* The step cache. */
 
 /* Remember that execution exec_id, of cache key key, made the outputs
  * (rel[i] under its working directory, content sha[i]). */
 int kiln_store_cache_save(kiln_store *st, int64_t exec_id, const char *key,
                           size_t n, char *const *rel, char *const *sha,
                           kiln_err *err);
-/* The newest successful execution with key: {execution_id, run_id,
- * outputs: [{rel_path, sha256}]}; KILN_ENOTFOUND when there is none. */
-int kiln_store_cache_lookup(kiln_store *st, json_t **out, const char *key,
-                            kiln_err *err);
+
+/* A cache entry: the execution that made the outputs, and its files. */
+typedef struct kiln_cache_entry {
+    int64_t exec_id;
+    int64_t run_id;
+    size_t n;
+    char **rel;              /* relative to the working directory */
+    char **sha256;
+} kiln_cache_entry;
+
+/* The newest successful execution with key; KILN_ENOTFOUND when there is
+ * none. Dispose the entry with kiln_cache_entry_dispose(). */
+int kiln_store_cache_lookup(kiln_store *st, kiln_cache_entry *out,
+                            const char *key, kiln_err *err);
+void kiln_cache_entry_dispose(kiln_cache_entry *e);
 /* Execution exec_id reused from_exec's outputs: record where they came
  * from and copy its outputs and metrics. */
 int kiln_store_cache_hit(kiln_store *st, int64_t exec_id, int64_t from_exec,
                          const char *key, kiln_err *err);
-
 /* A retry reused execution from_exec: as a cache hit, and with its
  * artifacts' events copied, so lineage sees them. */
 int kiln_store_exec_reuse(kiln_store *st, int64_t exec_id, int64_t from_exec,
                           kiln_err *err);
-/* The content hashes every cache entry needs, as a JSON array. */
-int kiln_store_cache_objects_json(kiln_store *st, json_t **out,
-                                  kiln_err *err);
+/* The content hashes every cache entry needs: *n of them in *out (free
+ * each and the array). */
+int kiln_store_cache_objects(char ***out, size_t *n, kiln_store *st,
+                             kiln_err *err);
 /* Forget cache entries with an output no longer in objects/. */
 int kiln_store_cache_forget_missing(kiln_store *st, const char *objects,
                                     kiln_err *err);
@@ -219,24 +370,36 @@ int kiln_store_model_promote(kiln_store *st, const char *name, int version,
 int kiln_store_model_rollback(kiln_store *st, int *out_version,
                               const char *name, const char *alias,
                               kiln_err *err);
-/* Versions (newest first) with their current aliases; name may be NULL. */
-int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
-                           kiln_err *err);
-/* Every current alias: {name, alias, version, path}. */
-int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
-                                  kiln_err *err);
 
-/* Schedules and fires (kiln serve). */
+/* Where an alias points now. */
+typedef struct kiln_model_alias {
+    char *name;
+    char *alias;
+    int version;
+    char *path;              /* the version's artifact */
+} kiln_model_alias;
 
-/* Fire statuses. */
-#define KILN_FIRE_STARTED "started"
-#define KILN_FIRE_SKIPPED "skipped"   /* a policy said no; reason says which */
-#define KILN_FIRE_MISSED "missed"     /* could not start in time */
+/* Every current alias: *n of them (free with kiln_model_aliases_free). */
+int kiln_store_model_aliases(kiln_model_alias **out, size_t *n,
+                             kiln_store *st, kiln_err *err);
+void kiln_model_aliases_free(kiln_model_alias *a, size_t n);
+
+/* Schedules, fires and trigger checks (kiln serve). */
+
+/* What became of a schedule's fire. */
+typedef enum kiln_fire_status {
+    KILN_FIRE_STARTED = 0,
+    KILN_FIRE_SKIPPED,       /* a policy said no; reason says which */
+    KILN_FIRE_MISSED,        /* could not start in time */
+    KILN_FIRE_QUEUED         /* waits for max_active_runs (not stored
+                                for schedules) */
+} kiln_fire_status;
+const char *kiln_fire_status_name(kiln_fire_status s);
 
 /* Record what became of a schedule's fire due at due_ms. run_id 0: none. */
 int kiln_store_fire_record(kiln_store *st, const char *pipeline,
                            const char *schedule, int64_t due_ms,
-                           const char *status, const char *reason,
+                           kiln_fire_status status, const char *reason,
                            int64_t run_id, kiln_err *err);
 /* The latest recorded fire of a pipeline's schedule (schedule NULL: of
  * any of its schedules), or 0 when there is none. */
@@ -252,27 +415,33 @@ int kiln_store_schedule_set(kiln_store *st, const char *pipeline,
  * pipeline). */
 int kiln_store_schedule_clear(kiln_store *st, const char *pipeline,
                               kiln_err *err);
-/* Trigger checks (kiln serve). Statuses: */
-#define KILN_CHECK_FIRED "fired"   /* started a run: run_id */
-#define KILN_CHECK_QUEUED "queued" /* a run waits for max_active_runs */
-#define KILN_CHECK_QUIET "quiet"   /* nothing to fire on; reason says why */
-#define KILN_CHECK_HELD "held"     /* would fire, but the cooldown or a
-                                      concurrency policy held it back */
-#define KILN_CHECK_ERROR "error"   /* could not check; tried again later */
+
+/* What became of a trigger's check. */
+typedef enum kiln_check_status {
+    KILN_CHECK_FIRED = 0,    /* started a run: run_id */
+    KILN_CHECK_QUEUED,       /* a run waits for max_active_runs */
+    KILN_CHECK_QUIET,        /* nothing to fire on; reason says why */
+    KILN_CHECK_HELD,         /* would fire, but the cooldown or a
+                                concurrency policy held it back */
+    KILN_CHECK_ERROR         /* could not check; tried again later */
+} kiln_check_status;
+const char *kiln_check_status_name(kiln_check_status s);
+/* What a fire's status means for the check that caused it. */
+kiln_check_status kiln_check_status_of_fire(kiln_fire_status s);
 
 /* Record a check of pipeline's trigger ("drift", "data", "git",
  * "metric", "manual") on target (a path, a URL, a branch), with what it
  * saw as JSON text (detail, may be NULL). run_id 0: none. */
 int kiln_store_check_record(kiln_store *st, int64_t *out_id,
                             const char *pipeline, const char *trigger,
-                            const char *target, const char *status,
+                            const char *target, kiln_check_status status,
                             const char *reason, const char *detail,
                             int64_t run_id, kiln_err *err);
 /* Complete a check: its status, its run; a NULL reason keeps the one
  * recorded. */
-int kiln_store_check_update(kiln_store *st, int64_t id, const char *status,
-                            const char *reason, int64_t run_id,
-                            kiln_err *err);
+int kiln_store_check_update(kiln_store *st, int64_t id,
+                            kiln_check_status status, const char *reason,
+                            int64_t run_id, kiln_err *err);
 /* When a trigger (not a manual request) last fired pipeline, and the run;
  * 0 and 0 when never. */
 int kiln_store_check_last_fired(kiln_store *st, int64_t *out_ms,
@@ -286,10 +455,6 @@ int kiln_store_trigger_state_get(kiln_store *st, char **out,
 int kiln_store_trigger_state_set(kiln_store *st, const char *pipeline,
                                  const char *key, const char *state,
                                  kiln_err *err);
-/* The latest checks, newest first (pipeline NULL: of every pipeline;
- * limit <= 0 means 20). */
-int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
-                           int limit, kiln_err *err);
 
 /* What became of a notification: sent, or failed after attempts with
  * the last HTTP status or error. */
@@ -298,54 +463,5 @@ int kiln_store_notification_record(kiln_store *st, const char *pipeline,
                                    const char *url, bool sent, int attempts,
                                    long http_status, const char *error,
                                    int64_t created_ms, kiln_err *err);
-
-/* Make this process the owner of a run (crash recovery). */
-int kiln_store_run_adopt(kiln_store *st, int64_t run_id, kiln_err *err);
-/* Give up on a run kiln cannot take over: running attempts become lost,
- * unfinished steps cancelled, the run failed with reason; one
- * transaction. */
-int kiln_store_run_abandon(kiln_store *st, int64_t run_id,
-                           const char *reason, kiln_err *err);
-/* Runs still marked queued or running, oldest first, with their owner
- * (owner_pid, owner_start), for crash recovery. */
-int kiln_store_unfinished_runs_json(kiln_store *st, json_t **out,
-                                    kiln_err *err);
-/* What kiln status shows: {"schedules": [...], "active": [...],
- * "fires": [...]} (fires: the latest skipped or missed ones). */
-int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
-                           kiln_err *err);
-
-/* Queries, as JSON for the CLI and the HTTP API. The caller owns the
- * returned reference (json_decref()). */
-
-/* Newest first; pipeline may be NULL; limit <= 0 means 20. */
-int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
-                         int limit, kiln_err *err);
-/* Changes whenever the database changes, by this process or (when others
- * is true; a prepared PRAGMA) another: what a cache of query results
- * checks. Without others, other processes' commits since the last look
- * are not seen. */
-uint64_t kiln_store_version(kiln_store *st, bool others);
-/* A page of runs, newest first: of pipeline and status (each may be
- * NULL), with ids below before (0: from the newest); limit <= 0 means
- * 50. */
-int kiln_store_runs_page_json(kiln_store *st, json_t **out,
-                              const char *pipeline, const char *status,
-                              int64_t before, int limit, kiln_err *err);
-/* Counts for /metrics: {"runs": [{pipeline, status, n}], "steps":
- * [{pipeline, step, n, seconds}] (the last 10,000 finished attempts that
- * ran), "checks": [{pipeline, trigger, status, n}]}. */
-int kiln_store_stats_json(kiln_store *st, json_t **out, kiln_err *err);
-/* A run with its steps and their attempts; KILN_ENOTFOUND if no such run. */
-int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
-                        kiln_err *err);
-/* The artifacts a run's executions read and made: rows {execution_id,
- * id, path, sha256, size, type, output}, by execution. */
-int kiln_store_run_artifacts_json(kiln_store *st, json_t **out,
-                                  int64_t run_id, kiln_err *err);
-/* The log path of an attempt (attempt 0: the last one); the caller frees
- * it. */
-int kiln_store_log_path(kiln_store *st, char **out, int64_t run_id,
-                        const char *step, int attempt, kiln_err *err);
 
 #endif

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "kiln_test.h"
-#include "store/store.h"
+#include "store/json.h"
 
 static char dir[] = "/tmp/kiln-store.XXXXXX";
 static char path[256];
@@ -20,6 +20,7 @@ static void sql(const char *text)
 static int64_t make_run(kiln_store *st)
 {
     const char *names[] = {"a", "b"}, *kinds[] = {"ingest", "train"};
+    static const kiln_kv params[] = {{"lr", "0.1", {NULL, 0, 0}}};
     kiln_run_rec rec = {0};
     kiln_err err = KILN_ERR_INIT;
     int64_t id = 0;
@@ -27,7 +28,8 @@ static int64_t make_run(kiln_store *st)
     rec.file = "/x/p.yaml";
     rec.hash = "abc";
     rec.trigger = "manual";
-    rec.params = "{\"lr\":\"0.1\"}";
+    rec.n_params = 1;
+    rec.params = params;
     rec.git_commit = "0123456789012345678901234567890123456789";
     rec.git_branch = "main";
     rec.git_dirty = true;
@@ -44,14 +46,16 @@ static void test_records(void)
     kiln_err err = KILN_ERR_INIT;
     kiln_exec_rec e = {0};
     int64_t run, ex;
-    json_t *j, *steps, *a;
+    kiln_run_info *r;
+    const kiln_attempt_info *a;
+    json_t *j;
     char *log;
 
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
     run = make_run(st);
     ASSERT_EQ_INT(run, 1);
-    ASSERT_EQ_INT(kiln_store_run_set_status(st, run, KILN_ST_RUNNING, NULL,
-                                            &err), 0);
+    ASSERT_EQ_INT(kiln_store_run_set_state(st, run, KILN_RUN_RUNNING, NULL,
+                                           &err), 0);
     e.run_id = run;
     e.step = "a";
     e.kind = "ingest";
@@ -61,36 +65,56 @@ static void test_records(void)
     e.external_id = "42:7";
     e.started_ms = 1000;
     ASSERT_EQ_INT(kiln_store_exec_start(st, &ex, &e, &err), 0);
-    ASSERT_EQ_INT(kiln_store_step_set_status(st, run, "a", KILN_ST_RUNNING,
-                                             1, NULL, 1000, &err), 0);
-    ASSERT_EQ_INT(kiln_store_exec_finish(st, ex, KILN_ST_FAILED, 3, 0,
+    ASSERT_EQ_INT(kiln_store_step_set_state(st, run, "a", KILN_STEP_RUNNING,
+                                            1, NULL, false, 1000, &err), 0);
+    ASSERT_EQ_INT(kiln_store_exec_finish(st, ex, KILN_EXEC_FAILED, 3, 0,
                                          "exited with status 3", 2000,
                                          &err), 0);
-    ASSERT_EQ_INT(kiln_store_step_set_status(st, run, "a", KILN_ST_FAILED,
-                                             1, "exited with status 3",
-                                             2000, &err), 0);
-    ASSERT_EQ_INT(kiln_store_step_set_status(st, run, "b", KILN_ST_SKIPPED,
-                                             0, "upstream", 0, &err), 0);
-    ASSERT_EQ_INT(kiln_store_run_set_status(st, run, KILN_ST_FAILED, "why",
-                                            &err), 0);
+    ASSERT_EQ_INT(kiln_store_step_set_state(st, run, "a", KILN_STEP_FAILED,
+                                            1, "exited with status 3",
+                                            false, 2000, &err), 0);
+    ASSERT_EQ_INT(kiln_store_step_set_state(st, run, "b", KILN_STEP_SKIPPED,
+                                            0, "upstream", true, 0, &err),
+                  0);
+    ASSERT_EQ_INT(kiln_store_run_set_state(st, run, KILN_RUN_FAILED, "why",
+                                           &err), 0);
 
+    /* The typed record. */
+    ASSERT_EQ_INT(kiln_store_run_get(&r, st, run, &err), 0);
+    ASSERT_EQ_INT(r->state, KILN_RUN_FAILED);
+    ASSERT_STREQ(r->reason, "why");
+    ASSERT(r->git_dirty);
+    ASSERT_EQ_INT(r->n_params, 1);
+    ASSERT_STREQ(r->params[0].key, "lr");
+    ASSERT_STREQ(r->params[0].value, "0.1");
+    ASSERT(r->finished_ms > 0);
+    ASSERT_EQ_INT(r->n_steps, 2);
+    ASSERT_EQ_INT(r->steps[1].state, KILN_STEP_SKIPPED);
+    ASSERT(r->steps[1].by_gate);
+    ASSERT(!r->steps[0].by_gate);
+    ASSERT_EQ_INT(r->steps[0].started_ms, 1000);
+    ASSERT_EQ_INT(r->steps[0].finished_ms, 2000);
+    ASSERT(kiln_run_info_step(r, "b") == &r->steps[1]);
+    ASSERT(kiln_run_info_step(r, "c") == NULL);
+    a = kiln_step_info_last(&r->steps[0]);
+    ASSERT_NOT_NULL(a);
+    ASSERT_EQ_INT(a->exit_code, 3);
+    ASSERT_EQ_INT(a->signal, 0);
+    ASSERT_EQ_INT(a->state, KILN_EXEC_FAILED);
+    ASSERT_STREQ(a->external_id, "42:7");
+    ASSERT(kiln_step_info_last(&r->steps[1]) == NULL);
+    ASSERT(!kiln_run_info_orphaned(r)); /* it ended */
+    kiln_run_info_free(r);
+
+    /* The JSON view of the same record. */
     ASSERT_EQ_INT(kiln_store_run_json(st, &j, run, &err), 0);
     ASSERT_STREQ(json_string_value(json_object_get(j, "status")), "failed");
-    ASSERT_STREQ(json_string_value(json_object_get(j, "reason")), "why");
     ASSERT(json_is_true(json_object_get(j, "git_dirty")));
     ASSERT_STREQ(json_string_value(json_object_get(json_object_get(j,
                  "params"), "lr")), "0.1");
-    ASSERT(json_integer_value(json_object_get(j, "finished_at")) > 0);
-    steps = json_object_get(j, "steps");
-    ASSERT_EQ_INT(json_array_size(steps), 2);
-    ASSERT_STREQ(json_string_value(json_object_get(json_array_get(steps, 1),
-                 "status")), "skipped");
-    a = json_array_get(json_object_get(json_array_get(steps, 0),
-                       "attempts_detail"), 0);
-    ASSERT_EQ_INT(json_integer_value(json_object_get(a, "exit_code")), 3);
-    ASSERT(json_is_null(json_object_get(a, "signal")));
-    ASSERT_STREQ(json_string_value(json_object_get(a, "external_id")),
-                 "42:7");
+    ASSERT(json_is_null(json_object_get(json_array_get(json_object_get(
+        json_array_get(json_object_get(j, "steps"), 0), "attempts_detail"),
+        0), "signal")));
     json_decref(j);
 
     ASSERT_EQ_INT(kiln_store_log_path(st, &log, run, "a", 0, &err), 0);
@@ -100,7 +124,7 @@ static void test_records(void)
                   KILN_ENOTFOUND);
     ASSERT_EQ_INT(kiln_store_log_path(st, &log, run, "b", 0, &err),
                   KILN_ENOTFOUND);
-    ASSERT_EQ_INT(kiln_store_run_json(st, &j, 99, &err), KILN_ENOTFOUND);
+    ASSERT_EQ_INT(kiln_store_run_get(&r, st, 99, &err), KILN_ENOTFOUND);
 
     make_run(st);
     ASSERT_EQ_INT(kiln_store_runs_json(st, &j, "p", 1, &err), 0);
@@ -120,9 +144,13 @@ static void test_migrations(void)
 {
     kiln_store *st;
     kiln_err err = KILN_ERR_INIT;
-    json_t *j;
+    kiln_run_info *r;
 
-    sql("DROP TABLE notifications;"
+    sql("DROP INDEX runs_unfinished;"
+        "ALTER TABLE run_steps DROP COLUMN by_gate;"
+        "UPDATE run_steps SET reason = 'upstream step \"a\" was gated' "
+        "WHERE run_id = 1 AND step = 'b';"
+        "DROP TABLE notifications;"
         "DROP INDEX runs_by_status_id; DROP INDEX runs_by_pipeline_status;"
         "DROP TABLE trigger_checks; DROP TABLE trigger_state;"
         "DROP TABLE cache_outputs; DROP INDEX executions_by_cache_key;"
@@ -134,9 +162,11 @@ static void test_migrations(void)
         "ALTER TABLE runs DROP COLUMN owner_start;"
         "DELETE FROM schema_version WHERE version >= 2");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
-    ASSERT_EQ_INT(kiln_store_run_json(st, &j, 1, &err), 0);
-    ASSERT_STREQ(json_string_value(json_object_get(j, "status")), "failed");
-    json_decref(j);
+    ASSERT_EQ_INT(kiln_store_run_get(&r, st, 1, &err), 0);
+    ASSERT_EQ_INT(r->state, KILN_RUN_FAILED);
+    /* 9 -> 10: a step skipped for a gate says so in a column. */
+    ASSERT(r->steps[1].by_gate);
+    kiln_run_info_free(r);
     kiln_store_close(st);
     sql("SELECT owner_start FROM runs; SELECT * FROM fires;"
         "SELECT * FROM artifacts; SELECT * FROM events;"
@@ -145,7 +175,8 @@ static void test_migrations(void)
         "SELECT cache_key FROM executions; SELECT * FROM cache_outputs;"
         "SELECT * FROM trigger_checks; SELECT * FROM trigger_state;"
         "SELECT * FROM notifications;"
-        "SELECT * FROM schema_version WHERE version = 9");
+        "SELECT by_gate FROM run_steps;"
+        "SELECT * FROM schema_version WHERE version = 10");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);

@@ -1,0 +1,249 @@
+/*
+ * commands.c: what the daemon is asked to do, typed: a run now, a retry,
+ * a cancel. The inbox (requests.c) and the web API (web.c) turn their
+ * JSON into these requests at their own edge; errors are kiln_err codes.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/clock.h"
+#include "git/git.h"
+
+#define say kiln_daemon__say
+
+/* Check out rev of e's repository under STATE/checkouts and point src at
+ * its pipeline file. */
+static int pin_commit(entry *e, source *src, const char *rev, kiln_err *err)
+{
+    kiln_git_info git;
+    char commit[41], *dir;
+    int rc;
+
+    memset(&git, 0, sizeof(git));
+    if ((rc = kiln_git_inspect(&git, e->d->file, err)) != 0)
+        return rc;
+    if (!git.in_repo) {
+        kiln_git_info_dispose(&git);
+        return kiln_err_set(err, KILN_EINVAL, "commit: %s is not in a Git "
+                            "repository", e->d->file);
+    }
+    if ((rc = kiln_git_resolve(commit, e->d->file, rev, err)) != 0) {
+        kiln_git_info_dispose(&git);
+        if (rc == KILN_ENOTFOUND) /* a commit that is not there is the
+                                     request's error */
+            rc = err->code = KILN_EINVAL;
+        return rc;
+    }
+    dir = kiln_asprintf("%s/checkouts/%s", e->dm->o->state_dir, commit);
+    if ((rc = kiln_git_checkout(e->d->file, commit, dir, err)) == 0) {
+        src->commit = kiln_strdup(commit);
+        src->file = kiln_path_join(dir, e->d->file + strlen(git.workdir) + 1);
+        if (access(src->file, F_OK) != 0)
+            rc = kiln_err_set(err, KILN_EINVAL, "%s does not exist at "
+                              "commit %.12s", e->d->file +
+                              strlen(git.workdir) + 1, commit);
+    }
+    free(dir);
+    kiln_git_info_dispose(&git);
+    return rc;
+}
+
+/* The detail recorded with a request's trigger check: {"params": ...,
+ * "commit": ..., "user": ...}, each present when given. */
+static char *request_detail(const kiln_run_request *req, const char *commit)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    const char *sep = "";
+    kiln_buf_puts(&b, "{");
+    if (req->params_json) {
+        kiln_buf_printf(&b, "\"params\":%s", req->params_json);
+        sep = ",";
+    }
+    if (commit) {
+        kiln_buf_printf(&b, "%s\"commit\":", sep);
+        kiln_buf_json_string(&b, commit);
+        sep = ",";
+    }
+    if (req->who_json)
+        kiln_buf_printf(&b, "%s\"user\":%s", sep, req->who_json);
+    kiln_buf_puts(&b, "}");
+    return kiln_buf_detach(&b);
+}
+
+int kiln_daemon__manual_run(server *dm, const kiln_run_request *req,
+                            kiln_fire_result *out, kiln_err *err)
+{
+    kiln_err serr = KILN_ERR_INIT;
+    char *detail, *info;
+    source src;
+    outcome res;
+    int64_t id = 0;
+    entry *e;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (dm->stopping)
+        return kiln_err_set(err, KILN_EBUSY, "kiln serve is stopping");
+    if (!(e = kiln_daemon__entry_find(dm, req->pipeline)))
+        return kiln_err_set(err, KILN_ENOTFOUND, "no pipeline \"%s\" is "
+                            "loaded in this kiln serve", req->pipeline);
+    memset(&src, 0, sizeof(src));
+    src.trigger = "manual";
+    src.due_ms = kiln_clock_now_ms();
+    src.params = kiln_calloc(req->n_params + 1, sizeof(kiln_kv));
+    for (size_t i = 0; i < req->n_params; i++) {
+        src.params[i].key = kiln_strdup(req->params[i].key);
+        src.params[i].value = kiln_strdup(req->params[i].value);
+    }
+    src.n_params = req->n_params;
+    if ((rc = kiln_run_check_params(e->d->p, src.n_params, src.params,
+                                    err)) != 0 ||
+        (req->commit && (rc = pin_commit(e, &src, req->commit,
+                                         err)) != 0)) {
+        kiln_daemon__source_dispose(&src);
+        return rc;
+    }
+    detail = request_detail(req, src.commit);
+    if (kiln_store_check_record(dm->store, &id, e->name, "manual",
+                                req->commit ? req->commit : "",
+                                KILN_CHECK_HELD, "requested", detail, 0,
+                                &serr) != 0)
+        kiln_daemon__store_warn(&serr);
+    info = kiln_asprintf("{\"trigger\":\"manual\",\"check\":%lld,"
+                         "\"detail\":%s}", (long long)id, detail);
+    src.info = info;
+    src.check_id = id;
+    say("%s: run requested (%s)", e->name,
+        req->via ? req->via : "kiln trigger");
+    kiln_daemon__fire(e, &src, &res);
+    out->status = res.status;
+    out->run_id = res.run_id;
+    snprintf(out->reason, sizeof(out->reason), "%s", res.reason);
+    free(detail);
+    kiln_daemon__source_dispose(&src); /* info is src's now */
+    return 0;
+}
+
+int kiln_daemon__retry_run(server *dm, int64_t run_id,
+                           kiln_fire_result *out, kiln_err *err)
+{
+    char why[300], hash_now[KILN_HASH_HEX];
+    kiln_err herr = KILN_ERR_INIT;
+    kiln_run_info *run = NULL;
+    kiln_kv *reuse = NULL;
+    source src;
+    entry *e;
+    int64_t id;
+    int rc;
+
+    memset(out, 0, sizeof(out[0]));
+    memset(&src, 0, sizeof(src));
+    if ((rc = kiln_store_run_get(&run, dm->store, run_id, err)) != 0)
+        return rc;
+    if (kiln_daemon__is_active(dm, run_id) ||
+        run->state == KILN_RUN_SUCCEEDED) {
+        rc = kiln_err_set(err, KILN_EBUSY, "run %lld %s: only a failed or "
+                          "cancelled run can be retried", (long long)run_id,
+                          kiln_daemon__is_active(dm, run_id)
+                              ? "is still running" : "succeeded");
+        goto done;
+    }
+    if (dm->stopping) {
+        rc = kiln_err_set(err, KILN_EBUSY, "kiln serve is stopping");
+        goto done;
+    }
+    if (!(e = kiln_daemon__entry_find(dm, run->pipeline))) {
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "no pipeline \"%s\" is "
+                          "loaded in this kiln serve", run->pipeline);
+        goto done;
+    }
+    /* The same definition, or no retry: steps reused from a run of
+     * another definition could be anything. */
+    if (!run->file || !run->hash ||
+        kiln_hash_file(hash_now, run->file, &herr) != 0 ||
+        strcmp(hash_now, run->hash) != 0) {
+        rc = kiln_err_set(err, KILN_EBUSY, "the pipeline file of run %lld "
+                          "changed or is gone since it ran: start a new run "
+                          "instead", (long long)run_id);
+        goto done;
+    }
+    src.trigger = "retry";
+    src.due_ms = kiln_clock_now_ms();
+    src.info = kiln_asprintf("{\"retry_of\":%lld}", (long long)run_id);
+    src.file = kiln_strdup(run->file);
+    src.commit = run->git_commit ? kiln_strdup(run->git_commit) : NULL;
+    src.params = kiln_calloc(run->n_params + 1, sizeof(kiln_kv));
+    for (size_t i = 0; i < run->n_params; i++) {
+        src.params[i].key = kiln_strdup(run->params[i].key);
+        src.params[i].value = kiln_strdup(run->params[i].value);
+    }
+    src.n_params = run->n_params;
+    /* Its steps that succeeded, and the executions that made them. */
+    reuse = kiln_calloc(run->n_steps + 1, sizeof(kiln_kv));
+    for (size_t i = 0; i < run->n_steps; i++) {
+        const kiln_step_info *st = &run->steps[i];
+        int64_t from = 0;
+        if (st->state != KILN_STEP_SUCCEEDED)
+            continue;
+        for (size_t k = 0; k < st->n_attempts; k++)
+            if (st->attempt[k].state == KILN_EXEC_SUCCEEDED ||
+                st->attempt[k].state == KILN_EXEC_CACHED)
+                from = st->attempt[k].id;
+        if (from > 0) {
+            reuse[src.n_reuse].key = st->name;
+            reuse[src.n_reuse].value = kiln_asprintf("%lld",
+                                                     (long long)from);
+            src.n_reuse++;
+        }
+    }
+    src.reuse = reuse;
+    src.reuse_run = run_id;
+    if ((id = kiln_daemon__start_run(e, &src, why, sizeof(why))) != 0) {
+        say("%s: run %lld retries run %lld", e->name, (long long)id,
+            (long long)run_id);
+        out->status = KILN_FIRE_STARTED;
+        out->run_id = id;
+    } else {
+        rc = kiln_err_set(err, KILN_ERROR, "%s", why);
+    }
+done:
+    for (size_t i = 0; i < src.n_reuse; i++)
+        free((char *)reuse[i].value);
+    free(reuse);
+    kiln_daemon__source_dispose(&src);
+    kiln_run_info_free(run);
+    return rc;
+}
+
+/* A run that is not in flight: why nothing can be done to it. */
+static int not_active(server *dm, int64_t id, kiln_err *err)
+{
+    kiln_run_info *run = NULL;
+    int rc = kiln_store_run_get(&run, dm->store, id, err);
+    if (rc == 0)
+        rc = kiln_err_set(err, KILN_EBUSY, "run %lld is not running (%s)",
+                          (long long)id, kiln_run_state_name(run->state));
+    kiln_run_info_free(run);
+    return rc;
+}
+
+int kiln_daemon__cancel_run(server *dm, int64_t id, const char *via,
+                            kiln_err *err)
+{
+    active *a = kiln_daemon__find_active(dm, id);
+    if (!a)
+        return not_active(dm, id, err);
+    say("%s: cancelling run %lld (%s)", kiln_run_pipeline(a->run)->name,
+        (long long)id, via);
+    kiln_run_cancel(a->run, false);
+    return 0;
+}
+
+bool kiln_daemon__is_active(server *dm, int64_t id)
+{
+    return kiln_daemon__find_active(dm, id) != NULL;
+}

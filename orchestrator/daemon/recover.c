@@ -1,0 +1,107 @@
+/*
+ * recover.c: runs whose kiln process died (a daemon killed mid-run, a
+ * kiln run killed with SIGKILL) are taken over at start and every 10 s:
+ * resumed when their pipeline file is as it was, abandoned with the
+ * reason otherwise.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/takeover.h"
+
+#define say kiln_daemon__say
+
+/* Crash recovery. */
+
+void kiln_daemon__abandon(server *dm, int64_t id, const char *why)
+{
+    kiln_err err = KILN_ERR_INIT;
+    say("run %lld cannot be taken over: %s", (long long)id, why);
+    if (kiln_store_run_abandon(dm->store, id, why, &err) != 0)
+        kiln_daemon__store_warn(&err);
+}
+
+/* Take over one unfinished run whose kiln process is gone. */
+static void recover_run(server *dm, int64_t id)
+{
+    kiln_takeover t;
+    kiln_run_options o;
+    kiln_err err = KILN_ERR_INIT;
+    active *a;
+    def *d;
+    int rc = kiln_takeover_load(&t, dm->store, id, &err);
+
+    if (rc == KILN_EINVAL)
+        kiln_daemon__abandon(dm, id, err.msg);
+    else if (rc != 0 && rc != KILN_EBUSY)
+        kiln_daemon__store_warn(&err);
+    if (rc != 0 || kiln_store_run_adopt(dm->store, id, &err) != 0) {
+        if (rc == 0)
+            kiln_daemon__store_warn(&err);
+        kiln_takeover_dispose(&t);
+        return;
+    }
+    d = kiln_calloc(1, sizeof(*d));
+    d->p = t.p;
+    t.p = NULL;
+    d->file = kiln_strdup(t.file);
+    memcpy(d->hash, t.hash, sizeof(d->hash));
+    d->refs = 1;
+    a = kiln_calloc(1, sizeof(*a));
+    a->dm = dm;
+    a->d = d;
+    a->e = kiln_daemon__entry_find(dm, d->p->name);
+    o = t.opts;
+    o.pipeline = d->p;
+    o.file = d->file;
+    o.hash = d->hash;
+    o.on_event = kiln_daemon__run_event;
+    o.on_done = kiln_daemon__on_run_done;
+    o.data = a;
+    if (a->e)
+        a->e->n_active++;
+    a->next = dm->runs;
+    dm->runs = a;
+    say("%s: taking over run %lld", d->p->name, (long long)id);
+    if (kiln_run_resume(&a->run, dm->eng, &o, t.rec, &err) != 0) {
+        dm->runs = a->next;
+        if (a->e)
+            a->e->n_active--;
+        kiln_daemon__abandon(dm, id, err.msg);
+        kiln_daemon__def_unref(d);
+        free(a);
+    }
+    kiln_takeover_dispose(&t);
+}
+
+/* Runs left unfinished by kiln processes that are gone (a daemon killed
+ * mid-run, a kiln run killed with SIGKILL): at start, and every 10 s, so
+ * a kiln run killed while the daemon runs is not left hanging. Runs whose
+ * owner still lives (a kiln run in another terminal, this daemon) are
+ * left alone. */
+void kiln_daemon__recover(server *dm)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_run_owner *runs = NULL;
+    size_t n = 0;
+
+    if (kiln_store_unfinished_runs(&runs, &n, dm->store, &err) != 0) {
+        kiln_daemon__store_warn(&err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (runs[i].pid <= 0 || !runs[i].start ||
+            kiln_proc_start(runs[i].pid) != runs[i].start)
+            recover_run(dm, runs[i].id);
+    free(runs);
+}
+
+void kiln_daemon__on_orphan_timer(uv_timer_t *t)
+{
+    server *dm = t->data;
+    if (!dm->stopping)
+        kiln_daemon__recover(dm);
+}
+

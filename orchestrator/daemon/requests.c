@@ -1,0 +1,123 @@
+/*
+ * requests.c: the JSON edge of kiln trigger's and kiln cancel's requests
+ * (the inbox: JSON files in STATE/inbox/): {"op": "trigger", "pipeline": NAME,
+ * "params": {...}, "user": ..., "pid": ...} or {"op": "cancel", "run_id":
+ * N}, answered {status, run_id, reason} or {error, code} with code
+ * not_found, invalid or unavailable. The typed commands are in
+ * commands.c; the web API's edge is web.c.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int kiln_daemon__params_from_json(kiln_kv **out, size_t *n, json_t *params)
+{
+    const char *key;
+    json_t *v;
+    *out = kiln_calloc(json_object_size(params) + 1, sizeof(kiln_kv));
+    *n = 0;
+    json_object_foreach(params, key, v) {
+        char buf[64];
+        const char *text = json_string_value(v);
+        if (json_is_number(v)) {
+            if (json_is_integer(v))
+                snprintf(buf, sizeof(buf), "%lld",
+                         (long long)json_integer_value(v));
+            else /* the shortest text that reads back as the number */
+                for (int prec = 15; prec <= 17; prec++) {
+                    snprintf(buf, sizeof(buf), "%.*g", prec,
+                             json_real_value(v));
+                    if (strtod(buf, NULL) == json_real_value(v))
+                        break;
+                }
+            text = buf;
+        }
+        (*out)[*n].key = kiln_strdup(key);
+        (*out)[*n].value = kiln_strdup(text ? text : "");
+        (*n)++;
+    }
+    return 0;
+}
+
+void kiln_daemon__params_free(kiln_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)kv[i].key);
+        free((char *)kv[i].value);
+    }
+    free(kv);
+}
+
+/* A command's error as the inbox protocol's code. */
+static void refuse(json_t *reply, const kiln_err *err)
+{
+    const char *code = err->code == KILN_ENOTFOUND ? "not_found"
+                       : err->code == KILN_EINVAL  ? "invalid"
+                                                   : "unavailable";
+    json_object_set_new(reply, "error", json_string(err->msg));
+    json_object_set_new(reply, "code", json_string(code));
+}
+
+void kiln_daemon__fire_reply(json_t *reply, const kiln_fire_result *res)
+{
+    json_object_set_new(reply, "status",
+                        json_string(kiln_fire_status_name(res->status)));
+    if (res->run_id)
+        json_object_set_new(reply, "run_id", json_integer(res->run_id));
+    if (res->reason[0])
+        json_object_set_new(reply, "reason", json_string(res->reason));
+}
+
+void kiln_daemon__on_request(json_t *req, json_t *reply, void *data)
+{
+    server *dm = data;
+    const char *op = json_string_value(json_object_get(req, "op"));
+    const char *name = json_string_value(json_object_get(req, "pipeline"));
+    json_t *params = json_object_get(req, "params"), *who;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_run_request rr;
+    kiln_fire_result res;
+    kiln_kv *kv = NULL;
+
+    if (op && strcmp(op, "cancel") == 0 &&
+        json_is_integer(json_object_get(req, "run_id"))) {
+        if (kiln_daemon__cancel_run(dm, json_integer_value(json_object_get(
+                                            req, "run_id")),
+                                    "kiln cancel", &err) != 0) {
+            if (err.code != KILN_ENOTFOUND)
+                err.code = KILN_EINVAL;
+            refuse(reply, &err);
+        } else {
+            json_object_set_new(reply, "status", json_string("cancelling"));
+        }
+        return;
+    }
+    if (!op || strcmp(op, "trigger") != 0 || !name ||
+        (params && !json_is_object(params))) {
+        kiln_err_set(&err, KILN_EINVAL, "unknown request: expected "
+                     "{\"op\": \"trigger\", \"pipeline\": NAME, \"params\": "
+                     "{...}}");
+        refuse(reply, &err);
+        return;
+    }
+    memset(&rr, 0, sizeof(rr));
+    rr.pipeline = name;
+    kiln_daemon__params_from_json(&kv, &rr.n_params, params);
+    rr.params = kv;
+    rr.via = "kiln trigger";
+    who = json_pack("{s:s, s:O?, s:O?}", "via", "kiln trigger", "user",
+                    json_object_get(req, "user"), "pid",
+                    json_object_get(req, "pid"));
+    rr.who_json = json_dumps(who, JSON_COMPACT);
+    rr.params_json = params ? json_dumps(params, JSON_COMPACT) : NULL;
+    if (kiln_daemon__manual_run(dm, &rr, &res, &err) != 0)
+        refuse(reply, &err);
+    else
+        kiln_daemon__fire_reply(reply, &res);
+    free((char *)rr.who_json);
+    free((char *)rr.params_json);
+    json_decref(who);
+    kiln_daemon__params_free(kv, rr.n_params);
+}

@@ -1,0 +1,583 @@
+/*
+ * sched.c: fires and their policies, schedules, and the glue to triggers.
+ *
+ * fire() is the one place where a due time (a schedule's), a trigger's
+ * firing or a request becomes a run, a queued fire, or a recorded skip
+ * or miss, as the pipeline's policies say (concurrency, max_active_runs,
+ * start_deadline, cooldown). Each cron expression of an entry has a
+ * timer; after downtime, catch_up() decides what the missed fires become.
+ *
+ * Time comes from clock.c (the wall clock, or the test clock of KILN_NOW
+ * and KILN_CLOCK_SPEED).
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/clock.h"
+#include "git/git.h"
+
+#define say kiln_daemon__say
+
+/* Missed fires recorded one by one after downtime, before a summary. */
+#define MAX_MISSED_RECORDS 100
+
+/* Sources. */
+
+void kiln_daemon__source_copy(source *dst, const source *src)
+{
+    *dst = *src;
+    dst->expr = src->expr ? kiln_strdup(src->expr) : NULL;
+    dst->info = src->info ? kiln_strdup(src->info) : NULL;
+    dst->commit = src->commit ? kiln_strdup(src->commit) : NULL;
+    dst->file = src->file ? kiln_strdup(src->file) : NULL;
+    dst->params = NULL;
+    if (src->n_params) {
+        dst->params = kiln_calloc(src->n_params, sizeof(kiln_kv));
+        for (size_t i = 0; i < src->n_params; i++) {
+            dst->params[i].key = kiln_strdup(src->params[i].key);
+            dst->params[i].value = kiln_strdup(src->params[i].value);
+        }
+    }
+}
+
+void kiln_daemon__source_dispose(source *src)
+{
+    for (size_t i = 0; i < src->n_params; i++) {
+        free((char *)src->params[i].key);
+        free((char *)src->params[i].value);
+    }
+    free(src->params);
+    free(src->expr);
+    free(src->info);
+    free(src->commit);
+    free(src->file);
+}
+
+void kiln_daemon__queued_free(queued *q)
+{
+    kiln_daemon__source_dispose(&q->src);
+    free(q);
+}
+
+bool kiln_daemon__from_schedule(const source *src)
+{
+    return strcmp(src->trigger, "schedule") == 0;
+}
+
+/* Runs. */
+
+/* The run's trigger: the schedule, its due time and how late it starts
+ * (lag_ms, in real milliseconds: the scheduler's fire delay). */
+static char *trigger_info(const char *expr, const char *zone, int64_t due)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    char iso[40];
+    double lag = (double)(kiln_clock_now_ms() - due) / kiln_clock_speed();
+    kiln_time_iso(iso, sizeof(iso), due / 1000, zone);
+    kiln_buf_puts(&b, "{\"schedule\":");
+    kiln_buf_json_string(&b, expr);
+    kiln_buf_puts(&b, ",\"due\":");
+    kiln_buf_json_string(&b, iso);
+    kiln_buf_puts(&b, ",\"timezone\":");
+    kiln_buf_json_string(&b, zone);
+    kiln_buf_printf(&b, ",\"lag_ms\":%lld}", (long long)(lag + 0.5));
+    return kiln_buf_detach(&b);
+}
+
+/* Start a run of e for src: its current definition, or the one of a
+ * checkout (a git trigger). Returns the run id, or 0 with why in
+ * reason. */
+int64_t kiln_daemon__start_run(entry *e, const source *src, char *reason,
+                         size_t size)
+{
+    server *dm = e->dm;
+    def *d = e->d;
+    kiln_run_options o = KILN_RUN_OPTIONS_INIT;
+    kiln_git_info git;
+    kiln_err err = KILN_ERR_INIT;
+    active *a;
+    char *info = kiln_daemon__from_schedule(src)
+                     ? trigger_info(src->expr, d->p->schedule.timezone,
+                                    src->due_ms)
+                     : kiln_strdup(src->info ? src->info : "{}");
+    int rc;
+
+    memset(&git, 0, sizeof(git));
+    if (src->file) {
+        /* Pinned to a commit: the pipeline as it is there. */
+        if (!(d = kiln_daemon__def_load(src->file))) {
+            snprintf(reason, size, "%s at commit %.12s is not a valid "
+                     "pipeline", src->file, src->commit);
+            free(info);
+            return 0;
+        }
+    } else {
+        d->refs++;
+        if (kiln_git_inspect(&git, d->file, &err) != 0)
+            say("warning: %s", err.msg);
+    }
+    a = kiln_calloc(1, sizeof(*a));
+    a->dm = dm;
+    a->e = e;
+    a->d = d;
+    o.pipeline = d->p;
+    o.file = d->file;
+    o.hash = d->hash;
+    o.trigger = src->trigger;
+    o.trigger_info = info;
+    o.n_params = src->n_params;
+    o.params = src->params;
+    o.reuse_run = src->reuse_run;
+    o.n_reuse = src->n_reuse;
+    o.reuse = src->reuse;
+    if (src->commit) {
+        o.git_commit = src->commit;
+    } else {
+        o.git_commit = git.in_repo && git.commit[0] ? git.commit : NULL;
+        o.git_branch = git.branch;
+        o.git_dirty = git.dirty;
+    }
+    o.on_event = kiln_daemon__run_event;
+    o.on_done = kiln_daemon__on_run_done;
+    o.data = a;
+    rc = kiln_run_start(&a->run, dm->eng, &o, &err);
+    kiln_git_info_dispose(&git);
+    free(info);
+    if (rc != 0) {
+        say("error: cannot start a run of %s: %s", e->name, err.msg);
+        snprintf(reason, size, "%.280s", err.msg);
+        kiln_daemon__def_unref(d);
+        free(a);
+        return 0;
+    }
+    e->n_active++;
+    a->next = dm->runs;
+    dm->runs = a;
+    return kiln_run_id(a->run);
+}
+
+static void record(entry *e, const char *expr, int64_t due,
+                   kiln_fire_status status, const char *reason,
+                   int64_t run_id)
+{
+    kiln_err err = KILN_ERR_INIT;
+    char iso[40];
+    kiln_time_iso(iso, sizeof(iso), due / 1000,
+                  e->d->p->schedule.timezone);
+    if (run_id)
+        say("%s: fire due %s started run %lld", e->name, iso,
+            (long long)run_id);
+    else
+        say("%s: fire due %s %s: %s", e->name, iso,
+            kiln_fire_status_name(status), reason);
+    if (kiln_store_fire_record(e->dm->store, e->name, expr, due, status,
+                               reason, run_id, &err) != 0)
+        kiln_daemon__store_warn(&err);
+}
+
+active *kiln_daemon__find_active(server *dm, int64_t id)
+{
+    for (active *a = dm->runs; a; a = a->next)
+        if (kiln_run_id(a->run) == id)
+            return a;
+    return NULL;
+}
+
+/* Apply action to every run in flight (of entry only, when not NULL).
+ * Ending a run may free its record at once and start queued ones, so the
+ * runs are listed first and looked up again one by one. */
+void kiln_daemon__each_run(server *dm, entry *only, run_action action)
+{
+    size_t n = 0, i;
+    int64_t *ids;
+    active *a;
+    for (a = dm->runs; a; a = a->next)
+        n++;
+    ids = kiln_calloc(n ? n : 1, sizeof(*ids));
+    n = 0;
+    for (a = dm->runs; a; a = a->next)
+        if (!only || a->e == only)
+            ids[n++] = kiln_run_id(a->run);
+    for (i = 0; i < n; i++) {
+        if (!(a = kiln_daemon__find_active(dm, ids[i])))
+            continue;
+        if (action == RUN_DRAIN) {
+            kiln_run_drain(a->run, "kiln serve is stopping");
+        } else {
+            if (only)
+                say("%s: cancelling run %lld (concurrency: replace)",
+                    only->name, (long long)ids[i]);
+            kiln_run_cancel(a->run, action == RUN_KILL);
+        }
+    }
+    free(ids);
+}
+
+/* Record what became of a fire: in fires for a schedule, in the check's
+ * row for a trigger or a manual request. */
+void kiln_daemon__settle(entry *e, const source *src, outcome *out,
+                   kiln_fire_status status, const char *reason,
+                   int64_t run_id)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_check_status check;
+    out->status = status;
+    out->run_id = run_id;
+    snprintf(out->reason, sizeof(out->reason), "%s", reason ? reason : "");
+    if (kiln_daemon__from_schedule(src)) {
+        if (status != KILN_FIRE_QUEUED)
+            record(e, src->expr, src->due_ms, status, reason, run_id);
+        return;
+    }
+    check = kiln_check_status_of_fire(status);
+    if (check == KILN_CHECK_FIRED)
+        say("%s: %s trigger started run %lld", e->name, src->trigger,
+            (long long)run_id);
+    else if (check == KILN_CHECK_HELD)
+        say("%s: %s trigger held back: %s", e->name, src->trigger, reason);
+    else if (check == KILN_CHECK_ERROR)
+        say("%s: %s trigger could not start a run: %s", e->name,
+            src->trigger, reason);
+    if (src->check_id &&
+        kiln_store_check_update(e->dm->store, src->check_id, check,
+                                reason, run_id, &err) != 0)
+        kiln_daemon__store_warn(&err);
+}
+
+/* Too late to start? Records the miss and says so. */
+static bool past_deadline(entry *e, const source *src, outcome *out)
+{
+    const kiln_schedule *s = &e->d->p->schedule;
+    int64_t late = kiln_clock_now_ms() - src->due_ms;
+    char why[160], a[32], b[32];
+    if (!kiln_daemon__from_schedule(src) || s->start_deadline_ms <= 0 ||
+        late <= s->start_deadline_ms)
+        return false;
+    snprintf(why, sizeof(why), "could not start within start_deadline %s "
+             "(%s late)",
+             kiln_fmt_duration(a, sizeof(a), s->start_deadline_ms),
+             kiln_fmt_duration(b, sizeof(b), late));
+    kiln_daemon__settle(e, src, out, KILN_FIRE_MISSED, why, 0);
+    return true;
+}
+
+/* A fire from src on e: start a run, queue it, or record why not, as the
+ * schedule's policies say (they apply to every source). */
+void kiln_daemon__fire(entry *e, const source *src, outcome *out)
+{
+    const kiln_schedule *s = &e->d->p->schedule;
+    server *dm = e->dm;
+    char why[300];
+    int64_t id;
+
+    if (past_deadline(e, src, out))
+        return;
+    if (e->n_active > 0) {
+        active *a;
+        int64_t running = 0;
+        for (a = dm->runs; a; a = a->next)
+            if (a->e == e)
+                running = kiln_run_id(a->run);
+        switch (s->concurrency) {
+        case KILN_CONCURRENCY_FORBID:
+            snprintf(why, sizeof(why), "run %lld is still running "
+                     "(concurrency: forbid)", (long long)running);
+            kiln_daemon__settle(e, src, out, KILN_FIRE_SKIPPED, why, 0);
+            return;
+        case KILN_CONCURRENCY_REPLACE:
+            kiln_daemon__each_run(dm, e, RUN_CANCEL);
+            break;
+        case KILN_CONCURRENCY_ALLOW:
+            if (e->n_active >= (unsigned)s->max_active_runs) {
+                queued *q = kiln_calloc(1, sizeof(*q)), **pp;
+                kiln_daemon__source_copy(&q->src, src);
+                for (pp = &e->queue; *pp; pp = &(*pp)->next)
+                    ;
+                *pp = q;
+                say("%s: fire queued behind %u active run(s) "
+                    "(max_active_runs: %d)", e->name, e->n_active,
+                    s->max_active_runs);
+                snprintf(why, sizeof(why), "waiting behind %u active "
+                         "run(s) (max_active_runs: %d)", e->n_active,
+                         s->max_active_runs);
+                kiln_daemon__settle(e, src, out, KILN_FIRE_QUEUED, why, 0);
+                return;
+            }
+            break;
+        }
+    }
+    if ((id = kiln_daemon__start_run(e, src, why, sizeof(why))) != 0)
+        kiln_daemon__settle(e, src, out, KILN_FIRE_STARTED, NULL, id);
+    else
+        kiln_daemon__settle(e, src, out, KILN_FIRE_MISSED, why, 0);
+}
+
+/* Start queued fires while there is room. */
+void kiln_daemon__dequeue(entry *e)
+{
+    while (e->queue && !e->dm->stopping && !e->removed &&
+           e->n_active < (unsigned)e->d->p->schedule.max_active_runs) {
+        queued *q = e->queue;
+        outcome out;
+        e->queue = q->next;
+        kiln_daemon__fire(e, &q->src, &out);
+        kiln_daemon__queued_free(q);
+    }
+}
+
+void kiln_daemon__on_run_done(kiln_run *run, void *data)
+{
+    active *a = data, **pp;
+    entry *e = a->e;         /* NULL for a recovered run of no entry */
+    server *dm = a->dm;
+
+    say("%s: run %lld %s", kiln_run_pipeline(run)->name,
+        (long long)kiln_run_id(run),
+        kiln_run_state_name(kiln_run_state_get(run)));
+    for (pp = &dm->runs; *pp; pp = &(*pp)->next) {
+        if (*pp == a) {
+            *pp = a->next;
+            break;
+        }
+    }
+    kiln_notifier_run_ended(dm->notifier, a->d->p, kiln_run_id(run));
+    kiln_run_free(run);
+    kiln_daemon__def_unref(a->d);
+    free(a);
+    if (e) {
+        e->n_active--;
+        kiln_daemon__dequeue(e);
+        kiln_daemon__entry_release_maybe(e);
+    }
+    kiln_daemon__shutdown_maybe(dm);
+}
+
+/* Schedules. */
+
+static void on_sched_timer(uv_timer_t *t);
+
+static void sched_fire(sched *s, int64_t due)
+{
+    source src;
+    outcome out;
+    memset(&src, 0, sizeof(src));
+    src.trigger = "schedule";
+    src.expr = s->expr;
+    src.due_ms = due;
+    s->e->dm->last_lag_ms = (int64_t)((double)(kiln_clock_now_ms() - due) /
+                                      kiln_clock_speed());
+    kiln_daemon__fire(s->e, &src, &out);
+}
+
+/* Arm s for its first fire after after_ms and publish it. */
+static void arm(sched *s, int64_t after_ms)
+{
+    const kiln_schedule *sch = &s->e->d->p->schedule;
+    kiln_err err = KILN_ERR_INIT;
+    int64_t next = kiln_cron_next(&s->cron, sch->timezone, after_ms / 1000);
+    s->due_ms = next >= 0 ? next * 1000 : -1;
+    if (kiln_store_schedule_set(s->e->dm->store, s->e->name, s->expr,
+                                sch->timezone, s->due_ms, &err) != 0)
+        kiln_daemon__store_warn(&err);
+    if (s->due_ms >= 0)
+        uv_timer_start(&s->timer, on_sched_timer,
+                       kiln_clock_real_ms(s->due_ms), 0);
+}
+
+static void on_sched_timer(uv_timer_t *t)
+{
+    sched *s = t->data;
+    int64_t due = s->due_ms;
+    /* The test clock can run faster than timers are exact: never fire
+     * before the due time. */
+    if (kiln_clock_now_ms() < due) {
+        uv_timer_start(&s->timer, on_sched_timer, kiln_clock_real_ms(due),
+                       0);
+        return;
+    }
+    sched_fire(s, due);
+    arm(s, due);
+}
+
+static void on_sched_close(uv_handle_t *h)
+{
+    sched *s = h->data;
+    free(s->expr);
+    free(s);
+}
+
+void kiln_daemon__scheds_close(entry *e)
+{
+    kiln_watch_stop(e->watch);
+    e->watch = NULL;
+    for (size_t i = 0; i < e->n_scheds; i++)
+        uv_close((uv_handle_t *)&e->scheds[i]->timer, on_sched_close);
+    free(e->scheds);
+    e->scheds = NULL;
+    e->n_scheds = 0;
+}
+
+/*
+ * After downtime: the fires of s between the last one recorded and now.
+ * With catchup, the latest max_catchup run (oldest first); the rest are
+ * recorded as missed.
+ */
+static void catch_up(sched *s, int64_t last, int64_t now)
+{
+    entry *e = s->e;
+    const kiln_schedule *sch = &e->d->p->schedule;
+    int64_t t, *slots = NULL;
+    size_t n = 0, cap = 0, keep, i;
+
+    if (last <= 0)
+        return; /* never fired: start from now */
+    for (t = kiln_cron_next(&s->cron, sch->timezone, last / 1000);
+         t >= 0 && t * 1000 <= now && n < 100000;
+         t = kiln_cron_next(&s->cron, sch->timezone, t)) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            slots = kiln_realloc(slots, cap * sizeof(*slots));
+        }
+        slots[n++] = t * 1000;
+    }
+    keep = sch->catchup ? (n < (size_t)sch->max_catchup ? n
+                                                        : (size_t)sch->max_catchup)
+                        : 0;
+    for (i = 0; i < n - keep; i++) {
+        if (i < MAX_MISSED_RECORDS || i == n - keep - 1)
+            record(e, s->expr, slots[i], KILN_FIRE_MISSED,
+                   sch->catchup ? "more fires were missed than max_catchup"
+                                : "kiln serve was not running (catchup: "
+                                  "false)", 0);
+    }
+    for (; i < n; i++)
+        sched_fire(s, slots[i]);
+    free(slots);
+}
+
+/* Triggers. */
+
+/* What a watch needs of its entry; the watch holds a reference on the
+ * definition it checks. */
+typedef struct watch_ctx {
+    entry *e;
+    def *d;
+} watch_ctx;
+
+static void on_watch_release(void *data)
+{
+    watch_ctx *x = data;
+    kiln_daemon__def_unref(x->d);
+    free(x);
+}
+
+/* Within the cooldown of the last triggered run? Then settle src as held
+ * and say until when. Manual requests are never held by it. */
+static bool cooling_down(entry *e, const source *src, outcome *out)
+{
+    int64_t cd = e->d->p->cooldown_ms, at = 0, run = 0, now = kiln_now_ms();
+    kiln_err err = KILN_ERR_INIT;
+    char why[300], a[32], b[32], until[40];
+    if (cd <= 0 || strcmp(src->trigger, "manual") == 0)
+        return false;
+    if (kiln_store_check_last_fired(e->dm->store, &at, &run, e->name,
+                                    &err) != 0) {
+        kiln_daemon__store_warn(&err);
+        return false;
+    }
+    if (!at || now - at >= cd)
+        return false;
+    kiln_fmt_time(until, sizeof(until), at + cd);
+    snprintf(why, sizeof(why), "cooldown %s: run %lld was triggered %s ago; "
+             "the next triggered run may start at %s",
+             kiln_fmt_duration(a, sizeof(a), cd), (long long)run,
+             kiln_fmt_duration(b, sizeof(b), now - at), until);
+    kiln_daemon__settle(e, src, out, KILN_FIRE_SKIPPED, why, 0);
+    return true;
+}
+
+static void on_watch_fire(const kiln_firing *f, kiln_fire_outcome *res,
+                          void *data)
+{
+    watch_ctx *x = data;
+    entry *e = x->e;
+    source src;
+    outcome out;
+
+    memset(&src, 0, sizeof(src));
+    src.trigger = f->trigger;
+    src.due_ms = kiln_clock_now_ms();
+    src.info = (char *)f->info;
+    src.check_id = f->check_id;
+    src.commit = (char *)f->commit;
+    src.file = (char *)f->file;
+    if (strcmp(f->trigger, "drift") == 0)
+        kiln_notifier_drift(e->dm->notifier, e->d->p, f->info);
+    if (!cooling_down(e, &src, &out))
+        kiln_daemon__fire(e, &src, &out);
+    res->status = kiln_check_status_of_fire(out.status);
+    res->run_id = out.run_id;
+}
+
+static void watch_open(entry *e)
+{
+    server *dm = e->dm;
+    kiln_watch_options o;
+    kiln_err err = KILN_ERR_INIT;
+    watch_ctx *x;
+
+    if (e->d->p->n_triggers == 0)
+        return;
+    x = kiln_calloc(1, sizeof(*x));
+    x->e = e;
+    x->d = e->d;
+    e->d->refs++;
+    memset(&o, 0, sizeof(o));
+    o.loop = &dm->loop;
+    o.store = dm->store;
+    o.http = dm->http;
+    o.pipeline = e->d->p;
+    o.file = e->d->file;
+    o.state_dir = dm->o->state_dir;
+    o.fire = on_watch_fire;
+    o.release = on_watch_release;
+    o.data = x;
+    if (kiln_watch_start(&e->watch, &o, &err) != 0) {
+        say("error: %s: cannot check its triggers: %s", e->name, err.msg);
+        on_watch_release(x);
+    }
+}
+
+/* Create e's scheds from its definition and arm them after now. */
+void kiln_daemon__scheds_open(entry *e, bool catchup)
+{
+    const kiln_schedule *sch = &e->d->p->schedule;
+    int64_t now = kiln_clock_now_ms(), last = 0;
+    kiln_err err = KILN_ERR_INIT;
+
+    /* Catch up since the pipeline last fired, whatever its schedule was
+     * then. */
+    if (catchup && sch->n_crons &&
+        kiln_store_fire_last(e->dm->store, &last, e->name, NULL, &err) != 0)
+        kiln_daemon__store_warn(&err);
+    e->n_scheds = sch->n_crons;
+    e->scheds = kiln_calloc(sch->n_crons ? sch->n_crons : 1,
+                            sizeof(sched *));
+    for (size_t i = 0; i < sch->n_crons; i++) {
+        sched *s = kiln_calloc(1, sizeof(*s));
+        s->e = e;
+        s->cron = sch->crons[i].cron;
+        s->expr = kiln_strdup(sch->crons[i].expr);
+        uv_timer_init(&e->dm->loop, &s->timer);
+        s->timer.data = s;
+        e->scheds[i] = s;
+        if (catchup)
+            catch_up(s, last, now);
+        arm(s, now);
+    }
+    watch_open(e);
+}
+

@@ -1,0 +1,65 @@
+/*
+ * internal.h: what the store's files share: the connection, and the one
+ * way to prepare and run a statement.
+ *
+ * Every statement is a static const string of the file that uses it,
+ * prepared once per connection on first use (kiln_store__stmt()) and kept;
+ * a statement comes back reset, with no bindings. Writes end with
+ * kiln_store__write(), reads step rows and end with kiln_store__end(), both
+ * resetting it and translating SQLite's result into a kiln_err.
+ */
+#ifndef KILN_STORE_INTERNAL_H
+#define KILN_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct kiln_store {
+    sqlite3 *db;
+    uint64_t data_version;   /* PRAGMA data_version, last looked at */
+    char *path;
+    bool readonly;           /* opened for reading only */
+    bool patient;            /* wait for a lock as long as it takes */
+    int busy_limit_ms;       /* how long a write waits, when not patient */
+    int64_t busy_since;      /* monotonic ms of the current wait (0: none) */
+    int64_t busy_said;       /* ...when it was last said */
+    int depth;               /* transactions open (nested: savepoints) */
+    size_t n_stmts, cap_stmts;
+    struct kiln_store_stmt {
+        const char *sql;     /* the static string, compared by address */
+        sqlite3_stmt *stmt;
+    } *stmts;                /* prepared so far */
+};
+
+/* A SQLite failure as a kiln_err naming what was being done. */
+int kiln_store__error(kiln_store *st, int rc, kiln_err *err,
+                      const char *what);
+/* The prepared statement of sql (a static string), reset; NULL and err on
+ * failure. */
+sqlite3_stmt *kiln_store__stmt(kiln_store *st, const char *sql,
+                               kiln_err *err, const char *what);
+/* Step a write to its end and reset it. */
+int kiln_store__write(kiln_store *st, sqlite3_stmt *s, kiln_err *err,
+                      const char *what);
+/* After stepping rows: rc was sqlite3_step()'s last result. Resets s;
+ * 0 when it was SQLITE_DONE (or SQLITE_ROW: the caller stopped early). */
+int kiln_store__end(kiln_store *st, sqlite3_stmt *s, int rc, kiln_err *err,
+                    const char *what);
+/* The one integer of a query's first row (def when there is none). */
+int kiln_store__int(kiln_store *st, int64_t *out, sqlite3_stmt *s,
+                    int64_t def, kiln_err *err, const char *what);
+
+/* Transactions (store.c); kiln_store_begin() and friends are these. */
+int kiln_store__begin(kiln_store *st, kiln_err *err, const char *what);
+int kiln_store__commit(kiln_store *st, kiln_err *err, const char *what);
+void kiln_store__rollback(kiln_store *st);
+
+/* Bind text, or NULL. */
+void kiln_store__text(sqlite3_stmt *s, int i, const char *v);
+/* Bind an integer, or NULL when it is not above zero. */
+void kiln_store__id(sqlite3_stmt *s, int i, int64_t v);
+/* A column's text copied (NULL stays NULL). */
+char *kiln_store__dup(sqlite3_stmt *s, int col);
+
+#endif

@@ -1,0 +1,509 @@
+/*
+ * json.c: the store's JSON views, for --json output and the HTTP API
+ * only (nothing inside kiln reads them): each row an object keyed by
+ * column name.
+ */
+#include "json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* One result row as a JSON object keyed by column name. Columns holding
+ * JSON text (params, trigger_info) are embedded as JSON; git_dirty as a
+ * boolean. */
+static json_t *row_json(sqlite3_stmt *s)
+{
+    json_t *o = json_object();
+    int n = sqlite3_column_count(s);
+    for (int i = 0; i < n; i++) {
+        const char *name = sqlite3_column_name(s, i);
+        json_t *v;
+        switch (sqlite3_column_type(s, i)) {
+        case SQLITE_INTEGER:
+            if (strcmp(name, "git_dirty") == 0)
+                v = json_boolean(sqlite3_column_int(s, i));
+            else
+                v = json_integer(sqlite3_column_int64(s, i));
+            break;
+        case SQLITE_FLOAT:
+            v = json_real(sqlite3_column_double(s, i));
+            break;
+        case SQLITE_TEXT: {
+            const char *t = (const char *)sqlite3_column_text(s, i);
+            v = NULL;
+            if (strcmp(name, "params") == 0 ||
+                strcmp(name, "trigger_info") == 0 ||
+                strcmp(name, "detail") == 0)
+                v = json_loads(t, JSON_DECODE_ANY, NULL);
+            if (!v)
+                v = json_string(t);
+            break;
+        }
+        default:
+            v = json_null();
+        }
+        json_object_set_new(o, name, v);
+    }
+    return o;
+}
+
+/* Step s to its end, every row as a JSON object, into a new array. */
+static int collect(kiln_store *st, json_t **out, sqlite3_stmt *s,
+                   const char *what, kiln_err *err)
+{
+    json_t *rows = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(rows, row_json(s));
+    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0) {
+        json_decref(rows);
+        return rc;
+    }
+    *out = rows;
+    return 0;
+}
+
+/* Run sql (a static string) with one optional text and int64 binding
+ * (?1, ?2) and collect the rows. */
+static int query_rows(kiln_store *st, json_t **out, const char *sql,
+                      const char *text, int64_t num, kiln_err *err)
+{
+    sqlite3_stmt *s = kiln_store__stmt(st, sql, err, "querying");
+    *out = NULL;
+    if (!s)
+        return KILN_ERROR;
+    if (sqlite3_bind_parameter_count(s) >= 1)
+        kiln_store__text(s, 1, text);
+    if (sqlite3_bind_parameter_count(s) >= 2)
+        sqlite3_bind_int64(s, 2, num);
+    return collect(st, out, s, "querying", err);
+}
+
+#define RUN_COLUMNS                                                         \
+    "id, pipeline, status, reason, trigger, trigger_info, params, "         \
+    "git_commit, git_branch, git_dirty, file, pipeline_hash, workdir, "     \
+    "created_at, started_at, finished_at, owner_pid, owner_start"
+
+/* A run still recorded queued or running whose kiln process (owner_pid
+ * and its start time) is gone is orphaned: say so ("orphaned": true), so
+ * nobody takes it for running. */
+static void mark_orphans(json_t *runs)
+{
+    json_t *r;
+    size_t i;
+    json_array_foreach(runs, i, r) {
+        const char *status = json_string_value(json_object_get(r,
+                                                               "status"));
+        pid_t pid;
+        uint64_t start;
+        kiln_run_state state;
+        if (kiln_run_state_parse(&state, status) != 0 ||
+            kiln_run_state_final(state))
+            continue;
+        pid = (pid_t)json_integer_value(json_object_get(r, "owner_pid"));
+        start = (uint64_t)json_integer_value(json_object_get(r,
+                                                             "owner_start"));
+        json_object_set_new(r, "orphaned", json_boolean(
+                            pid <= 0 || !start ||
+                            kiln_proc_start(pid) != start));
+    }
+}
+
+int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
+                         int limit, kiln_err *err)
+{
+    int rc = query_rows(st, out,
+                        "SELECT " RUN_COLUMNS " FROM runs "
+                        "WHERE ?1 IS NULL OR pipeline = ?1 "
+                        "ORDER BY id DESC LIMIT ?2",
+                        pipeline, limit > 0 ? limit : 20, err);
+    if (rc == 0)
+        mark_orphans(*out);
+    return rc;
+}
+
+int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
+                        kiln_err *err)
+{
+    json_t *runs = NULL, *steps = NULL, *execs = NULL, *run;
+    char idtext[32];
+    size_t i, j;
+    int rc;
+
+    *out = NULL;
+    snprintf(idtext, sizeof(idtext), "%lld", (long long)run_id);
+    rc = query_rows(st, &runs, "SELECT " RUN_COLUMNS " FROM runs "
+                    "WHERE id = CAST(?1 AS INTEGER) LIMIT ?2",
+                    idtext, 1, err);
+    if (rc != 0)
+        return rc;
+    if (json_array_size(runs) == 0) {
+        json_decref(runs);
+        return kiln_err_set(err, KILN_ENOTFOUND, "no run %lld in %s",
+                            (long long)run_id, st->path);
+    }
+    mark_orphans(runs);
+    run = json_incref(json_array_get(runs, 0));
+    json_decref(runs);
+
+    rc = query_rows(st, &steps,
+                    "SELECT step AS name, kind, status, attempts, reason, "
+                    "started_at, finished_at FROM run_steps "
+                    "WHERE run_id = CAST(?1 AS INTEGER) AND ?2 "
+                    "ORDER BY position", idtext, 1, err);
+    if (rc == 0)
+        rc = query_rows(st, &execs,
+                        "SELECT id, step, attempt, status, exit_code, "
+                        "signal, reason, started_at, finished_at, log_path, "
+                        "executor, external_id, cached_from, (SELECT run_id "
+                        "FROM executions c WHERE c.id = "
+                        "executions.cached_from) AS cached_from_run "
+                        "FROM executions "
+                        "WHERE run_id = CAST(?1 AS INTEGER) AND ?2 "
+                        "ORDER BY step, attempt", idtext, 1, err);
+    if (rc != 0) {
+        json_decref(run);
+        json_decref(steps);
+        return rc;
+    }
+    /* Nest each step's attempts under it. */
+    {
+        json_t *by_name = json_object();
+        for (i = 0; i < json_array_size(steps); i++) {
+            json_t *step = json_array_get(steps, i), *mine = json_array();
+            json_object_set_new(step, "attempts_detail", mine);
+            json_object_set(by_name, json_string_value(json_object_get(
+                            step, "name")), mine);
+        }
+        for (j = 0; j < json_array_size(execs); j++) {
+            json_t *e = json_array_get(execs, j);
+            json_t *mine = json_object_get(by_name, json_string_value(
+                                           json_object_get(e, "step")));
+            json_object_del(e, "step");
+            if (mine)
+                json_array_append(mine, e);
+        }
+        json_decref(by_name);
+    }
+    json_decref(execs);
+    json_object_set_new(run, "steps", steps);
+    *out = run;
+    return 0;
+}
+
+int kiln_store_run_artifacts_json(kiln_store *st, json_t **out,
+                                  int64_t run_id, kiln_err *err)
+{
+    json_t *rows = NULL, *r;
+    size_t i;
+    int rc = query_rows(st, &rows, "SELECT e.execution_id, a.id, a.path, "
+                        "a.sha256, a.size, a.type, e.type = 'output' AS "
+                        "output FROM events e JOIN executions x ON x.id = "
+                        "e.execution_id JOIN artifacts a ON a.id = "
+                        "e.artifact_id WHERE ?1 IS NULL AND x.run_id = ?2 "
+                        "ORDER BY e.execution_id, output, a.path", NULL,
+                        run_id, err);
+    *out = NULL;
+    if (rc != 0)
+        return rc;
+    json_array_foreach(rows, i, r)
+        json_object_set_new(r, "output", json_boolean(json_integer_value(
+                            json_object_get(r, "output"))));
+    *out = rows;
+    return 0;
+}
+
+int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
+                           kiln_err *err)
+{
+    json_t *sched = NULL, *active = NULL, *recent = NULL;
+    int rc;
+    *out = NULL;
+    rc = query_rows(st, &sched, "SELECT pipeline, schedule, timezone, "
+                    "next_due, updated_at FROM schedules WHERE ?1 IS NULL "
+                    "AND ?2 ORDER BY next_due IS NULL, next_due, pipeline",
+                    NULL, 1, err);
+    if (rc == 0)
+        rc = query_rows(st, &active, "SELECT " RUN_COLUMNS " FROM runs "
+                        "WHERE status IN ('queued', 'running') AND ?1 IS "
+                        "NULL AND ?2 ORDER BY id", NULL, 1, err);
+    if (rc == 0)
+        rc = query_rows(st, &recent, "SELECT pipeline, schedule, due_at, "
+                        "status, reason, run_id, recorded_at FROM fires "
+                        "WHERE status != 'started' AND ?1 IS NULL "
+                        "ORDER BY id DESC LIMIT ?2", NULL,
+                        fires > 0 ? fires : 20, err);
+    if (rc != 0) {
+        json_decref(sched);
+        json_decref(active);
+        json_decref(recent);
+        return rc;
+    }
+    mark_orphans(active);
+    *out = json_pack("{s:o, s:o, s:o}", "schedules", sched, "active",
+                     active, "fires", recent);
+    return 0;
+}
+
+static const char SQL_METRICS_LAST[] =
+    "SELECT m.run_id, r.pipeline, m.step, m.key, m.value, r.created_at "
+    "FROM metrics m JOIN runs r ON r.id = m.run_id WHERE (?1 IS NULL OR "
+    "r.pipeline = ?1) AND (?2 IS NULL OR m.key = ?2 OR m.step || '.' || "
+    "m.key = ?2) AND m.run_id IN (SELECT DISTINCT m2.run_id FROM metrics m2 "
+    "JOIN runs r2 ON r2.id = m2.run_id WHERE ?1 IS NULL OR r2.pipeline = ?1 "
+    "ORDER BY m2.run_id DESC LIMIT ?3) ORDER BY m.run_id DESC, m.step, m.key";
+static const char SQL_METRICS_TWO[] =
+    "SELECT m.run_id, r.pipeline, m.step, m.key, m.value, r.created_at "
+    "FROM metrics m JOIN runs r ON r.id = m.run_id WHERE (?1 IS NULL OR "
+    "r.pipeline = ?1) AND (?2 IS NULL OR m.key = ?2 OR m.step || '.' || "
+    "m.key = ?2) AND m.run_id IN (?3, ?4) ORDER BY m.run_id DESC, m.step, "
+    "m.key";
+
+int kiln_store_metrics_json(kiln_store *st, json_t **out,
+                            const char *pipeline, const char *key,
+                            int last_runs, int64_t run_a, int64_t run_b,
+                            kiln_err *err)
+{
+    const char *what = "querying metrics";
+    sqlite3_stmt *s = kiln_store__stmt(st, run_a ? SQL_METRICS_TWO
+                                                 : SQL_METRICS_LAST,
+                                       err, what);
+    *out = NULL;
+    if (!s)
+        return KILN_ERROR;
+    kiln_store__text(s, 1, pipeline);
+    kiln_store__text(s, 2, key);
+    sqlite3_bind_int64(s, 3, run_a ? run_a
+                                   : (last_runs > 0 ? last_runs : 10));
+    if (run_a)
+        sqlite3_bind_int64(s, 4, run_b);
+    return collect(st, out, s, what, err);
+}
+
+#define CURRENT_ALIASES                                                     \
+    "SELECT a.name, a.alias, a.version, a.set_at FROM model_aliases a "     \
+    "WHERE a.rolled_back = 0 AND a.id = (SELECT max(b.id) FROM "            \
+    "model_aliases b WHERE b.name = a.name AND b.alias = a.alias AND "      \
+    "b.rolled_back = 0)"
+
+int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
+                           kiln_err *err)
+{
+    json_t *versions = NULL, *aliases = NULL, *v;
+    size_t i;
+    int rc = query_rows(st, &versions, "SELECT m.name, m.version, a.path, "
+                        "a.sha256, m.artifact_id, m.run_id, m.git_commit, m.metrics, "
+                        "m.created_at FROM models m JOIN artifacts a ON "
+                        "a.id = m.artifact_id WHERE (?1 IS NULL OR m.name = "
+                        "?1) AND ?2 ORDER BY m.name, m.version DESC", name, 1,
+                        err);
+    if (rc == 0)
+        rc = query_rows(st, &aliases, CURRENT_ALIASES " AND (?1 IS NULL OR "
+                        "a.name = ?1) AND ?2 ORDER BY a.name, a.alias", name,
+                        1, err);
+    if (rc != 0) {
+        json_decref(versions);
+        return rc;
+    }
+    json_array_foreach(versions, i, v) {
+        json_t *mine = json_array(), *al;
+        size_t k;
+        json_array_foreach(aliases, k, al)
+            if (strcmp(json_string_value(json_object_get(al, "name")),
+                       json_string_value(json_object_get(v, "name"))) == 0 &&
+                json_integer_value(json_object_get(al, "version")) ==
+                    json_integer_value(json_object_get(v, "version")))
+                json_array_append(mine, json_object_get(al, "alias"));
+        json_object_set_new(v, "aliases", mine);
+        json_t *m = json_loads(json_string_value(json_object_get(v,
+                               "metrics")), 0, NULL);
+        if (m)
+            json_object_set_new(v, "metrics", m);
+    }
+    json_decref(aliases);
+    *out = versions;
+    return 0;
+}
+
+int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
+                                  kiln_err *err)
+{
+    return query_rows(st, out, "SELECT c.name, c.alias, c.version, p.path "
+                      "FROM (" CURRENT_ALIASES ") c JOIN models m ON m.name "
+                      "= c.name AND m.version = c.version JOIN artifacts p ON "
+                      "p.id = m.artifact_id WHERE ?1 IS NULL AND ?2", NULL, 1,
+                      err);
+}
+
+#define ARTIFACT_COLUMNS "id, path, sha256, size, type, is_dir, created_at"
+
+#define EXEC_COLUMNS                                                        \
+    "x.id AS execution_id, x.run_id, x.step, x.kind, x.attempt, "           \
+    "x.finished_at, r.pipeline, r.git_commit, r.git_dirty, r.params"
+
+/* One artifact as a lineage node, its neighbours to depth. */
+static int lineage_node(kiln_store *st, json_t **out, int64_t id, bool up,
+                        int depth, kiln_err *err)
+{
+    json_t *rows = NULL, *node, *execs = NULL, *x;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    rc = query_rows(st, &rows, "SELECT " ARTIFACT_COLUMNS " FROM artifacts "
+                    "WHERE ?1 IS NULL AND id = ?2", NULL, id, err);
+    if (rc != 0)
+        return rc;
+    node = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    if (!node)
+        return kiln_err_set(err, KILN_ENOTFOUND, "no artifact %lld",
+                            (long long)id);
+    json_object_set_new(node, "is_dir", json_boolean(json_integer_value(
+                        json_object_get(node, "is_dir"))));
+    /* Up: the first execution that made it. Down: all that used it. */
+    rc = query_rows(st, &execs, up
+                    ? "SELECT " EXEC_COLUMNS " FROM events e JOIN "
+                      "executions x ON x.id = e.execution_id JOIN runs r ON "
+                      "r.id = x.run_id WHERE ?1 IS NULL AND e.artifact_id = "
+                      "?2 AND e.type = 'output' ORDER BY x.id LIMIT 1"
+                    : "SELECT " EXEC_COLUMNS " FROM events e JOIN "
+                      "executions x ON x.id = e.execution_id JOIN runs r ON "
+                      "r.id = x.run_id WHERE ?1 IS NULL AND e.artifact_id = "
+                      "?2 AND e.type = 'input' ORDER BY x.id",
+                    NULL, id, err);
+    if (rc != 0) {
+        json_decref(node);
+        return rc;
+    }
+    json_array_foreach(execs, i, x) {
+        json_t *links = NULL, *l, *kids = json_array();
+        size_t k;
+        if (depth > 1) {
+            rc = query_rows(st, &links, up
+                            ? "SELECT artifact_id FROM events WHERE ?1 IS "
+                              "NULL AND execution_id = ?2 AND type = "
+                              "'input' ORDER BY artifact_id"
+                            : "SELECT artifact_id FROM events WHERE ?1 IS "
+                              "NULL AND execution_id = ?2 AND type = "
+                              "'output' ORDER BY artifact_id",
+                            NULL, json_integer_value(json_object_get(x,
+                            "execution_id")), err);
+            json_array_foreach(links, k, l) {
+                json_t *kid;
+                if (rc != 0)
+                    break;
+                rc = lineage_node(st, &kid, json_integer_value(
+                                  json_object_get(l, "artifact_id")), up,
+                                  depth - 1, err);
+                if (rc == 0)
+                    json_array_append_new(kids, kid);
+            }
+            json_decref(links);
+        }
+        json_object_set_new(x, up ? "inputs" : "outputs", kids);
+        json_object_set_new(x, "git_dirty", json_boolean(json_integer_value(
+                            json_object_get(x, "git_dirty"))));
+        if (rc != 0)
+            break;
+    }
+    if (rc != 0) {
+        json_decref(execs);
+        json_decref(node);
+        return rc;
+    }
+    if (up) {
+        json_object_set(node, "produced_by", json_array_size(execs)
+                        ? json_array_get(execs, 0) : json_null());
+        json_decref(execs);
+    } else {
+        json_object_set_new(node, "used_by", execs);
+    }
+    *out = node;
+    return 0;
+}
+
+int kiln_store_lineage_json(kiln_store *st, json_t **out, int64_t id,
+                            bool up, int depth, kiln_err *err)
+{
+    return lineage_node(st, out, id, up, depth > 0 ? depth : 64, err);
+}
+
+int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
+                           int limit, kiln_err *err)
+{
+    return query_rows(st, out,
+                      "SELECT id, pipeline, trigger, target, checked_at, "
+                      "status, reason, detail, run_id FROM trigger_checks "
+                      "WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY "
+                      "checked_at DESC, id DESC LIMIT ?2",
+                      pipeline, limit > 0 ? limit : 20, err);
+}
+
+static const char *const SQL_PAGE[4] = {
+    /* Only the conditions given, so SQLite picks the index that fits. */
+    "SELECT " RUN_COLUMNS " FROM runs WHERE id < ?3 "
+    "ORDER BY id DESC LIMIT ?4",
+    "SELECT " RUN_COLUMNS " FROM runs WHERE pipeline = ?1 AND id < ?3 "
+    "ORDER BY id DESC LIMIT ?4",
+    "SELECT " RUN_COLUMNS " FROM runs WHERE status = ?2 AND id < ?3 "
+    "ORDER BY id DESC LIMIT ?4",
+    "SELECT " RUN_COLUMNS " FROM runs WHERE pipeline = ?1 AND status = ?2 "
+    "AND id < ?3 ORDER BY id DESC LIMIT ?4",
+};
+
+int kiln_store_runs_page_json(kiln_store *st, json_t **out,
+                              const char *pipeline, const char *status,
+                              int64_t before, int limit, kiln_err *err)
+{
+    const char *what = "querying runs";
+    sqlite3_stmt *s = kiln_store__stmt(st, SQL_PAGE[(pipeline ? 1 : 0) +
+                                                     (status ? 2 : 0)],
+                                       err, what);
+    int rc;
+    *out = NULL;
+    if (!s)
+        return KILN_ERROR;
+    if (pipeline)
+        kiln_store__text(s, 1, pipeline);
+    if (status)
+        kiln_store__text(s, 2, status);
+    sqlite3_bind_int64(s, 3, before > 0 ? before : INT64_MAX);
+    sqlite3_bind_int(s, 4, limit > 0 ? limit : 50);
+    if ((rc = collect(st, out, s, what, err)) == 0)
+        mark_orphans(*out);
+    return rc;
+}
+
+int kiln_store_stats_json(kiln_store *st, json_t **out, kiln_err *err)
+{
+    json_t *runs = NULL, *steps = NULL, *checks = NULL;
+    int rc;
+    *out = NULL;
+    if ((rc = query_rows(st, &runs,
+                         "SELECT pipeline, status, count(*) AS n FROM runs "
+                         "GROUP BY pipeline, status", NULL, 0, err)) != 0 ||
+        (rc = query_rows(st, &steps,
+                         "SELECT r.pipeline, e.step, count(*) AS n, "
+                         "sum(e.finished_at - e.started_at) / 1000.0 AS "
+                         "seconds FROM executions e JOIN runs r ON r.id = "
+                         "e.run_id WHERE e.id > (SELECT coalesce(max(id), "
+                         "0) - ?2 FROM executions) AND e.finished_at IS NOT "
+                         "NULL AND e.cached_from IS NULL GROUP BY "
+                         "r.pipeline, e.step", NULL, 10000, err)) != 0 ||
+        (rc = query_rows(st, &checks,
+                         "SELECT pipeline, trigger, status, count(*) AS n "
+                         "FROM trigger_checks GROUP BY pipeline, trigger, "
+                         "status", NULL, 0, err)) != 0) {
+        json_decref(runs);
+        json_decref(steps);
+        return rc;
+    }
+    *out = json_pack("{s:o, s:o, s:o}", "runs", runs, "steps", steps,
+                     "checks", checks);
+    return 0;
+}
+

@@ -1,0 +1,70 @@
+/*
+ * json.h: the store's JSON views, for --json output (cli/) and the HTTP
+ * API (web/) only. Inside kiln, records are typed (store/store.h).
+ *
+ * Rows are objects keyed by column name; columns holding JSON text
+ * (params, trigger_info, detail) are embedded as JSON, flags as booleans.
+ * The caller owns the returned reference (json_decref()).
+ */
+#ifndef KILN_STORE_JSON_H
+#define KILN_STORE_JSON_H
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+/* Runs, newest first; pipeline may be NULL; limit <= 0 means 20. A run
+ * not finished whose kiln process is gone has "orphaned": true. */
+int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
+                         int limit, kiln_err *err);
+/* A page of runs, newest first: of pipeline and status (each may be
+ * NULL), with ids below before (0: from the newest); limit <= 0 means
+ * 50. */
+int kiln_store_runs_page_json(kiln_store *st, json_t **out,
+                              const char *pipeline, const char *status,
+                              int64_t before, int limit, kiln_err *err);
+/* A run with its steps and their attempts ("attempts_detail");
+ * KILN_ENOTFOUND if no such run. */
+int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
+                        kiln_err *err);
+/* The artifacts a run's executions read and made: rows {execution_id,
+ * id, path, sha256, size, type, output}, by execution. */
+int kiln_store_run_artifacts_json(kiln_store *st, json_t **out,
+                                  int64_t run_id, kiln_err *err);
+/* What kiln status shows: {"schedules": [...], "active": [...],
+ * "fires": [...]} (fires: the latest skipped or missed ones). */
+int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
+                           kiln_err *err);
+/* Counts for /metrics: {"runs": [{pipeline, status, n}], "steps":
+ * [{pipeline, step, n, seconds}] (the last 10,000 finished attempts that
+ * ran), "checks": [{pipeline, trigger, status, n}]}. */
+int kiln_store_stats_json(kiln_store *st, json_t **out, kiln_err *err);
+/* Metrics as rows {run_id, pipeline, step, key, value, created_at},
+ * newest run first: of the last last_runs runs that have metrics
+ * (pipeline and key may be NULL; key matches "KEY" or "STEP.KEY"), or of
+ * runs run_a and run_b when run_a is not 0. */
+int kiln_store_metrics_json(kiln_store *st, json_t **out,
+                            const char *pipeline, const char *key,
+                            int last_runs, int64_t run_a, int64_t run_b,
+                            kiln_err *err);
+/* Model versions (newest first) with their current aliases; name may be
+ * NULL. */
+int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
+                           kiln_err *err);
+/* Every current alias: {name, alias, version, path}. */
+int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
+                                  kiln_err *err);
+/*
+ * An artifact's lineage as a tree of JSON objects, depth levels deep
+ * (0: all). Up: "produced_by" (the execution that made it: step, run,
+ * commit, params) with its "inputs", recursively. Down: "used_by" (every
+ * execution that read it) with their "outputs", recursively.
+ */
+int kiln_store_lineage_json(kiln_store *st, json_t **out, int64_t id,
+                            bool up, int depth, kiln_err *err);
+/* The latest trigger checks, newest first (pipeline NULL: of every
+ * pipeline; limit <= 0 means 20). */
+int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
+                           int limit, kiln_err *err);
+
+#endif

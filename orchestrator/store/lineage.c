@@ -1,0 +1,112 @@
+/*
+ * lineage.c: artifacts (a path and a content hash, shared by every
+ * execution that used or made it) and the input/output events linking
+ * them to executions (ML Metadata's model). The lineage walk itself is a
+ * JSON view (json.c).
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_ARTIFACT[] =
+    "INSERT INTO artifacts (path, sha256, size, type, is_dir, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (path, sha256) DO UPDATE "
+    "SET type = CASE WHEN artifacts.type = 'file' THEN excluded.type "
+    "ELSE artifacts.type END RETURNING id";
+static const char SQL_EVENT[] =
+    "INSERT OR IGNORE INTO events (execution_id, artifact_id, type) "
+    "VALUES (?1, ?2, ?3)";
+static const char SQL_BY_ID[] =
+    "SELECT id FROM artifacts WHERE id = ?1";
+static const char SQL_BY_PREFIX[] =
+    "SELECT max(id), count(DISTINCT sha256) FROM artifacts "
+    "WHERE sha256 LIKE ?1 HAVING count(*) > 0";
+static const char SQL_BY_PATH[] =
+    "SELECT max(id) FROM artifacts WHERE path = ?1 HAVING count(*) > 0";
+
+int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
+                                const kiln_artifact_rec *recs, size_t n,
+                                kiln_err *err)
+{
+    const char *what = "recording artifacts";
+    int rc;
+    if ((rc = kiln_store__begin(st, err, what)) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *s = kiln_store__stmt(st, SQL_ARTIFACT, err, what);
+        int64_t id = 0;
+        rc = KILN_ERROR;
+        if (!s)
+            goto fail;
+        kiln_store__text(s, 1, recs[i].path);
+        kiln_store__text(s, 2, recs[i].sha256);
+        sqlite3_bind_int64(s, 3, recs[i].size);
+        kiln_store__text(s, 4, recs[i].type);
+        sqlite3_bind_int(s, 5, recs[i].is_dir);
+        sqlite3_bind_int64(s, 6, kiln_now_ms());
+        if ((rc = kiln_store__int(st, &id, s, 0, err, what)) != 0)
+            goto fail;
+        rc = KILN_ERROR;
+        if (!(s = kiln_store__stmt(st, SQL_EVENT, err, what)))
+            goto fail;
+        sqlite3_bind_int64(s, 1, exec_id);
+        sqlite3_bind_int64(s, 2, id);
+        kiln_store__text(s, 3, recs[i].output ? "output" : "input");
+        if ((rc = kiln_store__write(st, s, err, what)) != 0)
+            goto fail;
+    }
+    return kiln_store__commit(st, err, what);
+fail:
+    kiln_store__rollback(st);
+    return rc;
+}
+
+int kiln_store_artifact_find(kiln_store *st, int64_t *out,
+                             const char *query, kiln_err *err)
+{
+    const char *what = "finding an artifact";
+    size_t len = strlen(query), hex = strspn(query, "0123456789abcdef");
+    sqlite3_stmt *s;
+    int64_t found = 0;
+    char *end, *arg;
+    long long id = strtoll(query, &end, 10);
+    int rc;
+
+    *out = 0;
+    if (len && *end == '\0' && id > 0 && len < 12) {
+        if (!(s = kiln_store__stmt(st, SQL_BY_ID, err, what)))
+            return KILN_ERROR;
+        sqlite3_bind_int64(s, 1, id);
+    } else if (hex == len && len >= 6 && len <= 64) {
+        if (!(s = kiln_store__stmt(st, SQL_BY_PREFIX, err, what)))
+            return KILN_ERROR;
+        arg = kiln_asprintf("%s%%", query);
+        kiln_store__text(s, 1, arg);
+        free(arg);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) > 1) {
+            kiln_store__end(st, s, rc, err, what);
+            return kiln_err_set(err, KILN_EINVAL, "hash prefix %s is "
+                                "ambiguous: give more digits", query);
+        }
+        if (rc == SQLITE_ROW)
+            found = sqlite3_column_int64(s, 0);
+        if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
+            return rc;
+        s = NULL;
+    } else {
+        if (!(s = kiln_store__stmt(st, SQL_BY_PATH, err, what)))
+            return KILN_ERROR;
+        arg = kiln_path_absolute(query);
+        kiln_store__text(s, 1, arg);
+        free(arg);
+    }
+    if (s && (rc = kiln_store__int(st, &found, s, 0, err, what)) != 0)
+        return rc;
+    if (!found)
+        return kiln_err_set(err, KILN_ENOTFOUND, "no artifact %s recorded "
+                            "in %s", query, st->path);
+    *out = found;
+    return 0;
+}

@@ -1,0 +1,181 @@
+/*
+ * models.c: the model registry. A version is an artifact a run made; an
+ * alias (production, staging...) has a history of rows, the newest one
+ * not rolled back being where it points.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_NEXT_VERSION[] =
+    "SELECT coalesce(max(version), 0) + 1 FROM models WHERE name = ?1";
+static const char SQL_REGISTER[] =
+    "INSERT INTO models (name, version, artifact_id, run_id, execution_id, "
+    "git_commit, metrics, created_at) SELECT ?1, ?2, (SELECT id FROM "
+    "artifacts WHERE path = ?3 AND sha256 = ?4), ?5, ?6, (SELECT git_commit "
+    "FROM runs WHERE id = ?5), (SELECT coalesce(json_group_object(step || "
+    "'.' || key, value), '{}') FROM metrics WHERE run_id = ?5), ?7";
+static const char SQL_HAS_VERSION[] =
+    "SELECT count(*) FROM models WHERE name = ?1 AND version = ?2";
+static const char SQL_ALIAS_SET[] =
+    "INSERT INTO model_aliases (name, alias, version, set_at) "
+    "VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_ALIAS_LAST2[] =
+    "SELECT id, version FROM model_aliases WHERE name = ?1 AND alias = ?2 "
+    "AND rolled_back = 0 ORDER BY id DESC LIMIT 2";
+static const char SQL_ALIAS_UNDO[] =
+    "UPDATE model_aliases SET rolled_back = 1 WHERE id = ?1";
+static const char SQL_ALIASES[] =
+    "SELECT c.name, c.alias, c.version, p.path FROM (SELECT a.name, "
+    "a.alias, a.version FROM model_aliases a WHERE a.rolled_back = 0 AND "
+    "a.id = (SELECT max(b.id) FROM model_aliases b WHERE b.name = a.name "
+    "AND b.alias = a.alias AND b.rolled_back = 0)) c JOIN models m ON "
+    "m.name = c.name AND m.version = c.version JOIN artifacts p ON "
+    "p.id = m.artifact_id ORDER BY c.name, c.alias";
+
+int kiln_store_model_register(kiln_store *st, int *out_version,
+                              const char *name, const char *path,
+                              const char *sha256, int64_t run_id,
+                              int64_t exec_id, kiln_err *err)
+{
+    const char *what = "registering a model";
+    sqlite3_stmt *s;
+    int64_t version = 1;
+    int rc;
+
+    if ((rc = kiln_store__begin(st, err, what)) != 0)
+        return rc;
+    rc = KILN_ERROR;
+    if (!(s = kiln_store__stmt(st, SQL_NEXT_VERSION, err, what)))
+        goto fail;
+    kiln_store__text(s, 1, name);
+    if ((rc = kiln_store__int(st, &version, s, 1, err, what)) != 0)
+        goto fail;
+    rc = KILN_ERROR;
+    if (!(s = kiln_store__stmt(st, SQL_REGISTER, err, what)))
+        goto fail;
+    kiln_store__text(s, 1, name);
+    sqlite3_bind_int64(s, 2, version);
+    kiln_store__text(s, 3, path);
+    kiln_store__text(s, 4, sha256);
+    sqlite3_bind_int64(s, 5, run_id);
+    sqlite3_bind_int64(s, 6, exec_id);
+    sqlite3_bind_int64(s, 7, kiln_now_ms());
+    if ((rc = kiln_store__write(st, s, err, what)) != 0)
+        goto fail;
+    *out_version = (int)version;
+    return kiln_store__commit(st, err, what);
+fail:
+    kiln_store__rollback(st);
+    return rc;
+}
+
+int kiln_store_model_promote(kiln_store *st, const char *name, int version,
+                             const char *alias, kiln_err *err)
+{
+    const char *what = "updating the model registry";
+    sqlite3_stmt *s = kiln_store__stmt(st, SQL_HAS_VERSION, err, what);
+    int64_t n = 0;
+    int rc;
+    if (!s)
+        return KILN_ERROR;
+    kiln_store__text(s, 1, name);
+    sqlite3_bind_int(s, 2, version);
+    if ((rc = kiln_store__int(st, &n, s, 0, err, what)) != 0)
+        return rc;
+    if (n == 0)
+        return kiln_err_set(err, KILN_ENOTFOUND, "model %s has no version "
+                            "%d", name, version);
+    if (!(s = kiln_store__stmt(st, SQL_ALIAS_SET, err, what)))
+        return KILN_ERROR;
+    kiln_store__text(s, 1, name);
+    kiln_store__text(s, 2, alias);
+    sqlite3_bind_int(s, 3, version);
+    sqlite3_bind_int64(s, 4, kiln_now_ms());
+    return kiln_store__write(st, s, err, what);
+}
+
+int kiln_store_model_rollback(kiln_store *st, int *out_version,
+                              const char *name, const char *alias,
+                              kiln_err *err)
+{
+    const char *what = "rolling back";
+    int64_t ids[2], versions[2];
+    sqlite3_stmt *s;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = kiln_store__begin(st, err, what)) != 0)
+        return rc;
+    rc = KILN_ERROR;
+    /* The alias's two newest rows still in force. */
+    if (!(s = kiln_store__stmt(st, SQL_ALIAS_LAST2, err, what)))
+        goto fail;
+    kiln_store__text(s, 1, name);
+    kiln_store__text(s, 2, alias);
+    while (n < 2 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ids[n] = sqlite3_column_int64(s, 0);
+        versions[n] = sqlite3_column_int64(s, 1);
+        n++;
+    }
+    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
+        goto fail;
+    if (n < 2) {
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "%s of model %s has no "
+                          "earlier version to roll back to", alias, name);
+        goto fail;
+    }
+    rc = KILN_ERROR;
+    if (!(s = kiln_store__stmt(st, SQL_ALIAS_UNDO, err, what)))
+        goto fail;
+    sqlite3_bind_int64(s, 1, ids[0]);
+    if ((rc = kiln_store__write(st, s, err, what)) != 0)
+        goto fail;
+    *out_version = (int)versions[1];
+    return kiln_store__commit(st, err, what);
+fail:
+    kiln_store__rollback(st);
+    return rc;
+}
+
+int kiln_store_model_aliases(kiln_model_alias **out, size_t *n,
+                             kiln_store *st, kiln_err *err)
+{
+    const char *what = "reading model aliases";
+    sqlite3_stmt *s = kiln_store__stmt(st, SQL_ALIASES, err, what);
+    size_t cap = 0;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    if (!s)
+        return KILN_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        kiln_model_alias *a;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = kiln_realloc(*out, cap * sizeof(**out));
+        }
+        a = &(*out)[(*n)++];
+        a->name = kiln_store__dup(s, 0);
+        a->alias = kiln_store__dup(s, 1);
+        a->version = sqlite3_column_int(s, 2);
+        a->path = kiln_store__dup(s, 3);
+    }
+    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0) {
+        kiln_model_aliases_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+void kiln_model_aliases_free(kiln_model_alias *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].name);
+        free(a[i].alias);
+        free(a[i].path);
+    }
+    free(a);
+}
