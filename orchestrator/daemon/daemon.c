@@ -427,9 +427,11 @@ int kiln_daemon_run(const kiln_daemon_options *o)
         t0 = uv_hrtime();
         n = kiln_daemon__load_all(&dm, true);
         kiln_daemon__recover(&dm);
-        uv_timer_start(&dm.orphans, kiln_daemon__on_orphan_timer, ORPHAN_CHECK_MS,
+        uv_timer_start(&dm.orphans, kiln_daemon__on_orphan_timer,
+                       ORPHAN_CHECK_MS,
                        ORPHAN_CHECK_MS);
-        if (kiln_inbox_open(&dm.inbox, &dm.loop, o->state_dir, kiln_daemon__on_request,
+        if (kiln_inbox_open(&dm.inbox, &dm.loop, o->state_dir,
+                            kiln_daemon__on_request,
                             &dm, &err) != 0)
             say("warning: %s: kiln trigger cannot reach this daemon",
                 err.msg);

@@ -1,0 +1,237 @@
+/*
+ * hashing.c: after an attempt ended, off the loop: its declared inputs
+ * and outputs found and hashed, its metrics read, its outputs kept in the
+ * cache; then, on the loop, all of it recorded with the attempt's end in
+ * one transaction (artifacts, metrics, a model version, the cache entry).
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/metrics.h"
+#include "engine/cache.h"
+
+typedef struct hash_job {
+    uv_work_t req;
+    step_rt *s;
+    kiln_artifact_list in, out;
+    kiln_metrics metrics;
+    kiln_err err;
+    int rc;
+    bool cached;             /* outputs are now in the object store */
+    kiln_cache_files files;  /* ...as these files */
+    kiln_exec_state status;  /* how the attempt ended: when not
+                                SUCCEEDED, its metrics alone are read */
+    char why[300];           /* ...and why it failed */
+} hash_job;
+
+/* Read the attempt's metrics: $KILN_METRICS, then the declared file
+ * (not after a failure: it may be an earlier attempt's). Warnings go to
+ * the end of the step's log. Runs on the thread pool. */
+static void read_metrics(hash_job *j)
+{
+    step_rt *s = j->s;
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    kiln_buf warn = KILN_BUF_INIT;
+    if (s->metrics_path)
+        kiln_metrics_read(&j->metrics, s->metrics_path, &warn);
+    if (st->metrics && j->status == KILN_EXEC_SUCCEEDED) {
+        char *path = kiln_path_join(s->workdir, st->metrics);
+        if (!kiln_metrics_read(&j->metrics, path, &warn))
+            kiln_buf_printf(&warn, "kiln: warning: the step declared "
+                            "metrics file %s but did not write it\n",
+                            st->metrics);
+        free(path);
+    }
+    if (warn.len && s->log_path) {
+        FILE *f = fopen(s->log_path, "a");
+        if (f) {
+            fputs(kiln_buf_cstr(&warn), f);
+            fclose(f);
+        }
+    }
+    kiln_buf_dispose(&warn);
+}
+
+static void hash_work(uv_work_t *req)
+{
+    hash_job *j = req->data;
+    const kiln_step *st = &j->s->run->p->steps[j->s->idx];
+    if (j->status != KILN_EXEC_SUCCEEDED) {
+        read_metrics(j);
+        return;
+    }
+    /* Inputs hashed for the cache key before the step are what it read;
+     * otherwise hash them now. */
+    if (j->s->cache_key[0]) {
+        j->in = j->s->inputs;
+        memset(&j->s->inputs, 0, sizeof(j->s->inputs));
+        j->rc = 0;
+    } else {
+        j->rc = kiln_artifacts_collect_inputs(&j->in, j->s->workdir, st,
+                                              &j->err);
+    }
+    if (j->rc == 0)
+        j->rc = kiln_artifacts_collect(&j->out, j->s->workdir, &st->outputs,
+                                       &j->err);
+    read_metrics(j);
+    /* Keep the outputs for the next run with the same key. */
+    if (j->rc == 0 && j->s->cache_key[0] && j->out.n_missing == 0) {
+        kiln_err cerr = KILN_ERR_INIT;
+        j->cached = kiln_cache_save(&j->files, j->s->run->eng->objects,
+                                    j->s->workdir, &j->out, &cerr) == 0;
+    }
+}
+
+/* register: the output named by the step becomes the model's next
+ * version. */
+static int register_model(step_rt *s, const kiln_artifact_list *out,
+                          kiln_err *err)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    char *want, *path;
+    int version, rc = 0;
+
+    if (!st->register_model)
+        return 0;
+    want = kiln_path_join(s->workdir, st->register_path);
+    path = kiln_path_absolute(want);
+    free(want);
+    for (size_t i = 0; i < out->n; i++) {
+        if (strcmp(out->items[i].path, path) == 0) {
+            rc = kiln_store_model_register(s->run->eng->store, &version,
+                                           st->register_model, path,
+                                           out->items[i].sha256, s->run->id,
+                                           s->exec_id, err);
+            if (rc == 0 && st->register_alias)
+                rc = kiln_store_model_promote(s->run->eng->store,
+                                              st->register_model, version,
+                                              st->register_alias, err);
+            if (rc == 0 && s->log_path) {
+                FILE *f = fopen(s->log_path, "a");
+                if (f) {
+                    fprintf(f, "kiln: registered %s as version %d of model "
+                            "%s%s%s\n", path, version, st->register_model,
+                            st->register_alias ? ", now " : "",
+                            st->register_alias ? st->register_alias : "");
+                    fclose(f);
+                }
+            }
+            break;
+        }
+    }
+    free(path);
+    return rc;
+}
+
+static void hash_done(uv_work_t *req, int status)
+{
+    hash_job *j = req->data;
+    step_rt *s = j->s;
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err err = KILN_ERR_INIT;
+    char why[600];
+    (void)status;
+
+    why[0] = '\0';
+    run->n_hashing--;
+    s->phase = PHASE_IDLE;
+    kiln_crash_point("hashed");
+    kiln_engine__tx_begin(run);
+    if (j->status != KILN_EXEC_SUCCEEDED) {
+        if (kiln_store_record_metrics(run->eng->store, s->exec_id, run->id,
+                                      st->name, j->metrics.n,
+                                      (const char *const *)j->metrics.keys,
+                                      j->metrics.values, &err) != 0)
+            kiln_engine__store_failed(run, &err);
+        snprintf(why, sizeof(why), "%s", j->why);
+        /* validate-step exits 1 when checks failed: say how many. */
+        for (size_t i = 0; st->validation && s->exit_code == 1 &&
+                           i < j->metrics.n; i++)
+            if (strcmp(j->metrics.keys[i], "validate.violations") == 0)
+                snprintf(why, sizeof(why), "%.0f check%s failed (kiln logs "
+                         "%lld %s)", j->metrics.values[i],
+                         j->metrics.values[i] == 1 ? "" : "s",
+                         (long long)run->id, st->name);
+        kiln_metrics_dispose(&j->metrics);
+        kiln_engine__attempt_finish(s, j->status, why, false);
+        free(j);
+        return;
+    }
+    if (j->rc != 0) {
+        snprintf(why, sizeof(why), "cannot hash its artifacts: %s",
+                 j->err.msg);
+    } else if (j->out.n_missing) {
+        kiln_buf b = KILN_BUF_INIT;
+        for (size_t i = 0; i < j->out.n_missing; i++)
+            kiln_buf_printf(&b, "%s%s", i ? ", " : "", j->out.missing[i]);
+        snprintf(why, sizeof(why), "declared output%s missing after the "
+                 "step exited 0: %s", j->out.n_missing > 1 ? "s" : "",
+                 kiln_buf_cstr(&b));
+        kiln_buf_dispose(&b);
+    } else {
+        size_t n = j->in.n + j->out.n, k = 0;
+        kiln_artifact_rec *recs = kiln_calloc(n ? n : 1, sizeof(*recs));
+        for (size_t i = 0; i < j->in.n; i++, k++) {
+            recs[k].path = j->in.items[i].path;
+            recs[k].sha256 = j->in.items[i].sha256;
+            recs[k].size = j->in.items[i].size;
+            recs[k].is_dir = j->in.items[i].is_dir;
+            recs[k].type = "file";
+        }
+        for (size_t i = 0; i < j->out.n; i++, k++) {
+            recs[k].path = j->out.items[i].path;
+            recs[k].sha256 = j->out.items[i].sha256;
+            recs[k].size = j->out.items[i].size;
+            recs[k].is_dir = j->out.items[i].is_dir;
+            recs[k].type = kiln_artifact_type(st->kind);
+            recs[k].output = true;
+        }
+        /* Metrics first: a registered model carries the run's metrics. */
+        if (kiln_store_record_artifacts(run->eng->store, s->exec_id, recs, n,
+                                        &err) != 0 ||
+            kiln_store_record_metrics(run->eng->store, s->exec_id, run->id,
+                                      st->name, j->metrics.n,
+                                      (const char *const *)j->metrics.keys,
+                                      j->metrics.values, &err) != 0 ||
+            register_model(s, &j->out, &err) != 0)
+            kiln_engine__store_failed(run, &err);
+        if (j->cached &&
+            kiln_store_cache_save(run->eng->store, s->exec_id, s->cache_key,
+                                  j->files.n, j->files.rel,
+                                  j->files.sha256, &err) != 0)
+            kiln_engine__store_failed(run, &err);
+        free(recs);
+    }
+    kiln_cache_files_dispose(&j->files);
+    kiln_metrics_dispose(&j->metrics);
+    kiln_artifact_list_dispose(&j->in);
+    kiln_artifact_list_dispose(&j->out);
+    free(j);
+    if (why[0] && s->exit_code == 0)
+        s->exit_code = -1; /* the command succeeded; the step did not */
+    kiln_engine__attempt_finish(s, why[0] ? KILN_EXEC_FAILED
+                                          : KILN_EXEC_SUCCEEDED, why,
+                   why[0] == '\0');
+}
+
+/* Finish an attempt off the loop: hash its artifacts and read its
+ * metrics, or for one that did not succeed (status and why), only read
+ * its metrics. */
+void kiln_engine__hash_start(step_rt *s, kiln_exec_state status,
+                             const char *why)
+{
+    hash_job *j = kiln_calloc(1, sizeof(*j));
+    j->s = s;
+    j->status = status;
+    s->phase = PHASE_HASHING;
+    if (why)
+        snprintf(j->why, sizeof(j->why), "%s", why);
+    j->req.data = j;
+    s->run->n_hashing++;
+    uv_queue_work(s->run->eng->loop, &j->req, hash_work, hash_done);
+}
+

@@ -1,0 +1,190 @@
+/*
+ * internal.h: what the engine's files share: the runtime state of an
+ * engine, its runs and their steps, and the functions that move them.
+ *
+ *   engine.c .. the engine, dispatch, a run's life and every state change
+ *   step.c .... gates, an attempt's environment, start, timeout and end
+ *   hashing.c . after an attempt: artifacts, metrics, model versions, the
+ *               cache entry, on the thread pool
+ *   restore.c . before a step's first attempt: its cache key and a
+ *               restore of its outputs, a retry's reuse
+ *   resume.c .. taking over a run a dead kiln left (kiln_run_resume())
+ */
+#ifndef KILN_ENGINE_INTERNAL_H
+#define KILN_ENGINE_INTERNAL_H
+
+#include "engine/engine.h"
+#include "engine/artifacts.h"
+#include "engine/env.h"
+#include "executors/executor.h"
+
+/* What a step is doing beyond its state, one at a time (tmux's job
+ * states): the step's state says where it is in the DAG, its phase what
+ * kiln is doing for it right now. */
+typedef enum step_phase {
+    PHASE_IDLE = 0,    /* nothing: not dispatched yet, or between
+                          attempts */
+    PHASE_CACHE,       /* its cache key and entry are being looked at, or
+                          its outputs restored, on the thread pool */
+    PHASE_CHECKED,     /* the cache had nothing: it runs when dispatched */
+    PHASE_RUNNING,     /* an attempt's process runs */
+    PHASE_TIMED_OUT,   /* ...and is being stopped: its timeout passed */
+    PHASE_HASHING      /* an attempt ended: its artifacts are hashed and
+                          metrics read, on the thread pool */
+} step_phase;
+
+typedef struct step_rt {
+    kiln_run *run;
+    size_t idx;
+    kiln_step_state state;
+    int attempt;            /* attempts started so far */
+    unsigned unmet;         /* needs not yet succeeded */
+    size_t n_down;          /* steps that need this one */
+    size_t *down;
+    uv_timer_t timer;       /* retry delay, or timeout while running */
+    kiln_task task;
+    kiln_executor *ex;      /* while running */
+    unsigned slots;         /* of --jobs it holds while it runs */
+    int64_t exec_id;        /* the running attempt's executions row */
+    int exit_code;          /* of the attempt that ended (-1: none) */
+    int term_signal;
+    int64_t exec_finished_ms;
+    step_phase phase;
+    char cache_key[KILN_HASH_HEX]; /* "" until computed */
+    kiln_artifact_list inputs; /* hashed for the key (cache_key set),
+                                  before the step ran: what it consumed,
+                                  recorded as such */
+    bool by_gate;           /* SKIPPED because something upstream was
+                               gated: not a failure */
+    int64_t started_ms, finished_ms;
+    char reason[256];
+    kiln_env env;           /* the running attempt's environment */
+    char *log_path;
+    char *status_path;      /* where kiln-shim writes the exit status */
+    char *metrics_path;     /* $KILN_METRICS of the attempt */
+    char *workdir;
+    char *job_name;         /* "PIPELINE.STEP", for a cluster's queue */
+} step_rt;
+
+struct kiln_run {
+    kiln_engine *eng;
+    kiln_run *next;          /* in eng->runs */
+    const kiln_pipeline *p;  /* borrowed: may go before the run's memory,
+                                which waits for its timers to close */
+    size_t n_steps;
+    int64_t id;
+    kiln_run_state state;
+    bool cancelling;
+    bool finished;           /* on_done was called */
+    size_t n_done;           /* steps in an end state */
+    size_t n_running;
+    size_t n_hashing;        /* artifact hashing jobs on the thread pool */
+    step_rt *steps;
+    char *root;
+    char *file;              /* the pipeline file the run was started
+                                with (a pinned run's is in its checkout):
+                                validate-step reads the checks there */
+    char *log_dir;           /* STATE/logs/RUN: STEP.ATTEMPT.log files */
+    int64_t reuse_run;       /* a retry of this run (0: none)... */
+    int64_t *reuse_exec;     /* ...reusing these executions, by step */
+    kiln_env base_env;       /* environ + pipeline env + params + KILN_* */
+    size_t n_params;
+    kiln_kv *params;         /* effective params (gates read them) */
+    kiln_err store_err;
+    bool drain_wanted;       /* a store failure: drain at next dispatch */
+    kiln_run_event_cb on_event;
+    kiln_run_done_cb on_done;
+    void *data;
+    int pending_closes;      /* step timers still closing */
+    bool free_requested;
+};
+
+struct kiln_engine {
+    uv_loop_t *loop;
+    kiln_store *store;
+    char *state_dir;
+    unsigned jobs;
+    unsigned busy;           /* slots in use */
+    bool cache;              /* skip steps whose outputs are cached */
+    char *objects;           /* STATE/objects: the cache's store */
+    char *kiln;              /* this binary: steps with checks run
+                                `kiln validate-step` */
+    size_t n_pools;
+    struct pool {
+        char *name;
+        unsigned cap, busy;
+    } *pools;                /* named limits on classes of steps */
+    kiln_run *runs;          /* live runs */
+    kiln_run *cursor;        /* round-robin position for dispatch */
+    size_t n_executors;
+    kiln_executor **executors;
+    uv_prepare_t prepare;    /* dispatches once per loop iteration */
+    bool dispatch_wanted;
+};
+
+/* KILN_PARAM_<NAME>: the parameter's name in upper case. */
+
+/* engine.c: state changes, slots, dispatch. */
+/* Remember the first store failure and start no more steps. */
+void kiln_engine__store_failed(kiln_run *run, const kiln_err *err);
+/* Tell the run's owner something changed (step -1: the run). */
+void kiln_engine__emit(kiln_run *run, ssize_t step);
+/* Change a step's state as of at_ms (0: now), record it, tell the
+ * owner; kiln_engine__step_set() is as of now. */
+void kiln_engine__step_set_at(step_rt *s, kiln_step_state state,
+                              const char *reason, int64_t at_ms);
+void kiln_engine__step_set(step_rt *s, kiln_step_state state,
+                           const char *reason);
+/* One transaction for the writes of one change of a run. */
+void kiln_engine__tx_begin(kiln_run *run);
+void kiln_engine__tx_end(kiln_run *run);
+/* s succeeded: the steps whose last need it was become ready. */
+void kiln_engine__succeed(step_rt *s, const char *why, int64_t at_ms);
+/* Everything downstream of s is skipped (by_gate: because of a gate). */
+void kiln_engine__skip_downstream(step_rt *s, const char *why,
+                                  bool by_gate);
+unsigned kiln_engine__step_slots(const kiln_engine *eng,
+                                 const kiln_step *st);
+void kiln_engine__take_slot(step_rt *s);
+void kiln_engine__release_slot(step_rt *s);
+/* The engine's executor called name, created on first use. */
+int kiln_engine__executor(kiln_executor **out, kiln_engine *eng,
+                          const char *name, kiln_err *err);
+void kiln_engine__request_dispatch(kiln_engine *eng);
+/* End the run once every step has ended. */
+void kiln_engine__run_maybe_finish(kiln_run *run);
+/* The runtime state of a run already recorded as id. */
+kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
+                               int64_t id);
+void kiln_engine__env_set_kv(kiln_env *e, size_t n, const kiln_kv *kv);
+
+/* step.c: attempts. */
+/* Decide a step's when: before its first attempt: true when it may run;
+ * otherwise it is recorded gated (or failed) and what follows skipped. */
+bool kiln_engine__gate_passes(step_rt *s);
+/* Start s's next attempt. */
+void kiln_engine__step_start(step_rt *s);
+/* An attempt ended at at_ms: success, another attempt, or failure. */
+void kiln_engine__step_attempt_ended(step_rt *s, bool ok,
+                                     const char *reason, int64_t at_ms);
+/* Record the end of the running attempt and move the step on, ending the
+ * transaction the caller began. */
+void kiln_engine__attempt_finish(step_rt *s, kiln_exec_state status,
+                                 const char *why, bool ok);
+void kiln_engine__on_task_done(kiln_task *task, void *data);
+
+/* hashing.c */
+/* Finish an attempt off the loop: hash its artifacts and read its
+ * metrics (only its metrics when status is not SUCCEEDED). */
+void kiln_engine__hash_start(step_rt *s, kiln_exec_state status,
+                             const char *why);
+
+/* restore.c */
+/* Should s's cache be looked at before its first attempt? */
+bool kiln_engine__cacheable(step_rt *s);
+/* Hash s's inputs into its key off the loop, then look it up. */
+void kiln_engine__cache_check(step_rt *s);
+/* A retry: record from_exec's outputs and metrics as s's, and go on. */
+void kiln_engine__step_reuse(step_rt *s, int64_t from_exec);
+
+#endif

@@ -1,0 +1,361 @@
+/*
+ * step.c: one attempt of a step: its gate, environment and task, its
+ * start (recorded before its process starts), its timeout, and its end.
+ */
+#include "internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/command.h"
+
+/* Retry delays double from the step's retry_delay up to this. */
+#define MAX_RETRY_DELAY_MS (10 * 60 * 1000)
+
+/* Gates. */
+
+static bool gate_lookup(double *out, const kiln_expr *ref, void *data)
+{
+    step_rt *s = data;
+    kiln_run *run = s->run;
+    kiln_err err = KILN_ERR_INIT;
+    bool found = false;
+    if (ref->kind == KILN_EXPR_METRIC) {
+        if (kiln_store_metric_get(run->eng->store, out, &found, run->id,
+                                  ref->step, ref->key, &err) != 0)
+            kiln_engine__store_failed(run, &err);
+        return found;
+    }
+    for (size_t i = 0; i < run->n_params; i++) {
+        if (strcmp(run->params[i].key, ref->key) == 0) {
+            char *end;
+            *out = strtod(run->params[i].value, &end);
+            return end != run->params[i].value && *end == '\0';
+        }
+    }
+    return false;
+}
+
+/* Decide a step's when: before its first attempt. Returns true when it
+ * may run; otherwise the step is gated (false) or failed (no value). */
+bool kiln_engine__gate_passes(step_rt *s)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    kiln_buf trace = KILN_BUF_INIT;
+    kiln_err err = KILN_ERR_INIT;
+    char why[600];
+    bool pass = true;
+
+    if (!st->when_expr || s->attempt > 0)
+        return true;
+    kiln_engine__tx_begin(s->run);
+    if (kiln_expr_eval(&pass, st->when_expr, gate_lookup, s, &trace,
+                       &err) != 0) {
+        snprintf(why, sizeof(why), "gate %s: %s", st->when, err.msg);
+        kiln_engine__step_set(s, KILN_STEP_FAILED, why);
+        snprintf(why, sizeof(why), "upstream step \"%s\" failed", st->name);
+        kiln_engine__skip_downstream(s, why, false);
+        pass = false;
+    } else if (!pass) {
+        snprintf(why, sizeof(why), "gated: %s was false (%s)", st->when,
+                 kiln_buf_cstr(&trace));
+        kiln_engine__step_set(s, KILN_STEP_GATED, why);
+        snprintf(why, sizeof(why), "upstream step \"%s\" was gated",
+                 st->name);
+        kiln_engine__skip_downstream(s, why, true);
+    }
+    kiln_engine__tx_end(s->run);
+    kiln_buf_dispose(&trace);
+    return pass;
+}
+
+static void on_retry_timer(uv_timer_t *timer)
+{
+    step_rt *s = timer->data;
+    if (s->state == KILN_STEP_RETRYING)
+        kiln_engine__step_set(s, KILN_STEP_READY, NULL);
+    kiln_engine__request_dispatch(s->run->eng);
+}
+
+static void on_timeout(uv_timer_t *timer)
+{
+    step_rt *s = timer->data;
+    if (s->state != KILN_STEP_RUNNING || !s->ex)
+        return;
+    s->phase = PHASE_TIMED_OUT;
+    kiln_executor_cancel(s->ex, &s->task, false);
+}
+
+/* KILN_MODEL_<NAME>_<ALIAS>: the path of the version each registry alias
+ * points at now, so a deploy step knows what to ship. */
+static void set_model_env(step_rt *s)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_model_alias *aliases = NULL;
+    size_t n = 0;
+    if (kiln_store_model_aliases(&aliases, &n, s->run->eng->store,
+                                 &err) != 0) {
+        kiln_engine__store_failed(s->run, &err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *key = kiln_asprintf("KILN_MODEL_%s_%s", aliases[i].name,
+                                  aliases[i].alias);
+        for (char *c = key; *c; c++)
+            *c = (char)(isalnum((unsigned char)*c)
+                            ? toupper((unsigned char)*c) : '_');
+        kiln_env_set(&s->env, key, aliases[i].path);
+        free(key);
+    }
+    kiln_model_aliases_free(aliases, n);
+}
+
+/* Build the attempt's environment, log and status paths and task.
+ * Returns 0, or an error when it has no executor (recorded as a failed
+ * attempt by the caller). */
+static int step_prepare(step_rt *s, kiln_err *err)
+{
+    kiln_run *run = s->run;
+    kiln_engine *eng = run->eng;
+    const kiln_step *st = &run->p->steps[s->idx];
+    char attempt[16];
+    int rc;
+
+    if ((rc = kiln_engine__executor(&s->ex, eng, st->executor, err)) != 0)
+        return rc;
+    free(s->log_path);
+    s->log_path = kiln_asprintf("%s/%s.%d.log", run->log_dir, st->name,
+                                s->attempt);
+    free(s->status_path);
+    free(s->job_name);
+    s->job_name = NULL;
+    s->status_path = kiln_asprintf("%s/%s.%d.status", run->log_dir,
+                                   st->name, s->attempt);
+
+    kiln_env_dispose(&s->env);
+    kiln_env_borrow(&s->env, kiln_env_vector(&run->base_env));
+    kiln_engine__env_set_kv(&s->env, st->n_env, st->env);
+    kiln_env_set(&s->env, "KILN_STEP", st->name);
+    snprintf(attempt, sizeof(attempt), "%d", s->attempt);
+    kiln_env_set(&s->env, "KILN_ATTEMPT", attempt);
+    free(s->metrics_path);
+    s->metrics_path = kiln_asprintf("%s/%s.%d.metrics.json", run->log_dir,
+                                    st->name, s->attempt);
+    unlink(s->metrics_path);
+    kiln_env_set(&s->env, "KILN_METRICS", s->metrics_path);
+    set_model_env(s);
+
+    memset(&s->task, 0, sizeof(s->task));
+    s->task.argv = st->validation
+                       ? kiln_command_validate_argv(eng->kiln, st->run,
+                                                    run->file, st->name)
+                       : kiln_command_argv(st->run);
+    s->task.env = kiln_env_vector(&s->env);
+    s->task.workdir = s->workdir;
+    s->task.log_path = s->log_path;
+    s->task.status_path = s->status_path;
+    s->task.cpus = st->resources.cpus ? st->resources.cpus : 1;
+    s->task.name = s->job_name = kiln_asprintf("%s.%s", run->p->name,
+                                               st->name);
+    s->task.mem_mb = st->resources.mem_mb;
+    s->task.gpus = st->resources.gpus;
+    s->task.time_limit_ms = st->resources.time_ms;
+    s->task.partition = st->resources.partition;
+    s->task.account = st->slurm.account;
+    s->task.qos = st->slurm.qos;
+    s->task.n_extra = st->slurm.extra.n;
+    s->task.extra = st->slurm.extra.items;
+    s->task.data = s;
+    return 0;
+}
+
+/* Start the prepared attempt's process. */
+static int step_spawn(step_rt *s, kiln_err *err)
+{
+    int rc = kiln_executor_start(s->ex, &s->task, err);
+    if (rc != 0) {
+        free((char **)s->task.argv);
+        s->task.argv = NULL;
+    }
+    return rc;
+}
+
+/* Finish an attempt that ended at at_ms: decide between success, another
+ * attempt and failure. */
+void kiln_engine__step_attempt_ended(step_rt *s, bool ok, const char *reason,
+                               int64_t at_ms)
+{
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+
+    if (ok) {
+        kiln_engine__succeed(s, NULL, at_ms);
+    } else if (run->cancelling) {
+        kiln_engine__step_set_at(s, KILN_STEP_CANCELLED, reason, at_ms);
+    } else if (s->attempt <= st->retries) {
+        int64_t delay = st->retry_delay_ms;
+        char why[300];
+        for (int i = 1; i < s->attempt && delay < MAX_RETRY_DELAY_MS; i++)
+            delay *= 2;
+        if (delay > MAX_RETRY_DELAY_MS)
+            delay = MAX_RETRY_DELAY_MS;
+        snprintf(why, sizeof(why), "%s; retrying in %.1fs", reason,
+                 (double)delay / 1000.0);
+        kiln_engine__step_set_at(s, KILN_STEP_RETRYING, why, at_ms);
+        uv_timer_start(&s->timer, on_retry_timer, (uint64_t)delay, 0);
+    } else {
+        char why[300];
+        kiln_engine__step_set_at(s, KILN_STEP_FAILED, reason, at_ms);
+        snprintf(why, sizeof(why), "upstream step \"%s\" failed", st->name);
+        kiln_engine__skip_downstream(s, why, false);
+    }
+}
+
+/* Slots a step holds while it runs: its resources.cpus on this machine
+ * (at most --jobs, so a step asking for more still runs, alone), none
+ * when a cluster runs it: the cluster's scheduler weighs those. */
+void kiln_engine__step_start(step_rt *s)
+{
+    kiln_run *run = s->run;
+    kiln_engine *eng = run->eng;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err err = KILN_ERR_INIT, serr = KILN_ERR_INIT;
+    kiln_exec_rec rec;
+    int64_t now = kiln_now_ms();
+    int rc;
+
+    s->attempt++;
+    kiln_engine__take_slot(s);
+    rc = step_prepare(s, &err);
+    memset(&rec, 0, sizeof(rec));
+    rec.run_id = run->id;
+    rec.step = st->name;
+    rec.kind = kiln_step_kind_name(st->kind);
+    rec.attempt = s->attempt;
+    rec.log_path = s->log_path ? s->log_path : "";
+    rec.executor = st->executor;
+    rec.started_ms = now;
+    kiln_engine__tx_begin(run);
+    if (kiln_store_exec_start(eng->store, &s->exec_id, &rec, &serr) != 0)
+        kiln_engine__store_failed(run, &serr);
+    kiln_engine__step_set_at(s, KILN_STEP_RUNNING, NULL, now);
+    kiln_engine__tx_end(run);
+    kiln_crash_point("attempt-recorded");
+    if (rc == 0 && run->store_err.code) {
+        /* Not recorded: start nothing kiln could not account for. */
+        kiln_err_set(&err, KILN_ERROR, "%s", run->store_err.msg);
+        rc = KILN_ERROR;
+    }
+    if (rc == 0)
+        rc = step_spawn(s, &err);
+    if (rc != 0) {
+        char why[600];
+        snprintf(why, sizeof(why), "could not start: %s", err.msg);
+        free((char **)s->task.argv);
+        s->task.argv = NULL;
+        now = kiln_now_ms();
+        kiln_engine__tx_begin(run);
+        if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_EXEC_FAILED,
+                                   -1, 0, why, now, &serr) != 0)
+            kiln_engine__store_failed(run, &serr);
+        kiln_engine__release_slot(s);
+        kiln_engine__step_attempt_ended(s, false, why, now);
+        kiln_engine__tx_end(run);
+        return;
+    }
+    kiln_crash_point("spawned");
+    if (kiln_store_exec_set_external(eng->store, s->exec_id,
+                                     s->task.external_id,
+                                     s->task.started_ms, &serr) != 0)
+        kiln_engine__store_failed(run, &serr);
+    kiln_crash_point("started");
+    s->phase = PHASE_RUNNING;
+    if (st->timeout_ms > 0)
+        uv_timer_start(&s->timer, on_timeout, (uint64_t)st->timeout_ms, 0);
+}
+
+void kiln_engine__on_task_done(kiln_task *task, void *data)
+{
+    step_rt *s = task->data;
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    char why[300], dur[32];
+    kiln_exec_state status;
+    bool ok = false;
+
+    (void)data;
+
+    uv_timer_stop(&s->timer);
+    kiln_engine__release_slot(s);
+    free((char **)s->task.argv);
+    s->task.argv = NULL;
+
+    if (s->phase == PHASE_TIMED_OUT) {
+        snprintf(why, sizeof(why), "timed out after %s",
+                 kiln_fmt_duration(dur, sizeof(dur), st->timeout_ms));
+        status = KILN_EXEC_FAILED;
+    } else if (task->outcome == KILN_TASK_CANCELED) {
+        snprintf(why, sizeof(why), "cancelled");
+        status = KILN_EXEC_CANCELLED;
+    } else if (task->outcome == KILN_TASK_EXITED && task->exit_code == 0) {
+        why[0] = '\0';
+        status = KILN_EXEC_SUCCEEDED;
+        ok = true;
+    } else {
+        snprintf(why, sizeof(why), "%s", task->reason[0] ? task->reason :
+                 "failed");
+        status = KILN_EXEC_FAILED;
+    }
+    if (task->outcome == KILN_TASK_LOST)
+        status = KILN_EXEC_LOST;
+    s->phase = PHASE_IDLE;
+    s->ex = NULL;
+    s->exit_code = task->outcome == KILN_TASK_EXITED ||
+                   task->outcome == KILN_TASK_CANCELED ?
+                   (task->term_signal ? -1 : task->exit_code) : -1;
+    s->term_signal = task->term_signal;
+    s->exec_finished_ms = task->finished_ms;
+    /* A step that ended well with declared inputs, outputs or metrics is
+     * done only once they are found, hashed and read, off the loop. */
+    if (ok && (st->inputs.n || st->outputs.n || st->metrics ||
+               st->validation ||
+               (s->metrics_path && access(s->metrics_path, F_OK) == 0))) {
+        kiln_engine__hash_start(s, KILN_EXEC_SUCCEEDED, NULL);
+        return;
+    }
+    /* A failed attempt's $KILN_METRICS are kept too: a validate step
+     * that failed says by how much. */
+    if (!ok && task->outcome != KILN_TASK_LOST && s->metrics_path &&
+        access(s->metrics_path, F_OK) == 0) {
+        kiln_engine__hash_start(s, status, why);
+        return;
+    }
+    kiln_engine__tx_begin(run);
+    kiln_engine__attempt_finish(s, status, why, ok);
+}
+
+/* Record the end of the running attempt and move the step on, in the
+ * transaction the caller opened (kiln_engine__tx_begin()), which this ends. */
+void kiln_engine__attempt_finish(step_rt *s, kiln_exec_state status,
+                           const char *why, bool ok)
+{
+    kiln_run *run = s->run;
+    kiln_err err = KILN_ERR_INIT;
+    if (kiln_store_exec_finish(run->eng->store, s->exec_id, status,
+                               s->exit_code, s->term_signal,
+                               why[0] ? why : NULL, s->exec_finished_ms,
+                               &err) != 0)
+        kiln_engine__store_failed(run, &err);
+    /* A step that ended well while its run was draining did succeed. */
+    kiln_engine__step_attempt_ended(s, ok, why, s->exec_finished_ms);
+    kiln_engine__tx_end(run);
+    kiln_crash_point("attempt-ended");
+    kiln_engine__run_maybe_finish(run);
+    kiln_engine__request_dispatch(run->eng);
+}
+
+/* Hashing a step's artifacts on the thread pool. */
+
