@@ -329,8 +329,9 @@ static void set_mem(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
     if (kiln_dsl__is_text(val))
         for (; i < val->n && val->u.str[i] >= '0' && val->u.str[i] <= '9';
              i++)
-            n = n > (UINT64_MAX - 9) / 10 ? UINT64_MAX
-                                          : n * 10 + (uint64_t)(val->u.str[i] - '0');
+            n = n > (UINT64_MAX - 9) / 10
+                    ? UINT64_MAX
+                    : n * 10 + (uint64_t)(val->u.str[i] - '0');
     digits = i;
     if (digits > 0 && i < val->n) {
         switch (val->u.str[i] | 0x20) {

@@ -742,8 +742,8 @@ static int slurm_attach(kiln_executor *ex, kiln_task *task,
 }
 
 /* scancel: Slurm sends SIGTERM and SIGKILL KillWait seconds later; a
- * forced cancel also sends SIGKILL to everything in the job at once. on_done follows once squeue says
- * the job has ended. */
+ * forced cancel also sends SIGKILL to everything in the job at once.
+ * on_done follows once squeue says the job has ended. */
 static void slurm_cancel(kiln_executor *ex, kiln_task *task, bool force)
 {
     slurm_executor *se = (slurm_executor *)ex;
