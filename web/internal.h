@@ -30,7 +30,7 @@
 
 typedef struct kiln_web_sub kiln_web_sub;
 
-/* A request's target, decoded and checked once in server.c before any
+/* A request's target, decoded and checked once in request.c before any
  * route sees it: every string is UTF-8 text with no control character,
  * in the request's pool. */
 typedef struct kiln_web_param {
@@ -44,7 +44,7 @@ typedef struct kiln_web_target {
     size_t n_params;
 } kiln_web_target;
 
-/* Wrong tokens sent from one client address (server.c throttles them). */
+/* Wrong tokens sent from one client address (auth.c throttles them). */
 #define KILN_WEB_STRIKE_SLOTS 64
 typedef struct kiln_web_strikes {
     unsigned char addr[16];  /* IPv4, or the /64 of an IPv6 address */
@@ -85,7 +85,6 @@ struct kiln_web {
     int open;                /* client sockets not yet closed */
     bool stopping;
     bool listener_closed;
-    bool freed;
 };
 
 /* Responses (server.c). Every error is JSON {"error": MSG}; MSG may

@@ -2,7 +2,7 @@
  * routes.c: the route table of the JSON API under /api/v1, its dispatch,
  * the response cache, and what the routes share; /healthz and /metrics.
  *
- * server.c has decoded and checked the path and query (UTF-8 text, no
+ * request.c has decoded and checked the path and query (UTF-8 text, no
  * control character). A path is split into segments and matched against
  * the table below, whose rows come from one file per resource
  * (pipelines.c, runs.c, lineage.c, models.c, metrics.c, events.c), as
