@@ -1,4 +1,5 @@
-/* cli.c: help, usage errors and the state lookup of reading commands. */
+/* cli.c: the command table, running a command by its option table (help,
+ * usage errors), and the state lookup of reading commands. */
 #include "cli.h"
 
 #include <errno.h>
@@ -12,23 +13,80 @@
 #include "daemon/lock.h"
 #include "cli/state.h"
 
+const kiln_cmd *const kiln_cli_commands[] = {
+    &kiln_cmd_run,  &kiln_cmd_validate, &kiln_cmd_dag,
+    &kiln_cmd_runs, &kiln_cmd_show,     &kiln_cmd_logs,
+    &kiln_cmd_lineage, &kiln_cmd_metrics, &kiln_cmd_models, &kiln_cmd_gc,
+    &kiln_cmd_drift,
+    &kiln_cmd_serve, &kiln_cmd_status, &kiln_cmd_trigger, &kiln_cmd_triggers,
+    &kiln_cmd_cancel, &kiln_cmd_resume, &kiln_cmd_abandon,
+    &kiln_cmd_cron,
+    &kiln_cmd_validate_step,
+    &kiln_cmd_complete,
+    NULL,
+};
+
+const kiln_cmd *kiln_cli_find(const char *name)
+{
+    for (size_t i = 0; kiln_cli_commands[i]; i++)
+        if (strcmp(kiln_cli_commands[i]->name, name) == 0)
+            return kiln_cli_commands[i];
+    return NULL;
+}
+
+/* "usage: kiln run FILE [--param NAME=VALUE]... [--jobs N]...", then
+ * suffix. */
+static void usage_line(FILE *f, const kiln_cmd *cmd, const char *suffix)
+{
+    char *prefix = kiln_asprintf("usage: kiln %s ", cmd->name);
+    kiln_opt_usage(f, prefix, cmd->opts, suffix);
+    free(prefix);
+}
+
 void kiln_cli_help(const kiln_cmd *cmd)
 {
-    printf("usage: kiln %s\n\n%s\n", cmd->usage, cmd->summary);
-    if (cmd->help && *cmd->help)
+    usage_line(stdout, cmd, NULL);
+    printf("\n%s\n", cmd->summary);
+    if (cmd->help)
         printf("\n%s", cmd->help);
+    printf("\n");
+    kiln_opt_help(stdout, cmd->opts);
+    if (cmd->notes)
+        printf("\n%s", cmd->notes);
 }
 
 int kiln_cli_usage_error(const kiln_cmd *cmd, const char *fmt, ...)
 {
     va_list ap;
+    char *see = kiln_asprintf("(see kiln %s --help)", cmd->name);
     fprintf(stderr, "kiln %s: ", cmd->name);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nusage: kiln %s (see kiln %s --help)\n", cmd->usage,
-            cmd->name);
+    fputc('\n', stderr);
+    usage_line(stderr, cmd, see);
+    free(see);
     return KILN_EXIT_USAGE;
+}
+
+int kiln_cli_run(const kiln_cmd *cmd, int argc, char **argv)
+{
+    void *opts = kiln_calloc(1, cmd->opts_size ? cmd->opts_size : 1);
+    kiln_err err = KILN_ERR_INIT;
+    int rc = kiln_opt_parse(cmd->opts, opts, argc - 1, argv + 1, &err);
+    int status;
+
+    if (rc == KILN_OPT_HELP) {
+        kiln_cli_help(cmd);
+        status = KILN_EXIT_OK;
+    } else if (rc != 0) {
+        status = kiln_cli_usage_error(cmd, "%s", err.msg);
+    } else {
+        status = cmd->exec(opts);
+    }
+    kiln_opt_dispose(cmd->opts, opts);
+    free(opts);
+    return status;
 }
 
 int kiln_cli_fail(const kiln_err *err)
@@ -84,22 +142,31 @@ int kiln_cli_parse_id(int64_t *out, const char *text, kiln_err *err)
     return 0;
 }
 
-int kiln_cli_parse_pool(kiln_kv *kv, char *arg, kiln_err *err)
+int kiln_cli_opt_run_id(void *out, char *text, const kiln_opt *spec,
+                        kiln_err *err)
 {
-    char *eq = strchr(arg, '='), *end;
+    (void)spec;
+    return kiln_cli_parse_id(out, text, err);
+}
+
+int kiln_cli_opt_pool(void *out, char *text, const kiln_opt *spec,
+                      kiln_err *err)
+{
+    kiln_kv *kv = out;
+    char *eq = strchr(text, '='), *end;
     long n;
-    if (!eq || eq == arg)
+    (void)spec;
+    if (!eq || eq == text)
         return kiln_err_set(err, KILN_EINVAL, "--pool expects NAME=N, got "
-                            "\"%s\"", arg);
+                            "\"%s\"", text);
     *eq = '\0';
     n = strtol(eq + 1, &end, 10);
-    if (!kiln_dsl_valid_name(arg) || *end || end == eq + 1 || n < 1 ||
+    if (!kiln_dsl_valid_name(text) || *end || end == eq + 1 || n < 1 ||
         n > 4096)
         return kiln_err_set(err, KILN_EINVAL, "--pool expects NAME=N with "
-                            "N from 1 to 4096, got \"%s=%s\"", arg, eq + 1);
-    kv->key = arg;
+                            "N from 1 to 4096, got \"%s=%s\"", text, eq + 1);
+    kv->key = text;
     kv->value = eq + 1;
-    memset(&kv->pos, 0, sizeof(kv->pos));
     return 0;
 }
 
@@ -109,25 +176,35 @@ void kiln_cli_print_json(json_t *v)
     fputc('\n', stdout);
 }
 
+void kiln_cli_output(json_t *doc, bool json, void (*print)(json_t *doc))
+{
+    if (json)
+        kiln_cli_print_json(doc);
+    else
+        print(doc);
+}
+
 const char *kiln_cli_str(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "-";
 }
 
-int kiln_cli_parse_param(kiln_kv *kv, char *arg, kiln_err *err)
+int kiln_cli_opt_param(void *out, char *text, const kiln_opt *spec,
+                       kiln_err *err)
 {
-    char *eq = strchr(arg, '=');
-    if (!eq || eq == arg)
+    kiln_kv *kv = out;
+    char *eq = strchr(text, '=');
+    (void)spec;
+    if (!eq || eq == text)
         return kiln_err_set(err, KILN_EINVAL, "--param expects NAME=VALUE, "
-                            "got \"%s\"", arg);
+                            "got \"%s\"", text);
     *eq = '\0';
-    kv->key = arg;
+    kv->key = text;
     kv->value = eq + 1;
-    memset(&kv->pos, 0, sizeof(kv->pos));
-    if (!kiln_dsl_valid_param_name(arg))
+    if (!kiln_dsl_valid_param_name(text))
         return kiln_err_set(err, KILN_EINVAL, "--param: invalid parameter "
-                            "name \"%s\"", arg);
+                            "name \"%s\"", text);
     return 0;
 }
 

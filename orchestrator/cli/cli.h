@@ -1,23 +1,36 @@
 /*
  * cli.h: the subcommand table and helpers shared by cmd-*.c.
  *
- * Each cmd-<name>.c exports one const kiln_cmd; main.c only dispatches.
+ * Each cmd-<name>.c exports one const kiln_cmd, its options declared in
+ * a table (opt.h) that parses them and prints its --help; main.c only
+ * dispatches, through kiln_cli_run().
  */
 #ifndef KILN_CLI_H
 #define KILN_CLI_H
 
-#include <getopt.h>
-
 #include "base/base.h"
 #include "dsl/dsl.h"
 #include "store/json.h"
+#include "cli/opt.h"
+
+typedef enum kiln_cmd_kind {
+    KILN_CMD_PUBLIC = 0, /* listed by `kiln --help` */
+    KILN_CMD_INTERNAL,   /* listed apart: kiln runs it as a step */
+    KILN_CMD_HIDDEN      /* not listed (__complete) */
+} kiln_cmd_kind;
 
 typedef struct kiln_cmd {
     const char *name;
-    const char *usage;   /* "run FILE [options]" */
-    const char *summary; /* one line for `kiln --help` */
-    const char *help;    /* the options, for `kiln CMD --help` */
-    int (*exec)(int argc, char **argv); /* returns an exit status */
+    const char *summary;     /* one line for `kiln --help` */
+    const char *help;        /* paragraphs before the options in `kiln CMD
+                                --help`, or NULL */
+    const char *notes;       /* paragraphs after them (exit statuses), or
+                                NULL */
+    const kiln_opt *opts;    /* its options and arguments (opt.h) */
+    size_t opts_size;        /* the size of the struct they fill */
+    int (*exec)(void *opts); /* runs it on that struct; returns an exit
+                                status */
+    kiln_cmd_kind kind;
 } kiln_cmd;
 
 extern const kiln_cmd kiln_cmd_run;
@@ -40,6 +53,64 @@ extern const kiln_cmd kiln_cmd_cancel;
 extern const kiln_cmd kiln_cmd_resume;
 extern const kiln_cmd kiln_cmd_abandon;
 extern const kiln_cmd kiln_cmd_validate_step; /* internal */
+extern const kiln_cmd kiln_cmd_complete;      /* hidden */
+
+/* Every command, in `kiln --help` order; NULL ends it. */
+extern const kiln_cmd *const kiln_cli_commands[];
+
+/* The command called name, or NULL. */
+const kiln_cmd *kiln_cli_find(const char *name);
+
+/*
+ * Run cmd on its arguments (argv[0] is its name): parse them by cmd->opts
+ * into a struct of its own, print --help or a usage error, or call
+ * cmd->exec. Returns the exit status.
+ */
+int kiln_cli_run(const kiln_cmd *cmd, int argc, char **argv);
+
+/*
+ * Rows for the options several commands share (opt.h), each declared
+ * here once. T is the command's options struct; its field is named after
+ * the option (state, json, jobs, pools, params, junit, server,
+ * token_file).
+ */
+#define KILN_CLI_OPT_STATE(T)                                             \
+    KILN_OPT_VALUE('s', "state", T, state, "DIR", "state directory "     \
+                   "(default: $KILN_STATE, else .kiln/ at the top of the " \
+                   "Git work tree)")
+#define KILN_CLI_OPT_JSON_HELP(T, h) KILN_OPT_SWITCH(0, "json", T, json, h)
+#define KILN_CLI_OPT_JSON(T) KILN_CLI_OPT_JSON_HELP(T, "print JSON")
+#define KILN_CLI_OPT_JOBS(T, h)                                           \
+    KILN_OPT_INT('j', "jobs", T, jobs, "N", 1, 4096, h)
+#define KILN_CLI_OPT_POOL(T)                                              \
+    KILN_OPT_LIST_OF(0, "pool", T, pools, kiln_kv, kiln_cli_opt_pool,     \
+                     "NAME=N", "at most N steps of pool NAME at once")
+#define KILN_CLI_OPT_PARAM(T)                                             \
+    KILN_OPT_LIST_OF('p', "param", T, params, kiln_kv, kiln_cli_opt_param, \
+                     "NAME=VALUE", "override a parameter; steps see it as " \
+                     "$KILN_PARAM_NAME")
+#define KILN_CLI_OPT_JUNIT(T)                                             \
+    KILN_OPT_VALUE(0, "junit", T, junit, "PATH", "write a JUnit XML "      \
+                   "report (a testcase per step)")
+#define KILN_CLI_OPT_SERVER(T)                                            \
+    KILN_OPT_VALUE(0, "server", T, server, "URL", "a kiln serve's HTTP "   \
+                   "API (http://host:8080/; or $KILN_SERVER); without it, " \
+                   "the daemon of the local state directory")
+#define KILN_CLI_OPT_TOKEN_FILE(T, h)                                     \
+    KILN_OPT_VALUE(0, "token-file", T, token_file, "FILE", h)
+/* A run id argument, parsed into an int64_t. */
+#define KILN_CLI_ARG_RUN(T, f)                                            \
+    KILN_OPT_ARG_OF(T, f, int64_t, kiln_cli_opt_run_id, "RUN", NULL)
+
+/* Parsers for those rows (kiln_opt_parse_fn): a run id into an int64_t;
+ * NAME=VALUE and NAME=N (N from 1 to 4096) into a kiln_kv pointing into
+ * the text, which they edit. */
+int kiln_cli_opt_run_id(void *out, char *text, const kiln_opt *spec,
+                        kiln_err *err);
+int kiln_cli_opt_param(void *out, char *text, const kiln_opt *spec,
+                       kiln_err *err);
+int kiln_cli_opt_pool(void *out, char *text, const kiln_opt *spec,
+                      kiln_err *err);
 
 /* Print a command's usage and help to stdout. */
 void kiln_cli_help(const kiln_cmd *cmd);
@@ -68,11 +139,6 @@ int kiln_cli_open_store(kiln_store **out, const char *state_opt,
  * errors to diag and returns KILN_EINVAL when there are any. */
 int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag);
 
-/* Parse --pool NAME=N into kv (pointing into arg, which it edits). */
-int kiln_cli_parse_pool(kiln_kv *kv, char *arg, kiln_err *err);
-
-/* Parse --param NAME=VALUE into kv (pointing into arg, which it edits). */
-int kiln_cli_parse_param(kiln_kv *kv, char *arg, kiln_err *err);
 /* The API token: the first line of file when given, else $KILN_TOKEN, else
  * NULL (*out; free it). */
 int kiln_cli_read_token(char **out, const char *file, kiln_err *err);
@@ -85,6 +151,8 @@ const char *kiln_cli_str(json_t *o, const char *key);
 
 /* Print v as indented JSON and a newline on stdout (--json). */
 void kiln_cli_print_json(json_t *v);
+/* Print doc on stdout: as JSON with json (--json), else by print. */
+void kiln_cli_output(json_t *doc, bool json, void (*print)(json_t *doc));
 
 /* Parse a run id ("12"); KILN_EINVAL otherwise. */
 int kiln_cli_parse_id(int64_t *out, const char *text, kiln_err *err);

@@ -8,13 +8,18 @@
 #include "cli/cli.h"
 #include "engine/takeover.h"
 
-enum { OPT_REASON = 256 };
+typedef struct abandon_opts {
+    int64_t run;        /* RUN */
+    const char *reason; /* --reason TEXT */
+    const char *state;  /* --state DIR */
+} abandon_opts;
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"state", required_argument, NULL, 's'},
-    {"reason", required_argument, NULL, OPT_REASON},
-    {NULL, 0, NULL, 0},
+static const kiln_opt options[] = {
+    KILN_CLI_ARG_RUN(abandon_opts, run),
+    KILN_OPT_VALUE(0, "reason", abandon_opts, reason, "TEXT",
+                   "why, recorded with the run"),
+    KILN_CLI_OPT_STATE(abandon_opts),
+    KILN_OPT_END,
 };
 
 /* An attempt still running when its run is abandoned. */
@@ -117,36 +122,18 @@ static int stop_attempts(kiln_store *store, const kiln_run_info *run,
     return rc;
 }
 
-static int exec_abandon(int argc, char **argv)
+static int exec_abandon(void *opts)
 {
-    const char *state_opt = NULL, *reason = NULL;
+    const abandon_opts *o = opts;
+    const char *reason = o->reason;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
     kiln_run_info *run = NULL;
     char *state, *why = NULL;
-    int64_t id;
-    int c, rc = KILN_EXIT_OK;
+    int64_t id = o->run;
+    int rc = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hs:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_abandon);
-            return KILN_EXIT_OK;
-        case 's':
-            state_opt = optarg;
-            break;
-        case OPT_REASON:
-            reason = optarg;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_abandon, "bad option");
-        }
-    }
-    if (optind != argc - 1 ||
-        kiln_cli_parse_id(&id, argv[optind], &err) != 0)
-        return kiln_cli_usage_error(&kiln_cmd_abandon, "expected a run id");
-    state = kiln_cli_state_dir(state_opt);
+    state = kiln_cli_state_dir(o->state);
     if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
         kiln_store_run_get(&run, store, id, &err) != 0) {
         rc = kiln_cli_fail(&err);
@@ -183,7 +170,6 @@ done:
 
 const kiln_cmd kiln_cmd_abandon = {
     .name = "abandon",
-    .usage = "abandon RUN [--reason TEXT] [--state DIR]",
     .summary = "End an orphaned run: stop what still runs, record it "
                "failed.",
     .help =
@@ -191,9 +177,8 @@ const kiln_cmd kiln_cmd_abandon = {
         "should not be resumed: its steps' processes that still run are\n"
         "stopped (SIGTERM, SIGKILL after 10 s; scancel), their attempts\n"
         "recorded as cancelled, the steps that had not ended cancelled, and\n"
-        "the run failed with the reason.\n\n"
-        "Options:\n"
-        "      --reason TEXT   why, recorded with the run\n"
-        "  -s, --state DIR     state directory (see kiln run --help)\n",
+        "the run failed with the reason.\n",
+    .opts = options,
+    .opts_size = sizeof(abandon_opts),
     .exec = exec_abandon,
 };

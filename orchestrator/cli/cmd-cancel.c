@@ -7,48 +7,32 @@
 #include "cli/api-client.h"
 #include "cli/cli.h"
 
-enum { OPT_SERVER = 256, OPT_TOKEN_FILE };
+typedef struct cancel_opts {
+    int64_t run;            /* RUN */
+    const char *server;     /* --server URL */
+    const char *token_file; /* --token-file FILE */
+    const char *state;      /* --state DIR */
+} cancel_opts;
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"state", required_argument, NULL, 's'},
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-    {NULL, 0, NULL, 0},
+static const kiln_opt options[] = {
+    KILN_CLI_ARG_RUN(cancel_opts, run),
+    KILN_CLI_OPT_SERVER(cancel_opts),
+    KILN_CLI_OPT_TOKEN_FILE(cancel_opts, "the API token (else $KILN_TOKEN)"),
+    KILN_CLI_OPT_STATE(cancel_opts),
+    KILN_OPT_END,
 };
 
-static int exec_cancel(int argc, char **argv)
+static int exec_cancel(void *opts)
 {
-    const char *state_opt = NULL, *server = getenv("KILN_SERVER");
-    const char *token_file = NULL;
+    const cancel_opts *o = opts;
+    const char *state_opt = o->state, *token_file = o->token_file;
+    const char *server = o->server ? o->server : getenv("KILN_SERVER");
     kiln_err err = KILN_ERR_INIT;
     json_t *reply = NULL, *req = NULL;
     char *token = NULL;
-    int64_t id;
-    int c, status = KILN_EXIT_OK;
+    int64_t id = o->run;
+    int status = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hs:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_cancel);
-            return KILN_EXIT_OK;
-        case 's':
-            state_opt = optarg;
-            break;
-        case OPT_SERVER:
-            server = optarg;
-            break;
-        case OPT_TOKEN_FILE:
-            token_file = optarg;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_cancel, "bad option");
-        }
-    }
-    if (optind != argc - 1 ||
-        kiln_cli_parse_id(&id, argv[optind], &err) != 0)
-        return kiln_cli_usage_error(&kiln_cmd_cancel, "expected a run id");
     if (server && *server) {
         char *path = kiln_asprintf("/api/v1/runs/%lld/cancel",
                                    (long long)id);
@@ -89,19 +73,12 @@ done:
 
 const kiln_cmd kiln_cmd_cancel = {
     .name = "cancel",
-    .usage = "cancel RUN [--server URL] [--token-file FILE] [--state DIR]",
     .summary = "Cancel a run that kiln serve is running.",
     .help = "Running steps get SIGTERM (SIGKILL 10 s later); steps not "
-            "started are cancelled.\n\n"
-            "Options:\n"
-            "      --server URL        a kiln serve's HTTP API (or "
-            "$KILN_SERVER); without it,\n"
-            "                          the daemon of the local state "
-            "directory\n"
-            "      --token-file FILE   the API token (else $KILN_TOKEN)\n"
-            "  -s, --state DIR         state directory (see kiln serve "
-            "--help)\n\n"
-            "Exit status: 0 cancelling; 1 no such run, or it is not "
-            "running; 3 no daemon.\n",
+            "started are cancelled.\n",
+    .notes = "Exit status: 0 cancelling; 1 no such run, or it is not "
+             "running; 3 no daemon.\n",
+    .opts = options,
+    .opts_size = sizeof(cancel_opts),
     .exec = exec_cancel,
 };

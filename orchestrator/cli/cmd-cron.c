@@ -9,80 +9,61 @@
 #include "dsl/cron.h"
 #include "cli/cli.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"tz", required_argument, NULL, 'z'},
-    {"after", required_argument, NULL, 'a'},
-    {"count", required_argument, NULL, 'n'},
-    {NULL, 0, NULL, 0},
+typedef struct cron_opts {
+    const char *verb;  /* next */
+    const char *expr;  /* 'EXPR' */
+    const char *zone;  /* --tz ZONE */
+    const char *after; /* --after TIME */
+    long count;        /* --count N */
+} cron_opts;
+
+static const kiln_opt options[] = {
+    KILN_OPT_ARG(cron_opts, verb, "next", NULL),
+    KILN_OPT_ARG(cron_opts, expr, "'EXPR'", NULL),
+    KILN_OPT_VALUE('z', "tz", cron_opts, zone, "ZONE", "IANA time zone",
+                   .def = "UTC"),
+    KILN_OPT_VALUE('a', "after", cron_opts, after, "TIME", "start after "
+                   "TIME, ISO-8601 with Z or an offset (default: now)"),
+    KILN_OPT_INT('n', "count", cron_opts, count, "N", 1, 100000,
+                 "how many fire times", .def = "1"),
+    KILN_OPT_END,
 };
 
-static int exec_cron(int argc, char **argv)
+static int exec_cron(void *opts)
 {
-    const char *zone = "UTC", *after_text = NULL;
+    const cron_opts *o = opts;
     int64_t t = kiln_now_ms() / 1000;
     kiln_err err = KILN_ERR_INIT;
     kiln_cron cron;
     size_t offset;
-    long count = 1;
-    int c;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hz:a:n:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_cron);
-            return KILN_EXIT_OK;
-        case 'z':
-            zone = optarg;
-            break;
-        case 'a':
-            after_text = optarg;
-            break;
-        case 'n': {
-            char *end;
-            count = strtol(optarg, &end, 10);
-            if (*end || count < 1 || count > 100000)
-                return kiln_cli_usage_error(&kiln_cmd_cron, "--count "
-                                            "expects 1 to 100000");
-            break;
-        }
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_cron, "bad option");
-        }
-    }
-    if (optind != argc - 2 || strcmp(argv[optind], "next") != 0)
+    if (strcmp(o->verb, "next") != 0)
         return kiln_cli_usage_error(&kiln_cmd_cron, "expected: next 'EXPR'");
-    if (!kiln_tz_valid(zone))
+    if (!kiln_tz_valid(o->zone))
         return kiln_cli_usage_error(&kiln_cmd_cron, "unknown time zone "
                                     "\"%s\" (an IANA name such as "
-                                    "Europe/Lisbon)", zone);
-    if (after_text && kiln_time_parse_iso(&t, after_text, &err) != 0)
+                                    "Europe/Lisbon)", o->zone);
+    if (o->after && kiln_time_parse_iso(&t, o->after, &err) != 0)
         return kiln_cli_usage_error(&kiln_cmd_cron, "%s", err.msg);
-    if (kiln_cron_parse(&cron, argv[optind + 1], &offset, &err) != 0) {
+    if (kiln_cron_parse(&cron, o->expr, &offset, &err) != 0) {
         fprintf(stderr, "kiln cron: error: %s\n  %s\n  %*s^\n", err.msg,
-                argv[optind + 1], (int)offset, "");
+                o->expr, (int)offset, "");
         return KILN_EXIT_USAGE;
     }
-    for (long i = 0; i < count; i++) {
+    for (long i = 0; i < o->count; i++) {
         char buf[40];
-        t = kiln_cron_next(&cron, zone, t);
+        t = kiln_cron_next(&cron, o->zone, t);
         if (t < 0)
             break;
-        printf("%s\n", kiln_time_iso(buf, sizeof(buf), t, zone));
+        printf("%s\n", kiln_time_iso(buf, sizeof(buf), t, o->zone));
     }
     return KILN_EXIT_OK;
 }
 
 const kiln_cmd kiln_cmd_cron = {
     .name = "cron",
-    .usage = "cron next 'EXPR' [--tz ZONE] [--after TIME] [--count N]",
     .summary = "Print the next fire times of a cron expression.",
-    .help = "Options:\n"
-            "  -z, --tz ZONE      IANA time zone (default UTC)\n"
-            "  -a, --after TIME   start after TIME, ISO-8601 with Z or an "
-            "offset\n"
-            "                     (default: now)\n"
-            "  -n, --count N      how many fire times (default 1)\n",
+    .opts = options,
+    .opts_size = sizeof(cron_opts),
     .exec = exec_cron,
 };

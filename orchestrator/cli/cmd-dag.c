@@ -5,10 +5,16 @@
 #include "dsl/dsl.h"
 #include "cli/cli.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"format", required_argument, NULL, 'f'},
-    {NULL, 0, NULL, 0},
+typedef struct dag_opts {
+    const char *file;   /* FILE */
+    const char *format; /* --format text|dot */
+} dag_opts;
+
+static const kiln_opt options[] = {
+    KILN_OPT_ARG(dag_opts, file, "FILE", NULL),
+    KILN_OPT_CHOICE('f', "format", dag_opts, format, "text|dot",
+                    "output format", .def = "text"),
+    KILN_OPT_END,
 };
 
 static void print_text(const kiln_pipeline *p)
@@ -44,38 +50,20 @@ static void print_dot(const kiln_pipeline *p)
     printf("}\n");
 }
 
-static int exec_dag(int argc, char **argv)
+static int exec_dag(void *opts)
 {
-    const char *format = "text";
+    const dag_opts *o = opts;
     kiln_pipeline *p = NULL;
     kiln_diag diag = KILN_DIAG_INIT;
-    int c, rc;
+    int rc;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hf:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_dag);
-            return KILN_EXIT_OK;
-        case 'f':
-            format = optarg;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_dag, "bad option");
-        }
-    }
-    if (strcmp(format, "text") != 0 && strcmp(format, "dot") != 0)
-        return kiln_cli_usage_error(&kiln_cmd_dag, "unknown format \"%s\" "
-                                    "(text or dot)", format);
-    if (optind != argc - 1)
-        return kiln_cli_usage_error(&kiln_cmd_dag, "expected one FILE");
-    rc = kiln_dsl_load_file(&p, argv[optind], &diag);
+    rc = kiln_dsl_load_file(&p, o->file, &diag);
     if (rc != 0) {
         kiln_diag_print(&diag);
         kiln_diag_dispose(&diag);
         return rc == KILN_EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_SYSTEM;
     }
-    if (strcmp(format, "dot") == 0)
+    if (strcmp(o->format, "dot") == 0)
         print_dot(p);
     else
         print_text(p);
@@ -85,10 +73,9 @@ static int exec_dag(int argc, char **argv)
 
 const kiln_cmd kiln_cmd_dag = {
     .name = "dag",
-    .usage = "dag FILE [--format text|dot]",
     .summary = "Print a pipeline's steps in dependency order, or as "
                "Graphviz.",
-    .help = "Options:\n"
-            "  -f, --format text|dot   output format (default text)\n",
+    .opts = options,
+    .opts_size = sizeof(dag_opts),
     .exec = exec_dag,
 };

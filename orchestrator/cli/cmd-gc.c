@@ -14,14 +14,6 @@
 
 #include "cli/cli.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"max-size", required_argument, NULL, 'm'},
-    {"dry-run", no_argument, NULL, 'n'},
-    {"state", required_argument, NULL, 's'},
-    {NULL, 0, NULL, 0},
-};
-
 typedef struct object {
     char *path;
     char sha[65];
@@ -30,14 +22,15 @@ typedef struct object {
     bool wanted;    /* a cache entry refers to it */
 } object;
 
-/* Sizes like 500M, 10G, 1T, or bytes. */
-static int parse_size(int64_t *out, const char *text)
+/* Sizes like 500M, 10G, 1T, or bytes (a kiln_opt_parse_fn). */
+static int parse_size(void *out, char *text, const kiln_opt *spec,
+                      kiln_err *err)
 {
     char *end;
     double v = strtod(text, &end);
     int64_t mult = 1;
     if (end == text || v < 0)
-        return -1;
+        goto bad;
     switch (*end) {
     case 'k': case 'K': mult = 1LL << 10; end++; break;
     case 'm': case 'M': mult = 1LL << 20; end++; break;
@@ -47,10 +40,28 @@ static int parse_size(int64_t *out, const char *text)
     if (*end == 'B' || *end == 'b')
         end++;
     if (*end)
-        return -1;
-    *out = (int64_t)(v * (double)mult);
+        goto bad;
+    *(int64_t *)out = (int64_t)(v * (double)mult);
     return 0;
+bad:
+    return kiln_err_set(err, KILN_EINVAL, "--%s expects a size such as "
+                        "500M or 10G, got \"%s\"", spec->name, text);
 }
+
+typedef struct gc_opts {
+    int64_t max;       /* --max-size SIZE */
+    bool dry;          /* --dry-run */
+    const char *state; /* --state DIR */
+} gc_opts;
+
+static const kiln_opt options[] = {
+    KILN_OPT_PARSED('m', "max-size", gc_opts, max, int64_t, parse_size,
+                    "SIZE", "the limit, such as 500M or 10G", .def = "10G"),
+    KILN_OPT_SWITCH('n', "dry-run", gc_opts, dry,
+                    "say what would go, remove nothing"),
+    KILN_CLI_OPT_STATE(gc_opts),
+    KILN_OPT_END,
+};
 
 static int by_use(const void *a, const void *b)
 {
@@ -110,11 +121,12 @@ static object *scan(const char *objects, size_t *n)
     return list;
 }
 
-static int exec_gc(int argc, char **argv)
+static int exec_gc(void *opts)
 {
-    const char *state = NULL;
-    int64_t max = 10LL << 30, total = 0, freed = 0;
-    bool dry = false;
+    const gc_opts *o = opts;
+    const char *state = o->state;
+    int64_t max = o->max, total = 0, freed = 0;
+    bool dry = o->dry;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
     char **shas = NULL;
@@ -122,33 +134,8 @@ static int exec_gc(int argc, char **argv)
     object *objs;
     size_t n, i, removed = 0;
     char *dir, *objects;
-    int c, status = KILN_EXIT_OK;
+    int status = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hm:ns:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_gc);
-            return KILN_EXIT_OK;
-        case 'm':
-            if (parse_size(&max, optarg) != 0)
-                return kiln_cli_usage_error(&kiln_cmd_gc, "--max-size "
-                                            "expects a size such as 500M or "
-                                            "10G, got \"%s\"", optarg);
-            break;
-        case 'n':
-            dry = true;
-            break;
-        case 's':
-            state = optarg;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_gc, "bad option");
-        }
-    }
-    if (optind != argc)
-        return kiln_cli_usage_error(&kiln_cmd_gc, "unexpected argument "
-                                    "\"%s\"", argv[optind]);
     if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
         kiln_store_cache_objects(&shas, &n_shas, store, &err) != 0) {
         status = kiln_cli_fail(&err);
@@ -198,13 +185,10 @@ static int exec_gc(int argc, char **argv)
 
 const kiln_cmd kiln_cmd_gc = {
     .name = "gc",
-    .usage = "gc [--max-size SIZE] [--dry-run] [--state DIR]",
     .summary = "Trim the step cache's object store to a size limit.",
     .help = "Objects no cache entry uses go first, then the least recently "
-            "used ones\nuntil the store fits.\n\nOptions:\n"
-            "  -m, --max-size SIZE  the limit, such as 500M or 10G "
-            "(default 10G)\n"
-            "  -n, --dry-run        say what would go, remove nothing\n"
-            "  -s, --state DIR      state directory (see kiln run --help)\n",
+            "used ones\nuntil the store fits.\n",
+    .opts = options,
+    .opts_size = sizeof(gc_opts),
     .exec = exec_gc,
 };

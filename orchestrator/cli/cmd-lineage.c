@@ -6,16 +6,27 @@
 
 #include "cli/cli.h"
 
-enum { OPT_UP = 256, OPT_DOWN, OPT_DEPTH, OPT_FORMAT };
+typedef struct lineage_opts {
+    const char *what;   /* PATH|SHA|ARTIFACT-ID */
+    bool down;          /* --down; false: --up */
+    long depth;         /* --depth N; 0: all */
+    const char *format; /* --format text|json|dot */
+    const char *state;  /* --state DIR */
+} lineage_opts;
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"state", required_argument, NULL, 's'},
-    {"up", no_argument, NULL, OPT_UP},
-    {"down", no_argument, NULL, OPT_DOWN},
-    {"depth", required_argument, NULL, OPT_DEPTH},
-    {"format", required_argument, NULL, OPT_FORMAT},
-    {NULL, 0, NULL, 0},
+static const kiln_opt options[] = {
+    KILN_OPT_ARG(lineage_opts, what, "PATH|SHA|ARTIFACT-ID", NULL),
+    KILN_OPT_SWITCH(0, "up", lineage_opts, down, "the step, run, commit and "
+                    "params that made it, and their inputs, recursively "
+                    "(default)", .flags = KILN_OPT_CLEARS),
+    KILN_OPT_SWITCH(0, "down", lineage_opts, down,
+                    "every step that used it and what they made"),
+    KILN_OPT_INT(0, "depth", lineage_opts, depth, "N", 1, 1000,
+                 "at most N levels"),
+    KILN_OPT_CHOICE(0, "format", lineage_opts, format, "text|json|dot",
+                    "output format", .def = "text"),
+    KILN_CLI_OPT_STATE(lineage_opts),
+    KILN_OPT_END,
 };
 
 static void print_artifact(json_t *a, int indent)
@@ -105,62 +116,23 @@ static void print_dot_node(json_t *node, bool up)
     json_decref(execs);
 }
 
-static int exec_lineage(int argc, char **argv)
+static int exec_lineage(void *opts)
 {
-    const char *state = NULL, *format = "text";
-    bool up = true;
-    long depth = 0;
+    const lineage_opts *o = opts;
+    const char *state = o->state, *format = o->format;
+    bool up = !o->down;
+    long depth = o->depth;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
     json_t *tree = NULL;
     int64_t id;
-    int c, status;
+    int status = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hs:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_lineage);
-            return KILN_EXIT_OK;
-        case 's':
-            state = optarg;
-            break;
-        case OPT_UP:
-            up = true;
-            break;
-        case OPT_DOWN:
-            up = false;
-            break;
-        case OPT_DEPTH: {
-            char *end;
-            depth = strtol(optarg, &end, 10);
-            if (*end || depth < 1 || depth > 1000)
-                return kiln_cli_usage_error(&kiln_cmd_lineage, "--depth "
-                                            "expects 1 to 1000");
-            break;
-        }
-        case OPT_FORMAT:
-            format = optarg;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_lineage, "bad option");
-        }
-    }
-    if (strcmp(format, "text") && strcmp(format, "json") &&
-        strcmp(format, "dot"))
-        return kiln_cli_usage_error(&kiln_cmd_lineage, "unknown format "
-                                    "\"%s\" (text, json or dot)", format);
-    if (optind != argc - 1)
-        return kiln_cli_usage_error(&kiln_cmd_lineage, "expected one PATH, "
-                                    "SHA or ARTIFACT-ID");
     if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
-        kiln_store_artifact_find(store, &id, argv[optind], &err) != 0 ||
+        kiln_store_artifact_find(store, &id, o->what, &err) != 0 ||
         kiln_store_lineage_json(store, &tree, id, up, (int)depth, &err) != 0) {
         status = kiln_cli_fail(&err);
-        kiln_store_close(store);
-        return status;
-    }
-    if (strcmp(format, "json") == 0) {
+    } else if (strcmp(format, "json") == 0) {
         kiln_cli_print_json(tree);
     } else if (strcmp(format, "dot") == 0) {
         printf("digraph lineage {\n  rankdir=LR;\n");
@@ -171,23 +143,14 @@ static int exec_lineage(int argc, char **argv)
     }
     json_decref(tree);
     kiln_store_close(store);
-    return KILN_EXIT_OK;
+    return status;
 }
 
 const kiln_cmd kiln_cmd_lineage = {
     .name = "lineage",
-    .usage = "lineage PATH|SHA|ARTIFACT-ID [--up|--down] [--depth N] "
-             "[--format text|json|dot] [--state DIR]",
     .summary = "Show what made an artifact (--up) or what was made from it "
                "(--down).",
-    .help = "Options:\n"
-            "      --up             the step, run, commit and params that "
-            "made it,\n"
-            "                       and their inputs, recursively (default)\n"
-            "      --down           every step that used it and what they "
-            "made\n"
-            "      --depth N        at most N levels\n"
-            "      --format F       text (default), json or dot\n"
-            "  -s, --state DIR      state directory (see kiln run --help)\n",
+    .opts = options,
+    .opts_size = sizeof(lineage_opts),
     .exec = exec_lineage,
 };

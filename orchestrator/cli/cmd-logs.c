@@ -1,17 +1,27 @@
 /* cmd-logs.c: kiln logs RUN STEP [--attempt K] */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"attempt", required_argument, NULL, 'a'},
-    {"state", required_argument, NULL, 's'},
-    {NULL, 0, NULL, 0},
+typedef struct logs_opts {
+    int64_t run;       /* RUN */
+    const char *step;  /* STEP */
+    long attempt;      /* --attempt K; 0: the last */
+    const char *state; /* --state DIR */
+} logs_opts;
+
+static const kiln_opt options[] = {
+    KILN_CLI_ARG_RUN(logs_opts, run),
+    KILN_OPT_ARG(logs_opts, step, "STEP", NULL),
+    KILN_OPT_INT('a', "attempt", logs_opts, attempt, "K", 1, INT_MAX,
+                 "the K-th attempt (1-based; default the last)"),
+    KILN_CLI_OPT_STATE(logs_opts),
+    KILN_OPT_END,
 };
 
 /* Copy the file to stdout in chunks. */
@@ -34,39 +44,16 @@ static int cat(const char *path, kiln_err *err)
     return 0;
 }
 
-static int exec_logs(int argc, char **argv)
+static int exec_logs(void *opts)
 {
-    const char *state = NULL;
+    const logs_opts *o = opts;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
     char *path = NULL;
-    int64_t id;
-    int c, attempt = 0, status = KILN_EXIT_OK;
+    int status = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "ha:s:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_logs);
-            return KILN_EXIT_OK;
-        case 'a':
-            attempt = atoi(optarg);
-            if (attempt < 1)
-                return kiln_cli_usage_error(&kiln_cmd_logs, "--attempt "
-                                            "expects a positive number");
-            break;
-        case 's':
-            state = optarg;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_logs, "bad option");
-        }
-    }
-    if (optind != argc - 2)
-        return kiln_cli_usage_error(&kiln_cmd_logs, "expected RUN and STEP");
-    if (kiln_cli_parse_id(&id, argv[optind], &err) != 0 ||
-        kiln_cli_open_store(&store, state, true, &err) != 0 ||
-        kiln_store_log_path(store, &path, id, argv[optind + 1], attempt,
+    if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
+        kiln_store_log_path(store, &path, o->run, o->step, (int)o->attempt,
                             &err) != 0 ||
         cat(path, &err) != 0)
         status = kiln_cli_fail(&err);
@@ -77,10 +64,8 @@ static int exec_logs(int argc, char **argv)
 
 const kiln_cmd kiln_cmd_logs = {
     .name = "logs",
-    .usage = "logs RUN STEP [--attempt K] [--state DIR]",
     .summary = "Print the output of a step (its last attempt by default).",
-    .help = "Options:\n"
-            "  -a, --attempt K    the K-th attempt (1-based)\n"
-            "  -s, --state DIR    state directory (see kiln run --help)\n",
+    .opts = options,
+    .opts_size = sizeof(logs_opts),
     .exec = exec_logs,
 };

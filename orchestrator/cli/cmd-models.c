@@ -8,11 +8,18 @@
 #include "dsl/dsl.h"
 #include "cli/cli.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"state", required_argument, NULL, 's'},
-    {"json", no_argument, NULL, 'J'},
-    {NULL, 0, NULL, 0},
+typedef struct models_opts {
+    kiln_opt_list args; /* NAME, or promote/rollback and theirs */
+    const char *state;  /* --state DIR */
+    bool json;          /* --json */
+} models_opts;
+
+static const kiln_opt options[] = {
+    KILN_OPT_ARGS(models_opts, args, "NAME | promote NAME VERSION ALIAS | "
+                  "rollback NAME ALIAS", 0, NULL),
+    KILN_CLI_OPT_STATE(models_opts),
+    KILN_CLI_OPT_JSON(models_opts),
+    KILN_OPT_END,
 };
 
 static void print_models(json_t *versions)
@@ -42,34 +49,18 @@ static void print_models(json_t *versions)
     }
 }
 
-static int exec_models(int argc, char **argv)
+static int exec_models(void *opts)
 {
-    const char *state = NULL;
-    bool json = false;
+    const models_opts *o = opts;
+    const char *state = o->state;
+    size_t argc = o->args.n;
+    char **argv = KILN_OPT_STRINGS(o->args);
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
     json_t *versions = NULL;
-    int c, status = KILN_EXIT_OK, version;
+    int status = KILN_EXIT_OK, version;
     char *end;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hs:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_models);
-            return KILN_EXIT_OK;
-        case 's':
-            state = optarg;
-            break;
-        case 'J':
-            json = true;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_models, "bad option");
-        }
-    }
-    argc -= optind;
-    argv += optind;
     if (argc >= 1 && strcmp(argv[0], "promote") == 0) {
         if (argc != 4)
             return kiln_cli_usage_error(&kiln_cmd_models, "promote expects "
@@ -108,10 +99,8 @@ static int exec_models(int argc, char **argv)
         } else if (argc && json_array_size(versions) == 0) {
             kiln_err_set(&err, KILN_ENOTFOUND, "no model %s", argv[0]);
             status = kiln_cli_fail(&err);
-        } else if (json) {
-            kiln_cli_print_json(versions);
         } else {
-            print_models(versions);
+            kiln_cli_output(versions, o->json, print_models);
         }
         json_decref(versions);
     } else {
@@ -124,13 +113,11 @@ static int exec_models(int argc, char **argv)
 
 const kiln_cmd kiln_cmd_models = {
     .name = "models",
-    .usage = "models [NAME] [--json] | models promote NAME VERSION ALIAS | "
-             "models rollback NAME ALIAS",
     .summary = "The model registry: versions, aliases, promote, rollback.",
     .help = "A step with `register: {model: NAME, path: OUTPUT}` registers "
             "that output as\nthe model's next version. Steps see each "
-            "alias as $KILN_MODEL_<NAME>_<ALIAS>.\n\nOptions:\n"
-            "  -s, --state DIR    state directory (see kiln run --help)\n"
-            "      --json         print JSON\n",
+            "alias as $KILN_MODEL_<NAME>_<ALIAS>.\n",
+    .opts = options,
+    .opts_size = sizeof(models_opts),
     .exec = exec_models,
 };

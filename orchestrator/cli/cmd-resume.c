@@ -8,64 +8,43 @@
 #include "cli/foreground.h"
 #include "engine/takeover.h"
 
-enum { OPT_JSON = 256, OPT_JUNIT };
+typedef struct resume_opts {
+    int64_t run;       /* RUN */
+    const char *state; /* --state DIR */
+    long jobs;         /* --jobs N; 0: CPUs */
+    const char *junit; /* --junit PATH */
+    bool json;         /* --json */
+} resume_opts;
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"state", required_argument, NULL, 's'},
-    {"jobs", required_argument, NULL, 'j'},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"junit", required_argument, NULL, OPT_JUNIT},
-    {NULL, 0, NULL, 0},
+static const kiln_opt options[] = {
+    KILN_CLI_ARG_RUN(resume_opts, run),
+    KILN_CLI_OPT_STATE(resume_opts),
+    KILN_CLI_OPT_JOBS(resume_opts, "run at most N steps at once "
+                      "(default: CPUs)"),
+    KILN_CLI_OPT_JUNIT(resume_opts),
+    KILN_CLI_OPT_JSON_HELP(resume_opts, "print a JSON summary of the run on "
+                           "stdout"),
+    KILN_OPT_END,
 };
 
-static int exec_resume(int argc, char **argv)
+static int exec_resume(void *opts)
 {
-    const char *state_opt = NULL;
+    const resume_opts *o = opts;
     kiln_fg_options fo;
     kiln_store *store = NULL;
     kiln_takeover t;
     kiln_err err = KILN_ERR_INIT;
     char *state;
-    int64_t id;
-    int c, status;
+    int64_t id = o->run;
+    int status;
 
     memset(&fo, 0, sizeof(fo));
     memset(&t, 0, sizeof(t));
     fo.cache = true;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hs:j:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_resume);
-            return KILN_EXIT_OK;
-        case 's':
-            state_opt = optarg;
-            break;
-        case 'j': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 4096)
-                return kiln_cli_usage_error(&kiln_cmd_resume, "--jobs "
-                                            "expects 1 to 4096, got \"%s\"",
-                                            optarg);
-            fo.jobs = (unsigned)v;
-            break;
-        }
-        case OPT_JSON:
-            fo.json = true;
-            break;
-        case OPT_JUNIT:
-            fo.junit = optarg;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_resume, "bad option");
-        }
-    }
-    if (optind != argc - 1 ||
-        kiln_cli_parse_id(&id, argv[optind], &err) != 0)
-        return kiln_cli_usage_error(&kiln_cmd_resume, "expected a run id");
-    state = kiln_cli_state_dir(state_opt);
+    fo.jobs = (unsigned)o->jobs;
+    fo.json = o->json;
+    fo.junit = o->junit;
+    state = kiln_cli_state_dir(o->state);
     fo.state_dir = state;
     if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
         kiln_takeover_load(&t, store, id, &err) != 0 ||
@@ -91,20 +70,17 @@ done:
 
 const kiln_cmd kiln_cmd_resume = {
     .name = "resume",
-    .usage = "resume RUN [--state DIR] [--jobs N] [--junit PATH] [--json]",
     .summary = "Take over a run whose kiln process died, in the foreground.",
     .help =
         "A run whose kiln process is gone (kill -9, a reboot) shows as\n"
         "orphaned in kiln runs. resume takes it over: steps that still run\n"
         "are watched to their end, steps that ended are recorded as they\n"
         "really ended (from the status file kiln-shim wrote), and nothing\n"
-        "that finished runs again. kiln serve does the same by itself.\n\n"
-        "Options:\n"
-        "  -s, --state DIR     state directory (see kiln run --help)\n"
-        "  -j, --jobs N        run at most N steps at once\n"
-        "      --junit PATH    write a JUnit XML report\n"
-        "      --json          print a JSON summary of the run on stdout\n\n"
+        "that finished runs again. kiln serve does the same by itself.\n",
+    .notes =
         "Exit status as kiln run's; 2 when the run cannot be resumed (its\n"
         "pipeline file changed) or is not orphaned.\n",
+    .opts = options,
+    .opts_size = sizeof(resume_opts),
     .exec = exec_resume,
 };

@@ -18,21 +18,37 @@
 #include "base/hash.h"
 #include "cli/state.h"
 
-enum { OPT_JSON = 256, OPT_COMMIT, OPT_REQUIRE_CLEAN, OPT_POOL,
-       OPT_NO_CACHE, OPT_JUNIT };
+typedef struct run_opts {
+    const char *file;     /* FILE */
+    kiln_opt_list params; /* --param NAME=VALUE..., kiln_kv */
+    long jobs;            /* --jobs N; 0: CPUs */
+    kiln_opt_list pools;  /* --pool NAME=N..., kiln_kv */
+    const char *state;    /* --state DIR */
+    const char *commit;   /* --commit REV */
+    bool require_clean;   /* --require-clean */
+    bool no_cache;        /* --no-cache */
+    const char *junit;    /* --junit PATH */
+    bool json;            /* --json */
+} run_opts;
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"param", required_argument, NULL, 'p'},
-    {"jobs", required_argument, NULL, 'j'},
-    {"state", required_argument, NULL, 's'},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"commit", required_argument, NULL, OPT_COMMIT},
-    {"require-clean", no_argument, NULL, OPT_REQUIRE_CLEAN},
-    {"pool", required_argument, NULL, OPT_POOL},
-    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-    {"junit", required_argument, NULL, OPT_JUNIT},
-    {NULL, 0, NULL, 0},
+static const kiln_opt options[] = {
+    KILN_OPT_ARG(run_opts, file, "FILE", NULL),
+    KILN_CLI_OPT_PARAM(run_opts),
+    KILN_CLI_OPT_JOBS(run_opts, "run at most N steps at once (default: "
+                      "CPUs)"),
+    KILN_CLI_OPT_POOL(run_opts),
+    KILN_CLI_OPT_STATE(run_opts),
+    KILN_OPT_VALUE(0, "commit", run_opts, commit, "REV", "run the pipeline "
+                   "as it is at commit REV, in a checkout under the state "
+                   "directory"),
+    KILN_OPT_SWITCH(0, "require-clean", run_opts, require_clean,
+                    "refuse to run with uncommitted changes"),
+    KILN_OPT_SWITCH(0, "no-cache", run_opts, no_cache, "run every step, "
+                    "even those whose outputs are cached"),
+    KILN_CLI_OPT_JUNIT(run_opts),
+    KILN_CLI_OPT_JSON_HELP(run_opts, "print a JSON summary of the run on "
+                           "stdout"),
+    KILN_OPT_END,
 };
 
 static int load(kiln_pipeline **out, const char *path)
@@ -59,117 +75,105 @@ static int load(kiln_pipeline **out, const char *path)
                                            : KILN_EXIT_SYSTEM;
 }
 
-static int exec_run(int argc, char **argv)
+/* Refuse a dirty work tree when --require-clean or the pipeline asks for
+ * a clean one, naming the changes. Returns an exit status. */
+static int check_clean(const run_opts *o, const kiln_pipeline *p,
+                       const kiln_git_info *git)
 {
-    kiln_kv *params = kiln_calloc((size_t)argc, sizeof(kiln_kv));
-    kiln_kv *pools = kiln_calloc((size_t)argc, sizeof(kiln_kv));
-    size_t n_params = 0, n_pools = 0;
-    const char *state_opt = NULL, *commit_opt = NULL;
-    bool require_clean = false, json = false, no_cache = false;
-    const char *junit = NULL;
-    unsigned jobs = 0;
+    if (!git->in_repo || o->commit || !git->dirty ||
+        !(o->require_clean || p->git_require_clean))
+        return KILN_EXIT_OK;
+    fprintf(stderr, "kiln: error: the work tree of %s has uncommitted "
+            "changes and %s requires a clean tree:\n", git->workdir,
+            o->require_clean ? "--require-clean" : "the pipeline");
+    for (size_t i = 0; i < git->n_changed; i++)
+        fprintf(stderr, "  %s\n", git->changed[i]);
+    fprintf(stderr, "commit or stash them, or run a commit with "
+            "--commit REV\n");
+    return KILN_EXIT_USAGE;
+}
+
+/*
+ * Load the pipeline as it is at --commit REV, from a checkout of its own
+ * under state: *p and *file (the absolute path, of the work tree's file
+ * before) are replaced, *root is the checkout's pipeline directory and
+ * commit the full id. Returns an exit status.
+ */
+static int load_at_commit(kiln_pipeline **p, char **file, char **root,
+                          char commit[41], const run_opts *o,
+                          const kiln_git_info *git, const char *state)
+{
+    const char *rel = *file + strlen(git->workdir) + 1;
+    kiln_err err = KILN_ERR_INIT;
+    char *dir, *path;
+    int status;
+
+    if (kiln_git_resolve(commit, *file, o->commit, &err) != 0)
+        return kiln_cli_fail(&err);
+    dir = kiln_asprintf("%s/checkouts/%s", state, commit);
+    if (kiln_git_checkout(*file, commit, dir, &err) != 0) {
+        free(dir);
+        return kiln_cli_fail(&err);
+    }
+    path = kiln_path_join(dir, rel);
+    free(dir);
+    kiln_pipeline_free(*p);
+    *p = NULL;
+    if (access(path, F_OK) != 0) {
+        kiln_err_set(&err, KILN_ENOTFOUND, "%s does not exist at "
+                     "commit %.12s", rel, commit);
+        free(path);
+        return kiln_cli_fail(&err);
+    }
+    status = load(p, path);
+    if (status == 0 &&
+        kiln_run_check_params(*p, o->params.n, o->params.items, &err) != 0)
+        status = kiln_cli_fail(&err);
+    free(*file);
+    *file = path;
+    if (status == 0)
+        *root = kiln_strdup((*p)->dir);
+    return status;
+}
+
+static int exec_run(void *opts)
+{
+    const run_opts *o = opts;
     kiln_pipeline *p = NULL;
     kiln_git_info git;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
     char *file = NULL, *state = NULL, *db = NULL;
     char *root = NULL, commit[41] = "", hash[KILN_HASH_HEX];
-    int c, status = KILN_EXIT_OK;
+    int status = KILN_EXIT_OK;
 
     memset(&git, 0, sizeof(git));
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hp:j:s:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_run);
-            goto done;
-        case 'p':
-            if (kiln_cli_parse_param(&params[n_params++], optarg, &err) != 0) {
-                status = kiln_cli_usage_error(&kiln_cmd_run, "%s", err.msg);
-                goto done;
-            }
-            break;
-        case 'j': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 4096) {
-                status = kiln_cli_usage_error(&kiln_cmd_run, "--jobs "
-                                              "expects 1 to 4096, got "
-                                              "\"%s\"", optarg);
-                goto done;
-            }
-            jobs = (unsigned)v;
-            break;
-        }
-        case 's':
-            state_opt = optarg;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_COMMIT:
-            commit_opt = optarg;
-            break;
-        case OPT_REQUIRE_CLEAN:
-            require_clean = true;
-            break;
-        case OPT_NO_CACHE:
-            no_cache = true;
-            break;
-        case OPT_JUNIT:
-            junit = optarg;
-            break;
-        case OPT_POOL:
-            if (kiln_cli_parse_pool(&pools[n_pools++], optarg, &err) != 0) {
-                status = kiln_cli_usage_error(&kiln_cmd_run, "%s", err.msg);
-                goto done;
-            }
-            break;
-        default:
-            status = kiln_cli_usage_error(&kiln_cmd_run, "bad option");
-            goto done;
-        }
-    }
-    if (optind != argc - 1) {
-        status = kiln_cli_usage_error(&kiln_cmd_run, "expected one FILE");
+    if ((status = load(&p, o->file)) != 0)
         goto done;
-    }
-    if ((status = load(&p, argv[optind])) != 0)
-        goto done;
-    if (kiln_run_check_params(p, n_params, params, &err) != 0) {
+    if (kiln_run_check_params(p, o->params.n, o->params.items, &err) != 0) {
         status = kiln_cli_fail(&err);
         goto done;
     }
-    file = kiln_path_absolute(argv[optind]);
+    file = kiln_path_absolute(o->file);
 
     /* Pin the commit. */
     if (kiln_git_inspect(&git, file, &err) != 0) {
         status = kiln_cli_fail(&err);
         goto done;
     }
-    if (!git.in_repo && commit_opt) {
+    if (!git.in_repo && o->commit) {
         kiln_err_set(&err, KILN_EINVAL, "--commit: %s is not in a Git "
-                     "repository", argv[optind]);
+                     "repository", o->file);
         status = kiln_cli_fail(&err);
         goto done;
     }
     if (!git.in_repo)
         fprintf(stderr, "kiln: warning: %s is not in a Git repository; the "
-                "run records no commit\n", argv[optind]);
-    if (git.in_repo && !commit_opt && git.dirty &&
-        (require_clean || p->git_require_clean)) {
-        fprintf(stderr, "kiln: error: the work tree of %s has uncommitted "
-                "changes and %s requires a clean tree:\n", git.workdir,
-                require_clean ? "--require-clean" : "the pipeline");
-        for (size_t i = 0; i < git.n_changed; i++)
-            fprintf(stderr, "  %s\n", git.changed[i]);
-        fprintf(stderr, "commit or stash them, or run a commit with "
-                "--commit REV\n");
-        status = KILN_EXIT_USAGE;
+                "run records no commit\n", o->file);
+    if ((status = check_clean(o, p, &git)) != 0)
         goto done;
-    }
 
-    state = kiln_state_dir_pick(state_opt, git.in_repo ? git.workdir : NULL,
+    state = kiln_state_dir_pick(o->state, git.in_repo ? git.workdir : NULL,
                                 p->dir);
     if (kiln_state_dir_prepare(state, &err) != 0) {
         status = KILN_EXIT_SYSTEM;
@@ -177,40 +181,11 @@ static int exec_run(int argc, char **argv)
         goto done;
     }
 
-    if (commit_opt) {
+    if (o->commit) {
         /* Run the pipeline as it is at REV, in a checkout of its own. */
-        const char *rel = file + strlen(git.workdir) + 1;
-        char *dir, *path;
-        if (kiln_git_resolve(commit, file, commit_opt, &err) != 0) {
-            status = kiln_cli_fail(&err);
+        if ((status = load_at_commit(&p, &file, &root, commit, o, &git,
+                                     state)) != 0)
             goto done;
-        }
-        dir = kiln_asprintf("%s/checkouts/%s", state, commit);
-        if (kiln_git_checkout(file, commit, dir, &err) != 0) {
-            free(dir);
-            status = kiln_cli_fail(&err);
-            goto done;
-        }
-        path = kiln_path_join(dir, rel);
-        free(dir);
-        kiln_pipeline_free(p);
-        p = NULL;
-        if (access(path, F_OK) != 0) {
-            kiln_err_set(&err, KILN_ENOTFOUND, "%s does not exist at "
-                         "commit %.12s", rel, commit);
-            free(path);
-            status = kiln_cli_fail(&err);
-            goto done;
-        }
-        status = load(&p, path);
-        if (status == 0 &&
-            kiln_run_check_params(p, n_params, params, &err) != 0)
-            status = kiln_cli_fail(&err);
-        free(file);
-        file = path;
-        if (status != 0)
-            goto done;
-        root = kiln_strdup(p->dir);
     } else if (git.in_repo) {
         snprintf(commit, sizeof(commit), "%s", git.commit);
     }
@@ -228,35 +203,33 @@ static int exec_run(int argc, char **argv)
 
     {
         kiln_fg_options fo;
-        kiln_run_options o = KILN_RUN_OPTIONS_INIT;
+        kiln_run_options ro = KILN_RUN_OPTIONS_INIT;
         memset(&fo, 0, sizeof(fo));
         fo.store = store;
         fo.state_dir = state;
-        fo.jobs = jobs;
-        fo.n_pools = n_pools;
-        fo.pools = pools;
-        fo.cache = !no_cache;
-        fo.json = json;
-        fo.junit = junit;
-        o.pipeline = p;
-        o.file = file;
-        o.hash = hash;
-        o.root = root;
-        o.n_params = n_params;
-        o.params = params;
-        o.trigger = "manual";
-        o.git_commit = commit[0] ? commit : NULL;
-        o.git_branch = commit_opt ? NULL : git.branch;
-        o.git_dirty = commit_opt ? false : git.dirty;
-        status = kiln_fg_run(&fo, &o, NULL);
+        fo.jobs = (unsigned)o->jobs;
+        fo.n_pools = o->pools.n;
+        fo.pools = o->pools.items;
+        fo.cache = !o->no_cache;
+        fo.json = o->json;
+        fo.junit = o->junit;
+        ro.pipeline = p;
+        ro.file = file;
+        ro.hash = hash;
+        ro.root = root;
+        ro.n_params = o->params.n;
+        ro.params = o->params.items;
+        ro.trigger = "manual";
+        ro.git_commit = commit[0] ? commit : NULL;
+        ro.git_branch = o->commit ? NULL : git.branch;
+        ro.git_dirty = o->commit ? false : git.dirty;
+        status = kiln_fg_run(&fo, &ro, NULL);
     }
 
 done:
     kiln_store_close(store);
     kiln_git_info_dispose(&git);
     kiln_pipeline_free(p);
-    free(params);
-    free(pools);
     free(file);
     free(state);
     free(db);
@@ -266,34 +239,11 @@ done:
 
 const kiln_cmd kiln_cmd_run = {
     .name = "run",
-    .usage = "run FILE [--param NAME=VALUE]... [--jobs N] [--pool NAME=N]... "
-             "[--state DIR] [--commit REV] [--require-clean] [--no-cache] "
-             "[--junit PATH] [--json]",
     .summary = "Run a pipeline now, in the foreground.",
-    .help =
-        "Options:\n"
-        "  -p, --param NAME=VALUE  override a parameter (repeatable); steps\n"
-        "                          see it as $KILN_PARAM_NAME\n"
-        "  -j, --jobs N            run at most N steps at once (default: "
-        "CPUs)\n"
-        "      --pool NAME=N       at most N steps of pool NAME at once "
-        "(repeatable)\n"
-        "  -s, --state DIR         state directory (default: $KILN_STATE, "
-        "else\n"
-        "                          .kiln/ at the top of the Git work tree)\n"
-        "      --commit REV        run the pipeline as it is at commit REV, "
-        "in a\n"
-        "                          checkout under the state directory\n"
-        "      --require-clean     refuse to run with uncommitted changes\n"
-        "      --junit PATH        write a JUnit XML report (a testcase per "
-        "step)\n"
-        "      --no-cache          run every step, even those whose outputs "
-        "are\n"
-        "                          cached\n"
-        "      --json              print a JSON summary of the run on "
-        "stdout\n\n"
-        "Exit status: 0 succeeded, 1 a step failed or the run was "
-        "cancelled,\n"
-        "2 invalid pipeline or usage, 3 kiln itself could not work.\n",
+    .notes = "Exit status: 0 succeeded, 1 a step failed or the run was "
+             "cancelled,\n"
+             "2 invalid pipeline or usage, 3 kiln itself could not work.\n",
+    .opts = options,
+    .opts_size = sizeof(run_opts),
     .exec = exec_run,
 };

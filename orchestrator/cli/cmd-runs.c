@@ -1,16 +1,25 @@
 /* cmd-runs.c: kiln runs [--pipeline P] [--limit N] [--json] */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/cli.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"pipeline", required_argument, NULL, 'P'},
-    {"limit", required_argument, NULL, 'n'},
-    {"state", required_argument, NULL, 's'},
-    {"json", no_argument, NULL, 'J'},
-    {NULL, 0, NULL, 0},
+typedef struct runs_opts {
+    const char *pipeline; /* --pipeline P */
+    long limit;           /* --limit N */
+    const char *state;    /* --state DIR */
+    bool json;            /* --json */
+} runs_opts;
+
+static const kiln_opt options[] = {
+    KILN_OPT_VALUE('P', "pipeline", runs_opts, pipeline, "P",
+                   "only runs of pipeline P"),
+    KILN_OPT_INT('n', "limit", runs_opts, limit, "N", 1, INT_MAX,
+                 "at most N runs", .def = "20"),
+    KILN_CLI_OPT_STATE(runs_opts),
+    KILN_CLI_OPT_JSON(runs_opts),
+    KILN_OPT_END,
 };
 
 static void print_table(json_t *runs)
@@ -44,67 +53,29 @@ static void print_table(json_t *runs)
     }
 }
 
-static int exec_runs(int argc, char **argv)
+static int exec_runs(void *opts)
 {
-    const char *pipeline = NULL, *state = NULL;
-    int c, limit = 20, status;
-    bool json = false;
+    const runs_opts *o = opts;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
     json_t *runs = NULL;
+    int status = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hP:n:s:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_runs);
-            return KILN_EXIT_OK;
-        case 'P':
-            pipeline = optarg;
-            break;
-        case 'n':
-            limit = atoi(optarg);
-            if (limit < 1)
-                return kiln_cli_usage_error(&kiln_cmd_runs, "--limit "
-                                            "expects a positive number");
-            break;
-        case 's':
-            state = optarg;
-            break;
-        case 'J':
-            json = true;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_runs, "bad option");
-        }
-    }
-    if (optind != argc)
-        return kiln_cli_usage_error(&kiln_cmd_runs, "unexpected argument "
-                                    "\"%s\"", argv[optind]);
-    if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
-        kiln_store_runs_json(store, &runs, pipeline, limit, &err) != 0) {
+    if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
+        kiln_store_runs_json(store, &runs, o->pipeline, (int)o->limit,
+                             &err) != 0)
         status = kiln_cli_fail(&err);
-        kiln_store_close(store);
-        return status;
-    }
-    if (json) {
-        kiln_cli_print_json(runs);
-    } else {
-        print_table(runs);
-    }
+    else
+        kiln_cli_output(runs, o->json, print_table);
     json_decref(runs);
     kiln_store_close(store);
-    return KILN_EXIT_OK;
+    return status;
 }
 
 const kiln_cmd kiln_cmd_runs = {
     .name = "runs",
-    .usage = "runs [--pipeline P] [--limit N] [--state DIR] [--json]",
     .summary = "List recent runs, newest first.",
-    .help = "Options:\n"
-            "  -P, --pipeline P   only runs of pipeline P\n"
-            "  -n, --limit N      at most N runs (default 20)\n"
-            "  -s, --state DIR    state directory (see kiln run --help)\n"
-            "      --json         print JSON\n",
+    .opts = options,
+    .opts_size = sizeof(runs_opts),
     .exec = exec_runs,
 };

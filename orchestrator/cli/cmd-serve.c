@@ -10,17 +10,43 @@
 #include "daemon/lock.h"
 #include "cli/state.h"
 
-enum { OPT_POOL = 256, OPT_GRACE, OPT_LISTEN, OPT_TOKEN_FILE };
+/* --grace DURATION into an int64_t of milliseconds. */
+static int parse_grace(void *out, char *text, const kiln_opt *spec,
+                       kiln_err *err)
+{
+    kiln_err derr = KILN_ERR_INIT;
+    if (kiln_dsl_parse_duration(out, text, &derr) == 0)
+        return 0;
+    return kiln_err_set(err, KILN_EINVAL, "--%s: %s", spec->name, derr.msg);
+}
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"state", required_argument, NULL, 's'},
-    {"jobs", required_argument, NULL, 'j'},
-    {"pool", required_argument, NULL, OPT_POOL},
-    {"grace", required_argument, NULL, OPT_GRACE},
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-    {NULL, 0, NULL, 0},
+typedef struct serve_opts {
+    kiln_opt_list paths;    /* PATH... */
+    const char *state;      /* --state DIR */
+    long jobs;              /* --jobs N; 0: CPUs */
+    kiln_opt_list pools;    /* --pool NAME=N..., kiln_kv */
+    int64_t grace_ms;       /* --grace DURATION */
+    const char *listen;     /* --listen ADDR:PORT, or none */
+    const char *token_file; /* --token-file FILE */
+} serve_opts;
+
+static const kiln_opt options[] = {
+    KILN_OPT_ARGS(serve_opts, paths, "PATH", 1,
+                  "a pipeline file or a directory"),
+    KILN_CLI_OPT_STATE(serve_opts),
+    KILN_CLI_OPT_JOBS(serve_opts, "at most N steps at once, over all runs "
+                      "(default: CPUs)"),
+    KILN_CLI_OPT_POOL(serve_opts),
+    KILN_OPT_PARSED(0, "grace", serve_opts, grace_ms, int64_t, parse_grace,
+                    "DURATION", "time running steps get on stop",
+                    .def = "30s"),
+    KILN_OPT_VALUE(0, "listen", serve_opts, listen, "ADDR:PORT", "serve the "
+                   "status page and the JSON API there; port 0: any free "
+                   "port, none: off", .def = "127.0.0.1:8080"),
+    KILN_CLI_OPT_TOKEN_FILE(serve_opts, "the API token (else $KILN_TOKEN): "
+                            "POSTs need \"Authorization: Bearer TOKEN\", "
+                            "and so do GETs when listening beyond loopback"),
+    KILN_OPT_END,
 };
 
 /* Warn when the token file is open to its group or others: whoever can
@@ -36,80 +62,29 @@ static void check_token_file(const char *file)
             "chmod 600 it\n", file, (unsigned)(st.st_mode & 07777));
 }
 
-static int exec_serve(int argc, char **argv)
+static int exec_serve(void *opts)
 {
-    kiln_daemon_options o;
-    kiln_kv *pools = kiln_calloc((size_t)argc, sizeof(kiln_kv));
-    const char *state_opt = NULL;
-    const char *token_file = NULL;
+    const serve_opts *o = opts;
+    const char *token_file = o->token_file;
+    kiln_daemon_options d;
     kiln_lock *lock = NULL;
     kiln_err err = KILN_ERR_INIT;
     char *state = NULL, *token = NULL;
-    int c, status;
+    int status;
 
-    memset(&o, 0, sizeof(o));
-    o.grace_ms = 30000;
-    o.listen = "127.0.0.1:8080";
-    o.pools = pools;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hs:j:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_serve);
-            free(pools);
-            return KILN_EXIT_OK;
-        case 's':
-            state_opt = optarg;
-            break;
-        case 'j': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 4096) {
-                free(pools);
-                return kiln_cli_usage_error(&kiln_cmd_serve, "--jobs "
-                                            "expects 1 to 4096");
-            }
-            o.jobs = (unsigned)v;
-            break;
-        }
-        case OPT_POOL:
-            if (kiln_cli_parse_pool(&pools[o.n_pools++], optarg, &err)) {
-                free(pools);
-                return kiln_cli_usage_error(&kiln_cmd_serve, "%s", err.msg);
-            }
-            break;
-        case OPT_GRACE:
-            if (kiln_dsl_parse_duration(&o.grace_ms, optarg, &err) != 0) {
-                free(pools);
-                return kiln_cli_usage_error(&kiln_cmd_serve, "--grace: %s",
-                                            err.msg);
-            }
-            break;
-        case OPT_LISTEN:
-            o.listen = strcmp(optarg, "none") == 0 ? NULL : optarg;
-            break;
-        case OPT_TOKEN_FILE:
-            token_file = optarg;
-            break;
-        default:
-            free(pools);
-            return kiln_cli_usage_error(&kiln_cmd_serve, "bad option");
-        }
-    }
-    if (optind >= argc) {
-        free(pools);
-        return kiln_cli_usage_error(&kiln_cmd_serve, "expected at least one "
-                                    "PATH (a pipeline file or a directory)");
-    }
-    if (kiln_cli_read_token(&token, token_file, &err) != 0) {
-        free(pools);
+    memset(&d, 0, sizeof(d));
+    d.jobs = (unsigned)o->jobs;
+    d.n_pools = o->pools.n;
+    d.pools = o->pools.items;
+    d.grace_ms = o->grace_ms;
+    d.listen = strcmp(o->listen, "none") == 0 ? NULL : o->listen;
+    if (kiln_cli_read_token(&token, token_file, &err) != 0)
         return kiln_cli_fail(&err);
-    }
     check_token_file(token_file);
-    o.token = token;
-    o.paths = argv + optind;
-    o.n_paths = (size_t)(argc - optind);
-    state = kiln_cli_state_dir(state_opt);
+    d.token = token;
+    d.paths = KILN_OPT_STRINGS(o->paths);
+    d.n_paths = o->paths.n;
+    state = kiln_cli_state_dir(o->state);
     if (kiln_state_dir_prepare(state, &err) != 0 ||
         kiln_lock_acquire(&lock, state, &err) != 0) {
         status = kiln_cli_fail(&err);
@@ -117,45 +92,28 @@ static int exec_serve(int argc, char **argv)
             status = KILN_EXIT_SYSTEM;
         goto done;
     }
-    o.state_dir = state;
-    status = kiln_daemon_run(&o);
+    d.state_dir = state;
+    status = kiln_daemon_run(&d);
 done:
     kiln_lock_release(lock);
     free(state);
-    free(pools);
     free(token);
     return status;
 }
 
 const kiln_cmd kiln_cmd_serve = {
     .name = "serve",
-    .usage = "serve [--state DIR] [--jobs N] [--pool NAME=N]... "
-             "[--grace DURATION] [--listen ADDR:PORT] [--token-file FILE] "
-             "PATH...",
     .summary = "Run the scheduler daemon on pipeline files or directories.",
     .help =
         "Loads every pipeline file named (a directory: every *.yaml and\n"
         "*.yml under it), fires their schedules and records every run and\n"
         "every fire that did not start. SIGHUP reloads the files; SIGTERM\n"
         "or SIGINT stops: running steps get --grace to finish, the rest are\n"
-        "cancelled. One daemon per state directory.\n\n"
-        "Options:\n"
-        "  -s, --state DIR       state directory (default: $KILN_STATE, else\n"
-        "                        .kiln/ at the top of the Git work tree)\n"
-        "  -j, --jobs N          at most N steps at once, over all runs\n"
-        "      --pool NAME=N     at most N steps of pool NAME at once\n"
-        "      --grace DURATION  time running steps get on stop (default "
-        "30s)\n"
-        "      --listen ADDR:PORT  serve the status page and the JSON API "
-        "there\n"
-        "                        (default 127.0.0.1:8080; port 0: any free "
-        "port; none: off)\n"
-        "      --token-file FILE the API token (else $KILN_TOKEN): POSTs "
-        "need\n"
-        "                        \"Authorization: Bearer TOKEN\", and so do "
-        "GETs when\n"
-        "                        listening beyond loopback\n\n"
+        "cancelled. One daemon per state directory.\n",
+    .notes =
         "Test clock: KILN_NOW=ISO-8601 starts the daemon's clock there and\n"
         "KILN_CLOCK_SPEED=N runs it N times faster than real time.\n",
+    .opts = options,
+    .opts_size = sizeof(serve_opts),
     .exec = exec_serve,
 };

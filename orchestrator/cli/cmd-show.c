@@ -4,11 +4,17 @@
 
 #include "cli/cli.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"state", required_argument, NULL, 's'},
-    {"json", no_argument, NULL, 'J'},
-    {NULL, 0, NULL, 0},
+typedef struct show_opts {
+    int64_t run;       /* RUN */
+    const char *state; /* --state DIR */
+    bool json;         /* --json */
+} show_opts;
+
+static const kiln_opt options[] = {
+    KILN_CLI_ARG_RUN(show_opts, run),
+    KILN_CLI_OPT_STATE(show_opts),
+    KILN_CLI_OPT_JSON(show_opts),
+    KILN_OPT_END,
 };
 
 static const char *span(char *buf, size_t size, json_t *o)
@@ -88,58 +94,29 @@ static void print_run(json_t *run)
     }
 }
 
-static int exec_show(int argc, char **argv)
+static int exec_show(void *opts)
 {
-    const char *state = NULL;
-    bool json = false;
+    const show_opts *o = opts;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
     json_t *run = NULL;
-    int64_t id;
-    int c, status;
+    int status = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hs:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_show);
-            return KILN_EXIT_OK;
-        case 's':
-            state = optarg;
-            break;
-        case 'J':
-            json = true;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_show, "bad option");
-        }
-    }
-    if (optind != argc - 1)
-        return kiln_cli_usage_error(&kiln_cmd_show, "expected one RUN id");
-    if (kiln_cli_parse_id(&id, argv[optind], &err) != 0 ||
-        kiln_cli_open_store(&store, state, true, &err) != 0 ||
-        kiln_store_run_json(store, &run, id, &err) != 0) {
+    if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
+        kiln_store_run_json(store, &run, o->run, &err) != 0)
         status = kiln_cli_fail(&err);
-        kiln_store_close(store);
-        return status;
-    }
-    if (json) {
-        kiln_cli_print_json(run);
-    } else {
-        print_run(run);
-    }
+    else
+        kiln_cli_output(run, o->json, print_run);
     json_decref(run);
     kiln_store_close(store);
-    return KILN_EXIT_OK;
+    return status;
 }
 
 const kiln_cmd kiln_cmd_show = {
     .name = "show",
-    .usage = "show RUN [--state DIR] [--json]",
     .summary = "Show a run: steps, attempts, durations, exit codes, commit, "
                "params.",
-    .help = "Options:\n"
-            "  -s, --state DIR    state directory (see kiln run --help)\n"
-            "      --json         print JSON\n",
+    .opts = options,
+    .opts_size = sizeof(show_opts),
     .exec = exec_show,
 };

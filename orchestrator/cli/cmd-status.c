@@ -6,11 +6,15 @@
 #include "cli/cli.h"
 #include "daemon/lock.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"state", required_argument, NULL, 's'},
-    {"json", no_argument, NULL, 'J'},
-    {NULL, 0, NULL, 0},
+typedef struct status_opts {
+    const char *state; /* --state DIR */
+    bool json;         /* --json */
+} status_opts;
+
+static const kiln_opt options[] = {
+    KILN_CLI_OPT_STATE(status_opts),
+    KILN_CLI_OPT_JSON(status_opts),
+    KILN_OPT_END,
 };
 
 static const char *when(char *buf, size_t size, json_t *ms)
@@ -66,46 +70,25 @@ static void print_status(json_t *st, long holder)
                json_string_value(json_object_get(row, "reason")));
 }
 
-static int exec_status(int argc, char **argv)
+static int exec_status(void *opts)
 {
-    const char *state_opt = NULL;
-    bool json = false;
+    const status_opts *o = opts;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
     json_t *st = NULL;
     char *dir;
     long holder;
-    int c, status;
+    int status = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hs:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_status);
-            return KILN_EXIT_OK;
-        case 's':
-            state_opt = optarg;
-            break;
-        case 'J':
-            json = true;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_status, "bad option");
-        }
-    }
-    if (optind != argc)
-        return kiln_cli_usage_error(&kiln_cmd_status, "unexpected argument "
-                                    "\"%s\"", argv[optind]);
-    if (kiln_cli_open_store(&store, state_opt, true, &err) != 0 ||
+    if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
         kiln_store_status_json(store, &st, 20, &err) != 0) {
         status = kiln_cli_fail(&err);
-        kiln_store_close(store);
-        return status;
+        goto done;
     }
-    dir = kiln_cli_state_dir(state_opt);
+    dir = kiln_cli_state_dir(o->state);
     holder = kiln_lock_holder(dir);
     free(dir);
-    if (json) {
+    if (o->json) {
         json_object_set_new(st, "daemon_pid", holder > 0 ? json_integer(holder)
                                                          : json_null());
         json_object_set_new(st, "daemon_running", json_boolean(holder != 0));
@@ -113,18 +96,17 @@ static int exec_status(int argc, char **argv)
     } else {
         print_status(st, holder);
     }
+done:
     json_decref(st);
     kiln_store_close(store);
-    return KILN_EXIT_OK;
+    return status;
 }
 
 const kiln_cmd kiln_cmd_status = {
     .name = "status",
-    .usage = "status [--state DIR] [--json]",
     .summary = "Show the daemon, next fire times, active runs and recent "
                "skipped or missed fires.",
-    .help = "Options:\n"
-            "  -s, --state DIR    state directory (see kiln serve --help)\n"
-            "      --json         print JSON\n",
+    .opts = options,
+    .opts_size = sizeof(status_opts),
     .exec = exec_status,
 };

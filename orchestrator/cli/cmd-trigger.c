@@ -12,17 +12,27 @@
 #include "cli/api-client.h"
 #include "cli/cli.h"
 
-enum { OPT_SERVER = 256, OPT_TOKEN_FILE };
+typedef struct trigger_opts {
+    const char *pipeline;   /* PIPELINE */
+    kiln_opt_list params;   /* --param NAME=VALUE..., kiln_kv */
+    bool wait;              /* --wait */
+    const char *server;     /* --server URL */
+    const char *token_file; /* --token-file FILE */
+    const char *state;      /* --state DIR */
+    bool json;              /* --json */
+} trigger_opts;
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"param", required_argument, NULL, 'p'},
-    {"state", required_argument, NULL, 's'},
-    {"wait", no_argument, NULL, 'w'},
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-    {"json", no_argument, NULL, 'J'},
-    {NULL, 0, NULL, 0},
+static const kiln_opt options[] = {
+    KILN_OPT_ARG(trigger_opts, pipeline, "PIPELINE", NULL),
+    KILN_CLI_OPT_PARAM(trigger_opts),
+    KILN_OPT_SWITCH('w', "wait", trigger_opts, wait, "follow the run; exit "
+                    "0 if it succeeds, 1 if not"),
+    KILN_CLI_OPT_SERVER(trigger_opts),
+    KILN_CLI_OPT_TOKEN_FILE(trigger_opts, "the API token (else "
+                            "$KILN_TOKEN)"),
+    KILN_CLI_OPT_STATE(trigger_opts),
+    KILN_CLI_OPT_JSON_HELP(trigger_opts, "print the daemon's reply as JSON"),
+    KILN_OPT_END,
 };
 
 static const char *user_name(void)
@@ -55,6 +65,32 @@ static int ask_http(json_t **reply, const char *server, const char *token,
     *reply = NULL;
     return status == 400 || status == 404 ? KILN_EXIT_USAGE
                                           : KILN_EXIT_SYSTEM;
+}
+
+/* Ask the daemon of the local state directory, through its inbox: the
+ * reply, or an exit status after saying why not (printing the reply with
+ * json). */
+static int ask_local(json_t **reply, const char *state, const char *pipeline,
+                     json_t *params, bool json)
+{
+    json_t *req = json_pack("{s:s, s:s, s:O, s:s, s:i}", "op", "trigger",
+                            "pipeline", pipeline, "params", params, "user",
+                            user_name(), "pid", (int)getpid());
+    const char *code;
+    int status = kiln_cli_ask_daemon(reply, state, req);
+    json_decref(req);
+    if (status != 0)
+        return status;
+    if ((code = json_string_value(json_object_get(*reply, "code")))) {
+        if (json)
+            kiln_cli_print_json(*reply);
+        else
+            fprintf(stderr, "kiln: error: %s\n",
+                    kiln_cli_str(*reply, "error"));
+        return strcmp(code, "unavailable") == 0 ? KILN_EXIT_SYSTEM
+                                                : KILN_EXIT_USAGE;
+    }
+    return 0;
 }
 
 /* The run's record, from the API or the local store. */
@@ -140,83 +176,33 @@ static int follow(const char *server, const char *token, const char *state,
     return rc;
 }
 
-static int exec_trigger(int argc, char **argv)
+static int exec_trigger(void *opts)
 {
-    const char *state_opt = NULL, *code, *server = getenv("KILN_SERVER");
-    const char *token_file = NULL;
-    bool json = false, wait = false;
-    json_t *req = NULL, *params = json_object(), *reply = NULL;
+    const trigger_opts *o = opts;
+    const kiln_kv *kv = o->params.items;
+    const char *state_opt = o->state, *token_file = o->token_file;
+    const char *server = o->server ? o->server : getenv("KILN_SERVER");
+    bool json = o->json, wait = o->wait;
+    json_t *params = json_object(), *reply = NULL;
     kiln_err err = KILN_ERR_INIT;
     char *token = NULL;
-    kiln_kv kv;
     int64_t id = 0;
-    int c, status = KILN_EXIT_OK;
+    int status = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hp:s:w", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_trigger);
-            goto done;
-        case 'p':
-            if (kiln_cli_parse_param(&kv, optarg, &err) != 0) {
-                status = kiln_cli_usage_error(&kiln_cmd_trigger, "%s",
-                                              err.msg);
-                goto done;
-            }
-            json_object_set_new(params, kv.key, json_string(kv.value));
-            break;
-        case 's':
-            state_opt = optarg;
-            break;
-        case 'w':
-            wait = true;
-            break;
-        case OPT_SERVER:
-            server = optarg;
-            break;
-        case OPT_TOKEN_FILE:
-            token_file = optarg;
-            break;
-        case 'J':
-            json = true;
-            break;
-        default:
-            status = kiln_cli_usage_error(&kiln_cmd_trigger, "bad option");
-            goto done;
-        }
-    }
-    if (optind != argc - 1) {
-        status = kiln_cli_usage_error(&kiln_cmd_trigger, "expected one "
-                                      "pipeline name");
-        goto done;
-    }
+    for (size_t i = 0; i < o->params.n; i++)
+        json_object_set_new(params, kv[i].key, json_string(kv[i].value));
     if (server && *server) {
         if (kiln_cli_read_token(&token, token_file, &err) != 0) {
             status = kiln_cli_fail(&err);
             goto done;
         }
-        if ((status = ask_http(&reply, server, token, argv[optind],
-                               params)) != 0)
-            goto done;
+        status = ask_http(&reply, server, token, o->pipeline, params);
     } else {
         server = NULL;
-        req = json_pack("{s:s, s:s, s:O, s:s, s:i}", "op", "trigger",
-                        "pipeline", argv[optind], "params", params, "user",
-                        user_name(), "pid", (int)getpid());
-        if ((status = kiln_cli_ask_daemon(&reply, state_opt, req)) != 0)
-            goto done;
-        if ((code = json_string_value(json_object_get(reply, "code")))) {
-            if (json)
-                kiln_cli_print_json(reply);
-            else
-                fprintf(stderr, "kiln: error: %s\n",
-                        kiln_cli_str(reply, "error"));
-            status = strcmp(code, "unavailable") == 0 ? KILN_EXIT_SYSTEM
-                                                      : KILN_EXIT_USAGE;
-            goto done;
-        }
+        status = ask_local(&reply, state_opt, o->pipeline, params, json);
     }
+    if (status != 0)
+        goto done;
     {
         const char *st = kiln_cli_str(reply, "status");
         id = json_integer_value(json_object_get(reply, "run_id"));
@@ -245,7 +231,6 @@ static int exec_trigger(int argc, char **argv)
     if (wait && id > 0)
         status = follow(server, token, state_opt, id, json);
 done:
-    json_decref(req);
     json_decref(params);
     json_decref(reply);
     free(token);
@@ -254,29 +239,16 @@ done:
 
 const kiln_cmd kiln_cmd_trigger = {
     .name = "trigger",
-    .usage = "trigger PIPELINE [--param NAME=VALUE]... [--wait] "
-             "[--server URL] [--token-file FILE] [--state DIR] [--json]",
     .summary = "Ask the running kiln serve to start a run of a pipeline "
                "now.",
     .help = "The run is recorded as manual and obeys the pipeline's "
             "concurrency policy\n(it may be queued or refused), not its "
-            "cooldown.\n\n"
-            "Options:\n"
-            "  -p, --param NAME=VALUE  override a parameter (repeatable)\n"
-            "  -w, --wait              follow the run; exit 0 if it succeeds, "
-            "1 if not\n"
-            "      --server URL        a kiln serve's HTTP API "
-            "(http://host:8080/; or\n"
-            "                          $KILN_SERVER); without it, the daemon "
-            "of the local\n"
-            "                          state directory\n"
-            "      --token-file FILE   the API token (else $KILN_TOKEN)\n"
-            "  -s, --state DIR         the daemon's state directory (see "
-            "kiln serve --help)\n"
-            "      --json              print the daemon's reply as JSON\n\n"
-            "Exit status: 0 started or queued (with --wait: the run "
-            "succeeded); 1 refused\nby a policy (with --wait: the run failed "
-            "or was cancelled); 2 unknown\npipeline or parameter; 3 no "
-            "daemon, a wrong token, or no answer.\n",
+            "cooldown.\n",
+    .notes = "Exit status: 0 started or queued (with --wait: the run "
+             "succeeded); 1 refused\nby a policy (with --wait: the run "
+             "failed or was cancelled); 2 unknown\npipeline or parameter; "
+             "3 no daemon, a wrong token, or no answer.\n",
+    .opts = options,
+    .opts_size = sizeof(trigger_opts),
     .exec = exec_trigger,
 };

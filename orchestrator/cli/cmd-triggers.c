@@ -5,12 +5,23 @@
 
 #include "cli/cli.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"limit", required_argument, NULL, 'n'},
-    {"state", required_argument, NULL, 's'},
-    {"json", no_argument, NULL, 'J'},
-    {NULL, 0, NULL, 0},
+typedef struct triggers_opts {
+    const char *pipeline; /* [PIPELINE] */
+    long limit;           /* --limit N */
+    const char *state;    /* --state DIR */
+    bool json;            /* --json */
+} triggers_opts;
+
+static const kiln_opt options[] = {
+    KILN_OPT_ARG(triggers_opts, pipeline, "PIPELINE", NULL,
+                 .flags = KILN_OPT_OPTIONAL),
+    KILN_OPT_INT('n', "limit", triggers_opts, limit, "N", 1, 100000,
+                 "show the N latest checks", .def = "20"),
+    KILN_CLI_OPT_STATE(triggers_opts),
+    KILN_CLI_OPT_JSON_HELP(triggers_opts, "print JSON, each check with its "
+                           "detail (per-column statistics, files, commit, "
+                           "value)"),
+    KILN_OPT_END,
 };
 
 static void print_checks(json_t *rows)
@@ -37,58 +48,25 @@ static void print_checks(json_t *rows)
         printf("no trigger checks recorded\n");
 }
 
-static int exec_triggers(int argc, char **argv)
+static int exec_triggers(void *opts)
 {
-    const char *state_opt = NULL, *pipeline = NULL;
-    bool json = false;
-    int64_t limit = 20;
+    const triggers_opts *o = opts;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
-    json_t *rows = NULL;
-    int c, status = KILN_EXIT_OK;
+    json_t *rows = NULL, *doc = NULL;
+    int status = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hn:s:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_triggers);
-            return KILN_EXIT_OK;
-        case 'n':
-            if (kiln_cli_parse_id(&limit, optarg, &err) != 0 ||
-                limit > 100000)
-                return kiln_cli_usage_error(&kiln_cmd_triggers, "--limit "
-                                            "expects a number from 1 to "
-                                            "100000");
-            break;
-        case 's':
-            state_opt = optarg;
-            break;
-        case 'J':
-            json = true;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_triggers, "bad option");
-        }
-    }
-    if (optind < argc)
-        pipeline = argv[optind++];
-    if (optind != argc)
-        return kiln_cli_usage_error(&kiln_cmd_triggers, "unexpected "
-                                    "argument \"%s\"", argv[optind]);
-    if (kiln_cli_open_store(&store, state_opt, true, &err) != 0 ||
-        kiln_store_checks_json(store, &rows, pipeline, (int)limit,
+    if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
+        kiln_store_checks_json(store, &rows, o->pipeline, (int)o->limit,
                                &err) != 0) {
         status = kiln_cli_fail(&err);
-        goto done;
-    }
-    if (json) {
-        json_t *doc = json_pack("{s:O}", "checks", rows);
+    } else if (o->json) {
+        doc = json_pack("{s:O}", "checks", rows);
         kiln_cli_print_json(doc);
-        json_decref(doc);
     } else {
         print_checks(rows);
     }
-done:
+    json_decref(doc);
     json_decref(rows);
     kiln_store_close(store);
     return status;
@@ -96,14 +74,9 @@ done:
 
 const kiln_cmd kiln_cmd_triggers = {
     .name = "triggers",
-    .usage = "triggers [PIPELINE] [--limit N] [--state DIR] [--json]",
     .summary = "Show the latest trigger checks: what each saw, and whether "
                "it fired.",
-    .help = "Options:\n"
-            "  -n, --limit N      show the N latest checks (20)\n"
-            "  -s, --state DIR    state directory (see kiln serve --help)\n"
-            "      --json         print JSON, each check with its detail "
-            "(per-column\n"
-            "                     statistics, files, commit, value)\n",
+    .opts = options,
+    .opts_size = sizeof(triggers_opts),
     .exec = exec_triggers,
 };

@@ -10,9 +10,15 @@
 #include "data/metrics.h"
 #include "data/validate.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+typedef struct validate_step_opts {
+    const char *file; /* FILE */
+    const char *step; /* STEP */
+} validate_step_opts;
+
+static const kiln_opt options[] = {
+    KILN_OPT_ARG(validate_step_opts, file, "FILE", NULL),
+    KILN_OPT_ARG(validate_step_opts, step, "STEP", NULL),
+    KILN_OPT_END,
 };
 
 /* Add the checks' metrics to $KILN_METRICS, keeping what the step's run:
@@ -34,8 +40,9 @@ static int write_metrics(const kiln_metrics *m, const char *path,
     return rc;
 }
 
-static int exec_validate_step(int argc, char **argv)
+static int exec_validate_step(void *opts)
 {
+    const validate_step_opts *o = opts;
     kiln_pipeline *p = NULL;
     kiln_diag diag = KILN_DIAG_INIT;
     kiln_validate_result res;
@@ -43,29 +50,18 @@ static int exec_validate_step(int argc, char **argv)
     const char *metrics = getenv("KILN_METRICS");
     const kiln_step *st;
     ssize_t idx;
-    int c, status;
+    int status;
 
     memset(&res, 0, sizeof(res));
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        if (c == 'h') {
-            kiln_cli_help(&kiln_cmd_validate_step);
-            return KILN_EXIT_OK;
-        }
-        return kiln_cli_usage_error(&kiln_cmd_validate_step, "bad option");
-    }
-    if (optind != argc - 2)
-        return kiln_cli_usage_error(&kiln_cmd_validate_step,
-                                    "expected FILE and STEP");
-    if (kiln_dsl_load_file(&p, argv[optind], &diag) != 0) {
+    if (kiln_dsl_load_file(&p, o->file, &diag) != 0) {
         kiln_diag_print(&diag);
         status = KILN_EXIT_USAGE;
         goto done;
     }
-    if ((idx = kiln_pipeline_find_step(p, argv[optind + 1])) < 0 ||
+    if ((idx = kiln_pipeline_find_step(p, o->step)) < 0 ||
         !p->steps[idx].validation) {
         kiln_err_set(&err, KILN_EINVAL, "%s has no step \"%s\" with checks",
-                     argv[optind], argv[optind + 1]);
+                     o->file, o->step);
         status = kiln_cli_fail(&err);
         goto done;
     }
@@ -95,7 +91,6 @@ done:
 
 const kiln_cmd kiln_cmd_validate_step = {
     .name = "validate-step",
-    .usage = "validate-step FILE STEP",
     .summary = "Run the checks of step STEP (kind: validate) on its data.",
     .help = "kiln run and kiln serve start this for steps with checks, in "
             "the step's\n"
@@ -103,9 +98,12 @@ const kiln_cmd kiln_cmd_validate_step = {
             "prints one\n"
             "line per failed check (FAIL) or warning (WARN), then a "
             "summary, and adds\n"
-            "validate.* and drift.* metrics to $KILN_METRICS when set.\n\n"
-            "Exit status: 0 every check passed, 1 a check failed, 2 "
-            "unusable input\n"
-            "(invalid pipeline, unreadable or malformed CSV).\n",
+            "validate.* and drift.* metrics to $KILN_METRICS when set.\n",
+    .notes = "Exit status: 0 every check passed, 1 a check failed, 2 "
+             "unusable input\n"
+             "(invalid pipeline, unreadable or malformed CSV).\n",
+    .opts = options,
+    .opts_size = sizeof(validate_step_opts),
     .exec = exec_validate_step,
+    .kind = KILN_CMD_INTERNAL,
 };

@@ -6,11 +6,21 @@
 #include "executors/executor.h"
 #include "cli/cli.h"
 
-static const struct option options[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"format", required_argument, NULL, 'f'},
-    {NULL, 0, NULL, 0},
+typedef struct validate_opts {
+    kiln_opt_list files; /* FILE... */
+    bool quiet;          /* --quiet */
+    const char *format;  /* --format text|github */
+} validate_opts;
+
+static const kiln_opt options[] = {
+    KILN_OPT_ARGS(validate_opts, files, "FILE", 1, NULL),
+    KILN_OPT_SWITCH('q', "quiet", validate_opts, quiet,
+                    "print nothing for valid files"),
+    KILN_OPT_CHOICE('f', "format", validate_opts, format, "text|github",
+                    "text (FILE:LINE:COL: error: ..., on stderr) or github "
+                    "(::error annotations on stdout, for GitHub Actions)",
+                    .def = "text"),
+    KILN_OPT_END,
 };
 
 /* GitHub Actions workflow commands: "%", CR and LF escaped everywhere,
@@ -80,34 +90,14 @@ int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag)
     return diag->n ? KILN_EINVAL : 0;
 }
 
-static int exec_validate(int argc, char **argv)
+static int exec_validate(void *opts)
 {
-    bool quiet = false, github = false;
-    int c, status = KILN_EXIT_OK;
+    const validate_opts *o = opts;
+    char **argv = KILN_OPT_STRINGS(o->files);
+    bool github = strcmp(o->format, "github") == 0;
+    int status = KILN_EXIT_OK;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "hqf:", options, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            kiln_cli_help(&kiln_cmd_validate);
-            return KILN_EXIT_OK;
-        case 'q':
-            quiet = true;
-            break;
-        case 'f':
-            if (strcmp(optarg, "github") != 0 && strcmp(optarg, "text") != 0)
-                return kiln_cli_usage_error(&kiln_cmd_validate, "--format: "
-                                            "expected text or github");
-            github = strcmp(optarg, "github") == 0;
-            break;
-        default:
-            return kiln_cli_usage_error(&kiln_cmd_validate, "bad option");
-        }
-    }
-    if (optind >= argc)
-        return kiln_cli_usage_error(&kiln_cmd_validate,
-                                    "expected at least one FILE");
-    for (int i = optind; i < argc; i++) {
+    for (size_t i = 0; i < o->files.n; i++) {
         kiln_pipeline *p = NULL;
         kiln_diag diag = KILN_DIAG_INIT;
         int rc = kiln_dsl_load_file(&p, argv[i], &diag);
@@ -121,7 +111,7 @@ static int exec_validate(int argc, char **argv)
             if (rc == KILN_EINVAL || status == KILN_EXIT_OK)
                 status = rc == KILN_EINVAL ? KILN_EXIT_USAGE
                                            : KILN_EXIT_SYSTEM;
-        } else if (!quiet) {
+        } else if (!o->quiet) {
             printf("%s: ok (pipeline \"%s\", %zu step%s)\n", argv[i],
                    p->name, p->n_steps, p->n_steps == 1 ? "" : "s");
         }
@@ -133,14 +123,9 @@ static int exec_validate(int argc, char **argv)
 
 const kiln_cmd kiln_cmd_validate = {
     .name = "validate",
-    .usage = "validate [--format text|github] FILE...",
     .summary = "Check pipeline files and report every error as "
                "FILE:LINE:COL.",
-    .help = "Options:\n"
-            "  -q, --quiet          print nothing for valid files\n"
-            "  -f, --format FORMAT  text (FILE:LINE:COL: error: ..., on "
-            "stderr) or github\n"
-            "                       (::error annotations on stdout, for "
-            "GitHub Actions)\n",
+    .opts = options,
+    .opts_size = sizeof(validate_opts),
     .exec = exec_validate,
 };

@@ -4,31 +4,22 @@
 
 #include "cli/cli.h"
 
-static const kiln_cmd *const commands[] = {
-    &kiln_cmd_run,  &kiln_cmd_validate, &kiln_cmd_dag,
-    &kiln_cmd_runs, &kiln_cmd_show,     &kiln_cmd_logs,
-    &kiln_cmd_lineage, &kiln_cmd_metrics, &kiln_cmd_models, &kiln_cmd_gc,
-    &kiln_cmd_drift,
-    &kiln_cmd_serve, &kiln_cmd_status, &kiln_cmd_trigger, &kiln_cmd_triggers,
-    &kiln_cmd_cancel, &kiln_cmd_resume, &kiln_cmd_abandon,
-    &kiln_cmd_cron,
-};
-
-/* Commands kiln starts itself, listed apart. */
-static const kiln_cmd *const internal[] = {
-    &kiln_cmd_validate_step,
-};
+static void list(FILE *f, kiln_cmd_kind kind)
+{
+    for (size_t i = 0; kiln_cli_commands[i]; i++)
+        if (kiln_cli_commands[i]->kind == kind)
+            fprintf(f, "  %-10s %s\n", kiln_cli_commands[i]->name,
+                    kiln_cli_commands[i]->summary);
+}
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: kiln COMMAND [options]\n\n"
                "kiln runs machine-learning pipelines described in YAML.\n\n"
                "Commands:\n");
-    for (size_t i = 0; i < KILN_ARRAY_SIZE(commands); i++)
-        fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    list(f, KILN_CMD_PUBLIC);
     fprintf(f, "\nInternal commands (kiln runs them as steps):\n");
-    for (size_t i = 0; i < KILN_ARRAY_SIZE(internal); i++)
-        fprintf(f, "  %-10s %s\n", internal[i]->name, internal[i]->summary);
+    list(f, KILN_CMD_INTERNAL);
     fprintf(f, "\nRun `kiln COMMAND --help` for a command's options.\n\n"
                "Exit status:\n"
                "  0  success\n"
@@ -40,6 +31,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    const kiln_cmd *cmd;
     if (argc < 2) {
         usage(stderr);
         return KILN_EXIT_USAGE;
@@ -53,12 +45,8 @@ int main(int argc, char **argv)
         printf("kiln %s\n", KILN_VERSION);
         return KILN_EXIT_OK;
     }
-    for (size_t i = 0; i < KILN_ARRAY_SIZE(commands); i++)
-        if (strcmp(argv[1], commands[i]->name) == 0)
-            return commands[i]->exec(argc - 1, argv + 1);
-    for (size_t i = 0; i < KILN_ARRAY_SIZE(internal); i++)
-        if (strcmp(argv[1], internal[i]->name) == 0)
-            return internal[i]->exec(argc - 1, argv + 1);
+    if ((cmd = kiln_cli_find(argv[1])) != NULL)
+        return kiln_cli_run(cmd, argc - 1, argv + 1);
     fprintf(stderr, "kiln: unknown command \"%s\"\n\n", argv[1]);
     usage(stderr);
     return KILN_EXIT_USAGE;
