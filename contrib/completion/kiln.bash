@@ -1,31 +1,45 @@
 # bash completion for kiln. Installed as
 # share/bash-completion/completions/kiln.
+#
+# The commands and their options come from kiln itself (`kiln __complete`
+# and `kiln __complete COMMAND`, read from the tables that parse them), so
+# this file never falls behind: each option is "--name" or "--name VALUE",
+# and VALUE says what to offer after it.
 _kiln()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="run validate dag runs show logs lineage metrics models gc
-        drift serve status trigger triggers cancel resume abandon cron"
+    local kiln=${COMP_WORDS[0]} opts name value=
+    command -v "$kiln" > /dev/null 2>&1 || kiln=kiln
     if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "$("$kiln" __complete 2>/dev/null) --help --version" -- "$cur"))
         return
     fi
-    case $prev in
-    --state|-s|--token-file|--junit|--reference|--current|--commit)
+    opts=$("$kiln" __complete "${COMP_WORDS[1]}" 2>/dev/null) || return
+    while read -r name v; do
+        [ "$name" = "$prev" ] && value=${v:--}
+    done <<< "$opts"
+    case $value in
+    '') ;;
+    -) ;;
+    *'|'*)
+        COMPREPLY=($(compgen -W "${value//|/ }" -- "$cur"))
+        return ;;
+    DIR)
+        COMPREPLY=($(compgen -d -- "$cur"))
+        return ;;
+    FILE|PATH|*.csv)
         COMPREPLY=($(compgen -f -- "$cur"))
         return ;;
-    --method)
-        COMPREPLY=($(compgen -W "psi js ks wasserstein" -- "$cur"))
+    REV)
+        COMPREPLY=($(compgen -W "$(git for-each-ref --format='%(refname:short)' 2>/dev/null) HEAD" -- "$cur"))
         return ;;
-    --format)
-        COMPREPLY=($(compgen -W "text json dot github" -- "$cur"))
+    *)
+        # A number, a name, a URL: nothing to offer.
+        COMPREPLY=()
         return ;;
     esac
     if [[ $cur == -* ]]; then
-        # Each command lists its own options in --help.
-        local opts
-        opts=$(kiln "${COMP_WORDS[1]}" --help 2>/dev/null |
-               grep -oE -- '--[a-z][a-z-]*' | sort -u)
-        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        COMPREPLY=($(compgen -W "$(grep -oE -- '^--[a-z-]+' <<< "$opts")" -- "$cur"))
         return
     fi
     case ${COMP_WORDS[1]} in
