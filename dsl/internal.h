@@ -5,7 +5,8 @@
  *
  *   yamlnode.c  libyaml events -> a tree of kiln_ynode: syntax errors,
  *               anchors and aliases, merge keys, duplicate keys, tags;
- *   schema.c    the tree -> a kiln_pipeline, checked against key tables;
+ *   schema.c    the tree -> a kiln_pipeline, checked against key tables
+ *               (schema.h; the tables of each part in a schema-*.c);
  *   graph.c     needs -> need_idx, cycles, topological order.
  *
  * load.c ties the phases together, diag.c collects errors, value.c reads
@@ -133,7 +134,7 @@ int kiln_dsl__as_number(const kiln_ynode *n, double *out);
  * buf needs KILN_DSL_QUOTE_SIZE bytes; returns buf or a literal. */
 const char *kiln_dsl__describe(char *buf, const kiln_ynode *n);
 
-/* Validation (schema.c) and the graph (graph.c). */
+/* Validation (schema*.c) and the graph (graph.c). */
 
 /* Check doc against the key tables and fill p, whose arena, file and dir
  * are set. Returns 0, or -1 when a limit stopped validation midway (then
