@@ -9,9 +9,10 @@
  *               (schema.h; the tables of each part in a schema-*.c);
  *   graph.c     needs -> need_idx, cycles, topological order.
  *
- * load.c ties the phases together, diag.c collects errors, value.c reads
- * scalars, suggest.c finds "did you mean" candidates and strmap.c is the
- * hash table they use. Only yamlnode.c includes <yaml.h>.
+ * load.c ties the phases together, pipeline.c has the model's own
+ * functions, diag.c collects errors, value.c reads scalars, suggest.c finds
+ * "did you mean" candidates and strmap.c is the hash table they use. Only
+ * yamlnode.c includes <yaml.h>.
  */
 #ifndef KILN_DSL_INTERNAL_H
 #define KILN_DSL_INTERNAL_H

@@ -3,7 +3,6 @@
 
 #include <assert.h>
 #include <stdlib.h>
-#include <string.h>
 
 int kiln_dsl_load_buffer(kiln_pipeline **out, const char *name,
                          const char *dir, const char *data, size_t len,
@@ -76,19 +75,4 @@ int kiln_dsl_load_file(kiln_pipeline **out, const char *path,
     free(dir);
     free(data);
     return rc;
-}
-
-void kiln_pipeline_free(kiln_pipeline *p)
-{
-    if (p)
-        kiln_arena_free(p->arena);
-}
-
-ssize_t kiln_pipeline_find_step(const kiln_pipeline *p, const char *name)
-{
-    size_t i;
-    for (i = 0; i < p->n_steps; i++)
-        if (strcmp(p->steps[i].name, name) == 0)
-            return (ssize_t)i;
-    return -1;
 }

@@ -1,0 +1,19 @@
+/* pipeline.c: the model's own functions, for every phase and every user. */
+#include "dsl/dsl.h"
+
+#include <string.h>
+
+void kiln_pipeline_free(kiln_pipeline *p)
+{
+    if (p)
+        kiln_arena_free(p->arena);
+}
+
+ssize_t kiln_pipeline_find_step(const kiln_pipeline *p, const char *name)
+{
+    size_t i;
+    for (i = 0; i < p->n_steps; i++)
+        if (strcmp(p->steps[i].name, name) == 0)
+            return (ssize_t)i;
+    return -1;
+}
