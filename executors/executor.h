@@ -16,7 +16,7 @@
 
 #include <uv.h>
 
-#include "../orchestrator/base/base.h"
+#include "base/base.h"
 
 typedef struct kiln_executor kiln_executor;
 typedef struct kiln_task kiln_task;

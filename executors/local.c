@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "shim/kiln-shim.h"
+#include "executors/shim/kiln-shim.h"
 
 /* How long kiln-shim gets to kill a step's processes when asked, before
  * kiln kills the step's process group itself. */

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../executors/executor.h"
+#include "executors/executor.h"
 
 #define CHECK(cond)                                                        \
     do {                                                                   \

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../executors/internal.h"
+#include "executors/internal.h"
 #include "kiln_test.h"
 
 static char dir[] = "/tmp/kiln-slurm-states.XXXXXX";
