@@ -43,7 +43,8 @@ static void usage_line(FILE *f, const kiln_cmd *cmd, const char *suffix)
     free(prefix);
 }
 
-void kiln_cli_help(const kiln_cmd *cmd)
+/* Print cmd's usage, its help and its options to stdout (--help). */
+static void help(const kiln_cmd *cmd)
 {
     usage_line(stdout, cmd, NULL);
     printf("\n%s\n", cmd->summary);
@@ -77,7 +78,7 @@ int kiln_cli_run(const kiln_cmd *cmd, int argc, char **argv)
     int status;
 
     if (rc == KILN_OPT_HELP) {
-        kiln_cli_help(cmd);
+        help(cmd);
         status = KILN_EXIT_OK;
     } else if (rc != 0) {
         status = kiln_cli_usage_error(cmd, "%s", err.msg);

@@ -71,8 +71,8 @@ int kiln_cli_run(const kiln_cmd *cmd, int argc, char **argv);
 /*
  * Rows for the options several commands share (opt.h), each declared
  * here once. T is the command's options struct; its field is named after
- * the option (state, json, jobs, pools, params, junit, server,
- * token_file).
+ * the option (state, json, pipeline, jobs, pools, params, junit,
+ * server, token_file).
  */
 #define KILN_CLI_OPT_STATE(T)                                             \
     KILN_OPT_VALUE('s', "state", T, state, "DIR", "state directory "     \
@@ -80,6 +80,9 @@ int kiln_cli_run(const kiln_cmd *cmd, int argc, char **argv);
                    "Git work tree)")
 #define KILN_CLI_OPT_JSON_HELP(T, h) KILN_OPT_SWITCH(0, "json", T, json, h)
 #define KILN_CLI_OPT_JSON(T) KILN_CLI_OPT_JSON_HELP(T, "print JSON")
+#define KILN_CLI_OPT_PIPELINE(T)                                          \
+    KILN_OPT_VALUE('P', "pipeline", T, pipeline, "P",                     \
+                   "only runs of pipeline P")
 #define KILN_CLI_OPT_JOBS(T, h)                                           \
     KILN_OPT_INT('j', "jobs", T, jobs, "N", 1, 4096, h)
 #define KILN_CLI_OPT_POOL(T)                                              \
@@ -112,8 +115,6 @@ int kiln_cli_opt_param(void *out, char *text, const kiln_opt *spec,
 int kiln_cli_opt_pool(void *out, char *text, const kiln_opt *spec,
                       kiln_err *err);
 
-/* Print a command's usage and help to stdout. */
-void kiln_cli_help(const kiln_cmd *cmd);
 /* Report a usage error ("kiln run: ...") and return KILN_EXIT_USAGE. */
 int kiln_cli_usage_error(const kiln_cmd *cmd, const char *fmt, ...)
     KILN_PRINTF(2, 3);

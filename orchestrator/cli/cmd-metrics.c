@@ -19,8 +19,7 @@ typedef struct metrics_opts {
 
 static const kiln_opt options[] = {
     KILN_OPT_ARGS(metrics_opts, args, "diff RUN_A RUN_B", 0, NULL),
-    KILN_OPT_VALUE('P', "pipeline", metrics_opts, pipeline, "P",
-                   "only runs of pipeline P"),
+    KILN_CLI_OPT_PIPELINE(metrics_opts),
     KILN_OPT_VALUE('k', "key", metrics_opts, key, "K",
                    "only metric K (KEY or STEP.KEY)"),
     KILN_OPT_INT('n', "last", metrics_opts, last, "N", 1, INT_MAX,

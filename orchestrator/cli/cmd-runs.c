@@ -13,8 +13,7 @@ typedef struct runs_opts {
 } runs_opts;
 
 static const kiln_opt options[] = {
-    KILN_OPT_VALUE('P', "pipeline", runs_opts, pipeline, "P",
-                   "only runs of pipeline P"),
+    KILN_CLI_OPT_PIPELINE(runs_opts),
     KILN_OPT_INT('n', "limit", runs_opts, limit, "N", 1, INT_MAX,
                  "at most N runs", .def = "20"),
     KILN_CLI_OPT_STATE(runs_opts),

@@ -2,6 +2,7 @@
  * table as a usage line and --help. */
 #include "opt.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -267,9 +268,15 @@ int kiln_opt_parse(const kiln_opt *specs, void *opts, int argc, char **argv,
     bool literal = false;
     int rc = 0;
 
-    for (const kiln_opt *s = specs; s->kind != KILN_OPT_KIND_END && !rc; s++)
-        if (s->def)
-            rc = set_value(s, opts, (char *)s->def, err);
+    for (const kiln_opt *s = specs; s->kind != KILN_OPT_KIND_END && !rc; s++) {
+        if (!s->def)
+            continue;
+        /* A default is a valid value of an option that takes one; else the
+         * table is wrong. */
+        assert(is_option(s) && takes_value(s));
+        rc = set_value(s, opts, (char *)s->def, err);
+        assert(rc == 0);
+    }
     for (int i = 0; i < argc && !rc; i++) {
         char *a = argv[i];
         if (literal || a[0] != '-' || a[1] == '\0') {
@@ -337,7 +344,9 @@ static void usage_word(char *buf, size_t size, const kiln_opt *s)
                  s->name);
         break;
     case KILN_OPT_KIND_ARGS:
-        snprintf(buf, size, s->min ? "%s..." : "[%s]...", s->name);
+        /* "diff RUN_A RUN_B": forms the command tells apart itself. */
+        snprintf(buf, size, s->min ? "%s%s" : "[%s]%s", s->name,
+                 strchr(s->name, ' ') ? "" : "...");
         break;
     default:
         snprintf(buf, size, "%s--%s%s%s%s%s", optional ? "[" : "", s->name,

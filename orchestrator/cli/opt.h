@@ -39,7 +39,8 @@ typedef enum kiln_opt_kind {
     KILN_OPT_KIND_END = 0, /* ends a table */
     KILN_OPT_KIND_SWITCH,  /* --json: a bool, set true (KILN_OPT_CLEARS: false) */
     KILN_OPT_KIND_VALUE,   /* --state DIR: a const char *, the last given */
-    KILN_OPT_KIND_INT,     /* --jobs N: a long from min to max */
+    KILN_OPT_KIND_INT,     /* --jobs N: a long from min to max (1 to
+                              INT_MAX: "a positive number") */
     KILN_OPT_KIND_CHOICE,  /* --format text|dot: a const char *, one of them */
     KILN_OPT_KIND_LIST,    /* --column C, repeatable: a kiln_opt_list */
     KILN_OPT_KIND_ARG,     /* a positional argument, in table order */
@@ -47,7 +48,8 @@ typedef enum kiln_opt_kind {
 } kiln_opt_kind;
 
 enum {
-    KILN_OPT_REQUIRED = 1 << 0, /* an option that must be given */
+    KILN_OPT_REQUIRED = 1 << 0, /* a VALUE or CHOICE option (no parse) that
+                                   must be given */
     KILN_OPT_OPTIONAL = 1 << 1, /* an ARG that may be left out */
     KILN_OPT_CLEARS = 1 << 2    /* a SWITCH that sets its bool false */
 };
@@ -135,7 +137,8 @@ typedef struct kiln_opt_list {
      .offset = KILN_OPT_AT_(T, f, type), .parse = parse_fn, .help = h,    \
      __VA_ARGS__}
 /* The arguments left, at least least of them: a kiln_opt_list of
- * char *. */
+ * char *. A name with spaces ("diff RUN_A RUN_B") is shown as is, without
+ * "...": the forms the command tells apart itself. */
 #define KILN_OPT_ARGS(T, f, name_, least, h, ...)                         \
     {.kind = KILN_OPT_KIND_ARGS, .name = name_,                           \
      .offset = KILN_OPT_AT_(T, f, kiln_opt_list), .size = sizeof(char *), \

@@ -477,6 +477,20 @@ static void test_commands(void)
     ASSERT_NULL(kiln_cli_find("frobnicate"));
 }
 
+/* Forms a command tells apart itself are shown as written. */
+static void print_metrics_usage(FILE *f)
+{
+    kiln_opt_usage(f, "usage: kiln metrics ", kiln_cmd_metrics.opts, NULL);
+}
+
+static void test_forms(void)
+{
+    char *usage = printed(print_metrics_usage);
+    ASSERT(strncmp(usage, "usage: kiln metrics [diff RUN_A RUN_B] [--", 42)
+           == 0);
+    free(usage);
+}
+
 int main(void)
 {
     RUN_TEST(test_defaults);
@@ -494,5 +508,6 @@ int main(void)
     RUN_TEST(test_help);
     RUN_TEST(test_usage_and_help);
     RUN_TEST(test_commands);
+    RUN_TEST(test_forms);
     return 0;
 }
