@@ -160,6 +160,21 @@ int kiln_engine__executor(kiln_executor **out, kiln_engine *eng,
     return 0;
 }
 
+void kiln_engine_add_executor(kiln_engine *eng, kiln_executor *ex)
+{
+    ex->loop = eng->loop;
+    ex->on_done = kiln_engine__on_task_done;
+    ex->data = eng;
+    ex->active = 0;
+    /* First, so it is found before one of the same name. */
+    eng->executors = kiln_realloc(eng->executors, (eng->n_executors + 1) *
+                                  sizeof(*eng->executors));
+    memmove(eng->executors + 1, eng->executors,
+            eng->n_executors * sizeof(*eng->executors));
+    eng->executors[0] = ex;
+    eng->n_executors++;
+}
+
 /* Remember the first store failure and start no more steps: kiln cannot
  * keep a record it cannot write. Running steps are not killed for it;
  * the run fails with the real cause. (A database locked by another

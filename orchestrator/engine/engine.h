@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "dsl/dsl.h"
+#include "executors/executor.h"
 #include "store/store.h"
 
 typedef struct kiln_engine kiln_engine;
@@ -37,6 +38,15 @@ void kiln_engine_set_cache(kiln_engine *eng, bool cache);
  * the global job limit. Steps naming a pool never set here are not
  * limited by it. */
 void kiln_engine_set_pool(kiln_engine *eng, const char *name, unsigned cap);
+/* Run the steps whose executor: is ex->ops->name on ex, an executor made
+ * outside the built-in table (a test's fake, a container runtime). The
+ * engine takes ex: it sets its loop, on_done and data, and frees it with
+ * itself. Steps started (or taken over) after the call use it, even where
+ * a built-in executor has the same name. Its steps take --jobs slots
+ * unless a built-in remote executor has its name (kiln_executor_remote()).
+ * The DSL takes any executor: name; the CLI's checks (kiln validate, kiln
+ * run) want a built-in one. */
+void kiln_engine_add_executor(kiln_engine *eng, kiln_executor *ex);
 
 /* Something changed: step is the step's index, or -1 for the run itself. */
 typedef void (*kiln_run_event_cb)(kiln_run *run, ssize_t step, void *data);
