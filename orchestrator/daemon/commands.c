@@ -17,7 +17,8 @@
 
 /* Check out rev of e's repository under STATE/checkouts and point src at
  * its pipeline file. */
-static int pin_commit(entry *e, source *src, const char *rev, kiln_err *err)
+static int pin_commit(kiln_entry *e, kiln_source *src, const char *rev,
+                      kiln_err *err)
 {
     kiln_git_info git;
     char commit[41], *dir;
@@ -74,15 +75,15 @@ static char *request_detail(const kiln_run_request *req, const char *commit)
     return kiln_buf_detach(&b);
 }
 
-int kiln_daemon__manual_run(server *dm, const kiln_run_request *req,
+int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
                             kiln_fire_result *out, kiln_err *err)
 {
     kiln_err serr = KILN_ERR_INIT;
     char *detail, *info;
-    source src;
-    outcome res;
+    kiln_source src;
+    kiln_outcome res;
     int64_t id = 0;
-    entry *e;
+    kiln_entry *e;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -128,15 +129,15 @@ int kiln_daemon__manual_run(server *dm, const kiln_run_request *req,
     return 0;
 }
 
-int kiln_daemon__retry_run(server *dm, int64_t run_id,
+int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
                            kiln_fire_result *out, kiln_err *err)
 {
     char why[300], hash_now[KILN_HASH_HEX];
     kiln_err herr = KILN_ERR_INIT;
     kiln_run_info *run = NULL;
     kiln_kv *reuse = NULL;
-    source src;
-    entry *e;
+    kiln_source src;
+    kiln_entry *e;
     int64_t id;
     int rc;
 
@@ -220,7 +221,7 @@ done:
 }
 
 /* A run that is not in flight: why nothing can be done to it. */
-static int not_active(server *dm, int64_t id, kiln_err *err)
+static int not_active(kiln_daemon *dm, int64_t id, kiln_err *err)
 {
     kiln_run_info *run = NULL;
     int rc = kiln_store_run_get(&run, dm->store, id, err);
@@ -231,10 +232,10 @@ static int not_active(server *dm, int64_t id, kiln_err *err)
     return rc;
 }
 
-int kiln_daemon__cancel_run(server *dm, int64_t id, const char *via,
+int kiln_daemon__cancel_run(kiln_daemon *dm, int64_t id, const char *via,
                             kiln_err *err)
 {
-    active *a = kiln_daemon__find_active(dm, id);
+    kiln_active_run *a = kiln_daemon__find_active(dm, id);
     if (!a)
         return not_active(dm, id, err);
     say("%s: cancelling run %lld (%s)", kiln_run_pipeline(a->run)->name,
@@ -243,7 +244,7 @@ int kiln_daemon__cancel_run(server *dm, int64_t id, const char *via,
     return 0;
 }
 
-bool kiln_daemon__is_active(server *dm, int64_t id)
+bool kiln_daemon__is_active(kiln_daemon *dm, int64_t id)
 {
     return kiln_daemon__find_active(dm, id) != NULL;
 }

@@ -52,7 +52,7 @@ void kiln_daemon__store_warn(const kiln_err *err)
 
 /* Definitions. */
 
-void kiln_daemon__def_unref(def *d)
+void kiln_daemon__def_unref(kiln_def *d)
 {
     if (d && --d->refs == 0) {
         kiln_pipeline_free(d->p);
@@ -62,12 +62,12 @@ void kiln_daemon__def_unref(def *d)
 }
 
 /* Load file; on error print the diagnostics and return NULL. */
-def *kiln_daemon__def_load(const char *file)
+kiln_def *kiln_daemon__def_load(const char *file)
 {
     kiln_diag diag = KILN_DIAG_INIT;
     kiln_err err = KILN_ERR_INIT;
     kiln_pipeline *p = NULL;
-    def *d;
+    kiln_def *d;
 
     if (kiln_dsl_load_file(&p, file, &diag) != 0) {
         kiln_diag_print(&diag);
@@ -158,19 +158,19 @@ fail:
 
 /* Entries. */
 
-entry *kiln_daemon__entry_find(server *dm, const char *name)
+kiln_entry *kiln_daemon__entry_find(kiln_daemon *dm, const char *name)
 {
-    for (entry *e = dm->entries; e; e = e->next)
+    for (kiln_entry *e = dm->entries; e; e = e->next)
         if (!e->removed && strcmp(e->name, name) == 0)
             return e;
     return NULL;
 }
 
 /* Free a removed entry once its runs are done. */
-void kiln_daemon__entry_release_maybe(entry *e)
+void kiln_daemon__entry_release_maybe(kiln_entry *e)
 {
-    server *dm = e->dm;
-    entry **pp;
+    kiln_daemon *dm = e->dm;
+    kiln_entry **pp;
     if (!e->removed || e->n_active > 0)
         return;
     for (pp = &dm->entries; *pp; pp = &(*pp)->next) {
@@ -180,7 +180,7 @@ void kiln_daemon__entry_release_maybe(entry *e)
         }
     }
     while (e->queue) {
-        queued *q = e->queue;
+        kiln_queued_fire *q = e->queue;
         e->queue = q->next;
         kiln_daemon__queued_free(q);
     }
@@ -189,7 +189,7 @@ void kiln_daemon__entry_release_maybe(entry *e)
     free(e);
 }
 
-void kiln_daemon__entry_remove(entry *e)
+void kiln_daemon__entry_remove(kiln_entry *e)
 {
     kiln_err err = KILN_ERR_INIT;
     kiln_daemon__scheds_close(e);
@@ -206,12 +206,12 @@ void kiln_daemon__entry_remove(entry *e)
  * scheduled (their runs finish); changed definitions re-arm their
  * schedules. Returns how many pipelines are loaded.
  */
-size_t kiln_daemon__load_all(server *dm, bool first)
+size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
 {
     kiln_err err = KILN_ERR_INIT;
     char **files = NULL;
     size_t n_files = 0, loaded = 0;
-    entry *e;
+    kiln_entry *e;
 
     if (kiln_daemon_scan(&files, &n_files, dm->o->paths, dm->o->n_paths,
                          &err) != 0) {
@@ -221,8 +221,8 @@ size_t kiln_daemon__load_all(server *dm, bool first)
     for (e = dm->entries; e; e = e->next)
         e->seen = false;
     for (size_t i = 0; i < n_files; i++) {
-        def *d = kiln_daemon__def_load(files[i]);
-        entry *old = NULL;
+        kiln_def *d = kiln_daemon__def_load(files[i]);
+        kiln_entry *old = NULL;
         if (!d) {
             /* Keep whatever this file defined before. */
             for (e = dm->entries; e; e = e->next)
@@ -275,7 +275,7 @@ size_t kiln_daemon__load_all(server *dm, bool first)
         free(files[i]);
     free(files);
     for (e = dm->entries; e;) {
-        entry *next = e->next;
+        kiln_entry *next = e->next;
         if (!e->removed && !e->seen) {
             say("%s: removed; its running runs finish", e->name);
             kiln_daemon__entry_remove(e);
@@ -287,9 +287,9 @@ size_t kiln_daemon__load_all(server *dm, bool first)
 
 /* Stopping. */
 
-static void close_all(server *dm)
+static void close_all(kiln_daemon *dm)
 {
-    entry *e;
+    kiln_entry *e;
     if (dm->closed)
         return;
     dm->closed = true;
@@ -315,7 +315,7 @@ static void close_all(server *dm)
     uv_close((uv_handle_t *)&dm->orphans, NULL);
 }
 
-void kiln_daemon__shutdown_maybe(server *dm)
+void kiln_daemon__shutdown_maybe(kiln_daemon *dm)
 {
     if (dm->stopping && dm->runs == NULL) {
         say("stopped");
@@ -325,7 +325,7 @@ void kiln_daemon__shutdown_maybe(server *dm)
 
 static void on_grace(uv_timer_t *t)
 {
-    server *dm = t->data;
+    kiln_daemon *dm = t->data;
     if (dm->runs)
         say("grace period over: cancelling the steps still running");
     kiln_daemon__each_run(dm, NULL, RUN_CANCEL);
@@ -333,7 +333,7 @@ static void on_grace(uv_timer_t *t)
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
 {
-    server *dm = sig->data;
+    kiln_daemon *dm = sig->data;
     char g[32];
     if (dm->stopping) {
         say("%s again: cancelling everything now", strsignal(signum));
@@ -343,11 +343,11 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
     dm->stopping = true;
     say("%s: stopping; running steps get %s to finish", strsignal(signum),
         kiln_fmt_duration(g, sizeof(g), dm->o->grace_ms));
-    for (entry *e = dm->entries; e; e = e->next) {
+    for (kiln_entry *e = dm->entries; e; e = e->next) {
         kiln_daemon__scheds_close(e);
         while (e->queue) {
-            queued *q = e->queue;
-            outcome out;
+            kiln_queued_fire *q = e->queue;
+            kiln_outcome out;
             e->queue = q->next;
             kiln_daemon__settle(e, &q->src, &out, KILN_FIRE_MISSED,
                    "kiln serve stopped before it could start", 0);
@@ -363,7 +363,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 
 static void on_hup(uv_signal_t *sig, int signum)
 {
-    server *dm = sig->data;
+    kiln_daemon *dm = sig->data;
     size_t n;
     (void)signum;
     if (dm->stopping)
@@ -375,7 +375,7 @@ static void on_hup(uv_signal_t *sig, int signum)
 
 int kiln_daemon_run(const kiln_daemon_options *o)
 {
-    server dm;
+    kiln_daemon dm;
     kiln_err err = KILN_ERR_INIT;
     char *db;
     size_t n;

@@ -1,7 +1,7 @@
 /*
  * internal.h: what the daemon's files share: the server, its entries,
- * definitions, sources of fires and active runs, and the typed commands
- * the inbox (requests.c) and the web API (web.c) give it.
+ * definitions, sources of fires and active runs, and the typed
+ * commands the inbox (requests.c) and the web API (web.c) give it.
  */
 #ifndef KILN_DAEMON_INTERNAL_H
 #define KILN_DAEMON_INTERNAL_H
@@ -15,29 +15,29 @@
 #include "notify/notify.h"
 #include "daemon/triggers.h"
 
-typedef struct server server;
-typedef struct entry entry;
+typedef struct kiln_daemon kiln_daemon;
+typedef struct kiln_entry kiln_entry;
 
 /* One loaded definition of a pipeline, shared by the runs started from
  * it. */
-typedef struct def {
+typedef struct kiln_def {
     kiln_pipeline *p;
     char *file;              /* absolute path */
     char hash[KILN_HASH_HEX];
     int refs;
-} def;
+} kiln_def;
 
-typedef struct sched {
+typedef struct kiln_sched {
     uv_timer_t timer;
-    entry *e;
+    kiln_entry *e;
     kiln_cron cron;
     char *expr;
     int64_t due_ms;          /* next fire on the kiln clock; -1: none */
-} sched;
+} kiln_sched;
 
 /* Where a fire comes from: a schedule's due time, a trigger's check or a
  * manual request (kiln trigger). */
-typedef struct source {
+typedef struct kiln_source {
     const char *trigger;     /* "schedule", "drift"..., "manual" (static) */
     char *expr;              /* schedule: the cron expression */
     int64_t due_ms;          /* schedule: when it was due; else: when the
@@ -52,49 +52,49 @@ typedef struct source {
     int64_t reuse_run;       /* retry: the run retried (never queued) */
     size_t n_reuse;          /* ...its succeeded steps and executions */
     const kiln_kv *reuse;
-} source;
+} kiln_source;
 
 /* What became of a fire. */
-typedef struct outcome {
+typedef struct kiln_outcome {
     kiln_fire_status status;
     int64_t run_id;
     char reason[300];
-} outcome;
+} kiln_outcome;
 
-typedef struct queued {
-    struct queued *next;
-    source src;
-} queued;
+typedef struct kiln_queued_fire {
+    struct kiln_queued_fire *next;
+    kiln_source src;
+} kiln_queued_fire;
 
-typedef struct active {
-    struct active *next;
+typedef struct kiln_active_run {
+    struct kiln_active_run *next;
     kiln_run *run;
-    server *dm;
-    entry *e;                /* NULL: a recovered run of no loaded entry */
-    def *d;
-} active;
+    kiln_daemon *dm;
+    kiln_entry *e;           /* NULL: a recovered run of no loaded entry */
+    kiln_def *d;
+} kiln_active_run;
 
-struct entry {
-    entry *next;
-    server *dm;
+struct kiln_entry {
+    kiln_entry *next;
+    kiln_daemon *dm;
     char *name;
-    def *d;                  /* the current definition */
+    kiln_def *d;             /* the current definition */
     size_t n_scheds;
-    sched **scheds;
-    queued *queue;           /* fires waiting for max_active_runs */
+    kiln_sched **scheds;
+    kiln_queued_fire *queue; /* fires waiting for max_active_runs */
     kiln_watch *watch;       /* its triggers */
     unsigned n_active;
     bool removed;            /* no longer in the files; goes when idle */
     bool seen;               /* found again by the current (re)load */
 };
 
-struct server {
+struct kiln_daemon {
     uv_loop_t loop;
     const kiln_daemon_options *o;
     kiln_store *store;
     kiln_engine *eng;
-    entry *entries;
-    active *runs;
+    kiln_entry *entries;
+    kiln_active_run *runs;
     kiln_http *http;         /* metric triggers' requests */
     kiln_inbox *inbox;       /* kiln trigger's requests */
     kiln_web *web;           /* the status page and API, or NULL */
@@ -131,57 +131,59 @@ typedef struct kiln_fire_result {
 /* daemon.c: the server, definitions, entries, stopping. */
 void kiln_daemon__say(const char *fmt, ...) KILN_PRINTF(1, 2);
 void kiln_daemon__store_warn(const kiln_err *err);
-def *kiln_daemon__def_load(const char *file); /* NULL: printed why */
-void kiln_daemon__def_unref(def *d);
-entry *kiln_daemon__entry_find(server *dm, const char *name);
-void kiln_daemon__entry_release_maybe(entry *e);
-void kiln_daemon__shutdown_maybe(server *dm);
+kiln_def *kiln_daemon__def_load(const char *file); /* NULL: printed why */
+void kiln_daemon__def_unref(kiln_def *d);
+kiln_entry *kiln_daemon__entry_find(kiln_daemon *dm, const char *name);
+void kiln_daemon__entry_release_maybe(kiln_entry *e);
+void kiln_daemon__shutdown_maybe(kiln_daemon *dm);
 
 /* sched.c: fires, policies, schedules, triggers. */
-void kiln_daemon__source_copy(source *dst, const source *src);
-void kiln_daemon__source_dispose(source *src);
-void kiln_daemon__queued_free(queued *q);
-bool kiln_daemon__from_schedule(const source *src);
+void kiln_daemon__source_copy(kiln_source *dst, const kiln_source *src);
+void kiln_daemon__source_dispose(kiln_source *src);
+void kiln_daemon__queued_free(kiln_queued_fire *q);
+bool kiln_daemon__from_schedule(const kiln_source *src);
 /* Start a run of e for src; its id, or 0 with why in reason. */
-int64_t kiln_daemon__start_run(entry *e, const source *src, char *reason,
-                               size_t size);
-active *kiln_daemon__find_active(server *dm, int64_t id);
+int64_t kiln_daemon__start_run(kiln_entry *e, const kiln_source *src,
+                               char *reason, size_t size);
+kiln_active_run *kiln_daemon__find_active(kiln_daemon *dm, int64_t id);
 /* What to do to runs in flight, with kiln_daemon__each_run(). */
 typedef enum run_action {
     RUN_CANCEL,         /* SIGTERM, SIGKILL 10 s later */
     RUN_KILL,           /* SIGKILL now */
     RUN_DRAIN           /* start nothing more */
 } run_action;
-void kiln_daemon__each_run(server *dm, entry *only, run_action action);
+void kiln_daemon__each_run(kiln_daemon *dm, kiln_entry *only,
+                           run_action action);
 /* Record what became of a fire (fires, or the check's row). */
-void kiln_daemon__settle(entry *e, const source *src, outcome *out,
-                         kiln_fire_status status, const char *reason,
-                         int64_t run_id);
+void kiln_daemon__settle(kiln_entry *e, const kiln_source *src,
+                         kiln_outcome *out, kiln_fire_status status,
+                         const char *reason, int64_t run_id);
 /* A fire from src on e: a run, a queued fire, or a recorded skip. */
-void kiln_daemon__fire(entry *e, const source *src, outcome *out);
+void kiln_daemon__fire(kiln_entry *e, const kiln_source *src,
+                       kiln_outcome *out);
 void kiln_daemon__on_run_done(kiln_run *run, void *data);
-void kiln_daemon__scheds_open(entry *e, bool catchup);
-void kiln_daemon__scheds_close(entry *e);
+void kiln_daemon__scheds_open(kiln_entry *e, bool catchup);
+void kiln_daemon__scheds_close(kiln_entry *e);
 
 /* recover.c: runs whose kiln died. */
-void kiln_daemon__recover(server *dm);
+void kiln_daemon__recover(kiln_daemon *dm);
 void kiln_daemon__on_orphan_timer(uv_timer_t *t);
-void kiln_daemon__abandon(server *dm, int64_t id, const char *why);
+void kiln_daemon__abandon(kiln_daemon *dm, int64_t id, const char *why);
 
 /* commands.c: the typed commands. Errors: KILN_ENOTFOUND (no such
  * pipeline or run), KILN_EINVAL (bad params, commit), KILN_EBUSY (the
  * daemon is stopping; a run in a state that refuses it), KILN_ERROR. */
-int kiln_daemon__manual_run(server *dm, const kiln_run_request *req,
+int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
                             kiln_fire_result *out, kiln_err *err);
 /* A new run of the same definition, params and commit as run_id (failed
  * or cancelled) that reuses its succeeded steps. */
-int kiln_daemon__retry_run(server *dm, int64_t run_id,
+int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
                            kiln_fire_result *out, kiln_err *err);
 /* Cancel run id if it is in flight here: KILN_ENOTFOUND for no such run,
  * KILN_EBUSY (saying its state) for one that is not running. */
-int kiln_daemon__cancel_run(server *dm, int64_t id, const char *via,
+int kiln_daemon__cancel_run(kiln_daemon *dm, int64_t id, const char *via,
                             kiln_err *err);
-bool kiln_daemon__is_active(server *dm, int64_t id);
+bool kiln_daemon__is_active(kiln_daemon *dm, int64_t id);
 
 /* requests.c: the inbox's JSON edge. */
 void kiln_daemon__on_request(json_t *req, json_t *reply, void *data);
@@ -194,8 +196,8 @@ void kiln_daemon__fire_reply(json_t *reply, const kiln_fire_result *res);
 
 /* web.c: the web API's edge. */
 /* Start the web server when o->listen says so. */
-int kiln_daemon__web_start(server *dm, kiln_err *err);
-void kiln_daemon__web_stop(server *dm);
+int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err);
+void kiln_daemon__web_stop(kiln_daemon *dm);
 /* Tell event stream subscribers about a run's change (step -1: the run's
  * own state). */
 void kiln_daemon__run_event(kiln_run *run, ssize_t step, void *data);

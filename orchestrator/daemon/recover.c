@@ -15,7 +15,7 @@
 
 /* Crash recovery. */
 
-void kiln_daemon__abandon(server *dm, int64_t id, const char *why)
+void kiln_daemon__abandon(kiln_daemon *dm, int64_t id, const char *why)
 {
     kiln_err err = KILN_ERR_INIT;
     say("run %lld cannot be taken over: %s", (long long)id, why);
@@ -24,13 +24,13 @@ void kiln_daemon__abandon(server *dm, int64_t id, const char *why)
 }
 
 /* Take over one unfinished run whose kiln process is gone. */
-static void recover_run(server *dm, int64_t id)
+static void recover_run(kiln_daemon *dm, int64_t id)
 {
     kiln_takeover t;
     kiln_run_options o;
     kiln_err err = KILN_ERR_INIT;
-    active *a;
-    def *d;
+    kiln_active_run *a;
+    kiln_def *d;
     int rc = kiln_takeover_load(&t, dm->store, id, &err);
 
     if (rc == KILN_EINVAL)
@@ -81,7 +81,7 @@ static void recover_run(server *dm, int64_t id)
  * a kiln run killed while the daemon runs is not left hanging. Runs whose
  * owner still lives (a kiln run in another terminal, this daemon) are
  * left alone. */
-void kiln_daemon__recover(server *dm)
+void kiln_daemon__recover(kiln_daemon *dm)
 {
     kiln_err err = KILN_ERR_INIT;
     kiln_run_owner *runs = NULL;
@@ -100,7 +100,7 @@ void kiln_daemon__recover(server *dm)
 
 void kiln_daemon__on_orphan_timer(uv_timer_t *t)
 {
-    server *dm = t->data;
+    kiln_daemon *dm = t->data;
     if (!dm->stopping)
         kiln_daemon__recover(dm);
 }

@@ -72,7 +72,7 @@ void kiln_daemon__fire_reply(json_t *reply, const kiln_fire_result *res)
 
 void kiln_daemon__on_request(json_t *req, json_t *reply, void *data)
 {
-    server *dm = data;
+    kiln_daemon *dm = data;
     const char *op = json_string_value(json_object_get(req, "op"));
     const char *name = json_string_value(json_object_get(req, "pipeline"));
     json_t *params = json_object_get(req, "params"), *who;

@@ -2,8 +2,8 @@
  * sched.c: fires and their policies, schedules, and the glue to triggers.
  *
  * fire() is the one place where a due time (a schedule's), a trigger's
- * firing or a request becomes a run, a queued fire, or a recorded skip
- * or miss, as the pipeline's policies say (concurrency, max_active_runs,
+ * firing or a request becomes a run, a queued fire, or a recorded
+ * skip or miss, as the pipeline's policies say (concurrency, max_active_runs,
  * start_deadline, cooldown). Each cron expression of an entry has a
  * timer; after downtime, catch_up() decides what the missed fires become.
  *
@@ -26,7 +26,7 @@
 
 /* Sources. */
 
-void kiln_daemon__source_copy(source *dst, const source *src)
+void kiln_daemon__source_copy(kiln_source *dst, const kiln_source *src)
 {
     *dst = *src;
     dst->expr = src->expr ? kiln_strdup(src->expr) : NULL;
@@ -43,7 +43,7 @@ void kiln_daemon__source_copy(source *dst, const source *src)
     }
 }
 
-void kiln_daemon__source_dispose(source *src)
+void kiln_daemon__source_dispose(kiln_source *src)
 {
     for (size_t i = 0; i < src->n_params; i++) {
         free((char *)src->params[i].key);
@@ -56,13 +56,13 @@ void kiln_daemon__source_dispose(source *src)
     free(src->file);
 }
 
-void kiln_daemon__queued_free(queued *q)
+void kiln_daemon__queued_free(kiln_queued_fire *q)
 {
     kiln_daemon__source_dispose(&q->src);
     free(q);
 }
 
-bool kiln_daemon__from_schedule(const source *src)
+bool kiln_daemon__from_schedule(const kiln_source *src)
 {
     return strcmp(src->trigger, "schedule") == 0;
 }
@@ -90,15 +90,15 @@ static char *trigger_info(const char *expr, const char *zone, int64_t due)
 /* Start a run of e for src: its current definition, or the one of a
  * checkout (a git trigger). Returns the run id, or 0 with why in
  * reason. */
-int64_t kiln_daemon__start_run(entry *e, const source *src, char *reason,
-                         size_t size)
+int64_t kiln_daemon__start_run(kiln_entry *e, const kiln_source *src,
+                               char *reason, size_t size)
 {
-    server *dm = e->dm;
-    def *d = e->d;
+    kiln_daemon *dm = e->dm;
+    kiln_def *d = e->d;
     kiln_run_options o = KILN_RUN_OPTIONS_INIT;
     kiln_git_info git;
     kiln_err err = KILN_ERR_INIT;
-    active *a;
+    kiln_active_run *a;
     char *info = kiln_daemon__from_schedule(src)
                      ? trigger_info(src->expr, d->p->schedule.timezone,
                                     src->due_ms)
@@ -159,7 +159,7 @@ int64_t kiln_daemon__start_run(entry *e, const source *src, char *reason,
     return kiln_run_id(a->run);
 }
 
-static void record(entry *e, const char *expr, int64_t due,
+static void record(kiln_entry *e, const char *expr, int64_t due,
                    kiln_fire_status status, const char *reason,
                    int64_t run_id)
 {
@@ -178,22 +178,22 @@ static void record(entry *e, const char *expr, int64_t due,
         kiln_daemon__store_warn(&err);
 }
 
-active *kiln_daemon__find_active(server *dm, int64_t id)
+kiln_active_run *kiln_daemon__find_active(kiln_daemon *dm, int64_t id)
 {
-    for (active *a = dm->runs; a; a = a->next)
+    for (kiln_active_run *a = dm->runs; a; a = a->next)
         if (kiln_run_id(a->run) == id)
             return a;
     return NULL;
 }
 
 /* Apply action to every run in flight (of entry only, when not NULL).
- * Ending a run may free its record at once and start queued ones, so the
- * runs are listed first and looked up again one by one. */
-void kiln_daemon__each_run(server *dm, entry *only, run_action action)
+ * Ending a run may free its record at once and start queued ones, so
+ * the runs are listed first and looked up again one by one. */
+void kiln_daemon__each_run(kiln_daemon *dm, kiln_entry *only, run_action action)
 {
     size_t n = 0, i;
     int64_t *ids;
-    active *a;
+    kiln_active_run *a;
     for (a = dm->runs; a; a = a->next)
         n++;
     ids = kiln_calloc(n ? n : 1, sizeof(*ids));
@@ -218,9 +218,9 @@ void kiln_daemon__each_run(server *dm, entry *only, run_action action)
 
 /* Record what became of a fire: in fires for a schedule, in the check's
  * row for a trigger or a manual request. */
-void kiln_daemon__settle(entry *e, const source *src, outcome *out,
-                   kiln_fire_status status, const char *reason,
-                   int64_t run_id)
+void kiln_daemon__settle(kiln_entry *e, const kiln_source *src,
+                         kiln_outcome *out, kiln_fire_status status,
+                         const char *reason, int64_t run_id)
 {
     kiln_err err = KILN_ERR_INIT;
     kiln_check_status check;
@@ -248,7 +248,8 @@ void kiln_daemon__settle(entry *e, const source *src, outcome *out,
 }
 
 /* Too late to start? Records the miss and says so. */
-static bool past_deadline(entry *e, const source *src, outcome *out)
+static bool past_deadline(kiln_entry *e, const kiln_source *src,
+                          kiln_outcome *out)
 {
     const kiln_schedule *s = &e->d->p->schedule;
     int64_t late = kiln_clock_now_ms() - src->due_ms;
@@ -266,17 +267,17 @@ static bool past_deadline(entry *e, const source *src, outcome *out)
 
 /* A fire from src on e: start a run, queue it, or record why not, as the
  * schedule's policies say (they apply to every source). */
-void kiln_daemon__fire(entry *e, const source *src, outcome *out)
+void kiln_daemon__fire(kiln_entry *e, const kiln_source *src, kiln_outcome *out)
 {
     const kiln_schedule *s = &e->d->p->schedule;
-    server *dm = e->dm;
+    kiln_daemon *dm = e->dm;
     char why[300];
     int64_t id;
 
     if (past_deadline(e, src, out))
         return;
     if (e->n_active > 0) {
-        active *a;
+        kiln_active_run *a;
         int64_t running = 0;
         for (a = dm->runs; a; a = a->next)
             if (a->e == e)
@@ -292,7 +293,7 @@ void kiln_daemon__fire(entry *e, const source *src, outcome *out)
             break;
         case KILN_CONCURRENCY_ALLOW:
             if (e->n_active >= (unsigned)s->max_active_runs) {
-                queued *q = kiln_calloc(1, sizeof(*q)), **pp;
+                kiln_queued_fire *q = kiln_calloc(1, sizeof(*q)), **pp;
                 kiln_daemon__source_copy(&q->src, src);
                 for (pp = &e->queue; *pp; pp = &(*pp)->next)
                     ;
@@ -316,12 +317,12 @@ void kiln_daemon__fire(entry *e, const source *src, outcome *out)
 }
 
 /* Start queued fires while there is room. */
-void kiln_daemon__dequeue(entry *e)
+void kiln_daemon__dequeue(kiln_entry *e)
 {
     while (e->queue && !e->dm->stopping && !e->removed &&
            e->n_active < (unsigned)e->d->p->schedule.max_active_runs) {
-        queued *q = e->queue;
-        outcome out;
+        kiln_queued_fire *q = e->queue;
+        kiln_outcome out;
         e->queue = q->next;
         kiln_daemon__fire(e, &q->src, &out);
         kiln_daemon__queued_free(q);
@@ -330,9 +331,9 @@ void kiln_daemon__dequeue(entry *e)
 
 void kiln_daemon__on_run_done(kiln_run *run, void *data)
 {
-    active *a = data, **pp;
-    entry *e = a->e;         /* NULL for a recovered run of no entry */
-    server *dm = a->dm;
+    kiln_active_run *a = data, **pp;
+    kiln_entry *e = a->e;         /* NULL for a recovered run of no entry */
+    kiln_daemon *dm = a->dm;
 
     say("%s: run %lld %s", kiln_run_pipeline(run)->name,
         (long long)kiln_run_id(run),
@@ -359,10 +360,10 @@ void kiln_daemon__on_run_done(kiln_run *run, void *data)
 
 static void on_sched_timer(uv_timer_t *t);
 
-static void sched_fire(sched *s, int64_t due)
+static void sched_fire(kiln_sched *s, int64_t due)
 {
-    source src;
-    outcome out;
+    kiln_source src;
+    kiln_outcome out;
     memset(&src, 0, sizeof(src));
     src.trigger = "schedule";
     src.expr = s->expr;
@@ -373,7 +374,7 @@ static void sched_fire(sched *s, int64_t due)
 }
 
 /* Arm s for its first fire after after_ms and publish it. */
-static void arm(sched *s, int64_t after_ms)
+static void arm(kiln_sched *s, int64_t after_ms)
 {
     const kiln_schedule *sch = &s->e->d->p->schedule;
     kiln_err err = KILN_ERR_INIT;
@@ -389,7 +390,7 @@ static void arm(sched *s, int64_t after_ms)
 
 static void on_sched_timer(uv_timer_t *t)
 {
-    sched *s = t->data;
+    kiln_sched *s = t->data;
     int64_t due = s->due_ms;
     /* The test clock can run faster than timers are exact: never fire
      * before the due time. */
@@ -404,12 +405,12 @@ static void on_sched_timer(uv_timer_t *t)
 
 static void on_sched_close(uv_handle_t *h)
 {
-    sched *s = h->data;
+    kiln_sched *s = h->data;
     free(s->expr);
     free(s);
 }
 
-void kiln_daemon__scheds_close(entry *e)
+void kiln_daemon__scheds_close(kiln_entry *e)
 {
     kiln_watch_stop(e->watch);
     e->watch = NULL;
@@ -425,9 +426,9 @@ void kiln_daemon__scheds_close(entry *e)
  * With catchup, the latest max_catchup run (oldest first); the rest are
  * recorded as missed.
  */
-static void catch_up(sched *s, int64_t last, int64_t now)
+static void catch_up(kiln_sched *s, int64_t last, int64_t now)
 {
-    entry *e = s->e;
+    kiln_entry *e = s->e;
     const kiln_schedule *sch = &e->d->p->schedule;
     int64_t t, *slots = NULL;
     size_t n = 0, cap = 0, keep, i;
@@ -443,9 +444,9 @@ static void catch_up(sched *s, int64_t last, int64_t now)
         }
         slots[n++] = t * 1000;
     }
-    keep = sch->catchup ? (n < (size_t)sch->max_catchup ? n
-                                                        : (size_t)sch->max_catchup)
-                        : 0;
+    keep = sch->catchup
+               ? (n < (size_t)sch->max_catchup ? n : (size_t)sch->max_catchup)
+               : 0;
     for (i = 0; i < n - keep; i++) {
         if (i < MAX_MISSED_RECORDS || i == n - keep - 1)
             record(e, s->expr, slots[i], KILN_FIRE_MISSED,
@@ -463,8 +464,8 @@ static void catch_up(sched *s, int64_t last, int64_t now)
 /* What a watch needs of its entry; the watch holds a reference on the
  * definition it checks. */
 typedef struct watch_ctx {
-    entry *e;
-    def *d;
+    kiln_entry *e;
+    kiln_def *d;
 } watch_ctx;
 
 static void on_watch_release(void *data)
@@ -476,7 +477,8 @@ static void on_watch_release(void *data)
 
 /* Within the cooldown of the last triggered run? Then settle src as held
  * and say until when. Manual requests are never held by it. */
-static bool cooling_down(entry *e, const source *src, outcome *out)
+static bool cooling_down(kiln_entry *e, const kiln_source *src,
+                         kiln_outcome *out)
 {
     int64_t cd = e->d->p->cooldown_ms, at = 0, run = 0, now = kiln_now_ms();
     kiln_err err = KILN_ERR_INIT;
@@ -503,9 +505,9 @@ static void on_watch_fire(const kiln_firing *f, kiln_fire_outcome *res,
                           void *data)
 {
     watch_ctx *x = data;
-    entry *e = x->e;
-    source src;
-    outcome out;
+    kiln_entry *e = x->e;
+    kiln_source src;
+    kiln_outcome out;
 
     memset(&src, 0, sizeof(src));
     src.trigger = f->trigger;
@@ -522,9 +524,9 @@ static void on_watch_fire(const kiln_firing *f, kiln_fire_outcome *res,
     res->run_id = out.run_id;
 }
 
-static void watch_open(entry *e)
+static void watch_open(kiln_entry *e)
 {
-    server *dm = e->dm;
+    kiln_daemon *dm = e->dm;
     kiln_watch_options o;
     kiln_err err = KILN_ERR_INIT;
     watch_ctx *x;
@@ -552,7 +554,7 @@ static void watch_open(entry *e)
 }
 
 /* Create e's scheds from its definition and arm them after now. */
-void kiln_daemon__scheds_open(entry *e, bool catchup)
+void kiln_daemon__scheds_open(kiln_entry *e, bool catchup)
 {
     const kiln_schedule *sch = &e->d->p->schedule;
     int64_t now = kiln_clock_now_ms(), last = 0;
@@ -565,9 +567,9 @@ void kiln_daemon__scheds_open(entry *e, bool catchup)
         kiln_daemon__store_warn(&err);
     e->n_scheds = sch->n_crons;
     e->scheds = kiln_calloc(sch->n_crons ? sch->n_crons : 1,
-                            sizeof(sched *));
+                            sizeof(kiln_sched *));
     for (size_t i = 0; i < sch->n_crons; i++) {
-        sched *s = kiln_calloc(1, sizeof(*s));
+        kiln_sched *s = kiln_calloc(1, sizeof(*s));
         s->e = e;
         s->cron = sch->crons[i].cron;
         s->expr = kiln_strdup(sch->crons[i].expr);

@@ -97,7 +97,8 @@ static void look_drift(check *c)
     const kiln_drift_check *d = &c->t->drift;
     verdict *v = &c->v;
     json_t *report = NULL, *col;
-    char ref_sha[KILN_HASH_HEX], cur_sha[KILN_HASH_HEX], both[2 * KILN_HASH_HEX];
+    char ref_sha[KILN_HASH_HEX], cur_sha[KILN_HASH_HEX],
+        both[2 * KILN_HASH_HEX];
     const char *fired_on;
     size_t drifted = 0, i;
     kiln_buf names = KILN_BUF_INIT;

@@ -54,7 +54,7 @@ typedef struct kiln_fire_outcome {
 } kiln_fire_outcome;
 
 typedef void (*kiln_watch_fire_fn)(const kiln_firing *f,
-                                   kiln_fire_outcome *out, void *data);
+              kiln_fire_outcome *out, void *data);
 
 typedef struct kiln_watch_options {
     uv_loop_t *loop;

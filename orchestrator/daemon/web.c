@@ -64,7 +64,7 @@ static json_t *trigger_json(const kiln_trigger *t)
 }
 
 /* What every view of a pipeline shows. */
-static json_t *entry_json(entry *e)
+static json_t *entry_json(kiln_entry *e)
 {
     const kiln_pipeline *p = e->d->p;
     json_t *crons = json_array(), *triggers = json_array();
@@ -79,7 +79,7 @@ static json_t *entry_json(entry *e)
             next = e->scheds[i]->due_ms;
     for (size_t i = 0; i < p->n_triggers; i++)
         json_array_append_new(triggers, trigger_json(&p->triggers[i]));
-    for (queued *q = e->queue; q; q = q->next)
+    for (kiln_queued_fire *q = e->queue; q; q = q->next)
         n_queued++;
     return json_pack("{s:s, s:s, s:s?, s:{s:o, s:s, s:s, s:i}, s:o, s:o, "
                      "s:I, s:i, s:i, s:i}",
@@ -97,9 +97,9 @@ static json_t *entry_json(entry *e)
 
 static json_t *hook_pipelines(void *data)
 {
-    server *dm = data;
+    kiln_daemon *dm = data;
     json_t *list = json_array();
-    for (entry *e = dm->entries; e; e = e->next)
+    for (kiln_entry *e = dm->entries; e; e = e->next)
         if (!e->removed)
             json_array_append_new(list, entry_json(e));
     return list;
@@ -109,8 +109,8 @@ static json_t *hook_pipelines(void *data)
  * edges (edges go from a need to the step that needs it). */
 static json_t *hook_pipeline(void *data, const char *name)
 {
-    server *dm = data;
-    entry *e = kiln_daemon__entry_find(dm, name);
+    kiln_daemon *dm = data;
+    kiln_entry *e = kiln_daemon__entry_find(dm, name);
     const kiln_pipeline *p;
     json_t *o, *params, *nodes, *edges;
     if (!e)
@@ -152,12 +152,12 @@ static json_t *hook_pipeline(void *data, const char *name)
 
 static json_t *hook_gauges(void *data)
 {
-    server *dm = data;
+    kiln_daemon *dm = data;
     unsigned n_queued = 0, n_active = 0;
-    for (entry *e = dm->entries; e; e = e->next)
-        for (queued *q = e->queue; q; q = q->next)
+    for (kiln_entry *e = dm->entries; e; e = e->next)
+        for (kiln_queued_fire *q = e->queue; q; q = q->next)
             n_queued++;
-    for (active *a = dm->runs; a; a = a->next)
+    for (kiln_active_run *a = dm->runs; a; a = a->next)
         n_active++;
     return json_pack("{s:i, s:i, s:I}", "queue_depth", (int)n_queued,
                      "active_runs", (int)n_active, "scheduler_lag_ms",
@@ -168,7 +168,7 @@ static json_t *hook_gauges(void *data)
 static int hook_start_run(void *data, const char *pipeline, json_t *params,
                           const char *commit, json_t **reply, kiln_err *err)
 {
-    server *dm = data;
+    kiln_daemon *dm = data;
     json_t *who = json_pack("{s:s}", "via", "HTTP API");
     kiln_run_request rr;
     kiln_fire_result res;
@@ -220,21 +220,21 @@ static int hook_retry_run(void *data, int64_t id, int64_t *new_id,
 static int hook_promote_model(void *data, const char *model, int version,
                               const char *alias, kiln_err *err)
 {
-    server *dm = data;
+    kiln_daemon *dm = data;
     return kiln_store_model_promote(dm->store, model, version, alias, err);
 }
 
 static int hook_rollback_model(void *data, int *version, const char *model,
                                const char *alias, kiln_err *err)
 {
-    server *dm = data;
+    kiln_daemon *dm = data;
     return kiln_store_model_rollback(dm->store, version, model, alias, err);
 }
 
 void kiln_daemon__run_event(kiln_run *run, ssize_t step, void *data)
 {
-    active *a = data;
-    server *dm = a->dm;
+    kiln_active_run *a = data;
+    kiln_daemon *dm = a->dm;
     const kiln_pipeline *p = kiln_run_pipeline(run);
     json_t *ev;
     if (!dm->web)
@@ -257,7 +257,7 @@ void kiln_daemon__run_event(kiln_run *run, ssize_t step, void *data)
     json_decref(ev);
 }
 
-int kiln_daemon__web_start(server *dm, kiln_err *err)
+int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err)
 {
     kiln_web_options o;
     char *path, *url;
@@ -297,7 +297,7 @@ int kiln_daemon__web_start(server *dm, kiln_err *err)
     return 0;
 }
 
-void kiln_daemon__web_stop(server *dm)
+void kiln_daemon__web_stop(kiln_daemon *dm)
 {
     char *path;
     if (!dm->web)

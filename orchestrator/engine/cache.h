@@ -8,13 +8,13 @@
  * directory (a step sees them as $KILN_PIPELINE, $KILN_STEP and its
  * cwd), its declared outputs and metrics file, the content hashes of the
  * inputs (with their paths relative to the working directory), the run's
- * parameter values and the pipeline's and step's environment. Outputs are kept as objects/ab/cdef... named by
- * their content hash, so equal outputs are stored once; a directory is
- * kept as its files. Objects are copy-on-write clones where the file
- * system can make them (btrfs, XFS), else copies; never hard links, since
- * a step that rewrites a file in place would change a linked object too
- * (restores check every object's hash anyway). These calls read and write
- * files: the engine makes them on the thread pool.
+ * parameter values and the pipeline's and step's environment. Outputs are kept
+ * as objects/ab/cdef... named by their content hash, so equal outputs are
+ * stored once; a directory is kept as its files. Objects are copy-on-write
+ * clones where the file system can make them (btrfs, XFS), else copies; never
+ * hard links, since a step that rewrites a file in place would change a linked
+ * object too (restores check every object's hash anyway). These calls read and
+ * write files: the engine makes them on the thread pool.
  */
 #ifndef KILN_CACHE_H
 #define KILN_CACHE_H

@@ -22,7 +22,8 @@ static const char *const shell_words[] = {
 static bool plain_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || (c != '\0' && strchr("_-./,:+@%^=", c) != NULL);
+           (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("_-./,:+@%^=", c) != NULL);
 }
 
 static bool is_plain(const char *cmd, size_t *words)

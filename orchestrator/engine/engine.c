@@ -120,7 +120,7 @@ void kiln_engine_set_pool(kiln_engine *eng, const char *name, unsigned cap)
 
 /* The pool a step draws from, or NULL (no pool, or one not configured:
  * unlimited). */
-struct pool *kiln_engine__step_pool(kiln_engine *eng, const kiln_step *st)
+static struct pool *step_pool(kiln_engine *eng, const kiln_step *st)
 {
     if (!st->pool)
         return NULL;
@@ -142,7 +142,7 @@ unsigned kiln_engine_jobs(const kiln_engine *eng)
 
 /* The engine's executor called name, created on first use. */
 int kiln_engine__executor(kiln_executor **out, kiln_engine *eng,
-                           const char *name, kiln_err *err)
+                          const char *name, kiln_err *err)
 {
     for (size_t i = 0; i < eng->n_executors; i++) {
         if (strcmp(eng->executors[i]->ops->name, name) == 0) {
@@ -201,7 +201,7 @@ void kiln_engine__emit(kiln_run *run, ssize_t step)
  * recorded with its real time, however late kiln records it), record it
  * and tell the run's owner. */
 void kiln_engine__step_set_at(step_rt *s, kiln_step_state state,
-                        const char *reason, int64_t at_ms)
+                              const char *reason, int64_t at_ms)
 {
     kiln_run *run = s->run;
     kiln_err err = KILN_ERR_INIT;
@@ -277,6 +277,9 @@ void kiln_engine__skip_downstream(step_rt *s, const char *why, bool by_gate)
     }
 }
 
+/* Slots a step holds while it runs: its resources.cpus on this machine
+ * (at most --jobs, so a step asking for more still runs, alone), none
+ * when a cluster runs it: the cluster's scheduler weighs those. */
 unsigned kiln_engine__step_slots(const kiln_engine *eng, const kiln_step *st)
 {
     unsigned n = st->resources.cpus ? st->resources.cpus : 1;
@@ -289,7 +292,7 @@ unsigned kiln_engine__step_slots(const kiln_engine *eng, const kiln_step *st)
 void kiln_engine__take_slot(step_rt *s)
 {
     kiln_engine *eng = s->run->eng;
-    struct pool *pool = kiln_engine__step_pool(eng, &s->run->p->steps[s->idx]);
+    struct pool *pool = step_pool(eng, &s->run->p->steps[s->idx]);
     eng->busy += s->slots;
     s->run->n_running++;
     if (pool)
@@ -300,21 +303,16 @@ void kiln_engine__take_slot(step_rt *s)
 void kiln_engine__release_slot(step_rt *s)
 {
     kiln_engine *eng = s->run->eng;
-    struct pool *pool = kiln_engine__step_pool(eng, &s->run->p->steps[s->idx]);
+    struct pool *pool = step_pool(eng, &s->run->p->steps[s->idx]);
     eng->busy -= s->slots;
     s->run->n_running--;
     if (pool)
         pool->busy--;
 }
 
-/*
- * Start the next attempt of s. The attempt and the step's RUNNING are
- * recorded (one transaction) before its process starts, and the
- * executor's id for the process right after, so a kiln killed at any
- * instant leaves a record through which recovery finds the process
- * (kiln_executor_attach() by id, or by the attempt's status file when
- * the id was not recorded yet) or knows it never started.
- */
+/* The next READY step of run whose pool has room and whose slots are
+ * free, or NULL. A step weighing more than what is free waits while
+ * lighter ones behind it may start. */
 static step_rt *next_ready(kiln_run *run)
 {
     if (run->cancelling)
@@ -324,7 +322,7 @@ static step_rt *next_ready(kiln_run *run)
         struct pool *pool;
         if (s->state != KILN_STEP_READY || s->phase == PHASE_CACHE)
             continue;
-        pool = kiln_engine__step_pool(run->eng, &run->p->steps[s->idx]);
+        pool = step_pool(run->eng, &run->p->steps[s->idx]);
         s->slots = kiln_engine__step_slots(run->eng, &run->p->steps[s->idx]);
         if ((!pool || pool->busy < pool->cap) &&
             run->eng->busy + s->slots <= run->eng->jobs)
@@ -333,9 +331,8 @@ static step_rt *next_ready(kiln_run *run)
     return NULL;
 }
 
-/* A retry: the step succeeded in the run retried, so record that
- * execution's outputs and metrics as this run's and go on. The files are
- * where that run left them (the same workdir or checkout). */
+/* Hand free slots to ready steps, one per run in turn. Steps that take no
+ * slot (a cluster runs them) start even when every slot is busy. */
 static void dispatch(kiln_engine *eng)
 {
     while (eng->runs) {
@@ -562,7 +559,7 @@ static void on_timer_close(uv_handle_t *h)
 /* The part of starting and resuming a run that is the same: the runtime
  * state of a run already recorded as id. */
 kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
-                         int64_t id)
+                               int64_t id)
 {
     const kiln_pipeline *p = o->pipeline;
     kiln_run *run = kiln_calloc(1, sizeof(*run));
@@ -685,8 +682,6 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     return 0;
 }
 
-/* Take over a running step left by a dead kiln: attach to its process, or
- * if that cannot be done, count the attempt as lost. */
 void kiln_run_free(kiln_run *run)
 {
     if (!run)
@@ -742,4 +737,3 @@ const char *kiln_run_step_reason(const kiln_run *run, size_t step)
 {
     return run->steps[step].reason;
 }
-

@@ -234,4 +234,3 @@ void kiln_engine__hash_start(step_rt *s, kiln_exec_state status,
     s->run->n_hashing++;
     uv_queue_work(s->run->eng->loop, &j->req, hash_work, hash_done);
 }
-

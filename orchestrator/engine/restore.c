@@ -114,6 +114,7 @@ static void restore_done(uv_work_t *req, int status)
         /* Cancelled meanwhile. */
     } else if (j->rc != 0 || j->out.n_missing) {
         FILE *f;
+        free(s->log_path);
         s->log_path = kiln_asprintf("%s/%s.cache.log", run->log_dir,
                                     st->name);
         if ((f = fopen(s->log_path, "a")) != NULL) {
@@ -209,9 +210,9 @@ void kiln_engine__cache_check(step_rt *s)
     uv_queue_work(s->run->eng->loop, &j->req, key_work, key_done);
 }
 
-/* The next READY step of run whose pool has room and whose slots are
- * free, or NULL. A step weighing more than what is free waits while
- * lighter ones behind it may start. */
+/* A retry: the step succeeded in the run retried, so record that
+ * execution's outputs and metrics as this run's and go on. The files are
+ * where that run left them (the same workdir or checkout). */
 void kiln_engine__step_reuse(step_rt *s, int64_t from_exec)
 {
     kiln_run *run = s->run;
@@ -229,6 +230,3 @@ void kiln_engine__step_reuse(step_rt *s, int64_t from_exec)
     kiln_engine__succeed(s, why, 0);
     kiln_engine__tx_end(run);
 }
-
-/* Hand free slots to ready steps, one per run in turn. Steps that take no
- * slot (a cluster runs them) start even when every slot is busy. */

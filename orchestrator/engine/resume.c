@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Take over a running step left by a dead kiln: attach to its process, or
+ * if that cannot be done, count the attempt as lost. */
 static void step_reattach(step_rt *s, const kiln_attempt_info *a)
 {
     kiln_run *run = s->run;
@@ -151,4 +153,3 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
     kiln_engine__request_dispatch(eng);
     return 0;
 }
-

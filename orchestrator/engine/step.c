@@ -186,7 +186,7 @@ static int step_spawn(step_rt *s, kiln_err *err)
 /* Finish an attempt that ended at at_ms: decide between success, another
  * attempt and failure. */
 void kiln_engine__step_attempt_ended(step_rt *s, bool ok, const char *reason,
-                               int64_t at_ms)
+                                     int64_t at_ms)
 {
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
@@ -214,9 +214,14 @@ void kiln_engine__step_attempt_ended(step_rt *s, bool ok, const char *reason,
     }
 }
 
-/* Slots a step holds while it runs: its resources.cpus on this machine
- * (at most --jobs, so a step asking for more still runs, alone), none
- * when a cluster runs it: the cluster's scheduler weighs those. */
+/*
+ * Start the next attempt of s. The attempt and the step's RUNNING are
+ * recorded (one transaction) before its process starts, and the
+ * executor's id for the process right after, so a kiln killed at any
+ * instant leaves a record through which recovery finds the process
+ * (kiln_executor_attach() by id, or by the attempt's status file when
+ * the id was not recorded yet) or knows it never started.
+ */
 void kiln_engine__step_start(step_rt *s)
 {
     kiln_run *run = s->run;
@@ -340,7 +345,7 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
 /* Record the end of the running attempt and move the step on, in the
  * transaction the caller opened (kiln_engine__tx_begin()), which this ends. */
 void kiln_engine__attempt_finish(step_rt *s, kiln_exec_state status,
-                           const char *why, bool ok)
+                                 const char *why, bool ok)
 {
     kiln_run *run = s->run;
     kiln_err err = KILN_ERR_INIT;
@@ -356,6 +361,3 @@ void kiln_engine__attempt_finish(step_rt *s, kiln_exec_state status,
     kiln_engine__run_maybe_finish(run);
     kiln_engine__request_dispatch(run->eng);
 }
-
-/* Hashing a step's artifacts on the thread pool. */
-

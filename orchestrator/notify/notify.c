@@ -159,8 +159,9 @@ static char *slack_text(kiln_notifier *n, const char *pipeline,
 {
     kiln_buf b = KILN_BUF_INIT;
     const char *reason = json_string_value(json_object_get(what, "reason"));
-    const char *icon = event == KILN_NOTIFY_SUCCESS   ? ":white_check_mark:"
-                       : event == KILN_NOTIFY_DRIFT   ? ":chart_with_upwards_trend:"
+    const char *icon = event == KILN_NOTIFY_SUCCESS ? ":white_check_mark:"
+                       : event == KILN_NOTIFY_DRIFT
+                           ? ":chart_with_upwards_trend:"
                        : event == KILN_NOTIFY_FAILURE ? ":x:"
                                                       : ":no_entry:";
     json_t *text;
@@ -185,7 +186,7 @@ static char *slack_text(kiln_notifier *n, const char *pipeline,
 
 void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
                         unsigned event,
-                 int64_t run_id, json_t *what)
+                        int64_t run_id, json_t *what)
 {
     for (size_t i = 0; n && i < p->n_notify; i++) {
         const kiln_notify *cfg = &p->notify[i];

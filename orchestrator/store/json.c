@@ -294,12 +294,14 @@ int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
 {
     json_t *versions = NULL, *aliases = NULL, *v;
     size_t i;
-    int rc = query_rows(st, &versions, "SELECT m.name, m.version, a.path, "
-                        "a.sha256, m.artifact_id, m.run_id, m.git_commit, m.metrics, "
-                        "m.created_at FROM models m JOIN artifacts a ON "
-                        "a.id = m.artifact_id WHERE (?1 IS NULL OR m.name = "
-                        "?1) AND ?2 ORDER BY m.name, m.version DESC", name, 1,
-                        err);
+    int rc = query_rows(
+        st, &versions,
+        "SELECT m.name, m.version, a.path, "
+        "a.sha256, m.artifact_id, m.run_id, m.git_commit, m.metrics, "
+        "m.created_at FROM models m JOIN artifacts a ON "
+        "a.id = m.artifact_id WHERE (?1 IS NULL OR m.name = "
+        "?1) AND ?2 ORDER BY m.name, m.version DESC",
+        name, 1, err);
     if (rc == 0)
         rc = query_rows(st, &aliases, CURRENT_ALIASES " AND (?1 IS NULL OR "
                         "a.name = ?1) AND ?2 ORDER BY a.name, a.alias", name,
