@@ -54,8 +54,9 @@ static int stop_attempts(kiln_store *store, const kiln_run_info *run,
 
     for (i = 0; i < run->n_steps; i++)
         cap += run->steps[i].n_attempts;
+    if (uv_loop_init(&loop) != 0)
+        return kiln_err_set(err, KILN_ERROR, "cannot make an event loop");
     stops = kiln_calloc(cap ? cap : 1, sizeof(*stops));
-    uv_loop_init(&loop);
     for (i = 0; i < run->n_steps; i++) {
         for (k = 0; k < run->steps[i].n_attempts; k++) {
             const kiln_attempt_info *a = &run->steps[i].attempt[k];

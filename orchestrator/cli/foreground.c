@@ -141,7 +141,7 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
     ctx.json = fo->json;
     ctx.store = store;
     ctx.junit = fo->junit;
-    kiln_engine_new(&eng, &ctx.loop, store, fo->state_dir, fo->jobs, &err);
+    eng = kiln_engine_new(&ctx.loop, store, fo->state_dir, fo->jobs);
     kiln_engine_set_cache(eng, fo->cache);
     for (size_t i = 0; i < fo->n_pools; i++)
         kiln_engine_set_pool(eng, fo->pools[i].key,
@@ -157,7 +157,7 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
         if (kiln_http_new(&ctx.http, &ctx.loop, &err) != 0)
             fprintf(stderr, "kiln: warning: %s: no notifications\n",
                     err.msg);
-        kiln_notifier_new(&ctx.notifier, &ctx.loop, ctx.http, store, &err);
+        ctx.notifier = kiln_notifier_new(&ctx.loop, ctx.http, store);
     }
     ro->on_event = on_event;
     ro->on_done = on_done;

@@ -393,9 +393,12 @@ int kiln_daemon_run(const kiln_daemon_options *o)
         return KILN_EXIT_SYSTEM;
     }
     free(db);
-    uv_loop_init(&dm.loop);
-    kiln_engine_new(&dm.eng, &dm.loop, dm.store, o->state_dir, o->jobs,
-                    &err);
+    if (uv_loop_init(&dm.loop) != 0) {
+        say("error: cannot make an event loop");
+        kiln_store_close(dm.store);
+        return KILN_EXIT_SYSTEM;
+    }
+    dm.eng = kiln_engine_new(&dm.loop, dm.store, o->state_dir, o->jobs);
     for (size_t i = 0; i < o->n_pools; i++)
         kiln_engine_set_pool(dm.eng, o->pools[i].key,
                              (unsigned)atoi(o->pools[i].value));
@@ -415,7 +418,7 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     if (kiln_http_new(&dm.http, &dm.loop, &err) != 0)
         say("warning: %s: metric triggers on URLs and notifications cannot "
             "work", err.msg);
-    kiln_notifier_new(&dm.notifier, &dm.loop, dm.http, dm.store, &err);
+    dm.notifier = kiln_notifier_new(&dm.loop, dm.http, dm.store);
     /* The address first: a daemon that cannot serve what it was asked
      * to starts nothing. */
     if (kiln_daemon__web_start(&dm, &err) != 0) {

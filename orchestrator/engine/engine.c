@@ -60,11 +60,10 @@ int kiln_run_check_params(const kiln_pipeline *p, size_t n,
 
 /* Engine. */
 
-int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
-                    const char *state_dir, unsigned jobs, kiln_err *err)
+kiln_engine *kiln_engine_new(uv_loop_t *loop, kiln_store *store,
+                             const char *state_dir, unsigned jobs)
 {
     kiln_engine *eng = kiln_calloc(1, sizeof(*eng));
-    (void)err;
     eng->loop = loop;
     eng->store = store;
     eng->state_dir = kiln_strdup(state_dir);
@@ -76,8 +75,7 @@ int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
     /* Found now, while the path still names this binary. */
     if ((eng->kiln = kiln_self_exe()) == NULL)
         eng->kiln = kiln_strdup("kiln"); /* from PATH */
-    *out = eng;
-    return 0;
+    return eng;
 }
 
 static void on_engine_close(uv_handle_t *h)

@@ -24,10 +24,11 @@ typedef struct kiln_run kiln_run;
 /*
  * Create an engine on loop recording into store, with logs under
  * state_dir/logs and at most jobs steps running at once (0: the number of
- * CPUs). Free it with kiln_engine_free() once every run is done.
+ * CPUs). It cannot fail (allocations abort). Free it with
+ * kiln_engine_free() once every run is done.
  */
-int kiln_engine_new(kiln_engine **out, uv_loop_t *loop, kiln_store *store,
-                    const char *state_dir, unsigned jobs, kiln_err *err);
+kiln_engine *kiln_engine_new(uv_loop_t *loop, kiln_store *store,
+                             const char *state_dir, unsigned jobs);
 /* Release the engine; its memory goes once the loop has run its close
  * callback (run the loop once more before uv_loop_close()). */
 void kiln_engine_free(kiln_engine *eng); /* NULL is fine */

@@ -50,16 +50,14 @@ static const char *event_name(unsigned event)
     }
 }
 
-int kiln_notifier_new(kiln_notifier **out, uv_loop_t *loop, kiln_http *http,
-                      kiln_store *store, kiln_err *err)
+kiln_notifier *kiln_notifier_new(uv_loop_t *loop, kiln_http *http,
+                                 kiln_store *store)
 {
     kiln_notifier *n = kiln_calloc(1, sizeof(*n));
-    (void)err;
     n->loop = loop;
     n->http = http;
     n->store = store;
-    *out = n;
-    return 0;
+    return n;
 }
 
 void kiln_notifier_set_page(kiln_notifier *n, const char *url)

@@ -18,8 +18,11 @@
 
 typedef struct kiln_notifier kiln_notifier;
 
-int kiln_notifier_new(kiln_notifier **out, uv_loop_t *loop, kiln_http *http,
-                      kiln_store *store, kiln_err *err);
+/* A notifier posting through http (may be NULL: nothing is sent) and
+ * recording into store. It cannot fail (allocations abort); free it with
+ * kiln_notifier_free(). */
+kiln_notifier *kiln_notifier_new(uv_loop_t *loop, kiln_http *http,
+                                 kiln_store *store);
 /* Where the status page is ("http://127.0.0.1:8080/"), for links; NULL:
  * none. */
 void kiln_notifier_set_page(kiln_notifier *n, const char *url);

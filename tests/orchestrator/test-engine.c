@@ -400,8 +400,7 @@ static void setup(harness *h, const char *name, const char *yaml,
     ASSERT_EQ_INT(kiln_store_open(&h->store, db, &err), 0);
     free(db);
     /* Not the machine's CPUs: what may run at once is the test's. */
-    ASSERT_EQ_INT(kiln_engine_new(&h->eng, &h->loop, h->store, h->dir,
-                                  jobs ? jobs : 8, &err), 0);
+    h->eng = kiln_engine_new(&h->loop, h->store, h->dir, jobs ? jobs : 8);
     h->f = kiln_calloc(1, sizeof(*h->f));
     h->f->base.ops = &fake_ops;
     kiln_engine_add_executor(h->eng, &h->f->base);
