@@ -24,6 +24,31 @@ void kiln_executor__slurm_judge(kiln_task *t, const char *state,
  * or "signal N"). Returns false when there is none, or nothing valid. */
 bool kiln_executor__read_status(kiln_task *task, const char *path);
 
+/* Commands an executor runs for itself (child.c). */
+/* A command ended: its raw wait status and output (stdout and stderr). */
+typedef void (*child_cb)(int status, const char *out, void *data);
+
+typedef struct child {
+    uv_process_t proc;
+    uv_pipe_t pipes[2];     /* its stdout and stderr */
+    char *out;              /* both, as they came */
+    size_t len, cap;
+    child_cb cb;            /* NULL: nobody waits for it (scancel) */
+    void *data;
+    int status;             /* raw: exit status << 8 | signal */
+    bool exited;
+    int open_pipes;
+    int pending_closes;
+} child;
+
+/* Run argv on loop without waiting; cb (when not NULL) gets its raw wait
+ * status and output. Returns 0 or a negative libuv error. */
+int kiln_executor__child_spawn(uv_loop_t *loop, char **argv, child_cb cb,
+                               void *data);
+/* Run argv with env and wait for it, collecting its output in out.
+ * Returns the raw wait status, or -1 (errno) when it could not run. */
+int kiln_executor__run_wait(char **argv, char *const *env, kiln_buf *out);
+
 /* Report a task's end: every implementation ends each task through this,
  * exactly once. */
 void kiln_executor__done(kiln_executor *ex, kiln_task *task);
