@@ -48,7 +48,8 @@ STEPS=(x1 x2a x2b x3 y1 y2a y2b y3 z)
 attempt() {
     local crash=$1 delay_ms=$2 pid
     if [ "$MODE" = serve ]; then
-        KILN_CRASH=$crash "$KILN" serve --state "$KILN_STATE" "$W/kl.yaml" \
+        KILN_CRASH=$crash "$KILN" serve --state "$KILN_STATE" \
+            --listen 127.0.0.1:0 "$W/kl.yaml" \
             >>"$T/serve.log" 2>&1 &
         pid=$!
         if [ -z "$id" ]; then
