@@ -42,24 +42,6 @@ static const char SQL_ENTRIES[] =
 static const char SQL_FORGET[] =
     "UPDATE executions SET cache_key = NULL WHERE id = ?1";
 
-/* Run a write bound to two ids (and an optional text as ?2). */
-static int write_ids(kiln_store *st, const char *sql, int64_t a,
-                     const char *text, int64_t b, kiln_err *err,
-                     const char *what)
-{
-    sqlite3_stmt *s = kiln_store__stmt(st, sql, err, what);
-    if (!s)
-        return KILN_ERROR;
-    sqlite3_bind_int64(s, 1, a);
-    if (text)
-        kiln_store__text(s, 2, text);
-    else
-        sqlite3_bind_int64(s, 2, b);
-    if (text && b)
-        sqlite3_bind_int64(s, 3, b);
-    return kiln_store__write(st, s, err, what);
-}
-
 int kiln_store_cache_save(kiln_store *st, int64_t exec_id, const char *key,
                           size_t n, char *const *rel, char *const *sha,
                           kiln_err *err)
@@ -68,18 +50,10 @@ int kiln_store_cache_save(kiln_store *st, int64_t exec_id, const char *key,
     int rc;
     if ((rc = kiln_store__begin(st, err, what)) != 0)
         return rc;
-    rc = write_ids(st, SQL_SET_KEY, exec_id, key, 0, err, what);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        sqlite3_stmt *s = kiln_store__stmt(st, SQL_OUTPUT_PUT, err, what);
-        if (!s) {
-            rc = KILN_ERROR;
-            break;
-        }
-        sqlite3_bind_int64(s, 1, exec_id);
-        kiln_store__text(s, 2, rel[i]);
-        kiln_store__text(s, 3, sha[i]);
-        rc = kiln_store__write(st, s, err, what);
-    }
+    rc = kiln_store__run(st, err, what, SQL_SET_KEY, "Is", exec_id, key);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = kiln_store__run(st, err, what, SQL_OUTPUT_PUT, "Iss", exec_id,
+                             rel[i], sha[i]);
     if (rc != 0) {
         kiln_store__rollback(st);
         return rc;
@@ -91,16 +65,16 @@ int kiln_store_cache_lookup(kiln_store *st, kiln_cache_entry *out,
                             const char *key, kiln_err *err)
 {
     const char *what = "looking up the cache";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_LOOKUP, err, what);
+    sqlite3_stmt *s = kiln_store__query(
+        st, err, what, SQL_LOOKUP, "sss", key,
+        kiln_exec_state_name(KILN_EXEC_SUCCEEDED),
+        kiln_exec_state_name(KILN_EXEC_CACHED));
     size_t cap = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
     if (!s)
         return KILN_ERROR;
-    kiln_store__text(s, 1, key);
-    kiln_store__text(s, 2, kiln_exec_state_name(KILN_EXEC_SUCCEEDED));
-    kiln_store__text(s, 3, kiln_exec_state_name(KILN_EXEC_CACHED));
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         out->exec_id = sqlite3_column_int64(s, 0);
@@ -110,9 +84,9 @@ int kiln_store_cache_lookup(kiln_store *st, kiln_cache_entry *out,
         return rc;
     if (!out->exec_id)
         return KILN_ENOTFOUND;
-    if (!(s = kiln_store__stmt(st, SQL_OUTPUTS, err, what)))
+    if (!(s = kiln_store__query(st, err, what, SQL_OUTPUTS, "I",
+                                out->exec_id)))
         return KILN_ERROR;
-    sqlite3_bind_int64(s, 1, out->exec_id);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 8;
@@ -143,24 +117,15 @@ int kiln_store_cache_hit(kiln_store *st, int64_t exec_id, int64_t from_exec,
                          const char *key, kiln_err *err)
 {
     const char *what = "recording a cache hit";
-    sqlite3_stmt *s;
     int rc;
     if ((rc = kiln_store__begin(st, err, what)) != 0)
         return rc;
-    rc = KILN_ERROR;
-    if ((s = kiln_store__stmt(st, SQL_HIT, err, what)) != NULL) {
-        sqlite3_bind_int64(s, 1, exec_id);
-        kiln_store__text(s, 2, key);
-        sqlite3_bind_int64(s, 3, from_exec);
-        rc = kiln_store__write(st, s, err, what);
-    }
-    if (rc == 0)
-        rc = write_ids(st, SQL_HIT_OUTPUTS, exec_id, NULL, from_exec, err,
-                       what);
-    if (rc == 0)
-        rc = write_ids(st, SQL_HIT_METRICS, exec_id, NULL, from_exec, err,
-                       what);
-    if (rc != 0) {
+    if ((rc = kiln_store__run(st, err, what, SQL_HIT, "IsI", exec_id, key,
+                              from_exec)) != 0 ||
+        (rc = kiln_store__run(st, err, what, SQL_HIT_OUTPUTS, "II", exec_id,
+                              from_exec)) != 0 ||
+        (rc = kiln_store__run(st, err, what, SQL_HIT_METRICS, "II", exec_id,
+                              from_exec)) != 0) {
         kiln_store__rollback(st);
         return rc;
     }
@@ -177,66 +142,68 @@ int kiln_store_exec_reuse(kiln_store *st, int64_t exec_id, int64_t from_exec,
     /* Lineage: the same artifacts, used and made by this execution. */
     if ((rc = kiln_store_cache_hit(st, exec_id, from_exec, NULL,
                                    err)) != 0 ||
-        (rc = write_ids(st, SQL_REUSE_EVENTS, exec_id, NULL, from_exec, err,
-                        what)) != 0) {
+        (rc = kiln_store__run(st, err, what, SQL_REUSE_EVENTS, "II", exec_id,
+                              from_exec)) != 0) {
         kiln_store__rollback(st);
         return rc;
     }
     return kiln_store__commit(st, err, what);
 }
 
+static void fill_sha(void *row, sqlite3_stmt *s)
+{
+    *(char **)row = kiln_store__dup(s, 0);
+}
+
+static void dispose_sha(void *row)
+{
+    free(*(char **)row);
+}
+
 int kiln_store_cache_objects(char ***out, size_t *n, kiln_store *st,
                              kiln_err *err)
 {
-    const char *what = "listing cache objects";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_OBJECTS, err, what);
-    size_t cap = 0;
-    int rc;
-    *out = NULL;
-    *n = 0;
-    if (!s)
-        return KILN_ERROR;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            *out = kiln_realloc(*out, cap * sizeof(char *));
-        }
-        (*out)[(*n)++] = kiln_store__dup(s, 0);
-    }
-    return kiln_store__end(st, s, rc, err, what);
+    return kiln_store__rows(st, out, n, sizeof(char *), fill_sha,
+                            dispose_sha, err, "listing cache objects",
+                            SQL_OBJECTS, "");
+}
+
+/* A cache entry's execution and one of its objects. */
+typedef struct entry_object {
+    int64_t exec_id;
+    char *sha256;
+} entry_object;
+
+static void fill_entry(void *row, sqlite3_stmt *s)
+{
+    entry_object *o = row;
+    o->exec_id = sqlite3_column_int64(s, 0);
+    o->sha256 = kiln_store__dup(s, 1);
+}
+
+static void dispose_entry(void *row)
+{
+    free(((entry_object *)row)->sha256);
 }
 
 int kiln_store_cache_forget_missing(kiln_store *st, const char *objects,
                                     kiln_err *err)
 {
     const char *what = "forgetting cache entries";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_ENTRIES, err, what);
-    int64_t *gone = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-    if (!s)
-        return KILN_ERROR;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *sha = (const char *)sqlite3_column_text(s, 1);
-        char *path = kiln_asprintf("%s/%.2s/%s", objects, sha, sha + 2);
-        if (access(path, F_OK) != 0) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                gone = kiln_realloc(gone, cap * sizeof(*gone));
-            }
-            gone[n++] = sqlite3_column_int64(s, 0);
-        }
+    entry_object *rows = NULL;
+    size_t n = 0;
+    int rc = kiln_store__rows(st, &rows, &n, sizeof(*rows), fill_entry,
+                              dispose_entry, err, what, SQL_ENTRIES, "");
+    for (size_t i = 0; i < n; i++) {
+        const char *sha = rows[i].sha256 ? rows[i].sha256 : "";
+        char *path = kiln_asprintf("%s/%.2s/%s", objects, sha,
+                                   sha[0] && sha[1] ? sha + 2 : "");
+        if (rc == 0 && access(path, F_OK) != 0)
+            rc = kiln_store__run(st, err, what, SQL_FORGET, "I",
+                                 rows[i].exec_id);
         free(path);
+        dispose_entry(&rows[i]);
     }
-    rc = kiln_store__end(st, s, rc, err, what);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (!(s = kiln_store__stmt(st, SQL_FORGET, err, what))) {
-            rc = KILN_ERROR;
-            break;
-        }
-        sqlite3_bind_int64(s, 1, gone[i]);
-        rc = kiln_store__write(st, s, err, what);
-    }
-    free(gone);
+    free(rows);
     return rc;
 }

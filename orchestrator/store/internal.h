@@ -12,6 +12,7 @@
 #define KILN_STORE_INTERNAL_H
 
 #include <sqlite3.h>
+#include <stdarg.h>
 
 #include "store.h"
 
@@ -49,6 +50,29 @@ int kiln_store__end(kiln_store *st, sqlite3_stmt *s, int rc, kiln_err *err,
 /* The one integer of a query's first row (def when there is none). */
 int kiln_store__int(kiln_store *st, int64_t *out, sqlite3_stmt *s,
                     int64_t def, kiln_err *err, const char *what);
+
+/*
+ * Bind a statement's parameters ?1, ?2... from fmt, one letter each: s
+ * text (NULL binds NULL), i int, e int (NULL when negative), I int64, n
+ * an id (int64, NULL when not above zero), d double, b bool.
+ */
+void kiln_store__bindv(sqlite3_stmt *s, const char *fmt, va_list ap);
+/* Prepare sql, bind it from fmt and step it to its end: a write. */
+int kiln_store__run(kiln_store *st, kiln_err *err, const char *what,
+                    const char *sql, const char *fmt, ...);
+/* Prepare sql and bind it from fmt, for the caller to step its rows and
+ * end with kiln_store__end(). NULL and err on failure. */
+sqlite3_stmt *kiln_store__query(kiln_store *st, kiln_err *err,
+                                const char *what, const char *sql,
+                                const char *fmt, ...);
+/* Every row of sql (bound from fmt) as an element of size elem appended
+ * to the array *out of *n, filled by fill. On failure the array is freed
+ * (dispose, when not NULL, first disposes each element read). */
+int kiln_store__rows(kiln_store *st, void *out, size_t *n, size_t elem,
+                     void (*fill)(void *row, sqlite3_stmt *s),
+                     void (*dispose)(void *row), kiln_err *err,
+                     const char *what, const char *sql, const char *fmt,
+                     ...);
 
 /* Transactions (store.c); kiln_store_begin() and friends are these. */
 int kiln_store__begin(kiln_store *st, kiln_err *err, const char *what);

@@ -33,33 +33,22 @@ int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
     int rc;
     if ((rc = kiln_store__begin(st, err, what)) != 0)
         return rc;
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *s = kiln_store__stmt(st, SQL_ARTIFACT, err, what);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_stmt *s = kiln_store__query(
+            st, err, what, SQL_ARTIFACT, "ssIsbI", recs[i].path,
+            recs[i].sha256, recs[i].size, recs[i].type, recs[i].is_dir,
+            kiln_now_ms());
         int64_t id = 0;
-        rc = KILN_ERROR;
-        if (!s)
-            goto fail;
-        kiln_store__text(s, 1, recs[i].path);
-        kiln_store__text(s, 2, recs[i].sha256);
-        sqlite3_bind_int64(s, 3, recs[i].size);
-        kiln_store__text(s, 4, recs[i].type);
-        sqlite3_bind_int(s, 5, recs[i].is_dir);
-        sqlite3_bind_int64(s, 6, kiln_now_ms());
-        if ((rc = kiln_store__int(st, &id, s, 0, err, what)) != 0)
-            goto fail;
-        rc = KILN_ERROR;
-        if (!(s = kiln_store__stmt(st, SQL_EVENT, err, what)))
-            goto fail;
-        sqlite3_bind_int64(s, 1, exec_id);
-        sqlite3_bind_int64(s, 2, id);
-        kiln_store__text(s, 3, recs[i].output ? "output" : "input");
-        if ((rc = kiln_store__write(st, s, err, what)) != 0)
-            goto fail;
+        rc = s ? kiln_store__int(st, &id, s, 0, err, what) : KILN_ERROR;
+        if (rc == 0)
+            rc = kiln_store__run(st, err, what, SQL_EVENT, "IIs", exec_id,
+                                 id, recs[i].output ? "output" : "input");
+    }
+    if (rc != 0) {
+        kiln_store__rollback(st);
+        return rc;
     }
     return kiln_store__commit(st, err, what);
-fail:
-    kiln_store__rollback(st);
-    return rc;
 }
 
 int kiln_store_artifact_find(kiln_store *st, int64_t *out,

@@ -46,54 +46,35 @@ int kiln_store_model_register(kiln_store *st, int *out_version,
 
     if ((rc = kiln_store__begin(st, err, what)) != 0)
         return rc;
-    rc = KILN_ERROR;
-    if (!(s = kiln_store__stmt(st, SQL_NEXT_VERSION, err, what)))
-        goto fail;
-    kiln_store__text(s, 1, name);
-    if ((rc = kiln_store__int(st, &version, s, 1, err, what)) != 0)
-        goto fail;
-    rc = KILN_ERROR;
-    if (!(s = kiln_store__stmt(st, SQL_REGISTER, err, what)))
-        goto fail;
-    kiln_store__text(s, 1, name);
-    sqlite3_bind_int64(s, 2, version);
-    kiln_store__text(s, 3, path);
-    kiln_store__text(s, 4, sha256);
-    sqlite3_bind_int64(s, 5, run_id);
-    sqlite3_bind_int64(s, 6, exec_id);
-    sqlite3_bind_int64(s, 7, kiln_now_ms());
-    if ((rc = kiln_store__write(st, s, err, what)) != 0)
-        goto fail;
+    s = kiln_store__query(st, err, what, SQL_NEXT_VERSION, "s", name);
+    rc = s ? kiln_store__int(st, &version, s, 1, err, what) : KILN_ERROR;
+    if (rc == 0)
+        rc = kiln_store__run(st, err, what, SQL_REGISTER, "sIssIII", name,
+                             version, path, sha256, run_id, exec_id,
+                             kiln_now_ms());
+    if (rc != 0) {
+        kiln_store__rollback(st);
+        return rc;
+    }
     *out_version = (int)version;
     return kiln_store__commit(st, err, what);
-fail:
-    kiln_store__rollback(st);
-    return rc;
 }
 
 int kiln_store_model_promote(kiln_store *st, const char *name, int version,
                              const char *alias, kiln_err *err)
 {
     const char *what = "updating the model registry";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_HAS_VERSION, err, what);
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_HAS_VERSION, "si",
+                                        name, version);
     int64_t n = 0;
-    int rc;
-    if (!s)
-        return KILN_ERROR;
-    kiln_store__text(s, 1, name);
-    sqlite3_bind_int(s, 2, version);
-    if ((rc = kiln_store__int(st, &n, s, 0, err, what)) != 0)
+    int rc = s ? kiln_store__int(st, &n, s, 0, err, what) : KILN_ERROR;
+    if (rc != 0)
         return rc;
     if (n == 0)
         return kiln_err_set(err, KILN_ENOTFOUND, "model %s has no version "
                             "%d", name, version);
-    if (!(s = kiln_store__stmt(st, SQL_ALIAS_SET, err, what)))
-        return KILN_ERROR;
-    kiln_store__text(s, 1, name);
-    kiln_store__text(s, 2, alias);
-    sqlite3_bind_int(s, 3, version);
-    sqlite3_bind_int64(s, 4, kiln_now_ms());
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, what, SQL_ALIAS_SET, "ssiI", name, alias,
+                           version, kiln_now_ms());
 }
 
 int kiln_store_model_rollback(kiln_store *st, int *out_version,
@@ -108,74 +89,58 @@ int kiln_store_model_rollback(kiln_store *st, int *out_version,
 
     if ((rc = kiln_store__begin(st, err, what)) != 0)
         return rc;
-    rc = KILN_ERROR;
     /* The alias's two newest rows still in force. */
-    if (!(s = kiln_store__stmt(st, SQL_ALIAS_LAST2, err, what)))
-        goto fail;
-    kiln_store__text(s, 1, name);
-    kiln_store__text(s, 2, alias);
+    if (!(s = kiln_store__query(st, err, what, SQL_ALIAS_LAST2, "ss", name,
+                                alias))) {
+        kiln_store__rollback(st);
+        return KILN_ERROR;
+    }
     while (n < 2 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         ids[n] = sqlite3_column_int64(s, 0);
         versions[n] = sqlite3_column_int64(s, 1);
         n++;
     }
-    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
-        goto fail;
-    if (n < 2) {
+    if ((rc = kiln_store__end(st, s, rc, err, what)) == 0 && n < 2)
         rc = kiln_err_set(err, KILN_ENOTFOUND, "%s of model %s has no "
                           "earlier version to roll back to", alias, name);
-        goto fail;
+    if (rc == 0)
+        rc = kiln_store__run(st, err, what, SQL_ALIAS_UNDO, "I", ids[0]);
+    if (rc != 0) {
+        kiln_store__rollback(st);
+        return rc;
     }
-    rc = KILN_ERROR;
-    if (!(s = kiln_store__stmt(st, SQL_ALIAS_UNDO, err, what)))
-        goto fail;
-    sqlite3_bind_int64(s, 1, ids[0]);
-    if ((rc = kiln_store__write(st, s, err, what)) != 0)
-        goto fail;
     *out_version = (int)versions[1];
     return kiln_store__commit(st, err, what);
-fail:
-    kiln_store__rollback(st);
-    return rc;
+}
+
+static void fill_alias(void *row, sqlite3_stmt *s)
+{
+    kiln_model_alias *a = row;
+    a->name = kiln_store__dup(s, 0);
+    a->alias = kiln_store__dup(s, 1);
+    a->version = sqlite3_column_int(s, 2);
+    a->path = kiln_store__dup(s, 3);
+}
+
+static void dispose_alias(void *row)
+{
+    kiln_model_alias *a = row;
+    free(a->name);
+    free(a->alias);
+    free(a->path);
 }
 
 int kiln_store_model_aliases(kiln_model_alias **out, size_t *n,
                              kiln_store *st, kiln_err *err)
 {
-    const char *what = "reading model aliases";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_ALIASES, err, what);
-    size_t cap = 0;
-    int rc;
-    *out = NULL;
-    *n = 0;
-    if (!s)
-        return KILN_ERROR;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        kiln_model_alias *a;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            *out = kiln_realloc(*out, cap * sizeof(**out));
-        }
-        a = &(*out)[(*n)++];
-        a->name = kiln_store__dup(s, 0);
-        a->alias = kiln_store__dup(s, 1);
-        a->version = sqlite3_column_int(s, 2);
-        a->path = kiln_store__dup(s, 3);
-    }
-    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0) {
-        kiln_model_aliases_free(*out, *n);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
+    return kiln_store__rows(st, out, n, sizeof(**out), fill_alias,
+                            dispose_alias, err, "reading model aliases",
+                            SQL_ALIASES, "");
 }
 
 void kiln_model_aliases_free(kiln_model_alias *a, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(a[i].name);
-        free(a[i].alias);
-        free(a[i].path);
-    }
+    for (size_t i = 0; i < n; i++)
+        dispose_alias(&a[i]);
     free(a);
 }

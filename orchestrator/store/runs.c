@@ -77,64 +77,36 @@ int kiln_store_run_create(kiln_store *st, int64_t *out_id,
                           const kiln_run_rec *rec, kiln_err *err)
 {
     const char *what = "recording a run";
-    int64_t now = kiln_now_ms(), id;
-    char *params = NULL;
-    sqlite3_stmt *s;
+    int64_t now = kiln_now_ms(), id = 0;
+    char *params = params_text(rec->n_params, rec->params);
     int rc;
 
     if ((rc = kiln_store__begin(st, err, what)) != 0)
-        return rc;
-    rc = KILN_ERROR;
-    if (!(s = kiln_store__stmt(st, SQL_PIPELINE_UPSERT, err, what)))
-        goto fail;
-    kiln_store__text(s, 1, rec->pipeline);
-    kiln_store__text(s, 2, rec->file);
-    kiln_store__text(s, 3, rec->hash);
-    sqlite3_bind_int64(s, 4, now);
-    if ((rc = kiln_store__write(st, s, err, what)) != 0)
-        goto fail;
-
-    rc = KILN_ERROR;
-    if (!(s = kiln_store__stmt(st, SQL_RUN_INSERT, err, what)))
-        goto fail;
-    params = params_text(rec->n_params, rec->params);
-    kiln_store__text(s, 1, rec->pipeline);
-    kiln_store__text(s, 2, rec->file);
-    kiln_store__text(s, 3, rec->hash);
-    kiln_store__text(s, 4, rec->trigger);
-    kiln_store__text(s, 5, rec->trigger_info);
-    kiln_store__text(s, 6, params);
-    kiln_store__text(s, 7, rec->git_commit);
-    kiln_store__text(s, 8, rec->git_branch);
-    if (rec->git_commit)
-        sqlite3_bind_int(s, 9, rec->git_dirty);
-    kiln_store__text(s, 10, rec->workdir);
-    sqlite3_bind_int64(s, 11, (int64_t)getpid());
-    sqlite3_bind_int64(s, 12, now);
-    sqlite3_bind_int64(s, 13, (int64_t)kiln_proc_start(getpid()));
-    kiln_store__text(s, 14, kiln_run_state_name(KILN_RUN_QUEUED));
-    if ((rc = kiln_store__write(st, s, err, what)) != 0)
-        goto fail;
-    id = sqlite3_last_insert_rowid(st->db);
-
-    rc = KILN_ERROR;
-    if (!(s = kiln_store__stmt(st, SQL_RUN_STEP_INSERT, err, what)))
-        goto fail;
-    for (size_t i = 0; i < rec->n_steps; i++) {
-        sqlite3_bind_int64(s, 1, id);
-        kiln_store__text(s, 2, rec->step_names[i]);
-        sqlite3_bind_int64(s, 3, (int64_t)i);
-        kiln_store__text(s, 4, rec->step_kinds[i]);
-        kiln_store__text(s, 5, kiln_step_state_name(KILN_STEP_PENDING));
-        if ((rc = kiln_store__write(st, s, err, what)) != 0)
-            goto fail;
-    }
-    if ((rc = kiln_store__commit(st, err, what)) != 0)
         goto done;
-    *out_id = id;
-    goto done;
-fail:
-    kiln_store__rollback(st);
+    rc = kiln_store__run(st, err, what, SQL_PIPELINE_UPSERT, "sssI",
+                         rec->pipeline, rec->file, rec->hash, now);
+    if (rc == 0)
+        rc = kiln_store__run(st, err, what, SQL_RUN_INSERT,
+                             "ssssssssesIIIs", rec->pipeline, rec->file,
+                             rec->hash, rec->trigger, rec->trigger_info,
+                             params, rec->git_commit, rec->git_branch,
+                             rec->git_commit ? (int)rec->git_dirty : -1,
+                             rec->workdir, (int64_t)getpid(), now,
+                             (int64_t)kiln_proc_start(getpid()),
+                             kiln_run_state_name(KILN_RUN_QUEUED));
+    if (rc == 0)
+        id = sqlite3_last_insert_rowid(st->db);
+    for (size_t i = 0; rc == 0 && i < rec->n_steps; i++)
+        rc = kiln_store__run(st, err, what, SQL_RUN_STEP_INSERT, "IsIss", id,
+                             rec->step_names[i], (int64_t)i,
+                             rec->step_kinds[i],
+                             kiln_step_state_name(KILN_STEP_PENDING));
+    if (rc != 0) {
+        kiln_store__rollback(st);
+        goto done;
+    }
+    if ((rc = kiln_store__commit(st, err, what)) == 0)
+        *out_id = id;
 done:
     free(params);
     return rc;
@@ -144,17 +116,11 @@ int kiln_store_run_set_state(kiln_store *st, int64_t run_id,
                              kiln_run_state state, const char *reason,
                              kiln_err *err)
 {
-    const char *what = "recording a run's state";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_RUN_STATE, err, what);
-    if (!s)
-        return KILN_ERROR;
-    sqlite3_bind_int64(s, 1, run_id);
-    kiln_store__text(s, 2, kiln_run_state_name(state));
-    kiln_store__text(s, 3, reason);
-    sqlite3_bind_int64(s, 4, kiln_now_ms());
-    sqlite3_bind_int(s, 5, state == KILN_RUN_RUNNING);
-    sqlite3_bind_int(s, 6, kiln_run_state_final(state));
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "recording a run's state",
+                           SQL_RUN_STATE, "IssIbb", run_id,
+                           kiln_run_state_name(state), reason, kiln_now_ms(),
+                           state == KILN_RUN_RUNNING,
+                           kiln_run_state_final(state));
 }
 
 int kiln_store_step_set_state(kiln_store *st, int64_t run_id,
@@ -162,57 +128,35 @@ int kiln_store_step_set_state(kiln_store *st, int64_t run_id,
                               int attempts, const char *reason,
                               bool by_gate, int64_t at_ms, kiln_err *err)
 {
-    const char *what = "recording a step's state";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_STEP_STATE, err, what);
-    if (!s)
-        return KILN_ERROR;
-    sqlite3_bind_int64(s, 1, run_id);
-    kiln_store__text(s, 2, step);
-    kiln_store__text(s, 3, kiln_step_state_name(state));
-    sqlite3_bind_int(s, 4, attempts);
-    kiln_store__text(s, 5, reason);
-    sqlite3_bind_int64(s, 6, at_ms > 0 ? at_ms : kiln_now_ms());
-    sqlite3_bind_int(s, 7, by_gate);
-    sqlite3_bind_int(s, 8, state == KILN_STEP_RUNNING);
-    sqlite3_bind_int(s, 9, kiln_step_state_final(state));
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "recording a step's state",
+                           SQL_STEP_STATE, "IssisIbbb", run_id, step,
+                           kiln_step_state_name(state), attempts, reason,
+                           at_ms > 0 ? at_ms : kiln_now_ms(), by_gate,
+                           state == KILN_STEP_RUNNING,
+                           kiln_step_state_final(state));
 }
 
 int kiln_store_exec_start(kiln_store *st, int64_t *out_id,
                           const kiln_exec_rec *rec, kiln_err *err)
 {
-    const char *what = "recording a step execution";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_EXEC_INSERT, err, what);
-    int rc;
-    if (!s)
-        return KILN_ERROR;
-    sqlite3_bind_int64(s, 1, rec->run_id);
-    kiln_store__text(s, 2, rec->step);
-    kiln_store__text(s, 3, rec->kind);
-    sqlite3_bind_int(s, 4, rec->attempt);
-    sqlite3_bind_int64(s, 5, rec->started_ms);
-    kiln_store__text(s, 6, rec->log_path);
-    kiln_store__text(s, 7, rec->executor);
-    kiln_store__text(s, 8, rec->external_id);
-    kiln_store__text(s, 9, kiln_exec_state_name(KILN_EXEC_RUNNING));
-    if ((rc = kiln_store__write(st, s, err, what)) != 0)
-        return rc;
-    *out_id = sqlite3_last_insert_rowid(st->db);
-    return 0;
+    int rc = kiln_store__run(st, err, "recording a step execution",
+                             SQL_EXEC_INSERT, "IssiIssss", rec->run_id,
+                             rec->step, rec->kind, rec->attempt,
+                             rec->started_ms, rec->log_path, rec->executor,
+                             rec->external_id,
+                             kiln_exec_state_name(KILN_EXEC_RUNNING));
+    if (rc == 0)
+        *out_id = sqlite3_last_insert_rowid(st->db);
+    return rc;
 }
 
 int kiln_store_exec_set_external(kiln_store *st, int64_t exec_id,
                                  const char *external_id,
                                  int64_t started_ms, kiln_err *err)
 {
-    const char *what = "recording a step's process";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_EXEC_EXTERNAL, err, what);
-    if (!s)
-        return KILN_ERROR;
-    sqlite3_bind_int64(s, 1, exec_id);
-    kiln_store__text(s, 2, external_id);
-    sqlite3_bind_int64(s, 3, started_ms);
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "recording a step's process",
+                           SQL_EXEC_EXTERNAL, "IsI", exec_id, external_id,
+                           started_ms);
 }
 
 int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
@@ -220,66 +164,41 @@ int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
                            const char *reason, int64_t finished_ms,
                            kiln_err *err)
 {
-    const char *what = "recording the end of a step execution";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_EXEC_FINISH, err, what);
-    if (!s)
-        return KILN_ERROR;
-    sqlite3_bind_int64(s, 1, exec_id);
-    kiln_store__text(s, 2, kiln_exec_state_name(state));
-    if (exit_code >= 0)
-        sqlite3_bind_int(s, 3, exit_code);
-    if (signal > 0)
-        sqlite3_bind_int(s, 4, signal);
-    kiln_store__text(s, 5, reason);
-    sqlite3_bind_int64(s, 6, finished_ms);
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "recording the end of a step execution",
+                           SQL_EXEC_FINISH, "IsensI", exec_id,
+                           kiln_exec_state_name(state), exit_code,
+                           (int64_t)signal, reason, finished_ms);
 }
 
 int kiln_store_run_adopt(kiln_store *st, int64_t run_id, kiln_err *err)
 {
-    const char *what = "adopting a run";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_RUN_ADOPT, err, what);
-    if (!s)
-        return KILN_ERROR;
-    sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_int64(s, 2, (int64_t)getpid());
-    sqlite3_bind_int64(s, 3, (int64_t)kiln_proc_start(getpid()));
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "adopting a run", SQL_RUN_ADOPT, "III",
+                           run_id, (int64_t)getpid(),
+                           (int64_t)kiln_proc_start(getpid()));
 }
 
 int kiln_store_run_abandon(kiln_store *st, int64_t run_id,
                            const char *reason, kiln_err *err)
 {
     const char *what = "abandoning a run";
-    static const char *const sql[] = {
-        SQL_ABANDON_EXECS, SQL_ABANDON_STEPS, SQL_ABANDON_RUN,
-    };
-    const char *to[] = {
-        kiln_exec_state_name(KILN_EXEC_LOST),
-        kiln_step_state_name(KILN_STEP_CANCELLED),
-        kiln_run_state_name(KILN_RUN_FAILED),
-    };
     int64_t now = kiln_now_ms();
     int rc;
 
     if ((rc = kiln_store__begin(st, err, what)) != 0)
         return rc;
-    for (size_t i = 0; i < KILN_ARRAY_SIZE(sql); i++) {
-        sqlite3_stmt *s = kiln_store__stmt(st, sql[i], err, what);
-        if (!s) {
-            kiln_store__rollback(st);
-            return KILN_ERROR;
-        }
-        sqlite3_bind_int64(s, 1, run_id);
-        kiln_store__text(s, 2, reason);
-        sqlite3_bind_int64(s, 3, now);
-        kiln_store__text(s, 4, to[i]);
-        if (i == 0)
-            kiln_store__text(s, 5, kiln_exec_state_name(KILN_EXEC_RUNNING));
-        if ((rc = kiln_store__write(st, s, err, what)) != 0) {
-            kiln_store__rollback(st);
-            return rc;
-        }
+    if ((rc = kiln_store__run(st, err, what, SQL_ABANDON_EXECS, "IsIss",
+                              run_id, reason, now,
+                              kiln_exec_state_name(KILN_EXEC_LOST),
+                              kiln_exec_state_name(KILN_EXEC_RUNNING))) != 0 ||
+        (rc = kiln_store__run(st, err, what, SQL_ABANDON_STEPS, "IsIs",
+                              run_id, reason, now,
+                              kiln_step_state_name(KILN_STEP_CANCELLED))) !=
+            0 ||
+        (rc = kiln_store__run(st, err, what, SQL_ABANDON_RUN, "IsIs", run_id,
+                              reason, now,
+                              kiln_run_state_name(KILN_RUN_FAILED))) != 0) {
+        kiln_store__rollback(st);
+        return rc;
     }
     return kiln_store__commit(st, err, what);
 }
@@ -524,48 +443,32 @@ static const char SQL_LOG_PATH[] =
     "SELECT log_path, attempt FROM executions WHERE run_id = ?1 AND "
     "step = ?2 AND (?3 = 0 OR attempt = ?3) ORDER BY attempt DESC LIMIT 1";
 
+static void fill_owner(void *row, sqlite3_stmt *s)
+{
+    kiln_run_owner *o = row;
+    o->id = sqlite3_column_int64(s, 0);
+    o->pid = (pid_t)col_int(s, 1, 0);
+    o->start = (uint64_t)col_int(s, 2, 0);
+}
+
 int kiln_store_unfinished_runs(kiln_run_owner **out, size_t *n,
                                kiln_store *st, kiln_err *err)
 {
-    const char *what = "reading unfinished runs";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_UNFINISHED, err, what);
-    size_t cap = 0;
-    int rc;
-
-    *out = NULL;
-    *n = 0;
-    if (!s)
-        return KILN_ERROR;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            *out = kiln_realloc(*out, cap * sizeof(**out));
-        }
-        (*out)[*n].id = sqlite3_column_int64(s, 0);
-        (*out)[*n].pid = (pid_t)col_int(s, 1, 0);
-        (*out)[*n].start = (uint64_t)col_int(s, 2, 0);
-        (*n)++;
-    }
-    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
+    return kiln_store__rows(st, out, n, sizeof(**out), fill_owner, NULL,
+                            err, "reading unfinished runs", SQL_UNFINISHED,
+                            "");
 }
 
 int kiln_store_log_path(kiln_store *st, char **out, int64_t run_id,
                         const char *step, int attempt, kiln_err *err)
 {
     const char *what = "querying";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_LOG_PATH, err, what);
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_LOG_PATH, "Isi",
+                                        run_id, step, attempt);
     int rc;
     *out = NULL;
     if (!s)
         return KILN_ERROR;
-    sqlite3_bind_int64(s, 1, run_id);
-    kiln_store__text(s, 2, step);
-    sqlite3_bind_int(s, 3, attempt);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *out = kiln_store__dup(s, 0);

@@ -309,6 +309,105 @@ char *kiln_store__dup(sqlite3_stmt *s, int col)
     return t ? kiln_strdup((const char *)t) : NULL;
 }
 
+void kiln_store__bindv(sqlite3_stmt *s, const char *fmt, va_list ap)
+{
+    for (int i = 1; *fmt; fmt++, i++) {
+        switch (*fmt) {
+        case 's':
+            kiln_store__text(s, i, va_arg(ap, const char *));
+            break;
+        case 'i':
+        case 'b':
+            sqlite3_bind_int(s, i, va_arg(ap, int));
+            break;
+        case 'I':
+            sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
+            break;
+        case 'n':
+            kiln_store__id(s, i, va_arg(ap, int64_t));
+            break;
+        case 'e': {
+            int v = va_arg(ap, int);
+            if (v >= 0)
+                sqlite3_bind_int(s, i, v);
+            else
+                sqlite3_bind_null(s, i);
+            break;
+        }
+        case 'd':
+            sqlite3_bind_double(s, i, va_arg(ap, double));
+            break;
+        default:
+            kiln_fatal("kiln_store__bindv: bad format '%c'", *fmt);
+        }
+    }
+}
+
+int kiln_store__run(kiln_store *st, kiln_err *err, const char *what,
+                    const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *s = kiln_store__stmt(st, sql, err, what);
+    va_list ap;
+    if (!s)
+        return KILN_ERROR;
+    va_start(ap, fmt);
+    kiln_store__bindv(s, fmt, ap);
+    va_end(ap);
+    return kiln_store__write(st, s, err, what);
+}
+
+sqlite3_stmt *kiln_store__query(kiln_store *st, kiln_err *err,
+                                const char *what, const char *sql,
+                                const char *fmt, ...)
+{
+    sqlite3_stmt *s = kiln_store__stmt(st, sql, err, what);
+    va_list ap;
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    kiln_store__bindv(s, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+int kiln_store__rows(kiln_store *st, void *out, size_t *n, size_t elem,
+                     void (*fill)(void *row, sqlite3_stmt *s),
+                     void (*dispose)(void *row), kiln_err *err,
+                     const char *what, const char *sql, const char *fmt,
+                     ...)
+{
+    sqlite3_stmt *s = kiln_store__stmt(st, sql, err, what);
+    char **arr = out;
+    size_t cap = 0;
+    va_list ap;
+    int rc;
+
+    *arr = NULL;
+    *n = 0;
+    if (!s)
+        return KILN_ERROR;
+    va_start(ap, fmt);
+    kiln_store__bindv(s, fmt, ap);
+    va_end(ap);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *arr = kiln_realloc(*arr, cap * elem);
+        }
+        memset(*arr + *n * elem, 0, elem);
+        fill(*arr + *n * elem, s);
+        (*n)++;
+    }
+    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0) {
+        for (size_t i = 0; dispose && i < *n; i++)
+            dispose(*arr + i * elem);
+        free(*arr);
+        *arr = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
 /* Waiting for locks, and transactions. */
 
 static int64_t mono_ms(void)

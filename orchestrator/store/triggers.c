@@ -13,7 +13,8 @@ static const char SQL_FIRE_LAST[] =
     "(?2 IS NULL OR schedule = ?2)";
 static const char SQL_SCHEDULE_SET[] =
     "INSERT INTO schedules (pipeline, schedule, timezone, next_due, "
-    "updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (pipeline, "
+    "updated_at) VALUES (?1, ?2, ?3, CASE WHEN ?4 < 0 THEN NULL ELSE ?4 "
+    "END, ?5) ON CONFLICT (pipeline, "
     "schedule) DO UPDATE SET timezone = excluded.timezone, "
     "next_due = excluded.next_due, updated_at = excluded.updated_at";
 static const char SQL_SCHEDULE_CLEAR[] =
@@ -44,18 +45,10 @@ int kiln_store_fire_record(kiln_store *st, const char *pipeline,
                            kiln_fire_status status, const char *reason,
                            int64_t run_id, kiln_err *err)
 {
-    const char *what = "recording a fire";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_FIRE_INSERT, err, what);
-    if (!s)
-        return KILN_ERROR;
-    kiln_store__text(s, 1, pipeline);
-    kiln_store__text(s, 2, schedule);
-    sqlite3_bind_int64(s, 3, due_ms);
-    kiln_store__text(s, 4, kiln_fire_status_name(status));
-    kiln_store__text(s, 5, reason);
-    kiln_store__id(s, 6, run_id);
-    sqlite3_bind_int64(s, 7, kiln_now_ms());
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "recording a fire", SQL_FIRE_INSERT,
+                           "ssIssnI", pipeline, schedule, due_ms,
+                           kiln_fire_status_name(status), reason, run_id,
+                           kiln_now_ms());
 }
 
 int kiln_store_fire_last(kiln_store *st, int64_t *out_due_ms,
@@ -63,41 +56,27 @@ int kiln_store_fire_last(kiln_store *st, int64_t *out_due_ms,
                          kiln_err *err)
 {
     const char *what = "reading fires";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_FIRE_LAST, err, what);
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_FIRE_LAST, "ss",
+                                        pipeline, schedule);
     *out_due_ms = 0;
-    if (!s)
-        return KILN_ERROR;
-    kiln_store__text(s, 1, pipeline);
-    kiln_store__text(s, 2, schedule);
-    return kiln_store__int(st, out_due_ms, s, 0, err, what);
+    return s ? kiln_store__int(st, out_due_ms, s, 0, err, what)
+             : KILN_ERROR;
 }
 
 int kiln_store_schedule_set(kiln_store *st, const char *pipeline,
                             const char *schedule, const char *timezone,
                             int64_t next_ms, kiln_err *err)
 {
-    const char *what = "recording a schedule";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_SCHEDULE_SET, err, what);
-    if (!s)
-        return KILN_ERROR;
-    kiln_store__text(s, 1, pipeline);
-    kiln_store__text(s, 2, schedule);
-    kiln_store__text(s, 3, timezone);
-    if (next_ms >= 0)
-        sqlite3_bind_int64(s, 4, next_ms);
-    sqlite3_bind_int64(s, 5, kiln_now_ms());
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "recording a schedule",
+                           SQL_SCHEDULE_SET, "sssII", pipeline, schedule,
+                           timezone, next_ms, kiln_now_ms());
 }
 
 int kiln_store_schedule_clear(kiln_store *st, const char *pipeline,
                               kiln_err *err)
 {
-    const char *what = "clearing schedules";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_SCHEDULE_CLEAR, err, what);
-    if (!s)
-        return KILN_ERROR;
-    kiln_store__text(s, 1, pipeline);
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "clearing schedules", SQL_SCHEDULE_CLEAR,
+                           "s", pipeline);
 }
 
 int kiln_store_check_record(kiln_store *st, int64_t *out_id,
@@ -106,39 +85,23 @@ int kiln_store_check_record(kiln_store *st, int64_t *out_id,
                             const char *reason, const char *detail,
                             int64_t run_id, kiln_err *err)
 {
-    const char *what = "recording a trigger check";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_CHECK_INSERT, err, what);
-    int rc;
-    if (!s)
-        return KILN_ERROR;
-    kiln_store__text(s, 1, pipeline);
-    kiln_store__text(s, 2, trigger);
-    kiln_store__text(s, 3, target);
-    sqlite3_bind_int64(s, 4, kiln_now_ms());
-    kiln_store__text(s, 5, kiln_check_status_name(status));
-    kiln_store__text(s, 6, reason);
-    kiln_store__text(s, 7, detail);
-    kiln_store__id(s, 8, run_id);
-    if ((rc = kiln_store__write(st, s, err, what)) != 0)
-        return rc;
-    if (out_id)
+    int rc = kiln_store__run(st, err, "recording a trigger check",
+                             SQL_CHECK_INSERT, "sssIsssn", pipeline, trigger,
+                             target, kiln_now_ms(),
+                             kiln_check_status_name(status), reason, detail,
+                             run_id);
+    if (rc == 0 && out_id)
         *out_id = sqlite3_last_insert_rowid(st->db);
-    return 0;
+    return rc;
 }
 
 int kiln_store_check_update(kiln_store *st, int64_t id,
                             kiln_check_status status, const char *reason,
                             int64_t run_id, kiln_err *err)
 {
-    const char *what = "updating a trigger check";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_CHECK_UPDATE, err, what);
-    if (!s)
-        return KILN_ERROR;
-    sqlite3_bind_int64(s, 1, id);
-    kiln_store__text(s, 2, kiln_check_status_name(status));
-    kiln_store__text(s, 3, reason);
-    kiln_store__id(s, 4, run_id);
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "updating a trigger check",
+                           SQL_CHECK_UPDATE, "Issn", id,
+                           kiln_check_status_name(status), reason, run_id);
 }
 
 int kiln_store_check_last_fired(kiln_store *st, int64_t *out_ms,
@@ -146,15 +109,15 @@ int kiln_store_check_last_fired(kiln_store *st, int64_t *out_ms,
                                 kiln_err *err)
 {
     const char *what = "reading trigger checks";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_CHECK_LAST_FIRED, err, what);
+    sqlite3_stmt *s = kiln_store__query(
+        st, err, what, SQL_CHECK_LAST_FIRED, "sss", pipeline,
+        kiln_check_status_name(KILN_CHECK_FIRED),
+        kiln_check_status_name(KILN_CHECK_QUEUED));
     int rc;
     *out_ms = 0;
     *out_run = 0;
     if (!s)
         return KILN_ERROR;
-    kiln_store__text(s, 1, pipeline);
-    kiln_store__text(s, 2, kiln_check_status_name(KILN_CHECK_FIRED));
-    kiln_store__text(s, 3, kiln_check_status_name(KILN_CHECK_QUEUED));
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         *out_ms = sqlite3_column_int64(s, 0);
@@ -168,13 +131,12 @@ int kiln_store_trigger_state_get(kiln_store *st, char **out,
                                  kiln_err *err)
 {
     const char *what = "reading a trigger's state";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_STATE_GET, err, what);
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_STATE_GET, "ss",
+                                        pipeline, key);
     int rc;
     *out = NULL;
     if (!s)
         return KILN_ERROR;
-    kiln_store__text(s, 1, pipeline);
-    kiln_store__text(s, 2, key);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *out = kiln_store__dup(s, 0);
@@ -185,15 +147,9 @@ int kiln_store_trigger_state_set(kiln_store *st, const char *pipeline,
                                  const char *key, const char *state,
                                  kiln_err *err)
 {
-    const char *what = "saving a trigger's state";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_STATE_SET, err, what);
-    if (!s)
-        return KILN_ERROR;
-    kiln_store__text(s, 1, pipeline);
-    kiln_store__text(s, 2, key);
-    kiln_store__text(s, 3, state);
-    sqlite3_bind_int64(s, 4, kiln_now_ms());
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "saving a trigger's state",
+                           SQL_STATE_SET, "sssI", pipeline, key, state,
+                           kiln_now_ms());
 }
 
 int kiln_store_notification_record(kiln_store *st, const char *pipeline,
@@ -202,19 +158,9 @@ int kiln_store_notification_record(kiln_store *st, const char *pipeline,
                                    long http_status, const char *error,
                                    int64_t created_ms, kiln_err *err)
 {
-    const char *what = "recording a notification";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_NOTIFICATION, err, what);
-    if (!s)
-        return KILN_ERROR;
-    kiln_store__text(s, 1, pipeline);
-    kiln_store__id(s, 2, run_id);
-    kiln_store__text(s, 3, event);
-    kiln_store__text(s, 4, url);
-    kiln_store__text(s, 5, sent ? "sent" : "failed");
-    sqlite3_bind_int(s, 6, attempts);
-    kiln_store__id(s, 7, http_status);
-    kiln_store__text(s, 8, error);
-    sqlite3_bind_int64(s, 9, created_ms);
-    sqlite3_bind_int64(s, 10, kiln_now_ms());
-    return kiln_store__write(st, s, err, what);
+    return kiln_store__run(st, err, "recording a notification",
+                           SQL_NOTIFICATION, "snsssinsII", pipeline, run_id,
+                           event, url, sent ? "sent" : "failed", attempts,
+                           (int64_t)http_status, error, created_ms,
+                           kiln_now_ms());
 }
