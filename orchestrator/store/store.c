@@ -343,29 +343,35 @@ void kiln_store__bindv(sqlite3_stmt *s, const char *fmt, va_list ap)
     }
 }
 
+/* The prepared statement of sql, bound from fmt and ap. */
+static sqlite3_stmt *bound(kiln_store *st, kiln_err *err, const char *what,
+                           const char *sql, const char *fmt, va_list ap)
+{
+    sqlite3_stmt *s = kiln_store__stmt(st, sql, err, what);
+    if (s)
+        kiln_store__bindv(s, fmt, ap);
+    return s;
+}
+
 int kiln_store__run(kiln_store *st, kiln_err *err, const char *what,
                     const char *sql, const char *fmt, ...)
 {
-    sqlite3_stmt *s = kiln_store__stmt(st, sql, err, what);
+    sqlite3_stmt *s;
     va_list ap;
-    if (!s)
-        return KILN_ERROR;
     va_start(ap, fmt);
-    kiln_store__bindv(s, fmt, ap);
+    s = bound(st, err, what, sql, fmt, ap);
     va_end(ap);
-    return kiln_store__write(st, s, err, what);
+    return s ? kiln_store__write(st, s, err, what) : KILN_ERROR;
 }
 
 sqlite3_stmt *kiln_store__query(kiln_store *st, kiln_err *err,
                                 const char *what, const char *sql,
                                 const char *fmt, ...)
 {
-    sqlite3_stmt *s = kiln_store__stmt(st, sql, err, what);
+    sqlite3_stmt *s;
     va_list ap;
-    if (!s)
-        return NULL;
     va_start(ap, fmt);
-    kiln_store__bindv(s, fmt, ap);
+    s = bound(st, err, what, sql, fmt, ap);
     va_end(ap);
     return s;
 }
@@ -376,19 +382,19 @@ int kiln_store__rows(kiln_store *st, void *out, size_t *n, size_t elem,
                      const char *what, const char *sql, const char *fmt,
                      ...)
 {
-    sqlite3_stmt *s = kiln_store__stmt(st, sql, err, what);
     char **arr = out;
+    sqlite3_stmt *s;
     size_t cap = 0;
     va_list ap;
     int rc;
 
     *arr = NULL;
     *n = 0;
+    va_start(ap, fmt);
+    s = bound(st, err, what, sql, fmt, ap);
+    va_end(ap);
     if (!s)
         return KILN_ERROR;
-    va_start(ap, fmt);
-    kiln_store__bindv(s, fmt, ap);
-    va_end(ap);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
