@@ -6,7 +6,7 @@
 import {h} from './dom.js';
 import {ago, dur, fmtTime, period, pipeHref, runHref, runTime}
   from './format.js';
-import {agoEl, badge, commitEl} from './widgets.js';
+import {agoEl, commitEl, runBadge} from './widgets.js';
 
 /* Runs: a table, marks, and a pager over ?before=. */
 
@@ -40,7 +40,7 @@ export function runsTable(runs, withPipeline) {
       h('td', null, h('a', {href: runHref(r.id)}, '#' + r.id)),
       withPipeline ? h('td', null, h('a', {href: pipeHref(r.pipeline)},
                                      r.pipeline)) : null,
-      h('td', null, badge(r.status)),
+      h('td', null, runBadge(r)),
       h('td', null, triggerText(r)),
       h('td', {class: 'nowrap'}, r.started_at ? agoEl(r.started_at)
                                               : agoEl(r.created_at, 'muted')),

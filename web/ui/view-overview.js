@@ -6,7 +6,7 @@ import {fill, h} from './dom.js';
 import {pipeHref, runHref} from './format.js';
 import {get} from './api.js';
 import {makeView, view} from './view.js';
-import {agoEl, badge, pageHead, panel} from './widgets.js';
+import {agoEl, badge, pageHead, panel, runBadge} from './widgets.js';
 import {marks, runsTable, scheduleEl, triggerChips} from './runs.js';
 import {runNowButton} from './actions.js';
 
@@ -47,7 +47,7 @@ function pipeRow(p) {
     h('div', {class: 'cell'}, label('Last run'),
       last ? h('div', null,
                h('a', {href: runHref(last.id), class: 'last-run'},
-                 badge(last.status)), ' ',
+                 runBadge(last)), ' ',
                agoEl(last.finished_at || last.started_at || last.created_at,
                      'small muted nowrap'))
            : h('span', {class: 'muted small'}, 'never run'),

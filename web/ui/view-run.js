@@ -9,7 +9,7 @@ import {bytes, dur, enc, fmtTime, num, pipeHref, runHref, runTime}
 import {API, authHeaders, failure, get, post} from './api.js';
 import {makeView, view} from './view.js';
 import {agoEl, badge, commitEl, errorBox, kv, pageHead, panel, rawJson,
-        toast} from './widgets.js';
+        runBadge, toast} from './widgets.js';
 import {stepPill, stepState, stepSub, triggerText} from './runs.js';
 import {clip, drawGraph, legend} from './dag.js';
 import {chartWidth, ticks} from './charts.js';
@@ -372,7 +372,7 @@ export function runView(el, query, idText, stepArg) {
     const head = pageHead(
       [h('a', {href: '#/'}, 'Pipelines'), ' / ',
        h('a', {href: pipeHref(run.pipeline)}, run.pipeline)],
-      ['Run #' + run.id + ' ', badge(run.status)],
+      ['Run #' + run.id + ' ', runBadge(run)],
       [triggerText(run, true), ' · ',
        run.started_at ? ['started ', agoEl(run.started_at)] : 'not started',
        run.started_at ? ' · ' + (run.finished_at ? 'took ' : 'running for ') +

@@ -20,6 +20,15 @@ export function badge(status, label, title) {
            label || status);
 }
 
+/* A run's status; one whose kiln process is gone says so. */
+export function runBadge(run) {
+  if (run.orphaned)
+    return badge('lost', 'orphaned', 'The kiln process that ran it is gone: ' +
+                 '`kiln resume ' + run.id + '` takes it over (kiln serve ' +
+                 'does by itself), `kiln abandon ' + run.id + '` ends it.');
+  return badge(run.status);
+}
+
 export function kv(rows) {
   const dl = h('dl', {class: 'kv'});
   for (const [k, v] of rows)
