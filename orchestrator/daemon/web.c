@@ -1,10 +1,11 @@
 /*
- * daemon-web.c: the daemon's side of the web API.
+ * web.c: the daemon's side of the web API, and the JSON edge of its
+ * commands.
  *
  * web/ knows nothing of entries, schedules or runs in flight: these hooks
- * describe them as JSON and carry the API's requests (start, cancel,
- * retry a run; promote and roll back a model's alias) to the same code
- * the CLI uses. Run and step changes are published to event stream
+ * describe them as JSON and turn the API's requests (start, cancel, retry
+ * a run; promote and roll back a model's alias) into the typed commands
+ * of commands.c, the ones the inbox's requests become too. Run and step changes are published to event stream
  * subscribers as they happen.
  */
 #include "internal.h"
