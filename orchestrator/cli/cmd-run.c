@@ -150,7 +150,10 @@ static int exec_run(void *opts)
     memset(&git, 0, sizeof(git));
     if ((status = load(&p, o->file)) != 0)
         goto done;
-    if (kiln_run_check_params(p, o->params.n, o->params.items, &err) != 0) {
+    /* With --commit the params are checked against the definition at
+     * that commit (load_at_commit()): one may exist there and not here. */
+    if (!o->commit &&
+        kiln_run_check_params(p, o->params.n, o->params.items, &err) != 0) {
         status = kiln_cli_fail(&err);
         goto done;
     }

@@ -71,6 +71,29 @@ kiln_rc run ml/pipeline.yaml --commit nosuchref
 eq "unknown rev" 2 "$rc"
 contains "names the rev" "nosuchref" "$err"
 
+# --param is checked against the definition at --commit REV: a param that
+# exists there but not in the work tree is accepted, and the reverse is
+# refused.
+cp ml/pipeline.yaml "$T/p2.yaml"
+sed -i '1a params: {lr: 1}' ml/pipeline.yaml
+echo '    run: echo "lr=$KILN_PARAM_LR" > "$KILN_STATE/lr-$KILN_RUN_ID"' > "$T/lrstep"
+printf '  lr:\n' >> ml/pipeline.yaml
+cat "$T/lrstep" >> ml/pipeline.yaml
+git add -A && git commit -qm three
+cp "$T/p2.yaml" ml/pipeline.yaml
+kiln_rc run ml/pipeline.yaml --commit HEAD --param lr=5
+eq "param defined at REV only" 0 "$rc"
+n=$(Q 'select max(id) from runs')
+eq "it reached the step" "lr=5" "$(cat "$R/.kiln/lr-$n")"
+kiln_rc run ml/pipeline.yaml --param lr=5
+eq "not in the work tree's definition" 2 "$rc"
+contains "names the param" "lr" "$err"
+git checkout -q ml/pipeline.yaml
+sed -i 's/^params: {lr: 1}$/params: {rate: 1}/' ml/pipeline.yaml
+kiln_rc run ml/pipeline.yaml --commit HEAD~1 --param lr=5
+eq "unknown at REV" 2 "$rc"
+git checkout -q ml/pipeline.yaml
+
 # Outside a repository: a warning, no commit.
 mkdir -p "$T/norepo"
 cp "$T/p.yaml" "$T/norepo/p.yaml"
