@@ -344,14 +344,213 @@ int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
 
 #define EXEC_COLUMNS                                                        \
     "x.id AS execution_id, x.run_id, x.step, x.kind, x.attempt, "           \
-    "x.finished_at, r.pipeline, r.git_commit, r.git_dirty, r.params"
+    "x.started_at, x.finished_at, x.cached_from, r.pipeline, "              \
+    "r.git_commit, r.git_dirty, r.params"
 
-/* One artifact as a lineage node, its neighbours to depth. */
-static int lineage_node(kiln_store *st, json_t **out, int64_t id, bool up,
-                        int depth, kiln_err *err)
+/* Every execution that made artifact ?1, newest first. */
+static const char SQL_PRODUCERS[] =
+    "SELECT " EXEC_COLUMNS " FROM events e JOIN executions x ON x.id = "
+    "e.execution_id JOIN runs r ON r.id = x.run_id WHERE e.artifact_id = "
+    "?1 AND e.type = 'output' ORDER BY x.id DESC";
+/* The executions that used artifact ?1, oldest first: of run ?2 only
+ * (NULL: of every run), started after execution ?3 (NULL: any). */
+static const char SQL_CONSUMERS[] =
+    "SELECT " EXEC_COLUMNS " FROM events e JOIN executions x ON x.id = "
+    "e.execution_id JOIN runs r ON r.id = x.run_id WHERE e.artifact_id = "
+    "?1 AND e.type = 'input' AND (?2 IS NULL OR x.run_id = ?2) AND "
+    "(?3 IS NULL OR x.id > ?3) ORDER BY x.id";
+/* What execution ?1 used (?2 'input') or made ('output'). */
+static const char SQL_LINKS[] =
+    "SELECT artifact_id FROM events WHERE execution_id = ?1 AND type = ?2 "
+    "ORDER BY artifact_id";
+
+static json_int_t int_of(const json_t *o, const char *key)
 {
-    json_t *rows = NULL, *node, *execs = NULL, *x;
+    return json_integer_value(json_object_get(o, key));
+}
+
+/* The executions that made artifact (made) or used it (of run, after
+ * execution after; 0: any), as JSON rows. */
+static int lineage_execs(kiln_store *st, json_t **out, int64_t artifact,
+                         bool made, int64_t run, int64_t after,
+                         kiln_err *err)
+{
+    const char *what = "reading lineage";
+    sqlite3_stmt *s = made
+        ? kiln_store__query(st, err, what, SQL_PRODUCERS, "I", artifact)
+        : kiln_store__query(st, err, what, SQL_CONSUMERS, "Inn", artifact,
+                            run, after);
+    json_t *x;
     size_t i;
+    int rc;
+    *out = NULL;
+    if (!s)
+        return KILN_ERROR;
+    if ((rc = collect(st, out, s, what, err)) != 0)
+        return rc;
+    json_array_foreach(*out, i, x)
+        json_object_set_new(x, "git_dirty", json_boolean(int_of(
+                            x, "git_dirty")));
+    return 0;
+}
+
+/*
+ * Which of producers (newest first) made the bytes execution c read: the
+ * newest of c's own run that started before it, else the one that
+ * finished last before c started; never one of a later run. NULL when
+ * none did (the file came from outside kiln, or only later runs made
+ * those bytes again).
+ */
+static json_t *producer_for(json_t *producers, const json_t *c)
+{
+    json_int_t id = int_of(c, "execution_id"), run = int_of(c, "run_id");
+    json_int_t start = int_of(c, "started_at");
+    json_t *p, *best = NULL;
+    size_t i;
+    json_array_foreach(producers, i, p) {
+        json_t *fin = json_object_get(p, "finished_at");
+        if (int_of(p, "execution_id") >= id)
+            continue;
+        if (int_of(p, "run_id") == run)
+            return p;
+        if (json_is_integer(fin) && json_integer_value(fin) <= start &&
+            (!best || json_integer_value(fin) > int_of(best, "finished_at")))
+            best = p;
+    }
+    return best;
+}
+
+/* The first of execs in run (NULL: none). */
+static json_t *exec_in_run(json_t *execs, int64_t run)
+{
+    json_t *x;
+    size_t i;
+    json_array_foreach(execs, i, x)
+        if (int_of(x, "run_id") == run)
+            return x;
+    return NULL;
+}
+
+static int lineage_node(kiln_store *st, json_t **out, int64_t id, bool up,
+                        int depth, const json_t *from, int64_t run,
+                        kiln_err *err);
+
+/* x's inputs (up) or outputs (down) as lineage nodes, under x. */
+static int lineage_links(kiln_store *st, json_t *x, bool up, int depth,
+                         kiln_err *err)
+{
+    const char *what = "reading lineage";
+    json_t *links = NULL, *l, *kids = json_array();
+    sqlite3_stmt *s;
+    size_t k;
+    int rc = 0;
+
+    json_object_set_new(x, up ? "inputs" : "outputs", kids);
+    if (depth <= 1)
+        return 0;
+    s = kiln_store__query(st, err, what, SQL_LINKS, "Is",
+                          (int64_t)int_of(x, "execution_id"),
+                          up ? "input" : "output");
+    if (!s || (rc = collect(st, &links, s, what, err)) != 0)
+        return s ? rc : KILN_ERROR;
+    json_array_foreach(links, k, l) {
+        json_t *kid;
+        if ((rc = lineage_node(st, &kid, int_of(l, "artifact_id"), up,
+                               depth - 1, x, 0, err)) != 0)
+            break;
+        json_array_append_new(kids, kid);
+    }
+    json_decref(links);
+    return rc;
+}
+
+/*
+ * Up: "producers", every execution that made the artifact's bytes, newest
+ * first, and "produced_by", the one that counts with its inputs: the
+ * producer whose output from (the execution that used it) read; at the
+ * top, run's producer, or the producer of what run used; else the
+ * newest.
+ */
+static int lineage_up(kiln_store *st, json_t *node, int64_t id, int depth,
+                      const json_t *from, int64_t run, kiln_err *err)
+{
+    json_t *producers = NULL, *users = NULL, *chosen = NULL, *by;
+    int rc = lineage_execs(st, &producers, id, true, 0, 0, err);
+    if (rc != 0)
+        return rc;
+    if (from) {
+        chosen = producer_for(producers, from);
+    } else if (run > 0 && !(chosen = exec_in_run(producers, run))) {
+        rc = lineage_execs(st, &users, id, false, run, 0, err);
+        if (rc == 0 && json_array_size(users) == 0)
+            rc = kiln_err_set(err, KILN_ENOTFOUND, "run %lld neither made "
+                              "nor used artifact %lld (%s)", (long long)run,
+                              (long long)id, json_string_value(
+                              json_object_get(node, "path")));
+        if (rc == 0)
+            chosen = producer_for(producers, json_array_get(users, 0));
+        json_decref(users);
+    } else if (!run) {
+        chosen = json_array_get(producers, 0);
+    }
+    by = chosen ? json_deep_copy(chosen) : json_null();
+    json_object_set_new(node, "produced_by", by);
+    json_object_set_new(node, "producers", producers);
+    if (rc == 0 && chosen)
+        rc = lineage_links(st, by, true, depth, err);
+    return rc;
+}
+
+/*
+ * Down: "used_by", the executions that read the artifact: at the top
+ * every one (of run, when given), below an execution from only those that
+ * read from's output (not the same bytes made again by another run).
+ */
+static int lineage_down(kiln_store *st, json_t *node, int64_t id, int depth,
+                        const json_t *from, int64_t run, kiln_err *err)
+{
+    json_t *users = NULL, *producers = NULL, *mine, *x;
+    size_t i;
+    int rc = lineage_execs(st, &users, id, false, run,
+                           from ? (int64_t)int_of(from, "execution_id") : 0,
+                           err);
+    if (rc == 0 && (from || (run > 0 && json_array_size(users) == 0)))
+        rc = lineage_execs(st, &producers, id, true, 0, 0, err);
+    if (rc == 0 && !from && run > 0 && json_array_size(users) == 0 &&
+        !exec_in_run(producers, run))
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "run %lld neither made nor "
+                          "used artifact %lld (%s)", (long long)run,
+                          (long long)id, json_string_value(json_object_get(
+                          node, "path")));
+    if (rc != 0) {
+        json_decref(users);
+        json_decref(producers);
+        return rc;
+    }
+    mine = json_array();
+    json_array_foreach(users, i, x) {
+        json_t *p = from ? producer_for(producers, x) : NULL;
+        if (!from || (p && int_of(p, "execution_id") ==
+                               int_of(from, "execution_id")))
+            json_array_append(mine, x);
+    }
+    json_decref(users);
+    json_decref(producers);
+    json_object_set_new(node, "used_by", mine);
+    json_array_foreach(mine, i, x)
+        if ((rc = lineage_links(st, x, false, depth, err)) != 0)
+            break;
+    return rc;
+}
+
+/* One artifact as a lineage node, its neighbours to depth. from: the
+ * execution whose input (up) or output (down) it is, NULL at the top;
+ * run: the run the question is about (0: none), at the top only. */
+static int lineage_node(kiln_store *st, json_t **out, int64_t id, bool up,
+                        int depth, const json_t *from, int64_t run,
+                        kiln_err *err)
+{
+    json_t *rows = NULL, *node;
     int rc;
 
     *out = NULL;
@@ -364,74 +563,23 @@ static int lineage_node(kiln_store *st, json_t **out, int64_t id, bool up,
     if (!node)
         return kiln_err_set(err, KILN_ENOTFOUND, "no artifact %lld",
                             (long long)id);
-    json_object_set_new(node, "is_dir", json_boolean(json_integer_value(
-                        json_object_get(node, "is_dir"))));
-    /* Up: the first execution that made it. Down: all that used it. */
-    rc = query_rows(st, &execs, up
-                    ? "SELECT " EXEC_COLUMNS " FROM events e JOIN "
-                      "executions x ON x.id = e.execution_id JOIN runs r ON "
-                      "r.id = x.run_id WHERE ?1 IS NULL AND e.artifact_id = "
-                      "?2 AND e.type = 'output' ORDER BY x.id LIMIT 1"
-                    : "SELECT " EXEC_COLUMNS " FROM events e JOIN "
-                      "executions x ON x.id = e.execution_id JOIN runs r ON "
-                      "r.id = x.run_id WHERE ?1 IS NULL AND e.artifact_id = "
-                      "?2 AND e.type = 'input' ORDER BY x.id",
-                    NULL, id, err);
+    json_object_set_new(node, "is_dir", json_boolean(int_of(node,
+                                                            "is_dir")));
+    rc = up ? lineage_up(st, node, id, depth, from, run, err)
+            : lineage_down(st, node, id, depth, from, run, err);
     if (rc != 0) {
         json_decref(node);
         return rc;
-    }
-    json_array_foreach(execs, i, x) {
-        json_t *links = NULL, *l, *kids = json_array();
-        size_t k;
-        if (depth > 1) {
-            rc = query_rows(st, &links, up
-                            ? "SELECT artifact_id FROM events WHERE ?1 IS "
-                              "NULL AND execution_id = ?2 AND type = "
-                              "'input' ORDER BY artifact_id"
-                            : "SELECT artifact_id FROM events WHERE ?1 IS "
-                              "NULL AND execution_id = ?2 AND type = "
-                              "'output' ORDER BY artifact_id",
-                            NULL, json_integer_value(json_object_get(x,
-                            "execution_id")), err);
-            json_array_foreach(links, k, l) {
-                json_t *kid;
-                if (rc != 0)
-                    break;
-                rc = lineage_node(st, &kid, json_integer_value(
-                                  json_object_get(l, "artifact_id")), up,
-                                  depth - 1, err);
-                if (rc == 0)
-                    json_array_append_new(kids, kid);
-            }
-            json_decref(links);
-        }
-        json_object_set_new(x, up ? "inputs" : "outputs", kids);
-        json_object_set_new(x, "git_dirty", json_boolean(json_integer_value(
-                            json_object_get(x, "git_dirty"))));
-        if (rc != 0)
-            break;
-    }
-    if (rc != 0) {
-        json_decref(execs);
-        json_decref(node);
-        return rc;
-    }
-    if (up) {
-        json_object_set(node, "produced_by", json_array_size(execs)
-                        ? json_array_get(execs, 0) : json_null());
-        json_decref(execs);
-    } else {
-        json_object_set_new(node, "used_by", execs);
     }
     *out = node;
     return 0;
 }
 
 int kiln_store_lineage_json(kiln_store *st, json_t **out, int64_t id,
-                            bool up, int depth, kiln_err *err)
+                            bool up, int depth, int64_t run, kiln_err *err)
 {
-    return lineage_node(st, out, id, up, depth > 0 ? depth : 64, err);
+    return lineage_node(st, out, id, up, depth > 0 ? depth : 64, NULL, run,
+                        err);
 }
 
 int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,

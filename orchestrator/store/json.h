@@ -56,12 +56,19 @@ int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
                                   kiln_err *err);
 /*
  * An artifact's lineage as a tree of JSON objects, depth levels deep
- * (0: all). Up: "produced_by" (the execution that made it: step, run,
- * commit, params) with its "inputs", recursively. Down: "used_by" (every
- * execution that read it) with their "outputs", recursively.
+ * (0: all). An artifact is its bytes at a path, which more than one run
+ * may have made. Up: "producers" (every execution that made it, newest
+ * first: step, run, commit, params) and "produced_by", the one with its
+ * "inputs", recursively: the newest producer, or with run (not 0) run's
+ * own (or, when run only used it, the one whose output run read);
+ * further up, the producer each execution read from (one of its own run,
+ * else the newest finished before it started). Down: "used_by" (every
+ * execution that read it, of run only when run is not 0) with their
+ * "outputs", recursively (only executions that read those very outputs).
+ * KILN_ENOTFOUND when run neither made nor used the artifact.
  */
 int kiln_store_lineage_json(kiln_store *st, json_t **out, int64_t id,
-                            bool up, int depth, kiln_err *err);
+                            bool up, int depth, int64_t run, kiln_err *err);
 /* The latest trigger checks, newest first (pipeline NULL: of every
  * pipeline; limit <= 0 means 20). */
 int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,

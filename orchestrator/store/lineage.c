@@ -1,8 +1,10 @@
 /*
  * lineage.c: artifacts (a path and a content hash, shared by every
  * execution that used or made it) and the input/output events linking
- * them to executions (ML Metadata's model). The lineage walk itself is a
- * JSON view (json.c).
+ * them to executions (ML Metadata's model), and where a lineage query
+ * starts: an artifact, or a model version of the registry (its artifact
+ * and the run that registered it). The lineage walk itself is a JSON view
+ * (json.c).
  */
 #include "internal.h"
 
@@ -24,6 +26,16 @@ static const char SQL_BY_PREFIX[] =
     "WHERE sha256 LIKE ?1 HAVING count(*) > 0";
 static const char SQL_BY_PATH[] =
     "SELECT max(id) FROM artifacts WHERE path = ?1 HAVING count(*) > 0";
+/* A version by number (?3) or by alias (?2), with the run that
+ * registered it. */
+static const char SQL_MODEL_REF[] =
+    "SELECT m.version, m.artifact_id, coalesce(m.run_id, (SELECT x.run_id "
+    "FROM executions x WHERE x.id = m.execution_id), 0) FROM models m "
+    "WHERE m.name = ?1 AND m.version = CASE WHEN ?2 IS NULL THEN ?3 ELSE "
+    "(SELECT a.version FROM model_aliases a WHERE a.name = ?1 AND "
+    "a.alias = ?2 AND a.rolled_back = 0 ORDER BY a.id DESC LIMIT 1) END";
+static const char SQL_MODEL_KNOWN[] =
+    "SELECT count(*) FROM models WHERE name = ?1";
 
 int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
                                 const kiln_artifact_rec *recs, size_t n,
@@ -98,4 +110,39 @@ int kiln_store_artifact_find(kiln_store *st, int64_t *out,
                             "in %s", query, st->path);
     *out = found;
     return 0;
+}
+
+int kiln_store_model_ref_find(kiln_store *st, kiln_model_entry *out,
+                              const char *name, const char *alias,
+                              int version, kiln_err *err)
+{
+    const char *what = "finding a model version";
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_MODEL_REF, "ssi",
+                                        name, alias, version);
+    int64_t known = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!s)
+        return KILN_ERROR;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        out->version = sqlite3_column_int(s, 0);
+        out->artifact_id = sqlite3_column_int64(s, 1);
+        out->run_id = sqlite3_column_int64(s, 2);
+    }
+    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
+        return rc;
+    if (out->artifact_id)
+        return 0;
+    s = kiln_store__query(st, err, what, SQL_MODEL_KNOWN, "s", name);
+    if (!s || (rc = kiln_store__int(st, &known, s, 0, err, what)) != 0)
+        return s ? rc : KILN_ERROR;
+    if (!known)
+        return kiln_err_set(err, KILN_ENOTFOUND, "no model %s in the "
+                            "registry of %s", name, st->path);
+    if (alias)
+        return kiln_err_set(err, KILN_ENOTFOUND, "model %s has no alias %s",
+                            name, alias);
+    return kiln_err_set(err, KILN_ENOTFOUND, "model %s has no version %d",
+                        name, version);
 }

@@ -145,6 +145,17 @@ get "${U}api/v1/artifacts/424242/lineage"
 eq "unknown artifact: 404" 404 "$code"
 get "${U}api/v1/artifacts/1/lineage?direction=sideways"
 eq "bad direction: 400" 400 "$code"
+# ?run=N: as run N made it (each version of m is an artifact one run made).
+aid=$(q "select artifact_id from models where name = 'm' and version = 2")
+arun=$(q "select run_id from models where name = 'm' and version = 2")
+get "${U}api/v1/artifacts/$aid/lineage?run=$arun"
+eq "lineage of run N" "200 $arun train [$arun]" "$code $(js 'd["produced_by"]["run_id"], d["produced_by"]["step"], [p["run_id"] for p in d["producers"]]')"
+get "${U}api/v1/artifacts/$aid/lineage?run=$id"
+eq "a run that neither made nor used it: 404" 404 "$code"
+contains "saying so" "neither made nor used" "$body"
+get "${U}api/v1/artifacts/$aid/lineage?run=zero"
+eq "bad run: 400" 400 "$code"
+contains "saying what it expects" "run: expected an integer" "$body"
 get "${U}api/v1/metrics/web?key=accuracy"
 eq "a metric series" "200 []" "$code $(js 'd["series"]')"
 get "${U}metrics"
