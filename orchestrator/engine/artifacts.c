@@ -11,21 +11,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *kiln_artifact_type(kiln_step_kind kind)
+/* Is path (absolute) the file rel names under workdir? */
+static bool names(const char *workdir, const char *rel, const char *path)
 {
-    switch (kind) {
-    case KILN_KIND_INGEST:
-    case KILN_KIND_VALIDATE:
-        return "dataset";
-    case KILN_KIND_TRAIN:
+    char *joined, *abs;
+    bool same;
+    if (!rel)
+        return false;
+    while (rel[0] == '.' && rel[1] == '/')
+        rel += 2;
+    joined = kiln_path_join(workdir, rel);
+    abs = kiln_path_absolute(joined);
+    same = strcmp(abs, path) == 0;
+    free(abs);
+    free(joined);
+    return same;
+}
+
+const char *kiln_artifact_type_of(const kiln_step *st, const char *workdir,
+                                  const char *path)
+{
+    if (names(workdir, st->register_path, path))
         return "model";
-    case KILN_KIND_EVALUATE:
+    if (names(workdir, st->metrics, path))
         return "metrics";
-    case KILN_KIND_DEPLOY:
-        return "deployment";
-    default:
-        return "file";
-    }
+    return "file";
 }
 
 /* The regular files under a directory, relative to it, sorted. */

@@ -44,8 +44,10 @@ int kiln_artifacts_collect_inputs(kiln_artifact_list *list,
                                   kiln_err *err);
 void kiln_artifact_list_dispose(kiln_artifact_list *list);
 
-/* The artifact type a step kind produces: dataset, model, metrics,
- * deployment or file. */
-const char *kiln_artifact_type(kiln_step_kind kind);
+/* The type of an output at path (absolute) of st, by what declared it:
+ * "model" (register:), "metrics" (metrics:) or "file", whatever the kind
+ * of the step. */
+const char *kiln_artifact_type_of(const kiln_step *st, const char *workdir,
+                                  const char *path);
 
 #endif

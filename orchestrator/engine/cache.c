@@ -7,7 +7,6 @@
 #include <sys/ioctl.h>
 #include <fnmatch.h>
 #include <ftw.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,46 +32,25 @@ char *kiln_cache_relpath(const char *workdir, const char *path)
     return rel;
 }
 
-/* Add "name=value" lines, sorted, to the digest. */
-static void add_kvs(EVP_MD_CTX *ctx, const char *tag, size_t n,
-                    const kiln_kv *kv)
+static json_t *kv_object(size_t n, const kiln_kv *kv)
 {
-    char **lines = kiln_calloc(n ? n : 1, sizeof(char *));
+    json_t *o = json_object();
     for (size_t i = 0; i < n; i++)
-        lines[i] = kiln_asprintf("%s=%s", kv[i].key, kv[i].value);
-    qsort(lines, n, sizeof(char *), cmp_str);
-    EVP_DigestUpdate(ctx, tag, strlen(tag) + 1);
-    for (size_t i = 0; i < n; i++) {
-        EVP_DigestUpdate(ctx, lines[i], strlen(lines[i]) + 1);
-        free(lines[i]);
-    }
-    free(lines);
+        json_object_set_new(o, kv[i].key, json_string(kv[i].value));
+    return o;
 }
 
-/* Add a list of patterns, sorted, to the digest. */
-static void add_list(EVP_MD_CTX *ctx, const char *tag,
-                     const kiln_strlist *l)
-{
-    kiln_kv *kv = kiln_calloc(l->n ? l->n : 1, sizeof(*kv));
-    for (size_t i = 0; i < l->n; i++) {
-        kv[i].key = l->items[i];
-        kv[i].value = "";
-    }
-    add_kvs(ctx, tag, l->n, kv);
-    free(kv);
-}
-
-/* A step's checks, written out for the digest: a step whose outputs were
- * made under other checks must run them. */
-static void add_validation(EVP_MD_CTX *ctx, const kiln_validation *v)
+/* A step's checks, written out: a step whose outputs were made under
+ * other checks must run them. */
+static json_t *validation_text(const kiln_validation *v)
 {
     kiln_buf b = KILN_BUF_INIT;
+    json_t *text;
     if (!v)
-        return;
-    kiln_buf_printf(&b, "validation\ndata=%s\nmin_rows=%lld\n"
-                    "max_rows=%lld\nstrict=%d\n", v->data ? v->data : "",
-                    (long long)v->min_rows, (long long)v->max_rows,
-                    v->strict);
+        return json_null();
+    kiln_buf_printf(&b, "data=%s\nmin_rows=%lld\nmax_rows=%lld\nstrict=%d\n",
+                    v->data ? v->data : "", (long long)v->min_rows,
+                    (long long)v->max_rows, v->strict);
     for (size_t i = 0; i < v->n_rules; i++) {
         const kiln_col_rule *r = &v->rules[i];
         kiln_buf_printf(&b, "column=%s\ntype=%s\n", r->column,
@@ -94,53 +72,77 @@ static void add_validation(EVP_MD_CTX *ctx, const kiln_validation *v)
             kiln_buf_printf(&b, "drift_column=%s\n",
                             v->drift->columns.items[k]);
     }
-    EVP_DigestUpdate(ctx, b.ptr, b.len + 1);
+    text = json_string(kiln_buf_cstr(&b));
     kiln_buf_dispose(&b);
+    return text;
 }
 
-void kiln_cache_key(char out[KILN_HASH_HEX], const kiln_step *st,
-                    const kiln_pipeline *p, const kiln_artifact_list *inputs,
-                    const char *workdir, size_t n_params,
-                    const kiln_kv *params)
+bool kiln_cache_step_uses_param(const kiln_step *st, const char *name)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    kiln_kv *ins = kiln_calloc(inputs->n ? inputs->n : 1, sizeof(*ins));
-    const char *run = st->run ? st->run : ""; /* a step with checks may
-                                                 have no command */
+    if (!st->has_params)
+        return true;
+    for (size_t i = 0; i < st->params.n; i++)
+        if (strcmp(st->params.items[i], name) == 0)
+            return true;
+    return false;
+}
 
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    EVP_DigestUpdate(ctx, "kiln-cache-2", 13);
-    EVP_DigestUpdate(ctx, run, strlen(run) + 1);
-    /* What tells steps with the same command apart when they run
-     * ($KILN_PIPELINE, $KILN_STEP, the working directory) and where their
-     * outputs go: a step never gets another step's outputs. */
-    EVP_DigestUpdate(ctx, p->name, strlen(p->name) + 1);
-    EVP_DigestUpdate(ctx, st->name, strlen(st->name) + 1);
-    EVP_DigestUpdate(ctx, st->workdir ? st->workdir : ".",
-                     strlen(st->workdir ? st->workdir : ".") + 1);
-    add_list(ctx, "outputs", &st->outputs);
-    EVP_DigestUpdate(ctx, st->metrics ? st->metrics : "",
-                     strlen(st->metrics ? st->metrics : "") + 1);
-    add_validation(ctx, st->validation);
-    EVP_DigestUpdate(ctx, kiln_step_kind_name(st->kind),
-                     strlen(kiln_step_kind_name(st->kind)) + 1);
+json_t *kiln_cache_key_doc(const kiln_step *st, const kiln_pipeline *p,
+                           const kiln_artifact_list *inputs,
+                           const char *workdir, size_t n_params,
+                           const kiln_kv *params)
+{
+    json_t *doc = json_object(), *outs = json_array(), *ins = json_object();
+    json_t *ps = json_object();
+    char **sorted = kiln_calloc(st->outputs.n ? st->outputs.n : 1,
+                                sizeof(char *));
+
+    json_object_set_new(doc, "kiln", json_integer(3));
+    /* What the step runs, and what tells steps with the same command
+     * apart when they run ($KILN_PIPELINE, $KILN_STEP, the working
+     * directory) and where their outputs go: a step never gets another
+     * step's outputs. */
+    json_object_set_new(doc, "command", json_string(st->run ? st->run : ""));
+    json_object_set_new(doc, "pipeline", json_string(p->name));
+    json_object_set_new(doc, "step", json_string(st->name));
+    json_object_set_new(doc, "kind",
+                        json_string(kiln_step_kind_name(st->kind)));
+    json_object_set_new(doc, "workdir",
+                        json_string(st->workdir ? st->workdir : "."));
+    for (size_t i = 0; i < st->outputs.n; i++)
+        sorted[i] = (char *)st->outputs.items[i];
+    qsort(sorted, st->outputs.n, sizeof(char *), cmp_str);
+    for (size_t i = 0; i < st->outputs.n; i++)
+        json_array_append_new(outs, json_string(sorted[i]));
+    free(sorted);
+    json_object_set_new(doc, "outputs", outs);
+    json_object_set_new(doc, "metrics_file", st->metrics
+                        ? json_string(st->metrics) : json_null());
+    json_object_set_new(doc, "validation", validation_text(st->validation));
     for (size_t i = 0; i < inputs->n; i++) {
-        ins[i].key = kiln_cache_relpath(workdir, inputs->items[i].path);
-        ins[i].value = inputs->items[i].sha256;
+        char *rel = kiln_cache_relpath(workdir, inputs->items[i].path);
+        json_object_set_new(ins, rel, json_string(inputs->items[i].sha256));
+        free(rel);
     }
-    add_kvs(ctx, "inputs", inputs->n, ins);
-    for (size_t i = 0; i < inputs->n; i++)
-        free((char *)ins[i].key);
-    free(ins);
-    add_kvs(ctx, "params", n_params, params);
-    add_kvs(ctx, "env", p->n_env, p->env);
-    add_kvs(ctx, "step-env", st->n_env, st->env);
-    EVP_DigestFinal_ex(ctx, md, &n);
-    EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    json_object_set_new(doc, "inputs", ins);
+    /* Only the params the step says it uses (params:), all without. */
+    for (size_t i = 0; i < n_params; i++)
+        if (kiln_cache_step_uses_param(st, params[i].key))
+            json_object_set_new(ps, params[i].key,
+                                json_string(params[i].value));
+    json_object_set_new(doc, "params", ps);
+    json_object_set_new(doc, "env", kv_object(p->n_env, p->env));
+    json_object_set_new(doc, "step_env", kv_object(st->n_env, st->env));
+    json_object_set_new(doc, "models", json_object());
+    json_object_set_new(doc, "environment", json_object());
+    return doc;
+}
+
+char *kiln_cache_key_of(char out[KILN_HASH_HEX], const json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+    kiln_hash_bytes(out, text, strlen(text));
+    return text;
 }
 
 /* A declared output pattern as a path relative to workdir. */

@@ -3,12 +3,13 @@
  * object store under STATE/objects.
  *
  * A step is skipped, its recorded outputs restored, when an earlier
- * successful execution had the same key: a SHA-256 over the command, the
- * kind, the pipeline's and the step's names and the step's working
- * directory (a step sees them as $KILN_PIPELINE, $KILN_STEP and its
- * cwd), its declared outputs and metrics file, the content hashes of the
- * inputs (with their paths relative to the working directory), the run's
- * parameter values and the pipeline's and step's environment. Outputs are kept
+ * successful execution had the same key: a SHA-256 over a document of
+ * the command, the kind, the pipeline's and the step's names and the
+ * step's working directory (a step sees them as $KILN_PIPELINE,
+ * $KILN_STEP and its cwd), its declared outputs and metrics file, the
+ * content hashes of the inputs (with their paths relative to the working
+ * directory), the values of the params it uses, the pipeline's and step's
+ * environment, the model versions it reads and its environment captures. Outputs are kept
  * as objects/ab/cdef... named by their content hash, so equal outputs are
  * stored once; a directory is kept as its files. Objects are copy-on-write
  * clones where the file system can make them (btrfs, XFS), else copies; never
@@ -22,11 +23,23 @@
 #include "dsl/dsl.h"
 #include "engine/artifacts.h"
 
-/* The key of an attempt of st whose inputs were hashed in inputs. */
-void kiln_cache_key(char out[KILN_HASH_HEX], const kiln_step *st,
-                    const kiln_pipeline *p, const kiln_artifact_list *inputs,
-                    const char *workdir, size_t n_params,
-                    const kiln_kv *params);
+#include <jansson.h>
+
+/* What goes into the key of st's attempt, as a JSON document: the
+ * command, kind, names, workdir, declared outputs, metrics file and
+ * checks; each input's path and hash; the params it uses; the env. The
+ * caller fills "models" (each version read: {"version", "sha256"}, or
+ * null for an optional alias not set) and "environment" (each capture's
+ * hash). kiln why compares these documents. */
+json_t *kiln_cache_key_doc(const kiln_step *st, const kiln_pipeline *p,
+                           const kiln_artifact_list *inputs,
+                           const char *workdir, size_t n_params,
+                           const kiln_kv *params);
+/* The key: the SHA-256 of the document written canonically (sorted keys,
+ * no spaces), which is returned (free it). */
+char *kiln_cache_key_of(char out[KILN_HASH_HEX], const json_t *doc);
+/* Does st use param name (its params: list, or all without one)? */
+bool kiln_cache_step_uses_param(const kiln_step *st, const char *name);
 
 /* The files an output set is made of: each file, and every file under
  * each directory, relative to workdir with its content hash. */

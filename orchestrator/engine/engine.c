@@ -262,6 +262,22 @@ void kiln_engine__succeed(step_rt *s, const char *why, int64_t at_ms)
     }
 }
 
+void kiln_engine__pass(step_rt *s, const char *why)
+{
+    kiln_run *run = s->run;
+    kiln_engine__tx_begin(run);
+    /* Skipped on purpose, as a gate skips: not a failure of the run. */
+    s->by_gate = true;
+    kiln_engine__step_set(s, KILN_STEP_SKIPPED, why);
+    for (size_t i = 0; i < s->n_down; i++) {
+        step_rt *d = &run->steps[s->down[i]];
+        if (--d->unmet == 0 && d->state == KILN_STEP_PENDING &&
+            !run->cancelling)
+            kiln_engine__step_set(d, KILN_STEP_READY, NULL);
+    }
+    kiln_engine__tx_end(run);
+}
+
 /* Mark everything downstream of s skipped, depth first. */
 void kiln_engine__skip_downstream(step_rt *s, const char *why, bool by_gate)
 {
@@ -345,12 +361,20 @@ static void dispatch(kiln_engine *eng)
         eng->cursor = r;
         if (!s)
             break;
-        if (kiln_engine__gate_passes(s)) {
+        if (s->attempt == 0 && s->run->selected &&
+            !s->run->selected[s->idx]) {
+            kiln_engine__pass(s, "not selected: its outputs were restored "
+                              "as recorded");
+        } else if (s->attempt == 0 && s->run->side_effects_off &&
+                   s->run->p->steps[s->idx].kind == KILN_KIND_DEPLOY) {
+            kiln_engine__pass(s, "a deploy step: side effects are off "
+                              "(kiln reproduce --with-deploy runs it)");
+        } else if (kiln_engine__gate_passes(s)) {
             if (s->attempt == 0 && s->run->reuse_exec &&
                 s->run->reuse_exec[s->idx] > 0)
                 kiln_engine__step_reuse(s, s->run->reuse_exec[s->idx]);
-            else if (kiln_engine__cacheable(s))
-                kiln_engine__cache_check(s);
+            else if (kiln_engine__needs_prepare(s))
+                kiln_engine__prepare(s);
             else
                 kiln_engine__step_start(s);
         }
@@ -540,7 +564,14 @@ static void on_timer_close(uv_handle_t *h)
             free(run->steps[i].job_name);
             free(run->steps[i].metrics_path);
             free(run->steps[i].workdir);
+            kiln_engine__prepared_dispose(&run->steps[i]);
         }
+        free(run->selected);
+        for (size_t i = 0; i < run->n_model_pins; i++) {
+            free((char *)run->model_pins[i].key);
+            free((char *)run->model_pins[i].value);
+        }
+        free(run->model_pins);
         free(run->steps);
         free(run->reuse_exec);
         kiln_env_dispose(&run->base_env);
@@ -577,6 +608,31 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
             if (k >= 0)
                 run->reuse_exec[k] = strtoll(o->reuse[i].value, NULL, 10);
         }
+    }
+    run->side_effects_off = o->side_effects_off;
+    if (o->n_model_pins) {
+        run->n_model_pins = o->n_model_pins;
+        run->model_pins = kiln_calloc(o->n_model_pins, sizeof(kiln_kv));
+        for (size_t i = 0; i < o->n_model_pins; i++) {
+            run->model_pins[i].key = kiln_strdup(o->model_pins[i].key);
+            run->model_pins[i].value = kiln_strdup(o->model_pins[i].value);
+        }
+    }
+    if (o->n_only) {
+        run->selected = kiln_calloc(p->n_steps, sizeof(bool));
+        for (size_t i = 0; i < o->n_only; i++) {
+            ssize_t k = kiln_pipeline_find_step(p, o->only[i]);
+            if (k >= 0)
+                run->selected[k] = true;
+        }
+    }
+    {
+        kiln_model_alias *aliases = NULL;
+        size_t n = 0;
+        kiln_err err = KILN_ERR_INIT;
+        if (kiln_store_model_aliases(&aliases, &n, eng->store, &err) == 0)
+            run->has_aliases = n > 0;
+        kiln_model_aliases_free(aliases, n);
     }
     run->data = o->data;
     run->log_dir = kiln_asprintf("%s/logs/%lld", eng->state_dir,
@@ -640,6 +696,7 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     rec.hash = o->hash;
     rec.trigger = o->trigger ? o->trigger : "manual";
     rec.trigger_info = o->trigger_info;
+    rec.reproduces = o->reproduces;
     params = effective_params(p, o);
     rec.n_params = p->n_params;
     rec.params = params;

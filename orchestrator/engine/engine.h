@@ -72,6 +72,16 @@ typedef struct kiln_run_options {
     const kiln_kv *reuse;   /* execution ids (as text) that made them:
                                those steps are recorded as reused, not
                                run again */
+    int64_t reproduces;     /* kiln reproduce: the run repeated, or 0 */
+    bool side_effects_off;  /* deploy steps do not run, register:
+                               registers nothing, no alias moves */
+    size_t n_model_pins;    /* models: of these names read these
+                               versions (name -> version as text) */
+    const kiln_kv *model_pins;
+    size_t n_only;          /* when not 0, only these steps run; the
+                               others count as done (their outputs are
+                               where the caller put them) */
+    const char *const *only;
     kiln_run_event_cb on_event; /* may be NULL */
     kiln_run_done_cb on_done;
     void *data;

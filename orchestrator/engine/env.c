@@ -48,6 +48,33 @@ void kiln_env_set(kiln_env *e, const char *key, const char *value)
     e->owned[i] = true;
 }
 
+void kiln_env_unset_prefix(kiln_env *e, const char *prefix,
+                           bool (*keep)(const char *name, void *data),
+                           void *data)
+{
+    size_t plen = strlen(prefix), k = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        char *eq = strchr(e->v[i], '='), *name;
+        bool drop = false;
+        if (strncmp(e->v[i], prefix, plen) == 0 && eq) {
+            name = kiln_strndup(e->v[i] + plen, (size_t)(eq - e->v[i]) -
+                                                    plen);
+            drop = !keep(name, data);
+            free(name);
+        }
+        if (drop) {
+            if (e->owned[i])
+                free(e->v[i]);
+            continue;
+        }
+        e->v[k] = e->v[i];
+        e->owned[k++] = e->owned[i];
+    }
+    e->n = k;
+    if (e->v)
+        e->v[k] = NULL;
+}
+
 char **kiln_env_vector(kiln_env *e)
 {
     if (!e->v)

@@ -25,6 +25,12 @@ typedef struct kiln_env {
  * getenv() would see it. */
 void kiln_env_borrow(kiln_env *e, char *const *from);
 void kiln_env_set(kiln_env *e, const char *key, const char *value);
+/* Remove the variables named PREFIX + NAME for which keep(NAME, data)
+ * is false (a step's params: list drops the KILN_PARAM_* it does not
+ * use). */
+void kiln_env_unset_prefix(kiln_env *e, const char *prefix,
+                           bool (*keep)(const char *name, void *data),
+                           void *data);
 /* The vector to hand to an executor, valid until the next change. */
 char **kiln_env_vector(kiln_env *e);
 void kiln_env_dispose(kiln_env *e);

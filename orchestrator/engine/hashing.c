@@ -22,6 +22,8 @@ typedef struct hash_job {
     int rc;
     bool cached;             /* outputs are now in the object store */
     kiln_cache_files files;  /* ...as these files */
+    kiln_cache_files reg_files; /* the registered output's files, kept
+                                   when the outputs were not */
     kiln_exec_state status;  /* how the attempt ended: when not
                                 SUCCEEDED, its metrics alone are read */
     char why[300];           /* ...and why it failed */
@@ -78,10 +80,27 @@ static void hash_work(uv_work_t *req)
                                        &j->err);
     read_metrics(j);
     /* Keep the outputs for the next run with the same key. */
-    if (j->rc == 0 && j->s->cache_key[0] && j->out.n_missing == 0) {
+    if (j->rc == 0 && j->s->may_cache && j->s->cache_key[0] &&
+        j->out.n_missing == 0) {
         kiln_err cerr = KILN_ERR_INIT;
         j->cached = kiln_cache_save(&j->files, j->s->run->eng->objects,
                                     j->s->workdir, &j->out, &cerr) == 0;
+    }
+    /* A model version's bytes are kept whatever the cache does: what
+     * reads the version reads them, not its path. */
+    if (j->rc == 0 && st->register_model && !j->cached &&
+        !j->s->run->side_effects_off && j->out.n_missing == 0) {
+        kiln_artifact_list one = {0};
+        for (size_t i = 0; i < j->out.n; i++)
+            if (strcmp(kiln_artifact_type_of(st, j->s->workdir,
+                                             j->out.items[i].path),
+                       "model") == 0) {
+                one.n = 1;
+                one.items = &j->out.items[i];
+            }
+        if (one.n)
+            j->rc = kiln_cache_save(&j->reg_files, j->s->run->eng->objects,
+                                    j->s->workdir, &one, &j->err);
     }
 }
 
@@ -94,28 +113,51 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
     char *want, *path;
     int version, rc = 0;
 
-    if (!st->register_model)
+    if (!st->register_model || s->run->side_effects_off)
         return 0;
     want = kiln_path_join(s->workdir, st->register_path);
     path = kiln_path_absolute(want);
     free(want);
     for (size_t i = 0; i < out->n; i++) {
         if (strcmp(out->items[i].path, path) == 0) {
-            rc = kiln_store_model_register(s->run->eng->store, &version,
+            kiln_store *store = s->run->eng->store;
+            kiln_model_version cur;
+            bool again, moved = false;
+            rc = kiln_store_model_register(store, &version,
                                            st->register_model, path,
                                            out->items[i].sha256, s->run->id,
                                            s->exec_id, err);
-            if (rc == 0 && st->register_alias)
-                rc = kiln_store_model_promote(s->run->eng->store,
-                                              st->register_model, version,
-                                              st->register_alias, err);
+            again = version < 0; /* the newest version's bytes again */
+            if (again)
+                version = -version;
+            /* The model's deploy command, as the definition that
+             * registered its newest version says. */
+            if (rc == 0)
+                rc = kiln_store_model_hook_set(store, st->register_model,
+                                               st->register_deploy,
+                                               s->workdir, err);
+            if (rc == 0 && st->register_alias) {
+                rc = kiln_store_model_find(store, &cur, st->register_model,
+                                           st->register_alias, 0, err);
+                moved = rc != 0 || cur.version != version;
+                if (rc == KILN_ENOTFOUND) {
+                    memset(err, 0, sizeof(*err));
+                    rc = 0;
+                }
+                kiln_model_version_dispose(&cur);
+                if (rc == 0 && moved)
+                    rc = kiln_store_model_promote(store, st->register_model,
+                                                  version,
+                                                  st->register_alias, err);
+            }
             if (rc == 0 && s->log_path) {
                 FILE *f = fopen(s->log_path, "a");
                 if (f) {
-                    fprintf(f, "kiln: registered %s as version %d of model "
-                            "%s%s%s\n", path, version, st->register_model,
-                            st->register_alias ? ", now " : "",
-                            st->register_alias ? st->register_alias : "");
+                    fprintf(f, "kiln: %s %s as version %d of model %s%s%s\n",
+                            again ? "already registered" : "registered", path,
+                            version, st->register_model,
+                            moved ? ", now " : "",
+                            moved ? st->register_alias : "");
                     fclose(f);
                 }
             }
@@ -173,7 +215,7 @@ static void hash_done(uv_work_t *req, int status)
                  kiln_buf_cstr(&b));
         kiln_buf_dispose(&b);
     } else {
-        size_t n = j->in.n + j->out.n, k = 0;
+        size_t n = j->in.n + j->out.n + s->n_pins, k = 0;
         kiln_artifact_rec *recs = kiln_calloc(n ? n : 1, sizeof(*recs));
         for (size_t i = 0; i < j->in.n; i++, k++) {
             recs[k].path = j->in.items[i].path;
@@ -187,9 +229,14 @@ static void hash_done(uv_work_t *req, int status)
             recs[k].sha256 = j->out.items[i].sha256;
             recs[k].size = j->out.items[i].size;
             recs[k].is_dir = j->out.items[i].is_dir;
-            recs[k].type = kiln_artifact_type(st->kind);
+            recs[k].type = kiln_artifact_type_of(st, s->workdir,
+                                                 j->out.items[i].path);
             recs[k].output = true;
         }
+        k += kiln_engine__model_recs(s, recs + k);
+        kiln_engine__record_trees(run, &j->out, j->cached ? &j->files
+                                                          : &j->reg_files,
+                                  s->workdir);
         /* Metrics first: a registered model carries the run's metrics. */
         if (kiln_store_record_artifacts(run->eng->store, s->exec_id, recs, n,
                                         &err) != 0 ||
@@ -207,6 +254,7 @@ static void hash_done(uv_work_t *req, int status)
         free(recs);
     }
     kiln_cache_files_dispose(&j->files);
+    kiln_cache_files_dispose(&j->reg_files);
     kiln_metrics_dispose(&j->metrics);
     kiln_artifact_list_dispose(&j->in);
     kiln_artifact_list_dispose(&j->out);

@@ -16,6 +16,7 @@
 #include "engine/engine.h"
 #include "engine/artifacts.h"
 #include "engine/env.h"
+#include "engine/registry.h"
 #include "executors/executor.h"
 
 /* What a step is doing beyond its state, one at a time (tmux's job
@@ -54,6 +55,16 @@ typedef struct step_rt {
     kiln_artifact_list inputs; /* hashed for the key (cache_key set),
                                   before the step ran: what it consumed,
                                   recorded as such */
+    char *key_doc;          /* what went into cache_key (JSON text), or
+                               NULL */
+    bool may_cache;         /* its cache is looked at and written */
+    size_t n_pins;
+    kiln_registry_pin *pins; /* the model versions it reads (models:),
+                                recorded as its inputs */
+    kiln_env model_env;     /* KILN_MODEL_*: read-only copies */
+    size_t n_captures;      /* environment captures to record with its
+                               first attempt: hash and text */
+    char **capture_sha, **capture_text;
     bool by_gate;           /* SKIPPED because something upstream was
                                gated: not a failure */
     int64_t started_ms, finished_ms;
@@ -88,6 +99,15 @@ struct kiln_run {
     int64_t reuse_run;       /* a retry of this run (0: none)... */
     int64_t *reuse_exec;     /* ...reusing these executions, by step */
     kiln_env base_env;       /* environ + pipeline env + params + KILN_* */
+    bool side_effects_off;   /* kiln reproduce: deploy steps do not run,
+                                register: registers nothing */
+    bool has_aliases;        /* the registry had aliases at the start:
+                                steps get KILN_MODEL_<NAME>_<ALIAS> */
+    size_t n_model_pins;     /* kiln reproduce: models: read these
+                                versions (name -> version, as text) */
+    kiln_kv *model_pins;
+    bool *selected;          /* NULL, or the steps that run: the others
+                                count as done (kiln reproduce --step) */
     size_t n_params;
     kiln_kv *params;         /* effective params (gates read them) */
     kiln_err store_err;
@@ -140,6 +160,9 @@ void kiln_engine__tx_begin(kiln_run *run);
 void kiln_engine__tx_end(kiln_run *run);
 /* s succeeded: the steps whose last need it was become ready. */
 void kiln_engine__succeed(step_rt *s, const char *why, int64_t at_ms);
+/* s is skipped on purpose (not selected, side effects off): what needs
+ * it goes on. */
+void kiln_engine__pass(step_rt *s, const char *why);
 /* Everything downstream of s is skipped (by_gate: because of a gate). */
 void kiln_engine__skip_downstream(step_rt *s, const char *why,
                                   bool by_gate);
@@ -182,8 +205,28 @@ void kiln_engine__hash_start(step_rt *s, kiln_exec_state status,
 /* restore.c */
 /* Should s's cache be looked at before its first attempt? */
 bool kiln_engine__cacheable(step_rt *s);
-/* Hash s's inputs into its key off the loop, then look it up. */
-void kiln_engine__cache_check(step_rt *s);
+/* Does s need its inputs hashed, its models copied or its environment
+ * captured before its first attempt? */
+bool kiln_engine__needs_prepare(step_rt *s);
+/* Before s's first attempt, off the loop: its models' copies, its
+ * environment captures, its inputs hashed (and kept), its key; then the
+ * cache looked up when it may be. */
+void kiln_engine__prepare(step_rt *s);
+/* The model versions s read, as input artifact records (recs has room
+ * for s->n_pins); returns how many were written. */
+size_t kiln_engine__model_recs(step_rt *s, kiln_artifact_rec *recs);
+/* Record the files of each directory in list kept in the object store
+ * (files, relative to workdir), by the directory's hash. */
+struct kiln_cache_files;
+void kiln_engine__record_trees(kiln_run *run,
+                               const kiln_artifact_list *list,
+                               const struct kiln_cache_files *files,
+                               const char *workdir);
+/* Dispose what kiln_engine__prepare() left on s. */
+void kiln_engine__prepared_dispose(step_rt *s);
+/* Record s's key document, captures and the trees of inputs kept, with
+ * the execution exec_id (in the caller's transaction). */
+void kiln_engine__record_key(step_rt *s);
 /* A retry: record from_exec's outputs and metrics as s's, and go on. */
 void kiln_engine__step_reuse(step_rt *s, int64_t from_exec);
 

@@ -7,11 +7,13 @@
  */
 #include "internal.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/cache.h"
+#include "engine/capture.h"
 
 /* Step caching. */
 
@@ -26,36 +28,239 @@ bool kiln_engine__cacheable(step_rt *s)
            s->phase == PHASE_IDLE;
 }
 
+bool kiln_engine__needs_prepare(step_rt *s)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    return s->attempt == 0 && s->phase == PHASE_IDLE &&
+           (kiln_engine__cacheable(s) || st->inputs.n || st->outputs.n ||
+            st->validation || st->n_models || st->environment ||
+            s->run->has_aliases);
+}
+
+/* A model version to copy for the step: pins[i] of the job. */
+typedef struct pin_use {
+    kiln_registry_pin pin;
+    char *env[2];            /* the variables naming its copy */
+    bool declared;           /* models: (recorded as an input) */
+    char *ref;               /* as written: "churn@production" */
+    char *path;              /* its copy, once made */
+} pin_use;
+
 typedef struct cache_job {
     uv_work_t req;
     step_rt *s;
     kiln_artifact_list in;   /* the inputs, hashed for the key */
+    kiln_cache_files in_files; /* ...and kept in the object store */
     char key[KILN_HASH_HEX];
+    char *doc;               /* what went into the key */
     int rc;
     kiln_cache_entry hit;    /* the lookup's answer, for the restore */
     kiln_artifact_list out;  /* the restored outputs, hashed */
     kiln_err err;
+    size_t n_uses;
+    pin_use *uses;
+    char *const *envv;       /* the run's environment, for captures */
+    size_t n_captures;
+    char **cap_sha, **cap_text;
+    json_t *models, *environment; /* for the key document */
 } cache_job;
 
 static void cache_job_free(cache_job *j)
 {
     kiln_artifact_list_dispose(&j->in);
     kiln_artifact_list_dispose(&j->out);
+    kiln_cache_files_dispose(&j->in_files);
     kiln_cache_entry_dispose(&j->hit);
+    for (size_t i = 0; i < j->n_uses; i++) {
+        kiln_registry_pin_dispose(&j->uses[i].pin);
+        free(j->uses[i].env[0]);
+        free(j->uses[i].env[1]);
+        free(j->uses[i].ref);
+        free(j->uses[i].path);
+    }
+    free(j->uses);
+    for (size_t i = 0; i < j->n_captures; i++) {
+        free(j->cap_sha[i]);
+        free(j->cap_text[i]);
+    }
+    free(j->cap_sha);
+    free(j->cap_text);
+    json_decref(j->models);
+    json_decref(j->environment);
+    free(j->doc);
     free(j);
+}
+
+/* KILN_MODEL_<NAME>[_<SUFFIX>], upper case, other characters as '_'. */
+static char *model_var(const char *name, const char *suffix)
+{
+    char *key = suffix ? kiln_asprintf("KILN_MODEL_%s_%s", name, suffix)
+                       : kiln_asprintf("KILN_MODEL_%s", name);
+    for (char *c = key; *c; c++)
+        *c = (char)(isalnum((unsigned char)*c) ? toupper((unsigned char)*c)
+                                                : '_');
+    return key;
+}
+
+static void capture_add(cache_job *j, const char *label, const char *text)
+{
+    char sha[KILN_HASH_HEX];
+    kiln_hash_bytes(sha, text, strlen(text));
+    j->cap_sha = kiln_realloc(j->cap_sha, (j->n_captures + 1) *
+                              sizeof(char *));
+    j->cap_text = kiln_realloc(j->cap_text, (j->n_captures + 1) *
+                               sizeof(char *));
+    j->cap_sha[j->n_captures] = kiln_strdup(sha);
+    j->cap_text[j->n_captures] = kiln_strdup(text);
+    j->n_captures++;
+    json_object_set_new(j->environment, label, json_string(sha));
+}
+
+/* Environment captures: each lock file's text and each command's output
+ * (with its exit status), in the step's workdir and the run's
+ * environment. */
+static void capture_environment(cache_job *j, const kiln_environment *e,
+                                const char *workdir)
+{
+    for (size_t i = 0; i < e->files.n; i++) {
+        char *path = kiln_path_join(workdir, e->files.items[i]);
+        char *label = kiln_asprintf("file %s", e->files.items[i]);
+        kiln_buf text = KILN_BUF_INIT;
+        if (kiln_capture_file(&text, path) != 0)
+            kiln_buf_printf(&text, "(missing)\n");
+        capture_add(j, label, kiln_buf_cstr(&text));
+        kiln_buf_dispose(&text);
+        free(label);
+        free(path);
+    }
+    for (size_t i = 0; i < e->commands.n; i++) {
+        char *label = kiln_asprintf("command %s", e->commands.items[i]);
+        kiln_buf text = KILN_BUF_INIT;
+        kiln_capture_command(&text, e->commands.items[i], workdir, j->envv);
+        capture_add(j, label, kiln_buf_cstr(&text));
+        kiln_buf_dispose(&text);
+        free(label);
+    }
 }
 
 static void key_work(uv_work_t *req)
 {
     cache_job *j = req->data;
     step_rt *s = j->s;
+    kiln_engine *eng = s->run->eng;
     const kiln_step *st = &s->run->p->steps[s->idx];
-    j->rc = kiln_artifacts_collect_inputs(&j->in, s->workdir, st, &j->err);
+    json_t *doc;
+
+    for (size_t i = 0; i < j->n_uses && j->rc == 0; i++)
+        if (j->uses[i].pin.version)
+            j->rc = kiln_registry_materialise(&j->uses[i].path,
+                                              eng->state_dir,
+                                              &j->uses[i].pin, &j->err);
+    if (j->rc == 0 && st->environment)
+        capture_environment(j, st->environment, s->workdir);
     if (j->rc == 0)
-        kiln_cache_key(j->key, st, s->run->p, &j->in, s->workdir,
-                       s->run->n_params, s->run->params);
+        j->rc = kiln_artifacts_collect_inputs(&j->in, s->workdir, st,
+                                              &j->err);
+    /* Inputs are kept (once per content) so the run can be reproduced
+     * after they changed; kiln gc trims them beyond its size limit. */
+    if (j->rc == 0 && j->in.n) {
+        kiln_err kerr = KILN_ERR_INIT;
+        if (kiln_cache_save(&j->in_files, eng->objects, s->workdir, &j->in,
+                            &kerr) != 0)
+            memset(&j->in_files, 0, sizeof(j->in_files));
+    }
+    if (j->rc != 0)
+        return;
+    doc = kiln_cache_key_doc(st, s->run->p, &j->in, s->workdir,
+                             s->run->n_params, s->run->params);
+    json_object_set(doc, "models", j->models);
+    json_object_set(doc, "environment", j->environment);
+    j->doc = kiln_cache_key_of(j->key, doc);
+    json_decref(doc);
 }
 
+/* Resolve the versions s reads: its models: (by the run's pins first,
+ * kiln reproduce), and every alias for KILN_MODEL_<NAME>_<ALIAS>. */
+static int resolve_models(cache_job *j, step_rt *s, kiln_err *err)
+{
+    kiln_run *run = s->run;
+    kiln_store *store = run->eng->store;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_model_alias *aliases = NULL;
+    size_t n_aliases = 0;
+    int rc = 0;
+
+    j->uses = kiln_calloc(st->n_models + 1, sizeof(*j->uses));
+    for (size_t i = 0; i < st->n_models && rc == 0; i++) {
+        const kiln_model_ref *m = &st->models[i];
+        pin_use *u = &j->uses[j->n_uses];
+        const char *alias = m->alias;
+        int version = m->version;
+        char vtext[16];
+        for (size_t k = 0; k < run->n_model_pins; k++)
+            if (strcmp(run->model_pins[k].key, m->name) == 0) {
+                alias = NULL;
+                version = atoi(run->model_pins[k].value);
+            }
+        if (m->alias)
+            u->ref = kiln_asprintf("%s@%s", m->name, m->alias);
+        else
+            u->ref = kiln_asprintf("%s:%d", m->name, m->version);
+        u->declared = true;
+        j->n_uses++;
+        rc = kiln_registry_resolve(&u->pin, store, m->name, alias, version,
+                                   err);
+        if (rc == KILN_ENOTFOUND && m->optional && version == 0) {
+            memset(err, 0, sizeof(*err));
+            rc = 0;
+            json_object_set_new(j->models, u->ref, json_null());
+            continue;
+        }
+        if (rc != 0)
+            break;
+        snprintf(vtext, sizeof(vtext), "%d", u->pin.version);
+        u->env[0] = model_var(m->name, NULL);
+        u->env[1] = model_var(m->name, m->alias ? m->alias : vtext);
+        json_object_set_new(j->models, u->ref,
+                            json_pack("{s:i, s:s}", "version",
+                                      u->pin.version, "sha256",
+                                      u->pin.sha256));
+    }
+    if (rc == 0 && run->has_aliases &&
+        (rc = kiln_store_model_aliases(&aliases, &n_aliases, store,
+                                       err)) == 0) {
+        j->uses = kiln_realloc(j->uses, (j->n_uses + n_aliases + 1) *
+                               sizeof(*j->uses));
+        for (size_t i = 0; i < n_aliases && rc == 0; i++) {
+            pin_use *u = &j->uses[j->n_uses];
+            memset(u, 0, sizeof(*u));
+            if (kiln_registry_resolve(&u->pin, store, aliases[i].name, NULL,
+                                      aliases[i].version, err) != 0) {
+                /* A version registered before kiln kept model bytes:
+                 * nothing to name. */
+                memset(err, 0, sizeof(*err));
+                continue;
+            }
+            u->env[0] = model_var(aliases[i].name, aliases[i].alias);
+            j->n_uses++;
+        }
+        kiln_model_aliases_free(aliases, n_aliases);
+    }
+    return rc;
+}
+
+/* The step cannot start: a model it reads does not exist. */
+static void prepare_failed(step_rt *s, const kiln_err *err)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    char why[600];
+    snprintf(why, sizeof(why), "%s", err->msg);
+    kiln_engine__tx_begin(s->run);
+    kiln_engine__step_set(s, KILN_STEP_FAILED, why);
+    snprintf(why, sizeof(why), "upstream step \"%s\" failed", st->name);
+    kiln_engine__skip_downstream(s, why, false);
+    kiln_engine__tx_end(s->run);
+}
 /* Record an execution that ran nothing (a cache hit, a retry's reuse) as
  * attempt 1, ended: its executor says which. */
 static int record_unrun(step_rt *s, const char *executor, const char *why,
@@ -78,6 +283,7 @@ static int record_unrun(step_rt *s, const char *executor, const char *why,
     if ((rc = kiln_store_exec_start(run->eng->store, &s->exec_id, &rec,
                                     err)) != 0)
         return rc;
+    kiln_engine__record_key(s);
     return kiln_store_exec_finish(run->eng->store, s->exec_id,
                                   KILN_EXEC_CACHED, -1, 0, why, kiln_now_ms(),
                                   err);
@@ -124,7 +330,7 @@ static void restore_done(uv_work_t *req, int status)
         }
     } else {
         const kiln_artifact_list *in = s->cache_key[0] ? &s->inputs : &j->in;
-        size_t n = in->n + j->out.n, k = 0;
+        size_t n = in->n + j->out.n + s->n_pins, k = 0;
         kiln_artifact_rec *recs = kiln_calloc(n ? n : 1, sizeof(*recs));
         char why[120];
         snprintf(why, sizeof(why), "cached from run %lld",
@@ -135,11 +341,14 @@ static void restore_done(uv_work_t *req, int status)
             recs[k].size = in->items[i].size;
             recs[k].type = "file";
         }
+        k += kiln_engine__model_recs(s, recs + k);
         for (size_t i = 0; i < j->out.n; i++, k++) {
             recs[k].path = j->out.items[i].path;
             recs[k].sha256 = j->out.items[i].sha256;
             recs[k].size = j->out.items[i].size;
-            recs[k].type = kiln_artifact_type(st->kind);
+            recs[k].is_dir = j->out.items[i].is_dir;
+            recs[k].type = kiln_artifact_type_of(st, s->workdir,
+                                                 j->out.items[i].path);
             recs[k].output = true;
         }
         kiln_crash_point("restored");
@@ -160,6 +369,124 @@ static void restore_done(uv_work_t *req, int status)
     kiln_engine__request_dispatch(run->eng);
 }
 
+void kiln_engine__record_trees(kiln_run *run,
+                               const kiln_artifact_list *list,
+                               const kiln_cache_files *files,
+                               const char *workdir)
+{
+    kiln_err err = KILN_ERR_INIT;
+    for (size_t i = 0; i < list->n; i++) {
+        char *dir, **rel, **sha;
+        size_t n = 0, len;
+        if (!list->items[i].is_dir)
+            continue;
+        dir = kiln_cache_relpath(workdir, list->items[i].path);
+        len = strlen(dir);
+        rel = kiln_calloc(files->n + 1, sizeof(char *));
+        sha = kiln_calloc(files->n + 1, sizeof(char *));
+        for (size_t k = 0; k < files->n; k++)
+            if (strncmp(files->rel[k], dir, len) == 0 &&
+                files->rel[k][len] == '/') {
+                rel[n] = files->rel[k] + len + 1;
+                sha[n++] = files->sha256[k];
+            }
+        if (n && kiln_store_tree_record(run->eng->store,
+                                        list->items[i].sha256, n, rel, sha,
+                                        &err) != 0)
+            kiln_engine__store_failed(run, &err);
+        free(rel);
+        free(sha);
+        free(dir);
+    }
+}
+
+void kiln_engine__record_key(step_rt *s)
+{
+    kiln_run *run = s->run;
+    kiln_err err = KILN_ERR_INIT;
+    for (size_t i = 0; i < s->n_captures; i++) {
+        if (kiln_store_capture_put(run->eng->store, s->capture_sha[i],
+                                   s->capture_text[i], &err) != 0)
+            kiln_engine__store_failed(run, &err);
+        free(s->capture_sha[i]);
+        free(s->capture_text[i]);
+    }
+    free(s->capture_sha);
+    free(s->capture_text);
+    s->capture_sha = s->capture_text = NULL;
+    s->n_captures = 0;
+    if (s->key_doc &&
+        kiln_store_key_doc_set(run->eng->store, s->exec_id, s->key_doc,
+                               &err) != 0)
+        kiln_engine__store_failed(run, &err);
+}
+
+size_t kiln_engine__model_recs(step_rt *s, kiln_artifact_rec *recs)
+{
+    for (size_t i = 0; i < s->n_pins; i++) {
+        memset(&recs[i], 0, sizeof(recs[i]));
+        recs[i].path = s->pins[i].path;
+        recs[i].sha256 = s->pins[i].sha256;
+        recs[i].size = s->pins[i].size;
+        recs[i].is_dir = s->pins[i].is_dir;
+        recs[i].type = "model";
+    }
+    return s->n_pins;
+}
+
+void kiln_engine__prepared_dispose(step_rt *s)
+{
+    for (size_t i = 0; i < s->n_pins; i++)
+        kiln_registry_pin_dispose(&s->pins[i]);
+    free(s->pins);
+    s->pins = NULL;
+    s->n_pins = 0;
+    for (size_t i = 0; i < s->n_captures; i++) {
+        free(s->capture_sha[i]);
+        free(s->capture_text[i]);
+    }
+    free(s->capture_sha);
+    free(s->capture_text);
+    s->capture_sha = s->capture_text = NULL;
+    s->n_captures = 0;
+    kiln_env_dispose(&s->model_env);
+    free(s->key_doc);
+    s->key_doc = NULL;
+}
+
+/* Keep what the preparation found on the step: its key and document,
+ * hashed inputs, captures, model copies. */
+static void keep_prepared(step_rt *s, cache_job *j)
+{
+    memcpy(s->cache_key, j->key, sizeof(s->cache_key));
+    free(s->key_doc);
+    s->key_doc = j->doc;
+    j->doc = NULL;
+    kiln_artifact_list_dispose(&s->inputs);
+    s->inputs = j->in;
+    memset(&j->in, 0, sizeof(j->in));
+    s->n_captures = j->n_captures;
+    s->capture_sha = j->cap_sha;
+    s->capture_text = j->cap_text;
+    j->n_captures = 0;
+    j->cap_sha = j->cap_text = NULL;
+    kiln_engine__record_trees(s->run, &s->inputs, &j->in_files, s->workdir);
+    for (size_t i = 0; i < j->n_uses; i++) {
+        pin_use *u = &j->uses[i];
+        if (!u->path)
+            continue;
+        for (int k = 0; k < 2; k++)
+            if (u->env[k])
+                kiln_env_set(&s->model_env, u->env[k], u->path);
+        if (u->declared) {
+            s->pins = kiln_realloc(s->pins, (s->n_pins + 1) *
+                                   sizeof(*s->pins));
+            s->pins[s->n_pins++] = u->pin;
+            memset(&u->pin, 0, sizeof(u->pin));
+        }
+    }
+}
+
 static void key_done(uv_work_t *req, int status)
 {
     cache_job *j = req->data;
@@ -167,18 +494,18 @@ static void key_done(uv_work_t *req, int status)
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
     kiln_err err = KILN_ERR_INIT;
+    bool model_failed = false;
     (void)status;
 
-    if (j->rc == 0) {
-        memcpy(s->cache_key, j->key, sizeof(s->cache_key));
-        /* Keep the hashed inputs for the step's records. */
-        kiln_artifact_list_dispose(&s->inputs);
-        s->inputs = j->in;
-        memset(&j->in, 0, sizeof(j->in));
-    }
+    for (size_t i = 0; i < j->n_uses; i++)
+        if (j->uses[i].pin.version && !j->uses[i].path)
+            model_failed = j->rc != 0;
+    if (j->rc == 0)
+        keep_prepared(s, j);
     /* A hit restores its outputs on the thread pool, and only the step's
      * own declared outputs are ever put back. */
-    if (j->rc == 0 && s->state == KILN_STEP_READY && !run->cancelling &&
+    if (j->rc == 0 && s->may_cache && s->state == KILN_STEP_READY &&
+        !run->cancelling &&
         kiln_store_cache_lookup(run->eng->store, &j->hit, j->key,
                                 &err) == 0 &&
         (j->hit.n > 0 || st->outputs.n == 0) &&
@@ -192,18 +519,31 @@ static void key_done(uv_work_t *req, int status)
     run->n_hashing--;
     s->phase = PHASE_CHECKED;
     kiln_engine__release_slot(s);
+    if (model_failed && s->state == KILN_STEP_READY && !run->cancelling)
+        prepare_failed(s, &j->err);
     cache_job_free(j);
     kiln_engine__run_maybe_finish(run);
     kiln_engine__request_dispatch(run->eng);
 }
 
-/* Before a cacheable step's first attempt: hash its inputs into its key,
- * off the loop, then look the key up. */
-void kiln_engine__cache_check(step_rt *s)
+/* Before a step's first attempt: resolve the model versions it reads on
+ * the loop, then off it copy them, capture its environment, hash its
+ * inputs into its key, and look the key up. */
+void kiln_engine__prepare(step_rt *s)
 {
     cache_job *j = kiln_calloc(1, sizeof(*j));
+    kiln_err err = KILN_ERR_INIT;
     j->s = s;
     j->req.data = j;
+    j->models = json_object();
+    j->environment = json_object();
+    j->envv = kiln_env_vector(&s->run->base_env);
+    s->may_cache = kiln_engine__cacheable(s);
+    if (resolve_models(j, s, &err) != 0) {
+        prepare_failed(s, &err);
+        cache_job_free(j);
+        return;
+    }
     s->phase = PHASE_CACHE;
     kiln_engine__take_slot(s);
     s->run->n_hashing++;

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "engine/cache.h"
 #include "engine/command.h"
 
 /* Retry delays double from the step's retry_delay up to this. */
@@ -89,28 +91,15 @@ static void on_timeout(uv_timer_t *timer)
     kiln_executor_cancel(s->ex, &s->task, false);
 }
 
-/* KILN_MODEL_<NAME>_<ALIAS>: the path of the version each registry alias
- * points at now, so a deploy step knows what to ship. */
-static void set_model_env(step_rt *s)
+/* A step with params: sees only those as KILN_PARAM_* (their names are
+ * upper-cased there). */
+static bool uses_param(const char *upper, void *data)
 {
-    kiln_err err = KILN_ERR_INIT;
-    kiln_model_alias *aliases = NULL;
-    size_t n = 0;
-    if (kiln_store_model_aliases(&aliases, &n, s->run->eng->store,
-                                 &err) != 0) {
-        kiln_engine__store_failed(s->run, &err);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char *key = kiln_asprintf("KILN_MODEL_%s_%s", aliases[i].name,
-                                  aliases[i].alias);
-        for (char *c = key; *c; c++)
-            *c = (char)(isalnum((unsigned char)*c)
-                            ? toupper((unsigned char)*c) : '_');
-        kiln_env_set(&s->env, key, aliases[i].path);
-        free(key);
-    }
-    kiln_model_aliases_free(aliases, n);
+    const kiln_step *st = data;
+    for (size_t i = 0; i < st->params.n; i++)
+        if (strcasecmp(st->params.items[i], upper) == 0)
+            return true;
+    return false;
 }
 
 /* Build the attempt's environment, log and status paths and task.
@@ -146,7 +135,18 @@ static int step_prepare(step_rt *s, kiln_err *err)
                                     st->name, s->attempt);
     unlink(s->metrics_path);
     kiln_env_set(&s->env, "KILN_METRICS", s->metrics_path);
-    set_model_env(s);
+    /* KILN_MODEL_*: the read-only copies of the versions it reads (and
+     * of every alias's), made before its first attempt. */
+    for (size_t i = 0; i < s->model_env.n; i++) {
+        char *eq = strchr(s->model_env.v[i], '=');
+        char *key = kiln_strndup(s->model_env.v[i],
+                                 (size_t)(eq - s->model_env.v[i]));
+        kiln_env_set(&s->env, key, eq + 1);
+        free(key);
+    }
+    if (st->has_params)
+        kiln_env_unset_prefix(&s->env, "KILN_PARAM_", uses_param,
+                              (void *)st);
 
     memset(&s->task, 0, sizeof(s->task));
     s->task.argv = st->validation
@@ -243,9 +243,20 @@ void kiln_engine__step_start(step_rt *s)
     rec.log_path = s->log_path ? s->log_path : "";
     rec.executor = st->executor;
     rec.started_ms = now;
+    if (!s->key_doc) {
+        /* Nothing to hash before it ran: its key is its definition. */
+        kiln_artifact_list none = {0};
+        json_t *doc = kiln_cache_key_doc(st, run->p, &none, s->workdir,
+                                         run->n_params, run->params);
+        s->key_doc = kiln_cache_key_of(s->cache_key, doc);
+        s->cache_key[0] = '\0'; /* not a cache entry's key */
+        json_decref(doc);
+    }
     kiln_engine__tx_begin(run);
     if (kiln_store_exec_start(eng->store, &s->exec_id, &rec, &serr) != 0)
         kiln_engine__store_failed(run, &serr);
+    else
+        kiln_engine__record_key(s);
     kiln_engine__step_set_at(s, KILN_STEP_RUNNING, NULL, now);
     kiln_engine__tx_end(run);
     kiln_crash_point("attempt-recorded");

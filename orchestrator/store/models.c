@@ -16,6 +16,12 @@ static const char SQL_REGISTER[] =
     "artifacts WHERE path = ?3 AND sha256 = ?4), ?5, ?6, (SELECT git_commit "
     "FROM runs WHERE id = ?5), (SELECT coalesce(json_group_object(step || "
     "'.' || key, value), '{}') FROM metrics WHERE run_id = ?5), ?7";
+/* The newest version, when it has these bytes: made again, they are not
+ * a new version. */
+static const char SQL_SAME_AS_NEWEST[] =
+    "SELECT m.version FROM models m JOIN artifacts a ON a.id = "
+    "m.artifact_id WHERE m.name = ?1 AND a.sha256 = ?2 AND m.version = "
+    "(SELECT max(version) FROM models WHERE name = ?1)";
 static const char SQL_HAS_VERSION[] =
     "SELECT count(*) FROM models WHERE name = ?1 AND version = ?2";
 static const char SQL_ALIAS_SET[] =
@@ -24,10 +30,27 @@ static const char SQL_ALIAS_SET[] =
 static const char SQL_ALIAS_LAST2[] =
     "SELECT id, version FROM model_aliases WHERE name = ?1 AND alias = ?2 "
     "AND rolled_back = 0 ORDER BY id DESC LIMIT 2";
+static const char SQL_VERSION_BY_ALIAS[] =
+    "SELECT version FROM model_aliases WHERE name = ?1 AND alias = ?2 AND "
+    "rolled_back = 0 ORDER BY id DESC LIMIT 1";
+static const char SQL_VERSION[] =
+    "SELECT m.version, a.path, a.sha256, a.is_dir, a.size, m.artifact_id, "
+    "m.run_id, m.execution_id, m.git_commit FROM models m JOIN artifacts a "
+    "ON a.id = m.artifact_id WHERE m.name = ?1 AND m.version = ?2";
+static const char SQL_HOOK_SET[] =
+    "INSERT INTO model_hooks (name, command, workdir, updated_at) VALUES "
+    "(?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET command = "
+    "excluded.command, workdir = excluded.workdir, updated_at = "
+    "excluded.updated_at";
+static const char SQL_HOOK_CLEAR[] =
+    "DELETE FROM model_hooks WHERE name = ?1";
+static const char SQL_HOOK_GET[] =
+    "SELECT command, workdir FROM model_hooks WHERE name = ?1";
 static const char SQL_ALIAS_UNDO[] =
     "UPDATE model_aliases SET rolled_back = 1 WHERE id = ?1";
 static const char SQL_ALIASES[] =
-    "SELECT c.name, c.alias, c.version, p.path FROM (SELECT a.name, "
+    "SELECT c.name, c.alias, c.version, p.path, p.sha256, p.is_dir FROM "
+    "(SELECT a.name, "
     "a.alias, a.version FROM model_aliases a WHERE a.rolled_back = 0 AND "
     "a.id = (SELECT max(b.id) FROM model_aliases b WHERE b.name = a.name "
     "AND b.alias = a.alias AND b.rolled_back = 0)) c JOIN models m ON "
@@ -44,6 +67,15 @@ int kiln_store_model_register(kiln_store *st, int *out_version,
     int64_t version = 1;
     int rc;
 
+    *out_version = 0;
+    s = kiln_store__query(st, err, what, SQL_SAME_AS_NEWEST, "ss", name,
+                          sha256);
+    if (!s || (rc = kiln_store__int(st, &version, s, 0, err, what)) != 0)
+        return KILN_ERROR;
+    if (version > 0) {
+        *out_version = -(int)version;
+        return 0;
+    }
     if ((rc = kiln_store__begin(st, err, what)) != 0)
         return rc;
     s = kiln_store__query(st, err, what, SQL_NEXT_VERSION, "s", name);
@@ -77,32 +109,55 @@ int kiln_store_model_promote(kiln_store *st, const char *name, int version,
                            version, kiln_now_ms());
 }
 
+/* The rows of an alias still in force, newest first: ids and versions,
+ * at most 2. */
+static int alias_last2(kiln_store *st, size_t *n, int64_t ids[2],
+                       int64_t versions[2], const char *name,
+                       const char *alias, kiln_err *err, const char *what)
+{
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_ALIAS_LAST2,
+                                        "ss", name, alias);
+    int rc;
+    *n = 0;
+    if (!s)
+        return KILN_ERROR;
+    while (*n < 2 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ids[*n] = sqlite3_column_int64(s, 0);
+        versions[*n] = sqlite3_column_int64(s, 1);
+        (*n)++;
+    }
+    if ((rc = kiln_store__end(st, s, rc, err, what)) == 0 && *n < 2)
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "%s of model %s has no "
+                          "earlier version to roll back to", alias, name);
+    return rc;
+}
+
+int kiln_store_model_rollback_target(kiln_store *st, int *out_version,
+                                     const char *name, const char *alias,
+                                     kiln_err *err)
+{
+    int64_t ids[2], versions[2];
+    size_t n;
+    int rc = alias_last2(st, &n, ids, versions, name, alias, err,
+                         "looking up a rollback");
+    if (rc == 0)
+        *out_version = (int)versions[1];
+    return rc;
+}
+
 int kiln_store_model_rollback(kiln_store *st, int *out_version,
                               const char *name, const char *alias,
                               kiln_err *err)
 {
     const char *what = "rolling back";
     int64_t ids[2], versions[2];
-    sqlite3_stmt *s;
     size_t n = 0;
     int rc;
 
     if ((rc = kiln_store__begin(st, err, what)) != 0)
         return rc;
     /* The alias's two newest rows still in force. */
-    if (!(s = kiln_store__query(st, err, what, SQL_ALIAS_LAST2, "ss", name,
-                                alias))) {
-        kiln_store__rollback(st);
-        return KILN_ERROR;
-    }
-    while (n < 2 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        ids[n] = sqlite3_column_int64(s, 0);
-        versions[n] = sqlite3_column_int64(s, 1);
-        n++;
-    }
-    if ((rc = kiln_store__end(st, s, rc, err, what)) == 0 && n < 2)
-        rc = kiln_err_set(err, KILN_ENOTFOUND, "%s of model %s has no "
-                          "earlier version to roll back to", alias, name);
+    rc = alias_last2(st, &n, ids, versions, name, alias, err, what);
     if (rc == 0)
         rc = kiln_store__run(st, err, what, SQL_ALIAS_UNDO, "I", ids[0]);
     if (rc != 0) {
@@ -120,6 +175,8 @@ static void fill_alias(void *row, sqlite3_stmt *s)
     a->alias = kiln_store__dup(s, 1);
     a->version = sqlite3_column_int(s, 2);
     a->path = kiln_store__dup(s, 3);
+    a->sha256 = kiln_store__dup(s, 4);
+    a->is_dir = sqlite3_column_int(s, 5) != 0;
 }
 
 static void dispose_alias(void *row)
@@ -128,6 +185,7 @@ static void dispose_alias(void *row)
     free(a->name);
     free(a->alias);
     free(a->path);
+    free(a->sha256);
 }
 
 int kiln_store_model_aliases(kiln_model_alias **out, size_t *n,
@@ -143,4 +201,83 @@ void kiln_model_aliases_free(kiln_model_alias *a, size_t n)
     for (size_t i = 0; i < n; i++)
         dispose_alias(&a[i]);
     free(a);
+}
+
+int kiln_store_model_find(kiln_store *st, kiln_model_version *out,
+                          const char *name, const char *alias, int version,
+                          kiln_err *err)
+{
+    const char *what = "reading the model registry";
+    sqlite3_stmt *s;
+    int64_t v = version;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (alias) {
+        s = kiln_store__query(st, err, what, SQL_VERSION_BY_ALIAS, "ss", name,
+                              alias);
+        if (!s || (rc = kiln_store__int(st, &v, s, 0, err, what)) != 0)
+            return KILN_ERROR;
+        if (v == 0)
+            return kiln_err_set(err, KILN_ENOTFOUND, "model %s has no alias "
+                                "%s", name, alias);
+    }
+    if (!(s = kiln_store__query(st, err, what, SQL_VERSION, "sI", name, v)))
+        return KILN_ERROR;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        out->name = kiln_strdup(name);
+        out->version = sqlite3_column_int(s, 0);
+        out->path = kiln_store__dup(s, 1);
+        out->sha256 = kiln_store__dup(s, 2);
+        out->is_dir = sqlite3_column_int(s, 3) != 0;
+        out->size = sqlite3_column_int64(s, 4);
+        out->artifact_id = sqlite3_column_int64(s, 5);
+        out->run_id = sqlite3_column_int64(s, 6);
+        out->exec_id = sqlite3_column_int64(s, 7);
+        out->git_commit = kiln_store__dup(s, 8);
+    }
+    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
+        return rc;
+    if (!out->name)
+        return kiln_err_set(err, KILN_ENOTFOUND, "model %s has no version "
+                            "%lld", name, (long long)v);
+    return 0;
+}
+
+void kiln_model_version_dispose(kiln_model_version *v)
+{
+    free(v->name);
+    free(v->path);
+    free(v->sha256);
+    free(v->git_commit);
+    memset(v, 0, sizeof(*v));
+}
+
+int kiln_store_model_hook_set(kiln_store *st, const char *name,
+                              const char *command, const char *workdir,
+                              kiln_err *err)
+{
+    if (!command)
+        return kiln_store__run(st, err, "forgetting a deploy command",
+                               SQL_HOOK_CLEAR, "s", name);
+    return kiln_store__run(st, err, "recording a deploy command",
+                           SQL_HOOK_SET, "sssI", name, command, workdir,
+                           kiln_now_ms());
+}
+
+int kiln_store_model_hook_get(kiln_store *st, char **command, char **workdir,
+                              const char *name, kiln_err *err)
+{
+    const char *what = "reading a deploy command";
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_HOOK_GET, "s",
+                                        name);
+    int rc;
+    *command = *workdir = NULL;
+    if (!s)
+        return KILN_ERROR;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *command = kiln_store__dup(s, 0);
+        *workdir = kiln_store__dup(s, 1);
+    }
+    return kiln_store__end(st, s, rc, err, what);
 }

@@ -19,8 +19,8 @@ static const char SQL_PIPELINE_UPSERT[] =
 static const char SQL_RUN_INSERT[] =
     "INSERT INTO runs (pipeline, file, pipeline_hash, trigger, "
     "trigger_info, status, params, git_commit, git_branch, git_dirty, "
-    "workdir, owner_pid, created_at, owner_start) VALUES (?1, ?2, ?3, ?4, "
-    "?5, ?14, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    "workdir, owner_pid, created_at, owner_start, reproduces) VALUES (?1, "
+    "?2, ?3, ?4, ?5, ?14, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15)";
 static const char SQL_RUN_STEP_INSERT[] =
     "INSERT INTO run_steps (run_id, step, position, kind, status) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -87,13 +87,14 @@ int kiln_store_run_create(kiln_store *st, int64_t *out_id,
                          rec->pipeline, rec->file, rec->hash, now);
     if (rc == 0)
         rc = kiln_store__run(st, err, what, SQL_RUN_INSERT,
-                             "ssssssssesIIIs", rec->pipeline, rec->file,
+                             "ssssssssesIIIsn", rec->pipeline, rec->file,
                              rec->hash, rec->trigger, rec->trigger_info,
                              params, rec->git_commit, rec->git_branch,
                              rec->git_commit ? (int)rec->git_dirty : -1,
                              rec->workdir, (int64_t)getpid(), now,
                              (int64_t)kiln_proc_start(getpid()),
-                             kiln_run_state_name(KILN_RUN_QUEUED));
+                             kiln_run_state_name(KILN_RUN_QUEUED),
+                             rec->reproduces);
     if (rc == 0)
         id = sqlite3_last_insert_rowid(st->db);
     for (size_t i = 0; rc == 0 && i < rec->n_steps; i++)

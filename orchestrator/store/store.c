@@ -200,6 +200,28 @@ static const char *const migrations[] = {
     "UPDATE run_steps SET by_gate = 1 WHERE status = 'skipped' AND "
     "  reason LIKE '%was gated%';"
     "CREATE INDEX runs_unfinished ON runs(id) WHERE finished_at IS NULL;",
+    /* 10 -> 11: a record to trust. The files of every directory kept in
+     * the object store, by the directory's hash (a model version, an
+     * input, an output is materialised from its hash alone); what went
+     * into each execution's cache key (kiln why, kiln reproduce);
+     * environment captures, stored once by hash; the command a model
+     * runs when an alias of it moves; the run a reproduction repeats. */
+    "CREATE TABLE tree_files ("
+    "  tree TEXT NOT NULL,"
+    "  rel TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL,"
+    "  PRIMARY KEY (tree, rel)) WITHOUT ROWID;"
+    "ALTER TABLE executions ADD COLUMN key_doc TEXT;"
+    "CREATE INDEX executions_by_step ON executions(step, id);"
+    "CREATE TABLE captures ("
+    "  sha256 TEXT PRIMARY KEY,"
+    "  text TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE model_hooks ("
+    "  name TEXT PRIMARY KEY,"
+    "  command TEXT NOT NULL,"
+    "  workdir TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "ALTER TABLE runs ADD COLUMN reproduces INTEGER;",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

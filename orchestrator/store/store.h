@@ -36,7 +36,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 10
+#define KILN_STORE_SCHEMA 11
 
 /* Opening and transactions. */
 
@@ -132,6 +132,7 @@ typedef struct kiln_run_rec {
     const char *git_branch;  /* NULL when detached */
     bool git_dirty;
     const char *workdir;     /* the tree steps run in */
+    int64_t reproduces;      /* kiln reproduce: the run repeated, or 0 */
     size_t n_steps;
     const char **step_names; /* n_steps names, in topological order */
     const char **step_kinds;
@@ -291,6 +292,21 @@ int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
 int kiln_store_artifact_find(kiln_store *st, int64_t *out, const char *query,
                              kiln_err *err);
 
+/* Where a model version of the registry came from, as a lineage query's
+ * start. */
+typedef struct kiln_model_entry {
+    int version;             /* the alias's version, when found by alias */
+    int64_t artifact_id;     /* what was registered */
+    int64_t run_id;          /* the run that registered it (0: unknown) */
+} kiln_model_entry;
+
+/* Find version of model name, or (alias not NULL) the version its alias
+ * points at now. KILN_ENOTFOUND, saying whether the model, the version or
+ * the alias is unknown, otherwise. */
+int kiln_store_model_ref_find(kiln_store *st, kiln_model_entry *out,
+                              const char *name, const char *alias,
+                              int version, kiln_err *err);
+
 /* Metrics. */
 
 /* Record an execution's metrics (dotted keys, numbers) in one
@@ -357,7 +373,9 @@ int kiln_store_cache_forget_missing(kiln_store *st, const char *objects,
 /* The model registry. */
 
 /* Register the artifact (path, sha256) a run's execution made as the next
- * version of model name, with the commit and the run's metrics so far. */
+ * version of model name, with the commit and the run's metrics so far.
+ * The same bytes as the newest version are no new version: *out_version
+ * is then minus that version's number. */
 int kiln_store_model_register(kiln_store *st, int *out_version,
                               const char *name, const char *path,
                               const char *sha256, int64_t run_id,
@@ -376,13 +394,102 @@ typedef struct kiln_model_alias {
     char *name;
     char *alias;
     int version;
-    char *path;              /* the version's artifact */
+    char *path;              /* the version's artifact, where it was made */
+    char *sha256;            /* ...its content (the bytes to serve) */
+    bool is_dir;
 } kiln_model_alias;
 
 /* Every current alias: *n of them (free with kiln_model_aliases_free). */
 int kiln_store_model_aliases(kiln_model_alias **out, size_t *n,
                              kiln_store *st, kiln_err *err);
 void kiln_model_aliases_free(kiln_model_alias *a, size_t n);
+
+/* One version of a model: what a step, the CLI or the API reads is the
+ * object store's copy of sha256, never the path it was made at. */
+typedef struct kiln_model_version {
+    char *name;
+    int version;
+    char *path;              /* where the run made it */
+    char *sha256;            /* its content: a file's, or a directory's
+                                (its files in tree_files) */
+    bool is_dir;
+    int64_t size;
+    int64_t artifact_id, run_id, exec_id;
+    char *git_commit;        /* NULL: none */
+} kiln_model_version;
+
+/* The version alias points at (alias NULL: version). KILN_ENOTFOUND for
+ * an unknown model, alias or version. */
+int kiln_store_model_find(kiln_store *st, kiln_model_version *out,
+                          const char *name, const char *alias, int version,
+                          kiln_err *err);
+void kiln_model_version_dispose(kiln_model_version *v);
+/* The version a rollback of alias would point at (nothing changes). */
+int kiln_store_model_rollback_target(kiln_store *st, int *out_version,
+                                     const char *name, const char *alias,
+                                     kiln_err *err);
+/* The command run when an alias of model name moves (register:'s
+ * deploy:), and the directory it runs in; command NULL forgets it. */
+int kiln_store_model_hook_set(kiln_store *st, const char *name,
+                              const char *command, const char *workdir,
+                              kiln_err *err);
+/* *command and *workdir NULL when the model has none; free both. */
+int kiln_store_model_hook_get(kiln_store *st, char **command, char **workdir,
+                              const char *name, kiln_err *err);
+
+/* The object store's record (objects.c). */
+
+/* Files relative to a directory, with their content hashes. */
+typedef struct kiln_file_list {
+    size_t n;
+    char **rel;
+    char **sha256;
+} kiln_file_list;
+void kiln_file_list_dispose(kiln_file_list *l);
+
+/* Directory tree (its hash) holds these files, each kept as an object. */
+int kiln_store_tree_record(kiln_store *st, const char *tree, size_t n,
+                           char *const *rel, char *const *sha,
+                           kiln_err *err);
+/* The files of directory tree (n 0: not recorded). */
+int kiln_store_tree_files(kiln_store *st, kiln_file_list *out,
+                          const char *tree, kiln_err *err);
+
+/* An environment capture's text, stored once under its hash. */
+int kiln_store_capture_put(kiln_store *st, const char *sha, const char *text,
+                           kiln_err *err);
+int kiln_store_capture_get(kiln_store *st, char **out, const char *sha,
+                           kiln_err *err);
+
+/* What went into an execution's cache key (a JSON document; kiln why). */
+int kiln_store_key_doc_set(kiln_store *st, int64_t exec_id, const char *doc,
+                           kiln_err *err);
+/* *out NULL when none was recorded. */
+int kiln_store_key_doc_get(kiln_store *st, char **out, int64_t exec_id,
+                           kiln_err *err);
+typedef struct kiln_key_doc_row {
+    int64_t exec_id, run_id;
+    char *doc;
+} kiln_key_doc_row;
+/* The key documents of the latest executions of a pipeline's step before
+ * execution before_exec (0: any), that succeeded or were served from the
+ * cache, newest first, at most limit. */
+int kiln_store_key_docs_before(kiln_key_doc_row **out, size_t *n,
+                               kiln_store *st, const char *pipeline,
+                               const char *step, int64_t before_exec,
+                               int limit, kiln_err *err);
+void kiln_key_doc_rows_free(kiln_key_doc_row *rows, size_t n);
+
+/* An object the record needs: keep 2, a model version's (never
+ * collected); keep 1, a cache entry's or a recorded input's (collected
+ * least recently used first, beyond the size limit). */
+typedef struct kiln_object_ref {
+    char *sha256;
+    int keep;
+} kiln_object_ref;
+int kiln_store_object_refs(kiln_object_ref **out, size_t *n, kiln_store *st,
+                           kiln_err *err);
+void kiln_object_refs_free(kiln_object_ref *refs, size_t n);
 
 /* Schedules, fires and trigger checks (kiln serve). */
 

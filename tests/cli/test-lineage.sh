@@ -38,7 +38,9 @@ eq "first run" 0 "$rc"
 kiln_rc run ml.yaml --param rows=5
 eq "second run" 0 "$rc"
 
-eq "artifact types" "data/a.csv|file|0 data/b.csv|file|0 data|dataset|1 metrics.txt|metrics|0 models/model.txt|model|0" \
+# Typed by what declared them (register:, metrics:), not by the kind of
+# the step that wrote them: here plain outputs and inputs.
+eq "artifact types" "data/a.csv|file|0 data/b.csv|file|0 data|file|1 metrics.txt|file|0 models/model.txt|file|0" \
     "$(q "select distinct replace(path, '$R/', '') || '|' || type || '|' || is_dir from artifacts order by 1" | tr '\n' ' ' | sed 's/ $//')"
 eq "the model's size" "8" "$(q "select size from artifacts where path like '%model.txt' order by id limit 1")"
 eq "its hash" "$(sha256sum models/model.txt | cut -c1-64)" \
@@ -58,7 +60,7 @@ kiln_rc lineage data/b.csv --down
 eq "lineage down" 0 "$rc"
 contains "used by both trains" "used by step train of run 1" "$out"
 contains "and run 2" "used by step train of run 2" "$out"
-contains "down to the metrics" "metrics $R/metrics.txt" "$out"
+contains "down to the metrics" "file $R/metrics.txt" "$out"
 kiln_rc lineage models/model.txt --format json
 eq "json lineage" "train 2 $commit rows=5 2" "$(printf '%s' "$out" | /usr/bin/python3 -c '
 import json, sys

@@ -37,7 +37,7 @@ eq "models" 0 "$rc"
 contains "production on 2" "churn            2       production" "$out"
 contains "staging on 3" "churn            3       staging" "$out"
 kiln_rc run r.yaml --param q=5
-eq "a step sees the alias's path" "$T/models/m.txt" "$(cat deployed.txt)"
+eq "a step sees a copy of the alias's version" "$KILN_STATE/models/churn/2/m.txt" "$(cat deployed.txt)"
 kiln_rc models rollback churn production
 eq "rollback" 0 "$rc"
 contains "back to 1" "back at version 1" "$out"

@@ -99,14 +99,24 @@ static void test_directories(void)
     kiln_artifact_list_dispose(&l);
 }
 
+/* A file is typed by what declared it, whatever the step's kind. */
 static void test_types(void)
 {
-    ASSERT_STREQ(kiln_artifact_type(KILN_KIND_INGEST), "dataset");
-    ASSERT_STREQ(kiln_artifact_type(KILN_KIND_VALIDATE), "dataset");
-    ASSERT_STREQ(kiln_artifact_type(KILN_KIND_TRAIN), "model");
-    ASSERT_STREQ(kiln_artifact_type(KILN_KIND_EVALUATE), "metrics");
-    ASSERT_STREQ(kiln_artifact_type(KILN_KIND_DEPLOY), "deployment");
-    ASSERT_STREQ(kiln_artifact_type(KILN_KIND_TASK), "file");
+    kiln_step st;
+    memset(&st, 0, sizeof(st));
+    st.kind = KILN_KIND_DEPLOY;
+    st.register_path = "models/m.pkl";
+    st.metrics = "./reports/metrics.json";
+    ASSERT_STREQ(kiln_artifact_type_of(&st, "/w", "/w/models/m.pkl"),
+                 "model");
+    ASSERT_STREQ(kiln_artifact_type_of(&st, "/w",
+                                       "/w/reports/metrics.json"),
+                 "metrics");
+    ASSERT_STREQ(kiln_artifact_type_of(&st, "/w", "/w/data.csv"), "file");
+    st.kind = KILN_KIND_TRAIN;
+    st.register_path = NULL;
+    ASSERT_STREQ(kiln_artifact_type_of(&st, "/w", "/w/models/m.pkl"),
+                 "file");
 }
 
 int main(void)

@@ -146,7 +146,11 @@ static void test_migrations(void)
     kiln_err err = KILN_ERR_INIT;
     kiln_run_info *r;
 
-    sql("DROP INDEX runs_unfinished;"
+    sql("DROP TABLE tree_files; DROP TABLE captures; DROP TABLE model_hooks;"
+        "DROP INDEX executions_by_step;"
+        "ALTER TABLE executions DROP COLUMN key_doc;"
+        "ALTER TABLE runs DROP COLUMN reproduces;"
+        "DROP INDEX runs_unfinished;"
         "ALTER TABLE run_steps DROP COLUMN by_gate;"
         "UPDATE run_steps SET reason = 'upstream step \"a\" was gated' "
         "WHERE run_id = 1 AND step = 'b';"
