@@ -106,6 +106,27 @@ typedef struct kiln_slurm_opts {
                                not) */
 } kiln_slurm_opts;
 
+/* models: a model version a step reads from the registry, by alias
+ * ("churn@production") or pinned by version ("churn:3"). */
+typedef struct kiln_model_ref {
+    const char *name;       /* a model name, as a step name */
+    const char *alias;      /* NULL when pinned by version */
+    int version;            /* 0 when by alias */
+    bool optional;          /* "churn@production?": the step runs without
+                               it while the alias does not exist yet */
+    kiln_pos pos;           /* where the item was written */
+} kiln_model_ref;
+
+/* environment: what describes the software a step runs with, beyond its
+ * inputs: lock files and the output of commands. At least one entry. */
+typedef struct kiln_environment {
+    kiln_strlist files;     /* lock files (requirements.txt, uv.lock,
+                               conda-lock.yml), relative to the workdir */
+    kiln_strlist commands;  /* shell commands whose output describes the
+                               environment ("python3 -m pip freeze") */
+    kiln_pos pos;           /* where environment: was written */
+} kiln_environment;
+
 typedef struct kiln_step {
     const char *name;     /* [a-z0-9_-]+, unique in the pipeline */
     kiln_pos pos;         /* where the step's key was written */
@@ -124,11 +145,29 @@ typedef struct kiln_step {
     const char *when;     /* the gate as written, or NULL */
     kiln_expr *when_expr; /* parsed */
     kiln_pos when_pos;    /* where the expression's text starts */
-    bool cache;           /* cache: false turns caching off (on by default) */
+    bool cache;           /* in effect: on by default, cache: false
+                             turns it off; a deploy step's effect lies
+                             outside its outputs, so it is cached only
+                             with its own cache: true, never defaults' */
+    bool cache_set;       /* the step itself wrote cache: */
+    bool deterministic;   /* deterministic: false (true by default):
+                             the same inputs may give other outputs, so
+                             kiln reproduce reports them "not checked" */
+    kiln_strlist params;  /* params: the pipeline params the step uses */
+    bool has_params;      /* params: was written, even as []: only those
+                             params join the step's cache key and reach
+                             it as KILN_PARAM_*; without the key all do */
+    size_t n_models;
+    kiln_model_ref *models; /* models: the versions the step reads */
+    const kiln_environment *environment; /* NULL: none; a step's replaces
+                                            the defaults' whole */
     const char *register_model; /* register: {model: NAME, ...}, or NULL */
     const char *register_path;  /* ...path: one of the step's outputs */
     const char *register_alias; /* ...alias: pointed at the new version
                                    (production), or NULL */
+    const char *register_deploy; /* ...deploy: a shell command run when an
+                                    alias of the model is moved (promote,
+                                    rollback), or NULL */
     kiln_pos register_pos;
     const char *metrics;  /* a JSON file of numbers the step writes,
                              relative to workdir; NULL: none */

@@ -98,6 +98,16 @@ static void set_kind(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                  "train, evaluate, deploy or task", got);
 }
 
+/* cache: in a step. cache_set records that the step itself wrote it:
+ * only that turns caching on for a deploy step (check_step()). */
+static void set_cache(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                      void *obj, const keyspec *k)
+{
+    kiln_step *st = obj;
+    kiln_dsl__set_bool(v, key, val, obj, k);
+    st->cache_set = true;
+}
+
 /* The tables. Setters for nested mappings come after them. */
 
 static void set_defaults(vctx *v, const kiln_ynode *key,
@@ -135,6 +145,9 @@ static const keyspec defaults_keys[] = {
     ROW(kiln_step, "executor", kiln_dsl__set_string, executor),
     {"resources", kiln_dsl__set_resources, 0, 0, NULL},
     {"slurm", kiln_dsl__set_slurm, 0, 0, NULL},
+    ROW(kiln_step, "cache", kiln_dsl__set_bool, cache),
+    ROW(kiln_step, "deterministic", kiln_dsl__set_bool, deterministic),
+    {"environment", kiln_dsl__set_environment, 0, 0, NULL},
 };
 
 /* git:; target: kiln_pipeline. */
@@ -161,8 +174,13 @@ static const keyspec step_keys[] = {
     ROW(kiln_step, "metrics", kiln_dsl__set_string, metrics),
     {"when", set_when, 0, 0, NULL},
     {"register", set_register, 0, 0, NULL},
-    ROW(kiln_step, "cache", kiln_dsl__set_bool, cache),
+    ROW(kiln_step, "cache", set_cache, cache),
+    ROW(kiln_step, "deterministic", kiln_dsl__set_bool, deterministic),
     KV_ROW(kiln_step, "env", kiln_dsl__set_env, env, n_env),
+    /* What the step reads besides its inputs (schema-record.c). */
+    {"params", kiln_dsl__set_step_params, 0, 0, NULL},
+    {"models", kiln_dsl__set_models, 0, 0, NULL},
+    {"environment", kiln_dsl__set_environment, 0, 0, NULL},
     /* The checks go to validation_keys (schema-checks.c). */
     {"data", kiln_dsl__set_check, 0, 0, NULL},
     {"schema", kiln_dsl__set_check, 0, 0, NULL},
@@ -179,6 +197,7 @@ static const keyspec register_keys[] = {
     {"path", kiln_dsl__set_string, offsetof(kiln_step, register_path), 0,
      "register: needs \"path:\", one of the step's outputs"},
     {"alias", kiln_dsl__set_name, offsetof(kiln_step, register_alias), 0, NULL},
+    ROW(kiln_step, "deploy", kiln_dsl__set_string, register_deploy),
 };
 
 /* Each table fits walk()'s 64-bit mask of the keys seen. */
@@ -315,8 +334,9 @@ static void set_git(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                        obj, "git", NULL, key);
 }
 
-/* register: {model: NAME, path: OUTPUT}; the path must be one of the
- * step's declared outputs, as written. */
+/* register: {model: NAME, path: OUTPUT}, and alias: and deploy: (the
+ * command run when an alias of the model moves); the path must be one of
+ * the step's declared outputs, as written. */
 static void set_register(vctx *v, const kiln_ynode *key,
                          const kiln_ynode *val, void *obj, const keyspec *k)
 {
@@ -335,7 +355,8 @@ static void set_steps(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
 }
 
 /* What walk() cannot see in a step: run: is required unless kiln runs
- * checks itself, and checks need kind: validate and a data: file. */
+ * checks itself, checks need kind: validate and a data: file, and a
+ * deploy step's cache depends on its kind, wherever kind: is written. */
 static void check_step(vctx *v, kiln_step *st, const kiln_ynode *key,
                        const kiln_ynode *val)
 {
@@ -344,6 +365,11 @@ static void check_step(vctx *v, kiln_step *st, const kiln_ynode *key,
     kiln_dsl__quote(q, key->u.str, key->n);
     if (!kiln_dsl__has_key(val, "run") && !va)
         error_at(v, key, "step %s has no \"run\" command", q);
+    /* A deploy's effect lies outside its outputs (a server now serves
+     * the model): restoring the outputs from the cache would skip it. The
+     * step says cache: true itself when that is what it means. */
+    if (st->kind == KILN_KIND_DEPLOY && !st->cache_set)
+        st->cache = false;
     /* In defaults: they are for the Slurm steps among others; in a step
      * that runs elsewhere they would be silently ignored. */
     if (kiln_dsl__has_key(val, "slurm") && strcmp(st->executor, "slurm") != 0)
@@ -447,6 +473,7 @@ int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,
     v.tmpl.executor = "local";
     v.tmpl.resources.cpus = 1;
     v.tmpl.cache = true;
+    v.tmpl.deterministic = true;
     p->schedule.timezone = "UTC";
     p->schedule.max_catchup = 10;
     p->schedule.max_active_runs = 1;
@@ -469,5 +496,6 @@ int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,
     kiln_dsl__walk(&v, &pipeline_spec, root, p, NULL, NULL, root);
     if (!v.stop)
         build_steps(&v);
+    kiln_dsl__record_dispose(&v);
     return v.stop ? -1 : 0;
 }

@@ -18,7 +18,10 @@
  *   schema-notify.c     notify:;
  *   schema-checks.c     the checks of a validate step (data:, schema:,
  *                       drift:...), and the drift values triggers share;
- *   schema-resources.c  resources: and slurm:.
+ *   schema-resources.c  resources: and slurm:;
+ *   schema-record.c     what a step reads besides its inputs, for its
+ *                       cache key and the record: params:, models:,
+ *                       environment:.
  */
 #ifndef KILN_DSL_SCHEMA_H
 #define KILN_DSL_SCHEMA_H
@@ -61,6 +64,11 @@ struct vctx {
     size_t visits;             /* nodes looked at so far */
     size_t max_visits;         /* the budget aliases cannot blow */
     bool stop;                 /* the budget ran out */
+    /* The pipeline's params by name, for the steps' params: lists; built
+     * at the first such list (schema-record.c), disposed by validate. */
+    kiln_strmap param_idx;
+    const char **param_names;  /* candidates for "did you mean" */
+    bool params_indexed;
 };
 
 #define FIELD(obj, off, type) ((type *)(void *)((char *)(obj) + (off)))
@@ -196,5 +204,17 @@ void kiln_dsl__set_resources(vctx *v, const kiln_ynode *key,
                              const keyspec *k);
 void kiln_dsl__set_slurm(vctx *v, const kiln_ynode *key,
                          const kiln_ynode *val, void *obj, const keyspec *k);
+/* A step's params: and models: (its own keys only) and environment: (in
+ * defaults: too). */
+void kiln_dsl__set_step_params(vctx *v, const kiln_ynode *key,
+                               const kiln_ynode *val, void *obj,
+                               const keyspec *k);
+void kiln_dsl__set_models(vctx *v, const kiln_ynode *key,
+                          const kiln_ynode *val, void *obj, const keyspec *k);
+void kiln_dsl__set_environment(vctx *v, const kiln_ynode *key,
+                               const kiln_ynode *val, void *obj,
+                               const keyspec *k);
+/* Release what the setters above keep in v. */
+void kiln_dsl__record_dispose(vctx *v);
 
 #endif
