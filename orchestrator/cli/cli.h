@@ -39,6 +39,7 @@ extern const kiln_cmd kiln_cmd_dag;
 extern const kiln_cmd kiln_cmd_runs;
 extern const kiln_cmd kiln_cmd_show;
 extern const kiln_cmd kiln_cmd_logs;
+extern const kiln_cmd kiln_cmd_why;
 extern const kiln_cmd kiln_cmd_cron;
 extern const kiln_cmd kiln_cmd_lineage;
 extern const kiln_cmd kiln_cmd_metrics;

@@ -13,6 +13,7 @@
 
 #include "dsl/dsl.h"
 #include "cli/cli.h"
+#include "cli/dryrun.h"
 #include "cli/foreground.h"
 #include "git/git.h"
 #include "base/hash.h"
@@ -27,6 +28,7 @@ typedef struct run_opts {
     const char *commit;   /* --commit REV */
     bool require_clean;   /* --require-clean */
     bool no_cache;        /* --no-cache */
+    bool dry_run;         /* --dry-run */
     const char *junit;    /* --junit PATH */
     bool json;            /* --json */
 } run_opts;
@@ -45,6 +47,10 @@ static const kiln_opt options[] = {
                     "refuse to run with uncommitted changes"),
     KILN_OPT_SWITCH(0, "no-cache", run_opts, no_cache, "run every step, "
                     "even those whose outputs are cached"),
+    KILN_OPT_SWITCH('n', "dry-run", run_opts, dry_run, "say which steps "
+                    "would run and which would be served from the cache, "
+                    "and why; run nothing (but environment: capture "
+                    "commands), record nothing"),
     KILN_CLI_OPT_JUNIT(run_opts),
     KILN_CLI_OPT_JSON_HELP(run_opts, "print a JSON summary of the run on "
                            "stdout"),
@@ -136,6 +142,46 @@ static int load_at_commit(kiln_pipeline **p, char **file, char **root,
     return status;
 }
 
+/* --dry-run: the run's params, the store read-only (none yet: every step
+ * would run). */
+static int dry_run(const run_opts *o, const kiln_pipeline *p,
+                   const char *state)
+{
+    kiln_store *store = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    char *db = kiln_path_join(state, "kiln.db");
+    kiln_kv *params = kiln_calloc(p->n_params + 1, sizeof(*params));
+    int status;
+
+    if (o->commit) {
+        free(db);
+        free(params);
+        fprintf(stderr, "kiln: error: --dry-run does not go with --commit "
+                "(it would check the commit out)\n");
+        return KILN_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < p->n_params; i++) {
+        params[i] = p->params[i];
+        for (size_t k = 0; k < o->params.n; k++) {
+            const kiln_kv *kv = &((const kiln_kv *)o->params.items)[k];
+            if (strcmp(kv->key, params[i].key) == 0)
+                params[i].value = kv->value;
+        }
+    }
+    if (access(db, F_OK) == 0 &&
+        kiln_store_open_readonly(&store, db, &err) != 0) {
+        free(db);
+        free(params);
+        return kiln_cli_fail(&err);
+    }
+    status = kiln_cli_dry_run(p, p->dir, store, p->n_params, params,
+                              !o->no_cache);
+    kiln_store_close(store);
+    free(params);
+    free(db);
+    return status;
+}
+
 static int exec_run(void *opts)
 {
     const run_opts *o = opts;
@@ -178,6 +224,10 @@ static int exec_run(void *opts)
 
     state = kiln_state_dir_pick(o->state, git.in_repo ? git.workdir : NULL,
                                 p->dir);
+    if (o->dry_run) {
+        status = dry_run(o, p, state);
+        goto done;
+    }
     if (kiln_state_dir_prepare(state, &err) != 0) {
         status = KILN_EXIT_SYSTEM;
         kiln_err_print(&err);

@@ -1,6 +1,7 @@
-/* cmd-show.c: kiln show RUN [--json] */
+/* cmd-show.c: kiln show RUN [--json] [--env STEP] */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -8,12 +9,16 @@ typedef struct show_opts {
     int64_t run;       /* RUN */
     const char *state; /* --state DIR */
     bool json;         /* --json */
+    const char *env;   /* --env STEP */
 } show_opts;
 
 static const kiln_opt options[] = {
     KILN_CLI_ARG_RUN(show_opts, run),
     KILN_CLI_OPT_STATE(show_opts),
     KILN_CLI_OPT_JSON(show_opts),
+    KILN_OPT_VALUE(0, "env", show_opts, env, "STEP", "print the step's "
+                   "environment captures (environment:): each lock file's "
+                   "and command's text"),
     KILN_OPT_END,
 };
 
@@ -94,6 +99,63 @@ static void print_run(json_t *run)
     }
 }
 
+/* --env STEP: the texts the step's last keyed attempt captured. */
+static int show_env(kiln_store *store, int64_t run_id, const char *name,
+                    bool as_json, kiln_err *err)
+{
+    kiln_run_info *run = NULL;
+    const kiln_step_info *step;
+    char *text = NULL;
+    json_t *doc = NULL, *env, *v, *out = json_object();
+    const char *label;
+    int rc;
+
+    if ((rc = kiln_store_run_get(&run, store, run_id, err)) != 0)
+        goto done;
+    if (!(step = kiln_run_info_step(run, name))) {
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "run %lld has no step %s",
+                          (long long)run_id, name);
+        goto done;
+    }
+    for (size_t i = step->n_attempts; i-- > 0 && !text;)
+        if ((rc = kiln_store_key_doc_get(store, &text, step->attempt[i].id,
+                                         err)) != 0)
+            goto done;
+    doc = text ? json_loads(text, 0, NULL) : NULL;
+    env = json_object_get(doc, "environment");
+    if (!json_object_size(env)) {
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "step %s of run %lld "
+                          "captured no environment (it has no "
+                          "environment:)", name, (long long)run_id);
+        goto done;
+    }
+    json_object_foreach(env, label, v) {
+        char *captured = NULL;
+        if ((rc = kiln_store_capture_get(store, &captured,
+                                         json_string_value(v), err)) != 0)
+            goto done;
+        if (as_json) {
+            json_object_set_new(out, label, json_pack(
+                "{s:s, s:s}", "sha256", json_string_value(v), "text",
+                captured));
+        } else {
+            printf("== %s (sha256 %.12s)\n%s", label, json_string_value(v),
+                   captured);
+            if (captured[0] && captured[strlen(captured) - 1] != '\n')
+                printf("\n");
+        }
+        free(captured);
+    }
+    if (as_json)
+        kiln_cli_print_json(out);
+done:
+    json_decref(out);
+    json_decref(doc);
+    free(text);
+    kiln_run_info_free(run);
+    return rc;
+}
+
 static int exec_show(void *opts)
 {
     const show_opts *o = opts;
@@ -102,6 +164,13 @@ static int exec_show(void *opts)
     json_t *run = NULL;
     int status = KILN_EXIT_OK;
 
+    if (o->env) {
+        if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
+            show_env(store, o->run, o->env, o->json, &err) != 0)
+            status = kiln_cli_fail(&err);
+        kiln_store_close(store);
+        return status;
+    }
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
         kiln_store_run_json(store, &run, o->run, &err) != 0)
         status = kiln_cli_fail(&err);

@@ -361,10 +361,8 @@ static void dispatch(kiln_engine *eng)
         eng->cursor = r;
         if (!s)
             break;
-        if (s->attempt == 0 && s->run->selected &&
-            !s->run->selected[s->idx]) {
-            kiln_engine__pass(s, "not selected: its outputs were restored "
-                              "as recorded");
+        if (s->attempt == 0 && s->run->skip && s->run->skip[s->idx]) {
+            kiln_engine__pass(s, s->run->skip[s->idx]);
         } else if (s->attempt == 0 && s->run->side_effects_off &&
                    s->run->p->steps[s->idx].kind == KILN_KIND_DEPLOY) {
             kiln_engine__pass(s, "a deploy step: side effects are off "
@@ -566,7 +564,9 @@ static void on_timer_close(uv_handle_t *h)
             free(run->steps[i].workdir);
             kiln_engine__prepared_dispose(&run->steps[i]);
         }
-        free(run->selected);
+        for (size_t i = 0; run->skip && i < run->n_steps; i++)
+            free(run->skip[i]);
+        free(run->skip);
         for (size_t i = 0; i < run->n_model_pins; i++) {
             free((char *)run->model_pins[i].key);
             free((char *)run->model_pins[i].value);
@@ -618,13 +618,10 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
             run->model_pins[i].value = kiln_strdup(o->model_pins[i].value);
         }
     }
-    if (o->n_only) {
-        run->selected = kiln_calloc(p->n_steps, sizeof(bool));
-        for (size_t i = 0; i < o->n_only; i++) {
-            ssize_t k = kiln_pipeline_find_step(p, o->only[i]);
-            if (k >= 0)
-                run->selected[k] = true;
-        }
+    if (o->skip) {
+        run->skip = kiln_calloc(p->n_steps, sizeof(char *));
+        for (size_t i = 0; i < p->n_steps; i++)
+            run->skip[i] = o->skip[i] ? kiln_strdup(o->skip[i]) : NULL;
     }
     {
         kiln_model_alias *aliases = NULL;

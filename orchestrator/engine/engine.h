@@ -78,10 +78,11 @@ typedef struct kiln_run_options {
     size_t n_model_pins;    /* models: of these names read these
                                versions (name -> version as text) */
     const kiln_kv *model_pins;
-    size_t n_only;          /* when not 0, only these steps run; the
-                               others count as done (their outputs are
-                               where the caller put them) */
-    const char *const *only;
+    const char *const *skip; /* NULL, or per step (pipeline order): NULL
+                               to run it, else why it does not (it is
+                               recorded skipped; what needs it goes on,
+                               its outputs being where the caller put
+                               them) */
     kiln_run_event_cb on_event; /* may be NULL */
     kiln_run_done_cb on_done;
     void *data;

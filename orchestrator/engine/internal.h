@@ -106,8 +106,8 @@ struct kiln_run {
     size_t n_model_pins;     /* kiln reproduce: models: read these
                                 versions (name -> version, as text) */
     kiln_kv *model_pins;
-    bool *selected;          /* NULL, or the steps that run: the others
-                                count as done (kiln reproduce --step) */
+    char **skip;             /* NULL, or per step why it does not run
+                                (kiln reproduce): what needs it goes on */
     size_t n_params;
     kiln_kv *params;         /* effective params (gates read them) */
     kiln_err store_err;

@@ -1,0 +1,228 @@
+/* keys.c: describing, comparing and previewing cache keys (see keys.h). */
+#include "keys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/artifacts.h"
+#include "engine/cache.h"
+#include "engine/capture.h"
+#include "engine/registry.h"
+
+/* The document's maps, and what one entry is called in a sentence. */
+static const struct {
+    const char *field, *label, *none;
+} maps[] = {
+    {"inputs", "input", "inputs"},
+    {"params", "param", "params"},
+    {"env", "env", "pipeline env"},
+    {"step_env", "step env", "step env"},
+    {"models", "model", "models"},
+    {"environment", "environment", "environment captures"},
+};
+
+/* Its scalar ingredients. */
+static const struct {
+    const char *field, *label;
+} scalars[] = {
+    {"command", "command"},   {"kind", "kind"},
+    {"workdir", "workdir"},   {"outputs", "outputs"},
+    {"metrics_file", "metrics file"}, {"validation", "checks"},
+    {"pipeline", "pipeline"}, {"step", "step"},
+};
+
+/* A value as a short text: hashes cut to 12 digits, a model version as
+ * "version N (sha)", null as "none". */
+static char *show(const json_t *v)
+{
+    if (!v || json_is_null(v))
+        return kiln_strdup("none");
+    if (json_is_object(v) && json_object_get(v, "version"))
+        return kiln_asprintf("version %lld (%.12s)",
+                             (long long)json_integer_value(
+                                 json_object_get(v, "version")),
+                             json_string_value(json_object_get(v, "sha256"))
+                                 ? json_string_value(json_object_get(
+                                       v, "sha256"))
+                                 : "");
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = strlen(s);
+        if (n == 64 && strspn(s, "0123456789abcdef") == 64)
+            return kiln_asprintf("%.12s", s);
+        if (strchr(s, '\n'))
+            return kiln_asprintf("\"%.*s...\"", (int)(strchr(s, '\n') - s),
+                                 s);
+        return kiln_asprintf("%s", s);
+    }
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+void kiln_key_describe(kiln_buf *out, const json_t *doc)
+{
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(scalars); i++) {
+        char *v = show(json_object_get(doc, scalars[i].field));
+        if (strcmp(scalars[i].field, "pipeline") != 0 &&
+            strcmp(scalars[i].field, "step") != 0)
+            kiln_buf_printf(out, "  %s: %s\n", scalars[i].label, v);
+        free(v);
+    }
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(maps); i++) {
+        const json_t *m = json_object_get(doc, maps[i].field);
+        const char *key;
+        json_t *v;
+        if (!json_object_size(m)) {
+            kiln_buf_printf(out, "  %s: none\n", maps[i].none);
+            continue;
+        }
+        json_object_foreach((json_t *)m, key, v) {
+            char *text = show(v);
+            kiln_buf_printf(out, "  %s %s: %s\n", maps[i].label, key, text);
+            free(text);
+        }
+    }
+}
+
+static bool same(const json_t *a, const json_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    return json_equal((json_t *)a, (json_t *)b);
+}
+
+size_t kiln_key_diff(kiln_buf *out, const json_t *old, const json_t *now)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(scalars); i++) {
+        const json_t *a = json_object_get(old, scalars[i].field);
+        const json_t *b = json_object_get(now, scalars[i].field);
+        if (same(a, b))
+            continue;
+        n++;
+        if (out) {
+            char *x = show(a), *y = show(b);
+            kiln_buf_printf(out, "  %s: %s -> %s\n", scalars[i].label, x, y);
+            free(x);
+            free(y);
+        }
+    }
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(maps); i++) {
+        json_t *a = json_object_get(old, maps[i].field);
+        json_t *b = json_object_get(now, maps[i].field);
+        json_t *keys = json_object();
+        const char *key;
+        json_t *v;
+        json_object_foreach(a, key, v)
+            json_object_set(keys, key, json_true());
+        json_object_foreach(b, key, v)
+            json_object_set(keys, key, json_true());
+        json_object_foreach(keys, key, v) {
+            json_t *x = json_object_get(a, key), *y = json_object_get(b, key);
+            if (same(x, y))
+                continue;
+            n++;
+            if (out) {
+                char *sx = x ? show(x) : kiln_strdup("(not there)");
+                char *sy = y ? show(y) : kiln_strdup("(not there)");
+                kiln_buf_printf(out, "  %s %s: %s -> %s\n", maps[i].label,
+                                key, sx, sy);
+                free(sx);
+                free(sy);
+            }
+        }
+        json_decref(keys);
+    }
+    return n;
+}
+
+ssize_t kiln_key_closest(const json_t *now, size_t n,
+                         const char *const *docs)
+{
+    ssize_t best = -1;
+    size_t best_n = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_loads(docs[i], 0, NULL);
+        size_t k;
+        if (!d)
+            continue;
+        k = kiln_key_diff(NULL, d, now);
+        if (best < 0 || k < best_n) {
+            best = (ssize_t)i;
+            best_n = k;
+        }
+        json_decref(d);
+    }
+    return best;
+}
+
+int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
+                     const kiln_pipeline *p, const kiln_step *st,
+                     const char *workdir, char *const *envv,
+                     size_t n_params, const kiln_kv *params, kiln_err *err)
+{
+    kiln_artifact_list in;
+    json_t *models = json_object(), *env = json_object();
+    int rc;
+
+    *doc = NULL;
+    for (size_t i = 0; i < st->n_models; i++) {
+        const kiln_model_ref *m = &st->models[i];
+        kiln_registry_pin pin;
+        char *ref = m->alias ? kiln_asprintf("%s@%s", m->name, m->alias)
+                             : kiln_asprintf("%s:%d", m->name, m->version);
+        rc = kiln_registry_resolve(&pin, store, m->name, m->alias,
+                                   m->version, err);
+        if (rc == 0)
+            json_object_set_new(models, ref, json_pack(
+                "{s:i, s:s}", "version", pin.version, "sha256", pin.sha256));
+        else if (rc == KILN_ENOTFOUND && m->optional && m->alias)
+            json_object_set_new(models, ref, json_null());
+        kiln_registry_pin_dispose(&pin);
+        free(ref);
+        if (rc != 0 && !(rc == KILN_ENOTFOUND && m->optional && m->alias)) {
+            json_decref(models);
+            json_decref(env);
+            return rc;
+        }
+        memset(err, 0, sizeof(*err));
+    }
+    for (size_t i = 0; st->environment && i < st->environment->files.n;
+         i++) {
+        const char *f = st->environment->files.items[i];
+        char *path = kiln_path_join(workdir, f), *label;
+        char sha[KILN_HASH_HEX];
+        kiln_buf text = KILN_BUF_INIT;
+        if (kiln_capture_file(&text, path) != 0)
+            kiln_buf_printf(&text, "(missing)\n");
+        kiln_hash_bytes(sha, kiln_buf_cstr(&text), strlen(kiln_buf_cstr(&text)));
+        label = kiln_asprintf("file %s", f);
+        json_object_set_new(env, label, json_string(sha));
+        free(label);
+        free(path);
+        kiln_buf_dispose(&text);
+    }
+    for (size_t i = 0; st->environment && i < st->environment->commands.n;
+         i++) {
+        const char *c = st->environment->commands.items[i];
+        char sha[KILN_HASH_HEX], *label;
+        kiln_buf text = KILN_BUF_INIT;
+        kiln_capture_command(&text, c, workdir, envv);
+        kiln_hash_bytes(sha, kiln_buf_cstr(&text), strlen(kiln_buf_cstr(&text)));
+        label = kiln_asprintf("command %s", c);
+        json_object_set_new(env, label, json_string(sha));
+        free(label);
+        kiln_buf_dispose(&text);
+    }
+    if ((rc = kiln_artifacts_collect_inputs(&in, workdir, st, err)) != 0) {
+        json_decref(models);
+        json_decref(env);
+        return rc;
+    }
+    *doc = kiln_cache_key_doc(st, p, &in, workdir, n_params, params);
+    json_object_set_new(*doc, "models", models);
+    json_object_set_new(*doc, "environment", env);
+    free(kiln_cache_key_of(key, *doc));
+    kiln_artifact_list_dispose(&in);
+    return 0;
+}
