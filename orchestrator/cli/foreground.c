@@ -27,6 +27,7 @@ typedef struct run_ctx {
     kiln_err store_err;
     int signals;       /* how many SIGINT/SIGTERM arrived */
     bool json;
+    bool to_stderr;        /* progress and summary on stderr */
     kiln_http *http;   /* notify: webhooks, when the pipeline has some */
     kiln_notifier *notifier;
     kiln_store *store;
@@ -56,7 +57,8 @@ static void on_done(kiln_run *run, void *data)
      * notifications are delivered or given up (each attempt has a
      * timeout). */
     if (!serr) {
-        print_summary(ctx, ctx->store, ctx->json ? stderr : stdout);
+        print_summary(ctx, ctx->store,
+                      ctx->json || ctx->to_stderr ? stderr : stdout);
         fflush(stdout); /* seen now, even through a pipe */
         write_reports(ctx->store, kiln_run_id(run), ctx->junit);
     }
@@ -146,8 +148,11 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
     for (size_t i = 0; i < fo->n_pools; i++)
         kiln_engine_set_pool(eng, fo->pools[i].key,
                              (unsigned)atoi(fo->pools[i].value));
-    ctx.progress = kiln_progress_new(&ctx.loop, fo->json ? stderr : stdout,
-                                     isatty(fo->json ? 2 : 1));
+    ctx.to_stderr = fo->to_stderr;
+    ctx.progress = kiln_progress_new(&ctx.loop,
+                                     fo->json || fo->to_stderr ? stderr
+                                                               : stdout,
+                                     isatty(fo->json || fo->to_stderr ? 2 : 1));
     uv_signal_init(&ctx.loop, &ctx.sigint);
     uv_signal_init(&ctx.loop, &ctx.sigterm);
     ctx.sigint.data = ctx.sigterm.data = &ctx;

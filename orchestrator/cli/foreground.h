@@ -16,6 +16,8 @@ typedef struct kiln_fg_options {
     const kiln_kv *pools;
     bool cache;              /* false: --no-cache */
     bool json;               /* --json: the summary as JSON on stdout */
+    bool to_stderr;          /* progress and summary on stderr (the
+                                caller prints on stdout) */
     const char *junit;       /* --junit PATH, or NULL */
 } kiln_fg_options;
 

@@ -207,3 +207,63 @@ void kiln_object_refs_free(kiln_object_ref *refs, size_t n)
         dispose_ref(&refs[i]);
     free(refs);
 }
+
+/* The artifacts the ended executions of a run used (inputs) or made
+ * (outputs), with the step, and for inputs whether the run made them. */
+static const char SQL_RUN_ARTIFACTS[] =
+    "SELECT x.step, a.path, a.sha256, a.is_dir, a.type, x.id, EXISTS "
+    "(SELECT 1 FROM events e2 JOIN executions x2 ON x2.id = e2.execution_id "
+    "WHERE e2.artifact_id = a.id AND e2.type = 'output' AND x2.run_id = "
+    "x.run_id) FROM events e JOIN executions x ON x.id = e.execution_id "
+    "JOIN artifacts a ON a.id = e.artifact_id WHERE x.run_id = ?1 AND "
+    "e.type = ?2 AND x.status IN ('succeeded', 'cached') ORDER BY x.id, "
+    "a.path";
+static const char SQL_REPRODUCTION[] =
+    "SELECT max(id) FROM runs WHERE reproduces = ?1";
+
+static void fill_run_artifact(void *row, sqlite3_stmt *s)
+{
+    kiln_run_artifact *a = row;
+    a->step = kiln_store__dup(s, 0);
+    a->path = kiln_store__dup(s, 1);
+    a->sha256 = kiln_store__dup(s, 2);
+    a->is_dir = sqlite3_column_int(s, 3) != 0;
+    a->type = kiln_store__dup(s, 4);
+    a->exec_id = sqlite3_column_int64(s, 5);
+    a->made_in_run = sqlite3_column_int(s, 6) != 0;
+}
+
+static void dispose_run_artifact(void *row)
+{
+    kiln_run_artifact *a = row;
+    free(a->step);
+    free(a->path);
+    free(a->sha256);
+    free(a->type);
+}
+
+int kiln_store_run_artifacts(kiln_run_artifact **out, size_t *n,
+                             kiln_store *st, int64_t run_id, bool outputs,
+                             kiln_err *err)
+{
+    return kiln_store__rows(st, out, n, sizeof(**out), fill_run_artifact,
+                            dispose_run_artifact, err,
+                            "reading a run's artifacts", SQL_RUN_ARTIFACTS,
+                            "Is", run_id, outputs ? "output" : "input");
+}
+
+void kiln_run_artifacts_free(kiln_run_artifact *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dispose_run_artifact(&a[i]);
+    free(a);
+}
+
+int kiln_store_reproduction_last(kiln_store *st, int64_t *out,
+                                 int64_t run_id, kiln_err *err)
+{
+    const char *what = "finding a reproduction";
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_REPRODUCTION, "I",
+                                        run_id);
+    return s ? kiln_store__int(st, out, s, 0, err, what) : KILN_ERROR;
+}

@@ -491,6 +491,26 @@ int kiln_store_object_refs(kiln_object_ref **out, size_t *n, kiln_store *st,
                            kiln_err *err);
 void kiln_object_refs_free(kiln_object_ref *refs, size_t n);
 
+/* An artifact an ended execution of a run used or made. */
+typedef struct kiln_run_artifact {
+    char *step;
+    char *path;              /* absolute, where the run had it */
+    char *sha256;
+    bool is_dir;
+    char *type;
+    int64_t exec_id;
+    bool made_in_run;        /* an input some step of the run made */
+} kiln_run_artifact;
+/* The inputs (outputs false) or outputs of a run's executions that
+ * succeeded or were served from the cache, in execution order. */
+int kiln_store_run_artifacts(kiln_run_artifact **out, size_t *n,
+                             kiln_store *st, int64_t run_id, bool outputs,
+                             kiln_err *err);
+void kiln_run_artifacts_free(kiln_run_artifact *a, size_t n);
+/* The newest run reproducing run_id (kiln reproduce), or 0. */
+int kiln_store_reproduction_last(kiln_store *st, int64_t *out,
+                                 int64_t run_id, kiln_err *err);
+
 /* Schedules, fires and trigger checks (kiln serve). */
 
 /* What became of a schedule's fire. */
