@@ -372,8 +372,9 @@ static int exec_reproduce(void *opts)
         m = json_object_get(doc, "models");
         json_object_foreach(m, ref, v) {
             const char *sep = strpbrk(ref, "@:");
-            if (!json_is_object(v) || !sep)
+            if (!sep)
                 continue;
+            /* null: an optional alias that did not exist then ("0"). */
             pins = kiln_realloc(pins, (n_pins + 1) * sizeof(*pins));
             pins[n_pins].key = kiln_strndup(ref, (size_t)(sep - ref));
             pins[n_pins].value = kiln_asprintf("%lld", (long long)
@@ -418,7 +419,8 @@ static int exec_reproduce(void *opts)
                 if (strcmp(outs[m].path, a->path) == 0 &&
                     strcmp(outs[m].sha256, a->sha256) == 0) {
                     ssize_t pk = kiln_pipeline_find_step(p, outs[m].step);
-                    producer_runs |= pk >= 0 && !skip[pk];
+                    /* (or cannot: then this step cannot either) */
+                    producer_runs |= pk >= 0 && (!skip[pk] || skip_owned[pk]);
                 }
             if (producer_runs)
                 continue;

@@ -196,11 +196,13 @@ static int resolve_models(cache_job *j, step_rt *s, kiln_err *err)
         pin_use *u = &j->uses[j->n_uses];
         const char *alias = m->alias;
         int version = m->version;
+        bool pinned = false;
         char vtext[16];
         for (size_t k = 0; k < run->n_model_pins; k++)
             if (strcmp(run->model_pins[k].key, m->name) == 0) {
                 alias = NULL;
                 version = atoi(run->model_pins[k].value);
+                pinned = true;
             }
         if (m->alias)
             u->ref = kiln_asprintf("%s@%s", m->name, m->alias);
@@ -208,6 +210,12 @@ static int resolve_models(cache_job *j, step_rt *s, kiln_err *err)
             u->ref = kiln_asprintf("%s:%d", m->name, m->version);
         u->declared = true;
         j->n_uses++;
+        if (pinned && version == 0) {
+            /* Reproducing a run that read none (an optional alias not
+             * set then): none now either. */
+            json_object_set_new(j->models, u->ref, json_null());
+            continue;
+        }
         rc = kiln_registry_resolve(&u->pin, store, m->name, alias, version,
                                    err);
         if (rc == KILN_ENOTFOUND && m->optional && version == 0) {
@@ -233,6 +241,13 @@ static int resolve_models(cache_job *j, step_rt *s, kiln_err *err)
                                sizeof(*j->uses));
         for (size_t i = 0; i < n_aliases && rc == 0; i++) {
             pin_use *u = &j->uses[j->n_uses];
+            bool declared = false;
+            /* A model the step declares it reads is read as declared (or
+             * pinned) only. */
+            for (size_t k = 0; k < st->n_models; k++)
+                declared |= strcmp(st->models[k].name, aliases[i].name) == 0;
+            if (declared)
+                continue;
             memset(u, 0, sizeof(*u));
             if (kiln_registry_resolve(&u->pin, store, aliases[i].name, NULL,
                                       aliases[i].version, err) != 0) {

@@ -6,6 +6,14 @@
 cp -r "$KILN_SRC/examples/churn" "$T/churn"
 rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" "$T/churn/serving" "$T/churn/incoming/live.csv"
 cd "$T/churn"
+# In a repository, as a user's project is: runs are pinned to a commit
+# (kiln reproduce checks it out again).
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
+export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
+export HOME=$T GIT_CONFIG_NOSYSTEM=1
+git -c init.defaultBranch=main init -q .
+printf 'data/\nmodels/\nreports/\nserving/\nincoming/\n__pycache__/\n*.log\n' > .gitignore
+git add -A && git commit -qm churn
 production() { q "select version from model_aliases a where name = 'churn' and alias = 'production' and id = (select max(id) from model_aliases where name = 'churn' and alias = 'production')"; }
 
 kiln_rc run pipeline.yaml
@@ -59,4 +67,13 @@ else
     echo "status page not checked: no chromium, node or playwright-core"
 fi
 stop "$daemon"
+
+# The first run reproduces identical, though incoming/ changed since (its
+# inputs are put back from the store) and production moved (evaluate read
+# no production model then, and reads none now); nothing is deployed.
+kiln_rc reproduce 1
+eq "the first run reproduces identical" 0 "$rc"
+contains "the model identical" "train            models/model.pkl             identical" "$out"
+contains "the metrics identical" "evaluate         reports/metrics.json         identical" "$out"
+eq "production did not move" 2 "$(production)"
 finish

@@ -1,0 +1,150 @@
+# kiln reproduce: a run re-executed as recorded (commit, params, model
+# versions, inputs by hash) in a scratch tree, its outputs compared.
+. "$(dirname "$0")/lib.sh"
+command -v git >/dev/null || exit 77
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
+export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
+export HOME=$T GIT_CONFIG_NOSYSTEM=1
+R=$T/repo
+mkdir -p "$R/raw"
+cd "$R"
+git -c init.defaultBranch=main init -q .
+echo v1 > "$T/tool-version"
+cat > p.yaml <<YAML
+pipeline: rp
+params: {n: 3}
+steps:
+  ingest:
+    run: mkdir -p data && cp raw/input.csv data/clean.csv && seq "\$KILN_PARAM_N" >> data/clean.csv
+    inputs: [raw/input.csv]
+    outputs: [data/clean.csv]
+  train:
+    needs: [ingest]
+    run: sort -r data/clean.csv > model.txt && cat "$T/tool-version" >> model.txt
+    inputs: [data/clean.csv]
+    outputs: [model.txt]
+    environment: {commands: ["cat $T/tool-version"]}
+  evaluate:
+    needs: [train]
+    run: wc -l < model.txt > score.txt
+    inputs: [model.txt]
+    outputs: [score.txt]
+  ship:
+    kind: deploy
+    needs: [evaluate]
+    run: cp model.txt shipped.txt
+    outputs: [shipped.txt]
+    register: {model: m, path: shipped.txt, alias: production}
+YAML
+printf 'raw/\ndata/\n*.txt\n' > .gitignore
+echo a,b > raw/input.csv
+git add -A && git commit -qm one
+commit=$(git rev-parse HEAD)
+
+kiln_rc run p.yaml --param n=4
+eq "the original run" 0 "$rc"
+snapshot() {
+    (cd "$R" && find . -path ./.git -prune -o -type f -print | grep -v '^./.kiln/' | sort | xargs sha256sum)
+    q "select name || ':' || version || ':' || alias || ':' || rolled_back from model_aliases order by id"
+    q "select name || ':' || version from models order by 1"
+}
+before=$(snapshot)
+
+# A deterministic run reproduces identical: exit 0, though its git-ignored
+# input changed on disk (put back from the store by its recorded hash).
+echo changed > raw/input.csv
+kiln_rc reproduce 1
+eq "identical: exit 0" 0 "$rc"
+contains "ingest identical" "ingest           data/clean.csv               identical" "$out"
+contains "train identical" "train            model.txt                    identical" "$out"
+contains "the deploy step is not run" "ship             shipped.txt                  not checked" "$out"
+contains "summary" "3 identical, 0 differ, 0 missing, 1 not checked" "$out"
+new=$(q "select max(id) from runs")
+eq "a run of its own, linked" "reproduce|1|$commit" \
+    "$(q "select trigger || '|' || reproduces || '|' || git_commit from runs where id = $new")"
+eq "with the original's params" '{"n":"4"}' "$(q "select params from runs where id = $new")"
+eq "nothing served from the cache" "0" \
+    "$(q "select count(*) from executions where run_id = $new and status = 'cached'")"
+contains "the deploy step skipped" "side effects are off" \
+    "$(q "select reason from run_steps where run_id = $new and step = 'ship'")"
+contains "in a scratch tree under the state dir" "$KILN_STATE/reproduce/1." "$(q "select workdir from runs where id = $new")"
+eq "the input restored there is the recorded one" "a,b" \
+    "$(head -1 "$(q "select workdir from runs where id = $new")/raw/input.csv")"
+echo a,b > raw/input.csv
+eq "work tree, registry and aliases unchanged" "$before" "$(snapshot)"
+
+# JSON.
+kiln_rc reproduce 1 --json --step train
+eq "--step --json" 0 "$rc"
+eq "only train compared" "train:model.txt:identical" "$(printf '%s' "$out" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(*["%s:%s:%s" % (o["step"], o["path"], o["verdict"]) for o in d["outputs"]])')"
+new=$(q "select max(id) from runs")
+eq "the others not run" "evaluate:skipped ingest:skipped ship:skipped train:succeeded" \
+    "$(q "select step || ':' || status from run_steps where run_id = $new order by step" | tr '\n' ' ' | sed 's/ $//')"
+
+# A changed environment: train's output differs (exit 1, naming the step
+# and the output), and the capture's diff is shown.
+echo v2 > "$T/tool-version"
+kiln_rc reproduce 1
+eq "differs: exit 1" 1 "$rc"
+contains "names the step and output" "train            model.txt                    differs" "$out"
+contains "its environment changed" "its environment changed: command cat $T/tool-version" "$out"
+contains "the old text" "-v1" "$out"
+contains "the new text" "+v2" "$out"
+echo v1 > "$T/tool-version"
+
+# A step that writes the time: differs; with deterministic: false it is
+# reported, not counted.
+cat >> p.yaml <<'YAML'
+  stamp:
+    needs: [train]
+    run: date +%s%N > stamp.txt
+    outputs: [stamp.txt]
+YAML
+git commit -qam stamp
+kiln_rc run p.yaml
+eq "second original" 0 "$rc"
+orig2=$(q "select max(id) from runs")
+kiln_rc reproduce "$orig2"
+eq "a clock in the output: exit 1" 1 "$rc"
+contains "names the stamp" "stamp            stamp.txt                    differs" "$out"
+sed -i 's|    run: date +%s%N > stamp.txt|    deterministic: false\n    run: date +%s%N > stamp.txt|' p.yaml
+git commit -qam nondet
+kiln_rc run p.yaml
+orig3=$(q "select max(id) from runs")
+kiln_rc reproduce "$orig3"
+eq "deterministic: false is not counted" 0 "$rc"
+contains "reported as not checked" "stamp            stamp.txt                    not checked" "$out"
+
+# Params are checked against the definition at the recorded commit: one
+# the work tree no longer declares still reproduces.
+sed -i 's/^params: {n: 3}$/params: {rows: 3}/; s/KILN_PARAM_N/KILN_PARAM_ROWS/' p.yaml
+kiln_rc reproduce "$orig3"
+eq "params of the recorded commit" 0 "$rc"
+git checkout -q p.yaml
+
+# An input whose bytes were collected and which changed on disk: the step
+# is "inputs unavailable", never run on other data; what needs it neither.
+kiln_rc gc --max-size 0
+eq "gc" 0 "$rc"
+echo other > raw/input.csv
+kiln_rc reproduce 1
+eq "inputs unavailable: exit 1" 1 "$rc"
+contains "ingest's inputs unavailable" "ingest           data/clean.csv               inputs unavailable" "$out"
+contains "names the input" "raw/input.csv" "$out"
+contains "downstream too" "upstream step ingest's inputs are unavailable" "$out"
+new=$(q "select max(id) from runs")
+eq "nothing ran" "0" "$(q "select count(*) from executions where run_id = $new")"
+# ...but when the file on disk still has the recorded bytes, it is used.
+echo a,b > raw/input.csv
+kiln_rc reproduce 1
+eq "the unchanged file on disk serves" 0 "$rc"
+
+# Usage errors.
+kiln_rc reproduce 999
+eq "unknown run" 2 "$rc"
+kiln_rc reproduce 1 --step nosuch
+eq "unknown step" 2 "$rc"
+finish
