@@ -47,7 +47,10 @@ _kiln()
         COMPREPLY=($(compgen -f -X '!*.@(yaml|yml)' -- "$cur") $(compgen -d -- "$cur"))
         ;;
     models)
-        [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "promote rollback" -- "$cur"))
+        [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "promote rollback pull" -- "$cur"))
+        ;;
+    artifacts)
+        [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "get" -- "$cur"))
         ;;
     metrics)
         [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "diff" -- "$cur"))

@@ -1,9 +1,11 @@
 /* cmd-gc.c: kiln gc [--max-size SIZE] [--dry-run] [--state DIR]
  *
- * Trims the cache's object store (STATE/objects): objects no cache entry
- * refers to go first, then the least recently used ones until the store
- * fits in --max-size. Cache entries whose objects are gone are forgotten,
- * so those steps simply run next time. */
+ * Trims the object store (STATE/objects) by what the record says it
+ * needs (kiln_store_object_refs()): the bytes of registered model
+ * versions are never removed; objects nothing refers to always go; cache
+ * entries' outputs and recorded inputs go least recently used first,
+ * only while the store is larger than --max-size. Cache entries whose
+ * objects are gone are forgotten, so those steps simply run next time. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +21,8 @@ typedef struct object {
     char sha[65];
     int64_t size;
     int64_t used;   /* mtime: restores touch it */
-    bool wanted;    /* a cache entry refers to it */
+    int keep;       /* 0: nothing refers to it; 1: a cache entry or a
+                       recorded input (LRU); 2: a registered model's */
 } object;
 
 /* Sizes like 500M, 10G, 1T, or bytes (a kiln_opt_parse_fn). */
@@ -63,12 +66,39 @@ static const kiln_opt options[] = {
     KILN_OPT_END,
 };
 
+/* What goes first: unreferenced objects, then the least recently used;
+ * model objects last (they are never removed). */
 static int by_use(const void *a, const void *b)
 {
     const object *x = a, *y = b;
-    if (x->wanted != y->wanted)
-        return x->wanted ? 1 : -1; /* unwanted first */
+    if (x->keep != y->keep)
+        return x->keep - y->keep;
     return x->used < y->used ? -1 : x->used > y->used;
+}
+
+static int by_sha(const void *a, const void *b)
+{
+    const kiln_object_ref *x = a, *y = b;
+    return strcmp(x->sha256, y->sha256);
+}
+
+/* How much the record needs object sha (refs sorted by hash; a hash may
+ * be listed with both 1 and 2). */
+static int keep_of(const kiln_object_ref *refs, size_t n, const char *sha)
+{
+    size_t lo = 0, hi = n;
+    int keep = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(refs[mid].sha256, sha) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && strcmp(refs[lo].sha256, sha) == 0; lo++)
+        if (refs[lo].keep > keep)
+            keep = refs[lo].keep;
+    return keep;
 }
 
 /* Every object file under objects/ab/. */
@@ -110,7 +140,7 @@ static object *scan(const char *objects, size_t *n)
                 list[*n].sha[64] = '\0';
                 list[*n].size = st.st_size;
                 list[*n].used = st.st_mtime;
-                list[*n].wanted = false;
+                list[*n].keep = 0;
                 (*n)++;
             }
             closedir(dir);
@@ -125,41 +155,44 @@ static int exec_gc(void *opts)
 {
     const gc_opts *o = opts;
     const char *state = o->state;
-    int64_t max = o->max, total = 0, freed = 0;
+    int64_t max = o->max, total = 0, freed = 0, model_bytes = 0;
     bool dry = o->dry;
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
-    char **shas = NULL;
-    size_t n_shas = 0;
+    kiln_object_ref *refs = NULL;
+    size_t n_refs = 0;
     object *objs;
-    size_t n, i, removed = 0;
+    size_t n, i, removed = 0, models = 0;
     char *dir, *objects;
     int status = KILN_EXIT_OK;
 
     if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
-        kiln_store_cache_objects(&shas, &n_shas, store, &err) != 0) {
+        kiln_store_object_refs(&refs, &n_refs, store, &err) != 0) {
         status = kiln_cli_fail(&err);
         kiln_store_close(store);
         return status;
     }
+    if (n_refs)
+        qsort(refs, n_refs, sizeof(*refs), by_sha);
     dir = kiln_cli_state_dir(state);
     objects = kiln_path_join(dir, "objects");
     free(dir);
     objs = scan(objects, &n);
     for (i = 0; i < n; i++) {
-        size_t k;
-        for (k = 0; k < n_shas; k++)
-            if (strcmp(shas[k], objs[i].sha) == 0)
-                objs[i].wanted = true;
+        objs[i].keep = keep_of(refs, n_refs, objs[i].sha);
         total += objs[i].size;
+        if (objs[i].keep == 2) {
+            models++;
+            model_bytes += objs[i].size;
+        }
     }
-    for (i = 0; i < n_shas; i++)
-        free(shas[i]);
-    free(shas);
+    kiln_object_refs_free(refs, n_refs);
     if (n)
         qsort(objs, n, sizeof(*objs), by_use);
     for (i = 0; i < n; i++) {
-        if (objs[i].wanted && total - freed <= max)
+        /* Sorted: once one is kept, so is every one after it. */
+        if (objs[i].keep == 2 ||
+            (objs[i].keep == 1 && total - freed <= max))
             break;
         if (!dry && unlink(objs[i].path) != 0 && errno != ENOENT) {
             kiln_err_set_os(&err, "cannot remove %s", objs[i].path);
@@ -175,6 +208,8 @@ static int exec_gc(void *opts)
     printf("%s%zu of %zu objects, %lld of %lld bytes (limit %lld)\n",
            dry ? "would remove " : "removed ", removed, n, (long long)freed,
            (long long)total, (long long)max);
+    printf("kept %zu objects of registered model versions (%lld bytes; "
+           "never removed)\n", models, (long long)model_bytes);
     for (i = 0; i < n; i++)
         free(objs[i].path);
     free(objs);
@@ -185,9 +220,17 @@ static int exec_gc(void *opts)
 
 const kiln_cmd kiln_cmd_gc = {
     .name = "gc",
-    .summary = "Trim the step cache's object store to a size limit.",
-    .help = "Objects no cache entry uses go first, then the least recently "
-            "used ones\nuntil the store fits.\n",
+    .summary = "Trim the object store to a size limit (model versions "
+               "stay).",
+    .help = "What the record needs decides what stays:\n"
+            "  - the bytes of registered model versions are never removed "
+            "(even with\n    --max-size 0); they count toward the size;\n"
+            "  - objects nothing refers to any more always go;\n"
+            "  - cached outputs and recorded inputs go least recently used "
+            "first, only\n    while the store is larger than --max-size.\n"
+            "A cache entry whose objects are gone is forgotten (the step "
+            "runs next time);\nan artifact whose bytes are gone can no "
+            "longer be put back (kiln artifacts get,\nkiln reproduce).\n",
     .opts = options,
     .opts_size = sizeof(gc_opts),
     .exec = exec_gc,

@@ -1,22 +1,37 @@
 /* cmd-models.c: kiln models [NAME] [--json]
  *               kiln models promote NAME VERSION ALIAS
- *               kiln models rollback NAME ALIAS */
+ *               kiln models rollback NAME ALIAS
+ *               kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force]
+ *
+ * promote and rollback go through kiln_registry_move(): the model's
+ * deploy command (register:'s deploy:) runs with the version's bytes
+ * first, and the alias moves only when it succeeds. pull copies a
+ * version's bytes out of the object store, each file checked against its
+ * hash. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dsl/dsl.h"
+#include "engine/registry.h"
 #include "cli/cli.h"
+#include "cli/fetch.h"
 
 typedef struct models_opts {
-    kiln_opt_list args; /* NAME, or promote/rollback and theirs */
+    kiln_opt_list args; /* NAME, or promote/rollback/pull and theirs */
+    const char *to;     /* pull --to PATH */
+    bool force;         /* pull --force */
     const char *state;  /* --state DIR */
     bool json;          /* --json */
 } models_opts;
 
 static const kiln_opt options[] = {
-    KILN_OPT_ARGS(models_opts, args, "NAME | promote NAME VERSION ALIAS | "
-                  "rollback NAME ALIAS", 0, NULL),
+    KILN_OPT_ARGS(models_opts, args, "NAME | promote ... | rollback ... | "
+                  "pull ...", 0, NULL),
+    KILN_OPT_VALUE(0, "to", models_opts, to, "PATH", "pull: write the "
+                   "version's file (or directory) at PATH"),
+    KILN_OPT_SWITCH('f', "force", models_opts, force, "pull: replace "
+                    "what is at PATH"),
     KILN_CLI_OPT_STATE(models_opts),
     KILN_CLI_OPT_JSON(models_opts),
     KILN_OPT_END,
@@ -27,8 +42,9 @@ static void print_models(json_t *versions)
     json_t *v, *al;
     size_t i, k;
     char when[32];
-    printf("%-16s %-7s %-14s %-6s %-12s %-20s %s\n", "MODEL", "VERSION",
-           "ALIASES", "RUN", "COMMIT", "REGISTERED", "PATH");
+    printf("%-16s %-7s %-14s %-12s %-6s %-12s %-20s %s\n", "MODEL",
+           "VERSION", "ALIASES", "SHA256", "RUN", "COMMIT", "REGISTERED",
+           "PATH");
     json_array_foreach(versions, i, v) {
         kiln_buf aliases = KILN_BUF_INIT;
         const char *commit = json_string_value(json_object_get(v,
@@ -36,10 +52,11 @@ static void print_models(json_t *versions)
         json_array_foreach(json_object_get(v, "aliases"), k, al)
             kiln_buf_printf(&aliases, "%s%s", k ? "," : "",
                             json_string_value(al));
-        printf("%-16s %-7lld %-14s %-6lld %-12.10s %-20s %s\n",
+        printf("%-16s %-7lld %-14s %-12.12s %-6lld %-12.10s %-20s %s\n",
                json_string_value(json_object_get(v, "name")),
                (long long)json_integer_value(json_object_get(v, "version")),
                aliases.len ? kiln_buf_cstr(&aliases) : "-",
+               kiln_cli_str(v, "sha256"),
                (long long)json_integer_value(json_object_get(v, "run_id")),
                commit ? commit : "-",
                kiln_fmt_time(when, sizeof(when), json_integer_value(
@@ -47,6 +64,187 @@ static void print_models(json_t *versions)
                json_string_value(json_object_get(v, "path")));
         kiln_buf_dispose(&aliases);
     }
+}
+
+/* The exit status of a promote or rollback that failed once the model,
+ * version and alias were known to exist: the deploy command failed, or
+ * the version's bytes are missing or corrupt (1); a locked database is
+ * kiln's own trouble (3). The alias has not moved. */
+static int move_failed(const kiln_err *err)
+{
+    if (err->code == KILN_EBUSY)
+        return kiln_cli_fail(err);
+    kiln_err_print(err);
+    return KILN_EXIT_FAILED;
+}
+
+/* Point alias of name at version (0: roll it back), the model's deploy
+ * command first; say what happened. */
+static int move(kiln_store *store, const char *state, const char *name,
+                const char *alias, int version)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_model_version v;
+    char *dir, *command = NULL, *workdir = NULL;
+    int target = version, now = 0, status = KILN_EXIT_OK;
+
+    /* What does not exist is a usage error (2), before anything runs. */
+    if (version == 0 &&
+        kiln_store_model_rollback_target(store, &target, name, alias,
+                                         &err) != 0)
+        return kiln_cli_fail(&err);
+    if (kiln_store_model_find(store, &v, name, NULL, target, &err) != 0)
+        return kiln_cli_fail(&err);
+    kiln_model_version_dispose(&v);
+    if (kiln_store_model_hook_get(store, &command, &workdir, name,
+                                  &err) != 0)
+        return kiln_cli_fail(&err);
+    dir = kiln_cli_state_dir(state);
+    /* The deploy command's output goes to stderr: stdout says what
+     * became of the alias. */
+    if (kiln_registry_move(&now, store, dir, name, alias, version, NULL,
+                           &err) != 0)
+        status = move_failed(&err);
+    else if (version)
+        printf("%s of model %s is now version %d%s\n", alias, name, now,
+               command ? " (its deploy command succeeded)" : "");
+    else
+        printf("%s of model %s is back at version %d%s\n", alias, name, now,
+               command ? " (its deploy command succeeded)" : "");
+    free(dir);
+    free(command);
+    free(workdir);
+    return status;
+}
+
+/* NAME, NAME@ALIAS or NAME:VERSION: *alias points into ref (or NULL),
+ * *version is 0 for NAME alone (the newest). false when malformed. */
+static bool parse_ref(char *name, size_t cap, const char **alias,
+                      int *version, const char *ref)
+{
+    size_t n = strcspn(ref, "@:");
+    const char *rest = ref + n + 1;
+    char *end;
+    long v;
+
+    *alias = NULL;
+    *version = 0;
+    if (n == 0 || n >= cap)
+        return false;
+    memcpy(name, ref, n);
+    name[n] = '\0';
+    if (!kiln_dsl_valid_name(name))
+        return false;
+    if (!ref[n])
+        return true;
+    if (ref[n] == '@') {
+        *alias = rest;
+        return kiln_dsl_valid_name(rest);
+    }
+    if (!*rest || strspn(rest, "0123456789") != strlen(rest) ||
+        strlen(rest) > 9)
+        return false;
+    v = strtol(rest, &end, 10);
+    *version = (int)v;
+    return v > 0;
+}
+
+/* kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force] */
+static int pull(const models_opts *o, const char *ref)
+{
+    kiln_store *store = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_model_version v;
+    kiln_registry_pin pin;
+    json_t *versions = NULL;
+    char name[128], *dir = NULL, *to = NULL, *tmp = NULL;
+    const char *alias;
+    int version, rc, status = KILN_EXIT_OK;
+
+    if (!parse_ref(name, sizeof(name), &alias, &version, ref))
+        return kiln_cli_usage_error(&kiln_cmd_models, "pull expects "
+                                    "NAME, NAME@ALIAS or NAME:VERSION, got "
+                                    "\"%s\"", ref);
+    if (!o->to || !*o->to)
+        return kiln_cli_usage_error(&kiln_cmd_models, "pull expects --to "
+                                    "PATH");
+    memset(&pin, 0, sizeof(pin));
+    if (kiln_cli_open_store(&store, o->state, true, &err) != 0)
+        goto fail;
+    /* NAME alone: its newest version. */
+    if (!alias && !version) {
+        if (kiln_store_models_json(store, &versions, name, &err) != 0)
+            goto fail;
+        if (json_array_size(versions) == 0) {
+            kiln_err_set(&err, KILN_ENOTFOUND, "no model %s", name);
+            goto fail;
+        }
+        version = (int)json_integer_value(json_object_get(
+            json_array_get(versions, 0), "version"));
+    }
+    /* An unknown model, alias or version: 2. */
+    if (kiln_store_model_find(store, &v, name, alias, version, &err) != 0)
+        goto fail;
+    version = v.version;
+    kiln_model_version_dispose(&v);
+    /* From here, bytes missing or corrupt in the store: 1. */
+    status = KILN_EXIT_FAILED;
+    to = kiln_fetch_target(o->to);
+    dir = kiln_cli_state_dir(o->state);
+    if ((rc = kiln_registry_resolve(&pin, store, name, NULL, version,
+                                    &err)) != 0)
+        goto fail;
+    if ((rc = kiln_fetch_begin(&tmp, to, pin.is_dir, o->force, &err)) != 0) {
+        status = KILN_EXIT_USAGE;
+        goto fail;
+    }
+    rc = kiln_registry_copy(dir, &pin, tmp, &err);
+    /* Said here: the file it names is the hidden one being written. */
+    if (rc == KILN_ENOTFOUND || rc == KILN_EINVAL)
+        kiln_err_set(&err, rc, "version %d of model %s (sha256 %.12s): %s "
+                     "in %s/objects; nothing was written", pin.version,
+                     name, pin.sha256, rc == KILN_ENOTFOUND
+                     ? "its bytes are missing" : "its bytes are corrupt",
+                     dir);
+    if ((rc = kiln_fetch_finish(tmp, to, pin.is_dir, rc, &err)) != 0)
+        goto fail;
+    if (o->json) {
+        json_t *doc = json_pack("{s:s, s:i, s:s?, s:s, s:b, s:I, s:s}",
+                                "name", name, "version", pin.version,
+                                "alias", alias, "sha256", pin.sha256,
+                                "is_dir", pin.is_dir, "size",
+                                (json_int_t)pin.size, "to", to);
+        if (pin.is_dir)
+            json_object_set_new(doc, "files",
+                                json_integer((json_int_t)pin.files.n));
+        kiln_cli_print_json(doc);
+        json_decref(doc);
+    } else {
+        char what[64];
+        if (pin.is_dir)
+            snprintf(what, sizeof(what), "a directory of %zu files",
+                     pin.files.n);
+        else
+            snprintf(what, sizeof(what), "%lld bytes", (long long)pin.size);
+        printf("wrote %s: version %d of model %s%s%s%s, %s, sha256 %s\n",
+               to, pin.version, name, alias ? " (" : "", alias ? alias : "",
+               alias ? ")" : "", what, pin.sha256);
+    }
+    status = KILN_EXIT_OK;
+    goto out;
+fail:
+    if (status == KILN_EXIT_OK || err.code == KILN_ERROR ||
+        err.code == KILN_EBUSY)
+        status = kiln_cli_fail(&err);
+    else
+        kiln_err_print(&err);
+out:
+    kiln_registry_pin_dispose(&pin);
+    json_decref(versions);
+    free(dir);
+    free(to);
+    kiln_store_close(store);
+    return status;
 }
 
 static int exec_models(void *opts)
@@ -61,6 +259,9 @@ static int exec_models(void *opts)
     int status = KILN_EXIT_OK, version;
     char *end;
 
+    if ((o->to || o->force) && !(argc >= 1 && strcmp(argv[0], "pull") == 0))
+        return kiln_cli_usage_error(&kiln_cmd_models, "--to and --force "
+                                    "are pull's");
     if (argc >= 1 && strcmp(argv[0], "promote") == 0) {
         if (argc != 4)
             return kiln_cli_usage_error(&kiln_cmd_models, "promote expects "
@@ -73,24 +274,23 @@ static int exec_models(void *opts)
             return kiln_cli_usage_error(&kiln_cmd_models, "invalid alias "
                                         "\"%s\": use lowercase letters, "
                                         "digits, \"-\" and \"_\"", argv[3]);
-        if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
-            kiln_store_model_promote(store, argv[1], version, argv[3],
-                                     &err) != 0)
+        if (kiln_cli_open_store(&store, state, false, &err) != 0)
             status = kiln_cli_fail(&err);
         else
-            printf("%s of model %s is now version %d\n", argv[3], argv[1],
-                   version);
+            status = move(store, state, argv[1], argv[3], version);
     } else if (argc >= 1 && strcmp(argv[0], "rollback") == 0) {
         if (argc != 3)
             return kiln_cli_usage_error(&kiln_cmd_models, "rollback expects "
                                         "NAME ALIAS");
-        if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
-            kiln_store_model_rollback(store, &version, argv[1], argv[2],
-                                      &err) != 0)
+        if (kiln_cli_open_store(&store, state, false, &err) != 0)
             status = kiln_cli_fail(&err);
         else
-            printf("%s of model %s is back at version %d\n", argv[2],
-                   argv[1], version);
+            status = move(store, state, argv[1], argv[2], 0);
+    } else if (argc >= 1 && strcmp(argv[0], "pull") == 0) {
+        if (argc != 2)
+            return kiln_cli_usage_error(&kiln_cmd_models, "pull expects "
+                                        "NAME[@ALIAS|:VERSION] --to PATH");
+        return pull(o, argv[1]);
     } else if (argc <= 1) {
         if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
             kiln_store_models_json(store, &versions, argc ? argv[0] : NULL,
@@ -113,10 +313,34 @@ static int exec_models(void *opts)
 
 const kiln_cmd kiln_cmd_models = {
     .name = "models",
-    .summary = "The model registry: versions, aliases, promote, rollback.",
-    .help = "A step with `register: {model: NAME, path: OUTPUT}` registers "
-            "that output as\nthe model's next version. Steps see each "
-            "alias as $KILN_MODEL_<NAME>_<ALIAS>.\n",
+    .summary = "The model registry: versions, aliases, promote, rollback, "
+               "pull.",
+    .help = "  kiln models [NAME] [--json]\n"
+            "  kiln models promote NAME VERSION ALIAS\n"
+            "  kiln models rollback NAME ALIAS\n"
+            "  kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force] "
+            "[--json]\n\n"
+            "A step with `register: {model: NAME, path: OUTPUT}` registers "
+            "that output as\nthe model's next version, its bytes kept in "
+            "the object store by hash (the\nSHA256 column: its first 12 hex "
+            "digits) and never removed by kiln gc. Steps\nread versions "
+            "with `models: [NAME@ALIAS]` or `[NAME:VERSION]`, as\n"
+            "$KILN_MODEL_<NAME>, and every alias as "
+            "$KILN_MODEL_<NAME>_<ALIAS>: read-only\ncopies of exactly "
+            "those bytes.\n\n"
+            "promote and rollback first run the model's deploy command\n"
+            "(`register: {..., deploy: CMD}`) with the version's copy: "
+            "$KILN_MODEL_PATH,\n$KILN_MODEL_NAME, _VERSION, _ALIAS, "
+            "_SHA256, and $1 $2 $3 = path, version,\nalias. The alias "
+            "moves only when it exits 0.\n\n"
+            "pull writes a version's file (or directory) at --to PATH, "
+            "each file checked\nagainst its hash; NAME alone is its newest "
+            "version.\n",
+    .notes = "Exit status: 0 done; 1 the deploy command failed, or the "
+             "version's bytes are\nmissing or corrupt in the store (the "
+             "alias did not move, nothing was written);\n2 an unknown "
+             "model, version or alias, a usage error, or PATH exists "
+             "without\n--force; 3 kiln could not work.\n",
     .opts = options,
     .opts_size = sizeof(models_opts),
     .exec = exec_models,

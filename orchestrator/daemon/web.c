@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon/clock.h"
+#include "engine/registry.h"
 
 #define say kiln_daemon__say
 
@@ -216,20 +217,41 @@ static int hook_retry_run(void *data, int64_t id, int64_t *new_id,
     return rc;
 }
 
-/* Model aliases: the store's writes, as kiln models promote and
- * rollback make them. */
+/* Model aliases, moved as kiln models promote and rollback move them:
+ * through kiln_registry_move(), so the model's deploy command (register:'s
+ * deploy:) runs first with the version's bytes, and the alias moves only
+ * when it exits 0 (its output goes to the daemon's stderr). The command
+ * runs on the loop and blocks it until it exits: no run advances and no
+ * request is answered meanwhile. Acceptable while deploy commands are
+ * short; a long one should run on a child process watched by the loop. */
 static int hook_promote_model(void *data, const char *model, int version,
                               const char *alias, kiln_err *err)
 {
     kiln_daemon *dm = data;
-    return kiln_store_model_promote(dm->store, model, version, alias, err);
+    int now = 0;
+    int rc = kiln_registry_move(&now, dm->store, dm->o->state_dir, model,
+                                alias, version, NULL, err);
+    if (rc == 0)
+        say("model %s: %s is now version %d (HTTP API)", model, alias, now);
+    else
+        say("model %s: %s not moved to version %d (HTTP API): %s", model,
+            alias, version, err->msg);
+    return rc;
 }
 
 static int hook_rollback_model(void *data, int *version, const char *model,
                                const char *alias, kiln_err *err)
 {
     kiln_daemon *dm = data;
-    return kiln_store_model_rollback(dm->store, version, model, alias, err);
+    int rc = kiln_registry_move(version, dm->store, dm->o->state_dir, model,
+                                alias, 0, NULL, err);
+    if (rc == 0)
+        say("model %s: %s is back at version %d (HTTP API)", model, alias,
+            *version);
+    else
+        say("model %s: %s not rolled back (HTTP API): %s", model, alias,
+            err->msg);
+    return rc;
 }
 
 void kiln_daemon__run_event(kiln_run *run, ssize_t step, void *data)

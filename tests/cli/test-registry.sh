@@ -1,0 +1,293 @@
+# Immutable model versions (issue 14): two versions deployed to the same
+# path; rollback runs the model's deploy command with the old version's
+# bytes; steps reading a version get exactly its bytes, whatever happened
+# to the working tree or to their read-only copy; kiln models pull; a
+# failing deploy command moves nothing; kiln gc never removes registered
+# bytes; kiln artifacts get puts any kept artifact back, hash checked.
+. "$(dirname "$0")/lib.sh"
+cd "$T"
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+# registered NAME VERSION: the hash the registry recorded.
+registered() { q "select a.sha256 from models m join artifacts a on a.id = m.artifact_id where m.name = '$1' and m.version = $2"; }
+# alias NAME ALIAS: the version it points at.
+alias_of() { q "select version from model_aliases where name = '$1' and alias = '$2' and rolled_back = 0 order by id desc limit 1"; }
+# object SHA: its file in the object store.
+object() { echo "$KILN_STATE/objects/${1:0:2}/${1:2}"; }
+
+pipeline ship <<'YAML'
+pipeline: ship
+params: {v: 1}
+steps:
+  deploy:
+    kind: deploy
+    run: mkdir -p serving && printf 'weights of version %s\n' "$KILN_PARAM_V" > serving/model.bin
+    outputs: [serving/model.bin]
+    register:
+      model: m
+      path: serving/model.bin
+      alias: production
+      deploy: cp "$KILN_MODEL_PATH" serving/model.bin && echo "$# $* | $KILN_MODEL_VERSION $KILN_MODEL_ALIAS $KILN_MODEL_NAME $KILN_MODEL_SHA256" >> hooks.log
+YAML
+kiln_rc run ship.yaml --param v=1
+eq "version 1 deployed" 0 "$rc"
+v1=$(sha serving/model.bin)
+kiln_rc run ship.yaml --param v=2
+eq "version 2 deployed" 0 "$rc"
+v2=$(sha serving/model.bin)
+check "two versions, other bytes" test "$v1" != "$v2"
+eq "registered with their hashes" "$v1 $v2" "$(registered m 1) $(registered m 2)"
+eq "production on 2" 2 "$(alias_of m production)"
+check "no deploy command ran yet (the deploy step deployed)" test ! -e hooks.log
+
+# kiln models shows each version's hash (12 hex digits); --json all 64.
+kiln_rc models m
+eq "models" 0 "$rc"
+contains "a SHA256 column" "SHA256" "$out"
+eq "version 1's hash prefix" "${v1:0:12}" "$(printf '%s\n' "$out" | awk '$2 == 1 {print $4}')"
+eq "version 2's hash prefix" "${v2:0:12}" "$(printf '%s\n' "$out" | awk '$2 == 2 {print $4}')"
+kiln_rc models m --json
+eq "--json: sha256" "$v1" "$(printf '%s' "$out" | /usr/bin/python3 -c '
+import json, sys
+print(*[v["sha256"] for v in json.load(sys.stdin) if v["version"] == 1])')"
+
+# Rollback: the deploy command puts version 1's bytes where they are
+# served, with the path, version and alias as $1 $2 $3.
+kiln_rc models rollback m production
+eq "rollback" 0 "$rc"
+contains "says so" "production of model m is back at version 1" "$out"
+eq "production on 1" 1 "$(alias_of m production)"
+eq "the served file has version 1's bytes" "$v1" "$(sha serving/model.bin)"
+eq "the deploy command's arguments and environment" \
+    "3 $KILN_STATE/models/m/1/model.bin 1 production | 1 production m $v1" \
+    "$(tail -1 hooks.log)"
+
+# A step reading m@production gets version 1's bytes, not what is at the
+# path it was made at.
+pipeline use <<'YAML'
+pipeline: use
+steps:
+  score:
+    cache: false
+    models: [m@production]
+    run: |
+      sha256sum "$KILN_MODEL_M" | cut -d' ' -f1 > seen.sha
+      sha256sum "$KILN_MODEL_M_PRODUCTION" | cut -d' ' -f1 >> seen.sha
+      echo "$KILN_MODEL_M" > seen.path
+      echo ran >> score.runs
+YAML
+kiln_rc run use.yaml
+eq "the reading step" 0 "$rc"
+eq "it read version 1's bytes (both variables)" "$v1 $v1" "$(tr '\n' ' ' < seen.sha | sed 's/ $//')"
+eq "from a copy under the state directory" "$KILN_STATE/models/m/1/model.bin" "$(cat seen.path)"
+printf 'garbage\n' > serving/model.bin
+kiln_rc run use.yaml
+eq "the working tree's file overwritten: still version 1" "$v1 $v1" "$(tr '\n' ' ' < seen.sha | sed 's/ $//')"
+copy=$KILN_STATE/models/m/1/model.bin
+chmod u+w "$copy"
+printf 'tampered\n' > "$copy"
+kiln_rc run use.yaml
+eq "the copy tampered with: still version 1" "$v1 $v1" "$(tr '\n' ' ' < seen.sha | sed 's/ $//')"
+eq "the copy was made again" "$v1" "$(sha "$copy")"
+eq "read-only again" "" "$(stat -c %A "$copy" | tr -d -- '-rx')"
+eq "each time the step ran" 3 "$(wc -l < score.runs)"
+
+# Promote: the deploy command runs with version 2.
+kiln_rc models promote m 2 production
+eq "promote" 0 "$rc"
+eq "production on 2 again" 2 "$(alias_of m production)"
+eq "served: version 2" "$v2" "$(sha serving/model.bin)"
+eq "promote's arguments" "3 $KILN_STATE/models/m/2/model.bin 2 production | 2 production m $v2" "$(tail -1 hooks.log)"
+kiln_rc models rollback m production
+eq "back to 1" "0 1 $v1" "$rc $(alias_of m production) $(sha serving/model.bin)"
+
+# kiln models pull: exactly a version's bytes.
+kiln_rc models pull m@production --to x.bin
+eq "pull m@production" 0 "$rc"
+eq "version 1's bytes" "$v1" "$(sha x.bin)"
+contains "says what it wrote" "wrote x.bin: version 1 of model m (production)" "$out"
+contains "with its hash" "sha256 $v1" "$out"
+kiln_rc models pull m:2 --to y.bin
+eq "pull m:2: version 2's bytes" "0 $v2" "$rc $(sha y.bin)"
+kiln_rc models pull m --to new/newest.bin
+eq "pull m: the newest version, parent made" "0 $v2" "$rc $(sha new/newest.bin)"
+kiln_rc models pull m:2 --to x.bin
+eq "an existing path is refused" 2 "$rc"
+contains "saying so" "x.bin already exists (give --force to replace it)" "$err"
+eq "and left alone" "$v1" "$(sha x.bin)"
+kiln_rc models pull m:2 --to x.bin --force
+eq "--force replaces it" "0 $v2" "$rc $(sha x.bin)"
+mkdir adir
+kiln_rc models pull m:1 --to adir --force
+eq "a directory is not replaced by a file" 2 "$rc"
+check "the directory stays" test -d adir
+kiln_rc models pull m:9 --to z.bin
+eq "unknown version" 2 "$rc"
+contains "says so" "model m has no version 9" "$err"
+kiln_rc models pull m@staging --to z.bin
+eq "unknown alias" 2 "$rc"
+kiln_rc models pull nosuch --to z.bin
+eq "unknown model" 2 "$rc"
+kiln_rc models pull m@production
+eq "--to is needed" 2 "$rc"
+check "nothing written on errors" test ! -e z.bin
+check "no temporary files left" test -z "$(ls -A | grep kiln-)"
+
+# A directory model: pulled as its files.
+pipeline bundle <<'YAML'
+pipeline: bundle
+steps:
+  train:
+    kind: train
+    run: |
+      mkdir -p bundle/sub
+      printf 'w\n' > bundle/weights.bin
+      printf '{"c": 1}\n' > bundle/sub/config.json
+    outputs: [bundle]
+    register: {model: d, path: bundle}
+YAML
+kiln_rc run bundle.yaml
+eq "a directory model" 0 "$rc"
+kiln_rc models pull d --to pulled
+eq "pull a directory" 0 "$rc"
+check "identical files" diff -r bundle pulled
+contains "says so" "a directory of 2 files" "$out"
+touch pulled/extra
+kiln_rc models pull d:1 --to pulled --force
+eq "--force: exactly the version's files" "0 " "$rc $(ls pulled/extra 2>/dev/null)"
+check "identical again" diff -r bundle pulled
+
+# A deploy command that fails moves nothing.
+pipeline bad <<'YAML'
+pipeline: bad
+params: {v: 1}
+steps:
+  ship:
+    kind: deploy
+    run: mkdir -p bad && printf 'bad %s\n' "$KILN_PARAM_V" > bad/model.bin
+    outputs: [bad/model.bin]
+    register: {model: f, path: bad/model.bin, alias: production, deploy: 'echo "deploying $2" >&2; exit 3'}
+YAML
+kiln_rc run bad.yaml --param v=1
+kiln_rc run bad.yaml --param v=2
+eq "f: production on 2" 2 "$(alias_of f production)"
+kiln_rc models rollback f production
+eq "rollback with a failing deploy command: exit 1" 1 "$rc"
+contains "says why" "the deploy command of model f failed (exit status 3); production still points where it did" "$err"
+contains "its output shown" "deploying 1" "$err"
+eq "the alias did not move" 2 "$(alias_of f production)"
+kiln_rc models promote f 1 production
+eq "promote with a failing deploy command: exit 1" 1 "$rc"
+eq "the alias did not move" 2 "$(alias_of f production)"
+kiln_rc models promote f 7 production
+eq "an unknown version is still a usage error" 2 "$rc"
+
+# The daemon's API moves aliases the same way.
+TOKEN=0123456789abcdef-test-token
+printf '%s\n' "$TOKEN" > token
+mkdir -p served
+cp ship.yaml served/
+serve serve.log --token-file "$T/token" "$T/served"
+wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
+U=$(web_url)
+post() { body=$(curl -s -o - -w '\n%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" "$@"); code=${body##*$'\n'}; body=${body%$'\n'*}; }
+post -d '{"version": 2}' "${U}api/v1/models/m/aliases/production"
+eq "API promote" '200 {"name":"m","alias":"production","version":2}' "$code $body"
+eq "it ran the deploy command" "3 $KILN_STATE/models/m/2/model.bin 2 production | 2 production m $v2" "$(tail -1 hooks.log)"
+eq "served: version 2" "$v2" "$(sha serving/model.bin)"
+post "${U}api/v1/models/m/aliases/production/rollback"
+eq "API rollback" '200 {"name":"m","alias":"production","version":1}' "$code $body"
+eq "served: version 1" "$v1" "$(sha serving/model.bin)"
+eq "with version 1's copy" "3 $KILN_STATE/models/m/1/model.bin 1 production | 1 production m $v1" "$(tail -1 hooks.log)"
+post "${U}api/v1/models/f/aliases/production/rollback"
+eq "API rollback, failing deploy command: an error" 500 "$code"
+contains "saying why" "the deploy command of model f failed" "$body"
+eq "the alias did not move" 2 "$(alias_of f production)"
+stop "$daemon"
+
+# kiln artifacts get: a registered artifact, and a cached directory output.
+pipeline feats <<'YAML'
+pipeline: feats
+steps:
+  features:
+    run: mkdir -p feat/deep && printf 'a\n' > feat/a.csv && printf 'b\n' > feat/deep/b.csv
+    outputs: [feat]
+YAML
+kiln_rc run feats.yaml
+eq "a directory output" 0 "$rc"
+kiln_rc artifacts get "$v1" --to got.bin
+eq "artifacts get a registered version by hash" "0 $v1" "$rc $(sha got.bin)"
+contains "says what it wrote" "wrote got.bin: artifact" "$out"
+kiln_rc artifacts get "${v2:0:10}" --to got2.bin
+eq "by a hash prefix" "0 $v2" "$rc $(sha got2.bin)"
+kiln_rc artifacts get "$T/feat" --to gotfeat
+eq "a directory output, by path" 0 "$rc"
+check "identical files" diff -r feat gotfeat
+rm -rf feat
+kiln_rc artifacts get "$(q "select id from artifacts where path = '$T/feat'")" --to feat
+eq "by id, where it was" 0 "$rc"
+check "identical again" diff -r gotfeat feat
+kiln_rc artifacts get "$v1" --to got.bin
+eq "artifacts get: an existing path is refused" 2 "$rc"
+kiln_rc artifacts get ffffffffffff --to nothing.bin
+eq "artifacts get: no such artifact" 2 "$rc"
+
+# kiln gc: unreferenced objects always go; cached objects least recently
+# used first, only past the limit; registered bytes never.
+stray=$(printf 'stray\n' | sha256sum | cut -d' ' -f1)
+mkdir -p "$(dirname "$(object "$stray")")"
+printf 'stray\n' > "$(object "$stray")"
+a_sha=$(sha feat/a.csv)
+b_sha=$(sha feat/deep/b.csv)
+kiln_rc gc
+eq "gc" 0 "$rc"
+check "an unreferenced object goes" test ! -e "$(object "$stray")"
+check "cached objects stay within the limit" test -e "$(object "$a_sha")" -a -e "$(object "$b_sha")"
+contains "model objects kept, counted" "kept 6 objects of registered model versions" "$out"
+total=$(du -b -c "$KILN_STATE"/objects/*/* | tail -1 | cut -f1)
+touch -d 2001-01-01 "$(object "$a_sha")"
+kiln_rc gc --max-size $((total - 1))
+eq "one byte over: one object goes" "0" "$rc"
+contains "says so" "removed 1 of" "$out"
+check "the least recently used" test ! -e "$(object "$a_sha")"
+check "not the other" test -e "$(object "$b_sha")"
+kiln_rc gc --max-size 0
+eq "gc --max-size 0" 0 "$rc"
+check "cached objects go" test ! -e "$(object "$b_sha")"
+for s in "$v1" "$v2" $(registered f 1) $(registered f 2) $(q "select sha256 from tree_files where tree = '$(registered d 1)'"); do
+    check "registered object ${s:0:12} kept" test -e "$(object "$s")"
+done
+contains "says how many" "kept 6 objects of registered model versions" "$out"
+rm -f x.bin pulled/weights.bin
+kiln_rc models pull m@production --to x.bin
+eq "pull after gc" "0 $v1" "$rc $(sha x.bin)"
+kiln_rc models pull d --to pulled --force
+eq "a directory model after gc" 0 "$rc"
+check "identical" diff -r bundle pulled
+kiln_rc artifacts get "$v2" --to got3.bin
+eq "artifacts get of a registered version after gc" "0 $v2" "$rc $(sha got3.bin)"
+kiln_rc artifacts get "$T/feat" --to gone
+eq "artifacts get of collected bytes: exit 1" 1 "$rc"
+contains "saying so" "is not kept" "$err"
+contains "and what to do" "kiln gc with a larger --max-size" "$err"
+check "nothing written" test ! -e gone
+kiln_rc run use.yaml
+eq "a step still reads version 1 after gc" "0 $v1 $v1" "$rc $(tr '\n' ' ' < seen.sha | sed 's/ $//')"
+
+# Corrupt bytes in the store: nothing written, exit 1.
+f1=$(registered f 1)
+chmod u+w "$(object "$f1")" 2>/dev/null
+printf 'rot\n' > "$(object "$f1")"
+kiln_rc models pull f:1 --to rot.bin
+eq "pull of corrupt bytes: exit 1" 1 "$rc"
+contains "saying so" "corrupt" "$err"
+check "nothing written" test ! -e rot.bin
+kiln_rc artifacts get "$f1" --to rot.bin
+eq "artifacts get of corrupt bytes: exit 1" 1 "$rc"
+check "nothing written" test ! -e rot.bin
+f2=$(registered f 2)
+rm -f "$(object "$f2")"
+kiln_rc models pull f:2 --to gone.bin
+eq "pull of missing bytes: exit 1" 1 "$rc"
+contains "saying so" "its bytes are missing" "$err"
+check "nothing written" test ! -e gone.bin
+finish
