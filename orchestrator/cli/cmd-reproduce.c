@@ -38,7 +38,7 @@ typedef struct repro_opts {
 
 static const kiln_opt options[] = {
     KILN_CLI_ARG_RUN(repro_opts, run),
-    KILN_OPT_LIST('s', "step", repro_opts, steps, "STEP", "reproduce only "
+    KILN_OPT_LIST(0, "step", repro_opts, steps, "STEP", "reproduce only "
                   "this step (repeatable); the inputs it read are put back "
                   "as recorded"),
     KILN_OPT_SWITCH(0, "with-deploy", repro_opts, with_deploy, "run deploy "

@@ -136,9 +136,12 @@ int kiln_registry_copy(const char *state_dir, const kiln_registry_pin *pin,
         free(abs);
     }
     free(objects);
-    if (rc == KILN_ENOTFOUND || rc == KILN_EINVAL)
+    if (rc == KILN_ENOTFOUND || rc == KILN_EINVAL) {
+        char why[sizeof(err->msg)];
+        snprintf(why, sizeof(why), "%s", err->msg);
         kiln_err_set(err, rc, "version %d of model %s: %s", pin->version,
-                     pin->name, err->msg);
+                     pin->name, why);
+    }
     return rc;
 }
 
@@ -237,9 +240,11 @@ int kiln_registry_materialise(char **out, const char *state_dir,
         free(tmp_root);
     }
     if (rc != 0) {
+        char why[sizeof(err->msg)];
+        snprintf(why, sizeof(why), "%s", err->msg);
         remove_tree(tmp);
         kiln_err_set(err, rc, "version %d of model %s: %s", pin->version,
-                     pin->name, err->msg);
+                     pin->name, why);
         goto done;
     }
     nftw(tmp, readonly_entry, 16, FTW_PHYS);
