@@ -43,6 +43,37 @@ static const kiln_attempt_info *keyed_attempt(kiln_store *store,
     return NULL;
 }
 
+/* The run whose execution made the outputs a cached attempt was served:
+ * the entry it reused may itself have been served from the cache, so the
+ * chain of cached_from is followed (within the same step: a key names
+ * it) to the execution that ran; 0 when that is more than 1000 runs
+ * away or cannot be read. */
+static int64_t maker_run(kiln_store *store, const char *step,
+                         const kiln_attempt_info *a)
+{
+    int64_t run_id = a->cached_from_run, exec_id = a->cached_from;
+    for (int hops = 0;; hops++) {
+        kiln_run_info *run = NULL;
+        kiln_err err = KILN_ERR_INIT;
+        const kiln_step_info *st;
+        int64_t next = 0, next_run = 0;
+        if (hops == 1000 ||
+            kiln_store_run_get(&run, store, run_id, &err) != 0)
+            return 0;
+        if ((st = kiln_run_info_step(run, step)))
+            for (size_t i = 0; i < st->n_attempts; i++)
+                if (st->attempt[i].id == exec_id) {
+                    next = st->attempt[i].cached_from;
+                    next_run = st->attempt[i].cached_from_run;
+                }
+        kiln_run_info_free(run);
+        if (next <= 0)
+            return run_id;
+        exec_id = next;
+        run_id = next_run;
+    }
+}
+
 static int exec_why(void *opts)
 {
     const why_opts *o = opts;
@@ -59,6 +90,7 @@ static int exec_why(void *opts)
     ssize_t best = -1;
     int status = KILN_EXIT_OK;
     bool cached;
+    int64_t made_by = 0;
 
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
         kiln_store_run_get(&run, store, o->run, &err) != 0) {
@@ -84,6 +116,8 @@ static int exec_why(void *opts)
     }
     doc = json_loads(text, 0, NULL);
     cached = a->cached_from > 0;
+    if (cached)
+        made_by = maker_run(store, o->step, a);
     if (!cached) {
         const char **docs;
         if (kiln_store_key_docs_before(&rows, &n_rows, store, run->pipeline,
@@ -110,12 +144,14 @@ static int exec_why(void *opts)
                 json_array_append_new(changes, json_string(line + 2));
             kiln_buf_dispose(&d);
         }
-        out = json_pack("{s:I, s:s, s:I, s:s, s:O, s:o, s:o, s:o}", "run",
-                        (json_int_t)run->id, "step", o->step,
+        out = json_pack("{s:I, s:s, s:I, s:s, s:O, s:o, s:o, s:o, s:o}",
+                        "run", (json_int_t)run->id, "step", o->step,
                         "execution", (json_int_t)a->id, "outcome",
                         cached ? "cached" : "ran", "key", doc,
                         "cached_from_run", cached
                             ? json_integer(a->cached_from_run) : json_null(),
+                        "made_by_run", made_by
+                            ? json_integer(made_by) : json_null(),
                         "compared_with_run", best >= 0
                             ? json_integer(rows[best].run_id) : json_null(),
                         "changes", changes);
@@ -130,8 +166,16 @@ static int exec_why(void *opts)
     fputs(kiln_buf_cstr(&b), stdout);
     kiln_buf_clear(&b);
     if (cached) {
-        printf("\nserved from the cache: run %lld made its outputs with the "
-               "same key\n", (long long)a->cached_from_run);
+        if (made_by == 0)
+            printf("\nserved from the cache: the entry of run %lld has the "
+                   "same key", (long long)a->cached_from_run);
+        else
+            printf("\nserved from the cache: run %lld made its outputs with "
+                   "the same key", (long long)made_by);
+        if (made_by != 0 && made_by != a->cached_from_run)
+            printf(" (reached through run %lld, itself served from the "
+                   "cache)", (long long)a->cached_from_run);
+        printf("\n");
     } else if (!old) {
         printf("\nit ran: no earlier execution of %s in pipeline %s "
                "succeeded to compare with\n", o->step, run->pipeline);

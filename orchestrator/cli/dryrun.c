@@ -93,7 +93,13 @@ int kiln_cli_dry_run(const kiln_pipeline *p, const char *root,
             off = "it declares no outputs to restore";
         if (kiln_key_preview(&doc, key, store, p, st, workdir, environ,
                              n_params, params, &err) != 0) {
-            printf("  %-22s would run: %s\n", st->name, err.msg);
+            /* A model it reads is not there: the step could not start
+             * (unless a step before it, which runs, registers it). */
+            if (up_runs)
+                printf("  %-22s would fail unless %s (which runs first) "
+                       "changes this: %s\n", st->name, up_runs, err.msg);
+            else
+                printf("  %-22s would fail: %s\n", st->name, err.msg);
             v[i] = WOULD_RUN;
         } else if (off) {
             printf("  %-22s would run: %s\n", st->name, off);

@@ -84,6 +84,48 @@ void kiln_key_describe(kiln_buf *out, const json_t *doc)
     }
 }
 
+/* One ingredient that differs, "  LABEL: OLD -> NEW". A text of several
+ * lines (a command) shows only its first line in show(), which may be the
+ * same in both: such texts show the first line that differs instead,
+ * "  LABEL, line N: OLD -> NEW", or when only a line's end differs, both
+ * whole (JSON strings). */
+static void diff_line(kiln_buf *out, const char *label, const json_t *a,
+                      const json_t *b)
+{
+    char *x, *y;
+    if (json_is_string(a) && json_is_string(b) &&
+        (strchr(json_string_value(a), '\n') ||
+         strchr(json_string_value(b), '\n'))) {
+        const char *p = json_string_value(a), *q = json_string_value(b);
+        for (size_t line = 1;; line++) {
+            size_t np = strcspn(p, "\n"), nq = strcspn(q, "\n");
+            if (np != nq || memcmp(p, q, np) != 0) {
+                x = *p ? kiln_asprintf("\"%.*s\"", (int)np, p)
+                       : kiln_strdup("(not there)");
+                y = *q ? kiln_asprintf("\"%.*s\"", (int)nq, q)
+                       : kiln_strdup("(not there)");
+                kiln_buf_printf(out, "  %s, line %zu: %s -> %s\n", label,
+                                line, x, y);
+                free(x);
+                free(y);
+                return;
+            }
+            if (!p[np] || !q[nq])
+                break;
+            p += np + 1;
+            q += nq + 1;
+        }
+        x = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+        y = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
+    } else {
+        x = a ? show(a) : kiln_strdup("(not there)");
+        y = b ? show(b) : kiln_strdup("(not there)");
+    }
+    kiln_buf_printf(out, "  %s: %s -> %s\n", label, x, y);
+    free(x);
+    free(y);
+}
+
 static bool same(const json_t *a, const json_t *b)
 {
     if (!a || !b)
@@ -100,12 +142,9 @@ size_t kiln_key_diff(kiln_buf *out, const json_t *old, const json_t *now)
         if (same(a, b))
             continue;
         n++;
-        if (out) {
-            char *x = show(a), *y = show(b);
-            kiln_buf_printf(out, "  %s: %s -> %s\n", scalars[i].label, x, y);
-            free(x);
-            free(y);
-        }
+        if (out)
+            diff_line(out, scalars[i].label, a ? a : json_null(),
+                      b ? b : json_null());
     }
     for (size_t i = 0; i < KILN_ARRAY_SIZE(maps); i++) {
         json_t *a = json_object_get(old, maps[i].field);
@@ -123,12 +162,9 @@ size_t kiln_key_diff(kiln_buf *out, const json_t *old, const json_t *now)
                 continue;
             n++;
             if (out) {
-                char *sx = x ? show(x) : kiln_strdup("(not there)");
-                char *sy = y ? show(y) : kiln_strdup("(not there)");
-                kiln_buf_printf(out, "  %s %s: %s -> %s\n", maps[i].label,
-                                key, sx, sy);
-                free(sx);
-                free(sy);
+                char *label = kiln_asprintf("%s %s", maps[i].label, key);
+                diff_line(out, label, x, y);
+                free(label);
             }
         }
         json_decref(keys);
@@ -171,8 +207,18 @@ int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
         kiln_registry_pin pin;
         char *ref = m->alias ? kiln_asprintf("%s@%s", m->name, m->alias)
                              : kiln_asprintf("%s:%d", m->name, m->version);
-        rc = kiln_registry_resolve(&pin, store, m->name, m->alias,
-                                   m->version, err);
+        /* No records yet (a first dry run): no model is registered. */
+        if (!store) {
+            memset(&pin, 0, sizeof(pin));
+            rc = m->alias
+                ? kiln_err_set(err, KILN_ENOTFOUND, "model %s has no alias "
+                               "%s", m->name, m->alias)
+                : kiln_err_set(err, KILN_ENOTFOUND, "model %s has no "
+                               "version %d", m->name, m->version);
+        } else {
+            rc = kiln_registry_resolve(&pin, store, m->name, m->alias,
+                                       m->version, err);
+        }
         if (rc == 0)
             json_object_set_new(models, ref, json_pack(
                 "{s:i, s:s}", "version", pin.version, "sha256", pin.sha256));
