@@ -112,8 +112,9 @@ typedef struct kiln_model_ref {
     const char *name;       /* a model name, as a step name */
     const char *alias;      /* NULL when pinned by version */
     int version;            /* 0 when by alias */
-    bool optional;          /* "churn@production?": the step runs without
-                               it while the alias does not exist yet */
+    bool optional;          /* "churn@production?" ("churn:3?"): the step
+                               runs without it while the alias (version)
+                               does not exist */
     kiln_pos pos;           /* where the item was written */
 } kiln_model_ref;
 

@@ -222,11 +222,11 @@ int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
         if (rc == 0)
             json_object_set_new(models, ref, json_pack(
                 "{s:i, s:s}", "version", pin.version, "sha256", pin.sha256));
-        else if (rc == KILN_ENOTFOUND && m->optional && m->alias)
+        else if (rc == KILN_ENOTFOUND && m->optional)
             json_object_set_new(models, ref, json_null());
         kiln_registry_pin_dispose(&pin);
         free(ref);
-        if (rc != 0 && !(rc == KILN_ENOTFOUND && m->optional && m->alias)) {
+        if (rc != 0 && !(rc == KILN_ENOTFOUND && m->optional)) {
             json_decref(models);
             json_decref(env);
             return rc;

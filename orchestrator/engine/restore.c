@@ -218,7 +218,7 @@ static int resolve_models(cache_job *j, step_rt *s, kiln_err *err)
         }
         rc = kiln_registry_resolve(&u->pin, store, m->name, alias, version,
                                    err);
-        if (rc == KILN_ENOTFOUND && m->optional && version == 0) {
+        if (rc == KILN_ENOTFOUND && m->optional && !pinned) {
             memset(err, 0, sizeof(*err));
             rc = 0;
             json_object_set_new(j->models, u->ref, json_null());
