@@ -56,8 +56,8 @@ void kiln_web__get_runs(kiln_web_route_ctx *c)
     doc = json_pack("{s:o}", "runs", rows);
     /* The next page, when this one is full. */
     if (n == (size_t)limit)
-        json_object_set_new(doc, "next_before", json_object_get(
-            json_array_get(rows, n - 1), "id"));
+        json_object_set(doc, "next_before", json_object_get(
+            json_array_get(rows, n - 1), "id")); /* borrowed: a new ref */
     kiln_web__reply(c, 200, doc);
 }
 
