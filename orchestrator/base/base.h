@@ -152,6 +152,9 @@ char *kiln_path_dirname(const char *path);
 char *kiln_path_absolute(const char *path); /* does not need to exist */
 /* mkdir -p; returns 0 or a KILN_ERROR with the path in err. */
 int kiln_mkdir_p(const char *path, kiln_err *err);
+/* rm -rf: a file, or a directory and what is in it (read-only ones too);
+ * nothing there is fine. */
+void kiln_remove_tree(const char *path);
 /* Read a whole file (at most max bytes) into a malloc'd NUL-terminated
  * buffer. */
 int kiln_read_file(char **out, size_t *len, const char *path, size_t max,

@@ -2,6 +2,7 @@
 #include "base/base.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,6 +115,40 @@ char *kiln_path_absolute(const char *path)
     if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
         return kiln_strdup(path);
     return kiln_path_join(cwd, path);
+}
+
+static int writable_entry(const char *path, const struct stat *st, int type,
+                          struct FTW *ftw)
+{
+    (void)ftw;
+    if (type == FTW_D)
+        chmod(path, (st->st_mode & 07777) | S_IRWXU);
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (type == FTW_DP)
+        return rmdir(path) != 0 && errno != ENOENT;
+    return unlink(path) != 0 && errno != ENOENT;
+}
+
+void kiln_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (!S_ISDIR(st.st_mode)) {
+        unlink(path);
+        return;
+    }
+    /* A read-only directory's entries cannot be removed: open them up
+     * first (kiln's model copies are read-only). */
+    nftw(path, writable_entry, 16, FTW_PHYS);
+    nftw(path, remove_entry, 16, FTW_PHYS | FTW_DEPTH);
 }
 
 int kiln_mkdir_p(const char *path, kiln_err *err)

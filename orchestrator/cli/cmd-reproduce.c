@@ -100,12 +100,7 @@ static int restore_input(kiln_store *store, const char *objects,
         rc = kiln_cache_restore(objects, dir, 1, rel, sha, err);
     } else if ((rc = kiln_store_tree_files(store, &files, a->sha256,
                                            err)) == 0 && files.n) {
-        char *rm = kiln_asprintf("rm -rf '%s'", dest);
-        if (system(rm) != 0) {
-            /* restore below fails clearly if the directory is in the
-             * way */
-        }
-        free(rm);
+        kiln_remove_tree(dest); /* exactly the recorded files */
         rc = kiln_cache_restore(objects, dest, files.n, files.rel,
                                 files.sha256, err);
     } else if (rc == 0) {

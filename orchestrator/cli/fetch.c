@@ -2,7 +2,6 @@
 #include "cli/fetch.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,39 +15,6 @@ char *kiln_fetch_target(const char *to)
     while (len > 1 && t[len - 1] == '/')
         t[--len] = '\0';
     return t;
-}
-
-static int writable_entry(const char *path, const struct stat *st, int type,
-                          struct FTW *ftw)
-{
-    (void)ftw;
-    if (type == FTW_D)
-        chmod(path, (st->st_mode & 07777) | S_IRWXU);
-    return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (type == FTW_DP)
-        return rmdir(path) != 0 && errno != ENOENT;
-    return unlink(path) != 0 && errno != ENOENT;
-}
-
-/* rm -rf path (a file or a directory, read-only ones too). */
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (!S_ISDIR(st.st_mode)) {
-        unlink(path);
-        return;
-    }
-    nftw(path, writable_entry, 16, FTW_PHYS);
-    nftw(path, remove_entry, 16, FTW_PHYS | FTW_DEPTH);
 }
 
 /* A hidden sibling of to named for this process and what it is for. */
@@ -90,7 +56,7 @@ int kiln_fetch_begin(char **tmp, const char *to, bool is_dir, bool force,
     if (rc != 0)
         return rc;
     *tmp = sibling(to, "new");
-    remove_tree(*tmp);
+    kiln_remove_tree(*tmp);
     return 0;
 }
 
@@ -107,7 +73,7 @@ int kiln_fetch_finish(char *tmp, const char *to, bool is_dir, int rc,
          * old one aside first, and put it back when the new one cannot
          * take its place. */
         old = sibling(to, "old");
-        remove_tree(old);
+        kiln_remove_tree(old);
         if (rename(to, old) != 0) {
             rc = kiln_err_set_os(err, "cannot replace %s", to);
             goto out;
@@ -120,10 +86,10 @@ int kiln_fetch_finish(char *tmp, const char *to, bool is_dir, int rc,
         goto out;
     }
     if (old)
-        remove_tree(old);
+        kiln_remove_tree(old);
 out:
     if (rc != 0)
-        remove_tree(tmp);
+        kiln_remove_tree(tmp);
     free(old);
     free(tmp);
     return rc;

@@ -215,25 +215,9 @@ static void hash_done(uv_work_t *req, int status)
                  kiln_buf_cstr(&b));
         kiln_buf_dispose(&b);
     } else {
-        size_t n = j->in.n + j->out.n + s->n_pins, k = 0;
-        kiln_artifact_rec *recs = kiln_calloc(n ? n : 1, sizeof(*recs));
-        for (size_t i = 0; i < j->in.n; i++, k++) {
-            recs[k].path = j->in.items[i].path;
-            recs[k].sha256 = j->in.items[i].sha256;
-            recs[k].size = j->in.items[i].size;
-            recs[k].is_dir = j->in.items[i].is_dir;
-            recs[k].type = "file";
-        }
-        for (size_t i = 0; i < j->out.n; i++, k++) {
-            recs[k].path = j->out.items[i].path;
-            recs[k].sha256 = j->out.items[i].sha256;
-            recs[k].size = j->out.items[i].size;
-            recs[k].is_dir = j->out.items[i].is_dir;
-            recs[k].type = kiln_artifact_type_of(st, s->workdir,
-                                                 j->out.items[i].path);
-            recs[k].output = true;
-        }
-        k += kiln_engine__model_recs(s, recs + k);
+        size_t n;
+        kiln_artifact_rec *recs = kiln_engine__artifact_recs(s, &j->in,
+                                                             &j->out, &n);
         kiln_engine__record_trees(run, &j->out, j->cached ? &j->files
                                                           : &j->reg_files,
                                   s->workdir);

@@ -212,9 +212,13 @@ bool kiln_engine__needs_prepare(step_rt *s);
  * environment captures, its inputs hashed (and kept), its key; then the
  * cache looked up when it may be. */
 void kiln_engine__prepare(step_rt *s);
-/* The model versions s read, as input artifact records (recs has room
- * for s->n_pins); returns how many were written. */
-size_t kiln_engine__model_recs(step_rt *s, kiln_artifact_rec *recs);
+/* The artifact records of an execution of s: the inputs it read, the
+ * model versions it read (models:), the outputs it made, typed by what
+ * declared them; *n of them (free the array; the strings are borrowed). */
+kiln_artifact_rec *kiln_engine__artifact_recs(step_rt *s,
+                                              const kiln_artifact_list *in,
+                                              const kiln_artifact_list *out,
+                                              size_t *n);
 /* Record the files of each directory in list kept in the object store
  * (files, relative to workdir), by the directory's hash. */
 struct kiln_cache_files;

@@ -60,25 +60,6 @@ void kiln_registry_pin_dispose(kiln_registry_pin *pin)
     memset(pin, 0, sizeof(*pin));
 }
 
-static int rm_entry(const char *path, const struct stat *st, int type,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (type == FTW_DP)
-        return rmdir(path) != 0 && errno != ENOENT;
-    return unlink(path) != 0 && errno != ENOENT;
-}
-
-static int chmod_entry(const char *path, const struct stat *st, int type,
-                       struct FTW *ftw)
-{
-    (void)ftw;
-    if (type == FTW_D || type == FTW_DP)
-        chmod(path, (st->st_mode & 07777) | S_IWUSR | S_IXUSR);
-    return 0;
-}
-
 static int readonly_entry(const char *path, const struct stat *st, int type,
                           struct FTW *ftw)
 {
@@ -87,13 +68,6 @@ static int readonly_entry(const char *path, const struct stat *st, int type,
                                                    S_IWOTH));
     (void)type;
     return 0;
-}
-
-/* rm -rf, read-only directories included. */
-static void remove_tree(const char *path)
-{
-    nftw(path, chmod_entry, 16, FTW_PHYS);
-    nftw(path, rm_entry, 16, FTW_PHYS | FTW_DEPTH);
 }
 
 /* The files of pin as (relative to dir, hash) lists. */
@@ -228,7 +202,7 @@ int kiln_registry_materialise(char **out, const char *state_dir,
         goto done;
     tmp = kiln_asprintf("%s.tmp.%d.%lx", vdir, (int)getpid(),
                         (unsigned long)(uintptr_t)&rc);
-    remove_tree(tmp);
+    kiln_remove_tree(tmp);
     {
         char *tmp_root = pin->is_dir ? kiln_path_join(tmp, pin->basename)
                                      : kiln_strdup(tmp);
@@ -242,7 +216,7 @@ int kiln_registry_materialise(char **out, const char *state_dir,
     if (rc != 0) {
         char why[sizeof(err->msg)];
         snprintf(why, sizeof(why), "%s", err->msg);
-        remove_tree(tmp);
+        kiln_remove_tree(tmp);
         kiln_err_set(err, rc, "version %d of model %s: %s", pin->version,
                      pin->name, why);
         goto done;
@@ -255,11 +229,11 @@ int kiln_registry_materialise(char **out, const char *state_dir,
     } else if (access(vdir, F_OK) == 0) {
         char *old = kiln_asprintf("%s.old.%d", vdir, (int)getpid());
         if (rename(vdir, old) == 0)
-            remove_tree(old);
+            kiln_remove_tree(old);
         free(old);
     }
     if (rename(tmp, vdir) != 0)
-        remove_tree(tmp);
+        kiln_remove_tree(tmp);
 stamp:
     free(want);
     want = stamp_of(root, n, rel);

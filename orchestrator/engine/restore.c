@@ -345,27 +345,12 @@ static void restore_done(uv_work_t *req, int status)
         }
     } else {
         const kiln_artifact_list *in = s->cache_key[0] ? &s->inputs : &j->in;
-        size_t n = in->n + j->out.n + s->n_pins, k = 0;
-        kiln_artifact_rec *recs = kiln_calloc(n ? n : 1, sizeof(*recs));
+        size_t n;
+        kiln_artifact_rec *recs = kiln_engine__artifact_recs(s, in, &j->out,
+                                                             &n);
         char why[120];
         snprintf(why, sizeof(why), "cached from run %lld",
                  (long long)j->hit.run_id);
-        for (size_t i = 0; i < in->n; i++, k++) {
-            recs[k].path = in->items[i].path;
-            recs[k].sha256 = in->items[i].sha256;
-            recs[k].size = in->items[i].size;
-            recs[k].type = "file";
-        }
-        k += kiln_engine__model_recs(s, recs + k);
-        for (size_t i = 0; i < j->out.n; i++, k++) {
-            recs[k].path = j->out.items[i].path;
-            recs[k].sha256 = j->out.items[i].sha256;
-            recs[k].size = j->out.items[i].size;
-            recs[k].is_dir = j->out.items[i].is_dir;
-            recs[k].type = kiln_artifact_type_of(st, s->workdir,
-                                                 j->out.items[i].path);
-            recs[k].output = true;
-        }
         kiln_crash_point("restored");
         kiln_engine__tx_begin(run);
         if (record_unrun(s, "cache", why, &err) != 0 ||
@@ -415,14 +400,9 @@ void kiln_engine__record_trees(kiln_run *run,
     }
 }
 
-void kiln_engine__record_key(step_rt *s)
+static void drop_captures(step_rt *s)
 {
-    kiln_run *run = s->run;
-    kiln_err err = KILN_ERR_INIT;
     for (size_t i = 0; i < s->n_captures; i++) {
-        if (kiln_store_capture_put(run->eng->store, s->capture_sha[i],
-                                   s->capture_text[i], &err) != 0)
-            kiln_engine__store_failed(run, &err);
         free(s->capture_sha[i]);
         free(s->capture_text[i]);
     }
@@ -430,23 +410,60 @@ void kiln_engine__record_key(step_rt *s)
     free(s->capture_text);
     s->capture_sha = s->capture_text = NULL;
     s->n_captures = 0;
+}
+
+void kiln_engine__record_key(step_rt *s)
+{
+    kiln_run *run = s->run;
+    kiln_err err = KILN_ERR_INIT;
+    for (size_t i = 0; i < s->n_captures; i++)
+        if (kiln_store_capture_put(run->eng->store, s->capture_sha[i],
+                                   s->capture_text[i], &err) != 0)
+            kiln_engine__store_failed(run, &err);
+    drop_captures(s);
     if (s->key_doc &&
         kiln_store_key_doc_set(run->eng->store, s->exec_id, s->key_doc,
                                &err) != 0)
         kiln_engine__store_failed(run, &err);
 }
 
-size_t kiln_engine__model_recs(step_rt *s, kiln_artifact_rec *recs)
+/* One artifact record of list item a. */
+static void rec_of(kiln_artifact_rec *r, const kiln_artifact *a,
+                   const char *type, bool output)
 {
-    for (size_t i = 0; i < s->n_pins; i++) {
-        memset(&recs[i], 0, sizeof(recs[i]));
-        recs[i].path = s->pins[i].path;
-        recs[i].sha256 = s->pins[i].sha256;
-        recs[i].size = s->pins[i].size;
-        recs[i].is_dir = s->pins[i].is_dir;
-        recs[i].type = "model";
+    r->path = a->path;
+    r->sha256 = a->sha256;
+    r->size = a->size;
+    r->is_dir = a->is_dir;
+    r->type = type;
+    r->output = output;
+}
+
+kiln_artifact_rec *kiln_engine__artifact_recs(step_rt *s,
+                                              const kiln_artifact_list *in,
+                                              const kiln_artifact_list *out,
+                                              size_t *n)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    kiln_artifact_rec *recs;
+    size_t k = 0;
+
+    *n = in->n + out->n + s->n_pins;
+    recs = kiln_calloc(*n ? *n : 1, sizeof(*recs));
+    for (size_t i = 0; i < in->n; i++)
+        rec_of(&recs[k++], &in->items[i], "file", false);
+    for (size_t i = 0; i < s->n_pins; i++, k++) {
+        recs[k].path = s->pins[i].path;
+        recs[k].sha256 = s->pins[i].sha256;
+        recs[k].size = s->pins[i].size;
+        recs[k].is_dir = s->pins[i].is_dir;
+        recs[k].type = "model";
     }
-    return s->n_pins;
+    for (size_t i = 0; i < out->n; i++)
+        rec_of(&recs[k++], &out->items[i],
+               kiln_artifact_type_of(st, s->workdir, out->items[i].path),
+               true);
+    return recs;
 }
 
 void kiln_engine__prepared_dispose(step_rt *s)
@@ -456,14 +473,7 @@ void kiln_engine__prepared_dispose(step_rt *s)
     free(s->pins);
     s->pins = NULL;
     s->n_pins = 0;
-    for (size_t i = 0; i < s->n_captures; i++) {
-        free(s->capture_sha[i]);
-        free(s->capture_text[i]);
-    }
-    free(s->capture_sha);
-    free(s->capture_text);
-    s->capture_sha = s->capture_text = NULL;
-    s->n_captures = 0;
+    drop_captures(s);
     kiln_env_dispose(&s->model_env);
     free(s->key_doc);
     s->key_doc = NULL;

@@ -69,7 +69,6 @@ int kiln_store_cache_lookup(kiln_store *st, kiln_cache_entry *out,
         st, err, what, SQL_LOOKUP, "sss", key,
         kiln_exec_state_name(KILN_EXEC_SUCCEEDED),
         kiln_exec_state_name(KILN_EXEC_CACHED));
-    size_t cap = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -87,17 +86,8 @@ int kiln_store_cache_lookup(kiln_store *st, kiln_cache_entry *out,
     if (!(s = kiln_store__query(st, err, what, SQL_OUTPUTS, "I",
                                 out->exec_id)))
         return KILN_ERROR;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 8;
-            out->rel = kiln_realloc(out->rel, cap * sizeof(char *));
-            out->sha256 = kiln_realloc(out->sha256, cap * sizeof(char *));
-        }
-        out->rel[out->n] = kiln_store__dup(s, 0);
-        out->sha256[out->n] = kiln_store__dup(s, 1);
-        out->n++;
-    }
-    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
+    if ((rc = kiln_store__file_rows(st, s, &out->n, &out->rel, &out->sha256,
+                                    err, what)) != 0)
         kiln_cache_entry_dispose(out);
     return rc;
 }

@@ -74,6 +74,12 @@ int kiln_store__rows(kiln_store *st, void *out, size_t *n, size_t elem,
                      const char *what, const char *sql, const char *fmt,
                      ...);
 
+/* Step s's rows of (relative path, hash) onto *rel and *sha (*n of them;
+ * objects.c), then end it. */
+int kiln_store__file_rows(kiln_store *st, sqlite3_stmt *s, size_t *n,
+                          char ***rel, char ***sha, kiln_err *err,
+                          const char *what);
+
 /* Transactions (store.c); kiln_store_begin() and friends are these. */
 int kiln_store__begin(kiln_store *st, kiln_err *err, const char *what);
 int kiln_store__commit(kiln_store *st, kiln_err *err, const char *what);

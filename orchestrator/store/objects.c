@@ -64,28 +64,37 @@ int kiln_store_tree_record(kiln_store *st, const char *tree, size_t n,
     return kiln_store__commit(st, err, what);
 }
 
+int kiln_store__file_rows(kiln_store *st, sqlite3_stmt *s, size_t *n,
+                          char ***rel, char ***sha, kiln_err *err,
+                          const char *what)
+{
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *rel = kiln_realloc(*rel, cap * sizeof(char *));
+            *sha = kiln_realloc(*sha, cap * sizeof(char *));
+        }
+        (*rel)[*n] = kiln_store__dup(s, 0);
+        (*sha)[*n] = kiln_store__dup(s, 1);
+        (*n)++;
+    }
+    return kiln_store__end(st, s, rc, err, what);
+}
+
 int kiln_store_tree_files(kiln_store *st, kiln_file_list *out,
                           const char *tree, kiln_err *err)
 {
     const char *what = "reading a directory's files";
     sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_TREE_GET, "s",
                                         tree);
-    size_t cap = 0;
     int rc;
     memset(out, 0, sizeof(*out));
     if (!s)
         return KILN_ERROR;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 8;
-            out->rel = kiln_realloc(out->rel, cap * sizeof(char *));
-            out->sha256 = kiln_realloc(out->sha256, cap * sizeof(char *));
-        }
-        out->rel[out->n] = kiln_store__dup(s, 0);
-        out->sha256[out->n] = kiln_store__dup(s, 1);
-        out->n++;
-    }
-    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
+    if ((rc = kiln_store__file_rows(st, s, &out->n, &out->rel, &out->sha256,
+                                    err, what)) != 0)
         kiln_file_list_dispose(out);
     return rc;
 }

@@ -55,6 +55,15 @@ pipeline() { cat >"$T/$1.yaml"; }
 
 now_ms() { date +%s%3N; }
 
+# git_identity: tests that make repositories: skip without git; commits by
+# a fixed author; no user or system configuration.
+git_identity() {
+    command -v git >/dev/null || exit 77
+    export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
+    export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
+    export HOME=$T GIT_CONFIG_NOSYSTEM=1
+}
+
 # serve LOG ARGS...: start kiln serve on the test's state in the
 # background, appending to $T/LOG; $daemon is its pid.
 serve() {

@@ -8,9 +8,7 @@ rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" "$T/churn/serving" "
 cd "$T/churn"
 # In a repository, as a user's project is: runs are pinned to a commit
 # (kiln reproduce checks it out again).
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
-export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
-export HOME=$T GIT_CONFIG_NOSYSTEM=1
+git_identity
 git -c init.defaultBranch=main init -q .
 printf 'data/\nmodels/\nreports/\nserving/\nincoming/\n__pycache__/\n*.log\n' > .gitignore
 git add -A && git commit -qm churn

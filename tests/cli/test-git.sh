@@ -3,9 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v git >/dev/null || exit 77
 unset KILN_STATE
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
-export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
-export HOME=$T GIT_CONFIG_NOSYSTEM=1
+git_identity
 R=$T/repo
 mkdir -p "$R/ml"
 cd "$R"

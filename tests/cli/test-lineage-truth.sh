@@ -6,10 +6,7 @@
 # a later run's); MODEL:VERSION and MODEL@ALIAS start from the run that
 # registered the version.
 . "$(dirname "$0")/lib.sh"
-command -v git >/dev/null || exit 77
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
-export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
-export HOME=$T GIT_CONFIG_NOSYSTEM=1
+git_identity
 R=$T/repo
 mkdir -p "$R"
 cd "$R"

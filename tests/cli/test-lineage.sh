@@ -1,10 +1,7 @@
 # Artifacts and lineage: outputs and inputs are hashed and linked to the
 # executions that made and used them, across runs.
 . "$(dirname "$0")/lib.sh"
-command -v git >/dev/null || exit 77
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
-export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
-export HOME=$T GIT_CONFIG_NOSYSTEM=1
+git_identity
 R=$T/repo
 mkdir -p "$R"
 cd "$R"

@@ -1,10 +1,7 @@
 # kiln reproduce: a run re-executed as recorded (commit, params, model
 # versions, inputs by hash) in a scratch tree, its outputs compared.
 . "$(dirname "$0")/lib.sh"
-command -v git >/dev/null || exit 77
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
-export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
-export HOME=$T GIT_CONFIG_NOSYSTEM=1
+git_identity
 R=$T/repo
 mkdir -p "$R/raw"
 cd "$R"
