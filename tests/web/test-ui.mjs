@@ -4,6 +4,9 @@
 //   KILN_TEST_TOKEN   its API token
 //   KILN_WEB_SHOTS    where screenshots go
 //   CHROMIUM          the browser (/usr/bin/chromium)
+//   KILN_REPRO_COMMITS  with git: the commits of runs 1 and 2 of "repro"
+//                     (they made the same model.txt; run 3 other bytes;
+//                     run 4 reproduces run 1)
 // Any page error or console error fails the test, except the one 401 the
 // wrong-token check asks for.
 import { chromium } from 'playwright-core';
@@ -54,6 +57,52 @@ async function shot(name, full = true) {
       t.remove();
   });
   await page.screenshot({ path: shots + '/' + name + '.png', fullPage: full });
+}
+
+/* What at this width is cut off (wider than the window, or scrolled
+ * within a panel) or overlaps in a page's head: [] when nothing. */
+async function badLayout() {
+  return page.evaluate(() => {
+    const out = [], W = document.documentElement.clientWidth;
+    const name = (e) => e.tagName.toLowerCase() +
+      (e.className && typeof e.className === 'string'
+          ? '.' + e.className.trim().split(/\s+/).join('.') : '') +
+      (e.textContent ? ' "' + e.textContent.trim().slice(0, 30) + '"' : '');
+    if (document.documentElement.scrollWidth > W)
+      out.push('the page is ' + document.documentElement.scrollWidth +
+               ' px wide');
+    for (const e of document.querySelectorAll('main *')) {
+      const r = e.getBoundingClientRect();
+      if (r.width && (r.right > W + 0.5 || r.left < -0.5))
+        out.push(name(e) + ' spans ' + Math.round(r.left) + '..' +
+                 Math.round(r.right));
+    }
+    for (const e of document.querySelectorAll('main .panel, main .graph'))
+      if (e.scrollWidth > e.clientWidth + 1)
+        out.push(name(e) + ' scrolls: ' + e.scrollWidth + ' > ' +
+                 e.clientWidth);
+    for (const head of document.querySelectorAll('.page-head')) {
+      const kids = [...head.querySelectorAll('.titles > *, .actions > *')];
+      for (let i = 0; i < kids.length; i++)
+        for (let j = i + 1; j < kids.length; j++) {
+          const a = kids[i].getBoundingClientRect();
+          const b = kids[j].getBoundingClientRect();
+          if (a.width && b.width && a.left < b.right - 0.5 &&
+              b.left < a.right - 0.5 && a.top < b.bottom - 0.5 &&
+              b.top < a.bottom - 0.5)
+            out.push(name(kids[i]) + ' overlaps ' + name(kids[j]));
+        }
+    }
+    return out.slice(0, 8);
+  });
+}
+
+/* The run as the API has it. */
+async function apiGet(path) {
+  const r = await fetch(api(path));
+  if (!r.ok)
+    throw new Error('GET ' + path + ': ' + r.status);
+  return r.json();
 }
 
 async function startRun(params) {
@@ -212,6 +261,162 @@ await step('lineage of the model', async () => {
   lineage = page.url();
 });
 
+// Issue 14's record, made by test-ui.sh before the daemon started:
+// versions known by their hash, the same bytes made by runs 1 and 2 (at
+// commits c1 and c2), run 4 reproducing run 1.
+const commits = (process.env.KILN_REPRO_COMMITS || '').split(' ')
+  .filter(Boolean);
+const repro = commits.length === 2;
+if (!repro)
+  console.log('skipped: the checks of a reproduction (no git)');
+
+/* The 12 digits a hash shows: as wide as 12 characters of its font. */
+async function hashShown(sel) {
+  return page.$eval(sel, (e) => {
+    const probe = document.createElement('code');
+    probe.className = 'hash';
+    probe.style.width = 'auto';
+    probe.textContent = e.textContent.slice(0, 12);
+    e.after(probe);
+    const w = probe.getBoundingClientRect().width;
+    probe.remove();
+    return {text: e.textContent, title: e.title, sha: e.dataset.sha256,
+            width: e.getBoundingClientRect().width, want: w,
+            clipped: e.scrollWidth > e.clientWidth};
+  });
+}
+
+await step('the models view: each version by its hash', async () => {
+  if (!repro)
+    return;
+  const api = (await apiGet('models/repromodel')).versions;
+  await page.goto(url + '#/models');
+  await page.waitForSelector('[data-model="repromodel"] tr[data-version="2"]');
+  ok('two versions', api.length === 2 &&
+     await page.$$eval('[data-model="repromodel"] tbody tr',
+                       (l) => l.length) === 2);
+  ok('their bytes differ', api[0].sha256 !== api[1].sha256);
+  for (const v of api) {
+    const row = `[data-model="repromodel"] tr[data-version="${v.version}"]`;
+    const hs = await hashShown(row + ' code.hash');
+    ok('v' + v.version + ': the whole hash in the element (copying)',
+       hs.text === v.sha256 && hs.sha === v.sha256, hs.text);
+    ok('v' + v.version + ': and in its title', hs.title.includes(v.sha256),
+       hs.title);
+    ok('v' + v.version + ': 12 digits on show',
+       hs.clipped && Math.abs(hs.width - hs.want) < 1.5,
+       hs.width + ' px, 12 digits are ' + hs.want);
+    const text = await page.textContent(row);
+    ok('v' + v.version + ': its run and commit',
+       text.includes('#' + v.run_id) &&
+       text.includes(v.git_commit.slice(0, 10)), text);
+    ok('v' + v.version + ': its lineage as run ' + v.run_id + ' made it',
+       await page.$(row + ` a[href="#/artifacts/${v.artifact_id}?run=` +
+                    `${v.run_id}"]`) !== null);
+  }
+  ok('the alias on v2', (await page.textContent(
+     '[data-model="repromodel"] tr[data-version="2"]')).includes('production'));
+  await page.click('[data-model="repromodel"] tr[data-version="1"] code.hash');
+  ok('a click selects the whole hash',
+     await page.evaluate(() => String(getSelection())) === api[1].sha256);
+  await shot('models-hash');
+});
+
+let sameBytes = 0;
+await step('lineage: bytes made by two runs, each with its commit',
+           async () => {
+  if (!repro)
+    return;
+  const [c1, c2] = commits;
+  await page.goto(url + '#/models');
+  await page.click('[data-model="repromodel"] tr[data-version="1"] ' +
+                   'a[href^="#/artifacts/"]');
+  await page.waitForSelector('.for-run >> text=as run #1 made it');
+  sameBytes = +/#\/artifacts\/(\d+)/.exec(page.url())[1];
+  await page.waitForSelector('ul.producers li[data-run="2"]');
+  const items = await page.$$eval('ul.producers li', (l) => l.map((li) =>
+    [li.dataset.run, li.className, li.textContent]));
+  ok('both producers, newest first', items.map((x) => x[0]).join() === '2,1',
+     JSON.stringify(items));
+  ok('run 1 followed, at its commit', items[1][1] === 'followed' &&
+     items[1][2].includes(c1.slice(0, 10)), JSON.stringify(items[1]));
+  ok('also made by run 2, at its commit', items[0][2].includes(
+     'also made by step make of run #2') &&
+     items[0][2].includes(c2.slice(0, 10)), items[0][2]);
+  ok('a link to run 2', await page.$('ul.producers li[data-run="2"] ' +
+                                     'a[href="#/runs/2/steps/make"]') !== null);
+  ok('the graph follows run 1', await page.$(
+     'svg.dag .node[data-execution][data-run="1"]') !== null &&
+     await page.$('svg.dag .node[data-run="2"]') === null);
+  ok('its node says two made it', (await page.textContent(
+     `svg.dag .node[data-artifact="${sameBytes}"]`)).includes('×2'));
+  ok('the commit below is run 1\'s', (await page.getAttribute(
+     'dl.kv span[title="' + c1 + '"]', 'title')) === c1);
+  await shot('lineage-producers');
+  await page.click('ul.producers li[data-run="2"] a >> text=its lineage');
+  await page.waitForSelector('.for-run >> text=as run #2 made it');
+  await page.waitForSelector('svg.dag .node[data-execution][data-run="2"]');
+  ok('now run 2\'s commit', await page.$('dl.kv span[title="' + c2 + '"]')
+     !== null);
+  await page.click('.for-run a');
+  await page.waitForFunction(() => !/run=/.test(location.hash));
+  await page.waitForSelector('ul.producers li.followed[data-run="2"]');
+});
+
+await step('a run\'s artifact opens its lineage for that run', async () => {
+  if (!repro)
+    return;
+  await page.goto(url + '#/runs/1');
+  const link = `table.artifacts tr[data-artifact="${sameBytes}"] ` +
+               'a >> text=lineage';
+  await page.waitForSelector(link);
+  ok('the types: model, metrics, file',
+     await page.$('table.artifacts .tag.ty-model[data-type="model"]') !== null &&
+     await page.$('table.artifacts .tag.ty-metrics') !== null);
+  await page.click(link);
+  await page.waitForSelector('.for-run >> text=as run #1 made it');
+  ok('?run=1 in the address', /[?&]run=1(&|$)/.test(page.url()), page.url());
+  await page.click('.seg button >> text=What used it');
+  await page.waitForSelector('.for-run >> text=only the steps of run #1');
+  await page.waitForSelector('svg.dag .node[data-execution]');
+  const runs = await page.$$eval('svg.dag .node[data-execution]',
+                                 (l) => [...new Set(l.map((n) => n.dataset.run))]);
+  ok('only run 1 read it', runs.join() === '1', runs.join());
+});
+
+await step('the reproduction\'s run page', async () => {
+  if (!repro)
+    return;
+  await page.goto(url + '#/runs/4');
+  await page.waitForSelector('.note-box.repro');
+  ok('the head says it reproduces run #1, linked',
+     (await page.textContent('.page-head .sub a[data-trigger-run="1"]')) ===
+     'reproduces run #1' &&
+     await page.getAttribute('.page-head .sub a[data-trigger-run="1"]',
+                             'href') === '#/runs/1');
+  const note = await page.textContent('.note-box.repro');
+  ok('the note says what a reproduction is',
+     note.includes('Reproduces run #1') && note.includes('nothing served ' +
+                                                          'from the cache'),
+     note);
+  ok('and how its outputs compare', note.includes('2 the same bytes, ' +
+                                                  '0 other bytes'), note);
+  ok('each output compared', await page.$$eval(
+     'table.artifacts td[data-same="true"]', (l) => l.length) === 2);
+  ok('the details link the original', await page.$(
+     'dl.kv a[data-trigger-run="1"][href="#/runs/1"]') !== null);
+  const why = await page.textContent('.step-notes li[data-steps="ship"]');
+  ok('why the deploy step did not run, under the graph',
+     why.includes('skipped') && why.includes('side effects are off'), why);
+  await page.click('svg.dag .node[data-step="ship"]');
+  await page.waitForSelector('pre.log >> text=side effects are off');
+  ok('the runs list says so too', (await (await fetch(api('runs?pipeline=' +
+     'repro'))).json()).runs.find((r) => r.id === 4).trigger === 'reproduce');
+  await shot('reproduction');
+  await page.click('.note-box.repro a');
+  await page.waitForSelector('h1 >> text=Run #1');
+});
+
 await step('the runs page', async () => {
   await page.goto(url + '#/runs');
   await page.waitForSelector(`.runs tr[data-run="${first}"]`);
@@ -276,6 +481,20 @@ await step('the pages at 400 px', async () => {
     await page.goto(lineage);
     await page.waitForSelector('svg.dag .node[data-execution]');
     await shot('narrow-lineage');
+  }
+  // Issue 14's views: nothing wider than the screen, nothing overlapping.
+  const checked = repro ? [
+    ['models-hash', '#/models', '[data-model="repromodel"] code.hash'],
+    ['lineage-producers', `#/artifacts/${sameBytes}?direction=up&run=1`,
+     'ul.producers li[data-run="2"]'],
+    ['reproduction', '#/runs/4', '.step-notes li[data-steps="ship"]'],
+  ] : [];
+  for (const [name, hash, sel] of checked) {
+    await page.goto(url + hash);
+    await page.waitForSelector(sel);
+    await shot('narrow-' + name);
+    const bad = await badLayout();
+    ok('at 400 px, ' + name + ' fits', bad.length === 0, bad.join('; '));
   }
   await page.setViewportSize({ width: 1400, height: 900 });
 });

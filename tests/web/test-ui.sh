@@ -1,6 +1,7 @@
 # The status page in a real browser: Debian's chromium driven by
 # playwright-core (tests/web/test-ui.mjs) against a kiln serve started
-# here. Needs /usr/bin/chromium, node and `npm ci` in tests/web
+# here, with runs of a pipeline in a Git repo made first (model versions
+# by hash, bytes made by two runs, a reproduction). Needs /usr/bin/chromium, node and `npm ci` in tests/web
 # (contrib/deps.sh and contrib/test.sh do both); skipped without them.
 # Screenshots go to $KILN_WEB_SHOTS (build/tests/web/screenshots).
 . "$(dirname "$0")/../cli/lib.sh"
@@ -66,7 +67,69 @@ steps:
     when: params.acc >= 0.95
     run: echo deployed
 YAML
-serve serve.log --token-file "$T/token" "$T/webtest.yaml"
+
+# What issue 14 recorded, made before the daemon starts: in a Git repo,
+# "repro" makes model.txt with the same bytes at two commits (runs 1 and
+# 2: one artifact, two producers, one model version) and other bytes in
+# run 3 (version 2); run 4 is `kiln reproduce 1` (its deploy step skipped:
+# side effects are off). evaluate's score.json is a metrics artifact.
+repro=()
+if command -v git >/dev/null; then
+    export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
+    export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
+    export HOME=$T GIT_CONFIG_NOSYSTEM=1
+    R=$T/repo
+    mkdir -p "$R"
+    (cd "$R" && git -c init.defaultBranch=main init -q .)
+    cat > "$R/repro.yaml" <<'YAML'
+pipeline: repro
+description: the same model bytes at two commits, then a reproduction
+params: {n: 1}
+steps:
+  make:
+    kind: train
+    run: printf 'model %s\n' "$KILN_PARAM_N" > model.txt
+    outputs: [model.txt]
+    cache: false
+    register: {model: repromodel, path: model.txt, alias: production}
+  evaluate:
+    kind: evaluate
+    needs: [make]
+    run: |
+      printf '{"size": %s}' "$(wc -c < model.txt)" > score.json
+    inputs: [model.txt]
+    outputs: [score.json]
+    metrics: score.json
+    cache: false
+  ship:
+    kind: deploy
+    needs: [evaluate]
+    run: echo shipped
+YAML
+    printf 'model.txt\nscore.json\n' > "$R/.gitignore"
+    echo one > "$R/notes.txt"
+    (cd "$R" && git add -A && git commit -qm one)
+    c1=$(git -C "$R" rev-parse HEAD)
+    (cd "$R" && "$KILN" run repro.yaml) >"$T/repro.log" 2>&1
+    eq "repro run 1" 0 "$?"
+    echo two > "$R/notes.txt"
+    (cd "$R" && git commit -qam two)
+    c2=$(git -C "$R" rev-parse HEAD)
+    (cd "$R" && "$KILN" run repro.yaml) >>"$T/repro.log" 2>&1
+    eq "repro run 2: the same bytes at another commit" 0 "$?"
+    (cd "$R" && "$KILN" run repro.yaml --param n=2) >>"$T/repro.log" 2>&1
+    eq "repro run 3: other bytes" 0 "$?"
+    (cd "$R" && "$KILN" reproduce 1) >>"$T/repro.log" 2>&1
+    eq "run 4 reproduces run 1, identical" 0 "$?"
+    eq "two versions" "1:1 2:3" "$(q "select group_concat(version || ':' || run_id, ' ') from (select * from models where name = 'repromodel' order by version)")"
+    eq "run 4 is the reproduction" "reproduce 1" "$(q "select trigger || ' ' || reproduces from runs where id = 4")"
+    repro=("$R/repro.yaml")
+    export KILN_REPRO_COMMITS="$c1 $c2"
+else
+    echo "no git: the checks of a reproduction are left out"
+fi
+
+serve serve.log --token-file "$T/token" "$T/webtest.yaml" "${repro[@]}"
 wait_for "the daemon's URL" 10 'test -s "$KILN_STATE/web.url"'
 url=$(web_url)
 

@@ -20,9 +20,27 @@ export function triggerText(r, long) {
     return 'schedule ' + i.schedule + (long && i.due ? ', due ' + i.due : '');
   if (r.trigger === 'retry' && i.retry_of)
     return 'retry of #' + i.retry_of;
+  if (r.trigger === 'reproduce' && i.reproduces)
+    return (long ? 'reproduces run #' : 'reproduces #') + i.reproduces;
   if (long && i.reason)
     return r.trigger + ': ' + i.reason;
   return r.trigger || '—';
+}
+
+/* The run a run's trigger names (a retry's or a reproduction's
+ * original), or 0. */
+export function triggerRun(r) {
+  const i = r.trigger_info || {};
+  return (r.trigger === 'retry' && +i.retry_of) ||
+         (r.trigger === 'reproduce' && +i.reproduces) || 0;
+}
+
+/* What started a run, linking to the run it names. */
+export function triggerEl(r, long) {
+  const n = triggerRun(r);
+  return n ? h('a', {href: runHref(n), 'data-trigger-run': n},
+               triggerText(r, long))
+           : triggerText(r, long);
 }
 
 export function runsTable(runs, withPipeline) {
@@ -41,7 +59,7 @@ export function runsTable(runs, withPipeline) {
       withPipeline ? h('td', null, h('a', {href: pipeHref(r.pipeline)},
                                      r.pipeline)) : null,
       h('td', null, runBadge(r)),
-      h('td', null, triggerText(r)),
+      h('td', null, triggerEl(r)),
       h('td', {class: 'nowrap'}, r.started_at ? agoEl(r.started_at)
                                               : agoEl(r.created_at, 'muted')),
       h('td', {class: 'num'}, dur(runTime(r))),

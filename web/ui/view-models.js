@@ -1,12 +1,13 @@
 /*
  * view-models.js: #/models and #/models/NAME, the model registry: each
- * model's versions, with their aliases, metrics and artifacts.
+ * model's versions (immutable, known by the hash of their bytes), with
+ * their aliases, run, commit, metrics and artifacts.
  */
 import {fill, h} from './dom.js';
 import {basename, enc, num, runHref} from './format.js';
 import {get} from './api.js';
 import {makeView, view} from './view.js';
-import {agoEl, commitEl, pageHead} from './widgets.js';
+import {agoEl, commitEl, hashEl, pageHead} from './widgets.js';
 
 export function modelsView(el, query, only) {
   only = only ? decodeURIComponent(only) : null;
@@ -40,25 +41,39 @@ export function modelsView(el, query, only) {
           h('span', {class: 'tag alias'}, a.alias + ' → v' + a.version))),
         h('div', {class: 'spacer'}),
         h('span', {class: 'small muted'}, versions.length + ' versions')),
-      h('table', {class: 't'},
+      h('table', {class: 't cards'},
         h('thead', null, h('tr', null, h('th', null, 'Version'),
-          h('th', null, 'Aliases'), h('th', null, 'Registered'),
-          h('th', null, 'Run'), h('th', null, 'Commit'),
-          h('th', null, 'Metrics'), h('th', null, 'Artifact'))),
-        h('tbody', null, versions.map((x) => h('tr', null,
-          h('td', null, h('strong', null, 'v' + x.version)),
-          h('td', null, x.aliases.map((a) => [h('span', {class: 'tag alias'}, a),
-                                              ' '])),
-          h('td', {class: 'nowrap'}, agoEl(x.created_at)),
-          h('td', null, h('a', {href: runHref(x.run_id)}, '#' + x.run_id)),
-          h('td', null, commitEl(x) || h('span', {class: 'muted'}, '—')),
-          h('td', null, h('div', {class: 'metric-list'},
-            Object.entries(x.metrics || {}).map(([k, val]) =>
-              h('span', null, k + ' ', h('b', null, num(val)))))),
-          h('td', {title: x.path + '\n' + x.sha256},
-            x.artifact_id ? h('a', {href: '#/artifacts/' + x.artifact_id},
-                              h('code', null, basename(x.path)))
-                          : h('code', null, basename(x.path)),
-            ' ', h('code', {class: 'muted'}, String(x.sha256).slice(0, 8))))))));
+          h('th', null, 'SHA-256'), h('th', null, 'Aliases'),
+          h('th', null, 'Registered'), h('th', null, 'Run'),
+          h('th', null, 'Commit'), h('th', null, 'Metrics'),
+          h('th', null, 'Artifact'))),
+        h('tbody', null, versions.map((x) => h('tr', {'data-version':
+                                                        x.version},
+          h('td', {'data-label': 'Version'},
+            h('strong', null, 'v' + x.version)),
+          h('td', {'data-label': 'SHA-256'}, hashEl(x.sha256)),
+          h('td', {'data-label': 'Aliases'},
+            x.aliases.length ? x.aliases.map((a) =>
+              [h('span', {class: 'tag alias'}, a), ' '])
+                             : h('span', {class: 'muted'}, '—')),
+          h('td', {class: 'nowrap', 'data-label': 'Registered'},
+            agoEl(x.created_at)),
+          h('td', {'data-label': 'Run'},
+            h('a', {href: runHref(x.run_id)}, '#' + x.run_id)),
+          h('td', {'data-label': 'Commit'},
+            commitEl(x) || h('span', {class: 'muted'}, '—')),
+          h('td', {'data-label': 'Metrics'},
+            Object.keys(x.metrics || {}).length
+                ? h('div', {class: 'metric-list'},
+                    Object.entries(x.metrics).map(([k, val]) =>
+                      h('span', null, k + ' ', h('b', null, num(val)))))
+                : h('span', {class: 'muted'}, '—')),
+          /* The lineage of the bytes as the run that registered them
+           * made them (other runs may have made the same bytes). */
+          h('td', {'data-label': 'Artifact', title: x.path},
+            x.artifact_id
+                ? h('a', {href: '#/artifacts/' + x.artifact_id + '?run=' +
+                                x.run_id}, h('code', null, basename(x.path)))
+                : h('code', null, basename(x.path))))))));
   }
 }

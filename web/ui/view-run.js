@@ -8,15 +8,17 @@ import {bytes, dur, enc, fmtTime, num, pipeHref, runHref, runTime}
   from './format.js';
 import {API, authHeaders, failure, get, post} from './api.js';
 import {makeView, view} from './view.js';
-import {agoEl, badge, commitEl, errorBox, kv, pageHead, panel, rawJson,
-        runBadge, toast} from './widgets.js';
-import {stepPill, stepState, stepSub, triggerText} from './runs.js';
+import {agoEl, badge, commitEl, errorBox, hashEl, kv, pageHead, panel,
+        rawJson, runBadge, toast, typeTag} from './widgets.js';
+import {stepPill, stepState, stepSub, triggerEl} from './runs.js';
 import {clip, drawGraph, legend} from './dag.js';
 import {chartWidth, ticks} from './charts.js';
 
 export function runView(el, query, idText, stepArg) {
   const id = +idText;
   let run = null, pipe = null, pipeTried = false, selected = stepArg || null;
+  /* A reproduction's original run (finished: read once). */
+  let orig = null;
   let attemptSel = null;
   const log = {key: null, offset: 0, size: 0, timer: null, busy: false,
                pre: h('pre', {class: 'log', 'aria-label': 'step log'}),
@@ -234,13 +236,15 @@ export function runView(el, query, idText, stepArg) {
     const ends = steps.flatMap((s) => s.attempts_detail.map((a) =>
       a.finished_at || (a.status === 'running' ? now : a.started_at)));
     const t1 = Math.max(t0 + 1000, run.finished_at || 0, ...ends);
-    const W = Math.max(520, chartWidth()), lw = 150, rw = 96, rowH = 26, top = 8;
+    /* Narrow (a phone): shorter labels, so the bars keep their room. */
+    const W = Math.max(300, chartWidth()), narrow = W < 520;
+    const lw = narrow ? 96 : 150, rw = narrow ? 56 : 96, rowH = 26, top = 8;
     const H = top + steps.length * rowH + 24;
     const x = (t) => lw + (t - t0) / (t1 - t0) * (W - lw - rw);
     const root = svg('svg', {width: W, height: H, class: 'tl', role: 'img',
                              'aria-label': 'timeline'});
     const grid = svg('g', {class: 'grid'}), axis = svg('g', {class: 'axis'});
-    for (const t of ticks(0, t1 - t0, 8)) {
+    for (const t of ticks(0, t1 - t0, narrow ? 4 : 8)) {
       grid.append(svg('line', {x1: x(t0 + t), x2: x(t0 + t), y1: top,
                                y2: H - 22}));
       axis.append(svg('text', {x: x(t0 + t), y: H - 6,
@@ -292,6 +296,34 @@ export function runView(el, query, idText, stepArg) {
                                 enc(m.step + '.' + m.key)}, 'trend ›'))))));
   }
 
+  /* An output's path as its step wrote it: relative to the run's work
+   * tree (a reproduction's scratch tree is another directory). */
+  function relPath(r, path) {
+    const w = r.workdir ? r.workdir.replace(/\/+$/, '') + '/' : null;
+    return w && path.startsWith(w) ? path.slice(w.length) : path;
+  }
+
+  /* A reproduction's outputs against the original's: step and path to
+   * the original's sha256. */
+  function origOutputs() {
+    const m = new Map();
+    for (const s of orig ? orig.steps : [])
+      for (const a of s.attempts_detail)
+        for (const art of a.artifacts || [])
+          if (art.output)
+            m.set(s.name + '\n' + relPath(orig, art.path), art.sha256);
+    return m;
+  }
+
+  /* Same bytes as the original's output, other bytes, or null (no such
+   * output there, or not an output). */
+  function sameAsOrig(m, s, art) {
+    if (!orig || !art.output)
+      return null;
+    const was = m.get(s.name + '\n' + relPath(run, art.path));
+    return was == null ? null : was === art.sha256;
+  }
+
   function artifactsTable() {
     const rows = [];
     for (const s of run.steps)
@@ -300,33 +332,102 @@ export function runView(el, query, idText, stepArg) {
           rows.push([s, a, art]);
     if (!rows.length)
       return null;
-    return panel('Artifacts', null, h('table', {class: 't'},
+    const m = origOutputs();
+    const vs = orig ? 'vs run #' + orig.id : null;
+    return panel('Artifacts', null, h('table', {class: 't cards artifacts'},
       h('thead', null, h('tr', null, h('th', null, 'Step'), h('th', null, ''),
         h('th', null, 'Path'), h('th', null, 'Type'),
-        h('th', {class: 'num'}, 'Size'), h('th', null, 'SHA-256'), h('th'))),
-      h('tbody', null, rows.map(([s, a, art]) => h('tr', null,
-        h('td', null, s.name + (s.attempts_detail.length > 1
-                                ? ' #' + a.attempt : '')),
-        h('td', null, h('span', {class: 'tag'}, art.output ? 'output'
-                                                           : 'input')),
-        h('td', {title: art.path}, h('code', null, art.path)),
-        h('td', null, art.type),
-        h('td', {class: 'num'}, bytes(art.size)),
-        h('td', null, h('code', {title: art.sha256},
-                        String(art.sha256).slice(0, 12))),
-        h('td', {class: 'num'}, h('a', {class: 'small',
-                                        href: '#/artifacts/' + art.id},
-                                  'lineage ›')))))));
+        h('th', {class: 'num'}, 'Size'), h('th', null, 'SHA-256'),
+        vs ? h('th', null, vs) : null, h('th'))),
+      h('tbody', null, rows.map(([s, a, art]) => {
+        const same = sameAsOrig(m, s, art);
+        return h('tr', {'data-artifact': art.id},
+          h('td', {'data-label': 'Step'},
+            s.name + (s.attempts_detail.length > 1 ? ' #' + a.attempt : '')),
+          h('td', {class: 'io', 'data-label': ''},
+            h('span', {class: 'tag'}, art.output ? 'output' : 'input')),
+          h('td', {'data-label': 'Path', title: art.path},
+            h('code', null, art.path)),
+          h('td', {'data-label': 'Type'}, typeTag(art.type)),
+          h('td', {class: 'num', 'data-label': 'Size'}, bytes(art.size)),
+          h('td', {'data-label': 'SHA-256'}, hashEl(art.sha256)),
+          vs ? h('td', {'data-label': vs,
+                        'data-same': same == null ? null : String(same)},
+                 same == null ? h('span', {class: 'muted'}, '—')
+                 : same ? badge('succeeded', 'same bytes',
+                                'the same sha256 as run #' + orig.id + '\'s')
+                 : badge('failed', 'other bytes', 'run #' + orig.id +
+                         ' made ' + m.get(s.name + '\n' +
+                                          relPath(run, art.path))))
+             : null,
+          /* Lineage as this run made or read those bytes. */
+          h('td', {class: 'num', 'data-label': ''},
+            h('a', {class: 'small', href: '#/artifacts/' + art.id + '?run=' +
+                                          id}, 'lineage ›')));
+      }))));
+  }
+
+  /* What the steps that did not run say about it (one line per reason). */
+  function stepNotes() {
+    const by = new Map();
+    for (const s of run.steps) {
+      if ((s.status !== 'skipped' && s.status !== 'gated') || !s.reason)
+        continue;
+      const k = s.status + '\n' + s.reason;
+      if (!by.has(k))
+        by.set(k, {status: s.status, reason: s.reason, steps: []});
+      by.get(k).steps.push(s.name);
+    }
+    if (!by.size)
+      return null;
+    return h('ul', {class: 'step-notes'}, [...by.values()].map((n) =>
+      h('li', {'data-steps': n.steps.join(' ')},
+        badge(n.status), ' ',
+        n.steps.map((x, i) => [i ? ', ' : '',
+                               h('a', {href: runHref(id, x),
+                                       onclick: (e) => {
+                                         e.preventDefault();
+                                         select(x);
+                                       }}, x)]),
+        ': ', n.reason)));
+  }
+
+  /* A reproduction: what it is, and how its outputs compare. */
+  function reproNote() {
+    const n = run.trigger === 'reproduce' && run.trigger_info &&
+              +run.trigger_info.reproduces;
+    if (!n)
+      return null;
+    let same = 0, other = 0;
+    const m = origOutputs();
+    for (const s of run.steps)
+      for (const a of s.attempts_detail)
+        for (const art of a.artifacts || []) {
+          const x = sameAsOrig(m, s, art);
+          if (x === true)
+            same++;
+          else if (x === false)
+            other++;
+        }
+    return h('div', {class: 'note-box repro', 'data-reproduces': n},
+      'Reproduces ', h('a', {href: runHref(n)}, 'run #' + n),
+      ' (', h('code', {class: 'nowrap'}, 'kiln reproduce'), '): its ' +
+      'commit, params, model versions and inputs as recorded, nothing ' +
+      'served from the cache; deploy steps and ',
+      h('code', null, 'register:'), ' are off unless ',
+      h('code', {class: 'nowrap'}, '--with-deploy'), '.',
+      orig && (same || other)
+          ? [' Outputs compared with run #' + n + ': ',
+             h('strong', {class: other ? 'error-text' : null},
+               same + ' the same bytes, ' + other + ' other bytes'), '.']
+          : null);
   }
 
   function details() {
     const params = Object.entries(run.params || {});
     return kv([
       ['Pipeline', h('a', {href: pipeHref(run.pipeline)}, run.pipeline)],
-      ['Trigger', run.trigger_info && run.trigger_info.retry_of
-          ? h('a', {href: runHref(run.trigger_info.retry_of)},
-              triggerText(run, true))
-          : triggerText(run, true)],
+      ['Trigger', triggerEl(run, true)],
       ['Created', fmtTime(run.created_at)],
       ['Started', fmtTime(run.started_at)],
       ['Finished', fmtTime(run.finished_at)],
@@ -373,7 +474,7 @@ export function runView(el, query, idText, stepArg) {
       [h('a', {href: '#/'}, 'Pipelines'), ' / ',
        h('a', {href: pipeHref(run.pipeline)}, run.pipeline)],
       ['Run #' + run.id + ' ', runBadge(run)],
-      [triggerText(run, true), ' · ',
+      [triggerEl(run, true), ' · ',
        run.started_at ? ['started ', agoEl(run.started_at)] : 'not started',
        run.started_at ? ' · ' + (run.finished_at ? 'took ' : 'running for ') +
                         dur(runTime(run)) : null,
@@ -397,11 +498,12 @@ export function runView(el, query, idText, stepArg) {
       !run.reason ? null : run.status === 'failed'
           ? errorBox('Failed: ' + run.reason)
           : h('div', {class: 'note-box'}, run.reason),
+      reproNote(),
       panel('Steps', graphNote, dag(),
             legend([['succeeded', 'succeeded'], ['running', 'running'],
                     ['failed', 'failed'], ['cached', 'cached / reused'],
                     ['gated', 'gated'], ['skipped', 'skipped'],
-                    ['pending', 'pending']])),
+                    ['pending', 'pending']]), stepNotes()),
       panel('Timeline', null, timeline()),
       panel('Logs', null, stepTabs(), h('div', {class: 'logbox'}, log.bar,
                                         log.pre)),
@@ -419,6 +521,16 @@ export function runView(el, query, idText, stepArg) {
   let tick = null;
   const v = makeView(el, async () => {
     run = await get('runs/' + id);
+    const n = run.trigger === 'reproduce' && run.trigger_info &&
+              +run.trigger_info.reproduces;
+    if (n && (!orig || orig.id !== n)) {
+      try {
+        orig = await get('runs/' + n);
+      } catch (e) {
+        if (e.status !== 404)
+          throw e;
+      }
+    }
     if (!pipeTried) {
       pipeTried = true;
       try {

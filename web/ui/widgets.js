@@ -72,6 +72,35 @@ export function commitEl(r) {
                                  'dirty')] : null);
 }
 
+/* A content hash: its first n (12) hex digits on show, the whole of it in the
+ * element (double-click selects it all, copying gives all of it) and in
+ * its title; a click selects it and copies it where the browser lets the
+ * page write the clipboard. */
+export function hashEl(sha, n) {
+  if (!sha)
+    return h('span', {class: 'muted'}, '—');
+  sha = String(sha);
+  const el = h('code', {class: 'hash', style: n ? 'width:' + n + 'ch' : null,
+                        title: 'sha256 ' + sha + '\n(click to copy)',
+                        'data-sha256': sha}, sha);
+  el.addEventListener('click', () => {
+    getSelection().selectAllChildren(el);
+    if (navigator.clipboard && window.isSecureContext)
+      navigator.clipboard.writeText(sha).then(
+        () => toast('Copied sha256 ' + sha.slice(0, 12) + '…', 'ok'),
+        () => {});
+  });
+  return el;
+}
+
+/* An artifact's type: model (register:), metrics (metrics:) or file, by
+ * what declared it. Records made before types meant that still say
+ * dataset or deployment (by the step's kind): shown as they are. */
+export function typeTag(type) {
+  return h('span', {class: 'tag type ty-' + String(type).replace(/\W/g, ''),
+                    'data-type': type}, type || '—');
+}
+
 export function pageHead(crumbs, title, sub, actions) {
   return h('div', {class: 'page-head'},
            h('div', {class: 'titles'},
