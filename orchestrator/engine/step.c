@@ -337,7 +337,7 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
     /* A step that ended well with declared inputs, outputs or metrics is
      * done only once they are found, hashed and read, off the loop. */
     if (ok && (st->inputs.n || st->outputs.n || st->metrics ||
-               st->validation ||
+               st->validation || s->n_pins ||
                (s->metrics_path && access(s->metrics_path, F_OK) == 0))) {
         kiln_engine__hash_start(s, KILN_EXEC_SUCCEEDED, NULL);
         return;

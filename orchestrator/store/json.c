@@ -190,6 +190,21 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
     }
     json_decref(execs);
     json_object_set_new(run, "steps", steps);
+    /* The runs that reproduce it (kiln reproduce), oldest first. */
+    {
+        json_t *rep = NULL, *r, *ids = json_array();
+        if (query_rows(st, &rep, "SELECT id FROM runs WHERE reproduces = "
+                       "CAST(?1 AS INTEGER) AND ?2 ORDER BY id", idtext, 1,
+                       err) != 0) {
+            json_decref(ids);
+            json_decref(run);
+            return KILN_ERROR;
+        }
+        json_array_foreach(rep, i, r)
+            json_array_append(ids, json_object_get(r, "id"));
+        json_decref(rep);
+        json_object_set_new(run, "reproduced_by", ids);
+    }
     *out = run;
     return 0;
 }

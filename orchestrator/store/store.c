@@ -221,7 +221,9 @@ static const char *const migrations[] = {
     "  command TEXT NOT NULL,"
     "  workdir TEXT NOT NULL,"
     "  updated_at INTEGER NOT NULL);"
-    "ALTER TABLE runs ADD COLUMN reproduces INTEGER;",
+    "ALTER TABLE runs ADD COLUMN reproduces INTEGER;"
+    "CREATE INDEX runs_by_reproduces ON runs(reproduces) WHERE "
+    "  reproduces IS NOT NULL;",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

@@ -79,6 +79,8 @@ kiln_rc run use.yaml
 eq "the reading step" 0 "$rc"
 eq "it read version 1's bytes (both variables)" "$v1 $v1" "$(tr '\n' ' ' < seen.sha | sed 's/ $//')"
 eq "from a copy under the state directory" "$KILN_STATE/models/m/1/model.bin" "$(cat seen.path)"
+eq "recorded as its input, though it has no outputs" "model|$v1" \
+    "$(q "select a.type || '|' || a.sha256 from events e join artifacts a on a.id = e.artifact_id join executions x on x.id = e.execution_id where x.step = 'score' and e.type = 'input'")"
 printf 'garbage\n' > serving/model.bin
 kiln_rc run use.yaml
 eq "the working tree's file overwritten: still version 1" "$v1 $v1" "$(tr '\n' ' ' < seen.sha | sed 's/ $//')"

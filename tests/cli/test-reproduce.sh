@@ -64,6 +64,8 @@ eq "nothing served from the cache" "0" \
     "$(q "select count(*) from executions where run_id = $new and status = 'cached'")"
 contains "the deploy step skipped" "side effects are off" \
     "$(q "select reason from run_steps where run_id = $new and step = 'ship'")"
+kiln_rc show 1 --json
+eq "the original knows its reproduction" "[$new]" "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["reproduced_by"])')"
 contains "in a scratch tree under the state dir" "$KILN_STATE/reproduce/1." "$(q "select workdir from runs where id = $new")"
 eq "the input restored there is the recorded one" "a,b" \
     "$(head -1 "$(q "select workdir from runs where id = $new")/raw/input.csv")"

@@ -147,7 +147,7 @@ static void test_migrations(void)
     kiln_run_info *r;
 
     sql("DROP TABLE tree_files; DROP TABLE captures; DROP TABLE model_hooks;"
-        "DROP INDEX executions_by_step;"
+        "DROP INDEX executions_by_step; DROP INDEX runs_by_reproduces;"
         "ALTER TABLE executions DROP COLUMN key_doc;"
         "ALTER TABLE runs DROP COLUMN reproduces;"
         "DROP INDEX runs_unfinished;"

@@ -415,6 +415,11 @@ await step('the reproduction\'s run page', async () => {
   await shot('reproduction');
   await page.click('.note-box.repro a');
   await page.waitForSelector('h1 >> text=Run #1');
+  await page.waitForSelector('.note-box.repro[data-reproduced-by]');
+  ok('the original names its reproduction, linked',
+     (await page.textContent('.note-box.repro')).includes('Reproduced by ' +
+                                                          'run #4') &&
+     await page.$('.note-box.repro a[href="#/runs/4"]') !== null);
 });
 
 await step('the runs page', async () => {

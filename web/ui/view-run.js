@@ -392,10 +392,19 @@ export function runView(el, query, idText, stepArg) {
         ': ', n.reason)));
   }
 
-  /* A reproduction: what it is, and how its outputs compare. */
+  /* A reproduction: what it is, and how its outputs compare; a run that
+   * was reproduced: by which runs. */
   function reproNote() {
     const n = run.trigger === 'reproduce' && run.trigger_info &&
               +run.trigger_info.reproduces;
+    const by = run.reproduced_by || [];
+    if (!n && by.length)
+      return h('div', {class: 'note-box repro', 'data-reproduced-by':
+                       by.join(' ')},
+        'Reproduced by ',
+        by.map((r, i) => [i ? ', ' : '', h('a', {href: runHref(r)},
+                                             'run #' + r)]),
+        ' (', h('code', {class: 'nowrap'}, 'kiln reproduce'), ').');
     if (!n)
       return null;
     let same = 0, other = 0;
