@@ -14,6 +14,14 @@ kiln=$PWD/build/kiln
 work=$(mktemp -d /tmp/kiln-demo.XXXXXX)
 cp -r examples/churn "$work/churn"
 cd "$work/churn"
+rm -rf data models reports serving incoming/live.csv __pycache__
+# A project in Git, as a user's is: each run is pinned to its commit, and
+# kiln reproduce can check it out again.
+export GIT_AUTHOR_NAME=kiln-demo GIT_AUTHOR_EMAIL=demo@localhost
+export GIT_COMMITTER_NAME=kiln-demo GIT_COMMITTER_EMAIL=demo@localhost
+git -c init.defaultBranch=main init -q .
+printf 'data/\nmodels/\nreports/\nserving/\nincoming/\n__pycache__/\n' > .gitignore
+git add -A && git commit -qm "the churn example"
 export KILN_STATE=$work/state
 daemon=
 trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; true' EXIT
@@ -25,14 +33,18 @@ say "kiln dag pipeline.yaml"
 "$kiln" dag pipeline.yaml
 say "kiln run pipeline.yaml   (ingest, validate, train, evaluate, deploy)"
 "$kiln" run pipeline.yaml
-say "kiln run pipeline.yaml   (again: nothing changed, every step is cached)"
+say "kiln run pipeline.yaml   (again: cached, but evaluate (production moved) and deploy)"
 "$kiln" run pipeline.yaml
+say "kiln why 2 evaluate   (why it ran again)"
+"$kiln" why 2 evaluate | tail -3
 say "kiln run pipeline.yaml --param n_estimators=2 --param max_depth=1   (a worse model: deploy is gated)"
 "$kiln" run pipeline.yaml --param n_estimators=2 --param max_depth=1
 say "kiln metrics --key auc"
 "$kiln" metrics --key auc
 say "kiln models"
 "$kiln" models
+say "kiln reproduce 1   (run 1 again as recorded, in a scratch tree; same bytes?)"
+"$kiln" reproduce 1 2>/dev/null
 
 listen=${KILN_DEMO_LISTEN:-127.0.0.1:8080}
 /usr/bin/python3 simulate.py 0 > /dev/null
