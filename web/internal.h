@@ -174,6 +174,8 @@ void kiln_web__get_log(kiln_web_route_ctx *c);
 void kiln_web__get_lineage(kiln_web_route_ctx *c);
 /* models.c */
 void kiln_web__get_models(kiln_web_route_ctx *c);
+void kiln_web__get_alias(kiln_web_route_ctx *c);
+void kiln_web__get_version_file(kiln_web_route_ctx *c);
 void kiln_web__post_alias(kiln_web_route_ctx *c);
 void kiln_web__post_rollback(kiln_web_route_ctx *c);
 /* metrics.c: a metric's series, and /metrics */

@@ -1,12 +1,17 @@
 /*
  * models.c: /api/v1/models: the model registry (versions, their metrics
- * and the aliases that point at them) read from the store; pointing an
+ * and the aliases that point at them) read from the store; a version's
+ * bytes, from the object store, checked against their hash; pointing an
  * alias at a version, or back at the one before, through the daemon's
  * hooks.
  */
 #include "internal.h"
 
+#include "base/hash.h"
+
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* GET /api/v1/models and /api/v1/models/{name} */
@@ -85,4 +90,150 @@ void kiln_web__post_rollback(kiln_web_route_ctx *c)
     kiln_web__reply(c, 200, json_pack("{s:s, s:s, s:i}", "name", c->seg[1],
                                       "alias", c->seg[3], "version",
                                       version));
+}
+
+/* GET /api/v1/models/{name}/aliases/{alias}: where the alias points now,
+ * so a model server elsewhere notices a promotion. */
+void kiln_web__get_alias(kiln_web_route_ctx *c)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_model_version v;
+    char *file;
+    if (kiln_store_model_find(c->w->o.store, &v, c->seg[1], c->seg[3], 0,
+                              &err) != 0) {
+        kiln_web__fail(c, &err);
+        return;
+    }
+    file = kiln_asprintf("/api/v1/models/%s/versions/%d/file", v.name,
+                         v.version);
+    kiln_web__reply(c, 200, json_pack(
+        "{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s?, s:s}", "name", v.name,
+        "alias", c->seg[3], "version", v.version, "sha256", v.sha256,
+        "is_dir", v.is_dir, "size", (json_int_t)v.size, "run_id",
+        (json_int_t)v.run_id, "git_commit", v.git_commit, "file",
+        v.is_dir ? "" : file));
+    free(file);
+    kiln_model_version_dispose(&v);
+}
+
+/* A version's bytes being checked against their hash on the thread pool
+ * before they are sent. The request may go first (the client hung up):
+ * its pool's dispose callback then clears job->req. */
+typedef struct file_job {
+    uv_work_t work;
+    h2o_req_t *req;          /* NULL once the request is gone */
+    struct file_job **slot;  /* in req's pool, pointing back here */
+    char *path;              /* the object */
+    char *filename;          /* what the version was called */
+    char sha256[KILN_HASH_HEX];
+    char got[KILN_HASH_HEX];
+    int rc;
+} file_job;
+
+static void on_req_gone(void *p)
+{
+    file_job *j = *(file_job **)p;
+    if (j)
+        j->req = NULL;
+}
+
+static void hash_object(uv_work_t *work)
+{
+    file_job *j = work->data;
+    kiln_err err = KILN_ERR_INIT;
+    j->rc = kiln_hash_file(j->got, j->path, &err);
+}
+
+static void add_header(h2o_req_t *req, const h2o_token_t *token,
+                       const char *name, const char *value)
+{
+    size_t n = strlen(value);
+    char *v = h2o_mem_alloc_pool(&req->pool, n + 1);
+    memcpy(v, value, n + 1);
+    if (token)
+        h2o_add_header(&req->pool, &req->res.headers, token, NULL, v, n);
+    else
+        h2o_add_header_by_str(&req->pool, &req->res.headers, name,
+                              strlen(name), 0, NULL, v, n);
+}
+
+static void object_hashed(uv_work_t *work, int status)
+{
+    file_job *j = work->data;
+    h2o_req_t *req = j->req;
+    (void)status;
+    if (req) {
+        *j->slot = NULL;
+        if (j->rc != 0) {
+            kiln_web__error(req, 410, "the bytes of this version are gone "
+                            "from the object store");
+        } else if (strcmp(j->got, j->sha256) != 0) {
+            kiln_web__error(req, 500, "the bytes of this version in the "
+                            "object store are corrupt (sha256 %.12s, "
+                            "recorded %.12s)", j->got, j->sha256);
+        } else {
+            char *etag = kiln_asprintf("\"%s\"", j->sha256);
+            char *disp = kiln_asprintf("attachment; filename=\"%s\"",
+                                       j->filename);
+            add_header(req, NULL, "x-kiln-sha256", j->sha256);
+            add_header(req, H2O_TOKEN_ETAG, NULL, etag);
+            add_header(req, H2O_TOKEN_CONTENT_DISPOSITION, NULL, disp);
+            free(etag);
+            free(disp);
+            if (h2o_file_send(req, 200, "OK", j->path,
+                              h2o_iovec_init(H2O_STRLIT(
+                                  "application/octet-stream")), 0) != 0)
+                kiln_web__error(req, 410, "the bytes of this version are "
+                                "gone from the object store");
+        }
+    }
+    free(j->path);
+    free(j->filename);
+    free(j);
+}
+
+/* GET /api/v1/models/{name}/versions/{version}/file: exactly the bytes
+ * registered as that version, checked against their hash first (a
+ * directory version has no single file: kiln models pull). */
+void kiln_web__get_version_file(kiln_web_route_ctx *c)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_model_version v;
+    int64_t version = kiln_web__id(c->seg[3]);
+    const char *slash;
+    file_job *j;
+
+    if (version <= 0 || version > INT_MAX) {
+        kiln_web__error(c->req, 400, "version: expected a positive integer");
+        return;
+    }
+    if (kiln_store_model_find(c->w->o.store, &v, c->seg[1], NULL,
+                              (int)version, &err) != 0) {
+        kiln_web__fail(c, &err);
+        return;
+    }
+    if (v.is_dir) {
+        kiln_web__error(c->req, 409, "version %d of model %s is a "
+                        "directory: kiln models pull %s:%d --to PATH",
+                        v.version, v.name, v.name, v.version);
+        kiln_model_version_dispose(&v);
+        return;
+    }
+    j = kiln_calloc(1, sizeof(*j));
+    j->work.data = j;
+    j->req = c->req;
+    j->path = kiln_asprintf("%s/objects/%.2s/%s", c->w->state_dir, v.sha256,
+                            v.sha256 + 2);
+    slash = strrchr(v.path, '/');
+    j->filename = kiln_strdup(slash ? slash + 1 : v.path);
+    /* A quote or a control character would break the header. */
+    for (char *p = j->filename; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+            *p = '_';
+    snprintf(j->sha256, sizeof(j->sha256), "%s", v.sha256);
+    kiln_model_version_dispose(&v);
+    j->slot = h2o_mem_alloc_shared(&c->req->pool, sizeof(*j->slot),
+                                   on_req_gone);
+    *j->slot = j;
+    uv_queue_work(c->w->o.loop, &j->work, hash_object, object_hashed);
 }

@@ -204,6 +204,36 @@ post "${U}api/v1/models/f/aliases/production/rollback"
 eq "API rollback, failing deploy command: an error" 500 "$code"
 contains "saying why" "the deploy command of model f failed" "$body"
 eq "the alias did not move" 2 "$(alias_of f production)"
+# The API serves a version's bytes (checked first) and resolves aliases.
+fetch() { code=$(curl -s -D "$T/headers" -o "$T/fetched" -w '%{http_code}' "$@"); }
+fetch "${U}api/v1/models/m/versions/2/file"
+eq "GET a version's file" "200 $v2" "$code $(sha "$T/fetched")"
+contains "its hash in a header" "x-kiln-sha256: $v2" "$(tr -d '\r' < "$T/headers")"
+contains "named as it was made" 'filename="model.bin"' "$(cat "$T/headers")"
+fetch "${U}api/v1/models/m/aliases/production"
+eq "GET an alias" "200 1 $v1 /api/v1/models/m/versions/1/file" "$code $(/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["version"], d["sha256"], d["file"])' "$T/fetched")"
+fetch "${U}api/v1/models/m/versions/9/file"
+eq "an unknown version: 404" 404 "$code"
+fetch "${U}api/v1/models/m/versions/x/file"
+eq "not a version: 400" 400 "$code"
+fetch "${U}api/v1/models/m/aliases/nosuch"
+eq "an unknown alias: 404" 404 "$code"
+fetch "${U}api/v1/models/d/versions/1/file"
+eq "a directory version: 409" 409 "$code"
+obj=$(object "$v2")
+cp "$obj" "$T/keep.obj"
+chmod u+w "$obj"
+printf 'rot\n' > "$obj"
+fetch "${U}api/v1/models/m/versions/2/file"
+eq "corrupt bytes are never served: 500" 500 "$code"
+contains "saying so" "corrupt" "$(cat "$T/fetched")"
+rm -f "$obj"
+fetch "${U}api/v1/models/m/versions/2/file"
+eq "missing bytes: 410" 410 "$code"
+cp "$T/keep.obj" "$obj"
 stop "$daemon"
 
 # kiln artifacts get: a registered artifact, and a cached directory output.
