@@ -128,6 +128,35 @@ typedef struct kiln_environment {
     kiln_pos pos;           /* where environment: was written */
 } kiln_environment;
 
+/* image: and container: a step that runs in a container, through the
+ * engine's own CLI (podman run, docker run). image: comes from the step or
+ * defaults: (the step's replaces it; image: "" or null on a step turns
+ * the defaults' off); the settings below come from the step's container:
+ * block, else the defaults' (a block replaces the other whole), else
+ * the built-in ones. */
+typedef struct kiln_container {
+    const char *image;      /* as written: NAME[:TAG][@sha256:DIGEST],
+                               NAME possibly with a registry, a port and
+                               a path ("registry.example.com:5000/team/
+                               img:1.2"); a digest is sha256: and 64
+                               lowercase hex digits */
+    const char *engine;     /* "podman" (the default) | "docker" */
+    const char *pull;       /* "missing" (the default): pull when the image
+                               is not here | "always" | "never" */
+    const char *network;    /* "default" (the default): the engine's own
+                               network | "none": no network */
+    kiln_strlist mounts;    /* "HOST:CONTAINER" or "HOST:CONTAINER:ro"
+                               (":rw" also written), as written; CONTAINER
+                               is absolute, HOST is absolute or relative
+                               to the pipeline's directory */
+    const char *gpus;       /* NULL: none; "all" or a number >= 1 as text
+                               ("2") */
+    kiln_strlist options;   /* more engine flags, one argv item each, as
+                               written; each starts with '-' */
+    kiln_pos pos;           /* where image: was written (the step's or
+                               the defaults') */
+} kiln_container;
+
 typedef struct kiln_step {
     const char *name;     /* [a-z0-9_-]+, unique in the pipeline */
     kiln_pos pos;         /* where the step's key was written */
@@ -180,6 +209,8 @@ typedef struct kiln_step {
     kiln_kv *env;         /* the step's own env, merged over pipeline env */
     kiln_validation *validation; /* kind: validate with data:, or NULL;
                                     such a step may have no run: */
+    const kiln_container *container; /* NULL: the step runs on the host;
+                                        steps may share one (read only) */
 } kiln_step;
 
 /* What a daemon does when a fire comes while runs are active. */

@@ -148,6 +148,8 @@ static const keyspec defaults_keys[] = {
     ROW(kiln_step, "cache", kiln_dsl__set_bool, cache),
     ROW(kiln_step, "deterministic", kiln_dsl__set_bool, deterministic),
     {"environment", kiln_dsl__set_environment, 0, 0, NULL},
+    {"image", kiln_dsl__set_image, 0, 0, NULL},
+    {"container", kiln_dsl__set_container, 0, 0, NULL},
 };
 
 /* git:; target: kiln_pipeline. */
@@ -181,6 +183,9 @@ static const keyspec step_keys[] = {
     {"params", kiln_dsl__set_step_params, 0, 0, NULL},
     {"models", kiln_dsl__set_models, 0, 0, NULL},
     {"environment", kiln_dsl__set_environment, 0, 0, NULL},
+    /* Where it runs (schema-container.c). */
+    {"image", kiln_dsl__set_image, 0, 0, NULL},
+    {"container", kiln_dsl__set_container, 0, 0, NULL},
     /* The checks go to validation_keys (schema-checks.c). */
     {"data", kiln_dsl__set_check, 0, 0, NULL},
     {"schema", kiln_dsl__set_check, 0, 0, NULL},
@@ -418,6 +423,7 @@ static void build_step(vctx *v, const kiln_ynode *key, const kiln_ynode *val)
     kiln_dsl__walk(v, &step_spec, val->type == KILN_YNODE_MAP ? val : NULL, st,
                    "step", key, key);
     check_step(v, st, key, val);
+    kiln_dsl__container_step(v, st, key);
     if (st->register_path) {
         size_t i;
         for (i = 0; i < st->outputs.n; i++)
@@ -452,6 +458,8 @@ static void build_steps(vctx *v)
                                    s->n * sizeof(*v->p->steps));
     for (i = 0; i < s->n && charge(v, s->u.items[2 * i]); i++)
         build_step(v, s->u.items[2 * i], s->u.items[2 * i + 1]);
+    if (!v->stop)
+        kiln_dsl__container_done(v);
 }
 
 int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,

@@ -21,7 +21,9 @@
  *   schema-resources.c  resources: and slurm:;
  *   schema-record.c     what a step reads besides its inputs, for its
  *                       cache key and the record: params:, models:,
- *                       environment:.
+ *                       environment:;
+ *   schema-container.c  image: and container:, a step that runs in a
+ *                       container.
  */
 #ifndef KILN_DSL_SCHEMA_H
 #define KILN_DSL_SCHEMA_H
@@ -56,6 +58,18 @@ typedef struct mapspec {
     bool extensions;     /* ignore keys starting with "x-" */
 } mapspec;
 
+/* image: and container: as one mapping (defaults: or a step) wrote them;
+ * kiln_dsl__container_step() makes a step's kiln_container of its own and
+ * the defaults'. */
+typedef struct cdraft {
+    bool image_set;              /* image: was written, even "" or null */
+    bool image_bad;              /* ...and reported: say nothing more */
+    const char *image;           /* NULL: "" or null */
+    const kiln_ynode *image_key;
+    const kiln_container *block; /* container: as written, or NULL */
+    const kiln_ynode *block_key;
+} cdraft;
+
 struct vctx {
     kiln_dsl_ctx *c;
     kiln_pipeline *p;
@@ -69,6 +83,11 @@ struct vctx {
     kiln_strmap param_idx;
     const char **param_names;  /* candidates for "did you mean" */
     bool params_indexed;
+    /* image: and container: (schema-container.c). */
+    cdraft cdefaults;          /* in defaults: */
+    cdraft cstep;              /* in the step being read */
+    const kiln_container *cshared; /* the defaults' whole, made once */
+    bool cdefaults_used;       /* a step got the defaults' container: */
 };
 
 #define FIELD(obj, off, type) ((type *)(void *)((char *)(obj) + (off)))
@@ -216,5 +235,16 @@ void kiln_dsl__set_environment(vctx *v, const kiln_ynode *key,
                                const keyspec *k);
 /* Release what the setters above keep in v. */
 void kiln_dsl__record_dispose(vctx *v);
+/* image: and container:, in defaults: and steps. */
+void kiln_dsl__set_image(vctx *v, const kiln_ynode *key,
+                         const kiln_ynode *val, void *obj, const keyspec *k);
+void kiln_dsl__set_container(vctx *v, const kiln_ynode *key,
+                             const kiln_ynode *val, void *obj,
+                             const keyspec *k);
+/* Once step st (its key) is read: st->container from the step's image:
+ * and container: and the defaults'. */
+void kiln_dsl__container_step(vctx *v, kiln_step *st, const kiln_ynode *key);
+/* Once every step is read: a defaults' container: no step used. */
+void kiln_dsl__container_done(vctx *v);
 
 #endif

@@ -1,6 +1,9 @@
 /* cmd-validate.c: kiln validate [--format text|github] FILE... */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dsl/dsl.h"
 #include "executors/executor.h"
@@ -59,13 +62,63 @@ static void print_github(const kiln_diag *d, const char *file)
     }
 }
 
+/* Is name an executable file in a directory of PATH? Only looked up:
+ * validating runs nothing. */
+static bool on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    bool found = false;
+    for (const char *p = path ? path : ""; *p && !found;) {
+        size_t len = strcspn(p, ":");
+        char *dir = kiln_strndup(p, len);
+        char *full = kiln_path_join(len ? dir : ".", name);
+        struct stat st;
+        found = access(full, X_OK) == 0 && stat(full, &st) == 0 &&
+                S_ISREG(st.st_mode);
+        free(dir);
+        free(full);
+        p += len + (p[len] == ':');
+    }
+    return found;
+}
+
+/* Does step s run a container on this machine? A Slurm step runs its
+ * container on a compute node, whose engine cannot be seen from here. */
+static bool local_container(const kiln_step *s)
+{
+    return s->container && strcmp(s->executor, "local") == 0;
+}
+
+/* A container engine (podman, docker) that local steps use must be
+ * installed: said once per engine, at its first step. */
+static void check_engine(const kiln_pipeline *p, size_t i, kiln_diag *diag)
+{
+    const kiln_step *s = &p->steps[i];
+    const char *engine = s->container->engine;
+    for (size_t j = 0; j < i; j++)
+        if (local_container(&p->steps[j]) &&
+            strcmp(p->steps[j].container->engine, engine) == 0)
+            return;
+    if (on_path(engine))
+        return;
+    diag->errs = kiln_realloc(diag->errs, (diag->n + 1) * sizeof(kiln_err));
+    kiln_err_set_at(&diag->errs[diag->n++], KILN_EINVAL, s->pos,
+                    "step \"%s\": container engine %s not found in PATH "
+                    "(install %s, or use \"engine: %s\" in the step's "
+                    "container:)", s->name, engine, engine,
+                    strcmp(engine, "podman") == 0 ? "docker" : "podman");
+}
+
 /* Checks that need more than the file: executors must exist here, and
- * be usable on this machine (Slurm's commands installed). */
+ * be usable on this machine (Slurm's commands installed), and so must
+ * the container engines of the steps that run here. */
 int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag)
 {
     for (size_t i = 0; i < p->n_steps; i++) {
         const kiln_step *s = &p->steps[i];
         kiln_err err = KILN_ERR_INIT;
+        if (local_container(s))
+            check_engine(p, i, diag);
         if (!kiln_executor_exists(s->executor)) {
             diag->errs = kiln_realloc(diag->errs,
                                       (diag->n + 1) * sizeof(kiln_err));
