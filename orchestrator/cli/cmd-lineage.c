@@ -64,6 +64,8 @@ static void print_exec(json_t *x, const char *verb, int indent)
         json_object_foreach(params, key, v)
             printf(" %s=%s", key, json_string_value(v));
     }
+    if (json_is_string(json_object_get(x, "image")))
+        printf(", image %.19s", kiln_cli_str(x, "image"));
     if (json_is_integer(json_object_get(x, "cached_from")))
         printf(", restored from the cache");
     printf("\n");

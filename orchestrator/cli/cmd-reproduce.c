@@ -279,7 +279,8 @@ static int exec_reproduce(void *opts)
     kiln_diag diag = KILN_DIAG_INIT;
     kiln_run_artifact *ins = NULL, *outs = NULL, *news = NULL;
     size_t n_ins = 0, n_outs = 0, n_news = 0, n_pins = 0, n_verdicts = 0;
-    kiln_kv *pins = NULL;
+    kiln_kv *pins = NULL, *ipins = NULL;
+    size_t n_ipins = 0;
     const char **skip = NULL;
     char **skip_owned = NULL;
     verdict *verdicts = NULL;
@@ -364,6 +365,15 @@ static int exec_reproduce(void *opts)
         if (!x || kiln_store_key_doc_get(store, &text, x, &err) != 0 || !text)
             continue;
         doc = json_loads(text, 0, NULL);
+        /* A container step runs the very image it ran (its ID). */
+        if (json_is_string(json_object_get(json_object_get(doc, "image"),
+                                           "id"))) {
+            ipins = kiln_realloc(ipins, (n_ipins + 1) * sizeof(*ipins));
+            ipins[n_ipins].key = kiln_strdup(orig->steps[i].name);
+            ipins[n_ipins].value = kiln_strdup(json_string_value(
+                json_object_get(json_object_get(doc, "image"), "id")));
+            n_ipins++;
+        }
         m = json_object_get(doc, "models");
         json_object_foreach(m, ref, v) {
             const char *sep = strpbrk(ref, "@:");
@@ -474,6 +484,8 @@ static int exec_reproduce(void *opts)
         ro.side_effects_off = !o->with_deploy;
         ro.n_model_pins = n_pins;
         ro.model_pins = pins;
+        ro.n_image_pins = n_ipins;
+        ro.image_pins = ipins;
         ro.skip = skip;
         fprintf(stderr, "kiln: reproducing run %lld (%s, commit %.12s) in "
                 "%s\n", (long long)orig->id, orig->pipeline,
@@ -569,6 +581,14 @@ static int exec_reproduce(void *opts)
                                            v->step) != 0))
             env_diff(store, last_exec(orig, v->step),
                      last_exec(rep, v->step), orig->id, new_id);
+        if (strcmp(v->verdict, "missing") == 0 && rep) {
+            const kiln_step_info *rs = kiln_run_info_step(rep, v->step);
+            if (rs && rs->reason &&
+                (i + 1 == n_verdicts ||
+                 strcmp(verdicts[i + 1].step, v->step) != 0))
+                printf("    %s %s: %s\n", v->step,
+                       kiln_step_state_name(rs->state), rs->reason);
+        }
         if (strcmp(v->verdict, "inputs unavailable") == 0) {
             ssize_t k = kiln_pipeline_find_step(p, v->step);
             printf("    %s\n", skip_owned[k]);
@@ -591,6 +611,11 @@ done:
         free((char *)pins[i].value);
     }
     free(pins);
+    for (size_t i = 0; i < n_ipins; i++) {
+        free((char *)ipins[i].key);
+        free((char *)ipins[i].value);
+    }
+    free(ipins);
     free(verdicts);
     kiln_run_artifacts_free(ins, n_ins);
     kiln_run_artifacts_free(outs, n_outs);

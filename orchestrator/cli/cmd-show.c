@@ -81,6 +81,11 @@ static void print_run(json_t *run)
                json_is_string(json_object_get(s, "reason"))
                    ? kiln_cli_str(s, "reason") : "");
         json_t *attempts = json_object_get(s, "attempts_detail");
+        json_t *last = json_array_get(attempts,
+                                      json_array_size(attempts) - 1);
+        if (json_is_string(json_object_get(last, "image")))
+            printf("    image %s (%.19s)\n", kiln_cli_str(last, "image_ref"),
+                   kiln_cli_str(last, "image"));
         if (json_array_size(attempts) < 2)
             continue;
         json_array_foreach(attempts, j, a) {

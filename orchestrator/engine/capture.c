@@ -32,34 +32,34 @@ int kiln_capture_file(kiln_buf *out, const char *path)
     return 0;
 }
 
-void kiln_capture_command(kiln_buf *out, const char *command,
-                          const char *workdir, char *const *envv)
+int kiln_capture_argv(kiln_buf *out, char *const *argv, const char *workdir,
+                      char *const *envv, int64_t timeout_ms)
 {
-    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)command, NULL};
     posix_spawn_file_actions_t fa;
     int fds[2], rc, status = 0;
     size_t total = 0;
-    int64_t deadline = kiln_now_ms() + CAPTURE_TIMEOUT_MS;
+    int64_t deadline = kiln_now_ms() + timeout_ms;
     bool timed_out = false;
     pid_t pid;
 
     if (pipe2(fds, O_CLOEXEC) != 0) {
         kiln_buf_printf(out, "(cannot run: %s)\n", strerror(errno));
-        return;
+        return -1;
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
                                      O_RDONLY, 0);
-    posix_spawn_file_actions_addchdir_np(&fa, workdir);
-    rc = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, envv);
+    if (workdir)
+        posix_spawn_file_actions_addchdir_np(&fa, workdir);
+    rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, envv);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     if (rc != 0) {
         close(fds[0]);
-        kiln_buf_printf(out, "(cannot run: %s)\n", strerror(rc));
-        return;
+        kiln_buf_printf(out, "(cannot run %s: %s)\n", argv[0], strerror(rc));
+        return -1;
     }
     for (;;) {
         struct pollfd p = {fds[0], POLLIN, 0};
@@ -89,11 +89,24 @@ void kiln_capture_command(kiln_buf *out, const char *command,
         ;
     if (total > KILN_CAPTURE_MAX)
         kiln_buf_printf(out, "\n(cut at %d bytes)\n", KILN_CAPTURE_MAX);
-    if (timed_out)
-        kiln_buf_printf(out, "(stopped after %d s)\n",
-                        CAPTURE_TIMEOUT_MS / 1000);
-    else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-        kiln_buf_printf(out, "(exit status %d)\n", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
+    if (timed_out) {
+        kiln_buf_printf(out, "(stopped after %lld s)\n",
+                        (long long)(timeout_ms / 1000));
+        return -1;
+    }
+    if (WIFSIGNALED(status)) {
         kiln_buf_printf(out, "(killed by signal %d)\n", WTERMSIG(status));
+        return -1;
+    }
+    return WEXITSTATUS(status);
+}
+
+void kiln_capture_command(kiln_buf *out, const char *command,
+                          const char *workdir, char *const *envv)
+{
+    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)command, NULL};
+    int status = kiln_capture_argv(out, argv, workdir, envv,
+                                   CAPTURE_TIMEOUT_MS);
+    if (status > 0)
+        kiln_buf_printf(out, "(exit status %d)\n", status);
 }

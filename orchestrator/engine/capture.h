@@ -23,4 +23,11 @@ int kiln_capture_file(kiln_buf *out, const char *path);
 void kiln_capture_command(kiln_buf *out, const char *command,
                           const char *workdir, char *const *envv);
 
+/* Run argv (found on PATH) in workdir (NULL: here) with envv, stdin from
+ * /dev/null, for at most timeout_ms, appending what it printed to out.
+ * Returns its exit status, or -1 (it could not start, was killed or ran
+ * out of time; out says which). */
+int kiln_capture_argv(kiln_buf *out, char *const *argv, const char *workdir,
+                      char *const *envv, int64_t timeout_ms);
+
 #endif

@@ -500,8 +500,10 @@ void kiln_run_cancel(kiln_run *run, bool force)
             kiln_engine__step_set(s, KILN_STEP_CANCELLED, "cancelled");
             break;
         case KILN_STEP_RUNNING:
-            if (s->ex)
+            if (s->ex) {
                 kiln_executor_cancel(s->ex, &s->task, force);
+                kiln_engine__stop_container(s, force);
+            }
             break;
         default:
             break;
@@ -572,6 +574,11 @@ static void on_timer_close(uv_handle_t *h)
             free((char *)run->model_pins[i].value);
         }
         free(run->model_pins);
+        for (size_t i = 0; i < run->n_image_pins; i++) {
+            free((char *)run->image_pins[i].key);
+            free((char *)run->image_pins[i].value);
+        }
+        free(run->image_pins);
         free(run->steps);
         free(run->reuse_exec);
         kiln_env_dispose(&run->base_env);
@@ -616,6 +623,14 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
         for (size_t i = 0; i < o->n_model_pins; i++) {
             run->model_pins[i].key = kiln_strdup(o->model_pins[i].key);
             run->model_pins[i].value = kiln_strdup(o->model_pins[i].value);
+        }
+    }
+    if (o->n_image_pins) {
+        run->n_image_pins = o->n_image_pins;
+        run->image_pins = kiln_calloc(o->n_image_pins, sizeof(kiln_kv));
+        for (size_t i = 0; i < o->n_image_pins; i++) {
+            run->image_pins[i].key = kiln_strdup(o->image_pins[i].key);
+            run->image_pins[i].value = kiln_strdup(o->image_pins[i].value);
         }
     }
     if (o->skip) {

@@ -78,6 +78,9 @@ typedef struct kiln_run_options {
     size_t n_model_pins;    /* models: of these names read these
                                versions (name -> version as text) */
     const kiln_kv *model_pins;
+    size_t n_image_pins;    /* container steps of these names run these
+                               images (step -> image ID: kiln reproduce) */
+    const kiln_kv *image_pins;
     const char *const *skip; /* NULL, or per step (pipeline order): NULL
                                to run it, else why it does not (it is
                                recorded skipped; what needs it goes on,

@@ -16,6 +16,7 @@
 #include "engine/engine.h"
 #include "engine/artifacts.h"
 #include "engine/env.h"
+#include "engine/container.h"
 #include "engine/registry.h"
 #include "executors/executor.h"
 
@@ -57,6 +58,9 @@ typedef struct step_rt {
                                   recorded as such */
     char *key_doc;          /* what went into cache_key (JSON text), or
                                NULL */
+    kiln_image image;       /* a container step's image, resolved before
+                               its first attempt */
+    char *container;        /* the running attempt's container name */
     bool may_cache;         /* its cache is looked at and written */
     size_t n_pins;
     kiln_registry_pin *pins; /* the model versions it reads (models:),
@@ -106,6 +110,9 @@ struct kiln_run {
     size_t n_model_pins;     /* kiln reproduce: models: read these
                                 versions (name -> version, as text) */
     kiln_kv *model_pins;
+    size_t n_image_pins;     /* kiln reproduce: container steps run these
+                                images (step -> image ID) */
+    kiln_kv *image_pins;
     char **skip;             /* NULL, or per step why it does not run
                                 (kiln reproduce): what needs it goes on */
     size_t n_params;
@@ -185,6 +192,9 @@ void kiln_engine__env_set_kv(kiln_env *e, size_t n, const kiln_kv *kv);
 /* Decide a step's when: before its first attempt: true when it may run;
  * otherwise it is recorded gated (or failed) and what follows skipped. */
 bool kiln_engine__gate_passes(step_rt *s);
+/* Stop s's container, if it runs in one (cancel, timeout; force: no
+ * grace). */
+void kiln_engine__stop_container(step_rt *s, bool force);
 /* Start s's next attempt. */
 void kiln_engine__step_start(step_rt *s);
 /* An attempt ended at at_ms: success, another attempt, or failure. */
@@ -228,8 +238,8 @@ void kiln_engine__record_trees(kiln_run *run,
                                const char *workdir);
 /* Dispose what kiln_engine__prepare() left on s. */
 void kiln_engine__prepared_dispose(step_rt *s);
-/* Record s's key document, captures and the trees of inputs kept, with
- * the execution exec_id (in the caller's transaction). */
+/* Record s's environment captures (texts by hash), once, in the
+ * caller's transaction; its key document goes with each execution row. */
 void kiln_engine__record_key(step_rt *s);
 /* A retry: record from_exec's outputs and metrics as s's, and go on. */
 void kiln_engine__step_reuse(step_rt *s, int64_t from_exec);

@@ -7,6 +7,7 @@
 
 #include "engine/artifacts.h"
 #include "engine/cache.h"
+#include "engine/container.h"
 #include "engine/capture.h"
 #include "engine/registry.h"
 
@@ -30,6 +31,7 @@ static const struct {
     {"workdir", "workdir"},   {"outputs", "outputs"},
     {"metrics_file", "metrics file"}, {"validation", "checks"},
     {"pipeline", "pipeline"}, {"step", "step"},
+    {"image", "image"},
 };
 
 /* A value as a short text: hashes cut to 12 digits, a model version as
@@ -46,6 +48,29 @@ static char *show(const json_t *v)
                                  ? json_string_value(json_object_get(
                                        v, "sha256"))
                                  : "");
+    if (json_is_object(v) && json_object_get(v, "engine")) {
+        /* A container step's image: its ID, and what else it saw when
+         * that is not the default. */
+        json_t *m = json_object_get(v, "mounts"), *o = json_object_get(v,
+                                                                 "options");
+        const char *net = json_string_value(json_object_get(v, "network"));
+        char *mo = json_dumps(m, JSON_COMPACT), *op = json_dumps(o,
+                                                               JSON_COMPACT);
+        char *text = kiln_asprintf(
+            "%.19s (%s%s%s%s%s%s%s)", json_string_value(json_object_get(
+                v, "id")) ? json_string_value(json_object_get(v, "id"))
+                          : "?",
+            json_string_value(json_object_get(v, "engine")),
+            net && strcmp(net, "default") ? ", network " : "",
+            net && strcmp(net, "default") ? net : "",
+            json_array_size(m) ? ", mounts " : "",
+            json_array_size(m) ? mo : "", json_array_size(o) ? ", options "
+                                                             : "",
+            json_array_size(o) ? op : "");
+        free(mo);
+        free(op);
+        return text;
+    }
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         size_t n = strlen(s);
@@ -268,6 +293,20 @@ int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
     *doc = kiln_cache_key_doc(st, p, &in, workdir, n_params, params);
     json_object_set_new(*doc, "models", models);
     json_object_set_new(*doc, "environment", env);
+    if (st->container) {
+        /* The image as it is here, never pulled for a preview. */
+        kiln_container c = *st->container;
+        kiln_image img;
+        c.pull = "never";
+        if (kiln_container_resolve(&img, &c, NULL, envv, err) != 0) {
+            json_decref(*doc);
+            *doc = NULL;
+            kiln_artifact_list_dispose(&in);
+            return KILN_ENOTFOUND;
+        }
+        json_object_set_new(*doc, "image", kiln_container_key(&c, &img));
+        kiln_image_dispose(&img);
+    }
     free(kiln_cache_key_of(key, *doc));
     kiln_artifact_list_dispose(&in);
     return 0;

@@ -34,6 +34,7 @@ bool kiln_engine__needs_prepare(step_rt *s)
     return s->attempt == 0 && s->phase == PHASE_IDLE &&
            (kiln_engine__cacheable(s) || st->inputs.n || st->outputs.n ||
             st->validation || st->n_models || st->environment ||
+            st->container ||
             s->run->has_aliases);
 }
 
@@ -63,6 +64,10 @@ typedef struct cache_job {
     size_t n_captures;
     char **cap_sha, **cap_text;
     json_t *models, *environment; /* for the key document */
+    const char *image_pin;   /* kiln reproduce: the image ID to run */
+    kiln_image image;        /* a container step's image, resolved */
+    bool fatal;              /* a model or image could not be had: the
+                                step fails without running */
 } cache_job;
 
 static void cache_job_free(cache_job *j)
@@ -87,6 +92,7 @@ static void cache_job_free(cache_job *j)
     free(j->cap_text);
     json_decref(j->models);
     json_decref(j->environment);
+    kiln_image_dispose(&j->image);
     free(j->doc);
     free(j);
 }
@@ -156,6 +162,11 @@ static void key_work(uv_work_t *req)
             j->rc = kiln_registry_materialise(&j->uses[i].path,
                                               eng->state_dir,
                                               &j->uses[i].pin, &j->err);
+    /* The image, once: the ID of its content is what runs. */
+    if (j->rc == 0 && st->container)
+        j->rc = kiln_container_resolve(&j->image, st->container,
+                                       j->image_pin, j->envv, &j->err);
+    j->fatal = j->rc != 0;
     if (j->rc == 0 && st->environment)
         capture_environment(j, st->environment, s->workdir);
     if (j->rc == 0)
@@ -175,6 +186,9 @@ static void key_work(uv_work_t *req)
                              s->run->n_params, s->run->params);
     json_object_set(doc, "models", j->models);
     json_object_set(doc, "environment", j->environment);
+    if (st->container)
+        json_object_set_new(doc, "image",
+                            kiln_container_key(st->container, &j->image));
     j->doc = kiln_cache_key_of(j->key, doc);
     json_decref(doc);
 }
@@ -295,6 +309,9 @@ static int record_unrun(step_rt *s, const char *executor, const char *why,
     rec.log_path = "";
     rec.executor = executor;
     rec.started_ms = kiln_now_ms();
+    rec.key_doc = s->key_doc;
+    rec.image = s->image.id;
+    rec.image_ref = s->image.ref;
     if ((rc = kiln_store_exec_start(run->eng->store, &s->exec_id, &rec,
                                     err)) != 0)
         return rc;
@@ -421,10 +438,6 @@ void kiln_engine__record_key(step_rt *s)
                                    s->capture_text[i], &err) != 0)
             kiln_engine__store_failed(run, &err);
     drop_captures(s);
-    if (s->key_doc &&
-        kiln_store_key_doc_set(run->eng->store, s->exec_id, s->key_doc,
-                               &err) != 0)
-        kiln_engine__store_failed(run, &err);
 }
 
 /* One artifact record of list item a. */
@@ -475,6 +488,9 @@ void kiln_engine__prepared_dispose(step_rt *s)
     s->n_pins = 0;
     drop_captures(s);
     kiln_env_dispose(&s->model_env);
+    kiln_image_dispose(&s->image);
+    free(s->container);
+    s->container = NULL;
     free(s->key_doc);
     s->key_doc = NULL;
 }
@@ -483,6 +499,9 @@ void kiln_engine__prepared_dispose(step_rt *s)
  * hashed inputs, captures, model copies. */
 static void keep_prepared(step_rt *s, cache_job *j)
 {
+    kiln_image_dispose(&s->image);
+    s->image = j->image;
+    memset(&j->image, 0, sizeof(j->image));
     memcpy(s->cache_key, j->key, sizeof(s->cache_key));
     free(s->key_doc);
     s->key_doc = j->doc;
@@ -519,12 +538,9 @@ static void key_done(uv_work_t *req, int status)
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
     kiln_err err = KILN_ERR_INIT;
-    bool model_failed = false;
+    bool fatal = j->fatal;
     (void)status;
 
-    for (size_t i = 0; i < j->n_uses; i++)
-        if (j->uses[i].pin.version && !j->uses[i].path)
-            model_failed = j->rc != 0;
     if (j->rc == 0)
         keep_prepared(s, j);
     /* A hit restores its outputs on the thread pool, and only the step's
@@ -544,7 +560,7 @@ static void key_done(uv_work_t *req, int status)
     run->n_hashing--;
     s->phase = PHASE_CHECKED;
     kiln_engine__release_slot(s);
-    if (model_failed && s->state == KILN_STEP_READY && !run->cancelling)
+    if (fatal && s->state == KILN_STEP_READY && !run->cancelling)
         prepare_failed(s, &j->err);
     cache_job_free(j);
     kiln_engine__run_maybe_finish(run);
@@ -563,6 +579,10 @@ void kiln_engine__prepare(step_rt *s)
     j->models = json_object();
     j->environment = json_object();
     j->envv = kiln_env_vector(&s->run->base_env);
+    for (size_t i = 0; i < s->run->n_image_pins; i++)
+        if (strcmp(s->run->image_pins[i].key,
+                   s->run->p->steps[s->idx].name) == 0)
+            j->image_pin = s->run->image_pins[i].value;
     s->may_cache = kiln_engine__cacheable(s);
     if (resolve_models(j, s, &err) != 0) {
         prepare_failed(s, &err);

@@ -89,6 +89,7 @@ static void on_timeout(uv_timer_t *timer)
         return;
     s->phase = PHASE_TIMED_OUT;
     kiln_executor_cancel(s->ex, &s->task, false);
+    kiln_engine__stop_container(s, false);
 }
 
 /* A step with params: sees only those as KILN_PARAM_* (their names are
@@ -100,6 +101,64 @@ static bool uses_param(const char *upper, void *data)
         if (strcasecmp(st->params.items[i], upper) == 0)
             return true;
     return false;
+}
+
+/* How long a stopped container gets between SIGTERM and SIGKILL: as
+ * long as a local step's process group. */
+#define CONTAINER_GRACE_S 10
+
+void kiln_engine__stop_container(step_rt *s, bool force)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    if (st->container && s->container)
+        kiln_container_stop(s->run->eng->loop, st->container, s->container,
+                            force ? 0 : CONTAINER_GRACE_S);
+}
+
+/* The variables a container gets, by name: kiln's own (KILN_*, params,
+ * model copies, $KILN_METRICS) and the pipeline's and step's env:, not
+ * the host's (its PATH, its HOME). */
+static void container_names(kiln_container_env *ce, const kiln_env *env,
+                            const kiln_pipeline *p, const kiln_step *st)
+{
+    ce->names = kiln_calloc(env->n + p->n_env + st->n_env + 1,
+                            sizeof(char *));
+    for (size_t i = 0; i < env->n; i++)
+        if (strncmp(env->v[i], "KILN_", 5) == 0)
+            ce->names[ce->n_names++] = kiln_strndup(
+                env->v[i], (size_t)(strchr(env->v[i], '=') - env->v[i]));
+    for (size_t i = 0; i < p->n_env; i++)
+        ce->names[ce->n_names++] = kiln_strdup(p->env[i].key);
+    for (size_t i = 0; i < st->n_env; i++)
+        ce->names[ce->n_names++] = kiln_strdup(st->env[i].key);
+}
+
+/* Wrap the attempt's command in its container. */
+static void containerise(step_rt *s)
+{
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_container_env ce;
+    char *models = kiln_path_join(run->eng->state_dir, "models");
+    char **wrapped;
+
+    memset(&ce, 0, sizeof(ce));
+    free(s->container);
+    s->container = kiln_container_name(run->id, st->name, s->attempt);
+    ce.root = run->root;
+    ce.workdir = s->workdir;
+    ce.log_dir = run->log_dir;
+    ce.models_dir = models;
+    ce.pipeline_dir = run->root;
+    container_names(&ce, &s->env, run->p, st);
+    wrapped = kiln_container_argv(st->container, &s->image, s->container,
+                                  &ce, s->task.argv);
+    free((char **)s->task.argv);
+    s->task.argv = wrapped;
+    for (size_t i = 0; i < ce.n_names; i++)
+        free(ce.names[i]);
+    free(ce.names);
+    free(models);
 }
 
 /* Build the attempt's environment, log and status paths and task.
@@ -153,6 +212,8 @@ static int step_prepare(step_rt *s, kiln_err *err)
                        ? kiln_command_validate_argv(eng->kiln, st->run,
                                                     run->file, st->name)
                        : kiln_command_argv(st->run);
+    if (st->container && s->image.id)
+        containerise(s);
     s->task.env = kiln_env_vector(&s->env);
     s->task.workdir = s->workdir;
     s->task.log_path = s->log_path;
@@ -243,6 +304,8 @@ void kiln_engine__step_start(step_rt *s)
     rec.log_path = s->log_path ? s->log_path : "";
     rec.executor = st->executor;
     rec.started_ms = now;
+    rec.image = s->image.id;
+    rec.image_ref = s->image.ref;
     if (!s->key_doc) {
         /* Nothing to hash before it ran: its key is its definition. */
         kiln_artifact_list none = {0};
@@ -252,6 +315,7 @@ void kiln_engine__step_start(step_rt *s)
         s->cache_key[0] = '\0'; /* not a cache entry's key */
         json_decref(doc);
     }
+    rec.key_doc = s->key_doc;
     kiln_engine__tx_begin(run);
     if (kiln_store_exec_start(eng->store, &s->exec_id, &rec, &serr) != 0)
         kiln_engine__store_failed(run, &serr);

@@ -158,7 +158,8 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
         rc = query_rows(st, &execs,
                         "SELECT id, step, attempt, status, exit_code, "
                         "signal, reason, started_at, finished_at, log_path, "
-                        "executor, external_id, cached_from, (SELECT run_id "
+                        "executor, external_id, image, image_ref, "
+                        "cached_from, (SELECT run_id "
                         "FROM executions c WHERE c.id = "
                         "executions.cached_from) AS cached_from_run "
                         "FROM executions "
@@ -358,7 +359,7 @@ int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
 #define ARTIFACT_COLUMNS "id, path, sha256, size, type, is_dir, created_at"
 
 #define EXEC_COLUMNS                                                        \
-    "x.id AS execution_id, x.run_id, x.step, x.kind, x.attempt, "           \
+    "x.id AS execution_id, x.run_id, x.step, x.kind, x.attempt, x.image, "  \
     "x.started_at, x.finished_at, x.cached_from, r.pipeline, "              \
     "r.git_commit, r.git_dirty, r.params"
 

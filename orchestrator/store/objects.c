@@ -20,8 +20,6 @@ static const char SQL_CAPTURE_PUT[] =
     "INSERT OR IGNORE INTO captures (sha256, text) VALUES (?1, ?2)";
 static const char SQL_CAPTURE_GET[] =
     "SELECT text FROM captures WHERE sha256 = ?1";
-static const char SQL_KEY_DOC_SET[] =
-    "UPDATE executions SET key_doc = ?2 WHERE id = ?1";
 static const char SQL_KEY_DOC_GET[] =
     "SELECT key_doc FROM executions WHERE id = ?1";
 /* Earlier executions of the same step of the same pipeline that ran (or
@@ -134,13 +132,6 @@ int kiln_store_capture_get(kiln_store *st, char **out, const char *sha,
     if (!*out)
         return kiln_err_set(err, KILN_ENOTFOUND, "no capture %.12s", sha);
     return 0;
-}
-
-int kiln_store_key_doc_set(kiln_store *st, int64_t exec_id, const char *doc,
-                           kiln_err *err)
-{
-    return kiln_store__run(st, err, "recording a cache key",
-                           SQL_KEY_DOC_SET, "Is", exec_id, doc);
 }
 
 int kiln_store_key_doc_get(kiln_store *st, char **out, int64_t exec_id,

@@ -38,8 +38,8 @@ static const char SQL_STEP_STATE[] =
     "WHERE run_id = ?1 AND step = ?2";
 static const char SQL_EXEC_INSERT[] =
     "INSERT INTO executions (run_id, step, kind, attempt, status, "
-    "started_at, log_path, executor, external_id) VALUES (?1, ?2, ?3, ?4, "
-    "?9, ?5, ?6, ?7, ?8)";
+    "started_at, log_path, executor, external_id, image, image_ref, "
+    "key_doc) VALUES (?1, ?2, ?3, ?4, ?9, ?5, ?6, ?7, ?8, ?10, ?11, ?12)";
 static const char SQL_EXEC_EXTERNAL[] =
     "UPDATE executions SET external_id = ?2, started_at = ?3 WHERE id = ?1";
 static const char SQL_EXEC_FINISH[] =
@@ -141,11 +141,12 @@ int kiln_store_exec_start(kiln_store *st, int64_t *out_id,
                           const kiln_exec_rec *rec, kiln_err *err)
 {
     int rc = kiln_store__run(st, err, "recording a step execution",
-                             SQL_EXEC_INSERT, "IssiIssss", rec->run_id,
+                             SQL_EXEC_INSERT, "IssiIssssss" "s", rec->run_id,
                              rec->step, rec->kind, rec->attempt,
                              rec->started_ms, rec->log_path, rec->executor,
                              rec->external_id,
-                             kiln_exec_state_name(KILN_EXEC_RUNNING));
+                             kiln_exec_state_name(KILN_EXEC_RUNNING),
+                             rec->image, rec->image_ref, rec->key_doc);
     if (rc == 0)
         *out_id = sqlite3_last_insert_rowid(st->db);
     return rc;

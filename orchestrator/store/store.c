@@ -224,6 +224,10 @@ static const char *const migrations[] = {
     "ALTER TABLE runs ADD COLUMN reproduces INTEGER;"
     "CREATE INDEX runs_by_reproduces ON runs(reproduces) WHERE "
     "  reproduces IS NOT NULL;",
+    /* 11 -> 12: a container step's image, as the ID of its content (what
+     * ran) and as written. */
+    "ALTER TABLE executions ADD COLUMN image TEXT;"
+    "ALTER TABLE executions ADD COLUMN image_ref TEXT;",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

@@ -36,7 +36,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 11
+#define KILN_STORE_SCHEMA 12
 
 /* Opening and transactions. */
 
@@ -166,6 +166,9 @@ typedef struct kiln_exec_rec {
     const char *executor;
     const char *external_id; /* NULL until its process started */
     int64_t started_ms;
+    const char *image;       /* a container step's image ID, or NULL */
+    const char *image_ref;   /* ...and the image as written */
+    const char *key_doc;     /* what went into its cache key, or NULL */
 } kiln_exec_rec;
 
 int kiln_store_exec_start(kiln_store *st, int64_t *out_id,
@@ -461,10 +464,8 @@ int kiln_store_capture_put(kiln_store *st, const char *sha, const char *text,
 int kiln_store_capture_get(kiln_store *st, char **out, const char *sha,
                            kiln_err *err);
 
-/* What went into an execution's cache key (a JSON document; kiln why). */
-int kiln_store_key_doc_set(kiln_store *st, int64_t exec_id, const char *doc,
-                           kiln_err *err);
-/* *out NULL when none was recorded. */
+/* What went into an execution's cache key (a JSON document; kiln why);
+ * *out NULL when none was recorded. */
 int kiln_store_key_doc_get(kiln_store *st, char **out, int64_t exec_id,
                            kiln_err *err);
 typedef struct kiln_key_doc_row {

@@ -146,7 +146,9 @@ static void test_migrations(void)
     kiln_err err = KILN_ERR_INIT;
     kiln_run_info *r;
 
-    sql("DROP TABLE tree_files; DROP TABLE captures; DROP TABLE model_hooks;"
+    sql("ALTER TABLE executions DROP COLUMN image;"
+        "ALTER TABLE executions DROP COLUMN image_ref;"
+        "DROP TABLE tree_files; DROP TABLE captures; DROP TABLE model_hooks;"
         "DROP INDEX executions_by_step; DROP INDEX runs_by_reproduces;"
         "ALTER TABLE executions DROP COLUMN key_doc;"
         "ALTER TABLE runs DROP COLUMN reproduces;"
