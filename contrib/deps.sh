@@ -28,9 +28,11 @@ kiln_deps() {
 
 # What the tests need besides: chromium for the browser test (tests/web),
 # which runs playwright-core under node (any node will do: nvm,
-# nodesource), and npm to install playwright-core.
+# nodesource), and npm to install playwright-core; podman with runc and
+# catatonit for the container tests, and mmdebstrap to build their image
+# (contrib/containers/test-image.sh).
 kiln_test_deps() {
-    local extra=(chromium)
+    local extra=(chromium podman runc catatonit mmdebstrap)
     command -v node >/dev/null || extra+=(nodejs)
     command -v npm >/dev/null || extra+=(npm)
     kiln_deps "${extra[@]}" "$@"
