@@ -51,62 +51,19 @@ static const char *last_line(kiln_buf *b)
     return nl ? nl + 1 : s;
 }
 
-int kiln_container_resolve(kiln_image *out, const kiln_container *c,
-                           const char *pinned_id, char *const *envv,
-                           kiln_err *err)
+/* Inspect ref: its ID (and registry digest) into out; the engine's exit
+ * status (not 0: no such image here). */
+static int inspect(kiln_image *out, kiln_buf *b, const kiln_container *c,
+                   const char *ref, char *const *envv)
 {
-    kiln_buf b = KILN_BUF_INIT;
-    const char *ref = pinned_id ? pinned_id : c->image;
-    bool pull = false;
-    int rc = 0;
+    bool docker = strcmp(c->engine, "docker") == 0;
+    int st = engine_run(b, c, envv, INSPECT_TIMEOUT_MS, "image", "inspect",
+                        "--format", docker ? "{{.Id}}" : "{{.Id}} {{.Digest}}",
+                        ref, (char *)NULL);
     char *id, *sp;
-
-    memset(out, 0, sizeof(*out));
-    if (pinned_id || strcmp(c->pull, "always") != 0) {
-        int st = engine_run(&b, c, envv, INSPECT_TIMEOUT_MS, "image",
-                            "exists", ref, (char *)NULL);
-        if (st < 0) {
-            rc = kiln_err_set(err, KILN_ERROR, "%s: %s", c->engine,
-                              last_line(&b));
-            goto done;
-        }
-        if (st != 0 && pinned_id) {
-            rc = kiln_err_set(err, KILN_ENOTFOUND, "image %s (%s) is no "
-                              "longer available on this machine",
-                              pinned_id, c->image);
-            goto done;
-        }
-        if (st != 0 && strcmp(c->pull, "never") == 0) {
-            rc = kiln_err_set(err, KILN_ENOTFOUND, "image %s is not on this "
-                              "machine (pull: never)", c->image);
-            goto done;
-        }
-        pull = st != 0;
-    } else {
-        pull = true;
-    }
-    if (pull && engine_run(&b, c, envv, PULL_TIMEOUT_MS, "pull", c->image,
-                           (char *)NULL) != 0) {
-        rc = kiln_err_set(err, KILN_ENOTFOUND, "cannot pull image %s: %s",
-                          c->image, last_line(&b));
-        goto done;
-    }
-    /* The ID, and a registry digest when the image came from one. */
-    if (engine_run(&b, c, envv, INSPECT_TIMEOUT_MS, "image", "inspect",
-                   "--format", strcmp(c->engine, "docker") == 0
-                                   ? "{{.Id}} {{index .RepoDigests 0}}"
-                                   : "{{.Id}} {{.Digest}}",
-                   ref, (char *)NULL) != 0) {
-        /* docker: an image without a registry digest fails the index. */
-        if (strcmp(c->engine, "docker") != 0 ||
-            engine_run(&b, c, envv, INSPECT_TIMEOUT_MS, "image", "inspect",
-                       "--format", "{{.Id}}", ref, (char *)NULL) != 0) {
-            rc = kiln_err_set(err, KILN_ENOTFOUND, "cannot inspect image "
-                              "%s: %s", ref, last_line(&b));
-            goto done;
-        }
-    }
-    id = (char *)last_line(&b);
+    if (st != 0)
+        return st;
+    id = (char *)last_line(b);
     if ((sp = strchr(id, ' ')) != NULL) {
         *sp = '\0';
         if (strncmp(sp + 1, "sha256:", 7) == 0)
@@ -114,14 +71,44 @@ int kiln_container_resolve(kiln_image *out, const kiln_container *c,
     }
     if (strncmp(id, "sha256:", 7) == 0)
         id += 7;
-    if (strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64) {
-        rc = kiln_err_set(err, KILN_ERROR, "%s image inspect %s gave no "
-                          "image ID: %s", c->engine, ref, id);
-        goto done;
-    }
+    if (strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64)
+        return -1;
     out->id = kiln_asprintf("sha256:%s", id);
-    out->ref = kiln_strdup(c->image);
-done:
+    return 0;
+}
+
+int kiln_container_resolve(kiln_image *out, const kiln_container *c,
+                           const char *pinned_id, char *const *envv,
+                           kiln_err *err)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    const char *ref = pinned_id ? pinned_id : c->image;
+    bool always = !pinned_id && strcmp(c->pull, "always") == 0;
+    int rc = 0, st = 1;
+
+    memset(out, 0, sizeof(*out));
+    if (!always)
+        st = inspect(out, &b, c, ref, envv);
+    if (st < 0) {
+        rc = kiln_err_set(err, KILN_ERROR, "%s image inspect %s: %s",
+                          c->engine, ref, last_line(&b));
+    } else if (st != 0 && pinned_id) {
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "image %s (%s) is no longer "
+                          "available on this machine", pinned_id, c->image);
+    } else if (st != 0 && strcmp(c->pull, "never") == 0) {
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "image %s is not on this "
+                          "machine (pull: never)", c->image);
+    } else if (st != 0) {
+        if (engine_run(&b, c, envv, PULL_TIMEOUT_MS, "pull", c->image,
+                       (char *)NULL) != 0)
+            rc = kiln_err_set(err, KILN_ENOTFOUND, "cannot pull image %s: "
+                              "%s", c->image, last_line(&b));
+        else if (inspect(out, &b, c, c->image, envv) != 0)
+            rc = kiln_err_set(err, KILN_ENOTFOUND, "cannot inspect image "
+                              "%s: %s", c->image, last_line(&b));
+    }
+    if (rc == 0)
+        out->ref = kiln_strdup(c->image);
     kiln_buf_dispose(&b);
     if (rc != 0)
         kiln_image_dispose(out);

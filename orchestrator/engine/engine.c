@@ -579,6 +579,12 @@ static void on_timer_close(uv_handle_t *h)
             free((char *)run->image_pins[i].value);
         }
         free(run->image_pins);
+        for (size_t i = 0; i < run->n_images; i++) {
+            free(run->images[i].key);
+            kiln_image_dispose(&run->images[i].img);
+        }
+        free(run->images);
+        uv_mutex_destroy(&run->images_lock);
         free(run->steps);
         free(run->reuse_exec);
         kiln_env_dispose(&run->base_env);
@@ -625,6 +631,7 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
             run->model_pins[i].value = kiln_strdup(o->model_pins[i].value);
         }
     }
+    uv_mutex_init(&run->images_lock);
     if (o->n_image_pins) {
         run->n_image_pins = o->n_image_pins;
         run->image_pins = kiln_calloc(o->n_image_pins, sizeof(kiln_kv));

@@ -110,6 +110,17 @@ struct kiln_run {
     size_t n_model_pins;     /* kiln reproduce: models: read these
                                 versions (name -> version, as text) */
     kiln_kv *model_pins;
+    uv_mutex_t images_lock;  /* images resolved in this run, once per
+                                engine and reference, on the thread pool:
+                                every step of a run runs the same image
+                                for the same tag, and pulls it once */
+    size_t n_images;
+    struct run_image {
+        char *key;           /* "ENGINE REF PULL" */
+        int rc;              /* the resolution's result... */
+        kiln_err err;
+        kiln_image img;      /* ...and image */
+    } *images;
     size_t n_image_pins;     /* kiln reproduce: container steps run these
                                 images (step -> image ID) */
     kiln_kv *image_pins;

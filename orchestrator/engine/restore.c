@@ -149,6 +149,48 @@ static void capture_environment(cache_job *j, const kiln_environment *e,
     }
 }
 
+static void image_copy(kiln_image *to, const kiln_image *from)
+{
+    to->ref = from->ref ? kiln_strdup(from->ref) : NULL;
+    to->id = from->id ? kiln_strdup(from->id) : NULL;
+    to->digest = from->digest ? kiln_strdup(from->digest) : NULL;
+}
+
+/* The step's image, resolved once per run for an engine, reference and
+ * pull policy (on the thread pool: other steps may be resolving too). */
+static int resolve_image(cache_job *j, const kiln_container *c)
+{
+    kiln_run *run = j->s->run;
+    char *key = kiln_asprintf("%s %s %s", c->engine,
+                              j->image_pin ? j->image_pin : c->image,
+                              c->pull);
+    struct run_image *ri = NULL;
+    int rc;
+
+    uv_mutex_lock(&run->images_lock);
+    for (size_t i = 0; i < run->n_images && !ri; i++)
+        if (strcmp(run->images[i].key, key) == 0)
+            ri = &run->images[i];
+    if (!ri) {
+        run->images = kiln_realloc(run->images, (run->n_images + 1) *
+                                   sizeof(*run->images));
+        ri = &run->images[run->n_images++];
+        memset(ri, 0, sizeof(*ri));
+        ri->key = key;
+        key = NULL;
+        ri->rc = kiln_container_resolve(&ri->img, c, j->image_pin, j->envv,
+                                        &ri->err);
+    }
+    rc = ri->rc;
+    if (rc == 0)
+        image_copy(&j->image, &ri->img);
+    else
+        j->err = ri->err;
+    uv_mutex_unlock(&run->images_lock);
+    free(key);
+    return rc;
+}
+
 static void key_work(uv_work_t *req)
 {
     cache_job *j = req->data;
@@ -164,8 +206,7 @@ static void key_work(uv_work_t *req)
                                               &j->uses[i].pin, &j->err);
     /* The image, once: the ID of its content is what runs. */
     if (j->rc == 0 && st->container)
-        j->rc = kiln_container_resolve(&j->image, st->container,
-                                       j->image_pin, j->envv, &j->err);
+        j->rc = resolve_image(j, st->container);
     j->fatal = j->rc != 0;
     if (j->rc == 0 && st->environment)
         capture_environment(j, st->environment, s->workdir);
