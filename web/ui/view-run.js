@@ -168,6 +168,11 @@ export function runView(el, query, idText, stepArg) {
             'attempt ' + a.attempt + (a.executor ? ' · ' + a.executor : '') +
             (a.exit_code != null ? ' · exit ' + a.exit_code : '') +
             (a.signal ? ' · signal ' + a.signal : '')) : null,
+      a && a.image
+          ? h('span', {class: 'small muted nowrap', 'data-image': a.image,
+                       title: a.image},
+              'image ' + (a.image_ref || '') + ' ',
+              h('code', null, a.image.slice(0, 19))) : null,
       s.attempts_detail.length > 1
           ? h('div', {class: 'seg'}, s.attempts_detail.map((x) =>
               h('button', {type: 'button', class: x === a ? 'on' : null,
