@@ -182,7 +182,8 @@ static void object_hashed(uv_work_t *work, int status)
             free(disp);
             if (h2o_file_send(req, 200, "OK", j->path,
                               h2o_iovec_init(H2O_STRLIT(
-                                  "application/octet-stream")), 0) != 0)
+                                  "application/octet-stream")),
+                              H2O_FILE_FLAG_NO_ETAG) != 0)
                 kiln_web__error(req, 410, "the bytes of this version are "
                                 "gone from the object store");
         }

@@ -64,7 +64,7 @@ static int exec_artifacts(void *opts)
                                     "path");
     /* An unknown or ambiguous artifact: 2. */
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
-        kiln_store_artifact_find(store, &id, o->what, &err) != 0 ||
+        kiln_store_artifact_find(store, &id, o->what, 0, &err) != 0 ||
         kiln_store_lineage_json(store, &node, id, true, 1, 0, &err) != 0) {
         status = kiln_cli_fail(&err);
         goto out;

@@ -48,6 +48,13 @@ static void print_artifact(json_t *a, int indent)
            kiln_cli_str(a, "sha256"),
            (long long)json_integer_value(json_object_get(a, "size")),
            (long long)json_integer_value(json_object_get(a, "id")));
+    json_t *v;
+    size_t i;
+    json_array_foreach(json_object_get(a, "model_versions"), i, v)
+        printf("%*s  = model %s version %lld, registered by run %lld\n",
+               indent, "", kiln_cli_str(v, "name"),
+               (long long)json_integer_value(json_object_get(v, "version")),
+               (long long)json_integer_value(json_object_get(v, "run_id")));
 }
 
 static void print_exec(json_t *x, const char *verb, int indent)
@@ -216,7 +223,7 @@ static bool model_ref_parse(model_ref *m, const char *what)
  */
 static int resolve(kiln_store *store, int64_t *id, int64_t *run,
                    model_ref *m, bool *model, const char *what,
-                   kiln_err *err)
+                   int64_t in_run, kiln_err *err)
 {
     kiln_model_entry ref;
     kiln_err aerr = KILN_ERR_INIT;
@@ -224,11 +231,11 @@ static int resolve(kiln_store *store, int64_t *id, int64_t *run,
 
     *model = false;
     if (access(what, F_OK) == 0 || !model_ref_parse(m, what))
-        return kiln_store_artifact_find(store, id, what, err);
+        return kiln_store_artifact_find(store, id, what, in_run, err);
     rc = kiln_store_model_ref_find(store, &ref, m->name, m->alias,
                                    m->version, err);
     if (rc == KILN_ENOTFOUND &&
-        kiln_store_artifact_find(store, id, what, &aerr) == 0) {
+        kiln_store_artifact_find(store, id, what, in_run, &aerr) == 0) {
         *err = (kiln_err)KILN_ERR_INIT;
         return 0;
     }
@@ -256,7 +263,7 @@ static int exec_lineage(void *opts)
     int status = KILN_EXIT_OK;
 
     if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
-        resolve(store, &id, &run, &m, &model, o->what, &err) != 0) {
+        resolve(store, &id, &run, &m, &model, o->what, o->run, &err) != 0) {
         status = kiln_cli_fail(&err);
         goto out;
     }
@@ -267,9 +274,11 @@ static int exec_lineage(void *opts)
                                       m.name, m.version, (long long)run);
         goto out;
     }
+    registered = run;
     if (!model)
         run = o->run;
-    registered = run;
+    else if (!up)
+        run = 0; /* what used a version: in any run */
     if (kiln_store_lineage_json(store, &tree, id, up, (int)depth, run,
                                 &err) != 0 && model &&
         err.code == KILN_ENOTFOUND && run) {

@@ -43,8 +43,7 @@ static const kiln_opt options[] = {
                   "as recorded"),
     KILN_OPT_SWITCH(0, "with-deploy", repro_opts, with_deploy, "run deploy "
                     "steps and register: too (off by default; aliases "
-                    "never move either way unless a step's register: says "
-                    "so)"),
+                    "never move either way)"),
     KILN_CLI_OPT_JOBS(repro_opts, "run at most N steps at once (default: "
                       "CPUs)"),
     KILN_CLI_OPT_STATE(repro_opts),
@@ -161,23 +160,71 @@ static int restore_input(kiln_store *store, const char *objects,
 }
 
 /* The original tree of run r and the repository to check out from. */
-static int locate(trees *t, char **repo, const kiln_run_info *r,
-                  const char *state, kiln_err *err)
+/* The repository a run's code came from, when its tree was under the
+ * state directory: the one holding the state directory; for a
+ * reproduction, the one its original run came from; else the one holding
+ * the current directory. *repo NULL when none is found. */
+static int repo_of(char **repo, kiln_store *store, const kiln_run_info *r,
+                   const char *state, int depth, kiln_err *err)
 {
-    char *checkouts = kiln_asprintf("%s/checkouts/%s", state,
-                                    r->git_commit);
-    char *abs = kiln_path_absolute(checkouts);
     kiln_git_info git;
-    size_t n = strlen(abs);
+    json_t *info = r->trigger_info ? json_loads(r->trigger_info, 0, NULL)
+                                   : NULL;
+    json_int_t orig = json_integer_value(json_object_get(info,
+                                                         "reproduces"));
     int rc;
 
-    free(checkouts);
+    json_decref(info);
+    *repo = NULL;
     memset(&git, 0, sizeof(git));
-    if (strncmp(r->file, abs, n) == 0 && r->file[n] == '/') {
-        /* A --commit run: its tree was a checkout; the repository is the
-         * one holding the state directory. */
-        t->orig = abs;
-        rc = kiln_git_inspect(&git, state, err);
+    if ((rc = kiln_git_inspect(&git, state, err)) == 0 && git.in_repo)
+        *repo = kiln_strdup(git.workdir);
+    kiln_git_info_dispose(&git);
+    if (rc != 0 || *repo)
+        return rc;
+    if (orig > 0 && depth < 100) {
+        kiln_run_info *o = NULL;
+        if (kiln_store_run_get(&o, store, orig, err) == 0) {
+            memset(&git, 0, sizeof(git));
+            if (kiln_git_inspect(&git, o->file, err) == 0 && git.in_repo)
+                *repo = kiln_strdup(git.workdir);
+            else
+                rc = repo_of(repo, store, o, state, depth + 1, err);
+            kiln_git_info_dispose(&git);
+        }
+        kiln_run_info_free(o);
+        if (*repo)
+            return 0;
+    }
+    memset(&git, 0, sizeof(git));
+    if (kiln_git_inspect(&git, ".", err) == 0 && git.in_repo)
+        *repo = kiln_strdup(git.workdir);
+    kiln_git_info_dispose(&git);
+    return 0;
+}
+
+static int locate(trees *t, char **repo, const kiln_run_info *r,
+                  const char *state, kiln_store *store, kiln_err *err)
+{
+    char *abs = kiln_path_absolute(state);
+    kiln_git_info git;
+    size_t n = strlen(abs);
+    const char *rest = r->file + n + 1, *a, *b;
+    int rc;
+
+    memset(&git, 0, sizeof(git));
+    if (strncmp(r->file, abs, n) == 0 && r->file[n] == '/' &&
+        (a = strchr(rest, '/')) != NULL && (b = strchr(a + 1, '/')) != NULL) {
+        /* A --commit run or a reproduction: its tree was a checkout under
+         * the state directory (checkouts/COMMIT, reproduce/RUN.TIME); the
+         * repository is the one holding the state directory. */
+        t->orig = kiln_strndup(r->file, (size_t)(b - r->file));
+        free(abs);
+        if ((rc = repo_of(repo, store, r, state, 0, err)) == 0 && !*repo)
+            rc = kiln_err_set(err, KILN_EINVAL, "cannot find the Git "
+                              "repository run %lld was made from (run kiln "
+                              "reproduce in it)", (long long)r->id);
+        return rc;
     } else {
         free(abs);
         rc = kiln_git_inspect(&git, r->file, err);
@@ -282,6 +329,7 @@ static int exec_reproduce(void *opts)
     kiln_kv *pins = NULL, *ipins = NULL;
     size_t n_ipins = 0;
     const char **skip = NULL;
+    bool *fails = NULL;
     char **skip_owned = NULL;
     verdict *verdicts = NULL;
     trees t = {NULL, NULL};
@@ -321,7 +369,7 @@ static int exec_reproduce(void *opts)
         }
 
     /* The code: the recorded commit, in a scratch tree of its own. */
-    if (locate(&t, &repo, orig, state, &err) != 0) {
+    if (locate(&t, &repo, orig, state, store, &err) != 0) {
         status = kiln_cli_fail(&err);
         goto done;
     }
@@ -482,11 +530,16 @@ static int exec_reproduce(void *opts)
         ro.git_commit = orig->git_commit;
         ro.reproduces = orig->id;
         ro.side_effects_off = !o->with_deploy;
+        ro.keep_aliases = true; /* a reproduction never moves an alias */
         ro.n_model_pins = n_pins;
         ro.model_pins = pins;
         ro.n_image_pins = n_ipins;
         ro.image_pins = ipins;
         ro.skip = skip;
+        fails = kiln_calloc(p->n_steps, sizeof(bool));
+        for (size_t i = 0; i < p->n_steps; i++)
+            fails[i] = skip_owned[i] != NULL;
+        ro.skip_fails = fails;
         fprintf(stderr, "kiln: reproducing run %lld (%s, commit %.12s) in "
                 "%s\n", (long long)orig->id, orig->pipeline,
                 orig->git_commit, t.scratch);
@@ -550,11 +603,19 @@ static int exec_reproduce(void *opts)
     if (o->json) {
         json_t *list = json_array(), *out;
         for (size_t i = 0; i < n_verdicts; i++)
+        {
+            ssize_t k = kiln_pipeline_find_step(p, verdicts[i].step);
+            const kiln_step_info *rs = rep ? kiln_run_info_step(
+                rep, verdicts[i].step) : NULL;
+            const char *why = k >= 0 && skip_owned[k] ? skip_owned[k]
+                              : strcmp(verdicts[i].verdict, "identical") &&
+                                rs ? rs->reason : NULL;
             json_array_append_new(list, json_pack(
-                "{s:s, s:s, s:s, s:s, s:s?}", "step", verdicts[i].step,
+                "{s:s, s:s, s:s, s:s, s:s?, s:s?}", "step", verdicts[i].step,
                 "path", verdicts[i].rel, "verdict", verdicts[i].verdict,
                 "original_sha256", verdicts[i].orig_sha, "new_sha256",
-                verdicts[i].new_sha));
+                verdicts[i].new_sha, "reason", why));
+        }
         out = json_pack("{s:I, s:I, s:s, s:s, s:o, s:{s:i, s:i, s:i, s:i, "
                         "s:i}, s:i}", "run", (json_int_t)new_id,
                         "reproduces", (json_int_t)orig->id, "commit",
@@ -606,6 +667,7 @@ done:
         free(skip_owned[i]);
     free(skip_owned);
     free(skip);
+    free(fails);
     for (size_t i = 0; i < n_pins; i++) {
         free((char *)pins[i].key);
         free((char *)pins[i].value);

@@ -25,7 +25,7 @@ static void print_table(json_t *runs)
 {
     size_t i;
     json_t *r;
-    printf("%-6s %-20s %-10s %-8s %-12s %-20s %s\n", "RUN", "PIPELINE",
+    printf("%-6s %-20s %-10s %-9s %-12s %-20s %s\n", "RUN", "PIPELINE",
            "STATUS", "TRIGGER", "COMMIT", "STARTED", "DURATION");
     json_array_foreach(runs, i, r) {
         json_int_t start = json_integer_value(json_object_get(r,
@@ -41,7 +41,7 @@ static void print_table(json_t *runs)
             kiln_fmt_duration(dur, sizeof(dur), end - start);
         snprintf(c, sizeof(c), "%.10s%s", commit ? commit : "-",
                  json_is_true(json_object_get(r, "git_dirty")) ? "+" : "");
-        printf("%-6lld %-20s %-10s %-8s %-12s %-20s %s\n",
+        printf("%-6lld %-20s %-10s %-9s %-12s %-20s %s\n",
                (long long)json_integer_value(json_object_get(r, "id")),
                json_string_value(json_object_get(r, "pipeline")),
                json_is_true(json_object_get(r, "orphaned"))

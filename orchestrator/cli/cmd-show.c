@@ -53,6 +53,19 @@ static void print_run(json_t *run)
                (long long)json_integer_value(json_object_get(run, "id")),
                (long long)json_integer_value(json_object_get(run, "id")));
     printf("  trigger:  %s\n", kiln_cli_str(run, "trigger"));
+    if (json_is_integer(json_object_get(json_object_get(run, "trigger_info"),
+                                        "reproduces")))
+        printf("  reproduces run %lld (kiln reproduce)\n",
+               (long long)json_integer_value(json_object_get(
+                   json_object_get(run, "trigger_info"), "reproduces")));
+    if (json_array_size(json_object_get(run, "reproduced_by"))) {
+        json_t *r;
+        size_t k;
+        printf("  reproduced by run");
+        json_array_foreach(json_object_get(run, "reproduced_by"), k, r)
+            printf("%s %lld", k ? "," : "", (long long)json_integer_value(r));
+        printf("\n");
+    }
     printf("  commit:   %s%s%s%s\n", kiln_cli_str(run, "git_commit"),
            json_is_string(json_object_get(run, "git_branch")) ? " on " : "",
            json_is_string(json_object_get(run, "git_branch"))

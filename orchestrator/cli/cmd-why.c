@@ -106,6 +106,15 @@ static int exec_why(void *opts)
     if (!(a = keyed_attempt(store, step, &text, &err))) {
         if (err.code) {
             status = kiln_cli_fail(&err);
+        } else if (step->state == KILN_STEP_GATED ||
+                   step->state == KILN_STEP_SKIPPED ||
+                   step->state == KILN_STEP_CANCELLED ||
+                   step->state == KILN_STEP_FAILED) {
+            kiln_err_set(&err, KILN_ENOTFOUND, "step %s of run %lld did not "
+                         "run: %s: %s", o->step, (long long)o->run,
+                         kiln_step_state_name(step->state),
+                         step->reason ? step->reason : "no reason recorded");
+            status = kiln_cli_fail(&err);
         } else {
             kiln_err_set(&err, KILN_ENOTFOUND, "step %s of run %lld "
                          "recorded no key (it did not start, or ran before "

@@ -262,12 +262,13 @@ void kiln_engine__succeed(step_rt *s, const char *why, int64_t at_ms)
     }
 }
 
-void kiln_engine__pass(step_rt *s, const char *why)
+void kiln_engine__pass(step_rt *s, const char *why, bool fails)
 {
     kiln_run *run = s->run;
     kiln_engine__tx_begin(run);
-    /* Skipped on purpose, as a gate skips: not a failure of the run. */
-    s->by_gate = true;
+    /* Skipped on purpose, as a gate skips: not a failure of the run
+     * (unless it could not run). */
+    s->by_gate = !fails;
     kiln_engine__step_set(s, KILN_STEP_SKIPPED, why);
     for (size_t i = 0; i < s->n_down; i++) {
         step_rt *d = &run->steps[s->down[i]];
@@ -362,11 +363,13 @@ static void dispatch(kiln_engine *eng)
         if (!s)
             break;
         if (s->attempt == 0 && s->run->skip && s->run->skip[s->idx]) {
-            kiln_engine__pass(s, s->run->skip[s->idx]);
+            kiln_engine__pass(s, s->run->skip[s->idx],
+                              s->run->skip_fails[s->idx]);
         } else if (s->attempt == 0 && s->run->side_effects_off &&
                    s->run->p->steps[s->idx].kind == KILN_KIND_DEPLOY) {
             kiln_engine__pass(s, "a deploy step: side effects are off "
-                              "(kiln reproduce --with-deploy runs it)");
+                              "(kiln reproduce --with-deploy runs it)",
+                              false);
         } else if (kiln_engine__gate_passes(s)) {
             if (s->attempt == 0 && s->run->reuse_exec &&
                 s->run->reuse_exec[s->idx] > 0)
@@ -569,6 +572,7 @@ static void on_timer_close(uv_handle_t *h)
         for (size_t i = 0; run->skip && i < run->n_steps; i++)
             free(run->skip[i]);
         free(run->skip);
+        free(run->skip_fails);
         for (size_t i = 0; i < run->n_model_pins; i++) {
             free((char *)run->model_pins[i].key);
             free((char *)run->model_pins[i].value);
@@ -623,6 +627,8 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
         }
     }
     run->side_effects_off = o->side_effects_off;
+    run->keep_aliases = o->keep_aliases || o->side_effects_off;
+    run->reproduces = o->reproduces;
     if (o->n_model_pins) {
         run->n_model_pins = o->n_model_pins;
         run->model_pins = kiln_calloc(o->n_model_pins, sizeof(kiln_kv));
@@ -642,8 +648,11 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
     }
     if (o->skip) {
         run->skip = kiln_calloc(p->n_steps, sizeof(char *));
-        for (size_t i = 0; i < p->n_steps; i++)
+        run->skip_fails = kiln_calloc(p->n_steps, sizeof(bool));
+        for (size_t i = 0; i < p->n_steps; i++) {
             run->skip[i] = o->skip[i] ? kiln_strdup(o->skip[i]) : NULL;
+            run->skip_fails[i] = o->skip_fails && o->skip_fails[i];
+        }
     }
     {
         kiln_model_alias *aliases = NULL;

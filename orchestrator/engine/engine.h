@@ -75,6 +75,8 @@ typedef struct kiln_run_options {
     int64_t reproduces;     /* kiln reproduce: the run repeated, or 0 */
     bool side_effects_off;  /* deploy steps do not run, register:
                                registers nothing, no alias moves */
+    bool keep_aliases;      /* register: registers, but no alias moves
+                               (kiln reproduce --with-deploy) */
     size_t n_model_pins;    /* models: of these names read these
                                versions (name -> version as text) */
     const kiln_kv *model_pins;
@@ -86,6 +88,8 @@ typedef struct kiln_run_options {
                                recorded skipped; what needs it goes on,
                                its outputs being where the caller put
                                them) */
+    const bool *skip_fails;  /* NULL, or per step: its skip is a failure
+                               of the run (it could not run) */
     kiln_run_event_cb on_event; /* may be NULL */
     kiln_run_done_cb on_done;
     void *data;

@@ -136,7 +136,7 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
                 rc = kiln_store_model_hook_set(store, st->register_model,
                                                st->register_deploy,
                                                s->workdir, err);
-            if (rc == 0 && st->register_alias) {
+            if (rc == 0 && st->register_alias && !s->run->keep_aliases) {
                 rc = kiln_store_model_find(store, &cur, st->register_model,
                                            st->register_alias, 0, err);
                 moved = rc != 0 || cur.version != version;

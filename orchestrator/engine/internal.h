@@ -105,6 +105,10 @@ struct kiln_run {
     kiln_env base_env;       /* environ + pipeline env + params + KILN_* */
     bool side_effects_off;   /* kiln reproduce: deploy steps do not run,
                                 register: registers nothing */
+    bool keep_aliases;       /* register: moves no alias */
+    int64_t reproduces;      /* kiln reproduce: the run repeated; a gate
+                                reads the metrics of a step not run again
+                                from there */
     bool has_aliases;        /* the registry had aliases at the start:
                                 steps get KILN_MODEL_<NAME>_<ALIAS> */
     size_t n_model_pins;     /* kiln reproduce: models: read these
@@ -126,6 +130,7 @@ struct kiln_run {
     kiln_kv *image_pins;
     char **skip;             /* NULL, or per step why it does not run
                                 (kiln reproduce): what needs it goes on */
+    bool *skip_fails;        /* ...and whether that fails the run */
     size_t n_params;
     kiln_kv *params;         /* effective params (gates read them) */
     kiln_err store_err;
@@ -180,7 +185,7 @@ void kiln_engine__tx_end(kiln_run *run);
 void kiln_engine__succeed(step_rt *s, const char *why, int64_t at_ms);
 /* s is skipped on purpose (not selected, side effects off): what needs
  * it goes on. */
-void kiln_engine__pass(step_rt *s, const char *why);
+void kiln_engine__pass(step_rt *s, const char *why, bool fails);
 /* Everything downstream of s is skipped (by_gate: because of a gate). */
 void kiln_engine__skip_downstream(step_rt *s, const char *why,
                                   bool by_gate);
@@ -247,6 +252,10 @@ void kiln_engine__record_trees(kiln_run *run,
                                const kiln_artifact_list *list,
                                const struct kiln_cache_files *files,
                                const char *workdir);
+/* Taking over a running attempt (exec_id) of s: what its preparation
+ * found, from its record (key document, model versions and their copies,
+ * image). */
+void kiln_engine__prepared_restore(step_rt *s, int64_t exec_id);
 /* Dispose what kiln_engine__prepare() left on s. */
 void kiln_engine__prepared_dispose(step_rt *s);
 /* Record s's environment captures (texts by hash), once, in the

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/cache.h"
+#include "engine/command.h"
 
 extern char **environ;
 
@@ -266,14 +267,20 @@ static int run_hook(const char *command, const char *workdir,
                     const kiln_registry_pin *pin, const char *path,
                     const char *alias, FILE *log, kiln_err *err)
 {
-    char version[16], **env;
+    char version[16], **env, **words = kiln_command_argv(command);
     size_t n = 0;
     posix_spawn_file_actions_t fa;
     pid_t pid;
     int status = 0, rc, fd = log ? fileno(log) : STDERR_FILENO;
-    char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)command,
+    /* Plain words (./ship.sh) get path, version and alias as their
+     * arguments; shell text, as $1 $2 $3. */
+    bool plain = strcmp(words[0], "/bin/sh") != 0;
+    char *text = plain ? kiln_asprintf("%s \"$@\"", command)
+                       : kiln_strdup(command);
+    char *argv[] = {(char *)"/bin/sh", (char *)"-c", text,
                     (char *)"kiln-deploy", (char *)path, version,
                     (char *)alias, NULL};
+    free(words);
 
     snprintf(version, sizeof(version), "%d", pin->version);
     while (environ[n])
@@ -298,6 +305,7 @@ static int run_hook(const char *command, const char *workdir,
     for (size_t i = n; i < n + 5; i++)
         free(env[i]);
     free(env);
+    free(text);
     if (rc != 0)
         return kiln_err_set(err, KILN_ERROR, "cannot run the deploy command "
                             "of model %s: %s", pin->name, strerror(rc));

@@ -34,8 +34,7 @@ bool kiln_engine__needs_prepare(step_rt *s)
     return s->attempt == 0 && s->phase == PHASE_IDLE &&
            (kiln_engine__cacheable(s) || st->inputs.n || st->outputs.n ||
             st->validation || st->n_models || st->environment ||
-            st->container ||
-            s->run->has_aliases);
+            st->container || (s->run->has_aliases && !st->cache));
 }
 
 /* A model version to copy for the step: pins[i] of the job. */
@@ -289,7 +288,10 @@ static int resolve_models(cache_job *j, step_rt *s, kiln_err *err)
                                       u->pin.version, "sha256",
                                       u->pin.sha256));
     }
-    if (rc == 0 && run->has_aliases &&
+    /* Every alias as KILN_MODEL_<NAME>_<ALIAS>, to steps whose outputs are
+     * never served from the cache (a deploy step): a cached step reads
+     * only the versions it declares, which its key covers. */
+    if (rc == 0 && run->has_aliases && !st->cache &&
         (rc = kiln_store_model_aliases(&aliases, &n_aliases, store,
                                        err)) == 0) {
         j->uses = kiln_realloc(j->uses, (j->n_uses + n_aliases + 1) *
@@ -518,6 +520,66 @@ kiln_artifact_rec *kiln_engine__artifact_recs(step_rt *s,
                kiln_artifact_type_of(st, s->workdir, out->items[i].path),
                true);
     return recs;
+}
+
+void kiln_engine__prepared_restore(step_rt *s, int64_t exec_id)
+{
+    kiln_run *run = s->run;
+    kiln_store *store = run->eng->store;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err err = KILN_ERR_INIT;
+    char *text = NULL;
+    json_t *doc, *m, *v;
+    const char *ref;
+
+    if (kiln_store_key_doc_get(store, &text, exec_id, &err) != 0 || !text) {
+        free(text);
+        return;
+    }
+    doc = json_loads(text, 0, NULL);
+    free(s->key_doc);
+    s->key_doc = text;
+    /* The model versions it read, as recorded: its records and a retry's
+     * environment name them again. */
+    m = json_object_get(doc, "models");
+    json_object_foreach(m, ref, v) {
+        const char *sep = strpbrk(ref, "@:");
+        char *name, *path = NULL, vtext[16];
+        kiln_registry_pin pin;
+        if (!json_is_object(v) || !sep)
+            continue;
+        name = kiln_strndup(ref, (size_t)(sep - ref));
+        if (kiln_registry_resolve(&pin, store, name, NULL, (int)
+                json_integer_value(json_object_get(v, "version")), &err) == 0 &&
+            kiln_registry_materialise(&path, run->eng->state_dir, &pin,
+                                      &err) == 0) {
+            char *k0 = model_var(name, NULL), *k1;
+            snprintf(vtext, sizeof(vtext), "%d", pin.version);
+            k1 = model_var(name, *sep == '@' ? sep + 1 : vtext);
+            kiln_env_set(&s->model_env, k0, path);
+            kiln_env_set(&s->model_env, k1, path);
+            free(k0);
+            free(k1);
+            s->pins = kiln_realloc(s->pins, (s->n_pins + 1) *
+                                   sizeof(*s->pins));
+            s->pins[s->n_pins++] = pin;
+        } else {
+            kiln_registry_pin_dispose(&pin);
+        }
+        memset(&err, 0, sizeof(err));
+        free(path);
+        free(name);
+    }
+    /* A container step's image, as it ran. */
+    if (st->container &&
+        json_is_string(json_object_get(json_object_get(doc, "image"),
+                                       "id"))) {
+        kiln_image_dispose(&s->image);
+        s->image.id = kiln_strdup(json_string_value(json_object_get(
+            json_object_get(doc, "image"), "id")));
+        s->image.ref = kiln_strdup(st->container->image);
+    }
+    json_decref(doc);
 }
 
 void kiln_engine__prepared_dispose(step_rt *s)

@@ -40,6 +40,11 @@ static void step_reattach(step_rt *s, const kiln_attempt_info *a)
     s->task.data = s;
     s->task.cpus = st->resources.cpus ? st->resources.cpus : 1;
     s->slots = kiln_engine__step_slots(eng, st);
+    kiln_engine__prepared_restore(s, a->id);
+    if (st->container) {
+        free(s->container);
+        s->container = kiln_container_name(run->id, st->name, s->attempt);
+    }
     kiln_engine__take_slot(s);
     /* Without an id (kiln stopped right after recording the attempt),
      * the executor looks for the process by the attempt's status file. */

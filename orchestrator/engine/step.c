@@ -26,7 +26,12 @@ static bool gate_lookup(double *out, const kiln_expr *ref, void *data)
     kiln_err err = KILN_ERR_INIT;
     bool found = false;
     if (ref->kind == KILN_EXPR_METRIC) {
-        if (kiln_store_metric_get(run->eng->store, out, &found, run->id,
+        ssize_t k = kiln_pipeline_find_step(run->p, ref->step);
+        /* A step a reproduction did not run again (--step): its metrics
+         * as the run it repeats recorded them. */
+        int64_t from = run->reproduces && run->skip && k >= 0 &&
+                       run->skip[k] ? run->reproduces : run->id;
+        if (kiln_store_metric_get(run->eng->store, out, &found, from,
                                   ref->step, ref->key, &err) != 0)
             kiln_engine__store_failed(run, &err);
         return found;

@@ -581,6 +581,24 @@ static int lineage_node(kiln_store *st, json_t **out, int64_t id, bool up,
                             (long long)id);
     json_object_set_new(node, "is_dir", json_boolean(int_of(node,
                                                             "is_dir")));
+    /* The model versions these bytes are, with the runs that registered
+     * them: lineage goes through the version to its training run. */
+    {
+        json_t *versions = NULL;
+        if ((rc = query_rows(st, &versions, "SELECT m.name, m.version, "
+                             "m.run_id FROM models m JOIN artifacts a ON "
+                             "a.id = m.artifact_id WHERE ?1 IS NULL AND "
+                             "a.sha256 = (SELECT sha256 FROM artifacts WHERE "
+                             "id = ?2) ORDER BY m.name, m.version", NULL, id,
+                             err)) != 0) {
+            json_decref(node);
+            return rc;
+        }
+        if (json_array_size(versions))
+            json_object_set_new(node, "model_versions", versions);
+        else
+            json_decref(versions);
+    }
     rc = up ? lineage_up(st, node, id, depth, from, run, err)
             : lineage_down(st, node, id, depth, from, run, err);
     if (rc != 0) {

@@ -8,6 +8,8 @@
  */
 #include "internal.h"
 
+#include "base/hash.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,11 +23,27 @@ static const char SQL_EVENT[] =
     "VALUES (?1, ?2, ?3)";
 static const char SQL_BY_ID[] =
     "SELECT id FROM artifacts WHERE id = ?1";
+/* By hash: the artifact last written or read of those with the bytes,
+ * outside reproductions' scratch trees when there is one (?2: the run,
+ * 0: any). */
 static const char SQL_BY_PREFIX[] =
-    "SELECT max(id), count(DISTINCT sha256) FROM artifacts "
-    "WHERE sha256 LIKE ?1 HAVING count(*) > 0";
+    "SELECT (SELECT a.id FROM artifacts a JOIN events e ON e.artifact_id = "
+    "a.id JOIN executions x ON x.id = e.execution_id JOIN runs r ON r.id = "
+    "x.run_id WHERE a.sha256 LIKE ?1 AND (?2 = 0 OR x.run_id = ?2) ORDER BY "
+    "r.trigger = 'reproduce', e.type = 'output' DESC, x.id DESC LIMIT 1), "
+    "(SELECT count(DISTINCT sha256) FROM artifacts WHERE sha256 LIKE ?1), "
+    "(SELECT max(id) FROM artifacts WHERE sha256 LIKE ?1)";
+/* By path: the artifact with sha ?2 (the bytes there now) when recorded;
+ * else the one last made (then read) there, in run ?3 when given. */
 static const char SQL_BY_PATH[] =
-    "SELECT max(id) FROM artifacts WHERE path = ?1 HAVING count(*) > 0";
+    "SELECT coalesce((SELECT id FROM artifacts WHERE path = ?1 AND sha256 = "
+    "?2 AND (?3 = 0 OR EXISTS (SELECT 1 FROM events e JOIN executions x ON "
+    "x.id = e.execution_id WHERE e.artifact_id = artifacts.id AND x.run_id "
+    "= ?3))), (SELECT a.id FROM artifacts a JOIN events e ON e.artifact_id "
+    "= a.id JOIN executions x ON x.id = e.execution_id WHERE a.path = ?1 "
+    "AND (?3 = 0 OR x.run_id = ?3) ORDER BY e.type = 'output' DESC, x.id "
+    "DESC LIMIT 1), (SELECT max(id) FROM artifacts WHERE path = ?1 AND ?3 "
+    "= 0))";
 /* A version by number (?3) or by alias (?2), with the run that
  * registered it. */
 static const char SQL_MODEL_REF[] =
@@ -64,7 +82,7 @@ int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
 }
 
 int kiln_store_artifact_find(kiln_store *st, int64_t *out,
-                             const char *query, kiln_err *err)
+                             const char *query, int64_t run, kiln_err *err)
 {
     const char *what = "finding an artifact";
     size_t len = strlen(query), hex = strspn(query, "0123456789abcdef");
@@ -80,11 +98,11 @@ int kiln_store_artifact_find(kiln_store *st, int64_t *out,
             return KILN_ERROR;
         sqlite3_bind_int64(s, 1, id);
     } else if (hex == len && len >= 6 && len <= 64) {
-        if (!(s = kiln_store__stmt(st, SQL_BY_PREFIX, err, what)))
-            return KILN_ERROR;
         arg = kiln_asprintf("%s%%", query);
-        kiln_store__text(s, 1, arg);
+        s = kiln_store__query(st, err, what, SQL_BY_PREFIX, "sI", arg, run);
         free(arg);
+        if (!s)
+            return KILN_ERROR;
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW && sqlite3_column_int64(s, 1) > 1) {
             kiln_store__end(st, s, rc, err, what);
@@ -92,19 +110,32 @@ int kiln_store_artifact_find(kiln_store *st, int64_t *out,
                                 "ambiguous: give more digits", query);
         }
         if (rc == SQLITE_ROW)
-            found = sqlite3_column_int64(s, 0);
+            found = sqlite3_column_int64(s, 0) ? sqlite3_column_int64(s, 0)
+                    : run ? 0 : sqlite3_column_int64(s, 2);
         if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
             return rc;
         s = NULL;
+    } else if (hex == len && len > 0 && len < 6) {
+        return kiln_err_set(err, KILN_EINVAL, "hash prefix %s is too short: "
+                            "give 6 or more hex digits", query);
     } else {
-        if (!(s = kiln_store__stmt(st, SQL_BY_PATH, err, what)))
-            return KILN_ERROR;
+        /* The bytes at the path now, when kiln recorded them there. */
+        char sha[KILN_HASH_HEX] = "";
+        kiln_err herr = KILN_ERR_INIT;
         arg = kiln_path_absolute(query);
-        kiln_store__text(s, 1, arg);
+        if (kiln_hash_file(sha, arg, &herr) != 0)
+            sha[0] = '\0';
+        s = kiln_store__query(st, err, what, SQL_BY_PATH, "ssI", arg, sha,
+                              run);
         free(arg);
+        if (!s)
+            return KILN_ERROR;
     }
     if (s && (rc = kiln_store__int(st, &found, s, 0, err, what)) != 0)
         return rc;
+    if (!found && run)
+        return kiln_err_set(err, KILN_ENOTFOUND, "run %lld neither made nor "
+                            "used %s", (long long)run, query);
     if (!found)
         return kiln_err_set(err, KILN_ENOTFOUND, "no artifact %s recorded "
                             "in %s", query, st->path);

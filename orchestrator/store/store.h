@@ -290,10 +290,13 @@ int kiln_store_record_artifacts(kiln_store *st, int64_t exec_id,
                                 const kiln_artifact_rec *recs, size_t n,
                                 kiln_err *err);
 /* Find an artifact by id, content hash (or a prefix of 6+ hex digits) or
- * path (the newest artifact recorded at that path). KILN_ENOTFOUND or
- * KILN_EINVAL (ambiguous prefix) otherwise. */
+ * path. A path is the bytes there now when kiln recorded them there, else
+ * what was last made (then read) there; a hash, the artifact with those
+ * bytes last made or read outside reproductions. run (0: any): among
+ * those run run made or used. KILN_ENOTFOUND, or KILN_EINVAL (an
+ * ambiguous or short prefix). */
 int kiln_store_artifact_find(kiln_store *st, int64_t *out, const char *query,
-                             kiln_err *err);
+                             int64_t run, kiln_err *err);
 
 /* Where a model version of the registry came from, as a lineage query's
  * start. */

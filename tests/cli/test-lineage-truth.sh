@@ -81,7 +81,7 @@ eq "--run 3 only read it: the producer it read, run 2's" "0 2 $c2" \
     "$rc $(js 't["produced_by"]["run_id"], t["produced_by"]["git_commit"]')"
 kiln_rc lineage out.txt --run 99
 eq "a run that neither made nor used it" 2 "$rc"
-contains "says so" "run 99 neither made nor used artifact" "$err"
+contains "says so" "run 99 neither made nor used" "$err"
 kiln_rc lineage out.txt --run zero
 eq "--run expects a run id" 2 "$rc"
 
@@ -169,4 +169,16 @@ kiln_rc lineage "m:$v1"
 eq "an existing file named m:$v1" 2 "$rc"
 contains "is a path" "no artifact m:$v1 recorded" "$err"
 rm "m:$v1"
+# A path is the bytes there now: run 5 wrote other bytes at out.txt, run
+# 6 the first ones again; out.txt holds run 6's, and --run 5 finds run 5's.
+kiln_rc lineage out.txt --format json
+eq "a path: the bytes there now" "0 $(sha256sum out.txt | cut -c1-64) 6" \
+    "$rc $(js 't["sha256"], t["produced_by"]["run_id"]')"
+kiln_rc lineage out.txt --run 5 --format json
+eq "--run 5: what run 5 made there" "0 5" "$rc $(js 't["produced_by"]["run_id"]')"
+kiln_rc lineage out.txt
+contains "the model versions these bytes are" "= model m version $v1, registered by run 1" "$out"
+# Down from a version: every step that read those bytes, in any run.
+kiln_rc lineage "m:$v1" --down --format json
+eq "down from a version: its readers" "0 True" "$rc $(js 'len(t["used_by"]) > 0')"
 finish

@@ -322,4 +322,63 @@ kiln_rc models pull f:2 --to gone.bin
 eq "pull of missing bytes: exit 1" 1 "$rc"
 contains "saying so" "its bytes are missing" "$err"
 check "nothing written" test ! -e gone.bin
+# A deploy command that is a script gets path, version and alias as its
+# arguments too.
+pipeline script <<'YAML'
+pipeline: script
+params: {v: 1}
+steps:
+  ship:
+    kind: deploy
+    run: mkdir -p s && printf 'script %s\n' "$KILN_PARAM_V" > s/model.bin
+    outputs: [s/model.bin]
+    register: {model: sm, path: s/model.bin, alias: production, deploy: ./ship.sh}
+YAML
+printf '#!/bin/sh\necho "args: $*" >> script.log\n' > ship.sh
+chmod +x ship.sh
+kiln_rc run script.yaml --param v=1
+kiln_rc run script.yaml --param v=2
+kiln_rc models rollback sm production
+eq "rollback through a script" 0 "$rc"
+eq "the script's arguments" "args: $KILN_STATE/models/sm/1/model.bin 1 production" "$(tail -1 script.log)"
+
+# A step whose outputs may be served from the cache sees only the model
+# versions it declares (its key covers those): no KILN_MODEL_<NAME>_<ALIAS>
+# of every alias; a deploy step does see them.
+pipeline peek <<'YAML'
+pipeline: peek
+steps:
+  cached:
+    run: echo "${KILN_MODEL_M_PRODUCTION:-none}" > peek.txt
+    outputs: [peek.txt]
+  ship:
+    kind: deploy
+    needs: [cached]
+    run: echo "${KILN_MODEL_M_PRODUCTION:-none}" > peek-deploy.txt
+YAML
+kiln_rc run peek.yaml
+eq "a cached step: undeclared versions not there" "none" "$(cat peek.txt)"
+eq "a deploy step: every alias's copy" "$KILN_STATE/models/m/1/model.bin" "$(cat peek-deploy.txt)"
+
+# A kiln killed while a step that reads a model runs: the step taken over
+# (kiln resume) still records the version it read.
+pipeline slowread <<'YAML'
+pipeline: slowread
+steps:
+  score:
+    models: [m@production]
+    run: sleep 2; sha256sum "$KILN_MODEL_M" | cut -d' ' -f1 > slow.sha
+    outputs: [slow.sha]
+YAML
+"$KILN" run slowread.yaml > /dev/null 2>&1 &
+pid=$!
+wait_for "the step started" 10 '[ "$(q "select count(*) from executions x join runs r on r.id = x.run_id where r.pipeline = '"'slowread'"' and x.external_id is not null")" = 1 ]'
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+rid=$(q "select max(id) from runs where pipeline = 'slowread'")
+kiln_rc resume "$rid"
+eq "taken over" 0 "$rc"
+eq "it read version 1" "$v1" "$(cat slow.sha)"
+eq "and the record says so" "model|$v1" \
+    "$(q "select a.type || '|' || a.sha256 from events e join artifacts a on a.id = e.artifact_id join executions x on x.id = e.execution_id where x.run_id = $rid and e.type = 'input'")"
 finish

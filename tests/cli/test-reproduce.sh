@@ -141,6 +141,45 @@ echo a,b > raw/input.csv
 kiln_rc reproduce 1
 eq "the unchanged file on disk serves" 0 "$rc"
 
+# With --with-deploy the deploy step runs and registers, but no alias
+# moves (production stays where it was).
+before_alias=$(q "select count(*) from model_aliases")
+kiln_rc reproduce 1 --with-deploy
+eq "--with-deploy: identical" 0 "$rc"
+eq "the deploy step ran" "succeeded" "$(q "select status from run_steps where run_id = (select max(id) from runs) and step = 'ship'")"
+eq "no alias moved" "$before_alias" "$(q "select count(*) from model_aliases")"
+# A reproduction can itself be reproduced.
+rep=$(q "select max(id) from runs")
+kiln_rc reproduce "$rep"
+eq "a reproduction reproduced" 0 "$rc"
+# What could not be made fails the reproduction's run, not just its exit.
+kiln_rc gc --max-size 0
+echo again-other > raw/input.csv
+kiln_rc reproduce 1
+eq "inputs unavailable: the run failed" "failed" "$(q "select status from runs where id = (select max(id) from runs)")"
+echo a,b > raw/input.csv
+
+# --step of a gated step: its gate reads the metrics the original run's
+# upstream steps recorded.
+cat > g.yaml <<'YAML'
+pipeline: gated
+steps:
+  ev:
+    run: |
+      echo '{"acc": 0.9}' > "$KILN_METRICS"
+  post:
+    needs: [ev]
+    when: metrics.ev.acc > 0.5
+    run: echo posted > posted.txt
+    outputs: [posted.txt]
+YAML
+git add g.yaml && git commit -qm gated
+kiln_rc run g.yaml
+g=$(q "select max(id) from runs")
+kiln_rc reproduce "$g" --step post
+eq "--step of a gated step" 0 "$rc"
+contains "post identical" "post             posted.txt                   identical" "$out"
+
 # Usage errors.
 kiln_rc reproduce 999
 eq "unknown run" 2 "$rc"
