@@ -13,6 +13,10 @@
  * step fails; looking an image up is quick. */
 #define PULL_TIMEOUT_MS (30 * 60 * 1000)
 #define INSPECT_TIMEOUT_MS (60 * 1000)
+/* How much sooner than the executor's forced stop (after the same
+ * grace) the engine kills a container it stops: time for the engine to
+ * record its end and remove it before the executor kills its client. */
+#define STOP_MARGIN_S 3
 
 void kiln_image_dispose(kiln_image *img)
 {
@@ -293,18 +297,32 @@ void kiln_container_stop(uv_loop_t *loop, const kiln_container *c,
 {
     stopper *s = kiln_calloc(1, sizeof(*s));
     char grace[16];
-    char *argv[] = {(char *)c->engine, (char *)"stop", (char *)"--time",
+    /* podman: rm --force stops (SIGTERM, SIGKILL after --time), then
+     * removes the container even when --rm cannot: podman run and the
+     * container's monitor (conmon, adopted by kiln-shim, a subreaper) do
+     * that removal, and they die with the step's processes when a Slurm
+     * job is cancelled (Slurm signals every process of the job), leaving
+     * the container Exited. docker's daemon removes --rm containers. */
+    char *rm[] = {(char *)c->engine, (char *)"rm", (char *)"--force",
+                  (char *)"--time", grace, (char *)name, NULL};
+    char *stop[] = {(char *)c->engine, (char *)"stop", (char *)"--time",
                     grace, (char *)name, NULL};
     uv_process_options_t o;
     uv_stdio_container_t io[3];
 
+    /* The engine's SIGKILL comes before the executor's forced stop after
+     * the same grace: that kills kiln-shim's descendants, conmon among
+     * them, and a container whose conmon was killed stays Stopping for
+     * good, even to rm --force. */
+    if (grace_s > 2 * STOP_MARGIN_S)
+        grace_s -= STOP_MARGIN_S;
     snprintf(grace, sizeof(grace), "%d", grace_s);
     memset(&o, 0, sizeof(o));
     io[0].flags = UV_IGNORE;
     io[1].flags = UV_IGNORE;
     io[2].flags = UV_IGNORE;
     o.file = c->engine;
-    o.args = argv;
+    o.args = strcmp(c->engine, "podman") == 0 ? rm : stop;
     o.exit_cb = on_stopper_exit;
     o.stdio = io;
     o.stdio_count = 3;
