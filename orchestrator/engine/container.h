@@ -64,8 +64,9 @@ char **kiln_container_argv(const kiln_container *c, const kiln_image *img,
                            const char *name, const kiln_container_env *e,
                            char *const *cmd);
 
-/* Stop the container called name (cancel, timeout): SIGTERM, then SIGKILL
- * after grace_s, by the engine; runs in the background. */
+/* Stop and remove the container called name (cancel, timeout): SIGTERM,
+ * then SIGKILL a little before grace_s (the executor's own forced stop),
+ * by the engine; runs in the background. */
 void kiln_container_stop(uv_loop_t *loop, const kiln_container *c,
                          const char *name, int grace_s);
 
