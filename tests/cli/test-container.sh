@@ -437,4 +437,25 @@ eq "the step failed saying so" "failed|$gone" \
 eq "nothing ran" "0" "$(q "select count(*) from executions where run_id = $new")"
 ctr_check_clean
 
+# A model version a container step reads: its copy is there, read-only.
+cd "$T"
+pipeline reads <<YAML
+pipeline: reads
+steps:
+  train_$S:
+    run: echo weights-1 > m.bin
+    outputs: [m.bin]
+    register: {model: cm$S, path: m.bin, alias: production}
+  use_$S:
+    needs: [train_$S]
+    image: $PY
+    models: [cm$S@production]
+    run: cat "\$KILN_MODEL_CM$S" > used.txt; touch "\$KILN_MODEL_CM$S" 2>/dev/null && echo writable >> used.txt || echo read-only >> used.txt
+    outputs: [used.txt]
+YAML
+kiln_rc run reads.yaml
+eq "a container step reading a model" 0 "$rc"
+eq "its bytes, read-only" "weights-1 read-only" "$(tr '\n' ' ' < used.txt | sed 's/ $//')"
+ctr_check_clean
+
 finish
