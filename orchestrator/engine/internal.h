@@ -6,9 +6,14 @@
  *   step.c .... gates, an attempt's environment, start, timeout and end
  *   hashing.c . after an attempt: artifacts, metrics, model versions, the
  *               cache entry, on the thread pool
- *   restore.c . before a step's first attempt: its cache key and a
- *               restore of its outputs, a retry's reuse
+ *   restore.c . before a step's first attempt: its model copies, image,
+ *               environment captures and cache key, a restore of its
+ *               outputs; a retry's reuse
  *   resume.c .. taking over a run a dead kiln left (kiln_run_resume())
+ * and, with headers of their own: cache.c (key documents, the object
+ * store), keys.c (kiln why, --dry-run), registry.c (model versions'
+ * bytes), container.c (container steps), capture.c (environment
+ * captures), artifacts.c, command.c, env.c, takeover.c.
  */
 #ifndef KILN_ENGINE_INTERNAL_H
 #define KILN_ENGINE_INTERNAL_H
