@@ -1,7 +1,7 @@
 /*
  * internal.h: what the files of web/ share.
  *
- *   server.c     the h2o server on the loop: listen, accept, limits,
+ *   server.c     the h2o server on the loop: listen, TLS, accept, limits,
  *                dispatch, responses, shutdown;
  *   request.c    a request's method, Host and target, checked before any
  *                route sees it;
@@ -70,6 +70,7 @@ struct kiln_web {
     char *state_dir;
     char address[80];        /* as bound */
     bool loopback;           /* listening on loopback only */
+    SSL_CTX *ssl_ctx;        /* TLS (every connection), or NULL */
     h2o_globalconf_t config;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;

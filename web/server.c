@@ -7,16 +7,25 @@
  * anything else is the status page (assets.c). h2o parses HTTP/1.1 and
  * HTTP/2. Answers are JSON, errors included ({"error": MSG}), except the
  * status page, logs and /metrics.
+ *
+ * With a certificate and key (kiln_web_options.tls_cert, tls_key), every
+ * connection is TLS, through h2o's own OpenSSL support on the same loop:
+ * ALPN offers h2 and http/1.1, so HTTP/2 clients get HTTP/2.
  */
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct handler {
     h2o_handler_t super;
@@ -158,6 +167,119 @@ static void on_accept(uv_stream_t *listener, int status)
     h2o_accept(&w->accept_ctx, sock);
 }
 
+/* TLS. */
+
+/* What OpenSSL said first ("no start line"), and its queue emptied. */
+static const char *ssl_reason(char *buf, size_t size)
+{
+    unsigned long e = ERR_peek_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    if (r)
+        snprintf(buf, size, "%s", r);
+    else if (e)
+        ERR_error_string_n(e, buf, size);
+    else
+        snprintf(buf, size, "unknown error");
+    ERR_clear_error();
+    return buf;
+}
+
+/* An encrypted key is refused rather than asked for on a terminal
+ * nobody may be watching. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return -1;
+}
+
+/* The private key of cert in file into ctx. The key is read from the
+ * file whose mode was checked (no second open). */
+static int load_key(SSL_CTX *ctx, const char *file, const char *cert,
+                    kiln_err *err)
+{
+    FILE *f = fopen(file, "r");
+    struct stat st;
+    EVP_PKEY *key;
+    char why[256];
+    int rc;
+
+    if (!f)
+        return kiln_err_set(err, KILN_ERROR, "--tls-key %s: %s", file,
+                            strerror(errno));
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return kiln_err_set(err, KILN_ERROR, "--tls-key %s: not a regular "
+                            "file", file);
+    }
+    if (st.st_mode & (S_IRGRP | S_IROTH)) {
+        fclose(f);
+        return kiln_err_set(err, KILN_ERROR, "--tls-key %s is readable by "
+                            "its group or others (mode %04o): whoever can "
+                            "read it can pose as this server; chmod 600 it "
+                            "(and make a new key if others may have read "
+                            "it)", file, (unsigned)(st.st_mode & 07777));
+    }
+    key = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+    fclose(f);
+    if (!key)
+        return kiln_err_set(err, KILN_ERROR, "--tls-key %s: no PEM "
+                            "private key without a passphrase in it (%s)", file,
+                            ssl_reason(why, sizeof(why)));
+    /* A key of another type than the certificate's is taken here, and
+     * refused by SSL_CTX_check_private_key(); one of the same type is
+     * refused here. */
+    rc = SSL_CTX_use_PrivateKey(ctx, key);
+    EVP_PKEY_free(key);
+    if (rc != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        ERR_clear_error();
+        return kiln_err_set(err, KILN_ERROR, "--tls-key %s is not the key "
+                            "of the certificate in %s", file, cert);
+    }
+    return 0;
+}
+
+/* A server context for cert (PEM, the server's certificate first, then
+ * any intermediates) and key, with h2o's ALPN. */
+static int tls_context(SSL_CTX **out, const char *cert, const char *key,
+                       kiln_err *err)
+{
+    SSL_CTX *ctx;
+    FILE *f;
+    char why[256];
+
+    *out = NULL;
+    if (!(f = fopen(cert, "r")))
+        return kiln_err_set(err, KILN_ERROR, "--tls-cert %s: %s", cert,
+                            strerror(errno));
+    fclose(f);
+    if (!(ctx = SSL_CTX_new(TLS_server_method())))
+        return kiln_err_set(err, KILN_ERROR, "TLS: %s",
+                            ssl_reason(why, sizeof(why)));
+    /* HTTP/2 needs TLS 1.2 or later, without compression or
+     * renegotiation; TLS 1.2 gets forward-secret AEAD ciphers only. */
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+                        SSL_OP_NO_RENEGOTIATION |
+                        SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:"
+                            "DHE+AESGCM:DHE+CHACHA20");
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        kiln_err_set(err, KILN_ERROR, "--tls-cert %s: no PEM "
+                     "certificate in it (%s)", cert,
+                     ssl_reason(why, sizeof(why)));
+        goto fail;
+    }
+    if (load_key(ctx, key, cert, err) != 0)
+        goto fail;
+    /* h2, then http/1.1 (a client that offers neither gets HTTP/1.1). */
+    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    *out = ctx;
+    return 0;
+fail:
+    SSL_CTX_free(ctx);
+    return KILN_ERROR;
+}
+
 /* "HOST:PORT", "[V6]:PORT" or ":PORT" (every interface). */
 static int parse_listen(struct sockaddr_storage *ss, bool *loopback,
                         const char *text, kiln_err *err)
@@ -222,12 +344,25 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
         free(w);
         return rc;
     }
+    if (!o->tls_cert != !o->tls_key) {
+        free(w);
+        return kiln_err_set(err, KILN_EINVAL, "TLS needs both a "
+                            "certificate and a key");
+    }
+    /* Before the address is bound: a daemon with a key it must not use
+     * serves nothing. */
+    if (o->tls_cert &&
+        (rc = tls_context(&w->ssl_ctx, o->tls_cert, o->tls_key, err)) != 0) {
+        free(w);
+        return rc;
+    }
     w->listen = kiln_strdup(o->listen);
     w->token = o->token ? kiln_strdup(o->token) : NULL;
     w->state_dir = kiln_strdup(o->state_dir);
     w->o.listen = w->listen;
     w->o.token = w->token;
     w->o.state_dir = w->state_dir;
+    w->o.tls_cert = w->o.tls_key = NULL; /* not kept: read once */
 
     w->listener = kiln_calloc(1, sizeof(*w->listener));
     uv_tcp_init(o->loop, w->listener);
@@ -238,6 +373,7 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
         kiln_err_set(err, KILN_ERROR, "cannot listen on %s: %s", o->listen,
                      uv_strerror(rc));
         uv_close((uv_handle_t *)w->listener, (uv_close_cb)free);
+        SSL_CTX_free(w->ssl_ctx);
         free(w->listen);
         free(w->token);
         free(w->state_dir);
@@ -274,6 +410,7 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
     h2o_context_init(&w->ctx, o->loop, &w->config);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = w->config.hosts;
+    w->accept_ctx.ssl_ctx = w->ssl_ctx;
     *out = w;
     return 0;
 }
@@ -281,6 +418,16 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
 const char *kiln_web_address(const kiln_web *w)
 {
     return w->address;
+}
+
+bool kiln_web_tls(const kiln_web *w)
+{
+    return w->ssl_ctx != NULL;
+}
+
+bool kiln_web_loopback(const kiln_web *w)
+{
+    return w->loopback;
 }
 
 static void on_listener_close(uv_handle_t *h)
@@ -304,6 +451,7 @@ static void on_reap(uv_timer_t *t)
         h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
     h2o_context_dispose(&w->ctx);
     h2o_config_dispose(&w->config);
+    SSL_CTX_free(w->ssl_ctx);
     for (size_t i = 0; i < KILN_WEB_CACHE_SLOTS; i++) {
         free(w->cache[i].key);
         free(w->cache[i].body);

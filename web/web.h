@@ -60,15 +60,25 @@ typedef struct kiln_web_options {
     const char *state_dir;
     const char *listen;   /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
     const char *token;    /* NULL: POSTs are refused (403) */
+    /* HTTPS (and HTTP/2 by ALPN): a PEM certificate chain and its PEM
+     * private key, both or neither. A key readable by its group or
+     * others is refused. Read once, in kiln_web_start. */
+    const char *tls_cert;
+    const char *tls_key;
     kiln_web_hooks hooks;
 } kiln_web_options;
 
-/* Listen and serve. KILN_EINVAL for a bad address, KILN_ERROR when it
- * cannot bind (the message names the address). */
+/* Listen and serve. KILN_EINVAL for a bad address or a certificate
+ * without a key, KILN_ERROR when it cannot bind (the message names the
+ * address) or the certificate or key cannot be used (it says why). */
 int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err);
 /* The address actually bound ("127.0.0.1:8080"; with port 0, the port
  * the kernel chose). */
 const char *kiln_web_address(const kiln_web *w);
+/* Is every connection TLS? */
+bool kiln_web_tls(const kiln_web *w);
+/* Does it listen on a loopback address only? */
+bool kiln_web_loopback(const kiln_web *w);
 /* Send an event to every /api/v1/events subscriber: "event: TYPE" and
  * data as one line of JSON. */
 void kiln_web_publish(kiln_web *w, const char *type, json_t *data);

@@ -24,6 +24,8 @@ typedef struct kiln_daemon_options {
     int64_t grace_ms;        /* how long running steps may finish */
     const char *listen;      /* the web API's address, or NULL: none */
     const char *token;       /* the API token, or NULL */
+    const char *tls_cert;    /* HTTPS: certificate chain and key (PEM), */
+    const char *tls_key;     /* both or neither */
 } kiln_daemon_options;
 
 /*
