@@ -123,6 +123,10 @@ void kiln_buf_json_string(kiln_buf *b, const char *s);
 char *kiln_buf_detach(kiln_buf *b);
 void kiln_buf_dispose(kiln_buf *b);
 
+/* The name of the Unix user running this process ("uid N" when it has
+ * none): who a CLI command acts as in the audit trail. */
+const char *kiln_user_name(void);
+
 /* Durations and times. */
 int64_t kiln_now_ms(void); /* wall clock, ms since the epoch */
 /* Format ms as "1.2s", "3m04s", "1h02m". buf needs 32 bytes. */

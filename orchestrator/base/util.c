@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,4 +226,17 @@ void kiln_crash_point(const char *name)
     }
     if (armed && strcmp(name, want) == 0 && --left == 0)
         raise(SIGKILL);
+}
+
+const char *kiln_user_name(void)
+{
+    static char name[64];
+    struct passwd *pw;
+    if (name[0])
+        return name;
+    if ((pw = getpwuid(getuid())) != NULL && pw->pw_name[0])
+        snprintf(name, sizeof(name), "%s", pw->pw_name);
+    else
+        snprintf(name, sizeof(name), "uid %lu", (unsigned long)getuid());
+    return name;
 }

@@ -55,6 +55,7 @@ extern const kiln_cmd kiln_cmd_triggers;
 extern const kiln_cmd kiln_cmd_cancel;
 extern const kiln_cmd kiln_cmd_resume;
 extern const kiln_cmd kiln_cmd_abandon;
+extern const kiln_cmd kiln_cmd_audit;
 extern const kiln_cmd kiln_cmd_validate_step; /* internal */
 extern const kiln_cmd kiln_cmd_complete;      /* hidden */
 

@@ -52,8 +52,8 @@ static int exec_cancel(void *opts)
         }
         free(path);
     } else {
-        req = json_pack("{s:s, s:I}", "op", "cancel", "run_id",
-                        (json_int_t)id);
+        req = json_pack("{s:s, s:I, s:s}", "op", "cancel", "run_id",
+                        (json_int_t)id, "user", kiln_user_name());
         if ((status = kiln_cli_ask_daemon(&reply, state_opt, req)) != 0)
             goto done;
         if (json_object_get(reply, "error")) {

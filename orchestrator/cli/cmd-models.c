@@ -2,6 +2,7 @@
  *               kiln models promote NAME VERSION ALIAS
  *               kiln models rollback NAME ALIAS
  *               kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force]
+ *               kiln models history NAME [--json]
  *
  * promote and rollback go through kiln_registry_move(): the model's
  * deploy command (register:'s deploy:) runs with the version's bytes
@@ -27,7 +28,7 @@ typedef struct models_opts {
 
 static const kiln_opt options[] = {
     KILN_OPT_ARGS(models_opts, args, "NAME | promote ... | rollback ... | "
-                  "pull ...", 0, NULL),
+                  "pull ... | history NAME", 0, NULL),
     KILN_OPT_VALUE(0, "to", models_opts, to, "PATH", "pull: write the "
                    "version's file (or directory) at PATH"),
     KILN_OPT_SWITCH('f', "force", models_opts, force, "pull: replace "
@@ -85,6 +86,7 @@ static int move(kiln_store *store, const char *state, const char *name,
 {
     kiln_err err = KILN_ERR_INIT;
     kiln_model_version v;
+    kiln_audit_who who;
     char *dir, *command = NULL, *workdir = NULL;
     int target = version, now = 0, status = KILN_EXIT_OK;
 
@@ -102,8 +104,10 @@ static int move(kiln_store *store, const char *state, const char *name,
     dir = kiln_cli_state_dir(state);
     /* The deploy command's output goes to stderr: stdout says what
      * became of the alias. */
-    if (kiln_registry_move(&now, store, dir, name, alias, version, NULL,
-                           &err) != 0)
+    who.actor = kiln_user_name();
+    who.via = "cli";
+    if (kiln_registry_move_as(&now, store, dir, name, alias, version, NULL,
+                              &who, &err) != 0)
         status = move_failed(&err);
     else if (version)
         printf("%s of model %s is now version %d%s\n", alias, name, now,
@@ -147,6 +151,82 @@ static bool parse_ref(char *name, size_t cap, const char **alias,
     v = strtol(rest, &end, 10);
     *version = (int)v;
     return v > 0;
+}
+
+static void print_history(json_t *moves)
+{
+    json_t *m;
+    size_t i;
+    char when[32], from[16], to[16];
+    printf("%-20s %-14s %-7s    %-7s %-16s %-7s %s\n", "TIME", "ALIAS",
+           "FROM", "TO", "BY", "VIA", "ACTION");
+    json_array_foreach(moves, i, m) {
+        json_t *f = json_object_get(m, "from"), *t = json_object_get(m, "to");
+        snprintf(from, sizeof(from), "%lld", (long long)json_integer_value(f));
+        snprintf(to, sizeof(to), "%lld", (long long)json_integer_value(t));
+        printf("%-20s %-14s %-7s -> %-7s %-16s %-7s %s\n",
+               kiln_fmt_time(when, sizeof(when),
+                             json_integer_value(json_object_get(m, "at"))),
+               kiln_cli_str(m, "alias"), json_is_integer(f) ? from : "-",
+               json_is_integer(t) ? to : "-", kiln_cli_str(m, "by"),
+               kiln_cli_str(m, "via"), kiln_cli_str(m, "action"));
+    }
+}
+
+/* A version in an audit row's before or after ({"version": N}). */
+static json_t *version_of(const char *text)
+{
+    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *v = json_object_get(doc, "version");
+    v = json_is_integer(v) ? json_incref(v) : json_null();
+    json_decref(doc);
+    return v;
+}
+
+/* kiln models history NAME: every move of its aliases, from the audit
+ * trail. */
+static int history(const models_opts *o, const char *name)
+{
+    kiln_store *store = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_audit_row *rows = NULL;
+    kiln_audit_query q;
+    json_t *moves, *versions = NULL;
+    size_t n = 0, prefix;
+    int status = KILN_EXIT_OK;
+
+    memset(&q, 0, sizeof(q));
+    q.action_prefix = "alias.";
+    q.target = kiln_asprintf("model %s ", name);
+    prefix = strlen(q.target);
+    if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
+        kiln_store_models_json(store, &versions, name, &err) != 0 ||
+        kiln_store_audit_list(&rows, &n, store, &q, &err) != 0) {
+        status = kiln_cli_fail(&err);
+        goto done;
+    }
+    if (json_array_size(versions) == 0 && n == 0) {
+        kiln_err_set(&err, KILN_ENOTFOUND, "no model %s", name);
+        status = kiln_cli_fail(&err);
+        goto done;
+    }
+    moves = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(moves, json_pack(
+            "{s:I, s:s, s:o, s:o, s:s, s:s, s:s, s:I}", "at",
+            (json_int_t)rows[i].at_ms, "alias", rows[i].target + prefix,
+            "from", version_of(rows[i].before), "to",
+            version_of(rows[i].after), "by", rows[i].actor, "via",
+            rows[i].via, "action", rows[i].action, "audit_id",
+            (json_int_t)rows[i].id));
+    kiln_cli_output(moves, o->json, print_history);
+    json_decref(moves);
+done:
+    kiln_audit_rows_free(rows, n);
+    json_decref(versions);
+    free((char *)q.target);
+    kiln_store_close(store);
+    return status;
 }
 
 /* kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force] */
@@ -286,6 +366,11 @@ static int exec_models(void *opts)
             status = kiln_cli_fail(&err);
         else
             status = move(store, state, argv[1], argv[2], 0);
+    } else if (argc >= 1 && strcmp(argv[0], "history") == 0) {
+        if (argc != 2)
+            return kiln_cli_usage_error(&kiln_cmd_models, "history expects "
+                                        "NAME");
+        return history(o, argv[1]);
     } else if (argc >= 1 && strcmp(argv[0], "pull") == 0) {
         if (argc != 2)
             return kiln_cli_usage_error(&kiln_cmd_models, "pull expects "
@@ -319,7 +404,8 @@ const kiln_cmd kiln_cmd_models = {
             "  kiln models promote NAME VERSION ALIAS\n"
             "  kiln models rollback NAME ALIAS\n"
             "  kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force] "
-            "[--json]\n\n"
+            "[--json]\n"
+            "  kiln models history NAME [--json]\n\n"
             "A step with `register: {model: NAME, path: OUTPUT}` registers "
             "that output as\nthe model's next version, its bytes kept in "
             "the object store by hash (the\nSHA256 column: its first 12 hex "

@@ -527,6 +527,8 @@ static int exec_reproduce(void *opts)
         ro.params = orig->params;
         ro.trigger = "reproduce";
         ro.trigger_info = info;
+        ro.started_by = kiln_user_name();
+        ro.started_via = "cli";
         ro.git_commit = orig->git_commit;
         ro.reproduces = orig->id;
         ro.side_effects_off = !o->with_deploy;

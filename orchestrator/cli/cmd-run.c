@@ -273,6 +273,8 @@ static int exec_run(void *opts)
         ro.n_params = o->params.n;
         ro.params = o->params.items;
         ro.trigger = "manual";
+        ro.started_by = kiln_user_name();
+        ro.started_via = "cli";
         ro.git_commit = commit[0] ? commit : NULL;
         ro.git_branch = o->commit ? NULL : git.branch;
         ro.git_dirty = o->commit ? false : git.dirty;

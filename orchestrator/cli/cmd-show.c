@@ -53,6 +53,8 @@ static void print_run(json_t *run)
                (long long)json_integer_value(json_object_get(run, "id")),
                (long long)json_integer_value(json_object_get(run, "id")));
     printf("  trigger:  %s\n", kiln_cli_str(run, "trigger"));
+    if (json_is_string(json_object_get(run, "started_by")))
+        printf("  by:       %s\n", kiln_cli_str(run, "started_by"));
     if (json_is_integer(json_object_get(json_object_get(run, "trigger_info"),
                                         "reproduces")))
         printf("  reproduces run %lld (kiln reproduce)\n",

@@ -118,6 +118,12 @@ int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
                          "\"detail\":%s}", (long long)id, detail);
     src.info = info;
     src.check_id = id;
+    {
+        kiln_audit_who who = req->by.actor ? req->by
+                                           : kiln_daemon__who(req->via);
+        snprintf(src.actor, sizeof(src.actor), "%s", who.actor);
+        src.via = who.via;
+    }
     say("%s: run requested (%s)", e->name,
         req->via ? req->via : "kiln trigger");
     kiln_daemon__fire(e, &src, &res);
@@ -173,6 +179,10 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
         goto done;
     }
     src.trigger = "retry";
+    /* The API is the only way to retry. */
+    snprintf(src.actor, sizeof(src.actor), "%s",
+             kiln_daemon__who("HTTP API").actor);
+    src.via = kiln_daemon__who("HTTP API").via;
     src.due_ms = kiln_clock_now_ms();
     src.info = kiln_asprintf("{\"retry_of\":%lld}", (long long)run_id);
     src.file = kiln_strdup(run->file);
@@ -232,14 +242,43 @@ static int not_active(kiln_daemon *dm, int64_t id, kiln_err *err)
     return rc;
 }
 
+kiln_audit_who kiln_daemon__who(const char *via)
+{
+    kiln_audit_who who = {"kiln", "daemon"};
+    if (via && strcmp(via, "HTTP API") == 0) {
+        who.actor = "admin-token";
+        who.via = "api";
+    } else if (via && strncmp(via, "kiln ", 5) == 0) {
+        who.actor = "unknown";
+        who.via = "cli";
+    }
+    return who;
+}
+
 int kiln_daemon__cancel_run(kiln_daemon *dm, int64_t id, const char *via,
                             kiln_err *err)
 {
+    kiln_audit_who who = kiln_daemon__who(via);
+    return kiln_daemon__cancel_run_as(dm, id, via, &who, err);
+}
+
+int kiln_daemon__cancel_run_as(kiln_daemon *dm, int64_t id, const char *via,
+                               const kiln_audit_who *who, kiln_err *err)
+{
     kiln_active_run *a = kiln_daemon__find_active(dm, id);
+    kiln_err aerr = KILN_ERR_INIT;
+    char target[48], *after;
     if (!a)
         return not_active(dm, id, err);
     say("%s: cancelling run %lld (%s)", kiln_run_pipeline(a->run)->name,
         (long long)id, via);
+    snprintf(target, sizeof(target), "run %lld", (long long)id);
+    after = kiln_asprintf("{\"pipeline\":\"%s\"}",
+                          kiln_run_pipeline(a->run)->name);
+    if (kiln_store_audit(dm->store, who->actor, who->via, "run.cancelled",
+                         target, NULL, after, &aerr) != 0)
+        kiln_daemon__store_warn(&aerr);
+    free(after);
     kiln_run_cancel(a->run, false);
     return 0;
 }

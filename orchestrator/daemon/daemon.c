@@ -254,6 +254,20 @@ size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
                 continue;
             }
             say("%s: reloaded from %s", old->name, d->file);
+            if (!first) {
+                kiln_err aerr = KILN_ERR_INIT;
+                char *target = kiln_asprintf("pipeline %s", old->name);
+                char *before = kiln_asprintf("{\"hash\":\"%s\"}",
+                                             old->d->hash);
+                char *after = kiln_asprintf("{\"hash\":\"%s\"}", d->hash);
+                if (kiln_store_audit(dm->store, "kiln", "daemon",
+                                     "pipeline.reloaded", target, before,
+                                     after, &aerr) != 0)
+                    kiln_daemon__store_warn(&aerr);
+                free(target);
+                free(before);
+                free(after);
+            }
             kiln_daemon__scheds_close(old);
             kiln_daemon__def_unref(old->d);
             old->d = d;

@@ -52,6 +52,9 @@ typedef struct kiln_source {
     int64_t reuse_run;       /* retry: the run retried (never queued) */
     size_t n_reuse;          /* ...its succeeded steps and executions */
     const kiln_kv *reuse;
+    char actor[80];          /* who asked (the audit trail); "": the
+                                trigger ("scheduler", "trigger:drift") */
+    const char *via;         /* "cli", "api" (static); NULL: "daemon" */
 } kiln_source;
 
 /* What became of a fire. */
@@ -119,6 +122,8 @@ typedef struct kiln_run_request {
     const char *params_json; /* the params as sent and who sent them (JSON
                                 text, or NULL), recorded with the */
     const char *who_json;    /* request's trigger check */
+    kiln_audit_who by;       /* the audit trail's actor and via; NULL
+                                actor: as via says (kiln_daemon__who) */
 } kiln_run_request;
 
 /* What became of a request. */
@@ -183,6 +188,13 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
  * KILN_EBUSY (saying its state) for one that is not running. */
 int kiln_daemon__cancel_run(kiln_daemon *dm, int64_t id, const char *via,
                             kiln_err *err);
+/* ...recorded in the audit trail as who's (run.cancelled). */
+int kiln_daemon__cancel_run_as(kiln_daemon *dm, int64_t id, const char *via,
+                               const kiln_audit_who *who, kiln_err *err);
+/* Who a request's via ("HTTP API", "kiln trigger"...) stands for in the
+ * audit trail: through the API, the admin token (there are no users
+ * yet). */
+kiln_audit_who kiln_daemon__who(const char *via);
 bool kiln_daemon__is_active(kiln_daemon *dm, int64_t id);
 
 /* requests.c: the inbox's JSON edge. */

@@ -83,9 +83,12 @@ void kiln_daemon__on_request(json_t *req, json_t *reply, void *data)
 
     if (op && strcmp(op, "cancel") == 0 &&
         json_is_integer(json_object_get(req, "run_id"))) {
-        if (kiln_daemon__cancel_run(dm, json_integer_value(json_object_get(
-                                            req, "run_id")),
-                                    "kiln cancel", &err) != 0) {
+        const char *user = json_string_value(json_object_get(req, "user"));
+        kiln_audit_who by = {user ? user : "unknown", "cli"};
+        if (kiln_daemon__cancel_run_as(dm, json_integer_value(
+                                               json_object_get(req,
+                                                               "run_id")),
+                                       "kiln cancel", &by, &err) != 0) {
             if (err.code != KILN_ENOTFOUND)
                 err.code = KILN_EINVAL;
             refuse(reply, &err);
@@ -107,6 +110,8 @@ void kiln_daemon__on_request(json_t *req, json_t *reply, void *data)
     kiln_daemon__params_from_json(&kv, &rr.n_params, params);
     rr.params = kv;
     rr.via = "kiln trigger";
+    rr.by.actor = json_string_value(json_object_get(req, "user"));
+    rr.by.via = "cli";
     who = json_pack("{s:s, s:O?, s:O?}", "via", "kiln trigger", "user",
                     json_object_get(req, "user"), "pid",
                     json_object_get(req, "pid"));

@@ -103,6 +103,7 @@ int64_t kiln_daemon__start_run(kiln_entry *e, const kiln_source *src,
                      ? trigger_info(src->expr, d->p->schedule.timezone,
                                     src->due_ms)
                      : kiln_strdup(src->info ? src->info : "{}");
+    char *actor = NULL;
     int rc;
 
     memset(&git, 0, sizeof(git));
@@ -128,6 +129,13 @@ int64_t kiln_daemon__start_run(kiln_entry *e, const kiln_source *src,
     o.hash = d->hash;
     o.trigger = src->trigger;
     o.trigger_info = info;
+    if (src->actor[0])
+        o.started_by = src->actor;
+    else if (kiln_daemon__from_schedule(src))
+        o.started_by = "scheduler";
+    else
+        o.started_by = actor = kiln_asprintf("trigger:%s", src->trigger);
+    o.started_via = src->via ? src->via : "daemon";
     o.n_params = src->n_params;
     o.params = src->params;
     o.reuse_run = src->reuse_run;
@@ -146,6 +154,7 @@ int64_t kiln_daemon__start_run(kiln_entry *e, const kiln_source *src,
     rc = kiln_run_start(&a->run, dm->eng, &o, &err);
     kiln_git_info_dispose(&git);
     free(info);
+    free(actor);
     if (rc != 0) {
         say("error: cannot start a run of %s: %s", e->name, err.msg);
         snprintf(reason, size, "%.280s", err.msg);

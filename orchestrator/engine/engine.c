@@ -628,6 +628,7 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
     }
     run->side_effects_off = o->side_effects_off;
     run->keep_aliases = o->keep_aliases || o->side_effects_off;
+    run->via = o->started_via ? o->started_via : "cli";
     run->reproduces = o->reproduces;
     if (o->n_model_pins) {
         run->n_model_pins = o->n_model_pins;
@@ -725,6 +726,9 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     rec.trigger = o->trigger ? o->trigger : "manual";
     rec.trigger_info = o->trigger_info;
     rec.reproduces = o->reproduces;
+    rec.started_by = o->started_by;
+    rec.retry_of = o->reuse_run;
+    rec.started_via = o->started_via ? o->started_via : "cli";
     params = effective_params(p, o);
     rec.n_params = p->n_params;
     rec.params = params;

@@ -64,6 +64,10 @@ typedef struct kiln_run_options {
     const kiln_kv *params;
     const char *trigger;    /* "manual" by default */
     const char *trigger_info; /* JSON text or NULL */
+    const char *started_by; /* who starts it: a user, "scheduler",
+                               "trigger:drift"... (the audit trail's
+                               run.started row); NULL: nobody said */
+    const char *started_via; /* "cli", "api", "page", "daemon" (static) */
     const char *git_commit; /* NULL: not in a repository */
     const char *git_branch;
     bool git_dirty;

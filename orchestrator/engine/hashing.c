@@ -145,10 +145,18 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
                     rc = 0;
                 }
                 kiln_model_version_dispose(&cur);
-                if (rc == 0 && moved)
+                if (rc == 0 && moved) {
+                    char actor[40];
+                    kiln_audit_who who;
+                    snprintf(actor, sizeof(actor), "run %lld",
+                             (long long)s->run->id);
+                    who.actor = actor;
+                    who.via = s->run->via;
                     rc = kiln_store_model_promote(store, st->register_model,
                                                   version,
-                                                  st->register_alias, err);
+                                                  st->register_alias, &who,
+                                                  err);
+                }
             }
             if (rc == 0 && s->log_path) {
                 FILE *f = fopen(s->log_path, "a");

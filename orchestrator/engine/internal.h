@@ -111,6 +111,8 @@ struct kiln_run {
     bool side_effects_off;   /* kiln reproduce: deploy steps do not run,
                                 register: registers nothing */
     bool keep_aliases;       /* register: moves no alias */
+    const char *via;         /* how it was started ("cli", "daemon"...;
+                                static): its alias moves are audited so */
     int64_t reproduces;      /* kiln reproduce: the run repeated; a gate
                                 reads the metrics of a step not run again
                                 from there */

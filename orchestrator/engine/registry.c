@@ -326,6 +326,15 @@ int kiln_registry_move(int *out_version, kiln_store *st,
                        const char *alias, int version, FILE *log,
                        kiln_err *err)
 {
+    return kiln_registry_move_as(out_version, st, state_dir, name, alias,
+                                 version, log, NULL, err);
+}
+
+int kiln_registry_move_as(int *out_version, kiln_store *st,
+                          const char *state_dir, const char *name,
+                          const char *alias, int version, FILE *log,
+                          const kiln_audit_who *who, kiln_err *err)
+{
     kiln_registry_pin pin;
     char *command = NULL, *workdir = NULL, *path = NULL;
     int target = version, rc;
@@ -352,8 +361,10 @@ int kiln_registry_move(int *out_version, kiln_store *st,
             return rc;
     }
     if (version == 0)
-        return kiln_store_model_rollback(st, out_version, name, alias, err);
-    if ((rc = kiln_store_model_promote(st, name, version, alias, err)) == 0)
+        return kiln_store_model_rollback(st, out_version, name, alias, who,
+                                         err);
+    if ((rc = kiln_store_model_promote(st, name, version, alias, who,
+                                       err)) == 0)
         *out_version = version;
     return rc;
 }

@@ -63,10 +63,15 @@ int kiln_registry_copy(const char *state_dir, const kiln_registry_pin *pin,
  * runs first with the version's copy (KILN_MODEL_PATH, _NAME, _VERSION,
  * _ALIAS, _SHA256, and as $1 $2 $3: path, version, alias), its output
  * going to log (NULL: stderr); the alias moves only when it exits 0.
- * *out_version is the version the alias points at now. */
+ * *out_version is the version the alias points at now. _as, with who:
+ * the move is an audit row (alias.moved, alias.rolled_back). */
 int kiln_registry_move(int *out_version, kiln_store *st,
                        const char *state_dir, const char *name,
                        const char *alias, int version, FILE *log,
                        kiln_err *err);
+int kiln_registry_move_as(int *out_version, kiln_store *st,
+                          const char *state_dir, const char *name,
+                          const char *alias, int version, FILE *log,
+                          const kiln_audit_who *who, kiln_err *err);
 
 #endif

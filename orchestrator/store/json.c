@@ -85,7 +85,8 @@ static int query_rows(kiln_store *st, json_t **out, const char *sql,
 #define RUN_COLUMNS                                                         \
     "id, pipeline, status, reason, trigger, trigger_info, params, "         \
     "git_commit, git_branch, git_dirty, file, pipeline_hash, workdir, "     \
-    "created_at, started_at, finished_at, owner_pid, owner_start"
+    "created_at, started_at, finished_at, owner_pid, owner_start, "       \
+    "started_by"
 
 /* A run still recorded queued or running whose kiln process (owner_pid
  * and its start time) is gone is orphaned: say so ("orphaned": true), so

@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,21 +93,57 @@ int kiln_store_model_register(kiln_store *st, int *out_version,
     return kiln_store__commit(st, err, what);
 }
 
+/* The audit row of an alias moving from version from (0: it pointed
+ * nowhere) to version to. */
+static int audit_move(kiln_store *st, const kiln_audit_who *who,
+                      const char *action, const char *name,
+                      const char *alias, int64_t from, int64_t to,
+                      kiln_err *err)
+{
+    char *target = kiln_asprintf("model %s %s", name, alias);
+    char before[48], after[48];
+    int rc;
+    snprintf(before, sizeof(before), "{\"version\":%lld}", (long long)from);
+    snprintf(after, sizeof(after), "{\"version\":%lld}", (long long)to);
+    rc = kiln_store_audit(st, who->actor, who->via, action, target,
+                          from > 0 ? before : NULL, after, err);
+    free(target);
+    return rc;
+}
+
 int kiln_store_model_promote(kiln_store *st, const char *name, int version,
-                             const char *alias, kiln_err *err)
+                             const char *alias, const kiln_audit_who *who,
+                             kiln_err *err)
 {
     const char *what = "updating the model registry";
-    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_HAS_VERSION, "si",
-                                        name, version);
-    int64_t n = 0;
-    int rc = s ? kiln_store__int(st, &n, s, 0, err, what) : KILN_ERROR;
-    if (rc != 0)
+    sqlite3_stmt *s;
+    int64_t n = 0, from = 0;
+    int rc;
+
+    if ((rc = kiln_store__begin(st, err, what)) != 0)
         return rc;
-    if (n == 0)
-        return kiln_err_set(err, KILN_ENOTFOUND, "model %s has no version "
-                            "%d", name, version);
-    return kiln_store__run(st, err, what, SQL_ALIAS_SET, "ssiI", name, alias,
-                           version, kiln_now_ms());
+    s = kiln_store__query(st, err, what, SQL_HAS_VERSION, "si", name,
+                          version);
+    rc = s ? kiln_store__int(st, &n, s, 0, err, what) : KILN_ERROR;
+    if (rc == 0 && n == 0)
+        rc = kiln_err_set(err, KILN_ENOTFOUND, "model %s has no version "
+                          "%d", name, version);
+    if (rc == 0 && who) {
+        s = kiln_store__query(st, err, what, SQL_VERSION_BY_ALIAS, "ss", name,
+                              alias);
+        rc = s ? kiln_store__int(st, &from, s, 0, err, what) : KILN_ERROR;
+    }
+    if (rc == 0)
+        rc = kiln_store__run(st, err, what, SQL_ALIAS_SET, "ssiI", name,
+                             alias, version, kiln_now_ms());
+    if (rc == 0 && who)
+        rc = audit_move(st, who, "alias.moved", name, alias, from, version,
+                        err);
+    if (rc != 0) {
+        kiln_store__rollback(st);
+        return rc;
+    }
+    return kiln_store__commit(st, err, what);
 }
 
 /* The rows of an alias still in force, newest first: ids and versions,
@@ -147,7 +184,7 @@ int kiln_store_model_rollback_target(kiln_store *st, int *out_version,
 
 int kiln_store_model_rollback(kiln_store *st, int *out_version,
                               const char *name, const char *alias,
-                              kiln_err *err)
+                              const kiln_audit_who *who, kiln_err *err)
 {
     const char *what = "rolling back";
     int64_t ids[2], versions[2];
@@ -160,6 +197,9 @@ int kiln_store_model_rollback(kiln_store *st, int *out_version,
     rc = alias_last2(st, &n, ids, versions, name, alias, err, what);
     if (rc == 0)
         rc = kiln_store__run(st, err, what, SQL_ALIAS_UNDO, "I", ids[0]);
+    if (rc == 0 && who)
+        rc = audit_move(st, who, "alias.rolled_back", name, alias,
+                        versions[0], versions[1], err);
     if (rc != 0) {
         kiln_store__rollback(st);
         return rc;

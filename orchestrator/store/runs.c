@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,8 +20,9 @@ static const char SQL_PIPELINE_UPSERT[] =
 static const char SQL_RUN_INSERT[] =
     "INSERT INTO runs (pipeline, file, pipeline_hash, trigger, "
     "trigger_info, status, params, git_commit, git_branch, git_dirty, "
-    "workdir, owner_pid, created_at, owner_start, reproduces) VALUES (?1, "
-    "?2, ?3, ?4, ?5, ?14, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15)";
+    "workdir, owner_pid, created_at, owner_start, reproduces, started_by) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?14, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+    "?15, ?16)";
 static const char SQL_RUN_STEP_INSERT[] =
     "INSERT INTO run_steps (run_id, step, position, kind, status) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -87,14 +89,14 @@ int kiln_store_run_create(kiln_store *st, int64_t *out_id,
                          rec->pipeline, rec->file, rec->hash, now);
     if (rc == 0)
         rc = kiln_store__run(st, err, what, SQL_RUN_INSERT,
-                             "ssssssssesIIIsn", rec->pipeline, rec->file,
+                             "ssssssssesIIIsns", rec->pipeline, rec->file,
                              rec->hash, rec->trigger, rec->trigger_info,
                              params, rec->git_commit, rec->git_branch,
                              rec->git_commit ? (int)rec->git_dirty : -1,
                              rec->workdir, (int64_t)getpid(), now,
                              (int64_t)kiln_proc_start(getpid()),
                              kiln_run_state_name(KILN_RUN_QUEUED),
-                             rec->reproduces);
+                             rec->reproduces, rec->started_by);
     if (rc == 0)
         id = sqlite3_last_insert_rowid(st->db);
     for (size_t i = 0; rc == 0 && i < rec->n_steps; i++)
@@ -102,6 +104,27 @@ int kiln_store_run_create(kiln_store *st, int64_t *out_id,
                              rec->step_names[i], (int64_t)i,
                              rec->step_kinds[i],
                              kiln_step_state_name(KILN_STEP_PENDING));
+    if (rc == 0 && rec->started_by) {
+        char target[48];
+        kiln_buf after = KILN_BUF_INIT;
+        snprintf(target, sizeof(target), "run %lld", (long long)id);
+        kiln_buf_puts(&after, "{\"pipeline\":");
+        kiln_buf_json_string(&after, rec->pipeline);
+        kiln_buf_puts(&after, ",\"trigger\":");
+        kiln_buf_json_string(&after, rec->trigger);
+        if (rec->reproduces > 0)
+            kiln_buf_printf(&after, ",\"reproduces\":%lld",
+                            (long long)rec->reproduces);
+        if (rec->retry_of > 0)
+            kiln_buf_printf(&after, ",\"retry_of\":%lld",
+                            (long long)rec->retry_of);
+        kiln_buf_puts(&after, "}");
+        rc = kiln_store_audit(st, rec->started_by, rec->started_via,
+                              rec->retry_of > 0 ? "run.retried"
+                                                : "run.started",
+                              target, NULL, kiln_buf_cstr(&after), err);
+        kiln_buf_dispose(&after);
+    }
     if (rc != 0) {
         kiln_store__rollback(st);
         goto done;
@@ -210,8 +233,8 @@ int kiln_store_run_abandon(kiln_store *st, int64_t run_id,
 static const char SQL_RUN_GET[] =
     "SELECT id, pipeline, file, pipeline_hash, trigger, trigger_info, "
     "status, reason, git_commit, git_branch, git_dirty, workdir, "
-    "created_at, started_at, finished_at, owner_pid, owner_start "
-    "FROM runs WHERE id = ?1";
+    "created_at, started_at, finished_at, owner_pid, owner_start, "
+    "started_by FROM runs WHERE id = ?1";
 static const char SQL_RUN_PARAMS[] =
     "SELECT key, value FROM json_each((SELECT params FROM runs "
     "WHERE id = ?1))";
@@ -369,6 +392,7 @@ int kiln_store_run_get(kiln_run_info **out, kiln_store *st, int64_t id,
     run->finished_ms = col_int(s, 14, 0);
     run->owner_pid = (pid_t)col_int(s, 15, 0);
     run->owner_start = (uint64_t)col_int(s, 16, 0);
+    run->started_by = col(r->arena, s, 17);
     kiln_store__end(st, s, SQLITE_DONE, err, what);
 
     /* Each list twice: counted, then read into arrays of that size. */

@@ -228,6 +228,22 @@ static const char *const migrations[] = {
      * ran) and as written. */
     "ALTER TABLE executions ADD COLUMN image TEXT;"
     "ALTER TABLE executions ADD COLUMN image_ref TEXT;",
+    /* 12 -> 13: the audit trail: every change, who made it and how, each
+     * row chained to the one before by a hash (audit.c); who started a
+     * run. */
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  via TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  before TEXT,"
+    "  after TEXT,"
+    "  prev_hash TEXT NOT NULL,"
+    "  hash TEXT NOT NULL);"
+    "CREATE INDEX audit_by_at ON audit(at);"
+    "ALTER TABLE runs ADD COLUMN started_by TEXT;",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

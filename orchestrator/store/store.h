@@ -22,6 +22,7 @@
  *   Metrics ............................ metrics.c
  *   The step cache ..................... cache.c
  *   The model registry ................. models.c
+ *   The audit trail .................. audit.c
  *   Schedules, fires, trigger checks,
  *   trigger state, notifications ....... triggers.c
  *   JSON views ......................... json.c (store/json.h)
@@ -36,7 +37,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 12
+#define KILN_STORE_SCHEMA 13
 
 /* Opening and transactions. */
 
@@ -133,13 +134,20 @@ typedef struct kiln_run_rec {
     bool git_dirty;
     const char *workdir;     /* the tree steps run in */
     int64_t reproduces;      /* kiln reproduce: the run repeated, or 0 */
+    const char *started_by;  /* who started it (a user, "scheduler",
+                                "trigger:drift"...); NULL: not said, and
+                                no audit row */
+    const char *started_via; /* "cli", "api", "page", "daemon" */
+    int64_t retry_of;        /* a retry of this run (audited as
+                                run.retried), or 0 */
     size_t n_steps;
     const char **step_names; /* n_steps names, in topological order */
     const char **step_kinds;
 } kiln_run_rec;
 
 /* Record a queued run with a pending row per step, in one transaction,
- * owned by this process. */
+ * owned by this process; with started_by, the audit row run.started in
+ * the same transaction. */
 int kiln_store_run_create(kiln_store *st, int64_t *out_id,
                           const kiln_run_rec *rec, kiln_err *err);
 /* Move a run to state; RUNNING sets started_at, a final state
@@ -231,6 +239,7 @@ typedef struct kiln_run_info {
     const char *hash;        /* ...and its sha256 then */
     const char *trigger;
     const char *trigger_info; /* JSON text, or NULL */
+    const char *started_by;  /* who started it, or NULL (not recorded) */
     kiln_run_state state;
     const char *reason;      /* NULL: none */
     size_t n_params;
@@ -386,14 +395,23 @@ int kiln_store_model_register(kiln_store *st, int *out_version,
                               const char *name, const char *path,
                               const char *sha256, int64_t run_id,
                               int64_t exec_id, kiln_err *err);
+/* Who changes something, for the audit trail (audit.c). */
+typedef struct kiln_audit_who {
+    const char *actor;       /* a user, "scheduler", "run 12", "kiln"... */
+    const char *via;         /* "cli", "api", "page", "daemon" */
+} kiln_audit_who;
+
 /* Point alias (production, staging...) of a model at version; the history
- * is kept. KILN_ENOTFOUND for an unknown version. */
+ * is kept. KILN_ENOTFOUND for an unknown version. With who, the move is
+ * an audit row (alias.moved, from and to) in the same transaction. */
 int kiln_store_model_promote(kiln_store *st, const char *name, int version,
-                             const char *alias, kiln_err *err);
-/* Point alias back at the version that held it before. */
+                             const char *alias, const kiln_audit_who *who,
+                             kiln_err *err);
+/* Point alias back at the version that held it before (with who:
+ * audited as alias.rolled_back). */
 int kiln_store_model_rollback(kiln_store *st, int *out_version,
                               const char *name, const char *alias,
-                              kiln_err *err);
+                              const kiln_audit_who *who, kiln_err *err);
 
 /* Where an alias points now. */
 typedef struct kiln_model_alias {
@@ -594,5 +612,49 @@ int kiln_store_notification_record(kiln_store *st, const char *pipeline,
                                    const char *url, bool sent, int attempts,
                                    long http_status, const char *error,
                                    int64_t created_ms, kiln_err *err);
+
+/* The audit trail (audit.c): an append-only table of every change, each
+ * row chained to the one before by a hash. */
+
+/*
+ * Record that actor, through via, did action ("run.started",
+ * "alias.moved"...) to target ("run 12", "model churn production"), with
+ * the state before and after (JSON text, or NULL). Part of the caller's
+ * transaction when there is one, so the row and the change it records
+ * commit together or not at all.
+ */
+int kiln_store_audit(kiln_store *st, const char *actor, const char *via,
+                     const char *action, const char *target,
+                     const char *before, const char *after, kiln_err *err);
+
+typedef struct kiln_audit_row {
+    int64_t id;
+    int64_t at_ms;
+    char *actor, *via, *action, *target;
+    char *before, *after;    /* JSON text, or NULL */
+    char *prev_hash, *hash;
+} kiln_audit_row;
+
+/* What kiln_store_audit_list() reads: each filter off when 0 or NULL. */
+typedef struct kiln_audit_query {
+    int64_t since_ms, until_ms; /* at >= since, at < until */
+    const char *actor;
+    const char *action_prefix;  /* "alias." */
+    const char *target;         /* exactly, or a prefix ending in a space:
+                                   "model churn " */
+} kiln_audit_query;
+
+/* The rows q asks for, oldest first. */
+int kiln_store_audit_list(kiln_audit_row **out, size_t *n, kiln_store *st,
+                          const kiln_audit_query *q, kiln_err *err);
+void kiln_audit_rows_free(kiln_audit_row *rows, size_t n);
+/* A row's hash: SHA-256 of prev_hash and its fields as canonical text. */
+void kiln_audit_row_hash(char out[65], const kiln_audit_row *row,
+                         const char *prev_hash);
+/* Recompute the chain: *bad is 0 when every row is intact, else the
+ * first row altered, or the first one missing, with why. *n_rows: the
+ * rows read. */
+int kiln_store_audit_verify(kiln_store *st, int64_t *bad, char *why,
+                            size_t size, int64_t *n_rows, kiln_err *err);
 
 #endif

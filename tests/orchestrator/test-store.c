@@ -1,6 +1,7 @@
 /* test-store.c: the SQLite store: records, queries, migrations. */
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "kiln_test.h"
@@ -138,6 +139,77 @@ static void test_records(void)
     kiln_store_close(st);
 }
 
+/* The audit trail: rows chained by hash, written inside the caller's
+ * transaction (gone with its rollback), listed by filter, and an edited
+ * or a deleted row found by verify. */
+static void test_audit(void)
+{
+    kiln_store *st;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_audit_row *rows;
+    kiln_audit_query q = {0};
+    size_t n;
+    int64_t bad, count;
+    char why[300];
+
+    ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
+    ASSERT_EQ_INT(kiln_store_audit(st, "ann", "cli", "run.started", "run 1",
+                                   NULL, "{\"pipeline\":\"p\"}", &err), 0);
+    /* Rolled back with the caller's transaction: no row. */
+    ASSERT_EQ_INT(kiln_store_begin(st, &err), 0);
+    ASSERT_EQ_INT(kiln_store_audit(st, "bob", "api", "run.cancelled",
+                                   "run 1", NULL, NULL, &err), 0);
+    kiln_store_rollback(st);
+    ASSERT_EQ_INT(kiln_store_begin(st, &err), 0);
+    ASSERT_EQ_INT(kiln_store_audit(st, "scheduler", "daemon", "run.started",
+                                   "run 2", NULL, NULL, &err), 0);
+    ASSERT_EQ_INT(kiln_store_audit(st, "bob", "api", "alias.moved",
+                                   "model m production", "{\"version\":1}",
+                                   "{\"version\":2}", &err), 0);
+    ASSERT_EQ_INT(kiln_store_commit(st, &err), 0);
+    ASSERT_EQ_INT(kiln_store_audit_list(&rows, &n, st, NULL, &err), 0);
+    ASSERT_EQ_INT(n, 3);
+    ASSERT_EQ_INT(rows[1].id, 2);
+    ASSERT_STREQ(rows[1].actor, "scheduler");
+    ASSERT_STREQ(rows[1].prev_hash, rows[0].hash);
+    ASSERT_STREQ(rows[2].prev_hash, rows[1].hash);
+    kiln_audit_rows_free(rows, n);
+    q.actor = "bob";
+    ASSERT_EQ_INT(kiln_store_audit_list(&rows, &n, st, &q, &err), 0);
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_STREQ(rows[0].before, "{\"version\":1}");
+    kiln_audit_rows_free(rows, n);
+    q.actor = NULL;
+    q.target = "model m ";
+    q.action_prefix = "alias.";
+    ASSERT_EQ_INT(kiln_store_audit_list(&rows, &n, st, &q, &err), 0);
+    ASSERT_EQ_INT(n, 1);
+    kiln_audit_rows_free(rows, n);
+    q.target = "model ";
+    q.action_prefix = "run.";
+    ASSERT_EQ_INT(kiln_store_audit_list(&rows, &n, st, &q, &err), 0);
+    ASSERT_EQ_INT(n, 0);
+    kiln_audit_rows_free(rows, n);
+
+    ASSERT_EQ_INT(kiln_store_audit_verify(st, &bad, why, sizeof(why), &count,
+                                          &err), 0);
+    ASSERT_EQ_INT(bad, 0);
+    ASSERT_EQ_INT(count, 3);
+    sql("UPDATE audit SET actor = 'eve' WHERE id = 2");
+    ASSERT_EQ_INT(kiln_store_audit_verify(st, &bad, why, sizeof(why), &count,
+                                          &err), 0);
+    ASSERT_EQ_INT(bad, 2);
+    ASSERT(strstr(why, "row 2 was altered") != NULL);
+    sql("UPDATE audit SET actor = 'scheduler' WHERE id = 2;"
+        "DELETE FROM audit WHERE id = 1");
+    ASSERT_EQ_INT(kiln_store_audit_verify(st, &bad, why, sizeof(why), &count,
+                                          &err), 0);
+    ASSERT_EQ_INT(bad, 1);
+    ASSERT(strstr(why, "row 1 was removed") != NULL);
+    sql("DELETE FROM audit");
+    kiln_store_close(st);
+}
+
 /* A version 1 database is migrated, keeping its records; a newer one is
  * refused. */
 static void test_migrations(void)
@@ -146,7 +218,8 @@ static void test_migrations(void)
     kiln_err err = KILN_ERR_INIT;
     kiln_run_info *r;
 
-    sql("ALTER TABLE executions DROP COLUMN image;"
+    sql("DROP TABLE audit; ALTER TABLE runs DROP COLUMN started_by;"
+        "ALTER TABLE executions DROP COLUMN image;"
         "ALTER TABLE executions DROP COLUMN image_ref;"
         "DROP TABLE tree_files; DROP TABLE captures; DROP TABLE model_hooks;"
         "DROP INDEX executions_by_step; DROP INDEX runs_by_reproduces;"
@@ -182,7 +255,9 @@ static void test_migrations(void)
         "SELECT * FROM trigger_checks; SELECT * FROM trigger_state;"
         "SELECT * FROM notifications;"
         "SELECT by_gate FROM run_steps;"
-        "SELECT * FROM schema_version WHERE version = 10");
+        "SELECT * FROM schema_version WHERE version = 10;"
+        "SELECT * FROM audit; SELECT started_by FROM runs;"
+        "SELECT * FROM schema_version WHERE version = 13");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
@@ -194,6 +269,7 @@ int main(void)
     ASSERT_NOT_NULL(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/kiln.db", dir);
     RUN_TEST(test_records);
+    RUN_TEST(test_audit);
     RUN_TEST(test_migrations);
     unlink(path);
     {
