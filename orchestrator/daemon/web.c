@@ -229,8 +229,9 @@ static int hook_promote_model(void *data, const char *model, int version,
 {
     kiln_daemon *dm = data;
     int now = 0;
-    int rc = kiln_registry_move(&now, dm->store, dm->o->state_dir, model,
-                                alias, version, NULL, err);
+    kiln_audit_who who = kiln_daemon__who("HTTP API");
+    int rc = kiln_registry_move_as(&now, dm->store, dm->o->state_dir, model,
+                                   alias, version, NULL, &who, err);
     if (rc == 0)
         say("model %s: %s is now version %d (HTTP API)", model, alias, now);
     else
@@ -243,8 +244,9 @@ static int hook_rollback_model(void *data, int *version, const char *model,
                                const char *alias, kiln_err *err)
 {
     kiln_daemon *dm = data;
-    int rc = kiln_registry_move(version, dm->store, dm->o->state_dir, model,
-                                alias, 0, NULL, err);
+    kiln_audit_who who = kiln_daemon__who("HTTP API");
+    int rc = kiln_registry_move_as(version, dm->store, dm->o->state_dir,
+                                   model, alias, 0, NULL, &who, err);
     if (rc == 0)
         say("model %s: %s is back at version %d (HTTP API)", model, alias,
             *version);
@@ -294,6 +296,8 @@ int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err)
     o.state_dir = dm->o->state_dir;
     o.listen = dm->o->listen;
     o.token = dm->o->token;
+    o.tls_cert = dm->o->tls_cert;
+    o.tls_key = dm->o->tls_key;
     o.hooks.start_run = hook_start_run;
     o.hooks.cancel_run = hook_cancel_run;
     o.hooks.retry_run = hook_retry_run;
@@ -306,7 +310,8 @@ int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err)
     if (kiln_web_start(&dm->web, &o, err) != 0)
         return err->code;
     /* Where clients (kiln trigger --wait, tests) find it. */
-    url = kiln_asprintf("http://%s/", kiln_web_address(dm->web));
+    url = kiln_asprintf("%s://%s/", kiln_web_tls(dm->web) ? "https" : "http",
+                        kiln_web_address(dm->web));
     path = kiln_path_join(dm->o->state_dir, "web.url");
     if ((f = fopen(path, "w")) != NULL) {
         fprintf(f, "%s\n", url);
@@ -315,6 +320,11 @@ int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err)
     kiln_notifier_set_page(dm->notifier, url);
     say("status page and API on %s%s", url,
         dm->o->token ? "" : " (no token: read-only)");
+    if (!kiln_web_loopback(dm->web) && !kiln_web_tls(dm->web))
+        say("warning: listening on %s beyond loopback without TLS: API "
+            "tokens and session cookies travel in clear text to anyone on "
+            "the path; serve HTTPS with --tls-cert and --tls-key",
+            kiln_web_address(dm->web));
     free(path);
     free(url);
     return 0;

@@ -165,6 +165,20 @@ kiln_rc cancel "$tid"
 wait_for "trigger cancelled" 15 '[ "$(q "select status from runs where id='"$tid"'")" = cancelled ]'
 n=$(rows)
 
+get -X POST -H "$AUTH" -d '{"version": 3}' "${U}api/v1/models/churn/aliases/production"
+eq "API promote" 200 "$code"
+eq "API promote: one row" $((n + 1)) "$(rows)"
+eq "API promote: via api" "admin-token|api|alias.moved|model churn production" "$(last)"
+get -X POST -H "$AUTH" -d '{"version": 99}' "${U}api/v1/models/churn/aliases/production"
+eq "API promote refused" 404 "$code"
+eq "a refused API promote: no row" $((n + 1)) "$(rows)"
+get -X POST -H "$AUTH" "${U}api/v1/models/churn/aliases/production/rollback"
+eq "API rollback" 200 "$code"
+eq "API rollback: one row" $((n + 2)) "$(rows)"
+eq "API rollback: via api" "admin-token|api|alias.rolled_back|model churn production" "$(last)"
+kiln_rc models history churn
+has "history: the API's move" "production +1 +-> 3 +admin-token +api +alias.moved"
+
 # A reload that changes a pipeline is one row; one that changes nothing is
 # none.
 n=$(rows)
