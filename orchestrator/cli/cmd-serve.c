@@ -1,5 +1,6 @@
 /* cmd-serve.c: kiln serve [--state DIR] [--jobs N] [--pool NAME=N]...
- * [--grace DURATION] PATH... */
+ * [--grace DURATION] [--listen ADDR:PORT] [--token-file FILE]
+ * [--tls-cert FILE --tls-key FILE] PATH... */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ typedef struct serve_opts {
     int64_t grace_ms;       /* --grace DURATION */
     const char *listen;     /* --listen ADDR:PORT, or none */
     const char *token_file; /* --token-file FILE */
+    const char *tls_cert;   /* --tls-cert FILE */
+    const char *tls_key;    /* --tls-key FILE */
 } serve_opts;
 
 static const kiln_opt options[] = {
@@ -46,6 +49,12 @@ static const kiln_opt options[] = {
     KILN_CLI_OPT_TOKEN_FILE(serve_opts, "the API token (else $KILN_TOKEN): "
                             "POSTs need \"Authorization: Bearer TOKEN\", "
                             "and so do GETs when listening beyond loopback"),
+    KILN_OPT_VALUE(0, "tls-cert", serve_opts, tls_cert, "FILE", "serve "
+                   "HTTPS (and HTTP/2) with this PEM certificate chain; "
+                   "needs --tls-key"),
+    KILN_OPT_VALUE(0, "tls-key", serve_opts, tls_key, "FILE", "the PEM "
+                   "private key of --tls-cert, readable by its owner only "
+                   "(no passphrase)"),
     KILN_OPT_END,
 };
 
@@ -72,6 +81,13 @@ static int exec_serve(void *opts)
     char *state = NULL, *token = NULL;
     int status;
 
+    if (!o->tls_cert != !o->tls_key)
+        return kiln_cli_usage_error(&kiln_cmd_serve, "--%s needs --%s",
+                                    o->tls_cert ? "tls-cert" : "tls-key",
+                                    o->tls_cert ? "tls-key" : "tls-cert");
+    if (o->tls_cert && strcmp(o->listen, "none") == 0)
+        return kiln_cli_usage_error(&kiln_cmd_serve, "--tls-cert with "
+                                    "--listen none: nothing to serve");
     memset(&d, 0, sizeof(d));
     d.jobs = (unsigned)o->jobs;
     d.n_pools = o->pools.n;
@@ -82,6 +98,8 @@ static int exec_serve(void *opts)
         return kiln_cli_fail(&err);
     check_token_file(token_file);
     d.token = token;
+    d.tls_cert = o->tls_cert;
+    d.tls_key = o->tls_key;
     d.paths = KILN_OPT_STRINGS(o->paths);
     d.n_paths = o->paths.n;
     state = kiln_cli_state_dir(o->state);
