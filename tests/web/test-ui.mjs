@@ -405,6 +405,9 @@ await step('the reproduction\'s run page', async () => {
      'table.artifacts td[data-same="true"]', (l) => l.length) === 2);
   ok('the details link the original', await page.$(
      'dl.kv a[data-trigger-run="1"][href="#/runs/1"]') !== null);
+  const by = (await (await fetch(api('runs/4'))).json()).started_by;
+  ok('the details say who started it', by && await page.$(
+     'dl.kv [data-started-by="' + by + '"]') !== null, String(by));
   const why = await page.textContent('.step-notes li[data-steps="ship"]');
   ok('why the deploy step did not run, under the graph',
      why.includes('skipped') && why.includes('side effects are off'), why);

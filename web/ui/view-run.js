@@ -442,6 +442,9 @@ export function runView(el, query, idText, stepArg) {
     return kv([
       ['Pipeline', h('a', {href: pipeHref(run.pipeline)}, run.pipeline)],
       ['Trigger', triggerEl(run, true)],
+      ['Started by', run.started_by
+          ? h('span', {'data-started-by': run.started_by}, run.started_by)
+          : null],
       ['Created', fmtTime(run.created_at)],
       ['Started', fmtTime(run.started_at)],
       ['Finished', fmtTime(run.finished_at)],
