@@ -32,6 +32,32 @@ int kiln_capture_file(kiln_buf *out, const char *path)
     return 0;
 }
 
+void kiln_capture_environment(const kiln_environment *e, const char *workdir,
+                              char *const *envv,
+                              void (*add)(const char *label,
+                                          const char *text, void *data),
+                              void *data)
+{
+    for (size_t i = 0; i < e->files.n + e->commands.n; i++) {
+        bool file = i < e->files.n;
+        const char *what = file ? e->files.items[i]
+                                : e->commands.items[i - e->files.n];
+        char *label = kiln_asprintf("%s %s", file ? "file" : "command", what);
+        kiln_buf text = KILN_BUF_INIT;
+        if (file) {
+            char *path = kiln_path_join(workdir, what);
+            if (kiln_capture_file(&text, path) != 0)
+                kiln_buf_printf(&text, "(missing)\n");
+            free(path);
+        } else {
+            kiln_capture_command(&text, what, workdir, envv);
+        }
+        add(label, kiln_buf_cstr(&text), data);
+        kiln_buf_dispose(&text);
+        free(label);
+    }
+}
+
 int kiln_capture_argv(kiln_buf *out, char *const *argv, const char *workdir,
                       char *const *envv, int64_t timeout_ms)
 {

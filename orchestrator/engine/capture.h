@@ -9,7 +9,7 @@
 #ifndef KILN_CAPTURE_H
 #define KILN_CAPTURE_H
 
-#include "base/base.h"
+#include "dsl/dsl.h"
 
 /* Captured texts are cut at this size (a note says so). */
 #define KILN_CAPTURE_MAX (1 << 20)
@@ -22,6 +22,15 @@ int kiln_capture_file(kiln_buf *out, const char *path);
  * was not 0. */
 void kiln_capture_command(kiln_buf *out, const char *command,
                           const char *workdir, char *const *envv);
+
+/* Capture every entry of e, lock files then commands, in workdir with
+ * envv: add(label, text, data) for each, label being "file PATH" or
+ * "command CMD" (a missing file's text says so). */
+void kiln_capture_environment(const kiln_environment *e, const char *workdir,
+                              char *const *envv,
+                              void (*add)(const char *label,
+                                          const char *text, void *data),
+                              void *data);
 
 /* Run argv (found on PATH) in workdir (NULL: here) with envv, stdin from
  * /dev/null, for at most timeout_ms, appending what it printed to out.

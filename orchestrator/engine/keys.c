@@ -217,6 +217,14 @@ ssize_t kiln_key_closest(const json_t *now, size_t n,
     return best;
 }
 
+/* A capture's hash into the document's environment object. */
+static void capture_hash(const char *label, const char *text, void *data)
+{
+    char sha[KILN_HASH_HEX];
+    kiln_hash_bytes(sha, text, strlen(text));
+    json_object_set_new(data, label, json_string(sha));
+}
+
 int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
                      const kiln_pipeline *p, const kiln_step *st,
                      const char *workdir, char *const *envv,
@@ -258,33 +266,9 @@ int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
         }
         memset(err, 0, sizeof(*err));
     }
-    for (size_t i = 0; st->environment && i < st->environment->files.n;
-         i++) {
-        const char *f = st->environment->files.items[i];
-        char *path = kiln_path_join(workdir, f), *label;
-        char sha[KILN_HASH_HEX];
-        kiln_buf text = KILN_BUF_INIT;
-        if (kiln_capture_file(&text, path) != 0)
-            kiln_buf_printf(&text, "(missing)\n");
-        kiln_hash_bytes(sha, kiln_buf_cstr(&text), strlen(kiln_buf_cstr(&text)));
-        label = kiln_asprintf("file %s", f);
-        json_object_set_new(env, label, json_string(sha));
-        free(label);
-        free(path);
-        kiln_buf_dispose(&text);
-    }
-    for (size_t i = 0; st->environment && i < st->environment->commands.n;
-         i++) {
-        const char *c = st->environment->commands.items[i];
-        char sha[KILN_HASH_HEX], *label;
-        kiln_buf text = KILN_BUF_INIT;
-        kiln_capture_command(&text, c, workdir, envv);
-        kiln_hash_bytes(sha, kiln_buf_cstr(&text), strlen(kiln_buf_cstr(&text)));
-        label = kiln_asprintf("command %s", c);
-        json_object_set_new(env, label, json_string(sha));
-        free(label);
-        kiln_buf_dispose(&text);
-    }
+    if (st->environment)
+        kiln_capture_environment(st->environment, workdir, envv,
+                                 capture_hash, env);
     if ((rc = kiln_artifacts_collect_inputs(&in, workdir, st, err)) != 0) {
         json_decref(models);
         json_decref(env);

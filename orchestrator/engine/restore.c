@@ -107,8 +107,10 @@ static char *model_var(const char *name, const char *suffix)
     return key;
 }
 
-static void capture_add(cache_job *j, const char *label, const char *text)
+/* One environment capture: its text to record, its hash in the key. */
+static void capture_add(const char *label, const char *text, void *data)
 {
+    cache_job *j = data;
     char sha[KILN_HASH_HEX];
     kiln_hash_bytes(sha, text, strlen(text));
     j->cap_sha = kiln_realloc(j->cap_sha, (j->n_captures + 1) *
@@ -119,33 +121,6 @@ static void capture_add(cache_job *j, const char *label, const char *text)
     j->cap_text[j->n_captures] = kiln_strdup(text);
     j->n_captures++;
     json_object_set_new(j->environment, label, json_string(sha));
-}
-
-/* Environment captures: each lock file's text and each command's output
- * (with its exit status), in the step's workdir and the run's
- * environment. */
-static void capture_environment(cache_job *j, const kiln_environment *e,
-                                const char *workdir)
-{
-    for (size_t i = 0; i < e->files.n; i++) {
-        char *path = kiln_path_join(workdir, e->files.items[i]);
-        char *label = kiln_asprintf("file %s", e->files.items[i]);
-        kiln_buf text = KILN_BUF_INIT;
-        if (kiln_capture_file(&text, path) != 0)
-            kiln_buf_printf(&text, "(missing)\n");
-        capture_add(j, label, kiln_buf_cstr(&text));
-        kiln_buf_dispose(&text);
-        free(label);
-        free(path);
-    }
-    for (size_t i = 0; i < e->commands.n; i++) {
-        char *label = kiln_asprintf("command %s", e->commands.items[i]);
-        kiln_buf text = KILN_BUF_INIT;
-        kiln_capture_command(&text, e->commands.items[i], workdir, j->envv);
-        capture_add(j, label, kiln_buf_cstr(&text));
-        kiln_buf_dispose(&text);
-        free(label);
-    }
 }
 
 static void image_copy(kiln_image *to, const kiln_image *from)
@@ -208,7 +183,8 @@ static void key_work(uv_work_t *req)
         j->rc = resolve_image(j, st->container);
     j->fatal = j->rc != 0;
     if (j->rc == 0 && st->environment)
-        capture_environment(j, st->environment, s->workdir);
+        kiln_capture_environment(st->environment, s->workdir, j->envv,
+                                 capture_add, j);
     if (j->rc == 0)
         j->rc = kiln_artifacts_collect_inputs(&j->in, s->workdir, st,
                                               &j->err);
