@@ -157,6 +157,27 @@ typedef struct kiln_container {
                                the defaults') */
 } kiln_container;
 
+/* secrets: where a secret's value comes from. */
+typedef enum kiln_secret_kind {
+    KILN_SECRET_ENV = 0,    /* {env: VAR}: kiln's own environment */
+    KILN_SECRET_FILE,       /* {file: PATH}: a file's bytes */
+    KILN_SECRET_COMMAND     /* {command: CMD}: what a shell command prints */
+} kiln_secret_kind;
+
+const char *kiln_secret_kind_name(kiln_secret_kind kind);
+
+/* One entry of secrets:, a reference only: the value is read when a step
+ * starts (orchestrator/engine/secrets.c), never when the file is loaded,
+ * so it is never part of the model. */
+typedef struct kiln_secret {
+    const char *name;       /* the variable the step sees the value in */
+    kiln_secret_kind kind;
+    const char *ref;        /* the variable, the path (relative to the
+                               pipeline's directory) or the command, as
+                               written */
+    kiln_pos pos;           /* where the name was written */
+} kiln_secret;
+
 typedef struct kiln_step {
     const char *name;     /* [a-z0-9_-]+, unique in the pipeline */
     kiln_pos pos;         /* where the step's key was written */
@@ -207,6 +228,10 @@ typedef struct kiln_step {
     kiln_slurm_opts slurm;
     size_t n_env;
     kiln_kv *env;         /* the step's own env, merged over pipeline env */
+    size_t n_secrets;
+    kiln_secret *secrets; /* in effect: the pipeline's secrets:, an entry
+                             of the step's own replacing the one of the
+                             same name; sorted by name */
     kiln_validation *validation; /* kind: validate with data:, or NULL;
                                     such a step may have no run: */
     const kiln_container *container; /* NULL: the step runs on the host;
@@ -299,6 +324,8 @@ typedef struct kiln_pipeline {
     kiln_kv *params;        /* defaults, in file order */
     size_t n_env;
     kiln_kv *env;
+    size_t n_secrets;
+    kiln_secret *secrets;   /* every step's, under the step's own */
     bool git_require_clean; /* git: {require_clean: true} */
     kiln_schedule schedule;
     size_t n_triggers;

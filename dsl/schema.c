@@ -126,6 +126,8 @@ static const keyspec pipeline_keys[] = {
     ROW(kiln_pipeline, "description", kiln_dsl__set_text, description),
     KV_ROW(kiln_pipeline, "params", kiln_dsl__set_params, params, n_params),
     KV_ROW(kiln_pipeline, "env", kiln_dsl__set_env, env, n_env),
+    KV_ROW(kiln_pipeline, "secrets", kiln_dsl__set_secrets, secrets,
+           n_secrets),
     {"defaults", set_defaults, 0, 0, NULL},
     {"git", set_git, 0, 0, NULL},
     {"schedule", kiln_dsl__set_schedule, 0, 0, NULL},
@@ -179,6 +181,7 @@ static const keyspec step_keys[] = {
     ROW(kiln_step, "cache", set_cache, cache),
     ROW(kiln_step, "deterministic", kiln_dsl__set_bool, deterministic),
     KV_ROW(kiln_step, "env", kiln_dsl__set_env, env, n_env),
+    KV_ROW(kiln_step, "secrets", kiln_dsl__set_secrets, secrets, n_secrets),
     /* What the step reads besides its inputs (schema-record.c). */
     {"params", kiln_dsl__set_step_params, 0, 0, NULL},
     {"models", kiln_dsl__set_models, 0, 0, NULL},
@@ -424,6 +427,7 @@ static void build_step(vctx *v, const kiln_ynode *key, const kiln_ynode *val)
                    "step", key, key);
     check_step(v, st, key, val);
     kiln_dsl__container_step(v, st, key);
+    kiln_dsl__secrets_step(v, st);
     if (st->register_path) {
         size_t i;
         for (i = 0; i < st->outputs.n; i++)

@@ -23,7 +23,8 @@
  *                       cache key and the record: params:, models:,
  *                       environment:;
  *   schema-container.c  image: and container:, a step that runs in a
- *                       container.
+ *                       container;
+ *   schema-secrets.c    secrets:, on the pipeline and on a step.
  */
 #ifndef KILN_DSL_SCHEMA_H
 #define KILN_DSL_SCHEMA_H
@@ -246,5 +247,13 @@ void kiln_dsl__set_container(vctx *v, const kiln_ynode *key,
 void kiln_dsl__container_step(vctx *v, kiln_step *st, const kiln_ynode *key);
 /* Once every step is read: a defaults' container: no step used. */
 void kiln_dsl__container_done(vctx *v);
+/* secrets:, on the pipeline and on a step (a KV_ROW: the array and its
+ * count). */
+void kiln_dsl__set_secrets(vctx *v, const kiln_ynode *key,
+                           const kiln_ynode *val, void *obj,
+                           const keyspec *k);
+/* Once step st is read: its secrets in effect, the pipeline's and its
+ * own. */
+void kiln_dsl__secrets_step(vctx *v, kiln_step *st);
 
 #endif
