@@ -123,6 +123,39 @@ static int stop_attempts(kiln_store *store, const kiln_run_info *run,
     return rc;
 }
 
+/* The run failed with why, and the audit row run.abandoned (the Unix
+ * user, via cli), in one transaction. */
+static int record_abandon(kiln_store *store, const kiln_run_info *run,
+                          const char *why, kiln_err *err)
+{
+    char target[48];
+    json_t *before, *after;
+    char *b, *a;
+    int rc;
+
+    snprintf(target, sizeof(target), "run %lld", (long long)run->id);
+    before = json_pack("{s:s, s:s}", "pipeline", run->pipeline, "status",
+                       kiln_run_state_name(run->state));
+    after = json_pack("{s:s, s:s}", "status",
+                      kiln_run_state_name(KILN_RUN_FAILED), "reason", why);
+    b = json_dumps(before, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    a = json_dumps(after, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if ((rc = kiln_store_begin(store, err)) == 0) {
+        if ((rc = kiln_store_run_abandon(store, run->id, why, err)) == 0)
+            rc = kiln_store_audit(store, kiln_user_name(), "cli",
+                                  "run.abandoned", target, b, a, err);
+        if (rc == 0)
+            rc = kiln_store_commit(store, err);
+        else
+            kiln_store_rollback(store);
+    }
+    json_decref(before);
+    json_decref(after);
+    free(b);
+    free(a);
+    return rc;
+}
+
 static int exec_abandon(void *opts)
 {
     const abandon_opts *o = opts;
@@ -156,7 +189,7 @@ static int exec_abandon(void *opts)
     why = kiln_asprintf("abandoned%s%s", reason ? ": " : "",
                         reason ? reason : " (kiln abandon)");
     if (stop_attempts(store, run, why, &err) != 0 ||
-        kiln_store_run_abandon(store, id, why, &err) != 0) {
+        record_abandon(store, run, why, &err) != 0) {
         rc = kiln_cli_fail(&err);
         goto done;
     }

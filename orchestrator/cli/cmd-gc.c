@@ -151,6 +151,24 @@ static object *scan(const char *objects, size_t *n)
     return list;
 }
 
+/* The audit row of a collection (gc, target "objects"): the store
+ * before and after, what was removed and the limit; the Unix user, via
+ * cli. A collection that removed nothing is one too: it was asked for. */
+static int audit_gc(kiln_store *store, size_t n, int64_t total,
+                    size_t removed, int64_t freed, int64_t max,
+                    kiln_err *err)
+{
+    char before[96], after[192];
+    snprintf(before, sizeof(before), "{\"objects\":%zu,\"bytes\":%lld}", n,
+             (long long)total);
+    snprintf(after, sizeof(after), "{\"objects\":%zu,\"bytes\":%lld,"
+             "\"removed\":%zu,\"freed\":%lld,\"max_size\":%lld}",
+             n - removed, (long long)(total - freed), removed,
+             (long long)freed, (long long)max);
+    return kiln_store_audit(store, kiln_user_name(), "cli", "gc", "objects",
+                            before, after, err);
+}
+
 static int exec_gc(void *opts)
 {
     const gc_opts *o = opts;
@@ -204,6 +222,9 @@ static int exec_gc(void *opts)
     }
     if (!dry && removed && status == KILN_EXIT_OK &&
         kiln_store_cache_forget_missing(store, objects, &err) != 0)
+        status = kiln_cli_fail(&err);
+    if (!dry && status == KILN_EXIT_OK &&
+        audit_gc(store, n, total, removed, freed, max, &err) != 0)
         status = kiln_cli_fail(&err);
     printf("%s%zu of %zu objects, %lld of %lld bytes (limit %lld)\n",
            dry ? "would remove " : "removed ", removed, n, (long long)freed,

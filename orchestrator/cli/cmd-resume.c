@@ -27,6 +27,30 @@ static const kiln_opt options[] = {
     KILN_OPT_END,
 };
 
+/* Make this process the run's owner, with the audit row run.resumed
+ * (the Unix user, via cli), in one transaction. */
+static int adopt(kiln_store *store, const kiln_run_info *run, kiln_err *err)
+{
+    char target[48];
+    json_t *after = json_pack("{s:s}", "pipeline", run->pipeline);
+    char *a = json_dumps(after, JSON_COMPACT);
+    int rc;
+
+    snprintf(target, sizeof(target), "run %lld", (long long)run->id);
+    if ((rc = kiln_store_begin(store, err)) == 0) {
+        if ((rc = kiln_store_run_adopt(store, run->id, err)) == 0)
+            rc = kiln_store_audit(store, kiln_user_name(), "cli",
+                                  "run.resumed", target, NULL, a, err);
+        if (rc == 0)
+            rc = kiln_store_commit(store, err);
+        else
+            kiln_store_rollback(store);
+    }
+    json_decref(after);
+    free(a);
+    return rc;
+}
+
 static int exec_resume(void *opts)
 {
     const resume_opts *o = opts;
@@ -48,7 +72,7 @@ static int exec_resume(void *opts)
     fo.state_dir = state;
     if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
         kiln_takeover_load(&t, store, id, &err) != 0 ||
-        kiln_store_run_adopt(store, id, &err) != 0) {
+        adopt(store, t.rec, &err) != 0) {
         if (err.code == KILN_EINVAL)
             fprintf(stderr, "kiln: error: run %lld cannot be resumed: %s "
                     "(kiln abandon %lld ends it)\n", (long long)id, err.msg,
