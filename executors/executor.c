@@ -4,7 +4,9 @@
 #include <assert.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -146,4 +148,47 @@ bool kiln_executor__read_status(kiln_task *task, const char *path)
         return true;
     }
     return false;
+}
+
+char *kiln_executor__secrets_path(const char *status_path)
+{
+    return kiln_asprintf("%s.secrets", status_path);
+}
+
+int kiln_executor__write_secrets(char **out, const kiln_task *task,
+                                 kiln_err *err)
+{
+    kiln_buf b = KILN_BUF_INIT;
+    char *path;
+    int fd, rc = 0;
+
+    *out = NULL;
+    if (!task->secrets || !task->secrets[0])
+        return 0;
+    if (!task->status_path)
+        return kiln_err_set(err, KILN_ERROR, "a step with secrets needs "
+                            "kiln-shim, which needs a status file");
+    for (size_t i = 0; task->secrets[i]; i++)
+        kiln_buf_add(&b, task->secrets[i], strlen(task->secrets[i]) + 1);
+    path = kiln_executor__secrets_path(task->status_path);
+    unlink(path);
+    /* O_EXCL: never through a link someone else left there. */
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+              0600);
+    if (fd < 0) {
+        rc = kiln_err_set_os(err, "cannot write the secrets file %s", path);
+    } else if (fchmod(fd, 0600) != 0 ||
+               write(fd, b.ptr, b.len) != (ssize_t)b.len) {
+        rc = kiln_err_set_os(err, "cannot write the secrets file %s", path);
+        unlink(path);
+    }
+    if (fd >= 0)
+        close(fd);
+    kiln_buf_dispose(&b);
+    if (rc != 0) {
+        free(path);
+        return rc;
+    }
+    *out = path;
+    return 0;
 }

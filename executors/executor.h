@@ -36,6 +36,12 @@ struct kiln_task {
     const char *log_path;  /* stdout and stderr are appended here */
     const char *status_path; /* how the command ended is written here, so
                                 it outlives kiln; may be NULL */
+    char *const *secrets;  /* "NAME=VALUE", NULL-terminated, or NULL: the
+                              step's secrets, never in env. They reach the
+                              command's environment through a file only
+                              the user can read (STATUS_PATH.secrets),
+                              and kiln-shim masks their values in the
+                              log; a task with secrets needs status_path */
     unsigned cpus;         /* slots this task weighs; >= 1 */
     /* What a cluster scheduler is asked for (the local executor ignores
      * them); 0 or NULL: not given. */

@@ -24,6 +24,16 @@ void kiln_executor__slurm_judge(kiln_task *t, const char *state,
  * or "signal N"). Returns false when there is none, or nothing valid. */
 bool kiln_executor__read_status(kiln_task *task, const char *path);
 
+/* Write task->secrets for kiln-shim --secrets into a file only the user
+ * can read, beside the status file; *out is its path (free() it), NULL
+ * when the task has no secrets. Returns 0 or KILN_ERROR. */
+int kiln_executor__write_secrets(char **out, const kiln_task *task,
+                                 kiln_err *err);
+/* The secrets file of the task whose status file is status_path (free()
+ * it): removed by kiln-shim once read, and by the executor when the task
+ * ends (it never started, or a job was cancelled while pending). */
+char *kiln_executor__secrets_path(const char *status_path);
+
 /* Commands an executor runs for itself (child.c). */
 /* A command ended: its raw wait status and output (stdout and stderr). */
 typedef void (*child_cb)(int status, const char *out, void *data);

@@ -5,7 +5,9 @@
  * process group and a cancel reaches everything it started: SIGTERM to
  * the group, SIGKILL after KILN_KILL_GRACE_MS. stdout and stderr go
  * straight to the attempt's log file (the child inherits the descriptor),
- * so output never passes through the loop. A program that is a script
+ * so output never passes through the loop. A task with secrets runs under
+ * kiln-shim --secrets, which copies the output to the log with their
+ * values masked (outside the loop too). A program that is a script
  * without "#!" runs with /bin/sh, as execvp runs it.
  *
  * With a status_path the command runs under kiln-shim, which writes its
@@ -390,21 +392,31 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
     local_executor *le = (local_executor *)ex;
     local_proc *lp;
     size_t argc = 0;
-    char **argv;
+    char **argv, *secrets;
     int fd, rc;
 
+    if ((rc = kiln_executor__write_secrets(&secrets, task, err)) != 0)
+        return rc;
     fd = open(task->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
               0644);
-    if (fd < 0)
-        return kiln_err_set_os(err, "cannot open log %s", task->log_path);
-    /* With a status file, the command runs under kiln-shim. */
+    if (fd < 0) {
+        rc = kiln_err_set_os(err, "cannot open log %s", task->log_path);
+        goto fail;
+    }
+    /* With a status file, the command runs under kiln-shim; with secrets
+     * too, which masks them in the log. */
     while (task->argv[argc])
         argc++;
-    argv = kiln_calloc(argc + 3, sizeof(char *));
+    argv = kiln_calloc(argc + 5, sizeof(char *));
     if (task->status_path) {
-        argv[0] = le->shim;
-        argv[1] = (char *)task->status_path;
-        memcpy(argv + 2, task->argv, argc * sizeof(char *));
+        size_t n = 0;
+        argv[n++] = le->shim;
+        argv[n++] = (char *)task->status_path;
+        if (secrets) {
+            argv[n++] = "--secrets";
+            argv[n++] = secrets;
+        }
+        memcpy(argv + n, task->argv, argc * sizeof(char *));
         unlink(task->status_path);
     } else {
         memcpy(argv, task->argv, argc * sizeof(char *));
@@ -432,10 +444,11 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
             rc = kiln_err_set(err, KILN_ERROR, "cannot start %s: %s",
                               argv[0], strerror(rc));
         free(argv);
-        return rc;
+        goto fail;
     }
     close(fd);
     free(argv);
+    free(secrets); /* the shim removes the file once read */
     uv_timer_init(ex->loop, &lp->timer);
     lp->pending_closes = 2;
     lp->task = task;
@@ -446,6 +459,11 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
     snprintf(task->external_id, sizeof(task->external_id),
              "%d:%" PRIu64, (int)lp->pid, lp->start);
     return 0;
+fail:
+    if (secrets)
+        unlink(secrets);
+    free(secrets);
+    return rc;
 }
 
 /* Find a shim that outlived an earlier kiln and watch it to its end. */

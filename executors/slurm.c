@@ -110,7 +110,8 @@ static void write_status_cmd(kiln_buf *b, const char *status_path,
 }
 
 static void script_text(kiln_buf *b, const slurm_executor *se,
-                        const kiln_task *t, const char *status_path)
+                        const kiln_task *t, const char *status_path,
+                        const char *secrets)
 {
     kiln_buf cmd = KILN_BUF_INIT;
     for (size_t i = 0; t->argv[i]; i++) {
@@ -145,7 +146,21 @@ static void script_text(kiln_buf *b, const slurm_executor *se,
     shell_quote(b, se->shim);
     kiln_buf_puts(b, "\nif [ -x \"$shim\" ]; then\n    exec \"$shim\" ");
     shell_quote(b, status_path);
+    if (secrets) {
+        /* The values stay in the file, which the shim reads and removes;
+         * it masks them in the log. */
+        kiln_buf_puts(b, " --secrets ");
+        shell_quote(b, secrets);
+    }
     kiln_buf_printf(b, " %s\nfi\n", kiln_buf_cstr(&cmd));
+    if (secrets) {
+        kiln_buf_puts(b, "echo \"kiln: the step has secrets, which need "
+                         "kiln-shim at $shim on $(hostname)\" >&2\n");
+        write_status_cmd(b, status_path, "'exit 126'");
+        kiln_buf_puts(b, "exit 126\n");
+        kiln_buf_dispose(&cmd);
+        return;
+    }
     kiln_buf_puts(b, "# No kiln-shim on this node: the shell reports a "
                      "signal N as status 128+N.\n");
     kiln_buf_printf(b, "%s\nrc=$?\n", kiln_buf_cstr(&cmd));
@@ -178,6 +193,11 @@ static void poll_start(slurm_executor *se, bool soon);
 
 static void job_free(slurm_job *j)
 {
+    /* Read and removed by the shim when the job ran; not when it was
+     * cancelled while pending. */
+    char *secrets = kiln_executor__secrets_path(j->status_path);
+    unlink(secrets);
+    free(secrets);
     free(j->status_path);
     free(j);
 }
@@ -439,10 +459,15 @@ static int slurm_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
     char **argv = kiln_calloc(24 + task->n_extra, sizeof(char *));
     size_t n = 0, first_owned;
     int status, rc = 0;
-    char *end;
+    char *end, *secrets = NULL;
+    kiln_task with = *task;
     long id;
 
-    script_text(&text, se, task, status_path);
+    /* The secrets file beside this status file, wherever it is. */
+    with.status_path = status_path;
+    if ((rc = kiln_executor__write_secrets(&secrets, &with, err)) != 0)
+        goto out;
+    script_text(&text, se, task, status_path, secrets);
     unlink(status_path);
     if ((rc = write_script(script, kiln_buf_cstr(&text), err)) != 0)
         goto out;
@@ -505,6 +530,9 @@ static int slurm_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
     job_add(se, task, status_path);
     status_path = NULL;
 out:
+    if (rc != 0 && secrets)
+        unlink(secrets);
+    free(secrets);
     free(argv);
     free(status_path);
     free(script);

@@ -1,7 +1,7 @@
 /*
  * kiln-shim: runs one step command and writes how it ended to a file.
  *
- *   kiln-shim STATUS_FILE PROGRAM [ARG...]
+ *   kiln-shim STATUS_FILE [--secrets FILE] PROGRAM [ARG...]
  *
  * The local executor starts every step through this small program, so a
  * step's exit status survives the daemon: a daemon killed mid-run and
@@ -21,6 +21,16 @@
  * the status. KILN_SHIM_KILL (kiln-shim.h) asks it to SIGKILL the command
  * at once: kiln's forced stop, which must reach the escaped processes too.
  *
+ * --secrets FILE: a step's secrets, "NAME=VALUE" entries each ended by a
+ * NUL byte, in a file only the user can read, which the shim removes once
+ * read. The command gets them in its environment; its stdout and stderr
+ * then go through a pipe to the shim, which copies them to its own stdout
+ * (the log) with every value of 4 bytes or more replaced by "***". It
+ * keeps back at most the longest value's length less one byte, the start
+ * of a value that may end in the next write, and writes it once the
+ * command has ended. Without secrets the command writes to the log
+ * itself, and no byte passes through the shim.
+ *
  * It uses only libc and starts fast: it runs once per step.
  */
 #include "kiln-shim.h"
@@ -28,11 +38,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,16 +189,225 @@ static int write_status(const char *path, const char *text)
     return rename(tmp, path);
 }
 
+/* Secrets and the masking of their values. */
+
+#define MAX_SECRETS_FILE (1 << 20)
+#define MASK "***"
+#define MIN_MASKED 4 /* shorter values are not masked */
+
+typedef struct masker {
+    const char **vals;  /* the values to mask */
+    size_t *lens;
+    size_t n;
+    char *buf;          /* what was read and not written yet */
+    size_t len, cap;
+} masker;
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* the log is gone: nothing better to do */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/*
+ * Read the secrets file at path and remove it: each "NAME=VALUE" goes
+ * into the environment the command inherits, each value of MIN_MASKED
+ * bytes or more into m. Returns 0, or -1 with a message on stderr.
+ */
+static int read_secrets(masker *m, const char *path)
+{
+    char *data = malloc(MAX_SECRETS_FILE + 1), *p, *end;
+    size_t len = 0;
+    ssize_t r;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0 || !data) {
+        fprintf(stderr, "kiln-shim: cannot read the secrets file %s: %s\n",
+                path, strerror(errno));
+        free(data);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    unlink(path);
+    while (len < MAX_SECRETS_FILE &&
+           ((r = read(fd, data + len, MAX_SECRETS_FILE - len)) > 0 ||
+            (r < 0 && errno == EINTR)))
+        len += r > 0 ? (size_t)r : 0;
+    close(fd);
+    data[len] = '\0';
+    m->vals = calloc(len / 2 + 1, sizeof(*m->vals));
+    m->lens = calloc(len / 2 + 1, sizeof(*m->lens));
+    if (!m->vals || !m->lens)
+        return -1;
+    for (p = data, end = data + len; p < end; p += strlen(p) + 1) {
+        char *eq = strchr(p, '=');
+        if (!eq || eq == p)
+            continue;
+        /* The entry stays in data, which lives as long as the shim. */
+        putenv(p);
+        if (strlen(eq + 1) >= MIN_MASKED) {
+            m->vals[m->n] = eq + 1;
+            m->lens[m->n++] = strlen(eq + 1);
+        }
+    }
+    return 0;
+}
+
+/* Write what m holds to fd with every value masked, keeping back the
+ * bytes from the first place where a value may start and be cut by the
+ * end of what was read so far (all of it at the end: eof). */
+static void mask_flush(masker *m, int fd, bool eof)
+{
+    size_t i = 0, out = 0;
+    while (i < m->len) {
+        size_t hit = 0, rest = m->len - i;
+        bool wait = false;
+        for (size_t k = 0; k < m->n; k++) {
+            size_t n = m->lens[k];
+            if (m->vals[k][0] != m->buf[i] || n <= hit)
+                continue;
+            if (rest >= n) {
+                if (memcmp(m->buf + i, m->vals[k], n) == 0)
+                    hit = n;
+            } else if (!eof && memcmp(m->buf + i, m->vals[k], rest) == 0) {
+                wait = true; /* a longer value may end in the next read */
+            }
+        }
+        if (wait)
+            break;
+        if (hit) {
+            write_all(fd, m->buf + out, i - out);
+            write_all(fd, MASK, sizeof(MASK) - 1);
+            i += hit;
+            out = i;
+        } else {
+            i++;
+        }
+    }
+    write_all(fd, m->buf + out, i - out);
+    memmove(m->buf, m->buf + i, m->len - i);
+    m->len -= i;
+}
+
+static void mask_feed(masker *m, int fd, const char *data, size_t n)
+{
+    if (m->len + n > m->cap) {
+        char *b = realloc(m->buf, m->len + n);
+        if (!b) {
+            /* No memory for the copy: mask what fits, one byte less. */
+            mask_flush(m, fd, true);
+            write_all(fd, "[kiln-shim: out of memory]\n", 27);
+            return;
+        }
+        m->buf = b;
+        m->cap = m->len + n;
+    }
+    memcpy(m->buf + m->len, data, n);
+    m->len += n;
+    mask_flush(m, fd, false);
+}
+
+static void on_child(int sig)
+{
+    (void)sig; /* only interrupts ppoll() */
+}
+
+/*
+ * Copy the command's output from the pipe fd to stdout, masked by m,
+ * until the command (pid) has ended; reap the orphans adopted meanwhile.
+ * SIGCHLD is blocked outside ppoll() (orig: the mask to wait with), so
+ * no end is missed. Returns the command's wait status, or -1.
+ */
+static int copy_masked(masker *m, int fd, pid_t pid, const sigset_t *orig)
+{
+    struct pollfd pfd;
+    char chunk[65536];
+    siginfo_t info;
+    int status = -1;
+
+    for (;;) {
+        memset(&info, 0, sizeof(info));
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            info.si_pid != 0) {
+            if (info.si_pid == pid) {
+                command = 0;
+                while (waitpid(pid, &status, 0) < 0)
+                    if (errno != EINTR)
+                        return -1;
+                break;
+            }
+            waitpid(info.si_pid, NULL, 0);
+            continue;
+        }
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (ppoll(&pfd, fd >= 0 ? 1 : 0, NULL, orig) <= 0 || fd < 0)
+            continue; /* a signal (SIGCHLD): look again */
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n > 0) {
+            mask_feed(m, 1, chunk, (size_t)n);
+        } else if (n == 0 || errno != EINTR) {
+            close(fd); /* every writer closed it: wait for the end only */
+            fd = -1;
+        }
+    }
+    kill_descendants();
+    /* What the command and its descendants wrote before they ended; the
+     * pipe is at its end unless a process that is no descendant holds
+     * it, which gets a second at most. */
+    for (int idle = 0; fd >= 0 && idle < 10;) {
+        ssize_t n;
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        if (poll(&pfd, 1, 100) == 0) {
+            idle++;
+            continue;
+        }
+        n = read(fd, chunk, sizeof(chunk));
+        if (n > 0)
+            mask_feed(m, 1, chunk, (size_t)n);
+        else if (n == 0 || errno != EINTR)
+            break;
+    }
+    if (fd >= 0)
+        close(fd);
+    mask_flush(m, 1, true);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
-    struct sigaction ign, dfl, req;
+    struct sigaction ign, dfl, req, chld;
+    const char *secrets = NULL;
+    sigset_t block, orig;
+    masker m;
     char text[64];
     siginfo_t info;
     pid_t pid;
-    int status;
+    int status, pipefd[2] = {-1, -1}, prog = 2;
 
-    if (argc < 3) {
-        fprintf(stderr, "usage: kiln-shim STATUS_FILE PROGRAM [ARG...]\n");
+    if (argc >= 5 && strcmp(argv[2], "--secrets") == 0) {
+        secrets = argv[3];
+        prog = 4;
+    }
+    if (argc < prog + 1) {
+        fprintf(stderr, "usage: kiln-shim STATUS_FILE [--secrets FILE] "
+                "PROGRAM [ARG...]\n");
+        return 126;
+    }
+    memset(&m, 0, sizeof(m));
+    if (secrets && (read_secrets(&m, secrets) != 0 ||
+                    pipe2(pipefd, O_CLOEXEC) != 0)) {
+        write_status(argv[1], "exit 126\n");
         return 126;
     }
     memset(&ign, 0, sizeof(ign));
@@ -201,6 +423,14 @@ int main(int argc, char **argv)
     sigaction(KILN_SHIM_KILL, &req, NULL);
     /* Orphans below the shim become its children, not init's. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    if (secrets) {
+        memset(&chld, 0, sizeof(chld));
+        chld.sa_handler = on_child;
+        sigaction(SIGCHLD, &chld, NULL);
+        sigemptyset(&block);
+        sigaddset(&block, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &block, &orig);
+    }
 
     pid = fork();
     if (pid < 0) {
@@ -211,15 +441,28 @@ int main(int argc, char **argv)
         sigaction(SIGINT, &dfl, NULL);
         sigaction(SIGTERM, &dfl, NULL);
         sigaction(SIGHUP, &dfl, NULL);
+        if (secrets) {
+            sigaction(SIGCHLD, &dfl, NULL);
+            sigprocmask(SIG_SETMASK, &orig, NULL);
+            dup2(pipefd[1], 1);
+            dup2(pipefd[1], 2);
+        }
         /* glibc's execvp runs a script without "#!" with /bin/sh. */
-        execvp(argv[2], argv + 2);
-        fprintf(stderr, "kiln: cannot run %s: %s\n", argv[2],
+        execvp(argv[prog], argv + prog);
+        fprintf(stderr, "kiln: cannot run %s: %s\n", argv[prog],
                 strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
     }
     command = pid;
     if (kill_asked)
         kill(pid, SIGKILL);
+    if (secrets) {
+        close(pipefd[1]);
+        status = copy_masked(&m, pipefd[0], pid, &orig);
+        if (status == -1)
+            return 126;
+        goto ended;
+    }
     /* Wait for the command, reaping the orphans adopted meanwhile. It is
      * reaped only once on_kill can no longer signal its pid. */
     for (;;) {
@@ -239,6 +482,7 @@ int main(int argc, char **argv)
         waitpid(info.si_pid, NULL, 0);
     }
     kill_descendants();
+ended:
     if (WIFSIGNALED(status))
         snprintf(text, sizeof(text), "signal %d\n", WTERMSIG(status));
     else

@@ -96,6 +96,34 @@ eq "kiln run fails" 1 "$?"
 eq "cancelled outside kiln" "failed|Slurm job $job was cancelled outside kiln (CANCELLED)" \
     "$(q "select status, reason from executions where external_id='$job' and executor='slurm'")"
 
+# Secrets reach the job through a file only the user can read, which the
+# shim removes: never in the batch script or sbatch's environment; the
+# Slurm log masks them, also a value cut across two writes.
+printf '%s\n' slurmsecret-XYZ12345 > "$T/secret.txt"
+pipeline sec <<YAML
+pipeline: sec
+defaults: {workdir: $W, executor: slurm}
+secrets: {TOKEN: {file: $T/secret.txt}}
+steps:
+  s:
+    run: |
+      echo "tok=\$TOKEN"; printf 'cut=slurmsecret'; sleep 0.3; echo '-XYZ12345'
+      printf '%s' "\$TOKEN" > token.out; printf 'env %s\n' "\$(env | grep -c XYZ12345)"
+YAML
+kiln_rc run "$T/sec.yaml"
+eq "the step with a secret succeeds" 0 "$rc"
+run=$(q "select max(id) from runs where pipeline = 'sec'")
+eq "the job got the value" slurmsecret-XYZ12345 "$(cat "$W/token.out")"
+eq "the Slurm log masks it" "tok=***
+cut=***
+env 1" "$(cat "$KILN_STATE/logs/$run/s.1.log")"
+check "the batch script names the secrets file" \
+    grep -q -- "--secrets '$KILN_STATE/logs/$run/s.1.status.secrets'" "$KILN_STATE/logs/$run/s.1.sbatch"
+if grep -rqaF slurmsecret-XYZ12345 "$KILN_STATE"; then
+    fail "a value is in the state directory: $(grep -rlaF slurmsecret-XYZ12345 "$KILN_STATE")"
+else ok; fi
+eq "the secrets file is gone" "" "$(find "$KILN_STATE" -name '*.secrets')"
+
 # sbatch refusing the job is a failed start, with sbatch's reason.
 pipeline refused <<YAML
 pipeline: refused
