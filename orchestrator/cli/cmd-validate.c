@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "dsl/dsl.h"
+#include "engine/secrets.h"
 #include "executors/executor.h"
 #include "cli/cli.h"
 
@@ -143,6 +144,38 @@ int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag)
     return diag->n ? KILN_EINVAL : 0;
 }
 
+/* Warn about the {env:} secrets whose value here is too short to be
+ * masked in logs (other values are only read when a step starts). Each
+ * entry once, where it is written. */
+static void warn_short_secrets(const kiln_pipeline *p)
+{
+    for (size_t i = 0; i <= p->n_steps; i++) {
+        const kiln_secret *list = i ? p->steps[i - 1].secrets : p->secrets;
+        size_t n = i ? p->steps[i - 1].n_secrets : p->n_secrets;
+        for (size_t j = 0; j < n; j++) {
+            const kiln_secret *s = &list[j];
+            const char *value = s->kind == KILN_SECRET_ENV ? getenv(s->ref)
+                                                           : NULL;
+            bool seen = false;
+            if (!value || strlen(value) >= KILN_SECRET_MIN_MASKED)
+                continue;
+            /* A step's list holds the pipeline's entries too. */
+            for (size_t k = 0; k < p->n_secrets && i; k++)
+                seen |= p->secrets[k].pos.line == s->pos.line &&
+                        p->secrets[k].pos.col == s->pos.col;
+            for (size_t k = 0; k + 1 < i && !seen; k++)
+                for (size_t m = 0; m < p->steps[k].n_secrets; m++)
+                    seen |= p->steps[k].secrets[m].pos.line == s->pos.line &&
+                            p->steps[k].secrets[m].pos.col == s->pos.col;
+            if (!seen)
+                fprintf(stderr, "%s:%u:%u: warning: secret \"%s\": $%s is "
+                        "shorter than %d characters: it will not be masked "
+                        "in logs\n", s->pos.file, s->pos.line, s->pos.col,
+                        s->name, s->ref, KILN_SECRET_MIN_MASKED);
+        }
+    }
+}
+
 static int exec_validate(void *opts)
 {
     const validate_opts *o = opts;
@@ -156,6 +189,8 @@ static int exec_validate(void *opts)
         int rc = kiln_dsl_load_file(&p, argv[i], &diag);
         if (rc == 0)
             rc = kiln_cli_check_pipeline(p, &diag);
+        if (rc == 0)
+            warn_short_secrets(p);
         if (rc != 0) {
             if (github)
                 print_github(&diag, argv[i]);

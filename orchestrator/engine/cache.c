@@ -14,6 +14,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "engine/secrets.h"
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -135,6 +137,17 @@ json_t *kiln_cache_key_doc(const kiln_step *st, const kiln_pipeline *p,
     json_object_set_new(doc, "step_env", kv_object(st->n_env, st->env));
     json_object_set_new(doc, "models", json_object());
     json_object_set_new(doc, "environment", json_object());
+    /* Secrets by reference ("env:VAR"), never by value; only in the keys
+     * of steps that have some, so no other key changes. */
+    if (st->n_secrets) {
+        json_t *sec = json_object();
+        for (size_t i = 0; i < st->n_secrets; i++) {
+            char *ref = kiln_secret_ref(&st->secrets[i]);
+            json_object_set_new(sec, st->secrets[i].name, json_string(ref));
+            free(ref);
+        }
+        json_object_set_new(doc, "secrets", sec);
+    }
     return doc;
 }
 

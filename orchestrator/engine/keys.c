@@ -21,6 +21,7 @@ static const struct {
     {"step_env", "step env", "step env"},
     {"models", "model", "models"},
     {"environment", "environment", "environment captures"},
+    {"secrets", "secret", "secrets"},
 };
 
 /* Its scalar ingredients. */
@@ -97,6 +98,8 @@ void kiln_key_describe(kiln_buf *out, const json_t *doc)
         const json_t *m = json_object_get(doc, maps[i].field);
         const char *key;
         json_t *v;
+        if (!m && strcmp(maps[i].field, "secrets") == 0)
+            continue; /* only the keys of steps with secrets have them */
         if (!json_object_size(m)) {
             kiln_buf_printf(out, "  %s: none\n", maps[i].none);
             continue;

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "engine/cache.h"
 #include "engine/command.h"
+#include "engine/secrets.h"
 
 /* Retry delays double from the step's retry_delay up to this. */
 #define MAX_RETRY_DELAY_MS (10 * 60 * 1000)
@@ -136,6 +138,12 @@ static void container_names(kiln_container_env *ce, const kiln_env *env,
         ce->names[ce->n_names++] = kiln_strdup(p->env[i].key);
     for (size_t i = 0; i < st->n_env; i++)
         ce->names[ce->n_names++] = kiln_strdup(st->env[i].key);
+    /* Secrets by name too: kiln-shim puts their values in the engine's
+     * environment, never on its command line. */
+    ce->names = kiln_realloc(ce->names, (ce->n_names + st->n_secrets + 1) *
+                                            sizeof(char *));
+    for (size_t i = 0; i < st->n_secrets; i++)
+        ce->names[ce->n_names++] = kiln_strdup(st->secrets[i].name);
 }
 
 /* Wrap the attempt's command in its container. */
@@ -166,9 +174,40 @@ static void containerise(step_rt *s)
     free(models);
 }
 
+/* The step's secrets for its task, read now; a warning about a value
+ * too short to be masked goes to the attempt's log. Returns 0, or an
+ * error naming the secret that could not be read. */
+static int step_secrets(step_rt *s, kiln_err *err)
+{
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_buf warn = KILN_BUF_INIT;
+    char **values;
+    int fd, rc;
+
+    if (st->n_secrets == 0)
+        return 0;
+    /* A {command:}'s stderr goes to the log too. */
+    fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    rc = kiln_secrets_resolve(&values, st, run->root,
+                              kiln_env_vector(&s->env), fd, &warn, err);
+    if (fd >= 0 && warn.len &&
+        write(fd, warn.ptr, warn.len) != (ssize_t)warn.len)
+        rc = rc ? rc : kiln_err_set_os(err, "cannot write %s", s->log_path);
+    if (fd >= 0)
+        close(fd);
+    kiln_buf_dispose(&warn);
+    if (rc != 0) {
+        kiln_secrets_free(values);
+        return rc;
+    }
+    s->task.secrets = values;
+    return 0;
+}
+
 /* Build the attempt's environment, log and status paths and task.
- * Returns 0, or an error when it has no executor (recorded as a failed
- * attempt by the caller). */
+ * Returns 0, or an error when it has no executor or a secret cannot be
+ * read (recorded as a failed attempt by the caller). */
 static int step_prepare(step_rt *s, kiln_err *err)
 {
     kiln_run *run = s->run;
@@ -235,7 +274,7 @@ static int step_prepare(step_rt *s, kiln_err *err)
     s->task.n_extra = st->slurm.extra.n;
     s->task.extra = st->slurm.extra.items;
     s->task.data = s;
-    return 0;
+    return step_secrets(s, err);
 }
 
 /* Start the prepared attempt's process. */
@@ -336,6 +375,9 @@ void kiln_engine__step_start(step_rt *s)
     }
     if (rc == 0)
         rc = step_spawn(s, &err);
+    /* The executor has written them where the step reads them. */
+    kiln_secrets_free((char **)s->task.secrets);
+    s->task.secrets = NULL;
     if (rc != 0) {
         char why[600];
         snprintf(why, sizeof(why), "could not start: %s", err.msg);
