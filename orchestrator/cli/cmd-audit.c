@@ -1,23 +1,28 @@
 /* cmd-audit.c: kiln audit [--since T] [--until T] [--actor U] [--json]
  *              kiln audit verify [--json]
+ *              kiln audit model NAME[@ALIAS] [VERSION] [--format md|json]
  *
  * The audit trail: every change kiln made (runs started, cancelled,
- * retried, aliases moved, pipelines reloaded), who made it and how. verify
- * recomputes the hash chain and names the first row altered or removed. */
+ * retried, resumed, abandoned, aliases moved, pipelines reloaded, the
+ * object store collected), who made it and how. verify recomputes the
+ * hash chain and names the first row altered or removed. model prints the
+ * governance report of a model version (cli/governance.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/governance.h"
 
 typedef struct audit_opts {
-    kiln_opt_list args;  /* verify, or nothing */
+    kiln_opt_list args;  /* verify, model NAME [VERSION], or nothing */
     int64_t since_ms;    /* --since T */
     int64_t until_ms;    /* --until T */
     const char *actor;   /* --actor U */
     const char *state;   /* --state DIR */
     bool json;           /* --json */
+    const char *format;  /* model: --format md|json (NULL: md) */
 } audit_opts;
 
 /* T: a time in UTC (2026-12-01, 2026-12-01T05:00[:00][Z]), or a
@@ -51,7 +56,8 @@ static int parse_when(void *out, char *text, const kiln_opt *spec,
 }
 
 static const kiln_opt options[] = {
-    KILN_OPT_ARGS(audit_opts, args, "[verify]", 0, NULL),
+    KILN_OPT_ARGS(audit_opts, args, "verify | model NAME [VERSION]", 0,
+                  NULL),
     KILN_OPT_PARSED(0, "since", audit_opts, since_ms, int64_t, parse_when,
                     "T", "rows at or after T (a UTC time, or a duration "
                     "ago: 2h)"),
@@ -61,6 +67,8 @@ static const kiln_opt options[] = {
                    "(a user, scheduler, trigger:drift, run 12, kiln)"),
     KILN_CLI_OPT_STATE(audit_opts),
     KILN_CLI_OPT_JSON(audit_opts),
+    KILN_OPT_CHOICE(0, "format", audit_opts, format, "md|json", "model: "
+                    "the report as Markdown (the default) or JSON"),
     KILN_OPT_END,
 };
 
@@ -146,6 +154,79 @@ static int verify(kiln_store *store, bool json)
     return bad ? KILN_EXIT_FAILED : KILN_EXIT_OK;
 }
 
+/* NAME, NAME@ALIAS or NAME:VERSION, then VERSION: *alias points into
+ * ref (or NULL), *version is 0 for the newest. false when malformed. */
+static bool parse_model(char *name, size_t cap, const char **alias,
+                        int *version, const char *ref, const char *vtext)
+{
+    size_t n = strcspn(ref, "@:");
+    const char *rest = ref + n + 1;
+
+    *alias = NULL;
+    *version = 0;
+    if (n == 0 || n >= cap)
+        return false;
+    memcpy(name, ref, n);
+    name[n] = '\0';
+    if (!kiln_dsl_valid_name(name))
+        return false;
+    if (ref[n] == '@') {
+        *alias = rest;
+        if (!kiln_dsl_valid_name(rest) || vtext)
+            return false;
+        return true;
+    }
+    if (ref[n] == ':') {
+        if (vtext)
+            return false;
+        vtext = rest;
+    }
+    if (!vtext)
+        return true;
+    if (!*vtext || strspn(vtext, "0123456789") != strlen(vtext) ||
+        strlen(vtext) > 9)
+        return false;
+    *version = atoi(vtext);
+    return *version > 0;
+}
+
+/* kiln audit model NAME[@ALIAS] [VERSION] [--format md|json] */
+static int model_report(const audit_opts *o, char **argv)
+{
+    const char *alias;
+    char name[128];
+    int version, status = KILN_EXIT_OK;
+    kiln_store *store = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    json_t *doc = NULL;
+
+    if (o->args.n < 2 || o->args.n > 3)
+        return kiln_cli_usage_error(&kiln_cmd_audit, "model expects NAME "
+                                    "[VERSION] (or NAME@ALIAS)");
+    if (!parse_model(name, sizeof(name), &alias, &version, argv[1],
+                     o->args.n == 3 ? argv[2] : NULL))
+        return kiln_cli_usage_error(&kiln_cmd_audit, "model expects NAME "
+                                    "[VERSION], NAME@ALIAS or NAME:VERSION, "
+                                    "got \"%s%s%s\"", argv[1],
+                                    o->args.n == 3 ? " " : "",
+                                    o->args.n == 3 ? argv[2] : "");
+    if (o->since_ms || o->until_ms || o->actor || o->json)
+        return kiln_cli_usage_error(&kiln_cmd_audit, "model takes "
+                                    "--format md|json, not --since, "
+                                    "--until, --actor or --json");
+    if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
+        kiln_governance_report(&doc, store, name, alias, version,
+                               &err) != 0)
+        status = kiln_cli_fail(&err);
+    else if (o->format && strcmp(o->format, "json") == 0)
+        kiln_cli_print_json(doc);
+    else
+        kiln_governance_print_md(doc);
+    json_decref(doc);
+    kiln_store_close(store);
+    return status;
+}
+
 static int exec_audit(void *opts)
 {
     const audit_opts *o = opts;
@@ -157,6 +238,10 @@ static int exec_audit(void *opts)
     size_t n = 0;
     int status;
 
+    if (o->args.n >= 1 && strcmp(argv[0], "model") == 0)
+        return model_report(o, argv);
+    if (o->format)
+        return kiln_cli_usage_error(&kiln_cmd_audit, "--format is model's");
     if (o->args.n > 1 || (o->args.n == 1 && strcmp(argv[0], "verify") != 0))
         return kiln_cli_usage_error(&kiln_cmd_audit, "unexpected argument "
                                     "\"%s\"", argv[o->args.n - 1]);
@@ -192,18 +277,28 @@ const kiln_cmd kiln_cmd_audit = {
     .summary = "The audit trail: who changed what, when and how; verify "
                "it.",
     .help = "  kiln audit [--since T] [--until T] [--actor U] [--json]\n"
-            "  kiln audit verify [--json]\n\n"
+            "  kiln audit verify [--json]\n"
+            "  kiln audit model NAME[@ALIAS] [VERSION] [--format md|json]\n\n"
             "Every change is a row: runs started (run.started), cancelled, "
-            "retried,\naliases moved (alias.moved, alias.rolled_back), "
-            "pipelines reloaded. The\nactor is the Unix user of a CLI "
-            "command, scheduler, trigger:KIND, \"run N\"\n(a register: "
-            "alias), admin-token (the API) or kiln; via says how: cli,\n"
-            "api, page or daemon. Reads are not recorded. Each row carries "
-            "the hash of\nthe row before and its own, so verify names the "
-            "first row altered or\nremoved.\n",
-    .notes = "Exit status: 0 listed, or the trail is intact; 1 verify found "
-             "a row altered\nor removed; 2 usage; 3 kiln itself could not "
-             "work.\n",
+            "retried,\nresumed and abandoned, aliases moved (alias.moved, "
+            "alias.rolled_back),\npipelines reloaded, the object store "
+            "collected (gc). The actor is the\nUnix user of a CLI command, "
+            "scheduler, trigger:KIND, \"run N\" (a register:\nalias), "
+            "admin-token (the API) or kiln; via says how: cli, api, page or"
+            "\ndaemon. Reads are not recorded. Each row carries the hash of "
+            "the row\nbefore and its own, so verify names the first row "
+            "altered or removed.\n\n"
+            "model prints the governance report of a model version (the "
+            "newest by\ndefault), a model card: the version, the run that "
+            "produced it (who\nstarted it, its commit, images, environment "
+            "captures), params, metrics,\neach gate with the values that "
+            "decided it, data validation, every input\nwith its hash and "
+            "what made it (lineage, to the sources), and the\nmodel's alias "
+            "history.\n",
+    .notes = "Exit status: 0 listed, the trail is intact, or the report "
+             "printed; 1 verify\nfound a row altered or removed; 2 usage, "
+             "or an unknown model, version or\nalias; 3 kiln itself could "
+             "not work.\n",
     .opts = options,
     .opts_size = sizeof(audit_opts),
     .exec = exec_audit,

@@ -6,9 +6,10 @@
 static const char SQL_METRIC_PUT[] =
     "INSERT OR REPLACE INTO metrics (execution_id, run_id, step, key, "
     "value) VALUES (?1, ?2, ?3, ?4, ?5)";
+/* A key's attempts oldest first: the last one is the one that counts. */
 static const char SQL_RUN_METRICS[] =
     "SELECT step, key, value FROM metrics WHERE run_id = ?1 "
-    "ORDER BY step, key";
+    "ORDER BY step, key, execution_id";
 static const char SQL_METRIC_GET[] =
     "SELECT value FROM metrics WHERE run_id = ?1 AND step = ?2 AND "
     "key = ?3 ORDER BY execution_id DESC LIMIT 1";
