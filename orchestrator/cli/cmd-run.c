@@ -31,6 +31,8 @@ typedef struct run_opts {
     bool dry_run;         /* --dry-run */
     const char *junit;    /* --junit PATH */
     bool json;            /* --json */
+    const char *openlineage;    /* --openlineage URL|FILE */
+    const char *openlineage_ns; /* --openlineage-namespace NAME */
 } run_opts;
 
 static const kiln_opt options[] = {
@@ -54,6 +56,12 @@ static const kiln_opt options[] = {
     KILN_CLI_OPT_JUNIT(run_opts),
     KILN_CLI_OPT_JSON_HELP(run_opts, "print a JSON summary of the run on "
                            "stdout"),
+    KILN_OPT_VALUE(0, "openlineage", run_opts, openlineage, "URL|FILE",
+                   "send an OpenLineage event as each step starts and "
+                   "ends: POST to an http(s) URL, or append JSON lines to "
+                   "a file"),
+    KILN_OPT_VALUE(0, "openlineage-namespace", run_opts, openlineage_ns,
+                   "NAME", "the OpenLineage jobs' namespace", .def = "kiln"),
     KILN_OPT_END,
 };
 
@@ -266,6 +274,8 @@ static int exec_run(void *opts)
         fo.cache = !o->no_cache;
         fo.json = o->json;
         fo.junit = o->junit;
+        fo.openlineage = o->openlineage;
+        fo.openlineage_ns = o->openlineage_ns;
         ro.pipeline = p;
         ro.file = file;
         ro.hash = hash;

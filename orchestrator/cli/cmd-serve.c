@@ -1,6 +1,6 @@
 /* cmd-serve.c: kiln serve [--state DIR] [--jobs N] [--pool NAME=N]...
  * [--grace DURATION] [--listen ADDR:PORT] [--token-file FILE]
- * [--tls-cert FILE --tls-key FILE] PATH... */
+ * [--tls-cert FILE --tls-key FILE] [--openlineage URL|FILE] PATH... */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +31,8 @@ typedef struct serve_opts {
     const char *token_file; /* --token-file FILE */
     const char *tls_cert;   /* --tls-cert FILE */
     const char *tls_key;    /* --tls-key FILE */
+    const char *openlineage;    /* --openlineage URL|FILE */
+    const char *openlineage_ns; /* --openlineage-namespace NAME */
 } serve_opts;
 
 static const kiln_opt options[] = {
@@ -55,6 +57,12 @@ static const kiln_opt options[] = {
     KILN_OPT_VALUE(0, "tls-key", serve_opts, tls_key, "FILE", "the PEM "
                    "private key of --tls-cert, readable by its owner only "
                    "(no passphrase)"),
+    KILN_OPT_VALUE(0, "openlineage", serve_opts, openlineage, "URL|FILE",
+                   "send an OpenLineage event as each step starts and "
+                   "ends: POST to an http(s) URL, or append JSON lines to "
+                   "a file"),
+    KILN_OPT_VALUE(0, "openlineage-namespace", serve_opts, openlineage_ns,
+                   "NAME", "the OpenLineage jobs' namespace", .def = "kiln"),
     KILN_OPT_END,
 };
 
@@ -100,6 +108,8 @@ static int exec_serve(void *opts)
     d.token = token;
     d.tls_cert = o->tls_cert;
     d.tls_key = o->tls_key;
+    d.openlineage = o->openlineage;
+    d.openlineage_ns = o->openlineage_ns;
     d.paths = KILN_OPT_STRINGS(o->paths);
     d.n_paths = o->paths.n;
     state = kiln_cli_state_dir(o->state);

@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "notify/notify.h"
+#include "notify/openlineage.h"
 #include "cli/progress.h"
 #include "cli/report.h"
 
@@ -32,6 +33,7 @@ typedef struct run_ctx {
     kiln_notifier *notifier;
     kiln_store *store;
     const char *junit; /* --junit PATH */
+    kiln_openlineage *lineage; /* --openlineage, or NULL */
 } run_ctx;
 
 static void print_summary(run_ctx *ctx, kiln_store *store, FILE *out);
@@ -40,7 +42,16 @@ static void write_reports(kiln_store *store, int64_t id, const char *junit);
 static void on_event(kiln_run *run, ssize_t step, void *data)
 {
     run_ctx *ctx = data;
+    const kiln_pipeline *p = kiln_run_pipeline(run);
     kiln_progress_event(ctx->progress, run, step);
+    if (step < 0)
+        kiln_openlineage_run(ctx->lineage, p, kiln_run_id(run),
+                             kiln_run_state_get(run), NULL);
+    else
+        kiln_openlineage_step(ctx->lineage, p, kiln_run_id(run),
+                              (size_t)step,
+                              kiln_run_step_state(run, (size_t)step),
+                              kiln_run_step_reason(run, (size_t)step));
 }
 
 static void on_done(kiln_run *run, void *data)
@@ -64,6 +75,10 @@ static void on_done(kiln_run *run, void *data)
     }
     kiln_notifier_run_ended(ctx->notifier, kiln_run_pipeline(run),
                             kiln_run_id(run));
+    /* What waits gets 2 s more: a receiver that does not answer never
+     * keeps kiln from exiting much past the run. */
+    kiln_openlineage_close(ctx->lineage, 2000);
+    ctx->lineage = NULL;
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -143,6 +158,20 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
     ctx.json = fo->json;
     ctx.store = store;
     ctx.junit = fo->junit;
+    if (fo->openlineage) {
+        kiln_openlineage_options lo;
+        memset(&lo, 0, sizeof(lo));
+        lo.loop = &ctx.loop;
+        lo.target = fo->openlineage;
+        lo.job_namespace = fo->openlineage_ns;
+        lo.store = store;
+        lo.state_dir = fo->state_dir;
+        if (kiln_openlineage_new(&ctx.lineage, &lo, &err) != 0) {
+            kiln_err_print(&err);
+            uv_loop_close(&ctx.loop);
+            return KILN_EXIT_SYSTEM;
+        }
+    }
     eng = kiln_engine_new(&ctx.loop, store, fo->state_dir, fo->jobs);
     kiln_engine_set_cache(eng, fo->cache);
     for (size_t i = 0; i < fo->n_pools; i++)
@@ -173,6 +202,8 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
         kiln_err_print(&err);
         status = rc == KILN_EINVAL ? KILN_EXIT_USAGE : KILN_EXIT_SYSTEM;
         ctx.run = NULL;
+        kiln_openlineage_close(ctx.lineage, 0);
+        ctx.lineage = NULL;
         kiln_progress_close(ctx.progress, NULL);
         uv_close((uv_handle_t *)&ctx.sigint, NULL);
         uv_close((uv_handle_t *)&ctx.sigterm, NULL);

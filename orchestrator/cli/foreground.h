@@ -19,13 +19,17 @@ typedef struct kiln_fg_options {
     bool to_stderr;          /* progress and summary on stderr (the
                                 caller prints on stdout) */
     const char *junit;       /* --junit PATH, or NULL */
+    const char *openlineage; /* --openlineage URL|FILE, or NULL */
+    const char *openlineage_ns; /* --openlineage-namespace, or NULL */
 } kiln_fg_options;
 
 /*
  * Start the run ro describes (its callbacks are set here) and run it to
  * its end; with resume (the record of an orphaned run), take that run
  * over instead (kiln_run_resume()). SIGINT and
- * SIGTERM cancel it, a second one kills at once. Returns the exit status:
+ * SIGTERM cancel it, a second one kills at once. With fo->openlineage,
+ * the steps' OpenLineage events go there (a file that cannot be opened:
+ * _SYSTEM before anything runs). Returns the exit status:
  * KILN_EXIT_OK, _FAILED (a step failed, or cancelled), _USAGE (resume
  * refused: the definition no longer fits) or _SYSTEM (kiln could not
  * record).

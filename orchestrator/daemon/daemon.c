@@ -322,6 +322,9 @@ static void close_all(kiln_daemon *dm)
     dm->http = NULL;
     kiln_notifier_free(dm->notifier);
     dm->notifier = NULL;
+    /* The runs are over: their last events get 2 s to go out. */
+    kiln_openlineage_close(dm->lineage, 2000);
+    dm->lineage = NULL;
     uv_close((uv_handle_t *)&dm->sigterm, NULL);
     uv_close((uv_handle_t *)&dm->sigint, NULL);
     uv_close((uv_handle_t *)&dm->sighup, NULL);
@@ -387,6 +390,31 @@ static void on_hup(uv_signal_t *sig, int signum)
     say("%zu pipeline%s loaded", n, n == 1 ? "" : "s");
 }
 
+static void on_lineage_warning(const char *msg, void *data)
+{
+    (void)data;
+    say("warning: %s", msg);
+}
+
+/* --openlineage: the emitter, or the reason it cannot be. */
+static int lineage_start(kiln_daemon *dm, kiln_err *err)
+{
+    kiln_openlineage_options lo;
+    if (!dm->o->openlineage)
+        return 0;
+    memset(&lo, 0, sizeof(lo));
+    lo.loop = &dm->loop;
+    lo.target = dm->o->openlineage;
+    lo.job_namespace = dm->o->openlineage_ns;
+    lo.store = dm->store;
+    lo.state_dir = dm->o->state_dir;
+    lo.warn = on_lineage_warning;
+    if (kiln_openlineage_new(&dm->lineage, &lo, err) != 0)
+        return err->code;
+    say("OpenLineage events go to %s", dm->o->openlineage);
+    return 0;
+}
+
 int kiln_daemon_run(const kiln_daemon_options *o)
 {
     kiln_daemon dm;
@@ -435,7 +463,8 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     dm.notifier = kiln_notifier_new(&dm.loop, dm.http, dm.store);
     /* The address first: a daemon that cannot serve what it was asked
      * to starts nothing. */
-    if (kiln_daemon__web_start(&dm, &err) != 0) {
+    if (lineage_start(&dm, &err) != 0 ||
+        kiln_daemon__web_start(&dm, &err) != 0) {
         say("error: %s", err.msg);
         status = KILN_EXIT_SYSTEM;
         dm.stopping = true;

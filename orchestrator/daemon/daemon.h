@@ -26,6 +26,9 @@ typedef struct kiln_daemon_options {
     const char *token;       /* the API token, or NULL */
     const char *tls_cert;    /* HTTPS: certificate chain and key (PEM), */
     const char *tls_key;     /* both or neither */
+    const char *openlineage; /* OpenLineage events: a URL or a file, or
+                                NULL: none */
+    const char *openlineage_ns; /* their jobs' namespace; NULL: "kiln" */
 } kiln_daemon_options;
 
 /*

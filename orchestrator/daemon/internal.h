@@ -13,6 +13,7 @@
 #include "notify/http.h"
 #include "daemon/inbox.h"
 #include "notify/notify.h"
+#include "notify/openlineage.h"
 #include "daemon/triggers.h"
 
 typedef struct kiln_daemon kiln_daemon;
@@ -102,6 +103,7 @@ struct kiln_daemon {
     kiln_inbox *inbox;       /* kiln trigger's requests */
     kiln_web *web;           /* the status page and API, or NULL */
     kiln_notifier *notifier; /* notify: webhooks */
+    kiln_openlineage *lineage; /* --openlineage, or NULL */
     int64_t last_lag_ms;     /* of the latest scheduled fire */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t grace;
@@ -210,8 +212,8 @@ void kiln_daemon__fire_reply(json_t *reply, const kiln_fire_result *res);
 /* Start the web server when o->listen says so. */
 int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err);
 void kiln_daemon__web_stop(kiln_daemon *dm);
-/* Tell event stream subscribers about a run's change (step -1: the run's
- * own state). */
+/* Tell event stream subscribers and the OpenLineage receiver about a
+ * run's change (step -1: the run's own state). */
 void kiln_daemon__run_event(kiln_run *run, ssize_t step, void *data);
 
 #endif

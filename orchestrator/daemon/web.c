@@ -262,6 +262,14 @@ void kiln_daemon__run_event(kiln_run *run, ssize_t step, void *data)
     kiln_daemon *dm = a->dm;
     const kiln_pipeline *p = kiln_run_pipeline(run);
     json_t *ev;
+    if (step < 0)
+        kiln_openlineage_run(dm->lineage, p, kiln_run_id(run),
+                             kiln_run_state_get(run), NULL);
+    else
+        kiln_openlineage_step(dm->lineage, p, kiln_run_id(run),
+                              (size_t)step,
+                              kiln_run_step_state(run, (size_t)step),
+                              kiln_run_step_reason(run, (size_t)step));
     if (!dm->web)
         return;
     if (step < 0) {
