@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,12 +16,54 @@
 
 /* Crash recovery. */
 
+/* The audit row of the daemon taking over run id or giving up on it
+ * (kiln via daemon), with what (JSON text). */
+static int audit_takeover(kiln_daemon *dm, int64_t id, const char *action,
+                          json_t *after, kiln_err *err)
+{
+    char target[48], *a = json_dumps(after, JSON_COMPACT |
+                                     JSON_PRESERVE_ORDER);
+    int rc;
+    snprintf(target, sizeof(target), "run %lld", (long long)id);
+    rc = kiln_store_audit(dm->store, "kiln", "daemon", action, target, NULL,
+                          a, err);
+    free(a);
+    json_decref(after);
+    return rc;
+}
+
 void kiln_daemon__abandon(kiln_daemon *dm, int64_t id, const char *why)
 {
     kiln_err err = KILN_ERR_INIT;
+    int rc;
     say("run %lld cannot be taken over: %s", (long long)id, why);
-    if (kiln_store_run_abandon(dm->store, id, why, &err) != 0)
+    if ((rc = kiln_store_begin(dm->store, &err)) == 0) {
+        if ((rc = kiln_store_run_abandon(dm->store, id, why, &err)) == 0)
+            rc = audit_takeover(dm, id, "run.abandoned", json_pack(
+                "{s:s, s:s}", "status",
+                kiln_run_state_name(KILN_RUN_FAILED), "reason", why), &err);
+        if (rc == 0)
+            rc = kiln_store_commit(dm->store, &err);
+        else
+            kiln_store_rollback(dm->store);
+    }
+    if (rc != 0)
         kiln_daemon__store_warn(&err);
+}
+
+/* Make the daemon the run's owner, with the audit row run.resumed. */
+static int adopt(kiln_daemon *dm, const kiln_run_info *run, kiln_err *err)
+{
+    int rc = kiln_store_begin(dm->store, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = kiln_store_run_adopt(dm->store, run->id, err)) == 0)
+        rc = audit_takeover(dm, run->id, "run.resumed", json_pack(
+            "{s:s}", "pipeline", run->pipeline), err);
+    if (rc == 0)
+        return kiln_store_commit(dm->store, err);
+    kiln_store_rollback(dm->store);
+    return rc;
 }
 
 /* Take over one unfinished run whose kiln process is gone. */
@@ -37,7 +80,7 @@ static void recover_run(kiln_daemon *dm, int64_t id)
         kiln_daemon__abandon(dm, id, err.msg);
     else if (rc != 0 && rc != KILN_EBUSY)
         kiln_daemon__store_warn(&err);
-    if (rc != 0 || kiln_store_run_adopt(dm->store, id, &err) != 0) {
+    if (rc != 0 || adopt(dm, t.rec, &err) != 0) {
         if (rc == 0)
             kiln_daemon__store_warn(&err);
         kiln_takeover_dispose(&t);

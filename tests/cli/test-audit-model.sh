@@ -5,7 +5,8 @@
 # the steps that made them, params, metrics, environment captures and the
 # alias history; unknown models, versions and aliases. Then the audit
 # rows of kiln resume, kiln abandon and kiln gc: one each, the Unix user
-# via cli, and the chain still intact. With scikit-learn, the same on the
+# via cli (kiln serve's takeovers: kiln via daemon), and the chain still
+# intact. With scikit-learn, the same on the
 # churn example after a drifted batch.
 . "$(dirname "$0")/lib.sh"
 command -v sqlite3 >/dev/null || exit 77
@@ -206,6 +207,27 @@ eq "abandon: before and after" '{"pipeline":"long","status":"running"}|{"status"
 kiln_rc abandon "$id"
 eq "a refused abandon: no row" $((n + 1)) "$(rows)"
 wait_for "the step's process stopped" 15 '! pgrep -f "sleep 30$$"'
+
+# kiln serve taking over a run orphaned while it runs, and giving up on
+# one whose pipeline file changed: kiln via daemon.
+mkdir -p none
+printf 'pipeline: other\nsteps:\n  x: {run: "true"}\n' > none/other.yaml
+serve serve.log none
+wait_for "the daemon" 5 'grep -q "loaded" "$T/serve.log"'
+n=$(rows)
+start_killed o.yaml
+wait_for "the daemon took it over and ended it" 20 \
+    '[ "$(q "select status from runs where id = '"$id"'")" = succeeded ]'
+eq "takeover: run.started and run.resumed" "$((n + 2)) kiln|daemon|run.resumed|run $id" "$(rows) $(last)"
+stop $daemon
+start_killed o.yaml
+echo "# changed" >> o.yaml
+n=$(rows)
+serve serve.log none
+wait_for "the daemon gave up on it" 20 \
+    '[ "$(q "select status from runs where id = '"$id"'")" = failed ]'
+eq "given up: run.abandoned" "$((n + 1)) kiln|daemon|run.abandoned|run $id" "$(rows) $(last)"
+stop $daemon
 
 n=$(rows)
 kiln_rc gc --dry-run --max-size 0
