@@ -127,6 +127,11 @@ void kiln_buf_dispose(kiln_buf *b);
  * none): who a CLI command acts as in the audit trail. */
 const char *kiln_user_name(void);
 
+/* n random bytes from the kernel (getrandom) as 2n hex digits and a NUL
+ * in out: secrets such as API tokens and session ids. Aborts when the
+ * kernel has none to give, rather than hand out a guessable secret. */
+void kiln_random_hex(char *out, size_t n);
+
 /* Durations and times. */
 int64_t kiln_now_ms(void); /* wall clock, ms since the epoch */
 /* Format ms as "1.2s", "3m04s", "1h02m". buf needs 32 bytes. */

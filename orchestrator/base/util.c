@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,4 +240,26 @@ const char *kiln_user_name(void)
     else
         snprintf(name, sizeof(name), "uid %lu", (unsigned long)getuid());
     return name;
+}
+
+void kiln_random_hex(char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[64];
+    size_t got = 0;
+
+    if (n > sizeof(b))
+        abort();
+    while (got < n) {
+        ssize_t r = getrandom(b + got, n - got, 0);
+        if (r < 0 && errno != EINTR)
+            abort();
+        if (r > 0)
+            got += (size_t)r;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[2 * n] = '\0';
 }

@@ -244,6 +244,36 @@ static const char *const migrations[] = {
     "  hash TEXT NOT NULL);"
     "CREATE INDEX audit_by_at ON audit(at);"
     "ALTER TABLE runs ADD COLUMN started_by TEXT;",
+    /* 13 -> 14: accounts (accounts.c): users with a role each, their API
+     * tokens (only a hash of each secret), and browser sessions, kept
+     * here so that logging out or revoking a token ends them at once. */
+    "CREATE TABLE users ("
+    "  name TEXT PRIMARY KEY,"
+    "  role TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  user TEXT NOT NULL,"
+    "  name TEXT,"
+    "  secret_hash TEXT NOT NULL,"
+    "  read_only INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER,"
+    "  revoked_at INTEGER);"
+    "CREATE INDEX tokens_by_user ON tokens(user);"
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  secret_hash TEXT NOT NULL,"
+    "  user TEXT NOT NULL,"
+    "  role TEXT,"
+    "  token_id INTEGER,"
+    "  csrf TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  ended_at INTEGER);"
+    "CREATE INDEX sessions_by_token ON sessions(token_id);"
+    "CREATE INDEX sessions_by_user ON sessions(user);",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

@@ -37,7 +37,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 13
+#define KILN_STORE_SCHEMA 14
 
 /* Opening and transactions. */
 
@@ -656,5 +656,113 @@ void kiln_audit_row_hash(char out[65], const kiln_audit_row *row,
  * rows read. */
 int kiln_store_audit_verify(kiln_store *st, int64_t *bad, char *why,
                             size_t size, int64_t *n_rows, kiln_err *err);
+
+/* Accounts (accounts.c): users with one role each, their API tokens and
+ * their browser sessions. A token is "kiln_ID_SECRET" (SECRET: 256
+ * random bits as hex), shown once when made; only SHA-256 of SECRET is
+ * kept, compared in constant time. A session is "ID.SECRET" in a cookie,
+ * kept the same way; it ends when it expires, on logout, or when its
+ * token is revoked or its user removed. */
+
+typedef enum kiln_role {
+    KILN_ROLE_NONE = 0,      /* anonymous, or an unknown name */
+    KILN_ROLE_VIEWER,        /* reads everything, logs included */
+    KILN_ROLE_OPERATOR,      /* also starts, cancels, retries runs and
+                                moves model aliases */
+    KILN_ROLE_ADMIN          /* also manages users and tokens */
+} kiln_role;
+
+const char *kiln_role_name(kiln_role r);   /* "viewer"...; "none" */
+kiln_role kiln_role_parse(const char *s);  /* KILN_ROLE_NONE: unknown */
+/* Is name a user name (1 to 63 of letters, digits, "._@+-", not one of
+ * the actors kiln itself writes: scheduler, kiln, unknown...)? */
+bool kiln_user_name_ok(const char *name);
+
+#define KILN_USER_MAX 64
+
+/* Who presented a credential, and what they may do. */
+typedef struct kiln_identity {
+    char user[KILN_USER_MAX];
+    kiln_role role;          /* a read-only token's: viewer at most */
+    int64_t token_id;        /* 0: not a user's token */
+    int64_t session_id;      /* 0: not a session */
+    char csrf[65];           /* a session's CSRF token ("" otherwise) */
+    int64_t expires_ms;      /* of the token or session; 0: never */
+    bool read_only;          /* a read-only token's */
+} kiln_identity;
+
+typedef struct kiln_user {
+    char *name;
+    kiln_role role;
+    int64_t created_ms;
+    char *created_by;
+    int n_tokens;            /* live ones: not revoked, not expired */
+} kiln_user;
+
+/* Add, remove a user, change one's role: each one audit row (user.added,
+ * user.removed, user.role_changed) by who. KILN_EINVAL for a bad name or
+ * one taken, KILN_ENOTFOUND for an unknown user. Removing a user revokes
+ * its tokens and ends its sessions. */
+int kiln_store_user_add(kiln_store *st, const char *name, kiln_role role,
+                        const kiln_audit_who *who, kiln_err *err);
+int kiln_store_user_remove(kiln_store *st, const char *name,
+                           const kiln_audit_who *who, kiln_err *err);
+int kiln_store_user_set_role(kiln_store *st, const char *name,
+                             kiln_role role, const kiln_audit_who *who,
+                             kiln_err *err);
+/* A user's role (KILN_ENOTFOUND: no such user). */
+int kiln_store_user_role(kiln_store *st, const char *name, kiln_role *out,
+                         kiln_err *err);
+int kiln_store_users(kiln_user **out, size_t *n, kiln_store *st,
+                     kiln_err *err);
+void kiln_users_free(kiln_user *u, size_t n);
+
+typedef struct kiln_token_info {
+    int64_t id;
+    char *user;
+    char *name;              /* NULL: none given */
+    bool read_only;
+    int64_t created_ms;
+    int64_t expires_ms;      /* 0: never */
+    int64_t revoked_ms;      /* 0: not revoked */
+} kiln_token_info;
+
+/* A new token for user (expires_ms 0: never): its text in *text (free
+ * it; it is shown once and kept nowhere), its id in *id. One audit row,
+ * token.created (the name, expiry and read-only flag, never the secret).
+ * KILN_ENOTFOUND for an unknown user. */
+int kiln_store_token_create(kiln_store *st, char **text, int64_t *id,
+                            const char *user, const char *name,
+                            int64_t expires_ms, bool read_only,
+                            const kiln_audit_who *who, kiln_err *err);
+/* Tokens (of user; NULL: everyone's), newest first. */
+int kiln_store_tokens(kiln_token_info **out, size_t *n, kiln_store *st,
+                      const char *user, kiln_err *err);
+void kiln_tokens_free(kiln_token_info *t, size_t n);
+/* Revoke token id and end its sessions (token.revoked). KILN_ENOTFOUND:
+ * no such token; revoking a revoked token changes nothing (no row). */
+int kiln_store_token_revoke(kiln_store *st, int64_t id,
+                            const kiln_audit_who *who, kiln_err *err);
+/* Who text (a "kiln_ID_SECRET" token) stands for. KILN_ENOTFOUND with
+ * why (not a token, unknown, wrong, expired, revoked) in err. */
+int kiln_store_token_check(kiln_store *st, kiln_identity *out,
+                           const char *text, kiln_err *err);
+
+/* A browser session for who presented a credential (id: from
+ * kiln_store_token_check, or made up for the admin token: token_id 0)
+ * for ttl_ms: its cookie value in cookie, out updated (session_id, csrf,
+ * expires_ms). One audit row, session.started. */
+#define KILN_SESSION_COOKIE_MAX 96
+int kiln_store_session_start(kiln_store *st, kiln_identity *id,
+                             char cookie[KILN_SESSION_COOKIE_MAX],
+                             int64_t ttl_ms, const kiln_audit_who *who,
+                             kiln_err *err);
+/* Who the session cookie value stands for; KILN_ENOTFOUND when it is
+ * malformed, unknown, ended or expired, or its token or user is gone. */
+int kiln_store_session_check(kiln_store *st, kiln_identity *out,
+                             const char *cookie, kiln_err *err);
+/* End session id (logout): session.ended. */
+int kiln_store_session_end(kiln_store *st, int64_t id,
+                           const kiln_audit_who *who, kiln_err *err);
 
 #endif
