@@ -22,7 +22,7 @@ const kiln_cmd *const kiln_cli_commands[] = {
     &kiln_cmd_drift,
     &kiln_cmd_serve, &kiln_cmd_status, &kiln_cmd_trigger, &kiln_cmd_triggers,
     &kiln_cmd_cancel, &kiln_cmd_resume, &kiln_cmd_abandon,
-    &kiln_cmd_audit,
+    &kiln_cmd_audit, &kiln_cmd_users, &kiln_cmd_tokens,
     &kiln_cmd_cron,
     &kiln_cmd_validate_step,
     &kiln_cmd_complete,

@@ -56,6 +56,8 @@ extern const kiln_cmd kiln_cmd_cancel;
 extern const kiln_cmd kiln_cmd_resume;
 extern const kiln_cmd kiln_cmd_abandon;
 extern const kiln_cmd kiln_cmd_audit;
+extern const kiln_cmd kiln_cmd_users;
+extern const kiln_cmd kiln_cmd_tokens;
 extern const kiln_cmd kiln_cmd_validate_step; /* internal */
 extern const kiln_cmd kiln_cmd_complete;      /* hidden */
 
@@ -139,6 +141,10 @@ char *kiln_cli_state_dir(const char *state_opt);
  */
 int kiln_cli_open_store(kiln_store **out, const char *state_opt,
                         bool readonly, kiln_err *err);
+/* ...to write, made when there is none yet: users and tokens may come
+ * before the first run (cmd-users.c). */
+int kiln_cli_open_store_for_accounts(kiln_store **out, const char *state,
+                                     kiln_err *err);
 
 /* Checks beyond the file itself (the step's executor exists here); adds
  * errors to diag and returns KILN_EINVAL when there are any. */
