@@ -5,7 +5,10 @@
  *                dispatch, responses, shutdown;
  *   request.c    a request's method, Host and target, checked before any
  *                route sees it;
- *   auth.c       tokens, and the throttling of wrong ones;
+ *   auth.c       who sends a request (a token, a session cookie, a
+ *                trusted proxy's header) and what their role lets them
+ *                do; CSRF checks; the throttling of wrong tokens;
+ *   login.c      /login and /logout: page sessions;
  *   routes.c     the route table, its dispatch, the response cache and
  *                what the routes share;
  *   pipelines.c, runs.c, lineage.c, models.c, metrics.c
@@ -23,6 +26,7 @@
 #define H2O_USE_LIBUV 1
 #include <h2o.h>
 
+#include "base/hash.h"
 #include "web/web.h"
 
 /* Bodies of POST requests larger than this get 413. */
@@ -63,11 +67,31 @@ typedef struct kiln_web_cached {
     uint64_t version;
 } kiln_web_cached;
 
+/* A trusted proxy's address (--trusted-proxy ADDR[/BITS]). */
+typedef struct kiln_web_net {
+    unsigned char addr[16];  /* IPv4 mapped into IPv6, as client_key() */
+    unsigned bits;           /* of the 128 */
+} kiln_web_net;
+
+/* Who sent a request, as auth.c found out. */
+typedef struct kiln_web_caller {
+    kiln_identity id;        /* user "" and role none: anonymous */
+    const char *via;         /* "api" (a token), "page" (a session
+                                cookie), "proxy" (a proxy's header); NULL:
+                                anonymous */
+} kiln_web_caller;
+
 struct kiln_web {
     kiln_web_options o;
     char *listen;            /* owned copies of o's strings */
     char *token;
     char *state_dir;
+    char *auth_header;       /* lowercase */
+    kiln_role auth_header_role;
+    kiln_web_net *proxies;   /* --trusted-proxy */
+    size_t n_proxies;
+    char proxy_secret[KILN_HASH_HEX]; /* proxy users' CSRF tokens are
+                                         derived from it */
     char address[80];        /* as bound */
     bool loopback;           /* listening on loopback only */
     SSL_CTX *ssl_ctx;        /* TLS (every connection), or NULL */
@@ -116,10 +140,40 @@ bool kiln_web__is(h2o_req_t *req, const char *method);
 void kiln_web__utf8_scrub(char *s);
 
 /* Auth (auth.c). */
-/* May req go on (its token, when one is needed)? Otherwise it has been
- * answered: 401 or 403, or 429 for a client that sent too many wrong
- * tokens. */
-bool kiln_web__allowed(kiln_web *w, h2o_req_t *req);
+/* Who sent req, into *who; may they do what needs role need (NONE:
+ * anyone)? Otherwise req has been answered: 401 (no or a wrong
+ * credential), 403 (a role too low, a cross-site write), or 429 for a
+ * client that sent too many wrong tokens. */
+bool kiln_web__allowed(kiln_web *w, h2o_req_t *req, kiln_role need,
+                       kiln_web_caller *who);
+/* Parse --trusted-proxy values into w->proxies; KILN_EINVAL naming a bad
+ * one. */
+int kiln_web__proxies_parse(kiln_web *w, const char *const *list,
+                            kiln_err *err);
+/* A wrong credential from req's client: counted, and answered 401 with
+ * why. Returns false. */
+bool kiln_web__refused(kiln_web *w, h2o_req_t *req, const char *why);
+/* Is req's client waiting out its wrong credentials? Then it has been
+ * answered 429. */
+bool kiln_web__throttled(kiln_web *w, h2o_req_t *req);
+/* Who the token text (len bytes) stands for, into *who; otherwise req
+ * has been answered (401, 429). */
+bool kiln_web__check_token(kiln_web *w, h2o_req_t *req, const char *v,
+                           size_t len, kiln_web_caller *who);
+/* A right credential from req's client: its count is cleared. */
+void kiln_web__forgive(kiln_web *w, h2o_req_t *req);
+/* Does the request come from a page of this server (Origin, else
+ * Referer)? Otherwise it has been answered 403. */
+bool kiln_web__same_origin(kiln_web *w, h2o_req_t *req);
+/* The audit trail's who for a caller. */
+kiln_audit_who kiln_web__who(const kiln_web_caller *c);
+/* The value of cookie name in req, in req's pool, or NULL. */
+const char *kiln_web__cookie(h2o_req_t *req, const char *name);
+
+/* Login (login.c): POST /login, POST /logout, GET /login. */
+bool kiln_web__login_route(kiln_web *w, h2o_req_t *req,
+                           const kiln_web_target *t);
+#define KILN_WEB_SESSION_COOKIE "kiln_session"
 
 /* Routes. */
 
@@ -133,6 +187,7 @@ typedef struct kiln_web_route_ctx {
     h2o_req_t *req;
     const kiln_web_target *t;
     kiln_web_cached *cache;  /* where a 200 answer is kept, or NULL */
+    kiln_web_caller who;     /* who sent it */
     size_t n;
     const char *seg[KILN_WEB_MAX_SEGMENTS]; /* the path after /api/v1 */
 } kiln_web_route_ctx;
@@ -184,6 +239,9 @@ void kiln_web__get_metric_series(kiln_web_route_ctx *c);
 void kiln_web__get_prometheus(kiln_web_route_ctx *c);
 /* events.c: the event stream */
 void kiln_web__get_events(kiln_web_route_ctx *c);
+/* login.c: who is asking, and (admin) the users */
+void kiln_web__get_session(kiln_web_route_ctx *c);
+void kiln_web__get_users(kiln_web_route_ctx *c);
 
 /* Events (events.c). */
 void kiln_web__end_streams(kiln_web *w);

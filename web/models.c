@@ -54,6 +54,7 @@ void kiln_web__post_alias(kiln_web_route_ctx *c)
     kiln_web *w = c->w;
     json_t *body = kiln_web__body(c);
     kiln_err err = KILN_ERR_INIT;
+    kiln_audit_who who;
     json_int_t version;
     if (!body)
         return;
@@ -66,8 +67,9 @@ void kiln_web__post_alias(kiln_web_route_ctx *c)
         return;
     }
     json_decref(body);
+    who = kiln_web__who(&c->who);
     if (w->o.hooks.promote_model(w->o.hooks.data, c->seg[1], (int)version,
-                                 c->seg[3], &err) != 0) {
+                                 c->seg[3], &who, &err) != 0) {
         kiln_web__fail(c, &err);
         return;
     }
@@ -82,8 +84,9 @@ void kiln_web__post_rollback(kiln_web_route_ctx *c)
     kiln_web *w = c->w;
     kiln_err err = KILN_ERR_INIT;
     int version = 0;
+    kiln_audit_who who = kiln_web__who(&c->who);
     if (w->o.hooks.rollback_model(w->o.hooks.data, &version, c->seg[1],
-                                  c->seg[3], &err) != 0) {
+                                  c->seg[3], &who, &err) != 0) {
         kiln_web__fail(c, &err);
         return;
     }

@@ -64,6 +64,7 @@ void kiln_web__post_runs(kiln_web_route_ctx *c)
     const char *commit;
     kiln_err err = KILN_ERR_INIT;
     const char *key, *status;
+    kiln_audit_who who = kiln_web__who(&c->who);
     json_t *v;
 
     if (!body)
@@ -90,7 +91,7 @@ void kiln_web__post_runs(kiln_web_route_ctx *c)
         return;
     }
     if (w->o.hooks.start_run(w->o.hooks.data, c->seg[1], params, commit,
-                             &reply, &err) != 0) {
+                             &who, &reply, &err) != 0) {
         json_decref(body);
         kiln_web__fail(c, &err);
         return;

@@ -26,30 +26,39 @@ typedef struct route {
     const char *method;
     const char *pattern;  /* segments; ":name" a name, ":id" a number */
     kiln_web_route_fn fn;
+    kiln_role need;       /* the role it takes (auth.c) */
     bool cached;          /* reads only the store: answers are kept while
                              the database does not change */
 } route;
 
+#define VIEWER KILN_ROLE_VIEWER
+#define OPERATOR KILN_ROLE_OPERATOR
+#define ADMIN KILN_ROLE_ADMIN
+
 static const route routes[] = {
-    {"GET", "pipelines", kiln_web__get_pipelines, false},
-    {"GET", "pipelines/:name", kiln_web__get_pipeline, false},
-    {"POST", "pipelines/:name/runs", kiln_web__post_runs, false},
-    {"GET", "runs", kiln_web__get_runs, true},
-    {"GET", "runs/:id", kiln_web__get_run, true},
-    {"POST", "runs/:id/cancel", kiln_web__post_cancel, false},
-    {"POST", "runs/:id/retry", kiln_web__post_retry, false},
-    {"GET", "runs/:id/steps/:name/log", kiln_web__get_log, false},
-    {"GET", "artifacts/:id/lineage", kiln_web__get_lineage, true},
-    {"GET", "models", kiln_web__get_models, true},
-    {"GET", "models/:name", kiln_web__get_models, true},
-    {"GET", "models/:name/aliases/:name", kiln_web__get_alias, false},
-    {"GET", "models/:name/versions/:id/file", kiln_web__get_version_file,
+    {"GET", "pipelines", kiln_web__get_pipelines, VIEWER, false},
+    {"GET", "pipelines/:name", kiln_web__get_pipeline, VIEWER, false},
+    {"POST", "pipelines/:name/runs", kiln_web__post_runs, OPERATOR, false},
+    {"GET", "runs", kiln_web__get_runs, VIEWER, true},
+    {"GET", "runs/:id", kiln_web__get_run, VIEWER, true},
+    {"POST", "runs/:id/cancel", kiln_web__post_cancel, OPERATOR, false},
+    {"POST", "runs/:id/retry", kiln_web__post_retry, OPERATOR, false},
+    {"GET", "runs/:id/steps/:name/log", kiln_web__get_log, VIEWER, false},
+    {"GET", "artifacts/:id/lineage", kiln_web__get_lineage, VIEWER, true},
+    {"GET", "models", kiln_web__get_models, VIEWER, true},
+    {"GET", "models/:name", kiln_web__get_models, VIEWER, true},
+    {"GET", "models/:name/aliases/:name", kiln_web__get_alias, VIEWER,
      false},
-    {"POST", "models/:name/aliases/:name", kiln_web__post_alias, false},
+    {"GET", "models/:name/versions/:id/file", kiln_web__get_version_file,
+     VIEWER, false},
+    {"POST", "models/:name/aliases/:name", kiln_web__post_alias, OPERATOR,
+     false},
     {"POST", "models/:name/aliases/:name/rollback",
-     kiln_web__post_rollback, false},
-    {"GET", "metrics/:name", kiln_web__get_metric_series, true},
-    {"GET", "events", kiln_web__get_events, false},
+     kiln_web__post_rollback, OPERATOR, false},
+    {"GET", "metrics/:name", kiln_web__get_metric_series, VIEWER, true},
+    {"GET", "events", kiln_web__get_events, VIEWER, false},
+    {"GET", "session", kiln_web__get_session, KILN_ROLE_NONE, false},
+    {"GET", "users", kiln_web__get_users, ADMIN, false},
 };
 
 /* What the routes share. */
@@ -208,10 +217,12 @@ bool kiln_web__route(kiln_web *w, h2o_req_t *req, const kiln_web_target *t)
             kiln_web__error(req, 405, "use GET");
             return true;
         }
-        if (!kiln_web__allowed(w, req))
-            return true;
+        /* /healthz says nothing but "ok": load balancers need no
+         * token. */
         if (strcmp(path, "/healthz") == 0)
             get_healthz(&c);
+        else if (!kiln_web__allowed(w, req, KILN_ROLE_VIEWER, &c.who))
+            return true;
         else
             kiln_web__get_prometheus(&c);
         return true;
@@ -244,7 +255,7 @@ bool kiln_web__route(kiln_web *w, h2o_req_t *req, const kiln_web_target *t)
                      "%s%s", allow[0] ? ", " : "", routes[i].method);
             continue;
         }
-        if (!kiln_web__allowed(w, req))
+        if (!kiln_web__allowed(w, req, routes[i].need, &c.who))
             return true;
         if (b) {
             kiln_web__error(req, 400, "%s: %s", path, b);

@@ -124,7 +124,8 @@ void kiln_web__post_cancel(kiln_web_route_ctx *c)
     kiln_web *w = c->w;
     kiln_err err = KILN_ERR_INIT;
     int64_t id = kiln_web__id(c->seg[1]);
-    if (w->o.hooks.cancel_run(w->o.hooks.data, id, &err) != 0) {
+    kiln_audit_who who = kiln_web__who(&c->who);
+    if (w->o.hooks.cancel_run(w->o.hooks.data, id, &who, &err) != 0) {
         refused(c, &err);
         return;
     }
@@ -139,7 +140,9 @@ void kiln_web__post_retry(kiln_web_route_ctx *c)
     kiln_web *w = c->w;
     kiln_err err = KILN_ERR_INIT;
     int64_t id = kiln_web__id(c->seg[1]), new_id = 0;
-    if (w->o.hooks.retry_run(w->o.hooks.data, id, &new_id, &err) != 0) {
+    kiln_audit_who who = kiln_web__who(&c->who);
+    if (w->o.hooks.retry_run(w->o.hooks.data, id, &who, &new_id,
+                             &err) != 0) {
         refused(c, &err);
         return;
     }

@@ -3,8 +3,9 @@
  *
  * One h2o handler takes every request. Its method, Host and target are
  * checked first (request.c); then /api/v1/..., /healthz and /metrics go
- * to routes.c, which asks auth.c whether the request may go on, and
- * anything else is the status page (assets.c). h2o parses HTTP/1.1 and
+ * to routes.c, which asks auth.c whether the request may go on, /login
+ * and /logout to login.c, and anything else is the status page
+ * (assets.c). h2o parses HTTP/1.1 and
  * HTTP/2. Answers are JSON, errors included ({"error": MSG}), except the
  * status page, logs and /metrics.
  *
@@ -45,6 +46,7 @@ void kiln_web__text(h2o_req_t *req, int status, const char *type,
 {
     req->res.status = status;
     req->res.reason = status < 300   ? "OK"
+                      : status < 400 ? "See Other"
                       : status < 500 ? "Client Error"
                                      : "Server Error";
     set_type(req, type);
@@ -119,13 +121,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             kiln_web__error(req, 404, "no such route: %s", path);
         return 0;
     }
+    if (kiln_web__login_route(w, req, &t))
+        return 0;
+    /* The page's files hold no data: anyone may load them, and the page
+     * then asks who they are (GET /api/v1/session). */
     if (!(a = kiln_web__asset(path))) {
         kiln_web__error(req, 404, "not found: %s", path);
     } else if (!kiln_web__is(req, "GET") && !kiln_web__is(req, "HEAD")) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
                        H2O_STRLIT("GET, HEAD"));
         kiln_web__error(req, 405, "the status page is read-only");
-    } else if (w->loopback || kiln_web__allowed(w, req)) {
+    } else {
         kiln_web__text(req, 200, a->type, (const char *)a->data, a->len);
     }
     return 0;
@@ -356,6 +362,34 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
         free(w);
         return rc;
     }
+    if (o->auth_header_role &&
+        (w->auth_header_role = kiln_role_parse(o->auth_header_role)) ==
+            KILN_ROLE_NONE) {
+        SSL_CTX_free(w->ssl_ctx);
+        free(w);
+        return kiln_err_set(err, KILN_EINVAL, "--auth-header-role %s: "
+                            "viewer, operator or admin", o->auth_header_role);
+    }
+    if ((rc = kiln_web__proxies_parse(w, o->trusted_proxies, err)) != 0 ||
+        (!o->auth_header != !w->n_proxies &&
+         (rc = kiln_err_set(err, KILN_EINVAL, "--auth-header and "
+                            "--trusted-proxy go together: the header is "
+                            "believed from those addresses only")) != 0)) {
+        SSL_CTX_free(w->ssl_ctx);
+        free(w->proxies);
+        free(w);
+        return rc;
+    }
+    if (o->auth_header) {
+        w->auth_header = kiln_strdup(o->auth_header);
+        for (char *p = w->auth_header; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+    }
+    w->o.auth_header = w->auth_header;
+    w->o.trusted_proxies = NULL; /* parsed into w->proxies */
+    w->o.auth_header_role = NULL;
+    kiln_random_hex(w->proxy_secret, 32);
     w->listen = kiln_strdup(o->listen);
     w->token = o->token ? kiln_strdup(o->token) : NULL;
     w->state_dir = kiln_strdup(o->state_dir);
@@ -377,6 +411,8 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
         free(w->listen);
         free(w->token);
         free(w->state_dir);
+        free(w->auth_header);
+        free(w->proxies);
         free(w);
         *out = NULL;
         return KILN_ERROR;
@@ -430,6 +466,11 @@ bool kiln_web_loopback(const kiln_web *w)
     return w->loopback;
 }
 
+bool kiln_web_proxied(const kiln_web *w)
+{
+    return w->n_proxies > 0;
+}
+
 static void on_listener_close(uv_handle_t *h)
 {
     kiln_web *w = h->data;
@@ -459,6 +500,8 @@ static void on_reap(uv_timer_t *t)
     free(w->listen);
     free(w->token);
     free(w->state_dir);
+    free(w->auth_header);
+    free(w->proxies);
     free(w);
 }
 

@@ -27,22 +27,33 @@ typedef struct kiln_web_hooks {
     /* POST /pipelines/{name}/runs: {status, run_id, reason} as kiln
      * trigger's reply (the run may be queued or refused by a policy). */
     int (*start_run)(void *data, const char *pipeline, json_t *params,
-                     const char *commit, json_t **reply, kiln_err *err);
-    int (*cancel_run)(void *data, int64_t run_id, kiln_err *err);
+                     const char *commit, const kiln_audit_who *who,
+                     json_t **reply, kiln_err *err);
+    int (*cancel_run)(void *data, int64_t run_id, const kiln_audit_who *who,
+                      kiln_err *err);
     /* A new run of the same pipeline, params and commit that reuses the
      * successful steps of run_id. */
-    int (*retry_run)(void *data, int64_t run_id, int64_t *new_id,
-                     kiln_err *err);
+    int (*retry_run)(void *data, int64_t run_id, const kiln_audit_who *who,
+                     int64_t *new_id, kiln_err *err);
     /* POST /models/{name}/aliases/{alias}: point alias at version of the
      * model (KILN_ENOTFOUND: no such version). For these two, KILN_EBUSY
      * means the database is locked (-> 503). */
     int (*promote_model)(void *data, const char *model, int version,
-                         const char *alias, kiln_err *err);
+                         const char *alias, const kiln_audit_who *who,
+                         kiln_err *err);
     /* POST /models/{name}/aliases/{alias}/rollback: point alias back at
      * the version that held it before, in *version (KILN_ENOTFOUND: there
      * is none). */
     int (*rollback_model)(void *data, int *version, const char *model,
-                          const char *alias, kiln_err *err);
+                          const char *alias, const kiln_audit_who *who,
+                          kiln_err *err);
+    /* POST /login: a session for id (its cookie value in cookie; id's
+     * session_id, csrf and expires_ms filled); POST /logout ends one. */
+    int (*session_start)(void *data, kiln_identity *id,
+                         char cookie[KILN_SESSION_COOKIE_MAX],
+                         const kiln_audit_who *who, kiln_err *err);
+    int (*session_end)(void *data, int64_t session_id,
+                       const kiln_audit_who *who, kiln_err *err);
     /* Every loaded pipeline: {name, file, description, schedule, next_due,
      * triggers, active} (a new reference). */
     json_t *(*pipelines)(void *data);
@@ -59,7 +70,15 @@ typedef struct kiln_web_options {
     kiln_store *store;
     const char *state_dir;
     const char *listen;   /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
-    const char *token;    /* NULL: POSTs are refused (403) */
+    const char *token;    /* the admin token (--token-file), or NULL;
+                             users' tokens and sessions are the store's */
+    /* Behind a single sign-on proxy: the request header naming the user
+     * (X-Forwarded-User), believed only from the trusted_proxies
+     * ("10.0.0.5", "10.1.0.0/16", "::1"); a user it names that does not
+     * exist gets auth_header_role when set (else 403). */
+    const char *auth_header;
+    const char *const *trusted_proxies; /* NULL-terminated, or NULL */
+    const char *auth_header_role;
     /* HTTPS (and HTTP/2 by ALPN): a PEM certificate chain and its PEM
      * private key, both or neither. A key readable by its group or
      * others is refused. Read once, in kiln_web_start. */
@@ -79,6 +98,8 @@ const char *kiln_web_address(const kiln_web *w);
 bool kiln_web_tls(const kiln_web *w);
 /* Does it listen on a loopback address only? */
 bool kiln_web_loopback(const kiln_web *w);
+/* Does it take users from a trusted proxy's header? */
+bool kiln_web_proxied(const kiln_web *w);
 /* Send an event to every /api/v1/events subscriber: "event: TYPE" and
  * data as one line of JSON. */
 void kiln_web_publish(kiln_web *w, const char *type, json_t *data);

@@ -31,6 +31,10 @@ typedef struct serve_opts {
     const char *token_file; /* --token-file FILE */
     const char *tls_cert;   /* --tls-cert FILE */
     const char *tls_key;    /* --tls-key FILE */
+    const char *auth_header;      /* --auth-header NAME */
+    kiln_opt_list proxies;        /* --trusted-proxy ADDR[/BITS]... */
+    const char *auth_header_role; /* --auth-header-role ROLE */
+    int64_t session_ttl_ms;       /* --session-ttl DURATION */
     const char *openlineage;    /* --openlineage URL|FILE */
     const char *openlineage_ns; /* --openlineage-namespace NAME */
 } serve_opts;
@@ -48,15 +52,27 @@ static const kiln_opt options[] = {
     KILN_OPT_VALUE(0, "listen", serve_opts, listen, "ADDR:PORT", "serve the "
                    "status page and the JSON API there; port 0: any free "
                    "port, none: off", .def = "127.0.0.1:8080"),
-    KILN_CLI_OPT_TOKEN_FILE(serve_opts, "the API token (else $KILN_TOKEN): "
-                            "POSTs need \"Authorization: Bearer TOKEN\", "
-                            "and so do GETs when listening beyond loopback"),
+    KILN_CLI_OPT_TOKEN_FILE(serve_opts, "an admin token (else "
+                            "$KILN_TOKEN), besides users' tokens (kiln "
+                            "tokens create)"),
     KILN_OPT_VALUE(0, "tls-cert", serve_opts, tls_cert, "FILE", "serve "
                    "HTTPS (and HTTP/2) with this PEM certificate chain; "
                    "needs --tls-key"),
     KILN_OPT_VALUE(0, "tls-key", serve_opts, tls_key, "FILE", "the PEM "
                    "private key of --tls-cert, readable by its owner only "
                    "(no passphrase)"),
+    KILN_OPT_VALUE(0, "auth-header", serve_opts, auth_header, "NAME",
+                   "behind a single sign-on proxy: take the user from "
+                   "this request header (X-Forwarded-User), from "
+                   "--trusted-proxy addresses only"),
+    KILN_OPT_LIST(0, "trusted-proxy", serve_opts, proxies, "ADDR[/BITS]",
+                  "the proxy's address or network; repeat for more"),
+    KILN_OPT_VALUE(0, "auth-header-role", serve_opts, auth_header_role,
+                   "ROLE", "the role of a user the header names who is not "
+                   "a kiln user (default: refused)"),
+    KILN_OPT_PARSED(0, "session-ttl", serve_opts, session_ttl_ms, int64_t,
+                    parse_grace, "DURATION", "how long a page login lasts",
+                    .def = "12h"),
     KILN_OPT_VALUE(0, "openlineage", serve_opts, openlineage, "URL|FILE",
                    "send an OpenLineage event as each step starts and "
                    "ends: POST to an http(s) URL, or append JSON lines to "
@@ -87,6 +103,7 @@ static int exec_serve(void *opts)
     kiln_lock *lock = NULL;
     kiln_err err = KILN_ERR_INIT;
     char *state = NULL, *token = NULL;
+    const char **proxies = NULL;
     int status;
 
     if (!o->tls_cert != !o->tls_key)
@@ -96,6 +113,19 @@ static int exec_serve(void *opts)
     if (o->tls_cert && strcmp(o->listen, "none") == 0)
         return kiln_cli_usage_error(&kiln_cmd_serve, "--tls-cert with "
                                     "--listen none: nothing to serve");
+    if (!o->auth_header != !o->proxies.n)
+        return kiln_cli_usage_error(&kiln_cmd_serve, "--auth-header and "
+                                    "--trusted-proxy go together: the "
+                                    "header is believed from those "
+                                    "addresses only");
+    if (o->auth_header_role && !o->auth_header)
+        return kiln_cli_usage_error(&kiln_cmd_serve, "--auth-header-role "
+                                    "needs --auth-header");
+    if (o->auth_header_role &&
+        kiln_role_parse(o->auth_header_role) == KILN_ROLE_NONE)
+        return kiln_cli_usage_error(&kiln_cmd_serve, "--auth-header-role "
+                                    "%s: viewer, operator or admin",
+                                    o->auth_header_role);
     memset(&d, 0, sizeof(d));
     d.jobs = (unsigned)o->jobs;
     d.n_pools = o->pools.n;
@@ -108,6 +138,13 @@ static int exec_serve(void *opts)
     d.token = token;
     d.tls_cert = o->tls_cert;
     d.tls_key = o->tls_key;
+    proxies = kiln_calloc(o->proxies.n + 1, sizeof(char *));
+    for (size_t i = 0; i < o->proxies.n; i++)
+        proxies[i] = KILN_OPT_STRINGS(o->proxies)[i];
+    d.auth_header = o->auth_header;
+    d.trusted_proxies = proxies;
+    d.auth_header_role = o->auth_header_role;
+    d.session_ttl_ms = o->session_ttl_ms;
     d.openlineage = o->openlineage;
     d.openlineage_ns = o->openlineage_ns;
     d.paths = KILN_OPT_STRINGS(o->paths);
@@ -126,6 +163,7 @@ done:
     kiln_lock_release(lock);
     free(state);
     free(token);
+    free(proxies);
     return status;
 }
 

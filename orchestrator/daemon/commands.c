@@ -136,7 +136,8 @@ int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
 }
 
 int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
-                           kiln_fire_result *out, kiln_err *err)
+                           const kiln_audit_who *who, kiln_fire_result *out,
+                           kiln_err *err)
 {
     char why[300], hash_now[KILN_HASH_HEX];
     kiln_err herr = KILN_ERR_INIT;
@@ -180,9 +181,8 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
     }
     src.trigger = "retry";
     /* The API is the only way to retry. */
-    snprintf(src.actor, sizeof(src.actor), "%s",
-             kiln_daemon__who("HTTP API").actor);
-    src.via = kiln_daemon__who("HTTP API").via;
+    snprintf(src.actor, sizeof(src.actor), "%s", who->actor);
+    src.via = who->via;
     src.due_ms = kiln_clock_now_ms();
     src.info = kiln_asprintf("{\"retry_of\":%lld}", (long long)run_id);
     src.file = kiln_strdup(run->file);
@@ -245,10 +245,7 @@ static int not_active(kiln_daemon *dm, int64_t id, kiln_err *err)
 kiln_audit_who kiln_daemon__who(const char *via)
 {
     kiln_audit_who who = {"kiln", "daemon"};
-    if (via && strcmp(via, "HTTP API") == 0) {
-        who.actor = "admin-token";
-        who.via = "api";
-    } else if (via && strncmp(via, "kiln ", 5) == 0) {
+    if (via && strncmp(via, "kiln ", 5) == 0) {
         who.actor = "unknown";
         who.via = "cli";
     }

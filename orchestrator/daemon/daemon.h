@@ -26,6 +26,10 @@ typedef struct kiln_daemon_options {
     const char *token;       /* the API token, or NULL */
     const char *tls_cert;    /* HTTPS: certificate chain and key (PEM), */
     const char *tls_key;     /* both or neither */
+    const char *auth_header; /* behind an SSO proxy: its user header, */
+    const char *const *trusted_proxies; /* believed from these (NULL- */
+    const char *auth_header_role;       /* ended); unknown users' role */
+    int64_t session_ttl_ms;  /* page sessions; 0: 12 h */
     const char *openlineage; /* OpenLineage events: a URL or a file, or
                                 NULL: none */
     const char *openlineage_ns; /* their jobs' namespace; NULL: "kiln" */

@@ -185,7 +185,8 @@ int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
 /* A new run of the same definition, params and commit as run_id (failed
  * or cancelled) that reuses its succeeded steps. */
 int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
-                           kiln_fire_result *out, kiln_err *err);
+                           const kiln_audit_who *who, kiln_fire_result *out,
+                           kiln_err *err);
 /* Cancel run id if it is in flight here: KILN_ENOTFOUND for no such run,
  * KILN_EBUSY (saying its state) for one that is not running. */
 int kiln_daemon__cancel_run(kiln_daemon *dm, int64_t id, const char *via,
@@ -193,9 +194,8 @@ int kiln_daemon__cancel_run(kiln_daemon *dm, int64_t id, const char *via,
 /* ...recorded in the audit trail as who's (run.cancelled). */
 int kiln_daemon__cancel_run_as(kiln_daemon *dm, int64_t id, const char *via,
                                const kiln_audit_who *who, kiln_err *err);
-/* Who a request's via ("HTTP API", "kiln trigger"...) stands for in the
- * audit trail: through the API, the admin token (there are no users
- * yet). */
+/* Who a request's via ("kiln trigger"...) stands for in the audit trail
+ * when it does not say (the daemon itself: kiln). */
 kiln_audit_who kiln_daemon__who(const char *via);
 bool kiln_daemon__is_active(kiln_daemon *dm, int64_t id);
 

@@ -168,10 +168,12 @@ static json_t *hook_gauges(void *data)
 
 /* The web API's edge: its JSON becomes a typed request here. */
 static int hook_start_run(void *data, const char *pipeline, json_t *params,
-                          const char *commit, json_t **reply, kiln_err *err)
+                          const char *commit, const kiln_audit_who *by,
+                          json_t **reply, kiln_err *err)
 {
     kiln_daemon *dm = data;
-    json_t *who = json_pack("{s:s}", "via", "HTTP API");
+    json_t *who = json_pack("{s:s, s:s, s:s}", "via", "HTTP API", "user",
+                            by->actor, "how", by->via);
     kiln_run_request rr;
     kiln_fire_result res;
     kiln_kv *kv = NULL;
@@ -186,6 +188,7 @@ static int hook_start_run(void *data, const char *pipeline, json_t *params,
     rr.via = "HTTP API";
     rr.params_json = params ? json_dumps(params, JSON_COMPACT) : NULL;
     rr.who_json = json_dumps(who, JSON_COMPACT);
+    rr.by = *by;
     rc = kiln_daemon__manual_run(dm, &rr, &res, err);
     if (rc == 0) {
         *reply = json_object();
@@ -200,16 +203,17 @@ static int hook_start_run(void *data, const char *pipeline, json_t *params,
     return rc;
 }
 
-static int hook_cancel_run(void *data, int64_t id, kiln_err *err)
+static int hook_cancel_run(void *data, int64_t id, const kiln_audit_who *who,
+                           kiln_err *err)
 {
-    return kiln_daemon__cancel_run(data, id, "HTTP API", err);
+    return kiln_daemon__cancel_run_as(data, id, "HTTP API", who, err);
 }
 
-static int hook_retry_run(void *data, int64_t id, int64_t *new_id,
-                          kiln_err *err)
+static int hook_retry_run(void *data, int64_t id, const kiln_audit_who *who,
+                          int64_t *new_id, kiln_err *err)
 {
     kiln_fire_result res;
-    int rc = kiln_daemon__retry_run(data, id, &res, err);
+    int rc = kiln_daemon__retry_run(data, id, who, &res, err);
     if (rc == 0)
         *new_id = res.run_id;
     else if (rc != KILN_ENOTFOUND)
@@ -225,35 +229,56 @@ static int hook_retry_run(void *data, int64_t id, int64_t *new_id,
  * request is answered meanwhile. Acceptable while deploy commands are
  * short; a long one should run on a child process watched by the loop. */
 static int hook_promote_model(void *data, const char *model, int version,
-                              const char *alias, kiln_err *err)
+                              const char *alias, const kiln_audit_who *who,
+                              kiln_err *err)
 {
     kiln_daemon *dm = data;
     int now = 0;
-    kiln_audit_who who = kiln_daemon__who("HTTP API");
     int rc = kiln_registry_move_as(&now, dm->store, dm->o->state_dir, model,
-                                   alias, version, NULL, &who, err);
+                                   alias, version, NULL, who, err);
     if (rc == 0)
-        say("model %s: %s is now version %d (HTTP API)", model, alias, now);
+        say("model %s: %s is now version %d (%s, %s)", model, alias, now,
+            who->actor, who->via);
     else
-        say("model %s: %s not moved to version %d (HTTP API): %s", model,
-            alias, version, err->msg);
+        say("model %s: %s not moved to version %d (%s, %s): %s", model,
+            alias, version, who->actor, who->via, err->msg);
     return rc;
 }
 
 static int hook_rollback_model(void *data, int *version, const char *model,
-                               const char *alias, kiln_err *err)
+                               const char *alias, const kiln_audit_who *who,
+                               kiln_err *err)
 {
     kiln_daemon *dm = data;
-    kiln_audit_who who = kiln_daemon__who("HTTP API");
     int rc = kiln_registry_move_as(version, dm->store, dm->o->state_dir,
-                                   model, alias, 0, NULL, &who, err);
+                                   model, alias, 0, NULL, who, err);
     if (rc == 0)
-        say("model %s: %s is back at version %d (HTTP API)", model, alias,
-            *version);
+        say("model %s: %s is back at version %d (%s, %s)", model, alias,
+            *version, who->actor, who->via);
     else
-        say("model %s: %s not rolled back (HTTP API): %s", model, alias,
-            err->msg);
+        say("model %s: %s not rolled back (%s, %s): %s", model, alias,
+            who->actor, who->via, err->msg);
     return rc;
+}
+
+/* Page sessions: opened at /login, ended at /logout (web/login.c). */
+static int hook_session_start(void *data, kiln_identity *id,
+                              char cookie[KILN_SESSION_COOKIE_MAX],
+                              const kiln_audit_who *who, kiln_err *err)
+{
+    kiln_daemon *dm = data;
+    return kiln_store_session_start(dm->store, id, cookie,
+                                    dm->o->session_ttl_ms > 0
+                                        ? dm->o->session_ttl_ms
+                                        : (int64_t)12 * 3600 * 1000,
+                                    who, err);
+}
+
+static int hook_session_end(void *data, int64_t session_id,
+                            const kiln_audit_who *who, kiln_err *err)
+{
+    kiln_daemon *dm = data;
+    return kiln_store_session_end(dm->store, session_id, who, err);
 }
 
 void kiln_daemon__run_event(kiln_run *run, ssize_t step, void *data)
@@ -306,6 +331,11 @@ int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err)
     o.token = dm->o->token;
     o.tls_cert = dm->o->tls_cert;
     o.tls_key = dm->o->tls_key;
+    o.auth_header = dm->o->auth_header;
+    o.trusted_proxies = dm->o->trusted_proxies;
+    o.auth_header_role = dm->o->auth_header_role;
+    o.hooks.session_start = hook_session_start;
+    o.hooks.session_end = hook_session_end;
     o.hooks.start_run = hook_start_run;
     o.hooks.cancel_run = hook_cancel_run;
     o.hooks.retry_run = hook_retry_run;
@@ -326,9 +356,9 @@ int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err)
         fclose(f);
     }
     kiln_notifier_set_page(dm->notifier, url);
-    say("status page and API on %s%s", url,
-        dm->o->token ? "" : " (no token: read-only)");
-    if (!kiln_web_loopback(dm->web) && !kiln_web_tls(dm->web))
+    say("status page and API on %s", url);
+    if (!kiln_web_loopback(dm->web) && !kiln_web_tls(dm->web) &&
+        !kiln_web_proxied(dm->web))
         say("warning: listening on %s beyond loopback without TLS: API "
             "tokens and session cookies travel in clear text to anyone on "
             "the path; serve HTTPS with --tls-cert and --tls-key",

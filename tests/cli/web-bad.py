@@ -47,7 +47,7 @@ BAD = [
 
 # A row of the route table: {"GET", "runs/:id", kiln_web__get_run, true}
 # (a row may be broken across lines).
-ROUTE = re.compile(r'\{"(GET|POST)",\s*"([^"]+)",\s*\w+,\s*(?:true|false)\}')
+ROUTE = re.compile(r'\{"(GET|POST)",\s*"([^"]+)",\s*\w+,\s*[\w_]+,\s*(?:true|false)\}')
 
 
 def build(method, target, host=b"127.0.0.1", headers=(), body=None,
@@ -111,7 +111,8 @@ def routes_of(routes_c, ui_dir):
                  "layout changed?" % (len(api), routes_c))
     out = [(m.encode(), b"/api/v1/" + p.replace(":id", "1")
             .replace(":name", "web").encode()) for m, p in api]
-    out += [(b"GET", b"/healthz"), (b"GET", b"/metrics")]
+    out += [(b"GET", b"/healthz"), (b"GET", b"/metrics"), (b"GET", b"/login"),
+            (b"POST", b"/login"), (b"POST", b"/logout")]
     for f in sorted(os.listdir(ui_dir)):
         out.append((b"GET", b"/" if f == "index.html" else
                     b"/" + f.encode()))
