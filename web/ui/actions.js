@@ -1,9 +1,10 @@
 /*
- * actions.js: starting runs: Run now, and Run with params.
+ * actions.js: starting runs: Run now, and Run with params (shown to
+ * operators and admins only).
  */
 import {h} from './dom.js';
 import {enc, runHref} from './format.js';
-import {post} from './api.js';
+import {can, post} from './api.js';
 import {view} from './view.js';
 import {toast} from './widgets.js';
 
@@ -27,6 +28,8 @@ async function startRun(name, params) {
 }
 
 export function runNowButton(name) {
+  if (!can('operator'))
+    return null;
   const b = h('button', {
     class: 'btn primary small', type: 'button', 'data-run-now': name,
     title: 'Start a run of ' + name + ' now',
@@ -46,7 +49,7 @@ export function runNowButton(name) {
  * a run with the ones changed. */
 export function paramsButton(p) {
   const names = Object.keys(p.params || {});
-  if (!names.length)
+  if (!names.length || !can('operator'))
     return null;
   return h('button', {class: 'btn small', type: 'button',
                       'data-run-params': p.name, onclick: () => {

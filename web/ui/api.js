@@ -1,11 +1,14 @@
 /*
- * api.js: the JSON API under /api/v1, and the token that changes need
- * (asked for once, then kept in the tab's sessionStorage).
+ * api.js: the JSON API under /api/v1, and who is signed in.
+ *
+ * A browser signs in at #/login with a token (kiln tokens create): POST
+ * /login sets an HttpOnly session cookie that every fetch and the event
+ * stream then send. me() is who the server says we are (GET
+ * /api/v1/session); writes carry that session's CSRF token.
  */
 import {toast} from './widgets.js';
 
 export const API = '/api/v1/';
-const TOKEN_KEY = 'kiln.token';
 
 export class HttpError extends Error {
   constructor(status, message) {
@@ -14,19 +17,28 @@ export class HttpError extends Error {
   }
 }
 
-export const token = () => sessionStorage.getItem(TOKEN_KEY);
+let session = {user: null, role: null, csrf: null, anonymous_reads: true};
+const RANK = {viewer: 1, operator: 2, admin: 3};
 
-export function setToken(t) {
-  if (t)
-    sessionStorage.setItem(TOKEN_KEY, t);
-  else
-    sessionStorage.removeItem(TOKEN_KEY);
-  document.getElementById('token').textContent = t ? 'Token set' : 'Set token';
-}
+export const me = () => session;
+/* May the one signed in do what needs role? */
+export const can = (role) => (RANK[session.role] || 0) >= RANK[role];
 
-export function authHeaders() {
-  const t = token();
-  return t ? {Authorization: 'Bearer ' + t} : {};
+/* Ask the server who we are; show it in the header. */
+export async function loadSession() {
+  try {
+    const r = await fetch(API + 'session');
+    if (r.ok)
+      session = await r.json();
+  } catch (e) { /* the daemon is away: stay as we were */ }
+  const who = document.getElementById('me');
+  const btn = document.getElementById('login');
+  who.textContent = session.user ? session.user + ' · ' + session.role : '';
+  who.title = session.user ? 'Signed in as ' + session.user + ' (' +
+                             session.role + ')' : '';
+  btn.textContent = session.user ? 'Log out' : 'Log in';
+  btn.dataset.action = session.user ? 'logout' : 'login';
+  return session;
 }
 
 export async function failure(r) {
@@ -40,62 +52,47 @@ export async function failure(r) {
 }
 
 export async function get(path) {
-  const r = await fetch(API + path, {headers: authHeaders()});
+  const r = await fetch(API + path);
   if (!r.ok)
     throw await failure(r);
   return r.json();
 }
 
-/* Ask for the API token in the dialog; resolves to it, or null. */
-export function askToken(why) {
-  const dlg = document.getElementById('token-dialog');
-  const input = document.getElementById('token-input');
-  document.getElementById('token-why').textContent = why || '';
-  input.value = token() || '';
-  dlg.returnValue = '';
-  dlg.showModal();
-  input.focus();
-  return new Promise((resolve) => {
-    dlg.addEventListener('close', () => {
-      const v = input.value.trim();
-      input.value = '';
-      if (dlg.returnValue === 'ok' && v) {
-        setToken(v);
-        resolve(v);
-        return;
-      }
-      if (dlg.returnValue === 'clear')
-        setToken(null);
-      resolve(null);
-    }, {once: true});
-  });
-}
-
-/* POST with the token (asked for once, then kept in sessionStorage).
- * Resolves to {status, body}, or null when there was no usable token
- * (the user was told why); throws HttpError on other failures. */
+/* POST to the API as the one signed in. Resolves to {status, body}, or
+ * null when it was refused (the user was told why: 401 goes to the login
+ * page); throws HttpError on other failures. */
 export async function post(path, body) {
-  let t = token();
-  if (!t && !(t = await askToken('')))
-    return null;
-  const r = await fetch(API + path, {
-    method: 'POST',
-    headers: {'Content-Type': 'application/json', Authorization: 'Bearer ' + t},
-    body: JSON.stringify(body || {}),
-  });
+  const headers = {'Content-Type': 'application/json'};
+  if (session.csrf)
+    headers['X-Kiln-CSRF'] = session.csrf;
+  const r = await fetch(API + path, {method: 'POST', headers,
+                                     body: JSON.stringify(body || {})});
   if (r.status === 401) {
-    const e = await failure(r);
-    setToken(null);
-    toast('The token was refused (401: ' + e.message + '). Set the right ' +
-          'token and try again.', 'err');
+    toast('Log in first (' + (await failure(r)).message + ').', 'err');
+    location.hash = '#/login';
     return null;
   }
   if (r.status === 403) {
-    const e = await failure(r);
-    toast('Not allowed (403): ' + e.message, 'err');
+    toast('Not allowed (403): ' + (await failure(r)).message, 'err');
     return null;
   }
   if (!r.ok)
     throw await failure(r);
   return {status: r.status, body: await r.json()};
+}
+
+/* Sign in with a token: a session cookie. Resolves to the session, or
+ * throws HttpError (401: the token was refused). */
+export async function login(token) {
+  const r = await fetch('/login', {method: 'POST',
+                                   headers: {'Content-Type': 'application/json'},
+                                   body: JSON.stringify({token})});
+  if (!r.ok)
+    throw await failure(r);
+  return loadSession();
+}
+
+export async function logout() {
+  await fetch('/logout', {method: 'POST'});
+  return loadSession();
 }

@@ -14,7 +14,7 @@
  *   dom.js       h() and svg()
  *   format.js    times, durations, numbers, sizes, links
  *   widgets.js   badges, panels, times kept fresh, messages
- *   api.js       the API, and the token changes need
+ *   api.js       the API, and who is signed in (a session cookie)
  *   view.js      the view on show, and what every view does
  *   actions.js   Run now, Run with params
  *   runs.js      runs tables, marks, pager, triggers, step states
@@ -22,21 +22,22 @@
  *   charts.js    line charts
  *   router.js    the fragment picks the view
  *   events.js    live updates
- *   view-*.js    one file per view
+ *   view-*.js    one file per view (view-login.js: #/login)
  */
-import {askToken, setToken, token} from './api.js';
+import {loadSession, logout, me} from './api.js';
 import {view} from './view.js';
 import {route} from './router.js';
 import {connect} from './events.js';
 
-document.getElementById('token').addEventListener('click', () => askToken(''));
-document.getElementById('token-input').addEventListener('keydown', (e) => {
-  if (e.key === 'Enter') {
-    e.preventDefault();
-    document.getElementById('token-dialog').close('ok');
+document.getElementById('login').addEventListener('click', async () => {
+  if (!me().user) {
+    location.hash = '#/login';
+    return;
   }
+  await logout();
+  route();
 });
-setToken(token());
+await loadSession();
 window.addEventListener('hashchange', route);
 /* Charts and graphs are drawn for the width they had. */
 window.addEventListener('resize', () => {

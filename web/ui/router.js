@@ -1,6 +1,6 @@
 /*
  * router.js: the URL's fragment picks the view (#/, #/runs, #/runs/12,
- * #/pipelines/NAME, #/models, #/artifacts/ID).
+ * #/pipelines/NAME, #/models, #/artifacts/ID, #/login).
  */
 import {app, fill, h} from './dom.js';
 import {setView, view} from './view.js';
@@ -11,6 +11,7 @@ import {runView} from './view-run.js';
 import {pipelineView} from './view-pipeline.js';
 import {modelsView} from './view-models.js';
 import {artifactView} from './view-artifact.js';
+import {loginView} from './view-login.js';
 
 const routes = [
   [/^\/?$/, overviewView],
@@ -19,6 +20,7 @@ const routes = [
   [/^\/pipelines\/([^/]+)\/?$/, pipelineView],
   [/^\/models(?:\/([^/]+))?\/?$/, modelsView],
   [/^\/artifacts\/(\d+)\/?$/, artifactView],
+  [/^\/login\/?$/, loginView],
 ];
 
 export function route() {

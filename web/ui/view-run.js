@@ -6,7 +6,7 @@
 import {fill, h, svg} from './dom.js';
 import {bytes, dur, enc, fmtTime, num, pipeHref, runHref, runTime}
   from './format.js';
-import {API, authHeaders, failure, get, post} from './api.js';
+import {API, can, failure, get, post} from './api.js';
 import {makeView, view} from './view.js';
 import {agoEl, badge, commitEl, errorBox, hashEl, kv, pageHead, panel,
         rawJson, runBadge, toast, typeTag} from './widgets.js';
@@ -108,7 +108,7 @@ export function runView(el, query, idText, stepArg) {
     try {
       const r = await fetch(API + 'runs/' + id + '/steps/' + enc(s.name) +
                             '/log?attempt=' + a.attempt + '&offset=' +
-                            log.offset, {headers: authHeaders()});
+                            log.offset);
       if (key !== log.key || v.dead)
         return;
       if (!r.ok) {
@@ -496,10 +496,11 @@ export function runView(el, query, idText, stepArg) {
        run.started_at ? ' · ' + (run.finished_at ? 'took ' : 'running for ') +
                         dur(runTime(run)) : null,
        run.git_commit ? [' · ', commitEl(run)] : null],
-      [live ? h('button', {class: 'btn danger', type: 'button',
+      [live && can('operator') ? h('button', {class: 'btn danger', type: 'button',
                            'data-action': 'cancel',
                            onclick: () => act('cancel')}, 'Cancel') : null,
-       run.status === 'failed' || run.status === 'cancelled'
+       (run.status === 'failed' || run.status === 'cancelled') &&
+       can('operator')
            ? h('button', {class: 'btn', type: 'button', 'data-action': 'retry',
                           title: 'Run again, reusing the steps that succeeded',
                           onclick: () => act('retry')}, 'Retry') : null,

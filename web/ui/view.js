@@ -3,7 +3,7 @@
  * went wrong, refresh when told.
  */
 import {fill} from './dom.js';
-import {HttpError, askToken} from './api.js';
+import {HttpError} from './api.js';
 import {errorBox, toast} from './widgets.js';
 
 /* Views. Each view owns a container and reloads itself with refresh();
@@ -39,13 +39,10 @@ export function makeView(el, load, opts) {
           if (v.loaded)
             toast('Could not refresh: ' + e.message, 'err');
           else if (e.status === 401)
-            /* Beyond loopback, reading needs the token too. */
-            fill(el, errorBox('This kiln serve wants the API token to show ' +
-                              'anything (' + e.message + '). ',
-                              async () => {
-                                if (await askToken(''))
-                                  v.refresh();
-                              }, 'Set token'));
+            /* Beyond loopback, reading needs a login too. */
+            fill(el, errorBox('Log in to see this (' + e.message + '). ',
+                              () => { location.hash = '#/login'; },
+                              'Log in'));
           else
             fill(el, errorBox(e.message, () => v.refresh()));
         }
