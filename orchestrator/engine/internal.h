@@ -13,7 +13,8 @@
  * and, with headers of their own: cache.c (key documents, the object
  * store), keys.c (kiln why, --dry-run), registry.c (model versions'
  * bytes), container.c (container steps), capture.c (environment
- * captures), artifacts.c, command.c, env.c, takeover.c.
+ * captures), secrets.c (a step's secrets, read when an attempt starts),
+ * artifacts.c, command.c, env.c, takeover.c.
  */
 #ifndef KILN_ENGINE_INTERNAL_H
 #define KILN_ENGINE_INTERNAL_H
