@@ -39,6 +39,10 @@ int kiln_api_call(long *status, json_t **reply, const char *method,
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "kiln/" KILN_VERSION);
+    /* A kiln serve whose certificate no system CA signed (self-signed, a
+     * company CA): the CA bundle to check it with. */
+    if (getenv("KILN_CACERT") && *getenv("KILN_CACERT"))
+        curl_easy_setopt(c, CURLOPT_CAINFO, getenv("KILN_CACERT"));
     if (body) {
         text = json_dumps(body, JSON_COMPACT);
         h = curl_slist_append(h, "Content-Type: application/json");

@@ -57,6 +57,13 @@ wait_for "the run ends" 10 '[ "$(q "select status from runs where id='"$id"'")" 
 wait_for "its events arrive over TLS" 10 'grep -q "\"run_id\":$id,\"pipeline\":\"tls\",\"status\":\"succeeded\"" "$T/events"'
 eq "its log over HTTP/2" "hello" "$("${CURL[@]}" --http2 "${U}api/v1/runs/$id/steps/hello/log")"
 kill "$sse" 2>/dev/null; wait "$sse" 2>/dev/null
+# kiln trigger --server https://: the certificate is checked, against
+# KILN_CACERT when no system CA signed it.
+kiln_rc trigger tls --server "$U" --token-file "$T/token"
+check "kiln trigger refuses an unknown CA ($rc)" test "$rc" -ne 0
+contains "saying why" "certificate" "$err"
+KILN_CACERT=$T/cert.pem kiln_rc trigger tls --server "$U" --token-file "$T/token" --wait
+eq "kiln trigger --wait over HTTPS with KILN_CACERT" 0 "$rc"
 # Plain HTTP to the TLS port gets no answer, and the daemon goes on.
 plain="http://${U#https://}healthz"
 out=$(curl -sS --max-time 5 "$plain" 2>&1)
