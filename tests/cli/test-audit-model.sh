@@ -127,6 +127,16 @@ eq "the lineage, to the source" "deploy train ingest None" "$(py 'd["lineage"]["
 eq "the environment capture" "toolchain-1" "$(py '[e["text"].strip() for s in d["steps"] for e in s["environment"]][0]')"
 eq "the alias history" "[('staging', None, 1, 'run 1'), ('staging', 1, 2, 'run 2'), ('production', None, 2, '$ME')]" "$(py '[(h["alias"], h["from"], h["to"], h["by"]) for h in d["alias_history"]]')"
 
+# A container step's image as the record has it (test-container runs real
+# ones): its reference and ID.
+img=sha256:$(printf '%064d' 7)
+q "update executions set image = '$img', image_ref = 'kiln-test:py' where run_id = 2 and step = 'train'"
+kiln_rc audit model gov
+contains "the image" "| train | kiln-test:py | \`$img\` |" "$out"
+kiln_rc audit model gov --format json
+eq "the image in JSON" "kiln-test:py $img" "$(py '*[(s["image_ref"], s["image"]) for s in d["steps"] if s["name"] == "train"][0]')"
+q "update executions set image = null, image_ref = null where run_id = 2"
+
 # Other versions: by number, NAME:VERSION, NAME@ALIAS.
 kiln_rc audit model gov 1 --format json
 eq "version 1" "1 1 0.1" "$(py 'd["model"]["version"], d["run"]["id"], d["params"]["lr"]')"
