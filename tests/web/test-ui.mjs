@@ -8,7 +8,7 @@
 //                     (they made the same model.txt; run 3 other bytes;
 //                     run 4 reproduces run 1)
 // Any page error or console error fails the test, except the one 401 the
-// wrong-token check asks for.
+// wrong-token login asks for.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 
@@ -154,28 +154,51 @@ await step('the overview lists the pipeline', async () => {
 });
 
 let first = 0;
-await step('Run now asks for the token and says when it is wrong',
-           async () => {
-  expect401 = true;
-  await page.click('button[data-run-now="webtest"]');
-  await page.waitForSelector('#token-dialog[open]');
-  await page.fill('#token-input', 'not-the-token-0000');
-  await page.click('#token-dialog button[value="ok"]');
-  await page.waitForSelector('.toast.err >> text=/refused \\(401/');
-  ok('a refused token is forgotten',
-     await page.evaluate(() => sessionStorage.getItem('kiln.token')) === null);
+await step('anonymous on loopback: pages, but no Run now', async () => {
+  ok('the header offers Log in',
+     (await page.textContent('#login')).trim() === 'Log in' &&
+     await page.getAttribute('#login', 'data-action') === 'login');
+  ok('nobody is named', (await page.textContent('#me')).trim() === '');
+  ok('no Run now button', await page.$('button[data-run-now]') === null);
+  ok('no Run with params either',
+     await page.$('button[data-run-params]') === null);
 });
 
-await step('Run now with the token starts a run', async () => {
+await step('a wrong token at #/login is refused', async () => {
+  expect401 = true;
+  await page.click('#login');
+  await page.waitForSelector('#login-token');
+  ok('the login view', /#\/login$/.test(page.url()), page.url());
+  await page.fill('#login-token', 'not-the-token-0000');
+  await page.click('form.login button[type="submit"]');
+  await page.waitForSelector('#login-why >> text=/refused/');
+  ok('still on the login view', /#\/login$/.test(page.url()), page.url());
+  ok('still logged out',
+     (await page.textContent('#login')).trim() === 'Log in' &&
+     (await page.textContent('#me')).trim() === '');
+  ok('no session cookie',
+     (await page.context().cookies()).length === 0,
+     JSON.stringify(await page.context().cookies()));
+  expect401 = false;
+});
+
+await step('logging in with the token: the header says who, Run now starts a run',
+           async () => {
+  await page.fill('#login-token', token);
+  await page.press('#login-token', 'Enter');
+  await page.waitForFunction(() => location.hash === '#/');
+  await page.waitForSelector('#me >> text=admin-token · admin');
+  ok('the button says Log out',
+     (await page.textContent('#login')).trim() === 'Log out' &&
+     await page.getAttribute('#login', 'data-action') === 'logout');
+  ok('the page was not reloaded',
+     await page.evaluate(() => window.kilnNoReload === true));
   await page.click('button[data-run-now="webtest"]');
-  await page.waitForSelector('#token-dialog[open]');
-  await page.fill('#token-input', token);
-  await page.press('#token-input', 'Enter');
   const t = await page.waitForSelector('.toast.ok >> text=/Started run #\\d+/');
   first = +(/#(\d+)/.exec(await t.textContent())[1]);
-  ok('the token is kept for the tab',
-     await page.evaluate(() => sessionStorage.getItem('kiln.token')) === token);
-  expect401 = false;
+  const run = await apiGet('runs/' + first);
+  ok('started by the one logged in', run.started_by &&
+     run.started_by.includes('admin-token'), String(run.started_by));
 });
 
 await step('the run appears and turns green without a reload', async () => {
@@ -217,6 +240,8 @@ await step('a running run: live log and states, then success', async () => {
   second = await startRun({ acc: 0.97 });
   await page.goto(url + '#/runs/' + second);
   await page.waitForSelector('svg.dag .node[data-status="running"]');
+  ok('Cancel offered to the one logged in',
+     await page.$('button[data-action="cancel"]') !== null);
   await page.click('.steps-tabs button[data-step="train"]');
   await page.waitForSelector('pre.log >> text=kiln-web-test: trained the model',
                              { timeout: 15000 });
