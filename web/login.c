@@ -135,7 +135,8 @@ static void post_login(kiln_web *w, h2o_req_t *req)
         kiln_web__error(req, rc == KILN_EBUSY ? 503 : 500, "%s", err.msg);
         return;
     }
-    set_cookie(w, req, cookie, (c.id.expires_ms - kiln_now_ms()) / 1000);
+    set_cookie(w, req, cookie,
+               (c.id.expires_ms - kiln_now_ms() + 999) / 1000);
     if (form)
         see_other(req, "/");
     else
