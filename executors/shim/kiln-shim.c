@@ -459,6 +459,9 @@ int main(int argc, char **argv)
     if (secrets) {
         close(pipefd[1]);
         status = copy_masked(&m, pipefd[0], pid, &orig);
+        free(m.vals);
+        free(m.lens);
+        free(m.buf);
         if (status == -1)
             return 126;
         goto ended;
