@@ -34,7 +34,8 @@ export function route() {
   for (const a of document.querySelectorAll('nav a'))
     a.classList.toggle('active', a.dataset.nav ===
       (path.startsWith('/runs') ? 'runs' : path.startsWith('/models')
-                                  ? 'models' : path.startsWith('/artifacts')
+                                  ? 'models' : path.startsWith('/artifacts') ||
+                                    path.startsWith('/login')
                                   ? '' : 'pipelines'));
   const el = h('div', {class: 'view'}, h('p', {class: 'loading'},
                                          'Loading...'));

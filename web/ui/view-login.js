@@ -46,6 +46,8 @@ export function loginView(el) {
       input.focus();
     },
     soon() {},
+    /* events.js tells every view of runs and steps: nothing here. */
+    onEvent() {},
     dispose() { this.dead = true; },
   };
 }
