@@ -6,6 +6,7 @@
  * stream then send. me() is who the server says we are (GET
  * /api/v1/session); writes carry that session's CSRF token.
  */
+import {fill, h} from './dom.js';
 import {toast} from './widgets.js';
 
 export const API = '/api/v1/';
@@ -33,7 +34,10 @@ export async function loadSession() {
   } catch (e) { /* the daemon is away: stay as we were */ }
   const who = document.getElementById('me');
   const btn = document.getElementById('login');
-  who.textContent = session.user ? session.user + ' · ' + session.role : '';
+  /* "alice · operator"; on a phone the role goes below the name. */
+  fill(who, session.user ? [h('span', {class: 'user'}, session.user),
+                            h('span', {class: 'sep'}, ' · '),
+                            h('span', {class: 'role'}, session.role)] : null);
   who.title = session.user ? 'Signed in as ' + session.user + ' (' +
                              session.role + ')' : '';
   btn.textContent = session.user ? 'Log out' : 'Log in';
