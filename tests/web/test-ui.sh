@@ -4,6 +4,7 @@
 # by hash, bytes made by two runs, a reproduction). Needs /usr/bin/chromium, node and `npm ci` in tests/web
 # (contrib/deps.sh and contrib/test.sh do both); skipped without them.
 # Screenshots go to $KILN_WEB_SHOTS (build/tests/web/screenshots).
+. "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/../cli/lib.sh"
 W=$KILN_SRC/tests/web
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
