@@ -145,6 +145,20 @@ static bool cached(const kiln_step_info *step)
     return last && last->state == KILN_EXEC_CACHED;
 }
 
+/* A skipped testcase's message: "gated: why", once even when the reason
+ * starts with the word already ("gated: x was false", "cached from run
+ * 1"). */
+static void skip_message(char *buf, size_t size, const char *what,
+                         const char *why)
+{
+    size_t n = strlen(what);
+    if (strncmp(why, what, n) == 0 && (why[n] == '\0' || why[n] == ':' ||
+                                       why[n] == ' '))
+        snprintf(buf, size, "%s", why);
+    else
+        snprintf(buf, size, "%s%s%s", what, *why ? ": " : "", why);
+}
+
 int kiln_report_junit(kiln_store *st, int64_t run_id, const char *path,
                       kiln_err *err)
 {
@@ -236,12 +250,8 @@ int kiln_report_junit(kiln_store *st, int64_t run_id, const char *path,
             kiln_buf_puts(&b, "</failure>\n");
         } else {
             char msg[600];
-            if (hit)
-                snprintf(msg, sizeof(msg), "cached: %s", *why ? why
-                         : "outputs reused");
-            else
-                snprintf(msg, sizeof(msg), "%s%s%s", s, *why ? ": " : "",
-                         why);
+            skip_message(msg, sizeof(msg), hit ? "cached" : s,
+                         *why ? why : hit ? "outputs reused" : "");
             kiln_buf_puts(&b, "      <skipped");
             xml_attr(&b, "message", msg);
             kiln_buf_puts(&b, "/>\n");

@@ -37,10 +37,12 @@ f = cases["lint"].find("failure")
 want(f is not None and "exited with status 4" in f.get("message"), "lint fails with the reason")
 want(f is not None and "line 1000" in f.text and "bad <tag>" in f.text and "line 1\n" not in f.text, "the failure carries the log's tail")
 want(cases["unit"].find("failure") is None and cases["unit"].find("skipped") is None, "unit passes")
-sk = cases["deploy"].find("skipped")
-want(sk is not None and "lint" in sk.get("message"), "deploy skipped because of lint")
-g = cases["gate"].find("skipped")
-want(g is not None and g.get("message").startswith("gated"), "gate gated")
+# Each skip message says what happened once, then why.
+def skip(name):
+    sk = cases[name].find("skipped")
+    return sk.get("message") if sk is not None else None
+want(skip("deploy") == 'skipped: upstream step "lint" failed', "deploy skipped because of lint: %r" % skip("deploy"))
+want(skip("gate") == "gated: metrics.unit.acc > 0.99 was false (metrics.unit.acc = 0.93)", "gate gated: %r" % skip("gate"))
 print("; ".join(bad) if bad else "ok")
 PY
 )"
@@ -53,11 +55,15 @@ contains "and the metrics" "| unit.acc | 0.93 |" "$(cat "$T/summary.md")"
 sed -i 's/exit 4/exit 0/' ci.yaml
 kiln_rc run ci.yaml --junit "$T/report2.xml"
 eq "the second run succeeds" 0 "$rc"
-eq "the cached step is skipped with the reason" "cached" "$(/usr/bin/python3 - "$T/report2.xml" <<'PY'
+eq "the cached and gated steps are skipped with their reasons, said once" \
+    'build: cached from run 1
+gate: gated: metrics.unit.acc > 0.99 was false (metrics.unit.acc = 0.93)' \
+    "$(/usr/bin/python3 - "$T/report2.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 s = ET.parse(sys.argv[1]).getroot().find("testsuite")
-c = [c for c in s.findall("testcase") if c.get("name") == "build"][0]
-print(c.find("skipped").get("message").split(":")[0])
+for c in s.findall("testcase"):
+    if c.find("skipped") is not None:
+        print("%s: %s" % (c.get("name"), c.find("skipped").get("message")))
 PY
 )"
 kiln_rc run ci.yaml --junit /nonexistent/dir/r.xml
