@@ -3,12 +3,13 @@
  * model), built from the record as one JSON object (governance-md.c
  * prints it as a Markdown model card).
  *
- * Gates: the engine records the values of a gate that said no (the
- * step's reason); a gate that let its step run leaves no row. The report
- * evaluates each gate again on what the run recorded, the same lookups
- * the engine made (the run's params, each step's latest attempt's
- * metrics), from the pipeline file the run ran when it still has the
- * recorded hash.
+ * Gates: the engine records how each gate was decided, with the values
+ * it read (run_steps.gate, since schema 15). For runs made before, where
+ * only a gate that said no left its values (the step's reason), the
+ * report evaluates each gate again on what the run recorded, the same
+ * lookups the engine made (the run's params, each step's latest
+ * attempt's metrics), from the pipeline file the run ran when it still
+ * has the recorded hash.
  */
 #include "cli/governance.h"
 
@@ -346,7 +347,19 @@ static int gates_json(json_t **out, const card *c, kiln_err *err)
     json_array_foreach(json_object_get(c->run, "steps"), i, s) {
         const char *name = str_of(s, "name");
         const kiln_step *st = NULL;
-        json_t *gate;
+        json_t *gate, *rec = json_object_get(s, "gate");
+        /* The engine's record of the decision, whichever way it went
+         * (runs since schema 15): the values as it read them. */
+        if (json_is_object(rec)) {
+            json_array_append_new(*out, json_pack(
+                "{s:s, s:O, s:s, s:o, s:O, s:O, s:O, s:b}", "step", name,
+                "expression", json_object_get(rec, "when"), "decision",
+                decision_of(s), "reason", copy_of(s, "reason"), "values",
+                json_object_get(rec, "values"), "trace",
+                json_object_get(rec, "trace"), "evaluates_to",
+                json_object_get(rec, "passed"), "recorded", 1));
+            continue;
+        }
         if (c->p) {
             ssize_t k = kiln_pipeline_find_step(c->p, name);
             st = k >= 0 ? &c->p->steps[k] : NULL;
@@ -623,8 +636,10 @@ int kiln_governance_report(json_t **out, kiln_store *st, const char *name,
     json_object_set_new(doc, "gates_from_pipeline_file", c.p
                         ? json_true() : json_false());
     if (!c.p) {
-        char *note = kiln_asprintf("%s: only gates that said no are "
-                                   "known, from the record", c.p_note);
+        char *note = kiln_asprintf("%s: gates are shown as the record "
+                                   "has them (of a run made before kiln "
+                                   "recorded every decision, only those "
+                                   "that said no)", c.p_note);
         json_object_set_new(doc, "gates_note", json_string(note));
         free(note);
     }

@@ -21,9 +21,15 @@
 
 /* Gates. */
 
-static bool gate_lookup(double *out, const kiln_expr *ref, void *data)
+/* A gate's lookups: its step, and each value read (for the record). */
+typedef struct gate_ctx {
+    step_rt *s;
+    json_t *values;          /* "metrics.STEP.KEY", "params.NAME" ->
+                                number, or null when there is none */
+} gate_ctx;
+
+static bool lookup(double *out, const kiln_expr *ref, step_rt *s)
 {
-    step_rt *s = data;
     kiln_run *run = s->run;
     kiln_err err = KILN_ERR_INIT;
     bool found = false;
@@ -48,21 +54,50 @@ static bool gate_lookup(double *out, const kiln_expr *ref, void *data)
     return false;
 }
 
+static bool gate_lookup(double *out, const kiln_expr *ref, void *data)
+{
+    gate_ctx *g = data;
+    bool found = lookup(out, ref, g->s);
+    char *name = ref->kind == KILN_EXPR_METRIC
+                     ? kiln_asprintf("metrics.%s.%s", ref->step, ref->key)
+                     : kiln_asprintf("params.%s", ref->key);
+    json_object_set_new(g->values, name, found ? json_real(*out)
+                                               : json_null());
+    free(name);
+    return found;
+}
+
 /* Decide a step's when: before its first attempt. Returns true when it
  * may run; otherwise the step is gated (false) or failed (no value). */
 bool kiln_engine__gate_passes(step_rt *s)
 {
     const kiln_step *st = &s->run->p->steps[s->idx];
     kiln_buf trace = KILN_BUF_INIT;
-    kiln_err err = KILN_ERR_INIT;
-    char why[600];
+    kiln_err err = KILN_ERR_INIT, serr = KILN_ERR_INIT;
+    char why[600], *text;
+    json_t *doc;
+    gate_ctx g;
     bool pass = true;
+    int rc;
 
     if (!st->when_expr || s->attempt > 0)
         return true;
     kiln_engine__tx_begin(s->run);
-    if (kiln_expr_eval(&pass, st->when_expr, gate_lookup, s, &trace,
-                       &err) != 0) {
+    g.s = s;
+    g.values = json_object();
+    rc = kiln_expr_eval(&pass, st->when_expr, gate_lookup, &g, &trace, &err);
+    /* The decision, whichever way it went, with the values it read. */
+    doc = json_pack("{s:s, s:o, s:o, s:s, s:s?}", "when", st->when,
+                    "passed", rc == 0 ? json_boolean(pass) : json_null(),
+                    "values", g.values, "trace", kiln_buf_cstr(&trace),
+                    "error", rc ? err.msg : NULL);
+    text = json_dumps(doc, JSON_COMPACT);
+    if (kiln_store_step_gate(s->run->eng->store, s->run->id, st->name, text,
+                             &serr) != 0)
+        kiln_engine__store_failed(s->run, &serr);
+    free(text);
+    json_decref(doc);
+    if (rc != 0) {
         snprintf(why, sizeof(why), "gate %s: %s", st->when, err.msg);
         kiln_engine__step_set(s, KILN_STEP_FAILED, why);
         snprintf(why, sizeof(why), "upstream step \"%s\" failed", st->name);

@@ -152,8 +152,8 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
 
     rc = query_rows(st, &steps,
                     "SELECT step AS name, kind, status, attempts, reason, "
-                    "started_at, finished_at FROM run_steps "
-                    "WHERE run_id = CAST(?1 AS INTEGER) AND ?2 "
+                    "started_at, finished_at, json(gate) AS gate FROM "
+                    "run_steps WHERE run_id = CAST(?1 AS INTEGER) AND ?2 "
                     "ORDER BY position", idtext, 1, err);
     if (rc == 0)
         rc = query_rows(st, &execs,
@@ -176,6 +176,13 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
         json_t *by_name = json_object();
         for (i = 0; i < json_array_size(steps); i++) {
             json_t *step = json_array_get(steps, i), *mine = json_array();
+            json_t *gate = json_object_get(step, "gate");
+            /* The gate's decision as an object, not as its text. */
+            if (json_is_string(gate))
+                json_object_set_new(step, "gate", json_loads(
+                    json_string_value(gate), 0, NULL));
+            else
+                json_object_del(step, "gate");
             json_object_set_new(step, "attempts_detail", mine);
             json_object_set(by_name, json_string_value(json_object_get(
                             step, "name")), mine);

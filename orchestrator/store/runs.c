@@ -160,6 +160,14 @@ int kiln_store_step_set_state(kiln_store *st, int64_t run_id,
                            kiln_step_state_final(state));
 }
 
+int kiln_store_step_gate(kiln_store *st, int64_t run_id, const char *step,
+                         const char *doc, kiln_err *err)
+{
+    return kiln_store__run(st, err, "recording a step's gate",
+                           "UPDATE run_steps SET gate = ?3 WHERE run_id = ?1 "
+                           "AND step = ?2", "Iss", run_id, step, doc);
+}
+
 int kiln_store_exec_start(kiln_store *st, int64_t *out_id,
                           const kiln_exec_rec *rec, kiln_err *err)
 {
@@ -240,7 +248,7 @@ static const char SQL_RUN_PARAMS[] =
     "WHERE id = ?1))";
 static const char SQL_RUN_STEPS[] =
     "SELECT step, kind, status, attempts, reason, started_at, "
-    "finished_at, by_gate FROM run_steps WHERE run_id = ?1 "
+    "finished_at, by_gate, gate FROM run_steps WHERE run_id = ?1 "
     "ORDER BY position";
 static const char SQL_RUN_EXECS[] =
     "SELECT id, step, attempt, status, exit_code, signal, reason, "
@@ -311,6 +319,7 @@ static void fill_step(run_alloc *r, sqlite3_stmt *s, size_t i)
     step->started_ms = col_int(s, 5, 0);
     step->finished_ms = col_int(s, 6, 0);
     step->by_gate = col_int(s, 7, 0) != 0;
+    step->gate = col(r->arena, s, 8);
 }
 
 static void fill_attempt(run_alloc *r, sqlite3_stmt *s, size_t i)

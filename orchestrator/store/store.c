@@ -274,6 +274,9 @@ static const char *const migrations[] = {
     "  ended_at INTEGER);"
     "CREATE INDEX sessions_by_token ON sessions(token_id);"
     "CREATE INDEX sessions_by_user ON sessions(user);",
+    /* 14 -> 15: how a step's gate (when:) was decided, whichever way:
+     * its expression, the answer and each value it read (JSON). */
+    "ALTER TABLE run_steps ADD COLUMN gate TEXT;",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

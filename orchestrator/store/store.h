@@ -37,7 +37,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 14
+#define KILN_STORE_SCHEMA 15
 
 /* Opening and transactions. */
 
@@ -164,6 +164,12 @@ int kiln_store_step_set_state(kiln_store *st, int64_t run_id,
                               int attempts, const char *reason,
                               bool by_gate, int64_t at_ms, kiln_err *err);
 
+/* How a step's gate was decided: doc is JSON text, {"when": EXPR,
+ * "passed": BOOL or null, "values": {NAME: NUMBER or null}, "trace":
+ * TEXT, "error": MSG when a value could not be read}. */
+int kiln_store_step_gate(kiln_store *st, int64_t run_id, const char *step,
+                         const char *doc, kiln_err *err);
+
 /* One attempt of a step, as kiln_store_exec_start() records it. */
 typedef struct kiln_exec_rec {
     int64_t run_id;
@@ -225,6 +231,8 @@ typedef struct kiln_step_info {
     bool by_gate;            /* skipped because of a gate upstream */
     int attempts;
     const char *reason;      /* NULL: none */
+    const char *gate;        /* how its gate was decided (JSON text), or
+                                NULL: no gate, or not yet */
     int64_t started_ms, finished_ms; /* 0: not yet */
     size_t n_attempts;
     const kiln_attempt_info *attempt; /* oldest first */

@@ -164,12 +164,21 @@ kiln_rc audit --format json
 eq "--format without model" 2 "$rc"
 eq "reports are reads: no rows" "$n" "$(rows)"
 
-# A pipeline file changed since the run: the gates that said no are still
-# known, from the record.
+kiln_rc audit model gov --format json
+eq "the gate as the engine recorded it" "True True" "$(py 'd["gates"][0]["recorded"], d["gates"][0]["evaluates_to"]')"
+
+# A pipeline file changed since the run: every gate is still known, as
+# the engine recorded its decision and values.
 sed -i 's/params.min_score && /params.min_score \&\& 1 == 1 \&\& /' gov.yaml
 kiln_rc audit model gov --format json
-eq "a changed file: no expressions" "False 0" "$(py 'd["gates_from_pipeline_file"], len(d["gates"])')"
+eq "a changed file: the recorded gate" "False 1 deploy passed True" "$(py 'd["gates_from_pipeline_file"], len(d["gates"]), d["gates"][0]["step"], d["gates"][0]["decision"], d["gates"][0]["evaluates_to"]')"
+eq "...with its values" "{'metrics.train.score': 0.75, 'params.min_score': 0.5, 'metrics.train.rows': 4.0}" "$(py 'd["gates"][0]["values"]')"
 contains "a changed file: said" "The pipeline file changed since the run" "$(py 'd["gates_note"]')"
+# A run from before gates were recorded (schema 14): only the gates that
+# said no are known then.
+q "update run_steps set gate = null where run_id = 2"
+kiln_rc audit model gov --format json
+eq "an old run, a changed file: no passed gate" "False 0" "$(py 'd["gates_from_pipeline_file"], len(d["gates"])')"
 git checkout -q gov.yaml
 cd "$T"
 
