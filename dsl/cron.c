@@ -2,10 +2,11 @@
  * cron.c: parsing cron expressions and finding their next fire time.
  *
  * Local times are computed with the C library's tz support: the zone is
- * selected by setting TZ and calling tzset(), then restored. For a local
- * wall-clock time the instants that show it are found by trying the
- * offsets in force half a day before and after it: none (skipped by a
- * jump forward), one, or two (repeated when clocks go back).
+ * selected by setting TZ and calling tzset(), then restored. For each
+ * local day, the zone's offsets and the instants they change at are found
+ * around it (every offset that could show one of its times), and from
+ * them the instants that show a local time: none (skipped by a jump
+ * forward), one, or more (repeated when clocks go back).
  */
 #include "cron.h"
 
@@ -229,6 +230,7 @@ int kiln_cron_parse(kiln_cron *out, const char *expr, size_t *offset,
     out->mdays = (uint32_t)bits[2];
     out->months = (uint16_t)bits[3];
     out->wdays = (uint8_t)bits[4];
+    out->min_star = *start[0] == '*';
     out->hour_star = *start[1] == '*';
     out->mday_star = *start[2] == '*';
     out->wday_star = *start[4] == '*';
@@ -294,70 +296,96 @@ static long offset_at(int64_t t)
     return tm.tm_gmtoff;
 }
 
-typedef struct wall {
-    int year, mon, mday, hour, min; /* mon 1-12 */
-} wall;
-
-static bool shows(int64_t t, const wall *w)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    localtime_r(&tt, &tm);
-    return tm.tm_year + 1900 == w->year && tm.tm_mon + 1 == w->mon &&
-           tm.tm_mday == w->mday && tm.tm_hour == w->hour &&
-           tm.tm_min == w->min && tm.tm_sec == 0;
-}
-
-static int64_t naive(const wall *w)
+/* A local wall-clock time read as if it were UTC: seconds since the
+ * epoch. Local times then add and compare as numbers. */
+static int64_t naive(int year, int mon, int mday, int hour, int min)
 {
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
-    tm.tm_year = w->year - 1900;
-    tm.tm_mon = w->mon - 1;
-    tm.tm_mday = w->mday;
-    tm.tm_hour = w->hour;
-    tm.tm_min = w->min;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = mday;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
     return (int64_t)timegm(&tm);
 }
 
 /*
- * The instants showing wall time w, earliest first: returns how many (0, 1
- * or 2). When none (a jump forward skipped it), *after_gap is the first
- * instant after the jump.
+ * The zone's offsets over a stretch of time: off[i] is in force from
+ * from[i] to from[i + 1] (the first from before from[0], the last on
+ * after its from). The changes are found by reading the offset every
+ * PROBE seconds and bisecting to the second where it changes; the tz
+ * database has no two changes within days of each other, so none hides
+ * between two probes.
  */
-static int instants(int64_t out[2], int64_t *after_gap, const wall *w)
-{
-    int64_t n = naive(w);
-    long before = offset_at(n - 43200), after = offset_at(n + 43200);
-    int k = 0;
+#define MAX_OFFSET (16 * 3600) /* the tz database's reach: -15:56 to +15:13 */
+#define PROBE 3600
+#define MAX_SPANS 64
 
-    if (shows(n - before, w))
-        out[k++] = n - before;
-    if (after != before && shows(n - after, w))
-        out[k++] = n - after;
-    if (k == 2 && out[1] < out[0]) {
-        int64_t t = out[0];
-        out[0] = out[1];
-        out[1] = t;
-    }
-    if (k == 0) {
-        /* Binary search the jump between n - after and n - before. */
-        int64_t lo = n - after, hi = n - before;
-        if (lo > hi) {
-            int64_t t = lo;
-            lo = hi;
-            hi = t;
+typedef struct spans {
+    int64_t from[MAX_SPANS];
+    long off[MAX_SPANS];
+    size_t n;
+} spans;
+
+static void spans_find(spans *z, int64_t lo, int64_t hi)
+{
+    int64_t t = lo;
+
+    z->n = 1;
+    z->from[0] = lo;
+    z->off[0] = offset_at(lo);
+    while (t < hi && z->n < MAX_SPANS) {
+        int64_t next = hi - t > PROBE ? t + PROBE : hi;
+        long cur = z->off[z->n - 1];
+        if (offset_at(next) == cur) {
+            t = next;
+            continue;
         }
-        while (hi - lo > 1) {
-            int64_t mid = lo + (hi - lo) / 2;
-            if (offset_at(mid) == after)
-                hi = mid;
+        /* cur at t, another offset at next: find the first second of it. */
+        while (next - t > 1) {
+            int64_t mid = t + (next - t) / 2;
+            if (offset_at(mid) == cur)
+                t = mid;
             else
-                lo = mid;
+                next = mid;
         }
-        *after_gap = hi;
+        z->from[z->n] = next;
+        z->off[z->n++] = offset_at(next);
+        t = next;
+    }
+}
+
+/*
+ * The instants at which the clock shows local time n (as naive() gives
+ * it), earliest first, at most max of them: returns how many. When none
+ * (a jump forward skipped it), *jump is the instant of that jump.
+ */
+static size_t instants(int64_t *out, size_t max, int64_t *jump,
+                       const spans *z, int64_t n)
+{
+    size_t k = 0;
+
+    *jump = -1;
+    for (size_t i = 0; i < z->n; i++) {
+        int64_t t = n - z->off[i];
+        bool last = i + 1 == z->n;
+        if ((i == 0 || t >= z->from[i]) && (last || t < z->from[i + 1]) &&
+            k < max)
+            out[k++] = t;
+        /* Before from[i + 1] the clock shows less than n, after it more. */
+        if (!last && *jump < 0 && z->from[i + 1] + z->off[i] <= n &&
+            z->from[i + 1] + z->off[i + 1] > n)
+            *jump = z->from[i + 1];
     }
     return k;
+}
+
+/* The first instant the clock shows local time n or later. */
+static int64_t reached(const spans *z, int64_t n)
+{
+    int64_t t, jump;
+    return instants(&t, 1, &jump, z, n) ? t : jump;
 }
 
 static bool day_matches(const kiln_cron *c, int year, int mon, int mday)
@@ -381,31 +409,36 @@ static bool day_matches(const kiln_cron *c, int year, int mon, int mday)
     return dom || dow;
 }
 
-/* The earliest fire > after on local day (year, mon, mday), or -1. */
-static int64_t next_on_day(const kiln_cron *c, int year, int mon, int mday,
+/*
+ * The earliest fire > after among the local times of the day starting at
+ * local midnight `day` (as naive() gives it), or -1. cronie's rules: a
+ * wildcard schedule fires whenever the clock shows a chosen time, so not
+ * in a skipped one and at each copy of a repeated one; any other fires at
+ * the jump that skipped its time, and at the first copy of a repeated one.
+ */
+static int64_t next_on_day(const kiln_cron *c, const spans *z, int64_t day,
                            int64_t after)
 {
+    bool wild = c->min_star || c->hour_star;
     int64_t best = -1;
+
     for (int h = 0; h < 24; h++) {
         if (!((c->hours >> h) & 1))
             continue;
         for (int m = 0; m < 60; m++) {
-            wall w = {year, mon, mday, h, m};
-            int64_t t[2], gap = 0;
-            int k;
+            int64_t t[4], jump;
+            size_t k;
             if (!((c->minutes >> m) & 1))
                 continue;
-            /* Wall times past this bound come after any repeat too. */
-            if (best >= 0 && naive(&w) - 14 * 3600 > best)
-                return best;
-            k = instants(t, &gap, &w);
-            if (k == 0 && !c->hour_star) {
-                t[0] = gap;
+            k = instants(t, KILN_ARRAY_SIZE(t), &jump, z,
+                         day + h * 3600 + m * 60);
+            if (k == 0 && !wild && jump >= 0) {
+                t[0] = jump;
                 k = 1;
             }
-            if (k == 2 && !c->hour_star)
+            if (k > 1 && !wild)
                 k = 1;
-            for (int i = 0; i < k; i++)
+            for (size_t i = 0; i < k; i++)
                 if (t[i] > after && (best < 0 || t[i] < best))
                     best = t[i];
         }
@@ -416,23 +449,40 @@ static int64_t next_on_day(const kiln_cron *c, int year, int mon, int mday,
 int64_t kiln_cron_next(const kiln_cron *c, const char *zone, int64_t after)
 {
     char *saved = tz_push(zone);
-    time_t start = (time_t)(after - 86400);
+    time_t start = (time_t)after;
     struct tm tm;
-    int64_t found = -1;
+    int64_t day, found = -1;
+    spans z;
 
+    /* Local days in turn, from two before after's own: a clock set back
+     * can show a day's times again later. */
     localtime_r(&start, &tm);
-    tm.tm_hour = 12;
-    tm.tm_min = tm.tm_sec = 0;
-    tm.tm_isdst = -1;
-    for (int day = 0; day < 366 * 10 + 2 && found < 0; day++) {
-        struct tm d = tm;
-        time_t noon;
-        d.tm_mday += day;
-        noon = timegm(&d);
-        gmtime_r(&noon, &d);
-        if (day_matches(c, d.tm_year + 1900, d.tm_mon + 1, d.tm_mday))
-            found = next_on_day(c, d.tm_year + 1900, d.tm_mon + 1,
-                                d.tm_mday, after);
+    day = naive(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, 0, 0) -
+          2 * 86400;
+    for (int i = 0; i < 366 * 10 + 3; i++, day += 86400) {
+        time_t noon = (time_t)(day + 43200);
+        bool match;
+        /* Every time of this day was shown by after. */
+        if (day + 86400 + MAX_OFFSET <= after)
+            continue;
+        gmtime_r(&noon, &tm);
+        match = day_matches(c, tm.tm_year + 1900, tm.tm_mon + 1,
+                            tm.tm_mday);
+        if (!match && found < 0)
+            continue;
+        spans_find(&z, day - MAX_OFFSET, day + 86400 + MAX_OFFSET);
+        if (match) {
+            int64_t t = next_on_day(c, &z, day, after);
+            if (t >= 0 && (found < 0 || t < found))
+                found = t;
+        }
+        /* Later days show their times once the clock reaches their
+         * midnight. */
+        if (found >= 0) {
+            int64_t next_day = reached(&z, day + 86400);
+            if (next_day < 0 || found <= next_day)
+                break;
+        }
     }
     tz_pop(saved);
     return found;

@@ -6,12 +6,12 @@
  * rule: when both day fields are restricted (neither starts with `*`), a
  * day matches if either does.
  *
- * Daylight saving follows cronie. A schedule with a fixed hour fires once
- * on each matching day: at the first instant after a jump forward that
- * skipped its local time, and at the first occurrence of a local time that
- * happens twice. A schedule whose hour field starts with `*` follows real
- * elapsed time: nothing fires in a skipped hour, and it fires in both
- * copies of a repeated hour.
+ * Daylight saving, and any other change of a zone's offset, follows
+ * cronie. A wildcard schedule, whose minute or hour field starts with `*`,
+ * follows the clock: nothing fires at local times a jump forward skipped,
+ * and it fires at each copy of local times the clock shows twice. Any
+ * other schedule fires once for each of its local times: at the jump
+ * forward that skipped it, and at the first copy of a repeated one.
  *
  * Time zones come from the system's tz database (/usr/share/zoneinfo).
  * kiln_cron_next() switches the process's TZ while it computes, so call it
@@ -30,7 +30,8 @@ typedef struct kiln_cron {
     uint8_t wdays;    /* bit d (0-6, 0 = Sunday) */
     bool mday_star;   /* day-of-month field starts with '*' */
     bool wday_star;
-    bool hour_star;   /* hour field starts with '*': elapsed-time rules */
+    bool min_star;    /* minute field starts with '*' */
+    bool hour_star;   /* either: a wildcard schedule (cronie's DST rules) */
 } kiln_cron;
 
 /*
