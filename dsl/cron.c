@@ -126,6 +126,9 @@ static int parse_field(uint64_t *bits, const char *start, const char *end,
                 at = ++p;
                 if ((rc = read_value(&hi, &p, end, f, err)) != 0)
                     goto fail;
+                /* Sunday ends a week too: Mon-Sun, 1-0 (cronie, croniter). */
+                if (f->max == 7 && hi == 0 && lo > 0)
+                    hi = 7;
                 if (hi < lo) {
                     at = item;
                     rc = kiln_err_set(err, KILN_EINVAL, "%s: range "

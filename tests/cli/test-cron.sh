@@ -43,6 +43,12 @@ eq "Adak's repeated hour" \
 next Pacific/Kiritimati '0 9 * * mon' 2024-09-29T00:00:00Z 1
 eq "UTC+14: the local day decides" "2024-09-30T09:00:00+14:00" "$out"
 
+# Day-of-week ranges may end on Sunday.
+next UTC '0 0 * * Mon-Sun' 2026-11-21T00:00:00Z 2
+eq "Mon-Sun" "2026-11-22T00:00:00Z 2026-11-23T00:00:00Z" "$out"
+next UTC '0 0 * * 6-7' 2026-11-20T00:00:00Z 3
+eq "6-7" "2026-11-21T00:00:00Z 2026-11-22T00:00:00Z 2026-11-28T00:00:00Z" "$out"
+
 # The daemon arms its timers with the same code. The test clock runs ten
 # minutes a second from 01:40:30 on the day Auckland springs forward.
 P=$T/pipelines
