@@ -62,13 +62,13 @@ static int read_value(int *out, const char **p, const char *end,
 
     if (s < end && isdigit((unsigned char)*s)) {
         long v = 0;
-        while (s < end && isdigit((unsigned char)*s) && v < 1000)
-            v = v * 10 + (*s++ - '0');
-        if (s < end && isdigit((unsigned char)*s))
-            v = 1000;
+        for (; s < end && isdigit((unsigned char)*s); s++)
+            if (v < 1000) /* past any field's range: stop counting */
+                v = v * 10 + (*s - '0');
         if (v < f->min || v > f->max)
-            return kiln_err_set(err, KILN_EINVAL, "%s: %ld is out of range "
-                                "%d-%d", f->name, v, f->min, f->max);
+            return kiln_err_set(err, KILN_EINVAL, "%s: %.*s is out of range "
+                                "%d-%d", f->name, (int)(s - *p), *p, f->min,
+                                f->max);
         *out = (int)v;
         *p = s;
         return 0;

@@ -48,6 +48,22 @@ next UTC '0 0 * * Mon-Sun' 2026-11-21T00:00:00Z 2
 eq "Mon-Sun" "2026-11-22T00:00:00Z 2026-11-23T00:00:00Z" "$out"
 next UTC '0 0 * * 6-7' 2026-11-20T00:00:00Z 3
 eq "6-7" "2026-11-21T00:00:00Z 2026-11-22T00:00:00Z 2026-11-28T00:00:00Z" "$out"
+# An error quotes the number as written.
+kiln_rc cron next '0-60000 * * * *'
+eq "out of range" 2 "$rc"
+eq "quoted as written, with a caret" "kiln cron: error: minute: 60000 is out of range 0-59
+  0-60000 * * * *
+    ^" "$err"
+# ...and in a pipeline file, at its line and column.
+cat > "$T/bad.yaml" <<'YAML'
+pipeline: bad
+schedule:
+  cron: "0 9 * * 1-99"
+steps:
+  a: {run: "true"}
+YAML
+kiln_rc validate "$T/bad.yaml"
+contains "file:line:col" "bad.yaml:3:20: error: cron: day-of-week: 99 is out of range 0-7" "$err"
 
 # The daemon arms its timers with the same code. The test clock runs ten
 # minutes a second from 01:40:30 on the day Auckland springs forward.

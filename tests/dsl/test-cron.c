@@ -549,7 +549,10 @@ static const struct {
                    "@monthly, @weekly, @daily, @midnight, @hourly)", 0},
     {"0 0 * * 1#2", "day-of-week: unexpected \"#\"", 9},
     {"L * * * *", "minute: invalid value \"L\"", 0},
-    {"99999999999 * * * *", "minute: 1000 is out of range 0-59", 0},
+    /* The number as written, however long. */
+    {"99999999999 * * * *", "minute: 99999999999 is out of range 0-59", 0},
+    {"0-60000 * * * *", "minute: 60000 is out of range 0-59", 2},
+    {"0 0 * * 2-0100", "day-of-week: 0100 is out of range 0-7", 10},
     {"0 0 * * Sat-Mon", "day-of-week: range Sat-Mon is backwards", 8},
 };
 
