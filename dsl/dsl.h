@@ -186,6 +186,9 @@ typedef struct kiln_step {
     kiln_strlist needs;   /* step names */
     size_t *need_idx;     /* needs.n indexes into pipeline->steps */
     kiln_strlist inputs;  /* paths or globs, relative to workdir */
+    size_t *input_from;   /* inputs.n: the step writing each (its output,
+                             a directory above it, a file inside it, a
+                             glob either way), or (size_t)-1: none */
     kiln_strlist outputs;
     int retries;          /* extra attempts after the first; >= 0 */
     int64_t retry_delay_ms; /* first delay; doubles, capped at 10 min */

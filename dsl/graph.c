@@ -400,6 +400,7 @@ void kiln_dsl__graph(kiln_dsl_ctx *c, kiln_pipeline *p)
 {
     graph g;
     size_t placed;
+    bool ok;
 
     memset(&g, 0, sizeof(g));
     g.c = c;
@@ -412,7 +413,9 @@ void kiln_dsl__graph(kiln_dsl_ctx *c, kiln_pipeline *p)
     if (placed < g.n)
         find_cycles(&g, placed);
     /* Upstream checks need every need resolved and no cycle. */
-    check_gates(c, p, placed == g.n && c->n_errors == errors);
+    ok = placed == g.n && c->n_errors == errors;
+    check_gates(c, p, ok);
+    kiln_dsl__io(c, p, ok);
     free(g.off);
     free(g.need);
 }

@@ -145,6 +145,10 @@ int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,
 /* Resolve needs into need_idx, report unknown, repeated and self needs and
  * dependency cycles, and set p->topo. */
 void kiln_dsl__graph(kiln_dsl_ctx *c, kiln_pipeline *p);
+/* io.c: the steps each input comes from (kiln_step.input_from); an error
+ * for a step reading another's output without needing it (graph_ok: the
+ * needs are resolved, with no cycle). */
+void kiln_dsl__io(kiln_dsl_ctx *c, kiln_pipeline *p, bool graph_ok);
 
 /* Names (names.c). */
 

@@ -149,6 +149,9 @@ int kiln_cli_open_store_for_accounts(kiln_store **out, const char *state,
 /* Checks beyond the file itself (the step's executor exists here); adds
  * errors to diag and returns KILN_EINVAL when there are any. */
 int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag);
+/* Warn (stderr, FILE:LINE:COL) about each input no step writes and the
+ * disk does not have. */
+void kiln_cli_warn_inputs(const kiln_pipeline *p);
 
 /* The API token: the first line of file when given, else $KILN_TOKEN, else
  * NULL (*out; free it). */

@@ -76,6 +76,8 @@ static int load(kiln_pipeline **out, const char *path)
     rc = kiln_dsl_load_file(out, path, &diag);
     if (rc == 0)
         rc = kiln_cli_check_pipeline(*out, &diag);
+    if (rc == 0)
+        kiln_cli_warn_inputs(*out);
     /* Print before freeing: the errors' positions point into the
      * pipeline. */
     if (rc != 0)

@@ -1,4 +1,5 @@
 /* cmd-validate.c: kiln validate [--format text|github] FILE... */
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,37 @@ int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag)
     return diag->n ? KILN_EINVAL : 0;
 }
 
+void kiln_cli_warn_inputs(const kiln_pipeline *p)
+{
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const kiln_step *s = &p->steps[i];
+        char *wd = kiln_path_join(p->dir, s->workdir);
+        for (size_t j = 0; j < s->inputs.n; j++) {
+            char *path;
+            bool there;
+            if (s->input_from && s->input_from[j] != (size_t)-1)
+                continue;
+            path = kiln_path_join(wd, s->inputs.items[j]);
+            if (strpbrk(path, "*?[")) {
+                glob_t g;
+                there = glob(path, 0, NULL, &g) == 0;
+                if (there)
+                    globfree(&g);
+            } else {
+                there = access(path, F_OK) == 0;
+            }
+            if (!there)
+                fprintf(stderr, "%s:%u:%u: warning: step \"%s\": input "
+                        "\"%s\" exists neither on disk (%s) nor as an "
+                        "output of a step\n", s->inputs.pos[j].file,
+                        s->inputs.pos[j].line, s->inputs.pos[j].col,
+                        s->name, s->inputs.items[j], path);
+            free(path);
+        }
+        free(wd);
+    }
+}
+
 /* Warn about the {env:} secrets whose value here is too short to be
  * masked in logs (other values are only read when a step starts). Each
  * entry once, where it is written. */
@@ -189,8 +221,10 @@ static int exec_validate(void *opts)
         int rc = kiln_dsl_load_file(&p, argv[i], &diag);
         if (rc == 0)
             rc = kiln_cli_check_pipeline(p, &diag);
-        if (rc == 0)
+        if (rc == 0) {
             warn_short_secrets(p);
+            kiln_cli_warn_inputs(p);
+        }
         if (rc != 0) {
             if (github)
                 print_github(&diag, argv[i]);

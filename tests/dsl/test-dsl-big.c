@@ -80,8 +80,12 @@ static void test_many_steps(void)
                             "    kind: train\n"
                             "    run: python3 step.py --index %zu\n",
                         n, n);
+        /* Each reads what the one before writes (the implied DAG is
+         * checked too), and a source no step writes. */
         if (n)
-            kiln_buf_printf(&y, "    needs: [step-%06zu]\n", n - 1);
+            kiln_buf_printf(&y, "    needs: [step-%06zu]\n"
+                                "    inputs: [out/%zu.csv, src/%zu.csv]\n",
+                            n - 1, n - 1, n);
         kiln_buf_printf(&y, "    outputs: [out/%zu.csv]\n"
                             "    env: {SEED: \"%zu\"}\n", n, n);
         n++;
