@@ -134,15 +134,30 @@ void kiln_web__post_cancel(kiln_web_route_ctx *c)
                                       "cancelling"));
 }
 
-/* POST /api/v1/runs/{id}/retry */
+/* POST /api/v1/runs/{id}/retry {from}: from (optional) names the step
+ * to run again with everything downstream of it. */
 void kiln_web__post_retry(kiln_web_route_ctx *c)
 {
     kiln_web *w = c->w;
     kiln_err err = KILN_ERR_INIT;
     int64_t id = kiln_web__id(c->seg[1]), new_id = 0;
     kiln_audit_who who = kiln_web__who(&c->who);
-    if (w->o.hooks.retry_run(w->o.hooks.data, id, &who, &new_id,
-                             &err) != 0) {
+    json_t *body = kiln_web__body(c);
+    const char *from;
+    int rc;
+
+    if (!body)
+        return;
+    from = json_string_value(json_object_get(body, "from"));
+    if (json_object_get(body, "from") && !from) {
+        json_decref(body);
+        kiln_web__error(c->req, 400, "from: expected a step name");
+        return;
+    }
+    rc = w->o.hooks.retry_run(w->o.hooks.data, id, from, &who, &new_id,
+                              &err);
+    json_decref(body);
+    if (rc != 0) {
         refused(c, &err);
         return;
     }

@@ -32,9 +32,12 @@ typedef struct kiln_web_hooks {
     int (*cancel_run)(void *data, int64_t run_id, const kiln_audit_who *who,
                       kiln_err *err);
     /* A new run of the same pipeline, params and commit that reuses the
-     * successful steps of run_id. */
-    int (*retry_run)(void *data, int64_t run_id, const kiln_audit_who *who,
-                     int64_t *new_id, kiln_err *err);
+     * successful steps of run_id; with from (a step, or NULL), that step
+     * and what is downstream of it run again (KILN_EINVAL: no such
+     * step). */
+    int (*retry_run)(void *data, int64_t run_id, const char *from,
+                     const kiln_audit_who *who, int64_t *new_id,
+                     kiln_err *err);
     /* POST /models/{name}/aliases/{alias}: point alias at version of the
      * model (KILN_ENOTFOUND: no such version). For these two, KILN_EBUSY
      * means the database is locked (-> 503). */

@@ -18,4 +18,13 @@ int kiln_api_call(long *status, json_t **reply, const char *method,
                   const char *base_url, const char *path, json_t *body,
                   const char *token, kiln_err *err);
 
+/*
+ * Follow run id to its end through the API at server (NULL: the store of
+ * the state directory state), printing each step's changes (the run's
+ * JSON at the end with json). Returns the exit status: 0 it succeeded, 1
+ * it failed or was cancelled, 3 no answer (cmd-trigger.c).
+ */
+int kiln_cli_follow_run(const char *server, const char *token,
+                        const char *state, int64_t id, bool json);
+
 #endif

@@ -54,6 +54,7 @@ extern const kiln_cmd kiln_cmd_trigger;
 extern const kiln_cmd kiln_cmd_triggers;
 extern const kiln_cmd kiln_cmd_cancel;
 extern const kiln_cmd kiln_cmd_resume;
+extern const kiln_cmd kiln_cmd_retry;
 extern const kiln_cmd kiln_cmd_abandon;
 extern const kiln_cmd kiln_cmd_audit;
 extern const kiln_cmd kiln_cmd_users;

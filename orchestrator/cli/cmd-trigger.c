@@ -115,10 +115,8 @@ static json_t *fetch_run(const char *server, const char *token,
     return run;
 }
 
-/* Follow run id to its end, printing each step's changes; the exit
- * status says how it ended. */
-static int follow(const char *server, const char *token, const char *state,
-                  int64_t id, bool json)
+int kiln_cli_follow_run(const char *server, const char *token,
+                        const char *state, int64_t id, bool json)
 {
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
@@ -229,7 +227,7 @@ static int exec_trigger(void *opts)
         }
     }
     if (wait && id > 0)
-        status = follow(server, token, state_opt, id, json);
+        status = kiln_cli_follow_run(server, token, state_opt, id, json);
 done:
     json_decref(params);
     json_decref(reply);

@@ -136,8 +136,8 @@ int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
 }
 
 int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
-                           const kiln_audit_who *who, kiln_fire_result *out,
-                           kiln_err *err)
+                           const char *from, const kiln_audit_who *who,
+                           kiln_fire_result *out, kiln_err *err)
 {
     char why[300], hash_now[KILN_HASH_HEX];
     kiln_err herr = KILN_ERR_INIT;
@@ -153,9 +153,10 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
     if ((rc = kiln_store_run_get(&run, dm->store, run_id, err)) != 0)
         return rc;
     if (kiln_daemon__is_active(dm, run_id) ||
-        run->state == KILN_RUN_SUCCEEDED) {
+        (run->state == KILN_RUN_SUCCEEDED && !from)) {
         rc = kiln_err_set(err, KILN_EBUSY, "run %lld %s: only a failed or "
-                          "cancelled run can be retried", (long long)run_id,
+                          "cancelled run can be retried (any ended run "
+                          "with from)", (long long)run_id,
                           kiln_daemon__is_active(dm, run_id)
                               ? "is still running" : "succeeded");
         goto done;
@@ -179,6 +180,11 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
                           "instead", (long long)run_id);
         goto done;
     }
+    /* Its steps that succeeded (but from and what follows), and the
+     * executions that made them. */
+    if ((rc = kiln_run_retry_reuse(&reuse, &src.n_reuse, e->d->p, run, from,
+                                   err)) != 0)
+        goto done;
     src.trigger = "retry";
     /* The API is the only way to retry. */
     snprintf(src.actor, sizeof(src.actor), "%s", who->actor);
@@ -193,24 +199,6 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
         src.params[i].value = kiln_strdup(run->params[i].value);
     }
     src.n_params = run->n_params;
-    /* Its steps that succeeded, and the executions that made them. */
-    reuse = kiln_calloc(run->n_steps + 1, sizeof(kiln_kv));
-    for (size_t i = 0; i < run->n_steps; i++) {
-        const kiln_step_info *st = &run->steps[i];
-        int64_t from = 0;
-        if (st->state != KILN_STEP_SUCCEEDED)
-            continue;
-        for (size_t k = 0; k < st->n_attempts; k++)
-            if (st->attempt[k].state == KILN_EXEC_SUCCEEDED ||
-                st->attempt[k].state == KILN_EXEC_CACHED)
-                from = st->attempt[k].id;
-        if (from > 0) {
-            reuse[src.n_reuse].key = st->name;
-            reuse[src.n_reuse].value = kiln_asprintf("%lld",
-                                                     (long long)from);
-            src.n_reuse++;
-        }
-    }
     src.reuse = reuse;
     src.reuse_run = run_id;
     if ((id = kiln_daemon__start_run(e, &src, why, sizeof(why))) != 0) {
@@ -222,9 +210,9 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
         rc = kiln_err_set(err, KILN_ERROR, "%s", why);
     }
 done:
-    for (size_t i = 0; i < src.n_reuse; i++)
-        free((char *)reuse[i].value);
-    free(reuse);
+    kiln_run_reuse_free(reuse, src.n_reuse);
+    src.reuse = NULL;
+    src.n_reuse = 0;
     kiln_daemon__source_dispose(&src);
     kiln_run_info_free(run);
     return rc;

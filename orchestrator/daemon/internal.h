@@ -183,10 +183,12 @@ void kiln_daemon__abandon(kiln_daemon *dm, int64_t id, const char *why);
 int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
                             kiln_fire_result *out, kiln_err *err);
 /* A new run of the same definition, params and commit as run_id (failed
- * or cancelled) that reuses its succeeded steps. */
+ * or cancelled) that reuses its succeeded steps; with from (a step name,
+ * or NULL), that step and what is downstream of it run again, and run_id
+ * may have succeeded. */
 int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
-                           const kiln_audit_who *who, kiln_fire_result *out,
-                           kiln_err *err);
+                           const char *from, const kiln_audit_who *who,
+                           kiln_fire_result *out, kiln_err *err);
 /* Cancel run id if it is in flight here: KILN_ENOTFOUND for no such run,
  * KILN_EBUSY (saying its state) for one that is not running. */
 int kiln_daemon__cancel_run(kiln_daemon *dm, int64_t id, const char *via,

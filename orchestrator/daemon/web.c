@@ -209,14 +209,15 @@ static int hook_cancel_run(void *data, int64_t id, const kiln_audit_who *who,
     return kiln_daemon__cancel_run_as(data, id, "HTTP API", who, err);
 }
 
-static int hook_retry_run(void *data, int64_t id, const kiln_audit_who *who,
-                          int64_t *new_id, kiln_err *err)
+static int hook_retry_run(void *data, int64_t id, const char *from,
+                          const kiln_audit_who *who, int64_t *new_id,
+                          kiln_err *err)
 {
     kiln_fire_result res;
-    int rc = kiln_daemon__retry_run(data, id, who, &res, err);
+    int rc = kiln_daemon__retry_run(data, id, from, who, &res, err);
     if (rc == 0)
         *new_id = res.run_id;
-    else if (rc != KILN_ENOTFOUND)
+    else if (rc != KILN_ENOTFOUND && rc != KILN_EINVAL)
         rc = err->code = KILN_EBUSY; /* 409: not in a state to retry */
     return rc;
 }

@@ -371,9 +371,17 @@ static void dispatch(kiln_engine *eng)
                               "(kiln reproduce --with-deploy runs it)",
                               false);
         } else if (kiln_engine__gate_passes(s)) {
-            if (s->attempt == 0 && s->run->reuse_exec &&
-                s->run->reuse_exec[s->idx] > 0)
+            const char *only = s->run->reuse_only
+                                   ? s->run->reuse_only[s->idx] : NULL;
+            /* Not selected but needed: the cache first, then what an
+             * earlier run made, and never run. */
+            if (only && kiln_engine__cacheable(s))
+                kiln_engine__prepare(s);
+            else if (s->attempt == 0 && s->run->reuse_exec &&
+                     s->run->reuse_exec[s->idx] > 0)
                 kiln_engine__step_reuse(s, s->run->reuse_exec[s->idx]);
+            else if (only)
+                kiln_engine__step_unavailable(s, only);
             else if (kiln_engine__needs_prepare(s))
                 kiln_engine__prepare(s);
             else
@@ -573,6 +581,9 @@ static void on_timer_close(uv_handle_t *h)
             free(run->skip[i]);
         free(run->skip);
         free(run->skip_fails);
+        for (size_t i = 0; run->reuse_only && i < run->n_steps; i++)
+            free(run->reuse_only[i]);
+        free(run->reuse_only);
         for (size_t i = 0; i < run->n_model_pins; i++) {
             free((char *)run->model_pins[i].key);
             free((char *)run->model_pins[i].value);
@@ -654,6 +665,12 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
             run->skip[i] = o->skip[i] ? kiln_strdup(o->skip[i]) : NULL;
             run->skip_fails[i] = o->skip_fails && o->skip_fails[i];
         }
+    }
+    if (o->reuse_only) {
+        run->reuse_only = kiln_calloc(p->n_steps, sizeof(char *));
+        for (size_t i = 0; i < p->n_steps; i++)
+            run->reuse_only[i] = o->reuse_only[i]
+                                     ? kiln_strdup(o->reuse_only[i]) : NULL;
     }
     {
         kiln_model_alias *aliases = NULL;

@@ -94,6 +94,12 @@ typedef struct kiln_run_options {
                                them) */
     const bool *skip_fails;  /* NULL, or per step: its skip is a failure
                                of the run (it could not run) */
+    const char *const *reuse_only; /* NULL, or per step (pipeline order):
+                               NULL to run it as usual, else it is not
+                               selected but needed (kiln run --from): it
+                               is served from the cache, else from its
+                               reuse execution, else it fails with this
+                               reason; it never runs */
     kiln_run_event_cb on_event; /* may be NULL */
     kiln_run_done_cb on_done;
     void *data;
@@ -128,6 +134,41 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
 int kiln_run_resume(kiln_run **out, kiln_engine *eng,
                     const kiln_run_options *opts, const kiln_run_info *rec,
                     kiln_err *err);
+/* Selecting steps (select.c). */
+
+/*
+ * What a retry of run (of definition p) reuses: the executions that made
+ * its steps that succeeded, as kiln_run_options' reuse (*out, *n: keys
+ * borrowed from run, values allocated; free with kiln_run_reuse_free()).
+ * With from, that step and every step downstream of it run again.
+ * Returns KILN_EINVAL when p has no step from.
+ */
+int kiln_run_retry_reuse(kiln_kv **out, size_t *n, const kiln_pipeline *p,
+                         const kiln_run_info *run, const char *from,
+                         kiln_err *err);
+void kiln_run_reuse_free(kiln_kv *reuse, size_t n); /* NULL is fine */
+
+/* The steps kiln run --only/--from/--until picks: each criterion given
+ * (only: n_only names; from: it and what is downstream of it; until: it
+ * and what is upstream of it) narrows the selection. */
+typedef struct kiln_run_selection {
+    size_t n_only;
+    const char *const *only;
+    const char *from;
+    const char *until;
+} kiln_run_selection;
+
+/*
+ * Fill selected (p->n_steps, pipeline order) by sel. Returns 0, or
+ * KILN_EINVAL naming a step p does not have, or when nothing is selected.
+ */
+int kiln_run_select(bool *selected, const kiln_pipeline *p,
+                    const kiln_run_selection *sel, kiln_err *err);
+/* Mark step and every step downstream (down) or upstream (!down) of it
+ * in mark (p->n_steps, pipeline order). */
+void kiln_pipeline_mark(bool *mark, const kiln_pipeline *p, size_t step,
+                        bool down);
+
 /* Cancel: pending steps are cancelled at once, running ones are stopped
  * (force: SIGKILL now rather than SIGTERM first). */
 void kiln_run_cancel(kiln_run *run, bool force);

@@ -139,6 +139,10 @@ struct kiln_run {
     char **skip;             /* NULL, or per step why it does not run
                                 (kiln reproduce): what needs it goes on */
     bool *skip_fails;        /* ...and whether that fails the run */
+    char **reuse_only;       /* NULL, or per step: not selected (kiln run
+                                --from/--only/--until) but needed, so
+                                served from the cache or reuse_exec, or
+                                else failed with this reason */
     size_t n_params;
     kiln_kv *params;         /* effective params (gates read them) */
     kiln_err store_err;
@@ -271,5 +275,8 @@ void kiln_engine__prepared_dispose(step_rt *s);
 void kiln_engine__record_key(step_rt *s);
 /* A retry: record from_exec's outputs and metrics as s's, and go on. */
 void kiln_engine__step_reuse(step_rt *s, int64_t from_exec);
+/* A step not selected whose outputs are neither cached nor reusable: it
+ * fails with why without running, and what needs it is skipped. */
+void kiln_engine__step_unavailable(step_rt *s, const char *why);
 
 #endif

@@ -683,8 +683,14 @@ void kiln_engine__step_reuse(step_rt *s, int64_t from_exec)
     kiln_err err = KILN_ERR_INIT;
     char why[80];
 
-    snprintf(why, sizeof(why), "reused from run %lld",
-             (long long)run->reuse_run);
+    int64_t from_run = run->reuse_run;
+
+    /* kiln run --from/--only/--until: from the run that made them. */
+    if (!from_run &&
+        kiln_store_exec_run(run->eng->store, &from_run, from_exec,
+                            &err) != 0)
+        kiln_engine__store_failed(run, &err);
+    snprintf(why, sizeof(why), "reused from run %lld", (long long)from_run);
     kiln_engine__tx_begin(run);
     if (record_unrun(s, "reuse", why, &err) != 0 ||
         kiln_store_exec_reuse(run->eng->store, s->exec_id, from_exec,
@@ -693,4 +699,11 @@ void kiln_engine__step_reuse(step_rt *s, int64_t from_exec)
     kiln_engine__step_set(s, KILN_STEP_RUNNING, NULL);
     kiln_engine__succeed(s, why, 0);
     kiln_engine__tx_end(run);
+}
+
+void kiln_engine__step_unavailable(step_rt *s, const char *why)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_err_set(&err, KILN_ENOTFOUND, "%s", why);
+    prepare_failed(s, &err);
 }

@@ -33,6 +33,16 @@ static const char SQL_HIT_METRICS[] =
 static const char SQL_REUSE_EVENTS[] =
     "INSERT INTO events (execution_id, artifact_id, type) SELECT ?1, "
     "artifact_id, type FROM events WHERE execution_id = ?2";
+static const char SQL_LAST_MADE[] =
+    "SELECT x.id, x.run_id FROM executions x JOIN runs r ON r.id = "
+    "x.run_id WHERE r.pipeline = ?1 AND x.step = ?2 AND x.status IN "
+    "(?3, ?4) ORDER BY x.id DESC LIMIT 1";
+static const char SQL_MADE_OUTPUTS[] =
+    "SELECT a.path, a.sha256 FROM events e JOIN artifacts a ON a.id = "
+    "e.artifact_id WHERE e.execution_id = ?1 AND e.type = 'output' "
+    "ORDER BY a.path";
+static const char SQL_EXEC_RUN[] =
+    "SELECT run_id FROM executions WHERE id = ?1";
 static const char SQL_OBJECTS[] =
     "SELECT DISTINCT o.sha256 FROM cache_outputs o JOIN executions x ON "
     "x.id = o.execution_id WHERE x.cache_key IS NOT NULL";
@@ -138,6 +148,54 @@ int kiln_store_exec_reuse(kiln_store *st, int64_t exec_id, int64_t from_exec,
         return rc;
     }
     return kiln_store__commit(st, err, what);
+}
+
+int kiln_store_last_made(kiln_store *st, kiln_cache_entry *out,
+                         const char *pipeline, const char *step,
+                         kiln_err *err)
+{
+    const char *what = "looking up the last run of a step";
+    sqlite3_stmt *s = kiln_store__query(
+        st, err, what, SQL_LAST_MADE, "ssss", pipeline, step,
+        kiln_exec_state_name(KILN_EXEC_SUCCEEDED),
+        kiln_exec_state_name(KILN_EXEC_CACHED));
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!s)
+        return KILN_ERROR;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        out->exec_id = sqlite3_column_int64(s, 0);
+        out->run_id = sqlite3_column_int64(s, 1);
+    }
+    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
+        return rc;
+    if (!out->exec_id)
+        return KILN_ENOTFOUND;
+    if (!(s = kiln_store__query(st, err, what, SQL_MADE_OUTPUTS, "I",
+                                out->exec_id)))
+        return KILN_ERROR;
+    if ((rc = kiln_store__file_rows(st, s, &out->n, &out->rel, &out->sha256,
+                                    err, what)) != 0)
+        kiln_cache_entry_dispose(out);
+    return rc;
+}
+
+int kiln_store_exec_run(kiln_store *st, int64_t *out, int64_t exec_id,
+                        kiln_err *err)
+{
+    const char *what = "looking up an execution's run";
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_EXEC_RUN, "I",
+                                        exec_id);
+    int rc;
+    *out = 0;
+    if (!s)
+        return KILN_ERROR;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    return kiln_store__end(st, s, rc, err, what);
 }
 
 static void fill_sha(void *row, sqlite3_stmt *s)

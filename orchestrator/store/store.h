@@ -385,6 +385,17 @@ int kiln_store_cache_hit(kiln_store *st, int64_t exec_id, int64_t from_exec,
  * artifacts' events copied, so lineage sees them. */
 int kiln_store_exec_reuse(kiln_store *st, int64_t exec_id, int64_t from_exec,
                           kiln_err *err);
+/* The newest execution of step in a run of pipeline that succeeded or
+ * was served from the cache, with the outputs it recorded (in *out: rel
+ * holds their absolute paths here, sha256 their hashes); KILN_ENOTFOUND
+ * when there is none. kiln run --from/--only/--until reuses it. Dispose
+ * with kiln_cache_entry_dispose(). */
+int kiln_store_last_made(kiln_store *st, kiln_cache_entry *out,
+                         const char *pipeline, const char *step,
+                         kiln_err *err);
+/* The run execution exec_id belongs to (*out; 0 when there is none). */
+int kiln_store_exec_run(kiln_store *st, int64_t *out, int64_t exec_id,
+                        kiln_err *err);
 /* The content hashes every cache entry needs: *n of them in *out (free
  * each and the array). */
 int kiln_store_cache_objects(char ***out, size_t *n, kiln_store *st,
