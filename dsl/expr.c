@@ -91,13 +91,35 @@ static const char *word(parser *ps, bool dots)
 
 static kiln_expr *parse_or(parser *ps);
 
-/* value := NUMBER | metrics.STEP.KEY | params.NAME */
+static kiln_expr *parse_sum(parser *ps);
+
+/* value := NUMBER | metrics.STEP.KEY | params.NAME | "(" sum ")" */
 static kiln_expr *parse_value(parser *ps)
 {
     const char *at;
     kiln_expr *e;
     skip_ws(ps);
     at = ps->p;
+    if (*at == '(') {
+        ps->p++;
+        if (++ps->depth > MAX_DEPTH)
+            return fail(ps, at, "the expression is nested too deeply");
+        e = parse_sum(ps);
+        ps->depth--;
+        if (e && !accept(ps, ")"))
+            return fail(ps, ps->p, "expected \")\"");
+        return e;
+    }
+    if (*at == '-' && !isdigit((unsigned char)at[1]) && at[1] != '.') {
+        /* A negated value: -metrics.a.b, -(x + y). */
+        ps->p++;
+        if (++ps->depth > MAX_DEPTH)
+            return fail(ps, at, "the expression is nested too deeply");
+        e = node(ps, KILN_EXPR_NEG, at);
+        e->a = parse_value(ps);
+        ps->depth--;
+        return e->a ? e : NULL;
+    }
     if (isdigit((unsigned char)*at) || *at == '-' || *at == '+' ||
         *at == '.') {
         char *end;
@@ -141,7 +163,49 @@ static kiln_expr *parse_value(parser *ps)
                 "params.NAME");
 }
 
-/* cmp := "(" expr ")" | value OP value */
+/* sum := term (("+" | "-") term)*   term := value (("*" | "/") value)* */
+static kiln_expr *parse_term(parser *ps)
+{
+    kiln_expr *a = parse_value(ps);
+    while (a) {
+        char op;
+        skip_ws(ps);
+        op = *ps->p;
+        if (op != '*' && op != '/')
+            return a;
+        ps->p++;
+        kiln_expr *e = node(ps, KILN_EXPR_ARITH, ps->text + a->offset);
+        e->op[0] = op;
+        e->a = a;
+        if (!(e->b = parse_value(ps)))
+            return NULL;
+        a = e;
+    }
+    return NULL;
+}
+
+static kiln_expr *parse_sum(parser *ps)
+{
+    kiln_expr *a = parse_term(ps);
+    while (a) {
+        char op;
+        skip_ws(ps);
+        op = *ps->p;
+        if (op != '+' && op != '-')
+            return a;
+        ps->p++;
+        kiln_expr *e = node(ps, KILN_EXPR_ARITH, ps->text + a->offset);
+        e->op[0] = op;
+        e->a = a;
+        if (!(e->b = parse_term(ps)))
+            return NULL;
+        a = e;
+    }
+    return NULL;
+}
+
+/* cmp := "(" expr ")" | sum OP sum. A "(" opens a condition, unless what
+ * it holds is a value: "(a + b) > c" is a comparison. */
 static kiln_expr *parse_cmp(parser *ps)
 {
     static const char *const ops[] = {"<=", ">=", "==", "!=", "<", ">"};
@@ -150,21 +214,42 @@ static kiln_expr *parse_cmp(parser *ps)
     skip_ws(ps);
     at = ps->p;
     if (*at == '(') {
+        parser saved = *ps, tried;
+        kiln_err err_saved = *ps->err, err_tried;
         ps->p++;
         e = parse_or(ps);
-        if (e && !accept(ps, ")"))
-            return fail(ps, ps->p, "expected \")\"");
-        return e;
-    }
-    if (!(a = parse_value(ps)))
+        if (e && !ps->failed && !accept(ps, ")"))
+            fail(ps, ps->p, "expected \")\"");
+        else if (e && !ps->failed) {
+            skip_ws(ps);
+            if (!strchr("+-*/<>=!", *ps->p) || !*ps->p ||
+                (*ps->p == '!' && ps->p[1] != '='))
+                return e;
+        }
+        /* Not a condition in parentheses: a value, as below. When that
+         * fails too, the error is the one of the reading that got
+         * further. */
+        tried = *ps;
+        err_tried = *ps->err;
+        *ps = saved;
+        *ps->err = err_saved;
+        if (!(a = parse_sum(ps))) {
+            if (tried.failed && tried.err_at > ps->err_at) {
+                *ps->err = err_tried;
+                ps->err_at = tried.err_at;
+            }
+            return NULL;
+        }
+    } else if (!(a = parse_sum(ps))) {
         return NULL;
+    }
     skip_ws(ps);
     for (size_t i = 0; i < KILN_ARRAY_SIZE(ops); i++) {
         if (accept(ps, ops[i])) {
             e = node(ps, KILN_EXPR_CMP, at);
             snprintf(e->op, sizeof(e->op), "%s", ops[i]);
             e->a = a;
-            if (!(e->b = parse_value(ps)))
+            if (!(e->b = parse_sum(ps)))
                 return NULL;
             return e;
         }
@@ -246,12 +331,46 @@ int kiln_expr_parse(kiln_expr **out, kiln_arena *arena, const char *text,
 
 /* Evaluation. */
 
+/* Has trace said "name = " already? Each value is told once. */
+static bool traced(const kiln_buf *trace, const char *name)
+{
+    const char *t = kiln_buf_cstr(trace), *at;
+    size_t n = strlen(name);
+    for (at = strstr(t, name); at; at = strstr(at + 1, name))
+        if ((at == t || (at >= t + 2 && at[-2] == ',' && at[-1] == ' ')) &&
+            strncmp(at + n, " = ", 3) == 0)
+            return true;
+    return false;
+}
+
 static int value(double *out, const kiln_expr *e, kiln_expr_lookup lookup,
                  void *data, kiln_buf *trace, kiln_err *err)
 {
-    const char *what = e->kind == KILN_EXPR_METRIC ? "metrics" : "params";
+    double a, b;
+    char name[600];
+    int rc;
     if (e->kind == KILN_EXPR_NUMBER) {
         *out = e->number;
+        return 0;
+    }
+    if (e->kind == KILN_EXPR_NEG) {
+        if ((rc = value(&a, e->a, lookup, data, trace, err)) != 0)
+            return rc;
+        *out = -a;
+        return 0;
+    }
+    if (e->kind == KILN_EXPR_ARITH) {
+        if ((rc = value(&a, e->a, lookup, data, trace, err)) != 0 ||
+            (rc = value(&b, e->b, lookup, data, trace, err)) != 0)
+            return rc;
+        if (e->op[0] == '/' && b == 0)
+            return kiln_err_set(err, KILN_EINVAL, "division by zero (%g / "
+                                "0)", a);
+        *out = e->op[0] == '+' ? a + b : e->op[0] == '-' ? a - b
+               : e->op[0] == '*' ? a * b : a / b;
+        if (!isfinite(*out))
+            return kiln_err_set(err, KILN_EINVAL, "%g %c %g is not a "
+                                "finite number", a, e->op[0], b);
         return 0;
     }
     if (!lookup(out, e, data)) {
@@ -264,11 +383,12 @@ static int value(double *out, const kiln_expr *e, kiln_expr_lookup lookup,
     }
     if (trace) {
         if (e->kind == KILN_EXPR_METRIC)
-            kiln_buf_printf(trace, "%s%s.%s.%s = %g", trace->len ? ", " : "",
-                            what, e->step, e->key, *out);
+            snprintf(name, sizeof(name), "metrics.%s.%s", e->step, e->key);
         else
-            kiln_buf_printf(trace, "%s%s.%s = %g", trace->len ? ", " : "",
-                            what, e->key, *out);
+            snprintf(name, sizeof(name), "params.%s", e->key);
+        if (!traced(trace, name))
+            kiln_buf_printf(trace, "%s%s = %g", trace->len ? ", " : "",
+                            name, *out);
     }
     return 0;
 }

@@ -3,13 +3,21 @@
  *
  *   metrics.evaluate.accuracy >= 0.9 && metrics.evaluate.auc > params.min_auc
  *
+ *   metrics.evaluate.auc >= metrics.production.auc - 0.02
+ *
  * Grammar (a small recursive-descent parser):
  *   expr := and ("||" and)*        and := not ("&&" not)*
- *   not  := "!" not | cmp          cmp := value OP value | "(" expr ")"
- *   OP   := < <= > >= == !=        value := NUMBER | metrics.STEP.KEY
- *                                           | params.NAME
- * KEY may hold dots (nested metrics flatten to dotted keys). Comparisons
+ *   not  := "!" not | cmp          cmp := sum OP sum | "(" expr ")"
+ *   OP   := < <= > >= == !=        sum := term (("+" | "-") term)*
+ *   term := value (("*" | "/") value)*
+ *   value := NUMBER | metrics.STEP.KEY | params.NAME | "(" sum ")"
+ *          | "-" value
+ * KEY may hold dots (nested metrics flatten to dotted keys), and names
+ * may hold "-": write spaces around a minus after a name. Comparisons
  * give booleans; && || ! take booleans; a bare value is not a condition.
+ * A "(" opens a condition unless what it holds is a value. Division by
+ * zero, or a result that is not a finite number, is an error when
+ * evaluated.
  */
 #ifndef KILN_EXPR_H
 #define KILN_EXPR_H
@@ -25,12 +33,15 @@ typedef enum kiln_expr_kind {
     KILN_EXPR_CMP,      /* op, a, b */
     KILN_EXPR_AND,
     KILN_EXPR_OR,
-    KILN_EXPR_NOT       /* a */
+    KILN_EXPR_NOT,      /* a */
+    KILN_EXPR_ARITH,    /* op[0] one of + - * /, a, b */
+    KILN_EXPR_NEG       /* -a */
 } kiln_expr_kind;
 
 struct kiln_expr {
     kiln_expr_kind kind;
-    char op[3];         /* CMP: "<", "<=", ">", ">=", "==", "!=" */
+    char op[3];         /* CMP: "<", "<=", ">", ">=", "==", "!=";
+                           ARITH: "+", "-", "*", "/" */
     double number;
     const char *step;   /* METRIC */
     const char *key;    /* METRIC, PARAM */
@@ -50,7 +61,9 @@ typedef bool (*kiln_expr_lookup)(double *out, const kiln_expr *ref,
 /*
  * Evaluate e. Returns 0 with *result, or KILN_ENOTFOUND when a reference
  * has no value (err names it). `trace` receives "name = value" for every
- * reference looked up, for the record of what decided a gate.
+ * reference looked up (each name once), for the record of what decided
+ * a gate. KILN_EINVAL for a division by zero or a value that is not
+ * finite.
  */
 int kiln_expr_eval(bool *result, const kiln_expr *e, kiln_expr_lookup lookup,
                    void *data, kiln_buf *trace, kiln_err *err);

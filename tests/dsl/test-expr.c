@@ -51,6 +51,19 @@ static void test_eval(void)
         {"(1 < 2 || 2 < 1) && !(3 >= 4)", true},
         {"1 == 2 || 2 == 3 || 3 == 3", true},
         {"1 == 1 && 2 == 2 && 3 != 3", false},
+        /* Arithmetic: "no worse than production minus 0.02". */
+        {"metrics.ev.acc >= params.min + 0.3", true},
+        {"metrics.ev.acc >= params.min + 0.31", false},
+        {"metrics.ev.acc - 0.02 > 0.77", true},
+        {"1 + 2 * 3 == 7", true},
+        {"(1 + 2) * 3 == 9", true},
+        {"(1 + 2) * 3 == 9 && (2 < 3)", true},
+        {"((1 + 2)) * (3) == 9", true},
+        {"10 / 4 == 2.5 && 7 - 2 - 1 == 4 && 8 / 2 / 2 == 2", true},
+        {"-metrics.ev.acc == -0.8 && -(1 + 1) == -2", true},
+        {"metrics.ev.acc * 2 > params.min * 3", true},
+        {"!(metrics.ev.acc * 10 < 8)", true},
+        {"(metrics.ev.acc > 0.5) && metrics.ev.acc + 1 < 2", true},
     };
     for (size_t i = 0; i < KILN_ARRAY_SIZE(cases); i++) {
         bool got = !cases[i].want;
@@ -76,6 +89,10 @@ static void test_errors(void)
         {"foo > 1", "expected a number, metrics.STEP.KEY or params.NAME", 0},
         {"1 < 2 3", "unexpected \"3\" after the expression", 6},
         {"1x < 2", "expected a number", 0},
+        {"1 + < 2", "expected a number, metrics.STEP.KEY or params.NAME", 4},
+        {"(1 + 2 > 3", "expected \")\"", 10},
+        {"1 * 2", "expected a comparison (<, <=, >, >=, ==, !=) after the "
+                  "value", 5},
     };
     for (size_t i = 0; i < KILN_ARRAY_SIZE(cases); i++) {
         kiln_arena *a = kiln_arena_new();
@@ -90,6 +107,32 @@ static void test_errors(void)
         ASSERT_EQ_INT(off, cases[i].off);
         kiln_arena_free(a);
     }
+}
+
+/* Each value is told once in the trace, however often it is read; a
+ * division by zero is an error, not a silent infinity. */
+static void test_trace_and_arithmetic_errors(void)
+{
+    kiln_arena *a = kiln_arena_new();
+    kiln_buf trace = KILN_BUF_INIT;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_expr *e;
+    size_t off;
+    bool out;
+    ASSERT_EQ_INT(kiln_expr_parse(&e, a, "metrics.ev.acc > params.min && "
+                                  "metrics.ev.acc - params.min < 1 && "
+                                  "metrics.ev.acc < 2", &off, &err), 0);
+    ASSERT_EQ_INT(kiln_expr_eval(&out, e, lookup, NULL, &trace, &err), 0);
+    ASSERT(out);
+    ASSERT_STREQ(kiln_buf_cstr(&trace), "metrics.ev.acc = 0.8, params.min = "
+                 "0.5");
+    ASSERT_EQ_INT(kiln_expr_parse(&e, a, "metrics.ev.acc / (params.min - "
+                                  "0.5) > 1", &off, &err), 0);
+    ASSERT_EQ_INT(kiln_expr_eval(&out, e, lookup, NULL, NULL, &err),
+                  KILN_EINVAL);
+    ASSERT_STREQ(err.msg, "division by zero (0.8 / 0)");
+    kiln_buf_dispose(&trace);
+    kiln_arena_free(a);
 }
 
 static void test_missing_and_limits(void)
@@ -116,6 +159,7 @@ int main(void)
 {
     RUN_TEST(test_eval);
     RUN_TEST(test_errors);
+    RUN_TEST(test_trace_and_arithmetic_errors);
     RUN_TEST(test_missing_and_limits);
     return 0;
 }
