@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/dryrun.h"
 #include "cli/foreground.h"
+#include "cli/select.h"
 #include "git/git.h"
 #include "base/hash.h"
 #include "cli/state.h"
@@ -33,6 +34,9 @@ typedef struct run_opts {
     bool json;            /* --json */
     const char *openlineage;    /* --openlineage URL|FILE */
     const char *openlineage_ns; /* --openlineage-namespace NAME */
+    kiln_opt_list only;   /* --only STEP... */
+    const char *from;     /* --from STEP */
+    const char *until;    /* --until STEP */
 } run_opts;
 
 static const kiln_opt options[] = {
@@ -62,6 +66,13 @@ static const kiln_opt options[] = {
                    "a file"),
     KILN_OPT_VALUE(0, "openlineage-namespace", run_opts, openlineage_ns,
                    "NAME", "the OpenLineage jobs' namespace", .def = "kiln"),
+    KILN_OPT_LIST(0, "only", run_opts, only, "STEP", "run only this step "
+                  "(repeatable); what it needs is reused from the cache or "
+                  "the last run that made it, never run"),
+    KILN_OPT_VALUE(0, "from", run_opts, from, "STEP", "run STEP and "
+                   "everything downstream of it; reuse what it needs"),
+    KILN_OPT_VALUE(0, "until", run_opts, until, "STEP", "run STEP and "
+                   "everything upstream of it, nothing after it"),
     KILN_OPT_END,
 };
 
@@ -201,8 +212,10 @@ static int exec_run(void *opts)
     kiln_err err = KILN_ERR_INIT;
     char *file = NULL, *state = NULL, *db = NULL;
     char *root = NULL, commit[41] = "", hash[KILN_HASH_HEX];
+    kiln_cli_selection sel;
     int status = KILN_EXIT_OK;
 
+    memset(&sel, 0, sizeof(sel));
     memset(&git, 0, sizeof(git));
     if ((status = load(&p, o->file)) != 0)
         goto done;
@@ -234,6 +247,12 @@ static int exec_run(void *opts)
 
     state = kiln_state_dir_pick(o->state, git.in_repo ? git.workdir : NULL,
                                 p->dir);
+    if (o->dry_run && (o->only.n || o->from || o->until)) {
+        fprintf(stderr, "kiln run: --dry-run does not go with --only, "
+                "--from or --until\n");
+        status = KILN_EXIT_USAGE;
+        goto done;
+    }
     if (o->dry_run) {
         status = dry_run(o, p, state);
         goto done;
@@ -264,6 +283,17 @@ static int exec_run(void *opts)
         goto done;
     }
 
+    if (o->only.n || o->from || o->until) {
+        kiln_run_selection rs;
+        memset(&rs, 0, sizeof(rs));
+        rs.n_only = o->only.n;
+        rs.only = o->only.items;
+        rs.from = o->from;
+        rs.until = o->until;
+        if ((status = kiln_cli_select(&sel, p, root ? root : p->dir, store,
+                                      &rs, !o->no_cache)) != 0)
+            goto done;
+    }
     {
         kiln_fg_options fo;
         kiln_run_options ro = KILN_RUN_OPTIONS_INIT;
@@ -290,10 +320,18 @@ static int exec_run(void *opts)
         ro.git_commit = commit[0] ? commit : NULL;
         ro.git_branch = o->commit ? NULL : git.branch;
         ro.git_dirty = o->commit ? false : git.dirty;
+        if (sel.skip) {
+            ro.trigger_info = sel.info;
+            ro.skip = sel.skip;
+            ro.reuse_only = sel.reuse_only;
+            ro.n_reuse = sel.n_reuse;
+            ro.reuse = sel.reuse;
+        }
         status = kiln_fg_run(&fo, &ro, NULL);
     }
 
 done:
+    kiln_cli_selection_dispose(&sel);
     kiln_store_close(store);
     kiln_git_info_dispose(&git);
     kiln_pipeline_free(p);
