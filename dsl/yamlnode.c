@@ -22,6 +22,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <yaml.h>
 
@@ -496,12 +497,58 @@ static int byte_at(const char *data, size_t len, unsigned line, unsigned col)
     return -1;
 }
 
+/* The key a line starts with ("run" of "  run: echo a: b", or of
+ * "  - run: ..."), into key; false when it starts with none. */
+static bool line_key(const char *data, size_t len, unsigned line,
+                     char *key, size_t size)
+{
+    const char *p = data, *end = data + len;
+    size_t n = 0;
+    for (unsigned l = 1; l < line && p < end; l++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    while (p < end && (*p == ' ' || *p == '-'))
+        p++;
+    while (p + n < end && (isalnum((unsigned char)p[n]) || p[n] == '_' ||
+                           p[n] == '-'))
+        n++;
+    if (!n || n >= size || p + n + 1 >= end || p[n] != ':' ||
+        (p[n + 1] != ' ' && p[n + 1] != '\t'))
+        return false;
+    memcpy(key, p, n);
+    key[n] = '\0';
+    return true;
+}
+
+/* What to do about "mapping values are not allowed in this context": a
+ * plain value holding ": " (a shell command, often) after a key. */
+static const char *colon_hint(const char *problem, const char *data,
+                              size_t len, unsigned line, char *buf,
+                              size_t size)
+{
+    char key[64];
+    if (strstr(problem, "mapping values are not allowed") == NULL ||
+        !line_key(data, len, line, key, sizeof(key)))
+        return "";
+    if (strcmp(key, "run") == 0)
+        snprintf(buf, size, " (the command holds \": \": quote it, "
+                 "run: \"...\", or write it on the next lines after "
+                 "run: |)");
+    else
+        snprintf(buf, size, " (the value of %s: holds \": \": quote it, "
+                 "%s: \"...\", or write it on the next lines after %s: |)",
+                 key, key, key);
+    return buf;
+}
+
 /* Report libyaml's error in its own words, at its position. */
 static void syntax_error(parser *p, const char *data, size_t len)
 {
     yaml_parser_t *yp = &p->yp;
     const char *problem = yp->problem ? yp->problem : "invalid YAML";
     unsigned line, col;
+    char hint[400];
 
     switch (yp->error) {
     case YAML_MEMORY_ERROR:
@@ -526,12 +573,14 @@ static void syntax_error(parser *p, const char *data, size_t len)
             line = mark_line(yp->problem_mark);
             col = mark_col(yp->problem_mark);
         }
-        kiln_dsl__error(p->c, line, col, "%s%s%s%s", problem,
+        kiln_dsl__error(p->c, line, col, "%s%s%s%s%s", problem,
                         yp->context ? " " : "",
                         yp->context ? yp->context : "",
                         byte_at(data, len, line, col) == '\t'
                             ? " (YAML does not allow tabs for indentation)"
-                            : "");
+                            : "",
+                        colon_hint(problem, data, len, line, hint,
+                                   sizeof(hint)));
         break;
     }
 }
