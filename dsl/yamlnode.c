@@ -498,16 +498,18 @@ static int byte_at(const char *data, size_t len, unsigned line, unsigned col)
 }
 
 /* The key a line starts with ("run" of "  run: echo a: b", or of
- * "  - run: ..."), into key; false when it starts with none. */
+ * "  - run: ..."), into key, and the column its value starts at in
+ * *value_col; false when it starts with none. */
 static bool line_key(const char *data, size_t len, unsigned line,
-                     char *key, size_t size)
+                     char *key, size_t size, unsigned *value_col)
 {
-    const char *p = data, *end = data + len;
+    const char *p = data, *end = data + len, *start;
     size_t n = 0;
     for (unsigned l = 1; l < line && p < end; l++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         p = nl ? nl + 1 : end;
     }
+    start = p;
     while (p < end && (*p == ' ' || *p == '-'))
         p++;
     while (p + n < end && (isalnum((unsigned char)p[n]) || p[n] == '_' ||
@@ -518,18 +520,22 @@ static bool line_key(const char *data, size_t len, unsigned line,
         return false;
     memcpy(key, p, n);
     key[n] = '\0';
+    *value_col = (unsigned)(p + n + 2 - start) + 1;
     return true;
 }
 
-/* What to do about "mapping values are not allowed in this context": a
- * plain value holding ": " (a shell command, often) after a key. */
+/* What to do about "mapping values are not allowed in this context" at
+ * line:col inside a plain value that holds ": " (a shell command, often)
+ * after a key. */
 static const char *colon_hint(const char *problem, const char *data,
-                              size_t len, unsigned line, char *buf,
-                              size_t size)
+                              size_t len, unsigned line, unsigned col,
+                              char *buf, size_t size)
 {
     char key[64];
+    unsigned value_col;
     if (strstr(problem, "mapping values are not allowed") == NULL ||
-        !line_key(data, len, line, key, sizeof(key)))
+        !line_key(data, len, line, key, sizeof(key), &value_col) ||
+        col <= value_col)
         return "";
     if (strcmp(key, "run") == 0)
         snprintf(buf, size, " (the command holds \": \": quote it, "
@@ -579,7 +585,7 @@ static void syntax_error(parser *p, const char *data, size_t len)
                         byte_at(data, len, line, col) == '\t'
                             ? " (YAML does not allow tabs for indentation)"
                             : "",
-                        colon_hint(problem, data, len, line, hint,
+                        colon_hint(problem, data, len, line, col, hint,
                                    sizeof(hint)));
         break;
     }
