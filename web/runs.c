@@ -20,21 +20,25 @@
  * offset they got. */
 #define LOG_CHUNK ((size_t)1 << 20)
 
-/* GET /api/v1/runs?pipeline=&status=&limit=&before= */
+/* GET /api/v1/runs?pipeline=&status=&trigger=&since=&limit=&before=
+ * (since: created at or after, in ms since the epoch) */
 void kiln_web__get_runs(kiln_web_route_ctx *c)
 {
     static const char *const states[] = {"queued", "running", "succeeded",
                                          "failed", "cancelled"};
     const char *pipeline = kiln_web__query(c->t, "pipeline");
     const char *status = kiln_web__query(c->t, "status");
-    int64_t limit = 50, before = 0;
+    const char *trigger = kiln_web__query(c->t, "trigger");
+    int64_t limit = 50, before = 0, since = 0;
+    kiln_runs_query q;
     kiln_err err = KILN_ERR_INIT;
     json_t *rows, *doc;
     size_t n;
     bool known = !status;
 
     if (!kiln_web__query_int(c, "limit", 1, 1000, &limit) ||
-        !kiln_web__query_int(c, "before", 1, INT64_MAX, &before))
+        !kiln_web__query_int(c, "before", 1, INT64_MAX, &before) ||
+        !kiln_web__query_int(c, "since", 0, INT64_MAX, &since))
         return;
     if (pipeline && !kiln_dsl_valid_name(pipeline)) {
         kiln_web__error(c->req, 400, "pipeline: not a pipeline name");
@@ -47,8 +51,14 @@ void kiln_web__get_runs(kiln_web_route_ctx *c)
                         "succeeded, failed or cancelled");
         return;
     }
-    if (kiln_store_runs_page_json(c->w->o.store, &rows, pipeline, status,
-                                  before, (int)limit, &err) != 0) {
+    memset(&q, 0, sizeof(q));
+    q.pipeline = pipeline;
+    q.status = status;
+    q.trigger = trigger;
+    q.since_ms = since;
+    q.before = before;
+    q.limit = (int)limit;
+    if (kiln_store_runs_query_json(c->w->o.store, &rows, &q, &err) != 0) {
         kiln_web__fail(c, &err);
         return;
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "git/git.h"
@@ -192,6 +193,34 @@ const char *kiln_cli_str(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "-";
+}
+
+int kiln_cli_opt_when(void *out, char *text, const kiln_opt *spec,
+                      kiln_err *err)
+{
+    static const char *const formats[] = {
+        "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d",
+    };
+    kiln_err derr = KILN_ERR_INIT;
+    int64_t ms;
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(formats); i++) {
+        struct tm tm;
+        const char *end;
+        memset(&tm, 0, sizeof(tm));
+        end = strptime(text, formats[i], &tm);
+        if (end && !*end) {
+            *(int64_t *)out = (int64_t)timegm(&tm) * 1000;
+            return 0;
+        }
+    }
+    if (kiln_dsl_parse_duration(&ms, text, &derr) == 0) {
+        *(int64_t *)out = kiln_now_ms() - ms;
+        return 0;
+    }
+    return kiln_err_set(err, KILN_EINVAL, "--%s expects a UTC time "
+                        "(2026-12-01, 2026-12-01T05:00:00Z) or a duration "
+                        "ago (30m, 2h, 7d), got \"%s\"", spec->name, text);
 }
 
 int kiln_cli_opt_param(void *out, char *text, const kiln_opt *spec,

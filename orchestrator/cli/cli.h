@@ -121,6 +121,10 @@ int kiln_cli_opt_param(void *out, char *text, const kiln_opt *spec,
                        kiln_err *err);
 int kiln_cli_opt_pool(void *out, char *text, const kiln_opt *spec,
                       kiln_err *err);
+/* T into an int64_t of ms since the epoch: a time in UTC (2026-12-01,
+ * 2026-12-01T05:00[:00][Z]), or a duration ago (30m, 2h, 7d). */
+int kiln_cli_opt_when(void *out, char *text, const kiln_opt *spec,
+                      kiln_err *err);
 
 /* Report a usage error ("kiln run: ...") and return KILN_EXIT_USAGE. */
 int kiln_cli_usage_error(const kiln_cmd *cmd, const char *fmt, ...)

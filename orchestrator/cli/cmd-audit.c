@@ -25,43 +25,13 @@ typedef struct audit_opts {
     const char *format;  /* model: --format md|json (NULL: md) */
 } audit_opts;
 
-/* T: a time in UTC (2026-12-01, 2026-12-01T05:00[:00][Z]), or a
- * duration ago (30m, 2h, 7d). */
-static int parse_when(void *out, char *text, const kiln_opt *spec,
-                      kiln_err *err)
-{
-    static const char *const formats[] = {
-        "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d",
-    };
-    kiln_err derr = KILN_ERR_INIT;
-    int64_t ms;
-    for (size_t i = 0; i < KILN_ARRAY_SIZE(formats); i++) {
-        struct tm tm;
-        const char *end;
-        memset(&tm, 0, sizeof(tm));
-        end = strptime(text, formats[i], &tm);
-        if (end && !*end) {
-            *(int64_t *)out = (int64_t)timegm(&tm) * 1000;
-            return 0;
-        }
-    }
-    if (kiln_dsl_parse_duration(&ms, text, &derr) == 0) {
-        *(int64_t *)out = kiln_now_ms() - ms;
-        return 0;
-    }
-    return kiln_err_set(err, KILN_EINVAL, "--%s expects a UTC time "
-                        "(2026-12-01, 2026-12-01T05:00:00Z) or a duration "
-                        "ago (30m, 2h, 7d), got \"%s\"", spec->name, text);
-}
-
 static const kiln_opt options[] = {
     KILN_OPT_ARGS(audit_opts, args, "verify | model NAME [VERSION]", 0,
                   NULL),
-    KILN_OPT_PARSED(0, "since", audit_opts, since_ms, int64_t, parse_when,
+    KILN_OPT_PARSED(0, "since", audit_opts, since_ms, int64_t, kiln_cli_opt_when,
                     "T", "rows at or after T (a UTC time, or a duration "
                     "ago: 2h)"),
-    KILN_OPT_PARSED(0, "until", audit_opts, until_ms, int64_t, parse_when,
+    KILN_OPT_PARSED(0, "until", audit_opts, until_ms, int64_t, kiln_cli_opt_when,
                     "T", "rows before T"),
     KILN_OPT_VALUE(0, "actor", audit_opts, actor, "U", "rows of this actor "
                    "(a user, scheduler, trigger:drift, run 12, kiln)"),

@@ -635,39 +635,59 @@ int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
                       pipeline, limit > 0 ? limit : 20, err);
 }
 
+/* The trigger and the time (?5, ?6) narrow what the index found. */
+#define SQL_PAGE_REST                                                       \
+    " AND (?5 IS NULL OR trigger = ?5) AND created_at >= ?6 "               \
+    "ORDER BY id DESC LIMIT ?4"
 static const char *const SQL_PAGE[4] = {
     /* Only the conditions given, so SQLite picks the index that fits. */
-    "SELECT " RUN_COLUMNS " FROM runs WHERE id < ?3 "
-    "ORDER BY id DESC LIMIT ?4",
-    "SELECT " RUN_COLUMNS " FROM runs WHERE pipeline = ?1 AND id < ?3 "
-    "ORDER BY id DESC LIMIT ?4",
-    "SELECT " RUN_COLUMNS " FROM runs WHERE status = ?2 AND id < ?3 "
-    "ORDER BY id DESC LIMIT ?4",
+    "SELECT " RUN_COLUMNS " FROM runs WHERE id < ?3" SQL_PAGE_REST,
+    "SELECT " RUN_COLUMNS " FROM runs WHERE pipeline = ?1 AND id < ?3"
+    SQL_PAGE_REST,
+    "SELECT " RUN_COLUMNS " FROM runs WHERE status = ?2 AND id < ?3"
+    SQL_PAGE_REST,
     "SELECT " RUN_COLUMNS " FROM runs WHERE pipeline = ?1 AND status = ?2 "
-    "AND id < ?3 ORDER BY id DESC LIMIT ?4",
+    "AND id < ?3" SQL_PAGE_REST,
 };
 
-int kiln_store_runs_page_json(kiln_store *st, json_t **out,
-                              const char *pipeline, const char *status,
-                              int64_t before, int limit, kiln_err *err)
+int kiln_store_runs_query_json(kiln_store *st, json_t **out,
+                               const kiln_runs_query *q, kiln_err *err)
 {
     const char *what = "querying runs";
-    sqlite3_stmt *s = kiln_store__stmt(st, SQL_PAGE[(pipeline ? 1 : 0) +
-                                                     (status ? 2 : 0)],
+    sqlite3_stmt *s = kiln_store__stmt(st, SQL_PAGE[(q->pipeline ? 1 : 0) +
+                                                     (q->status ? 2 : 0)],
                                        err, what);
     int rc;
     *out = NULL;
     if (!s)
         return KILN_ERROR;
-    if (pipeline)
-        kiln_store__text(s, 1, pipeline);
-    if (status)
-        kiln_store__text(s, 2, status);
-    sqlite3_bind_int64(s, 3, before > 0 ? before : INT64_MAX);
-    sqlite3_bind_int(s, 4, limit > 0 ? limit : 50);
+    if (q->pipeline)
+        kiln_store__text(s, 1, q->pipeline);
+    if (q->status)
+        kiln_store__text(s, 2, q->status);
+    sqlite3_bind_int64(s, 3, q->before > 0 ? q->before : INT64_MAX);
+    sqlite3_bind_int(s, 4, q->limit > 0 ? q->limit : 50);
+    if (q->trigger)
+        kiln_store__text(s, 5, q->trigger);
+    else
+        sqlite3_bind_null(s, 5);
+    sqlite3_bind_int64(s, 6, q->since_ms);
     if ((rc = collect(st, out, s, what, err)) == 0)
         mark_orphans(*out);
     return rc;
+}
+
+int kiln_store_runs_page_json(kiln_store *st, json_t **out,
+                              const char *pipeline, const char *status,
+                              int64_t before, int limit, kiln_err *err)
+{
+    kiln_runs_query q;
+    memset(&q, 0, sizeof(q));
+    q.pipeline = pipeline;
+    q.status = status;
+    q.before = before;
+    q.limit = limit;
+    return kiln_store_runs_query_json(st, out, &q, err);
 }
 
 int kiln_store_stats_json(kiln_store *st, json_t **out, kiln_err *err)

@@ -23,6 +23,18 @@ int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
 int kiln_store_runs_page_json(kiln_store *st, json_t **out,
                               const char *pipeline, const char *status,
                               int64_t before, int limit, kiln_err *err);
+/* Which runs kiln_store_runs_query_json() gives, newest first. */
+typedef struct kiln_runs_query {
+    const char *pipeline;    /* NULL: any */
+    const char *status;      /* NULL: any */
+    const char *trigger;     /* "manual", "schedule", "retry"...; NULL:
+                                any */
+    int64_t since_ms;        /* created at or after (0: any time) */
+    int64_t before;          /* ids below (0: from the newest) */
+    int limit;               /* <= 0: 50 */
+} kiln_runs_query;
+int kiln_store_runs_query_json(kiln_store *st, json_t **out,
+                               const kiln_runs_query *q, kiln_err *err);
 /* A run with its steps and their attempts ("attempts_detail");
  * KILN_ENOTFOUND if no such run. */
 int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
