@@ -109,7 +109,8 @@ static int exec_why(void *opts)
         } else if (step->state == KILN_STEP_GATED ||
                    step->state == KILN_STEP_SKIPPED ||
                    step->state == KILN_STEP_CANCELLED ||
-                   step->state == KILN_STEP_FAILED) {
+                   (step->state == KILN_STEP_FAILED ||
+                    step->state == KILN_STEP_TIMED_OUT)) {
             kiln_err_set(&err, KILN_ENOTFOUND, "step %s of run %lld did not "
                          "run: %s: %s", o->step, (long long)o->run,
                          kiln_step_state_name(step->state),

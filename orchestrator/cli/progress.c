@@ -23,6 +23,8 @@ static const char *state_word(kiln_step_state s)
         return "waiting";
     case KILN_STEP_READY:
         return "queued";
+    case KILN_STEP_TIMED_OUT:
+        return "timed out";
     default:
         return kiln_step_state_name(s);
     }

@@ -178,7 +178,8 @@ int kiln_report_junit(kiln_store *st, int64_t run_id, const char *path,
     n = run->n_steps;
     for (size_t i = 0; i < n; i++) {
         kiln_step_state s = run->steps[i].state;
-        failures += s == KILN_STEP_FAILED || s == KILN_STEP_CANCELLED;
+        failures += s == KILN_STEP_FAILED || s == KILN_STEP_TIMED_OUT ||
+                    s == KILN_STEP_CANCELLED;
         skipped += s == KILN_STEP_SKIPPED || s == KILN_STEP_GATED ||
                    s == KILN_STEP_PENDING || s == KILN_STEP_READY ||
                    (s == KILN_STEP_SUCCEEDED && cached(&run->steps[i]));
@@ -241,6 +242,7 @@ int kiln_report_junit(kiln_store *st, int64_t run_id, const char *path,
         }
         kiln_buf_puts(&b, ">\n");
         if (step->state == KILN_STEP_FAILED ||
+            step->state == KILN_STEP_TIMED_OUT ||
             step->state == KILN_STEP_CANCELLED) {
             kiln_buf_puts(&b, "      <failure");
             xml_attr(&b, "type", s);

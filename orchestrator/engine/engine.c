@@ -208,7 +208,10 @@ void kiln_engine__step_set_at(step_rt *s, kiln_step_state state,
     if (at_ms <= 0)
         at_ms = kiln_now_ms();
     s->state = state;
-    snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "");
+    if (reason != s->reason) {
+        free(s->reason);
+        s->reason = reason && *reason ? kiln_strdup(reason) : NULL;
+    }
     if (state == KILN_STEP_RUNNING && !s->started_ms)
         s->started_ms = at_ms;
     if (kiln_step_state_final(state)) {
@@ -435,10 +438,49 @@ static void unlink_run(kiln_run *run)
         eng->cursor = run->next;
 }
 
+/* A failed run's reason, in b: every step that failed, with its own
+ * reason ("step \"train\" failed: exit 1", "steps \"a\" and \"b\"
+ * failed: a: exit 1; b: timed out after 5s"). NULL when none did (a
+ * step was skipped for another cause). */
+static bool failed(kiln_step_state st)
+{
+    return st == KILN_STEP_FAILED || st == KILN_STEP_TIMED_OUT;
+}
+
+static const char *failed_reason(kiln_run *run, kiln_buf *b)
+{
+    size_t n = 0, k = 0, i;
+    for (i = 0; i < run->p->n_steps; i++)
+        n += failed(run->steps[i].state);
+    if (n == 0)
+        return NULL;
+    kiln_buf_puts(b, n == 1 ? "step " : "steps ");
+    for (i = 0; i < run->p->n_steps; i++) {
+        if (!failed(run->steps[i].state))
+            continue;
+        k++;
+        kiln_buf_printf(b, "%s\"%s\"", k == 1 ? "" : k == n ? " and " : ", ",
+                        run->p->steps[i].name);
+    }
+    kiln_buf_puts(b, " failed: ");
+    k = 0;
+    for (i = 0; i < run->p->n_steps; i++) {
+        const step_rt *s = &run->steps[i];
+        if (!failed(s->state))
+            continue;
+        if (n > 1)
+            kiln_buf_printf(b, "%s%s: ", k++ ? "; " : "",
+                            run->p->steps[i].name);
+        kiln_buf_puts(b, s->reason ? s->reason : "failed");
+    }
+    return kiln_buf_cstr(b);
+}
+
 /* End the run once every step has ended. */
 void kiln_engine__run_maybe_finish(kiln_run *run)
 {
     kiln_err err = KILN_ERR_INIT;
+    kiln_buf b = KILN_BUF_INIT;
     const char *reason = NULL;
     char why[600];
 
@@ -459,15 +501,11 @@ void kiln_engine__run_maybe_finish(kiln_run *run)
             kiln_step_state st = run->steps[i].state;
             /* A gate saying no is a decision, not a failure. */
             if (st != KILN_STEP_SUCCEEDED && st != KILN_STEP_GATED &&
-                !(st == KILN_STEP_SKIPPED && run->steps[i].by_gate)) {
+                !(st == KILN_STEP_SKIPPED && run->steps[i].by_gate))
                 run->state = KILN_RUN_FAILED;
-                if (run->steps[i].state == KILN_STEP_FAILED && !reason) {
-                    snprintf(why, sizeof(why), "step \"%s\" failed: %s",
-                             run->p->steps[i].name, run->steps[i].reason);
-                    reason = why;
-                }
-            }
         }
+        if (run->state == KILN_RUN_FAILED)
+            reason = failed_reason(run, &b);
     }
     if (kiln_store_run_set_state(run->eng->store, run->id, run->state,
                                  reason, &err) != 0 &&
@@ -475,6 +513,7 @@ void kiln_engine__run_maybe_finish(kiln_run *run)
         run->store_err = err;
         kiln_err_print(&err);
     }
+    kiln_buf_dispose(&b);
     unlink_run(run);
     kiln_engine__emit(run, -1);
     run->on_done(run, run->data);
@@ -575,6 +614,7 @@ static void on_timer_close(uv_handle_t *h)
             free(run->steps[i].job_name);
             free(run->steps[i].metrics_path);
             free(run->steps[i].workdir);
+            free(run->steps[i].reason);
             kiln_engine__prepared_dispose(&run->steps[i]);
         }
         for (size_t i = 0; run->skip && i < run->n_steps; i++)
@@ -839,5 +879,5 @@ int64_t kiln_run_step_finished(const kiln_run *run, size_t step)
 
 const char *kiln_run_step_reason(const kiln_run *run, size_t step)
 {
-    return run->steps[step].reason;
+    return run->steps[step].reason ? run->steps[step].reason : "";
 }

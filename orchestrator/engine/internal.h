@@ -77,8 +77,9 @@ typedef struct step_rt {
     char **capture_sha, **capture_text;
     bool by_gate;           /* SKIPPED because something upstream was
                                gated: not a failure */
+    bool timed_out;         /* the last attempt ran past the timeout */
     int64_t started_ms, finished_ms;
-    char reason[256];
+    char *reason;           /* why it is in its state, whole; NULL: "" */
     kiln_env env;           /* the running attempt's environment */
     char *log_path;
     char *status_path;      /* where kiln-shim writes the exit status */

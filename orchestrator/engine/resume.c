@@ -105,8 +105,9 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
         if (kiln_step_state_final(si->state)) {
             s->state = si->state;
             s->by_gate = si->by_gate;
-            snprintf(s->reason, sizeof(s->reason), "%s",
-                     si->reason ? si->reason : "");
+            free(s->reason);
+            s->reason = si->reason && *si->reason ? kiln_strdup(si->reason)
+                                                  : NULL;
             run->n_done++;
         }
     }
@@ -141,6 +142,7 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
                 (up->state == KILN_STEP_SKIPPED && up->by_gate))
                 gated = true;
             else if (up->state == KILN_STEP_FAILED ||
+                     up->state == KILN_STEP_TIMED_OUT ||
                      up->state == KILN_STEP_SKIPPED ||
                      up->state == KILN_STEP_CANCELLED)
                 blocked = true;

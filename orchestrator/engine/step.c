@@ -98,15 +98,18 @@ bool kiln_engine__gate_passes(step_rt *s)
     free(text);
     json_decref(doc);
     if (rc != 0) {
-        snprintf(why, sizeof(why), "gate %s: %s", st->when, err.msg);
-        kiln_engine__step_set(s, KILN_STEP_FAILED, why);
+        text = kiln_asprintf("gate %s: %s", st->when, err.msg);
+        kiln_engine__step_set(s, KILN_STEP_FAILED, text);
+        free(text);
         snprintf(why, sizeof(why), "upstream step \"%s\" failed", st->name);
         kiln_engine__skip_downstream(s, why, false);
         pass = false;
     } else if (!pass) {
-        snprintf(why, sizeof(why), "gated: %s was false (%s)", st->when,
-                 kiln_buf_cstr(&trace));
-        kiln_engine__step_set(s, KILN_STEP_GATED, why);
+        /* Whole, however long the expression. */
+        text = kiln_asprintf("gated: %s was false (%s)", st->when,
+                             kiln_buf_cstr(&trace));
+        kiln_engine__step_set(s, KILN_STEP_GATED, text);
+        free(text);
         snprintf(why, sizeof(why), "upstream step \"%s\" was gated",
                  st->name);
         kiln_engine__skip_downstream(s, why, true);
@@ -348,8 +351,11 @@ void kiln_engine__step_attempt_ended(step_rt *s, bool ok, const char *reason,
         uv_timer_start(&s->timer, on_retry_timer, (uint64_t)delay, 0);
     } else {
         char why[300];
-        kiln_engine__step_set_at(s, KILN_STEP_FAILED, reason, at_ms);
-        snprintf(why, sizeof(why), "upstream step \"%s\" failed", st->name);
+        kiln_engine__step_set_at(s, s->timed_out ? KILN_STEP_TIMED_OUT
+                                                 : KILN_STEP_FAILED,
+                                 reason, at_ms);
+        snprintf(why, sizeof(why), "upstream step \"%s\" %s", st->name,
+                 s->timed_out ? "timed out" : "failed");
         kiln_engine__skip_downstream(s, why, false);
     }
 }
@@ -373,6 +379,7 @@ void kiln_engine__step_start(step_rt *s)
     int rc;
 
     s->attempt++;
+    s->timed_out = false;
     kiln_engine__take_slot(s);
     rc = step_prepare(s, &err);
     memset(&rec, 0, sizeof(rec));
@@ -458,7 +465,8 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
     if (s->phase == PHASE_TIMED_OUT) {
         snprintf(why, sizeof(why), "timed out after %s",
                  kiln_fmt_duration(dur, sizeof(dur), st->timeout_ms));
-        status = KILN_EXEC_FAILED;
+        status = KILN_EXEC_TIMED_OUT;
+        s->timed_out = true;
     } else if (task->outcome == KILN_TASK_CANCELED) {
         snprintf(why, sizeof(why), "cancelled");
         status = KILN_EXEC_CANCELLED;

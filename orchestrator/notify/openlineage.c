@@ -574,6 +574,7 @@ void kiln_openlineage_step(kiln_openlineage *ol, const kiln_pipeline *p,
         end = "COMPLETE";
         break;
     case KILN_STEP_FAILED:
+    case KILN_STEP_TIMED_OUT:
         end = "FAIL";
         break;
     case KILN_STEP_CANCELLED:

@@ -22,6 +22,7 @@ static const state_row step_states[] = {
     [KILN_STEP_SKIPPED] = {"skipped", true},
     [KILN_STEP_CANCELLED] = {"cancelled", true},
     [KILN_STEP_GATED] = {"gated", true},
+    [KILN_STEP_TIMED_OUT] = {"timed_out", true},
 };
 
 static const state_row run_states[] = {
@@ -39,6 +40,7 @@ static const state_row exec_states[] = {
     [KILN_EXEC_CANCELLED] = {"cancelled", true},
     [KILN_EXEC_LOST] = {"lost", true},
     [KILN_EXEC_CACHED] = {"cached", true},
+    [KILN_EXEC_TIMED_OUT] = {"timed_out", true},
 };
 
 static const char *const fire_statuses[] = {

@@ -87,7 +87,9 @@ typedef enum kiln_step_state {
     KILN_STEP_FAILED,
     KILN_STEP_SKIPPED,     /* an upstream step failed or was gated */
     KILN_STEP_CANCELLED,
-    KILN_STEP_GATED        /* its when: was false */
+    KILN_STEP_GATED,       /* its when: was false */
+    KILN_STEP_TIMED_OUT    /* its last attempt ran past its timeout: a
+                              failure, said as such */
 } kiln_step_state;
 
 typedef enum kiln_run_state {
@@ -105,7 +107,8 @@ typedef enum kiln_exec_state {
     KILN_EXEC_FAILED,
     KILN_EXEC_CANCELLED,
     KILN_EXEC_LOST,        /* kiln lost track of it */
-    KILN_EXEC_CACHED       /* ran nothing: outputs restored or reused */
+    KILN_EXEC_CACHED,      /* ran nothing: outputs restored or reused */
+    KILN_EXEC_TIMED_OUT    /* stopped at its step's timeout */
 } kiln_exec_state;
 
 const char *kiln_step_state_name(kiln_step_state s); /* as stored */

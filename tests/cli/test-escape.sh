@@ -60,7 +60,7 @@ eq "case 1: nothing survives the step's end" 0 "$(alive 1)"
 
 # (b) A timeout.
 kiln_rc trigger timeout --wait
-eq "the step timed out" "failed|timed out after 1.0s" \
+eq "the step timed out" "timed_out|timed out after 1.0s" \
     "$(q "select status, reason from run_steps where step='s' order by run_id desc limit 1")"
 eq "case 2: nothing survives the timeout" 0 "$(alive 2)"
 
@@ -79,7 +79,7 @@ kiln_rc trigger stubborn --wait
 t1=$(now_ms)
 check "SIGKILL after the 10 s grace ($((t1 - t0)) ms)" \
     test $((t1 - t0)) -ge 10500 -a $((t1 - t0)) -lt 20000
-eq "killed by SIGKILL" "failed|9" \
+eq "killed by SIGKILL" "timed_out|9" \
     "$(q "select status, signal from executions where step='s' order by run_id desc limit 1")"
 eq "case 5: nothing survives the forced stop" 0 "$(alive 5)"
 

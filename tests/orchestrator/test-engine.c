@@ -699,18 +699,18 @@ static void test_timeout(void)
                  "timed out after 0.1s");
     r = record(&h);
     ASSERT_STREQ(r->reason, "step \"hang\" failed: timed out after 0.1s");
-    ASSERT_STEP(&h, r, "hang", KILN_STEP_FAILED);
+    ASSERT_STEP(&h, r, "hang", KILN_STEP_TIMED_OUT);
     ASSERT_STEP(&h, r, "after", KILN_STEP_SKIPPED);
     ASSERT_STEP(&h, r, "once", KILN_STEP_SUCCEEDED);
     si = step_rec(r, "hang");
     ASSERT_STREQ(si->reason, "timed out after 0.1s");
     ASSERT_EQ_INT(si->n_attempts, 1);
-    ASSERT_EQ_INT(si->attempt[0].state, KILN_EXEC_FAILED);
+    ASSERT_EQ_INT(si->attempt[0].state, KILN_EXEC_TIMED_OUT);
     ASSERT_STREQ(si->attempt[0].reason, "timed out after 0.1s");
     ASSERT_EQ_INT(si->attempt[0].signal, SIGTERM);
     ASSERT_EQ_INT(si->attempt[0].exit_code, -1);
     si = step_rec(r, "after");
-    ASSERT_STREQ(si->reason, "upstream step \"hang\" failed");
+    ASSERT_STREQ(si->reason, "upstream step \"hang\" timed out");
     ASSERT(!si->by_gate);
     ASSERT_EQ_INT(si->n_attempts, 0);
     si = step_rec(r, "once");
@@ -819,7 +819,9 @@ static void test_failure(void)
     ASSERT_EQ_INT(kiln_run_state_get(h.run), KILN_RUN_FAILED);
     r = record(&h);
     ASSERT_EQ_INT(r->state, KILN_RUN_FAILED);
-    ASSERT_STREQ(r->reason, "step \"a\" failed: exited with status 3");
+    /* Every step that failed, each with its reason. */
+    ASSERT_STREQ(r->reason, "steps \"a\" and \"k\" failed: a: exited with "
+                 "status 3; k: killed by signal 9 (Killed)");
     ASSERT_STEP(&h, r, "a", KILN_STEP_FAILED);
     ASSERT_STEP(&h, r, "b", KILN_STEP_SKIPPED);
     ASSERT_STEP(&h, r, "c", KILN_STEP_SKIPPED);

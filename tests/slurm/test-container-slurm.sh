@@ -90,7 +90,7 @@ eq "exit 3 through podman and Slurm" "failed|3|exited with status 3" \
 job=$(ex 2 "three_$S" external_id)
 eq "Slurm says so" "FAILED NonZeroExitCode" "$(job_state "$job")"
 check "the sleepy container had started" test -e "$W/sleepy.started"
-eq "timed out" "failed|timed out after 4.0s" \
+eq "timed out" "timed_out|timed out after 4.0s" \
     "$(q "select status || '|' || reason from run_steps where run_id = 2 and step = 'sleepy_$S'")"
 check "ended soon after the timeout ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 15000
 job=$(ex 2 "sleepy_$S" external_id)

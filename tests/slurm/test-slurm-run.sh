@@ -72,7 +72,7 @@ t0=$(now_ms)
 kiln_rc run "$T/slow.yaml"
 t1=$(now_ms)
 eq "timeout fails the run" 1 "$rc"
-eq "timed out" "failed|timed out after 2.0s" \
+eq "timed out" "timed_out|timed out after 2.0s" \
     "$(q "select r.status, r.reason from run_steps r join runs u on u.id = r.run_id where u.pipeline='slow'")"
 check "ended soon after the timeout ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 10000
 job=$(q "select e.external_id from executions e join runs u on u.id = e.run_id where u.pipeline='slow'")

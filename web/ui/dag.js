@@ -277,6 +277,7 @@ const legendStyle = {
   succeeded: 'background:#f0fdf4;border-color:#4ac26b',
   running: 'background:#eff6ff;border-color:#60a5fa',
   failed: 'background:#fff5f5;border-color:#f08c8c',
+  timed_out: 'background:#fff5f5;border-color:#f08c8c;border-style:dotted',
   retrying: 'background:#fffbeb;border-color:#f5b041',
   cached: 'background:#ecfeff;border-color:#22b8cf',
   gated: 'background:#faf5ff;border-color:#a78bfa;border-style:dashed',

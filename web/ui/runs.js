@@ -176,10 +176,10 @@ export function stepSub(s) {
     return a && a.cached_from_run ? 'from run #' + a.cached_from_run
                                   : 'outputs reused';
   if (st === 'running' || st === 'retrying' || st === 'succeeded' ||
-      st === 'failed' || st === 'cancelled') {
+      st === 'failed' || st === 'timed_out' || st === 'cancelled') {
     const t = s.started_at ? dur((s.finished_at || Date.now()) - s.started_at)
                            : '';
-    return st + (t ? ' · ' + t : '') + (s.attempts > 1 ? ' · try ' + s.attempts
+    return st.replace('_', ' ') + (t ? ' · ' + t : '') + (s.attempts > 1 ? ' · try ' + s.attempts
                                                        : '');
   }
   return st;

@@ -29,7 +29,7 @@ export function runView(el, query, idText, stepArg) {
   function defaultStep() {
     const by = (f) => run.steps.find(f);
     const s = by((x) => x.status === 'running' || x.status === 'retrying') ||
-              by((x) => x.status === 'failed') ||
+              by((x) => x.status === 'failed' || x.status === 'timed_out') ||
               run.steps.slice().reverse().find((x) =>
                 x.attempts_detail.some((a) => a.log_path)) ||
               run.steps[0];
@@ -519,7 +519,8 @@ export function runView(el, query, idText, stepArg) {
       reproNote(),
       panel('Steps', graphNote, dag(),
             legend([['succeeded', 'succeeded'], ['running', 'running'],
-                    ['failed', 'failed'], ['cached', 'cached / reused'],
+                    ['failed', 'failed'], ['timed_out', 'timed out'],
+                    ['cached', 'cached / reused'],
                     ['gated', 'gated'], ['skipped', 'skipped'],
                     ['pending', 'pending']]), stepNotes()),
       panel('Timeline', null, timeline()),

@@ -17,7 +17,7 @@ setInterval(() => {
 
 export function badge(status, label, title) {
   return h('span', {class: 'badge s-' + status, title: title || null},
-           label || status);
+           label || status.replace('_', ' '));
 }
 
 /* A run's status; one whose kiln process is gone says so. */
