@@ -4,6 +4,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+/* A run of kiln run --from/--only/--until (its trigger_info says what was
+ * picked): the steps not picked stay unrun. Those the picked ones need
+ * may still come from the cache; their reuse from an earlier run is not
+ * recorded, so they fail unrun instead. */
+static void keep_selection(kiln_takeover *t)
+{
+    json_t *info = t->rec->trigger_info
+                       ? json_loads(t->rec->trigger_info, 0, NULL) : NULL;
+    json_t *only = json_object_get(info, "only"), *v;
+    const kiln_pipeline *p = t->p;
+    const char **names = NULL;
+    kiln_run_selection sel;
+    kiln_err err = KILN_ERR_INIT;
+    bool *selected;
+    size_t i;
+
+    memset(&sel, 0, sizeof(sel));
+    sel.from = json_string_value(json_object_get(info, "from"));
+    sel.until = json_string_value(json_object_get(info, "until"));
+    if (json_is_array(only) && json_array_size(only)) {
+        names = kiln_calloc(json_array_size(only), sizeof(char *));
+        json_array_foreach(only, i, v)
+            names[sel.n_only++] = json_string_value(v) ? json_string_value(v)
+                                                       : "";
+        sel.only = names;
+    }
+    selected = kiln_calloc(p->n_steps + 1, sizeof(bool));
+    if ((sel.n_only || sel.from || sel.until) &&
+        kiln_run_select(selected, p, &sel, &err) == 0) {
+        t->why = kiln_strdup("not selected, and the run was taken over "
+                             "before its outputs were reused: the cache "
+                             "does not have them");
+        t->skip = kiln_calloc(p->n_steps, sizeof(char *));
+        t->reuse_only = kiln_calloc(p->n_steps, sizeof(char *));
+        for (size_t k = 0; k < p->n_steps; k++)
+            if (!selected[k])
+                t->skip[k] = "not selected";
+        for (size_t k = 0; k < p->n_steps; k++)
+            for (size_t n = 0; selected[k] && n < p->steps[k].needs.n; n++)
+                if (!selected[p->steps[k].need_idx[n]]) {
+                    t->skip[p->steps[k].need_idx[n]] = NULL;
+                    t->reuse_only[p->steps[k].need_idx[n]] = t->why;
+                }
+        t->opts.skip = t->skip;
+        t->opts.reuse_only = t->reuse_only;
+    }
+    free(selected);
+    free(names);
+    json_decref(info);
+}
+
 int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
                        kiln_err *err)
 {
@@ -40,6 +93,7 @@ int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
     t->opts.n_params = rec->n_params;
     t->opts.params = rec->params;
     t->opts.git_commit = rec->git_commit;
+    keep_selection(t);
     return 0;
 }
 
@@ -48,5 +102,8 @@ void kiln_takeover_dispose(kiln_takeover *t)
     kiln_pipeline_free(t->p);
     free(t->file);
     kiln_run_info_free(t->rec);
+    free(t->skip);
+    free(t->reuse_only);
+    free(t->why);
     memset(t, 0, sizeof(*t));
 }

@@ -23,8 +23,13 @@ typedef struct kiln_takeover {
     char *file;              /* the pipeline file's absolute path */
     char hash[KILN_HASH_HEX];
     kiln_run_options opts;   /* pipeline, file, hash, root, params and
-                                commit set (borrowed from rec); the caller
-                                adds callbacks */
+                                commit set (borrowed from rec), and the
+                                selection of kiln run --from/--only/--until
+                                (skip, reuse_only); the caller adds
+                                callbacks */
+    const char **skip;       /* opts.skip's and opts.reuse_only's */
+    const char **reuse_only;
+    char *why;
 } kiln_takeover;
 
 /*

@@ -99,6 +99,27 @@ eq "an empty selection: exit 2" 2 "$rc"
 kiln_rc run s.yaml --from train --dry-run
 eq "--dry-run with --from: exit 2" 2 "$rc"
 
+# A run of --until taken over (kiln resume) after its kiln died: the
+# steps not picked still do not run.
+cat > k.yaml <<'YAML'
+pipeline: k
+steps:
+  a: {run: "echo a"}
+  b: {run: "while [ ! -e go ]; do sleep 0.05; done", needs: [a]}
+  c: {run: "echo c > c.txt", needs: [b]}
+YAML
+"$KILN" run k.yaml --until b >/dev/null 2>&1 &
+runner=$!
+wait_for "b runs" 10 '[ "$(q "select status from run_steps where step = '"'b'"' and run_id = (select max(id) from runs)")" = running ]'
+kid=$(last)
+kill -9 "$runner"
+wait "$runner" 2>/dev/null
+touch go
+kiln_rc resume "$kid"
+eq "resumed: exit 0" 0 "$rc"
+eq "c still not selected" "skipped:not selected" "$(step "$kid" c)"
+check "c never ran" test ! -e c.txt
+
 # The API's record of a run says the same.
 TOKEN=0123456789abcdef-select-token
 printf '%s\n' "$TOKEN" > "$T/token"
