@@ -30,9 +30,11 @@ kiln_deps() {
 # which runs playwright-core under node (any node will do: nvm,
 # nodesource), and npm to install playwright-core; podman with runc and
 # catatonit for the container tests, and mmdebstrap to build their image
-# (contrib/containers/test-image.sh).
+# (contrib/containers/test-image.sh); prometheus for promtool, which
+# checks /metrics and the example alert rules (tests/cli/test-metrics-prom;
+# under systemd the package also starts a Prometheus server on :9090).
 kiln_test_deps() {
-    local extra=(chromium podman runc catatonit mmdebstrap)
+    local extra=(chromium podman runc catatonit mmdebstrap prometheus)
     command -v node >/dev/null || extra+=(nodejs)
     command -v npm >/dev/null || extra+=(npm)
     kiln_deps "${extra[@]}" "$@"

@@ -27,6 +27,7 @@
 #include <h2o.h>
 
 #include "base/hash.h"
+#include "store/tally.h"
 #include "web/web.h"
 
 /* Bodies of POST requests larger than this get 413. */
@@ -107,6 +108,7 @@ struct kiln_web {
     uint64_t version_at;     /* loop time of the last look for other
                                 processes' changes */
     kiln_web_strikes strikes[KILN_WEB_STRIKE_SLOTS];
+    kiln_tally tally;        /* what /metrics counts from the store */
     int open;                /* client sockets not yet closed */
     bool stopping;
     bool listener_closed;

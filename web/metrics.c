@@ -2,11 +2,15 @@
  * metrics.c: metrics of two kinds. /api/v1/metrics/{pipeline}: what the
  * steps of a pipeline's runs recorded (a key's series across runs, for
  * the page's trend charts). /metrics: kiln's own, in Prometheus's text
- * format: runs by pipeline and status, step durations and trigger checks
- * from the store, and the daemon's gauges (queue depth, active runs,
- * scheduler lag).
+ * format: finished runs by pipeline and status, each pipeline's latest
+ * success, step attempts and their durations (a histogram) and trigger
+ * checks, counted from the store (store/tally.h), and the daemon's gauges
+ * (queue depth, active runs, running steps, scheduler lag).
  */
 #include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 /* GET /api/v1/metrics/{pipeline}?key=&runs= : a series across runs. */
 void kiln_web__get_metric_series(kiln_web_route_ctx *c)
@@ -27,7 +31,8 @@ void kiln_web__get_metric_series(kiln_web_route_ctx *c)
                                       rows));
 }
 
-/* A label's value, with backslash, double quote and newline escaped. */
+/* A label's value, with backslash, double quote and newline escaped (the
+ * text format's rule). */
 static void prom_escape(kiln_buf *b, const char *s)
 {
     for (; s && *s; s++) {
@@ -40,71 +45,145 @@ static void prom_escape(kiln_buf *b, const char *s)
     }
 }
 
-/* GET /metrics: Prometheus text format. */
+static void prom_family(kiln_buf *b, const char *name, const char *type,
+                        const char *help)
+{
+    kiln_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                    type);
+}
+
+/* name{pipeline="P"[,label="V"]...} with n pairs of (label, value) after
+ * the pipeline, then a space. */
+static void prom_sample(kiln_buf *b, const char *name, const char *pipeline,
+                        int n, ...)
+{
+    va_list ap;
+    kiln_buf_printf(b, "%s{pipeline=\"", name);
+    prom_escape(b, pipeline);
+    kiln_buf_puts(b, "\"");
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        const char *label = va_arg(ap, const char *);
+        kiln_buf_printf(b, ",%s=\"", label);
+        prom_escape(b, va_arg(ap, const char *));
+        kiln_buf_puts(b, "\"");
+    }
+    va_end(ap);
+    kiln_buf_puts(b, "} ");
+}
+
+static bool any(const int64_t *n, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (n[i])
+            return true;
+    return false;
+}
+
+/* A counter's samples of one pipeline, one per status (label); with
+ * trigger, of that trigger too. */
+static void prom_counts(kiln_buf *b, const char *name, const char *pipeline,
+                        const char *trigger, const kiln_tally_counts *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (trigger)
+            prom_sample(b, name, pipeline, 2, "trigger", trigger, "status",
+                        c->items[i].status);
+        else
+            prom_sample(b, name, pipeline, 1, "status", c->items[i].status);
+        kiln_buf_printf(b, "%lld\n", (long long)c->items[i].n);
+    }
+}
+
+/* The daemon's gauges (kiln_web_hooks.gauges), in the order shown. */
+static const struct {
+    const char *key, *help;
+} gauges[] = {
+    {"queue_depth", "Fires waiting for a pipeline's max_active_runs."},
+    {"active_runs", "Runs in flight in this daemon."},
+    {"running_steps", "Step attempts running now in this daemon's runs."},
+    {"scheduler_lag_seconds", "How late the latest scheduled fire started "
+                              "a run, in seconds."},
+};
+
+/* GET /metrics: Prometheus's text format (version 0.0.4). Counters come
+ * from the record (store/tally.h): they survive restarts and never go
+ * down. */
 void kiln_web__get_prometheus(kiln_web_route_ctx *c)
 {
     kiln_web *w = c->w;
+    const kiln_tally *t = &w->tally;
     kiln_err err = KILN_ERR_INIT;
-    json_t *st, *row, *g;
     kiln_buf b = KILN_BUF_INIT;
-    const char *key;
-    size_t i;
+    json_t *g;
+    char name[96];
 
-    if (kiln_store_stats_json(w->o.store, &st, &err) != 0) {
+    if (kiln_store_tally_update(&w->tally, w->o.store, &err) != 0) {
         kiln_web__fail(c, &err);
         return;
     }
-    kiln_buf_puts(&b, "# HELP kiln_runs Runs recorded, by pipeline and "
-                      "status.\n# TYPE kiln_runs gauge\n");
-    json_array_foreach(json_object_get(st, "runs"), i, row) {
-        kiln_buf_puts(&b, "kiln_runs{pipeline=\"");
-        prom_escape(&b, json_string_value(json_object_get(row, "pipeline")));
-        kiln_buf_puts(&b, "\",status=\"");
-        prom_escape(&b, json_string_value(json_object_get(row, "status")));
-        kiln_buf_printf(&b, "\"} %lld\n", (long long)json_integer_value(
-                                              json_object_get(row, "n")));
+    prom_family(&b, "kiln_runs_total", "counter",
+                "Finished runs, by pipeline and final status.");
+    for (size_t i = 0; i < t->n_pipelines; i++)
+        prom_counts(&b, "kiln_runs_total", t->pipelines[i].name, NULL,
+                    &t->pipelines[i].runs);
+    prom_family(&b, "kiln_pipeline_last_success_timestamp_seconds", "gauge",
+                "When the latest successful run of a pipeline finished, "
+                "in seconds since the epoch.");
+    for (size_t i = 0; i < t->n_pipelines; i++) {
+        const kiln_tally_pipeline *p = &t->pipelines[i];
+        if (!p->last_success_ms)
+            continue;
+        prom_sample(&b, "kiln_pipeline_last_success_timestamp_seconds",
+                    p->name, 0);
+        kiln_buf_printf(&b, "%.3f\n", (double)p->last_success_ms / 1000.0);
     }
-    kiln_buf_puts(&b, "# HELP kiln_step_seconds Durations of finished step "
-                      "attempts (the last 10,000).\n# TYPE "
-                      "kiln_step_seconds summary\n");
-    json_array_foreach(json_object_get(st, "steps"), i, row) {
-        const char *lbl[2] = {"_sum", "_count"};
-        for (int k = 0; k < 2; k++) {
-            kiln_buf_printf(&b, "kiln_step_seconds%s{pipeline=\"", lbl[k]);
-            prom_escape(&b, json_string_value(json_object_get(row,
-                                                              "pipeline")));
-            kiln_buf_puts(&b, "\",step=\"");
-            prom_escape(&b, json_string_value(json_object_get(row, "step")));
-            if (k == 0)
-                kiln_buf_printf(&b, "\"} %.3f\n", json_number_value(
-                                    json_object_get(row, "seconds")));
-            else
-                kiln_buf_printf(&b, "\"} %lld\n",
-                                (long long)json_integer_value(
-                                    json_object_get(row, "n")));
+    prom_family(&b, "kiln_step_attempts_total", "counter",
+                "Finished step attempts, by pipeline and status (cached: "
+                "served from the cache; lost: kiln lost track of it).");
+    for (size_t i = 0; i < t->n_pipelines; i++)
+        prom_counts(&b, "kiln_step_attempts_total", t->pipelines[i].name,
+                    NULL, &t->pipelines[i].attempts);
+    prom_family(&b, "kiln_step_duration_seconds", "histogram",
+                "Durations of the step attempts that ran (not cached or "
+                "lost ones), by pipeline.");
+    for (size_t i = 0; i < t->n_pipelines; i++) {
+        const kiln_tally_pipeline *p = &t->pipelines[i];
+        int64_t n = 0;
+        if (!any(p->buckets, KILN_TALLY_BUCKETS))
+            continue;
+        for (int k = 0; k < KILN_TALLY_BUCKETS; k++) {
+            char le[32] = "+Inf";
+            n += p->buckets[k];
+            if (k < KILN_TALLY_BUCKETS - 1)
+                snprintf(le, sizeof(le), "%g",
+                         (double)kiln_tally_bounds_ms[k] / 1000.0);
+            prom_sample(&b, "kiln_step_duration_seconds_bucket", p->name, 1,
+                        "le", le);
+            kiln_buf_printf(&b, "%lld\n", (long long)n);
         }
+        prom_sample(&b, "kiln_step_duration_seconds_sum", p->name, 0);
+        kiln_buf_printf(&b, "%.3f\n", (double)p->duration_ms / 1000.0);
+        prom_sample(&b, "kiln_step_duration_seconds_count", p->name, 0);
+        kiln_buf_printf(&b, "%lld\n", (long long)n);
     }
-    kiln_buf_puts(&b, "# HELP kiln_trigger_checks Trigger checks, by "
-                      "pipeline, trigger and outcome.\n# TYPE "
-                      "kiln_trigger_checks counter\n");
-    json_array_foreach(json_object_get(st, "checks"), i, row) {
-        kiln_buf_puts(&b, "kiln_trigger_checks_total{pipeline=\"");
-        prom_escape(&b, json_string_value(json_object_get(row, "pipeline")));
-        kiln_buf_puts(&b, "\",trigger=\"");
-        prom_escape(&b, json_string_value(json_object_get(row, "trigger")));
-        kiln_buf_puts(&b, "\",status=\"");
-        prom_escape(&b, json_string_value(json_object_get(row, "status")));
-        kiln_buf_printf(&b, "\"} %lld\n", (long long)json_integer_value(
-                                              json_object_get(row, "n")));
-    }
-    json_decref(st);
+    prom_family(&b, "kiln_trigger_checks_total", "counter",
+                "Trigger checks, by pipeline, trigger and outcome (a "
+                "queued check counts once its run starts or fails to).");
+    for (size_t i = 0; i < t->n_checks; i++)
+        prom_counts(&b, "kiln_trigger_checks_total", t->checks[i].pipeline,
+                    t->checks[i].trigger, &t->checks[i].outcomes);
     g = w->o.hooks.gauges(w->o.hooks.data);
-    json_object_foreach(g, key, row) {
-        kiln_buf_printf(&b, "# TYPE kiln_%s gauge\nkiln_%s %g\n", key, key,
-                        json_number_value(row));
+    for (size_t i = 0; i < KILN_ARRAY_SIZE(gauges); i++) {
+        json_t *v = json_object_get(g, gauges[i].key);
+        if (!json_is_number(v))
+            continue;
+        snprintf(name, sizeof(name), "kiln_%s", gauges[i].key);
+        prom_family(&b, name, "gauge", gauges[i].help);
+        kiln_buf_printf(&b, "%s %.17g\n", name, json_number_value(v));
     }
     json_decref(g);
-    kiln_web__text(c->req, 200, "text/plain; version=0.0.4",
+    kiln_web__text(c->req, 200, "text/plain; version=0.0.4; charset=utf-8",
                    kiln_buf_cstr(&b), b.len);
     kiln_buf_dispose(&b);
 }

@@ -502,6 +502,7 @@ static void on_reap(uv_timer_t *t)
     free(w->state_dir);
     free(w->auth_header);
     free(w->proxies);
+    kiln_tally_dispose(&w->tally);
     free(w);
 }
 

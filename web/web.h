@@ -63,7 +63,7 @@ typedef struct kiln_web_hooks {
     /* One loaded pipeline with its definition and DAG, or NULL. */
     json_t *(*pipeline)(void *data, const char *name);
     /* Gauges for /metrics: {queue_depth, active_runs, running_steps,
-     * scheduler_lag_ms}. */
+     * scheduler_lag_seconds}. */
     json_t *(*gauges)(void *data);
     void *data;
 } kiln_web_hooks;

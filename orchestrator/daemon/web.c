@@ -155,15 +155,20 @@ static json_t *hook_pipeline(void *data, const char *name)
 static json_t *hook_gauges(void *data)
 {
     kiln_daemon *dm = data;
-    unsigned n_queued = 0, n_active = 0;
+    unsigned n_queued = 0, n_active = 0, n_running = 0;
     for (kiln_entry *e = dm->entries; e; e = e->next)
         for (kiln_queued_fire *q = e->queue; q; q = q->next)
             n_queued++;
-    for (kiln_active_run *a = dm->runs; a; a = a->next)
+    for (kiln_active_run *a = dm->runs; a; a = a->next) {
+        const kiln_pipeline *p = kiln_run_pipeline(a->run);
         n_active++;
-    return json_pack("{s:i, s:i, s:I}", "queue_depth", (int)n_queued,
-                     "active_runs", (int)n_active, "scheduler_lag_ms",
-                     (json_int_t)dm->last_lag_ms);
+        for (size_t i = 0; i < p->n_steps; i++)
+            n_running += kiln_run_step_state(a->run, i) == KILN_STEP_RUNNING;
+    }
+    return json_pack("{s:i, s:i, s:i, s:f}", "queue_depth", (int)n_queued,
+                     "active_runs", (int)n_active, "running_steps",
+                     (int)n_running, "scheduler_lag_seconds",
+                     (double)dm->last_lag_ms / 1000.0);
 }
 
 /* The web API's edge: its JSON becomes a typed request here. */

@@ -689,33 +689,3 @@ int kiln_store_runs_page_json(kiln_store *st, json_t **out,
     q.limit = limit;
     return kiln_store_runs_query_json(st, out, &q, err);
 }
-
-int kiln_store_stats_json(kiln_store *st, json_t **out, kiln_err *err)
-{
-    json_t *runs = NULL, *steps = NULL, *checks = NULL;
-    int rc;
-    *out = NULL;
-    if ((rc = query_rows(st, &runs,
-                         "SELECT pipeline, status, count(*) AS n FROM runs "
-                         "GROUP BY pipeline, status", NULL, 0, err)) != 0 ||
-        (rc = query_rows(st, &steps,
-                         "SELECT r.pipeline, e.step, count(*) AS n, "
-                         "sum(e.finished_at - e.started_at) / 1000.0 AS "
-                         "seconds FROM executions e JOIN runs r ON r.id = "
-                         "e.run_id WHERE e.id > (SELECT coalesce(max(id), "
-                         "0) - ?2 FROM executions) AND e.finished_at IS NOT "
-                         "NULL AND e.cached_from IS NULL GROUP BY "
-                         "r.pipeline, e.step", NULL, 10000, err)) != 0 ||
-        (rc = query_rows(st, &checks,
-                         "SELECT pipeline, trigger, status, count(*) AS n "
-                         "FROM trigger_checks GROUP BY pipeline, trigger, "
-                         "status", NULL, 0, err)) != 0) {
-        json_decref(runs);
-        json_decref(steps);
-        return rc;
-    }
-    *out = json_pack("{s:o, s:o, s:o}", "runs", runs, "steps", steps,
-                     "checks", checks);
-    return 0;
-}
-

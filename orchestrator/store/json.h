@@ -47,10 +47,6 @@ int kiln_store_run_artifacts_json(kiln_store *st, json_t **out,
  * "fires": [...]} (fires: the latest skipped or missed ones). */
 int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
                            kiln_err *err);
-/* Counts for /metrics: {"runs": [{pipeline, status, n}], "steps":
- * [{pipeline, step, n, seconds}] (the last 10,000 finished attempts that
- * ran), "checks": [{pipeline, trigger, status, n}]}. */
-int kiln_store_stats_json(kiln_store *st, json_t **out, kiln_err *err);
 /* Metrics as rows {run_id, pipeline, step, key, value, created_at},
  * newest run first: of the last last_runs runs that have metrics
  * (pipeline and key may be NULL; key matches "KEY" or "STEP.KEY"), or of

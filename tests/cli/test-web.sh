@@ -159,9 +159,9 @@ contains "saying what it expects" "run: expected an integer" "$body"
 get "${U}api/v1/metrics/web?key=accuracy"
 eq "a metric series" "200 []" "$code $(js 'd["series"]')"
 get "${U}metrics"
-contains "prometheus: runs" 'kiln_runs{pipeline="web",status="failed"}' "$body"
-contains "prometheus: step durations" 'kiln_step_seconds_count{pipeline="web",step="first"}' "$body"
-contains "prometheus: scheduler lag" "kiln_scheduler_lag_ms" "$body"
+contains "prometheus: runs" 'kiln_runs_total{pipeline="web",status="failed"} 1' "$body"
+contains "prometheus: step durations" 'kiln_step_duration_seconds_count{pipeline="web"}' "$body"
+contains "prometheus: scheduler lag" "kiln_scheduler_lag_seconds" "$body"
 
 # Bad requests.
 get -X POST -H "$AUTH" -d '{"params": ' "${U}api/v1/pipelines/web/runs"
