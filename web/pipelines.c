@@ -8,7 +8,8 @@
 #include <string.h>
 
 /* GET /api/v1/pipelines: every loaded pipeline with its latest runs and
- * the latest check of each trigger. */
+ * the latest check of each trigger, and the files that never loaded
+ * (name null, their load_errors). */
 void kiln_web__get_pipelines(kiln_web_route_ctx *c)
 {
     kiln_web *w = c->w;
@@ -19,6 +20,8 @@ void kiln_web__get_pipelines(kiln_web_route_ctx *c)
     json_array_foreach(list, i, p) {
         const char *name = json_string_value(json_object_get(p, "name"));
         json_t *runs = NULL, *checks = NULL;
+        if (!name)
+            continue; /* a file that never loaded: its errors only */
         if (kiln_store_runs_page_json(w->o.store, &runs, name, NULL, 0, 10,
                                       &err) != 0 ||
             kiln_store_checks_json(w->o.store, &checks, name, 10, &err) !=

@@ -37,6 +37,27 @@ static void print_status(json_t *st, long holder)
     else
         printf("daemon: not running\n");
 
+    /* A broken file matters only while a daemon runs with it. */
+    if (json_array_size(json_object_get(st, "load_errors"))) {
+        printf("\nPIPELINE FILES THAT DID NOT LOAD\n");
+        json_array_foreach(json_object_get(st, "load_errors"), i, row) {
+            const char *p = json_string_value(json_object_get(row,
+                                                              "pipeline"));
+            json_t *e;
+            size_t k;
+            printf("  %s: ", json_string_value(json_object_get(row,
+                                                               "file")));
+            if (p)
+                printf("pipeline %s keeps its last good definition", p);
+            else
+                printf("never loaded");
+            printf(" (failing since %s)\n",
+                   when(a, sizeof(a), json_object_get(row, "since")));
+            json_array_foreach(json_object_get(row, "errors"), k, e)
+                printf("    %s\n", json_string_value(e));
+        }
+    }
+
     printf("\n%-20s %-20s %-18s %s\n", "PIPELINE", "SCHEDULE", "TIMEZONE",
            "NEXT FIRE");
     json_array_foreach(json_object_get(st, "schedules"), i, row) {
@@ -88,6 +109,8 @@ static int exec_status(void *opts)
     dir = kiln_cli_state_dir(o->state);
     holder = kiln_lock_holder(dir);
     free(dir);
+    if (holder == 0)
+        json_object_set_new(st, "load_errors", json_array());
     if (o->json) {
         json_object_set_new(st, "daemon_pid", holder > 0 ? json_integer(holder)
                                                          : json_null());

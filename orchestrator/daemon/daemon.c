@@ -61,8 +61,9 @@ void kiln_daemon__def_unref(kiln_def *d)
     }
 }
 
-/* Load file; on error print the diagnostics and return NULL. */
-kiln_def *kiln_daemon__def_load(const char *file)
+/* Load file; on error print the diagnostics (into why too) and return
+ * NULL. */
+kiln_def *kiln_daemon__def_load(const char *file, kiln_buf *why)
 {
     kiln_diag diag = KILN_DIAG_INIT;
     kiln_err err = KILN_ERR_INIT;
@@ -71,6 +72,8 @@ kiln_def *kiln_daemon__def_load(const char *file)
 
     if (kiln_dsl_load_file(&p, file, &diag) != 0) {
         kiln_diag_print(&diag);
+        if (why)
+            kiln_diag_format(&diag, why);
         kiln_diag_dispose(&diag);
         return NULL;
     }
@@ -81,6 +84,8 @@ kiln_def *kiln_daemon__def_load(const char *file)
     d->refs = 1;
     if (kiln_hash_file(d->hash, d->file, &err) != 0) {
         kiln_err_print(&err);
+        if (why)
+            kiln_buf_printf(why, "%s: error: %s\n", file, err.msg);
         kiln_daemon__def_unref(d);
         return NULL;
     }
@@ -200,17 +205,81 @@ void kiln_daemon__entry_remove(kiln_entry *e)
     kiln_daemon__entry_release_maybe(e);
 }
 
+/* Broken files. */
+
+static void broken_free(kiln_broken *b)
+{
+    while (b) {
+        kiln_broken *next = b->next;
+        free(b->file);
+        free(b->pipeline);
+        free(b->errors);
+        free(b);
+        b = next;
+    }
+}
+
+/* Add file to the broken ones after the last (files come in path order),
+ * failing since the load that found it broken first (in was). */
+static void broken_add(kiln_daemon *dm, const kiln_broken *was,
+                       const char *file, const char *pipeline,
+                       kiln_buf *why)
+{
+    kiln_broken *b = kiln_calloc(1, sizeof(*b)), **tail = &dm->broken;
+    b->file = kiln_strdup(file);
+    b->pipeline = pipeline ? kiln_strdup(pipeline) : NULL;
+    b->errors = kiln_buf_detach(why);
+    if (!b->errors)
+        b->errors = kiln_strdup("");
+    b->since_ms = kiln_now_ms();
+    for (; was; was = was->next)
+        if (strcmp(was->file, file) == 0)
+            b->since_ms = was->since_ms;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = b;
+}
+
+/* Publish the broken files for kiln status, and tell the page. */
+static void broken_publish(kiln_daemon *dm)
+{
+    kiln_err err = KILN_ERR_INIT;
+    int rc = kiln_store_begin(dm->store, &err);
+    if (rc == 0)
+        rc = kiln_store_load_errors_clear(dm->store, &err);
+    for (kiln_broken *b = dm->broken; b && rc == 0; b = b->next)
+        rc = kiln_store_load_error_set(dm->store, b->file, b->pipeline,
+                                       b->errors, b->since_ms, &err);
+    if (rc == 0)
+        rc = kiln_store_commit(dm->store, &err);
+    if (rc != 0) {
+        kiln_store_rollback(dm->store);
+        kiln_daemon__store_warn(&err);
+    }
+    if (dm->web) {
+        json_t *ev;
+        int n = 0;
+        for (kiln_broken *b = dm->broken; b; b = b->next)
+            n++;
+        ev = json_pack("{s:i}", "broken", n);
+        kiln_web_publish(dm->web, "pipelines", ev);
+        json_decref(ev);
+    }
+}
+
 /*
  * (Re)load the pipeline files. A file that no longer validates keeps its
  * last good definition; pipelines gone from the files stop being
  * scheduled (their runs finish); changed definitions re-arm their
- * schedules. Returns how many pipelines are loaded.
+ * schedules. The files that did not load are dm->broken, with their
+ * errors, until they load. Returns how many pipelines are loaded.
  */
 size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
 {
     kiln_err err = KILN_ERR_INIT;
     char **files = NULL;
     size_t n_files = 0, loaded = 0;
+    kiln_broken *was = dm->broken;
     kiln_entry *e;
 
     if (kiln_daemon_scan(&files, &n_files, dm->o->paths, dm->o->n_paths,
@@ -218,10 +287,12 @@ size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
         kiln_err_print(&err);
         return 0;
     }
+    dm->broken = NULL;
     for (e = dm->entries; e; e = e->next)
         e->seen = false;
     for (size_t i = 0; i < n_files; i++) {
-        kiln_def *d = kiln_daemon__def_load(files[i]);
+        kiln_buf why = KILN_BUF_INIT;
+        kiln_def *d = kiln_daemon__def_load(files[i], &why);
         kiln_entry *old = NULL;
         if (!d) {
             /* Keep whatever this file defined before. */
@@ -236,12 +307,17 @@ size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
             } else {
                 say("error: %s is not a valid pipeline; skipped", files[i]);
             }
+            broken_add(dm, was, files[i], old ? old->name : NULL, &why);
             continue;
         }
         old = kiln_daemon__entry_find(dm, d->p->name);
         if (old && old->seen) {
             say("error: %s defines pipeline %s again (already defined in "
                 "%s); skipped", files[i], d->p->name, old->d->file);
+            kiln_buf_printf(&why, "%s: error: defines pipeline %s again "
+                            "(already defined in %s)\n", files[i],
+                            d->p->name, old->d->file);
+            broken_add(dm, was, files[i], NULL, &why);
             kiln_daemon__def_unref(d);
             continue;
         }
@@ -288,6 +364,8 @@ size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
     for (size_t i = 0; i < n_files; i++)
         free(files[i]);
     free(files);
+    broken_free(was);
+    broken_publish(dm);
     for (e = dm->entries; e;) {
         kiln_entry *next = e->next;
         if (!e->removed && !e->seen) {
@@ -316,6 +394,8 @@ static void close_all(kiln_daemon *dm)
     }
     kiln_inbox_close(dm->inbox);
     dm->inbox = NULL;
+    broken_free(dm->broken);
+    dm->broken = NULL;
     kiln_daemon__web_stop(dm);
     /* Requests in flight end (as failed), then what waits for a retry. */
     kiln_http_close(dm->http);

@@ -92,6 +92,16 @@ struct kiln_entry {
     bool seen;               /* found again by the current (re)load */
 };
 
+/* A pipeline file the latest (re)load could not load. */
+typedef struct kiln_broken {
+    struct kiln_broken *next;
+    char *file;              /* absolute path */
+    char *pipeline;          /* what it defined before (its last good
+                                definition still runs), or NULL */
+    char *errors;            /* "FILE:LINE:COL: error: ..." lines */
+    int64_t since_ms;        /* when it first failed (wall clock) */
+} kiln_broken;
+
 struct kiln_daemon {
     uv_loop_t loop;
     const kiln_daemon_options *o;
@@ -99,6 +109,8 @@ struct kiln_daemon {
     kiln_engine *eng;
     kiln_entry *entries;
     kiln_active_run *runs;
+    kiln_broken *broken;     /* files of the last load that failed, in
+                                path order */
     kiln_http *http;         /* metric triggers' requests */
     kiln_inbox *inbox;       /* kiln trigger's requests */
     kiln_web *web;           /* the status page and API, or NULL */
@@ -138,7 +150,9 @@ typedef struct kiln_fire_result {
 /* daemon.c: the server, definitions, entries, stopping. */
 void kiln_daemon__say(const char *fmt, ...) KILN_PRINTF(1, 2);
 void kiln_daemon__store_warn(const kiln_err *err);
-kiln_def *kiln_daemon__def_load(const char *file); /* NULL: printed why */
+/* NULL: printed why, and put it in why ("FILE:LINE:COL: error: ..."
+ * lines) unless why is NULL. */
+kiln_def *kiln_daemon__def_load(const char *file, kiln_buf *why);
 void kiln_daemon__def_unref(kiln_def *d);
 kiln_entry *kiln_daemon__entry_find(kiln_daemon *dm, const char *name);
 void kiln_daemon__entry_release_maybe(kiln_entry *e);

@@ -109,7 +109,7 @@ int64_t kiln_daemon__start_run(kiln_entry *e, const kiln_source *src,
     memset(&git, 0, sizeof(git));
     if (src->file) {
         /* Pinned to a commit: the pipeline as it is there. */
-        if (!(d = kiln_daemon__def_load(src->file))) {
+        if (!(d = kiln_daemon__def_load(src->file, NULL))) {
             snprintf(reason, size, "%s at commit %.12s is not a valid "
                      "pipeline", src->file, src->commit);
             free(info);

@@ -65,6 +65,31 @@ static json_t *trigger_json(const kiln_trigger *t)
     return o;
 }
 
+/* Broken file b's errors as an array of strings (b may be NULL). */
+static json_t *load_errors_json(const kiln_broken *b)
+{
+    json_t *list = json_array();
+    const char *p = b ? b->errors : "";
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len)
+            json_array_append_new(list, json_stringn(p, len));
+        p += len + (nl != NULL);
+    }
+    return list;
+}
+
+/* The broken file that held e's pipeline, if its last load failed. */
+static const kiln_broken *entry_broken(const kiln_entry *e)
+{
+    for (const kiln_broken *b = e->dm->broken; b; b = b->next)
+        if (b->pipeline && strcmp(b->pipeline, e->name) == 0 &&
+            strcmp(b->file, e->d->file) == 0)
+            return b;
+    return NULL;
+}
+
 /* What every view of a pipeline shows. */
 static json_t *entry_json(kiln_entry *e)
 {
@@ -84,7 +109,7 @@ static json_t *entry_json(kiln_entry *e)
     for (kiln_queued_fire *q = e->queue; q; q = q->next)
         n_queued++;
     return json_pack("{s:s, s:s, s:s?, s:{s:o, s:s, s:s, s:i}, s:o, s:o, "
-                     "s:I, s:i, s:i, s:i}",
+                     "s:I, s:i, s:i, s:i, s:o}",
                      "name", e->name, "file", e->d->file, "description",
                      p->description, "schedule", "crons", crons, "timezone",
                      p->schedule.timezone, "concurrency",
@@ -94,7 +119,8 @@ static json_t *entry_json(kiln_entry *e)
                                            : json_null(),
                      "triggers", triggers, "cooldown_ms",
                      (json_int_t)p->cooldown_ms, "steps", (int)p->n_steps,
-                     "active", (int)e->n_active, "queued", (int)n_queued);
+                     "active", (int)e->n_active, "queued", (int)n_queued,
+                     "load_errors", load_errors_json(entry_broken(e)));
 }
 
 static json_t *hook_pipelines(void *data)
@@ -104,6 +130,12 @@ static json_t *hook_pipelines(void *data)
     for (kiln_entry *e = dm->entries; e; e = e->next)
         if (!e->removed)
             json_array_append_new(list, entry_json(e));
+    /* Files that never loaded: no pipeline, only their errors. */
+    for (kiln_broken *b = dm->broken; b; b = b->next)
+        if (!b->pipeline)
+            json_array_append_new(list, json_pack("{s:n, s:s, s:o}", "name",
+                                  "file", b->file, "load_errors",
+                                  load_errors_json(b)));
     return list;
 }
 

@@ -240,10 +240,29 @@ int kiln_store_run_artifacts_json(kiln_store *st, json_t **out,
     return 0;
 }
 
+/* Each row's errors, one a line, as an array of strings. */
+static void split_errors(json_t *rows)
+{
+    json_t *r;
+    size_t i;
+    json_array_foreach(rows, i, r) {
+        const char *p = json_string_value(json_object_get(r, "errors"));
+        json_t *list = json_array();
+        while (p && *p) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            if (len)
+                json_array_append_new(list, json_stringn(p, len));
+            p += len + (nl != NULL);
+        }
+        json_object_set_new(r, "errors", list);
+    }
+}
+
 int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
                            kiln_err *err)
 {
-    json_t *sched = NULL, *active = NULL, *recent = NULL;
+    json_t *sched = NULL, *active = NULL, *recent = NULL, *broken = NULL;
     int rc;
     *out = NULL;
     rc = query_rows(st, &sched, "SELECT pipeline, schedule, timezone, "
@@ -260,15 +279,21 @@ int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
                         "WHERE status != 'started' AND ?1 IS NULL "
                         "ORDER BY id DESC LIMIT ?2", NULL,
                         fires > 0 ? fires : 20, err);
+    if (rc == 0)
+        rc = query_rows(st, &broken, "SELECT file, pipeline, errors, since "
+                        "FROM load_errors WHERE ?1 IS NULL AND ?2 ORDER BY "
+                        "file", NULL, 1, err);
     if (rc != 0) {
         json_decref(sched);
         json_decref(active);
         json_decref(recent);
+        json_decref(broken);
         return rc;
     }
     mark_orphans(active);
-    *out = json_pack("{s:o, s:o, s:o}", "schedules", sched, "active",
-                     active, "fires", recent);
+    split_errors(broken);
+    *out = json_pack("{s:o, s:o, s:o, s:o}", "schedules", sched, "active",
+                     active, "fires", recent, "load_errors", broken);
     return 0;
 }
 

@@ -44,7 +44,10 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
 int kiln_store_run_artifacts_json(kiln_store *st, json_t **out,
                                   int64_t run_id, kiln_err *err);
 /* What kiln status shows: {"schedules": [...], "active": [...],
- * "fires": [...]} (fires: the latest skipped or missed ones). */
+ * "fires": [...], "load_errors": [...]} (fires: the latest skipped or
+ * missed ones; load_errors: {file, pipeline, errors: ["FILE:LINE:COL:
+ * error: ..."], since}, the files kiln serve's last load could not
+ * load). */
 int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
                            kiln_err *err);
 /* Metrics as rows {run_id, pipeline, step, key, value, created_at},

@@ -277,6 +277,14 @@ static const char *const migrations[] = {
     /* 14 -> 15: how a step's gate (when:) was decided, whichever way:
      * its expression, the answer and each value it read (JSON). */
     "ALTER TABLE run_steps ADD COLUMN gate TEXT;",
+    /* 15 -> 16: the pipeline files kiln serve could not load at its last
+     * (re)load, with their errors (one "FILE:LINE:COL: error: ..." a
+     * line) and the pipeline each one defined before, if any. */
+    "CREATE TABLE load_errors ("
+    "  file TEXT PRIMARY KEY,"
+    "  pipeline TEXT,"
+    "  errors TEXT NOT NULL,"
+    "  since INTEGER NOT NULL);",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

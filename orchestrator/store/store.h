@@ -37,7 +37,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 15
+#define KILN_STORE_SCHEMA 16
 
 /* Opening and transactions. */
 
@@ -586,6 +586,15 @@ int kiln_store_schedule_set(kiln_store *st, const char *pipeline,
  * pipeline). */
 int kiln_store_schedule_clear(kiln_store *st, const char *pipeline,
                               kiln_err *err);
+/* Publish the pipeline files kiln serve's last (re)load could not load
+ * (kiln status, GET /api/v1/pipelines): clear them all, then set each
+ * one, in one transaction. errors holds one "FILE:LINE:COL: error: ..."
+ * a line; pipeline is what the file defined before (NULL: never loaded);
+ * since is when it first failed. */
+int kiln_store_load_errors_clear(kiln_store *st, kiln_err *err);
+int kiln_store_load_error_set(kiln_store *st, const char *file,
+                              const char *pipeline, const char *errors,
+                              int64_t since_ms, kiln_err *err);
 
 /* What became of a trigger's check. */
 typedef enum kiln_check_status {

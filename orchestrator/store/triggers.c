@@ -1,7 +1,8 @@
 /*
  * triggers.c: what kiln serve records besides runs: the fires of
  * schedules and their next due times, every trigger check with what it
- * saw, what each trigger remembers between checks, and notifications.
+ * saw, what each trigger remembers between checks, notifications, and
+ * the pipeline files that did not load.
  */
 #include "internal.h"
 
@@ -19,6 +20,10 @@ static const char SQL_SCHEDULE_SET[] =
     "next_due = excluded.next_due, updated_at = excluded.updated_at";
 static const char SQL_SCHEDULE_CLEAR[] =
     "DELETE FROM schedules WHERE ?1 IS NULL OR pipeline = ?1";
+static const char SQL_LOAD_ERRORS_CLEAR[] = "DELETE FROM load_errors";
+static const char SQL_LOAD_ERROR_SET[] =
+    "INSERT OR REPLACE INTO load_errors (file, pipeline, errors, since) "
+    "VALUES (?1, ?2, ?3, ?4)";
 static const char SQL_CHECK_INSERT[] =
     "INSERT INTO trigger_checks (pipeline, trigger, target, checked_at, "
     "status, reason, detail, run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -77,6 +82,21 @@ int kiln_store_schedule_clear(kiln_store *st, const char *pipeline,
 {
     return kiln_store__run(st, err, "clearing schedules", SQL_SCHEDULE_CLEAR,
                            "s", pipeline);
+}
+
+int kiln_store_load_errors_clear(kiln_store *st, kiln_err *err)
+{
+    return kiln_store__run(st, err, "clearing load errors",
+                           SQL_LOAD_ERRORS_CLEAR, "");
+}
+
+int kiln_store_load_error_set(kiln_store *st, const char *file,
+                              const char *pipeline, const char *errors,
+                              int64_t since_ms, kiln_err *err)
+{
+    return kiln_store__run(st, err, "recording a load error",
+                           SQL_LOAD_ERROR_SET, "sssI", file, pipeline,
+                           errors, since_ms);
 }
 
 int kiln_store_check_record(kiln_store *st, int64_t *out_id,

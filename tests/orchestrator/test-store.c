@@ -218,7 +218,7 @@ static void test_migrations(void)
     kiln_err err = KILN_ERR_INIT;
     kiln_run_info *r;
 
-    sql("ALTER TABLE run_steps DROP COLUMN gate;"
+    sql("DROP TABLE load_errors; ALTER TABLE run_steps DROP COLUMN gate;"
         "DROP TABLE users; DROP TABLE tokens; DROP TABLE sessions;"
         "DROP TABLE audit; ALTER TABLE runs DROP COLUMN started_by;"
         "ALTER TABLE executions DROP COLUMN image;"
@@ -263,7 +263,9 @@ static void test_migrations(void)
         "SELECT * FROM users; SELECT * FROM tokens; SELECT * FROM sessions;"
         "SELECT * FROM schema_version WHERE version = 14;"
         "SELECT gate FROM run_steps;"
-        "SELECT * FROM schema_version WHERE version = 15");
+        "SELECT * FROM schema_version WHERE version = 15;"
+        "SELECT * FROM load_errors;"
+        "SELECT * FROM schema_version WHERE version = 16");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
