@@ -6,9 +6,20 @@
  * each subscriber has a buffer of events waiting and one in flight. A
  * subscriber that falls more than MAX_BACKLOG behind is dropped: it
  * reconnects (EventSource does) and reloads what it shows.
+ *
+ * Event ids only grow, across restarts too: a process numbers its events
+ * from its start time in milliseconds times 1024, above every id an
+ * earlier process sent unless it sent more than 1024 events per
+ * millisecond it ran. The latest KILN_WEB_EVENTS_KEPT events are kept,
+ * so a client reconnecting with Last-Event-ID (EventSource sends it by
+ * itself) gets what it missed. When that is more than is kept, or the id
+ * is another process's, it gets one "reset" event instead: reload
+ * everything, events were lost.
  */
 #include "internal.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +110,48 @@ static void on_heartbeat(uv_timer_t *t)
     }
 }
 
+void kiln_web__events_init(kiln_web *w)
+{
+    w->event_id = (uint64_t)kiln_now_ms() * 1024;
+    w->events = kiln_calloc(KILN_WEB_EVENTS_KEPT, sizeof(kiln_web_event));
+}
+
+void kiln_web__events_free(kiln_web *w)
+{
+    for (size_t i = 0; w->events && i < KILN_WEB_EVENTS_KEPT; i++)
+        free(w->events[i].text);
+    free(w->events);
+    w->events = NULL;
+}
+
+static const kiln_web_event *kept(const kiln_web *w, size_t i)
+{
+    return &w->events[(w->events_start + i) % KILN_WEB_EVENTS_KEPT];
+}
+
+/* What a client reconnecting with Last-Event-ID last missed, into b:
+ * the kept events after it, or "reset" when they are not all kept. */
+static void replay(kiln_web *w, kiln_buf *b, const char *last)
+{
+    unsigned long long id;
+    char *end;
+    size_t i;
+
+    errno = 0;
+    id = strtoull(last, &end, 10);
+    if (errno || end == last || *end || id > w->event_id ||
+        (w->n_events ? id + 1 < kept(w, 0)->id
+                     : id != w->event_id)) {
+        kiln_buf_printf(b, "id: %llu\nevent: reset\ndata: {\"reason\":"
+                        "\"missed events are not kept: reload\"}\n\n",
+                        (unsigned long long)w->event_id);
+        return;
+    }
+    for (i = 0; i < w->n_events; i++)
+        if (kept(w, i)->id > id)
+            kiln_buf_puts(b, kept(w, i)->text);
+}
+
 /* GET /api/v1/events: the response goes on until the client leaves or
  * kiln_web__end_streams(). */
 void kiln_web__get_events(kiln_web_route_ctx *c)
@@ -120,8 +173,20 @@ void kiln_web__get_events(kiln_web_route_ctx *c)
     h2o_start_response(req, &s->super);
     s->next = w->subs;
     w->subs = s;
-    /* Clients learn at once that the stream is open. */
+    /* Clients learn at once that the stream is open, and get what they
+     * missed since the event they name. */
     kiln_buf_puts(&s->pending, "retry: 2000\n: connected\n\n");
+    {
+        ssize_t i = h2o_find_header_by_str(&req->headers,
+                                           H2O_STRLIT("last-event-id"), -1);
+        const char *q = kiln_web__query(c->t, "lastEventId");
+        if (i >= 0)
+            replay(w, &s->pending, h2o_strdup(&req->pool,
+                   req->headers.entries[i].value.base,
+                   req->headers.entries[i].value.len).base);
+        else if (q)
+            replay(w, &s->pending, q);
+    }
     flush(s);
     if (!w->heartbeat) {
         w->heartbeat = kiln_calloc(1, sizeof(*w->heartbeat));
@@ -134,19 +199,31 @@ void kiln_web__get_events(kiln_web_route_ctx *c)
 
 void kiln_web_publish(kiln_web *w, const char *type, json_t *data)
 {
+    kiln_web_event *e;
     char *text;
-    if (!w || !w->subs)
+    if (!w || !w->events)
         return;
     text = json_dumps(data, JSON_COMPACT);
     w->event_id++;
+    /* Kept, whether anyone listens or not. */
+    if (w->n_events < KILN_WEB_EVENTS_KEPT) {
+        e = &w->events[(w->events_start + w->n_events++) %
+                       KILN_WEB_EVENTS_KEPT];
+    } else {
+        e = &w->events[w->events_start];
+        w->events_start = (w->events_start + 1) % KILN_WEB_EVENTS_KEPT;
+        free(e->text);
+    }
+    e->id = w->event_id;
+    e->text = kiln_asprintf("id: %llu\nevent: %s\ndata: %s\n\n",
+                            (unsigned long long)w->event_id, type, text);
     for (kiln_web_sub *s = w->subs, *next; s; s = next) {
         next = s->next;
         if (s->pending.len > MAX_BACKLOG) {
             s->ending = true; /* too slow: let it reconnect */
             kiln_buf_clear(&s->pending);
         } else {
-            kiln_buf_printf(&s->pending, "id: %llu\nevent: %s\ndata: %s\n\n",
-                            (unsigned long long)w->event_id, type, text);
+            kiln_buf_puts(&s->pending, e->text);
         }
         flush(s);
     }

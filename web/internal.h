@@ -35,6 +35,13 @@
 
 typedef struct kiln_web_sub kiln_web_sub;
 
+/* An event as sent ("id: ...\nevent: ...\ndata: ...\n\n"). */
+#define KILN_WEB_EVENTS_KEPT 1024
+typedef struct kiln_web_event {
+    uint64_t id;
+    char *text;
+} kiln_web_event;
+
 /* A request's target, decoded and checked once in request.c before any
  * route sees it: every string is UTF-8 text with no control character,
  * in the request's pool. */
@@ -102,7 +109,11 @@ struct kiln_web {
     uv_tcp_t *listener;
     uv_timer_t *heartbeat;   /* keeps event streams alive */
     kiln_web_sub *subs;      /* event stream subscribers */
-    uint64_t event_id;
+    uint64_t event_id;       /* the last event's (events.c) */
+    kiln_web_event *events;  /* the latest KILN_WEB_EVENTS_KEPT, oldest
+                                at events_start: replayed to a client
+                                reconnecting with Last-Event-ID */
+    size_t events_start, n_events;
     kiln_web_cached cache[KILN_WEB_CACHE_SLOTS];
     unsigned cache_next;     /* the slot to replace next */
     uint64_t version_at;     /* loop time of the last look for other
@@ -246,7 +257,11 @@ void kiln_web__get_session(kiln_web_route_ctx *c);
 void kiln_web__get_users(kiln_web_route_ctx *c);
 
 /* Events (events.c). */
+/* The first event id of this process: above every id an earlier kiln
+ * serve can have sent (start time in ms, times 1024). */
+void kiln_web__events_init(kiln_web *w);
 void kiln_web__end_streams(kiln_web *w);
+void kiln_web__events_free(kiln_web *w);
 
 /* The status page (assets.c): the asset for path, or NULL. */
 typedef struct kiln_web_asset {

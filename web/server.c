@@ -447,6 +447,7 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = w->config.hosts;
     w->accept_ctx.ssl_ctx = w->ssl_ctx;
+    kiln_web__events_init(w);
     *out = w;
     return 0;
 }
@@ -503,6 +504,7 @@ static void on_reap(uv_timer_t *t)
     free(w->auth_header);
     free(w->proxies);
     kiln_tally_dispose(&w->tally);
+    kiln_web__events_free(w);
     free(w);
 }
 

@@ -1,8 +1,9 @@
 /*
  * events.js: live updates. One EventSource on /api/v1/events tells the
  * view on show when a run or a step changes. EventSource reconnects by
- * itself (the server says retry: 2000); after a gap the view reloads,
- * since events may have been missed.
+ * itself (the server says retry: 2000) with Last-Event-ID, and the server
+ * replays what it kept since (or says "reset"); after a gap the view
+ * reloads all the same.
  */
 import {API} from './api.js';
 import {view} from './view.js';
@@ -31,6 +32,12 @@ export function connect() {
     down = true;
     if (es.readyState === EventSource.CLOSED)
       setTimeout(connect, 5000);
+  });
+  /* Reconnecting, EventSource names the last event it saw and the server
+   * sends what came since; when it no longer has all of it, "reset". */
+  es.addEventListener('reset', () => {
+    if (view)
+      view.soon(50);
   });
   for (const type of ['run', 'step']) {
     es.addEventListener(type, (e) => {
