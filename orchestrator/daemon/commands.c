@@ -143,6 +143,7 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
     kiln_err herr = KILN_ERR_INIT;
     kiln_run_info *run = NULL;
     kiln_kv *reuse = NULL;
+    kiln_def *def = NULL;
     kiln_source src;
     kiln_entry *e;
     int64_t id;
@@ -181,8 +182,16 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
         goto done;
     }
     /* Its steps that succeeded (but from and what follows), and the
-     * executions that made them. */
-    if ((rc = kiln_run_retry_reuse(&reuse, &src.n_reuse, e->d->p, run, from,
+     * executions that made them; what follows from as the run's file
+     * has it (a run pinned to a commit ran its checkout's). */
+    if (from && strcmp(e->d->file, run->file) != 0 &&
+        !(def = kiln_daemon__def_load(run->file, NULL))) {
+        rc = kiln_err_set(err, KILN_EBUSY, "%s no longer loads: start a "
+                          "new run instead", run->file);
+        goto done;
+    }
+    if ((rc = kiln_run_retry_reuse(&reuse, &src.n_reuse,
+                                   def ? def->p : e->d->p, run, from,
                                    err)) != 0)
         goto done;
     src.trigger = "retry";
@@ -211,6 +220,7 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
     }
 done:
     kiln_run_reuse_free(reuse, src.n_reuse);
+    kiln_daemon__def_unref(def);
     src.reuse = NULL;
     src.n_reuse = 0;
     kiln_daemon__source_dispose(&src);
