@@ -32,7 +32,9 @@ static const kiln_opt options[] = {
     KILN_OPT_VALUE(0, "from", retry_opts, from, "STEP", "run STEP and "
                    "everything downstream of it again, reuse the rest (RUN "
                    "may then have succeeded)"),
-    KILN_CLI_OPT_SERVER(retry_opts),
+    KILN_OPT_VALUE(0, "server", retry_opts, server, "URL", "retry in the "
+                   "kiln serve of this HTTP API (http://host:8080/; or "
+                   "$KILN_SERVER); without it, in the foreground"),
     KILN_CLI_OPT_TOKEN_FILE(retry_opts, "the API token (else $KILN_TOKEN)"),
     KILN_OPT_SWITCH('w', "wait", retry_opts, wait, "with --server: follow "
                     "the new run; exit 0 if it succeeds, 1 if not"),
