@@ -60,6 +60,25 @@ static void print_run(json_t *run)
         printf("  reproduces run %lld (kiln reproduce)\n",
                (long long)json_integer_value(json_object_get(
                    json_object_get(run, "trigger_info"), "reproduces")));
+    {
+        /* kiln retry, and what kiln run --only/--from/--until picked. */
+        json_t *info = json_object_get(run, "trigger_info"), *x;
+        size_t k;
+        if (json_is_integer(json_object_get(info, "retry_of")))
+            printf("  retries run %lld\n", (long long)json_integer_value(
+                       json_object_get(info, "retry_of")));
+        if (json_object_get(info, "only") || json_object_get(info, "from") ||
+            json_object_get(info, "until")) {
+            printf("  selected:");
+            json_array_foreach(json_object_get(info, "only"), k, x)
+                printf("%s %s", k ? "" : " --only", json_string_value(x));
+            if (json_is_string(json_object_get(info, "from")))
+                printf(" --from %s", kiln_cli_str(info, "from"));
+            if (json_is_string(json_object_get(info, "until")))
+                printf(" --until %s", kiln_cli_str(info, "until"));
+            printf("\n");
+        }
+    }
     if (json_array_size(json_object_get(run, "reproduced_by"))) {
         json_t *r;
         size_t k;

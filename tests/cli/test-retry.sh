@@ -39,6 +39,8 @@ r2=$(q "select max(id) from runs")
 eq "reused, ran, ran" "first:succeeded:reused from run $r1 second:succeeded: third:succeeded:" "$(steps "$r2")"
 eq "same params, trigger retry" "7 retry" "$(q "select json_extract(params, '$.n') || ' ' || trigger from runs where id=$r2")"
 eq "first ran once" 1 "$(grep -c first count.txt)"
+kiln_rc show "$r2"
+contains "kiln show says what it retries" "retries run $r1" "$out"
 eq "audited as the Unix user via cli" "$(id -un) cli run.retried {\"pipeline\":\"r\",\"trigger\":\"retry\",\"retry_of\":$r1}" \
     "$(q "select actor || ' ' || via || ' ' || action || ' ' || after from audit where target = 'run $r2'")"
 

@@ -46,6 +46,7 @@ eq "the run succeeded" succeeded "$(q "select status from runs where id=$r1")"
 eq "trigger_info says what was picked" '{"until":"train"}' "$(q "select trigger_info from runs where id=$r1")"
 kiln_rc show "$r1"
 contains "kiln show says not selected" "not selected (--until train)" "$out"
+contains "kiln show says what was picked" "selected: --until train" "$out"
 
 # --from evaluate: train's output is reused from the cache (same key).
 : > ran.txt
@@ -73,6 +74,8 @@ eq "--only: only evaluate ran" "evaluate" "$(cat ran.txt)"
 eq "--only: report not selected" "skipped:not selected (--only evaluate)" "$(step "$r4" report)"
 kiln_rc show "$r4" --json
 contains "--json: the reason" '"reason": "not selected (--only evaluate)"' "$out"
+kiln_rc show "$r4"
+contains "kiln show: --only" "selected: --only evaluate" "$out"
 
 # A needed output changed by hand: not reused; with the cache off, an
 # error before anything runs; with it on, the step fails unrun.
