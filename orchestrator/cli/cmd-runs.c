@@ -68,46 +68,75 @@ static void print_table(json_t *runs)
     }
 }
 
-/* --status orphaned keeps the orphans (at most limit), queued and running
- * the others: kiln runs shows an orphan as orphaned, not as its record
- * says. */
-static void keep_orphans(json_t *runs, bool orphans, size_t limit)
+/* Newest first. */
+static int by_id_desc(const void *a, const void *b)
 {
-    for (size_t i = json_array_size(runs); i-- > 0;)
-        if (json_is_true(json_object_get(json_array_get(runs, i),
-                                         "orphaned")) != orphans)
-            json_array_remove(runs, i);
-    while (json_array_size(runs) > limit)
-        json_array_remove(runs, json_array_size(runs) - 1);
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a,
+                                                      "id"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b,
+                                                      "id"));
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* q's runs; --status orphaned: those recorded queued or running whose
+ * kiln process is gone; queued and running: the others. Unfinished runs
+ * are few (an index of their own), so all of them are read. */
+static int query(kiln_store *store, json_t **out, kiln_runs_query *q,
+                 const char *status, size_t limit, kiln_err *err)
+{
+    bool orphans = status && strcmp(status, "orphaned") == 0;
+    bool unfinished = orphans || (status && (strcmp(status, "queued") == 0 ||
+                                             strcmp(status, "running") == 0));
+    json_t *more = NULL, **rows;
+    size_t n;
+    int rc;
+
+    q->status = orphans ? "running" : status;
+    q->limit = unfinished ? INT_MAX : (int)limit;
+    if ((rc = kiln_store_runs_query_json(store, out, q, err)) != 0 ||
+        !unfinished)
+        return rc;
+    if (orphans) {
+        q->status = "queued";
+        if ((rc = kiln_store_runs_query_json(store, &more, q, err)) != 0)
+            return rc;
+        json_array_extend(*out, more);
+        json_decref(more);
+    }
+    n = json_array_size(*out);
+    rows = kiln_calloc(n + 1, sizeof(*rows));
+    for (size_t i = 0; i < n; i++)
+        rows[i] = json_incref(json_array_get(*out, i));
+    qsort(rows, n, sizeof(*rows), by_id_desc);
+    json_array_clear(*out);
+    for (size_t i = 0; i < n; i++)
+        if (json_is_true(json_object_get(rows[i], "orphaned")) == orphans &&
+            json_array_size(*out) < limit)
+            json_array_append(*out, rows[i]);
+    for (size_t i = 0; i < n; i++)
+        json_decref(rows[i]);
+    free(rows);
+    return 0;
 }
 
 static int exec_runs(void *opts)
 {
     const runs_opts *o = opts;
     kiln_store *store = NULL;
+    kiln_runs_query q;
     kiln_err err = KILN_ERR_INIT;
     json_t *runs = NULL;
     int status = KILN_EXIT_OK;
 
-    kiln_runs_query q;
-    bool orphaned = o->status && strcmp(o->status, "orphaned") == 0;
-
     memset(&q, 0, sizeof(q));
     q.pipeline = o->pipeline;
-    q.status = orphaned ? NULL : o->status;
     q.trigger = o->trigger;
     q.since_ms = o->since_ms;
-    /* Orphans are runs recorded as not ended: found among those. */
-    q.limit = orphaned ? INT_MAX : (int)o->limit;
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
-        kiln_store_runs_query_json(store, &runs, &q, &err) != 0) {
+        query(store, &runs, &q, o->status, (size_t)o->limit, &err) != 0)
         status = kiln_cli_fail(&err);
-    } else {
-        if (orphaned || (o->status && (strcmp(o->status, "queued") == 0 ||
-                                       strcmp(o->status, "running") == 0)))
-            keep_orphans(runs, orphaned, (size_t)o->limit);
+    else
         kiln_cli_output(runs, o->json, print_table);
-    }
     json_decref(runs);
     kiln_store_close(store);
     return status;
