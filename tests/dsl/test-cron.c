@@ -487,7 +487,7 @@ static void test_dst_days(void)
         ASSERT_EQ_INT(kiln_time_parse_iso(&to, dst_days[i].to, &err), 0);
         t--;
         while (next_token(tok, sizeof(tok), &p)) {
-            char want[40], got[40];
+            char want[96], got[40];
             if (strlen(tok) == 10) {
                 snprintf(date, sizeof(date), "%s", tok);
                 continue;
