@@ -14,12 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* GET /api/v1/models and /api/v1/models/{name} */
+/* GET /api/v1/models and /api/v1/models/{name}: versions (with the
+ * params and key metrics of the run that made each), current aliases and
+ * every move of the aliases (history). */
 void kiln_web__get_models(kiln_web_route_ctx *c)
 {
     const char *name = c->n > 1 ? c->seg[1] : NULL;
     kiln_err err = KILN_ERR_INIT;
-    json_t *versions, *aliases;
+    json_t *versions, *aliases = NULL, *history;
     if (kiln_store_models_json(c->w->o.store, &versions, name, &err) != 0) {
         kiln_web__fail(c, &err);
         return;
@@ -29,8 +31,11 @@ void kiln_web__get_models(kiln_web_route_ctx *c)
         kiln_web__error(c->req, 404, "no model \"%s\"", name);
         return;
     }
-    if (kiln_store_model_aliases_json(c->w->o.store, &aliases, &err) != 0) {
+    if (kiln_store_model_aliases_json(c->w->o.store, &aliases, &err) != 0 ||
+        kiln_store_alias_history_json(c->w->o.store, &history, name,
+                                      &err) != 0) {
         json_decref(versions);
+        json_decref(aliases);
         kiln_web__fail(c, &err);
         return;
     }
@@ -44,8 +49,9 @@ void kiln_web__get_models(kiln_web_route_ctx *c)
         json_decref(aliases);
         aliases = mine;
     }
-    kiln_web__reply(c, 200, json_pack("{s:o, s:o}", "versions", versions,
-                                      "aliases", aliases));
+    kiln_web__reply(c, 200, json_pack("{s:o, s:o, s:o}", "versions",
+                                      versions, "aliases", aliases,
+                                      "history", history));
 }
 
 /* POST /api/v1/models/{name}/aliases/{alias} {version} */

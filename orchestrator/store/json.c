@@ -338,6 +338,74 @@ int kiln_store_metrics_json(kiln_store *st, json_t **out,
     "model_aliases b WHERE b.name = a.name AND b.alias = a.alias AND "      \
     "b.rolled_back = 0)"
 
+/* At most this many key metrics a version. */
+#define KEY_METRICS 2
+
+/*
+ * A model version's key metrics (v's "key_metrics", {"STEP.KEY": value},
+ * and "key_metrics_from" saying why these): the run's metrics its gates
+ * read (when: ...metrics.STEP.KEY..., as the run recorded each
+ * decision), else the first of the registering step's (v's metrics),
+ * else the first the run recorded.
+ */
+static int key_metrics(kiln_store *st, json_t *v, kiln_err *err)
+{
+    json_int_t run = json_integer_value(json_object_get(v, "run_id"));
+    json_t *gates = NULL, *metrics = NULL, *out = json_object(), *g, *r;
+    const char *from = "gates", *key;
+    size_t i;
+    int rc = query_rows(st, &gates, "SELECT gate FROM run_steps WHERE ?1 "
+                        "IS NULL AND run_id = ?2 AND gate IS NOT NULL "
+                        "ORDER BY position", NULL, run, err);
+    if (rc == 0)
+        rc = query_rows(st, &metrics, "SELECT step || '.' || key AS name, "
+                        "value FROM metrics WHERE ?1 IS NULL AND run_id = ?2 "
+                        "ORDER BY rowid", NULL, run, err);
+    if (rc != 0) {
+        json_decref(gates);
+        json_decref(out);
+        return rc;
+    }
+    json_array_foreach(gates, i, g) {
+        json_t *doc = json_loads(json_string_value(json_object_get(g, "gate")),
+                                 0, NULL), *val;
+        json_object_foreach(json_object_get(doc, "values"), key, val) {
+            size_t k;
+            if (strncmp(key, "metrics.", 8) != 0 ||
+                json_object_size(out) >= KEY_METRICS)
+                continue;
+            /* Only this run's own metrics, not another model's. */
+            json_array_foreach(metrics, k, r)
+                if (strcmp(json_string_value(json_object_get(r, "name")),
+                           key + 8) == 0)
+                    json_object_set(out, key + 8, json_object_get(r,
+                                                                  "value"));
+        }
+        json_decref(doc);
+    }
+    if (json_object_size(out) == 0) {
+        json_t *mine = json_object_get(v, "metrics"), *val;
+        from = "registering step";
+        json_object_foreach(mine, key, val)
+            if (json_object_size(out) < KEY_METRICS)
+                json_object_set(out, key, val);
+    }
+    if (json_object_size(out) == 0) {
+        from = "run";
+        json_array_foreach(metrics, i, r)
+            if (json_object_size(out) < KEY_METRICS)
+                json_object_set(out, json_string_value(json_object_get(r,
+                                "name")), json_object_get(r, "value"));
+    }
+    json_object_set_new(v, "key_metrics", out);
+    json_object_set_new(v, "key_metrics_from",
+                        json_object_size(out) ? json_string(from)
+                                              : json_null());
+    json_decref(gates);
+    json_decref(metrics);
+    return 0;
+}
+
 int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
                            kiln_err *err)
 {
@@ -347,9 +415,10 @@ int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
         st, &versions,
         "SELECT m.name, m.version, a.path, "
         "a.sha256, m.artifact_id, m.run_id, m.git_commit, m.metrics, "
-        "m.created_at FROM models m JOIN artifacts a ON "
-        "a.id = m.artifact_id WHERE (?1 IS NULL OR m.name = "
-        "?1) AND ?2 ORDER BY m.name, m.version DESC",
+        "m.created_at, r.pipeline, r.params FROM models m JOIN artifacts a "
+        "ON a.id = m.artifact_id LEFT JOIN runs r ON r.id = m.run_id "
+        "WHERE (?1 IS NULL OR m.name = ?1) AND ?2 ORDER BY m.name, "
+        "m.version DESC",
         name, 1, err);
     if (rc == 0)
         rc = query_rows(st, &aliases, CURRENT_ALIASES " AND (?1 IS NULL OR "
@@ -373,9 +442,62 @@ int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
                                "metrics")), 0, NULL);
         if (m)
             json_object_set_new(v, "metrics", m);
+        if (!json_is_object(json_object_get(v, "params")))
+            json_object_set_new(v, "params", json_object());
+        if ((rc = key_metrics(st, v, err)) != 0) {
+            json_decref(versions);
+            json_decref(aliases);
+            return rc;
+        }
     }
     json_decref(aliases);
     *out = versions;
+    return 0;
+}
+
+/* The version in an audit row's before or after ({"version": N}), or
+ * null. */
+static json_t *audit_version(const char *text)
+{
+    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *v = json_object_get(doc, "version");
+    v = json_is_integer(v) ? json_incref(v) : json_null();
+    json_decref(doc);
+    return v;
+}
+
+int kiln_store_alias_history_json(kiln_store *st, json_t **out,
+                                  const char *name, kiln_err *err)
+{
+    kiln_audit_row *rows = NULL;
+    kiln_audit_query q;
+    size_t n = 0;
+    int rc;
+
+    *out = NULL;
+    memset(&q, 0, sizeof(q));
+    q.action_prefix = "alias.";
+    q.target = name ? kiln_asprintf("model %s ", name)
+                    : kiln_strdup("model ");
+    rc = kiln_store_audit_list(&rows, &n, st, &q, err);
+    free((char *)q.target);
+    if (rc != 0)
+        return rc;
+    *out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        /* "model NAME ALIAS" */
+        const char *m = rows[i].target + 6, *sp = strchr(m, ' ');
+        if (!sp)
+            continue;
+        json_array_append_new(*out, json_pack(
+            "{s:I, s:s%, s:s, s:o, s:o, s:s, s:s, s:s, s:I}", "at",
+            (json_int_t)rows[i].at_ms, "name", m, (size_t)(sp - m), "alias",
+            sp + 1, "from", audit_version(rows[i].before), "to",
+            audit_version(rows[i].after), "by", rows[i].actor, "via",
+            rows[i].via, "action", rows[i].action, "audit_id",
+            (json_int_t)rows[i].id));
+    }
+    kiln_audit_rows_free(rows, n);
     return 0;
 }
 

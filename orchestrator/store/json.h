@@ -58,10 +58,19 @@ int kiln_store_metrics_json(kiln_store *st, json_t **out,
                             const char *pipeline, const char *key,
                             int last_runs, int64_t run_a, int64_t run_b,
                             kiln_err *err);
-/* Model versions (newest first) with their current aliases; name may be
- * NULL. */
+/* Model versions (newest first) with their current aliases, the params
+ * and pipeline of the run that made each, and its key metrics
+ * (key_metrics {"STEP.KEY": value}: up to two, those the run's gates
+ * read, else the registering step's first, else the run's first;
+ * key_metrics_from says which: "gates", "registering step", "run", or
+ * null); name may be NULL. */
 int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
                            kiln_err *err);
+/* Every move of a model's aliases (name NULL: of every model's), from
+ * the audit trail, oldest first: {at, name, alias, from, to (versions,
+ * or null), by, via, action, audit_id}. */
+int kiln_store_alias_history_json(kiln_store *st, json_t **out,
+                                  const char *name, kiln_err *err);
 /* Every current alias: {name, alias, version, path}. */
 int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
                                   kiln_err *err);
