@@ -264,6 +264,11 @@ await step('a viewer sees no action buttons anywhere', async () => {
   });
   expected = null;
   ok('a viewer\'s write with the session: 403', code === 403, String(code));
+  await page.goto(url + '#/models');
+  await page.waitForSelector('[data-model="loginmodel"] ' +
+                             '.alias-move[data-alias="production"]');
+  ok('models: a viewer gets no Promote or Roll back',
+     await page.$('button[data-promote], button[data-rollback]') === null);
 });
 
 await step('logging out ends the session', async () => {
@@ -337,6 +342,11 @@ await step('olga logs in, Run now, the run turns green live', async () => {
   await page.waitForSelector('button[data-run-params="login"]');
   ok('Run now on the pipeline page', await page.$(
      '.page-head button[data-run-now="login"]') !== null);
+  await page.goto(url + '#/models');
+  await page.waitForSelector('[data-model="loginmodel"] ' +
+                             'button[data-rollback="production"]');
+  ok('models: Promote for an operator', await page.$(
+     '[data-model="loginmodel"] button[data-promote="1"]') !== null);
 });
 
 await step('at 400 px: the header and the pages fit', async () => {

@@ -47,6 +47,19 @@ steps:
   fail: {run: "echo broken; exit 1"}
 YAML
 
+# A model version with an alias (made by kiln run, outside the served
+# directory): a viewer gets no Promote or Roll back, an operator does.
+cat > "$T/reg.yaml" <<'YAML'
+pipeline: reg
+steps:
+  make:
+    run: echo weights > model.txt
+    outputs: [model.txt]
+    register: {model: loginmodel, path: model.txt, alias: production}
+YAML
+kiln_rc run "$T/reg.yaml"
+eq "a model registered" 0 "$rc"
+
 kiln_rc users add vic --role viewer
 eq "users add vic" 0 "$rc"
 kiln_rc users add olga --role operator

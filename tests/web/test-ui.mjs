@@ -4,13 +4,16 @@
 //   KILN_TEST_TOKEN   its API token
 //   KILN_WEB_SHOTS    where screenshots go
 //   CHROMIUM          the browser (/usr/bin/chromium)
+//   KILN_DAEMON_PID   kiln serve's pid (SIGHUP reloads its pipelines)
+//   KILN_MORE         a directory it serves: zfail.yaml (always fails),
+//                     slow.yaml (runs until cancelled)
 //   KILN_REPRO_COMMITS  with git: the commits of runs 1 and 2 of "repro"
 //                     (they made the same model.txt; run 3 other bytes;
 //                     run 4 reproduces run 1)
 // Any page error or console error fails the test, except the one 401 the
 // wrong-token login asks for.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const url = process.env.KILN_URL;
 const token = process.env.KILN_TEST_TOKEN;
@@ -105,8 +108,8 @@ async function apiGet(path) {
   return r.json();
 }
 
-async function startRun(params) {
-  const r = await fetch(api('pipelines/webtest/runs'), {
+async function startRun(params, pipeline = 'webtest') {
+  const r = await fetch(api('pipelines/' + pipeline + '/runs'), {
     method: 'POST',
     headers: { Authorization: 'Bearer ' + token,
                'Content-Type': 'application/json' },
@@ -162,6 +165,15 @@ await step('anonymous on loopback: pages, but no Run now', async () => {
   ok('no Run now button', await page.$('button[data-run-now]') === null);
   ok('no Run with params either',
      await page.$('button[data-run-params]') === null);
+  if (process.env.KILN_REPRO_COMMITS) {
+    await page.evaluate(() => { location.hash = '#/models'; });
+    await page.waitForSelector('[data-model="repromodel"] .alias-move' +
+                               '[data-alias="production"]');
+    ok('models: no Promote or Roll back',
+       await page.$('button[data-promote], button[data-rollback]') === null);
+    await page.evaluate(() => { location.hash = '#/'; });
+    await page.waitForSelector('.pipe[data-pipeline="webtest"]');
+  }
 });
 
 await step('a wrong token at #/login is refused', async () => {
@@ -194,18 +206,20 @@ await step('logging in with the token: the header says who, Run now starts a run
   ok('the page was not reloaded',
      await page.evaluate(() => window.kilnNoReload === true));
   await page.click('button[data-run-now="webtest"]');
-  const t = await page.waitForSelector('.toast.ok >> text=/Started run #\\d+/');
-  first = +(/#(\d+)/.exec(await t.textContent())[1]);
+  // A run that started opens its page.
+  await page.waitForFunction(() => /^#\/runs\/\d+$/.test(location.hash));
+  first = +/(\d+)$/.exec(await page.evaluate(() => location.hash))[1];
+  await page.waitForSelector(`h1 >> text=Run #${first}`);
+  await page.waitForSelector('h1 .badge.s-running, h1 .badge.s-queued',
+                             { timeout: 5000 });
   const run = await apiGet('runs/' + first);
   ok('started by the one logged in', run.started_by &&
      run.started_by.includes('admin-token'), String(run.started_by));
 });
 
 await step('the run appears and turns green without a reload', async () => {
+  await page.evaluate(() => { location.hash = '#/'; });
   await page.waitForSelector(`.runs tr[data-run="${first}"]`);
-  await page.waitForSelector(
-    `.runs tr[data-run="${first}"][data-status="running"], ` +
-    `.runs tr[data-run="${first}"][data-status="queued"]`, { timeout: 5000 });
   await page.waitForSelector(
     `.runs tr[data-run="${first}"][data-status="succeeded"]`,
     { timeout: 20000 });
@@ -233,6 +247,90 @@ await step('the run page: DAG, gated step, log, metrics', async () => {
   ok('the metrics table', (await page.textContent('main')).includes('loss'));
   ok('the timeline has bars',
      await page.$$eval('svg.tl rect.bar', (l) => l.length) === 3);
+});
+
+/* Where each pipeline is on the overview, top to bottom. */
+const pipeOrder = () => page.$$eval('.pipe[data-pipeline]',
+                                    (l) => l.map((e) => e.dataset.pipeline));
+
+let slow = 0;
+await step('failing pipelines first, then running ones, then by name',
+           async () => {
+  await startRun({}, 'zfail');
+  slow = await startRun({}, 'slow');
+  await page.goto(url);
+  const want = ['zfail', 'slow'].concat(
+    process.env.KILN_REPRO_COMMITS ? ['repro', 'webtest'] : ['webtest']);
+  await page.waitForFunction((w) => [...document.querySelectorAll(
+    '.pipe[data-pipeline]')].map((e) => e.dataset.pipeline).join() === w,
+    want.join()).catch(() => {});
+  const got = await pipeOrder();
+  ok('zfail (failed), slow (running), then the rest by name',
+     got.join() === want.join(), got.join());
+  await page.waitForSelector('.pipe[data-pipeline="zfail"].st-failed');
+  await shot('overview-order');
+});
+
+await step('Cancel asks first: once no, then yes', async () => {
+  await page.goto(url + '#/runs/' + slow);
+  await page.waitForSelector('h1 .badge.s-running');
+  await page.click('button[data-action="cancel"]');
+  await page.waitForSelector('dialog.confirm[open]');
+  await shot('confirm-cancel', false);
+  await page.click('dialog.confirm button[value="cancel"]');
+  await page.waitForSelector('dialog.confirm', { state: 'detached' });
+  await page.waitForTimeout(700);
+  ok('not cancelled when told no',
+     (await apiGet('runs/' + slow)).status === 'running' &&
+     await page.$('h1 .badge.s-running') !== null);
+  await page.click('button[data-action="cancel"]');
+  await page.click('dialog.confirm button[value="ok"]');
+  await page.waitForSelector('h1 .badge.s-cancelled', { timeout: 10000 });
+  ok('cancelled when told yes',
+     (await apiGet('runs/' + slow)).status === 'cancelled');
+});
+
+await step('a pipeline file that does not load: a banner until it does',
+           async () => {
+  const more = process.env.KILN_MORE, pid = +process.env.KILN_DAEMON_PID;
+  const zfail = more + '/zfail.yaml', never = more + '/never.yaml';
+  const good = readFileSync(zfail, 'utf8');
+  writeFileSync(zfail, 'pipeline: zfail\nsteps:\n' +
+                '  boom: {run: "exit 3", needs: [nope]}\n');
+  writeFileSync(never, 'pipeline: never\nsteps: [\n');
+  await page.goto(url);
+  await page.waitForSelector('.pipe[data-pipeline="webtest"]');
+  process.kill(pid, 'SIGHUP');
+  const row = `.load-errors .broken[data-file="${zfail}"]`;
+  await page.waitForSelector(row);
+  const text = await page.textContent(row);
+  ok('the banner names the file and its error at line:col',
+     text.includes(zfail + ':3:') &&
+     text.includes('step "boom" needs unknown step "nope"'), text);
+  ok('and that zfail keeps its last good definition',
+     text.includes('keeps running its last good definition') &&
+     await page.$('.pipe[data-pipeline="zfail"]') !== null, text);
+  const nv = await page.textContent(`.load-errors .broken[data-file="${never}"]`);
+  ok('a new file that never loaded, with its error',
+     nv.includes('never loaded') && nv.includes(never + ':'), nv);
+  ok('no pipeline row for it', (await pipeOrder()).length ===
+     (process.env.KILN_REPRO_COMMITS ? 4 : 3));
+  await shot('reload-banner');
+  await page.setViewportSize({ width: 400, height: 800 });
+  await shot('narrow-reload-banner');
+  const bad = await badLayout();
+  ok('at 400 px, the banner fits', bad.length === 0, bad.join('; '));
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.goto(url + '#/pipelines/zfail');
+  await page.waitForSelector('.load-errors .broken >> text=/needs unknown/');
+  writeFileSync(zfail, good);
+  rmSync(never);
+  process.kill(pid, 'SIGHUP');
+  await page.waitForSelector('.load-errors', { state: 'detached' });
+  await page.goto(url);
+  await page.waitForSelector('.pipe[data-pipeline="zfail"]');
+  ok('gone from the overview once it loads',
+     await page.$('.load-errors') === null);
 });
 
 let second = 0;
@@ -270,10 +368,70 @@ await step('the pipeline page: runs, metric trend, drift', async () => {
 await step('the models page', async () => {
   await page.goto(url + '#/models');
   await page.waitForSelector('[data-model="webmodel"]');
-  const rows = await page.$$eval('[data-model="webmodel"] tbody tr',
-                                 (l) => l.length);
+  const rows = await page.$$eval('[data-model="webmodel"] table.versions ' +
+                                 'tbody tr', (l) => l.length);
   ok('a version per run', rows === 2, String(rows));
   await shot('models');
+});
+
+await step('the models view: params, key metrics, promote and roll back',
+           async () => {
+  const w = '[data-model="webmodel"]';
+  const v1 = w + ' tr[data-version="1"]', v2 = w + ' tr[data-version="2"]';
+  ok('v1: the params of its run', (await page.textContent(
+     v1 + ' [data-param="acc"]')) === 'acc=0.9');
+  ok('v2: the params of its run', (await page.textContent(
+     v2 + ' [data-param="acc"]')) === 'acc=0.97');
+  const keys = await page.$$eval(v2 + ' .key-metrics [data-metric]',
+                                 (l) => l.map((e) => e.dataset.metric));
+  ok('two key metrics: the registering step\'s first two',
+     keys.join() === 'train.loss,train.acc', keys.join());
+  ok('why, in their title', (await page.getAttribute(
+     v2 + ' .key-metrics', 'title')).includes('the step that registered it'));
+  // Promote v1 to staging: told no first, then yes.
+  await page.click(v1 + ' button[data-promote="1"]');
+  await page.waitForSelector('dialog.promote[open]');
+  await page.fill('dialog.promote input[name="alias"]', 'staging');
+  await shot('promote', false);
+  await page.click('dialog.promote button[value="cancel"]');
+  await page.waitForSelector('dialog.promote', { state: 'detached' });
+  ok('no alias when told no',
+     (await apiGet('models/webmodel')).aliases.length === 0);
+  for (const v of [1, 2]) {
+    await page.click(w + ` button[data-promote="${v}"]`);
+    await page.fill('dialog.promote input[name="alias"]', 'staging');
+    await page.click('dialog.promote button[value="ok"]');
+    await page.waitForSelector(w + ' .alias-move[data-alias="staging"] ' +
+                               `>> text=staging → v${v}`);
+  }
+  let m = await apiGet('models/webmodel');
+  ok('staging points at v2', m.aliases.length === 1 &&
+     m.aliases[0].version === 2, JSON.stringify(m.aliases));
+  const hist = await page.$$eval(w + ' table.history tbody tr', (l) =>
+    l.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+  ok('the history, newest first, by the one logged in',
+     hist.length === 2 && hist[0][1] === 'staging' &&
+     hist[0][2] === 'v1 → v2' && hist[0][3] === 'admin-token' &&
+     hist[0][4] === 'page' && hist[1][2] === '— → v1', JSON.stringify(hist));
+  // Roll back: asked first.
+  await page.click(w + ' button[data-rollback="staging"]');
+  await page.waitForSelector('dialog.confirm[open] >> text=back to v1');
+  await page.click('dialog.confirm button[value="cancel"]');
+  await page.waitForSelector('dialog.confirm', { state: 'detached' });
+  ok('still v2 when told no',
+     (await apiGet('models/webmodel')).aliases[0].version === 2);
+  await page.click(w + ' button[data-rollback="staging"]');
+  await page.click('dialog.confirm button[value="ok"]');
+  await page.waitForSelector(w + ' .alias-move[data-alias="staging"] ' +
+                             '>> text=staging → v1');
+  m = await apiGet('models/webmodel');
+  ok('rolled back to v1, in the history too', m.aliases[0].version === 1 &&
+     m.history.length === 3 && m.history[2].action === 'alias.rolled_back' &&
+     m.history[2].from === 2 && m.history[2].to === 1,
+     JSON.stringify(m.history));
+  await page.waitForSelector(w + ' table.history tbody tr:first-child ' +
+                             '>> text=rolled back');
+  await shot('models-promoted');
 });
 
 let lineage = '';
@@ -318,7 +476,7 @@ await step('the models view: each version by its hash', async () => {
   await page.goto(url + '#/models');
   await page.waitForSelector('[data-model="repromodel"] tr[data-version="2"]');
   ok('two versions', api.length === 2 &&
-     await page.$$eval('[data-model="repromodel"] tbody tr',
+     await page.$$eval('[data-model="repromodel"] table.versions tbody tr',
                        (l) => l.length) === 2);
   ok('their bytes differ', api[0].sha256 !== api[1].sha256);
   for (const v of api) {
@@ -457,6 +615,8 @@ await step('the runs page', async () => {
 });
 
 await step('filters, pickers and switches redraw their view', async () => {
+  await page.selectOption('select[aria-label="All pipelines"]', 'webtest');
+  await page.waitForSelector(`.runs tr[data-run="${second}"]`);
   await page.selectOption('select[aria-label="Any status"]', 'failed');
   await page.waitForSelector('.empty >> text=No runs yet.');
   await page.selectOption('select[aria-label="Any status"]', 'succeeded');
@@ -486,10 +646,11 @@ await step('Run with params from the pipeline page', async () => {
   await page.fill('dialog.params input[name="acc"]', '0.5');
   await shot('params', false);
   await page.click('dialog.params button[value="ok"]');
-  const t = await page.waitForSelector('.toast.ok >> text=/Started run #\\d+/');
-  const id = +(/#(\d+)/.exec(await t.textContent())[1]);
-  await page.waitForSelector(`.runs tr[data-run="${id}"][data-status="succeeded"]`,
-                             { timeout: 20000 });
+  // It opens the new run.
+  await page.waitForFunction(() => /^#\/runs\/\d+$/.test(location.hash));
+  const id = +/(\d+)$/.exec(await page.evaluate(() => location.hash))[1];
+  await page.waitForSelector(`h1 >> text=Run #${id}`);
+  await page.waitForSelector('h1 .badge.s-succeeded', { timeout: 20000 });
   const run = await (await fetch(api('runs/' + id))).json();
   ok('the changed param was sent', run.params.acc === '0.5',
      JSON.stringify(run.params));
@@ -503,17 +664,39 @@ await step('the pages at 400 px', async () => {
     ['runs', '#/runs', `.runs tr[data-run="${first}"]`],
     ['run', '#/runs/' + second, 'pre.log >> text=deployed'],
     ['pipeline', '#/pipelines/webtest', 'svg.chart circle.pt'],
-    ['models', '#/models', '[data-model="webmodel"]'],
+    ['models', '#/models', '[data-model="webmodel"] table.history'],
+    ['model', '#/models/webmodel', '[data-model="webmodel"] table.history'],
   ];
+  /* No view scrolls sideways: DAGs and wide tables scroll inside their
+   * panels. */
+  const fits = async (name) => {
+    const [sw, iw] = await page.evaluate(() =>
+      [document.documentElement.scrollWidth, window.innerWidth]);
+    ok('at 400 px, ' + name + ' does not scroll sideways', sw <= iw,
+       sw + ' > ' + iw);
+  };
   for (const [name, hash, sel] of pages) {
     await page.goto(url + hash);
     await page.waitForSelector(sel);
     await shot('narrow-' + name);
+    await fits(name);
   }
+  await page.goto(url + '#/runs/' + slow);
+  await page.waitForSelector('h1 .badge.s-cancelled');
+  await fits('a cancelled run');
+  await page.goto(url + '#/models');
+  await page.click('[data-model="webmodel"] button[data-promote="2"]');
+  await page.waitForSelector('dialog.promote[open]');
+  await shot('narrow-promote', false);
+  const dlg = await page.$eval('dialog.promote', (d) =>
+    d.getBoundingClientRect().right);
+  ok('at 400 px, the promote dialog fits', dlg <= 400, String(dlg));
+  await page.click('dialog.promote button[value="cancel"]');
   if (lineage) {
     await page.goto(lineage);
     await page.waitForSelector('svg.dag .node[data-execution]');
     await shot('narrow-lineage');
+    await fits('lineage');
   }
   // Issue 14's views: nothing wider than the screen, nothing overlapping.
   const checked = repro ? [
@@ -526,6 +709,7 @@ await step('the pages at 400 px', async () => {
     await page.goto(url + hash);
     await page.waitForSelector(sel);
     await shot('narrow-' + name);
+    await fits(name);
     const bad = await badLayout();
     ok('at 400 px, ' + name + ' fits', bad.length === 0, bad.join('; '));
   }

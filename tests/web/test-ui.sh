@@ -131,12 +131,32 @@ else
     echo "no git: the checks of a reproduction are left out"
 fi
 
-serve serve.log --token-file "$T/token" "$T/webtest.yaml" "${repro[@]}"
+# A directory of pipelines: zfail always fails (the overview lists it
+# first once it has), slow runs until cancelled; the browser test breaks
+# zfail.yaml and adds a file that never loads, then SIGHUPs the daemon
+# (the reload banner) and puts them right.
+mkdir -p "$T/more"
+cat > "$T/more/zfail.yaml" <<'YAML'
+pipeline: zfail
+description: fails every time
+steps:
+  boom: {run: "echo boom; exit 3"}
+YAML
+cat > "$T/more/slow.yaml" <<'YAML'
+pipeline: slow
+description: runs until cancelled
+steps:
+  wait: {run: "sleep 60"}
+YAML
+
+serve serve.log --token-file "$T/token" "$T/webtest.yaml" "${repro[@]}" \
+    "$T/more"
 wait_for "the daemon's URL" 10 'test -s "$KILN_STATE/web.url"'
 url=$(web_url)
 
 KILN_URL=$url KILN_TEST_TOKEN=$token KILN_WEB_SHOTS=$SHOTS CHROMIUM=$CHROMIUM \
-    timeout 90 node "$W/test-ui.mjs"
+    KILN_DAEMON_PID=$daemon KILN_MORE=$T/more \
+    timeout 150 node "$W/test-ui.mjs"
 rc=$?
 eq "the browser test passes" 0 "$rc"
 stop "$daemon"

@@ -1,6 +1,7 @@
 /*
  * actions.js: starting runs: Run now, and Run with params (shown to
- * operators and admins only).
+ * operators and admins only). A run that started opens its page; one
+ * queued or refused is told in a message.
  */
 import {h} from './dom.js';
 import {enc, runHref} from './format.js';
@@ -14,9 +15,16 @@ async function startRun(name, params) {
                          params ? {params} : {});
     if (!r)
       return;
-    if (r.body.run_id)
+    if (r.status === 201 && r.body.run_id) {
+      /* Started: its page, where it goes on live. */
       toast('Started run #' + r.body.run_id + ' of ' + name + '.', 'ok',
             {href: runHref(r.body.run_id), text: 'Open'});
+      location.hash = runHref(r.body.run_id);
+      return;
+    }
+    if (r.body.run_id)
+      toast('Run #' + r.body.run_id + ' of ' + name + ' ' + r.body.status +
+            '.', 'ok', {href: runHref(r.body.run_id), text: 'Open'});
     else
       toast(name + ': ' + r.body.status +
             (r.body.reason ? ' (' + r.body.reason + ')' : ''));

@@ -39,7 +39,7 @@ export function connect() {
     if (view)
       view.soon(50);
   });
-  for (const type of ['run', 'step']) {
+  for (const type of ['run', 'step', 'pipelines']) {
     es.addEventListener(type, (e) => {
       let d;
       try {

@@ -47,7 +47,8 @@ export function runsTable(runs, withPipeline) {
   if (!runs.length)
     return h('div', {class: 'empty'}, 'No runs yet.');
   const git = runs.some((r) => r.git_commit);
-  return h('table', {class: 't runs'},
+  /* On a phone each run is a card of labelled cells (style.css). */
+  return h('table', {class: 't runs cards'},
     h('thead', null, h('tr', null,
       h('th', null, 'Run'), withPipeline ? h('th', null, 'Pipeline') : null,
       h('th', null, 'Status'), h('th', null, 'Trigger'),
@@ -55,16 +56,19 @@ export function runsTable(runs, withPipeline) {
       git ? h('th', null, 'Commit') : null, h('th', null, 'Reason'))),
     h('tbody', null, runs.map((r) => h('tr', {'data-run': r.id,
                                               'data-status': r.status},
-      h('td', null, h('a', {href: runHref(r.id)}, '#' + r.id)),
-      withPipeline ? h('td', null, h('a', {href: pipeHref(r.pipeline)},
-                                     r.pipeline)) : null,
-      h('td', null, runBadge(r)),
-      h('td', null, triggerEl(r)),
-      h('td', {class: 'nowrap'}, r.started_at ? agoEl(r.started_at)
-                                              : agoEl(r.created_at, 'muted')),
-      h('td', {class: 'num'}, dur(runTime(r))),
-      git ? h('td', null, commitEl(r)) : null,
-      h('td', {class: 'reason', title: r.reason || null}, r.reason || '')))));
+      h('td', {'data-label': 'Run'}, h('a', {href: runHref(r.id)},
+                                          '#' + r.id)),
+      withPipeline ? h('td', {'data-label': 'Pipeline'},
+                       h('a', {href: pipeHref(r.pipeline)}, r.pipeline))
+                   : null,
+      h('td', {'data-label': 'Status'}, runBadge(r)),
+      h('td', {'data-label': 'Trigger'}, triggerEl(r)),
+      h('td', {class: 'nowrap', 'data-label': 'Started'},
+        r.started_at ? agoEl(r.started_at) : agoEl(r.created_at, 'muted')),
+      h('td', {class: 'num', 'data-label': 'Duration'}, dur(runTime(r))),
+      git ? h('td', {'data-label': 'Commit'}, commitEl(r)) : null,
+      h('td', {class: 'reason', title: r.reason || null,
+               'data-label': 'Reason'}, r.reason || '')))));
 }
 
 export function marks(runs) {

@@ -14,7 +14,8 @@ export function overviewView(el) {
   return makeView(el, async () => {
     const [pl, runs] = await Promise.all([get('pipelines'),
                                           get('runs?limit=15')]);
-    const ps = pl.pipelines;
+    /* Files that never loaded have no name: the banner has them. */
+    const ps = pl.pipelines.filter((p) => p.name).sort(byConcern);
     const active = ps.reduce((n, p) => n + p.active, 0);
     const queued = ps.reduce((n, p) => n + p.queued, 0);
     document.title = 'Pipelines · kiln';
@@ -22,6 +23,7 @@ export function overviewView(el) {
       pageHead(null, 'Pipelines',
                ps.length + ' loaded · ' + active + ' running · ' + queued +
                ' queued'),
+      loadErrors(pl.pipelines),
       ps.length ? h('div', {class: 'pipes'}, ps.map(pipeRow))
                 : h('div', {class: 'panel empty'}, 'No pipelines loaded.'),
       h('div', {style: 'height:16px'}),
@@ -29,10 +31,47 @@ export function overviewView(el) {
             runsTable(runs.runs, true)));
   }, {
     onEvent(type) {
-      if (type === 'run')
+      if (type === 'run' || type === 'pipelines')
         view.soon(250);
     },
   });
+}
+
+/* Which come first: those whose last run failed (or timed out), then
+ * those running, then the rest, each by name. */
+function concern(p) {
+  const last = p.recent_runs[0];
+  if (last && (last.status === 'failed' || last.status === 'timed_out'))
+    return 0;
+  if (p.active || (last && (last.status === 'running' ||
+                            last.status === 'queued')))
+    return 1;
+  return 2;
+}
+
+function byConcern(a, b) {
+  return concern(a) - concern(b) || (a.name < b.name ? -1 : a.name > b.name);
+}
+
+/* The pipeline files that did not load at the daemon's last (re)load,
+ * each error as the validator says it; null when every file loaded. */
+export function loadErrors(ps) {
+  const broken = ps.filter((p) => p.load_errors && p.load_errors.length);
+  if (!broken.length)
+    return null;
+  return h('div', {class: 'error-box load-errors', role: 'alert'},
+    h('strong', null, broken.length === 1
+        ? 'A pipeline file did not load'
+        : broken.length + ' pipeline files did not load'),
+    broken.map((p) => h('div', {class: 'broken', 'data-file': p.file},
+      h('div', null, h('code', null, p.file), ': ',
+        p.name ? ['pipeline ', h('a', {href: pipeHref(p.name)}, p.name),
+                  ' keeps running its last good definition']
+               : 'never loaded'),
+      h('ul', null, p.load_errors.map((e) => h('li', null,
+                                                h('code', null, e)))))),
+    h('div', {class: 'small'}, 'Fix the file and reload kiln serve ' +
+      '(SIGHUP); this goes once it loads.'));
 }
 
 function pipeRow(p) {

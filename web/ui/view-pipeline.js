@@ -13,6 +13,7 @@ import {pager, runsTable, scheduleEl, stepPill, stepState, triggerChips,
         triggerTarget} from './runs.js';
 import {paramsButton, runNowButton} from './actions.js';
 import {drawGraph} from './dag.js';
+import {loadErrors} from './view-overview.js';
 import {chartWidth, lineChart, ticks} from './charts.js';
 
 export function pipelineView(el, query, name) {
@@ -39,7 +40,7 @@ export function pipelineView(el, query, name) {
     render(p, page, series.series, last);
   }, {
     onEvent(type, d) {
-      if (d.pipeline === name)
+      if (d.pipeline === name || type === 'pipelines')
         v.soon(400);
     },
   });
@@ -51,6 +52,7 @@ export function pipelineView(el, query, name) {
                p ? p.description || null
                  : 'Not loaded in this kiln serve: its history only.',
                p ? [paramsButton(p), runNowButton(p.name)] : null),
+      p ? loadErrors([p]) : null,
       !p ? null : h('div', {class: 'grid2'},
         panel('Steps', last ? h('span', {class: 'small muted'},
                                 'coloured by ', h('a', {href: runHref(last.id)},
@@ -245,22 +247,24 @@ export function pipelineView(el, query, name) {
       return null;
     return panel('Trigger checks', h('span', {class: 'small muted'},
                                      'newest first'),
-      h('table', {class: 't'},
+      h('table', {class: 't cards'},
         h('thead', null, h('tr', null, h('th', null, 'When'),
           h('th', null, 'Trigger'), h('th', null, 'Target'),
           h('th', null, 'Outcome'), h('th', null, 'Reason'),
           h('th', null, 'Run'))),
         h('tbody', null, list.slice(0, 15).map((c) => h('tr', null,
-          h('td', {class: 'nowrap'}, agoEl(c.checked_at),
+          h('td', {class: 'nowrap', 'data-label': 'When'}, agoEl(c.checked_at),
             c.n > 1 ? h('span', {class: 'small muted',
                                  title: 'since ' + fmtTime(c.first)},
                         ' · ' + c.n + ' checks') : null),
-          h('td', null, c.trigger),
-          h('td', null, h('code', null, c.target || '')),
-          h('td', null, badge(c.status)),
-          h('td', {class: 'reason', title: c.reason || null}, c.reason || ''),
-          h('td', null, c.run_id ? h('a', {href: runHref(c.run_id)},
-                                     '#' + c.run_id) : ''))))));
+          h('td', {'data-label': 'Trigger'}, c.trigger),
+          h('td', {'data-label': 'Target'}, c.target
+              ? h('code', null, c.target) : null),
+          h('td', {'data-label': 'Outcome'}, badge(c.status)),
+          h('td', {class: 'reason', title: c.reason || null,
+                   'data-label': 'Reason'}, c.reason || ''),
+          h('td', {'data-label': 'Run'}, c.run_id
+              ? h('a', {href: runHref(c.run_id)}, '#' + c.run_id) : ''))))));
   }
 
   return v;

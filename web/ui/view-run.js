@@ -8,8 +8,9 @@ import {bytes, dur, enc, fmtTime, num, pipeHref, runHref, runTime}
   from './format.js';
 import {API, can, failure, get, post} from './api.js';
 import {makeView, view} from './view.js';
-import {agoEl, badge, commitEl, errorBox, hashEl, kv, pageHead, panel,
-        rawJson, runBadge, toast, typeTag} from './widgets.js';
+import {agoEl, badge, commitEl, confirmDialog, errorBox, hashEl, kv,
+        pageHead, panel, rawJson, runBadge, toast, typeTag}
+  from './widgets.js';
 import {stepPill, stepState, stepSub, triggerEl} from './runs.js';
 import {clip, drawGraph, legend} from './dag.js';
 import {chartWidth, ticks} from './charts.js';
@@ -465,6 +466,12 @@ export function runView(el, query, idText, stepArg) {
   }
 
   async function act(what) {
+    if (what === 'cancel' &&
+        !await confirmDialog('Cancel run #' + id + '?',
+                             'Its running steps are stopped and the steps ' +
+                             'not started yet do not run.',
+                             'Cancel the run', 'danger', 'Keep it running'))
+      return;
     try {
       const r = await post('runs/' + id + '/' + what);
       if (!r)

@@ -23,7 +23,7 @@ export function runsView(el, query) {
     const [page, pl] = await Promise.all([
       get('runs?' + q), names ? null : get('pipelines')]);
     if (pl)
-      names = pl.pipelines.map((p) => p.name);
+      names = pl.pipelines.filter((p) => p.name).map((p) => p.name);
     const change = (key) => (e) => {
       state[key] = e.target.value;
       state.stack = [];

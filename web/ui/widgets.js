@@ -123,6 +123,32 @@ export function toast(msg, kind, link) {
   setTimeout(() => el.remove(), kind === 'err' ? 10000 : 5000);
 }
 
+/* Ask before doing something (an in-page dialog: the browser's own
+ * confirm() blocks the page). Resolves to true when ok was chosen;
+ * Escape or the other button (no: 'Cancel') resolve to false. kind
+ * 'danger' paints ok red. */
+export function confirmDialog(title, text, ok, kind, no) {
+  return new Promise((resolve) => {
+    const dlg = h('dialog', {class: 'confirm', 'data-confirm': ok},
+      h('form', {method: 'dialog'},
+        h('h3', null, title),
+        text ? h('p', null, text) : null,
+        h('menu', null,
+          h('button', {value: 'cancel', class: 'btn ghost', type: 'submit'},
+            no || 'Cancel'),
+          h('button', {value: 'ok', type: 'submit',
+                       class: 'btn ' + (kind === 'danger' ? 'danger'
+                                                          : 'primary')},
+            ok))));
+    document.body.append(dlg);
+    dlg.addEventListener('close', () => {
+      dlg.remove();
+      resolve(dlg.returnValue === 'ok');
+    });
+    dlg.showModal();
+  });
+}
+
 export function errorBox(msg, retry, label) {
   return h('div', {class: 'error-box', role: 'alert'}, msg,
            retry ? [' ', h('button', {class: 'btn small', type: 'button',
