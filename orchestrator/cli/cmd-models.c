@@ -173,58 +173,30 @@ static void print_history(json_t *moves)
     }
 }
 
-/* A version in an audit row's before or after ({"version": N}). */
-static json_t *version_of(const char *text)
-{
-    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
-    json_t *v = json_object_get(doc, "version");
-    v = json_is_integer(v) ? json_incref(v) : json_null();
-    json_decref(doc);
-    return v;
-}
-
 /* kiln models history NAME: every move of its aliases, from the audit
- * trail. */
+ * trail (as the status page's models view shows them). */
 static int history(const models_opts *o, const char *name)
 {
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
-    kiln_audit_row *rows = NULL;
-    kiln_audit_query q;
-    json_t *moves, *versions = NULL;
-    size_t n = 0, prefix;
+    json_t *moves = NULL, *versions = NULL;
     int status = KILN_EXIT_OK;
 
-    memset(&q, 0, sizeof(q));
-    q.action_prefix = "alias.";
-    q.target = kiln_asprintf("model %s ", name);
-    prefix = strlen(q.target);
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
         kiln_store_models_json(store, &versions, name, &err) != 0 ||
-        kiln_store_audit_list(&rows, &n, store, &q, &err) != 0) {
+        kiln_store_alias_history_json(store, &moves, name, &err) != 0) {
         status = kiln_cli_fail(&err);
         goto done;
     }
-    if (json_array_size(versions) == 0 && n == 0) {
+    if (json_array_size(versions) == 0 && json_array_size(moves) == 0) {
         kiln_err_set(&err, KILN_ENOTFOUND, "no model %s", name);
         status = kiln_cli_fail(&err);
         goto done;
     }
-    moves = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(moves, json_pack(
-            "{s:I, s:s, s:o, s:o, s:s, s:s, s:s, s:I}", "at",
-            (json_int_t)rows[i].at_ms, "alias", rows[i].target + prefix,
-            "from", version_of(rows[i].before), "to",
-            version_of(rows[i].after), "by", rows[i].actor, "via",
-            rows[i].via, "action", rows[i].action, "audit_id",
-            (json_int_t)rows[i].id));
     kiln_cli_output(moves, o->json, print_history);
-    json_decref(moves);
 done:
-    kiln_audit_rows_free(rows, n);
+    json_decref(moves);
     json_decref(versions);
-    free((char *)q.target);
     kiln_store_close(store);
     return status;
 }

@@ -80,6 +80,10 @@ eq "all of the registering step's metrics still there" 3 "$(js 'len(d["versions"
 eq "the alias history" "production None 1 cli|production 1 2 cli" \
     "$(js '"|".join("%s %s %s %s" % (h["alias"], h["from"], h["to"], h["via"]) for h in d["history"])')"
 eq "by the Unix user" "$(id -un)" "$(js 'd["history"][1]["by"]')"
+api_history=$(js 'd["history"]')
+kiln_rc models history gm --json
+eq "kiln models history says the same" "$api_history" \
+    "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin))')"
 get models/pm
 eq "no gate: the registering step's first two" \
     "registering step train.loss train.acc" \
