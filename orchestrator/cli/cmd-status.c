@@ -1,4 +1,6 @@
-/* cmd-status.c: kiln status [--state DIR] [--json] */
+/* cmd-status.c: kiln status [--state DIR] [--json]: what kiln serve
+ * publishes in the store (the files it could not load, schedules), runs
+ * in flight and fires that did not start. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -127,8 +129,8 @@ done:
 
 const kiln_cmd kiln_cmd_status = {
     .name = "status",
-    .summary = "Show the daemon, next fire times, active runs and recent "
-               "skipped or missed fires.",
+    .summary = "Show the daemon, files it could not load, next fire times, "
+               "active runs and recent skipped or missed fires.",
     .opts = options,
     .opts_size = sizeof(status_opts),
     .exec = exec_status,
