@@ -178,6 +178,42 @@ typedef struct kiln_secret {
     kiln_pos pos;           /* where the name was written */
 } kiln_secret;
 
+/* matrix: a step swept over values of pipeline params, expanded when the
+ * file is loaded into one step per item (dsl/matrix.c): the items take
+ * the template's place in pipeline->steps, one after another, and a step
+ * needing the template needs every item. */
+typedef struct kiln_matrix_axis {
+    const char *param;      /* a declared pipeline param */
+    size_t n_values;
+    const char **values;    /* as written, or a range's, formatted */
+    kiln_pos pos;           /* where the param's key was written */
+} kiln_matrix_axis;
+
+/* An entry of include: or exclude: (param -> value). */
+typedef struct kiln_matrix_combo {
+    size_t n;
+    kiln_kv *kv;
+    kiln_pos pos;
+} kiln_matrix_combo;
+
+typedef struct kiln_matrix {
+    const char *step;       /* the template's name ("train") */
+    kiln_pos pos;           /* where matrix: was written */
+    size_t index;           /* in pipeline->matrices */
+    size_t n_axes;
+    kiln_matrix_axis *axes; /* in file order: items are named so */
+    size_t n_include, n_exclude;
+    kiln_matrix_combo *include, *exclude;
+    unsigned max_parallel;  /* items running at once; 0: no cap but
+                               --jobs and pools */
+    uint64_t max_items;     /* 10,000 unless max_items: says more */
+    bool keep_going;        /* on_failure: continue (a failed item does
+                               not stop its siblings, and what needs the
+                               step runs with the items that succeeded);
+                               fail_fast by default */
+    size_t first, n_items;  /* the items: pipeline->steps[first ...] */
+} kiln_matrix;
+
 typedef struct kiln_step {
     const char *name;     /* [a-z0-9_-]+, unique in the pipeline */
     kiln_pos pos;         /* where the step's key was written */
@@ -239,6 +275,11 @@ typedef struct kiln_step {
                                     such a step may have no run: */
     const kiln_container *container; /* NULL: the step runs on the host;
                                         steps may share one (read only) */
+    const kiln_matrix *matrix; /* an item of this sweep, or NULL */
+    size_t n_item_params;
+    kiln_kv *item_params; /* the item's values, in the matrix's key
+                             order: they override the pipeline's (its
+                             KILN_PARAM_*, cache key, gates) */
 } kiln_step;
 
 /* What a daemon does when a fire comes while runs are active. */
@@ -337,7 +378,10 @@ typedef struct kiln_pipeline {
     size_t n_notify;
     kiln_notify *notify;
     size_t n_steps;
-    kiln_step *steps;       /* in file order */
+    kiln_step *steps;       /* in file order, a matrix step's items in
+                               its place */
+    size_t n_matrices;
+    kiln_matrix *matrices;  /* the matrix steps, in file order */
     size_t *topo;           /* n_steps indexes in a topological order
                                (stable: file order among ready steps) */
 } kiln_pipeline;

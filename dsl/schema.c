@@ -189,6 +189,8 @@ static const keyspec step_keys[] = {
     /* Where it runs (schema-container.c). */
     {"image", kiln_dsl__set_image, 0, 0, NULL},
     {"container", kiln_dsl__set_container, 0, 0, NULL},
+    /* A sweep over params' values (schema-matrix.c). */
+    {"matrix", kiln_dsl__set_matrix, 0, 0, NULL},
     /* The checks go to validation_keys (schema-checks.c). */
     {"data", kiln_dsl__set_check, 0, 0, NULL},
     {"schema", kiln_dsl__set_check, 0, 0, NULL},
@@ -464,6 +466,8 @@ static void build_steps(vctx *v)
         build_step(v, s->u.items[2 * i], s->u.items[2 * i + 1]);
     if (!v->stop)
         kiln_dsl__container_done(v);
+    if (!v->stop)
+        kiln_dsl__matrix_expand(v);
 }
 
 int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,

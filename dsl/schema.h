@@ -24,7 +24,9 @@
  *                       environment:;
  *   schema-container.c  image: and container:, a step that runs in a
  *                       container;
- *   schema-secrets.c    secrets:, on the pipeline and on a step.
+ *   schema-secrets.c    secrets:, on the pipeline and on a step;
+ *   schema-matrix.c     matrix:, a step swept over params' values
+ *                       (expanded into its items by matrix.c).
  */
 #ifndef KILN_DSL_SCHEMA_H
 #define KILN_DSL_SCHEMA_H
@@ -247,6 +249,11 @@ void kiln_dsl__set_container(vctx *v, const kiln_ynode *key,
 void kiln_dsl__container_step(vctx *v, kiln_step *st, const kiln_ynode *key);
 /* Once every step is read: a defaults' container: no step used. */
 void kiln_dsl__container_done(vctx *v);
+/* matrix: on a step (schema-matrix.c), and its expansion into items
+ * once every step is read (matrix.c). */
+void kiln_dsl__set_matrix(vctx *v, const kiln_ynode *key,
+                          const kiln_ynode *val, void *obj, const keyspec *k);
+void kiln_dsl__matrix_expand(vctx *v);
 /* secrets:, on the pipeline and on a step (a KV_ROW: the array and its
  * count). */
 void kiln_dsl__set_secrets(vctx *v, const kiln_ynode *key,
