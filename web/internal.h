@@ -252,6 +252,8 @@ void kiln_web__get_metric_series(kiln_web_route_ctx *c);
 void kiln_web__get_prometheus(kiln_web_route_ctx *c);
 /* events.c: the event stream */
 void kiln_web__get_events(kiln_web_route_ctx *c);
+/* compare.c: runs side by side */
+void kiln_web__get_compare(kiln_web_route_ctx *c);
 /* login.c: who is asking, and (admin) the users */
 void kiln_web__get_session(kiln_web_route_ctx *c);
 void kiln_web__get_users(kiln_web_route_ctx *c);

@@ -57,6 +57,7 @@ static const route routes[] = {
      kiln_web__post_rollback, OPERATOR, false},
     {"GET", "metrics/:name", kiln_web__get_metric_series, VIEWER, true},
     {"GET", "events", kiln_web__get_events, VIEWER, false},
+    {"GET", "compare", kiln_web__get_compare, VIEWER, true},
     {"GET", "session", kiln_web__get_session, KILN_ROLE_NONE, false},
     {"GET", "users", kiln_web__get_users, ADMIN, false},
 };

@@ -19,7 +19,7 @@ const kiln_cmd *const kiln_cli_commands[] = {
     &kiln_cmd_runs, &kiln_cmd_show,     &kiln_cmd_logs, &kiln_cmd_why,
     &kiln_cmd_retry, &kiln_cmd_reproduce,
     &kiln_cmd_lineage, &kiln_cmd_artifacts,
-    &kiln_cmd_metrics, &kiln_cmd_models, &kiln_cmd_gc,
+    &kiln_cmd_metrics, &kiln_cmd_compare, &kiln_cmd_models, &kiln_cmd_gc,
     &kiln_cmd_drift,
     &kiln_cmd_serve, &kiln_cmd_status, &kiln_cmd_trigger, &kiln_cmd_triggers,
     &kiln_cmd_cancel, &kiln_cmd_resume, &kiln_cmd_abandon,

@@ -45,6 +45,7 @@ extern const kiln_cmd kiln_cmd_cron;
 extern const kiln_cmd kiln_cmd_lineage;
 extern const kiln_cmd kiln_cmd_artifacts;
 extern const kiln_cmd kiln_cmd_metrics;
+extern const kiln_cmd kiln_cmd_compare;
 extern const kiln_cmd kiln_cmd_models;
 extern const kiln_cmd kiln_cmd_gc;
 extern const kiln_cmd kiln_cmd_drift;

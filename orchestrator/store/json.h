@@ -94,4 +94,21 @@ int kiln_store_lineage_json(kiln_store *st, json_t **out, int64_t id,
 int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
                            int limit, kiln_err *err);
 
+/* Runs side by side (compare.c). */
+/* Each run of ids as a row {run, pipeline, status, trigger, created_at,
+ * started_at, finished_at, git_commit, params {NAME: TEXT}, metrics
+ * {"STEP.KEY": NUMBER, each step's latest attempt's}} (a new array).
+ * KILN_ENOTFOUND naming a run that does not exist. */
+int kiln_store_compare_rows(json_t **out, kiln_store *st, const int64_t *ids,
+                            size_t n, kiln_err *err);
+/* The ids of pipeline's latest last runs, newest first (*ids: free). */
+int kiln_store_last_runs(int64_t **ids, size_t *n, kiln_store *st,
+                         const char *pipeline, size_t last, kiln_err *err);
+/* {params: [NAME...], metrics: [KEY...]}: those whose values differ
+ * between the rows (all of them with all), sorted by name. */
+json_t *kiln_compare_columns(json_t *rows, bool all);
+/* Order rows by key: a metric "STEP.KEY", a param "params.NAME" (as a
+ * number) or "run"; rows without a value last, ties in their order. */
+void kiln_compare_sort(json_t *rows, const char *key, bool desc);
+
 #endif
