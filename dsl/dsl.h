@@ -424,6 +424,9 @@ int kiln_dsl_load_buffer(kiln_pipeline **out, const char *name,
 
 void kiln_pipeline_free(kiln_pipeline *p); /* NULL is fine */
 
+/* An item's value of param name (its matrix's), or NULL: the run's. */
+const char *kiln_step_item_param(const kiln_step *st, const char *name);
+
 /* Index of the step called name, or -1. */
 ssize_t kiln_pipeline_find_step(const kiln_pipeline *p, const char *name);
 

@@ -17,3 +17,11 @@ ssize_t kiln_pipeline_find_step(const kiln_pipeline *p, const char *name)
             return (ssize_t)i;
     return -1;
 }
+
+const char *kiln_step_item_param(const kiln_step *st, const char *name)
+{
+    for (size_t i = 0; i < st->n_item_params; i++)
+        if (strcmp(st->item_params[i].key, name) == 0)
+            return st->item_params[i].value;
+    return NULL;
+}

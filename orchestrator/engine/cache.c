@@ -129,9 +129,11 @@ json_t *kiln_cache_key_doc(const kiln_step *st, const kiln_pipeline *p,
     json_object_set_new(doc, "inputs", ins);
     /* Only the params the step says it uses (params:), all without. */
     for (size_t i = 0; i < n_params; i++)
-        if (kiln_cache_step_uses_param(st, params[i].key))
+        if (kiln_cache_step_uses_param(st, params[i].key)) {
+            const char *item = kiln_step_item_param(st, params[i].key);
             json_object_set_new(ps, params[i].key,
-                                json_string(params[i].value));
+                                json_string(item ? item : params[i].value));
+        }
     json_object_set_new(doc, "params", ps);
     json_object_set_new(doc, "env", kv_object(p->n_env, p->env));
     json_object_set_new(doc, "step_env", kv_object(st->n_env, st->env));

@@ -313,6 +313,7 @@ void kiln_engine__take_slot(step_rt *s)
     struct pool *pool = step_pool(eng, &s->run->p->steps[s->idx]);
     eng->busy += s->slots;
     s->run->n_running++;
+    kiln_engine__matrix_count(s, 1);
     if (pool)
         pool->busy++;
 }
@@ -324,6 +325,7 @@ void kiln_engine__release_slot(step_rt *s)
     struct pool *pool = step_pool(eng, &s->run->p->steps[s->idx]);
     eng->busy -= s->slots;
     s->run->n_running--;
+    kiln_engine__matrix_count(s, -1);
     if (pool)
         pool->busy--;
 }
@@ -343,7 +345,8 @@ static step_rt *next_ready(kiln_run *run)
         pool = step_pool(run->eng, &run->p->steps[s->idx]);
         s->slots = kiln_engine__step_slots(run->eng, &run->p->steps[s->idx]);
         if ((!pool || pool->busy < pool->cap) &&
-            run->eng->busy + s->slots <= run->eng->jobs)
+            run->eng->busy + s->slots <= run->eng->jobs &&
+            kiln_engine__matrix_room(s))
             return s;
     }
     return NULL;
@@ -646,6 +649,7 @@ static void on_timer_close(uv_handle_t *h)
         for (size_t i = 0; i < run->n_params; i++)
             free((char *)run->params[i].value);
         free(run->params);
+        free(run->matrix_running);
         free(run->log_dir);
         free(run->root);
         free(run->file);
@@ -735,6 +739,7 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
         run->params[i].key = p->params[i].key;
         run->params[i].value = kiln_strdup(value);
     }
+    run->matrix_running = kiln_calloc(p->n_matrices + 1, sizeof(unsigned));
     run->steps = kiln_calloc(p->n_steps, sizeof(step_rt));
     for (size_t i = 0; i < p->n_steps; i++) {
         step_rt *s = &run->steps[i];

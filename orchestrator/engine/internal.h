@@ -146,6 +146,7 @@ struct kiln_run {
                                 else failed with this reason */
     size_t n_params;
     kiln_kv *params;         /* effective params (gates read them) */
+    unsigned *matrix_running; /* by p->matrices: items running */
     kiln_err store_err;
     bool drain_wanted;       /* a store failure: drain at next dispatch */
     kiln_run_event_cb on_event;
@@ -240,6 +241,24 @@ void kiln_engine__on_task_done(kiln_task *task, void *data);
  * metrics (only its metrics when status is not SUCCEEDED). */
 void kiln_engine__hash_start(step_rt *s, kiln_exec_state status,
                              const char *why);
+
+/* sweep.c: the items of matrix steps. */
+/* May s start, as far as its matrix's max_parallel: goes? */
+bool kiln_engine__matrix_room(const step_rt *s);
+/* s (an item or not) starts (delta 1) or stops (-1) running. */
+void kiln_engine__matrix_count(step_rt *s, int delta);
+/* s failed for good. An item of an on_failure: continue matrix: what
+ * needs it goes on (true: the caller skips nothing); of a fail_fast one:
+ * its siblings not started are skipped (false: the caller skips what
+ * needs s, as for any step). */
+bool kiln_engine__item_failed(step_rt *s);
+/* What $KILN_UPSTREAM holds for s: for every step it needs, its params
+ * (an item's), status, metrics and outputs (absolute paths); NULL after
+ * a store error. The caller frees it. */
+json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err);
+/* Write it to LOG_DIR/STEP.ATTEMPT.upstream.json and set KILN_UPSTREAM
+ * in s->env, for a step with needs. */
+int kiln_engine__write_upstream(step_rt *s, kiln_err *err);
 
 /* restore.c */
 /* Should s's cache be looked at before its first attempt? */

@@ -46,9 +46,12 @@ static bool lookup(double *out, const kiln_expr *ref, step_rt *s)
     }
     for (size_t i = 0; i < run->n_params; i++) {
         if (strcmp(run->params[i].key, ref->key) == 0) {
+            const char *v = kiln_step_item_param(&run->p->steps[s->idx],
+                                                 ref->key);
             char *end;
-            *out = strtod(run->params[i].value, &end);
-            return end != run->params[i].value && *end == '\0';
+            v = v ? v : run->params[i].value;
+            *out = strtod(v, &end);
+            return end != v && *end == '\0';
         }
     }
     return false;
@@ -268,6 +271,14 @@ static int step_prepare(step_rt *s, kiln_err *err)
     kiln_env_dispose(&s->env);
     kiln_env_borrow(&s->env, kiln_env_vector(&run->base_env));
     kiln_engine__env_set_kv(&s->env, st->n_env, st->env);
+    /* An item's own values over the run's. */
+    for (size_t i = 0; i < st->n_item_params; i++) {
+        char *key = kiln_asprintf("KILN_PARAM_%s", st->item_params[i].key);
+        for (char *c = key; *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+        kiln_env_set(&s->env, key, st->item_params[i].value);
+        free(key);
+    }
     kiln_env_set(&s->env, "KILN_STEP", st->name);
     snprintf(attempt, sizeof(attempt), "%d", s->attempt);
     kiln_env_set(&s->env, "KILN_ATTEMPT", attempt);
@@ -288,6 +299,8 @@ static int step_prepare(step_rt *s, kiln_err *err)
     if (st->has_params)
         kiln_env_unset_prefix(&s->env, "KILN_PARAM_", uses_param,
                               (void *)st);
+    if ((rc = kiln_engine__write_upstream(s, err)) != 0)
+        return rc;
 
     memset(&s->task, 0, sizeof(s->task));
     s->task.argv = st->validation
@@ -356,7 +369,8 @@ void kiln_engine__step_attempt_ended(step_rt *s, bool ok, const char *reason,
                                  reason, at_ms);
         snprintf(why, sizeof(why), "upstream step \"%s\" %s", st->name,
                  s->timed_out ? "timed out" : "failed");
-        kiln_engine__skip_downstream(s, why, false);
+        if (!kiln_engine__item_failed(s))
+            kiln_engine__skip_downstream(s, why, false);
     }
 }
 

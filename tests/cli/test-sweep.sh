@@ -1,0 +1,103 @@
+# Sweeps: a 3x2 matrix runs its 6 items, at most max_parallel at once
+# (the steps write when they start and end), each with its own params and
+# metrics; the step needing it waits for every item and reads them in
+# $KILN_UPSTREAM; an unchanged sweep is served from the cache, and a
+# changed value re-runs only its items; a failed item under fail_fast
+# and under continue.
+. "$(dirname "$0")/lib.sh"
+mkdir -p "$T/p"
+cd "$T/p" || exit 1
+command -v python3 >/dev/null || exit 77
+
+# sweep LR_VALUES ON_FAILURE: the pipeline; the item whose "lr-depth" is
+# the param fail_at ("0.1-2") exits 1 at once.
+sweep() {
+    cat > s.yaml <<YAML
+pipeline: s
+params: {lr: 0.5, depth: 9, fail_at: none}
+steps:
+  train:
+    run: |
+      echo "start \$(date +%s%N) \$KILN_STEP" >> times.log
+      test "\$KILN_PARAM_LR-\$KILN_PARAM_DEPTH" != "\$KILN_PARAM_FAIL_AT" || exit 1
+      sleep 0.3
+      mkdir -p models
+      echo "\$KILN_PARAM_LR \$KILN_PARAM_DEPTH" > models/\$KILN_PARAM_LR-\$KILN_PARAM_DEPTH.txt
+      echo "{\"score\": \$(awk -v l=\$KILN_PARAM_LR -v d=\$KILN_PARAM_DEPTH 'BEGIN { print l * d }')}" > \$KILN_METRICS
+      echo "end \$(date +%s%N) \$KILN_STEP" >> times.log
+    outputs: ["models/{lr}-{depth}.txt"]
+    matrix:
+      lr: [$1]
+      depth: {from: 1, to: 2, step: 1}
+      max_parallel: 2
+      on_failure: $2
+  report:
+    needs: [train]
+    run: cp \$KILN_UPSTREAM upstream.json
+YAML
+}
+last() { q "select max(id) from runs"; }
+status() { q "select status || ':' || coalesce(reason, '') from run_steps where run_id=$1 and step='$2'"; }
+
+sweep "0.1, 0.2, 0.3" fail_fast
+kiln_rc validate s.yaml
+eq "validate: 7 steps" 's.yaml: ok (pipeline "s", 7 steps)' "$out"
+kiln_rc run s.yaml -j 6
+eq "the sweep ran" 0 "$rc"
+r1=$(last)
+eq "6 items ran" 6 "$(grep -c '^start' times.log)"
+eq "each item succeeded" 6 "$(q "select count(*) from run_steps where run_id=$r1 and step like 'train[%' and status='succeeded'")"
+# At most 2 at once, and 2 at some point: replay the starts and ends.
+par=$(sort -k2,2n times.log | awk '$1 == "start" { n++; if (n > m) m = n } $1 == "end" { n-- } END { print m }')
+eq "at most max_parallel (2) at once" 2 "$par"
+eq "each item's metrics" "0.1 0.2 0.2 0.4 0.3 0.6" "$(q "select value from metrics where run_id=$r1 order by step" | tr '\n' ' ' | sed 's/ $//')"
+check "the item's params reached it" grep -qx "0.3 2" models/0.3-2.txt
+eq "the item's cache key has its params" '{"depth":"2","fail_at":"none","lr":"0.3"}' "$(q "select json_extract(key_doc, '\$.params') from executions where run_id=$r1 and step='train[lr=0.3,depth=2]'")"
+eq "report saw 6 items" 6 "$(python3 -c 'import json; print(len(json.load(open("upstream.json"))["steps"]))')"
+eq "an item in KILN_UPSTREAM" "train[lr=0.2,depth=2] train {'lr': '0.2', 'depth': '2'} succeeded {'score': 0.4} $T/p/models/0.2-2.txt" \
+   "$(python3 -c 'import json
+e = json.load(open("upstream.json"))["steps"][3]
+print(e["step"], e["matrix"], e["params"], e["status"], e["metrics"], " ".join(e["outputs"]))')"
+kiln_rc dag s.yaml
+contains "kiln dag: report needs every item" "report               task      <- train[lr=0.1,depth=1], train[lr=0.1,depth=2]" "$out"
+
+# Unchanged: every item from the cache.
+rm times.log
+kiln_rc run s.yaml -j 6
+r2=$(last)
+check "nothing ran again" test ! -e times.log
+eq "6 items cached" 6 "$(q "select count(*) from run_steps where run_id=$r2 and reason='cached from run $r1'")"
+eq "their metrics are the run's too" 6 "$(q "select count(*) from metrics where run_id=$r2")"
+
+# 0.3 becomes 0.4: only its two items run.
+sweep "0.1, 0.2, 0.4" fail_fast
+kiln_rc run s.yaml -j 6
+r3=$(last)
+eq "only lr=0.4 ran" "train[lr=0.4,depth=1] train[lr=0.4,depth=2]" "$(grep '^start' times.log | awk '{ print $3 }' | sort | tr '\n' ' ' | sed 's/ $//')"
+eq "the rest cached" "4" "$(q "select count(*) from run_steps where run_id=$r3 and reason like 'cached from run %'")"
+
+# fail_fast: lr=0.1,depth=2 fails at once, while lr=0.1,depth=1 runs:
+# the items not started never start, and report does not run.
+rm -rf times.log models "$KILN_STATE"
+kiln_rc run s.yaml -j 6 --param fail_at=0.1-2
+eq "fail_fast: exit 1" 1 "$rc"
+r4=$(last)
+eq "the item failed" "failed" "$(q "select status from run_steps where run_id=$r4 and step='train[lr=0.1,depth=2]'")"
+eq "the others not started are skipped" "skipped:item \"train[lr=0.1,depth=2]\" failed (on_failure: fail_fast)" "$(status "$r4" 'train[lr=0.4,depth=2]')"
+eq "2 ran" 2 "$(grep -c '^start' times.log)"
+eq "report skipped" "skipped" "$(q "select status from run_steps where run_id=$r4 and step='report'")"
+
+# continue: every other item runs, report runs with them and is told.
+sweep "0.1, 0.2, 0.4" continue
+rm -rf times.log models "$KILN_STATE" upstream.json
+kiln_rc run s.yaml -j 6 --param fail_at=0.1-2
+eq "continue: the run still fails (an item did)" 1 "$rc"
+r5=$(last)
+eq "5 items succeeded" 5 "$(q "select count(*) from run_steps where run_id=$r5 and step like 'train[%' and status='succeeded'")"
+eq "report ran" "succeeded" "$(q "select status from run_steps where run_id=$r5 and step='report'")"
+eq "KILN_UPSTREAM says which failed" "train[lr=0.1,depth=2]" "$(python3 -c 'import json
+print(" ".join(e["step"] for e in json.load(open("upstream.json"))["steps"] if e["status"] == "failed"))')"
+contains "the run's reason names the item" 'step "train[lr=0.1,depth=2]" failed' "$(q "select reason from runs where id=$r5")"
+
+echo "$checks checks, $fails failed"
+[ "$fails" -eq 0 ]
