@@ -214,6 +214,16 @@ typedef struct kiln_matrix {
     size_t first, n_items;  /* the items: pipeline->steps[first ...] */
 } kiln_matrix;
 
+/* select: the best item of a matrix step the step needs, by a metric
+ * its items record; the step sees the winner (KILN_SELECTED_*). */
+typedef struct kiln_select {
+    const char *from;       /* the matrix step, as written */
+    const char *metric;     /* a key of the items' metrics */
+    bool max;               /* mode: max (the default), else min */
+    kiln_pos pos;           /* where select: was written */
+    const kiln_matrix *matrix; /* from, resolved */
+} kiln_select;
+
 typedef struct kiln_step {
     const char *name;     /* [a-z0-9_-]+, unique in the pipeline */
     kiln_pos pos;         /* where the step's key was written */
@@ -276,6 +286,7 @@ typedef struct kiln_step {
     const kiln_container *container; /* NULL: the step runs on the host;
                                         steps may share one (read only) */
     const kiln_matrix *matrix; /* an item of this sweep, or NULL */
+    const kiln_select *select; /* select:, or NULL */
     size_t n_item_params;
     kiln_kv *item_params; /* the item's values, in the matrix's key
                              order: they override the pipeline's (its

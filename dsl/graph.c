@@ -367,6 +367,14 @@ static void check_ref(const kiln_expr *ref, void *data)
         return;
     }
     ssize_t idx = kiln_pipeline_find_step(g->p, ref->step);
+    /* metrics.selected.KEY: the item select: picked. */
+    if (idx < 0 && strcmp(ref->step, "selected") == 0) {
+        if (!g->st->select)
+            kiln_dsl__error(g->c, line, col, "when: metrics.selected.%s "
+                            "needs select: on step \"%s\"", ref->key,
+                            g->st->name);
+        return;
+    }
     if (idx < 0) {
         const char **names = kiln_malloc((g->p->n_steps + 1) *
                                          sizeof(char *));

@@ -369,7 +369,7 @@ static void expand_needs(vctx *v, kiln_pipeline *p, const kiln_strmap *tmpl)
     (void)v;
 }
 
-void kiln_dsl__matrix_expand(vctx *v)
+static void expand(vctx *v)
 {
     kiln_pipeline *p = v->p;
     size_t n_m = 0, total = 0, mi = 0, at = 0;
@@ -448,4 +448,45 @@ void kiln_dsl__matrix_expand(vctx *v)
     for (size_t i = 0; i < n_m; i++)
         combos_dispose(&cs[i]);
     free(cs);
+}
+
+/* Each select: names a matrix step the step needs. */
+static void resolve_selects(vctx *v)
+{
+    kiln_pipeline *p = v->p;
+    bool clean = v->c->n_errors == 0;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        kiln_step *st = &p->steps[i];
+        kiln_select *sel = (kiln_select *)st->select;
+        const kiln_matrix *m = NULL;
+        bool needs = false;
+        if (!sel || sel->matrix)
+            continue; /* none, or an item's, shared and done */
+        for (size_t j = 0; j < p->n_matrices && !m; j++)
+            if (strcmp(p->matrices[j].step, sel->from) == 0)
+                m = &p->matrices[j];
+        if (!m) {
+            if (clean)
+                kiln_dsl__error(v->c, sel->pos.line, sel->pos.col, "select: "
+                                "\"%s\" is not a matrix step (select: picks "
+                                "the best of a matrix step's items)",
+                                sel->from);
+            continue;
+        }
+        for (size_t j = 0; j < st->needs.n && !needs; j++)
+            needs = strcmp(st->needs.items[j], p->steps[m->first].name) == 0;
+        if (!needs) {
+            kiln_dsl__error(v->c, sel->pos.line, sel->pos.col, "step \"%s\" "
+                            "selects from \"%s\" but does not need it (add "
+                            "it to needs:)", st->name, sel->from);
+            continue;
+        }
+        sel->matrix = m;
+    }
+}
+
+void kiln_dsl__matrix_expand(vctx *v)
+{
+    expand(v);
+    resolve_selects(v);
 }

@@ -403,3 +403,45 @@ void kiln_dsl__set_matrix(vctx *v, const kiln_ynode *key,
     if (v->c->n_errors == errors)
         st->matrix = m;
 }
+
+/* select: mode, max or min. */
+static void set_mode(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                     void *obj, const keyspec *k)
+{
+    char got[KILN_DSL_QUOTE_SIZE];
+    if (kiln_dsl__is_text(val) && (is_key(val, "max") || is_key(val, "min")))
+        *FIELD(obj, k->off, bool) = is_key(val, "max");
+    else
+        error_at(v, val, "select: mode: expected max or min, got %s",
+                 kiln_dsl__describe(got, val));
+}
+
+/* select:; target: kiln_select. */
+static const keyspec select_keys[] = {
+    {"from", kiln_dsl__set_name, offsetof(kiln_select, from), 0,
+     "select: needs \"from: STEP\", a matrix step"},
+    {"metric", kiln_dsl__set_string, offsetof(kiln_select, metric), 0,
+     "select: needs \"metric: KEY\", a metric of its items"},
+    ROW(kiln_select, "mode", set_mode, max),
+};
+_Static_assert(KILN_ARRAY_SIZE(select_keys) <= 64, "too many keys");
+static const mapspec select_spec = SPEC(select_keys, false);
+
+/* select: {from: STEP, metric: KEY, mode: max|min}; matrix.c checks
+ * that STEP is a matrix step the step needs. */
+void kiln_dsl__set_select(vctx *v, const kiln_ynode *key,
+                          const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    kiln_step *st = obj;
+    kiln_select *sel;
+    if (!kiln_dsl__nested_map(v, val, k->name))
+        return;
+    sel = kiln_arena_alloc(v->p->arena, sizeof(*sel));
+    memset(sel, 0, sizeof(*sel));
+    sel->max = true;
+    sel->pos = model_pos(v, key);
+    kiln_dsl__walk(v, &select_spec, val->type == KILN_YNODE_MAP ? val : NULL,
+                   sel, "select", NULL, key);
+    if (sel->from && sel->metric)
+        st->select = sel;
+}

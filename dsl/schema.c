@@ -191,6 +191,7 @@ static const keyspec step_keys[] = {
     {"container", kiln_dsl__set_container, 0, 0, NULL},
     /* A sweep over params' values (schema-matrix.c). */
     {"matrix", kiln_dsl__set_matrix, 0, 0, NULL},
+    {"select", kiln_dsl__set_select, 0, 0, NULL},
     /* The checks go to validation_keys (schema-checks.c). */
     {"data", kiln_dsl__set_check, 0, 0, NULL},
     {"schema", kiln_dsl__set_check, 0, 0, NULL},

@@ -254,6 +254,10 @@ void kiln_dsl__container_done(vctx *v);
 void kiln_dsl__set_matrix(vctx *v, const kiln_ynode *key,
                           const kiln_ynode *val, void *obj, const keyspec *k);
 void kiln_dsl__matrix_expand(vctx *v);
+/* select: on a step (schema-matrix.c), resolved once the matrices are
+ * expanded (matrix.c). */
+void kiln_dsl__set_select(vctx *v, const kiln_ynode *key,
+                          const kiln_ynode *val, void *obj, const keyspec *k);
 /* secrets:, on the pipeline and on a step (a KV_ROW: the array and its
  * count). */
 void kiln_dsl__set_secrets(vctx *v, const kiln_ynode *key,

@@ -618,6 +618,8 @@ static void on_timer_close(uv_handle_t *h)
             free(run->steps[i].metrics_path);
             free(run->steps[i].workdir);
             free(run->steps[i].reason);
+            free(run->steps[i].selected);
+            free(run->steps[i].select_note);
             kiln_engine__prepared_dispose(&run->steps[i]);
         }
         for (size_t i = 0; run->skip && i < run->n_steps; i++)

@@ -86,6 +86,8 @@ typedef struct step_rt {
     char *metrics_path;     /* $KILN_METRICS of the attempt */
     char *workdir;
     char *job_name;         /* "PIPELINE.STEP", for a cluster's queue */
+    char *selected;         /* select:'s winner (an item's name), or NULL */
+    char *select_note;      /* ...said as the step's reason on success */
 } step_rt;
 
 struct kiln_run {
@@ -252,9 +254,15 @@ void kiln_engine__matrix_count(step_rt *s, int delta);
  * its siblings not started are skipped (false: the caller skips what
  * needs s, as for any step). */
 bool kiln_engine__item_failed(step_rt *s);
+/* select:'s decision for s, as recorded: {from, metric, mode, selected,
+ * value, ranking [{step, value}] best first}; sets s->selected and
+ * s->select_note. NULL after a store error. The caller frees it. */
+json_t *kiln_engine__select_doc(step_rt *s, kiln_err *err);
 /* What $KILN_UPSTREAM holds for s: for every step it needs, its params
- * (an item's), status, metrics and outputs (absolute paths); NULL after
- * a store error. The caller frees it. */
+ * (an item's), status, metrics and outputs (absolute paths), and with
+ * select: the winner's entry as "selected" (KILN_SELECTED_* set in
+ * s->env); NULL after a store error or when select: has no winner. The
+ * caller frees it. */
 json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err);
 /* Write it to LOG_DIR/STEP.ATTEMPT.upstream.json and set KILN_UPSTREAM
  * in s->env, for a step with needs. */

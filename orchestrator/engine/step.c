@@ -28,11 +28,27 @@ typedef struct gate_ctx {
                                 number, or null when there is none */
 } gate_ctx;
 
+/* Does ref read select:'s winner (metrics.selected.KEY)? */
+static bool k_selected(const step_rt *s, const kiln_expr *ref)
+{
+    return s->run->p->steps[s->idx].select &&
+           strcmp(ref->step, "selected") == 0 &&
+           kiln_pipeline_find_step(s->run->p, "selected") < 0;
+}
+
 static bool lookup(double *out, const kiln_expr *ref, step_rt *s)
 {
     kiln_run *run = s->run;
     kiln_err err = KILN_ERR_INIT;
     bool found = false;
+    if (ref->kind == KILN_EXPR_METRIC && k_selected(s, ref)) {
+        /* metrics.selected.KEY: the winner of select:. */
+        if (s->selected &&
+            kiln_store_metric_get(run->eng->store, out, &found, run->id,
+                                  s->selected, ref->key, &err) != 0)
+            kiln_engine__store_failed(run, &err);
+        return found;
+    }
     if (ref->kind == KILN_EXPR_METRIC) {
         ssize_t k = kiln_pipeline_find_step(run->p, ref->step);
         /* A step a reproduction did not run again (--step): its metrics
@@ -80,11 +96,27 @@ bool kiln_engine__gate_passes(step_rt *s)
     char why[600], *text;
     json_t *doc;
     gate_ctx g;
+    json_t *sel = NULL;
     bool pass = true;
     int rc;
 
-    if (!st->when_expr || s->attempt > 0)
+    if (s->attempt > 0)
         return true;
+    /* select:'s decision is recorded with the gate's, before it. */
+    if (st->select && !(sel = kiln_engine__select_doc(s, &serr)))
+        kiln_engine__store_failed(s->run, &serr);
+    if (!st->when_expr) {
+        if (sel) {
+            doc = json_pack("{s:o}", "select", sel);
+            text = json_dumps(doc, JSON_COMPACT);
+            if (kiln_store_step_gate(s->run->eng->store, s->run->id,
+                                     st->name, text, &serr) != 0)
+                kiln_engine__store_failed(s->run, &serr);
+            free(text);
+            json_decref(doc);
+        }
+        return true;
+    }
     kiln_engine__tx_begin(s->run);
     g.s = s;
     g.values = json_object();
@@ -94,6 +126,8 @@ bool kiln_engine__gate_passes(step_rt *s)
                     "passed", rc == 0 ? json_boolean(pass) : json_null(),
                     "values", g.values, "trace", kiln_buf_cstr(&trace),
                     "error", rc ? err.msg : NULL);
+    if (sel)
+        json_object_set_new(doc, "select", sel);
     text = json_dumps(doc, JSON_COMPACT);
     if (kiln_store_step_gate(s->run->eng->store, s->run->id, st->name, text,
                              &serr) != 0)
@@ -348,7 +382,7 @@ void kiln_engine__step_attempt_ended(step_rt *s, bool ok, const char *reason,
     const kiln_step *st = &run->p->steps[s->idx];
 
     if (ok) {
-        kiln_engine__succeed(s, NULL, at_ms);
+        kiln_engine__succeed(s, s->select_note, at_ms);
     } else if (run->cancelling) {
         kiln_engine__step_set_at(s, KILN_STEP_CANCELLED, reason, at_ms);
     } else if (s->attempt <= st->retries) {

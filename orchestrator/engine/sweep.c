@@ -122,18 +122,15 @@ static json_t *upstream_entry(kiln_run *run, size_t k, json_t *metrics)
     return e;
 }
 
-json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err)
+/* The run's metrics so far, by step then key (the latest attempt's), or
+ * NULL after a store error. */
+static json_t *run_metrics(kiln_run *run, kiln_err *err)
 {
-    kiln_run *run = s->run;
-    const kiln_step *st = &run->p->steps[s->idx];
-    json_t *doc = json_object(), *steps = json_array();
     json_t *metrics = json_object();
     kiln_metric *ms = NULL;
     size_t n = 0;
 
     if (kiln_store_run_metrics(&ms, &n, run->eng->store, run->id, err) != 0) {
-        json_decref(doc);
-        json_decref(steps);
         json_decref(metrics);
         return NULL;
     }
@@ -147,11 +144,162 @@ json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err)
         json_object_set_new(m, ms[i].key, json_real(ms[i].value));
     }
     kiln_metrics_free(ms, n);
+    return metrics;
+}
+
+typedef struct ranked {
+    size_t idx;
+    double value;
+} ranked;
+
+static int by_value_desc(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    return x->value < y->value ? 1 : x->value > y->value ? -1
+           : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int by_value_asc(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    return x->value < y->value ? -1 : x->value > y->value ? 1
+           : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* select:'s decision from metrics: {from, metric, mode, selected (an
+ * item's name or null), value, ranking [{step, value}], best first},
+ * among the items that succeeded with the metric (ties: the first
+ * item). Sets s->selected. */
+static json_t *select_of(step_rt *s, json_t *metrics)
+{
+    kiln_run *run = s->run;
+    const kiln_select *sel = run->p->steps[s->idx].select;
+    const kiln_matrix *m = sel->matrix;
+    ranked *r = kiln_calloc(m->n_items + 1, sizeof(*r));
+    json_t *doc, *list = json_array();
+    size_t n = 0;
+
+    for (size_t i = 0; i < m->n_items; i++) {
+        size_t k = m->first + i;
+        json_t *v = json_object_get(json_object_get(metrics,
+                                    run->p->steps[k].name), sel->metric);
+        if (run->steps[k].state != KILN_STEP_SUCCEEDED || !json_is_number(v))
+            continue;
+        r[n].idx = k;
+        r[n++].value = json_number_value(v);
+    }
+    qsort(r, n, sizeof(*r), sel->max ? by_value_desc : by_value_asc);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:s, s:f}", "step",
+                              run->p->steps[r[i].idx].name, "value",
+                              r[i].value));
+    free(s->selected);
+    s->selected = n ? kiln_strdup(run->p->steps[r[0].idx].name) : NULL;
+    doc = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o}", "from", sel->from,
+                    "metric", sel->metric, "mode", sel->max ? "max" : "min",
+                    "selected", s->selected, "value",
+                    n ? json_real(r[0].value) : json_null(), "ranking", list);
+    free(s->select_note);
+    s->select_note = n ? kiln_asprintf("selected %s (%s %g, the %s of %zu "
+                                       "item%s)", s->selected, sel->metric,
+                                       r[0].value, sel->max ? "max" : "min",
+                                       n, n == 1 ? "" : "s")
+                       : NULL;
+    free(r);
+    return doc;
+}
+
+json_t *kiln_engine__select_doc(step_rt *s, kiln_err *err)
+{
+    json_t *metrics = run_metrics(s->run, err), *doc;
+    if (!metrics)
+        return NULL;
+    doc = select_of(s, metrics);
+    json_decref(metrics);
+    return doc;
+}
+
+/* KILN_SELECTED_<NAME>: name in upper case, anything but letters and
+ * digits as "_". */
+static void env_selected(kiln_env *e, const char *prefix, const char *name,
+                         const char *value)
+{
+    char *key = kiln_asprintf("KILN_SELECTED_%s%s", prefix, name);
+    for (char *c = key; *c; c++)
+        *c = (*c >= 'a' && *c <= 'z') ? (char)(*c - 'a' + 'A')
+             : ((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))
+                 ? *c : '_';
+    kiln_env_set(e, key, value);
+    free(key);
+}
+
+/* The winner of select: for s into doc ("selected": its entry, with the
+ * decision) and s->env (KILN_SELECTED_*). Returns 0, or KILN_ERROR when no
+ * item that succeeded recorded the metric. */
+static int selected(step_rt *s, json_t *doc, json_t *metrics, kiln_err *err)
+{
+    const kiln_select *sel = s->run->p->steps[s->idx].select;
+    json_t *dec = select_of(s, metrics), *e = NULL, *v, *win;
+    kiln_buf outs = KILN_BUF_INIT;
+    const char *key;
+    size_t i;
+
+    if (!s->selected) {
+        json_decref(dec);
+        return kiln_err_set(err, KILN_ERROR, "select: no item of step \"%s\" "
+                            "succeeded with metric \"%s\"", sel->from,
+                            sel->metric);
+    }
+    json_array_foreach(json_object_get(doc, "steps"), i, v)
+        if (strcmp(json_string_value(json_object_get(v, "step")),
+                   s->selected) == 0)
+            e = v;
+    win = e ? json_deep_copy(e) : json_object();
+    json_object_update(win, dec);
+    json_object_set_new(win, "step", json_string(s->selected));
+    json_decref(dec);
+    kiln_env_set(&s->env, "KILN_SELECTED_STEP", s->selected);
+    json_object_foreach(json_object_get(win, "params"), key, v)
+        env_selected(&s->env, "PARAM_", key, json_string_value(v));
+    json_object_foreach(json_object_get(win, "metrics"), key, v) {
+        char num[64];
+        /* The shortest text that reads back as the value (0.6). */
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(num, sizeof(num), "%.*g", prec, json_number_value(v));
+            if (strtod(num, NULL) == json_number_value(v))
+                break;
+        }
+        env_selected(&s->env, "METRIC_", key, num);
+    }
+    json_array_foreach(json_object_get(win, "outputs"), i, v)
+        kiln_buf_printf(&outs, "%s%s", i ? " " : "", json_string_value(v));
+    kiln_env_set(&s->env, "KILN_SELECTED_OUTPUTS", kiln_buf_cstr(&outs));
+    kiln_buf_dispose(&outs);
+    json_object_set_new(doc, "selected", win);
+    return 0;
+}
+
+json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err)
+{
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    json_t *doc = json_object(), *steps = json_array();
+    json_t *metrics = run_metrics(run, err);
+
+    if (!metrics) {
+        json_decref(doc);
+        json_decref(steps);
+        return NULL;
+    }
     for (size_t j = 0; j < st->needs.n; j++)
         json_array_append_new(steps,
                               upstream_entry(run, st->need_idx[j], metrics));
-    json_decref(metrics);
     json_object_set_new(doc, "steps", steps);
+    if (st->select && selected(s, doc, metrics, err) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    json_decref(metrics);
     return doc;
 }
 

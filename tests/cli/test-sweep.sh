@@ -3,7 +3,8 @@
 # metrics; the step needing it waits for every item and reads them in
 # $KILN_UPSTREAM; an unchanged sweep is served from the cache, and a
 # changed value re-runs only its items; a failed item under fail_fast
-# and under continue.
+# and under continue; select: picks the best item, its gate reads the
+# winner's metrics.
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$T/p"
 cd "$T/p" || exit 1
@@ -34,6 +35,11 @@ steps:
   report:
     needs: [train]
     run: cp \$KILN_UPSTREAM upstream.json
+  pick:
+    needs: [train]
+    select: {from: train, metric: score, mode: max}
+    when: metrics.selected.score > 0.5
+    run: env | grep '^KILN_SELECTED_' | sort > selected.txt
 YAML
 }
 last() { q "select max(id) from runs"; }
@@ -41,7 +47,7 @@ status() { q "select status || ':' || coalesce(reason, '') from run_steps where 
 
 sweep "0.1, 0.2, 0.3" fail_fast
 kiln_rc validate s.yaml
-eq "validate: 7 steps" 's.yaml: ok (pipeline "s", 7 steps)' "$out"
+eq "validate: 8 steps" 's.yaml: ok (pipeline "s", 8 steps)' "$out"
 kiln_rc run s.yaml -j 6
 eq "the sweep ran" 0 "$rc"
 r1=$(last)
@@ -58,6 +64,19 @@ eq "an item in KILN_UPSTREAM" "train[lr=0.2,depth=2] train {'lr': '0.2', 'depth'
    "$(python3 -c 'import json
 e = json.load(open("upstream.json"))["steps"][3]
 print(e["step"], e["matrix"], e["params"], e["status"], e["metrics"], " ".join(e["outputs"]))')"
+eq "select: the winner's params, metrics and outputs" "KILN_SELECTED_METRIC_SCORE=0.6
+KILN_SELECTED_OUTPUTS=$T/p/models/0.3-2.txt
+KILN_SELECTED_PARAM_DEPTH=2
+KILN_SELECTED_PARAM_LR=0.3
+KILN_SELECTED_STEP=train[lr=0.3,depth=2]" "$(cat selected.txt)"
+eq "the choice is the step's reason" "succeeded:selected train[lr=0.3,depth=2] (score 0.6, the max of 6 items)" "$(status "$r1" pick)"
+kiln_rc show "$r1" --json
+eq "the ranking in the record (kiln show --json, the API)" "train[lr=0.3,depth=2] 0.6 train[lr=0.2,depth=2] train[lr=0.1,depth=1] True" "$(printf '%s' "$out" | python3 -c 'import json, sys
+st = [s for s in json.load(sys.stdin)["steps"] if s["name"] == "pick"][0]
+sel, g = st["gate"]["select"], st["gate"]
+print(sel["selected"], sel["value"], sel["ranking"][1]["step"], sel["ranking"][-1]["step"], g["passed"])')"
+kiln_rc show "$r1"
+contains "kiln show says which" "selected train[lr=0.3,depth=2] (score 0.6" "$out"
 kiln_rc dag s.yaml
 contains "kiln dag: report needs every item" "report               task      <- train[lr=0.1,depth=1], train[lr=0.1,depth=2]" "$out"
 
@@ -87,6 +106,12 @@ eq "the others not started are skipped" "skipped:item \"train[lr=0.1,depth=2]\" 
 eq "2 ran" 2 "$(grep -c '^start' times.log)"
 eq "report skipped" "skipped" "$(q "select status from run_steps where run_id=$r4 and step='report'")"
 
+# The gate reads the winner: below 0.5 it says no.
+sed 's/> 0.5/> 0.9/' s.yaml > g.yaml
+kiln_rc run g.yaml -j 6
+eq "a gate on metrics.selected: exit 0" 0 "$rc"
+contains "gated by the winner's metric" "gated: metrics.selected.score > 0.9 was false (metrics.selected.score = 0.8)" "$(status "$(last)" pick)"
+
 # continue: every other item runs, report runs with them and is told.
 sweep "0.1, 0.2, 0.4" continue
 rm -rf times.log models "$KILN_STATE" upstream.json
@@ -95,6 +120,7 @@ eq "continue: the run still fails (an item did)" 1 "$rc"
 r5=$(last)
 eq "5 items succeeded" 5 "$(q "select count(*) from run_steps where run_id=$r5 and step like 'train[%' and status='succeeded'")"
 eq "report ran" "succeeded" "$(q "select status from run_steps where run_id=$r5 and step='report'")"
+eq "select: among those that succeeded" "succeeded:selected train[lr=0.4,depth=2] (score 0.8, the max of 5 items)" "$(status "$r5" pick)"
 eq "KILN_UPSTREAM says which failed" "train[lr=0.1,depth=2]" "$(python3 -c 'import json
 print(" ".join(e["step"] for e in json.load(open("upstream.json"))["steps"] if e["status"] == "failed"))')"
 contains "the run's reason names the item" 'step "train[lr=0.1,depth=2]" failed' "$(q "select reason from runs where id=$r5")"
