@@ -63,4 +63,27 @@ eq "errors with positions" "bad.yaml:8:11: error: when: unknown step \"aa\"
 bad.yaml:8:31: error: when: step \"b\" is not upstream of \"c\", so its metrics are not known yet (add it to needs:)
 bad.yaml:8:45: error: when: unknown parameter \"max\" (declare it under params:)
 bad.yaml:10:52: error: when: expected a number, metrics.STEP.KEY or params.NAME" "$err"
+
+# A long gate with arithmetic: its explanation whole, in kiln run's
+# progress and the record, each value named once however often it is
+# read; the decision recorded either way.
+pipeline long <<'YAML'
+pipeline: long
+params: {min_auc_for_the_production_candidate: 0.95, another_long_parameter_name: 3}
+steps:
+  evaluate_the_candidate_model:
+    run: |
+      echo '{"accuracy_on_the_holdout_set": 0.91, "area_under_the_curve": 0.88}' > "$KILN_METRICS"
+  deploy:
+    needs: [evaluate_the_candidate_model]
+    when: metrics.evaluate_the_candidate_model.accuracy_on_the_holdout_set >= params.min_auc_for_the_production_candidate && metrics.evaluate_the_candidate_model.area_under_the_curve > params.min_auc_for_the_production_candidate - 0.02 && metrics.evaluate_the_candidate_model.accuracy_on_the_holdout_set * params.another_long_parameter_name > 1
+    run: "true"
+YAML
+kiln_rc run long.yaml
+eq "a gate saying no: the run succeeds" 0 "$rc"
+why='gated: metrics.evaluate_the_candidate_model.accuracy_on_the_holdout_set >= params.min_auc_for_the_production_candidate && metrics.evaluate_the_candidate_model.area_under_the_curve > params.min_auc_for_the_production_candidate - 0.02 && metrics.evaluate_the_candidate_model.accuracy_on_the_holdout_set * params.another_long_parameter_name > 1 was false (metrics.evaluate_the_candidate_model.accuracy_on_the_holdout_set = 0.91, params.min_auc_for_the_production_candidate = 0.95, metrics.evaluate_the_candidate_model.area_under_the_curve = 0.88, params.another_long_parameter_name = 3)'
+contains "kiln run prints it whole" "$why" "$out"
+eq "the record holds it whole" "$why" "$(q "select reason from run_steps where step = 'deploy' and run_id = (select max(id) from runs)")"
+eq "the decision with each value, recorded" "False 0.91 3.0" \
+    "$(q "select gate from run_steps where step = 'deploy' and run_id = (select max(id) from runs)" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["passed"], d["values"]["metrics.evaluate_the_candidate_model.accuracy_on_the_holdout_set"], d["values"]["params.another_long_parameter_name"])')"
 finish
