@@ -95,6 +95,15 @@ r3=$(last)
 eq "only lr=0.4 ran" "train[lr=0.4,depth=1] train[lr=0.4,depth=2]" "$(grep '^start' times.log | awk '{ print $3 }' | sort | tr '\n' ' ' | sed 's/ $//')"
 eq "the rest cached" "4" "$(q "select count(*) from run_steps where run_id=$r3 and reason like 'cached from run %'")"
 
+# A matrix step's name in --only, --from and kiln retry --from: its items.
+kiln_rc run s.yaml -j 6 --only train
+eq "--only train: exit 0" 0 "$rc"
+eq "--only train: 6 items, nothing else" "6 skipped:not selected (--only train)" "$(q "select count(*) from run_steps where run_id=$(last) and step like 'train[%' and status='succeeded'") $(status "$(last)" report)"
+rm -f times.log
+kiln_rc retry "$r3" --from train
+eq "retry --from train: exit 0" 0 "$rc"
+eq "retry --from train: the items again (from the cache)" 6 "$(q "select count(*) from run_steps where run_id=$(last) and step like 'train[%' and reason like 'cached from run %'")"
+
 # fail_fast: lr=0.1,depth=2 fails at once, while lr=0.1,depth=1 runs:
 # the items not started never start, and report does not run.
 rm -rf times.log models "$KILN_STATE"
