@@ -347,6 +347,9 @@ typedef struct kiln_trigger {
     const char *json;       /* metric: dotted path to the number
                                ("data.result.0.value.1"); NULL: the whole
                                document is the number */
+    const char *pipeline;   /* metric: or a metric kiln recorded for
+                               another pipeline (its latest value), */
+    const char *key;        /* ...named "STEP.KEY" */
     bool has_below, has_above;
     double below, above;    /* fires when the value is below / above */
     int64_t timeout_ms;     /* metric URL: the whole request */

@@ -69,6 +69,8 @@ static const keyspec metric_trigger_keys[] = {
     ROW(kiln_trigger, "url", kiln_dsl__set_url, url),
     ROW(kiln_trigger, "file", kiln_dsl__set_string, file),
     ROW(kiln_trigger, "json", kiln_dsl__set_string, json),
+    ROW(kiln_trigger, "pipeline", kiln_dsl__set_string, pipeline),
+    ROW(kiln_trigger, "key", kiln_dsl__set_string, key),
     ROW(kiln_trigger, "below", set_below, below),
     ROW(kiln_trigger, "above", set_above, above),
     ROW(kiln_trigger, "every", set_every, every_ms),
@@ -147,9 +149,30 @@ static void add_trigger(vctx *v, const kiln_ynode *item, kiln_pipeline *p)
     kiln_dsl__drift_defaults(&t->drift);
     if (t->kind == KILN_TRIGGER_METRIC) {
         /* Judge by the keys written: a bad value was reported already. */
-        if (kiln_dsl__has_key(val, "url") == kiln_dsl__has_key(val, "file"))
-            error_at(v, key, "metric trigger: give either \"url:\" or "
-                     "\"file:\"");
+        int sources = kiln_dsl__has_key(val, "url") +
+                      kiln_dsl__has_key(val, "file") +
+                      kiln_dsl__has_key(val, "pipeline");
+        if (sources != 1)
+            error_at(v, key, "metric trigger: give one of \"url:\", "
+                     "\"file:\" or \"pipeline:\" (with \"key: STEP.KEY\", a "
+                     "metric kiln recorded)");
+        else if (kiln_dsl__has_key(val, "pipeline") &&
+                 (!t->key || !strchr(t->key, '.') || t->key[0] == '.'))
+            error_at(v, key, "metric trigger: pipeline: needs \"key: "
+                     "STEP.KEY\", the metric as its step recorded it "
+                     "(monitor.low_confidence_share)");
+        else if (kiln_dsl__has_key(val, "pipeline") && t->pipeline &&
+                 !kiln_dsl_valid_name(t->pipeline))
+            error_at(v, key, "metric trigger: pipeline: \"%s\" is not a "
+                     "pipeline name", t->pipeline);
+        else if (!kiln_dsl__has_key(val, "pipeline") &&
+                 kiln_dsl__has_key(val, "key"))
+            error_at(v, key, "metric trigger: key: goes with pipeline: "
+                     "(a document's number is found with json:)");
+        else if (kiln_dsl__has_key(val, "pipeline") &&
+                 kiln_dsl__has_key(val, "json"))
+            error_at(v, key, "metric trigger: json: goes with url: or "
+                     "file:, not pipeline:");
         if (!kiln_dsl__has_key(val, "below") &&
             !kiln_dsl__has_key(val, "above"))
             error_at(v, key, "metric trigger: give \"below:\" or "

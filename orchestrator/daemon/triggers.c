@@ -399,26 +399,15 @@ static int json_number_at(double *out, json_t *doc, const char *path,
                         "a number", path ? path : "");
 }
 
-/* Decide on a metric's value; the document came from a file or a URL. */
-static void judge_metric(check *c, const char *text, size_t len)
+/* Decide on a metric's value x: fire when it crosses its bound, once
+ * until it is back within. */
+static void judge_value(check *c, double x)
 {
     const kiln_trigger *t = c->t;
     verdict *v = &c->v;
-    json_error_t je;
-    json_t *doc = json_loadb(text, len, JSON_DECODE_ANY, &je);
     bool breach, fired = json_is_true(json_object_get(c->prev, "fired"));
-    double x = 0;
     char bound[64];
 
-    if (!doc) {
-        v->rc = kiln_err_set(&v->err, KILN_EINVAL, "%s: not JSON: %s (line "
-                             "%d)", c->target, je.text, je.line);
-        return;
-    }
-    v->rc = json_number_at(&x, doc, t->json, &v->err);
-    json_decref(doc);
-    if (v->rc != 0)
-        return;
     breach = (t->has_below && x < t->below) || (t->has_above && x > t->above);
     if (t->has_below && x < t->below)
         snprintf(bound, sizeof(bound), "below %g", t->below);
@@ -445,6 +434,54 @@ static void judge_metric(check *c, const char *text, size_t len)
         snprintf(v->reason, sizeof(v->reason), "%g is %s", x, bound);
         v->state = json_pack("{s:b}", "fired", 1);
     }
+}
+
+/* ...of a document from a file or a URL. */
+static void judge_metric(check *c, const char *text, size_t len)
+{
+    verdict *v = &c->v;
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_DECODE_ANY, &je);
+    double x = 0;
+
+    if (!doc) {
+        v->rc = kiln_err_set(&v->err, KILN_EINVAL, "%s: not JSON: %s (line "
+                             "%d)", c->target, je.text, je.line);
+        return;
+    }
+    v->rc = json_number_at(&x, doc, c->t->json, &v->err);
+    json_decref(doc);
+    if (v->rc == 0)
+        judge_value(c, x);
+}
+
+/* ...that kiln recorded for another pipeline: its latest value, read on
+ * the loop (one indexed query), with the run it came from. */
+static void judge_recorded(check *c)
+{
+    const kiln_trigger *t = c->t;
+    size_t n = strcspn(t->key, ".");
+    char *step = kiln_strndup(t->key, n);
+    int64_t run = 0;
+    bool found = false;
+    double x = 0;
+
+    c->v.rc = kiln_store_metric_latest(c->w->o.store, &x, &found, &run,
+                                       t->pipeline, step, t->key + n + 1,
+                                       &c->v.err);
+    free(step);
+    if (c->v.rc != 0)
+        return;
+    if (!found) {
+        c->v.rc = kiln_err_set(&c->v.err, KILN_ENOTFOUND, "%s: no run of "
+                               "pipeline %s recorded metric %s yet",
+                               c->target, t->pipeline, t->key);
+        return;
+    }
+    judge_value(c, x);
+    json_object_set_new(c->v.detail, "run_id", json_integer(run));
+    json_object_set_new(c->v.detail, "pipeline", json_string(t->pipeline));
+    json_object_set_new(c->v.detail, "key", json_string(t->key));
 }
 
 static void look_metric_file(check *c)
@@ -628,6 +665,12 @@ static void begin(check *c)
     free(prev);
     c->busy = true;
     w->open++;
+    if (c->t->kind == KILN_TRIGGER_METRIC && c->t->pipeline) {
+        w->open--;
+        judge_recorded(c);
+        conclude(c);
+        return;
+    }
     if (c->t->kind == KILN_TRIGGER_METRIC && c->t->url) {
         kiln_http_request req;
         memset(&req, 0, sizeof(req));
@@ -702,7 +745,9 @@ static void check_open(kiln_watch *w, check *c, const kiln_trigger *t)
                                t->remote ? t->remote : "", t->branch);
         break;
     case KILN_TRIGGER_METRIC:
-        c->target = kiln_strdup(t->url ? t->url : t->file);
+        c->target = t->pipeline
+                        ? kiln_asprintf("%s:%s", t->pipeline, t->key)
+                        : kiln_strdup(t->url ? t->url : t->file);
         c->path = t->file ? resolve(w, t->file) : NULL;
         c->key = kiln_asprintf("metric:%s", c->target);
         break;

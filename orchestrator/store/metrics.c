@@ -69,6 +69,33 @@ static void dispose_metric(void *row)
     free(m->key);
 }
 
+int kiln_store_metric_latest(kiln_store *st, double *out, bool *found,
+                             int64_t *run_id, const char *pipeline,
+                             const char *step, const char *key,
+                             kiln_err *err)
+{
+    const char *what = "reading a metric";
+    /* metrics_by_key (key, run_id), newest run first. */
+    sqlite3_stmt *s = kiln_store__query(
+        st, err, what,
+        "SELECT m.value, m.run_id FROM metrics m JOIN runs r ON r.id = "
+        "m.run_id WHERE m.key = ?3 AND m.step = ?2 AND r.pipeline = ?1 "
+        "ORDER BY m.run_id DESC, m.execution_id DESC LIMIT 1", "sss",
+        pipeline, step, key);
+    int rc;
+    *found = false;
+    *out = 0;
+    *run_id = 0;
+    if (!s)
+        return KILN_ERROR;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *out = sqlite3_column_double(s, 0);
+        *run_id = sqlite3_column_int64(s, 1);
+        *found = true;
+    }
+    return kiln_store__end(st, s, rc, err, what);
+}
+
 int kiln_store_run_metrics(kiln_metric **out, size_t *n, kiln_store *st,
                            int64_t run_id, kiln_err *err)
 {

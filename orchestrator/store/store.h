@@ -347,6 +347,14 @@ int kiln_store_metric_get(kiln_store *st, double *out, bool *found,
                           int64_t run_id, const char *step, const char *key,
                           kiln_err *err);
 
+/* The latest value of metric step.key that any run of pipeline recorded
+ * (the newest run's, its latest attempt's), with that run's id: *found
+ * false when there is none. */
+int kiln_store_metric_latest(kiln_store *st, double *out, bool *found,
+                             int64_t *run_id, const char *pipeline,
+                             const char *step, const char *key,
+                             kiln_err *err);
+
 /* A run's metrics, by step and key (every attempt's): *n of them (free
  * with kiln_metrics_free()). */
 typedef struct kiln_metric {
