@@ -118,3 +118,70 @@ export function chartWidth(fraction) {
     return content - 38;
   return Math.floor((content - 16) * fraction - 38);
 }
+
+/* A scatter chart: points [{x, y, tip, href}]; opts {width, height,
+ * xFmt, yFmt, xCats, xLabel, yLabel, label}. With xCats (categories in
+ * order) x is an index into them, spaced evenly and named below. */
+export function scatterChart(points, opts) {
+  const W = Math.max(300, opts.width || 600), H = opts.height || 260;
+  const ml = 58, mr = 16, mt = 12, mb = 40;
+  if (!points.length)
+    return h('div', {class: 'empty'}, opts.empty || 'Nothing to chart.');
+  const cats = opts.xCats;
+  let x0 = cats ? -0.5 : Math.min(...points.map((p) => p.x));
+  let x1 = cats ? cats.length - 0.5 : Math.max(...points.map((p) => p.x));
+  let y0 = Math.min(...points.map((p) => p.y));
+  let y1 = Math.max(...points.map((p) => p.y));
+  if (x1 === x0) {
+    const d = Math.abs(x0) * 0.1 || 1;
+    x0 -= d;
+    x1 += d;
+  }
+  if (y1 === y0) {
+    const d = Math.abs(y0) * 0.1 || 1;
+    y0 -= d;
+    y1 += d;
+  }
+  /* A little room around the points, so none sits on an axis. */
+  if (!cats) {
+    const dx = (x1 - x0) * 0.04;
+    x0 -= dx;
+    x1 += dx;
+  }
+  const dy = (y1 - y0) * 0.06;
+  y0 -= dy;
+  y1 += dy;
+  const px = (x) => ml + (x - x0) / (x1 - x0) * (W - ml - mr);
+  const py = (y) => mt + (1 - (y - y0) / (y1 - y0)) * (H - mt - mb);
+  const xFmt = opts.xFmt || num, yFmt = opts.yFmt || num;
+  const root = svg('svg', {width: W, height: H, class: 'chart scatter',
+                           role: 'img', 'aria-label': opts.label || 'chart'});
+  const grid = svg('g', {class: 'grid'}), axis = svg('g', {class: 'axis'});
+  for (const v of ticks(y0, y1, 4)) {
+    grid.append(svg('line', {x1: ml, x2: W - mr, y1: py(v), y2: py(v)}));
+    axis.append(svg('text', {x: ml - 8, y: py(v) + 4, 'text-anchor': 'end'},
+                    yFmt(v)));
+  }
+  /* Categories: every one named while they fit, else every k-th. */
+  const xt = cats ? cats.map((c, i) => i)
+                      .filter((i, _, a) => i % Math.max(1, Math.ceil(
+                        a.length / Math.max(1, (W - ml - mr) / 60))) === 0)
+                  : ticks(x0, x1, Math.max(2, Math.floor((W - ml - mr) / 80)));
+  for (const v of xt)
+    axis.append(svg('text', {x: px(v), y: H - mb + 16, 'text-anchor': 'middle'},
+                    cats ? String(cats[v]).slice(0, 12) : xFmt(v)));
+  axis.append(svg('line', {x1: ml, x2: W - mr, y1: H - mb, y2: H - mb}));
+  if (opts.xLabel)
+    axis.append(svg('text', {class: 'axis-name', x: ml + (W - ml - mr) / 2,
+                             y: H - 4, 'text-anchor': 'middle'},
+                    opts.xLabel));
+  root.append(grid, axis);
+  for (const p of points) {
+    const dot = svg('circle', {class: 'pt', cx: px(p.x).toFixed(1),
+                               cy: py(p.y).toFixed(1), r: 4.5,
+                               fill: PALETTE[0], 'fill-opacity': 0.7},
+                    svg('title', null, p.tip || yFmt(p.y)));
+    root.append(p.href ? svg('a', {href: p.href}, dot) : dot);
+  }
+  return h('div', {class: 'graph'}, root);
+}

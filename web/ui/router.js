@@ -1,6 +1,7 @@
 /*
  * router.js: the URL's fragment picks the view (#/, #/runs, #/runs/12,
- * #/pipelines/NAME, #/models, #/artifacts/ID, #/login).
+ * #/pipelines/NAME, #/models, #/artifacts/ID, #/compare?runs=1,2,
+ * #/login).
  */
 import {app, fill, h} from './dom.js';
 import {setView, view} from './view.js';
@@ -12,6 +13,7 @@ import {pipelineView} from './view-pipeline.js';
 import {modelsView} from './view-models.js';
 import {artifactView} from './view-artifact.js';
 import {loginView} from './view-login.js';
+import {compareView} from './view-compare.js';
 
 const routes = [
   [/^\/?$/, overviewView],
@@ -20,6 +22,7 @@ const routes = [
   [/^\/pipelines\/([^/]+)\/?$/, pipelineView],
   [/^\/models(?:\/([^/]+))?\/?$/, modelsView],
   [/^\/artifacts\/(\d+)\/?$/, artifactView],
+  [/^\/compare\/?$/, compareView],
   [/^\/login\/?$/, loginView],
 ];
 

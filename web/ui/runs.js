@@ -43,19 +43,32 @@ export function triggerEl(r, long) {
            : triggerText(r, long);
 }
 
-export function runsTable(runs, withPipeline) {
+/* pick (optional): a Set of run ids chosen with a checkbox per run (to
+ * compare them), and onPick() called when it changes. */
+export function runsTable(runs, withPipeline, pick, onPick) {
   if (!runs.length)
     return h('div', {class: 'empty'}, 'No runs yet.');
   const git = runs.some((r) => r.git_commit);
+  const box = (r) => h('td', {class: 'pick', 'data-label': ''},
+    h('input', {type: 'checkbox', 'aria-label': 'choose run #' + r.id,
+                'data-pick': r.id, checked: pick.has(r.id),
+                onchange: (e) => {
+                  if (e.target.checked)
+                    pick.add(r.id);
+                  else
+                    pick.delete(r.id);
+                  onPick();
+                }}));
   /* On a phone each run is a card of labelled cells (style.css). */
   return h('table', {class: 't runs cards'},
-    h('thead', null, h('tr', null,
+    h('thead', null, h('tr', null, pick ? h('th', {class: 'pick'}) : null,
       h('th', null, 'Run'), withPipeline ? h('th', null, 'Pipeline') : null,
       h('th', null, 'Status'), h('th', null, 'Trigger'),
       h('th', null, 'Started'), h('th', {class: 'num'}, 'Duration'),
       git ? h('th', null, 'Commit') : null, h('th', null, 'Reason'))),
     h('tbody', null, runs.map((r) => h('tr', {'data-run': r.id,
                                               'data-status': r.status},
+      pick ? box(r) : null,
       h('td', {'data-label': 'Run'}, h('a', {href: runHref(r.id)},
                                           '#' + r.id)),
       withPipeline ? h('td', {'data-label': 'Pipeline'},

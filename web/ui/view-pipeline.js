@@ -1,6 +1,7 @@
 /*
  * view-pipeline.js: #/pipelines/NAME, a pipeline: its DAG and definition,
- * its runs, a metric's trend across runs, drift statistics and the
+ * its runs (chosen ones, or the latest N, compared), a metric's trend
+ * across runs, drift statistics and the
  * latest trigger checks.
  */
 import {fill, h} from './dom.js';
@@ -19,7 +20,7 @@ import {chartWidth, lineChart, ticks} from './charts.js';
 export function pipelineView(el, query, name) {
   name = decodeURIComponent(name);
   const state = {stack: [], before: 0, metric: query.get('metric') || '',
-                 stat: '', target: ''};
+                 stat: '', target: '', pick: new Set(), last: 20};
   const v = makeView(el, async () => {
     const rq = 'runs?limit=15&pipeline=' + enc(name) +
                (state.before ? '&before=' + state.before : '');
@@ -60,15 +61,47 @@ export function pipelineView(el, query, name) {
               pipelineDag(p, last)),
         h('section', {class: 'panel'}, h('h2', null, 'Definition'), about(p))),
       h('div', {style: 'height:16px'}),
-      panel('Runs', h('a', {class: 'small',
-                            href: '#/runs?pipeline=' + enc(name)}, 'filter ›'),
-            runsTable(page.runs, false),
+      panel('Runs', [compareTools(), h('a', {class: 'small',
+                            href: '#/runs?pipeline=' + enc(name)}, 'filter ›')],
+            runsTable(page.runs, false, state.pick, syncPick),
             pager(state, page.next_before, () => v.refresh())),
       h('div', {class: 'grid2 even'},
         trendPanel(series, chartWidth(0.5)),
         p ? driftPanel(p, chartWidth(0.5)) : null),
       h('div', {style: 'height:16px'}),
       p ? checksPanel(p) : null);
+    syncPick();
+  }
+
+  /* Compare: the runs chosen in the table (kept across its pages), or
+   * the latest N. */
+  function compareTools() {
+    const n = h('input', {type: 'number', min: 2, max: 1000, value: state.last,
+                          'aria-label': 'how many of the latest runs',
+                          'data-compare-last': '', class: 'last-n',
+                          onchange: (e) => { state.last = +e.target.value || 20; }});
+    return h('div', {class: 'compare-tools'},
+      h('button', {class: 'btn small', type: 'button', 'data-compare': '',
+                   title: 'Compare the runs chosen in the table',
+                   onclick: () => {
+                     location.hash = '#/compare?runs=' +
+                       [...state.pick].sort((a, b) => a - b).join(',');
+                   }}, 'Compare'),
+      h('span', {class: 'small muted nowrap'}, 'or the latest ', n,
+        ' ', h('a', {href: '#', 'data-compare-latest': '', onclick: (e) => {
+          e.preventDefault();
+          location.hash = '#/compare?pipeline=' + enc(name) + '&last=' +
+                          Math.max(2, Math.min(1000, +n.value || 20));
+        }}, 'compare ›')));
+  }
+
+  function syncPick() {
+    const b = el.querySelector('button[data-compare]');
+    if (b) {
+      b.disabled = state.pick.size < 2;
+      b.textContent = 'Compare' + (state.pick.size ? ' ' + state.pick.size
+                                                    : '');
+    }
   }
 
   function pipelineDag(p, last) {
