@@ -1,7 +1,7 @@
 /*
  * view-run.js: #/runs/ID, a run: its steps as a graph, a timeline of
  * their attempts, each step's log (followed while it runs), metrics,
- * artifacts and details; Cancel and Retry.
+ * artifacts and details; Cancel, Retry and a step's Retry from here.
  */
 import {fill, h, svg} from './dom.js';
 import {bytes, dur, enc, fmtTime, num, pipeHref, runHref, runTime}
@@ -183,12 +183,48 @@ export function runView(el, query, idText, stepArg) {
                              render();
                            }}, '#' + x.attempt))) : null,
       h('div', {class: 'spacer'}),
+      retryFromButton(s),
       tailing ? h('span', {class: 'tailing'}, 'live') : null,
       log.size ? h('span', {class: 'small muted'}, bytes(log.size)) : null,
       a && a.log_path
           ? h('a', {class: 'small', target: '_blank', rel: 'noopener',
                     href: API + 'runs/' + id + '/steps/' + enc(s.name) +
                           '/log?attempt=' + a.attempt}, 'raw') : null);
+  }
+
+  /* Retry from here: a new run that runs this step and what follows it
+   * again and reuses what the steps before it made (any ended run;
+   * operators and admins). */
+  function retryFromButton(s) {
+    if (!can('operator') || run.status === 'running' ||
+        run.status === 'queued')
+      return null;
+    return h('button', {class: 'btn small', type: 'button',
+                        'data-retry-from': s.name,
+                        title: 'A new run of ' + s.name + ' and the steps ' +
+                               'after it, reusing what the steps before it ' +
+                               'made',
+                        onclick: () => retryFrom(s.name)}, '↻ Retry from here');
+  }
+
+  async function retryFrom(step) {
+    if (!await confirmDialog('Retry run #' + id + ' from ' + step + '?',
+                             'A new run runs ' + step + ' and every step ' +
+                             'after it again; the steps before it are ' +
+                             'reused as this run recorded them.',
+                             'Retry from ' + step, null, 'Keep this run'))
+      return;
+    try {
+      const r = await post('runs/' + id + '/retry', {from: step});
+      if (r && r.body.run_id) {
+        toast('Retrying run #' + id + ' from ' + step + ' as run #' +
+              r.body.run_id + '.', 'ok');
+        location.hash = runHref(r.body.run_id);
+      }
+    } catch (e) {
+      toast('Could not retry run #' + id + ' from ' + step + ': ' +
+            e.message, 'err');
+    }
   }
 
   function stepTabs() {
