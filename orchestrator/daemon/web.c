@@ -172,6 +172,19 @@ static json_t *hook_pipeline(void *data, const char *name)
         if (st->validation)
             json_object_set_new(n, "validates",
                                 json_string(st->validation->data));
+        if (st->matrix) {
+            /* An item of a sweep: its matrix step and its values. */
+            json_t *ip = json_object();
+            for (size_t k = 0; k < st->n_item_params; k++)
+                json_object_set_new(ip, st->item_params[k].key,
+                                    json_string(st->item_params[k].value));
+            json_object_set_new(n, "matrix", json_string(st->matrix->step));
+            json_object_set_new(n, "item_params", ip);
+        }
+        if (st->select)
+            json_object_set_new(n, "select", json_pack(
+                "{s:s, s:s, s:s}", "from", st->select->from, "metric",
+                st->select->metric, "mode", st->select->max ? "max" : "min"));
         json_array_append_new(nodes, n);
         for (size_t k = 0; k < st->needs.n; k++)
             json_array_append_new(edges, json_pack("[s, s]",

@@ -134,5 +134,27 @@ eq "KILN_UPSTREAM says which failed" "train[lr=0.1,depth=2]" "$(python3 -c 'impo
 print(" ".join(e["step"] for e in json.load(open("upstream.json"))["steps"] if e["status"] == "failed"))')"
 contains "the run's reason names the item" 'step "train[lr=0.1,depth=2]" failed' "$(q "select reason from runs where id=$r5")"
 
+# The API: the pipeline's DAG says which steps are items, of what, with
+# which values, and which step selects; the run has the decision.
+if command -v curl >/dev/null; then
+    TOKEN=0123456789abcdef-test-token
+    printf '%s\n' "$TOKEN" > "$T/token"
+    chmod 600 "$T/token"
+    mkdir -p "$T/d"
+    cp s.yaml "$T/d/s.yaml"
+    serve serve.log --token-file "$T/token" "$T/d"
+    wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
+    body=$(curl -s -H "Authorization: Bearer $TOKEN" "$(web_url)api/v1/pipelines/s")
+    eq "API: an item, its matrix and values; the select step" "train[lr=0.4,depth=1] train {'lr': '0.4', 'depth': '1'} 6 {'from': 'train', 'metric': 'score', 'mode': 'max'}" \
+       "$(printf '%s' "$body" | python3 -c 'import json, sys
+n = json.load(sys.stdin)["dag"]["nodes"]
+it, pick = n[4], [x for x in n if x["name"] == "pick"][0]
+print(it["name"], it["matrix"], it["item_params"], len(pick["needs"]), pick["select"])')"
+    body=$(curl -s -H "Authorization: Bearer $TOKEN" "$(web_url)api/v1/runs/$r5")
+    eq "API: the run's selection" "train[lr=0.4,depth=2] 5" "$(printf '%s' "$body" | python3 -c 'import json, sys
+st = [s for s in json.load(sys.stdin)["steps"] if s["name"] == "pick"][0]
+print(st["gate"]["select"]["selected"], len(st["gate"]["select"]["ranking"]))')"
+fi
+
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]
