@@ -186,6 +186,13 @@ static void test_collisions(void)
     ASSERT_STREQ(p->steps[0].outputs.items[0], "m/1-adam.pkl");
     ASSERT_STREQ(p->steps[1].outputs.items[0], "m/2-sgd.pkl");
     kiln_pipeline_free(p);
+    /* register: path: is one of the item's outputs. */
+    p = load("  train:\n    run: echo\n    outputs: [\"m/{lr}.pkl\"]\n"
+             "    register: {model: m, path: \"m/{lr}.pkl\"}\n"
+             "    matrix: {lr: [1, 2]}\n", err, sizeof(err));
+    ASSERT_NOT_NULL(p);
+    ASSERT_STREQ(p->steps[1].register_path, "m/2.pkl");
+    kiln_pipeline_free(p);
     /* Steps reading an item's output need it (the implied DAG). */
     p = load("  train:\n    run: echo\n    outputs: [\"m/{lr}.pkl\"]\n"
              "    matrix: {lr: [1, 2]}\n"
