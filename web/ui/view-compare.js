@@ -30,8 +30,10 @@ export function compareView(el, query) {
   const PAGE = Math.min(1000, Math.max(1, +query.get('limit') || 100));
   const state = {sort: query.get('sort') || '', all: query.get('all') === '1',
                  offset: 0, x: '', y: ''};
-  /* The chart's rows (one fetch of up to 1,000), kept until all changes. */
-  let chart = null, chartKey = '';
+  /* The chart's rows (one fetch of up to 1,000), kept until all changes;
+   * its panel, kept while the rows, axes and width stay (sorting and
+   * paging the table redraw only the table). */
+  let chart = null, chartKey = '', chartEl = null, chartElKey = '';
 
   function base() {
     const q = runs ? 'runs=' + enc(runs)
@@ -182,6 +184,15 @@ export function compareView(el, query) {
     }
   }
 
+  function chartOf() {
+    const k = [chartKey, state.x, state.y, chartWidth()].join('\n');
+    if (k !== chartElKey || !chartEl) {
+      chartEl = chartPanel();
+      chartElKey = [chartKey, state.x, state.y, chartWidth()].join('\n');
+    }
+    return chartEl;
+  }
+
   function chartPanel() {
     const params = chart.params, metrics = chart.metrics;
     if (!params.length || !metrics.length)
@@ -259,7 +270,7 @@ export function compareView(el, query) {
         h('div', {class: 'scroll-x'}, table(page)),
         page.total > PAGE ? pager(page) : null),
       h('div', {style: 'height:16px'}),
-      chartPanel());
+      chartOf());
   }
 
   return v;
