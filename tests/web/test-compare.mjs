@@ -107,6 +107,14 @@ const all = await apiGet('compare?pipeline=sweep&last=30&limit=1000&all=1');
 const accOf = new Map(all.rows.map((r) => [r.run, r.metrics['train.acc']]));
 ok('30 runs to compare', all.total === 30, String(all.total));
 
+await step('anonymous: the compare view, but no Retry from here', async () => {
+  await page.goto(url + '#/runs/1/steps/train');
+  await page.waitForSelector('.logbar strong');
+  ok('no Retry from here', await page.$('button[data-retry-from]') === null);
+  await page.goto(url + '#/compare?runs=1,2');
+  await page.waitForSelector('table.compare tbody tr[data-run="2"]');
+});
+
 await step('log in', async () => {
   await page.goto(url + '#/login');
   await page.fill('#login-token', token);
