@@ -2,7 +2,8 @@
  * compare.c: GET /api/v1/compare, runs side by side.
  *
  *   ?runs=12,13,14             those runs, or
- *   ?pipeline=P&last=N         P's latest N (default 20)
+ *   ?pipeline=P&last=N         P's latest N (default 20), or
+ *   ?items=12:train            the items of a sweep's matrix step
  *   &sort=STEP.KEY[:asc]       order (best first; :asc lowest first)
  *   &all=1                     every param and metric, not only those
  *                              that differ
@@ -51,6 +52,7 @@ bad:
 void kiln_web__get_compare(kiln_web_route_ctx *c)
 {
     const char *runs = kiln_web__query(c->t, "runs");
+    const char *items = kiln_web__query(c->t, "items");
     const char *pipeline = kiln_web__query(c->t, "pipeline");
     const char *sort = kiln_web__query(c->t, "sort");
     const char *all = kiln_web__query(c->t, "all");
@@ -60,8 +62,9 @@ void kiln_web__get_compare(kiln_web_route_ctx *c)
     size_t n = 0, total;
     json_t *rows = NULL, *cols, *page;
 
-    if (!runs == !pipeline) {
-        kiln_web__error(c->req, 400, "give runs=ID,ID... or pipeline=NAME");
+    if ((runs != NULL) + (pipeline != NULL) + (items != NULL) != 1) {
+        kiln_web__error(c->req, 400, "give runs=ID,ID..., pipeline=NAME or "
+                        "items=RUN:STEP");
         return;
     }
     if (!kiln_web__query_int(c, "last", 1, MAX_RUNS, &last) ||
@@ -70,13 +73,35 @@ void kiln_web__get_compare(kiln_web_route_ctx *c)
         return;
     if (runs && !parse_runs(c, runs, &ids, &n))
         return;
+    if (items) {
+        const char *colon = strchr(items, ':');
+        char run[24];
+        int64_t id = 0;
+        if (colon && (size_t)(colon - items) < sizeof(run)) {
+            memcpy(run, items, (size_t)(colon - items));
+            run[colon - items] = '\0';
+            id = kiln_web__id(run);
+        }
+        if (!id || !colon[1]) {
+            kiln_web__error(c->req, 400, "items: expected RUN:STEP");
+            return;
+        }
+        rows = json_array();
+        if (kiln_store_compare_items(rows, c->w->o.store, id, colon + 1,
+                                     &err) != 0) {
+            json_decref(rows);
+            kiln_web__fail(c, &err);
+            return;
+        }
+    }
     if (pipeline && kiln_store_last_runs(&ids, &n, c->w->o.store, pipeline,
                                          (size_t)last, &err) != 0) {
         free(ids);
         kiln_web__fail(c, &err);
         return;
     }
-    if (kiln_store_compare_rows(&rows, c->w->o.store, ids, n, &err) != 0) {
+    if (!items &&
+        kiln_store_compare_rows(&rows, c->w->o.store, ids, n, &err) != 0) {
         free(ids);
         kiln_web__fail(c, &err);
         return;

@@ -1,8 +1,10 @@
-/* cmd-compare.c: kiln compare RUN... | --pipeline P [--last N]
+/* cmd-compare.c: kiln compare RUN|RUN:STEP... | --pipeline P [--last N]
  *                [--all-params] [--sort KEY[:asc]]
  *                [--format table|csv|json|md]
  *
- * Runs side by side: one row per run, with only the params and metrics
+ * Runs side by side (and a sweep's items: RUN:STEP is every item of
+ * matrix step STEP in RUN, RUN:STEP[k=v,...] one): one row each, with
+ * only the params and metrics
  * whose values differ between them (all of them with --all-params),
  * sorted by one (best first). The rows come from the record
  * (store/compare.c), as GET /api/v1/compare gives them. */
@@ -24,7 +26,9 @@ typedef struct compare_opts {
 
 
 static const kiln_opt options[] = {
-    KILN_OPT_ARGS(compare_opts, runs, "RUN", 0, "runs to compare (ids)"),
+    KILN_OPT_ARGS(compare_opts, runs, "RUN|RUN:STEP", 0, "runs to compare "
+                  "(ids), or a sweep's items (RUN:STEP, "
+                  "RUN:STEP[k=v,...])"),
     KILN_OPT_VALUE(0, "pipeline", compare_opts, pipeline, "P",
                    "compare P's latest runs"),
     KILN_OPT_INT(0, "last", compare_opts, last, "N", 2, 100000,
@@ -103,9 +107,21 @@ static void csv_field(const char *s, bool first)
     putchar('"');
 }
 
+/* A row's name: its run, or its run and item. */
+static const char *label(char *buf, size_t size, json_t *row)
+{
+    const char *item = json_string_value(json_object_get(row, "item"));
+    long long id = json_integer_value(json_object_get(row, "run"));
+    if (item)
+        snprintf(buf, size, "%lld:%s", id, item);
+    else
+        snprintf(buf, size, "%lld", id);
+    return buf;
+}
+
 static void print_csv(json_t *rows, const column *c, size_t n)
 {
-    char buf[64];
+    char buf[64], name[300];
     json_t *row;
     size_t i;
     csv_field("run", true);
@@ -120,9 +136,7 @@ static void print_csv(json_t *rows, const column *c, size_t n)
     }
     putchar('\n');
     json_array_foreach(rows, i, row) {
-        snprintf(buf, sizeof(buf), "%lld",
-                 (long long)json_integer_value(json_object_get(row, "run")));
-        csv_field(buf, true);
+        csv_field(label(name, sizeof(name), row), true);
         csv_field(kiln_cli_str(row, "pipeline"), false);
         csv_field(kiln_cli_str(row, "status"), false);
         for (size_t k = 0; k < n; k++)
@@ -134,9 +148,13 @@ static void print_csv(json_t *rows, const column *c, size_t n)
 
 static void print_table(json_t *rows, const column *c, size_t n, bool md)
 {
-    size_t *w = kiln_calloc(n + 1, sizeof(size_t)), i;
-    char buf[64];
+    size_t *w = kiln_calloc(n + 1, sizeof(size_t)), i, lw = 6;
+    char buf[64], name[300];
     json_t *row;
+
+    json_array_foreach(rows, i, row)
+        if (strlen(label(name, sizeof(name), row)) > lw)
+            lw = strlen(name);
 
     for (size_t k = 0; k < n; k++)
         w[k] = strlen(c[k].title);
@@ -157,19 +175,20 @@ static void print_table(json_t *rows, const column *c, size_t n, bool md)
                                                             : "---");
         putchar('\n');
     } else {
-        printf("%-6s %-18s %-10s", "RUN", "PIPELINE", "STATUS");
+        printf("%-*s %-18s %-10s", (int)lw, "RUN", "PIPELINE", "STATUS");
         for (size_t k = 0; k < n; k++)
             printf("  %-*s", (int)w[k], c[k].title);
         putchar('\n');
     }
     json_array_foreach(rows, i, row) {
-        long long id = json_integer_value(json_object_get(row, "run"));
+        label(name, sizeof(name), row);
         if (md)
-            printf("| %lld | %s | %s |", id, kiln_cli_str(row, "pipeline"),
+            printf("| %s | %s | %s |", name, kiln_cli_str(row, "pipeline"),
                    kiln_cli_str(row, "status"));
         else
-            printf("%-6lld %-18s %-10s", id, kiln_cli_str(row, "pipeline"),
-                   kiln_cli_str(row, "status"));
+            printf("%-*s %-18s %-10s", (int)lw, name,
+                   kiln_cli_str(row, "pipeline"), kiln_cli_str(row,
+                                                           "status"));
         for (size_t k = 0; k < n; k++) {
             const char *v = cell(buf, sizeof(buf), row, c[k].field,
                                  c[k].key);
@@ -200,9 +219,10 @@ static int exec_compare(void *opts)
     if (!o->runs.n == !o->pipeline)
         return kiln_cli_usage_error(&kiln_cmd_compare, "name the runs, or "
                                     "--pipeline P for its latest ones");
-    if (o->runs.n == 1)
+    if (o->runs.n == 1 && !strchr(argv[0], ':'))
         return kiln_cli_usage_error(&kiln_cmd_compare, "compare needs two "
-                                    "runs or more");
+                                    "runs or more, or a sweep's items "
+                                    "(RUN:STEP)");
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0)
         return kiln_cli_fail(&err);
     if (o->pipeline) {
@@ -217,18 +237,41 @@ static int exec_compare(void *opts)
             status = KILN_EXIT_USAGE;
             goto done;
         }
+        if (kiln_store_compare_rows(&rows, store, ids, n, &err) != 0) {
+            status = kiln_cli_fail(&err);
+            goto done;
+        }
     } else {
-        ids = kiln_calloc(o->runs.n, sizeof(int64_t));
-        for (n = 0; n < o->runs.n; n++)
-            if (kiln_cli_parse_id(&ids[n], argv[n], &err) != 0) {
-                status = kiln_cli_usage_error(&kiln_cmd_compare, "%s",
-                                              err.msg);
+        /* In the order given: runs, and items. */
+        rows = json_array();
+        for (size_t i = 0; i < o->runs.n; i++) {
+            char *colon = strchr(argv[i], ':'), *run = argv[i];
+            int64_t id = 0;
+            json_t *one = NULL;
+            int rc;
+            if (colon)
+                run = kiln_strndup(argv[i], (size_t)(colon - argv[i]));
+            rc = kiln_cli_parse_id(&id, run, &err);
+            if (colon)
+                free(run);
+            if (rc != 0 || (colon && !colon[1])) {
+                status = kiln_cli_usage_error(&kiln_cmd_compare, "\"%s\": "
+                                              "expected RUN, RUN:STEP or "
+                                              "RUN:STEP[k=v,...]", argv[i]);
                 goto done;
             }
-    }
-    if (kiln_store_compare_rows(&rows, store, ids, n, &err) != 0) {
-        status = kiln_cli_fail(&err);
-        goto done;
+            rc = colon ? kiln_store_compare_items(rows, store, id,
+                                                  colon + 1, &err)
+                       : kiln_store_compare_rows(&one, store, &id, 1, &err);
+            if (rc != 0) {
+                status = kiln_cli_fail(&err);
+                goto done;
+            }
+            if (one) {
+                json_array_extend(rows, one);
+                json_decref(one);
+            }
+        }
     }
     if (o->sort) {
         char *key = kiln_strdup(o->sort), *colon = strrchr(key, ':');
@@ -266,6 +309,7 @@ const kiln_cmd kiln_cmd_compare = {
     .name = "compare",
     .summary = "Runs side by side: the params and metrics that differ.",
     .help = "  kiln compare RUN RUN... [--sort KEY[:asc]] [--all-params]\n"
+            "  kiln compare RUN:STEP ...   (a sweep's items)\n"
             "               [--format table|csv|json|md]\n"
             "  kiln compare --pipeline P [--last N] ...\n\n"
             "One row per run. Columns are the params (as recorded) and "
@@ -273,7 +317,9 @@ const kiln_cmd kiln_cmd_compare = {
             "differ between the rows; --all-params\nshows all of them. "
             "--sort orders rows by a metric, a param (params.NAME) or\n"
             "run, highest first (:asc for lowest first); rows without it "
-            "come last.\n",
+            "come last.\n\nRUN:STEP compares the items of matrix step STEP "
+            "in RUN (RUN:STEP[k=v,...]\none item): the run's params with "
+            "each item's values, its metrics as STEP.KEY.\n",
     .notes = "Exit status: 0 done; 2 a usage error or an unknown run; 3 "
              "kiln could not work.\n",
     .opts = options,

@@ -2,7 +2,10 @@
  * compare.c: runs side by side (kiln compare, GET /api/v1/compare).
  *
  * A row is a run: its params as recorded and, per step, the latest
- * attempt's value of each metric ("evaluate.auc"). Which params and
+ * attempt's value of each metric ("evaluate.auc"); or an item of a
+ * sweep (a step named "train[lr=0.1,depth=3]"): the run's params with
+ * the item's values, its status, and its metrics under the matrix
+ * step's name ("train.auc"), so the items' columns line up. Which params and
  * metrics differ between the rows, and the order of the rows by one of
  * them, are computed on those rows, so the CLI and the API say the same.
  * Each run costs two indexed queries; 1,000 runs take a few tens of
@@ -88,6 +91,98 @@ static json_t *row_of(kiln_store *st, int64_t id, kiln_err *err)
     }
     json_object_set_new(row, "metrics", metrics);
     return row;
+}
+
+/* "train[lr=0.1,depth=3]": the values into params (they are letters,
+ * digits and "._+-": nothing to unquote). */
+static void item_values(json_t *params, const char *name)
+{
+    const char *p = strchr(name, '[');
+    while (p && *p && *p != ']') {
+        const char *key = p + 1, *eq = strchr(key, '='), *end;
+        if (!eq)
+            return;
+        end = eq + 1 + strcspn(eq + 1, ",]");
+        char *k = kiln_strndup(key, (size_t)(eq - key));
+        char *v = kiln_strndup(eq + 1, (size_t)(end - eq - 1));
+        json_object_set_new(params, k, json_string(v));
+        free(k);
+        free(v);
+        p = end;
+    }
+}
+
+int kiln_store_compare_items(json_t *rows, kiln_store *st, int64_t run,
+                             const char *step, kiln_err *err)
+{
+    const char *what = "comparing items";
+    json_t *base = row_of(st, run, err), *row, *by_name;
+    size_t before = json_array_size(rows);
+    sqlite3_stmt *s;
+    bool one = strchr(step, '[') != NULL;
+    int rc;
+
+    if (!base)
+        return err->code ? err->code : KILN_ERROR;
+    /* The items, in the file's order. */
+    by_name = json_object();
+    s = kiln_store__query(st, err, what, "SELECT step, status FROM "
+                          "run_steps WHERE run_id = ?1 AND (step = ?2 OR "
+                          "(?3 = 0 AND substr(step, 1, length(?2) + 1) = "
+                          "?2 || '[')) ORDER BY position", "Isb", run, step,
+                          one);
+    if (!s) {
+        json_decref(base);
+        json_decref(by_name);
+        return KILN_ERROR;
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        json_t *params = json_deep_copy(json_object_get(base, "params"));
+        if (!strchr(name, '['))
+            continue;
+        item_values(params, name);
+        row = json_pack("{s:O, s:s, s:O, s:o, s:O, s:O, s:o, s:o}", "run",
+                        json_object_get(base, "run"), "item", name,
+                        "pipeline", json_object_get(base, "pipeline"),
+                        "status", text_col(s, 1), "created_at",
+                        json_object_get(base, "created_at"), "git_commit",
+                        json_object_get(base, "git_commit"), "params",
+                        params, "metrics", json_object());
+        json_object_set(by_name, name, row);
+        json_array_append_new(rows, row);
+    }
+    json_decref(base);
+    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0) {
+        json_decref(by_name);
+        return rc;
+    }
+    if (json_array_size(rows) == before) {
+        json_decref(by_name);
+        return kiln_err_set(err, KILN_ENOTFOUND, "run %lld has no %s %s",
+                            (long long)run, one ? "item" : "items of step",
+                            step);
+    }
+    /* Their metrics, each item's latest attempt's, named after the
+     * matrix step. */
+    if (!(s = kiln_store__query(st, err, what, SQL_METRICS, "I", run))) {
+        json_decref(by_name);
+        return KILN_ERROR;
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        json_t *r = json_object_get(by_name, name);
+        char *key;
+        if (!r)
+            continue;
+        key = kiln_asprintf("%.*s.%s", (int)strcspn(name, "["), name,
+                            sqlite3_column_text(s, 1));
+        json_object_set_new(json_object_get(r, "metrics"), key,
+                            json_real(sqlite3_column_double(s, 2)));
+        free(key);
+    }
+    json_decref(by_name);
+    return kiln_store__end(st, s, rc, err, what);
 }
 
 int kiln_store_compare_rows(json_t **out, kiln_store *st, const int64_t *ids,

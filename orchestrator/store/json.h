@@ -101,6 +101,13 @@ int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
  * KILN_ENOTFOUND naming a run that does not exist. */
 int kiln_store_compare_rows(json_t **out, kiln_store *st, const int64_t *ids,
                             size_t n, kiln_err *err);
+/* Append to rows the items of matrix step `step` in run (a step named
+ * "step[...]"; or the one item step names, "train[lr=0.1]"), each a row
+ * as above with "item": its name, the run's params with the item's
+ * values, its status, its metrics as "STEP.KEY" under the matrix step's
+ * name. KILN_ENOTFOUND when the run has none. */
+int kiln_store_compare_items(json_t *rows, kiln_store *st, int64_t run,
+                             const char *step, kiln_err *err);
 /* The ids of pipeline's latest last runs, newest first (*ids: free). */
 int kiln_store_last_runs(int64_t **ids, size_t *n, kiln_store *st,
                          const char *pipeline, size_t last, kiln_err *err);

@@ -49,6 +49,29 @@ eq "nothing to compare: 2" 2 "$rc"
 kiln_rc compare --pipeline nope
 eq "a pipeline without runs: 2" 2 "$rc"
 
+# A sweep's items: RUN:STEP is every item of the matrix step, each with
+# the run's params and its own values, metrics under the step's name.
+pipeline sweep <<'YAML'
+pipeline: sweep
+params: {lr: 0.1, depth: 3, seed: 1}
+steps:
+  train:
+    matrix: {lr: [0.1, 0.2], depth: [2, 4]}
+    run: |
+      /usr/bin/python3 -c "import json,os; lr=float(os.environ['KILN_PARAM_LR']); d=int(os.environ['KILN_PARAM_DEPTH']); json.dump({'auc': round(0.8+lr-d*0.01,4), 'same': 1}, open(os.environ['KILN_METRICS'],'w'))"
+YAML
+kiln_rc run sweep.yaml
+eq "the sweep ran" 0 "$rc"
+sweep=$(q "select max(id) from runs")
+kiln_rc compare "$sweep:train" --sort train.auc --format csv
+eq "items, best first, with their values and metrics" "[['run', 'pipeline', 'status', 'params.depth', 'params.lr', 'train.auc'], ['$sweep:train[lr=0.2,depth=2]', 'sweep', 'succeeded', '2', '0.2', '0.98'], ['$sweep:train[lr=0.2,depth=4]', 'sweep', 'succeeded', '4', '0.2', '0.96'], ['$sweep:train[lr=0.1,depth=2]', 'sweep', 'succeeded', '2', '0.1', '0.88'], ['$sweep:train[lr=0.1,depth=4]', 'sweep', 'succeeded', '4', '0.1', '0.86']]" \
+    "$(printf '%s\n' "$out" | /usr/bin/python3 -c 'import csv,sys; print(list(csv.reader(sys.stdin)))')"
+kiln_rc compare "$sweep:train[lr=0.1,depth=2]" 1
+eq "an item beside a run" "$sweep:train[lr=0.1,depth=2] 1" "$(tail -n +2 <<<"$out" | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')"
+kiln_rc compare "$sweep:nope"
+eq "no such items: 2" 2 "$rc"
+contains "saying so" "has no items of step nope" "$err"
+
 # The API says the same, in pages.
 mkdir -p p && cp exp.yaml p/
 serve serve.log p
@@ -62,9 +85,11 @@ eq "API: runs and columns" "['depth', 'lr'] ['train.auc', 'train.loss'] 3 [2, 1,
 eq "API: a page" "3 1 [1]" "$(api 'runs=1,2,3&sort=train.auc&offset=1&limit=1' | py 'd["total"], d["offset"], [r["run"] for r in d["rows"]]')"
 eq "API: a pipeline's latest" "[3, 2]" "$(api 'pipeline=exp&last=2' | py '[r["run"] for r in d["rows"]]')"
 eq "API: all columns" "['depth', 'lr', 'seed']" "$(api 'runs=1,2&all=1' | py 'd["params"]')"
-for bad in "" "runs=1,x" "runs=1,,2" "runs=1&pipeline=exp" "pipeline=exp&limit=0" "runs=1,99"; do
+eq "API: a sweep's items" "4 ['train[lr=0.2,depth=2]', 'train[lr=0.2,depth=4]', 'train[lr=0.1,depth=2]', 'train[lr=0.1,depth=4]']" \
+    "$(api "items=$sweep:train&sort=train.auc" | py 'd["total"], [r["item"] for r in d["rows"]]')"
+for bad in "" "runs=1,x" "runs=1,,2" "runs=1&pipeline=exp" "pipeline=exp&limit=0" "runs=1,99" "items=x" "items=1:" "items=$sweep:nope"; do
     code=$(curl -s -o /dev/null -w '%{http_code}' "${U}api/v1/compare?$bad")
-    case "$bad" in *99) want=404 ;; *) want=400 ;; esac
+    case "$bad" in *99|*nope) want=404 ;; *) want=400 ;; esac
     eq "API: [$bad] refused" "$want" "$code"
 done
 stop "$daemon"
