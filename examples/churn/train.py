@@ -1,7 +1,8 @@
 """Train: a gradient-boosted classifier on the reference data and half of
-the live batch (the other half is held out for evaluate). The live rows
-weigh `live_weight` times as much: the newest data says most about the
-data the model will see."""
+the live batch (the other half is held out for evaluate), and the rows of
+scored batches whose labels came back (data/labelled.csv). The live and
+labelled rows weigh `live_weight` times as much: the newest data says most
+about the data the model will see."""
 import os
 import pickle
 
@@ -12,6 +13,8 @@ from data import halves, read_csv
 
 X_ref, y_ref = read_csv("data/reference.csv")
 (X_new, y_new), _ = halves(*read_csv("data/live.csv"))
+X_lab, y_lab = read_csv("data/labelled.csv")
+X_new, y_new = np.vstack([X_new, X_lab]), np.concatenate([y_new, y_lab])
 X, y = np.vstack([X_ref, X_new]), np.concatenate([y_ref, y_new])
 model = GradientBoostingClassifier(
     n_estimators=int(os.environ.get("KILN_PARAM_N_ESTIMATORS", "100")),
