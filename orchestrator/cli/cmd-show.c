@@ -31,6 +31,27 @@ static const char *span(char *buf, size_t size, json_t *o)
     return kiln_fmt_duration(buf, size, (end ? end : kiln_now_ms()) - start);
 }
 
+/* select:'s ranking, best first: the first ten items and a count of the
+ * rest. */
+static void print_ranking(json_t *sel)
+{
+    json_t *rank = json_object_get(sel, "ranking"), *r;
+    size_t k;
+    if (!json_is_array(rank))
+        return;
+    printf("    ranking by %s (%s):", kiln_cli_str(sel, "metric"),
+           kiln_cli_str(sel, "mode"));
+    json_array_foreach(rank, k, r) {
+        if (k == 10) {
+            printf(", %zu more", json_array_size(rank) - 10);
+            break;
+        }
+        printf("%s %s %g", k ? "," : "", kiln_cli_str(r, "step"),
+               json_number_value(json_object_get(r, "value")));
+    }
+    printf("%s\n", json_array_size(rank) ? "" : " none");
+}
+
 static void print_run(json_t *run)
 {
     json_t *steps = json_object_get(run, "steps"), *s, *a, *params;
@@ -120,6 +141,8 @@ static void print_run(json_t *run)
         if (json_is_string(json_object_get(last, "image")))
             printf("    image %s (%.19s)\n", kiln_cli_str(last, "image_ref"),
                    kiln_cli_str(last, "image"));
+        print_ranking(json_object_get(json_object_get(s, "gate"),
+                                      "select"));
         if (json_array_size(attempts) < 2)
             continue;
         json_array_foreach(attempts, j, a) {
