@@ -8,8 +8,9 @@
  * (pipelines.c, runs.c, lineage.c, models.c, metrics.c, events.c), as
  * h2o's status handlers come from lib/handler/status/. A known path with
  * the wrong method gets 405 and an Allow header. Path parameters are
- * checked before any route sees them: names as the DSL allows them, ids
- * as positive integers. Reads are store queries on the loop (each a
+ * checked before any route sees them: names as the DSL allows them (a
+ * step's may be a sweep item's, "train[lr=0.1]"), ids as positive
+ * integers. Reads are store queries on the loop (each a
  * short indexed query); changes go through the daemon's hooks: web/
  * never writes the store.
  */
@@ -43,7 +44,7 @@ static const route routes[] = {
     {"GET", "runs/:id", kiln_web__get_run, VIEWER, true},
     {"POST", "runs/:id/cancel", kiln_web__post_cancel, OPERATOR, false},
     {"POST", "runs/:id/retry", kiln_web__post_retry, OPERATOR, false},
-    {"GET", "runs/:id/steps/:name/log", kiln_web__get_log, VIEWER, false},
+    {"GET", "runs/:id/steps/:step/log", kiln_web__get_log, VIEWER, false},
     {"GET", "artifacts/:id/lineage", kiln_web__get_lineage, VIEWER, true},
     {"GET", "models", kiln_web__get_models, VIEWER, true},
     {"GET", "models/:name", kiln_web__get_models, VIEWER, true},
@@ -171,6 +172,24 @@ static void cached_call(kiln_web_route_ctx *c, kiln_web_route_fn fn)
     fn(c);
 }
 
+/* A step of a run: a name, or an item of a sweep ("train[lr=0.1,d=2]":
+ * values of letters, digits and "._+-"). */
+static bool step_ok(const char *s)
+{
+    const char *open = strchr(s, '[');
+    size_t n = strlen(s);
+    char name[128];
+    if (!open)
+        return kiln_dsl_valid_name(s);
+    if ((size_t)(open - s) >= sizeof(name) || n < 2 || s[n - 1] != ']' ||
+        strspn(open + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789._+-=,") != n - (size_t)(open - s) - 2)
+        return false;
+    memcpy(name, s, (size_t)(open - s));
+    name[open - s] = '\0';
+    return kiln_dsl_valid_name(name);
+}
+
 /* Does c's path match pattern? Sets *bad when a parameter is malformed
  * (then the route is known but the request is wrong). */
 static bool match(const kiln_web_route_ctx *c, const char *pattern,
@@ -185,6 +204,10 @@ static bool match(const kiln_web_route_ctx *c, const char *pattern,
         if (n == 3 && memcmp(p, ":id", 3) == 0) {
             if (!kiln_web__id(c->seg[i]) && !*bad)
                 *bad = "expected a positive integer id";
+        } else if (n == 5 && memcmp(p, ":step", 5) == 0) {
+            if (!step_ok(c->seg[i]) && !*bad)
+                *bad = "expected a step's name, or an item's "
+                       "(train[lr=0.1,depth=2])";
         } else if (n == 5 && memcmp(p, ":name", 5) == 0) {
             if (!kiln_dsl_valid_name(c->seg[i]) && !*bad)
                 *bad = "expected a name of lowercase letters, digits, - "

@@ -87,6 +87,8 @@ eq "API: a pipeline's latest" "[3, 2]" "$(api 'pipeline=exp&last=2' | py '[r["ru
 eq "API: all columns" "['depth', 'lr', 'seed']" "$(api 'runs=1,2&all=1' | py 'd["params"]')"
 eq "API: a sweep's items" "4 ['train[lr=0.2,depth=2]', 'train[lr=0.2,depth=4]', 'train[lr=0.1,depth=2]', 'train[lr=0.1,depth=4]']" \
     "$(api "items=$sweep:train&sort=train.auc" | py 'd["total"], [r["item"] for r in d["rows"]]')"
+eq "API: an item's log" 200 "$(curl -s -o /dev/null -w '%{http_code}' "${U}api/v1/runs/$sweep/steps/train%5Blr=0.1,depth=2%5D/log")"
+eq "API: a malformed item's name" 400 "$(curl -s -o /dev/null -w '%{http_code}' "${U}api/v1/runs/$sweep/steps/train%5Blr=0.1%5Bx%5D/log")"
 for bad in "" "runs=1,x" "runs=1,,2" "runs=1&pipeline=exp" "pipeline=exp&limit=0" "runs=1,99" "items=x" "items=1:" "items=$sweep:nope"; do
     code=$(curl -s -o /dev/null -w '%{http_code}' "${U}api/v1/compare?$bad")
     case "$bad" in *99|*nope) want=404 ;; *) want=400 ;; esac

@@ -110,7 +110,8 @@ def routes_of(routes_c, ui_dir):
         sys.exit("web-bad.py: found only %d routes in %s: has the table's "
                  "layout changed?" % (len(api), routes_c))
     out = [(m.encode(), b"/api/v1/" + p.replace(":id", "1")
-            .replace(":name", "web").encode()) for m, p in api]
+            .replace(":name", "web").replace(":step", "web").encode())
+           for m, p in api]
     out += [(b"GET", b"/healthz"), (b"GET", b"/metrics"), (b"GET", b"/login"),
             (b"POST", b"/login"), (b"POST", b"/logout")]
     for f in sorted(os.listdir(ui_dir)):

@@ -322,6 +322,42 @@ await step('Retry from here: a new run reusing the steps before', async () => {
   await shot('compare-retried');
 });
 
+await step('a sweep\'s items: from the run page, sorted, exported', async () => {
+  const grid = +process.env.KILN_GRID_RUN;
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.goto(url + '#/runs/' + grid);
+  await page.click('a[data-compare-items="train"]');
+  await page.waitForSelector('table.compare tbody tr[data-item]');
+  const items = () => page.$$eval('table.compare tbody tr',
+                                  (l) => l.map((r) => r.dataset.item));
+  ok('six items', (await items()).length === 6, (await items()).join(' '));
+  const head = await page.$$eval('table.compare thead th',
+                                 (l) => l.map((t) => t.textContent.trim()));
+  ok('their values and metric as columns', head.some((t) => t.startsWith('lr')) &&
+     head.some((t) => t.startsWith('depth')) &&
+     head.some((t) => t.startsWith('train.acc')), head.join('|'));
+  await page.click('th[data-sort="train.acc"] button');
+  await page.waitForSelector('th[data-sort="train.acc"][aria-sort="descending"]');
+  ok('the best item first', (await items())[0] === 'train[lr=0.2,depth=3]',
+     (await items()).join(' '));
+  const want = await apiGet('compare?items=' + grid + ':train&sort=train.acc');
+  ok('the order the API gives', (await items()).join() ===
+     want.rows.map((r) => r.item).join(), (await items()).join(' '));
+  const [dl] = await Promise.all([page.waitForEvent('download'),
+                                  page.click('button[data-export="csv"]')]);
+  /* Item names hold commas: quoted fields. */
+  const lines = readFileSync(await dl.path(), 'utf8').split('\r\n')
+    .filter((l) => l);
+  const fields = (l) => [...l.matchAll(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)]
+    .map((m) => m[1].replace(/^"|"$/g, '').replace(/""/g, '"'))
+    .slice(0, -1);
+  ok('the CSV has an item column', fields(lines[0])[1] === 'item',
+     lines[0]);
+  ok('seven lines, the best item first', lines.length === 7 &&
+     fields(lines[1])[1] === 'train[lr=0.2,depth=3]', lines.join(' / '));
+  await shot('compare-items');
+});
+
 ok('no page or console errors', errors.length === 0, errors.join('\n'));
 await browser.close();
 console.log(checks + ' checks, ' + failures + ' failed; screenshots in ' +

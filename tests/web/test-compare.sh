@@ -56,12 +56,26 @@ for i in $(seq 1 30); do
         >>"$T/runs.log" 2>&1 || { echo "run $i failed:"; cat "$T/runs.log"; }
 done
 eq "30 runs succeeded" 30 "$(q "select count(*) from runs where status = 'succeeded'")"
+# A sweep of 2x3 items in one run, to compare its items.
+pipeline grid <<'YAML'
+pipeline: grid
+params: {lr: 0.1, depth: 1}
+steps:
+  train:
+    matrix: {lr: [0.1, 0.2], depth: [1, 2, 3]}
+    run: |
+      awk -v lr="$KILN_PARAM_LR" -v d="$KILN_PARAM_DEPTH" 'BEGIN {
+        printf "{\"acc\": %.2f}", 0.5 + lr + d / 10 }' > "$KILN_METRICS"
+YAML
+(cd "$T" && "$KILN" run grid.yaml) >>"$T/runs.log" 2>&1
+grid=$(q "select max(id) from runs where pipeline = 'grid'")
+eq "the grid ran its 6 items" 6 "$(q "select count(*) from run_steps where run_id = $grid and status = 'succeeded'")"
 
-serve serve.log --token-file "$T/token" "$T/sweep.yaml"
+serve serve.log --token-file "$T/token" "$T/sweep.yaml" "$T/grid.yaml"
 wait_for "the daemon's URL" 10 'test -s "$KILN_STATE/web.url"'
 url=$(web_url)
 
-KILN_URL=$url KILN_TEST_TOKEN=$token KILN_WEB_SHOTS=$SHOTS CHROMIUM=$CHROMIUM \
+KILN_URL=$url KILN_TEST_TOKEN=$token KILN_WEB_SHOTS=$SHOTS CHROMIUM=$CHROMIUM KILN_GRID_RUN=$grid \
     timeout 120 node "$W/test-compare.mjs"
 rc=$?
 eq "the browser test passes" 0 "$rc"

@@ -25,6 +25,7 @@ const isNum = (s) => s != null && s !== '' && Number.isFinite(Number(s));
 
 export function compareView(el, query) {
   const runs = query.get('runs') || '';
+  const items = query.get('items') || '';   /* RUN:STEP, a sweep's items */
   const pipeline = query.get('pipeline') || '';
   const last = query.get('last') || '';
   const PAGE = Math.min(1000, Math.max(1, +query.get('limit') || 100));
@@ -36,7 +37,8 @@ export function compareView(el, query) {
   let chart = null, chartKey = '', chartEl = null, chartElKey = '';
 
   function base() {
-    const q = runs ? 'runs=' + enc(runs)
+    const q = items ? 'items=' + enc(items)
+            : runs ? 'runs=' + enc(runs)
                    : 'pipeline=' + enc(pipeline) + (last ? '&last=' + enc(last)
                                                          : '');
     return q + (state.all ? '&all=1' : '');
@@ -49,7 +51,8 @@ export function compareView(el, query) {
 
   /* The view's own URL, so a reload or a link keeps sort and all. */
   function remember() {
-    const q = runs ? 'runs=' + runs
+    const q = items ? 'items=' + enc(items)
+            : runs ? 'runs=' + runs
                    : 'pipeline=' + enc(pipeline) + (last ? '&last=' + last : '');
     history.replaceState(null, '', '#/compare?' + q +
                          (state.sort ? '&sort=' + enc(state.sort) : '') +
@@ -58,7 +61,7 @@ export function compareView(el, query) {
   }
 
   const v = makeView(el, async () => {
-    if (!runs && !pipeline) {
+    if (!runs && !pipeline && !items) {
       fill(el, pageHead(null, 'Compare runs', null),
            errorBox('Choose runs on a pipeline\'s page (Compare), or open ' +
                     '#/compare?runs=1,2,3 or #/compare?pipeline=P&last=N.'));
@@ -76,7 +79,8 @@ export function compareView(el, query) {
       /* A run of these that ends changes its metrics. */
       if (type === 'run' && d.status && d.status !== 'running' &&
           (pipeline ? d.pipeline === pipeline
-                    : runs.split(',').includes(String(d.run_id)))) {
+           : items ? items.split(':')[0] === String(d.run_id)
+                   : runs.split(',').includes(String(d.run_id)))) {
         chartKey = '';
         v.soon(800);
       }
@@ -116,8 +120,11 @@ export function compareView(el, query) {
           h('th', null, 'Status'), h('th', {class: 'created'}, 'Created'),
           page.params.map((p) => th(p, 'params.' + p, 'param ' + p, 'param')),
           page.metrics.map((m) => th(m, m, 'metric ' + m, 'num')))),
-      h('tbody', null, page.rows.map((r) => h('tr', {'data-run': r.run},
-        h('td', null, h('a', {href: runHref(r.run)}, '#' + r.run)),
+      h('tbody', null, page.rows.map((r) => h('tr', {'data-run': r.run,
+                                                    'data-item': r.item || null},
+        h('td', {class: r.item ? 'nowrap' : null},
+          h('a', {href: runHref(r.run, r.item)},
+            '#' + r.run + (r.item ? ' ' + r.item : ''))),
         !pipeline ? h('td', null, h('a', {href: pipeHref(r.pipeline)},
                                       r.pipeline)) : null,
         h('td', null, badge(r.status)),
@@ -163,10 +170,11 @@ export function compareView(el, query) {
         if (!p.rows.length || off >= p.total)
           break;
       }
-      let csv = csvLine(['run', 'pipeline', 'status', 'created_at',
-                         ...first.params, ...first.metrics]);
+      let csv = csvLine(['run', ...(items ? ['item'] : []), 'pipeline',
+                         'status', 'created_at', ...first.params,
+                         ...first.metrics]);
       for (const r of rows)
-        csv += csvLine([r.run, r.pipeline, r.status,
+        csv += csvLine([r.run, ...(items ? [r.item] : []), r.pipeline, r.status,
                         new Date(r.created_at).toISOString(),
                         ...first.params.map((k) => (r.params || {})[k]),
                         ...first.metrics.map((k) => (r.metrics || {})[k])]);
@@ -240,7 +248,9 @@ export function compareView(el, query) {
 
   function render(page) {
     document.title = 'Compare · kiln';
-    const what = runs ? runs.split(',').length + ' runs'
+    const what = items ? 'the items of ' + items.split(':').slice(1).join(':') +
+                         ' in run #' + items.split(':')[0]
+               : runs ? runs.split(',').length + ' runs'
                       : 'the latest ' + (last || 20) + ' runs of ' + pipeline;
     const exportBtn = h('button', {class: 'btn small', type: 'button',
                                    'data-export': 'csv',

@@ -547,6 +547,14 @@ export function runView(el, query, idText, stepArg) {
            ? h('button', {class: 'btn', type: 'button', 'data-action': 'retry',
                           title: 'Run again, reusing the steps that succeeded',
                           onclick: () => act('retry')}, 'Retry') : null,
+       /* A sweep's items side by side, per matrix step. */
+       [...new Set(run.steps.map((s) => s.name)
+                            .filter((n) => n.includes('['))
+                            .map((n) => n.slice(0, n.indexOf('['))))]
+         .map((m) => h('a', {class: 'btn', 'data-compare-items': m,
+                             href: '#/compare?items=' + run.id + ':' +
+                                   encodeURIComponent(m)},
+                       'Compare ' + m + ' items')),
        h('a', {class: 'btn', href: pipeHref(run.pipeline)}, 'Pipeline')]);
     /* The log moves to the new page: keep where it was scrolled to. */
     const top = log.pre.scrollTop;
