@@ -46,12 +46,14 @@ os.makedirs("incoming/batches", exist_ok=True)
 
 
 def write(path, header, rows):
-    """Aside, then renamed into place: a data trigger sees whole files."""
-    with open(path + ".tmp", "w", newline="") as f:
+    """Aside (a hidden name, which a data trigger skips), then renamed into
+    place: the trigger sees whole files, once."""
+    aside = os.path.join(os.path.dirname(path), "." + os.path.basename(path))
+    with open(aside, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(header)
         w.writerows(rows)
-    os.replace(path + ".tmp", path)
+    os.replace(aside, path)
 
 
 base = os.path.join("incoming/batches", args.name)

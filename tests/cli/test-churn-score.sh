@@ -80,7 +80,7 @@ contains "the first batch's unsure rows still are" "$unsure" "$(cat labels/queue
 serve serve.log .
 wait_for "a quiet metric check" 30 '[ "$(q "select count(*) from trigger_checks where pipeline = '"'churn'"' and status = '"'quiet'"' and trigger like '"'metric%'"'")" -ge 1 ]'
 /usr/bin/python3 batch.py b003 --unsure 0.4 > /dev/null
-wait_for "the new batch is scored" 30 '[ "$(q "select status from runs where pipeline = '"'score'"' and trigger = '"'data'"'")" = succeeded ]'
+wait_for "the new batch is scored" 30 '[ "$(q "select count(*) from runs where pipeline = '"'score'"' and trigger = '"'data'"' and status = '"'succeeded'"'")" -ge 1 ]'
 check "the share crossed 0.2" within 0.2 1 "$(metric low_confidence_share)"
 check "and the predictions drifted" within 0.2 1000 "$(metric drift.probability.psi)"
 wait_for "the retrain fires" 30 '[ "$(q "select count(*) from runs where pipeline = '"'churn'"' and trigger = '"'metric'"'")" = 1 ]'
@@ -89,6 +89,7 @@ retrain=$(q "select id from runs where pipeline = 'churn' and trigger = 'metric'
 last=$(q "select max(id) from trigger_checks where pipeline = 'churn' and trigger like 'metric%'")
 wait_for "a later metric check" 30 '[ "$(q "select max(id) from trigger_checks where pipeline = '"'churn'"' and trigger like '"'metric%'"'")" -gt "$last" ]'
 eq "it fired once" 1 "$(q "select count(*) from runs where pipeline = 'churn' and trigger = 'metric'")"
+eq "the batch was scored once" 1 "$(q "select count(*) from runs where pipeline = 'score' and trigger = 'data'")"
 kiln_rc triggers churn
 contains "kiln triggers shows it" "fired" "$out"
 contains "...when the share crossed 0.2" "metric  fired  $retrain" "$out"
