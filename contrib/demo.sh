@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # contrib/demo.sh: install what is missing, build kiln, run the example ML
 # pipeline (examples/churn) end to end, then serve it with kiln serve and
-# its status page: a drifted batch makes the daemon retrain.
+# its status page: a drifted batch makes the daemon retrain; then scores a
+# batch with the production model (score.yaml) and shows its monitoring.
 #   KILN_DEMO_LISTEN=127.0.0.1:8080   where the status page listens
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,13 +15,14 @@ kiln=$PWD/build/kiln
 work=$(mktemp -d /tmp/kiln-demo.XXXXXX)
 cp -r examples/churn "$work/churn"
 cd "$work/churn"
-rm -rf data models reports serving incoming/live.csv __pycache__
+rm -rf data models reports serving incoming/live.csv incoming/batches \
+    predictions scores labels __pycache__
 # A project in Git, as a user's is: each run is pinned to its commit, and
 # kiln reproduce can check it out again.
 export GIT_AUTHOR_NAME=kiln-demo GIT_AUTHOR_EMAIL=demo@localhost
 export GIT_COMMITTER_NAME=kiln-demo GIT_COMMITTER_EMAIL=demo@localhost
 git -c init.defaultBranch=main init -q .
-printf 'data/\nmodels/\nreports/\nserving/\nincoming/\n__pycache__/\n' > .gitignore
+printf 'data/\nmodels/\nreports/\nserving/\nincoming/\npredictions/\nscores/\nlabels/\n__pycache__/\n' > .gitignore
 git add -A && git commit -qm "the churn example"
 export KILN_STATE=$work/state
 daemon=
@@ -72,6 +74,13 @@ say "kiln runs"
 "$kiln" runs
 say "kiln models   (the retrained model is in production)"
 "$kiln" models
+say "python3 batch.py b001 --labels; kiln run score.yaml   (score a batch with production, monitor it)"
+/usr/bin/python3 batch.py b001 --labels
+"$kiln" run score.yaml
+say "kiln metrics --pipeline score --last 1   (probabilities, low-confidence share, PSI, live accuracy)"
+"$kiln" metrics --pipeline score --last 1 | grep -v -e '\.hist\.' -e '\.validate\.'
+say "kiln lineage predictions/b001.csv --depth 2   (the batch and the model version)"
+"$kiln" lineage predictions/b001.csv --depth 2
 echo
 echo "Records: $KILN_STATE/kiln.db; the example's files: $work/churn"
 if [ -t 0 ]; then
