@@ -15,7 +15,7 @@ kiln=$PWD/build/kiln
 work=$(mktemp -d /tmp/kiln-demo.XXXXXX)
 cp -r examples/churn "$work/churn"
 cd "$work/churn"
-rm -rf data models reports serving incoming/live.csv incoming/batches \
+rm -rf data models reports serving incoming/live.csv incoming/batches/*.csv \
     predictions scores labels __pycache__
 # A project in Git, as a user's is: each run is pinned to its commit, and
 # kiln reproduce can check it out again.

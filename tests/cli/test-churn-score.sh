@@ -10,7 +10,7 @@
 cp -r "$KILN_SRC/examples/churn" "$T/churn"
 rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" \
     "$T/churn/serving" "$T/churn/incoming/live.csv" \
-    "$T/churn/incoming/batches" "$T/churn/predictions" "$T/churn/scores" \
+    "$T/churn/incoming/batches/"*.csv "$T/churn/predictions" "$T/churn/scores" \
     "$T/churn/labels" "$T/churn/__pycache__"
 cd "$T/churn"
 git_identity
