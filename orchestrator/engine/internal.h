@@ -254,6 +254,12 @@ void kiln_engine__matrix_count(step_rt *s, int delta);
  * its siblings not started are skipped (false: the caller skips what
  * needs s, as for any step). */
 bool kiln_engine__item_failed(step_rt *s);
+/* Taking a run over: is s a failed item of an on_failure: continue
+ * matrix (what needs it counts it as ended)? Does s, which did not
+ * succeed, stop what needs it (false: such an item, while a sibling
+ * succeeded or may still)? */
+bool kiln_engine__item_passes_on(const step_rt *s);
+bool kiln_engine__item_blocks(const step_rt *s);
 /* select:'s decision for s, as recorded: {from, metric, mode, selected,
  * value, ranking [{step, value}] best first}; sets s->selected and
  * s->select_note. NULL after a store error. The caller frees it. */

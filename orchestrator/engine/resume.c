@@ -114,7 +114,8 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
     for (size_t k = 0; k < p->n_steps; k++) {
         step_rt *s = &run->steps[k];
         for (size_t j = 0; j < s->n_down; j++)
-            if (s->state == KILN_STEP_SUCCEEDED)
+            if (s->state == KILN_STEP_SUCCEEDED ||
+                kiln_engine__item_passes_on(s))
                 run->steps[s->down[j]].unmet--;
     }
     /* Running steps: find their processes again. */
@@ -141,8 +142,9 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
             if (up->state == KILN_STEP_GATED ||
                 (up->state == KILN_STEP_SKIPPED && up->by_gate))
                 gated = true;
-            else if (up->state == KILN_STEP_FAILED ||
-                     up->state == KILN_STEP_TIMED_OUT ||
+            else if (((up->state == KILN_STEP_FAILED ||
+                       up->state == KILN_STEP_TIMED_OUT) &&
+                      kiln_engine__item_blocks(up)) ||
                      up->state == KILN_STEP_SKIPPED ||
                      up->state == KILN_STEP_CANCELLED)
                 blocked = true;

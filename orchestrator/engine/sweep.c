@@ -82,6 +82,28 @@ static void pass_on(step_rt *s)
     }
 }
 
+bool kiln_engine__item_passes_on(const step_rt *s)
+{
+    const kiln_matrix *m = s->run->p->steps[s->idx].matrix;
+    return m && m->keep_going && (s->state == KILN_STEP_FAILED ||
+                                  s->state == KILN_STEP_TIMED_OUT);
+}
+
+bool kiln_engine__item_blocks(const step_rt *s)
+{
+    const kiln_run *run = s->run;
+    const kiln_matrix *m = run->p->steps[s->idx].matrix;
+    if (!kiln_engine__item_passes_on(s))
+        return true;
+    /* Every item ended and none succeeded: what needs them cannot run. */
+    for (size_t i = 0; i < m->n_items; i++) {
+        kiln_step_state st = run->steps[m->first + i].state;
+        if (st == KILN_STEP_SUCCEEDED || !kiln_step_state_final(st))
+            return false;
+    }
+    return true;
+}
+
 bool kiln_engine__item_failed(step_rt *s)
 {
     const kiln_matrix *m = s->run->p->steps[s->idx].matrix;

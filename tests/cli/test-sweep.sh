@@ -135,6 +135,29 @@ eq "KILN_UPSTREAM says which failed" "train[lr=0.1,depth=2]" "$(python3 -c 'impo
 print(" ".join(e["step"] for e in json.load(open("upstream.json"))["steps"] if e["status"] == "failed"))')"
 contains "the run's reason names the item" 'step "train[lr=0.1,depth=2]" failed' "$(q "select reason from runs where id=$r5")"
 
+# continue, taken over (kiln resume) after kiln died: the failed item
+# does not stop what needs the matrix step.
+cat > k.yaml <<'YAML'
+pipeline: k
+params: {n: 0}
+steps:
+  work:
+    run: test "$KILN_PARAM_N" = 2 || exit 1; while [ ! -e go ]; do sleep 0.05; done
+    matrix: {n: [1, 2], on_failure: continue}
+  after: {needs: [work], run: "echo after > after.txt"}
+YAML
+"$KILN" run k.yaml >/dev/null 2>&1 &
+runner=$!
+wait_for "work[n=2] runs" 10 '[ "$(q "select group_concat(status) from run_steps where step like '"'work[%'"' and run_id = (select max(id) from runs)")" = failed,running ]'
+kid=$(last)
+kill -9 "$runner"
+wait "$runner" 2>/dev/null
+touch go
+kiln_rc resume "$kid"
+eq "resumed: exit 1 (an item failed)" 1 "$rc"
+eq "after ran" "succeeded" "$(q "select status from run_steps where run_id=$kid and step='after'")"
+check "after.txt made" test -e after.txt
+
 # The API: the pipeline's DAG says which steps are items, of what, with
 # which values, and which step selects; the run has the decision.
 if command -v curl >/dev/null; then
