@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Steps a pipeline may have once its matrices are expanded. */
+#define MATRIX_TOTAL_CAP 200000
+
 /* One matrix's combinations while they are worked out: keys[k] for
  * k < n_keys, and per combination a value per key (NULL: not set). */
 typedef struct combos {
@@ -410,6 +413,13 @@ static void expand(vctx *v)
         mi++;
     }
     p->n_matrices = n_m;
+    if (ok && total > MATRIX_TOTAL_CAP) {
+        kiln_dsl__error(v->c, p->matrices[n_m - 1].pos.line,
+                        p->matrices[n_m - 1].pos.col, "the pipeline has "
+                        "%zu steps once its matrices are expanded, more "
+                        "than %d", total, MATRIX_TOTAL_CAP);
+        ok = false;
+    }
     if (!ok || v->c->n_errors) {
         /* The items are not worth checking further: keep the templates. */
         for (size_t i = 0; i < n_m; i++)

@@ -24,6 +24,9 @@
 #include <string.h>
 
 #define MATRIX_MAX_ITEMS 10000
+/* max_items: may raise it this far: every item is a step in the model
+ * (some 500 bytes each), and in every run's record. */
+#define MATRIX_ITEMS_CAP 100000
 
 /* The keys of matrix: that are not params. */
 static const char *const reserved[] = {
@@ -353,9 +356,10 @@ void kiln_dsl__set_matrix(vctx *v, const kiln_ynode *key,
             else
                 m->max_parallel = (unsigned)n;
         } else if (is_key(kn, "max_items")) {
-            if (kiln_dsl__as_count(x, &n) < 0 || n == 0 || n > 100000000)
+            if (kiln_dsl__as_count(x, &n) < 0 || n == 0 ||
+                n > MATRIX_ITEMS_CAP)
                 error_at(v, x, "matrix: max_items: expected an integer "
-                         "from 1 to 100000000, got %s",
+                         "from 1 to %d, got %s", MATRIX_ITEMS_CAP,
                          kiln_dsl__describe(got, x));
             else
                 m->max_items = n;

@@ -164,6 +164,22 @@ static void test_limits(void)
     ASSERT_NOT_NULL(p);
     ASSERT_EQ_INT(p->n_steps, 10100);
     kiln_pipeline_free(p);
+    p = load("  train:\n    run: echo\n    matrix:\n"
+             "      seed: {from: 1, to: 1000, step: 1}\n"
+             "      max_items: 1000000\n", err, sizeof(err));
+    ASSERT_NULL(p);
+    ASSERT_STREQ(err, "matrix: max_items: expected an integer from 1 to "
+                 "100000, got \"1000000\"");
+    p = load("  a:\n    run: echo\n    matrix:\n"
+             "      seed: {from: 1, to: 100000, step: 1}\n"
+             "      max_items: 100000\n"
+             "  b:\n    run: echo\n    matrix:\n"
+             "      seed: {from: 1, to: 100000, step: 1}\n"
+             "      max_items: 100000\n"
+             "  c: {run: echo}\n", err, sizeof(err));
+    ASSERT_NULL(p);
+    ASSERT_STREQ(err, "the pipeline has 200001 steps once its matrices are "
+                 "expanded, more than 200000");
 }
 
 static void test_collisions(void)
