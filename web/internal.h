@@ -65,6 +65,17 @@ typedef struct kiln_web_strikes {
     uint64_t last;           /* loop time of the last wrong token */
 } kiln_web_strikes;
 
+/* Users' tokens found good, kept while the database does not change
+ * (kiln_store_version()): a request with a token checked a moment ago
+ * costs no query. A revocation, a role changed, a user removed is a
+ * change, so it counts as at once as without the cache. */
+#define KILN_WEB_TOKEN_SLOTS 32
+typedef struct kiln_web_token {
+    unsigned char digest[32];  /* SHA-256 of the token's text */
+    kiln_identity id;
+    uint64_t version;          /* the database's when checked; 0: free */
+} kiln_web_token;
+
 /* Answers to GETs that only read the store, kept while the database does
  * not change (kiln_store_version()). */
 #define KILN_WEB_CACHE_SLOTS 32
@@ -119,6 +130,8 @@ struct kiln_web {
     uint64_t version_at;     /* loop time of the last look for other
                                 processes' changes */
     kiln_web_strikes strikes[KILN_WEB_STRIKE_SLOTS];
+    kiln_web_token tokens[KILN_WEB_TOKEN_SLOTS];
+    unsigned tokens_next;    /* the slot to replace next */
     kiln_tally tally;        /* what /metrics counts from the store */
     int open;                /* client sockets not yet closed */
     bool stopping;
