@@ -28,11 +28,11 @@ typedef struct audit_opts {
 static const kiln_opt options[] = {
     KILN_OPT_ARGS(audit_opts, args, "verify | model NAME [VERSION]", 0,
                   NULL),
-    KILN_OPT_PARSED(0, "since", audit_opts, since_ms, int64_t, kiln_cli_opt_when,
-                    "T", "rows at or after T (a UTC time, or a duration "
-                    "ago: 2h)"),
-    KILN_OPT_PARSED(0, "until", audit_opts, until_ms, int64_t, kiln_cli_opt_when,
-                    "T", "rows before T"),
+    KILN_OPT_PARSED(0, "since", audit_opts, since_ms, int64_t,
+                    kiln_cli_opt_when, "T", "rows at or after T (a UTC "
+                    "time, or a duration ago: 2h)"),
+    KILN_OPT_PARSED(0, "until", audit_opts, until_ms, int64_t,
+                    kiln_cli_opt_when, "T", "rows before T"),
     KILN_OPT_VALUE(0, "actor", audit_opts, actor, "U", "rows of this actor "
                    "(a user, scheduler, trigger:drift, run 12, kiln)"),
     KILN_CLI_OPT_STATE(audit_opts),

@@ -5,8 +5,8 @@
  * web/ knows nothing of entries, schedules or runs in flight: these hooks
  * describe them as JSON and turn the API's requests (start, cancel, retry
  * a run; promote and roll back a model's alias) into the typed commands
- * of commands.c, the ones the inbox's requests become too. Run and step changes are published to event stream
- * subscribers as they happen.
+ * of commands.c, the ones the inbox's requests become too. Run and step
+ * changes are published to event stream subscribers as they happen.
  */
 #include "internal.h"
 
