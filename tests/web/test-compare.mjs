@@ -331,6 +331,8 @@ await step('a sweep\'s items: from the run page, sorted, exported', async () => 
   const items = () => page.$$eval('table.compare tbody tr',
                                   (l) => l.map((r) => r.dataset.item));
   ok('six items', (await items()).length === 6, (await items()).join(' '));
+  ok('titled as items', (await page.textContent('h1')).trim() ===
+     'Compare items', await page.textContent('h1'));
   const head = await page.$$eval('table.compare thead th',
                                  (l) => l.map((t) => t.textContent.trim()));
   ok('their values and metric as columns', head.some((t) => t.startsWith('lr')) &&

@@ -260,7 +260,8 @@ export function compareView(el, query) {
       pageHead([h('a', {href: '#/'}, 'Pipelines'), ' / ',
                 pipeline ? [h('a', {href: pipeHref(pipeline)}, pipeline), ' / ']
                          : null],
-               'Compare runs', what + ': ' + page.total + ' compared, ' +
+               items ? 'Compare items' : 'Compare runs',
+               what + ': ' + page.total + ' compared, ' +
                (state.all ? 'every param and metric'
                           : 'the params and metrics that differ')),
       panel(state.all ? 'All params and metrics' : 'What differs',
