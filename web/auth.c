@@ -251,22 +251,12 @@ static bool admin_token(const kiln_web *w, const char *v, size_t len)
     return CRYPTO_memcmp(want, got, sizeof(want)) == 0;
 }
 
-/* The database's version now: other processes' commits (kiln tokens
- * revoke) are looked for once per loop millisecond, as routes.c does. */
-static uint64_t store_version(kiln_web *w)
-{
-    uint64_t v = kiln_store_version(w->o.store,
-                                   uv_now(w->o.loop) != w->version_at);
-    w->version_at = uv_now(w->o.loop);
-    return v;
-}
-
 /* Is text a token found good while the database is as it is now (and
  * not expired since)? Its identity into *id. */
 static bool token_cached(kiln_web *w, const char *text, kiln_identity *id)
 {
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    uint64_t version = store_version(w);
+    uint64_t version = kiln_web__store_version(w);
     int64_t now = kiln_now_ms();
 
     SHA256((const unsigned char *)text, strlen(text), digest);
@@ -291,7 +281,7 @@ static void token_keep(kiln_web *w, const char *text, const kiln_identity *id)
     kiln_web_token *t = &w->tokens[w->tokens_next++ % KILN_WEB_TOKEN_SLOTS];
     SHA256((const unsigned char *)text, strlen(text), t->digest);
     t->id = *id;
-    t->version = store_version(w);
+    t->version = kiln_web__store_version(w);
 }
 
 bool kiln_web__check_token(kiln_web *w, h2o_req_t *req, const char *v,

@@ -107,14 +107,8 @@ void kiln_web__get_compare(kiln_web_route_ctx *c)
         return;
     }
     free(ids);
-    if (sort && *sort) {
-        char *key = kiln_strdup(sort), *colon = strrchr(key, ':');
-        bool asc = colon && strcmp(colon, ":asc") == 0;
-        if (colon && (asc || strcmp(colon, ":desc") == 0))
-            *colon = '\0';
-        kiln_compare_sort(rows, key, !asc);
-        free(key);
-    }
+    if (sort && *sort)
+        kiln_compare_sort(rows, sort);
     cols = kiln_compare_columns(rows, all && strcmp(all, "0") != 0 &&
                                           strcmp(all, "false") != 0);
     total = json_array_size(rows);

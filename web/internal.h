@@ -237,6 +237,10 @@ int64_t kiln_web__id(const char *s);
  * 400 and returns false when it is not one. */
 bool kiln_web__query_int(kiln_web_route_ctx *c, const char *name,
                          int64_t lo, int64_t hi, int64_t *out);
+/* The database's version now (kiln_store_version(): another process's
+ * commits, such as kiln tokens revoke, seen within a loop millisecond):
+ * what the response and token caches are kept against. */
+uint64_t kiln_web__store_version(kiln_web *w);
 /* The request's body as a JSON object (an empty body: {}); answers 400
  * with the parse error and returns NULL otherwise. */
 json_t *kiln_web__body(kiln_web_route_ctx *c);

@@ -136,6 +136,16 @@ static void get_healthz(kiln_web_route_ctx *c)
     kiln_web__reply(c, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+uint64_t kiln_web__store_version(kiln_web *w)
+{
+    /* Other processes' commits are looked for once per loop millisecond;
+     * this process's own are counted as they happen. */
+    uint64_t v = kiln_store_version(w->o.store,
+                                   uv_now(w->o.loop) != w->version_at);
+    w->version_at = uv_now(w->o.loop);
+    return v;
+}
+
 /* Dispatch. */
 
 /* Answer c's request from the cache, or run fn and keep its answer. */
@@ -146,11 +156,7 @@ static void cached_call(kiln_web_route_ctx *c, kiln_web_route_fn fn)
     uint64_t version;
     kiln_web_cached *slot;
 
-    /* Other processes' commits are looked for once per loop millisecond;
-     * this process's own are counted as they happen. */
-    version = kiln_store_version(w->o.store,
-                                 uv_now(w->o.loop) != w->version_at);
-    w->version_at = uv_now(w->o.loop);
+    version = kiln_web__store_version(w);
 
     for (size_t i = 0; i < KILN_WEB_CACHE_SLOTS; i++) {
         slot = &w->cache[i];

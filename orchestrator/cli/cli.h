@@ -147,10 +147,6 @@ char *kiln_cli_state_dir(const char *state_opt);
  */
 int kiln_cli_open_store(kiln_store **out, const char *state_opt,
                         bool readonly, kiln_err *err);
-/* ...to write, made when there is none yet: users and tokens may come
- * before the first run (cmd-users.c). */
-int kiln_cli_open_store_for_accounts(kiln_store **out, const char *state,
-                                     kiln_err *err);
 
 /* Checks beyond the file itself (the step's executor exists here); adds
  * errors to diag and returns KILN_EINVAL when there are any. */

@@ -273,14 +273,8 @@ static int exec_compare(void *opts)
             }
         }
     }
-    if (o->sort) {
-        char *key = kiln_strdup(o->sort), *colon = strrchr(key, ':');
-        bool asc = colon && strcmp(colon, ":asc") == 0;
-        if (colon && (asc || strcmp(colon, ":desc") == 0))
-            *colon = '\0';
-        kiln_compare_sort(rows, key, !asc);
-        free(key);
-    }
+    if (o->sort)
+        kiln_compare_sort(rows, o->sort);
     cols = kiln_compare_columns(rows, o->all);
     if (strcmp(o->format, "json") == 0) {
         json_t *doc = json_pack("{s:O, s:O, s:O}", "params",

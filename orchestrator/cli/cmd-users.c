@@ -31,8 +31,8 @@ static const kiln_opt options[] = {
 
 /* The store, made when there is none yet: accounts may come before the
  * first run. */
-int kiln_cli_open_store_for_accounts(kiln_store **out, const char *state,
-                                     kiln_err *err)
+static int open_store_for_accounts(kiln_store **out, const char *state,
+                                  kiln_err *err)
 {
     char *dir, *db;
     int rc = kiln_cli_open_store(out, state, false, err);
@@ -135,7 +135,7 @@ static int exec_users(void *opts)
     if (want == 1)
         rc = kiln_cli_open_store(&store, o->state, true, &err);
     else
-        rc = kiln_cli_open_store_for_accounts(&store, o->state, &err);
+        rc = open_store_for_accounts(&store, o->state, &err);
     if (rc != 0)
         return kiln_cli_fail(&err);
     if (want == 1) {

@@ -71,14 +71,12 @@ int kiln_store_cache_save(kiln_store *st, int64_t exec_id, const char *key,
     return kiln_store__commit(st, err, what);
 }
 
-int kiln_store_cache_lookup(kiln_store *st, kiln_cache_entry *out,
-                            const char *key, kiln_err *err)
+/* The execution s finds (its id and run's; s is stepped and ended) and
+ * its outputs as outputs_sql lists them, into out. KILN_ENOTFOUND when s
+ * finds none. */
+static int entry_of(kiln_store *st, kiln_cache_entry *out, sqlite3_stmt *s,
+                    const char *outputs_sql, const char *what, kiln_err *err)
 {
-    const char *what = "looking up the cache";
-    sqlite3_stmt *s = kiln_store__query(
-        st, err, what, SQL_LOOKUP, "sss", key,
-        kiln_exec_state_name(KILN_EXEC_SUCCEEDED),
-        kiln_exec_state_name(KILN_EXEC_CACHED));
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -93,13 +91,25 @@ int kiln_store_cache_lookup(kiln_store *st, kiln_cache_entry *out,
         return rc;
     if (!out->exec_id)
         return KILN_ENOTFOUND;
-    if (!(s = kiln_store__query(st, err, what, SQL_OUTPUTS, "I",
+    if (!(s = kiln_store__query(st, err, what, outputs_sql, "I",
                                 out->exec_id)))
         return KILN_ERROR;
     if ((rc = kiln_store__file_rows(st, s, &out->n, &out->rel, &out->sha256,
                                     err, what)) != 0)
         kiln_cache_entry_dispose(out);
     return rc;
+}
+
+int kiln_store_cache_lookup(kiln_store *st, kiln_cache_entry *out,
+                            const char *key, kiln_err *err)
+{
+    const char *what = "looking up the cache";
+    sqlite3_stmt *s = kiln_store__query(
+        st, err, what, SQL_LOOKUP, "sss", key,
+        kiln_exec_state_name(KILN_EXEC_SUCCEEDED),
+        kiln_exec_state_name(KILN_EXEC_CACHED));
+
+    return entry_of(st, out, s, SQL_OUTPUTS, what, err);
 }
 
 void kiln_cache_entry_dispose(kiln_cache_entry *e)
@@ -159,27 +169,8 @@ int kiln_store_last_made(kiln_store *st, kiln_cache_entry *out,
         st, err, what, SQL_LAST_MADE, "ssss", pipeline, step,
         kiln_exec_state_name(KILN_EXEC_SUCCEEDED),
         kiln_exec_state_name(KILN_EXEC_CACHED));
-    int rc;
 
-    memset(out, 0, sizeof(*out));
-    if (!s)
-        return KILN_ERROR;
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        out->exec_id = sqlite3_column_int64(s, 0);
-        out->run_id = sqlite3_column_int64(s, 1);
-    }
-    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
-        return rc;
-    if (!out->exec_id)
-        return KILN_ENOTFOUND;
-    if (!(s = kiln_store__query(st, err, what, SQL_MADE_OUTPUTS, "I",
-                                out->exec_id)))
-        return KILN_ERROR;
-    if ((rc = kiln_store__file_rows(st, s, &out->n, &out->rel, &out->sha256,
-                                    err, what)) != 0)
-        kiln_cache_entry_dispose(out);
-    return rc;
+    return entry_of(st, out, s, SQL_MADE_OUTPUTS, what, err);
 }
 
 int kiln_store_exec_run(kiln_store *st, int64_t *out, int64_t exec_id,

@@ -314,10 +314,14 @@ static int by_value(const void *a, const void *b, void *desc)
     return x->i < y->i ? -1 : 1;
 }
 
-void kiln_compare_sort(json_t *rows, const char *key, bool desc)
+void kiln_compare_sort(json_t *rows, const char *spec)
 {
     size_t n = json_array_size(rows);
     sort_item *v = kiln_calloc(n + 1, sizeof(*v));
+    char *key = kiln_strdup(spec), *colon = strrchr(key, ':');
+    bool desc = !(colon && strcmp(colon, ":asc") == 0);
+    if (colon && (!desc || strcmp(colon, ":desc") == 0))
+        *colon = '\0';
     for (size_t i = 0; i < n; i++) {
         v[i].row = json_incref(json_array_get(rows, i));
         v[i].v = sort_value(v[i].row, key);
@@ -328,4 +332,5 @@ void kiln_compare_sort(json_t *rows, const char *key, bool desc)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(rows, v[i].row);
     free(v);
+    free(key);
 }

@@ -114,8 +114,9 @@ int kiln_store_last_runs(int64_t **ids, size_t *n, kiln_store *st,
 /* {params: [NAME...], metrics: [KEY...]}: those whose values differ
  * between the rows (all of them with all), sorted by name. */
 json_t *kiln_compare_columns(json_t *rows, bool all);
-/* Order rows by key: a metric "STEP.KEY", a param "params.NAME" (as a
- * number) or "run"; rows without a value last, ties in their order. */
-void kiln_compare_sort(json_t *rows, const char *key, bool desc);
+/* Order rows by spec, "KEY[:asc|:desc]": KEY a metric "STEP.KEY", a
+ * param "params.NAME" (as a number) or "run"; highest first unless
+ * ":asc"; rows without a value last, ties in their order. */
+void kiln_compare_sort(json_t *rows, const char *spec);
 
 #endif
