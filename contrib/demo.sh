@@ -33,14 +33,16 @@ say "kiln validate pipeline.yaml"
 "$kiln" validate pipeline.yaml
 say "kiln dag pipeline.yaml"
 "$kiln" dag pipeline.yaml
-say "kiln run pipeline.yaml   (ingest, validate, train, evaluate, deploy)"
+say "kiln run pipeline.yaml   (ingest, validate, a sweep of four train items, pick the best, evaluate, deploy)"
 "$kiln" run pipeline.yaml
+say "kiln compare 1:train --sort train.val_auc   (the sweep's items side by side; pick took the first)"
+"$kiln" compare 1:train --sort train.val_auc
 say "kiln run pipeline.yaml   (again: cached, but evaluate (production moved) and deploy)"
 "$kiln" run pipeline.yaml
 say "kiln why 2 evaluate   (why it ran again)"
 "$kiln" why 2 evaluate | tail -3
-say "kiln run pipeline.yaml --param n_estimators=2 --param max_depth=1   (a worse model: deploy is gated)"
-"$kiln" run pipeline.yaml --param n_estimators=2 --param max_depth=1
+say "kiln run pipeline.yaml --param n_estimators=2   (a worse model: deploy is gated)"
+"$kiln" run pipeline.yaml --param n_estimators=2
 say "kiln metrics --key auc"
 "$kiln" metrics --key auc
 say "kiln models"

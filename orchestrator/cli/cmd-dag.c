@@ -19,11 +19,15 @@ static const kiln_opt options[] = {
 
 static void print_text(const kiln_pipeline *p)
 {
+    int width = 20; /* the longest name: a sweep's items are long */
+    for (size_t i = 0; i < p->n_steps; i++)
+        if (strlen(p->steps[i].name) > (size_t)width)
+            width = (int)strlen(p->steps[i].name);
     printf("pipeline %s (%zu steps, in the order they can run)\n", p->name,
            p->n_steps);
     for (size_t i = 0; i < p->n_steps; i++) {
         const kiln_step *s = &p->steps[p->topo[i]];
-        printf("  %-20s %-9s", s->name, kiln_step_kind_name(s->kind));
+        printf("  %-*s %-9s", width, s->name, kiln_step_kind_name(s->kind));
         if (s->needs.n) {
             printf(" <- ");
             for (size_t j = 0; j < s->needs.n; j++)

@@ -58,6 +58,7 @@ static void print_run(json_t *run)
     const char *key;
     json_t *v;
     size_t i, j;
+    int width = 22;
     char dur[32], when[32];
 
     printf("run %lld  %s  %s\n",
@@ -126,10 +127,14 @@ static void print_run(json_t *run)
             printf(" %s=%s", key, json_string_value(v));
         printf("\n");
     }
-    printf("\n  %-22s %-9s %-10s %-8s %-9s %s\n", "STEP", "KIND", "STATUS",
-           "ATTEMPTS", "DURATION", "REASON");
+    json_array_foreach(steps, i, s) /* a sweep's item names are long */
+        if (strlen(kiln_cli_str(s, "name")) > (size_t)width)
+            width = (int)strlen(kiln_cli_str(s, "name"));
+    printf("\n  %-*s %-9s %-10s %-8s %-9s %s\n", width, "STEP", "KIND",
+           "STATUS", "ATTEMPTS", "DURATION", "REASON");
     json_array_foreach(steps, i, s) {
-        printf("  %-22s %-9s %-10s %-8lld %-9s %s\n", kiln_cli_str(s, "name"),
+        printf("  %-*s %-9s %-10s %-8lld %-9s %s\n", width,
+               kiln_cli_str(s, "name"),
                kiln_cli_str(s, "kind"), kiln_cli_str(s, "status"),
                (long long)json_integer_value(json_object_get(s, "attempts")),
                span(dur, sizeof(dur), s),

@@ -14,6 +14,7 @@ struct kiln_progress {
     bool tty;
     kiln_run *run;    /* the run being shown, once known */
     int drawn;        /* lines drawn last time, to move back over */
+    int width;        /* of the step name column: the longest name */
 };
 
 static const char *state_word(kiln_step_state s)
@@ -30,8 +31,25 @@ static const char *state_word(kiln_step_state s)
     }
 }
 
-static void line_for(kiln_buf *b, kiln_run *run, size_t i)
+/* The step name column fits the longest name (a sweep's items are long),
+ * within reason. Once per run: a line must not cost O(steps). */
+static void set_run(kiln_progress *pr, kiln_run *run)
 {
+    const kiln_pipeline *p = kiln_run_pipeline(run);
+    size_t w = 24;
+
+    if (pr->run == run)
+        return;
+    pr->run = run;
+    for (size_t i = 0; i < p->n_steps; i++)
+        if (strlen(p->steps[i].name) > w)
+            w = strlen(p->steps[i].name);
+    pr->width = (int)(w < 48 ? w : 48);
+}
+
+static void line_for(kiln_buf *b, kiln_progress *pr, size_t i)
+{
+    kiln_run *run = pr->run;
     const kiln_pipeline *p = kiln_run_pipeline(run);
     kiln_step_state st = kiln_run_step_state(run, i);
     int64_t start = kiln_run_step_started(run, i);
@@ -39,7 +57,8 @@ static void line_for(kiln_buf *b, kiln_run *run, size_t i)
     const char *reason = kiln_run_step_reason(run, i);
     char dur[32];
 
-    kiln_buf_printf(b, "%-24s %-10s", p->steps[i].name, state_word(st));
+    kiln_buf_printf(b, "%-*s %-10s", pr->width, p->steps[i].name,
+                    state_word(st));
     if (kiln_run_step_attempt(run, i) > 1)
         kiln_buf_printf(b, " attempt %d", kiln_run_step_attempt(run, i));
     if (start)
@@ -76,7 +95,7 @@ static void repaint(kiln_progress *pr)
             continue;
         }
         kiln_buf_puts(&b, "\033[2K");
-        line_for(&b, run, i);
+        line_for(&b, pr, i);
         kiln_buf_puts(&b, "\n");
         lines++;
     }
@@ -119,7 +138,7 @@ void kiln_progress_event(kiln_progress *pr, kiln_run *run, ssize_t step)
     struct tm tm;
     kiln_buf b = KILN_BUF_INIT;
 
-    pr->run = run;
+    set_run(pr, run);
     if (pr->tty) {
         repaint(pr);
         return;
@@ -137,7 +156,7 @@ void kiln_progress_event(kiln_progress *pr, kiln_run *run, ssize_t step)
     localtime_r(&now, &tm);
     strftime(when, sizeof(when), "%H:%M:%S", &tm);
     kiln_buf_printf(&b, "%s ", when);
-    line_for(&b, run, (size_t)step);
+    line_for(&b, pr, (size_t)step);
     fprintf(pr->out, "%s\n", kiln_buf_cstr(&b));
     fflush(pr->out);
     kiln_buf_dispose(&b);
@@ -151,7 +170,7 @@ static void on_close(uv_handle_t *h)
 void kiln_progress_close(kiln_progress *pr, kiln_run *run)
 {
     if (pr->tty && run) {
-        pr->run = run;
+        set_run(pr, run);
         repaint(pr);
     }
     uv_timer_stop(&pr->timer);

@@ -52,8 +52,12 @@ static json_t *trigger_json(const kiln_trigger *t)
             json_object_set_new(o, "repo", json_string(t->repo));
         break;
     case KILN_TRIGGER_METRIC:
-        json_object_set_new(o, t->url ? "url" : "file",
-                            json_string(t->url ? t->url : t->file));
+        if (t->pipeline) { /* another pipeline's recorded metric */
+            json_object_set_new(o, "pipeline", json_string(t->pipeline));
+            json_object_set_new(o, "key", json_string(t->key));
+        } else
+            json_object_set_new(o, t->url ? "url" : "file",
+                                json_string(t->url ? t->url : t->file));
         if (t->json)
             json_object_set_new(o, "json", json_string(t->json));
         if (t->has_below)

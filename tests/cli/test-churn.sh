@@ -1,5 +1,6 @@
 # examples/churn end to end, as contrib/demo.sh runs it: a first run
-# deploys; the second is entirely cached; a large shift is stopped by
+# sweeps four models, picks the best by its validation AUC and deploys it;
+# the second is entirely cached; a large shift is stopped by
 # validation; a worse model is gated and production stays; a drifted batch
 # makes kiln serve retrain and promote the new model.
 . "$(dirname "$0")/lib.sh"
@@ -16,8 +17,14 @@ production() { q "select version from model_aliases a where name = 'churn' and a
 
 kiln_rc run pipeline.yaml
 eq "the first run succeeds" 0 "$rc"
-eq "every step ran" "ingest validate train evaluate deploy" \
+eq "every step ran, the sweep's four items too" "ingest validate train[max_depth=2,learning_rate=0.05] train[max_depth=2,learning_rate=0.1] train[max_depth=3,learning_rate=0.05] train[max_depth=3,learning_rate=0.1] pick evaluate deploy" \
     "$(q "select step from run_steps where run_id = 1 and status = 'succeeded' order by position" | tr '\n' ' ' | sed 's/ $//')"
+eq "each item's validation AUC is recorded" 4 "$(q "select count(*) from metrics where run_id = 1 and step like 'train[%' and key = 'val_auc' and value > 0.9")"
+best=$(q "select step from metrics where run_id = 1 and key = 'val_auc' and step like 'train[%' order by value desc, step limit 1")
+contains "pick chose the best item" "selected $best (val_auc" "$(q "select reason from run_steps where run_id = 1 and step = 'pick'")"
+check "the deployed model is the winner's bytes" cmp serving/model.pkl "models/model-$(echo "$best" | sed 's/.*max_depth=\([0-9]*\),learning_rate=\([0-9.]*\)]/\1-\2/').pkl"
+kiln_rc compare 1:train --sort train.val_auc --format csv
+eq "kiln compare lists the four items" 5 "$(printf '%s\n' "$out" | wc -l)"
 eq "version 1 is in production" 1 "$(production)"
 check "the metrics are recorded" test "$(q "select value > 0.9 from metrics where run_id = 1 and key = 'auc'")" = 1
 check "the served model exists" test -s serving/model.pkl
@@ -27,17 +34,17 @@ eq "the second run succeeds" 0 "$rc"
 # (evaluate reads churn@production, which run 1 promoted: it runs again;
 # kind: deploy is never served from the cache: it runs, and registers
 # nothing new for the same bytes.)
-eq "cached but evaluate and deploy" "cached cached cached succeeded succeeded" \
+eq "cached but evaluate and deploy" "cached cached cached cached cached cached cached succeeded succeeded" \
     "$(q "select status from executions where run_id = 2 order by id" | tr '\n' ' ' | sed 's/ $//')"
 
 kiln_rc run pipeline.yaml --param shift=3
 eq "a large shift fails the run" 1 "$rc"
-eq "validation catches it" "failed skipped" \
-    "$(q "select status from run_steps where run_id = 3 and step in ('validate', 'train') order by position" | tr '\n' ' ' | sed 's/ $//')"
+eq "validation catches it: the sweep is skipped" "failed skipped skipped skipped skipped skipped" \
+    "$(q "select status from run_steps where run_id = 3 and (step in ('validate', 'pick') or step like 'train[%') order by position" | tr '\n' ' ' | sed 's/ $//')"
 contains "naming the drifted columns" "FAIL radius: drift" "$("$KILN" logs 3 validate)"
 eq "production untouched" 1 "$(production)"
 
-kiln_rc run pipeline.yaml --param n_estimators=2 --param max_depth=1
+kiln_rc run pipeline.yaml --param n_estimators=2
 eq "a worse model: the run succeeds" 0 "$rc"
 eq "its deploy is gated" gated "$(q "select status from run_steps where run_id = 4 and step = 'deploy'")"
 eq "production stays on version 1" 1 "$(production)"
@@ -71,7 +78,7 @@ stop "$daemon"
 # no production model then, and reads none now); nothing is deployed.
 kiln_rc reproduce 1
 eq "the first run reproduces identical" 0 "$rc"
-contains "the model identical" "train            models/model.pkl             identical" "$out"
+contains "the model identical" "pick             models/model.pkl             identical" "$out"
 contains "the metrics identical" "evaluate         reports/metrics.json         identical" "$out"
 eq "production did not move" 2 "$(production)"
 finish

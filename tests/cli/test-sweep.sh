@@ -79,7 +79,7 @@ kiln_rc show "$r1"
 contains "kiln show says which" "selected train[lr=0.3,depth=2] (score 0.6" "$out"
 contains "kiln show ranks them" "ranking by score (max): train[lr=0.3,depth=2] 0.6, train[lr=0.2,depth=2] 0.4, train[lr=0.3,depth=1] 0.3," "$out"
 kiln_rc dag s.yaml
-contains "kiln dag: report needs every item" "report               task      <- train[lr=0.1,depth=1], train[lr=0.1,depth=2]" "$out"
+contains "kiln dag: report needs every item" "report                task      <- train[lr=0.1,depth=1], train[lr=0.1,depth=2]" "$out"
 
 # Unchanged: every item from the cache.
 rm times.log

@@ -34,8 +34,8 @@ try {
   await page.goto(url + '#/runs/' + process.env.RUN);
   await page.waitForSelector('h1 .badge.s-succeeded');
   const nodes = await page.$$eval('svg.dag .node[data-step]', (l) => l.length);
-  if (nodes !== 5)
-    throw new Error('the DAG has ' + nodes + ' steps, not 5');
+  if (nodes !== 9)
+    throw new Error('the DAG has ' + nodes + ' steps, not 9');
   await page.waitForSelector('svg.dag .node[data-step="deploy"][data-status="succeeded"]');
   await page.screenshot({ path: shots + '/churn-run.png', fullPage: true });
 } catch (e) {

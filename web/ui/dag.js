@@ -185,6 +185,16 @@ export function clip(s, px, charPx) {
   return s.length > n ? s.slice(0, n - 1) + '…' : s;
 }
 
+/* A sweep's item, train[lr=0.1,depth=3], too long for its box: its
+ * values only, train[0.1,3] (the tooltip has the whole name). */
+function itemTitle(s, px, charPx) {
+  const m = /^([^[]+)\[(.*=.*)\]$/.exec(String(s));
+  if (!m || String(s).length <= Math.floor(px / charPx))
+    return s;
+  return m[1] + '[' + m[2].split(',').map((kv) => kv.replace(/^[^=]*=/, ''))
+                          .join(',') + ']';
+}
+
 let graphSeq = 0;
 
 /* Draw nodes [{id, title, sub, cls, pill, tip, href, onclick, attrs}] and
@@ -209,6 +219,15 @@ export function drawGraph(list, edges, opts) {
     if (tb.width <= o.maxWidth || tb.width < L.width) {
       L = tb;
       L.lr = false;
+    }
+    if (L.width > o.maxWidth) { /* a wide rank: a sweep's items */
+      const tbn = layout(ids, edges, Object.assign({}, o, {lr: false, w: 148,
+                                                           gapY: 34,
+                                                           gapX: 12}));
+      if (tbn.width < L.width) {
+        L = tbn;
+        L.lr = false;
+      }
     }
   }
   const lr = L.lr !== false;
@@ -243,7 +262,8 @@ export function drawGraph(list, edges, opts) {
       svg('rect', {class: 'stripe', x: 0, y: 0, width: 4, height: b.h,
                    rx: 2}),
       svg('text', {class: 'n', x: 14, y: n.sub ? 21 : b.h / 2 + 5},
-          clip(n.title, b.w - (n.pill ? 72 : 24), 7.6)),
+          clip(itemTitle(n.title, b.w - (n.pill ? 72 : 24), 7.6),
+               b.w - (n.pill ? 72 : 24), 7.6)),
       n.sub ? svg('text', {class: 'd', x: 14, y: 38},
                   clip(n.sub, b.w - 22, 6.4)) : null);
     if (n.pill) {

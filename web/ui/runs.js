@@ -136,6 +136,7 @@ function lastCheck(p, t) {
 
 export function triggerTarget(t) {
   return t.current || t.path || t.url || t.file ||
+         (t.pipeline ? t.pipeline + ':' + t.key : '') ||
          (t.branch ? (t.remote ? t.remote + '/' : '') + t.branch : '');
 }
 
