@@ -372,6 +372,19 @@ typedef struct kiln_notify {
     kiln_pos pos;
 } kiln_notify;
 
+/* retention: how long the record keeps the pipeline's runs and their
+ * logs (kiln gc --runs, kiln serve); -1 where no limit was written. A run
+ * goes when either limit says so; a run that registered a model version
+ * (or whose outputs such a run read) always stays. */
+typedef struct kiln_retention {
+    int64_t keep_runs;      /* runs: {keep_last: N}: the newest N stay */
+    int64_t runs_ms;        /* runs: {older_than: D} */
+    int64_t keep_logs;      /* logs: {keep_last: N}: the others' logs go */
+    int64_t logs_ms;        /* logs: {older_than: D} */
+    int64_t compress_ms;    /* logs: {compress_after: D}: gzip'd then */
+    kiln_pos pos;           /* line 0: the file has no retention: */
+} kiln_retention;
+
 typedef struct kiln_pipeline {
     kiln_arena *arena;      /* owns everything below */
     const char *file;       /* the path as given to kiln_dsl_load_file() */
@@ -391,6 +404,7 @@ typedef struct kiln_pipeline {
     int64_t cooldown_ms;    /* at most one triggered run per cooldown */
     size_t n_notify;
     kiln_notify *notify;
+    kiln_retention retention;
     size_t n_steps;
     kiln_step *steps;       /* in file order, a matrix step's items in
                                its place */

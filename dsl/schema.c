@@ -134,6 +134,7 @@ static const keyspec pipeline_keys[] = {
     {"triggers", kiln_dsl__set_triggers, 0, 0, NULL},
     ROW(kiln_pipeline, "cooldown", kiln_dsl__set_duration, cooldown_ms),
     {"notify", kiln_dsl__set_notify, 0, 0, NULL},
+    {"retention", kiln_dsl__set_retention, 0, 0, NULL},
     {"steps", set_steps, 0, 0,
      "the pipeline has no steps: add a \"steps:\" mapping"},
 };
@@ -494,6 +495,9 @@ int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,
     p->schedule.timezone = "UTC";
     p->schedule.max_catchup = 10;
     p->schedule.max_active_runs = 1;
+    p->retention.keep_runs = p->retention.runs_ms = -1;
+    p->retention.keep_logs = p->retention.logs_ms = -1;
+    p->retention.compress_ms = -1;
 
     if (!root || (kiln_dsl__is_null(root) &&
                   !(root->flags & KILN_YNODE_BAD))) {

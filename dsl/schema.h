@@ -16,6 +16,7 @@
  *   schema-schedule.c   schedule:;
  *   schema-triggers.c   triggers:;
  *   schema-notify.c     notify:;
+ *   schema-retention.c  retention:, how long runs and their logs stay;
  *   schema-checks.c     the checks of a validate step (data:, schema:,
  *                       drift:...), and the drift values triggers share;
  *   schema-resources.c  resources: and slurm:;
@@ -216,6 +217,9 @@ void kiln_dsl__set_schedule(vctx *v, const kiln_ynode *key,
 void kiln_dsl__set_triggers(vctx *v, const kiln_ynode *key,
                             const kiln_ynode *val, void *obj,
                             const keyspec *k);
+void kiln_dsl__set_retention(vctx *v, const kiln_ynode *key,
+                             const kiln_ynode *val, void *obj,
+                             const keyspec *k);
 void kiln_dsl__set_notify(vctx *v, const kiln_ynode *key,
                           const kiln_ynode *val, void *obj, const keyspec *k);
 /* data:, schema: and the other checks, among a step's keys. */
