@@ -387,7 +387,7 @@ static size_t instants(int64_t *out, size_t max, int64_t *jump,
 /* The first instant the clock shows local time n or later. */
 static int64_t reached(const spans *z, int64_t n)
 {
-    int64_t t, jump;
+    int64_t t = -1, jump; /* set only when an instant is found */
     return instants(&t, 1, &jump, z, n) ? t : jump;
 }
 

@@ -53,7 +53,7 @@ static int find(size_t *out, size_t *n, const kiln_pipeline *p,
 static int mark_named(bool *mark, const kiln_pipeline *p, const char *name,
                       const char *opt, bool down, kiln_err *err)
 {
-    size_t k, n;
+    size_t k = 0, n = 0;
     int rc = find(&k, &n, p, name, opt, err);
     for (size_t i = 0; rc == 0 && i < n; i++)
         kiln_pipeline_mark(mark, p, k + i, down);
