@@ -1,12 +1,14 @@
 /* container.c: steps in containers (see container.h). */
 #include "container.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/hash.h"
 #include "engine/capture.h"
 
 /* How long a pull may take (a large image on a slow link) before the
@@ -138,8 +140,25 @@ json_t *kiln_container_key(const kiln_container *c, const kiln_image *img)
 
 char *kiln_container_name(int64_t run_id, const char *step, int attempt)
 {
-    return kiln_asprintf("kiln-%lld-%s-%d", (long long)run_id, step,
-                         attempt);
+    char *name = kiln_asprintf("kiln-%lld-%s-%d", (long long)run_id, step,
+                               attempt), *p, *full;
+    char hash[KILN_HASH_HEX];
+    bool plain = true;
+
+    /* A sweep's item, train[lr=0.1,depth=3]: podman takes only
+     * [a-zA-Z0-9_.-]; the rest become '_', and a hash of the step's name
+     * keeps two items apart. */
+    for (p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("_.-", *p)) {
+            *p = '_';
+            plain = false;
+        }
+    if (plain)
+        return name;
+    kiln_hash_bytes(hash, step, strlen(step));
+    full = kiln_asprintf("%s-%.8s", name, hash);
+    free(name);
+    return full;
 }
 
 /* argv under construction: strings kept in a buffer, then packed. */

@@ -44,7 +44,8 @@ int kiln_container_resolve(kiln_image *out, const kiln_container *c,
  * GPUs, options). */
 json_t *kiln_container_key(const kiln_container *c, const kiln_image *img);
 
-/* The container's name for an attempt: kiln-RUN-STEP-ATTEMPT. */
+/* The container's name for an attempt: kiln-RUN-STEP-ATTEMPT (a sweep
+ * item's brackets and commas as '_', then -HASH8 of the step's name). */
 char *kiln_container_name(int64_t run_id, const char *step, int attempt);
 
 /* What the container sees of the host. */

@@ -107,6 +107,7 @@ kiln_rc lineage "$W/out/sub/result.txt"
 contains "kiln lineage: the image" "image ${py_id:0:19}" "$out"
 check "no container of run 1 left" test -z "$(ctr_status "kiln-1-write_$S-1")"
 
+
 # The same again: served from the cache, no container run.
 kiln_rc run "$T/out.yaml" --param n=5
 eq "second run succeeds" 0 "$rc"
@@ -457,5 +458,26 @@ kiln_rc run reads.yaml
 eq "a container step reading a model" 0 "$rc"
 eq "its bytes, read-only" "weights-1 read-only" "$(tr '\n' ' ' < used.txt | sed 's/ $//')"
 ctr_check_clean
+
+# A sweep in containers: podman names take no brackets, so each item's
+# container has a name of its own (kiln-RUN-train_lr_1_-1-HASH).
+pipeline sweepc <<YAML
+pipeline: sweepc
+params: {lr: 1}
+defaults: {workdir: $W}
+steps:
+  item_$S:
+    image: $PY
+    run: python3 -c "import os; open('lr-' + os.environ['KILN_PARAM_LR'], 'w').write(os.environ['KILN_STEP'])"
+    outputs: ["lr-{lr}"]
+    matrix: {lr: [1, 2, 3], max_parallel: 3}
+YAML
+kiln_rc run "$T/sweepc.yaml"
+eq "a sweep of container steps succeeds" 0 "$rc"
+eq "each item in its container, with its params" "item_$S[lr=1] item_$S[lr=2] item_$S[lr=3]" \
+    "$(cat "$W/lr-1") $(cat "$W/lr-2") $(cat "$W/lr-3")"
+eq "three items, recorded with the image" "3|$py_id" \
+    "$(q "select count(*), max(image) from executions e join runs r on r.id = e.run_id where r.pipeline = 'sweepc' and e.status = 'succeeded'")"
+check "none of them left" test -z "$(podman ps -a --filter "name=item_$S" --format '{{.Names}}')"
 
 finish

@@ -124,6 +124,39 @@ if grep -rqaF slurmsecret-XYZ12345 "$KILN_STATE"; then
 else ok; fi
 eq "the secrets file is gone" "" "$(find "$KILN_STATE" -name '*.secrets')"
 
+# A sweep on Slurm: each item is a job of its own, with its params, its
+# output and its metrics; the select step (local) gets the best.
+pipeline sweep <<YAML
+pipeline: sweep
+params: {a: 1, b: 1}
+defaults: {workdir: $W}
+steps:
+  train:
+    executor: slurm
+    run: |
+      echo "{\\"score\\": \$((KILN_PARAM_A * KILN_PARAM_B))}" > "score-\$KILN_PARAM_A-\$KILN_PARAM_B.json"
+      echo "job \$SLURM_JOB_ID" > "model-\$KILN_PARAM_A-\$KILN_PARAM_B.txt"
+    outputs: ["model-{a}-{b}.txt"]
+    metrics: "score-{a}-{b}.json"
+    matrix: {a: [1, 2], b: [3, 5], max_parallel: 2}
+  pick:
+    needs: [train]
+    select: {from: train, metric: score}
+    run: cat \$KILN_SELECTED_OUTPUTS > picked.txt; echo \$KILN_SELECTED_STEP >> picked.txt
+YAML
+kiln_rc run "$T/sweep.yaml"
+eq "the sweep on Slurm succeeds" 0 "$rc"
+run=$(q "select max(id) from runs where pipeline = 'sweep'")
+eq "four items, four Slurm jobs" 4 \
+    "$(q "select count(distinct external_id) from executions where run_id = $run and step like 'train[%' and executor = 'slurm' and status = 'succeeded'")"
+eq "each item's metric" "3.0 5.0 6.0 10.0" \
+    "$(q "select value from metrics where run_id = $run order by value" | tr '\n' ' ' | sed 's/ $//')"
+job=$(q "select external_id from executions where run_id = $run and step = 'train[a=2,b=5]'")
+eq "pick got the best item's output" "job $job
+train[a=2,b=5]" "$(cat "$W/picked.txt")"
+eq "Slurm ran it under the item's name" "sweep.train[a=2,b=5] COMPLETED" \
+    "$(squeue -h -t all -j "$job" -o '%j %T')"
+
 # sbatch refusing the job is a failed start, with sbatch's reason.
 pipeline refused <<YAML
 pipeline: refused
