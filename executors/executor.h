@@ -36,6 +36,8 @@ struct kiln_task {
     const char *log_path;  /* stdout and stderr are appended here */
     const char *status_path; /* how the command ended is written here, so
                                 it outlives kiln; may be NULL */
+    bool fresh_paths;      /* no file is at log_path or status_path yet
+                              (the caller knows): none to remove first */
     char *const *secrets;  /* "NAME=VALUE", NULL-terminated, or NULL: the
                               step's secrets, never in env. They reach the
                               command's environment through a file only

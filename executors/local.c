@@ -417,7 +417,8 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
             argv[n++] = secrets;
         }
         memcpy(argv + n, task->argv, argc * sizeof(char *));
-        unlink(task->status_path);
+        if (!task->fresh_paths)
+            unlink(task->status_path);
     } else {
         memcpy(argv, task->argv, argc * sizeof(char *));
     }

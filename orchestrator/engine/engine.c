@@ -8,6 +8,18 @@
  * then tells the run's owner. Free slots go to ready steps round-robin
  * between runs, once per loop iteration. Store calls are short prepared
  * statements on the loop thread.
+ *
+ * The changes of one turn of the loop are written in one transaction,
+ * the batch, rather than one each: it is opened by the first write and
+ * committed once, before anything that depends on its changes happens.
+ * The attempts dispatch records are started only once it is committed,
+ * a run ends (and its owner notifies) only after it, and what the owner
+ * is told of steps waits for it too; otherwise the check handle commits
+ * it after the turn's I/O callbacks, so it is never open while the loop
+ * waits. An attempt that ended is in the batch until then; a kiln killed
+ * before the commit left the attempt recorded as running, and recovery
+ * reads how it ended from its status file, as for any attempt that ended
+ * while no kiln watched.
  */
 #include "internal.h"
 
@@ -15,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -70,6 +83,8 @@ kiln_engine *kiln_engine_new(uv_loop_t *loop, kiln_store *store,
     eng->jobs = jobs ? jobs : uv_available_parallelism();
     uv_prepare_init(loop, &eng->prepare);
     eng->prepare.data = eng;
+    uv_check_init(loop, &eng->check);
+    eng->check.data = eng;
     eng->cache = true;
     eng->objects = kiln_path_join(state_dir, "objects");
     /* Found now, while the path still names this binary. */
@@ -80,7 +95,9 @@ kiln_engine *kiln_engine_new(uv_loop_t *loop, kiln_store *store,
 
 static void on_engine_close(uv_handle_t *h)
 {
-    free(h->data);
+    kiln_engine *eng = h->data;
+    if (--eng->closing == 0)
+        free(eng);
 }
 
 void kiln_engine_free(kiln_engine *eng)
@@ -88,6 +105,7 @@ void kiln_engine_free(kiln_engine *eng)
     if (!eng)
         return;
     assert(eng->runs == NULL);
+    kiln_engine__flush(eng);
     for (size_t i = 0; i < eng->n_executors; i++)
         kiln_executor_free(eng->executors[i]);
     free(eng->executors);
@@ -97,7 +115,11 @@ void kiln_engine_free(kiln_engine *eng)
     free(eng->state_dir);
     free(eng->objects);
     free(eng->kiln);
+    free(eng->events);
+    free(eng->spawn);
+    eng->closing = 2;
     uv_close((uv_handle_t *)&eng->prepare, on_engine_close);
+    uv_close((uv_handle_t *)&eng->check, on_engine_close);
 }
 
 void kiln_engine_set_pool(kiln_engine *eng, const char *name, unsigned cap)
@@ -189,10 +211,91 @@ void kiln_engine__store_failed(kiln_run *run, const kiln_err *err)
     }
 }
 
+/* Tell the run's owner, at once when nothing is waiting to be
+ * committed, else once it is (a step's changes in one batch are told
+ * once, in its state after them). */
 void kiln_engine__emit(kiln_run *run, ssize_t step)
 {
-    if (run->on_event)
+    kiln_engine *eng = run->eng;
+    if (!run->on_event)
+        return;
+    if (!eng->batch) {
         run->on_event(run, step, run->data);
+        return;
+    }
+    if (step >= 0) {
+        if (run->steps[step].event_queued)
+            return;
+        run->steps[step].event_queued = true;
+    }
+    if (eng->n_events == eng->cap_events) {
+        eng->cap_events = eng->cap_events ? eng->cap_events * 2 : 64;
+        eng->events = kiln_realloc(eng->events, eng->cap_events *
+                                   sizeof(*eng->events));
+    }
+    eng->events[eng->n_events].run = run;
+    eng->events[eng->n_events++].step = step;
+}
+
+/* The steps that take no slot (a cluster runs them) start even when
+ * every slot is busy: counted among the ready ones. */
+static bool unslotted(const step_rt *s)
+{
+    return kiln_engine__step_slots(s->run->eng,
+                                   &s->run->p->steps[s->idx]) == 0;
+}
+
+/* s became READY: into its run's ready list, by rank (steps become ready
+ * mostly in rank order: looked for from the tail). */
+static void ready_insert(step_rt *s)
+{
+    kiln_run *run = s->run;
+    step_rt *after = run->ready_tail;
+    while (after && after->rank > s->rank)
+        after = after->ready_prev;
+    s->ready_prev = after;
+    s->ready_next = after ? after->ready_next : run->ready_head;
+    if (s->ready_next)
+        s->ready_next->ready_prev = s;
+    else
+        run->ready_tail = s;
+    if (after)
+        after->ready_next = s;
+    else
+        run->ready_head = s;
+    if (unslotted(s))
+        run->n_ready_unslotted++;
+}
+
+static void ready_remove(step_rt *s)
+{
+    kiln_run *run = s->run;
+    if (s->ready_prev)
+        s->ready_prev->ready_next = s->ready_next;
+    else
+        run->ready_head = s->ready_next;
+    if (s->ready_next)
+        s->ready_next->ready_prev = s->ready_prev;
+    else
+        run->ready_tail = s->ready_prev;
+    s->ready_prev = s->ready_next = NULL;
+    if (unslotted(s))
+        run->n_ready_unslotted--;
+}
+
+static void on_check(uv_check_t *check);
+
+/* Open the batch if it is not. */
+static int batch_open(kiln_engine *eng, kiln_err *err)
+{
+    int rc;
+    if (eng->batch)
+        return 0;
+    if ((rc = kiln_store_begin(eng->store, err)) != 0)
+        return rc;
+    eng->batch = true;
+    uv_check_start(&eng->check, on_check);
+    return 0;
 }
 
 /* Change a step's state as of at_ms (0: now; an attempt's end is
@@ -207,6 +310,10 @@ void kiln_engine__step_set_at(step_rt *s, kiln_step_state state,
 
     if (at_ms <= 0)
         at_ms = kiln_now_ms();
+    if (s->state == KILN_STEP_READY && state != KILN_STEP_READY)
+        ready_remove(s);
+    else if (state == KILN_STEP_READY && s->state != KILN_STEP_READY)
+        ready_insert(s);
     s->state = state;
     if (reason != s->reason) {
         free(s->reason);
@@ -220,11 +327,12 @@ void kiln_engine__step_set_at(step_rt *s, kiln_step_state state,
             run->n_done++;
     }
     if (state != KILN_STEP_READY &&
-        kiln_store_step_set_state(run->eng->store, run->id,
+        (batch_open(run->eng, &err) != 0 ||
+         kiln_store_step_set_state(run->eng->store, run->id,
                                   run->p->steps[s->idx].name, state,
                                   s->attempt,
                                   reason && *reason ? reason : NULL,
-                                  s->by_gate, at_ms, &err) != 0)
+                                  s->by_gate, at_ms, &err) != 0))
         kiln_engine__store_failed(run, &err);
     kiln_engine__emit(run, (ssize_t)s->idx);
 }
@@ -236,19 +344,47 @@ void kiln_engine__step_set(step_rt *s, kiln_step_state state,
 }
 
 /* Group the writes of one change of a run (an attempt's end with the
- * steps it releases, a cache hit...) so a crash leaves all or none. */
+ * steps it releases, a cache hit...) so a crash leaves all or none: they
+ * go into the batch, which holds all of them or none. */
 void kiln_engine__tx_begin(kiln_run *run)
 {
     kiln_err err = KILN_ERR_INIT;
-    if (kiln_store_begin(run->eng->store, &err) != 0)
+    if (batch_open(run->eng, &err) != 0)
         kiln_engine__store_failed(run, &err);
 }
 
 void kiln_engine__tx_end(kiln_run *run)
 {
+    (void)run; /* committed with the batch */
+}
+
+void kiln_engine__flush(kiln_engine *eng)
+{
     kiln_err err = KILN_ERR_INIT;
-    if (kiln_store_commit(run->eng->store, &err) != 0)
-        kiln_engine__store_failed(run, &err);
+    struct engine_event *ev;
+    size_t n;
+
+    if (eng->batch) {
+        eng->batch = false;
+        uv_check_stop(&eng->check);
+        if (kiln_store_commit(eng->store, &err) != 0)
+            for (kiln_run *r = eng->runs; r; r = r->next)
+                kiln_engine__store_failed(r, &err);
+    }
+    /* Told in order; what the owners do meanwhile queues anew. */
+    while (eng->n_events && !eng->batch) {
+        ev = eng->events;
+        n = eng->n_events;
+        eng->events = NULL;
+        eng->n_events = eng->cap_events = 0;
+        for (size_t i = 0; i < n; i++) {
+            kiln_run *r = ev[i].run;
+            if (ev[i].step >= 0)
+                r->steps[ev[i].step].event_queued = false;
+            r->on_event(r, ev[i].step, r->data);
+        }
+        free(ev);
+    }
 }
 
 /* s succeeded (at at_ms; 0: now): the steps whose last need it was
@@ -337,10 +473,11 @@ static step_rt *next_ready(kiln_run *run)
 {
     if (run->cancelling)
         return NULL;
-    for (size_t i = 0; i < run->p->n_steps; i++) {
-        step_rt *s = &run->steps[run->p->topo[i]];
+    if (run->eng->busy >= run->eng->jobs && run->n_ready_unslotted == 0)
+        return NULL; /* nothing ready could start */
+    for (step_rt *s = run->ready_head; s; s = s->ready_next) {
         struct pool *pool;
-        if (s->state != KILN_STEP_READY || s->phase == PHASE_CACHE)
+        if (s->phase == PHASE_CACHE)
             continue;
         pool = step_pool(run->eng, &run->p->steps[s->idx]);
         s->slots = kiln_engine__step_slots(run->eng, &run->p->steps[s->idx]);
@@ -390,11 +527,24 @@ static void dispatch(kiln_engine *eng)
                 kiln_engine__step_unavailable(s, only);
             else if (kiln_engine__needs_prepare(s))
                 kiln_engine__prepare(s);
-            else
-                kiln_engine__step_start(s);
+            else if (kiln_engine__step_start(s)) {
+                if (eng->n_spawn == eng->cap_spawn) {
+                    eng->cap_spawn = eng->cap_spawn ? eng->cap_spawn * 2
+                                                    : 16;
+                    eng->spawn = kiln_realloc(eng->spawn, eng->cap_spawn *
+                                              sizeof(*eng->spawn));
+                }
+                eng->spawn[eng->n_spawn++] = s;
+            }
         }
         kiln_engine__run_maybe_finish(s->run);
     }
+    /* The attempts recorded, with everything before them, committed at
+     * once; then their processes start. */
+    kiln_engine__flush(eng);
+    for (size_t i = 0; i < eng->n_spawn; i++)
+        kiln_engine__step_spawn(eng->spawn[i]);
+    eng->n_spawn = 0;
 }
 
 /* Dispatch runs from a prepare handle, after every callback of the loop
@@ -417,6 +567,18 @@ static void on_prepare(uv_prepare_t *prepare)
         }
     }
     dispatch(eng);
+    /* What starting them wrote (their processes' ids): never left open
+     * while the loop waits. */
+    kiln_engine__flush(eng);
+}
+
+/* After the turn's I/O callbacks: commit the batch, unless a dispatch
+ * comes before the loop waits again (it commits the batch first). */
+static void on_check(uv_check_t *check)
+{
+    kiln_engine *eng = check->data;
+    if (!eng->dispatch_wanted)
+        kiln_engine__flush(eng);
 }
 
 void kiln_engine__request_dispatch(kiln_engine *eng)
@@ -488,6 +650,10 @@ void kiln_engine__run_maybe_finish(kiln_run *run)
     char why[600];
 
     if (run->finished || run->n_done < run->p->n_steps || run->n_hashing)
+        return;
+    /* Everything of the run recorded and told before its end. */
+    kiln_engine__flush(run->eng);
+    if (run->finished)
         return;
     run->finished = true;
     if (run->store_err.code) {
@@ -747,6 +913,7 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
         step_rt *s = &run->steps[i];
         s->run = run;
         s->idx = i;
+
         s->unmet = (unsigned)p->steps[i].needs.n;
         s->workdir = kiln_path_join(run->root, p->steps[i].workdir);
         uv_timer_init(eng->loop, &s->timer);
@@ -758,6 +925,8 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
             up->down[up->n_down++] = i;
         }
     }
+    for (size_t i = 0; i < p->n_steps; i++)
+        run->steps[p->topo[i]].rank = (unsigned)i;
     run->next = eng->runs;
     eng->runs = run;
     return run;
@@ -773,6 +942,7 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     char *root, *log_dir;
     kiln_kv *params;
     int64_t id = 0;
+    bool fresh;
     int rc;
 
     *out = NULL;
@@ -809,6 +979,9 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     free(root);
     free(params);
     log_dir = kiln_asprintf("%s/logs/%lld", eng->state_dir, (long long)id);
+    /* Made now (not there from a database since removed): no file of
+     * an earlier process is in it, nothing there needs removing. */
+    fresh = rc == 0 && access(log_dir, F_OK) != 0;
     if (rc == 0)
         rc = kiln_mkdir_p(log_dir, err);
     free(log_dir);
@@ -823,6 +996,7 @@ int kiln_run_start(kiln_run **out, kiln_engine *eng,
     }
     kiln_store_set_patient(eng->store, true);
     run = kiln_engine__run_new(eng, o, id);
+    run->fresh_logs = fresh;
     *out = run;
     kiln_engine__emit(run, -1);
     for (size_t i = 0; i < p->n_steps; i++)

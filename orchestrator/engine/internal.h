@@ -45,6 +45,10 @@ typedef struct step_rt {
     kiln_run *run;
     size_t idx;
     kiln_step_state state;
+    unsigned rank;          /* its place in the pipeline's topo order */
+    struct step_rt *ready_prev, *ready_next; /* in run's ready list while
+                                               READY, by rank */
+    bool event_queued;      /* a change waits in the engine's events */
     int attempt;            /* attempts started so far */
     unsigned unmet;         /* needs not yet succeeded */
     size_t n_down;          /* steps that need this one */
@@ -104,6 +108,11 @@ struct kiln_run {
     size_t n_running;
     size_t n_hashing;        /* artifact hashing jobs on the thread pool */
     step_rt *steps;
+    step_rt *ready_head;     /* READY steps, by rank: dispatch takes the */
+    step_rt *ready_tail;     /* first that may start, never scans all */
+    size_t n_ready_unslotted; /* ...of them, those that take no slot */
+    bool fresh_logs;         /* log_dir was made by this run's start:
+                                nothing of an earlier process is there */
     char *root;
     char *file;              /* the pipeline file the run was started
                                 with (a pinned run's is in its checkout):
@@ -179,6 +188,20 @@ struct kiln_engine {
     kiln_executor **executors;
     uv_prepare_t prepare;    /* dispatches once per loop iteration */
     bool dispatch_wanted;
+    /* State changes are written in one transaction per turn of the loop
+     * (the batch), committed before anything that depends on them: the
+     * processes of the attempts it records, what is told of them (events
+     * wait in events[] until then), a run's end. */
+    bool batch;              /* the batch's transaction is open */
+    uv_check_t check;        /* commits it after the turn's I/O callbacks */
+    int closing;             /* handles still closing in kiln_engine_free */
+    size_t n_events, cap_events;
+    struct engine_event {
+        kiln_run *run;
+        ssize_t step;        /* -1: the run */
+    } *events;               /* changes to tell once the batch commits */
+    size_t n_spawn, cap_spawn;
+    step_rt **spawn;         /* attempts recorded, started once committed */
 };
 
 /* KILN_PARAM_<NAME>: the parameter's name in upper case. */
@@ -194,9 +217,14 @@ void kiln_engine__step_set_at(step_rt *s, kiln_step_state state,
                               const char *reason, int64_t at_ms);
 void kiln_engine__step_set(step_rt *s, kiln_step_state state,
                            const char *reason);
-/* One transaction for the writes of one change of a run. */
+/* One transaction for the writes of one change of a run: the engine's
+ * batch, opened by the first write of a turn of the loop and committed
+ * once (kiln_engine__flush()), so tx_end() leaves it open. */
 void kiln_engine__tx_begin(kiln_run *run);
 void kiln_engine__tx_end(kiln_run *run);
+/* Commit the batch (a failure is every live run's store failure), then
+ * tell the runs' owners what changed in it. */
+void kiln_engine__flush(kiln_engine *eng);
 /* s succeeded: the steps whose last need it was become ready. */
 void kiln_engine__succeed(step_rt *s, const char *why, int64_t at_ms);
 /* s is skipped on purpose (not selected, side effects off): what needs
@@ -227,8 +255,13 @@ bool kiln_engine__gate_passes(step_rt *s);
 /* Stop s's container, if it runs in one (cancel, timeout; force: no
  * grace). */
 void kiln_engine__stop_container(step_rt *s, bool force);
-/* Start s's next attempt. */
-void kiln_engine__step_start(step_rt *s);
+/* Record s's next attempt (in the batch). True when its process is to
+ * be started once the batch is committed (kiln_engine__step_spawn());
+ * false when it could not be prepared (recorded as failed). */
+bool kiln_engine__step_start(step_rt *s);
+/* Start the process of the attempt kiln_engine__step_start() recorded,
+ * now committed. */
+void kiln_engine__step_spawn(step_rt *s);
 /* An attempt ended at at_ms: success, another attempt, or failure. */
 void kiln_engine__step_attempt_ended(step_rt *s, bool ok,
                                      const char *reason, int64_t at_ms);

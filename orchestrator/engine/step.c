@@ -319,7 +319,10 @@ static int step_prepare(step_rt *s, kiln_err *err)
     free(s->metrics_path);
     s->metrics_path = kiln_asprintf("%s/%s.%d.metrics.json", run->log_dir,
                                     st->name, s->attempt);
-    unlink(s->metrics_path);
+    /* A run's own new log directory has none: an attempt's number is
+     * never used twice. */
+    if (!run->fresh_logs)
+        unlink(s->metrics_path);
     kiln_env_set(&s->env, "KILN_METRICS", s->metrics_path);
     /* KILN_MODEL_*: the read-only copies of the versions it reads (and
      * of every alias's), made before its first attempt. */
@@ -347,6 +350,7 @@ static int step_prepare(step_rt *s, kiln_err *err)
     s->task.workdir = s->workdir;
     s->task.log_path = s->log_path;
     s->task.status_path = s->status_path;
+    s->task.fresh_paths = run->fresh_logs;
     s->task.cpus = st->resources.cpus ? st->resources.cpus : 1;
     s->task.name = s->job_name = kiln_asprintf("%s.%s", run->p->name,
                                                st->name);
@@ -408,15 +412,36 @@ void kiln_engine__step_attempt_ended(step_rt *s, bool ok, const char *reason,
     }
 }
 
+/* The attempt of s could not start (err): recorded as failed. */
+static void start_failed(step_rt *s, const kiln_err *err)
+{
+    kiln_run *run = s->run;
+    kiln_err serr = KILN_ERR_INIT;
+    char why[600];
+    int64_t now = kiln_now_ms();
+
+    snprintf(why, sizeof(why), "could not start: %s", err->msg);
+    free((char **)s->task.argv);
+    s->task.argv = NULL;
+    kiln_engine__tx_begin(run);
+    if (kiln_store_exec_finish(run->eng->store, s->exec_id, KILN_EXEC_FAILED,
+                               -1, 0, why, now, &serr) != 0)
+        kiln_engine__store_failed(run, &serr);
+    kiln_engine__release_slot(s);
+    kiln_engine__step_attempt_ended(s, false, why, now);
+    kiln_engine__tx_end(run);
+}
+
 /*
- * Start the next attempt of s. The attempt and the step's RUNNING are
- * recorded (one transaction) before its process starts, and the
- * executor's id for the process right after, so a kiln killed at any
- * instant leaves a record through which recovery finds the process
+ * Record the next attempt of s. The attempt and the step's RUNNING go
+ * into the batch, and its process starts only once the batch is
+ * committed (kiln_engine__step_spawn()), the executor's id for the
+ * process recorded right after, so a kiln killed at any instant leaves a
+ * record through which recovery finds the process
  * (kiln_executor_attach() by id, or by the attempt's status file when
  * the id was not recorded yet) or knows it never started.
  */
-void kiln_engine__step_start(step_rt *s)
+bool kiln_engine__step_start(step_rt *s)
 {
     kiln_run *run = s->run;
     kiln_engine *eng = run->eng;
@@ -457,8 +482,25 @@ void kiln_engine__step_start(step_rt *s)
         kiln_engine__record_key(s);
     kiln_engine__step_set_at(s, KILN_STEP_RUNNING, NULL, now);
     kiln_engine__tx_end(run);
+    if (rc != 0) {
+        kiln_secrets_free((char **)s->task.secrets);
+        s->task.secrets = NULL;
+        start_failed(s, &err);
+        return false;
+    }
+    return true;
+}
+
+void kiln_engine__step_spawn(step_rt *s)
+{
+    kiln_run *run = s->run;
+    kiln_engine *eng = run->eng;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err err = KILN_ERR_INIT, serr = KILN_ERR_INIT;
+    int rc = 0;
+
     kiln_crash_point("attempt-recorded");
-    if (rc == 0 && run->store_err.code) {
+    if (run->store_err.code) {
         /* Not recorded: start nothing kiln could not account for. */
         kiln_err_set(&err, KILN_ERROR, "%s", run->store_err.msg);
         rc = KILN_ERROR;
@@ -469,21 +511,14 @@ void kiln_engine__step_start(step_rt *s)
     kiln_secrets_free((char **)s->task.secrets);
     s->task.secrets = NULL;
     if (rc != 0) {
-        char why[600];
-        snprintf(why, sizeof(why), "could not start: %s", err.msg);
-        free((char **)s->task.argv);
-        s->task.argv = NULL;
-        now = kiln_now_ms();
-        kiln_engine__tx_begin(run);
-        if (kiln_store_exec_finish(eng->store, s->exec_id, KILN_EXEC_FAILED,
-                                   -1, 0, why, now, &serr) != 0)
-            kiln_engine__store_failed(run, &serr);
-        kiln_engine__release_slot(s);
-        kiln_engine__step_attempt_ended(s, false, why, now);
-        kiln_engine__tx_end(run);
+        start_failed(s, &err);
+        kiln_engine__run_maybe_finish(run);
+        kiln_engine__request_dispatch(eng);
         return;
     }
     kiln_crash_point("spawned");
+    /* In the batch, committed before the loop waits again. */
+    kiln_engine__tx_begin(run);
     if (kiln_store_exec_set_external(eng->store, s->exec_id,
                                      s->task.external_id,
                                      s->task.started_ms, &serr) != 0)
