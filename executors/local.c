@@ -46,6 +46,16 @@
 typedef struct local_executor {
     kiln_executor base;
     char *shim; /* path of kiln-shim */
+    /* What posix_spawn does in the child, made once for a working
+     * directory (glibc checks every descriptor of a file action against
+     * RLIMIT_NOFILE as it is added: five getrlimit calls a spawn): stdin
+     * from null_fd, stdout and stderr from out_fd, which each spawn points
+     * at its log with one dup3. */
+    int null_fd, out_fd;         /* -1 until the first spawn */
+    char *fa_workdir;            /* the actions' chdir (NULL: none) */
+    bool have_fa;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
 } local_executor;
 
 typedef struct local_proc {
@@ -244,31 +254,61 @@ static bool have_pidfd(void)
  * and watch the child through a pidfd on the loop. Returns 0 or a
  * positive errno.
  */
+/* le's file actions for workdir (NULL: kiln's), made when they are not
+ * those already. Returns 0 or a positive errno. */
+static int spawn_actions(local_executor *le, const char *workdir)
+{
+    sigset_t none, all;
+    if (le->have_fa && (workdir ? le->fa_workdir &&
+                                  strcmp(workdir, le->fa_workdir) == 0
+                                : !le->fa_workdir))
+        return 0;
+    if (le->null_fd < 0) {
+        le->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        le->out_fd = le->null_fd < 0 ? -1
+                                     : fcntl(le->null_fd, F_DUPFD_CLOEXEC, 3);
+        if (le->out_fd < 0) {
+            int e = errno;
+            if (le->null_fd >= 0)
+                close(le->null_fd);
+            le->null_fd = -1;
+            return e;
+        }
+        posix_spawnattr_init(&le->attr);
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_setsigmask(&le->attr, &none);
+        posix_spawnattr_setsigdefault(&le->attr, &all);
+        posix_spawnattr_setflags(&le->attr, POSIX_SPAWN_SETSID |
+                                 POSIX_SPAWN_SETSIGMASK |
+                                 POSIX_SPAWN_SETSIGDEF);
+    }
+    if (le->have_fa)
+        posix_spawn_file_actions_destroy(&le->fa);
+    free(le->fa_workdir);
+    le->fa_workdir = workdir ? kiln_strdup(workdir) : NULL;
+    posix_spawn_file_actions_init(&le->fa);
+    posix_spawn_file_actions_adddup2(&le->fa, le->null_fd, 0);
+    posix_spawn_file_actions_adddup2(&le->fa, le->out_fd, 1);
+    posix_spawn_file_actions_adddup2(&le->fa, le->out_fd, 2);
+    if (workdir)
+        posix_spawn_file_actions_addchdir_np(&le->fa, workdir);
+    le->have_fa = true;
+    return 0;
+}
+
 static int spawn_pidfd(local_proc *lp, char **argv, kiln_task *task, int fd)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t none, all;
+    local_executor *le = (local_executor *)lp->ex;
     pid_t pid;
     int rc;
 
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, fd, 2);
-    if (task->workdir)
-        posix_spawn_file_actions_addchdir_np(&fa, task->workdir);
-    posix_spawnattr_init(&attr);
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
-                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv,
+    if ((rc = spawn_actions(le, task->workdir)) != 0)
+        return rc;
+    if (dup3(fd, le->out_fd, O_CLOEXEC) < 0)
+        return errno;
+    rc = posix_spawnp(&pid, argv[0], &le->fa, &le->attr, argv,
                       (char **)task->env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
     if (rc != 0)
         return rc;
     lp->pid = pid;
@@ -609,6 +649,14 @@ static void local_cancel(kiln_executor *ex, kiln_task *task, bool force)
 static void local_free(kiln_executor *ex)
 {
     local_executor *le = (local_executor *)ex;
+    if (le->have_fa)
+        posix_spawn_file_actions_destroy(&le->fa);
+    if (le->null_fd >= 0) {
+        posix_spawnattr_destroy(&le->attr);
+        close(le->null_fd);
+        close(le->out_fd);
+    }
+    free(le->fa_workdir);
     free(le->shim);
     free(le);
 }
@@ -646,5 +694,6 @@ kiln_executor *kiln_executor__local_new(uv_loop_t *loop)
     (void)loop;
     le->base.ops = &local_ops;
     le->shim = find_shim();
+    le->null_fd = le->out_fd = -1;
     return &le->base;
 }

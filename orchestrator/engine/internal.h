@@ -113,6 +113,8 @@ struct kiln_run {
     size_t n_ready_unslotted; /* ...of them, those that take no slot */
     bool fresh_logs;         /* log_dir was made by this run's start:
                                 nothing of an earlier process is there */
+    char upstream_sha[KILN_HASH_HEX]; /* the $KILN_UPSTREAM file written
+                                         last, by its content's hash */
     char *root;
     char *file;              /* the pipeline file the run was started
                                 with (a pinned run's is in its checkout):
@@ -303,8 +305,9 @@ json_t *kiln_engine__select_doc(step_rt *s, kiln_err *err);
  * s->env); NULL after a store error or when select: has no winner. The
  * caller frees it. */
 json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err);
-/* Write it to LOG_DIR/STEP.ATTEMPT.upstream.json and set KILN_UPSTREAM
- * in s->env, for a step with needs. */
+/* Write it to LOG_DIR/upstream-HASH.json (named by its content, shared
+ * by the steps that see the same) and set KILN_UPSTREAM in s->env, for a
+ * step with needs. */
 int kiln_engine__write_upstream(step_rt *s, kiln_err *err);
 
 /* restore.c */

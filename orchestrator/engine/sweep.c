@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -325,25 +326,48 @@ json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err)
     return doc;
 }
 
+/*
+ * The file is named by its content's hash (LOG_DIR/upstream-HASH.json),
+ * so the steps that see the same upstream (the branches of a fan-out,
+ * a layer's steps) share one file instead of making one each: written
+ * once, beside and renamed, and never rewritten while a step may read
+ * it. The last one written is remembered, the others looked for.
+ */
 int kiln_engine__write_upstream(step_rt *s, kiln_err *err)
 {
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
+    char sha[KILN_HASH_HEX], *path, *tmp, *text;
     json_t *doc;
-    char *path;
-    int rc;
+    int rc = 0;
+    FILE *f;
 
     if (st->needs.n == 0)
         return 0;
     if (!(doc = kiln_engine__upstream_doc(s, err)))
         return KILN_ERROR;
-    path = kiln_asprintf("%s/%s.%d.upstream.json", run->log_dir, st->name,
-                         s->attempt);
-    rc = json_dump_file(doc, path, JSON_INDENT(2)) == 0
-             ? 0 : kiln_err_set_os(err, "cannot write %s", path);
-    if (rc == 0)
-        kiln_env_set(&s->env, "KILN_UPSTREAM", path);
-    free(path);
+    text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
+    kiln_hash_bytes(sha, text, strlen(text));
+    path = kiln_asprintf("%s/upstream-%.32s.json", run->log_dir, sha);
+    if (strcmp(sha, run->upstream_sha) != 0 && access(path, F_OK) != 0) {
+        tmp = kiln_asprintf("%s.%d.tmp", path, (int)getpid());
+        if (!(f = fopen(tmp, "we")) || fputs(text, f) < 0 ||
+            fputc('\n', f) < 0)
+            rc = kiln_err_set_os(err, "cannot write %s", tmp);
+        if (f && fclose(f) != 0 && rc == 0)
+            rc = kiln_err_set_os(err, "cannot write %s", tmp);
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = kiln_err_set_os(err, "cannot write %s", path);
+        if (rc != 0)
+            unlink(tmp);
+        free(tmp);
+    }
+    if (rc == 0) {
+        memcpy(run->upstream_sha, sha, sizeof(sha));
+        kiln_env_set(&s->env, "KILN_UPSTREAM", path);
+    }
+    free(path);
+    free(text);
     return rc;
 }
