@@ -7,7 +7,7 @@
 kiln_deps() {
     local pkgs=(gcc make cmake pkg-config git sqlite3 clang python3 python3-sklearn python3-yaml python3-jsonschema procps tzdata curl
                 libuv1-dev libyaml-dev libsqlite3-dev libgit2-dev
-                libcurl4-openssl-dev libjansson-dev libssl-dev libh2o-dev libcsv-dev
+                libcurl4-openssl-dev libjansson-dev libssl-dev libh2o-dev libcsv-dev zlib1g-dev
                 "$@")
     local missing=()
     for p in "${pkgs[@]}"; do

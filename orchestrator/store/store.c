@@ -285,6 +285,9 @@ static const char *const migrations[] = {
     "  pipeline TEXT,"
     "  errors TEXT NOT NULL,"
     "  since INTEGER NOT NULL);",
+    /* 16 -> 17: what retention did to a run's logs (retention.c): NULL
+     * as written, 'compressed' (each .log is a .log.gz) or 'removed'. */
+    "ALTER TABLE runs ADD COLUMN logs_state TEXT;",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,
@@ -752,6 +755,13 @@ static int open_readwrite(kiln_store *st, kiln_err *err)
     if (rc != SQLITE_OK)
         return db_error(st, rc, err, "opening the database");
     sqlite3_busy_handler(st->db, on_busy, st);
+    /* A new database gives freed pages back to the file after retention
+     * deletes rows (PRAGMA incremental_vacuum, retention.c); an older
+     * one is switched by kiln gc --runs's one VACUUM. Set before WAL and
+     * the first table, as SQLite requires; a no-op on other files. */
+    if ((rc = exec_sql(st, "PRAGMA auto_vacuum = INCREMENTAL", err,
+                       "opening the database")) != 0)
+        return rc;
     /* WAL lets readers (kiln runs, the web page) proceed while a run
      * writes. synchronous=NORMAL keeps every commit safe from a crash of
      * kiln; only a power loss may lose the last commits, never corrupt. */

@@ -25,11 +25,14 @@
  *   The audit trail .................. audit.c
  *   Schedules, fires, trigger checks,
  *   trigger state, notifications ....... triggers.c
+ *   Retention: old runs, logs, checks .. retention.c
+ *   Step logs, plain or gzip'd ......... logs.c
  *   JSON views ......................... json.c (store/json.h)
  */
 #ifndef KILN_STORE_H
 #define KILN_STORE_H
 
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "base/base.h"
@@ -37,7 +40,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 16
+#define KILN_STORE_SCHEMA 17
 
 /* Opening and transactions. */
 
@@ -803,5 +806,110 @@ int kiln_store_session_check(kiln_store *st, kiln_identity *out,
 /* End session id (logout): session.ended. */
 int kiln_store_session_end(kiln_store *st, int64_t id,
                            const kiln_audit_who *who, kiln_err *err);
+
+/* Retention (retention.c): the runs, logs, trigger checks, fires and
+ * notifications a policy says go, in short transactions; then the file
+ * shrinks. Never deleted: unfinished runs, runs that registered a model
+ * version (so every run an alias points at), the runs whose outputs such
+ * a run read or reused (the lineage of a registered version, through
+ * every hop), the newest run (ids are never reused), audit rows. */
+
+/* What became of a run's logs (runs.logs_state). */
+typedef enum kiln_logs_state {
+    KILN_LOGS_KEPT = 0,      /* as the steps wrote them */
+    KILN_LOGS_COMPRESSED,    /* each STEP.ATTEMPT.log is its .log.gz */
+    KILN_LOGS_REMOVED,       /* removed by retention */
+} kiln_logs_state;
+
+/* A pipeline's limits (its retention:, else the defaults); -1: none. A
+ * finished run goes when it is not among the newest keep_runs of its
+ * pipeline or finished more than runs_ms ago; its logs likewise by
+ * keep_logs and logs_ms; logs of runs finished more than compress_ms
+ * ago are gzip'd. */
+typedef struct kiln_store_retention {
+    int64_t keep_runs, runs_ms;
+    int64_t keep_logs, logs_ms;
+    int64_t compress_ms;
+} kiln_store_retention;
+
+#define KILN_STORE_RETENTION_INIT {-1, -1, -1, -1, -1}
+
+/* What a pass did (or, dry, would do) to one run. */
+typedef enum kiln_gc_action {
+    KILN_GC_RUN_DELETED,
+    KILN_GC_LOGS_REMOVED,
+    KILN_GC_LOGS_COMPRESSED,
+} kiln_gc_action;
+
+typedef struct kiln_gc_options {
+    bool dry;                /* decide and report; change nothing */
+    const char *pipeline;    /* only its runs; NULL: every pipeline's */
+    FILE *archive;           /* each run deleted as one JSON line, written
+                                and flushed before its batch commits */
+    const char *logs_dir;    /* STATE/logs: the runs' log directories */
+    int64_t now_ms;          /* ages are counted from here */
+    int64_t checks_ms;       /* trigger checks and schedule fires older
+                                than this go; -1: none */
+    int64_t notifications_ms; /* notifications older than this; -1 */
+    size_t batch;            /* runs per transaction; 0: 100 */
+    bool vacuum;             /* a database not shrinking in place yet is
+                                VACUUMed once (slow, locks it meanwhile) */
+    /* The limits of pipeline (fill out; it comes as all -1). */
+    void (*policy)(kiln_store_retention *out, const char *pipeline,
+                   void *data);
+    /* Told of each run acted on, in order (NULL: not told). */
+    void (*on_run)(kiln_gc_action what, int64_t run, const char *pipeline,
+                   void *data);
+    const volatile int *stop; /* when set, the pass ends between batches */
+    void *data;
+} kiln_gc_options;
+
+typedef struct kiln_gc_report {
+    size_t runs_deleted;     /* (dry: would be) */
+    size_t runs_protected;   /* over a limit, kept: see above */
+    size_t logs_removed, logs_compressed;
+    size_t checks, fires, notifications; /* rows deleted */
+    int64_t db_before, db_after; /* kiln.db and its -wal, in bytes */
+    bool vacuumed;           /* a full VACUUM ran */
+    bool incremental;        /* the database shrinks in place */
+} kiln_gc_report;
+
+/* One pass (kiln gc --runs; kiln serve's, on a thread of its own with its
+ * own connection): each pipeline's runs and logs, then checks, fires and
+ * notifications, then PRAGMA incremental_vacuum and a WAL checkpoint.
+ * Deletions commit a batch of runs at a time, with their rows in every
+ * table that hangs off a run; log files go after their batch commits.
+ * rep is filled as far as the pass got, also on failure. */
+int kiln_store_gc_runs(kiln_store *st, const kiln_gc_options *o,
+                       kiln_gc_report *rep, kiln_err *err);
+/* The pipeline file last recorded for pipeline (kiln run's, kiln
+ * serve's), in *file (free it); NULL when none is. */
+int kiln_store_pipeline_file(kiln_store *st, char **file,
+                             const char *pipeline, kiln_err *err);
+/* What retention did to run's logs (KILN_LOGS_KEPT for no such run). */
+int kiln_store_run_logs_state(kiln_store *st, int64_t run,
+                              kiln_logs_state *out, kiln_err *err);
+
+/* Step logs (logs.c), as written or gzip'd by retention. */
+
+/* Compress path into path.gz (written aside, then renamed), then remove
+ * path. */
+int kiln_log_compress(const char *path, kiln_err *err);
+
+/* A log being read: path as written, else path.gz. */
+typedef struct kiln_log kiln_log;
+/* KILN_ENOTFOUND when neither file exists. Close with kiln_log_close(). */
+int kiln_log_open(kiln_log **out, const char *path, kiln_err *err);
+/* Its size, uncompressed. */
+int64_t kiln_log_size(kiln_log *log);
+/* Up to n bytes from offset (uncompressed); 0 at the end, -1 on an error
+ * (with errno). */
+ssize_t kiln_log_pread(kiln_log *log, void *buf, size_t n, int64_t offset);
+bool kiln_log_compressed(const kiln_log *log);
+/* The first max bytes at most of a log, as written or gzip'd, in *out
+ * (NUL-terminated; free it) and *len. */
+int kiln_log_read(char **out, size_t *len, const char *path, size_t max,
+                  kiln_err *err);
+void kiln_log_close(kiln_log *log); /* NULL is fine */
 
 #endif

@@ -5,8 +5,9 @@
  * Each table is read from its cursor in id order: a final row not counted
  * yet is counted; the first row not final stops the cursor, and the final
  * rows after it are remembered as counted until the cursor passes them.
- * Ids only grow (rows are never deleted, and SQLite's writers take turns),
- * so a row that appears later has a larger id than every row read.
+ * Ids only grow (retention never deletes a table's newest row, so no id
+ * is given twice, and SQLite's writers take turns), so a row that
+ * appears later has a larger id than every row read.
  */
 #include "internal.h"
 #include "tally.h"

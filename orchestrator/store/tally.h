@@ -7,11 +7,11 @@
  * A tally is kept up to date a little at a time: an update reads only the
  * rows added, or not yet final, since the one before, so a daemon with
  * 100,000 runs answers /metrics in a few milliseconds (the first update
- * reads every row once). Rows are never deleted (kiln gc trims objects
- * and cache entries, never runs, executions or checks), and each row is
- * counted once, when it becomes final, after which it does not change:
- * every count only grows, as Prometheus's counters must, and the same
- * record gives the same counts after a restart.
+ * reads every row once). Each row is counted once, when it becomes
+ * final, after which it does not change: every count only grows, as
+ * Prometheus's counters must. Only retention deletes rows (retention.c),
+ * final ones, already counted: a restart counts from the rows left,
+ * which Prometheus takes as a counter reset.
  */
 #ifndef KILN_STORE_TALLY_H
 #define KILN_STORE_TALLY_H

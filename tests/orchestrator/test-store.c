@@ -218,7 +218,8 @@ static void test_migrations(void)
     kiln_err err = KILN_ERR_INIT;
     kiln_run_info *r;
 
-    sql("DROP TABLE load_errors; ALTER TABLE run_steps DROP COLUMN gate;"
+    sql("ALTER TABLE runs DROP COLUMN logs_state;"
+        "DROP TABLE load_errors; ALTER TABLE run_steps DROP COLUMN gate;"
         "DROP TABLE users; DROP TABLE tokens; DROP TABLE sessions;"
         "DROP TABLE audit; ALTER TABLE runs DROP COLUMN started_by;"
         "ALTER TABLE executions DROP COLUMN image;"
@@ -265,7 +266,9 @@ static void test_migrations(void)
         "SELECT gate FROM run_steps;"
         "SELECT * FROM schema_version WHERE version = 15;"
         "SELECT * FROM load_errors;"
-        "SELECT * FROM schema_version WHERE version = 16");
+        "SELECT * FROM schema_version WHERE version = 16;"
+        "SELECT logs_state FROM runs;"
+        "SELECT * FROM schema_version WHERE version = 17");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
