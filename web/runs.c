@@ -178,11 +178,13 @@ void kiln_web__post_retry(kiln_web_route_ctx *c)
 }
 
 /* Is path inside dir (both resolved)? */
+/* Is path (or, gzip'd by retention, path.gz) inside dir? */
 static bool inside(const char *path, const char *dir)
 {
-    char rp[PATH_MAX], rd[PATH_MAX];
+    char rp[PATH_MAX], rd[PATH_MAX], gz[PATH_MAX];
     size_t n;
-    if (!realpath(path, rp) || !realpath(dir, rd))
+    snprintf(gz, sizeof(gz), "%s.gz", path);
+    if ((!realpath(path, rp) && !realpath(gz, rp)) || !realpath(dir, rd))
         return false;
     n = strlen(rd);
     return strncmp(rp, rd, n) == 0 && rp[n] == '/';
@@ -206,9 +208,10 @@ void kiln_web__get_log(kiln_web_route_ctx *c)
     kiln_err err = KILN_ERR_INIT;
     int64_t id = kiln_web__id(c->seg[1]), attempt = 0, offset = 0;
     char *path = NULL, *buf;
-    struct stat st;
+    kiln_log *log = NULL;
+    int64_t size;
     ssize_t got;
-    int fd;
+    int rc;
 
     /* c->seg[3] is a step's or a sweep item's name (routes.c checked). */
     if (!kiln_web__query_int(c, "attempt", 0, 1000, &attempt) ||
@@ -221,7 +224,12 @@ void kiln_web__get_log(kiln_web_route_ctx *c)
     }
     /* Logs live in the state directory; nothing else is served. */
     if (!path || !inside(path, c->w->state_dir)) {
-        if (path && access(path, F_OK) == 0)
+        kiln_logs_state logs = KILN_LOGS_KEPT;
+        if (kiln_store_run_logs_state(c->w->o.store, id, &logs, &err) == 0
+            && logs == KILN_LOGS_REMOVED)
+            kiln_web__error(c->req, 410, "the logs of run %lld were "
+                            "removed by retention", (long long)id);
+        else if (path && access(path, F_OK) == 0)
             kiln_web__error(c->req, 403, "the log is outside the state "
                             "directory");
         else
@@ -230,25 +238,25 @@ void kiln_web__get_log(kiln_web_route_ctx *c)
         free(path);
         return;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* As written, or gzip'd by retention. */
+    rc = kiln_log_open(&log, path, &err);
     free(path);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        if (fd >= 0)
-            close(fd);
+    if (rc != 0) {
         kiln_web__error(c->req, 404, "no log yet");
         return;
     }
-    if (offset > st.st_size)
-        offset = st.st_size;
+    size = kiln_log_size(log);
+    if (offset > size)
+        offset = size;
     buf = h2o_mem_alloc_pool(&c->req->pool, LOG_CHUNK);
-    got = pread(fd, buf, LOG_CHUNK, offset);
-    close(fd);
+    got = kiln_log_pread(log, buf, LOG_CHUNK, offset);
+    kiln_log_close(log);
     if (got < 0) {
         kiln_web__error(c->req, 500, "cannot read the log");
         return;
     }
     add_number_header(c->req, "x-kiln-offset", (long long)(offset + got));
-    add_number_header(c->req, "x-kiln-size", (long long)st.st_size);
+    add_number_header(c->req, "x-kiln-size", (long long)size);
     kiln_web__text(c->req, 200, "text/plain; charset=utf-8", buf,
                    (size_t)got);
 }

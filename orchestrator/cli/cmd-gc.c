@@ -1,6 +1,13 @@
 /* cmd-gc.c: kiln gc [--max-size SIZE] [--dry-run] [--state DIR]
+ *           kiln gc --runs [--dry-run] [--archive FILE] [--pipeline P]
+ *                  [--keep-runs N] [--keep-runs-for DURATION]...
  *
- * Trims the object store (STATE/objects) by what the record says it
+ * With --runs, applies retention (store/retention.c): each pipeline's
+ * retention:, else the limits given here, to its runs and their logs;
+ * trigger checks, fires and notifications by age; then the database
+ * shrinks (the first time, with one VACUUM).
+ *
+ * Without, trims the object store (STATE/objects) by what the record says it
  * needs (kiln_store_object_refs()): the bytes of registered model
  * versions are never removed; objects nothing refers to always go; cache
  * entries' outputs and recorded inputs go least recently used first,
@@ -15,6 +22,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/retention.h"
+#include "daemon/clock.h"
+#include "daemon/retention.h"
 
 typedef struct object {
     char *path;
@@ -55,6 +65,10 @@ typedef struct gc_opts {
     int64_t max;       /* --max-size SIZE */
     bool dry;          /* --dry-run */
     const char *state; /* --state DIR */
+    bool runs;         /* --runs */
+    const char *archive;  /* --archive FILE */
+    const char *pipeline; /* --pipeline P */
+    kiln_cli_retention ret;
 } gc_opts;
 
 static const kiln_opt options[] = {
@@ -62,6 +76,13 @@ static const kiln_opt options[] = {
                     "SIZE", "the limit, such as 500M or 10G", .def = "10G"),
     KILN_OPT_SWITCH('n', "dry-run", gc_opts, dry,
                     "say what would go, remove nothing"),
+    KILN_OPT_SWITCH(0, "runs", gc_opts, runs, "apply retention to runs, "
+                    "their logs, trigger checks and notifications instead "
+                    "of trimming objects"),
+    KILN_OPT_VALUE(0, "archive", gc_opts, archive, "FILE", "with --runs: "
+                   "append each run deleted to FILE as a JSON line first"),
+    KILN_CLI_OPT_PIPELINE(gc_opts),
+    KILN_CLI_OPTS_RETENTION(gc_opts, ret),
     KILN_CLI_OPT_STATE(gc_opts),
     KILN_OPT_END,
 };
@@ -169,6 +190,117 @@ static int audit_gc(kiln_store *store, size_t n, int64_t total,
                             before, after, err);
 }
 
+/* --runs. */
+
+typedef struct runs_ctx {
+    kiln_store *store;
+    kiln_store_retention defaults;
+    bool dry;
+} runs_ctx;
+
+/* A pipeline's limits: its file's retention: (the file kiln last ran it
+ * from), else the command line's. */
+static void runs_policy(kiln_store_retention *out, const char *pipeline,
+                        void *data)
+{
+    runs_ctx *c = data;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_diag diag = KILN_DIAG_INIT;
+    kiln_pipeline *p = NULL;
+    char *file = NULL;
+    if (kiln_store_pipeline_file(c->store, &file, pipeline, &err) != 0)
+        fprintf(stderr, "kiln: warning: %s\n", err.msg);
+    else if (file && kiln_dsl_load_file(&p, file, &diag) != 0)
+        fprintf(stderr, "kiln: warning: pipeline \"%s\": %s does not load "
+                "(%s); its runs are kept by the limits given here\n",
+                pipeline, file, diag.n ? diag.errs[0].msg : "unreadable");
+    kiln_retention_policy(out, p ? &p->retention : NULL, &c->defaults);
+    kiln_pipeline_free(p);
+    kiln_diag_dispose(&diag);
+    free(file);
+}
+
+static void runs_told(kiln_gc_action what, int64_t run, const char *pipeline,
+                      void *data)
+{
+    runs_ctx *c = data;
+    static const char *const done[] = {"deleted run", "removed the logs "
+                                       "of run", "compressed the logs of "
+                                       "run"};
+    static const char *const would[] = {"would delete run", "would remove "
+                                        "the logs of run", "would compress "
+                                        "the logs of run"};
+    if (c->dry)
+        printf("%s %lld (%s)\n", would[what], (long long)run, pipeline);
+    else if (what == KILN_GC_RUN_DELETED)
+        printf("%s %lld (%s)\n", done[what], (long long)run, pipeline);
+}
+
+static int exec_gc_runs(const gc_opts *o)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_gc_options go;
+    kiln_gc_report rep;
+    runs_ctx c;
+    char *dir = NULL;
+    FILE *archive = NULL;
+    int status = KILN_EXIT_OK, rc;
+
+    memset(&c, 0, sizeof(c));
+    memset(&go, 0, sizeof(go));
+    if (kiln_clock_init(&err) != 0)
+        return kiln_cli_fail(&err);
+    if (kiln_cli_open_store(&c.store, o->state, false, &err) != 0)
+        return kiln_cli_fail(&err);
+    if (o->archive && !o->dry && !(archive = fopen(o->archive, "a"))) {
+        kiln_err_set_os(&err, "cannot open --archive %s", o->archive);
+        kiln_store_close(c.store);
+        return kiln_cli_fail(&err);
+    }
+    kiln_cli_retention_defaults(&c.defaults, &o->ret);
+    c.dry = o->dry;
+    dir = kiln_cli_state_dir(o->state);
+    go.logs_dir = kiln_path_join(dir, "logs");
+    go.dry = o->dry;
+    go.pipeline = o->pipeline;
+    go.archive = archive;
+    go.now_ms = kiln_clock_now_ms();
+    go.checks_ms = o->ret.checks_ms;
+    go.notifications_ms = o->ret.notifications_ms;
+    go.vacuum = true;
+    go.policy = runs_policy;
+    go.on_run = runs_told;
+    go.data = &c;
+    rc = kiln_store_gc_runs(c.store, &go, &rep, &err);
+    if (rc != 0)
+        status = kiln_cli_fail(&err);
+    if (!o->dry && (rc == 0 || rep.runs_deleted) &&
+        kiln_retention_audit(c.store, &rep, kiln_user_name(), "cli",
+                             &err) != 0)
+        status = kiln_cli_fail(&err);
+    if (archive && fclose(archive) != 0 && status == KILN_EXIT_OK) {
+        kiln_err_set_os(&err, "cannot write --archive %s", o->archive);
+        status = kiln_cli_fail(&err);
+    }
+    printf("%s%zu run%s (%zu over a limit kept: a model version, its "
+           "lineage or the newest run), logs of %zu removed and %zu "
+           "compressed\n", o->dry ? "would delete " : "deleted ",
+           rep.runs_deleted, rep.runs_deleted == 1 ? "" : "s",
+           rep.runs_protected, rep.logs_removed, rep.logs_compressed);
+    printf("%s%zu trigger checks, %zu fires, %zu notifications\n",
+           o->dry ? "would delete " : "deleted ", rep.checks, rep.fires,
+           rep.notifications);
+    if (!o->dry)
+        printf("kiln.db: %lld -> %lld bytes%s\n", (long long)rep.db_before,
+               (long long)rep.db_after,
+               rep.vacuumed ? " (vacuumed once; it now shrinks in place)"
+                            : "");
+    free((char *)go.logs_dir);
+    free(dir);
+    kiln_store_close(c.store);
+    return status;
+}
+
 static int exec_gc(void *opts)
 {
     const gc_opts *o = opts;
@@ -184,6 +316,11 @@ static int exec_gc(void *opts)
     char *dir, *objects;
     int status = KILN_EXIT_OK;
 
+    if (o->runs)
+        return exec_gc_runs(o);
+    if (o->archive || o->pipeline)
+        return kiln_cli_usage_error(&kiln_cmd_gc, "--%s goes with --runs",
+                                    o->archive ? "archive" : "pipeline");
     if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
         kiln_store_object_refs(&refs, &n_refs, store, &err) != 0) {
         status = kiln_cli_fail(&err);
@@ -242,7 +379,7 @@ static int exec_gc(void *opts)
 const kiln_cmd kiln_cmd_gc = {
     .name = "gc",
     .summary = "Trim the object store to a size limit (model versions "
-               "stay).",
+               "stay); with --runs, apply retention to runs.",
     .help = "What the record needs decides what stays:\n"
             "  - the bytes of registered model versions are never removed "
             "(even with\n    --max-size 0); they count toward the size;\n"
@@ -251,7 +388,17 @@ const kiln_cmd kiln_cmd_gc = {
             "first, only\n    while the store is larger than --max-size.\n"
             "A cache entry whose objects are gone is forgotten (the step "
             "runs next time);\nan artifact whose bytes are gone can no "
-            "longer be put back (kiln artifacts get,\nkiln reproduce).\n",
+            "longer be put back (kiln artifacts get,\nkiln reproduce).\n"
+            "\n"
+            "With --runs, each pipeline's retention: (from the file it last "
+            "ran), else\n--keep-runs and the other limits, decide which "
+            "finished runs go, with their\nrows in every table and their "
+            "logs, and which logs are removed or gzip'd.\nNever deleted: "
+            "runs that registered a model version (aliases point at\n"
+            "those), the runs whose outputs they read, the newest run, "
+            "audit rows.\nTrigger checks, fires and notifications go by "
+            "age. Then kiln.db shrinks (the\nfirst time with one VACUUM, "
+            "which locks it meanwhile).\n",
     .opts = options,
     .opts_size = sizeof(gc_opts),
     .exec = exec_gc,

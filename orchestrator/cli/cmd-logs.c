@@ -4,7 +4,8 @@
  * store). A step served from the cache or reused by a retry ran nothing:
  * its log is the one of the execution that made its outputs, said on
  * stderr. With -f, new bytes are printed as the step writes them, attempt
- * after attempt, until the step ends. */
+ * after attempt, until the step ends. A log retention gzip'd is printed
+ * as it was written; one it removed is said to be so. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,15 +56,40 @@ static int copy(int fd, off_t *offset, const char *path, kiln_err *err)
     return 0;
 }
 
-/* Copy the file to stdout in chunks. */
-static int cat(const char *path, kiln_err *err)
+/* Copy the log of an attempt of run to stdout in chunks: as written, or
+ * gzip'd by retention; a log retention removed is an error saying so. */
+static int cat(kiln_store *store, int64_t run, const char *path,
+               kiln_err *err)
 {
-    off_t offset = 0;
-    int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kiln_err_set_os(err, "cannot open log %s", path);
-    rc = copy(fd, &offset, path, err);
-    close(fd);
+    char chunk[65536];
+    kiln_logs_state logs = KILN_LOGS_KEPT;
+    kiln_log *log;
+    int64_t offset = 0;
+    ssize_t n;
+    int rc = kiln_log_open(&log, path, err);
+    if (rc == KILN_ENOTFOUND &&
+        kiln_store_run_logs_state(store, run, &logs, err) == 0 &&
+        logs == KILN_LOGS_REMOVED)
+        return kiln_err_set(err, KILN_ENOTFOUND, "the logs of run %lld "
+                            "were removed by retention (kiln gc --runs, "
+                            "or kiln serve's pass: a retention: logs: "
+                            "limit)", (long long)run);
+    if (rc == KILN_ENOTFOUND)
+        return kiln_err_set(err, KILN_ENOTFOUND, "log %s is missing (not "
+                            "removed by retention)", path);
+    if (rc != 0)
+        return rc;
+    while ((n = kiln_log_pread(log, chunk, sizeof(chunk), offset)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || fwrite(chunk, 1, (size_t)n, stdout) != (size_t)n) {
+            rc = kiln_err_set_os(err, "cannot copy log %s", path);
+            break;
+        }
+        offset += n;
+    }
+    fflush(stdout);
+    kiln_log_close(log);
     return rc;
 }
 
@@ -104,8 +130,9 @@ static const kiln_attempt_info *pick(const kiln_run_info *run,
  * the one of the execution it took its outputs from, through as many
  * such links as there are. *path is set (free it), or an error.
  */
-static int origin_log(kiln_store *store, char **path, const char *step,
-                      const kiln_attempt_info *a, kiln_err *err)
+static int origin_log(kiln_store *store, char **path, int64_t *log_run,
+                      const char *step, const kiln_attempt_info *a,
+                      kiln_err *err)
 {
     int64_t exec = a->cached_from, run_id = a->cached_from_run, made = 0;
     int rc = KILN_ENOTFOUND;
@@ -115,7 +142,15 @@ static int origin_log(kiln_store *store, char **path, const char *step,
         kiln_run_info *from = NULL;
         const kiln_step_info *st;
         int64_t next = 0, next_run = 0;
-        if ((rc = kiln_store_run_get(&from, store, run_id, err)) != 0)
+        if ((rc = kiln_store_run_get(&from, store, run_id, err)) ==
+            KILN_ENOTFOUND)
+            return kiln_err_set(err, KILN_ENOTFOUND, "step \"%s\" ran "
+                                "nothing (%s); run %lld, which made its "
+                                "outputs, was deleted by retention, with "
+                                "its log", step,
+                                a->reason ? a->reason : "cached",
+                                (long long)run_id);
+        if (rc != 0)
             return rc;
         st = kiln_run_info_step(from, step);
         for (size_t i = 0; st && i < st->n_attempts; i++) {
@@ -133,6 +168,7 @@ static int origin_log(kiln_store *store, char **path, const char *step,
         exec = next;
         run_id = next_run;
     }
+    *log_run = made;
     if (*path)
         fprintf(stderr, "kiln: step \"%s\" ran nothing here (%s): this is "
                 "its log in run %lld, which made its outputs\n", step,
@@ -145,15 +181,18 @@ static int origin_log(kiln_store *store, char **path, const char *step,
     return 0;
 }
 
-/* The log of an attempt: its own, or where it came from. */
-static int log_of(kiln_store *store, char **path, const char *step,
-                  const kiln_attempt_info *a, kiln_err *err)
+/* The log of an attempt of run: its own, or where it came from (the run
+ * whose log it is in *log_run). */
+static int log_of(kiln_store *store, char **path, int64_t *log_run,
+                  int64_t run, const char *step, const kiln_attempt_info *a,
+                  kiln_err *err)
 {
     if (a->log_path && *a->log_path) {
         *path = kiln_strdup(a->log_path);
+        *log_run = run;
         return 0;
     }
-    return origin_log(store, path, step, a, err);
+    return origin_log(store, path, log_run, step, a, err);
 }
 
 /* -f: follow the step from attempt (0: the last, or the first to come)
@@ -165,6 +204,7 @@ static int follow(kiln_store *store, const logs_opts *o)
     off_t offset = 0;
     char *path = NULL;
     bool followed = false; /* an attempt of it was seen */
+    bool printed = false;  /* the attempt's whole log was (gzip'd) */
 
     for (;;) {
         kiln_run_info *run = NULL;
@@ -217,27 +257,38 @@ static int follow(kiln_store *store, const logs_opts *o)
         followed = true;
         if (a->state == KILN_EXEC_CACHED) {
             /* Ran nothing: print where it came from, once. */
-            int rc = log_of(store, &path, o->step, a, &err);
+            int64_t from = 0;
+            int rc = log_of(store, &path, &from, o->run, o->step, a, &err);
             if (rc == 0)
-                rc = cat(path, &err);
+                rc = cat(store, from, path, &err);
             status = rc != 0 ? kiln_cli_fail(&err) : KILN_EXIT_OK;
             kiln_run_info_free(run);
             break;
         }
         attempt_ended = a->state != KILN_EXEC_RUNNING ||
                         kiln_run_info_orphaned(run);
-        if (fd < 0 && a->log_path && *a->log_path) {
+        if (fd < 0 && !printed && a->log_path && *a->log_path) {
             free(path);
             path = kiln_strdup(a->log_path);
             fd = open(path, O_RDONLY | O_CLOEXEC);
             offset = 0;
+            /* Ended, and gzip'd or removed by retention since. */
+            if (fd < 0 && attempt_ended) {
+                if (cat(store, o->run, path, &err) != 0) {
+                    status = kiln_cli_fail(&err);
+                    kiln_run_info_free(run);
+                    break;
+                }
+                printed = true;
+            }
         }
         if (fd >= 0 && copy(fd, &offset, path, &err) != 0) {
             status = kiln_cli_fail(&err);
             kiln_run_info_free(run);
             break;
         }
-        if (attempt_ended && (fd >= 0 || !a->log_path || !*a->log_path)) {
+        if (attempt_ended &&
+            (fd >= 0 || printed || !a->log_path || !*a->log_path)) {
             bool more = false;
             /* The next attempt, if the step goes on. */
             for (size_t i = 0; i < st->n_attempts; i++)
@@ -246,6 +297,7 @@ static int follow(kiln_store *store, const logs_opts *o)
                 if (fd >= 0)
                     close(fd);
                 fd = -1;
+                printed = false;
                 attempt++;
                 fprintf(stderr, "kiln: attempt %d of step \"%s\" ended "
                         "(%s); attempt %d follows\n", attempt - 1, o->step,
@@ -285,6 +337,7 @@ static int exec_logs(void *opts)
     const kiln_attempt_info *a;
     kiln_err err = KILN_ERR_INIT;
     char *path = NULL;
+    int64_t from = 0;
     int status = KILN_EXIT_OK;
 
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0) {
@@ -293,8 +346,8 @@ static int exec_logs(void *opts)
         status = follow(store, o);
     } else if (kiln_store_run_get(&run, store, o->run, &err) != 0 ||
                !(a = pick(run, o->step, (int)o->attempt, &err)) ||
-               log_of(store, &path, o->step, a, &err) != 0 ||
-               cat(path, &err) != 0) {
+               log_of(store, &path, &from, o->run, o->step, a, &err) != 0 ||
+               cat(store, from, path, &err) != 0) {
         status = kiln_cli_fail(&err);
     }
     free(path);

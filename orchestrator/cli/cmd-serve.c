@@ -1,12 +1,15 @@
 /* cmd-serve.c: kiln serve [--state DIR] [--jobs N] [--pool NAME=N]...
  * [--grace DURATION] [--listen ADDR:PORT] [--token-file FILE]
- * [--tls-cert FILE --tls-key FILE] [--openlineage URL|FILE] PATH... */
+ * [--tls-cert FILE --tls-key FILE] [--openlineage URL|FILE]
+ * [--keep-runs N] [--keep-runs-for DURATION]... [--retention-every
+ * DURATION] PATH... */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/retention.h"
 #include "daemon/daemon.h"
 #include "daemon/lock.h"
 #include "cli/state.h"
@@ -37,6 +40,8 @@ typedef struct serve_opts {
     int64_t session_ttl_ms;       /* --session-ttl DURATION */
     const char *openlineage;    /* --openlineage URL|FILE */
     const char *openlineage_ns; /* --openlineage-namespace NAME */
+    kiln_cli_retention ret;     /* --keep-runs N... */
+    int64_t retention_every_ms; /* --retention-every DURATION */
 } serve_opts;
 
 static const kiln_opt options[] = {
@@ -79,6 +84,11 @@ static const kiln_opt options[] = {
                    "a file"),
     KILN_OPT_VALUE(0, "openlineage-namespace", serve_opts, openlineage_ns,
                    "NAME", "the OpenLineage jobs' namespace", .def = "kiln"),
+    KILN_CLI_OPTS_RETENTION(serve_opts, ret),
+    KILN_OPT_PARSED(0, "retention-every", serve_opts, retention_every_ms,
+                    int64_t, kiln_cli_opt_age, "DURATION", "apply "
+                    "retention this often, in the background (none: "
+                    "never)", .def = "1h"),
     KILN_OPT_END,
 };
 
@@ -147,6 +157,10 @@ static int exec_serve(void *opts)
     d.session_ttl_ms = o->session_ttl_ms;
     d.openlineage = o->openlineage;
     d.openlineage_ns = o->openlineage_ns;
+    kiln_cli_retention_defaults(&d.retention, &o->ret);
+    d.keep_checks_ms = o->ret.checks_ms;
+    d.keep_notifications_ms = o->ret.notifications_ms;
+    d.retention_every_ms = o->retention_every_ms;
     d.paths = KILN_OPT_STRINGS(o->paths);
     d.n_paths = o->paths.n;
     state = kiln_cli_state_dir(o->state);

@@ -407,8 +407,8 @@ static json_t *validation_lines(const char *log_path)
     kiln_err err = KILN_ERR_INIT;
     char *text = NULL, *line, *save = NULL;
     size_t len;
-    if (!log_path || kiln_read_file(&text, &len, log_path, LOG_MAX,
-                                    &err) != 0)
+    if (!log_path || kiln_log_read(&text, &len, log_path, LOG_MAX,
+                                   &err) != 0)
         return lines;
     for (line = strtok_r(text, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save))

@@ -410,6 +410,7 @@ static void close_all(kiln_daemon *dm)
     uv_close((uv_handle_t *)&dm->sighup, NULL);
     uv_close((uv_handle_t *)&dm->grace, NULL);
     uv_close((uv_handle_t *)&dm->orphans, NULL);
+    kiln_daemon__retention_stop(dm);
 }
 
 void kiln_daemon__shutdown_maybe(kiln_daemon *dm)
@@ -556,6 +557,7 @@ int kiln_daemon_run(const kiln_daemon_options *o)
         uv_timer_start(&dm.orphans, kiln_daemon__on_orphan_timer,
                        ORPHAN_CHECK_MS,
                        ORPHAN_CHECK_MS);
+        kiln_daemon__retention_start(&dm);
         if (kiln_inbox_open(&dm.inbox, &dm.loop, o->state_dir,
                             kiln_daemon__on_request,
                             &dm, &err) != 0)

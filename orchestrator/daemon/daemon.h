@@ -13,6 +13,7 @@
 #define KILN_DAEMON_H
 
 #include "dsl/dsl.h"
+#include "store/store.h"
 
 typedef struct kiln_daemon_options {
     const char *state_dir;   /* absolute; holds kiln.db and the lock */
@@ -33,6 +34,14 @@ typedef struct kiln_daemon_options {
     const char *openlineage; /* OpenLineage events: a URL or a file, or
                                 NULL: none */
     const char *openlineage_ns; /* their jobs' namespace; NULL: "kiln" */
+    /* Retention (retention.c): the limits of pipelines without their
+     * own retention:, the ages past which trigger checks and fires, and
+     * notifications, go (-1: kept), and how often a pass runs (0:
+     * never). */
+    kiln_store_retention retention;
+    int64_t keep_checks_ms;
+    int64_t keep_notifications_ms;
+    int64_t retention_every_ms;
 } kiln_daemon_options;
 
 /*

@@ -120,6 +120,7 @@ struct kiln_daemon {
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t grace;
     uv_timer_t orphans;      /* looks for runs whose kiln died */
+    struct kiln_gc_pass *gc; /* the periodic retention pass, or NULL */
     bool stopping;
     bool closed;
     int signals;
@@ -185,6 +186,10 @@ void kiln_daemon__fire(kiln_entry *e, const kiln_source *src,
 void kiln_daemon__on_run_done(kiln_run *run, void *data);
 void kiln_daemon__scheds_open(kiln_entry *e, bool catchup);
 void kiln_daemon__scheds_close(kiln_entry *e);
+
+/* retention.c: the periodic retention pass (--retention-every). */
+void kiln_daemon__retention_start(kiln_daemon *dm);
+void kiln_daemon__retention_stop(kiln_daemon *dm);
 
 /* recover.c: runs whose kiln died. */
 void kiln_daemon__recover(kiln_daemon *dm);
