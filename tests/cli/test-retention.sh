@@ -1,0 +1,184 @@
+# Retention (issue 20): kiln gc --runs on a pipeline of 50 runs: keep_last
+# from the pipeline's retention:, older_than from the command line, the
+# protected runs (model versions, an alias, their lineage) kept, --dry-run
+# changing nothing, --archive writing one JSON line per run deleted, logs
+# removed or gzip'd and still read by kiln logs and the API, trigger
+# checks by age, the database file shrinking (the one VACUUM of an older
+# file, then in place); then kiln serve's periodic pass.
+. "$(dirname "$0")/lib.sh"
+command -v sqlite3 >/dev/null || exit 77
+cd "$T"
+pipeline p <<'YAML'
+pipeline: p
+params: {i: 0, reg: 0}
+retention:
+  runs: {keep_last: 30}
+  logs: {keep_last: 20}
+steps:
+  s:
+    run: mkdir -p data && echo "hello $KILN_PARAM_I" && echo "data $KILN_PARAM_I" > data/out.txt
+    outputs: [data/out.txt]
+    cache: false
+  reg:
+    needs: [s]
+    when: params.reg == 1
+    run: mkdir -p models && cp data/out.txt models/m.txt
+    outputs: [models/m.txt]
+    register: {model: churn, path: models/m.txt}
+    cache: false
+YAML
+# m reads what p's run 20 made: run 20 is the lineage of model fit.
+pipeline m <<'YAML'
+pipeline: m
+steps:
+  fit:
+    run: mkdir -p models && cp data/out.txt models/fit.txt
+    inputs: [data/out.txt]
+    outputs: [models/fit.txt]
+    register: {model: fit, path: models/fit.txt}
+    cache: false
+YAML
+for i in $(seq 1 20); do
+    r=0; case $i in 5|12) r=1 ;; esac
+    "$KILN" run p.yaml -p "i=$i" -p "reg=$r" >/dev/null 2>&1 || fail "run $i"
+done
+"$KILN" run m.yaml >/dev/null 2>&1 || fail "run of m"
+for i in $(seq 22 51); do
+    "$KILN" run p.yaml -p "i=$i" >/dev/null 2>&1 || fail "run $i"
+done
+eq "50 runs of p, 1 of m" "50 1" \
+    "$(q "select count(*) from runs where pipeline = 'p'") $(q "select count(*) from runs where pipeline = 'm'")"
+eq "versions from runs 5, 12 and 21" "5 12 21" \
+    "$(q 'select run_id from models order by run_id' | tr '\n' ' ' | sed 's/ $//')"
+kiln_rc models promote churn 1 production
+eq "an alias on run 5's version" 0 "$rc"
+eq "a new database shrinks in place" 2 "$(q 'PRAGMA auto_vacuum')"
+
+# Runs 22 to 25 finished 100 days ago; 20,000 trigger checks from 2001;
+# the file made as an older kiln made it (no auto_vacuum).
+q "UPDATE runs SET finished_at = finished_at - 100 * 86400000 WHERE id BETWEEN 22 AND 25" >/dev/null
+q "PRAGMA auto_vacuum = NONE; VACUUM;
+   WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+   INSERT INTO trigger_checks (pipeline, trigger, target, checked_at, status, reason, detail)
+   SELECT 'p', 'file', 'data/x', 1000000000000 + i, 'quiet', 'nothing changed',
+          '{\"pad\":\"' || hex(randomblob(100)) || '\"}' FROM n;
+   PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+eq "an older file" 0 "$(q 'PRAGMA auto_vacuum')"
+
+# --dry-run: what would go, and nothing changes.
+q .dump > "$T/before.sql"
+before_logs=$(cd "$KILN_STATE/logs" && find . | sort)
+kiln_rc gc --runs --dry-run --keep-runs-for 60d --compress-logs-after 0s
+eq "dry run" 0 "$rc"
+contains "would delete over keep_last" "would delete run 1 (p)" "$out"
+contains "would delete older_than" "would delete run 22 (p)" "$out"
+contains "would remove logs" "would remove the logs of run 26 (p)" "$out"
+contains "would compress logs" "would compress the logs of run 51 (p)" "$out"
+contains "the count" "would delete 21 runs (3 over a limit kept" "$out"
+contains "checks" "would delete 19999 trigger checks" "$out"
+q .dump > "$T/after.sql"
+check "--dry-run changes nothing in kiln.db" cmp -s "$T/before.sql" "$T/after.sql"
+eq "--dry-run changes no log" "$before_logs" "$(cd "$KILN_STATE/logs" && find . | sort)"
+eq "no audit row for a dry run" 0 "$(q "select count(*) from audit where action = 'gc'")"
+
+size_before=$(stat -c %s "$KILN_STATE/kiln.db")
+kiln_rc gc --runs --archive "$T/archive.jsonl" --keep-runs-for 60d --compress-logs-after 0s
+eq "gc --runs" 0 "$rc"
+contains "deleted" "deleted 21 runs (3 over a limit kept" "$out"
+contains "vacuumed" "(vacuumed once; it now shrinks in place)" "$out"
+eq "p: keep_last 30, minus 4 older than 60d, plus 3 protected" \
+    "5 12 20 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51" \
+    "$(q "select id from runs where pipeline = 'p' order by id" | tr '\n' ' ' | sed 's/ $//')"
+eq "m's run stays (a model version)" 1 "$(q "select count(*) from runs where pipeline = 'm'")"
+eq "model versions and the alias intact" "3 1" \
+    "$(q 'select count(*) from models') $(q "select version from model_aliases where alias = 'production'")"
+for t in run_steps executions metrics; do
+    eq "no $t row of a deleted run" 0 "$(q "select count(*) from $t where run_id not in (select id from runs)")"
+done
+eq "no event of a deleted execution" 0 \
+    "$(q 'select count(*) from events where execution_id not in (select id from executions)')"
+eq "foreign keys hold" "" "$(q 'PRAGMA foreign_key_check')"
+eq "one checks row kept (the newest)" 1 "$(q 'select count(*) from trigger_checks')"
+kiln_rc lineage fit:1
+contains "the lineage of a kept model reaches run 20" "made by step s of run 20 (p)" "$out"
+
+# The archive: one JSON line per run deleted, each parsing.
+eq "archive: the runs deleted" "1 2 3 4 6 7 8 9 10 11 13 14 15 16 17 18 19 22 23 24 25" \
+    "$(/usr/bin/python3 -c '
+import json, sys
+print(*sorted(json.loads(l)["id"] for l in open(sys.argv[1])))' "$T/archive.jsonl")"
+eq "archive: with steps, artifacts, metrics" "True True True" \
+    "$(head -1 "$T/archive.jsonl" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["steps"][0]["name"] == "s", "artifacts" in d, "metrics" in d)')"
+
+# Logs: gzip'd and read as written; removed ones said to be.
+check "run 51's log gzip'd" test -f "$KILN_STATE/logs/51/s.1.log.gz"
+check "...the plain one gone" test ! -e "$KILN_STATE/logs/51/s.1.log"
+eq "zcat reads it" "hello 51" "$(zcat "$KILN_STATE/logs/51/s.1.log.gz")"
+kiln_rc logs 51 s
+eq "kiln logs reads a gzip'd log" "0 hello 51" "$rc $out"
+kiln_rc logs -f 51 s
+eq "kiln logs -f too" "0 hello 51" "$rc $out"
+kiln_rc logs 5 s
+eq "a protected run's log, gzip'd" "0 hello 5" "$rc $out"
+check "logs of run 30 removed" test ! -e "$KILN_STATE/logs/30"
+eq "their state" removed "$(q 'select logs_state from runs where id = 30')"
+kiln_rc logs 30 s
+eq "kiln logs of removed logs" 2 "$rc"
+contains "says retention removed them" "the logs of run 30 were removed by retention" "$err"
+check "a deleted run's logs gone" test ! -e "$KILN_STATE/logs/3"
+
+# The file shrank; the audit trail has the pass.
+size_after=$(stat -c %s "$KILN_STATE/kiln.db")
+check "kiln.db smaller ($size_before -> $size_after)" test "$size_after" -lt "$((size_before / 4))"
+eq "incremental from now on" 2 "$(q 'PRAGMA auto_vacuum')"
+eq "a gc audit row" "gc runs 21" \
+    "$(q "select action, target, json_extract(after, '\$.runs_deleted') from audit where action = 'gc'" | tr '|' ' ')"
+kiln_rc audit verify
+eq "audit intact" 0 "$rc"
+
+# Again, in place: 20,000 notifications from 2001 go, the file shrinks
+# with no VACUUM.
+q "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+   INSERT INTO notifications (pipeline, run_id, event, url, status, attempts, error, created_at)
+   SELECT 'p', 51, 'failure', 'http://127.0.0.1:9/x', 'failed', 3,
+          hex(randomblob(100)), 1000000000000 + i FROM n;
+   PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+size_before=$(stat -c %s "$KILN_STATE/kiln.db")
+kiln_rc gc --runs
+eq "second pass" 0 "$rc"
+contains "notifications" "deleted 0 trigger checks, 0 fires, 19999 notifications" "$out"
+case $out in *vacuumed*) fail "no second VACUUM" ;; *) ok ;; esac
+size_after=$(stat -c %s "$KILN_STATE/kiln.db")
+check "kiln.db smaller in place ($size_before -> $size_after)" test "$size_after" -lt "$((size_before / 4))"
+kiln_rc gc --archive x
+eq "--archive without --runs" 2 "$rc"
+
+# kiln serve applies retention: on its own, every --retention-every.
+pipeline d <<'YAML'
+pipeline: d
+retention:
+  runs: {keep_last: 2}
+steps:
+  s: {run: echo d, cache: false}
+YAML
+for i in 1 2 3 4 5; do "$KILN" run d.yaml >/dev/null 2>&1 || fail "run of d"; done
+mkdir -p "$T/served" && cp d.yaml "$T/served/"
+serve serve.log --retention-every 1s "$T/served"
+wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
+U=$(web_url)
+wait_for "the daemon's pass" 10 \
+    '[ "$(q "select count(*) from runs where pipeline = '"'d'"'")" = 2 ]'
+eq "its audit row" "kiln daemon" \
+    "$(q "select actor, via from audit where action = 'gc' order by id desc limit 1" | tr '|' ' ')"
+eq "p untouched (not served, no defaults)" 29 "$(q "select count(*) from runs where pipeline = 'p'")"
+body=$(curl -s "${U}api/v1/runs/51/steps/s/log")
+eq "the API reads a gzip'd log" "hello 51" "$body"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${U}api/v1/runs/30/steps/s/log")
+eq "the API: removed logs are gone" 410 "$code"
+stop "$daemon"
+eq "the daemon stops cleanly" 0 "$?"
+contains "the pass is in the daemon's log" "retention: 3 runs deleted" "$(cat "$T/serve.log")"
+finish
