@@ -297,13 +297,22 @@ int kiln_store_status_json(kiln_store *st, json_t **out, int fires,
     return 0;
 }
 
-static const char SQL_METRICS_LAST[] =
-    "SELECT m.run_id, r.pipeline, m.step, m.key, m.value, r.created_at "
-    "FROM metrics m JOIN runs r ON r.id = m.run_id WHERE (?1 IS NULL OR "
-    "r.pipeline = ?1) AND (?2 IS NULL OR m.key = ?2 OR m.step || '.' || "
-    "m.key = ?2) AND m.run_id IN (SELECT DISTINCT m2.run_id FROM metrics m2 "
-    "JOIN runs r2 ON r2.id = m2.run_id WHERE ?1 IS NULL OR r2.pipeline = ?1 "
-    "ORDER BY m2.run_id DESC LIMIT ?3) ORDER BY m.run_id DESC, m.step, m.key";
+#define SQL_METRICS_LAST_HEAD                                               \
+    "SELECT m.run_id, r.pipeline, m.step, m.key, m.value, r.created_at "    \
+    "FROM metrics m JOIN runs r ON r.id = m.run_id WHERE (?1 IS NULL OR "   \
+    "r.pipeline = ?1) AND (?2 IS NULL OR m.key = ?2 OR m.step || '.' || "   \
+    "m.key = ?2) AND m.run_id IN "
+/* The metrics of the last ?3 runs that recorded some: of any pipeline
+ * (?1 NULL), newest first along metrics_by_run; of pipeline ?1, along
+ * runs_by_pipeline. One query for both read every run and sorted them. */
+static const char *const SQL_METRICS_LAST[2] = {
+    SQL_METRICS_LAST_HEAD "(SELECT DISTINCT run_id FROM metrics WHERE ?1 "
+    "IS NULL ORDER BY run_id DESC LIMIT ?3) ORDER BY m.run_id DESC, m.step, "
+    "m.key",
+    SQL_METRICS_LAST_HEAD "(SELECT r2.id FROM runs r2 WHERE r2.pipeline = "
+    "?1 AND EXISTS (SELECT 1 FROM metrics m2 WHERE m2.run_id = r2.id) "
+    "ORDER BY r2.id DESC LIMIT ?3) ORDER BY m.run_id DESC, m.step, m.key",
+};
 static const char SQL_METRICS_TWO[] =
     "SELECT m.run_id, r.pipeline, m.step, m.key, m.value, r.created_at "
     "FROM metrics m JOIN runs r ON r.id = m.run_id WHERE (?1 IS NULL OR "
@@ -318,7 +327,7 @@ int kiln_store_metrics_json(kiln_store *st, json_t **out,
 {
     const char *what = "querying metrics";
     sqlite3_stmt *s = kiln_store__stmt(st, run_a ? SQL_METRICS_TWO
-                                                 : SQL_METRICS_LAST,
+                                       : SQL_METRICS_LAST[pipeline != NULL],
                                        err, what);
     *out = NULL;
     if (!s)
