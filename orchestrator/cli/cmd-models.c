@@ -1,4 +1,4 @@
-/* cmd-models.c: kiln models [NAME] [--json]
+/* cmd-models.c: kiln models [NAME] [--limit N] [--json]
  *               kiln models promote NAME VERSION ALIAS
  *               kiln models rollback NAME ALIAS
  *               kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force]
@@ -9,6 +9,7 @@
  * first, and the alias moves only when it succeeds. pull copies a
  * version's bytes out of the object store, each file checked against its
  * hash. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ typedef struct models_opts {
     kiln_opt_list args; /* NAME, or promote/rollback/pull and theirs */
     const char *to;     /* pull --to PATH */
     bool force;         /* pull --force */
+    long limit;         /* --limit N: versions a model (0: all) */
     const char *state;  /* --state DIR */
     bool json;          /* --json */
 } models_opts;
@@ -33,6 +35,9 @@ static const kiln_opt options[] = {
                    "version's file (or directory) at PATH"),
     KILN_OPT_SWITCH('f', "force", models_opts, force, "pull: replace "
                     "what is at PATH"),
+    KILN_OPT_INT('n', "limit", models_opts, limit, "N", 0, INT_MAX,
+                 "list the newest N versions of each model, and those an "
+                 "alias points at (0: all)", .def = "20"),
     KILN_CLI_OPT_STATE(models_opts),
     KILN_CLI_OPT_JSON(models_opts),
     KILN_OPT_END,
@@ -65,6 +70,24 @@ static void print_models(json_t *versions)
                json_string_value(json_object_get(v, "path")));
         kiln_buf_dispose(&aliases);
     }
+}
+
+/* Whether some model of versions (name, newest first) has limit of them
+ * listed or more: older ones may have been left out. */
+static bool cut_short(json_t *versions, long limit)
+{
+    const char *last = NULL;
+    json_t *v;
+    size_t i;
+    long n = 0;
+    json_array_foreach(versions, i, v) {
+        const char *name = json_string_value(json_object_get(v, "name"));
+        n = last && strcmp(last, name) == 0 ? n + 1 : 1;
+        last = name;
+        if (limit > 0 && n >= limit)
+            return true;
+    }
+    return false;
 }
 
 /* The exit status of a promote or rollback that failed once the model,
@@ -183,7 +206,8 @@ static int history(const models_opts *o, const char *name)
     int status = KILN_EXIT_OK;
 
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
-        kiln_store_models_json(store, &versions, name, &err) != 0 ||
+        kiln_store_models_newest_json(store, &versions, name, 1, &err) !=
+            0 ||
         kiln_store_alias_history_json(store, &moves, name, &err) != 0) {
         status = kiln_cli_fail(&err);
         goto done;
@@ -225,7 +249,8 @@ static int pull(const models_opts *o, const char *ref)
         goto fail;
     /* NAME alone: its newest version. */
     if (!alias && !version) {
-        if (kiln_store_models_json(store, &versions, name, &err) != 0)
+        if (kiln_store_models_newest_json(store, &versions, name, 1,
+                                          &err) != 0)
             goto fail;
         if (json_array_size(versions) == 0) {
             kiln_err_set(&err, KILN_ENOTFOUND, "no model %s", name);
@@ -350,14 +375,19 @@ static int exec_models(void *opts)
         return pull(o, argv[1]);
     } else if (argc <= 1) {
         if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
-            kiln_store_models_json(store, &versions, argc ? argv[0] : NULL,
-                                   &err) != 0) {
+            kiln_store_models_newest_json(store, &versions,
+                                          argc ? argv[0] : NULL,
+                                          (int)o->limit, &err) != 0) {
             status = kiln_cli_fail(&err);
         } else if (argc && json_array_size(versions) == 0) {
             kiln_err_set(&err, KILN_ENOTFOUND, "no model %s", argv[0]);
             status = kiln_cli_fail(&err);
         } else {
             kiln_cli_output(versions, o->json, print_models);
+            if (!o->json && cut_short(versions, o->limit))
+                printf("(the newest %ld versions of each model, and those "
+                       "an alias points at; --limit 0 lists them all)\n",
+                       o->limit);
         }
         json_decref(versions);
     } else {
@@ -372,7 +402,7 @@ const kiln_cmd kiln_cmd_models = {
     .name = "models",
     .summary = "The model registry: versions, aliases, promote, rollback, "
                "pull.",
-    .help = "  kiln models [NAME] [--json]\n"
+    .help = "  kiln models [NAME] [--limit N] [--json]\n"
             "  kiln models promote NAME VERSION ALIAS\n"
             "  kiln models rollback NAME ALIAS\n"
             "  kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force] "

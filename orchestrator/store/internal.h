@@ -33,6 +33,24 @@ struct kiln_store {
     } *stmts;                /* prepared so far */
 };
 
+/*
+ * The ids of the model_aliases rows in force: for each model and alias,
+ * the newest row not rolled back. A loose index scan along
+ * model_aliases_by_name (name, alias, id), from one (model, alias) to the
+ * next: it reads a few rows per alias, not every move ever made.
+ */
+#define KILN_STORE__ALIASES_IN_FORCE                                        \
+    "WITH RECURSIVE nm(name) AS (SELECT min(name) FROM model_aliases "      \
+    "UNION ALL SELECT (SELECT min(name) FROM model_aliases WHERE name > "   \
+    "nm.name) FROM nm WHERE nm.name IS NOT NULL), na(name, alias) AS "      \
+    "(SELECT name, (SELECT min(alias) FROM model_aliases b WHERE b.name = " \
+    "nm.name) FROM nm WHERE name IS NOT NULL UNION ALL SELECT name, "       \
+    "(SELECT min(alias) FROM model_aliases b WHERE b.name = na.name AND "   \
+    "b.alias > na.alias) FROM na WHERE na.alias IS NOT NULL) SELECT "       \
+    "(SELECT c.id FROM model_aliases c WHERE c.name = na.name AND c.alias " \
+    "= na.alias AND c.rolled_back = 0 ORDER BY c.id DESC LIMIT 1) FROM na " \
+    "WHERE na.alias IS NOT NULL"
+
 /* A SQLite failure as a kiln_err naming what was being done. */
 int kiln_store__error(kiln_store *st, int rc, kiln_err *err,
                       const char *what);

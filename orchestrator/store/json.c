@@ -343,9 +343,34 @@ int kiln_store_metrics_json(kiln_store *st, json_t **out,
 
 #define CURRENT_ALIASES                                                     \
     "SELECT a.name, a.alias, a.version, a.set_at FROM model_aliases a "     \
-    "WHERE a.rolled_back = 0 AND a.id = (SELECT max(b.id) FROM "            \
-    "model_aliases b WHERE b.name = a.name AND b.alias = a.alias AND "      \
-    "b.rolled_back = 0)"
+    "WHERE a.id IN (" KILN_STORE__ALIASES_IN_FORCE ")"
+
+#define MODEL_COLUMNS                                                       \
+    "m.name, m.version, a.path, a.sha256, m.artifact_id, m.run_id, "        \
+    "m.git_commit, m.metrics, m.created_at, r.pipeline, r.params"
+/* Every version of model ?1 (NULL: of every model), newest first. */
+static const char SQL_MODELS_ALL[] =
+    "SELECT " MODEL_COLUMNS " FROM models m JOIN artifacts a ON a.id = "
+    "m.artifact_id LEFT JOIN runs r ON r.id = m.run_id WHERE (?1 IS NULL "
+    "OR m.name = ?1) AND ?2 ORDER BY m.name, m.version DESC";
+/* The newest ?2 versions of model ?1 (NULL: of each model), and those an
+ * alias points at: the models found one after the other along their
+ * primary key, each one's versions from its newest, so that a registry
+ * of long histories reads only what it lists (CROSS JOIN: pick first,
+ * not every version). */
+static const char SQL_MODELS_NEWEST[] =
+    "WITH RECURSIVE n(name) AS (SELECT min(name) FROM models WHERE name >= "
+    "coalesce(?1, '') UNION ALL SELECT (SELECT min(name) FROM models m2 "
+    "WHERE m2.name > n.name) FROM n WHERE n.name IS NOT NULL AND ?1 IS "
+    "NULL), pick(name, version) AS (SELECT m.name, m.version FROM n JOIN "
+    "models m ON m.name = n.name WHERE (?1 IS NULL OR n.name = ?1) AND "
+    "m.version > coalesce((SELECT v.version FROM models v WHERE v.name = "
+    "n.name ORDER BY v.version DESC LIMIT 1 OFFSET ?2), 0) UNION SELECT "
+    "c.name, c.version FROM (" CURRENT_ALIASES ") c WHERE ?1 IS NULL OR "
+    "c.name = ?1) SELECT " MODEL_COLUMNS " FROM pick p CROSS JOIN models "
+    "m ON m.name = p.name AND m.version = p.version JOIN artifacts a ON "
+    "a.id = m.artifact_id LEFT JOIN runs r ON r.id = m.run_id ORDER BY "
+    "m.name, m.version DESC";
 
 /* At most this many key metrics a version. */
 #define KEY_METRICS 2
@@ -418,17 +443,18 @@ static int key_metrics(kiln_store *st, json_t *v, kiln_err *err)
 int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
                            kiln_err *err)
 {
+    return kiln_store_models_newest_json(st, out, name, 0, err);
+}
+
+int kiln_store_models_newest_json(kiln_store *st, json_t **out,
+                                  const char *name, int newest,
+                                  kiln_err *err)
+{
     json_t *versions = NULL, *aliases = NULL, *v;
     size_t i;
-    int rc = query_rows(
-        st, &versions,
-        "SELECT m.name, m.version, a.path, "
-        "a.sha256, m.artifact_id, m.run_id, m.git_commit, m.metrics, "
-        "m.created_at, r.pipeline, r.params FROM models m JOIN artifacts a "
-        "ON a.id = m.artifact_id LEFT JOIN runs r ON r.id = m.run_id "
-        "WHERE (?1 IS NULL OR m.name = ?1) AND ?2 ORDER BY m.name, "
-        "m.version DESC",
-        name, 1, err);
+    int rc = newest > 0
+        ? query_rows(st, &versions, SQL_MODELS_NEWEST, name, newest, err)
+        : query_rows(st, &versions, SQL_MODELS_ALL, name, 1, err);
     if (rc == 0)
         rc = query_rows(st, &aliases, CURRENT_ALIASES " AND (?1 IS NULL OR "
                         "a.name = ?1) AND ?2 ORDER BY a.name, a.alias", name,

@@ -66,6 +66,11 @@ int kiln_store_metrics_json(kiln_store *st, json_t **out,
  * null); name may be NULL. */
 int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
                            kiln_err *err);
+/* The same, only the newest versions of each model (at most newest of
+ * them; 0: all) and the versions an alias points at. */
+int kiln_store_models_newest_json(kiln_store *st, json_t **out,
+                                  const char *name, int newest,
+                                  kiln_err *err);
 /* Every move of a model's aliases (name NULL: of every model's), from
  * the audit trail, oldest first: {at, name, alias, from, to (versions,
  * or null), by, via, action, audit_id}. */

@@ -51,10 +51,8 @@ static const char SQL_ALIAS_UNDO[] =
     "UPDATE model_aliases SET rolled_back = 1 WHERE id = ?1";
 static const char SQL_ALIASES[] =
     "SELECT c.name, c.alias, c.version, p.path, p.sha256, p.is_dir FROM "
-    "(SELECT a.name, "
-    "a.alias, a.version FROM model_aliases a WHERE a.rolled_back = 0 AND "
-    "a.id = (SELECT max(b.id) FROM model_aliases b WHERE b.name = a.name "
-    "AND b.alias = a.alias AND b.rolled_back = 0)) c JOIN models m ON "
+    "(SELECT a.name, a.alias, a.version FROM model_aliases a WHERE a.id IN "
+    "(" KILN_STORE__ALIASES_IN_FORCE ")) c JOIN models m ON "
     "m.name = c.name AND m.version = c.version JOIN artifacts p ON "
     "p.id = m.artifact_id ORDER BY c.name, c.alias";
 
