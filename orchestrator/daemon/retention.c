@@ -18,6 +18,10 @@
 
 #define say kiln_daemon__say
 
+/* Runs per transaction: each holds the write lock a few milliseconds, so
+ * the loop's own writes hardly wait. */
+#define DAEMON_BATCH 20
+
 /* The first pass comes this soon after the start, at most. */
 #define FIRST_PASS_MS 60000
 
@@ -118,6 +122,7 @@ static void on_work(uv_work_t *w)
     go.now_ms = g->now_ms;
     go.checks_ms = o->keep_checks_ms;
     go.notifications_ms = o->keep_notifications_ms;
+    go.batch = DAEMON_BATCH;
     go.policy = policy;
     go.stop = &g->stop;
     go.data = g;

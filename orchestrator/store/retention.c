@@ -77,24 +77,37 @@ static const char SQL_PIPELINE_FILE[] =
 static const char SQL_LOGS_GET[] =
     "SELECT CASE logs_state WHEN 'compressed' THEN 1 WHEN 'removed' THEN 2 "
     "ELSE 0 END FROM runs WHERE id = ?1";
-/* Artifacts no event and no model version refers to any more (but the
- * newest: its id would be given again). */
-static const char SQL_DEL_ARTIFACTS[] =
-    "DELETE FROM artifacts WHERE id IN (SELECT a.id FROM artifacts a WHERE "
-    "NOT EXISTS (SELECT 1 FROM events e WHERE e.artifact_id = a.id) AND "
-    "NOT EXISTS (SELECT 1 FROM models m WHERE m.artifact_id = a.id) AND "
-    "a.id < (SELECT max(id) FROM artifacts) LIMIT ?1)";
-/* Checks older than ?1, but the newest of each trigger's outcomes (a
- * cooldown reads the last one that fired) and the newest of all. */
+/* The artifacts a run's executions read or made (before they go). */
+static const char SQL_RUN_ARTIFACTS[] =
+    "SELECT DISTINCT artifact_id FROM events WHERE execution_id IN (SELECT "
+    "id FROM executions WHERE run_id = ?1)";
+/* Artifact ?1 once no event and no model version refers to it any more
+ * (but the newest: its id would be given again). */
+static const char SQL_DEL_ARTIFACT[] =
+    "DELETE FROM artifacts WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
+    "events e WHERE e.artifact_id = ?1) AND NOT EXISTS (SELECT 1 FROM "
+    "models m WHERE m.artifact_id = ?1) AND id < (SELECT max(id) FROM "
+    "artifacts)";
+/* The rows of checks and fires that stay whatever their age, set aside
+ * once per pass (a GROUP BY in each batch's DELETE would read the whole
+ * table each time): the newest of each trigger's outcomes (a cooldown
+ * reads the last one that fired) and each schedule's last fire. */
+static const char SQL_KEEP_MAKE[] =
+    "CREATE TEMP TABLE IF NOT EXISTS retention_keep (id INTEGER PRIMARY "
+    "KEY); DELETE FROM temp.retention_keep";
+static const char SQL_KEEP_CHECKS[] =
+    "INSERT INTO temp.retention_keep SELECT max(id) FROM trigger_checks "
+    "GROUP BY pipeline, trigger, status";
+static const char SQL_KEEP_FIRES[] =
+    "INSERT INTO temp.retention_keep SELECT max(id) FROM fires GROUP BY "
+    "pipeline, schedule";
+/* Older than ?1, not set aside, not the newest row. */
 #define CHECKS_OLD                                                        \
-    "FROM trigger_checks WHERE checked_at < ?1 AND id NOT IN (SELECT "    \
-    "max(id) FROM trigger_checks GROUP BY pipeline, trigger, status) AND " \
-    "id < (SELECT max(id) FROM trigger_checks)"
-/* Fires older than ?1, but each schedule's newest (its last due time). */
+    "FROM trigger_checks WHERE checked_at < ?1 AND id NOT IN "            \
+    "temp.retention_keep AND id < (SELECT max(id) FROM trigger_checks)"
 #define FIRES_OLD                                                         \
-    "FROM fires WHERE recorded_at < ?1 AND id NOT IN (SELECT max(id) "    \
-    "FROM fires GROUP BY pipeline, schedule) AND id < (SELECT max(id) "   \
-    "FROM fires)"
+    "FROM fires WHERE recorded_at < ?1 AND id NOT IN temp.retention_keep " \
+    "AND id < (SELECT max(id) FROM fires)"
 #define NOTIFICATIONS_OLD                                                 \
     "FROM notifications WHERE created_at < ?1 AND id < (SELECT max(id) "  \
     "FROM notifications)"
@@ -350,7 +363,7 @@ static int archive_run(kiln_store *st, FILE *f, int64_t run, kiln_err *err)
 /* Delete one run's rows (inside the batch's transaction); *gone false
  * when it is no longer deletable (resumed, or registered meanwhile). */
 static int delete_run(kiln_store *st, int64_t run, bool *gone,
-                      kiln_err *err)
+                      idset *arts, kiln_err *err)
 {
     static const char *const sqls[] = {
         SQL_DEL_METRICS, SQL_DEL_EVENTS, SQL_DEL_CACHE, SQL_DEL_EXECS,
@@ -366,6 +379,12 @@ static int delete_run(kiln_store *st, int64_t run, bool *gone,
         return KILN_ERROR;
     if (!ok)
         return 0;
+    if (!(s = kiln_store__query(st, err, what, SQL_RUN_ARTIFACTS, "I", run)))
+        return KILN_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        idset_add(arts, sqlite3_column_int64(s, 0));
+    if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
+        return rc;
     for (size_t i = 0; i < KILN_ARRAY_SIZE(sqls); i++)
         if ((rc = kiln_store__run(st, err, what, sqls[i], "I", run)) != 0)
             return rc;
@@ -389,7 +408,7 @@ static bool stopped(const kiln_gc_options *o)
  * log directories. */
 static int apply_deletions(kiln_store *st, const plan *p,
                            const char *pipeline, const kiln_gc_options *o,
-                           kiln_gc_report *rep, kiln_err *err)
+                           idset *arts, kiln_gc_report *rep, kiln_err *err)
 {
     size_t batch = o->batch ? o->batch : BATCH_DEFAULT;
     bool *gone = kiln_calloc(batch, sizeof(*gone));
@@ -413,7 +432,7 @@ static int apply_deletions(kiln_store *st, const plan *p,
                                       fsync(fileno(o->archive)) != 0))
             rc = kiln_err_set_os(err, "cannot write the archive");
         for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = delete_run(st, ids[i], &gone[i], err);
+            rc = delete_run(st, ids[i], &gone[i], arts, err);
         if (rc != 0) {
             kiln_store__rollback(st);
             break;
@@ -475,14 +494,24 @@ static int apply_logs(kiln_store *st, const idlist *list, bool remove,
     return rc;
 }
 
+static int exec(kiln_store *st, const char *sql, kiln_err *err)
+{
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : kiln_store__error(st, rc, err, sql);
+}
+
 /* Count (dry) or delete, ROWS_BATCH a transaction, the rows of del older
  * than cut. */
-static int trim(kiln_store *st, const char *count, const char *del,
-                int64_t cut, bool dry, size_t *n, kiln_err *err)
+static int trim(kiln_store *st, const char *keep, const char *count,
+                const char *del, int64_t cut, bool dry, size_t *n,
+                kiln_err *err)
 {
     const char *what = "trimming old rows";
     int64_t k = 0;
     int rc;
+    if ((rc = exec(st, SQL_KEEP_MAKE, err)) != 0 ||
+        (keep && (rc = exec(st, keep, err)) != 0))
+        return rc;
     if (dry) {
         sqlite3_stmt *s = kiln_store__query(st, err, what, count, "I", cut);
         if (!s || (rc = kiln_store__int(st, &k, s, 0, err, what)) != 0)
@@ -498,6 +527,32 @@ static int trim(kiln_store *st, const char *count, const char *del,
         *n += (size_t)k;
     } while (k == ROWS_BATCH);
     return 0;
+}
+
+/* Delete the artifacts of arts nothing refers to any more, a batch per
+ * transaction. */
+static int drop_artifacts(kiln_store *st, const idset *arts, bool dry,
+                          kiln_err *err)
+{
+    const char *what = "deleting artifacts";
+    size_t done = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && !dry && i < arts->cap; i++) {
+        if (!arts->slots[i])
+            continue;
+        if (done % ROWS_BATCH == 0 &&
+            (rc = kiln_store__begin(st, err, what)) != 0)
+            break;
+        rc = kiln_store__run(st, err, what, SQL_DEL_ARTIFACT, "I",
+                             arts->slots[i]);
+        if (rc != 0)
+            kiln_store__rollback(st);
+        else if (++done % ROWS_BATCH == 0)
+            rc = kiln_store__commit(st, err, what);
+    }
+    if (rc == 0 && done % ROWS_BATCH != 0)
+        rc = kiln_store__commit(st, err, what);
+    return rc;
 }
 
 static int64_t file_size(const char *path)
@@ -527,12 +582,6 @@ static int pragma_int(kiln_store *st, const char *sql, int64_t *out,
     sqlite3_finalize(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE
                ? 0 : kiln_store__error(st, rc, err, sql);
-}
-
-static int exec(kiln_store *st, const char *sql, kiln_err *err)
-{
-    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : kiln_store__error(st, rc, err, sql);
 }
 
 /* Give the freed pages back to the file: PRAGMA incremental_vacuum, or
@@ -567,7 +616,7 @@ int kiln_store_gc_runs(kiln_store *st, const kiln_gc_options *o,
                        kiln_gc_report *rep, kiln_err *err)
 {
     const char *what = "reading pipelines";
-    idset keep = {0};
+    idset keep = {0}, arts = {0};
     char **names = NULL;
     size_t n_names = 0, cap = 0;
     sqlite3_stmt *s;
@@ -598,24 +647,23 @@ int kiln_store_gc_runs(kiln_store *st, const kiln_gc_options *o,
             o->policy(&r, names[i], o->data);
         rc = decide(st, &p, names[i], &r, &keep, o, rep, err);
         if (rc == 0)
-            rc = apply_deletions(st, &p, names[i], o, rep, err);
+            rc = apply_deletions(st, &p, names[i], o, &arts, rep, err);
         if (rc == 0)
             rc = apply_logs(st, &p.rm_logs, true, names[i], o, rep, err);
         if (rc == 0)
             rc = apply_logs(st, &p.gz_logs, false, names[i], o, rep, err);
         plan_dispose(&p);
     }
-    if (rc == 0 && rep->runs_deleted && !o->dry)
-        rc = kiln_store__run(st, err, "deleting artifacts",
-                             SQL_DEL_ARTIFACTS, "i", 1000000000);
+    if (rc == 0)
+        rc = drop_artifacts(st, &arts, o->dry, err);
     if (rc == 0 && o->checks_ms >= 0 && !stopped(o))
-        rc = trim(st, SQL_COUNT_CHECKS, SQL_DEL_CHECKS,
+        rc = trim(st, SQL_KEEP_CHECKS, SQL_COUNT_CHECKS, SQL_DEL_CHECKS,
                   o->now_ms - o->checks_ms, o->dry, &rep->checks, err);
     if (rc == 0 && o->checks_ms >= 0 && !stopped(o))
-        rc = trim(st, SQL_COUNT_FIRES, SQL_DEL_FIRES,
+        rc = trim(st, SQL_KEEP_FIRES, SQL_COUNT_FIRES, SQL_DEL_FIRES,
                   o->now_ms - o->checks_ms, o->dry, &rep->fires, err);
     if (rc == 0 && o->notifications_ms >= 0 && !stopped(o))
-        rc = trim(st, SQL_COUNT_NOTIFICATIONS, SQL_DEL_NOTIFICATIONS,
+        rc = trim(st, NULL, SQL_COUNT_NOTIFICATIONS, SQL_DEL_NOTIFICATIONS,
                   o->now_ms - o->notifications_ms, o->dry,
                   &rep->notifications, err);
     if (rc == 0 && !o->dry && !stopped(o))
@@ -626,6 +674,7 @@ done:
         free(names[i]);
     free(names);
     free(keep.slots);
+    free(arts.slots);
     return rc;
 }
 

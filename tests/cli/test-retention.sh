@@ -98,6 +98,8 @@ done
 eq "no event of a deleted execution" 0 \
     "$(q 'select count(*) from events where execution_id not in (select id from executions)')"
 eq "foreign keys hold" "" "$(q 'PRAGMA foreign_key_check')"
+eq "artifacts nothing refers to are gone (but the newest)" 0 \
+    "$(q 'select count(*) from artifacts a where not exists (select 1 from events e where e.artifact_id = a.id) and not exists (select 1 from models m where m.artifact_id = a.id) and a.id < (select max(id) from artifacts)')"
 eq "one checks row kept (the newest)" 1 "$(q 'select count(*) from trigger_checks')"
 kiln_rc lineage fit:1
 contains "the lineage of a kept model reaches run 20" "made by step s of run 20 (p)" "$out"
