@@ -544,6 +544,9 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
     kiln_engine__release_slot(s);
     free((char **)s->task.argv);
     s->task.argv = NULL;
+    /* Made again for another attempt: not kept by every step that ran. */
+    kiln_env_dispose(&s->env);
+    s->task.env = NULL;
 
     if (s->phase == PHASE_TIMED_OUT) {
         snprintf(why, sizeof(why), "timed out after %s",
