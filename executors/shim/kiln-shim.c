@@ -384,6 +384,44 @@ static int copy_masked(masker *m, int fd, pid_t pid, const sigset_t *orig)
     return status;
 }
 
+/* PROGRAM the kernel cannot execute (ENOEXEC: a script without "#!"):
+ * /bin/sh FILE ARGS..., FILE found as execvp finds it. Returns only when
+ * it fails, with errno set. */
+static void exec_sh(char **args)
+{
+    const char *dir = getenv("PATH");
+    char file[4096], **sh;
+    size_t n = 0;
+
+    while (args[n])
+        n++;
+    if (!(sh = calloc(n + 2, sizeof(char *))))
+        return;
+    memcpy(sh + 2, args + 1, n * sizeof(char *)); /* with the NULL */
+    sh[0] = "/bin/sh";
+    sh[1] = file;
+    if (strchr(args[0], '/')) {
+        snprintf(file, sizeof(file), "%s", args[0]);
+        execv("/bin/sh", sh);
+    } else {
+        for (dir = dir ? dir : "/bin:/usr/bin";; dir++) {
+            size_t len = strcspn(dir, ":");
+            /* An empty entry is the working directory. */
+            snprintf(file, sizeof(file), "%.*s%s%s", (int)len, dir,
+                     len ? "/" : "", args[0]);
+            if (access(file, X_OK) == 0) {
+                execv("/bin/sh", sh);
+                break;
+            }
+            dir += len;
+            if (!*dir)
+                break;
+        }
+    }
+    free(sh);
+    errno = ENOEXEC;
+}
+
 int main(int argc, char **argv)
 {
     struct sigaction ign, dfl, req, chld;
@@ -447,8 +485,11 @@ int main(int argc, char **argv)
             dup2(pipefd[1], 1);
             dup2(pipefd[1], 2);
         }
-        /* glibc's execvp runs a script without "#!" with /bin/sh. */
+        /* glibc's execvp runs a script without "#!" with /bin/sh; musl's
+         * does not, so that is done here. */
         execvp(argv[prog], argv + prog);
+        if (errno == ENOEXEC)
+            exec_sh(argv + prog);
         fprintf(stderr, "kiln: cannot run %s: %s\n", argv[prog],
                 strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
