@@ -23,7 +23,7 @@
 #define DAEMON_BATCH 20
 
 /* The first pass comes this soon after the start, at most. */
-#define FIRST_PASS_MS 60000
+#define FIRST_PASS_MS 300000
 
 void kiln_retention_policy(kiln_store_retention *out,
                            const kiln_retention *file,
