@@ -64,29 +64,30 @@ static void xml_attr(kiln_buf *b, const char *name, const char *value)
     kiln_buf_puts(b, "\"");
 }
 
-/* The last LOG_TAIL bytes of a step's last attempt's log. */
+/* The last LOG_TAIL bytes of a step's last attempt's log (as written,
+ * or gzip'd by retention). */
 static void log_tail(kiln_buf *b, kiln_store *st, int64_t run_id,
                      const char *step)
 {
     kiln_err err = KILN_ERR_INIT;
     char *path = NULL, buf[LOG_TAIL];
-    struct stat sb;
+    kiln_log *log = NULL;
+    int64_t size, from = 0;
     ssize_t got;
-    int fd;
 
     if (kiln_store_log_path(st, &path, run_id, step, 0, &err) != 0 ||
-        !path || !*path || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        !path || !*path || kiln_log_open(&log, path, &err) != 0) {
         free(path);
         return;
     }
     free(path);
-    if (fstat(fd, &sb) == 0 && sb.st_size > LOG_TAIL) {
+    size = kiln_log_size(log);
+    if (size > LOG_TAIL) {
         kiln_buf_puts(b, "[...]\n");
-        got = pread(fd, buf, LOG_TAIL, sb.st_size - LOG_TAIL);
-    } else {
-        got = read(fd, buf, sizeof(buf));
+        from = size - LOG_TAIL;
     }
-    close(fd);
+    got = kiln_log_pread(log, buf, sizeof(buf), from);
+    kiln_log_close(log);
     if (got > 0)
         xml_text(b, buf, (size_t)got);
 }
