@@ -145,11 +145,10 @@ static int origin_log(kiln_store *store, char **path, int64_t *log_run,
         if ((rc = kiln_store_run_get(&from, store, run_id, err)) ==
             KILN_ENOTFOUND)
             return kiln_err_set(err, KILN_ENOTFOUND, "step \"%s\" ran "
-                                "nothing (%s); run %lld, which made its "
-                                "outputs, was deleted by retention, with "
+                                "nothing (%s); the run that made its "
+                                "outputs was deleted by retention, with "
                                 "its log", step,
-                                a->reason ? a->reason : "cached",
-                                (long long)run_id);
+                                a->reason ? a->reason : "cached");
         if (rc != 0)
             return rc;
         st = kiln_run_info_step(from, step);

@@ -25,15 +25,16 @@
 #define ROWS_BATCH 2000
 
 /* Runs never deleted, the seeds of the walk: runs that registered a model
- * version (an alias points at one of those), the newest run and the run
- * of the newest execution (their ids would be given again). */
+ * version (an alias points at one of those). */
 static const char SQL_SEEDS[] =
     "SELECT run_id FROM models WHERE run_id IS NOT NULL "
     "UNION SELECT x.run_id FROM models m JOIN executions x ON x.id = "
-    "m.execution_id "
-    "UNION SELECT max(id) FROM runs "
-    "UNION SELECT run_id FROM executions WHERE id = (SELECT max(id) FROM "
-    "executions)";
+    "m.execution_id";
+/* ...and, with no walk, the newest run and the run of the newest
+ * execution: their ids would be given again. */
+static const char SQL_NEWEST[] =
+    "SELECT max(id) FROM runs UNION SELECT run_id FROM executions WHERE id "
+    "= (SELECT max(id) FROM executions)";
 /* The runs whose outputs run ?1 read (the producer lineage.c's walk
  * shows: of the same run, else the one finished last before) or reused
  * (cached_from). */
@@ -198,11 +199,15 @@ static int ids_of(kiln_store *st, idlist *out, const char *sql, int64_t id,
 }
 
 /* The protected runs: the seeds and, through every hop, the runs whose
- * outputs they read or reused. */
+ * outputs they read or reused; the newest. */
 static int protected_runs(kiln_store *st, idset *keep, kiln_err *err)
 {
     idlist todo = {0}, up = {0};
-    int rc = ids_of(st, &todo, SQL_SEEDS, 0, err);
+    int rc = ids_of(st, &up, SQL_NEWEST, 0, err);
+    for (size_t i = 0; rc == 0 && i < up.n; i++)
+        idset_add(keep, up.ids[i]);
+    if (rc == 0)
+        rc = ids_of(st, &todo, SQL_SEEDS, 0, err);
     for (size_t i = 0; rc == 0 && i < todo.n; i++)
         idset_add(keep, todo.ids[i]);
     while (rc == 0 && todo.n) {

@@ -158,6 +158,21 @@ check "kiln.db smaller in place ($size_before -> $size_after)" test "$size_after
 kiln_rc gc --archive x
 eq "--archive without --runs" 2 "$rc"
 
+# A step cached from a run that went: its run stays, its log is said gone.
+pipeline c <<'YAML'
+pipeline: c
+steps:
+  s: {run: "echo made > c.txt", outputs: [c.txt]}
+YAML
+for i in 1 2 3; do "$KILN" run c.yaml >/dev/null 2>&1 || fail "run of c"; done
+last=$(q "select max(id) from runs where pipeline = 'c'")
+kiln_rc gc --runs --pipeline c --keep-runs 1
+contains "--pipeline: only c's runs" "deleted 2 runs (0 over a limit kept" "$out"
+eq "p untouched by --pipeline c" 29 "$(q "select count(*) from runs where pipeline = 'p'")"
+kiln_rc logs "$last" s
+eq "the log of a cached step whose run went" 2 "$rc"
+contains "says retention deleted it" "the run that made its outputs was deleted by retention" "$err"
+
 # kiln serve applies retention: on its own, every --retention-every.
 pipeline d <<'YAML'
 pipeline: d
