@@ -60,6 +60,8 @@ static const char SQL_STILL_DELETABLE[] =
     "SELECT count(*) FROM runs r WHERE r.id = ?1 AND r.finished_at IS NOT "
     "NULL AND NOT EXISTS (SELECT 1 FROM models m WHERE m.run_id = ?1 OR "
     "m.execution_id IN (SELECT id FROM executions WHERE run_id = ?1))";
+static const char SQL_STILL_FINISHED[] =
+    "SELECT count(*) FROM runs WHERE id = ?1 AND finished_at IS NOT NULL";
 static const char SQL_DEL_METRICS[] = "DELETE FROM metrics WHERE run_id = ?1";
 static const char SQL_DEL_EVENTS[] =
     "DELETE FROM events WHERE execution_id IN (SELECT id FROM executions "
@@ -365,26 +367,38 @@ static int archive_run(kiln_store *st, FILE *f, int64_t run, kiln_err *err)
     return rc;
 }
 
-/* Delete one run's rows (inside the batch's transaction); *gone false
- * when it is no longer deletable (resumed, or registered meanwhile). */
-static int delete_run(kiln_store *st, int64_t run, bool *gone,
-                      idset *arts, kiln_err *err)
+/* Is run still as decided: finished, with nothing registered (and, for
+ * its logs alone, finished)? Inside the batch's transaction for a
+ * deletion, so a run resumed or registered meanwhile stays. */
+static int still(kiln_store *st, int64_t run, bool logs_only, bool *ok,
+                 kiln_err *err)
+{
+    const char *what = "reading a run";
+    sqlite3_stmt *s = kiln_store__query(st, err, what, logs_only
+                                        ? SQL_STILL_FINISHED
+                                        : SQL_STILL_DELETABLE, "I", run);
+    int64_t v = 0;
+    *ok = false;
+    if (!s || kiln_store__int(st, &v, s, 0, err, what) != 0)
+        return KILN_ERROR;
+    *ok = v != 0;
+    return 0;
+}
+
+/* Delete one run's rows (inside the batch's transaction), noting the
+ * artifacts its executions referred to. */
+static int delete_run(kiln_store *st, int64_t run, idset *arts,
+                      kiln_err *err)
 {
     static const char *const sqls[] = {
         SQL_DEL_METRICS, SQL_DEL_EVENTS, SQL_DEL_CACHE, SQL_DEL_EXECS,
         SQL_DEL_STEPS, SQL_DEL_RUN,
     };
     const char *what = "deleting a run";
-    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_STILL_DELETABLE,
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_RUN_ARTIFACTS,
                                         "I", run);
-    int64_t ok = 0;
     int rc;
-    *gone = false;
-    if (!s || (rc = kiln_store__int(st, &ok, s, 0, err, what)) != 0)
-        return KILN_ERROR;
-    if (!ok)
-        return 0;
-    if (!(s = kiln_store__query(st, err, what, SQL_RUN_ARTIFACTS, "I", run)))
+    if (!s)
         return KILN_ERROR;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         idset_add(arts, sqlite3_column_int64(s, 0));
@@ -393,7 +407,6 @@ static int delete_run(kiln_store *st, int64_t run, bool *gone,
     for (size_t i = 0; i < KILN_ARRAY_SIZE(sqls); i++)
         if ((rc = kiln_store__run(st, err, what, sqls[i], "I", run)) != 0)
             return rc;
-    *gone = true;
     return 0;
 }
 
@@ -431,13 +444,17 @@ static int apply_deletions(kiln_store *st, const plan *p,
         }
         if ((rc = kiln_store__begin(st, err, "deleting runs")) != 0)
             break;
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            rc = still(st, ids[i], false, &gone[i], err);
         for (size_t i = 0; rc == 0 && o->archive && i < n; i++)
-            rc = archive_run(st, o->archive, ids[i], err);
+            if (gone[i])
+                rc = archive_run(st, o->archive, ids[i], err);
         if (rc == 0 && o->archive && (fflush(o->archive) != 0 ||
                                       fsync(fileno(o->archive)) != 0))
             rc = kiln_err_set_os(err, "cannot write the archive");
         for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = delete_run(st, ids[i], &gone[i], arts, err);
+            if (gone[i])
+                rc = delete_run(st, ids[i], arts, err);
         if (rc != 0) {
             kiln_store__rollback(st);
             break;
@@ -467,23 +484,32 @@ static int apply_logs(kiln_store *st, const idlist *list, bool remove,
     const char *state = remove ? "removed" : "compressed";
     kiln_gc_action a = remove ? KILN_GC_LOGS_REMOVED
                               : KILN_GC_LOGS_COMPRESSED;
+    bool *acted = kiln_calloc(batch, sizeof(*acted));
     int rc = 0;
     for (size_t at = 0; rc == 0 && at < list->n && !stopped(o);
          at += batch) {
-        size_t n = list->n - at < batch ? list->n - at : batch, done = 0;
+        size_t n = list->n - at < batch ? list->n - at : batch, k = 0;
         const int64_t *ids = list->ids + at;
-        for (; !o->dry && rc == 0 && done < n; done++)
-            rc = remove ? remove_logs(o, ids[done], err)
-                        : compress_logs(o, ids[done], err);
-        if (o->dry)
-            done = n;
-        else if (rc != 0)
-            done--; /* the one that failed stays as it was */
-        if (!o->dry && done) {
+        for (size_t i = 0; i < n; i++) {
+            /* A run resumed since writes its logs again: leave them. The
+             * one that fails stays as it was. */
+            acted[i] = o->dry;
+            if (!o->dry && rc == 0 &&
+                (rc = still(st, ids[i], true, &acted[i], err)) == 0 &&
+                acted[i])
+                rc = remove ? remove_logs(o, ids[i], err)
+                            : compress_logs(o, ids[i], err);
+            if (rc != 0)
+                acted[i] = false;
+            k += acted[i];
+        }
+        if (!o->dry && k) {
             int rc2 = kiln_store__begin(st, err, "recording logs");
-            for (size_t i = 0; rc2 == 0 && i < done; i++)
-                rc2 = kiln_store__run(st, err, "recording logs",
-                                      SQL_LOGS_SET, "Is", ids[i], state);
+            for (size_t i = 0; rc2 == 0 && i < n; i++)
+                if (acted[i])
+                    rc2 = kiln_store__run(st, err, "recording logs",
+                                          SQL_LOGS_SET, "Is", ids[i],
+                                          state);
             if (rc2 == 0)
                 rc2 = kiln_store__commit(st, err, "recording logs");
             else
@@ -491,11 +517,14 @@ static int apply_logs(kiln_store *st, const idlist *list, bool remove,
             if (rc == 0)
                 rc = rc2;
         }
-        for (size_t i = 0; i < done; i++) {
+        for (size_t i = 0; i < n; i++) {
+            if (!acted[i])
+                continue;
             *(remove ? &rep->logs_removed : &rep->logs_compressed) += 1;
             tell(o, a, ids[i], pipeline);
         }
     }
+    free(acted);
     return rc;
 }
 
