@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # contrib/demo.sh: install what is missing, build kiln, run the example ML
 # pipeline (examples/churn) end to end, then serve it with kiln serve and
-# its status page: a drifted batch makes the daemon retrain; then scores a
-# batch with the production model (score.yaml) and shows its monitoring.
+# its status page: a drifted batch makes the daemon retrain, and the new
+# model becomes the challenger; then scores batches with production and the
+# challenger in shadow (score.yaml), shows the monitoring, lets the
+# challenger be promoted or retired on live labelled batches, and rolls
+# production back.
 #   KILN_DEMO_LISTEN=127.0.0.1:8080   where the status page listens
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,15 +77,26 @@ say "kiln triggers"
 "$kiln" triggers --limit 5
 say "kiln runs"
 "$kiln" runs
-say "kiln models   (the retrained model is in production)"
+say "kiln models   (the retrained model is the challenger; production stays)"
 "$kiln" models
-say "python3 batch.py b001 --labels; kiln run score.yaml   (score a batch with production, monitor it)"
-/usr/bin/python3 batch.py b001 --labels
+say "python3 batch.py b001 0.5; kiln run score.yaml   (score a batch with production, the challenger in shadow)"
+/usr/bin/python3 batch.py b001 0.5
 "$kiln" run score.yaml
-say "kiln metrics --pipeline score --last 1   (probabilities, low-confidence share, PSI, live accuracy)"
+say "kiln metrics --pipeline score --last 1   (probabilities, low-confidence share, PSI)"
 "$kiln" metrics --pipeline score --last 1 | grep -v -e '\.hist\.' -e '\.validate\.'
 say "kiln lineage predictions/b001.csv --depth 2   (the batch and the model version)"
 "$kiln" lineage predictions/b001.csv --depth 2
+for b in b001 b002; do
+    [ "$b" = b002 ] && { /usr/bin/python3 batch.py b002 0.5; "$kiln" run score.yaml > /dev/null; }
+    say "python3 batch.py $b 0.5 --labels-only; kiln run score.yaml   (its outcomes come back: live metrics)"
+    /usr/bin/python3 batch.py "$b" 0.5 --labels-only
+    "$kiln" run score.yaml
+done
+say "kiln models history churn   (two labelled live batches: the challenger was promoted or retired)"
+"$kiln" models history churn
+say "kiln models rollback churn production   (the old version, its bytes in serving/ again)"
+"$kiln" models rollback churn production || true
+"$kiln" models
 echo
 echo "Records: $KILN_STATE/kiln.db; the example's files: $work/churn"
 if [ -t 0 ]; then

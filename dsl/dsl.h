@@ -269,6 +269,16 @@ typedef struct kiln_step {
                                     alias of the model is moved (promote,
                                     rollback), or NULL */
     kiln_pos register_pos;
+    const char *promote_model; /* promote: {model, from, to}: once the step
+                                  succeeded, alias to points at the
+                                  version alias from points at, and from
+                                  is retired (champion and challenger) */
+    const char *promote_from;
+    const char *promote_to;
+    const char *retire_model;  /* retire: {model, alias}: once the step
+                                  succeeded, alias points nowhere */
+    const char *retire_alias;
+    kiln_pos promote_pos, retire_pos;
     const char *metrics;  /* a JSON file of numbers the step writes,
                              relative to workdir; NULL: none */
     const char *pool;     /* a named pool limiting this class of steps

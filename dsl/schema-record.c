@@ -307,6 +307,7 @@ void kiln_dsl__set_models(vctx *v, const kiln_ynode *key,
     char got[KILN_DSL_QUOTE_SIZE], q[KILN_DSL_QUOTE_SIZE];
     kiln_strmap seen;
     size_t n, i, t;
+    char *ref;
 
     st->n_models = 0;
     st->models = NULL;
@@ -335,10 +336,16 @@ void kiln_dsl__set_models(vctx *v, const kiln_ynode *key,
         }
         if (!good || !m->name)
             continue;
-        if (!kiln_dsl__strmap_add(&seen, m->name, strlen(m->name), i, &t)) {
+        /* The same model by two aliases (production and challenger) is
+         * fine; the same reference twice is not. */
+        ref = m->alias ? kiln_arena_printf(v->p->arena, "%s@%s", m->name,
+                                           m->alias)
+                       : kiln_arena_printf(v->p->arena, "%s:%d", m->name,
+                                           m->version);
+        if (!kiln_dsl__strmap_add(&seen, ref, strlen(ref), i, &t)) {
             error_at(v, it, "step %s reads model %s twice",
                      kiln_dsl__quote(got, st->name, strlen(st->name)),
-                     kiln_dsl__quote(q, m->name, strlen(m->name)));
+                     kiln_dsl__quote(q, ref, strlen(ref)));
             continue;
         }
         st->n_models++;

@@ -114,6 +114,10 @@ static void set_defaults(vctx *v, const kiln_ynode *key,
                          const kiln_ynode *val, void *obj, const keyspec *k);
 static void set_git(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                     void *obj, const keyspec *k);
+static void set_promote(vctx *v, const kiln_ynode *key,
+                        const kiln_ynode *val, void *obj, const keyspec *k);
+static void set_retire(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k);
 static void set_steps(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                       void *obj, const keyspec *k);
 static void set_register(vctx *v, const kiln_ynode *key,
@@ -179,6 +183,8 @@ static const keyspec step_keys[] = {
     ROW(kiln_step, "metrics", kiln_dsl__set_string, metrics),
     {"when", set_when, 0, 0, NULL},
     {"register", set_register, 0, 0, NULL},
+    {"promote", set_promote, 0, 0, NULL},
+    {"retire", set_retire, 0, 0, NULL},
     ROW(kiln_step, "cache", set_cache, cache),
     ROW(kiln_step, "deterministic", kiln_dsl__set_bool, deterministic),
     KV_ROW(kiln_step, "env", kiln_dsl__set_env, env, n_env),
@@ -212,18 +218,38 @@ static const keyspec register_keys[] = {
     ROW(kiln_step, "deploy", kiln_dsl__set_string, register_deploy),
 };
 
+/* promote: and retire:; target: kiln_step. */
+static const keyspec promote_keys[] = {
+    {"model", kiln_dsl__set_name, offsetof(kiln_step, promote_model), 0,
+     "promote: needs \"model: NAME\""},
+    {"from", kiln_dsl__set_name, offsetof(kiln_step, promote_from), 0,
+     "promote: needs \"from: ALIAS\", the alias to promote (challenger)"},
+    {"to", kiln_dsl__set_name, offsetof(kiln_step, promote_to), 0,
+     "promote: needs \"to: ALIAS\", the alias it replaces (production)"},
+};
+static const keyspec retire_keys[] = {
+    {"model", kiln_dsl__set_name, offsetof(kiln_step, retire_model), 0,
+     "retire: needs \"model: NAME\""},
+    {"alias", kiln_dsl__set_name, offsetof(kiln_step, retire_alias), 0,
+     "retire: needs \"alias: ALIAS\", the alias to retire"},
+};
+
 /* Each table fits walk()'s 64-bit mask of the keys seen. */
 _Static_assert(KILN_ARRAY_SIZE(pipeline_keys) <= 64, "too many keys");
 _Static_assert(KILN_ARRAY_SIZE(defaults_keys) <= 64, "too many keys");
 _Static_assert(KILN_ARRAY_SIZE(git_keys) <= 64, "too many keys");
 _Static_assert(KILN_ARRAY_SIZE(step_keys) <= 64, "too many keys");
 _Static_assert(KILN_ARRAY_SIZE(register_keys) <= 64, "too many keys");
+_Static_assert(KILN_ARRAY_SIZE(promote_keys) <= 64, "too many keys");
+_Static_assert(KILN_ARRAY_SIZE(retire_keys) <= 64, "too many keys");
 
 static const mapspec pipeline_spec = SPEC(pipeline_keys, true);
 static const mapspec defaults_spec = SPEC(defaults_keys, false);
 static const mapspec git_spec = SPEC(git_keys, false);
 static const mapspec step_spec = SPEC(step_keys, false);
 static const mapspec register_spec = SPEC(register_keys, false);
+static const mapspec promote_spec = SPEC(promote_keys, false);
+static const mapspec retire_spec = SPEC(retire_keys, false);
 
 const keyspec *kiln_dsl__find_key(const mapspec *spec, const kiln_ynode *key)
 {
@@ -360,6 +386,30 @@ static void set_register(vctx *v, const kiln_ynode *key,
                    st, "register", NULL, key);
 }
 
+/* promote: {model, from, to} and retire: {model, alias}: what a gated step
+ * does to the registry once it succeeded. */
+static void set_promote(vctx *v, const kiln_ynode *key,
+                        const kiln_ynode *val, void *obj, const keyspec *k)
+{
+    kiln_step *st = obj;
+    if (!kiln_dsl__nested_map(v, val, k->name))
+        return;
+    st->promote_pos = model_pos(v, key);
+    kiln_dsl__walk(v, &promote_spec, val->type == KILN_YNODE_MAP ? val : NULL,
+                   st, "promote", NULL, key);
+}
+
+static void set_retire(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
+                       void *obj, const keyspec *k)
+{
+    kiln_step *st = obj;
+    if (!kiln_dsl__nested_map(v, val, k->name))
+        return;
+    st->retire_pos = model_pos(v, key);
+    kiln_dsl__walk(v, &retire_spec, val->type == KILN_YNODE_MAP ? val : NULL,
+                   st, "retire", NULL, key);
+}
+
 static void set_steps(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                       void *obj, const keyspec *k)
 {
@@ -375,8 +425,22 @@ static void check_step(vctx *v, kiln_step *st, const kiln_ynode *key,
     char q[KILN_DSL_QUOTE_SIZE];
     const kiln_validation *va = st->validation;
     kiln_dsl__quote(q, key->u.str, key->n);
-    if (!kiln_dsl__has_key(val, "run") && !va)
+    /* A step that only promotes or retires runs nothing of its own. */
+    if (!kiln_dsl__has_key(val, "run") && !va &&
+        (kiln_dsl__has_key(val, "promote") || kiln_dsl__has_key(val,
+                                                                "retire")))
+        st->run = "true";
+    else if (!kiln_dsl__has_key(val, "run") && !va)
         error_at(v, key, "step %s has no \"run\" command", q);
+    if (st->promote_to && st->promote_from &&
+        strcmp(st->promote_to, st->promote_from) == 0)
+        kiln_dsl__error(v->c, st->promote_pos.line, st->promote_pos.col,
+                        "step %s: promote: from and to are the same alias "
+                        "\"%s\"", q, st->promote_to);
+    /* It changes the registry: never served from the cache. */
+    if ((kiln_dsl__has_key(val, "promote") ||
+         kiln_dsl__has_key(val, "retire")) && !st->cache_set)
+        st->cache = false;
     /* A deploy's effect lies outside its outputs (a server now serves
      * the model): restoring the outputs from the cache would skip it. The
      * step says cache: true itself when that is what it means. */

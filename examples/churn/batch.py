@@ -1,7 +1,7 @@
 """Simulate production sending a batch to score: incoming/batches/NAME.csv,
 an id column and the features, no label (the outcome is not known yet).
 
-Usage: batch.py NAME [SHIFT] [--unsure F] [--labels]
+Usage: batch.py NAME [SHIFT] [--unsure F] [--labels | --labels-only]
   SHIFT    move the rows by this many standard deviations (default 0)
   --unsure replace this share (0..1) of the rows by cases the served
            model (serving/model.pkl) cannot place: mixes of a row of each
@@ -9,6 +9,9 @@ Usage: batch.py NAME [SHIFT] [--unsure F] [--labels]
            would be
   --labels also write NAME.labels.csv (id, label): the outcomes, known
            later; they give live accuracy and join the next retrain
+  --labels-only
+           write only NAME.labels.csv, for a batch written before with the
+           same arguments: its outcomes come back after it was scored
 The rows are the held-out part of the data set, as in simulate.py."""
 import argparse
 import csv
@@ -23,6 +26,7 @@ ap.add_argument("name")
 ap.add_argument("shift", nargs="?", type=float, default=0.0)
 ap.add_argument("--unsure", type=float, default=0.0)
 ap.add_argument("--labels", action="store_true")
+ap.add_argument("--labels-only", action="store_true")
 args = ap.parse_args()
 (X_ref, y_ref), (X, y) = split(int(os.environ.get("KILN_PARAM_SEED", "7")),
                                args.shift)
@@ -57,10 +61,12 @@ def write(path, header, rows):
 
 
 base = os.path.join("incoming/batches", args.name)
-write(base + ".csv", ["id"] + list(FEATURES),
-      [[i] + ["%.6g" % v for v in row] for i, row in enumerate(X)])
-print("%s.csv: %d rows, shift %g, %d unsure" % (base, len(y), args.shift, n))
-if args.labels:
+if not args.labels_only:
+    write(base + ".csv", ["id"] + list(FEATURES),
+          [[i] + ["%.6g" % v for v in row] for i, row in enumerate(X)])
+    print("%s.csv: %d rows, shift %g, %d unsure"
+          % (base, len(y), args.shift, n))
+if args.labels or args.labels_only:
     write(base + ".labels.csv", ["id", "label"],
           [[i, int(label)] for i, label in enumerate(y)])
     print("%s.labels.csv: %d labels" % (base, len(y)))

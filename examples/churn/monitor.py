@@ -9,6 +9,16 @@ live_auc on its labelled rows (live_labelled: how many). The step's
 validation (kind: validate) adds the drift of these scores from the
 training set's, as drift.probability.psi.
 
+Champion and challenger, as metrics named after the alias that read each
+model (the status page's models view shows them as that version's live
+metrics): challenger.live_batches, the live batches the challenger
+(churn@challenger) scored in shadow (predictions/challenger/vN/) whose
+labels have come back since, challenger.live_auc and
+challenger.live_accuracy on their rows, and production.live_auc and
+production.live_accuracy on the same rows (without a challenger, on the
+newest labelled batch's). The score pipeline's promote and retire steps
+decide on them.
+
 The labelling queue, labels/queue.csv (batch, id, probability): every
 low-confidence row of every batch that has no label yet, oldest batch
 first; a row leaves it when its label comes back."""
@@ -60,6 +70,39 @@ if live:
     metrics["live_accuracy"] = float(accuracy_score(y, s >= 0.5))
     if len(set(y)) == 2:
         metrics["live_auc"] = float(roc_auc_score(y, s))
+
+
+def live_metrics(pairs):
+    """(auc, accuracy) of [(label, probability)]; auc 0 with one class."""
+    y = np.array([label for label, _ in pairs])
+    s = np.array([v for _, v in pairs])
+    auc = float(roc_auc_score(y, s)) if len(set(y)) == 2 else 0.0
+    return auc, float(accuracy_score(y, s >= 0.5))
+
+
+version = os.environ.get("KILN_MODEL_CHURN_CHALLENGER_VERSION", "0")
+mine, theirs, counted = [], [], 0
+shadow = "predictions/challenger/v%s" % version
+for name in names:
+    labels = read_labels(name)
+    path = "%s/%s.csv" % (shadow, name)
+    if version == "0" or not labels or not os.path.exists(path):
+        continue
+    with open(path, newline="") as f:
+        ch = {int(r["id"]): float(r["probability"]) for r in csv.DictReader(f)}
+    ids, p = predictions(name)
+    prod = dict(zip(ids, p))
+    rows = [i for i in ch if i in labels and i in prod]
+    mine += [(labels[i], ch[i]) for i in rows]
+    theirs += [(labels[i], prod[i]) for i in rows]
+    counted += 1
+metrics["challenger.live_batches"] = counted
+metrics["challenger.live_auc"], metrics["challenger.live_accuracy"] = (
+    live_metrics(mine) if mine else (0.0, 0.0))
+if not theirs and live:
+    theirs = live
+metrics["production.live_auc"], metrics["production.live_accuracy"] = (
+    live_metrics(theirs) if theirs else (0.0, 0.0))
 os.makedirs("labels", exist_ok=True)
 with open("labels/queue.csv.tmp", "w", newline="") as f:
     w = csv.writer(f, lineterminator="\n")

@@ -1,6 +1,7 @@
 /* cmd-models.c: kiln models [NAME] [--limit N] [--json]
  *               kiln models promote NAME VERSION ALIAS
  *               kiln models rollback NAME ALIAS
+ *               kiln models retire NAME ALIAS
  *               kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force]
  *               kiln models history NAME [--json]
  *
@@ -30,7 +31,7 @@ typedef struct models_opts {
 
 static const kiln_opt options[] = {
     KILN_OPT_ARGS(models_opts, args, "NAME | promote ... | rollback ... | "
-                  "pull ... | history NAME", 0, NULL),
+                  "retire ... | pull ... | history NAME", 0, NULL),
     KILN_OPT_VALUE(0, "to", models_opts, to, "PATH", "pull: write the "
                    "version's file (or directory) at PATH"),
     KILN_OPT_SWITCH('f', "force", models_opts, force, "pull: replace "
@@ -144,6 +145,29 @@ static int move(kiln_store *store, const char *state, const char *name,
     return status;
 }
 
+/* kiln models retire NAME ALIAS: the alias points nowhere (a challenger
+ * that lost); no deploy command runs, nothing is served from it. */
+static int retire(const char *state, const char *name, const char *alias)
+{
+    kiln_store *store = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_model_version v;
+    kiln_audit_who who = {kiln_user_name(), "cli"};
+    int was = 0, status = KILN_EXIT_OK;
+
+    if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
+        kiln_store_model_find(store, &v, name, alias, 0, &err) != 0 ||
+        (kiln_model_version_dispose(&v),
+         kiln_store_model_retire(store, &was, name, alias, &who, &err)) != 0)
+        status = kiln_cli_fail(&err);
+    else
+        printf("%s of model %s is retired (it was version %d; kiln models "
+               "rollback %s %s brings it back)\n", alias, name, was, name,
+               alias);
+    kiln_store_close(store);
+    return status;
+}
+
 /* NAME, NAME@ALIAS or NAME:VERSION: *alias points into ref (or NULL),
  * *version is 0 for NAME alone (the newest). false when malformed. */
 static bool parse_ref(char *name, size_t cap, const char **alias,
@@ -187,6 +211,8 @@ static void print_history(json_t *moves)
         json_t *f = json_object_get(m, "from"), *t = json_object_get(m, "to");
         snprintf(from, sizeof(from), "%lld", (long long)json_integer_value(f));
         snprintf(to, sizeof(to), "%lld", (long long)json_integer_value(t));
+        if (json_integer_value(t) == 0) /* retired: pointing nowhere */
+            snprintf(to, sizeof(to), "none");
         printf("%-20s %-14s %-7s -> %-7s %-16s %-7s %s\n",
                kiln_fmt_time(when, sizeof(when),
                              json_integer_value(json_object_get(m, "at"))),
@@ -363,6 +389,11 @@ static int exec_models(void *opts)
             status = kiln_cli_fail(&err);
         else
             status = move(store, state, argv[1], argv[2], 0);
+    } else if (argc >= 1 && strcmp(argv[0], "retire") == 0) {
+        if (argc != 3)
+            return kiln_cli_usage_error(&kiln_cmd_models, "retire expects "
+                                        "NAME ALIAS");
+        status = retire(state, argv[1], argv[2]);
     } else if (argc >= 1 && strcmp(argv[0], "history") == 0) {
         if (argc != 2)
             return kiln_cli_usage_error(&kiln_cmd_models, "history expects "
@@ -405,6 +436,7 @@ const kiln_cmd kiln_cmd_models = {
     .help = "  kiln models [NAME] [--limit N] [--json]\n"
             "  kiln models promote NAME VERSION ALIAS\n"
             "  kiln models rollback NAME ALIAS\n"
+            "  kiln models retire NAME ALIAS\n"
             "  kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force] "
             "[--json]\n"
             "  kiln models history NAME [--json]\n\n"

@@ -429,7 +429,7 @@ static int exec_reproduce(void *opts)
                 continue;
             /* null: an optional alias that did not exist then ("0"). */
             pins = kiln_realloc(pins, (n_pins + 1) * sizeof(*pins));
-            pins[n_pins].key = kiln_strndup(ref, (size_t)(sep - ref));
+            pins[n_pins].key = kiln_strdup(ref); /* churn@production */
             pins[n_pins].value = kiln_asprintf("%lld", (long long)
                 json_integer_value(json_object_get(v, "version")));
             n_pins++;

@@ -12,6 +12,7 @@
 
 #include "data/metrics.h"
 #include "engine/cache.h"
+#include "engine/registry.h"
 
 typedef struct hash_job {
     uv_work_t req;
@@ -176,6 +177,63 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
     return rc;
 }
 
+/* promote: {model, from, to} and retire: {model, alias}, once the step
+ * succeeded (its gate passed and its command exited 0): to moves to the
+ * version from points at, through the model's deploy command as kiln
+ * models promote does, and from is retired; or alias is retired. Audited
+ * as the run. Not under kiln reproduce. A failure fails the step (why),
+ * and the registry stays as it was. */
+static void registry_actions(step_rt *s, char *why, size_t cap)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    kiln_store *store = s->run->eng->store;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_model_version v;
+    kiln_audit_who who;
+    char actor[40];
+    FILE *log;
+    int now = 0, was = 0, rc = 0;
+
+    if ((!st->promote_model && !st->retire_model) ||
+        s->run->side_effects_off || s->run->keep_aliases)
+        return;
+    snprintf(actor, sizeof(actor), "run %lld", (long long)s->run->id);
+    who.actor = actor;
+    who.via = s->run->via;
+    log = s->log_path ? fopen(s->log_path, "a") : NULL;
+    if (st->promote_model) {
+        rc = kiln_store_model_find(store, &v, st->promote_model,
+                                   st->promote_from, 0, &err);
+        if (rc == 0) {
+            int version = v.version;
+            kiln_model_version_dispose(&v);
+            rc = kiln_registry_move_as(&now, store, s->run->eng->state_dir,
+                                       st->promote_model, st->promote_to,
+                                       version, log, &who, &err);
+        }
+        if (rc == 0)
+            rc = kiln_store_model_retire(store, &was, st->promote_model,
+                                         st->promote_from, &who, &err);
+        if (rc == 0 && log)
+            fprintf(log, "kiln: promoted version %d of model %s from %s to "
+                    "%s\n", now, st->promote_model, st->promote_from,
+                    st->promote_to);
+    }
+    if (rc == 0 && st->retire_model) {
+        rc = kiln_store_model_retire(store, &was, st->retire_model,
+                                     st->retire_alias, &who, &err);
+        if (rc == 0 && log)
+            fprintf(log, was ? "kiln: retired %s of model %s (version %d)\n"
+                             : "kiln: %s of model %s points nowhere: "
+                               "nothing to retire\n",
+                    st->retire_alias, st->retire_model, was);
+    }
+    if (log)
+        fclose(log);
+    if (rc != 0)
+        snprintf(why, cap, "%s", err.msg);
+}
+
 static void hash_done(uv_work_t *req, int status)
 {
     hash_job *j = req->data;
@@ -244,6 +302,7 @@ static void hash_done(uv_work_t *req, int status)
                                   j->files.sha256, &err) != 0)
             kiln_engine__store_failed(run, &err);
         free(recs);
+        registry_actions(s, why, sizeof(why));
     }
     kiln_cache_files_dispose(&j->files);
     kiln_cache_files_dispose(&j->reg_files);

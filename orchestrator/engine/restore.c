@@ -226,18 +226,19 @@ static int resolve_models(cache_job *j, step_rt *s, kiln_err *err)
         pin_use *u = &j->uses[j->n_uses];
         const char *alias = m->alias;
         int version = m->version;
-        bool pinned = false;
+        bool pinned = false, first = true;
         char vtext[16];
-        for (size_t k = 0; k < run->n_model_pins; k++)
-            if (strcmp(run->model_pins[k].key, m->name) == 0) {
-                alias = NULL;
-                version = atoi(run->model_pins[k].value);
-                pinned = true;
-            }
         if (m->alias)
             u->ref = kiln_asprintf("%s@%s", m->name, m->alias);
         else
             u->ref = kiln_asprintf("%s:%d", m->name, m->version);
+        /* kiln reproduce: the version each reference read then. */
+        for (size_t k = 0; k < run->n_model_pins; k++)
+            if (strcmp(run->model_pins[k].key, u->ref) == 0) {
+                alias = NULL;
+                version = atoi(run->model_pins[k].value);
+                pinned = true;
+            }
         u->declared = true;
         j->n_uses++;
         if (pinned && version == 0) {
@@ -257,7 +258,10 @@ static int resolve_models(cache_job *j, step_rt *s, kiln_err *err)
         if (rc != 0)
             break;
         snprintf(vtext, sizeof(vtext), "%d", u->pin.version);
-        u->env[0] = model_var(m->name, NULL);
+        /* KILN_MODEL_<NAME>: the first reference to the model. */
+        for (size_t k = 0; k < i; k++)
+            first &= strcmp(st->models[k].name, m->name) != 0;
+        u->env[0] = first ? model_var(m->name, NULL) : NULL;
         u->env[1] = model_var(m->name, m->alias ? m->alias : vtext);
         json_object_set_new(j->models, u->ref,
                             json_pack("{s:i, s:s}", "version",
@@ -599,8 +603,15 @@ static void keep_prepared(step_rt *s, cache_job *j)
         if (!u->path)
             continue;
         for (int k = 0; k < 2; k++)
-            if (u->env[k])
+            if (u->env[k]) {
+                /* ..._VERSION: which version the copy is. */
+                char *var = kiln_asprintf("%s_VERSION", u->env[k]);
+                char num[16];
+                snprintf(num, sizeof(num), "%d", u->pin.version);
                 kiln_env_set(&s->model_env, u->env[k], u->path);
+                kiln_env_set(&s->model_env, var, num);
+                free(var);
+            }
         if (u->declared) {
             s->pins = kiln_realloc(s->pins, (s->n_pins + 1) *
                                    sizeof(*s->pins));

@@ -575,9 +575,11 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
     s->term_signal = task->term_signal;
     s->exec_finished_ms = task->finished_ms;
     /* A step that ended well with declared inputs, outputs or metrics is
-     * done only once they are found, hashed and read, off the loop. */
+     * done only once they are found, hashed and read, off the loop (and
+     * its promote: or retire: done, back on it). */
     if (ok && (st->inputs.n || st->outputs.n || st->metrics ||
-               st->validation || s->n_pins ||
+               st->validation || s->n_pins || st->promote_model ||
+               st->retire_model ||
                (s->metrics_path && access(s->metrics_path, F_OK) == 0))) {
         kiln_engine__hash_start(s, KILN_EXEC_SUCCEEDED, NULL);
         return;

@@ -440,6 +440,49 @@ static int key_metrics(kiln_store *st, json_t *v, kiln_err *err)
     return 0;
 }
 
+/*
+ * A model version's live metrics (v's "live_metrics", {KEY: value}, and
+ * "live_metrics_run"): what the newest step that read these bytes as
+ * NAME@ALIAS recorded under ALIAS.KEY (a monitor step that reads
+ * churn@production and churn@challenger and writes production.live_auc
+ * and challenger.live_auc reports on each version apart).
+ */
+static int live_metrics(kiln_store *st, json_t *v, kiln_err *err)
+{
+    const char *name = json_string_value(json_object_get(v, "name"));
+    json_int_t art = json_integer_value(json_object_get(v, "artifact_id"));
+    json_t *rows = NULL, *out = json_object(), *r;
+    json_int_t newest = 0;
+    size_t i;
+    int rc = query_rows(st, &rows,
+        "SELECT x.id, x.run_id, mt.key, mt.value FROM events e JOIN "
+        "executions x ON x.id = e.execution_id JOIN json_each(x.key_doc, "
+        "'$.models') j JOIN metrics mt ON mt.execution_id = x.id WHERE "
+        "e.artifact_id = ?2 AND e.type = 'input' AND json_valid(x.key_doc) "
+        "AND j.key LIKE ?1 || '@%' AND json_extract(j.value, '$.sha256') = "
+        "(SELECT sha256 FROM artifacts WHERE id = ?2) AND substr(mt.key, 1, "
+        "length(j.key) - length(?1)) = substr(j.key, length(?1) + 2) || '.' "
+        "ORDER BY x.id DESC LIMIT 500", name, art, err);
+    if (rc != 0) {
+        json_decref(out);
+        return rc;
+    }
+    json_array_foreach(rows, i, r) {
+        json_int_t x = json_integer_value(json_object_get(r, "id"));
+        if (newest && x != newest)
+            break;
+        if (!newest)
+            json_object_set(v, "live_metrics_run", json_object_get(r,
+                                                                  "run_id"));
+        newest = x;
+        json_object_set(out, json_string_value(json_object_get(r, "key")),
+                        json_object_get(r, "value"));
+    }
+    json_object_set_new(v, "live_metrics", out);
+    json_decref(rows);
+    return 0;
+}
+
 int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
                            kiln_err *err)
 {
@@ -479,7 +522,8 @@ int kiln_store_models_newest_json(kiln_store *st, json_t **out,
             json_object_set_new(v, "metrics", m);
         if (!json_is_object(json_object_get(v, "params")))
             json_object_set_new(v, "params", json_object());
-        if ((rc = key_metrics(st, v, err)) != 0) {
+        if ((rc = key_metrics(st, v, err)) != 0 ||
+            (rc = live_metrics(st, v, err)) != 0) {
             json_decref(versions);
             json_decref(aliases);
             return rc;

@@ -144,6 +144,36 @@ int kiln_store_model_promote(kiln_store *st, const char *name, int version,
     return kiln_store__commit(st, err, what);
 }
 
+int kiln_store_model_retire(kiln_store *st, int *out_version,
+                            const char *name, const char *alias,
+                            const kiln_audit_who *who, kiln_err *err)
+{
+    const char *what = "retiring an alias";
+    sqlite3_stmt *s;
+    int64_t from = 0;
+    int rc;
+
+    *out_version = 0;
+    if ((rc = kiln_store__begin(st, err, what)) != 0)
+        return rc;
+    s = kiln_store__query(st, err, what, SQL_VERSION_BY_ALIAS, "ss", name,
+                          alias);
+    rc = s ? kiln_store__int(st, &from, s, 0, err, what) : KILN_ERROR;
+    /* Version 0: the alias points nowhere (it was, so rollback brings
+     * it back); nothing to do when it points nowhere already. */
+    if (rc == 0 && from > 0)
+        rc = kiln_store__run(st, err, what, SQL_ALIAS_SET, "ssiI", name,
+                             alias, 0, kiln_now_ms());
+    if (rc == 0 && from > 0 && who)
+        rc = audit_move(st, who, "alias.retired", name, alias, from, 0, err);
+    if (rc != 0) {
+        kiln_store__rollback(st);
+        return rc;
+    }
+    *out_version = (int)from;
+    return kiln_store__commit(st, err, what);
+}
+
 /* The rows of an alias still in force, newest first: ids and versions,
  * at most 2. */
 static int alias_last2(kiln_store *st, size_t *n, int64_t ids[2],

@@ -440,6 +440,13 @@ typedef struct kiln_audit_who {
 int kiln_store_model_promote(kiln_store *st, const char *name, int version,
                              const char *alias, const kiln_audit_who *who,
                              kiln_err *err);
+/* Point alias nowhere (a challenger that lost): the history keeps it,
+ * as version 0, and a rollback brings the version back. *out_version: the
+ * version it pointed at (0: none, and nothing changed). With who: audited
+ * as alias.retired. */
+int kiln_store_model_retire(kiln_store *st, int *out_version,
+                            const char *name, const char *alias,
+                            const kiln_audit_who *who, kiln_err *err);
 /* Point alias back at the version that held it before (with who:
  * audited as alias.rolled_back). */
 int kiln_store_model_rollback(kiln_store *st, int *out_version,

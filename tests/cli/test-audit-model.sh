@@ -266,8 +266,8 @@ eq "the chain is intact after them" 0 "$rc"
 kiln_rc audit model gov
 eq "the report after gc (model bytes stay)" 0 "$rc"
 
-# The churn example after a drifted batch: version 2 by the retrain, put
-# back in production by the user.
+# The churn example after a drifted batch: version 2 by the retrain, the
+# challenger, promoted to production by the user.
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
     export KILN_STATE=$T/churn-state
     cp -r "$KILN_SRC/examples/churn" "$T/churn"
@@ -282,20 +282,20 @@ if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
     kiln_rc run pipeline.yaml
     eq "churn: the retrain" 0 "$rc"
     eq "churn: two versions" 2 "$(q 'select count(*) from models')"
-    kiln_rc models rollback churn production
+    eq "churn: the retrain is the challenger" 2 "$(q "select version from model_aliases where alias = 'challenger' order by id desc limit 1")"
     kiln_rc models promote churn 2 production
     eq "churn: promote" 0 "$rc"
     kiln_rc audit model churn
     eq "churn: audit model" 0 "$rc"
     contains "churn: version 2" "# Model card: churn version 2" "$out"
     contains "churn: version 1 too" "| 1 | \`" "$out"
-    contains "churn: the gate" "metrics.evaluate.auc >= params.min_auc && metrics.evaluate.accuracy >= metrics.evaluate.production_accuracy" "$out"
+    contains "churn: the gate" "metrics.evaluate.auc >= params.min_auc && metrics.evaluate.has_production == 1 && metrics.evaluate.same_as_production == 0 && metrics.evaluate.accuracy >= metrics.evaluate.production_accuracy" "$out"
     contains "churn: a gate value" "| \`params.min_auc\` | 0.9 |" "$out"
     contains "churn: who promoted" "| production | 1 | 2 | $ME | cli | alias.moved |" "$out"
     contains "churn: the production model evaluate compared with" "version 1 of model churn | evaluate |" "$out"
     kiln_rc audit model churn --format json
-    eq "churn: JSON" "2 [2, 1] deploy passed" "$(py 'd["model"]["version"], [v["version"] for v in d["model"]["versions"]], d["gates"][0]["step"], d["gates"][0]["decision"]')"
-    eq "churn: the gate's values are the run's metrics" True "$(py 'd["gates"][0]["values"]["metrics.evaluate.auc"] == [m["value"] for m in d["metrics"] if m["key"] == "auc"][0]')"
+    eq "churn: JSON" "2 [2, 1] deploy gated challenge passed" "$(py 'd["model"]["version"], [v["version"] for v in d["model"]["versions"]], " ".join(g["step"] + " " + g["decision"] for g in d["gates"])')"
+    eq "churn: the gate's values are the run's metrics" True "$(py '[g for g in d["gates"] if g["step"] == "challenge"][0]["values"]["metrics.evaluate.auc"] == [m["value"] for m in d["metrics"] if m["key"] == "auc"][0]')"
 else
     echo "the churn example not checked: no scikit-learn"
 fi

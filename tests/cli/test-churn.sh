@@ -2,7 +2,8 @@
 # sweeps four models, picks the best by its validation AUC and deploys it;
 # the second is entirely cached; a large shift is stopped by
 # validation; a worse model is gated and production stays; a drifted batch
-# makes kiln serve retrain and promote the new model.
+# makes kiln serve retrain, and the new model becomes the challenger
+# (test-churn-loop follows it to its promotion).
 . "$(dirname "$0")/lib.sh"
 cp -r "$KILN_SRC/examples/churn" "$T/churn"
 rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" "$T/churn/serving" "$T/churn/incoming/live.csv"
@@ -32,9 +33,9 @@ check "the served model exists" test -s serving/model.pkl
 kiln_rc run pipeline.yaml
 eq "the second run succeeds" 0 "$rc"
 # (evaluate reads churn@production, which run 1 promoted: it runs again;
-# kind: deploy is never served from the cache: it runs, and registers
-# nothing new for the same bytes.)
-eq "cached but evaluate and deploy" "cached cached cached cached cached cached cached succeeded succeeded" \
+# deploy is gated now that there is a production model, and challenge
+# too: the model is production's bytes, nothing new to try.)
+eq "cached but evaluate" "cached cached cached cached cached cached cached succeeded" \
     "$(q "select status from executions where run_id = 2 order by id" | tr '\n' ' ' | sed 's/ $//')"
 
 kiln_rc run pipeline.yaml --param shift=3
@@ -57,7 +58,8 @@ wait_for "a quiet drift check" 30 '[ "$(q "select count(*) from trigger_checks w
 /usr/bin/python3 simulate.py 0.5 > /dev/null
 wait_for "the drift trigger fires" 30 '[ "$(q "select count(*) from runs where trigger = '"'drift'"'")" = 1 ]'
 wait_for "the retrain ends" 60 '[ "$(q "select status from runs where trigger = '"'drift'"'")" = succeeded ]'
-eq "the retrained model is promoted" 2 "$(production)"
+eq "the retrained model is the challenger" 2 "$(q "select version from model_aliases where alias = 'challenger' order by id desc limit 1")"
+eq "production stays until it wins live (score.yaml)" 1 "$(production)"
 # The status page shows it (the README's screenshots come from here).
 W=$KILN_SRC/tests/web
 if [ -x /usr/bin/chromium ] && command -v node > /dev/null &&
@@ -80,5 +82,5 @@ kiln_rc reproduce 1
 eq "the first run reproduces identical" 0 "$rc"
 contains "the model identical" "pick             models/model.pkl             identical" "$out"
 contains "the metrics identical" "evaluate         reports/metrics.json         identical" "$out"
-eq "production did not move" 2 "$(production)"
+eq "production did not move" 1 "$(production)"
 finish

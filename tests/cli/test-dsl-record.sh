@@ -149,16 +149,23 @@ YAML
 kiln_rc validate model-key.yaml
 eq "model-key: exit 2" 2 "$rc"
 contains "model-key: unknown key, with a guess" 'model-key.yaml:6:29: error: unknown key "alais" in models (did you mean "alias"?)' "$err"
-step model-dup <<'YAML'
-    models: [churn@production, "churn:3"]
+# The same model by two references (champion and challenger) is fine; the
+# same reference twice is not.
+step model-two <<'YAML'
+    models: [churn@production, "churn@challenger?"]
 YAML
-bad model-dup '6:32: error: step "a" reads model "churn" twice'
+kiln_rc validate "$T/model-two.yaml"
+eq "model-two: two aliases of one model" 0 "$rc"
+step model-dup <<'YAML'
+    models: [churn@production, "churn:3", churn@production]
+YAML
+bad model-dup '6:43: error: step "a" reads model "churn@production" twice'
 step model-dup-map <<'YAML'
     models:
-      - churn@production?
+      - churn@staging?
       - {model: churn, alias: staging}
 YAML
-bad model-dup-map '8:9: error: step "a" reads model "churn" twice'
+bad model-dup-map '8:9: error: step "a" reads model "churn@staging" twice'
 step model-list <<'YAML'
     models: [[churn@production]]
 YAML

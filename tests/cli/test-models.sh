@@ -55,6 +55,25 @@ eq "bad alias" 2 "$rc"
 kiln_rc models nosuch
 eq "unknown model" 2 "$rc"
 
+# retire: staging points nowhere, the history says so, a step no longer
+# sees it, and a rollback brings it back.
+kiln_rc models retire churn staging
+eq "retire" 0 "$rc"
+contains "says what it was" "staging of model churn is retired (it was version 3" "$out"
+kiln_rc models churn --json
+eq "no version is staging" "" "$(printf '%s' "$out" | /usr/bin/python3 -c '
+import json, sys
+print(*[v["version"] for v in json.load(sys.stdin) if "staging" in v["aliases"]])')"
+kiln_rc models history churn
+contains "history: -> none" "staging        3       -> none" "$out"
+eq "audited" "alias.retired" "$(q "select action from audit where target = 'model churn staging' order by id desc limit 1")"
+kiln_rc models pull churn@staging --to "$T/staging.txt"
+eq "a retired alias cannot be pulled" 2 "$rc"
+kiln_rc models retire churn staging
+eq "retiring it again: no such alias" 2 "$rc"
+kiln_rc models rollback churn staging
+eq "rollback brings it back" "0 3" "$rc $(q "select version from model_aliases where alias = 'staging' and rolled_back = 0 order by id desc limit 1")"
+
 # register: with alias: the new version becomes production at once
 # (a deploy step that registers and promotes).
 pipeline ship <<'YAML'

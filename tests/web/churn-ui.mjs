@@ -1,5 +1,6 @@
 // The status page on the churn example after a drift-triggered retrain
-// (run by tests/cli/test-churn.sh while its daemon runs). Checks the
+// whose model became the challenger (run by tests/cli/test-churn.sh while
+// its daemon runs). Checks the
 // overview, the pipeline page (drift statistics) and the retrained run,
 // and saves the screenshots the README shows. Env: KILN_URL, RUN (the
 // drift-triggered run), KILN_WEB_SHOTS, CHROMIUM.
@@ -34,9 +35,9 @@ try {
   await page.goto(url + '#/runs/' + process.env.RUN);
   await page.waitForSelector('h1 .badge.s-succeeded');
   const nodes = await page.$$eval('svg.dag .node[data-step]', (l) => l.length);
-  if (nodes !== 9)
-    throw new Error('the DAG has ' + nodes + ' steps, not 9');
-  await page.waitForSelector('svg.dag .node[data-step="deploy"][data-status="succeeded"]');
+  if (nodes !== 10)
+    throw new Error('the DAG has ' + nodes + ' steps, not 10');
+  await page.waitForSelector('svg.dag .node[data-step="challenge"][data-status="succeeded"]');
   await page.screenshot({ path: shots + '/churn-run.png', fullPage: true });
 } catch (e) {
   failed = true;

@@ -148,6 +148,23 @@ export function modelsView(el, query, only) {
                               h('b', null, num(val)))));
   }
 
+  /* What the newest step that read this version as NAME@ALIAS recorded
+   * under ALIAS.KEY: its live metrics (a monitor's, in shadow or in
+   * production). */
+  function liveMetrics(x) {
+    const list = Object.entries(x.live_metrics || {});
+    if (!list.length)
+      return h('span', {class: 'muted'}, '—');
+    return h('div', {class: 'metric-list live-metrics',
+                     title: 'Live metrics: recorded by run #' +
+                            x.live_metrics_run + ', which read this version'},
+      list.map(([k, val]) => h('span', {'data-live': k},
+                              k.replace(/^[^.]*\./, '') + ' ',
+                              h('b', null, num(val)))),
+      h('a', {class: 'small', href: runHref(x.live_metrics_run)},
+        'run #' + x.live_metrics_run));
+  }
+
   function historyTable(history) {
     if (!history.length)
       return null;
@@ -165,7 +182,7 @@ export function modelsView(el, query, only) {
               h('span', {class: 'tag alias'}, y.alias)),
             h('td', {class: 'nowrap', 'data-label': 'From → to'},
               (y.from != null ? 'v' + y.from : '—') + ' → ' +
-              (y.to != null ? 'v' + y.to : '—')),
+              (y.to ? 'v' + y.to : y.to === 0 ? 'none' : '—')),
             h('td', {'data-label': 'By', 'data-by': y.by}, y.by),
             h('td', {'data-label': 'Via'}, y.via),
             h('td', {'data-label': 'What'},
@@ -186,7 +203,8 @@ export function modelsView(el, query, only) {
           h('th', null, 'SHA-256'), h('th', null, 'Aliases'),
           h('th', null, 'Registered'), h('th', null, 'Run'),
           h('th', null, 'Commit'), h('th', null, 'Params'),
-          h('th', null, 'Key metrics'), h('th', null, 'Artifact'),
+          h('th', null, 'Key metrics'), h('th', null, 'Live metrics'),
+          h('th', null, 'Artifact'),
           ops ? h('th', null, '') : null)),
         h('tbody', null, versions.map((x) => h('tr', {'data-version':
                                                         x.version},
@@ -205,6 +223,7 @@ export function modelsView(el, query, only) {
             commitEl(x) || h('span', {class: 'muted'}, '—')),
           h('td', {'data-label': 'Params'}, params(x)),
           h('td', {'data-label': 'Key metrics'}, keyMetrics(x)),
+          h('td', {'data-label': 'Live metrics'}, liveMetrics(x)),
           /* The lineage of the bytes as the run that registered them
            * made them (other runs may have made the same bytes). */
           h('td', {'data-label': 'Artifact', title: x.path},

@@ -1,0 +1,107 @@
+# examples/churn's whole loop under kiln serve with the test clock (60x:
+# the score pipeline's data trigger checks every second): the churn
+# pipeline trains (kiln trigger, as CI would), deploys version 1, then a
+# retrain on a shifted batch becomes the challenger; the score pipeline
+# scores every batch with both, and once the challenger has two labelled
+# live batches, its gated steps decide: the first challenger loses on
+# batches like the training data and is retired, the second (trained on
+# the labelled rows too) wins on shifted batches and is promoted, its
+# bytes deployed; a rollback restores the old bytes. Every decision is a
+# recorded gate, every alias move an audit row by the run; the status
+# page's models view shows the versions, their live metrics and the
+# alias history (chromium).
+. "$(dirname "$0")/lib.sh"
+/usr/bin/python3 -c 'import sklearn, yaml' 2>/dev/null || exit 77
+cp -r "$KILN_SRC/examples/churn" "$T/churn"
+rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" \
+    "$T/churn/serving" "$T/churn/incoming/live.csv" \
+    "$T/churn/incoming/batches/"*.csv "$T/churn/predictions" "$T/churn/scores" \
+    "$T/churn/labels" "$T/churn/__pycache__"
+cd "$T/churn"
+git_identity
+git -c init.defaultBranch=main init -q .
+printf 'data/\nmodels/\nreports/\nserving/\nincoming/\npredictions/\nscores/\nlabels/\n__pycache__/\n*.log\n' > .gitignore
+git add -A && git commit -qm churn
+alias_of() { q "select version from model_aliases where name = 'churn' and alias = '$1' and rolled_back = 0 order by id desc limit 1"; }
+scored() { q "select count(*) from runs where pipeline = 'score' and status in ('succeeded', 'failed')"; }
+# batch NAME SHIFT: a batch arrives and is scored; its labels come back
+# and it is scored again (now with live metrics).
+batch() {
+    local n
+    n=$(scored)
+    /usr/bin/python3 batch.py "$1" "$2" > /dev/null
+    wait_for "batch $1 scored" 60 '[ "$(scored)" -gt '"$n"' ]'
+    n=$(scored)
+    /usr/bin/python3 batch.py "$1" "$2" --labels-only > /dev/null
+    wait_for "batch $1 scored with its labels" 60 '[ "$(scored)" -gt '"$n"' ]'
+}
+gate() { q "select json_extract(gate, '\$.passed') from run_steps where run_id = $1 and step = '$2'"; }
+
+KILN_NOW=2026-03-02T08:00:00Z KILN_CLOCK_SPEED=60 serve serve.log .
+wait_for "kiln serve is up" 30 '[ -n "$(web_url)" ]'
+url=$(web_url)
+kiln_rc trigger churn --wait
+[ "$rc" = 0 ] || echo "kiln trigger: $out $err"
+eq "the first model is trained and deployed" "0 1" "$rc $(alias_of production)"
+kiln_rc trigger churn --param shift=0.5 --wait
+eq "a retrain on a shifted batch: the challenger" "0 2 1" \
+    "$rc $(alias_of challenger) $(alias_of production)"
+"$KILN" models pull churn:1 --to "$T/v1.pkl" > /dev/null
+check "production is still served" cmp serving/model.pkl "$T/v1.pkl"
+
+# Batches like the training data: the challenger, trained to the shift,
+# loses.
+batch b001 0
+run=$(q "select max(id) from runs where pipeline = 'score'")
+eq "one labelled live batch: no decision yet" "0 0" "$(gate "$run" promote) $(gate "$run" retire)"
+check "the challenger scored it in shadow" test -s predictions/challenger/v2/b001.csv
+batch b002 0
+run=$(q "select max(id) from runs where pipeline = 'score'")
+eq "two: the challenger lost, retired" "0 1 succeeded" \
+    "$(gate "$run" promote) $(gate "$run" retire) $(q "select status from run_steps where run_id = $run and step = 'retire'")"
+eq "challenger points nowhere, production stays" "0 1" "$(alias_of challenger) $(alias_of production)"
+eq "the decision's values are recorded" "2.0" \
+    "$(q "select json_extract(gate, '\$.values.\"metrics.monitor.challenger.live_batches\"') from run_steps where run_id = $run and step = 'retire'")"
+eq "audited as the run" "run $run alias.retired" \
+    "$(q "select actor || ' ' || action from audit where target = 'model churn challenger' order by id desc limit 1")"
+
+# A retrain (it learns from the labelled rows too) on shifted data; shifted
+# batches: this challenger wins and is promoted.
+kiln_rc trigger churn --param shift=0.5 --wait
+eq "a new challenger" "0 3" "$rc $(alias_of challenger)"
+batch b003 0.5
+batch b004 0.5
+run=$(q "select max(id) from runs where pipeline = 'score'")
+eq "the challenger won, promoted" "1 0 succeeded" \
+    "$(gate "$run" promote) $(gate "$run" retire) $(q "select status from run_steps where run_id = $run and step = 'promote'")"
+eq "production is version 3, no challenger" "3 0" "$(alias_of production) $(alias_of challenger)"
+"$KILN" models pull churn:3 --to "$T/v3.pkl" > /dev/null
+check "its bytes are served (the deploy command ran)" cmp serving/model.pkl "$T/v3.pkl"
+kiln_rc models history churn
+contains "kiln models history: promoted by the run" "production     1       -> 3       run $run" "$out"
+contains "...and the challenger retired" "challenger     3       -> none    run $run" "$out"
+kiln_rc models --json
+eq "live metrics per version" "3 challenger.live_auc 1 production.live_auc" "$(printf '%s' "$out" | python3 -c '
+import json, sys
+for v in json.load(sys.stdin):
+    if v["version"] in (1, 3):
+        print(v["version"], sorted(k for k in v["live_metrics"] if k.endswith("live_auc"))[0], end=" ")' | sed 's/ $//')"
+
+W=$KILN_SRC/tests/web
+if [ -x /usr/bin/chromium ] && command -v node > /dev/null &&
+   [ -d "$W/node_modules/playwright-core" ]; then
+    KILN_URL=$url KILN_WEB_SHOTS=${KILN_WEB_SHOTS:-$T/screenshots} \
+        timeout 60 node "$W/churn-models.mjs"
+    eq "the models view shows versions, live metrics and the history" 0 "$?"
+elif [ -n "${KILN_REQUIRE_BROWSER:-}" ]; then
+    fail "no browser (chromium, node, npm ci in tests/web) for the models view"
+else
+    echo "models view not checked: no chromium, node or playwright-core"
+fi
+
+# A rollback restores the old bytes.
+kiln_rc models rollback churn production
+eq "rollback: production is version 1 again" "0 1" "$rc $(alias_of production)"
+check "its bytes are served again" cmp serving/model.pkl "$T/v1.pkl"
+stop "$daemon"
+finish
