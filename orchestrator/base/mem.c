@@ -63,8 +63,11 @@ char *kiln_asprintf(const char *fmt, ...)
     return kiln_buf_detach(&b);
 }
 
-/* The arena is a list of chunks; big requests get a chunk of their own. */
+/* The arena is a list of chunks, the first small and each next one twice
+ * the last, up to CHUNK_SIZE: a pipeline's model takes a few KiB, and
+ * kiln serve keeps thousands. Big requests get a chunk of their own. */
 #define CHUNK_SIZE (64 * 1024)
+#define CHUNK_FIRST (4 * 1024)
 
 struct chunk {
     struct chunk *next;
@@ -74,6 +77,7 @@ struct chunk {
 
 struct kiln_arena {
     struct chunk *head;
+    size_t next;        /* the size of the next chunk */
 };
 
 kiln_arena *kiln_arena_new(void)
@@ -99,7 +103,12 @@ void *kiln_arena_alloc(kiln_arena *a, size_t n)
     void *p;
     n = (n + 15) & ~(size_t)15;
     if (!c || c->size - c->used < n) {
-        size_t size = n > CHUNK_SIZE / 4 ? n : CHUNK_SIZE;
+        size_t size;
+        if (a->next < CHUNK_FIRST)
+            a->next = CHUNK_FIRST;
+        size = n > a->next / 4 ? n : a->next;
+        if (size == a->next && a->next < CHUNK_SIZE)
+            a->next *= 2;
         c = kiln_malloc(sizeof(*c) + size);
         c->used = 0;
         c->size = size;
