@@ -279,19 +279,14 @@ bytes=$(($(stat -c %s st/kiln.db) + $(stat -c %s st/kiln.db-wal 2>/dev/null ||
 echo "database: $runs runs, $execs step executions" \
      "${t0:+made in $(($(date +%s) - t0)) s}"
 echo "database: $bytes bytes, $((bytes / runs)) bytes per run"
-# Indexes proposed for a schema migration, made here until one makes
-# them (PROPOSED=0: measure without them): the model versions of an
-# artifact (each node of kiln lineage), a model's alias moves in the audit
-# trail (kiln models history; GET /api/v1/models).
-if [ "${PROPOSED:-1}" != 0 ]; then
-    for ix in "models_by_artifact ON models(artifact_id)" \
-              "audit_by_target ON audit(target)"; do
-        [ -n "$(sqlite3 st/kiln.db "select 1 from sqlite_master where
-               name = '${ix%% *}'")" ] && continue
-        table=${ix#* ON }
-        sqlite3 st/kiln.db "CREATE INDEX $ix; ANALYZE ${table%%(*}"
-        echo "proposed index (not in kiln's migrations yet): CREATE INDEX $ix"
-    done
+# The indexes of schema 18 (kiln makes them), dropped with PROPOSED=0 to
+# measure without them: the model versions of an artifact (each node of
+# kiln lineage), a model's alias moves in the audit trail (kiln models
+# history; GET /api/v1/models).
+if [ "${PROPOSED:-1}" = 0 ]; then
+    sqlite3 st/kiln.db "DROP INDEX IF EXISTS models_by_artifact;
+                        DROP INDEX IF EXISTS audit_by_target"
+    echo "indexes models_by_artifact and audit_by_target dropped (PROPOSED=0)"
 fi
 
 last=$runs

@@ -268,7 +268,10 @@ static void test_migrations(void)
         "SELECT * FROM load_errors;"
         "SELECT * FROM schema_version WHERE version = 16;"
         "SELECT logs_state FROM runs;"
-        "SELECT * FROM schema_version WHERE version = 17");
+        "SELECT * FROM schema_version WHERE version = 17;"
+        "SELECT * FROM models INDEXED BY models_by_artifact;"
+        "SELECT * FROM audit INDEXED BY audit_by_target;"
+        "SELECT * FROM schema_version WHERE version = 18");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
