@@ -116,10 +116,15 @@ static void mark_orphans(json_t *runs)
 int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
                          int limit, kiln_err *err)
 {
+    /* One statement each way: "?1 IS NULL OR pipeline = ?1" would keep
+     * SQLite from the index and walk every run to find a pipeline's. */
     int rc = query_rows(st, out,
-                        "SELECT " RUN_COLUMNS " FROM runs "
-                        "WHERE ?1 IS NULL OR pipeline = ?1 "
-                        "ORDER BY id DESC LIMIT ?2",
+                        pipeline ? "SELECT " RUN_COLUMNS " FROM runs "
+                                   "WHERE pipeline = ?1 "
+                                   "ORDER BY id DESC LIMIT ?2"
+                                 : "SELECT " RUN_COLUMNS " FROM runs "
+                                   "WHERE ?1 IS NULL "
+                                   "ORDER BY id DESC LIMIT ?2",
                         pipeline, limit > 0 ? limit : 20, err);
     if (rc == 0)
         mark_orphans(*out);
@@ -853,12 +858,18 @@ int kiln_store_lineage_json(kiln_store *st, json_t **out, int64_t id,
 int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
                            int limit, kiln_err *err)
 {
+#define CHECK_COLUMNS                                                       \
+    "SELECT id, pipeline, trigger, target, checked_at, status, reason, "    \
+    "detail, run_id FROM trigger_checks "
+    /* A pipeline's along its index (GET /api/v1/pipelines asks this of
+     * each: "?1 IS NULL OR" made each a scan and sort of every check). */
     return query_rows(st, out,
-                      "SELECT id, pipeline, trigger, target, checked_at, "
-                      "status, reason, detail, run_id FROM trigger_checks "
-                      "WHERE ?1 IS NULL OR pipeline = ?1 ORDER BY "
-                      "checked_at DESC, id DESC LIMIT ?2",
+                      pipeline ? CHECK_COLUMNS "WHERE pipeline = ?1 ORDER BY "
+                                 "checked_at DESC, id DESC LIMIT ?2"
+                               : CHECK_COLUMNS "WHERE ?1 IS NULL ORDER BY "
+                                 "checked_at DESC, id DESC LIMIT ?2",
                       pipeline, limit > 0 ? limit : 20, err);
+#undef CHECK_COLUMNS
 }
 
 /* The trigger and the time (?5, ?6) narrow what the index found. */
