@@ -13,9 +13,26 @@
 void kiln_web__get_pipelines(kiln_web_route_ctx *c)
 {
     kiln_web *w = c->w;
-    json_t *list = w->o.hooks.pipelines(w->o.hooks.data), *p;
+    json_t *list, *p;
     kiln_err err = KILN_ERR_INIT;
-    size_t i;
+    int64_t offset = 0, limit = -1;
+    size_t i, total;
+
+    /* ?offset=M&limit=N: a page of the list (by file load order; all of
+     * it without limit), each with its recent runs and checks. */
+    if (!kiln_web__query_int(c, "offset", 0, INT32_MAX, &offset) ||
+        !kiln_web__query_int(c, "limit", 1, 100000, &limit))
+        return;
+    list = w->o.hooks.pipelines(w->o.hooks.data);
+    total = json_array_size(list);
+    if (limit > 0 || offset > 0) {
+        json_t *page = json_array();
+        for (i = (size_t)offset; i < total &&
+             (limit < 0 || i < (size_t)(offset + limit)); i++)
+            json_array_append(page, json_array_get(list, i));
+        json_decref(list);
+        list = page;
+    }
 
     json_array_foreach(list, i, p) {
         const char *name = json_string_value(json_object_get(p, "name"));
@@ -34,7 +51,8 @@ void kiln_web__get_pipelines(kiln_web_route_ctx *c)
         json_object_set_new(p, "recent_runs", runs);
         json_object_set_new(p, "recent_checks", checks);
     }
-    kiln_web__reply(c, 200, json_pack("{s:o}", "pipelines", list));
+    kiln_web__reply(c, 200, json_pack("{s:o, s:I}", "pipelines", list,
+                                      "total", (json_int_t)total));
 }
 
 /* GET /api/v1/pipelines/{name} */
