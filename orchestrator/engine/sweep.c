@@ -326,6 +326,32 @@ json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err)
     return doc;
 }
 
+/* $KILN_UPSTREAM's text without select:, an entry a line, each made and
+ * written out in turn: the step that joins a 100,000-step fan-out holds
+ * the text, not a JSON tree of every entry besides (about 1 KB each). */
+static char *upstream_text(step_rt *s, kiln_err *err)
+{
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    json_t *metrics = run_metrics(run, err);
+    kiln_buf b = KILN_BUF_INIT;
+
+    if (!metrics)
+        return NULL;
+    kiln_buf_puts(&b, "{\"steps\": [");
+    for (size_t j = 0; j < st->needs.n; j++) {
+        json_t *e = upstream_entry(run, st->need_idx[j], metrics);
+        char *t = json_dumps(e, JSON_COMPACT);
+        kiln_buf_puts(&b, j ? ",\n  " : "\n  ");
+        kiln_buf_puts(&b, t);
+        free(t);
+        json_decref(e);
+    }
+    kiln_buf_puts(&b, "\n]}");
+    json_decref(metrics);
+    return kiln_buf_detach(&b);
+}
+
 /*
  * The file is named by its content's hash (LOG_DIR/upstream-HASH.json),
  * so the steps that see the same upstream (the branches of a fan-out,
@@ -344,10 +370,13 @@ int kiln_engine__write_upstream(step_rt *s, kiln_err *err)
 
     if (st->needs.n == 0)
         return 0;
-    if (!(doc = kiln_engine__upstream_doc(s, err)))
+    if (st->select) {
+        if (!(doc = kiln_engine__upstream_doc(s, err)))
+            return KILN_ERROR;
+        text = json_dumps(doc, JSON_INDENT(2));
+        json_decref(doc);
+    } else if (!(text = upstream_text(s, err)))
         return KILN_ERROR;
-    text = json_dumps(doc, JSON_INDENT(2));
-    json_decref(doc);
     kiln_hash_bytes(sha, text, strlen(text));
     path = kiln_asprintf("%s/upstream-%.32s.json", run->log_dir, sha);
     if (strcmp(sha, run->upstream_sha) != 0 && access(path, F_OK) != 0) {
