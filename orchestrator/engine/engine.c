@@ -719,8 +719,8 @@ void kiln_run_cancel(kiln_run *run, bool force)
             kiln_engine__step_set(s, KILN_STEP_CANCELLED, "cancelled");
             break;
         case KILN_STEP_RUNNING:
-            if (s->ex) {
-                kiln_executor_cancel(s->ex, &s->task, force);
+            if (s->ex && s->task) {
+                kiln_executor_cancel(s->ex, s->task, force);
                 kiln_engine__stop_container(s, force);
             }
             break;
@@ -787,6 +787,7 @@ static void on_timer_close(uv_handle_t *h)
             free(run->steps[i].selected);
             free(run->steps[i].select_note);
             kiln_engine__prepared_dispose(&run->steps[i]);
+            kiln_engine__task_free(&run->steps[i]);
         }
         for (size_t i = 0; run->skip && i < run->n_steps; i++)
             free(run->skip[i]);

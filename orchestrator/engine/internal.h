@@ -54,7 +54,9 @@ typedef struct step_rt {
     size_t n_down;          /* steps that need this one */
     size_t *down;
     uv_timer_t timer;       /* retry delay, or timeout while running */
-    kiln_task task;
+    kiln_task *task;        /* the attempt's, from its preparation to its
+                               end (NULL otherwise: a finished step keeps
+                               none of its 500 bytes) */
     kiln_executor *ex;      /* while running */
     unsigned slots;         /* of --jobs it holds while it runs */
     int64_t exec_id;        /* the running attempt's executions row */
@@ -305,6 +307,10 @@ json_t *kiln_engine__select_doc(step_rt *s, kiln_err *err);
  * s->env); NULL after a store error or when select: has no winner. The
  * caller frees it. */
 json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err);
+/* The attempt's task: a new one (any earlier one freed), and freeing it
+ * with its argv and secrets (NULL: nothing to do). */
+void kiln_engine__task_new(step_rt *s);
+void kiln_engine__task_free(step_rt *s);
 /* Write it to LOG_DIR/upstream-HASH.json (named by its content, shared
  * by the steps that see the same) and set KILN_UPSTREAM in s->env, for a
  * step with needs. */

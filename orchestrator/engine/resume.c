@@ -34,11 +34,11 @@ static void step_reattach(step_rt *s, const kiln_attempt_info *a)
     free(s->metrics_path);
     s->metrics_path = kiln_asprintf("%s/%s.%d.metrics.json", run->log_dir,
                                     st->name, s->attempt);
-    memset(&s->task, 0, sizeof(s->task));
-    s->task.log_path = s->log_path;
-    s->task.status_path = s->status_path;
-    s->task.data = s;
-    s->task.cpus = st->resources.cpus ? st->resources.cpus : 1;
+    kiln_engine__task_new(s);
+    s->task->log_path = s->log_path;
+    s->task->status_path = s->status_path;
+    s->task->data = s;
+    s->task->cpus = st->resources.cpus ? st->resources.cpus : 1;
     s->slots = kiln_engine__step_slots(eng, st);
     kiln_engine__prepared_restore(s, a->id);
     if (st->container) {
@@ -49,10 +49,10 @@ static void step_reattach(step_rt *s, const kiln_attempt_info *a)
     /* Without an id (kiln stopped right after recording the attempt),
      * the executor looks for the process by the attempt's status file. */
     if (kiln_engine__executor(&s->ex, eng, st->executor, &err) == 0 &&
-        kiln_executor_attach(s->ex, &s->task, a->external_id, &err) == 0) {
+        kiln_executor_attach(s->ex, s->task, a->external_id, &err) == 0) {
         if (!a->external_id &&
             kiln_store_exec_set_external(eng->store, s->exec_id,
-                                         s->task.external_id, s->started_ms,
+                                         s->task->external_id, s->started_ms,
                                          &serr) != 0)
             kiln_engine__store_failed(run, &serr);
         return;

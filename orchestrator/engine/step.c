@@ -167,10 +167,10 @@ static void on_retry_timer(uv_timer_t *timer)
 static void on_timeout(uv_timer_t *timer)
 {
     step_rt *s = timer->data;
-    if (s->state != KILN_STEP_RUNNING || !s->ex)
+    if (s->state != KILN_STEP_RUNNING || !s->ex || !s->task)
         return;
     s->phase = PHASE_TIMED_OUT;
-    kiln_executor_cancel(s->ex, &s->task, false);
+    kiln_executor_cancel(s->ex, s->task, false);
     kiln_engine__stop_container(s, false);
 }
 
@@ -240,9 +240,9 @@ static void containerise(step_rt *s)
     ce.pipeline_dir = run->root;
     container_names(&ce, &s->env, run->p, st);
     wrapped = kiln_container_argv(st->container, &s->image, s->container,
-                                  &ce, s->task.argv);
-    free((char **)s->task.argv);
-    s->task.argv = wrapped;
+                                  &ce, s->task->argv);
+    free((char **)s->task->argv);
+    s->task->argv = wrapped;
     for (size_t i = 0; i < ce.n_names; i++)
         free(ce.names[i]);
     free(ce.names);
@@ -276,7 +276,7 @@ static int step_secrets(step_rt *s, kiln_err *err)
         kiln_secrets_free(values);
         return rc;
     }
-    s->task.secrets = values;
+    s->task->secrets = values;
     return 0;
 }
 
@@ -339,40 +339,56 @@ static int step_prepare(step_rt *s, kiln_err *err)
     if ((rc = kiln_engine__write_upstream(s, err)) != 0)
         return rc;
 
-    memset(&s->task, 0, sizeof(s->task));
-    s->task.argv = st->validation
+    kiln_engine__task_new(s);
+    s->task->argv = st->validation
                        ? kiln_command_validate_argv(eng->kiln, st->run,
                                                     run->file, st->name)
                        : kiln_command_argv(st->run);
     if (st->container && s->image.id)
         containerise(s);
-    s->task.env = kiln_env_vector(&s->env);
-    s->task.workdir = s->workdir;
-    s->task.log_path = s->log_path;
-    s->task.status_path = s->status_path;
-    s->task.fresh_paths = run->fresh_logs;
-    s->task.cpus = st->resources.cpus ? st->resources.cpus : 1;
-    s->task.name = s->job_name = kiln_asprintf("%s.%s", run->p->name,
+    s->task->env = kiln_env_vector(&s->env);
+    s->task->workdir = s->workdir;
+    s->task->log_path = s->log_path;
+    s->task->status_path = s->status_path;
+    s->task->fresh_paths = run->fresh_logs;
+    s->task->cpus = st->resources.cpus ? st->resources.cpus : 1;
+    s->task->name = s->job_name = kiln_asprintf("%s.%s", run->p->name,
                                                st->name);
-    s->task.mem_mb = st->resources.mem_mb;
-    s->task.gpus = st->resources.gpus;
-    s->task.time_limit_ms = st->resources.time_ms;
-    s->task.partition = st->resources.partition;
-    s->task.account = st->slurm.account;
-    s->task.qos = st->slurm.qos;
-    s->task.n_extra = st->slurm.extra.n;
-    s->task.extra = st->slurm.extra.items;
-    s->task.data = s;
+    s->task->mem_mb = st->resources.mem_mb;
+    s->task->gpus = st->resources.gpus;
+    s->task->time_limit_ms = st->resources.time_ms;
+    s->task->partition = st->resources.partition;
+    s->task->account = st->slurm.account;
+    s->task->qos = st->slurm.qos;
+    s->task->n_extra = st->slurm.extra.n;
+    s->task->extra = st->slurm.extra.items;
+    s->task->data = s;
     return step_secrets(s, err);
+}
+
+void kiln_engine__task_new(step_rt *s)
+{
+    kiln_engine__task_free(s);
+    s->task = kiln_calloc(1, sizeof(*s->task));
+}
+
+void kiln_engine__task_free(step_rt *s)
+{
+    if (!s->task)
+        return;
+    free((char **)s->task->argv);
+    kiln_secrets_free((char **)s->task->secrets);
+    free(s->task);
+    s->task = NULL;
 }
 
 /* Start the prepared attempt's process. */
 static int step_spawn(step_rt *s, kiln_err *err)
 {
-    int rc = kiln_executor_start(s->ex, &s->task, err);
+    int rc = kiln_executor_start(s->ex, s->task, err);
     if (rc != 0) {
-        free((char **)s->task.argv);
-        s->task.argv = NULL;
+        free((char **)s->task->argv);
+        s->task->argv = NULL;
     }
     return rc;
 }
@@ -421,8 +437,7 @@ static void start_failed(step_rt *s, const kiln_err *err)
     int64_t now = kiln_now_ms();
 
     snprintf(why, sizeof(why), "could not start: %s", err->msg);
-    free((char **)s->task.argv);
-    s->task.argv = NULL;
+    kiln_engine__task_free(s);
     kiln_engine__tx_begin(run);
     if (kiln_store_exec_finish(run->eng->store, s->exec_id, KILN_EXEC_FAILED,
                                -1, 0, why, now, &serr) != 0)
@@ -483,8 +498,6 @@ bool kiln_engine__step_start(step_rt *s)
     kiln_engine__step_set_at(s, KILN_STEP_RUNNING, NULL, now);
     kiln_engine__tx_end(run);
     if (rc != 0) {
-        kiln_secrets_free((char **)s->task.secrets);
-        s->task.secrets = NULL;
         start_failed(s, &err);
         return false;
     }
@@ -505,11 +518,15 @@ void kiln_engine__step_spawn(step_rt *s)
         kiln_err_set(&err, KILN_ERROR, "%s", run->store_err.msg);
         rc = KILN_ERROR;
     }
+    if (rc == 0 && !s->task)
+        rc = kiln_err_set(&err, KILN_ERROR, "no task prepared");
     if (rc == 0)
         rc = step_spawn(s, &err);
     /* The executor has written them where the step reads them. */
-    kiln_secrets_free((char **)s->task.secrets);
-    s->task.secrets = NULL;
+    if (s->task) {
+        kiln_secrets_free((char **)s->task->secrets);
+        s->task->secrets = NULL;
+    }
     if (rc != 0) {
         start_failed(s, &err);
         kiln_engine__run_maybe_finish(run);
@@ -520,8 +537,8 @@ void kiln_engine__step_spawn(step_rt *s)
     /* In the batch, committed before the loop waits again. */
     kiln_engine__tx_begin(run);
     if (kiln_store_exec_set_external(eng->store, s->exec_id,
-                                     s->task.external_id,
-                                     s->task.started_ms, &serr) != 0)
+                                     s->task->external_id,
+                                     s->task->started_ms, &serr) != 0)
         kiln_engine__store_failed(run, &serr);
     kiln_crash_point("started");
     s->phase = PHASE_RUNNING;
@@ -536,17 +553,17 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
     const kiln_step *st = &run->p->steps[s->idx];
     char why[300], dur[32];
     kiln_exec_state status;
-    bool ok = false;
+    bool ok = false, lost;
 
     (void)data;
 
     uv_timer_stop(&s->timer);
     kiln_engine__release_slot(s);
-    free((char **)s->task.argv);
-    s->task.argv = NULL;
+    free((char **)s->task->argv);
+    s->task->argv = NULL;
     /* Made again for another attempt: not kept by every step that ran. */
     kiln_env_dispose(&s->env);
-    s->task.env = NULL;
+    s->task->env = NULL;
 
     if (s->phase == PHASE_TIMED_OUT) {
         snprintf(why, sizeof(why), "timed out after %s",
@@ -574,6 +591,9 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
                    (task->term_signal ? -1 : task->exit_code) : -1;
     s->term_signal = task->term_signal;
     s->exec_finished_ms = task->finished_ms;
+    lost = task->outcome == KILN_TASK_LOST;
+    kiln_engine__task_free(s);
+    task = NULL;
     /* A step that ended well with declared inputs, outputs or metrics is
      * done only once they are found, hashed and read, off the loop (and
      * its promote: or retire: done, back on it). */
@@ -586,7 +606,7 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
     }
     /* A failed attempt's $KILN_METRICS are kept too: a validate step
      * that failed says by how much. */
-    if (!ok && task->outcome != KILN_TASK_LOST && s->metrics_path &&
+    if (!ok && !lost && s->metrics_path &&
         access(s->metrics_path, F_OK) == 0) {
         kiln_engine__hash_start(s, status, why);
         return;
