@@ -325,6 +325,9 @@ void kiln_engine__step_set_at(step_rt *s, kiln_step_state state,
         s->finished_ms = at_ms;
         if (!was_ended)
             run->n_done++;
+        /* Recorded with each attempt, and no attempt follows. */
+        free(s->key_doc);
+        s->key_doc = NULL;
     }
     if (state != KILN_STEP_READY &&
         (batch_open(run->eng, &err) != 0 ||
