@@ -64,6 +64,23 @@ git_identity() {
     export HOME=$T GIT_CONFIG_NOSYSTEM=1
 }
 
+# churn_example: a copy of examples/churn in $T/churn without anything a
+# run made there, as a Git repository of its own (runs are pinned to a
+# commit, as in a user's project); the working directory is left there.
+churn_example() {
+    cp -r "$KILN_SRC/examples/churn" "$T/churn"
+    rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" \
+        "$T/churn/serving" "$T/churn/incoming/live.csv" \
+        "$T/churn/incoming/batches/"*.csv "$T/churn/predictions" \
+        "$T/churn/scores" "$T/churn/labels" "$T/churn/__pycache__"
+    cd "$T/churn"
+    git_identity
+    git -c init.defaultBranch=main init -q .
+    printf '%s\n' data/ models/ reports/ serving/ incoming/ predictions/ \
+        scores/ labels/ __pycache__/ '*.log' > .gitignore
+    git add -A && git commit -qm churn
+}
+
 # serve LOG ARGS...: start kiln serve on the test's state in the
 # background, appending to $T/LOG; $daemon is its pid.
 serve() {

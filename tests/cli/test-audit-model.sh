@@ -270,12 +270,7 @@ eq "the report after gc (model bytes stay)" 0 "$rc"
 # challenger, promoted to production by the user.
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
     export KILN_STATE=$T/churn-state
-    cp -r "$KILN_SRC/examples/churn" "$T/churn"
-    rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" "$T/churn/serving" "$T/churn/incoming/live.csv"
-    cd "$T/churn"
-    git -c init.defaultBranch=main init -q .
-    printf 'data/\nmodels/\nreports/\nserving/\nincoming/\n__pycache__/\n*.log\n' > .gitignore
-    git add -A && git commit -qm churn
+    churn_example
     kiln_rc run pipeline.yaml
     eq "churn: version 1" 0 "$rc"
     /usr/bin/python3 simulate.py 0.5 > /dev/null

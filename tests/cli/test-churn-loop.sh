@@ -12,16 +12,7 @@
 # alias history (chromium).
 . "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c 'import sklearn, yaml' 2>/dev/null || exit 77
-cp -r "$KILN_SRC/examples/churn" "$T/churn"
-rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" \
-    "$T/churn/serving" "$T/churn/incoming/live.csv" \
-    "$T/churn/incoming/batches/"*.csv "$T/churn/predictions" "$T/churn/scores" \
-    "$T/churn/labels" "$T/churn/__pycache__"
-cd "$T/churn"
-git_identity
-git -c init.defaultBranch=main init -q .
-printf 'data/\nmodels/\nreports/\nserving/\nincoming/\npredictions/\nscores/\nlabels/\n__pycache__/\n*.log\n' > .gitignore
-git add -A && git commit -qm churn
+churn_example
 alias_of() { q "select version from model_aliases where name = 'churn' and alias = '$1' and rolled_back = 0 order by id desc limit 1"; }
 scored() { q "select count(*) from runs where pipeline = 'score' and status in ('succeeded', 'failed')"; }
 # batch NAME SHIFT: a batch arrives and is scored; its labels come back

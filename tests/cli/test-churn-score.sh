@@ -7,16 +7,7 @@
 # the churn pipeline retrain, once, through its metric trigger.
 . "$(dirname "$0")/lib.sh"
 /usr/bin/python3 -c 'import sklearn, yaml' 2>/dev/null || exit 77
-cp -r "$KILN_SRC/examples/churn" "$T/churn"
-rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" \
-    "$T/churn/serving" "$T/churn/incoming/live.csv" \
-    "$T/churn/incoming/batches/"*.csv "$T/churn/predictions" "$T/churn/scores" \
-    "$T/churn/labels" "$T/churn/__pycache__"
-cd "$T/churn"
-git_identity
-git -c init.defaultBranch=main init -q .
-printf 'data/\nmodels/\nreports/\nserving/\nincoming/\npredictions/\nscores/\nlabels/\n__pycache__/\n*.log\n' > .gitignore
-git add -A && git commit -qm churn
+churn_example
 # metric KEY: the monitor step's KEY in the newest score run that has it.
 metric() {
     q "select printf('%g', value) from metrics m join runs r on r.id = m.run_id where r.pipeline = 'score' and m.step = 'monitor' and m.key = '$1' order by m.run_id desc limit 1"

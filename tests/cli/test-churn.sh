@@ -5,15 +5,9 @@
 # makes kiln serve retrain, and the new model becomes the challenger
 # (test-churn-loop follows it to its promotion).
 . "$(dirname "$0")/lib.sh"
-cp -r "$KILN_SRC/examples/churn" "$T/churn"
-rm -rf "$T/churn/data" "$T/churn/models" "$T/churn/reports" "$T/churn/serving" "$T/churn/incoming/live.csv"
-cd "$T/churn"
 # In a repository, as a user's project is: runs are pinned to a commit
 # (kiln reproduce checks it out again).
-git_identity
-git -c init.defaultBranch=main init -q .
-printf 'data/\nmodels/\nreports/\nserving/\nincoming/\n__pycache__/\n*.log\n' > .gitignore
-git add -A && git commit -qm churn
+churn_example
 production() { q "select version from model_aliases a where name = 'churn' and alias = 'production' and id = (select max(id) from model_aliases where name = 'churn' and alias = 'production')"; }
 
 kiln_rc run pipeline.yaml

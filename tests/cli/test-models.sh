@@ -1,6 +1,14 @@
 # The model registry: register, promote, rollback, and the alias paths
 # steps see.
 . "$(dirname "$0")/lib.sh"
+# versions_with ALIAS: the versions of churn that kiln models --json
+# says ALIAS is on.
+versions_with() {
+    kiln_rc models churn --json
+    printf '%s' "$out" | /usr/bin/python3 -c '
+import json, sys
+print(*[v["version"] for v in json.load(sys.stdin) if sys.argv[1] in v["aliases"]])' "$1"
+}
 cd "$T"
 pipeline r <<'YAML'
 pipeline: r
@@ -41,10 +49,7 @@ eq "a step sees a copy of the alias's version" "$KILN_STATE/models/churn/2/m.txt
 kiln_rc models rollback churn production
 eq "rollback" 0 "$rc"
 contains "back to 1" "back at version 1" "$out"
-kiln_rc models churn --json
-eq "production back on version 1" "1" "$(printf '%s' "$out" | /usr/bin/python3 -c '
-import json, sys
-print(*[v["version"] for v in json.load(sys.stdin) if "production" in v["aliases"]])')"
+eq "production back on version 1" "1" "$(versions_with production)"
 eq "history kept" "1|0 2|1" "$(q "select version || '|' || rolled_back from model_aliases where alias = 'production' order by id" | tr '\n' ' ' | sed 's/ $//')"
 kiln_rc models rollback churn production
 eq "nothing older to roll back to" 2 "$rc"
@@ -60,10 +65,7 @@ eq "unknown model" 2 "$rc"
 kiln_rc models retire churn staging
 eq "retire" 0 "$rc"
 contains "says what it was" "staging of model churn is retired (it was version 3" "$out"
-kiln_rc models churn --json
-eq "no version is staging" "" "$(printf '%s' "$out" | /usr/bin/python3 -c '
-import json, sys
-print(*[v["version"] for v in json.load(sys.stdin) if "staging" in v["aliases"]])')"
+eq "no version is staging" "" "$(versions_with staging)"
 kiln_rc models history churn
 contains "history: -> none" "staging        3       -> none" "$out"
 eq "audited" "alias.retired" "$(q "select action from audit where target = 'model churn staging' order by id desc limit 1")"

@@ -3,17 +3,10 @@
 // versions with their live metrics, the aliases, and the alias history
 // with the retirement and the promotion, at 1400 and 400 px. Env:
 // KILN_URL, KILN_WEB_SHOTS, CHROMIUM.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { launch, shots } from './browser.mjs';
 
 const url = process.env.KILN_URL;
-const shots = process.env.KILN_WEB_SHOTS || '.';
-mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu',
-         '--disable-background-networking'],
-});
+const browser = await launch();
 const errors = [];
 let failed = false;
 try {

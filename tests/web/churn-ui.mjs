@@ -4,17 +4,10 @@
 // overview, the pipeline page (drift statistics) and the retrained run,
 // and saves the screenshots the README shows. Env: KILN_URL, RUN (the
 // drift-triggered run), KILN_WEB_SHOTS, CHROMIUM.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { launch, shots } from './browser.mjs';
 
 const url = process.env.KILN_URL;
-const shots = process.env.KILN_WEB_SHOTS || '.';
-mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu',
-         '--disable-background-networking'],
-});
+const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 page.setDefaultTimeout(15000);
 const errors = [];

@@ -8,14 +8,12 @@
 //   KILN_WEB_SHOTS    where screenshots go
 //   CHROMIUM          the browser (/usr/bin/chromium)
 // Any page error or console error fails the test.
-import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { launch, shots } from './browser.mjs';
+import { readFileSync } from 'node:fs';
 
 const url = process.env.KILN_URL;
 const token = process.env.KILN_TEST_TOKEN;
-const shots = process.env.KILN_WEB_SHOTS || '.';
 const api = (path) => new URL('api/v1/' + path, url).href;
-mkdirSync(shots, { recursive: true });
 
 let failures = 0, checks = 0;
 function ok(what, cond, detail) {
@@ -84,11 +82,7 @@ function parseCsv(text) {
   return rows;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu',
-         '--disable-background-networking'],
-});
+const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 },
                                      acceptDownloads: true });
 page.setDefaultTimeout(15000);

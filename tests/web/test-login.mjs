@@ -10,16 +10,13 @@
 //   CHROMIUM             the browser (/usr/bin/chromium)
 // Any page error or console error fails the test, except the answers a
 // step asks for (a viewer's write refused).
-import { chromium } from 'playwright-core';
+import { launch, shots } from './browser.mjs';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 
 const url = process.env.KILN_URL;
 const ca = process.env.KILN_CA;
 const viewer = process.env.KILN_VIEWER_TOKEN;
 const operator = process.env.KILN_OPERATOR_TOKEN;
-const shots = process.env.KILN_WEB_SHOTS || '.';
-mkdirSync(shots, { recursive: true });
 
 let failures = 0, checks = 0;
 function ok(what, cond, detail) {
@@ -152,11 +149,7 @@ const actionButtons = () => page.$$eval(
   'button[data-action="cancel"], button[data-action="retry"]',
   (l) => l.map((b) => b.textContent.trim()));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu',
-         '--disable-background-networking', '--ignore-certificate-errors'],
-});
+const browser = await launch(['--ignore-certificate-errors']);
 const context = await browser.newContext({
   viewport: { width: 1400, height: 900 }, ignoreHTTPSErrors: true });
 const page = await context.newPage();

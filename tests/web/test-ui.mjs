@@ -12,14 +12,12 @@
 //                     run 4 reproduces run 1)
 // Any page error or console error fails the test, except the one 401 the
 // wrong-token login asks for.
-import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { launch, shots } from './browser.mjs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const url = process.env.KILN_URL;
 const token = process.env.KILN_TEST_TOKEN;
-const shots = process.env.KILN_WEB_SHOTS || '.';
 const api = (path) => new URL('api/v1/' + path, url).href;
-mkdirSync(shots, { recursive: true });
 
 let failures = 0, checks = 0;
 function ok(what, cond, detail) {
@@ -121,11 +119,7 @@ async function startRun(params, pipeline = 'webtest') {
   return body.run_id;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu',
-         '--disable-background-networking'],
-});
+const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 page.setDefaultTimeout(15000);
 const errors = [];
