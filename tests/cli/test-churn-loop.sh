@@ -14,17 +14,22 @@
 /usr/bin/python3 -c 'import sklearn, yaml' 2>/dev/null || exit 77
 churn_example
 alias_of() { q "select version from model_aliases where name = 'churn' and alias = '$1' and rolled_back = 0 order by id desc limit 1"; }
-scored() { q "select count(*) from runs where pipeline = 'score' and status in ('succeeded', 'failed')"; }
+last_score() { q "select coalesce(max(id), 0) from runs where pipeline = 'score'"; }
+# scored_after ID: a score run made after run ID has finished (it saw
+# what was written before it was made; a run that had started before
+# may not have).
+scored_after() { q "select count(*) from runs where pipeline = 'score' and id > $1 and status in ('succeeded', 'failed')"; }
 # batch NAME SHIFT: a batch arrives and is scored; its labels come back
-# and it is scored again (now with live metrics).
+# and it is scored again (now with live metrics): $scored_run.
 batch() {
     local n
-    n=$(scored)
+    n=$(last_score)
     /usr/bin/python3 batch.py "$1" "$2" > /dev/null
-    wait_for "batch $1 scored" 60 '[ "$(scored)" -gt '"$n"' ]'
-    n=$(scored)
+    wait_for "batch $1 scored" 60 '[ "$(scored_after '"$n"')" -gt 0 ]'
+    n=$(last_score)
     /usr/bin/python3 batch.py "$1" "$2" --labels-only > /dev/null
-    wait_for "batch $1 scored with its labels" 60 '[ "$(scored)" -gt '"$n"' ]'
+    wait_for "batch $1 scored with its labels" 60 '[ "$(scored_after '"$n"')" -gt 0 ]'
+    scored_run=$(q "select min(id) from runs where pipeline = 'score' and id > $n and status in ('succeeded', 'failed')")
 }
 gate() { q "select json_extract(gate, '\$.passed') from run_steps where run_id = $1 and step = '$2'"; }
 
@@ -43,11 +48,11 @@ check "production is still served" cmp serving/model.pkl "$T/v1.pkl"
 # Batches like the training data: the challenger, trained to the shift,
 # loses.
 batch b001 0
-run=$(q "select max(id) from runs where pipeline = 'score'")
+run=$scored_run
 eq "one labelled live batch: no decision yet" "0 0" "$(gate "$run" promote) $(gate "$run" retire)"
 check "the challenger scored it in shadow" test -s predictions/challenger/v2/b001.csv
 batch b002 0
-run=$(q "select max(id) from runs where pipeline = 'score'")
+run=$scored_run
 eq "two: the challenger lost, retired" "0 1 succeeded" \
     "$(gate "$run" promote) $(gate "$run" retire) $(q "select status from run_steps where run_id = $run and step = 'retire'")"
 eq "challenger points nowhere, production stays" "0 1" "$(alias_of challenger) $(alias_of production)"
@@ -62,7 +67,7 @@ kiln_rc trigger churn --param shift=0.5 --wait
 eq "a new challenger" "0 3" "$rc $(alias_of challenger)"
 batch b003 0.5
 batch b004 0.5
-run=$(q "select max(id) from runs where pipeline = 'score'")
+run=$scored_run
 eq "the challenger won, promoted" "1 0 succeeded" \
     "$(gate "$run" promote) $(gate "$run" retire) $(q "select status from run_steps where run_id = $run and step = 'promote'")"
 eq "production is version 3, no challenger" "3 0" "$(alias_of production) $(alias_of challenger)"
