@@ -14,22 +14,27 @@
 /usr/bin/python3 -c 'import sklearn, yaml' 2>/dev/null || exit 77
 churn_example
 alias_of() { q "select version from model_aliases where name = 'churn' and alias = '$1' and rolled_back = 0 order by id desc limit 1"; }
-last_score() { q "select coalesce(max(id), 0) from runs where pipeline = 'score'"; }
-# scored_after ID: a score run made after run ID has finished (it saw
-# what was written before it was made; a run that had started before
-# may not have).
-scored_after() { q "select count(*) from runs where pipeline = 'score' and id > $1 and status in ('succeeded', 'failed')"; }
-# batch NAME SHIFT: a batch arrives and is scored; its labels come back
-# and it is scored again (now with live metrics): $scored_run.
+# scored NAME: the score run the data trigger started for NAME (a new or
+# changed file under incoming/batches/), once it has finished. It was
+# made after NAME was written, so it saw it; a run that an hourly fire
+# or an earlier change started meanwhile may not have.
+scored() { q "select c.run_id from trigger_checks c join runs r on r.id = c.run_id
+    where c.pipeline = 'score' and c.trigger = 'data' and c.status = 'fired'
+      and r.status in ('succeeded', 'failed')
+      and exists (select 1 from json_each(c.detail, '\$.new') where value = '$1'
+                  union all
+                  select 1 from json_each(c.detail, '\$.changed') where value = '$1')
+    order by c.id desc limit 1"; }
+# batch NAME SHIFT: a batch arrives and is scored (the challenger scores
+# it in shadow: its outcome is not known yet); its labels come back and
+# it is scored again, now with live metrics: $scored_run.
 batch() {
-    local n
-    n=$(last_score)
     /usr/bin/python3 batch.py "$1" "$2" > /dev/null
-    wait_for "batch $1 scored" 60 '[ "$(scored_after '"$n"')" -gt 0 ]'
-    n=$(last_score)
+    wait_for "batch $1 scored" 60 '[ -n "$(scored '"$1.csv"')" ]'
     /usr/bin/python3 batch.py "$1" "$2" --labels-only > /dev/null
-    wait_for "batch $1 scored with its labels" 60 '[ "$(scored_after '"$n"')" -gt 0 ]'
-    scored_run=$(q "select min(id) from runs where pipeline = 'score' and id > $n and status in ('succeeded', 'failed')")
+    wait_for "batch $1 scored with its labels" 60 \
+        '[ -n "$(scored '"$1.labels.csv"')" ]'
+    scored_run=$(scored "$1.labels.csv")
 }
 gate() { q "select json_extract(gate, '\$.passed') from run_steps where run_id = $1 and step = '$2'"; }
 
