@@ -4,11 +4,13 @@
  * hangs off a run, their logs (removed, or gzip'd first), trigger checks,
  * schedule fires and notifications by age; then the file shrinks.
  *
- * A pass decides per pipeline from one ordered read of its runs, then
- * changes a batch of runs per transaction, so a writer on another
- * connection (a run recording its steps) waits a few milliseconds at
- * most. The protected runs are decided once per pass: unfinished runs
- * are re-checked inside each run's deletion.
+ * A pass decides per pipeline from one ordered read of its runs which
+ * are over its limits, keeps those whose outputs a run that stays read
+ * (newest first, across pipelines), then changes a batch of runs per
+ * transaction, so a writer on another connection (a run recording its
+ * steps) waits a few milliseconds at most. The protected runs are
+ * decided once per pass; unfinished runs, a registration and new
+ * readers are re-checked inside each run's deletion.
  */
 #include "internal.h"
 #include "json.h"
@@ -49,6 +51,19 @@ static const char SQL_UPSTREAM[] =
     "x.id AND ei.type = 'input' WHERE x.run_id = ?1 "
     "UNION SELECT c.run_id FROM executions x JOIN executions c ON c.id = "
     "x.cached_from WHERE x.run_id = ?1";
+/* The other runs that read what run ?1 made, by the same rule: an
+ * execution whose producer of an input is one of ?1's (so it started
+ * after that one finished), or that reused one of ?1's outputs. */
+static const char SQL_DOWNSTREAM[] =
+    "SELECT DISTINCT x.run_id FROM executions p JOIN events po ON "
+    "po.execution_id = p.id AND po.type = 'output' JOIN events ei ON "
+    "ei.artifact_id = po.artifact_id AND ei.type = 'input' JOIN executions "
+    "x ON x.id = ei.execution_id WHERE p.run_id = ?1 AND x.run_id != ?1 "
+    "AND x.id > p.id AND x.started_at >= p.finished_at AND coalesce(("
+    PRODUCER "px.run_id = x.run_id LIMIT 1), (" PRODUCER "px.finished_at "
+    "<= x.started_at ORDER BY px.finished_at DESC LIMIT 1)) = ?1 "
+    "UNION SELECT x.run_id FROM executions c JOIN executions x ON "
+    "x.cached_from = c.id WHERE c.run_id = ?1 AND x.run_id != ?1";
 static const char SQL_PIPELINES[] =
     "SELECT DISTINCT pipeline FROM runs WHERE ?1 IS NULL OR pipeline = ?1 "
     "ORDER BY pipeline";
@@ -86,6 +101,14 @@ static const char SQL_RUN_ARTIFACTS[] =
     "id FROM executions WHERE run_id = ?1)";
 /* Artifact ?1 once no event and no model version refers to it any more
  * (but the newest: its id would be given again). */
+static const char SQL_ARTIFACT_TREE[] =
+    "SELECT sha256 FROM artifacts WHERE id = ?1 AND is_dir = 1";
+/* The files of directory ?1 once no artifact has its hash: a cache
+ * entry's outputs are its execution's output artifacts, so no entry
+ * that stays needs them either. */
+static const char SQL_DEL_TREE[] =
+    "DELETE FROM tree_files WHERE tree = ?1 AND NOT EXISTS (SELECT 1 FROM "
+    "artifacts WHERE sha256 = ?1)";
 static const char SQL_DEL_ARTIFACT[] =
     "DELETE FROM artifacts WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
     "events e WHERE e.artifact_id = ?1) AND NOT EXISTS (SELECT 1 FROM "
@@ -225,31 +248,43 @@ static int protected_runs(kiln_store *st, idset *keep, kiln_err *err)
     return rc;
 }
 
-/* What one pipeline's runs come to. */
+/* What one pipeline's logs come to. */
 typedef struct plan {
-    idlist del;          /* runs to delete */
     idlist rm_logs;      /* runs whose logs go */
     idlist gz_logs;      /* runs whose logs are gzip'd */
 } plan;
 
 static void plan_dispose(plan *p)
 {
-    free(p->del.ids);
     free(p->rm_logs.ids);
     free(p->gz_logs.ids);
     memset(p, 0, sizeof(*p));
 }
+
+/* A run over its pipeline's limits, protected by nothing so far. */
+typedef struct cand {
+    int64_t id;
+    size_t pipeline;     /* index into the pass's names */
+    bool gz;             /* its logs are gzip'd if it stays */
+} cand;
+
+/* Every candidate of the pass. */
+typedef struct cands {
+    cand *v;
+    size_t n, cap;
+} cands;
 
 static bool over(int64_t rank, int64_t age, int64_t keep, int64_t max_ms)
 {
     return (keep >= 0 && rank >= keep) || (max_ms >= 0 && age > max_ms);
 }
 
-/* Decide for each run of pipeline, newest first. */
-static int decide(kiln_store *st, plan *p, const char *pipeline,
-                  const kiln_store_retention *r, const idset *keep,
-                  const kiln_gc_options *o, kiln_gc_report *rep,
-                  kiln_err *err)
+/* Decide for each run of pipeline (index ip), newest first: its logs,
+ * and whether it is a candidate for deletion. */
+static int decide(kiln_store *st, plan *p, cands *c, size_t ip,
+                  const char *pipeline, const kiln_store_retention *r,
+                  const idset *keep, const kiln_gc_options *o,
+                  kiln_gc_report *rep, kiln_err *err)
 {
     const char *what = "reading runs for retention";
     sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_RUNS_OF, "s",
@@ -264,12 +299,19 @@ static int decide(kiln_store *st, plan *p, const char *pipeline,
         bool removed = logs && strcmp((const char *)logs, "removed") == 0;
         bool gzipped = logs && strcmp((const char *)logs, "compressed") == 0;
         bool protect = idset_has(keep, id);
+        bool gz;
         if (sqlite3_column_type(s, 1) == SQLITE_NULL)
             continue; /* unfinished: never touched */
         age = o->now_ms - sqlite3_column_int64(s, 1);
+        gz = !removed && !gzipped && r->compress_ms >= 0 &&
+             age > r->compress_ms;
         if (over(rank, age, r->keep_runs, r->runs_ms)) {
             if (!protect) {
-                idlist_push(&p->del, id);
+                if (c->n == c->cap) {
+                    c->cap = c->cap ? c->cap * 2 : 64;
+                    c->v = kiln_realloc(c->v, c->cap * sizeof(*c->v));
+                }
+                c->v[c->n++] = (cand){id, ip, gz};
                 continue;
             }
             rep->runs_protected++;
@@ -278,10 +320,62 @@ static int decide(kiln_store *st, plan *p, const char *pipeline,
             continue;
         if (!protect && over(rank, age, r->keep_logs, r->logs_ms))
             idlist_push(&p->rm_logs, id);
-        else if (!gzipped && r->compress_ms >= 0 && age > r->compress_ms)
+        else if (gz)
             idlist_push(&p->gz_logs, id);
     }
     return kiln_store__end(st, s, rc, err, what);
+}
+
+/* Does a run that stays read what run made (SQL_DOWNSTREAM)? A reader
+ * stays unless gone has it: those decided (or, in a batch, found) to go
+ * before run. Readers come after what they read, so the candidates are
+ * taken newest first; an older reader not decided yet counts as one
+ * that stays. */
+static int needed(kiln_store *st, int64_t run, const idset *gone, bool *out,
+                  kiln_err *err)
+{
+    idlist readers = {0};
+    int rc = ids_of(st, &readers, SQL_DOWNSTREAM, run, err);
+    *out = rc != 0;
+    for (size_t i = 0; rc == 0 && i < readers.n && !*out; i++)
+        *out = !idset_has(gone, readers.ids[i]);
+    free(readers.ids);
+    return rc;
+}
+
+static int cand_newest_first(const void *a, const void *b)
+{
+    int64_t x = ((const cand *)a)->id, y = ((const cand *)b)->id;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Settle the candidates, newest first: one that a run which stays read
+ * from (the lineage a kept artifact needs) stays, and so, through it,
+ * does what it read. The rest are left in c, in that order. */
+static int settle(kiln_store *st, cands *c, plan *plans,
+                  kiln_gc_report *rep, kiln_err *err)
+{
+    idset gone = {0};
+    size_t k = 0;
+    int rc = 0;
+    qsort(c->v, c->n, sizeof(*c->v), cand_newest_first);
+    for (size_t i = 0; rc == 0 && i < c->n; i++) {
+        bool keep;
+        if ((rc = needed(st, c->v[i].id, &gone, &keep, err)) != 0)
+            break;
+        if (!keep) {
+            idset_add(&gone, c->v[i].id);
+            c->v[k++] = c->v[i];
+            continue;
+        }
+        rep->runs_protected++;
+        if (c->v[i].gz)
+            idlist_push(&plans[c->v[i].pipeline].gz_logs, c->v[i].id);
+    }
+    if (rc == 0)
+        c->n = k;
+    free(gone.slots);
+    return rc;
 }
 
 /* STATE/logs/RUN. */
@@ -367,21 +461,25 @@ static int archive_run(kiln_store *st, FILE *f, int64_t run, kiln_err *err)
     return rc;
 }
 
-/* Is run still as decided: finished, with nothing registered (and, for
- * its logs alone, finished)? Inside the batch's transaction for a
- * deletion, so a run resumed or registered meanwhile stays. */
-static int still(kiln_store *st, int64_t run, bool logs_only, bool *ok,
-                 kiln_err *err)
+/* Is run still as decided: finished, with nothing registered and no
+ * reader that stays but those of gone (and, for its logs alone,
+ * finished)? Inside the batch's transaction for a deletion, so a run
+ * resumed, registered or read from meanwhile stays. */
+static int still(kiln_store *st, int64_t run, bool logs_only,
+                 const idset *gone, bool *ok, kiln_err *err)
 {
     const char *what = "reading a run";
     sqlite3_stmt *s = kiln_store__query(st, err, what, logs_only
                                         ? SQL_STILL_FINISHED
                                         : SQL_STILL_DELETABLE, "I", run);
     int64_t v = 0;
+    bool read = false;
     *ok = false;
     if (!s || kiln_store__int(st, &v, s, 0, err, what) != 0)
         return KILN_ERROR;
-    *ok = v != 0;
+    if (v != 0 && !logs_only && needed(st, run, gone, &read, err) != 0)
+        return KILN_ERROR;
+    *ok = v != 0 && !read;
     return 0;
 }
 
@@ -422,39 +520,44 @@ static bool stopped(const kiln_gc_options *o)
     return o->stop && *o->stop;
 }
 
-/* Delete p->del, a batch per transaction (archived first), then their
- * log directories. */
-static int apply_deletions(kiln_store *st, const plan *p,
-                           const char *pipeline, const kiln_gc_options *o,
+/* Delete the settled candidates, newest first, a batch per transaction
+ * (archived first), then their log directories. A reader of one deleted
+ * in an earlier batch is gone from the record; one in the same batch is
+ * let go only once it is found deletable itself. */
+static int apply_deletions(kiln_store *st, const cands *c,
+                           char *const *names, const kiln_gc_options *o,
                            idset *arts, kiln_gc_report *rep, kiln_err *err)
 {
     size_t batch = o->batch ? o->batch : BATCH_DEFAULT;
     bool *gone = kiln_calloc(batch, sizeof(*gone));
     int rc = 0;
-    for (size_t at = 0; rc == 0 && at < p->del.n && !stopped(o);
-         at += batch) {
-        size_t n = p->del.n - at < batch ? p->del.n - at : batch;
-        const int64_t *ids = p->del.ids + at;
+    for (size_t at = 0; rc == 0 && at < c->n && !stopped(o); at += batch) {
+        size_t n = c->n - at < batch ? c->n - at : batch;
+        const cand *v = c->v + at;
+        idset going = {0};
         if (o->dry) {
             for (size_t i = 0; i < n; i++) {
                 rep->runs_deleted++;
-                tell(o, KILN_GC_RUN_DELETED, ids[i], pipeline);
+                tell(o, KILN_GC_RUN_DELETED, v[i].id, names[v[i].pipeline]);
             }
             continue;
         }
         if ((rc = kiln_store__begin(st, err, "deleting runs")) != 0)
             break;
         for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = still(st, ids[i], false, &gone[i], err);
+            if ((rc = still(st, v[i].id, false, &going, &gone[i],
+                            err)) == 0 && gone[i])
+                idset_add(&going, v[i].id);
+        free(going.slots);
         for (size_t i = 0; rc == 0 && o->archive && i < n; i++)
             if (gone[i])
-                rc = archive_run(st, o->archive, ids[i], err);
+                rc = archive_run(st, o->archive, v[i].id, err);
         if (rc == 0 && o->archive && (fflush(o->archive) != 0 ||
                                       fsync(fileno(o->archive)) != 0))
             rc = kiln_err_set_os(err, "cannot write the archive");
         for (size_t i = 0; rc == 0 && i < n; i++)
             if (gone[i])
-                rc = delete_run(st, ids[i], arts, err);
+                rc = delete_run(st, v[i].id, arts, err);
         if (rc != 0) {
             kiln_store__rollback(st);
             break;
@@ -465,9 +568,9 @@ static int apply_deletions(kiln_store *st, const plan *p,
             if (!gone[i])
                 continue;
             rep->runs_deleted++;
-            tell(o, KILN_GC_RUN_DELETED, ids[i], pipeline);
+            tell(o, KILN_GC_RUN_DELETED, v[i].id, names[v[i].pipeline]);
             if (rc == 0)
-                rc = remove_logs(o, ids[i], err);
+                rc = remove_logs(o, v[i].id, err);
         }
     }
     free(gone);
@@ -495,7 +598,7 @@ static int apply_logs(kiln_store *st, const idlist *list, bool remove,
              * one that fails stays as it was. */
             acted[i] = o->dry;
             if (!o->dry && rc == 0 &&
-                (rc = still(st, ids[i], true, &acted[i], err)) == 0 &&
+                (rc = still(st, ids[i], true, NULL, &acted[i], err)) == 0 &&
                 acted[i])
                 rc = remove ? remove_logs(o, ids[i], err)
                             : compress_logs(o, ids[i], err);
@@ -563,6 +666,27 @@ static int trim(kiln_store *st, const char *keep, const char *count,
     return 0;
 }
 
+/* Delete artifact id if nothing refers to it any more, and the files
+ * recorded for it (a directory) if no other artifact has its hash. */
+static int drop_artifact(kiln_store *st, int64_t id, kiln_err *err)
+{
+    const char *what = "deleting artifacts";
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_ARTIFACT_TREE,
+                                        "I", id);
+    char *tree = NULL;
+    int rc;
+    if (!s)
+        return KILN_ERROR;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        tree = kiln_store__dup(s, 0);
+    if ((rc = kiln_store__end(st, s, rc, err, what)) == 0)
+        rc = kiln_store__run(st, err, what, SQL_DEL_ARTIFACT, "I", id);
+    if (rc == 0 && tree && sqlite3_changes64(st->db) == 1)
+        rc = kiln_store__run(st, err, what, SQL_DEL_TREE, "s", tree);
+    free(tree);
+    return rc;
+}
+
 /* Delete the artifacts of arts nothing refers to any more, a batch per
  * transaction. */
 static int drop_artifacts(kiln_store *st, const idset *arts, bool dry,
@@ -577,8 +701,7 @@ static int drop_artifacts(kiln_store *st, const idset *arts, bool dry,
         if (done % ROWS_BATCH == 0 &&
             (rc = kiln_store__begin(st, err, what)) != 0)
             break;
-        rc = kiln_store__run(st, err, what, SQL_DEL_ARTIFACT, "I",
-                             arts->slots[i]);
+        rc = drop_artifact(st, arts->slots[i], err);
         if (rc != 0)
             kiln_store__rollback(st);
         else if (++done % ROWS_BATCH == 0)
@@ -651,6 +774,8 @@ int kiln_store_gc_runs(kiln_store *st, const kiln_gc_options *o,
 {
     const char *what = "reading pipelines";
     idset keep = {0}, arts = {0};
+    cands c = {0};
+    plan *plans = NULL;
     char **names = NULL;
     size_t n_names = 0, cap = 0;
     sqlite3_stmt *s;
@@ -674,19 +799,22 @@ int kiln_store_gc_runs(kiln_store *st, const kiln_gc_options *o,
     }
     if ((rc = kiln_store__end(st, s, rc, err, what)) != 0)
         goto done;
+    plans = kiln_calloc(n_names ? n_names : 1, sizeof(*plans));
     for (size_t i = 0; rc == 0 && i < n_names && !stopped(o); i++) {
         kiln_store_retention r = KILN_STORE_RETENTION_INIT;
-        plan p = {0};
         if (o->policy)
             o->policy(&r, names[i], o->data);
-        rc = decide(st, &p, names[i], &r, &keep, o, rep, err);
+        rc = decide(st, &plans[i], &c, i, names[i], &r, &keep, o, rep, err);
+    }
+    if (rc == 0 && !stopped(o))
+        rc = settle(st, &c, plans, rep, err);
+    if (rc == 0)
+        rc = apply_deletions(st, &c, names, o, &arts, rep, err);
+    for (size_t i = 0; rc == 0 && i < n_names; i++) {
+        rc = apply_logs(st, &plans[i].rm_logs, true, names[i], o, rep, err);
         if (rc == 0)
-            rc = apply_deletions(st, &p, names[i], o, &arts, rep, err);
-        if (rc == 0)
-            rc = apply_logs(st, &p.rm_logs, true, names[i], o, rep, err);
-        if (rc == 0)
-            rc = apply_logs(st, &p.gz_logs, false, names[i], o, rep, err);
-        plan_dispose(&p);
+            rc = apply_logs(st, &plans[i].gz_logs, false, names[i], o, rep,
+                            err);
     }
     if (rc == 0)
         rc = drop_artifacts(st, &arts, o->dry, err);
@@ -704,9 +832,14 @@ int kiln_store_gc_runs(kiln_store *st, const kiln_gc_options *o,
         rc = shrink(st, o, rep, err);
 done:
     rep->db_after = db_bytes(st);
-    for (size_t i = 0; i < n_names; i++)
+    for (size_t i = 0; i < n_names; i++) {
         free(names[i]);
+        if (plans)
+            plan_dispose(&plans[i]);
+    }
     free(names);
+    free(plans);
+    free(c.v);
     free(keep.slots);
     free(arts.slots);
     return rc;

@@ -295,6 +295,10 @@ static const char *const migrations[] = {
      * (tests/bench/bigdb.sh). */
     "CREATE INDEX models_by_artifact ON models(artifact_id);"
     "CREATE INDEX audit_by_target ON audit(target);",
+    /* 18 -> 19: the executions that reused one's outputs, which
+     * retention looks for before a run goes (retention.c). */
+    "CREATE INDEX executions_by_cached_from ON executions(cached_from) "
+    "WHERE cached_from IS NOT NULL;",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

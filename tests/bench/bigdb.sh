@@ -333,6 +333,15 @@ row "kiln models model07" "$kiln" models model07 $s
 row "kiln models history model07" "$kiln" models history model07 $s
 echo "(each the median of 5 runs of the whole kiln command, process start" \
      "included)"
+# Retention's decisions for a pass that would delete the oldest 1 % of
+# each pipeline's runs: which are over the limit, then, for each, whether
+# a run that stays read or reused its outputs (kiln gc --runs --dry-run:
+# nothing changes). No target; kiln serve makes them on a thread.
+per=$((runs / 20))
+t0=$(date +%s%N)
+gc=$("$kiln" gc --runs --dry-run --keep-runs $((per - per / 100)) $s 2>/dev/null |
+     grep '^would delete [0-9]* run')
+echo "kiln gc --runs --dry-run: $(( ($(date +%s%N) - t0) / 1000000 )) ms: $gc"
 
 command -v wrk >/dev/null ||
     { echo "API: not measured, wrk is missing (apt-get install wrk)"; exit 0; }

@@ -1,6 +1,7 @@
 # Retention (issue 20): kiln gc --runs on a pipeline of 50 runs: keep_last
 # from the pipeline's retention:, older_than from the command line, the
-# protected runs (model versions, an alias, their lineage) kept, --dry-run
+# protected runs (model versions, an alias, their lineage; the runs whose
+# outputs a run that stays read or reused) kept, --dry-run
 # changing nothing, --archive writing one JSON line per run deleted, logs
 # removed or gzip'd and still read by kiln logs and the API, trigger
 # checks by age, the database file shrinking (the one VACUUM of an older
@@ -46,6 +47,21 @@ done
 for i in $(seq 22 51); do
     "$KILN" run p.yaml -p "i=$i" >/dev/null 2>&1 || fail "run $i"
 done
+# k (no limits: its runs stay) reads what p's run 10 made (the same
+# bytes): run 10 is the lineage of a run that stays.
+pipeline k <<'YAML'
+pipeline: k
+steps:
+  use:
+    run: cp data/out.txt k.txt
+    inputs: [data/out.txt]
+    outputs: [k.txt]
+    cache: false
+YAML
+echo "data 10" > data/out.txt
+"$KILN" run k.yaml >/dev/null 2>&1 || fail "run of k"
+eq "k's run read what run 10 made" 10 \
+    "$(q "select px.run_id from events ei join executions x on x.id = ei.execution_id join runs r on r.id = x.run_id join events eo on eo.artifact_id = ei.artifact_id and eo.type = 'output' join executions px on px.id = eo.execution_id where r.pipeline = 'k' and ei.type = 'input'")"
 eq "50 runs of p, 1 of m" "50 1" \
     "$(q "select count(*) from runs where pipeline = 'p'") $(q "select count(*) from runs where pipeline = 'm'")"
 eq "versions from runs 5, 12 and 21" "5 12 21" \
@@ -74,7 +90,7 @@ contains "would delete over keep_last" "would delete run 1 (p)" "$out"
 contains "would delete older_than" "would delete run 22 (p)" "$out"
 contains "would remove logs" "would remove the logs of run 26 (p)" "$out"
 contains "would compress logs" "would compress the logs of run 51 (p)" "$out"
-contains "the count" "would delete 21 runs (3 over a limit kept" "$out"
+contains "the count" "would delete 20 runs (4 over a limit kept" "$out"
 contains "checks" "would delete 19999 trigger checks" "$out"
 q .dump > "$T/after.sql"
 check "--dry-run changes nothing in kiln.db" cmp -s "$T/before.sql" "$T/after.sql"
@@ -84,10 +100,10 @@ eq "no audit row for a dry run" 0 "$(q "select count(*) from audit where action 
 size_before=$(stat -c %s "$KILN_STATE/kiln.db")
 kiln_rc gc --runs --archive "$T/archive.jsonl" --keep-runs-for 60d --compress-logs-after 0s
 eq "gc --runs" 0 "$rc"
-contains "deleted" "deleted 21 runs (3 over a limit kept" "$out"
+contains "deleted" "deleted 20 runs (4 over a limit kept" "$out"
 contains "vacuumed" "(vacuumed once; it now shrinks in place)" "$out"
-eq "p: keep_last 30, minus 4 older than 60d, plus 3 protected" \
-    "5 12 20 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51" \
+eq "p: keep_last 30, minus 4 older than 60d, plus 4 protected" \
+    "5 10 12 20 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51" \
     "$(q "select id from runs where pipeline = 'p' order by id" | tr '\n' ' ' | sed 's/ $//')"
 eq "m's run stays (a model version)" 1 "$(q "select count(*) from runs where pipeline = 'm'")"
 eq "model versions and the alias intact" "3 1" \
@@ -103,9 +119,11 @@ eq "artifacts nothing refers to are gone (but the newest)" 0 \
 eq "one checks row kept (the newest)" 1 "$(q 'select count(*) from trigger_checks')"
 kiln_rc lineage fit:1
 contains "the lineage of a kept model reaches run 20" "made by step s of run 20 (p)" "$out"
+kiln_rc lineage k.txt
+contains "the lineage of a kept run's output reaches run 10" "made by step s of run 10 (p)" "$out"
 
 # The archive: one JSON line per run deleted, each parsing.
-eq "archive: the runs deleted" "1 2 3 4 6 7 8 9 10 11 13 14 15 16 17 18 19 22 23 24 25" \
+eq "archive: the runs deleted" "1 2 3 4 6 7 8 9 11 13 14 15 16 17 18 19 22 23 24 25" \
     "$(/usr/bin/python3 -c '
 import json, sys
 print(*sorted(json.loads(l)["id"] for l in open(sys.argv[1])))' "$T/archive.jsonl")"
@@ -136,7 +154,7 @@ check "a deleted run's logs gone" test ! -e "$KILN_STATE/logs/3"
 size_after=$(stat -c %s "$KILN_STATE/kiln.db")
 check "kiln.db smaller ($size_before -> $size_after)" test "$size_after" -lt "$((size_before / 4))"
 eq "incremental from now on" 2 "$(q 'PRAGMA auto_vacuum')"
-eq "a gc audit row" "gc runs 21" \
+eq "a gc audit row" "gc runs 20" \
     "$(q "select action, target, json_extract(after, '\$.runs_deleted') from audit where action = 'gc'" | tr '|' ' ')"
 kiln_rc audit verify
 eq "audit intact" 0 "$rc"
@@ -158,20 +176,25 @@ check "kiln.db smaller in place ($size_before -> $size_after)" test "$size_after
 kiln_rc gc --archive x
 eq "--archive without --runs" 2 "$rc"
 
-# A step cached from a run that went: its run stays, its log is said gone.
+# c's third run took s from the first run's cache: it stays (the
+# newest), so the first (what it reused) stays too; the second goes.
 pipeline c <<'YAML'
 pipeline: c
+params: {i: 1}
 steps:
-  s: {run: "echo made > c.txt", outputs: [c.txt]}
+  s: {run: "echo made $KILN_PARAM_I > c.txt && echo making $KILN_PARAM_I", outputs: [c.txt]}
 YAML
-for i in 1 2 3; do "$KILN" run c.yaml >/dev/null 2>&1 || fail "run of c"; done
+for i in 1 2 1; do "$KILN" run c.yaml -p "i=$i" >/dev/null 2>&1 || fail "run of c"; done
 last=$(q "select max(id) from runs where pipeline = 'c'")
+eq "the third run reused the first's output" "cached $((last - 2))" \
+    "$(q "select x.status, c.run_id from executions x join executions c on c.id = x.cached_from where x.run_id = $last" | tr '|' ' ')"
 kiln_rc gc --runs --pipeline c --keep-runs 1
-contains "--pipeline: only c's runs" "deleted 2 runs (0 over a limit kept" "$out"
-eq "p untouched by --pipeline c" 29 "$(q "select count(*) from runs where pipeline = 'p'")"
+contains "--pipeline: only c's runs" "deleted 1 run (1 over a limit kept" "$out"
+eq "c: the run its kept run reused from, and that run" "$((last - 2)) $last" \
+    "$(q "select id from runs where pipeline = 'c' order by id" | tr '\n' ' ' | sed 's/ $//')"
+eq "p untouched by --pipeline c" 30 "$(q "select count(*) from runs where pipeline = 'p'")"
 kiln_rc logs "$last" s
-eq "the log of a cached step whose run went" 2 "$rc"
-contains "says retention deleted it" "the run that made its outputs was deleted by retention" "$err"
+eq "the log of the cached step (its run's)" "0 making 1" "$rc $out"
 
 # kiln serve applies retention: on its own, every --retention-every.
 pipeline d <<'YAML'
@@ -190,7 +213,7 @@ wait_for "the daemon's pass" 10 \
     '[ "$(q "select count(*) from runs where pipeline = '"'d'"'")" = 2 ]'
 eq "its audit row" "kiln daemon" \
     "$(q "select actor, via from audit where action = 'gc' order by id desc limit 1" | tr '|' ' ')"
-eq "p untouched (not served, no defaults)" 29 "$(q "select count(*) from runs where pipeline = 'p'")"
+eq "p untouched (not served, no defaults)" 30 "$(q "select count(*) from runs where pipeline = 'p'")"
 body=$(curl -s "${U}api/v1/runs/51/steps/s/log")
 eq "the API reads a gzip'd log" "hello 51" "$body"
 code=$(curl -s -o /dev/null -w '%{http_code}' "${U}api/v1/runs/30/steps/s/log")

@@ -237,6 +237,7 @@ static void test_migrations(void)
         "DROP TABLE trigger_checks; DROP TABLE trigger_state;"
         "DROP TABLE cache_outputs; DROP INDEX executions_by_cache_key;"
         "ALTER TABLE executions DROP COLUMN cache_key;"
+        "DROP INDEX executions_by_cached_from;"
         "ALTER TABLE executions DROP COLUMN cached_from;"
         "DROP TABLE model_aliases; DROP TABLE models;"
         "DROP TABLE metrics; DROP TABLE events; DROP TABLE artifacts;"
@@ -271,7 +272,10 @@ static void test_migrations(void)
         "SELECT * FROM schema_version WHERE version = 17;"
         "SELECT * FROM models INDEXED BY models_by_artifact;"
         "SELECT * FROM audit INDEXED BY audit_by_target;"
-        "SELECT * FROM schema_version WHERE version = 18");
+        "SELECT * FROM schema_version WHERE version = 18;"
+        "SELECT * FROM executions INDEXED BY executions_by_cached_from "
+        "WHERE cached_from = 1;"
+        "SELECT * FROM schema_version WHERE version = 19");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
