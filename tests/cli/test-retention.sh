@@ -176,22 +176,30 @@ check "kiln.db smaller in place ($size_before -> $size_after)" test "$size_after
 kiln_rc gc --archive x
 eq "--archive without --runs" 2 "$rc"
 
-# c's third run took s from the first run's cache: it stays (the
-# newest), so the first (what it reused) stays too; the second goes.
+# c's fourth run took s from the first run's cache: it stays (the
+# newest), so the first (what it reused) stays too; the second and third
+# go (the second's directory files with it; the third's artifacts are
+# the newest, which stay).
 pipeline c <<'YAML'
 pipeline: c
 params: {i: 1}
 steps:
-  s: {run: "echo made $KILN_PARAM_I > c.txt && echo making $KILN_PARAM_I", outputs: [c.txt]}
+  s:
+    run: mkdir -p cdir && echo $KILN_PARAM_I > cdir/f && echo made $KILN_PARAM_I > c.txt && echo making $KILN_PARAM_I
+    outputs: [c.txt, cdir/]
 YAML
-for i in 1 2 1; do "$KILN" run c.yaml -p "i=$i" >/dev/null 2>&1 || fail "run of c"; done
+for i in 1 2 3 1; do "$KILN" run c.yaml -p "i=$i" >/dev/null 2>&1 || fail "run of c"; done
 last=$(q "select max(id) from runs where pipeline = 'c'")
-eq "the third run reused the first's output" "cached $((last - 2))" \
+eq "the fourth run reused the first's output" "cached $((last - 3))" \
     "$(q "select x.status, c.run_id from executions x join executions c on c.id = x.cached_from where x.run_id = $last" | tr '|' ' ')"
+trees=$(q "select count(distinct tree) from tree_files")
 kiln_rc gc --runs --pipeline c --keep-runs 1
-contains "--pipeline: only c's runs" "deleted 1 run (1 over a limit kept" "$out"
-eq "c: the run its kept run reused from, and that run" "$((last - 2)) $last" \
+contains "--pipeline: only c's runs" "deleted 2 runs (1 over a limit kept" "$out"
+eq "c: the run its kept run reused from, and that run" "$((last - 3)) $last" \
     "$(q "select id from runs where pipeline = 'c' order by id" | tr '\n' ' ' | sed 's/ $//')"
+eq "the deleted run's directory files went, the kept one's stayed" \
+    "$((trees - 1)) 0" \
+    "$(q "select count(distinct tree) from tree_files") $(q "select count(*) from tree_files where tree not in (select sha256 from artifacts)")"
 eq "p untouched by --pipeline c" 30 "$(q "select count(*) from runs where pipeline = 'p'")"
 kiln_rc logs "$last" s
 eq "the log of the cached step (its run's)" "0 making 1" "$rc $out"
