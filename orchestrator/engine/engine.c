@@ -325,9 +325,15 @@ void kiln_engine__step_set_at(step_rt *s, kiln_step_state state,
         s->finished_ms = at_ms;
         if (!was_ended)
             run->n_done++;
-        /* Recorded with each attempt, and no attempt follows. */
+        /* Recorded with each attempt, and no attempt follows (one that
+         * does makes its paths again). */
         free(s->key_doc);
         s->key_doc = NULL;
+        free(s->log_path);
+        free(s->status_path);
+        free(s->metrics_path);
+        free(s->job_name);
+        s->log_path = s->status_path = s->metrics_path = s->job_name = NULL;
     }
     if (state != KILN_STEP_READY &&
         (batch_open(run->eng, &err) != 0 ||
@@ -700,7 +706,7 @@ void kiln_run_drain(kiln_run *run, const char *reason)
         step_rt *s = &run->steps[i];
         if (s->state == KILN_STEP_PENDING || s->state == KILN_STEP_READY ||
             s->state == KILN_STEP_RETRYING) {
-            uv_timer_stop(&s->timer);
+            kiln_engine__timer_stop(s);
             kiln_engine__step_set(s, KILN_STEP_CANCELLED, reason);
         }
     }
@@ -718,7 +724,7 @@ void kiln_run_cancel(kiln_run *run, bool force)
         case KILN_STEP_PENDING:
         case KILN_STEP_READY:
         case KILN_STEP_RETRYING:
-            uv_timer_stop(&s->timer);
+            kiln_engine__timer_stop(s);
             kiln_engine__step_set(s, KILN_STEP_CANCELLED, "cancelled");
             break;
         case KILN_STEP_RUNNING:
@@ -773,60 +779,73 @@ static kiln_kv *effective_params(const kiln_pipeline *p,
     return kv;
 }
 
+/* The run's memory, once nothing refers to it. */
+static void run_dispose(kiln_run *run)
+{
+    for (size_t i = 0; i < run->n_steps; i++) {
+        free(run->steps[i].down);
+        kiln_env_dispose(&run->steps[i].env);
+        kiln_artifact_list_dispose(&run->steps[i].inputs);
+        free(run->steps[i].log_path);
+        free(run->steps[i].status_path);
+        free(run->steps[i].job_name);
+        free(run->steps[i].metrics_path);
+        free(run->steps[i].workdir);
+        free(run->steps[i].reason);
+        free(run->steps[i].selected);
+        free(run->steps[i].select_note);
+        kiln_engine__prepared_dispose(&run->steps[i]);
+        kiln_engine__task_free(&run->steps[i]);
+    }
+    for (size_t i = 0; run->skip && i < run->n_steps; i++)
+        free(run->skip[i]);
+    free(run->skip);
+    free(run->skip_fails);
+    for (size_t i = 0; run->reuse_only && i < run->n_steps; i++)
+        free(run->reuse_only[i]);
+    free(run->reuse_only);
+    for (size_t i = 0; i < run->n_model_pins; i++) {
+        free((char *)run->model_pins[i].key);
+        free((char *)run->model_pins[i].value);
+    }
+    free(run->model_pins);
+    for (size_t i = 0; i < run->n_image_pins; i++) {
+        free((char *)run->image_pins[i].key);
+        free((char *)run->image_pins[i].value);
+    }
+    free(run->image_pins);
+    for (size_t i = 0; i < run->n_images; i++) {
+        free(run->images[i].key);
+        kiln_image_dispose(&run->images[i].img);
+    }
+    free(run->images);
+    uv_mutex_destroy(&run->images_lock);
+    free(run->steps);
+    free(run->reuse_exec);
+    kiln_env_dispose(&run->base_env);
+    for (size_t i = 0; i < run->n_params; i++)
+        free((char *)run->params[i].value);
+    free(run->params);
+    free(run->matrix_running);
+    free(run->log_dir);
+    free(run->root);
+    free(run->file);
+    free(run);
+}
+
 static void on_timer_close(uv_handle_t *h)
 {
     kiln_run *run = ((step_rt *)h->data)->run;
-    if (--run->pending_closes == 0 && run->free_requested) {
-        for (size_t i = 0; i < run->n_steps; i++) {
-            free(run->steps[i].down);
-            kiln_env_dispose(&run->steps[i].env);
-            kiln_artifact_list_dispose(&run->steps[i].inputs);
-            free(run->steps[i].log_path);
-            free(run->steps[i].status_path);
-            free(run->steps[i].job_name);
-            free(run->steps[i].metrics_path);
-            free(run->steps[i].workdir);
-            free(run->steps[i].reason);
-            free(run->steps[i].selected);
-            free(run->steps[i].select_note);
-            kiln_engine__prepared_dispose(&run->steps[i]);
-            kiln_engine__task_free(&run->steps[i]);
-        }
-        for (size_t i = 0; run->skip && i < run->n_steps; i++)
-            free(run->skip[i]);
-        free(run->skip);
-        free(run->skip_fails);
-        for (size_t i = 0; run->reuse_only && i < run->n_steps; i++)
-            free(run->reuse_only[i]);
-        free(run->reuse_only);
-        for (size_t i = 0; i < run->n_model_pins; i++) {
-            free((char *)run->model_pins[i].key);
-            free((char *)run->model_pins[i].value);
-        }
-        free(run->model_pins);
-        for (size_t i = 0; i < run->n_image_pins; i++) {
-            free((char *)run->image_pins[i].key);
-            free((char *)run->image_pins[i].value);
-        }
-        free(run->image_pins);
-        for (size_t i = 0; i < run->n_images; i++) {
-            free(run->images[i].key);
-            kiln_image_dispose(&run->images[i].img);
-        }
-        free(run->images);
-        uv_mutex_destroy(&run->images_lock);
-        free(run->steps);
-        free(run->reuse_exec);
-        kiln_env_dispose(&run->base_env);
-        for (size_t i = 0; i < run->n_params; i++)
-            free((char *)run->params[i].value);
-        free(run->params);
-        free(run->matrix_running);
-        free(run->log_dir);
-        free(run->root);
-        free(run->file);
-        free(run);
-    }
+    free(h);
+    if (--run->pending_closes == 0 && run->free_requested)
+        run_dispose(run);
+}
+
+static void on_closer_close(uv_handle_t *h)
+{
+    kiln_run *run = h->data;
+    if (--run->pending_closes == 0 && run->free_requested)
+        run_dispose(run);
 }
 
 /* The part of starting and resuming a run that is the same: the runtime
@@ -913,6 +932,8 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
     }
     run->matrix_running = kiln_calloc(p->n_matrices + 1, sizeof(unsigned));
     run->steps = kiln_calloc(p->n_steps, sizeof(step_rt));
+    uv_idle_init(eng->loop, &run->closer);
+    run->closer.data = run;
     for (size_t i = 0; i < p->n_steps; i++) {
         step_rt *s = &run->steps[i];
         s->run = run;
@@ -920,8 +941,11 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
 
         s->unmet = (unsigned)p->steps[i].needs.n;
         s->workdir = kiln_path_join(run->root, p->steps[i].workdir);
-        uv_timer_init(eng->loop, &s->timer);
-        s->timer.data = s;
+        if (p->steps[i].timeout_ms > 0 || p->steps[i].retries > 0) {
+            s->timer = kiln_malloc(sizeof(*s->timer));
+            uv_timer_init(eng->loop, s->timer);
+            s->timer->data = s;
+        }
         for (size_t j = 0; j < p->steps[i].needs.n; j++) {
             step_rt *up = &run->steps[p->steps[i].need_idx[j]];
             up->down = kiln_realloc(up->down, (up->n_down + 1) *
@@ -1017,9 +1041,13 @@ void kiln_run_free(kiln_run *run)
         return;
     assert(run->finished);
     run->free_requested = true;
-    run->pending_closes = (int)run->n_steps;
+    run->pending_closes = 1;
+    uv_close((uv_handle_t *)&run->closer, on_closer_close);
     for (size_t i = 0; i < run->n_steps; i++)
-        uv_close((uv_handle_t *)&run->steps[i].timer, on_timer_close);
+        if (run->steps[i].timer) {
+            run->pending_closes++;
+            uv_close((uv_handle_t *)run->steps[i].timer, on_timer_close);
+        }
 }
 
 int64_t kiln_run_id(const kiln_run *run)

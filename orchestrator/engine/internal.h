@@ -53,7 +53,9 @@ typedef struct step_rt {
     unsigned unmet;         /* needs not yet succeeded */
     size_t n_down;          /* steps that need this one */
     size_t *down;
-    uv_timer_t timer;       /* retry delay, or timeout while running */
+    uv_timer_t *timer;      /* retry delay, or timeout while running:
+                               only a step with retries or a timeout has
+                               one (152 bytes) */
     kiln_task *task;        /* the attempt's, from its preparation to its
                                end (NULL otherwise: a finished step keeps
                                none of its 500 bytes) */
@@ -167,7 +169,11 @@ struct kiln_run {
     kiln_run_event_cb on_event;
     kiln_run_done_cb on_done;
     void *data;
-    int pending_closes;      /* step timers still closing */
+    uv_idle_t closer;        /* never started: closed on kiln_run_free(),
+                                so the memory goes on a later turn of the
+                                loop (the caller may be inside the
+                                engine's own callback) */
+    int pending_closes;      /* handles (closer, step timers) closing */
     bool free_requested;
 };
 
@@ -215,6 +221,13 @@ struct kiln_engine {
 void kiln_engine__store_failed(kiln_run *run, const kiln_err *err);
 /* Tell the run's owner something changed (step -1: the run). */
 void kiln_engine__emit(kiln_run *run, ssize_t step);
+/* Stop a step's timer, when it has one. */
+static inline void kiln_engine__timer_stop(step_rt *s)
+{
+    if (s->timer)
+        uv_timer_stop(s->timer);
+}
+
 /* Change a step's state as of at_ms (0: now), record it, tell the
  * owner; kiln_engine__step_set() is as of now. */
 void kiln_engine__step_set_at(step_rt *s, kiln_step_state state,

@@ -415,7 +415,7 @@ void kiln_engine__step_attempt_ended(step_rt *s, bool ok, const char *reason,
         snprintf(why, sizeof(why), "%s; retrying in %.1fs", reason,
                  (double)delay / 1000.0);
         kiln_engine__step_set_at(s, KILN_STEP_RETRYING, why, at_ms);
-        uv_timer_start(&s->timer, on_retry_timer, (uint64_t)delay, 0);
+        uv_timer_start(s->timer, on_retry_timer, (uint64_t)delay, 0);
     } else {
         char why[300];
         kiln_engine__step_set_at(s, s->timed_out ? KILN_STEP_TIMED_OUT
@@ -543,7 +543,7 @@ void kiln_engine__step_spawn(step_rt *s)
     kiln_crash_point("started");
     s->phase = PHASE_RUNNING;
     if (st->timeout_ms > 0)
-        uv_timer_start(&s->timer, on_timeout, (uint64_t)st->timeout_ms, 0);
+        uv_timer_start(s->timer, on_timeout, (uint64_t)st->timeout_ms, 0);
 }
 
 void kiln_engine__on_task_done(kiln_task *task, void *data)
@@ -557,7 +557,7 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
 
     (void)data;
 
-    uv_timer_stop(&s->timer);
+    kiln_engine__timer_stop(s);
     kiln_engine__release_slot(s);
     free((char **)s->task->argv);
     s->task->argv = NULL;
