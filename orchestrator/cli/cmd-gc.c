@@ -261,6 +261,11 @@ static int exec_gc_runs(const gc_opts *o)
     c.dry = o->dry;
     dir = kiln_cli_state_dir(o->state);
     go.logs_dir = kiln_path_join(dir, "logs");
+    {
+        char *rel = kiln_path_join(dir, "reproduce");
+        go.reproduce_dir = kiln_path_absolute(rel);
+        free(rel);
+    }
     go.dry = o->dry;
     go.pipeline = o->pipeline;
     go.archive = archive;
@@ -296,6 +301,7 @@ static int exec_gc_runs(const gc_opts *o)
                rep.vacuumed ? " (vacuumed once; it now shrinks in place)"
                             : "");
     free((char *)go.logs_dir);
+    free((char *)go.reproduce_dir);
     free(dir);
     kiln_store_close(c.store);
     return status;

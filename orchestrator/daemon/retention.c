@@ -82,7 +82,7 @@ struct kiln_gc_pass {
     volatile int stop;       /* the pass ends between batches */
     rule *rules;             /* the loaded pipelines' limits (snapshot) */
     size_t n_rules;
-    char *db, *logs_dir;
+    char *db, *logs_dir, *reproduce_dir;
     int64_t now_ms;
     kiln_gc_report rep;
     kiln_err err;
@@ -119,6 +119,7 @@ static void on_work(uv_work_t *w)
 
     memset(&go, 0, sizeof(go));
     go.logs_dir = g->logs_dir;
+    go.reproduce_dir = g->reproduce_dir;
     go.now_ms = g->now_ms;
     go.checks_ms = o->keep_checks_ms;
     go.notifications_ms = o->keep_notifications_ms;
@@ -152,6 +153,7 @@ static void pass_free_maybe(struct kiln_gc_pass *g)
     rules_free(g);
     free(g->db);
     free(g->logs_dir);
+    free(g->reproduce_dir);
     free(g);
 }
 
@@ -218,6 +220,11 @@ void kiln_daemon__retention_start(kiln_daemon *dm)
     g->dm = dm;
     g->db = kiln_path_join(o->state_dir, "kiln.db");
     g->logs_dir = kiln_path_join(o->state_dir, "logs");
+    {
+        char *rel = kiln_path_join(o->state_dir, "reproduce");
+        g->reproduce_dir = kiln_path_absolute(rel);
+        free(rel);
+    }
     uv_timer_init(&dm->loop, &g->timer);
     g->timer.data = g;
     g->timer_open = true;

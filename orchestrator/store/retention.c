@@ -88,6 +88,11 @@ static const char SQL_DEL_EXECS[] =
     "DELETE FROM executions WHERE run_id = ?1";
 static const char SQL_DEL_STEPS[] = "DELETE FROM run_steps WHERE run_id = ?1";
 static const char SQL_DEL_RUN[] = "DELETE FROM runs WHERE id = ?1";
+static const char SQL_RUN_WORKDIR[] = "SELECT workdir FROM runs WHERE id = ?1";
+/* Does a run (still) work in directory ?1 or below it? */
+static const char SQL_DIR_IN_USE[] =
+    "SELECT count(*) FROM runs WHERE workdir = ?1 OR substr(workdir, 1, "
+    "length(?1) + 1) = ?1 || '/'";
 static const char SQL_LOGS_SET[] =
     "UPDATE runs SET logs_state = ?2 WHERE id = ?1";
 static const char SQL_PIPELINE_FILE[] =
@@ -520,6 +525,46 @@ static bool stopped(const kiln_gc_options *o)
     return o->stop && *o->stop;
 }
 
+/* run's workdir, when it is in a scratch tree of kiln reproduce's
+ * (o->reproduce_dir/NAME/...): that tree, else NULL. */
+static int scratch_of(kiln_store *st, const kiln_gc_options *o, int64_t run,
+                      char **tree, kiln_err *err)
+{
+    const char *what = "reading a run";
+    sqlite3_stmt *s;
+    size_t n = o->reproduce_dir ? strlen(o->reproduce_dir) : 0;
+    int rc;
+    *tree = NULL;
+    if (!n)
+        return 0;
+    if (!(s = kiln_store__query(st, err, what, SQL_RUN_WORKDIR, "I", run)))
+        return KILN_ERROR;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW &&
+        sqlite3_column_type(s, 0) == SQLITE_TEXT) {
+        const char *w = (const char *)sqlite3_column_text(s, 0);
+        if (strncmp(w, o->reproduce_dir, n) == 0 && w[n] == '/' &&
+            w[n + 1] && w[n + 1] != '/') {
+            size_t len = strcspn(w + n + 1, "/");
+            *tree = kiln_asprintf("%.*s", (int)(n + 1 + len), w);
+        }
+    }
+    return kiln_store__end(st, s, rc, err, what);
+}
+
+/* Remove a deleted run's scratch tree once no run works in it. */
+static int remove_scratch(kiln_store *st, const char *tree, kiln_err *err)
+{
+    const char *what = "reading runs";
+    sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_DIR_IN_USE, "s",
+                                        tree);
+    int64_t n = 0;
+    if (!s || kiln_store__int(st, &n, s, 0, err, what) != 0)
+        return KILN_ERROR;
+    if (n == 0)
+        kiln_remove_tree(tree);
+    return 0;
+}
+
 /* Delete the settled candidates, newest first, a batch per transaction
  * (archived first), then their log directories. A reader of one deleted
  * in an earlier batch is gone from the record; one in the same batch is
@@ -530,6 +575,7 @@ static int apply_deletions(kiln_store *st, const cands *c,
 {
     size_t batch = o->batch ? o->batch : BATCH_DEFAULT;
     bool *gone = kiln_calloc(batch, sizeof(*gone));
+    char **scratch = kiln_calloc(batch, sizeof(*scratch));
     int rc = 0;
     for (size_t at = 0; rc == 0 && at < c->n && !stopped(o); at += batch) {
         size_t n = c->n - at < batch ? c->n - at : batch;
@@ -556,7 +602,8 @@ static int apply_deletions(kiln_store *st, const cands *c,
                                       fsync(fileno(o->archive)) != 0))
             rc = kiln_err_set_os(err, "cannot write the archive");
         for (size_t i = 0; rc == 0 && i < n; i++)
-            if (gone[i])
+            if (gone[i] &&
+                (rc = scratch_of(st, o, v[i].id, &scratch[i], err)) == 0)
                 rc = delete_run(st, v[i].id, arts, err);
         if (rc != 0) {
             kiln_store__rollback(st);
@@ -571,9 +618,16 @@ static int apply_deletions(kiln_store *st, const cands *c,
             tell(o, KILN_GC_RUN_DELETED, v[i].id, names[v[i].pipeline]);
             if (rc == 0)
                 rc = remove_logs(o, v[i].id, err);
+            if (rc == 0 && scratch[i])
+                rc = remove_scratch(st, scratch[i], err);
+        }
+        for (size_t i = 0; i < n; i++) {
+            free(scratch[i]);
+            scratch[i] = NULL;
         }
     }
     free(gone);
+    free(scratch);
     return rc;
 }
 

@@ -854,6 +854,9 @@ typedef struct kiln_gc_options {
     FILE *archive;           /* each run deleted as one JSON line, written
                                 and flushed before its batch commits */
     const char *logs_dir;    /* STATE/logs: the runs' log directories */
+    const char *reproduce_dir; /* STATE/reproduce, absolute: a deleted
+                                  run's scratch tree there goes too once
+                                  no run works in it (NULL: none go) */
     int64_t now_ms;          /* ages are counted from here */
     int64_t checks_ms;       /* trigger checks and schedule fires older
                                 than this go; -1: none */

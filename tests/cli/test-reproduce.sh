@@ -180,6 +180,19 @@ kiln_rc reproduce "$g" --step post
 eq "--step of a gated step" 0 "$rc"
 contains "post identical" "post             posted.txt                   identical" "$out"
 
+# Retention: a reproduction that goes takes its scratch tree with it;
+# the others stay.
+r=$(q "select max(id) from runs where reproduces = $g")
+w=$(q "select workdir from runs where id = $r")
+case $w in "$KILN_STATE"/reproduce/*|*/reproduce/*) ok ;; *) fail "reproduction's workdir $w" ;; esac
+trees=$(ls "$KILN_STATE/reproduce" | wc -l)
+kiln_rc run g.yaml
+kiln_rc gc --runs --pipeline gated --keep-runs 1
+contains "the reproduction deleted" "deleted 1 run" "$out"
+eq "...that run" 0 "$(q "select count(*) from runs where id = $r")"
+check "its scratch tree is gone" test ! -e "$w"
+eq "the other scratch trees stay" "$((trees - 1))" "$(ls "$KILN_STATE/reproduce" | wc -l)"
+
 # Usage errors.
 kiln_rc reproduce 999
 eq "unknown run" 2 "$rc"
