@@ -363,7 +363,8 @@ static int settle(kiln_store *st, cands *c, plan *plans,
     idset gone = {0};
     size_t k = 0;
     int rc = 0;
-    qsort(c->v, c->n, sizeof(*c->v), cand_newest_first);
+    if (c->n)
+        qsort(c->v, c->n, sizeof(*c->v), cand_newest_first);
     for (size_t i = 0; rc == 0 && i < c->n; i++) {
         bool keep;
         if ((rc = needed(st, c->v[i].id, &gone, &keep, err)) != 0)
