@@ -224,6 +224,29 @@ typedef struct kiln_select {
     const kiln_matrix *matrix; /* from, resolved */
 } kiln_select;
 
+/* What a step does to the model registry; most steps do none of it, so
+ * it is kept apart from kiln_step. */
+typedef struct kiln_registry_ops {
+    const char *register_model; /* register: {model: NAME, ...}, or NULL */
+    const char *register_path;  /* ...path: one of the step's outputs */
+    const char *register_alias; /* ...alias: pointed at the new version
+                                   (production), or NULL */
+    const char *register_deploy; /* ...deploy: a shell command run when an
+                                    alias of the model is moved (promote,
+                                    rollback), or NULL */
+    kiln_pos register_pos;
+    const char *promote_model; /* promote: {model, from, to}: once the step
+                                  succeeded, alias to points at the
+                                  version alias from points at, and from
+                                  is retired (champion and challenger) */
+    const char *promote_from;
+    const char *promote_to;
+    const char *retire_model;  /* retire: {model, alias}: once the step
+                                  succeeded, alias points nowhere */
+    const char *retire_alias;
+    kiln_pos promote_pos, retire_pos;
+} kiln_registry_ops;
+
 typedef struct kiln_step {
     const char *name;     /* [a-z0-9_-]+, unique in the pipeline */
     kiln_pos pos;         /* where the step's key was written */
@@ -261,24 +284,8 @@ typedef struct kiln_step {
     kiln_model_ref *models; /* models: the versions the step reads */
     const kiln_environment *environment; /* NULL: none; a step's replaces
                                             the defaults' whole */
-    const char *register_model; /* register: {model: NAME, ...}, or NULL */
-    const char *register_path;  /* ...path: one of the step's outputs */
-    const char *register_alias; /* ...alias: pointed at the new version
-                                   (production), or NULL */
-    const char *register_deploy; /* ...deploy: a shell command run when an
-                                    alias of the model is moved (promote,
-                                    rollback), or NULL */
-    kiln_pos register_pos;
-    const char *promote_model; /* promote: {model, from, to}: once the step
-                                  succeeded, alias to points at the
-                                  version alias from points at, and from
-                                  is retired (champion and challenger) */
-    const char *promote_from;
-    const char *promote_to;
-    const char *retire_model;  /* retire: {model, alias}: once the step
-                                  succeeded, alias points nowhere */
-    const char *retire_alias;
-    kiln_pos promote_pos, retire_pos;
+    kiln_registry_ops *reg; /* register:, promote:, retire:; NULL: the
+                               step does none of them */
     const char *metrics;  /* a JSON file of numbers the step writes,
                              relative to workdir; NULL: none */
     const char *pool;     /* a named pool limiting this class of steps

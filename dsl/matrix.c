@@ -279,7 +279,11 @@ static void make_item(vctx *v, const kiln_step *t, const combos *c,
     out->outputs = substitute_list(v, &t->outputs, out);
     out->inputs = substitute_list(v, &t->inputs, out);
     out->metrics = substitute(v, t->metrics, out);
-    out->register_path = substitute(v, t->register_path, out);
+    if (t->reg) {
+        out->reg = kiln_arena_alloc(v->p->arena, sizeof(*out->reg));
+        *out->reg = *t->reg;
+        out->reg->register_path = substitute(v, t->reg->register_path, out);
+    }
     /* A step naming its params uses its matrix's too. */
     if (t->has_params) {
         kiln_strlist *l = &out->params;

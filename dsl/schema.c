@@ -208,29 +208,29 @@ static const keyspec step_keys[] = {
     {"drift", kiln_dsl__set_check, 0, 0, NULL},
 };
 
-/* register:; target: kiln_step. */
+/* register:; target: kiln_registry_ops. */
 static const keyspec register_keys[] = {
-    {"model", kiln_dsl__set_name, offsetof(kiln_step, register_model), 0,
+    {"model", kiln_dsl__set_name, offsetof(kiln_registry_ops, register_model), 0,
      "register: needs \"model: NAME\""},
-    {"path", kiln_dsl__set_string, offsetof(kiln_step, register_path), 0,
+    {"path", kiln_dsl__set_string, offsetof(kiln_registry_ops, register_path), 0,
      "register: needs \"path:\", one of the step's outputs"},
-    {"alias", kiln_dsl__set_name, offsetof(kiln_step, register_alias), 0, NULL},
-    ROW(kiln_step, "deploy", kiln_dsl__set_string, register_deploy),
+    {"alias", kiln_dsl__set_name, offsetof(kiln_registry_ops, register_alias), 0, NULL},
+    ROW(kiln_registry_ops, "deploy", kiln_dsl__set_string, register_deploy),
 };
 
-/* promote: and retire:; target: kiln_step. */
+/* promote: and retire:; target: kiln_registry_ops. */
 static const keyspec promote_keys[] = {
-    {"model", kiln_dsl__set_name, offsetof(kiln_step, promote_model), 0,
+    {"model", kiln_dsl__set_name, offsetof(kiln_registry_ops, promote_model), 0,
      "promote: needs \"model: NAME\""},
-    {"from", kiln_dsl__set_name, offsetof(kiln_step, promote_from), 0,
+    {"from", kiln_dsl__set_name, offsetof(kiln_registry_ops, promote_from), 0,
      "promote: needs \"from: ALIAS\", the alias to promote (challenger)"},
-    {"to", kiln_dsl__set_name, offsetof(kiln_step, promote_to), 0,
+    {"to", kiln_dsl__set_name, offsetof(kiln_registry_ops, promote_to), 0,
      "promote: needs \"to: ALIAS\", the alias it replaces (production)"},
 };
 static const keyspec retire_keys[] = {
-    {"model", kiln_dsl__set_name, offsetof(kiln_step, retire_model), 0,
+    {"model", kiln_dsl__set_name, offsetof(kiln_registry_ops, retire_model), 0,
      "retire: needs \"model: NAME\""},
-    {"alias", kiln_dsl__set_name, offsetof(kiln_step, retire_alias), 0,
+    {"alias", kiln_dsl__set_name, offsetof(kiln_registry_ops, retire_alias), 0,
      "retire: needs \"alias: ALIAS\", the alias to retire"},
 };
 
@@ -372,6 +372,14 @@ static void set_git(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                        obj, "git", NULL, key);
 }
 
+/* The step's registry operations, made on first use. */
+static kiln_registry_ops *registry_ops(vctx *v, kiln_step *st)
+{
+    if (!st->reg)
+        st->reg = kiln_arena_alloc(v->p->arena, sizeof(*st->reg));
+    return st->reg;
+}
+
 /* register: {model: NAME, path: OUTPUT}, and alias: and deploy: (the
  * command run when an alias of the model moves); the path must be one of
  * the step's declared outputs, as written. */
@@ -381,9 +389,9 @@ static void set_register(vctx *v, const kiln_ynode *key,
     kiln_step *st = obj;
     if (!kiln_dsl__nested_map(v, val, k->name))
         return;
-    st->register_pos = model_pos(v, key);
+    registry_ops(v, st)->register_pos = model_pos(v, key);
     kiln_dsl__walk(v, &register_spec, val->type == KILN_YNODE_MAP ? val : NULL,
-                   st, "register", NULL, key);
+                   st->reg, "register", NULL, key);
 }
 
 /* promote: {model, from, to} and retire: {model, alias}: what a gated step
@@ -394,9 +402,9 @@ static void set_promote(vctx *v, const kiln_ynode *key,
     kiln_step *st = obj;
     if (!kiln_dsl__nested_map(v, val, k->name))
         return;
-    st->promote_pos = model_pos(v, key);
+    registry_ops(v, st)->promote_pos = model_pos(v, key);
     kiln_dsl__walk(v, &promote_spec, val->type == KILN_YNODE_MAP ? val : NULL,
-                   st, "promote", NULL, key);
+                   st->reg, "promote", NULL, key);
 }
 
 static void set_retire(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
@@ -405,9 +413,9 @@ static void set_retire(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
     kiln_step *st = obj;
     if (!kiln_dsl__nested_map(v, val, k->name))
         return;
-    st->retire_pos = model_pos(v, key);
+    registry_ops(v, st)->retire_pos = model_pos(v, key);
     kiln_dsl__walk(v, &retire_spec, val->type == KILN_YNODE_MAP ? val : NULL,
-                   st, "retire", NULL, key);
+                   st->reg, "retire", NULL, key);
 }
 
 static void set_steps(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
@@ -432,11 +440,12 @@ static void check_step(vctx *v, kiln_step *st, const kiln_ynode *key,
         st->run = "true";
     else if (!kiln_dsl__has_key(val, "run") && !va)
         error_at(v, key, "step %s has no \"run\" command", q);
-    if (st->promote_to && st->promote_from &&
-        strcmp(st->promote_to, st->promote_from) == 0)
-        kiln_dsl__error(v->c, st->promote_pos.line, st->promote_pos.col,
+    if (st->reg && st->reg->promote_to && st->reg->promote_from &&
+        strcmp(st->reg->promote_to, st->reg->promote_from) == 0)
+        kiln_dsl__error(v->c, st->reg->promote_pos.line,
+                        st->reg->promote_pos.col,
                         "step %s: promote: from and to are the same alias "
-                        "\"%s\"", q, st->promote_to);
+                        "\"%s\"", q, st->reg->promote_to);
     /* It changes the registry: never served from the cache. */
     if ((kiln_dsl__has_key(val, "promote") ||
          kiln_dsl__has_key(val, "retire")) && !st->cache_set)
@@ -496,15 +505,16 @@ static void build_step(vctx *v, const kiln_ynode *key, const kiln_ynode *val)
     check_step(v, st, key, val);
     kiln_dsl__container_step(v, st, key);
     kiln_dsl__secrets_step(v, st);
-    if (st->register_path) {
+    if (st->reg && st->reg->register_path) {
+        const kiln_registry_ops *r = st->reg;
         size_t i;
         for (i = 0; i < st->outputs.n; i++)
-            if (strcmp(st->outputs.items[i], st->register_path) == 0)
+            if (strcmp(st->outputs.items[i], r->register_path) == 0)
                 break;
         if (i == st->outputs.n)
-            kiln_dsl__error(v->c, st->register_pos.line, st->register_pos.col,
+            kiln_dsl__error(v->c, r->register_pos.line, r->register_pos.col,
                             "register: path \"%s\" is not one of step %s's "
-                            "outputs", st->register_path,
+                            "outputs", r->register_path,
                             kiln_dsl__quote(q, key->u.str, key->n));
     }
 }

@@ -31,7 +31,7 @@ static bool names(const char *workdir, const char *rel, const char *path)
 const char *kiln_artifact_type_of(const kiln_step *st, const char *workdir,
                                   const char *path)
 {
-    if (names(workdir, st->register_path, path))
+    if (st->reg && names(workdir, st->reg->register_path, path))
         return "model";
     if (names(workdir, st->metrics, path))
         return "metrics";

@@ -89,7 +89,7 @@ static void hash_work(uv_work_t *req)
     }
     /* A model version's bytes are kept whatever the cache does: what
      * reads the version reads them, not its path. */
-    if (j->rc == 0 && st->register_model && !j->cached &&
+    if (j->rc == 0 && st->reg && st->reg->register_model && !j->cached &&
         !j->s->run->side_effects_off && j->out.n_missing == 0) {
         kiln_artifact_list one = {0};
         for (size_t i = 0; i < j->out.n; i++)
@@ -114,9 +114,9 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
     char *want, *path;
     int version, rc = 0;
 
-    if (!st->register_model || s->run->side_effects_off)
+    if (!st->reg || !st->reg->register_model || s->run->side_effects_off)
         return 0;
-    want = kiln_path_join(s->workdir, st->register_path);
+    want = kiln_path_join(s->workdir, st->reg->register_path);
     path = kiln_path_absolute(want);
     free(want);
     for (size_t i = 0; i < out->n; i++) {
@@ -125,7 +125,7 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
             kiln_model_version cur;
             bool again, moved = false;
             rc = kiln_store_model_register(store, &version,
-                                           st->register_model, path,
+                                           st->reg->register_model, path,
                                            out->items[i].sha256, s->run->id,
                                            s->exec_id, err);
             again = version < 0; /* the newest version's bytes again */
@@ -134,12 +134,12 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
             /* The model's deploy command, as the definition that
              * registered its newest version says. */
             if (rc == 0)
-                rc = kiln_store_model_hook_set(store, st->register_model,
-                                               st->register_deploy,
+                rc = kiln_store_model_hook_set(store, st->reg->register_model,
+                                               st->reg->register_deploy,
                                                s->workdir, err);
-            if (rc == 0 && st->register_alias && !s->run->keep_aliases) {
-                rc = kiln_store_model_find(store, &cur, st->register_model,
-                                           st->register_alias, 0, err);
+            if (rc == 0 && st->reg->register_alias && !s->run->keep_aliases) {
+                rc = kiln_store_model_find(store, &cur, st->reg->register_model,
+                                           st->reg->register_alias, 0, err);
                 moved = rc != 0 || cur.version != version;
                 if (rc == KILN_ENOTFOUND) {
                     memset(err, 0, sizeof(*err));
@@ -153,9 +153,9 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
                              (long long)s->run->id);
                     who.actor = actor;
                     who.via = s->run->via;
-                    rc = kiln_store_model_promote(store, st->register_model,
+                    rc = kiln_store_model_promote(store, st->reg->register_model,
                                                   version,
-                                                  st->register_alias, &who,
+                                                  st->reg->register_alias, &who,
                                                   err);
                 }
             }
@@ -164,9 +164,9 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
                 if (f) {
                     fprintf(f, "kiln: %s %s as version %d of model %s%s%s\n",
                             again ? "already registered" : "registered", path,
-                            version, st->register_model,
+                            version, st->reg->register_model,
                             moved ? ", now " : "",
-                            moved ? st->register_alias : "");
+                            moved ? st->reg->register_alias : "");
                     fclose(f);
                 }
             }
@@ -194,39 +194,39 @@ static void registry_actions(step_rt *s, char *why, size_t cap)
     FILE *log;
     int now = 0, was = 0, rc = 0;
 
-    if ((!st->promote_model && !st->retire_model) ||
+    if (!st->reg || (!st->reg->promote_model && !st->reg->retire_model) ||
         s->run->side_effects_off || s->run->keep_aliases)
         return;
     snprintf(actor, sizeof(actor), "run %lld", (long long)s->run->id);
     who.actor = actor;
     who.via = s->run->via;
     log = s->log_path ? fopen(s->log_path, "a") : NULL;
-    if (st->promote_model) {
-        rc = kiln_store_model_find(store, &v, st->promote_model,
-                                   st->promote_from, 0, &err);
+    if (st->reg->promote_model) {
+        rc = kiln_store_model_find(store, &v, st->reg->promote_model,
+                                   st->reg->promote_from, 0, &err);
         if (rc == 0) {
             int version = v.version;
             kiln_model_version_dispose(&v);
             rc = kiln_registry_move_as(&now, store, s->run->eng->state_dir,
-                                       st->promote_model, st->promote_to,
+                                       st->reg->promote_model, st->reg->promote_to,
                                        version, log, &who, &err);
         }
         if (rc == 0)
-            rc = kiln_store_model_retire(store, &was, st->promote_model,
-                                         st->promote_from, &who, &err);
+            rc = kiln_store_model_retire(store, &was, st->reg->promote_model,
+                                         st->reg->promote_from, &who, &err);
         if (rc == 0 && log)
             fprintf(log, "kiln: promoted version %d of model %s from %s to "
-                    "%s\n", now, st->promote_model, st->promote_from,
-                    st->promote_to);
+                    "%s\n", now, st->reg->promote_model, st->reg->promote_from,
+                    st->reg->promote_to);
     }
-    if (rc == 0 && st->retire_model) {
-        rc = kiln_store_model_retire(store, &was, st->retire_model,
-                                     st->retire_alias, &who, &err);
+    if (rc == 0 && st->reg->retire_model) {
+        rc = kiln_store_model_retire(store, &was, st->reg->retire_model,
+                                     st->reg->retire_alias, &who, &err);
         if (rc == 0 && log)
             fprintf(log, was ? "kiln: retired %s of model %s (version %d)\n"
                              : "kiln: %s of model %s points nowhere: "
                                "nothing to retire\n",
-                    st->retire_alias, st->retire_model, was);
+                    st->reg->retire_alias, st->reg->retire_model, was);
     }
     if (log)
         fclose(log);

@@ -598,8 +598,8 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
      * done only once they are found, hashed and read, off the loop (and
      * its promote: or retire: done, back on it). */
     if (ok && (st->inputs.n || st->outputs.n || st->metrics ||
-               st->validation || s->n_pins || st->promote_model ||
-               st->retire_model ||
+               st->validation || s->n_pins ||
+               (st->reg && (st->reg->promote_model || st->reg->retire_model)) ||
                (s->metrics_path && access(s->metrics_path, F_OK) == 0))) {
         kiln_engine__hash_start(s, KILN_EXEC_SUCCEEDED, NULL);
         return;

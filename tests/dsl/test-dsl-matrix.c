@@ -207,7 +207,7 @@ static void test_collisions(void)
              "    register: {model: m, path: \"m/{lr}.pkl\"}\n"
              "    matrix: {lr: [1, 2]}\n", err, sizeof(err));
     ASSERT_NOT_NULL(p);
-    ASSERT_STREQ(p->steps[1].register_path, "m/2.pkl");
+    ASSERT_STREQ(p->steps[1].reg->register_path, "m/2.pkl");
     kiln_pipeline_free(p);
     /* Steps reading an item's output need it (the implied DAG). */
     p = load("  train:\n    run: echo\n    outputs: [\"m/{lr}.pkl\"]\n"

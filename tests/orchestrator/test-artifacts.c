@@ -103,9 +103,12 @@ static void test_directories(void)
 static void test_types(void)
 {
     kiln_step st;
+    kiln_registry_ops reg;
     memset(&st, 0, sizeof(st));
+    memset(&reg, 0, sizeof(reg));
     st.kind = KILN_KIND_DEPLOY;
-    st.register_path = "models/m.pkl";
+    reg.register_path = "models/m.pkl";
+    st.reg = &reg;
     st.metrics = "./reports/metrics.json";
     ASSERT_STREQ(kiln_artifact_type_of(&st, "/w", "/w/models/m.pkl"),
                  "model");
@@ -114,7 +117,7 @@ static void test_types(void)
                  "metrics");
     ASSERT_STREQ(kiln_artifact_type_of(&st, "/w", "/w/data.csv"), "file");
     st.kind = KILN_KIND_TRAIN;
-    st.register_path = NULL;
+    st.reg = NULL;
     ASSERT_STREQ(kiln_artifact_type_of(&st, "/w", "/w/models/m.pkl"),
                  "file");
 }
