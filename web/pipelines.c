@@ -5,7 +5,63 @@
  */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* A pipeline in the order of ?sort=concern. */
+typedef struct ranked {
+    json_t *p;
+    const char *name;   /* NULL: a file that never loaded */
+    int concern;
+} ranked;
+
+/* The files that never loaded first (the page's banner), then pipelines
+ * whose last run failed or timed out, then those running or queued,
+ * then the rest; each by name. */
+static int by_concern(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (!x->name || !y->name)
+        return !y->name - !x->name;
+    return x->concern != y->concern ? x->concern - y->concern
+                                    : strcmp(x->name, y->name);
+}
+
+/* Sort list (a new array in *list) as ?sort=concern says, reading each
+ * pipeline's last run along the runs index. */
+static int sort_by_concern(kiln_web *w, json_t **list, kiln_err *err)
+{
+    size_t n = json_array_size(*list), i;
+    ranked *r = kiln_calloc(n ? n : 1, sizeof(*r));
+    json_t *p, *out;
+    int rc = 0;
+    json_array_foreach(*list, i, p) {
+        char last[32];
+        r[i].p = p;
+        r[i].name = json_string_value(json_object_get(p, "name"));
+        if (!r[i].name || rc != 0)
+            continue;
+        rc = kiln_store_last_status(w->o.store, r[i].name, last,
+                                    sizeof(last), err);
+        r[i].concern =
+            strcmp(last, "failed") == 0 || strcmp(last, "timed_out") == 0
+                ? 0
+            : json_integer_value(json_object_get(p, "active")) > 0 ||
+                    strcmp(last, "running") == 0 ||
+                    strcmp(last, "queued") == 0
+                ? 1 : 2;
+    }
+    if (rc == 0) {
+        qsort(r, n, sizeof(*r), by_concern);
+        out = json_array();
+        for (i = 0; i < n; i++)
+            json_array_append(out, r[i].p);
+        json_decref(*list);
+        *list = out;
+    }
+    free(r);
+    return rc;
+}
 
 /* GET /api/v1/pipelines: every loaded pipeline with its latest runs and
  * the latest check of each trigger, and the files that never loaded
@@ -15,16 +71,33 @@ void kiln_web__get_pipelines(kiln_web_route_ctx *c)
     kiln_web *w = c->w;
     json_t *list, *p;
     kiln_err err = KILN_ERR_INIT;
-    int64_t offset = 0, limit = -1;
+    const char *sort = kiln_web__query(c->t, "sort");
+    int64_t offset = 0, limit = -1, active = 0, queued = 0, loaded = 0;
     size_t i, total;
 
-    /* ?offset=M&limit=N: a page of the list (by file load order; all of
-     * it without limit), each with its recent runs and checks. */
+    /* ?offset=M&limit=N: a page of the list (by file load order, or
+     * ?sort=concern; all of it without limit), each with its recent runs
+     * and checks; the totals of the whole list beside. */
     if (!kiln_web__query_int(c, "offset", 0, INT32_MAX, &offset) ||
         !kiln_web__query_int(c, "limit", 1, 100000, &limit))
         return;
+    if (sort && strcmp(sort, "concern") != 0) {
+        kiln_web__error(c->req, 400, "sort: expected concern");
+        return;
+    }
     list = w->o.hooks.pipelines(w->o.hooks.data);
+    if (sort && sort_by_concern(w, &list, &err) != 0) {
+        json_decref(list);
+        kiln_web__fail(c, &err);
+        return;
+    }
     total = json_array_size(list);
+    json_array_foreach(list, i, p) {
+        loaded += json_object_get(p, "name") != NULL &&
+                  !json_is_null(json_object_get(p, "name"));
+        active += json_integer_value(json_object_get(p, "active"));
+        queued += json_integer_value(json_object_get(p, "queued"));
+    }
     if (limit > 0 || offset > 0) {
         json_t *page = json_array();
         for (i = (size_t)offset; i < total &&
@@ -51,8 +124,12 @@ void kiln_web__get_pipelines(kiln_web_route_ctx *c)
         json_object_set_new(p, "recent_runs", runs);
         json_object_set_new(p, "recent_checks", checks);
     }
-    kiln_web__reply(c, 200, json_pack("{s:o, s:I}", "pipelines", list,
-                                      "total", (json_int_t)total));
+    kiln_web__reply(c, 200, json_pack("{s:o, s:I, s:I, s:I, s:I}",
+                                      "pipelines", list, "total",
+                                      (json_int_t)total, "loaded",
+                                      (json_int_t)loaded, "active",
+                                      (json_int_t)active, "queued",
+                                      (json_int_t)queued));
 }
 
 /* GET /api/v1/pipelines/{name} */

@@ -914,6 +914,23 @@ int kiln_store_runs_query_json(kiln_store *st, json_t **out,
     return rc;
 }
 
+int kiln_store_last_status(kiln_store *st, const char *pipeline, char *out,
+                           size_t size, kiln_err *err)
+{
+    const char *what = "reading runs";
+    sqlite3_stmt *s = kiln_store__query(st, err, what,
+                                        "SELECT status FROM runs WHERE "
+                                        "pipeline = ?1 ORDER BY id DESC "
+                                        "LIMIT 1", "s", pipeline);
+    int rc;
+    *out = '\0';
+    if (!s)
+        return KILN_ERROR;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        snprintf(out, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    return kiln_store__end(st, s, rc, err, what);
+}
+
 int kiln_store_runs_page_json(kiln_store *st, json_t **out,
                               const char *pipeline, const char *status,
                               int64_t before, int limit, kiln_err *err)

@@ -17,6 +17,9 @@
  * not finished whose kiln process is gone has "orphaned": true. */
 int kiln_store_runs_json(kiln_store *st, json_t **out, const char *pipeline,
                          int limit, kiln_err *err);
+/* The status of pipeline's newest run in out ("" when it has none). */
+int kiln_store_last_status(kiln_store *st, const char *pipeline, char *out,
+                           size_t size, kiln_err *err);
 /* A page of runs, newest first: of pipeline and status (each may be
  * NULL), with ids below before (0: from the newest); limit <= 0 means
  * 50. */

@@ -29,6 +29,11 @@ check "next fire time" test "$(js 'd["pipelines"][0]["next_due"] > 0')" = True
 # Paging: ?offset=M&limit=N, the total beside.
 get "${U}api/v1/pipelines?limit=1"
 eq "a page of one" "200 1 1 web" "$code $(js 'd["total"], len(d["pipelines"]), d["pipelines"][0]["name"]')"
+get "${U}api/v1/pipelines?sort=concern&limit=1"
+eq "?sort=concern (the overview's), with the totals" "200 1 1 0 0 web" \
+    "$code $(js 'd["total"], d["loaded"], d["active"], d["queued"], d["pipelines"][0]["name"]')"
+get "${U}api/v1/pipelines?sort=name"
+eq "an unknown sort" 400 "$code"
 get "${U}api/v1/pipelines?offset=1&limit=5"
 eq "a page past the end" "200 1 0" "$code $(js 'd["total"], len(d["pipelines"])')"
 get "${U}api/v1/pipelines?limit=0"

@@ -10,22 +10,37 @@ import {agoEl, badge, pageHead, panel, runBadge} from './widgets.js';
 import {marks, runsTable, scheduleEl, triggerChips} from './runs.js';
 import {runNowButton} from './actions.js';
 
+/* The pipelines shown: the first PAGE as the daemon ranks them (those
+ * needing attention first), all of them once asked; a daemon with
+ * thousands then answers with a page, not with every one's runs. */
+const PAGE = 100;
+let showAll = false;
+
 export function overviewView(el) {
   return makeView(el, async () => {
-    const [pl, runs] = await Promise.all([get('pipelines'),
-                                          get('runs?limit=15')]);
-    /* Files that never loaded have no name: the banner has them. */
-    const ps = pl.pipelines.filter((p) => p.name).sort(byConcern);
-    const active = ps.reduce((n, p) => n + p.active, 0);
-    const queued = ps.reduce((n, p) => n + p.queued, 0);
+    const [pl, runs] = await Promise.all([
+      get('pipelines?sort=concern' + (showAll ? '' : '&limit=' + PAGE)),
+      get('runs?limit=15')]);
+    /* Files that never loaded have no name: the banner has them. The
+     * daemon sends the rest failed first, then running, then by name. */
+    const ps = pl.pipelines.filter((p) => p.name);
     document.title = 'Pipelines · kiln';
     fill(el,
       pageHead(null, 'Pipelines',
-               ps.length + ' loaded · ' + active + ' running · ' + queued +
-               ' queued'),
+               pl.loaded + ' loaded · ' + pl.active + ' running · ' +
+               pl.queued + ' queued'),
       loadErrors(pl.pipelines),
       ps.length ? h('div', {class: 'pipes'}, ps.map(pipeRow))
                 : h('div', {class: 'panel empty'}, 'No pipelines loaded.'),
+      ps.length < pl.loaded
+        ? h('div', {class: 'more-pipes small'},
+            'Showing ' + ps.length + ' of ' + pl.loaded +
+            ' pipelines, those needing attention first. ',
+            h('button', {type: 'button', class: 'btn', onclick: () => {
+              showAll = true;
+              view.soon(0);
+            }}, 'Show all ' + pl.loaded))
+        : null,
       h('div', {style: 'height:16px'}),
       panel('Latest runs', h('a', {href: '#/runs', class: 'small'}, 'All runs ›'),
             runsTable(runs.runs, true)));
@@ -35,22 +50,6 @@ export function overviewView(el) {
         view.soon(250);
     },
   });
-}
-
-/* Which come first: those whose last run failed (or timed out), then
- * those running, then the rest, each by name. */
-function concern(p) {
-  const last = p.recent_runs[0];
-  if (last && (last.status === 'failed' || last.status === 'timed_out'))
-    return 0;
-  if (p.active || (last && (last.status === 'running' ||
-                            last.status === 'queued')))
-    return 1;
-  return 2;
-}
-
-function byConcern(a, b) {
-  return concern(a) - concern(b) || (a.name < b.name ? -1 : a.name > b.name);
 }
 
 /* The pipeline files that did not load at the daemon's last (re)load,
