@@ -104,8 +104,6 @@ static const char SQL_LOGS_GET[] =
 static const char SQL_RUN_ARTIFACTS[] =
     "SELECT DISTINCT artifact_id FROM events WHERE execution_id IN (SELECT "
     "id FROM executions WHERE run_id = ?1)";
-/* Artifact ?1 once no event and no model version refers to it any more
- * (but the newest: its id would be given again). */
 static const char SQL_ARTIFACT_TREE[] =
     "SELECT sha256 FROM artifacts WHERE id = ?1 AND is_dir = 1";
 /* The files of directory ?1 once no artifact has its hash: a cache
@@ -114,6 +112,8 @@ static const char SQL_ARTIFACT_TREE[] =
 static const char SQL_DEL_TREE[] =
     "DELETE FROM tree_files WHERE tree = ?1 AND NOT EXISTS (SELECT 1 FROM "
     "artifacts WHERE sha256 = ?1)";
+/* Artifact ?1 once no event and no model version refers to it any more
+ * (but the newest: its id would be given again). */
 static const char SQL_DEL_ARTIFACT[] =
     "DELETE FROM artifacts WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM "
     "events e WHERE e.artifact_id = ?1) AND NOT EXISTS (SELECT 1 FROM "

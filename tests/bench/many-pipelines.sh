@@ -145,6 +145,9 @@ for round in 1 2; do
     n=$(curl -sf "${url}api/v1/pipelines" | /usr/bin/python3 -c \
         'import json,sys; print(len(json.load(sys.stdin)["pipelines"]))')
     api=$(ms $t1)
+    t1=$(date +%s%N)
+    curl -sf "${url}api/v1/pipelines?sort=concern&limit=100" > /dev/null
+    page=$(ms $t1)
     settle
     c0=$(cpu); sleep "$secs"; c1=$(cpu)
     idle=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v s="$secs" \
@@ -153,6 +156,8 @@ for round in 1 2; do
     echo "round $round:"
     echo "  load: $load ms to /healthz ($(loaded_in) by the daemon's log)"
     echo "  GET /api/v1/pipelines: $n pipelines in $api ms"
+    echo "  GET /api/v1/pipelines?sort=concern&limit=100 (the overview):" \
+         "$page ms"
     echo "  trigger checks at start: $now"
     echo "  resident: $(rss VmRSS) now, $(rss VmHWM) peak (target < 200 MB)"
     echo "  idle CPU: $idle (target 0 %)"
