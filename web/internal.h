@@ -264,6 +264,7 @@ void kiln_web__get_alias(kiln_web_route_ctx *c);
 void kiln_web__get_version_file(kiln_web_route_ctx *c);
 void kiln_web__post_alias(kiln_web_route_ctx *c);
 void kiln_web__post_rollback(kiln_web_route_ctx *c);
+void kiln_web__post_retire(kiln_web_route_ctx *c);
 /* metrics.c: a metric's series, and /metrics */
 void kiln_web__get_metric_series(kiln_web_route_ctx *c);
 void kiln_web__get_prometheus(kiln_web_route_ctx *c);

@@ -101,6 +101,24 @@ void kiln_web__post_rollback(kiln_web_route_ctx *c)
                                       version));
 }
 
+/* POST /api/v1/models/{name}/aliases/{alias}/retire: the alias points
+ * nowhere (a rollback brings the version back). */
+void kiln_web__post_retire(kiln_web_route_ctx *c)
+{
+    kiln_web *w = c->w;
+    kiln_err err = KILN_ERR_INIT;
+    int was = 0;
+    kiln_audit_who who = kiln_web__who(&c->who);
+    if (w->o.hooks.retire_model(w->o.hooks.data, &was, c->seg[1], c->seg[3],
+                                &who, &err) != 0) {
+        kiln_web__fail(c, &err);
+        return;
+    }
+    kiln_web__reply(c, 200, json_pack("{s:s, s:s, s:i, s:i}", "name",
+                                      c->seg[1], "alias", c->seg[3],
+                                      "version", 0, "was", was));
+}
+
 /* GET /api/v1/models/{name}/aliases/{alias}: where the alias points now,
  * so a model server elsewhere notices a promotion. */
 void kiln_web__get_alias(kiln_web_route_ctx *c)

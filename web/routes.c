@@ -56,6 +56,8 @@ static const route routes[] = {
      false},
     {"POST", "models/:name/aliases/:name/rollback",
      kiln_web__post_rollback, OPERATOR, false},
+    {"POST", "models/:name/aliases/:name/retire", kiln_web__post_retire,
+     OPERATOR, false},
     {"GET", "metrics/:name", kiln_web__get_metric_series, VIEWER, true},
     {"GET", "events", kiln_web__get_events, VIEWER, false},
     {"GET", "compare", kiln_web__get_compare, VIEWER, true},

@@ -50,6 +50,12 @@ typedef struct kiln_web_hooks {
     int (*rollback_model)(void *data, int *version, const char *model,
                           const char *alias, const kiln_audit_who *who,
                           kiln_err *err);
+    /* POST /models/{name}/aliases/{alias}/retire: point alias nowhere;
+     * the version it pointed at in *was (KILN_ENOTFOUND: the alias
+     * points at none). */
+    int (*retire_model)(void *data, int *was, const char *model,
+                        const char *alias, const kiln_audit_who *who,
+                        kiln_err *err);
     /* POST /login: a session for id (its cookie value in cookie; id's
      * session_id, csrf and expires_ms filled); POST /logout ends one. */
     int (*session_start)(void *data, kiln_identity *id,

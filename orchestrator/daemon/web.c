@@ -316,6 +316,24 @@ static int hook_rollback_model(void *data, int *version, const char *model,
     return rc;
 }
 
+static int hook_retire_model(void *data, int *was, const char *model,
+                             const char *alias, const kiln_audit_who *who,
+                             kiln_err *err)
+{
+    kiln_daemon *dm = data;
+    kiln_model_version v;
+    int rc = kiln_store_model_find(dm->store, &v, model, alias, 0, err);
+    if (rc == 0) {
+        kiln_model_version_dispose(&v);
+        rc = kiln_store_model_retire(dm->store, was, model, alias, who,
+                                     err);
+    }
+    if (rc == 0)
+        say("model %s: %s retired, was version %d (%s, %s)", model, alias,
+            *was, who->actor, who->via);
+    return rc;
+}
+
 /* Page sessions: opened at /login, ended at /logout (web/login.c). */
 static int hook_session_start(void *data, kiln_identity *id,
                               char cookie[KILN_SESSION_COOKIE_MAX],
@@ -396,6 +414,7 @@ int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err)
     o.hooks.retry_run = hook_retry_run;
     o.hooks.promote_model = hook_promote_model;
     o.hooks.rollback_model = hook_rollback_model;
+    o.hooks.retire_model = hook_retire_model;
     o.hooks.pipelines = hook_pipelines;
     o.hooks.pipeline = hook_pipeline;
     o.hooks.gauges = hook_gauges;

@@ -234,6 +234,19 @@ rm -f "$obj"
 fetch "${U}api/v1/models/m/versions/2/file"
 eq "missing bytes: 410" 410 "$code"
 cp "$T/keep.obj" "$obj"
+# Retire: the alias points nowhere, audited; a rollback brings it back.
+post "${U}api/v1/models/m/aliases/production/retire"
+eq "API retire" '200 {"name":"m","alias":"production","version":0,"was":1}' "$code $body"
+fetch "${U}api/v1/models/m/aliases/production"
+eq "a retired alias resolves to nothing: 404" 404 "$code"
+eq "audited as the token" "alias.retired admin-token" \
+    "$(q "select action || ' ' || actor from audit where target = 'model m production' order by id desc limit 1")"
+post "${U}api/v1/models/m/aliases/production/retire"
+eq "retiring it again: 404" 404 "$code"
+post "${U}api/v1/models/m/aliases/production/rollback"
+eq "a rollback brings it back" '200 {"name":"m","alias":"production","version":1}' "$code $body"
+curl -s -o /dev/null -w '%{http_code}' -X POST "${U}api/v1/models/m/aliases/production/retire" > "$T/code"
+eq "retire needs a token" 401 "$(cat "$T/code")"
 stop "$daemon"
 
 # kiln artifacts get: a registered artifact, and a cached directory output.

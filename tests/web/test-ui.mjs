@@ -426,6 +426,25 @@ await step('the models view: params, key metrics, promote and roll back',
   await page.waitForSelector(w + ' table.history tbody tr:first-child ' +
                              '>> text=rolled back');
   await shot('models-promoted');
+  // Retire: asked first; the alias goes from the page, the history
+  // says so; a rollback (the API's) brings v1 back.
+  await page.click(w + ' button[data-retire="staging"]');
+  await page.waitForSelector('dialog.confirm[open] >> text=points nowhere');
+  await page.click('dialog.confirm button[value="ok"]');
+  await page.waitForSelector(w + ' .alias-move[data-alias="staging"]',
+                             { state: 'detached' });
+  await page.waitForSelector(w + ' table.history tbody tr:first-child ' +
+                             '>> text=retired');
+  m = await apiGet('models/webmodel');
+  ok('retired: the alias points nowhere, recorded',
+     !m.aliases.some((a) => a.alias === 'staging' && a.version > 0) &&
+     m.history.length === 4 && m.history[3].action === 'alias.retired',
+     JSON.stringify(m));
+  await shot('models-retired');
+  const back = await fetch(api('models/webmodel/aliases/staging/rollback'), {
+    method: 'POST', headers: { Authorization: 'Bearer ' + token } });
+  ok('a rollback brings it back', back.status === 200 &&
+     (await back.json()).version === 1);
 });
 
 let lineage = '';

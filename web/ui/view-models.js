@@ -116,16 +116,43 @@ export function modelsView(el, query, only) {
       move(name, a.alias, 0, true);
   }
 
+  /* Retire: the alias points nowhere (a challenger that lost), once
+   * asked; a rollback brings the version back. */
+  async function retire(name, a) {
+    if (!await confirmDialog('Retire ' + a.alias + ' of ' + name + '?',
+                             a.alias + ' points at v' + a.version + '; ' +
+                             'afterwards it points nowhere, and whoever ' +
+                             'pulls ' + name + '@' + a.alias + ' gets ' +
+                             'nothing. Roll back brings v' + a.version +
+                             ' back.', 'Retire', 'danger'))
+      return;
+    try {
+      const r = await post('models/' + enc(name) + '/aliases/' +
+                           enc(a.alias) + '/retire', {});
+      if (r)
+        toast(name + ': ' + a.alias + ' retired (was v' + r.body.was + ').',
+              'ok');
+    } catch (e) {
+      toast('Could not retire ' + a.alias + ': ' + e.message, 'err');
+    }
+    v.refresh();
+  }
+
   function aliasTag(name, a, history) {
     return h('span', {class: 'alias-move', 'data-alias': a.alias},
       h('span', {class: 'tag alias'}, a.alias + ' → v' + a.version),
       can('operator')
-          ? h('button', {class: 'btn ghost small', type: 'button',
-                         'data-rollback': a.alias,
-                         title: 'Point ' + a.alias + ' back at the version ' +
-                                'that held it before',
-                         onclick: () => rollback(name, a, history)},
-              '↶ Roll back')
+          ? [h('button', {class: 'btn ghost small', type: 'button',
+                          'data-rollback': a.alias,
+                          title: 'Point ' + a.alias + ' back at the ' +
+                                 'version that held it before',
+                          onclick: () => rollback(name, a, history)},
+               '↶ Roll back'),
+             h('button', {class: 'btn ghost small', type: 'button',
+                          'data-retire': a.alias,
+                          title: 'Point ' + a.alias + ' nowhere',
+                          onclick: () => retire(name, a)},
+               '✕ Retire')]
           : null);
   }
 
