@@ -292,9 +292,10 @@ static int exec_gc_runs(const gc_opts *o)
            "compressed\n", o->dry ? "would delete " : "deleted ",
            rep.runs_deleted, rep.runs_deleted == 1 ? "" : "s",
            rep.runs_protected, rep.logs_removed, rep.logs_compressed);
-    printf("%s%zu trigger checks, %zu fires, %zu notifications\n",
+    printf("%s%zu trigger checks, %zu fires, %zu notifications, %zu "
+           "ended page sessions\n",
            o->dry ? "would delete " : "deleted ", rep.checks, rep.fires,
-           rep.notifications);
+           rep.notifications, rep.sessions);
     if (!o->dry)
         printf("kiln.db: %lld -> %lld bytes%s\n", (long long)rep.db_before,
                (long long)rep.db_after,
@@ -401,10 +402,12 @@ const kiln_cmd kiln_cmd_gc = {
             "finished runs go, with their\nrows in every table and their "
             "logs, and which logs are removed or gzip'd.\nNever deleted: "
             "runs that registered a model version (aliases point at\n"
-            "those), the runs whose outputs they read, the newest run, "
-            "audit rows.\nTrigger checks, fires and notifications go by "
-            "age. Then kiln.db shrinks (the\nfirst time with one VACUUM, "
-            "which locks it meanwhile).\n",
+            "those), the runs whose outputs they or any run that stays "
+            "read,\nthe newest run, audit rows.\nTrigger checks, fires "
+            "and notifications go by age, and page sessions\nthat ended "
+            "or expired as long ago as trigger checks are kept. Then\n"
+            "kiln.db shrinks (the first time with one VACUUM, which locks "
+            "it meanwhile).\n",
     .opts = options,
     .opts_size = sizeof(gc_opts),
     .exec = exec_gc,

@@ -45,8 +45,9 @@ int kiln_cli_opt_age(void *out, char *text, const kiln_opt *spec,
                     kiln_cli_opt_age, "DURATION", "gzip the logs of runs " \
                     "finished longer ago", .def = "none"),                \
     KILN_OPT_PARSED(0, "keep-checks-for", T, f.checks_ms, int64_t,        \
-                    kiln_cli_opt_age, "DURATION", "delete trigger checks " \
-                    "and schedule fires older than this", .def = "30d"),  \
+                    kiln_cli_opt_age, "DURATION", "delete trigger checks, " \
+                    "schedule fires and ended page sessions older than "  \
+                    "this", .def = "30d"),                                \
     KILN_OPT_PARSED(0, "keep-notifications-for", T, f.notifications_ms,   \
                     int64_t, kiln_cli_opt_age, "DURATION", "delete "      \
                     "notifications older than this", .def = "90d")

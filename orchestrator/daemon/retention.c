@@ -55,10 +55,11 @@ int kiln_retention_audit(kiln_store *st, const kiln_gc_report *rep,
     kiln_buf_printf(&after, "{\"runs_deleted\":%zu,\"runs_protected\":%zu,"
                     "\"logs_removed\":%zu,\"logs_compressed\":%zu,"
                     "\"checks\":%zu,\"fires\":%zu,\"notifications\":%zu,"
-                    "\"bytes\":%lld}", rep->runs_deleted,
+                    "\"sessions\":%zu,\"bytes\":%lld}", rep->runs_deleted,
                     rep->runs_protected, rep->logs_removed,
                     rep->logs_compressed, rep->checks, rep->fires,
-                    rep->notifications, (long long)rep->db_after);
+                    rep->notifications, rep->sessions,
+                    (long long)rep->db_after);
     rc = kiln_store_audit(st, actor, via, "gc", "runs", before,
                           kiln_buf_cstr(&after), err);
     kiln_buf_dispose(&after);
@@ -92,7 +93,8 @@ struct kiln_gc_pass {
 static bool changed(const kiln_gc_report *rep)
 {
     return rep->runs_deleted || rep->logs_removed || rep->logs_compressed ||
-           rep->checks || rep->fires || rep->notifications;
+           rep->checks || rep->fires || rep->notifications ||
+           rep->sessions;
 }
 
 /* A pipeline's limits: its rule, else the defaults (for the runs of
@@ -168,10 +170,11 @@ static void on_work_done(uv_work_t *w, int status)
     else if (status == 0 && changed(r))
         say("retention: %zu run%s deleted (%zu kept as protected), logs of "
             "%zu removed and %zu compressed, %zu trigger checks, %zu fires "
-            "and %zu notifications deleted; kiln.db %lld -> %lld bytes",
+            "and %zu notifications deleted, %zu ended page sessions; "
+            "kiln.db %lld -> %lld bytes",
             r->runs_deleted, r->runs_deleted == 1 ? "" : "s",
             r->runs_protected, r->logs_removed, r->logs_compressed,
-            r->checks, r->fires, r->notifications,
+            r->checks, r->fires, r->notifications, r->sessions,
             (long long)r->db_before, (long long)r->db_after);
     pass_free_maybe(g);
 }

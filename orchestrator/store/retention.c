@@ -142,6 +142,10 @@ static const char SQL_KEEP_FIRES[] =
 #define NOTIFICATIONS_OLD                                                 \
     "FROM notifications WHERE created_at < ?1 AND id < (SELECT max(id) "  \
     "FROM notifications)"
+/* Page sessions that ended or expired before ?1: nobody can use them
+ * again (the audit trail has the logins). */
+#define SESSIONS_OLD                                                      \
+    "FROM sessions WHERE expires_at < ?1 OR ended_at < ?1"
 static const char SQL_COUNT_CHECKS[] = "SELECT count(*) " CHECKS_OLD;
 static const char SQL_DEL_CHECKS[] =
     "DELETE FROM trigger_checks WHERE id IN (SELECT id " CHECKS_OLD
@@ -149,6 +153,10 @@ static const char SQL_DEL_CHECKS[] =
 static const char SQL_COUNT_FIRES[] = "SELECT count(*) " FIRES_OLD;
 static const char SQL_DEL_FIRES[] =
     "DELETE FROM fires WHERE id IN (SELECT id " FIRES_OLD " LIMIT ?2)";
+static const char SQL_COUNT_SESSIONS[] = "SELECT count(*) " SESSIONS_OLD;
+static const char SQL_DEL_SESSIONS[] =
+    "DELETE FROM sessions WHERE id IN (SELECT id " SESSIONS_OLD
+    " LIMIT ?2)";
 static const char SQL_COUNT_NOTIFICATIONS[] =
     "SELECT count(*) " NOTIFICATIONS_OLD;
 static const char SQL_DEL_NOTIFICATIONS[] =
@@ -879,6 +887,9 @@ int kiln_store_gc_runs(kiln_store *st, const kiln_gc_options *o,
     if (rc == 0 && o->checks_ms >= 0 && !stopped(o))
         rc = trim(st, SQL_KEEP_FIRES, SQL_COUNT_FIRES, SQL_DEL_FIRES,
                   o->now_ms - o->checks_ms, o->dry, &rep->fires, err);
+    if (rc == 0 && o->checks_ms >= 0 && !stopped(o))
+        rc = trim(st, NULL, SQL_COUNT_SESSIONS, SQL_DEL_SESSIONS,
+                  o->now_ms - o->checks_ms, o->dry, &rep->sessions, err);
     if (rc == 0 && o->notifications_ms >= 0 && !stopped(o))
         rc = trim(st, NULL, SQL_COUNT_NOTIFICATIONS, SQL_DEL_NOTIFICATIONS,
                   o->now_ms - o->notifications_ms, o->dry,

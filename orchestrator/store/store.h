@@ -859,7 +859,8 @@ typedef struct kiln_gc_options {
                                   no run works in it (NULL: none go) */
     int64_t now_ms;          /* ages are counted from here */
     int64_t checks_ms;       /* trigger checks and schedule fires older
-                                than this go; -1: none */
+                                than this go, and page sessions that
+                                ended or expired longer ago; -1: none */
     int64_t notifications_ms; /* notifications older than this; -1 */
     size_t batch;            /* runs per transaction; 0: 100 */
     bool vacuum;             /* a database not shrinking in place yet is
@@ -878,7 +879,7 @@ typedef struct kiln_gc_report {
     size_t runs_deleted;     /* (dry: would be) */
     size_t runs_protected;   /* over a limit, kept: see above */
     size_t logs_removed, logs_compressed;
-    size_t checks, fires, notifications; /* rows deleted */
+    size_t checks, fires, notifications, sessions; /* rows deleted */
     int64_t db_before, db_after; /* kiln.db and its -wal, in bytes */
     bool vacuumed;           /* a full VACUUM ran */
     bool incremental;        /* the database shrinks in place */

@@ -81,6 +81,13 @@ q "PRAGMA auto_vacuum = NONE; VACUUM;
    PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 eq "an older file" 0 "$(q 'PRAGMA auto_vacuum')"
 
+# Page sessions: one expired in 2001, one logged out in 2001, one that
+# is still good.
+q "INSERT INTO sessions (secret_hash, user, role, csrf, created_at, expires_at, ended_at) VALUES
+     ('a', 'u', 'viewer', 'c', 1000000000000, 1000000001000, NULL),
+     ('b', 'u', 'viewer', 'c', 1000000000000, 9000000000000, 1000000002000),
+     ('c', 'u', 'viewer', 'c', 1000000000000, 9000000000000, NULL)" >/dev/null
+
 # --dry-run: what would go, and nothing changes.
 q .dump > "$T/before.sql"
 before_logs=$(cd "$KILN_STATE/logs" && find . | sort)
@@ -92,6 +99,7 @@ contains "would remove logs" "would remove the logs of run 26 (p)" "$out"
 contains "would compress logs" "would compress the logs of run 51 (p)" "$out"
 contains "the count" "would delete 20 runs (4 over a limit kept" "$out"
 contains "checks" "would delete 19999 trigger checks" "$out"
+contains "sessions" "2 ended page sessions" "$out"
 q .dump > "$T/after.sql"
 check "--dry-run changes nothing in kiln.db" cmp -s "$T/before.sql" "$T/after.sql"
 eq "--dry-run changes no log" "$before_logs" "$(cd "$KILN_STATE/logs" && find . | sort)"
@@ -117,6 +125,8 @@ eq "foreign keys hold" "" "$(q 'PRAGMA foreign_key_check')"
 eq "artifacts nothing refers to are gone (but the newest)" 0 \
     "$(q 'select count(*) from artifacts a where not exists (select 1 from events e where e.artifact_id = a.id) and not exists (select 1 from models m where m.artifact_id = a.id) and a.id < (select max(id) from artifacts)')"
 eq "one checks row kept (the newest)" 1 "$(q 'select count(*) from trigger_checks')"
+eq "the ended and expired sessions went, the good one stayed" c \
+    "$(q 'select secret_hash from sessions')"
 kiln_rc lineage fit:1
 contains "the lineage of a kept model reaches run 20" "made by step s of run 20 (p)" "$out"
 kiln_rc lineage k.txt
@@ -169,7 +179,7 @@ q "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000
 size_before=$(stat -c %s "$KILN_STATE/kiln.db")
 kiln_rc gc --runs
 eq "second pass" 0 "$rc"
-contains "notifications" "deleted 0 trigger checks, 0 fires, 19999 notifications" "$out"
+contains "notifications" "deleted 0 trigger checks, 0 fires, 19999 notifications, 0 ended page sessions" "$out"
 case $out in *vacuumed*) fail "no second VACUUM" ;; *) ok ;; esac
 size_after=$(stat -c %s "$KILN_STATE/kiln.db")
 check "kiln.db smaller in place ($size_before -> $size_after)" test "$size_after" -lt "$((size_before / 4))"
