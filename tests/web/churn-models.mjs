@@ -3,44 +3,24 @@
 // versions with their live metrics, the aliases, and the alias history
 // with the retirement and the promotion, at 1400 and 400 px. Env:
 // KILN_URL, KILN_WEB_SHOTS, CHROMIUM.
-import { launch, shots } from './browser.mjs';
+import { atWidths, shots } from './browser.mjs';
 
 const url = process.env.KILN_URL;
-const browser = await launch();
-const errors = [];
-let failed = false;
-try {
-  for (const width of [1400, 400]) {
-    const page = await browser.newPage({ viewport: { width, height: 900 } });
-    page.setDefaultTimeout(15000);
-    page.on('pageerror', (e) => errors.push('page error: ' + e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error')
-        errors.push('console error: ' + m.text());
-    });
-    await page.goto(url + '#/models');
-    await page.waitForSelector('section.model[data-model="churn"]');
-    const row = (v) => 'tr[data-version="' + v + '"]';
-    await page.waitForSelector(row(3) + ' .tag.alias >> text=production');
-    const live3 = await page.textContent(row(3) + ' .live-metrics');
-    if (!/live_auc 0\.9/.test(live3))
-      throw new Error('v3 live metrics: ' + live3);
-    const live2 = await page.textContent(row(2) + ' .live-metrics');
-    if (!/live_batches 2/.test(live2))
-      throw new Error('v2 live metrics: ' + live2);
-    const hist = await page.textContent('table.history');
-    if (!/v3 → none/.test(hist) || !/v2 → none/.test(hist) ||
-        !/v1 → v3/.test(hist) || !/retired/.test(hist))
-      throw new Error('alias history: ' + hist);
-    await page.screenshot({ path: shots + '/churn-models-' + width + '.png',
-                            fullPage: true });
-    await page.close();
-  }
-} catch (e) {
-  failed = true;
-  console.error(e.message);
-}
-await browser.close();
-for (const e of errors)
-  console.error(e);
-process.exit(failed || errors.length ? 1 : 0);
+await atWidths([1400, 400], async (page, width) => {
+  await page.goto(url + '#/models');
+  await page.waitForSelector('section.model[data-model="churn"]');
+  const row = (v) => 'tr[data-version="' + v + '"]';
+  await page.waitForSelector(row(3) + ' .tag.alias >> text=production');
+  const live3 = await page.textContent(row(3) + ' .live-metrics');
+  if (!/live_auc 0\.9/.test(live3))
+    throw new Error('v3 live metrics: ' + live3);
+  const live2 = await page.textContent(row(2) + ' .live-metrics');
+  if (!/live_batches 2/.test(live2))
+    throw new Error('v2 live metrics: ' + live2);
+  const hist = await page.textContent('table.history');
+  if (!/v3 → none/.test(hist) || !/v2 → none/.test(hist) ||
+      !/v1 → v3/.test(hist) || !/retired/.test(hist))
+    throw new Error('alias history: ' + hist);
+  await page.screenshot({ path: shots + '/churn-models-' + width + '.png',
+                          fullPage: true });
+});

@@ -2,47 +2,27 @@
 // first 100 as the daemon ranks them, p050 (its last run failed) on
 // top, then "Show all 101"; at 1400 and 400 px. Env: KILN_URL,
 // KILN_WEB_SHOTS, CHROMIUM.
-import { launch, shots } from './browser.mjs';
+import { atWidths, shots } from './browser.mjs';
 
 const url = process.env.KILN_URL;
-const browser = await launch();
-const errors = [];
-let failed = false;
-try {
-  for (const width of [1400, 400]) {
-    const page = await browser.newPage({ viewport: { width, height: 900 } });
-    page.setDefaultTimeout(15000);
-    page.on('pageerror', (e) => errors.push('page error: ' + e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error')
-        errors.push('console error: ' + m.text());
-    });
-    await page.goto(url + '#/');
-    await page.waitForSelector('.more-pipes >> text=Show all 101');
-    const names = () => page.$$eval('.pipes > .pipe a[href^="#/pipelines/"]',
-      (l) => [...new Set(l.map((a) => a.textContent.trim()))]);
-    let shown = await names();
-    if (shown.length !== 100 || shown[0] !== 'p050' || shown[1] !== 'p000')
-      throw new Error('first page: ' + shown.length + ' ' +
-                      shown.slice(0, 3).join());
-    const head = await page.textContent('h1 + *');
-    if (!/101 loaded/.test(head))
-      throw new Error('the totals: ' + head);
-    await page.screenshot({ path: shots + '/overview-page-' + width + '.png' });
-    await page.locator('.more-pipes').screenshot(
-        { path: shots + '/overview-page-more-' + width + '.png' });
-    await page.click('.more-pipes button');
-    await page.waitForSelector('.more-pipes', { state: 'detached' });
-    shown = await names();
-    if (shown.length !== 101 || shown[100] !== 'p100')
-      throw new Error('all: ' + shown.length + ' ' + shown.slice(-2).join());
-    await page.close();
-  }
-} catch (e) {
-  failed = true;
-  console.error(e.message);
-}
-await browser.close();
-for (const e of errors)
-  console.error(e);
-process.exit(failed || errors.length ? 1 : 0);
+await atWidths([1400, 400], async (page, width) => {
+  await page.goto(url + '#/');
+  await page.waitForSelector('.more-pipes >> text=Show all 101');
+  const names = () => page.$$eval('.pipes > .pipe a[href^="#/pipelines/"]',
+    (l) => [...new Set(l.map((a) => a.textContent.trim()))]);
+  let shown = await names();
+  if (shown.length !== 100 || shown[0] !== 'p050' || shown[1] !== 'p000')
+    throw new Error('first page: ' + shown.length + ' ' +
+                    shown.slice(0, 3).join());
+  const head = await page.textContent('h1 + *');
+  if (!/101 loaded/.test(head))
+    throw new Error('the totals: ' + head);
+  await page.screenshot({ path: shots + '/overview-page-' + width + '.png' });
+  await page.locator('.more-pipes').screenshot(
+      { path: shots + '/overview-page-more-' + width + '.png' });
+  await page.click('.more-pipes button');
+  await page.waitForSelector('.more-pipes', { state: 'detached' });
+  shown = await names();
+  if (shown.length !== 101 || shown[100] !== 'p100')
+    throw new Error('all: ' + shown.length + ' ' + shown.slice(-2).join());
+});
