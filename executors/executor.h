@@ -124,7 +124,9 @@ int kiln_executor_start(kiln_executor *ex, kiln_task *task, kiln_err *err);
 int kiln_executor_attach(kiln_executor *ex, kiln_task *task,
                          const char *external_id, kiln_err *err);
 void kiln_executor_cancel(kiln_executor *ex, kiln_task *task, bool force);
-void kiln_executor_free(kiln_executor *ex); /* NULL is fine */
+/* NULL is fine. No task may be active; the executor's handles close on
+ * the loop's next run (uv_run() before uv_loop_close()). */
+void kiln_executor_free(kiln_executor *ex);
 
 /* Seconds between the graceful and the forceful stop of a cancelled local
  * task. */

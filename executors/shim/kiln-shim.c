@@ -1,15 +1,16 @@
 /*
- * kiln-shim: runs one step command and writes how it ended to a file.
+ * kiln-shim: runs step commands and writes how each ended to a file.
  *
+ *   kiln-shim --serve        every step of one kiln (serve.c, kiln-shim.h)
  *   kiln-shim STATUS_FILE [--secrets FILE] PROGRAM [ARG...]
  *
- * The local executor starts every step through this small program, so a
- * step's exit status survives the daemon: a daemon killed mid-run and
- * started again finds the shim by pid (and start time) if it still runs,
- * and reads STATUS_FILE once it has ended. The shim ignores SIGINT,
- * SIGTERM and SIGHUP (they reach the command through its process group)
- * so it can record the command's end; it then exits the same way the
- * command did. STATUS_FILE holds "exit N" or "signal N" and appears
+ * The second form runs one command: a step with secrets, or any step
+ * when kiln cannot start the first. A step's exit status then survives
+ * the daemon: a daemon killed mid-run and started again finds the shim by
+ * pid (and start time) if it still runs, and reads STATUS_FILE once it
+ * has ended. The shim ignores SIGINT, SIGTERM and SIGHUP (they reach
+ * the command through its process group) so it can record the command's
+ * end; it then exits the same way the command did. STATUS_FILE holds "exit N" or "signal N" and appears
  * atomically (written beside, then renamed). PROGRAM is looked up in PATH
  * and, as execvp does, run with /bin/sh when it is a script without "#!".
  *
@@ -31,9 +32,10 @@
  * command has ended. Without secrets the command writes to the log
  * itself, and no byte passes through the shim.
  *
- * It uses only libc and starts fast: it runs once per step.
+ * It uses only libc and starts fast.
  */
 #include "kiln-shim.h"
+#include "shim.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -68,14 +70,30 @@ static void on_kill(int sig, siginfo_t *info, void *uc)
         kill(command, SIGKILL);
 }
 
+/* Append pid to the list *out of *n (room for *cap). 0, or -1 without
+ * memory. */
+static int push_pid(pid_t **out, size_t *n, size_t *cap, pid_t pid)
+{
+    if (*n == *cap) {
+        size_t want = *cap ? 2 * *cap : 16;
+        pid_t *more = realloc(*out, want * sizeof(pid_t));
+        if (!more)
+            return -1;
+        *out = more;
+        *cap = want;
+    }
+    (*out)[(*n)++] = pid;
+    return 0;
+}
+
 /* Without /proc/PID/task/TID/children (a kernel built without
- * CONFIG_PROC_CHILDREN): SIGKILL every process whose /proc/PID/stat names
- * the shim as its parent. Returns how many, or -1 without /proc. */
-static int kill_children_scan(pid_t self)
+ * CONFIG_PROC_CHILDREN): every process whose /proc/PID/stat names self as
+ * its parent. */
+static int children_scan(pid_t **out, pid_t self)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
-    int n = 0;
+    size_t n = 0, cap = 0;
 
     if (!d)
         return -1;
@@ -97,43 +115,51 @@ static int kill_children_scan(pid_t self)
         if ((p = strrchr(buf, ')')) == NULL ||
             sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid != self)
             continue;
-        /* An unreaped child of ours: its pid cannot be anyone else's. */
-        kill(atoi(e->d_name), SIGKILL);
-        n++;
+        if (push_pid(out, &n, &cap, atoi(e->d_name)) != 0)
+            break;
     }
     closedir(d);
-    return n;
+    return (int)n;
 }
 
-/* SIGKILL each child of the shim, listed by the kernel. Returns how
- * many, or -1 when they cannot be listed. */
-static int kill_children(void)
+int shim_children(pid_t **out)
 {
     char path[64], buf[1024];
     pid_t self = getpid(), pid = 0;
+    size_t n = 0, cap = 0;
     ssize_t len;
-    int fd, n = 0;
+    int fd;
 
+    *out = NULL;
     snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)self);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return kill_children_scan(self);
+        return children_scan(out, self);
     /* "PID PID ... " */
     while ((len = read(fd, buf, sizeof(buf))) > 0) {
         for (ssize_t i = 0; i < len; i++) {
             if (buf[i] >= '0' && buf[i] <= '9') {
                 pid = pid * 10 + (buf[i] - '0');
             } else if (pid > 0) {
-                kill(pid, SIGKILL);
-                n++;
+                push_pid(out, &n, &cap, pid);
                 pid = 0;
             }
         }
     }
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        n++;
-    }
+    if (pid > 0)
+        push_pid(out, &n, &cap, pid);
     close(fd);
+    return (int)n;
+}
+
+/* SIGKILL each child of the shim. Returns how many, or -1 when they
+ * cannot be listed. */
+static int kill_children(void)
+{
+    pid_t *kids;
+    int n = shim_children(&kids);
+    for (int i = 0; i < n; i++)
+        kill(kids[i], SIGKILL); /* an unreaped child: its pid is ours */
+    free(kids);
     return n;
 }
 
@@ -170,7 +196,7 @@ static void kill_descendants(void)
     }
 }
 
-static int write_status(const char *path, const char *text)
+int shim_write_status(const char *path, const char *text)
 {
     char tmp[4096];
     int fd;
@@ -388,7 +414,7 @@ static int copy_masked(masker *m, int fd, pid_t pid, const sigset_t *orig)
 /* PROGRAM the kernel cannot execute (ENOEXEC: a script without "#!"):
  * /bin/sh FILE ARGS..., FILE found as execvp finds it. Returns only when
  * it fails, with errno set. */
-static void exec_sh(char **args)
+void shim_exec_sh(char **args)
 {
     const char *dir = getenv("PATH");
     char file[4096], **sh;
@@ -462,6 +488,8 @@ int main(int argc, char **argv)
     pid_t pid;
     int status, pipefd[2] = {-1, -1}, prog = 2;
 
+    if (argc == 2 && strcmp(argv[1], "--serve") == 0)
+        return shim_serve();
     if (argc >= 5 && strcmp(argv[2], "--secrets") == 0) {
         secrets = argv[3];
         prog = 4;
@@ -474,7 +502,7 @@ int main(int argc, char **argv)
     memset(&m, 0, sizeof(m));
     if (secrets && (read_secrets(&m, secrets) != 0 ||
                     pipe2(pipefd, O_CLOEXEC) != 0)) {
-        write_status(argv[1], "exit 126\n");
+        shim_write_status(argv[1], "exit 126\n");
         return 126;
     }
     memset(&ign, 0, sizeof(ign));
@@ -525,7 +553,7 @@ int main(int argc, char **argv)
          * does not, so that is done here. */
         execvp(argv[prog], argv + prog);
         if (errno == ENOEXEC)
-            exec_sh(argv + prog);
+            shim_exec_sh(argv + prog);
         fprintf(stderr, "kiln: cannot run %s: %s\n", argv[prog],
                 strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
@@ -567,7 +595,7 @@ ended:
         snprintf(text, sizeof(text), "signal %d\n", WTERMSIG(status));
     else
         snprintf(text, sizeof(text), "exit %d\n", WEXITSTATUS(status));
-    if (write_status(argv[1], text) != 0)
+    if (shim_write_status(argv[1], text) != 0)
         fprintf(stderr, "kiln-shim: cannot write %s: %s\n", argv[1],
                 strerror(errno));
     if (WIFSIGNALED(status)) {

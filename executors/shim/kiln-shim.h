@@ -6,6 +6,7 @@
 #define KILN_SHIM_H
 
 #include <signal.h>
+#include <stdint.h>
 
 /* A forced stop: sent with sigqueue() to the shim's pid alone, with
  * KILN_SHIM_MAGIC as its value, it makes the shim SIGKILL the command and
@@ -16,5 +17,54 @@
  * group running. */
 #define KILN_SHIM_KILL SIGUSR1
 #define KILN_SHIM_MAGIC 0x6b696c6e /* "kiln" */
+
+/*
+ * kiln-shim --serve: one process that starts every local step of one kiln
+ * and watches them to their end, so a step costs one process (its
+ * command) and not two. kiln starts it with two SOCK_SEQPACKET sockets:
+ *
+ *   fd 3 (KILN_SHIM_REQ_FD): kiln sends a kiln_shim_req, the log file's
+ *        descriptor beside it (SCM_RIGHTS), and waits for its
+ *        kiln_shim_reply on the same socket.
+ *   fd 4 (KILN_SHIM_EV_FD): the supervisor sends a kiln_shim_event when
+ *        a command has ended (after its leftovers are killed and its
+ *        status file written), and a first one with slot
+ *        KILN_SHIM_HELLO and wstatus KILN_SHIM_PROTO once it is ready.
+ *
+ * The status file holds, while the command runs, "starting SPID SSTART"
+ * (the supervisor's pid and start time, before the command is started)
+ * then "running PID START SPID SSTART", and at its end "exit N" or
+ * "signal N" as a per-step kiln-shim writes it: a kiln started again
+ * after a crash finds the process from it. The command's environment
+ * gets KILN_SHIM_TOKEN=STATUS_FILE, by which the supervisor tells which
+ * step an orphan it adopted belongs to. It exits once kiln has closed
+ * the sockets and no command of its own runs.
+ */
+#define KILN_SHIM_REQ_FD 3
+#define KILN_SHIM_EV_FD 4
+#define KILN_SHIM_PROTO 1
+#define KILN_SHIM_HELLO UINT32_MAX
+#define KILN_SHIM_TOKEN "KILN_SHIM_TOKEN"
+
+/* Followed by NUL-ended strings: the status file, the working directory
+ * ("": kiln's), argc arguments and envc environment entries. */
+struct kiln_shim_req {
+    uint32_t slot;  /* kiln's, echoed in the reply and the event */
+    uint32_t argc;
+    uint32_t envc;
+};
+
+struct kiln_shim_reply {
+    uint32_t slot;
+    int32_t err;    /* 0, or the errno that kept the command from starting */
+    int32_t pid;
+    int32_t pad;
+    uint64_t start; /* of pid, in clock ticks after boot (/proc) */
+};
+
+struct kiln_shim_event {
+    uint32_t slot;
+    int32_t wstatus; /* as waitpid() tells */
+};
 
 #endif

@@ -404,12 +404,112 @@ static void test_attach_ended(void)
         uv_run(&loop, UV_RUN_DEFAULT);
         CHECK(done_count == 1 && ex->active == 0);
         kiln_executor_free(ex);
+        uv_run(&loop, UV_RUN_DEFAULT);
         CHECK(uv_loop_close(&loop) == 0);
         exit(0);
     }
     CHECK(waitpid(pid, &st, 0) == pid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     remove_file("ended.status");
+}
+
+/* The parent of pid, from /proc. */
+static int parent_of(int pid)
+{
+    char path[64], buf[512], *p;
+    int ppid = 0;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL)
+        sscanf(p + 1, " %*c %d", &ppid);
+    fclose(f);
+    return ppid;
+}
+
+/* The supervisor's pid in a task's "PID:START@SPID:SSTART". */
+static int supervisor_of(const kiln_task *task)
+{
+    const char *at = strchr(task->external_id, '@');
+    return at ? atoi(at + 1) : 0;
+}
+
+/* Steps with a status file run under one kiln-shim --serve for the
+ * executor, which outlives a kiln killed mid-step: the kiln that takes
+ * over reads how the step ended, by its id or by its status file alone.
+ * A supervisor that dies loses its steps, and the next step gets a new
+ * one. */
+static void test_supervisor(uv_loop_t *loop, kiln_executor *ex)
+{
+    char status[300], status2[300], id[64] = "";
+    char *slow[] = {"/bin/sh", "-c", "sleep 0.3; exit 2", NULL};
+    kiln_task a, b;
+    int sup, fds[2], st;
+    pid_t pid;
+
+    snprintf(status, sizeof(status), "%s/sup.status", dir);
+    snprintf(status2, sizeof(status2), "%s/sup2.status", dir);
+    /* Two steps at once: one supervisor, the parent of both commands. */
+    start(&a, ex, slow, status);
+    start(&b, ex, sh_c("exit 3"), status2);
+    sup = supervisor_of(&a);
+    CHECK(sup > 0 && sup == supervisor_of(&b));
+    CHECK(parent_of(atoi(a.external_id)) == sup);
+    CHECK(strncmp(slurp(status), "running ", 8) == 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    CHECK(done_count == 2 && ex->active == 0);
+    CHECK(a.outcome == KILN_TASK_EXITED && a.exit_code == 2);
+    CHECK(b.outcome == KILN_TASK_EXITED && b.exit_code == 3);
+    CHECK(strcmp(slurp(status), "exit 2\n") == 0);
+
+    /* kiln dies with two steps running (a child that exits without a
+     * word): the supervisor runs them to their end. */
+    CHECK(pipe(fds) == 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char *five[] = {"/bin/sh", "-c", "sleep 0.5; exit 5", NULL};
+        char *six[] = {"/bin/sh", "-c", "sleep 0.5; exit 6", NULL};
+        uv_loop_t l2;
+        kiln_executor *e2;
+        kiln_task t1, t2;
+        kiln_err err = KILN_ERR_INIT;
+        uv_loop_init(&l2);
+        CHECK(kiln_executor_new(&e2, "local", &l2, on_done, NULL, &err) ==
+              0);
+        start(&t1, e2, five, status);
+        start(&t2, e2, six, status2);
+        CHECK(write(fds[1], t1.external_id, sizeof(t1.external_id)) ==
+              (ssize_t)sizeof(t1.external_id));
+        _exit(0);
+    }
+    close(fds[1]);
+    CHECK(read(fds[0], id, sizeof(id)) == (ssize_t)sizeof(id));
+    close(fds[0]);
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(strchr(id, '@') != NULL);
+    /* Taken over by its id... */
+    attach(&a, loop, ex, id, status);
+    CHECK(a.outcome == KILN_TASK_EXITED && a.exit_code == 5);
+    /* ... and by its status file alone (the id never recorded). */
+    attach(&b, loop, ex, NULL, status2);
+    CHECK(b.outcome == KILN_TASK_EXITED && b.exit_code == 6);
+    CHECK(strcmp(slurp(status2), "exit 6\n") == 0);
+
+    /* The supervisor is killed: its step is lost and stopped. */
+    start(&a, ex, sh_c(sleeps[3]), status);
+    sup = supervisor_of(&a);
+    CHECK(sup > 0 && kill(sup, SIGKILL) == 0);
+    finish(loop, ex);
+    CHECK(a.outcome == KILN_TASK_LOST);
+    CHECK(strstr(a.reason, "kiln-shim") != NULL);
+    CHECK(vanished(gone[3]));
+    run_argv(&b, loop, ex, sh_c("exit 0"), status2, -1, false);
+    CHECK(b.outcome == KILN_TASK_EXITED && b.exit_code == 0);
+    CHECK(supervisor_of(&b) > 0 && supervisor_of(&b) != sup);
+    unlink(status);
+    unlink(status2);
 }
 
 int main(void)
@@ -479,8 +579,10 @@ int main(void)
     snprintf(status, sizeof(status), "%s/status", dir);
     test_noexec(&loop, ex, status);
     test_escape(&loop, ex);
+    test_supervisor(&loop, ex);
 
     kiln_executor_free(ex);
+    uv_run(&loop, UV_RUN_DEFAULT); /* its handles close */
     CHECK(uv_loop_close(&loop) == 0);
     unlink(log);
     rmdir(dir);
