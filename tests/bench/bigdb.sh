@@ -343,6 +343,11 @@ gc=$("$kiln" gc --runs --dry-run --keep-runs $((per - per / 100)) $s 2>/dev/null
      grep '^would delete [0-9]* run')
 echo "kiln gc --runs --dry-run: $(( ($(date +%s%N) - t0) / 1000000 )) ms: $gc"
 
+# wrk comes from Debian's wrk: installed when missing and run as root.
+if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] &&
+   command -v apt-get >/dev/null; then
+    apt-get install -y -qq wrk >/dev/null 2>&1 || true
+fi
 command -v wrk >/dev/null ||
     { echo "API: not measured, wrk is missing (apt-get install wrk)"; exit 0; }
 "$kiln" serve --state st --listen 127.0.0.1:0 --jobs 2 p.yaml \

@@ -14,6 +14,10 @@ set -euo pipefail
 kiln=$(realpath "${1:-$(dirname "$0")/../../build/kiln}")
 total=${2:-100000}
 secs=${3:-10}
+if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] &&
+   command -v apt-get >/dev/null; then
+    apt-get install -y -qq wrk >/dev/null 2>&1 || true
+fi
 command -v wrk >/dev/null || { echo "web.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
 dir=$(mktemp -d /tmp/kiln-web-bench.XXXXXX)
 pid=
