@@ -251,6 +251,7 @@ typedef struct kiln_step {
     const char *name;     /* [a-z0-9_-]+, unique in the pipeline */
     kiln_pos pos;         /* where the step's key was written */
     kiln_step_kind kind;
+    int retries;          /* extra attempts after the first; >= 0 */
     const char *run;      /* the command, run through /bin/sh -c */
     kiln_strlist needs;   /* step names */
     size_t *need_idx;     /* needs.n indexes into pipeline->steps */
@@ -259,7 +260,6 @@ typedef struct kiln_step {
                              a directory above it, a file inside it, a
                              glob either way), or (size_t)-1: none */
     kiln_strlist outputs;
-    int retries;          /* extra attempts after the first; >= 0 */
     int64_t retry_delay_ms; /* first delay; doubles, capped at 10 min */
     int64_t timeout_ms;   /* 0 = no timeout */
     const char *workdir;  /* as written, relative to the pipeline's dir;
@@ -268,6 +268,9 @@ typedef struct kiln_step {
     const char *when;     /* the gate as written, or NULL */
     kiln_expr *when_expr; /* parsed */
     kiln_pos when_pos;    /* where the expression's text starts */
+    bool has_params;      /* params: was written, even as []: only those
+                             params join the step's cache key and reach
+                             it as KILN_PARAM_*; without the key all do */
     bool cache;           /* in effect: on by default, cache: false
                              turns it off; a deploy step's effect lies
                              outside its outputs, so it is cached only
@@ -277,9 +280,6 @@ typedef struct kiln_step {
                              the same inputs may give other outputs, so
                              kiln reproduce reports them "not checked" */
     kiln_strlist params;  /* params: the pipeline params the step uses */
-    bool has_params;      /* params: was written, even as []: only those
-                             params join the step's cache key and reach
-                             it as KILN_PARAM_*; without the key all do */
     size_t n_models;
     kiln_model_ref *models; /* models: the versions the step reads */
     const kiln_environment *environment; /* NULL: none; a step's replaces
@@ -290,8 +290,10 @@ typedef struct kiln_step {
                              relative to workdir; NULL: none */
     const char *pool;     /* a named pool limiting this class of steps
                              (kiln serve --pool NAME=N); NULL: none */
-    kiln_resources resources; /* defaults: then the step's, key by key */
-    kiln_slurm_opts slurm;
+    /* defaults: then the step's, key by key; a step that sets none shares
+     * the defaults' (never NULL) */
+    const kiln_resources *resources;
+    const kiln_slurm_opts *slurm;
     size_t n_env;
     kiln_kv *env;         /* the step's own env, merged over pipeline env */
     size_t n_secrets;

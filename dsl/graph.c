@@ -35,7 +35,7 @@ static void resolve(graph *g)
     size_t *mark = kiln_calloc(g->n, sizeof(*mark));
     char q[KILN_DSL_QUOTE_SIZE], qs[KILN_DSL_QUOTE_SIZE];
     kiln_strmap idx;
-    size_t i, j, e = 0, total = 0;
+    size_t i, j, e = 0, total = 0, *all;
 
     kiln_dsl__strmap_init(&idx, g->n);
     for (i = 0; i < g->n; i++) {
@@ -45,11 +45,13 @@ static void resolve(graph *g)
     }
     g->off = kiln_malloc((g->n + 1) * sizeof(*g->off));
     g->need = kiln_malloc((total ? total : 1) * sizeof(*g->need));
+    /* Every step's need_idx, one slice each of one block. */
+    all = kiln_arena_alloc(p->arena, (total ? total : 1) * sizeof(size_t));
     for (i = 0; i < g->n; i++) {
         kiln_step *st = &p->steps[i];
         g->off[i] = e;
-        st->need_idx = kiln_arena_alloc(p->arena,
-                                        st->needs.n * sizeof(size_t));
+        st->need_idx = all;
+        all += st->needs.n;
         for (j = 0; j < st->needs.n; j++) {
             const char *name = st->needs.items[j];
             kiln_pos pos = st->needs.pos[j];

@@ -210,8 +210,10 @@ void kiln_dsl__io(kiln_dsl_ctx *c, kiln_pipeline *p, bool graph_ok)
     }
     for (i = 0; i < p->n_steps; i++) {
         kiln_step *s = &p->steps[i];
-        s->input_from = kiln_arena_alloc(p->arena, (s->inputs.n + 1) *
-                                                       sizeof(size_t));
+        /* None for the many steps without inputs. */
+        s->input_from = s->inputs.n ? kiln_arena_alloc(p->arena,
+                                          s->inputs.n * sizeof(size_t))
+                                    : NULL;
         for (j = 0; j < s->inputs.n; j++) {
             char *in = canonical(s->workdir, s->inputs.items[j]);
             size_t from = writer_of(&w, in, i);

@@ -4,6 +4,10 @@
 #include <assert.h>
 #include <stdlib.h>
 
+/* A document of more nodes than this (a pipeline of some 3,000 steps)
+ * gives its memory back once it is read. */
+#define TRIM_NODES 20000
+
 int kiln_dsl_load_buffer(kiln_pipeline **out, const char *name,
                          const char *dir, const char *data, size_t len,
                          kiln_diag *diag)
@@ -13,6 +17,7 @@ int kiln_dsl_load_buffer(kiln_pipeline **out, const char *name,
     kiln_pipeline *p = NULL;
     kiln_arena *a;
     char *abs;
+    bool big;
 
     assert(out && name && diag && (data || len == 0));
     *out = NULL;
@@ -35,7 +40,12 @@ int kiln_dsl_load_buffer(kiln_pipeline **out, const char *name,
         if (kiln_dsl__validate(&c, &doc, p) == 0)
             kiln_dsl__graph(&c, p);
     }
+    big = doc.n_nodes > TRIM_NODES;
     kiln_dsl__ydoc_dispose(&doc);
+    /* The tree of a large file leaves a hole in the heap that what comes
+     * next (a run's state, mapped apart) would not fill. */
+    if (big)
+        kiln_mem_trim();
     if (c.n_errors) {
         kiln_dsl__sort_errors(&c);
         kiln_pipeline_free(p);

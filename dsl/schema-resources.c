@@ -119,23 +119,43 @@ static const mapspec slurm_spec = SPEC(slurm_keys, false);
 
 /* resources: in defaults: or a step; a step's keys override the
  * defaults' one by one. */
+/* st's own copy of what it shares with the defaults (shared: the
+ * template's), made before a step writes its own keys over it. */
+static void *own(vctx *v, const kiln_step *st, const void *shared,
+                 const void *cur, size_t size)
+{
+    void *copy;
+    if (st == &v->tmpl || cur != shared)
+        return (void *)cur; /* the template's, or the step's already */
+    copy = kiln_arena_alloc(v->p->arena, size);
+    memcpy(copy, cur, size);
+    return copy;
+}
+
 void kiln_dsl__set_resources(vctx *v, const kiln_ynode *key,
                              const kiln_ynode *val, void *obj, const keyspec *k)
 {
     kiln_step *st = obj;
-    if (kiln_dsl__nested_map(v, val, k->name))
-        kiln_dsl__walk(v, &resources_spec,
-                       val->type == KILN_YNODE_MAP ? val : NULL, &st->resources,
-                       "resources", NULL, key);
+    kiln_resources *r;
+    if (!kiln_dsl__nested_map(v, val, k->name))
+        return;
+    r = own(v, st, v->tmpl.resources, st->resources, sizeof(*r));
+    st->resources = r;
+    kiln_dsl__walk(v, &resources_spec,
+                   val->type == KILN_YNODE_MAP ? val : NULL, r,
+                   "resources", NULL, key);
 }
 
 void kiln_dsl__set_slurm(vctx *v, const kiln_ynode *key, const kiln_ynode *val,
                          void *obj, const keyspec *k)
 {
     kiln_step *st = obj;
+    kiln_slurm_opts *o;
     if (!kiln_dsl__nested_map(v, val, k->name))
         return;
-    st->slurm.pos = model_pos(v, key);
+    o = own(v, st, v->tmpl.slurm, st->slurm, sizeof(*o));
+    st->slurm = o;
+    o->pos = model_pos(v, key);
     kiln_dsl__walk(v, &slurm_spec, val->type == KILN_YNODE_MAP ? val : NULL,
-                   &st->slurm, "slurm", NULL, key);
+                   o, "slurm", NULL, key);
 }

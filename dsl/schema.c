@@ -458,7 +458,7 @@ static void check_step(vctx *v, kiln_step *st, const kiln_ynode *key,
     /* In defaults: they are for the Slurm steps among others; in a step
      * that runs elsewhere they would be silently ignored. */
     if (kiln_dsl__has_key(val, "slurm") && strcmp(st->executor, "slurm") != 0)
-        kiln_dsl__error(v->c, st->slurm.pos.line, st->slurm.pos.col,
+        kiln_dsl__error(v->c, st->slurm->pos.line, st->slurm->pos.col,
                         "step %s: slurm: options need \"executor: "
                         "slurm\" (the step runs on \"%s\")", q,
                         st->executor);
@@ -563,7 +563,15 @@ int kiln_dsl__validate(kiln_dsl_ctx *c, const kiln_ydoc *doc,
     v.tmpl.retry_delay_ms = 10000;
     v.tmpl.workdir = ".";
     v.tmpl.executor = "local";
-    v.tmpl.resources.cpus = 1;
+    {
+        kiln_resources *r = kiln_arena_alloc(p->arena, sizeof(*r));
+        kiln_slurm_opts *o = kiln_arena_alloc(p->arena, sizeof(*o));
+        memset(r, 0, sizeof(*r));
+        memset(o, 0, sizeof(*o));
+        r->cpus = 1;
+        v.tmpl.resources = r;
+        v.tmpl.slurm = o;
+    }
     v.tmpl.cache = true;
     v.tmpl.deterministic = true;
     p->schedule.timezone = "UTC";

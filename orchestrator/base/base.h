@@ -86,6 +86,9 @@ int kiln_err_exit_code(int code);
  * prints a message and aborts rather than threading NULL everywhere. */
 void *kiln_malloc(size_t n);
 void *kiln_calloc(size_t n, size_t size);
+/* Hand the free memory inside the heap back to the system, after a large
+ * transient structure is gone (glibc's malloc_trim; nothing elsewhere). */
+void kiln_mem_trim(void);
 void *kiln_realloc(void *p, size_t n);
 char *kiln_strdup(const char *s);
 char *kiln_strndup(const char *s, size_t n);

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 void kiln_fatal(const char *fmt, ...)
 {
@@ -14,6 +17,13 @@ void kiln_fatal(const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     abort();
+}
+
+void kiln_mem_trim(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 void *kiln_malloc(size_t n)

@@ -445,7 +445,7 @@ void kiln_engine__skip_downstream(step_rt *s, const char *why, bool by_gate)
  * when a cluster runs it: the cluster's scheduler weighs those. */
 unsigned kiln_engine__step_slots(const kiln_engine *eng, const kiln_step *st)
 {
-    unsigned n = st->resources.cpus ? st->resources.cpus : 1;
+    unsigned n = st->resources->cpus ? st->resources->cpus : 1;
     if (kiln_executor_remote(st->executor))
         return 0;
     return n < eng->jobs ? n : eng->jobs;
@@ -782,19 +782,24 @@ static kiln_kv *effective_params(const kiln_pipeline *p,
 /* The run's memory, once nothing refers to it. */
 static void run_dispose(kiln_run *run)
 {
+    free(run->down_edges);
+    for (size_t i = 0; i < run->n_workdirs; i++)
+        free(run->workdirs[i]);
+    free(run->workdirs);
     for (size_t i = 0; i < run->n_steps; i++) {
-        free(run->steps[i].down);
         kiln_env_dispose(&run->steps[i].env);
         kiln_artifact_list_dispose(&run->steps[i].inputs);
         free(run->steps[i].log_path);
         free(run->steps[i].status_path);
         free(run->steps[i].job_name);
         free(run->steps[i].metrics_path);
-        free(run->steps[i].workdir);
         free(run->steps[i].reason);
-        free(run->steps[i].selected);
-        free(run->steps[i].select_note);
         kiln_engine__prepared_dispose(&run->steps[i]);
+        if (run->steps[i].x) {
+            free(run->steps[i].x->selected);
+            free(run->steps[i].x->select_note);
+            free(run->steps[i].x);
+        }
         kiln_engine__task_free(&run->steps[i]);
     }
     for (size_t i = 0; run->skip && i < run->n_steps; i++)
@@ -855,6 +860,7 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
 {
     const kiln_pipeline *p = o->pipeline;
     kiln_run *run = kiln_calloc(1, sizeof(*run));
+    size_t n_edges = 0;
     run->eng = eng;
     run->p = p;
     run->n_steps = p->n_steps;
@@ -940,19 +946,38 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
         s->idx = i;
 
         s->unmet = (unsigned)p->steps[i].needs.n;
-        s->workdir = kiln_path_join(run->root, p->steps[i].workdir);
+        n_edges += p->steps[i].needs.n;
+        for (size_t j = 0; j < p->steps[i].needs.n; j++)
+            run->steps[p->steps[i].need_idx[j]].n_down++;
+        /* Steps in a row with the same workdir (usually every step)
+         * share the path. */
+        if (i == 0 || !p->steps[i].workdir || !p->steps[i - 1].workdir ||
+            strcmp(p->steps[i].workdir, p->steps[i - 1].workdir) != 0) {
+            run->workdirs = kiln_realloc(run->workdirs,
+                                         (run->n_workdirs + 1) *
+                                             sizeof(char *));
+            run->workdirs[run->n_workdirs++] =
+                kiln_path_join(run->root, p->steps[i].workdir);
+        }
+        s->workdir = run->workdirs[run->n_workdirs - 1];
         if (p->steps[i].timeout_ms > 0 || p->steps[i].retries > 0) {
             s->timer = kiln_malloc(sizeof(*s->timer));
             uv_timer_init(eng->loop, s->timer);
             s->timer->data = s;
         }
+    }
+    /* Each step's down: a slice of one array, filled in step order. */
+    run->down_edges = kiln_malloc((n_edges ? n_edges : 1) * sizeof(size_t));
+    for (size_t i = 0, at = 0; i < p->n_steps; i++) {
+        run->steps[i].down = run->down_edges + at;
+        at += run->steps[i].n_down;
+        run->steps[i].n_down = 0;
+    }
+    for (size_t i = 0; i < p->n_steps; i++)
         for (size_t j = 0; j < p->steps[i].needs.n; j++) {
             step_rt *up = &run->steps[p->steps[i].need_idx[j]];
-            up->down = kiln_realloc(up->down, (up->n_down + 1) *
-                                    sizeof(size_t));
             up->down[up->n_down++] = i;
         }
-    }
     for (size_t i = 0; i < p->n_steps; i++)
         run->steps[p->topo[i]].rank = (unsigned)i;
     run->next = eng->runs;

@@ -41,41 +41,13 @@ typedef enum step_phase {
                           metrics read, on the thread pool */
 } step_phase;
 
-typedef struct step_rt {
-    kiln_run *run;
-    size_t idx;
-    kiln_step_state state;
-    unsigned rank;          /* its place in the pipeline's topo order */
-    struct step_rt *ready_prev, *ready_next; /* in run's ready list while
-                                               READY, by rank */
-    bool event_queued;      /* a change waits in the engine's events */
-    int attempt;            /* attempts started so far */
-    unsigned unmet;         /* needs not yet succeeded */
-    size_t n_down;          /* steps that need this one */
-    size_t *down;
-    uv_timer_t *timer;      /* retry delay, or timeout while running:
-                               only a step with retries or a timeout has
-                               one (152 bytes) */
-    kiln_task *task;        /* the attempt's, from its preparation to its
-                               end (NULL otherwise: a finished step keeps
-                               none of its 500 bytes) */
-    kiln_executor *ex;      /* while running */
-    unsigned slots;         /* of --jobs it holds while it runs */
-    int64_t exec_id;        /* the running attempt's executions row */
-    int exit_code;          /* of the attempt that ended (-1: none) */
-    int term_signal;
-    int64_t exec_finished_ms;
-    step_phase phase;
-    char cache_key[KILN_HASH_HEX]; /* "" until computed */
-    kiln_artifact_list inputs; /* hashed for the key (cache_key set),
-                                  before the step ran: what it consumed,
-                                  recorded as such */
-    char *key_doc;          /* what went into cache_key (JSON text), or
-                               NULL */
+/* What only some steps use, apart so that the others (the 100,000 steps
+ * of a fan-out) do not carry it: made by kiln_engine__extra() when it is
+ * first set. */
+typedef struct step_extra {
     kiln_image image;       /* a container step's image, resolved before
                                its first attempt */
     char *container;        /* the running attempt's container name */
-    bool may_cache;         /* its cache is looked at and written */
     size_t n_pins;
     kiln_registry_pin *pins; /* the model versions it reads (models:),
                                 recorded as its inputs */
@@ -83,19 +55,54 @@ typedef struct step_rt {
     size_t n_captures;      /* environment captures to record with its
                                first attempt: hash and text */
     char **capture_sha, **capture_text;
+    char *selected;         /* select:'s winner (an item's name), or NULL */
+    char *select_note;      /* ...said as the step's reason on success */
+} step_extra;
+
+typedef struct step_rt {
+    kiln_run *run;
+    size_t idx;
+    kiln_step_state state;
+    unsigned rank;          /* its place in the pipeline's topo order */
+    struct step_rt *ready_prev, *ready_next; /* in run's ready list while
+                                               READY, by rank */
+    int attempt;            /* attempts started so far */
+    unsigned unmet;         /* needs not yet succeeded */
+    unsigned slots;         /* of --jobs it holds while it runs */
+    step_phase phase;
+    int exit_code;          /* of the attempt that ended (-1: none) */
+    int term_signal;
+    size_t n_down;          /* steps that need this one */
+    size_t *down;           /* in the run's down_edges */
+    uv_timer_t *timer;      /* retry delay, or timeout while running:
+                               only a step with retries or a timeout has
+                               one (152 bytes) */
+    kiln_task *task;        /* the attempt's, from its preparation to its
+                               end (NULL otherwise: a finished step keeps
+                               none of its 500 bytes) */
+    kiln_executor *ex;      /* while running */
+    int64_t exec_id;        /* the running attempt's executions row */
+    int64_t exec_finished_ms;
+    char cache_key[KILN_HASH_HEX]; /* "" until computed */
+    bool event_queued;      /* a change waits in the engine's events */
+    bool may_cache;         /* its cache is looked at and written */
     bool by_gate;           /* SKIPPED because something upstream was
                                gated: not a failure */
     bool timed_out;         /* the last attempt ran past the timeout */
+    kiln_artifact_list inputs; /* hashed for the key (cache_key set),
+                                  before the step ran: what it consumed,
+                                  recorded as such */
+    char *key_doc;          /* what went into cache_key (JSON text), or
+                               NULL */
+    step_extra *x;          /* what few steps use; NULL until one does */
     int64_t started_ms, finished_ms;
     char *reason;           /* why it is in its state, whole; NULL: "" */
     kiln_env env;           /* the running attempt's environment */
     char *log_path;
     char *status_path;      /* where kiln-shim writes the exit status */
     char *metrics_path;     /* $KILN_METRICS of the attempt */
-    char *workdir;
+    const char *workdir;    /* one of the run's workdirs */
     char *job_name;         /* "PIPELINE.STEP", for a cluster's queue */
-    char *selected;         /* select:'s winner (an item's name), or NULL */
-    char *select_note;      /* ...said as the step's reason on success */
 } step_rt;
 
 struct kiln_run {
@@ -112,6 +119,10 @@ struct kiln_run {
     size_t n_running;
     size_t n_hashing;        /* artifact hashing jobs on the thread pool */
     step_rt *steps;
+    size_t *down_edges;      /* every step's down, one after the other */
+    char **workdirs;         /* the steps' working directories, each once
+                                for a series of steps that share it */
+    size_t n_workdirs;
     step_rt *ready_head;     /* READY steps, by rank: dispatch takes the */
     step_rt *ready_tail;     /* first that may start, never scans all */
     size_t n_ready_unslotted; /* ...of them, those that take no slot */
@@ -311,8 +322,8 @@ bool kiln_engine__item_failed(step_rt *s);
 bool kiln_engine__item_passes_on(const step_rt *s);
 bool kiln_engine__item_blocks(const step_rt *s);
 /* select:'s decision for s, as recorded: {from, metric, mode, selected,
- * value, ranking [{step, value}] best first}; sets s->selected and
- * s->select_note. NULL after a store error. The caller frees it. */
+ * value, ranking [{step, value}] best first}; sets s->x->selected and
+ * s->x->select_note. NULL after a store error. The caller frees it. */
 json_t *kiln_engine__select_doc(step_rt *s, kiln_err *err);
 /* What $KILN_UPSTREAM holds for s: for every step it needs, its params
  * (an item's), status, metrics and outputs (absolute paths), and with
@@ -357,6 +368,8 @@ void kiln_engine__record_trees(kiln_run *run,
  * found, from its record (key document, model versions and their copies,
  * image). */
 void kiln_engine__prepared_restore(step_rt *s, int64_t exec_id);
+/* s's step_extra, made the first time. */
+step_extra *kiln_engine__extra(step_rt *s);
 /* Dispose what kiln_engine__prepare() left on s. */
 void kiln_engine__prepared_dispose(step_rt *s);
 /* Record s's environment captures (texts by hash), once, in the

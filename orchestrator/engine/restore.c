@@ -333,8 +333,8 @@ static int record_unrun(step_rt *s, const char *executor, const char *why,
     rec.executor = executor;
     rec.started_ms = kiln_now_ms();
     rec.key_doc = s->key_doc;
-    rec.image = s->image.id;
-    rec.image_ref = s->image.ref;
+    rec.image = s->x ? s->x->image.id : NULL;
+    rec.image_ref = s->x ? s->x->image.ref : NULL;
     if ((rc = kiln_store_exec_start(run->eng->store, &s->exec_id, &rec,
                                     err)) != 0)
         return rc;
@@ -440,27 +440,36 @@ void kiln_engine__record_trees(kiln_run *run,
     }
 }
 
-static void drop_captures(step_rt *s)
+step_extra *kiln_engine__extra(step_rt *s)
 {
-    for (size_t i = 0; i < s->n_captures; i++) {
-        free(s->capture_sha[i]);
-        free(s->capture_text[i]);
+    if (!s->x)
+        s->x = kiln_calloc(1, sizeof(*s->x));
+    return s->x;
+}
+
+static void drop_captures(step_extra *x)
+{
+    for (size_t i = 0; i < x->n_captures; i++) {
+        free(x->capture_sha[i]);
+        free(x->capture_text[i]);
     }
-    free(s->capture_sha);
-    free(s->capture_text);
-    s->capture_sha = s->capture_text = NULL;
-    s->n_captures = 0;
+    free(x->capture_sha);
+    free(x->capture_text);
+    x->capture_sha = x->capture_text = NULL;
+    x->n_captures = 0;
 }
 
 void kiln_engine__record_key(step_rt *s)
 {
     kiln_run *run = s->run;
     kiln_err err = KILN_ERR_INIT;
-    for (size_t i = 0; i < s->n_captures; i++)
-        if (kiln_store_capture_put(run->eng->store, s->capture_sha[i],
-                                   s->capture_text[i], &err) != 0)
+    if (!s->x)
+        return;
+    for (size_t i = 0; i < s->x->n_captures; i++)
+        if (kiln_store_capture_put(run->eng->store, s->x->capture_sha[i],
+                                   s->x->capture_text[i], &err) != 0)
             kiln_engine__store_failed(run, &err);
-    drop_captures(s);
+    drop_captures(s->x);
 }
 
 /* One artifact record of list item a. */
@@ -482,17 +491,17 @@ kiln_artifact_rec *kiln_engine__artifact_recs(step_rt *s,
 {
     const kiln_step *st = &s->run->p->steps[s->idx];
     kiln_artifact_rec *recs;
-    size_t k = 0;
+    size_t k = 0, n_pins = s->x ? s->x->n_pins : 0;
 
-    *n = in->n + out->n + s->n_pins;
+    *n = in->n + out->n + n_pins;
     recs = kiln_calloc(*n ? *n : 1, sizeof(*recs));
     for (size_t i = 0; i < in->n; i++)
         rec_of(&recs[k++], &in->items[i], "file", false);
-    for (size_t i = 0; i < s->n_pins; i++, k++) {
-        recs[k].path = s->pins[i].path;
-        recs[k].sha256 = s->pins[i].sha256;
-        recs[k].size = s->pins[i].size;
-        recs[k].is_dir = s->pins[i].is_dir;
+    for (size_t i = 0; i < n_pins; i++, k++) {
+        recs[k].path = s->x->pins[i].path;
+        recs[k].sha256 = s->x->pins[i].sha256;
+        recs[k].size = s->x->pins[i].size;
+        recs[k].is_dir = s->x->pins[i].is_dir;
         recs[k].type = "model";
     }
     for (size_t i = 0; i < out->n; i++)
@@ -534,15 +543,16 @@ void kiln_engine__prepared_restore(step_rt *s, int64_t exec_id)
             kiln_registry_materialise(&path, run->eng->state_dir, &pin,
                                       &err) == 0) {
             char *k0 = model_var(name, NULL), *k1;
+            step_extra *x = kiln_engine__extra(s);
             snprintf(vtext, sizeof(vtext), "%d", pin.version);
             k1 = model_var(name, *sep == '@' ? sep + 1 : vtext);
-            kiln_env_set(&s->model_env, k0, path);
-            kiln_env_set(&s->model_env, k1, path);
+            kiln_env_set(&x->model_env, k0, path);
+            kiln_env_set(&x->model_env, k1, path);
             free(k0);
             free(k1);
-            s->pins = kiln_realloc(s->pins, (s->n_pins + 1) *
-                                   sizeof(*s->pins));
-            s->pins[s->n_pins++] = pin;
+            x->pins = kiln_realloc(x->pins, (x->n_pins + 1) *
+                                   sizeof(*x->pins));
+            x->pins[x->n_pins++] = pin;
         } else {
             kiln_registry_pin_dispose(&pin);
         }
@@ -554,26 +564,30 @@ void kiln_engine__prepared_restore(step_rt *s, int64_t exec_id)
     if (st->container &&
         json_is_string(json_object_get(json_object_get(doc, "image"),
                                        "id"))) {
-        kiln_image_dispose(&s->image);
-        s->image.id = kiln_strdup(json_string_value(json_object_get(
+        step_extra *x = kiln_engine__extra(s);
+        kiln_image_dispose(&x->image);
+        x->image.id = kiln_strdup(json_string_value(json_object_get(
             json_object_get(doc, "image"), "id")));
-        s->image.ref = kiln_strdup(st->container->image);
+        x->image.ref = kiln_strdup(st->container->image);
     }
     json_decref(doc);
 }
 
 void kiln_engine__prepared_dispose(step_rt *s)
 {
-    for (size_t i = 0; i < s->n_pins; i++)
-        kiln_registry_pin_dispose(&s->pins[i]);
-    free(s->pins);
-    s->pins = NULL;
-    s->n_pins = 0;
-    drop_captures(s);
-    kiln_env_dispose(&s->model_env);
-    kiln_image_dispose(&s->image);
-    free(s->container);
-    s->container = NULL;
+    step_extra *x = s->x;
+    if (x) {
+        for (size_t i = 0; i < x->n_pins; i++)
+            kiln_registry_pin_dispose(&x->pins[i]);
+        free(x->pins);
+        x->pins = NULL;
+        x->n_pins = 0;
+        drop_captures(x);
+        kiln_env_dispose(&x->model_env);
+        kiln_image_dispose(&x->image);
+        free(x->container);
+        x->container = NULL;
+    }
     free(s->key_doc);
     s->key_doc = NULL;
 }
@@ -582,9 +596,12 @@ void kiln_engine__prepared_dispose(step_rt *s)
  * hashed inputs, captures, model copies. */
 static void keep_prepared(step_rt *s, cache_job *j)
 {
-    kiln_image_dispose(&s->image);
-    s->image = j->image;
-    memset(&j->image, 0, sizeof(j->image));
+    if (j->image.id || j->image.ref || s->x) {
+        step_extra *x = kiln_engine__extra(s);
+        kiln_image_dispose(&x->image);
+        x->image = j->image;
+        memset(&j->image, 0, sizeof(j->image));
+    }
     memcpy(s->cache_key, j->key, sizeof(s->cache_key));
     free(s->key_doc);
     s->key_doc = j->doc;
@@ -592,11 +609,15 @@ static void keep_prepared(step_rt *s, cache_job *j)
     kiln_artifact_list_dispose(&s->inputs);
     s->inputs = j->in;
     memset(&j->in, 0, sizeof(j->in));
-    s->n_captures = j->n_captures;
-    s->capture_sha = j->cap_sha;
-    s->capture_text = j->cap_text;
-    j->n_captures = 0;
-    j->cap_sha = j->cap_text = NULL;
+    if (j->n_captures) {
+        step_extra *x = kiln_engine__extra(s);
+        drop_captures(x);
+        x->n_captures = j->n_captures;
+        x->capture_sha = j->cap_sha;
+        x->capture_text = j->cap_text;
+        j->n_captures = 0;
+        j->cap_sha = j->cap_text = NULL;
+    }
     kiln_engine__record_trees(s->run, &s->inputs, &j->in_files, s->workdir);
     for (size_t i = 0; i < j->n_uses; i++) {
         pin_use *u = &j->uses[i];
@@ -608,14 +629,16 @@ static void keep_prepared(step_rt *s, cache_job *j)
                 char *var = kiln_asprintf("%s_VERSION", u->env[k]);
                 char num[16];
                 snprintf(num, sizeof(num), "%d", u->pin.version);
-                kiln_env_set(&s->model_env, u->env[k], u->path);
-                kiln_env_set(&s->model_env, var, num);
+                kiln_env_set(&kiln_engine__extra(s)->model_env, u->env[k],
+                             u->path);
+                kiln_env_set(&s->x->model_env, var, num);
                 free(var);
             }
         if (u->declared) {
-            s->pins = kiln_realloc(s->pins, (s->n_pins + 1) *
-                                   sizeof(*s->pins));
-            s->pins[s->n_pins++] = u->pin;
+            step_extra *x = kiln_engine__extra(s);
+            x->pins = kiln_realloc(x->pins, (x->n_pins + 1) *
+                                   sizeof(*x->pins));
+            x->pins[x->n_pins++] = u->pin;
             memset(&u->pin, 0, sizeof(u->pin));
         }
     }

@@ -38,12 +38,12 @@ static void step_reattach(step_rt *s, const kiln_attempt_info *a)
     s->task->log_path = s->log_path;
     s->task->status_path = s->status_path;
     s->task->data = s;
-    s->task->cpus = st->resources.cpus ? st->resources.cpus : 1;
+    s->task->cpus = st->resources->cpus ? st->resources->cpus : 1;
     s->slots = kiln_engine__step_slots(eng, st);
     kiln_engine__prepared_restore(s, a->id);
     if (st->container) {
-        free(s->container);
-        s->container = kiln_container_name(run->id, st->name, s->attempt);
+        free(kiln_engine__extra(s)->container);
+        s->x->container = kiln_container_name(run->id, st->name, s->attempt);
     }
     kiln_engine__take_slot(s);
     /* Without an id (kiln stopped right after recording the attempt),

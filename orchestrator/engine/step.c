@@ -43,9 +43,9 @@ static bool lookup(double *out, const kiln_expr *ref, step_rt *s)
     bool found = false;
     if (ref->kind == KILN_EXPR_METRIC && k_selected(s, ref)) {
         /* metrics.selected.KEY: the winner of select:. */
-        if (s->selected &&
+        if (s->x && s->x->selected &&
             kiln_store_metric_get(run->eng->store, out, &found, run->id,
-                                  s->selected, ref->key, &err) != 0)
+                                  s->x->selected, ref->key, &err) != 0)
             kiln_engine__store_failed(run, &err);
         return found;
     }
@@ -192,9 +192,9 @@ static bool uses_param(const char *upper, void *data)
 void kiln_engine__stop_container(step_rt *s, bool force)
 {
     const kiln_step *st = &s->run->p->steps[s->idx];
-    if (st->container && s->container)
-        kiln_container_stop(s->run->eng->loop, st->container, s->container,
-                            force ? 0 : CONTAINER_GRACE_S);
+    if (st->container && s->x && s->x->container)
+        kiln_container_stop(s->run->eng->loop, st->container,
+                            s->x->container, force ? 0 : CONTAINER_GRACE_S);
 }
 
 /* The variables a container gets, by name: kiln's own (KILN_*, params,
@@ -231,16 +231,16 @@ static void containerise(step_rt *s)
     char **wrapped;
 
     memset(&ce, 0, sizeof(ce));
-    free(s->container);
-    s->container = kiln_container_name(run->id, st->name, s->attempt);
+    free(kiln_engine__extra(s)->container);
+    s->x->container = kiln_container_name(run->id, st->name, s->attempt);
     ce.root = run->root;
     ce.workdir = s->workdir;
     ce.log_dir = run->log_dir;
     ce.models_dir = models;
     ce.pipeline_dir = run->root;
     container_names(&ce, &s->env, run->p, st);
-    wrapped = kiln_container_argv(st->container, &s->image, s->container,
-                                  &ce, s->task->argv);
+    wrapped = kiln_container_argv(st->container, &s->x->image,
+                                  s->x->container, &ce, s->task->argv);
     free((char **)s->task->argv);
     s->task->argv = wrapped;
     for (size_t i = 0; i < ce.n_names; i++)
@@ -326,10 +326,10 @@ static int step_prepare(step_rt *s, kiln_err *err)
     kiln_env_set(&s->env, "KILN_METRICS", s->metrics_path);
     /* KILN_MODEL_*: the read-only copies of the versions it reads (and
      * of every alias's), made before its first attempt. */
-    for (size_t i = 0; i < s->model_env.n; i++) {
-        char *eq = strchr(s->model_env.v[i], '=');
-        char *key = kiln_strndup(s->model_env.v[i],
-                                 (size_t)(eq - s->model_env.v[i]));
+    for (size_t i = 0; s->x && i < s->x->model_env.n; i++) {
+        char *eq = strchr(s->x->model_env.v[i], '=');
+        char *key = kiln_strndup(s->x->model_env.v[i],
+                                 (size_t)(eq - s->x->model_env.v[i]));
         kiln_env_set(&s->env, key, eq + 1);
         free(key);
     }
@@ -344,24 +344,24 @@ static int step_prepare(step_rt *s, kiln_err *err)
                        ? kiln_command_validate_argv(eng->kiln, st->run,
                                                     run->file, st->name)
                        : kiln_command_argv(st->run);
-    if (st->container && s->image.id)
+    if (st->container && s->x && s->x->image.id)
         containerise(s);
     s->task->env = kiln_env_vector(&s->env);
     s->task->workdir = s->workdir;
     s->task->log_path = s->log_path;
     s->task->status_path = s->status_path;
     s->task->fresh_paths = run->fresh_logs;
-    s->task->cpus = st->resources.cpus ? st->resources.cpus : 1;
+    s->task->cpus = st->resources->cpus ? st->resources->cpus : 1;
     s->task->name = s->job_name = kiln_asprintf("%s.%s", run->p->name,
                                                st->name);
-    s->task->mem_mb = st->resources.mem_mb;
-    s->task->gpus = st->resources.gpus;
-    s->task->time_limit_ms = st->resources.time_ms;
-    s->task->partition = st->resources.partition;
-    s->task->account = st->slurm.account;
-    s->task->qos = st->slurm.qos;
-    s->task->n_extra = st->slurm.extra.n;
-    s->task->extra = st->slurm.extra.items;
+    s->task->mem_mb = st->resources->mem_mb;
+    s->task->gpus = st->resources->gpus;
+    s->task->time_limit_ms = st->resources->time_ms;
+    s->task->partition = st->resources->partition;
+    s->task->account = st->slurm->account;
+    s->task->qos = st->slurm->qos;
+    s->task->n_extra = st->slurm->extra.n;
+    s->task->extra = st->slurm->extra.items;
     s->task->data = s;
     return step_secrets(s, err);
 }
@@ -402,7 +402,7 @@ void kiln_engine__step_attempt_ended(step_rt *s, bool ok, const char *reason,
     const kiln_step *st = &run->p->steps[s->idx];
 
     if (ok) {
-        kiln_engine__succeed(s, s->select_note, at_ms);
+        kiln_engine__succeed(s, s->x ? s->x->select_note : NULL, at_ms);
     } else if (run->cancelling) {
         kiln_engine__step_set_at(s, KILN_STEP_CANCELLED, reason, at_ms);
     } else if (s->attempt <= st->retries) {
@@ -478,8 +478,8 @@ bool kiln_engine__step_start(step_rt *s)
     rec.log_path = s->log_path ? s->log_path : "";
     rec.executor = st->executor;
     rec.started_ms = now;
-    rec.image = s->image.id;
-    rec.image_ref = s->image.ref;
+    rec.image = s->x ? s->x->image.id : NULL;
+    rec.image_ref = s->x ? s->x->image.ref : NULL;
     if (!s->key_doc) {
         /* Nothing to hash before it ran: its key is its definition. */
         kiln_artifact_list none = {0};
@@ -598,7 +598,7 @@ void kiln_engine__on_task_done(kiln_task *task, void *data)
      * done only once they are found, hashed and read, off the loop (and
      * its promote: or retire: done, back on it). */
     if (ok && (st->inputs.n || st->outputs.n || st->metrics ||
-               st->validation || s->n_pins ||
+               st->validation || (s->x && s->x->n_pins) ||
                (st->reg && (st->reg->promote_model || st->reg->retire_model)) ||
                (s->metrics_path && access(s->metrics_path, F_OK) == 0))) {
         kiln_engine__hash_start(s, KILN_EXEC_SUCCEEDED, NULL);

@@ -192,7 +192,7 @@ static int by_value_asc(const void *a, const void *b)
 /* select:'s decision from metrics: {from, metric, mode, selected (an
  * item's name or null), value, ranking [{step, value}], best first},
  * among the items that succeeded with the metric (ties: the first
- * item). Sets s->selected. */
+ * item). Sets s->x->selected. */
 static json_t *select_of(step_rt *s, json_t *metrics)
 {
     kiln_run *run = s->run;
@@ -200,6 +200,7 @@ static json_t *select_of(step_rt *s, json_t *metrics)
     const kiln_matrix *m = sel->matrix;
     ranked *r = kiln_calloc(m->n_items + 1, sizeof(*r));
     json_t *doc, *list = json_array();
+    step_extra *x;
     size_t n = 0;
 
     for (size_t i = 0; i < m->n_items; i++) {
@@ -216,15 +217,16 @@ static json_t *select_of(step_rt *s, json_t *metrics)
         json_array_append_new(list, json_pack("{s:s, s:f}", "step",
                               run->p->steps[r[i].idx].name, "value",
                               r[i].value));
-    free(s->selected);
-    s->selected = n ? kiln_strdup(run->p->steps[r[0].idx].name) : NULL;
+    x = kiln_engine__extra(s);
+    free(x->selected);
+    x->selected = n ? kiln_strdup(run->p->steps[r[0].idx].name) : NULL;
     doc = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o}", "from", sel->from,
                     "metric", sel->metric, "mode", sel->max ? "max" : "min",
-                    "selected", s->selected, "value",
+                    "selected", x->selected, "value",
                     n ? json_real(r[0].value) : json_null(), "ranking", list);
-    free(s->select_note);
-    s->select_note = n ? kiln_asprintf("selected %s (%s %g, the %s of %zu "
-                                       "item%s)", s->selected, sel->metric,
+    free(x->select_note);
+    x->select_note = n ? kiln_asprintf("selected %s (%s %g, the %s of %zu "
+                                       "item%s)", x->selected, sel->metric,
                                        r[0].value, sel->max ? "max" : "min",
                                        n, n == 1 ? "" : "s")
                        : NULL;
@@ -267,7 +269,7 @@ static int selected(step_rt *s, json_t *doc, json_t *metrics, kiln_err *err)
     const char *key;
     size_t i;
 
-    if (!s->selected) {
+    if (!s->x || !s->x->selected) {
         json_decref(dec);
         return kiln_err_set(err, KILN_ERROR, "select: no item of step \"%s\" "
                             "succeeded with metric \"%s\"", sel->from,
@@ -275,13 +277,13 @@ static int selected(step_rt *s, json_t *doc, json_t *metrics, kiln_err *err)
     }
     json_array_foreach(json_object_get(doc, "steps"), i, v)
         if (strcmp(json_string_value(json_object_get(v, "step")),
-                   s->selected) == 0)
+                   s->x->selected) == 0)
             e = v;
     win = e ? json_deep_copy(e) : json_object();
     json_object_update(win, dec);
-    json_object_set_new(win, "step", json_string(s->selected));
+    json_object_set_new(win, "step", json_string(s->x->selected));
     json_decref(dec);
-    kiln_env_set(&s->env, "KILN_SELECTED_STEP", s->selected);
+    kiln_env_set(&s->env, "KILN_SELECTED_STEP", s->x->selected);
     json_object_foreach(json_object_get(win, "params"), key, v)
         env_selected(&s->env, "PARAM_", key, json_string_value(v));
     json_object_foreach(json_object_get(win, "metrics"), key, v) {
@@ -326,30 +328,81 @@ json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err)
     return doc;
 }
 
+/* Past this many needs, $KILN_UPSTREAM's text goes straight to its file
+ * and is hashed from there: the step that joins a 100,000-step fan-out
+ * would hold 10 MB of it (and up to twice that as the buffer grows). */
+#define UPSTREAM_IN_FILE 1000
+
 /* $KILN_UPSTREAM's text without select:, an entry a line, each made and
- * written out in turn: the step that joins a 100,000-step fan-out holds
- * the text, not a JSON tree of every entry besides (about 1 KB each). */
-static char *upstream_text(step_rt *s, kiln_err *err)
+ * written out in turn, to b or (b NULL) to f: the step that joins a
+ * 100,000-step fan-out never holds a JSON tree of every entry (about 1 KB
+ * each). 0, or KILN_ERROR after a store error (f's errors are f's). */
+static int upstream_text(kiln_buf *b, FILE *f, step_rt *s, kiln_err *err)
 {
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
     json_t *metrics = run_metrics(run, err);
-    kiln_buf b = KILN_BUF_INIT;
 
     if (!metrics)
-        return NULL;
-    kiln_buf_puts(&b, "{\"steps\": [");
+        return KILN_ERROR;
+    b ? kiln_buf_puts(b, "{\"steps\": [") : (void)fputs("{\"steps\": [", f);
     for (size_t j = 0; j < st->needs.n; j++) {
         json_t *e = upstream_entry(run, st->need_idx[j], metrics);
-        char *t = json_dumps(e, JSON_COMPACT);
-        kiln_buf_puts(&b, j ? ",\n  " : "\n  ");
-        kiln_buf_puts(&b, t);
-        free(t);
+        const char *sep = j ? ",\n  " : "\n  ";
+        if (b) {
+            char *t = json_dumps(e, JSON_COMPACT);
+            kiln_buf_puts(b, sep);
+            kiln_buf_puts(b, t);
+            free(t);
+        } else {
+            fputs(sep, f);
+            json_dumpf(e, f, JSON_COMPACT);
+        }
         json_decref(e);
     }
-    kiln_buf_puts(&b, "\n]}");
+    b ? kiln_buf_puts(b, "\n]}") : (void)fputs("\n]}\n", f);
     json_decref(metrics);
-    return kiln_buf_detach(&b);
+    return 0;
+}
+
+/* $KILN_UPSTREAM of a step with many needs, written beside, hashed from
+ * the file and renamed to *out (or removed when that file is there
+ * already). */
+static int upstream_in_file(char **out, step_rt *s, kiln_err *err)
+{
+    kiln_run *run = s->run;
+    char sha[KILN_HASH_HEX];
+    char *tmp = kiln_asprintf("%s/upstream.%d.tmp", run->log_dir,
+                              (int)getpid());
+    FILE *f = fopen(tmp, "we");
+    int rc = 0, bad;
+
+    *out = NULL;
+    if (!f) {
+        rc = kiln_err_set_os(err, "cannot write %s", tmp);
+        free(tmp);
+        return rc;
+    }
+    rc = upstream_text(NULL, f, s, err);
+    bad = ferror(f);
+    if ((fclose(f) != 0 || bad) && rc == 0)
+        rc = kiln_err_set_os(err, "cannot write %s", tmp);
+    if (rc == 0)
+        rc = kiln_hash_file(sha, tmp, err);
+    if (rc == 0) {
+        *out = kiln_asprintf("%s/upstream-%.32s.json", run->log_dir, sha);
+        if (access(*out, F_OK) == 0)
+            unlink(tmp);
+        else if (rename(tmp, *out) != 0)
+            rc = kiln_err_set_os(err, "cannot write %s", *out);
+    }
+    if (rc != 0) {
+        unlink(tmp);
+        free(*out);
+        *out = NULL;
+    }
+    free(tmp);
+    return rc;
 }
 
 /*
@@ -370,13 +423,25 @@ int kiln_engine__write_upstream(step_rt *s, kiln_err *err)
 
     if (st->needs.n == 0)
         return 0;
+    if (!st->select && st->needs.n > UPSTREAM_IN_FILE) {
+        if ((rc = upstream_in_file(&path, s, err)) == 0)
+            kiln_env_set(&s->env, "KILN_UPSTREAM", path);
+        free(path);
+        return rc;
+    }
     if (st->select) {
         if (!(doc = kiln_engine__upstream_doc(s, err)))
             return KILN_ERROR;
         text = json_dumps(doc, JSON_INDENT(2));
         json_decref(doc);
-    } else if (!(text = upstream_text(s, err)))
-        return KILN_ERROR;
+    } else {
+        kiln_buf b = KILN_BUF_INIT;
+        if (upstream_text(&b, NULL, s, err) != 0) {
+            kiln_buf_dispose(&b);
+            return KILN_ERROR;
+        }
+        text = kiln_buf_detach(&b);
+    }
     kiln_hash_bytes(sha, text, strlen(text));
     path = kiln_asprintf("%s/upstream-%.32s.json", run->log_dir, sha);
     if (strcmp(sha, run->upstream_sha) != 0 && access(path, F_OK) != 0) {

@@ -180,5 +180,30 @@ st = [s for s in json.load(sys.stdin)["steps"] if s["name"] == "pick"][0]
 print(st["gate"]["select"]["selected"], len(st["gate"]["select"]["ranking"]))')"
 fi
 
+# A join of more than 1,000 steps: its $KILN_UPSTREAM is written to the
+# file entry by entry and hashed from there, never whole in memory.
+mkdir -p "$T/wide"
+/usr/bin/python3 - "$T/wide/wide.yaml" <<'PY'
+import sys
+n = 1001
+with open(sys.argv[1], "w") as f:
+    f.write("pipeline: wide\nsteps:\n")
+    for i in range(n):
+        f.write(f"  b{i}: {{run: \": > o{i}.txt\", outputs: [o{i}.txt]}}\n")
+    f.write("  join:\n    needs: [" + ", ".join(f"b{i}" for i in range(n)) +
+            "]\n    run: sh -c 'cp $KILN_UPSTREAM upstream.json; "
+            "basename $KILN_UPSTREAM > name.txt'\n")
+PY
+kiln_rc run "$T/wide/wide.yaml" --jobs 2
+eq "the wide run succeeds" 0 "$rc"
+eq "KILN_UPSTREAM of 1,001 steps, in order, with their outputs" \
+    "1001 b0 b1000 $T/wide/o1000.txt succeeded" \
+    "$(/usr/bin/python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))["steps"]
+print(len(s), s[0]["step"], s[-1]["step"], s[-1]["outputs"][0], s[-1]["status"])' "$T/wide/upstream.json")"
+check "named by its hash" grep -qE '^upstream-[0-9a-f]{32}\.json$' "$T/wide/name.txt"
+eq "no file left beside it" "" \
+    "$(find "$KILN_STATE/logs" -name 'upstream*.tmp')"
+
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]

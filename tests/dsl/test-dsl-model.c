@@ -514,37 +514,37 @@ static void test_resources(void)
     const kiln_step *s = step(p, "prep");
 
     ASSERT_STREQ(s->executor, "local");
-    ASSERT_EQ_INT(s->resources.cpus, 2);
-    ASSERT_EQ_INT(s->resources.mem_mb, 512);
-    ASSERT_EQ_INT(s->resources.gpus, 0);
-    ASSERT_EQ_INT(s->resources.time_ms, 0);
-    ASSERT_STREQ(s->resources.partition, "debug");
-    ASSERT_STREQ(s->slurm.account, "ml"); /* from defaults: */
-    ASSERT_EQ_INT(s->slurm.pos.line, 5);
+    ASSERT_EQ_INT(s->resources->cpus, 2);
+    ASSERT_EQ_INT(s->resources->mem_mb, 512);
+    ASSERT_EQ_INT(s->resources->gpus, 0);
+    ASSERT_EQ_INT(s->resources->time_ms, 0);
+    ASSERT_STREQ(s->resources->partition, "debug");
+    ASSERT_STREQ(s->slurm->account, "ml"); /* from defaults: */
+    ASSERT_EQ_INT(s->slurm->pos.line, 5);
 
     s = step(p, "train");
     ASSERT_STREQ(s->executor, "slurm");
-    ASSERT_EQ_INT(s->resources.cpus, 4);
-    ASSERT_EQ_INT(s->resources.mem_mb, 16384);
-    ASSERT_EQ_INT(s->resources.gpus, 1);
-    ASSERT_EQ_INT(s->resources.time_ms, 2 * 3600 * 1000);
-    ASSERT_STREQ(s->resources.partition, "gpu");
-    ASSERT_STREQ(s->slurm.account, "ml");
-    ASSERT_STREQ(s->slurm.qos, "normal");
-    ASSERT_EQ_INT(s->slurm.extra.n, 2);
-    ASSERT_STREQ(s->slurm.extra.items[0], "--constraint=a100");
-    ASSERT_STREQ(s->slurm.extra.items[1], "-N1");
-    ASSERT_EQ_INT(s->slurm.pos.line, 15);
+    ASSERT_EQ_INT(s->resources->cpus, 4);
+    ASSERT_EQ_INT(s->resources->mem_mb, 16384);
+    ASSERT_EQ_INT(s->resources->gpus, 1);
+    ASSERT_EQ_INT(s->resources->time_ms, 2 * 3600 * 1000);
+    ASSERT_STREQ(s->resources->partition, "gpu");
+    ASSERT_STREQ(s->slurm->account, "ml");
+    ASSERT_STREQ(s->slurm->qos, "normal");
+    ASSERT_EQ_INT(s->slurm->extra.n, 2);
+    ASSERT_STREQ(s->slurm->extra.items[0], "--constraint=a100");
+    ASSERT_STREQ(s->slurm->extra.items[1], "-N1");
+    ASSERT_EQ_INT(s->slurm->pos.line, 15);
 
     s = step(p, "small");
-    ASSERT_EQ_INT(s->resources.cpus, 1); /* the built-in default */
-    ASSERT_EQ_INT(s->resources.mem_mb, 2); /* 1500K, rounded up */
-    ASSERT_EQ_INT(s->resources.time_ms, 90000);
-    ASSERT(s->slurm.qos == NULL);
-    ASSERT_EQ_INT(s->slurm.extra.n, 0);
+    ASSERT_EQ_INT(s->resources->cpus, 1); /* the built-in default */
+    ASSERT_EQ_INT(s->resources->mem_mb, 2); /* 1500K, rounded up */
+    ASSERT_EQ_INT(s->resources->time_ms, 90000);
+    ASSERT(s->slurm->qos == NULL);
+    ASSERT_EQ_INT(s->slurm->extra.n, 0);
 
     s = step(p, "plain");
-    ASSERT_EQ_INT(s->resources.mem_mb, 2048); /* a bare number is MiB */
+    ASSERT_EQ_INT(s->resources->mem_mb, 2048); /* a bare number is MiB */
     kiln_pipeline_free(p);
 }
 
