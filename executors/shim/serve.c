@@ -395,13 +395,14 @@ static void handle(char *msg, size_t len, int log)
         reply(req.slot, log < 0 ? EBADF : EINVAL, 0, 0);
         goto out;
     }
-    /* The environment, with this step's token in place of any other (a
+    /* The environment, with this step's token first (where belongs()
+     * reads it even in a large environment) in place of any other (a
      * kiln run inside a step passes its own on). */
-    for (i = 0; req.envc-- > 0 && p < end; p += strlen(p) + 1)
+    snprintf(token, sizeof(token), "%s=%s", KILN_SHIM_TOKEN, status);
+    env[0] = token;
+    for (i = 1; req.envc-- > 0 && p < end; p += strlen(p) + 1)
         if (strncmp(p, KILN_SHIM_TOKEN "=", sizeof(KILN_SHIM_TOKEN)) != 0)
             env[i++] = p;
-    snprintf(token, sizeof(token), "%s=%s", KILN_SHIM_TOKEN, status);
-    env[i] = token;
     if (*workdir && access(workdir, F_OK) != 0) {
         reply(req.slot, errno, 0, 0);
         goto out;

@@ -1,13 +1,16 @@
 /* test-local.c: the local executor on a real loop. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "executors/executor.h"
+#include "executors/shim/kiln-shim.h"
 
 #define CHECK(cond)                                                        \
     do {                                                                   \
@@ -512,6 +515,90 @@ static void test_supervisor(uv_loop_t *loop, kiln_executor *ex)
     unlink(status2);
 }
 
+/* A start request that kiln sent just before it died is dropped: the
+ * supervisor, stopped while "kiln" sends it and closes its sockets,
+ * starts nothing and leaves no status file, so the kiln that takes over
+ * finds none and runs the step, once. */
+static void test_dropped_request(void)
+{
+    const char *shim = getenv("KILN_SHIM");
+    char status[300], marker[300], cmd[400], msg[2048];
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct kiln_shim_req req;
+    struct kiln_shim_event hello;
+    struct msghdr mh;
+    struct iovec iov;
+    struct cmsghdr *cm;
+    size_t len = 0;
+    int rq[2], ev[2], st, log;
+    pid_t pid;
+
+    CHECK(shim != NULL);
+    snprintf(status, sizeof(status), "%s/drop.status", dir);
+    snprintf(marker, sizeof(marker), "%s/drop.ran", dir);
+    snprintf(cmd, sizeof(cmd), "touch %s", marker);
+    /* Close-on-exec: the supervisor keeps only its own ends (3 and 4),
+     * or it would never see kiln's close. */
+    CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rq) == 0);
+    CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ev) == 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int a = fcntl(rq[1], F_DUPFD_CLOEXEC, 10);
+        int b = fcntl(ev[1], F_DUPFD_CLOEXEC, 10);
+        dup2(a, KILN_SHIM_REQ_FD);
+        dup2(b, KILN_SHIM_EV_FD);
+        execl(shim, shim, "--serve", (char *)NULL);
+        _exit(127);
+    }
+    close(rq[1]);
+    close(ev[1]);
+    CHECK(recv(ev[0], &hello, sizeof(hello), 0) == (ssize_t)sizeof(hello));
+    CHECK(hello.slot == KILN_SHIM_HELLO);
+    CHECK(kill(pid, SIGSTOP) == 0);
+    CHECK(waitpid(pid, &st, WUNTRACED) == pid && WIFSTOPPED(st));
+
+    memset(&req, 0, sizeof(req));
+    req.argc = 3;
+    memcpy(msg, &req, sizeof(req));
+    len = sizeof(req);
+    {
+        const char *parts[] = {status, dir, "/bin/sh", "-c", cmd};
+        for (size_t i = 0; i < 5; i++) {
+            memcpy(msg + len, parts[i], strlen(parts[i]) + 1);
+            len += strlen(parts[i]) + 1;
+        }
+    }
+    log = open("/dev/null", O_WRONLY);
+    memset(&mh, 0, sizeof(mh));
+    memset(&ctl, 0, sizeof(ctl));
+    iov.iov_base = msg;
+    iov.iov_len = len;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = sizeof(ctl.buf);
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &log, sizeof(int));
+    CHECK(sendmsg(rq[0], &mh, 0) == (ssize_t)len);
+    close(log);
+    /* kiln dies: its sockets close with the request unread. */
+    close(rq[0]);
+    close(ev[0]);
+    CHECK(kill(pid, SIGCONT) == 0);
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    usleep(200000);
+    CHECK(access(status, F_OK) != 0);
+    CHECK(access(marker, F_OK) != 0);
+}
+
 int main(void)
 {
     uv_loop_t loop;
@@ -580,6 +667,7 @@ int main(void)
     test_noexec(&loop, ex, status);
     test_escape(&loop, ex);
     test_supervisor(&loop, ex);
+    test_dropped_request();
 
     kiln_executor_free(ex);
     uv_run(&loop, UV_RUN_DEFAULT); /* its handles close */
