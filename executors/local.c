@@ -492,6 +492,32 @@ static void sup_lost(supervisor *sup)
     }
 }
 
+/* A free slot of sup for lp. */
+static uint32_t sup_slot(supervisor *sup, local_proc *lp)
+{
+    uint32_t slot;
+    if (sup->n_free == 0) {
+        uint32_t n = sup->n_slots ? 2 * sup->n_slots : 16;
+        sup->slots = kiln_realloc(sup->slots, n * sizeof(*sup->slots));
+        sup->free_slots = kiln_realloc(sup->free_slots,
+                                       n * sizeof(*sup->free_slots));
+        for (uint32_t i = n; i > sup->n_slots; i--) {
+            sup->slots[i - 1] = NULL;
+            sup->free_slots[sup->n_free++] = i - 1;
+        }
+        sup->n_slots = n;
+    }
+    slot = sup->free_slots[--sup->n_free];
+    sup->slots[slot] = lp;
+    return slot;
+}
+
+static void sup_slot_put(supervisor *sup, uint32_t slot)
+{
+    sup->slots[slot] = NULL;
+    sup->free_slots[sup->n_free++] = slot;
+}
+
 static void on_sup_event(uv_poll_t *poll, int status, int events)
 {
     supervisor *sup = poll->data;
@@ -512,8 +538,7 @@ static void on_sup_event(uv_poll_t *poll, int status, int events)
         if (n != sizeof(e) || e.slot >= sup->n_slots ||
             (lp = sup->slots[e.slot]) == NULL)
             continue;
-        sup->slots[e.slot] = NULL;
-        sup->free_slots[sup->n_free++] = e.slot;
+        sup_slot_put(sup, e.slot);
         if (--sup->n_running == 0)
             uv_unref((uv_handle_t *)&sup->poll);
         lp->supervised = false;
@@ -604,26 +629,6 @@ fail:
     return NULL;
 }
 
-/* A free slot of sup for lp. */
-static uint32_t sup_slot(supervisor *sup, local_proc *lp)
-{
-    uint32_t slot;
-    if (sup->n_free == 0) {
-        uint32_t n = sup->n_slots ? 2 * sup->n_slots : 16;
-        sup->slots = kiln_realloc(sup->slots, n * sizeof(*sup->slots));
-        sup->free_slots = kiln_realloc(sup->free_slots,
-                                       n * sizeof(*sup->free_slots));
-        for (uint32_t i = n; i > sup->n_slots; i--) {
-            sup->slots[i - 1] = NULL;
-            sup->free_slots[sup->n_free++] = i - 1;
-        }
-        sup->n_slots = n;
-    }
-    slot = sup->free_slots[--sup->n_free];
-    sup->slots[slot] = lp;
-    return slot;
-}
-
 /*
  * Start task through the supervisor, its output to fd, into a new *out.
  * Returns 0; a positive errno when the command cannot start; -1 when the
@@ -634,15 +639,8 @@ static int sup_spawn(local_proc **out, local_executor *le, kiln_task *task,
 {
     static char *const no_env[] = {NULL};
     char *const *env = task->env ? task->env : no_env;
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl;
     struct kiln_shim_req req;
     struct kiln_shim_reply rep;
-    struct msghdr mh;
-    struct iovec iov;
-    struct cmsghdr *cm;
     kiln_buf b = KILN_BUF_INIT;
     local_proc *lp;
     supervisor *sup;
@@ -671,35 +669,19 @@ static int sup_spawn(local_proc **out, local_executor *le, kiln_task *task,
         kiln_buf_add(&b, task->argv[i], strlen(task->argv[i]) + 1);
     for (uint32_t i = 0; i < req.envc; i++)
         kiln_buf_add(&b, env[i], strlen(env[i]) + 1);
-    memset(&mh, 0, sizeof(mh));
-    memset(&ctl, 0, sizeof(ctl));
-    iov.iov_base = b.ptr;
-    iov.iov_len = b.len;
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = ctl.buf;
-    mh.msg_controllen = sizeof(ctl.buf);
-    cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    while ((n = sendmsg(sup->req, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-        ;
+    n = kiln_shim_send(sup->req, b.ptr, b.len, fd);
     kiln_buf_dispose(&b);
     if (n < 0) {
         /* Too large for one message, or the supervisor has gone (its end
          * comes through the event socket). */
-        sup->slots[req.slot] = NULL;
-        sup->free_slots[sup->n_free++] = req.slot;
+        sup_slot_put(sup, req.slot);
         free(lp);
         return -1;
     }
     while ((n = recv(sup->req, &rep, sizeof(rep), 0)) < 0 && errno == EINTR)
         ;
     if (n != sizeof(rep) || rep.slot != req.slot || rep.err != 0) {
-        sup->slots[req.slot] = NULL;
-        sup->free_slots[sup->n_free++] = req.slot;
+        sup_slot_put(sup, req.slot);
         free(lp);
         /* Not a shim of its own: a supervisor that died as it answered
          * may have started the command. */
@@ -765,6 +747,18 @@ static char **sh_argv(char *const *argv, const char *path)
     memcpy(sh + 2, argv + 1, argc * sizeof(char *)); /* with the NULL */
     free(file);
     return sh;
+}
+
+/* A local task's external id: "PID:START" (a kiln-shim's), or
+ * "PID:START@SPID:SSTART" (a command and its supervisor, sup_pid > 0). */
+static void format_id(char *out, size_t size, int pid, uint64_t start,
+                      int sup_pid, uint64_t sup_start)
+{
+    if (sup_pid > 0)
+        snprintf(out, size, "%d:%" PRIu64 "@%d:%" PRIu64, pid, start,
+                 sup_pid, sup_start);
+    else
+        snprintf(out, size, "%d:%" PRIu64, pid, start);
 }
 
 static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
@@ -841,15 +835,14 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
     task->priv = lp;
     task->started_ms = kiln_now_ms();
     if (lp->supervised) {
-        snprintf(task->external_id, sizeof(task->external_id),
-                 "%d:%" PRIu64 "@%d:%" PRIu64, (int)lp->pid, lp->start,
-                 (int)le->sup->pid, le->sup->start);
+        format_id(task->external_id, sizeof(task->external_id), lp->pid,
+                  lp->start, le->sup->pid, le->sup->start);
         return 0;
     }
     lp->shim = task->status_path != NULL;
     lp->start = kiln_proc_start(lp->pid);
-    snprintf(task->external_id, sizeof(task->external_id),
-             "%d:%" PRIu64, (int)lp->pid, lp->start);
+    format_id(task->external_id, sizeof(task->external_id), lp->pid,
+              lp->start, 0, 0);
     return 0;
 fail:
     if (secrets)
@@ -982,11 +975,7 @@ static int local_attach(kiln_executor *ex, kiln_task *task,
         if ((rc = find_attempt(&pid, &start, &sup_pid, &sup_start,
                                task->status_path, err)) != 0)
             return rc;
-        if (sup_pid)
-            snprintf(id, sizeof(id), "%d:%" PRIu64 "@%d:%" PRIu64, pid,
-                     start, sup_pid, sup_start);
-        else
-            snprintf(id, sizeof(id), "%d:%" PRIu64, pid, start);
+        format_id(id, sizeof(id), pid, start, sup_pid, sup_start);
         return attach_proc(ex, task, id, pid, start, sup_pid, sup_start);
     }
     /* "PID:START", a kiln-shim's; "PID:START@SPID:SSTART", a command and

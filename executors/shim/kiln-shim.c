@@ -414,9 +414,36 @@ static int copy_masked(masker *m, int fd, pid_t pid, const sigset_t *orig)
 /* PROGRAM the kernel cannot execute (ENOEXEC: a script without "#!"):
  * /bin/sh FILE ARGS..., FILE found as execvp finds it. Returns only when
  * it fails, with errno set. */
+/* prog as execvp finds it, in path (the default when NULL), into file;
+ * -1 with errno when it is not found. */
+int shim_find_program(char *file, size_t size, const char *prog,
+                      const char *path)
+{
+    int err = ENOENT;
+    if (strchr(prog, '/')) {
+        snprintf(file, size, "%s", prog);
+        return 0;
+    }
+    for (const char *dir = path ? path : "/usr/local/bin:/bin:/usr/bin";;) {
+        size_t len = strcspn(dir, ":");
+        /* An empty entry is the working directory. */
+        snprintf(file, size, "%.*s%s%s", (int)len, dir, len ? "/" : "",
+                 prog);
+        if (access(file, X_OK) == 0)
+            return 0;
+        if (errno == EACCES)
+            err = EACCES;
+        if (!dir[len])
+            break;
+        dir += len + 1;
+    }
+    errno = err;
+    return -1;
+}
+
 void shim_exec_sh(char **args)
 {
-    const char *dir = getenv("PATH");
+    const char *path = getenv("PATH");
     char file[4096], **sh;
     size_t n = 0;
 
@@ -427,24 +454,9 @@ void shim_exec_sh(char **args)
     memcpy(sh + 2, args + 1, n * sizeof(char *)); /* with the NULL */
     sh[0] = "/bin/sh";
     sh[1] = file;
-    if (strchr(args[0], '/')) {
-        snprintf(file, sizeof(file), "%s", args[0]);
+    if (shim_find_program(file, sizeof(file), args[0],
+                          path ? path : "/bin:/usr/bin") == 0)
         execv("/bin/sh", sh);
-    } else {
-        for (dir = dir ? dir : "/bin:/usr/bin";; dir++) {
-            size_t len = strcspn(dir, ":");
-            /* An empty entry is the working directory. */
-            snprintf(file, sizeof(file), "%.*s%s%s", (int)len, dir,
-                     len ? "/" : "", args[0]);
-            if (access(file, X_OK) == 0) {
-                execv("/bin/sh", sh);
-                break;
-            }
-            dir += len;
-            if (!*dir)
-                break;
-        }
-    }
     free(sh);
     errno = ENOEXEC;
 }

@@ -5,8 +5,11 @@
 #ifndef KILN_SHIM_H
 #define KILN_SHIM_H
 
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 
 /* A forced stop: sent with sigqueue() to the shim's pid alone, with
  * KILN_SHIM_MAGIC as its value, it makes the shim SIGKILL the command and
@@ -66,5 +69,37 @@ struct kiln_shim_event {
     uint32_t slot;
     int32_t wstatus; /* as waitpid() tells */
 };
+
+/* Send a request of len bytes (a kiln_shim_req and its strings) on sock,
+ * with the descriptor fd beside it. Returns what sendmsg() does. */
+static inline ssize_t kiln_shim_send(int sock, const void *msg, size_t len,
+                                     int fd)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct msghdr mh;
+    struct iovec iov;
+    struct cmsghdr *cm;
+    ssize_t n;
+
+    memset(&mh, 0, sizeof(mh));
+    memset(&ctl, 0, sizeof(ctl));
+    iov.iov_base = (void *)msg;
+    iov.iov_len = len;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = sizeof(ctl.buf);
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    while ((n = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    return n;
+}
 
 #endif

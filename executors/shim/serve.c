@@ -255,33 +255,6 @@ static const char *env_path(char **env)
     return NULL;
 }
 
-/* prog as execvp finds it, in path (the default when NULL), into file;
- * -1 with errno when it is not found. */
-static int find_program(char *file, size_t size, const char *prog,
-                        const char *path)
-{
-    int err = ENOENT;
-    if (strchr(prog, '/')) {
-        snprintf(file, size, "%s", prog);
-        return 0;
-    }
-    for (const char *dir = path ? path : "/usr/local/bin:/bin:/usr/bin";;) {
-        size_t len = strcspn(dir, ":");
-        /* An empty entry is the working directory. */
-        snprintf(file, size, "%.*s%s%s", (int)len, dir, len ? "/" : "",
-                 prog);
-        if (access(file, X_OK) == 0)
-            return 0;
-        if (errno == EACCES)
-            err = EACCES;
-        if (!dir[len])
-            break;
-        dir += len + 1;
-    }
-    errno = err;
-    return -1;
-}
-
 /*
  * Start argv (env, workdir) in a new session, its output to log. A
  * program that cannot start (not found, not executable) still becomes a
@@ -316,7 +289,7 @@ static pid_t start_command(char **argv, char **env, const char *workdir,
     posix_spawn_file_actions_adddup2(&fa, log, 2);
     if (*workdir)
         posix_spawn_file_actions_addchdir_np(&fa, workdir);
-    rc = find_program(file, sizeof(file), argv[0], env_path(env)) == 0
+    rc = shim_find_program(file, sizeof(file), argv[0], env_path(env)) == 0
              ? posix_spawn(&pid, file, &fa, &attr, argv, env)
              : errno;
     if (rc == ENOEXEC) {

@@ -5,6 +5,7 @@
 #ifndef KILN_SHIM_INTERNAL_H
 #define KILN_SHIM_INTERNAL_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* The shim's children, in a new array *out (free() it). Returns how
@@ -13,6 +14,11 @@ int shim_children(pid_t **out);
 
 /* Write text to path atomically (beside it, then renamed). 0 or -1. */
 int shim_write_status(const char *path, const char *text);
+
+/* prog as execvp finds it, in path (execvp's default when NULL), into
+ * file; -1 with errno when it is not found. */
+int shim_find_program(char *file, size_t size, const char *prog,
+                      const char *path);
 
 /* exec /bin/sh FILE ARGS... for args[0], a program the kernel cannot
  * execute (ENOEXEC: a script without "#!"), FILE found in PATH as execvp

@@ -334,10 +334,10 @@ json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err)
 #define UPSTREAM_IN_FILE 1000
 
 /* $KILN_UPSTREAM's text without select:, an entry a line, each made and
- * written out in turn, to b or (b NULL) to f: the step that joins a
- * 100,000-step fan-out never holds a JSON tree of every entry (about 1 KB
- * each). 0, or KILN_ERROR after a store error (f's errors are f's). */
-static int upstream_text(kiln_buf *b, FILE *f, step_rt *s, kiln_err *err)
+ * written out to f in turn: the step that joins a 100,000-step fan-out
+ * never holds a JSON tree of every entry (about 1 KB each). 0, or
+ * KILN_ERROR after a store error (f's errors are f's). */
+static int upstream_text(FILE *f, step_rt *s, kiln_err *err)
 {
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
@@ -345,22 +345,14 @@ static int upstream_text(kiln_buf *b, FILE *f, step_rt *s, kiln_err *err)
 
     if (!metrics)
         return KILN_ERROR;
-    b ? kiln_buf_puts(b, "{\"steps\": [") : (void)fputs("{\"steps\": [", f);
+    fputs("{\"steps\": [", f);
     for (size_t j = 0; j < st->needs.n; j++) {
         json_t *e = upstream_entry(run, st->need_idx[j], metrics);
-        const char *sep = j ? ",\n  " : "\n  ";
-        if (b) {
-            char *t = json_dumps(e, JSON_COMPACT);
-            kiln_buf_puts(b, sep);
-            kiln_buf_puts(b, t);
-            free(t);
-        } else {
-            fputs(sep, f);
-            json_dumpf(e, f, JSON_COMPACT);
-        }
+        fputs(j ? ",\n  " : "\n  ", f);
+        json_dumpf(e, f, JSON_COMPACT);
         json_decref(e);
     }
-    b ? kiln_buf_puts(b, "\n]}") : (void)fputs("\n]}\n", f);
+    fputs("\n]}", f);
     json_decref(metrics);
     return 0;
 }
@@ -383,7 +375,8 @@ static int upstream_in_file(char **out, step_rt *s, kiln_err *err)
         free(tmp);
         return rc;
     }
-    rc = upstream_text(NULL, f, s, err);
+    if ((rc = upstream_text(f, s, err)) == 0)
+        fputc('\n', f);
     bad = ferror(f);
     if ((fclose(f) != 0 || bad) && rc == 0)
         rc = kiln_err_set_os(err, "cannot write %s", tmp);
@@ -435,12 +428,16 @@ int kiln_engine__write_upstream(step_rt *s, kiln_err *err)
         text = json_dumps(doc, JSON_INDENT(2));
         json_decref(doc);
     } else {
-        kiln_buf b = KILN_BUF_INIT;
-        if (upstream_text(&b, NULL, s, err) != 0) {
-            kiln_buf_dispose(&b);
+        size_t len;
+        FILE *m = open_memstream(&text, &len);
+        if (!m)
+            return kiln_err_set_os(err, "cannot make $KILN_UPSTREAM");
+        rc = upstream_text(m, s, err);
+        fclose(m);
+        if (rc != 0) {
+            free(text);
             return KILN_ERROR;
         }
-        text = kiln_buf_detach(&b);
     }
     kiln_hash_bytes(sha, text, strlen(text));
     path = kiln_asprintf("%s/upstream-%.32s.json", run->log_dir, sha);

@@ -523,15 +523,8 @@ static void test_dropped_request(void)
 {
     const char *shim = getenv("KILN_SHIM");
     char status[300], marker[300], cmd[400], msg[2048];
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl;
     struct kiln_shim_req req;
     struct kiln_shim_event hello;
-    struct msghdr mh;
-    struct iovec iov;
-    struct cmsghdr *cm;
     size_t len = 0;
     int rq[2], ev[2], st, log;
     pid_t pid;
@@ -573,20 +566,7 @@ static void test_dropped_request(void)
         }
     }
     log = open("/dev/null", O_WRONLY);
-    memset(&mh, 0, sizeof(mh));
-    memset(&ctl, 0, sizeof(ctl));
-    iov.iov_base = msg;
-    iov.iov_len = len;
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = ctl.buf;
-    mh.msg_controllen = sizeof(ctl.buf);
-    cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &log, sizeof(int));
-    CHECK(sendmsg(rq[0], &mh, 0) == (ssize_t)len);
+    CHECK(kiln_shim_send(rq[0], msg, len, log) == (ssize_t)len);
     close(log);
     /* kiln dies: its sockets close with the request unread. */
     close(rq[0]);
