@@ -38,6 +38,11 @@ struct kiln_task {
                                 it outlives kiln; may be NULL */
     bool fresh_paths;      /* no file is at log_path or status_path yet
                               (the caller knows): none to remove first */
+    const char *spare_path; /* or NULL: a file the caller no longer needs,
+                              on status_path's file system, which the
+                              executor may rename to status_path instead
+                              of creating that file (which costs more
+                              than a step on some file systems) */
     char *const *secrets;  /* "NAME=VALUE", NULL-terminated, or NULL: the
                               step's secrets, never in env. They reach the
                               command's environment through a file only

@@ -663,6 +663,8 @@ static int sup_spawn(local_proc **out, local_executor *le, kiln_task *task,
         req.envc++;
     kiln_buf_add(&b, &req, sizeof(req));
     kiln_buf_add(&b, task->status_path, strlen(task->status_path) + 1);
+    kiln_buf_add(&b, task->spare_path ? task->spare_path : "",
+                 task->spare_path ? strlen(task->spare_path) + 1 : 1);
     kiln_buf_add(&b, task->workdir ? task->workdir : "",
                  task->workdir ? strlen(task->workdir) + 1 : 1);
     for (uint32_t i = 0; i < req.argc; i++)

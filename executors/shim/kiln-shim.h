@@ -45,12 +45,16 @@
  */
 #define KILN_SHIM_REQ_FD 3
 #define KILN_SHIM_EV_FD 4
-#define KILN_SHIM_PROTO 1
+#define KILN_SHIM_PROTO 2
 #define KILN_SHIM_HELLO UINT32_MAX
 #define KILN_SHIM_TOKEN "KILN_SHIM_TOKEN"
 
-/* Followed by NUL-ended strings: the status file, the working directory
- * ("": kiln's), argc arguments and envc environment entries. */
+/* Followed by NUL-ended strings: the status file, a spare file ("":
+ * none), the working directory ("": kiln's), argc arguments and envc
+ * environment entries. The spare is a file kiln no longer needs (the
+ * status file of an attempt whose end it has recorded): the supervisor
+ * writes "starting" into it and renames it to the status file rather
+ * than create one, which costs more than a step on some file systems. */
 struct kiln_shim_req {
     uint32_t slot;  /* kiln's, echoed in the reply and the event */
     uint32_t argc;

@@ -339,11 +339,41 @@ static void reply(uint32_t slot, int err, pid_t pid, unsigned long long start)
         ;
 }
 
+/* The status file at path, open to write, with "starting" in it: the
+ * spare file renamed there once it says so (creating a file costs more
+ * than renaming one on some file systems), else a new file. -1 and
+ * errno when neither can be made. */
+static int open_status(const char *path, const char *spare)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "starting %d %llu\n", (int)self_pid,
+                     self_start);
+    int fd = *spare ? open(spare, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+
+    if (fd >= 0) {
+        if (pwrite(fd, line, (size_t)n, 0) == n && ftruncate(fd, n) == 0 &&
+            rename(spare, path) == 0)
+            return fd;
+        close(fd);
+        unlink(spare);
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0 && write(fd, line, (size_t)n) != n) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 /* One start request of len bytes in msg, with the log descriptor log. */
 static void handle(char *msg, size_t len, int log)
 {
     struct kiln_shim_req req;
-    char *p = msg + sizeof(req), *end = msg + len, *status, *workdir;
+    char *p = msg + sizeof(req), *end = msg + len, *status, *spare;
+    char *workdir;
     char **argv = NULL, **env = NULL, token[4200];
     unsigned long long start;
     size_t i;
@@ -360,6 +390,8 @@ static void handle(char *msg, size_t len, int log)
     env = calloc((size_t)req.envc + 2, sizeof(char *));
     status = p;
     p += strlen(p) + 1;
+    spare = p < end ? p : "";
+    p += p < end ? strlen(p) + 1 : 0;
     workdir = p < end ? p : "";
     p += p < end ? strlen(p) + 1 : 0;
     for (i = 0; argv && i < req.argc && p < end; i++, p += strlen(p) + 1)
@@ -382,12 +414,10 @@ static void handle(char *msg, size_t len, int log)
     }
     /* "starting" first: a kiln that takes over and reads it waits for
      * the pid, or knows the supervisor died before it started anything. */
-    fd = open(status, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
+    if ((fd = open_status(status, spare)) < 0) {
         reply(req.slot, errno, 0, 0);
         goto out;
     }
-    dprintf(fd, "starting %d %llu\n", (int)self_pid, self_start);
     if (kiln_gone()) {
         /* kiln died after it asked: it never recorded the process, and
          * the kiln that takes over must find no trace of it. */

@@ -117,6 +117,8 @@ void kiln_engine_free(kiln_engine *eng)
     free(eng->kiln);
     free(eng->events);
     free(eng->spawn);
+    for (size_t i = 0; i < eng->n_spares; i++)
+        free(eng->spares[i]);
     eng->closing = 2;
     uv_close((uv_handle_t *)&eng->prepare, on_engine_close);
     uv_close((uv_handle_t *)&eng->check, on_engine_close);
@@ -376,9 +378,14 @@ void kiln_engine__flush(kiln_engine *eng)
     if (eng->batch) {
         eng->batch = false;
         uv_check_stop(&eng->check);
-        if (kiln_store_commit(eng->store, &err) != 0)
+        if (kiln_store_commit(eng->store, &err) != 0) {
             for (kiln_run *r = eng->runs; r; r = r->next)
                 kiln_engine__store_failed(r, &err);
+            /* Their ends not recorded: recovery may read them. */
+            while (eng->n_spares > eng->n_spares_ready)
+                free(eng->spares[--eng->n_spares]);
+        }
+        eng->n_spares_ready = eng->n_spares;
     }
     /* Told in order; what the owners do meanwhile queues anew. */
     while (eng->n_events && !eng->batch) {
@@ -394,6 +401,26 @@ void kiln_engine__flush(kiln_engine *eng)
         }
         free(ev);
     }
+}
+
+void kiln_engine__spare_put(kiln_engine *eng, char *path)
+{
+    size_t cap = sizeof(eng->spares) / sizeof(eng->spares[0]);
+    if (eng->n_spares < cap)
+        eng->spares[eng->n_spares++] = path;
+    else
+        free(path);
+}
+
+char *kiln_engine__spare_take(kiln_engine *eng)
+{
+    char *path;
+    if (eng->n_spares_ready == 0)
+        return NULL;
+    /* The last committed one; the last waiting one takes its place. */
+    path = eng->spares[--eng->n_spares_ready];
+    eng->spares[eng->n_spares_ready] = eng->spares[--eng->n_spares];
+    return path;
 }
 
 /* s succeeded (at at_ms; 0: now): the steps whose last need it was

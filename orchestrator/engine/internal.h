@@ -223,7 +223,20 @@ struct kiln_engine {
     } *events;               /* changes to tell once the batch commits */
     size_t n_spawn, cap_spawn;
     step_rt **spawn;         /* attempts recorded, started once committed */
+    /* The status files of local attempts whose end is recorded, handed
+     * to the executor as the next attempts' (kiln_task.spare_path):
+     * creating a file costs more than a step on some file systems,
+     * renaming one little. The first n_spares_ready are committed; the
+     * others wait for the batch. */
+    size_t n_spares, n_spares_ready;
+    char *spares[64];
 };
+
+/* Take over path (an ended attempt's status file, recorded in the
+ * batch), to hand out once the batch is committed. */
+void kiln_engine__spare_put(kiln_engine *eng, char *path);
+/* A committed spare file (the caller frees the string), or NULL. */
+char *kiln_engine__spare_take(kiln_engine *eng);
 
 /* KILN_PARAM_<NAME>: the parameter's name in upper case. */
 

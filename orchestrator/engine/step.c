@@ -350,6 +350,8 @@ static int step_prepare(step_rt *s, kiln_err *err)
     s->task->workdir = s->workdir;
     s->task->log_path = s->log_path;
     s->task->status_path = s->status_path;
+    if (!kiln_executor_remote(st->executor))
+        s->task->spare_path = kiln_engine__spare_take(eng);
     s->task->fresh_paths = run->fresh_logs;
     s->task->cpus = st->resources->cpus ? st->resources->cpus : 1;
     s->task->name = s->job_name = kiln_asprintf("%s.%s", run->p->name,
@@ -377,6 +379,7 @@ void kiln_engine__task_free(step_rt *s)
     if (!s->task)
         return;
     free((char **)s->task->argv);
+    free((char *)s->task->spare_path);
     kiln_secrets_free((char **)s->task->secrets);
     free(s->task);
     s->task = NULL;
@@ -627,6 +630,13 @@ void kiln_engine__attempt_finish(step_rt *s, kiln_exec_state status,
                                why[0] ? why : NULL, s->exec_finished_ms,
                                &err) != 0)
         kiln_engine__store_failed(run, &err);
+    else if (status != KILN_EXEC_LOST && s->status_path &&
+             !kiln_executor_remote(run->p->steps[s->idx].executor)) {
+        /* Its status file is read no more once this is committed: the
+         * next attempt's, renamed. */
+        kiln_engine__spare_put(run->eng, s->status_path);
+        s->status_path = NULL;
+    }
     /* A step that ended well while its run was draining did succeed. */
     kiln_engine__step_attempt_ended(s, ok, why, s->exec_finished_ms);
     kiln_engine__tx_end(run);

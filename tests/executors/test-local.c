@@ -35,6 +35,9 @@ static void on_done(kiln_task *task, void *data)
     done_count++;
 }
 
+/* The spare file the next start() hands its task (then NULL again). */
+static const char *next_spare;
+
 /* Start argv, under kiln-shim when status is not NULL. */
 static void start(kiln_task *task, kiln_executor *ex, char **argv,
                   const char *status)
@@ -49,6 +52,8 @@ static void start(kiln_task *task, kiln_executor *ex, char **argv,
     task->workdir = dir;
     task->log_path = log;
     task->status_path = status;
+    task->spare_path = next_spare;
+    next_spare = NULL;
     task->cpus = 1;
     done_count = 0;
     CHECK(kiln_executor_start(ex, task, &err) == 0);
@@ -466,6 +471,27 @@ static void test_supervisor(uv_loop_t *loop, kiln_executor *ex)
     CHECK(b.outcome == KILN_TASK_EXITED && b.exit_code == 3);
     CHECK(strcmp(slurp(status), "exit 2\n") == 0);
 
+    /* A finished attempt's status file handed over as a spare becomes
+     * the next one's, renamed rather than created, and says how the new
+     * one ended; a spare that is not there, a new file. */
+    {
+        char status3[300];
+        struct stat was, now;
+        snprintf(status3, sizeof(status3), "%s/sup3.status", dir);
+        CHECK(stat(status, &was) == 0);
+        next_spare = status;
+        run_argv(&b, loop, ex, sh_c("exit 4"), status3, -1, false);
+        CHECK(b.outcome == KILN_TASK_EXITED && b.exit_code == 4);
+        CHECK(access(status, F_OK) != 0);
+        CHECK(stat(status3, &now) == 0 && now.st_ino == was.st_ino);
+        CHECK(strcmp(slurp(status3), "exit 4\n") == 0);
+        next_spare = status;
+        run_argv(&b, loop, ex, sh_c("exit 5"), status, -1, false);
+        CHECK(b.outcome == KILN_TASK_EXITED && b.exit_code == 5);
+        CHECK(strcmp(slurp(status), "exit 5\n") == 0);
+        unlink(status3);
+    }
+
     /* kiln dies with two steps running (a child that exits without a
      * word): the supervisor runs them to their end. */
     CHECK(pipe(fds) == 0);
@@ -522,7 +548,7 @@ static void test_supervisor(uv_loop_t *loop, kiln_executor *ex)
 static void test_dropped_request(void)
 {
     const char *shim = getenv("KILN_SHIM");
-    char status[300], marker[300], cmd[400], msg[2048];
+    char status[300], marker[300], cmd[400], msg[2048], spare[300];
     struct kiln_shim_req req;
     struct kiln_shim_event hello;
     size_t len = 0;
@@ -532,6 +558,8 @@ static void test_dropped_request(void)
     CHECK(shim != NULL);
     snprintf(status, sizeof(status), "%s/drop.status", dir);
     snprintf(marker, sizeof(marker), "%s/drop.ran", dir);
+    snprintf(spare, sizeof(spare), "%s/drop.spare", dir);
+    write_file("drop.spare", "exit 0\n", 0644);
     snprintf(cmd, sizeof(cmd), "touch %s", marker);
     /* Close-on-exec: the supervisor keeps only its own ends (3 and 4),
      * or it would never see kiln's close. */
@@ -559,8 +587,9 @@ static void test_dropped_request(void)
     memcpy(msg, &req, sizeof(req));
     len = sizeof(req);
     {
-        const char *parts[] = {status, dir, "/bin/sh", "-c", cmd};
-        for (size_t i = 0; i < 5; i++) {
+        /* With a spare file, which it would have renamed. */
+        const char *parts[] = {status, spare, dir, "/bin/sh", "-c", cmd};
+        for (size_t i = 0; i < 6; i++) {
             memcpy(msg + len, parts[i], strlen(parts[i]) + 1);
             len += strlen(parts[i]) + 1;
         }
