@@ -130,6 +130,8 @@ struct kiln_run {
                                 nothing of an earlier process is there */
     char upstream_sha[KILN_HASH_HEX]; /* the $KILN_UPSTREAM file written
                                          last, by its content's hash */
+    const kiln_step *upstream_of; /* the step it was made for (its needs
+                                     were all ended then) */
     char *root;
     char *file;              /* the pipeline file the run was started
                                 with (a pinned run's is in its checkout):

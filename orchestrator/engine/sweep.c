@@ -416,6 +416,19 @@ int kiln_engine__write_upstream(step_rt *s, kiln_err *err)
 
     if (st->needs.n == 0)
         return 0;
+    /* The same needs as the step it was made for last (the branches of a
+     * fan-out, a layer's steps): the same file, its needs having ended
+     * before either started, without making its text again. */
+    if (!st->select && run->upstream_of && !run->upstream_of->select &&
+        run->upstream_of->needs.n == st->needs.n &&
+        memcmp(run->upstream_of->need_idx, st->need_idx,
+               st->needs.n * sizeof(*st->need_idx)) == 0) {
+        path = kiln_asprintf("%s/upstream-%.32s.json", run->log_dir,
+                             run->upstream_sha);
+        kiln_env_set(&s->env, "KILN_UPSTREAM", path);
+        free(path);
+        return 0;
+    }
     if (!st->select && st->needs.n > UPSTREAM_IN_FILE) {
         if ((rc = upstream_in_file(&path, s, err)) == 0)
             kiln_env_set(&s->env, "KILN_UPSTREAM", path);
@@ -456,6 +469,7 @@ int kiln_engine__write_upstream(step_rt *s, kiln_err *err)
     }
     if (rc == 0) {
         memcpy(run->upstream_sha, sha, sizeof(sha));
+        run->upstream_of = st;
         kiln_env_set(&s->env, "KILN_UPSTREAM", path);
     }
     free(path);
