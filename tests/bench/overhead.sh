@@ -28,10 +28,17 @@
 # ninja comes from Debian's ninja-build: installed when missing and run
 # as root, else skipped with a message.
 #
-# kiln creates one log file per step attempt; on some file systems (ext4
-# without a journal, as on the CI machines) creating a file costs more
-# than starting a step. Run it once with --base /dev/shm (tmpfs) to see
-# kiln's own overhead apart from the file system's.
+# kiln creates one log file per step attempt (its status file is the
+# last ended attempt's, renamed), every tool one output per step. On ext4
+# without a journal (as on the CI machines) a file created within minutes
+# of many deletions in its block group costs a scan of the recently
+# deleted inodes (up to a millisecond and more, against 30 us): figures
+# taken in a directory where thousands of files were just removed (an
+# earlier run of this script in /tmp) are the file system's, not the
+# tools'. Give --base a directory in a quiet block group (a new top-level
+# directory, which ext4 places in a group of its own: mkdir /kb1), or
+# /dev/shm (tmpfs) to see kiln's own overhead apart from the file
+# system's.
 set -euo pipefail
 kiln=$(dirname "$0")/../../build/kiln
 sizes=1000 shapes=chain,fan,layers repeat=1 trace=0 base=/tmp big=0
@@ -122,19 +129,27 @@ EOF
 
 ms() { date +%s%3N; }
 
-# measure NAME DIR COMMAND...: run it in DIR (a fresh out/) under
-# /usr/bin/time; sets wall_ms and rss_kb.
+# measure NAME DIR COMMAND...: run it in a new directory beside DIR's
+# files (sets w) with an empty out/, under /usr/bin/time; sets wall_ms
+# and rss_kb. Nothing is removed until the end: on ext4 without a
+# journal, a file created within minutes of many deletions in its block
+# group costs a scan of the recently deleted inodes (recently_deleted()
+# in the kernel's ialloc.c), so removing one tool's files just before
+# the next tool runs would charge it for them.
+seq=0
 measure() {
     local d=$2
     shift 2
-    rm -rf "$d/out" "$d/.ninja_log" "$d/.ninja_deps"
-    mkdir -p "$d/out"
+    seq=$((seq + 1))
+    w=$d/run-$seq
+    mkdir -p "$w/out"
+    cp "$d/pipeline.yaml" "$d/Makefile" "$d/build.ninja" "$w/"
     local t0 t1
     t0=$(ms)
-    (cd "$d" && /usr/bin/time -f %M -o "$d/rss" "$@" > /dev/null 2>&1)
+    (cd "$w" && /usr/bin/time -f %M -o "$w/rss" "$@" > /dev/null 2>&1)
     t1=$(ms)
     wall_ms=$((t1 - t0))
-    rss_kb=$(tail -1 "$d/rss")
+    rss_kb=$(tail -1 "$w/rss")
 }
 
 # check_kiln DIR N: every step recorded succeeded and its file written.
@@ -185,10 +200,9 @@ for n in "${size_list[@]}"; do
         gen $shape "$n"
         d=$dir/$shape-$n
         for ((r = 1; r <= repeat; r++)); do
-            rm -rf "$d/state"
             measure kiln "$d" "$kiln" run pipeline.yaml --jobs 2 \
-                --state "$d/state"
-            check_kiln "$d" "$n"
+                --state state
+            check_kiln "$w" "$n"
             k_ms=$wall_ms k_rss=$rss_kb
             measure make "$d" make -s -j2 -f Makefile
             m_ms=$wall_ms m_rss=$rss_kb
