@@ -341,6 +341,12 @@ size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
     }
     index_init(&index, dm, n_files);
     dm->broken = NULL;
+    /* The schedules' next due times, recorded in one transaction after
+     * the files (not one each: a commit per pipeline); the triggers'
+     * first looks, spread out from the end of the load, while the loop
+     * serves (not all at once when it starts). */
+    dm->loading = true;
+    dm->looks.hold = true;
     for (e = dm->entries; e; e = e->next)
         e->seen = false;
     for (size_t i = 0; i < n_files; i++) {
@@ -415,6 +421,12 @@ size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
         if (!first)
             say("%s: added from %s", e->name, d->file);
     }
+    dm->loading = false;
+    kiln_daemon__scheds_save(dm);
+    dm->looks.hold = false;
+    uv_update_time(&dm->loop);
+    for (e = dm->entries; e; e = e->next)
+        kiln_watch_first_looks(e->watch);
     free(index.slots);
     for (size_t i = 0; i < n_files; i++)
         free(files[i]);

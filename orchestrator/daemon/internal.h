@@ -34,6 +34,8 @@ typedef struct kiln_sched {
     kiln_cron cron;
     char *expr;
     int64_t due_ms;          /* next fire on the kiln clock; -1: none */
+    bool unsaved;            /* due_ms not recorded yet (a load writes
+                                them all in one transaction) */
 } kiln_sched;
 
 /* Where a fire comes from: a schedule's due time, a trigger's check or a
@@ -112,6 +114,7 @@ struct kiln_daemon {
     kiln_broken *broken;     /* files of the last load that failed, in
                                 path order */
     kiln_http *http;         /* metric triggers' requests */
+    kiln_look_spread looks;  /* the first looks of triggers, spread */
     kiln_inbox *inbox;       /* kiln trigger's requests */
     kiln_web *web;           /* the status page and API, or NULL */
     kiln_notifier *notifier; /* notify: webhooks */
@@ -123,6 +126,7 @@ struct kiln_daemon {
     struct kiln_gc_pass *gc; /* the periodic retention pass, or NULL */
     bool stopping;
     bool closed;
+    bool loading;            /* kiln_daemon__load_all() is arming */
     int signals;
 };
 
@@ -185,6 +189,9 @@ void kiln_daemon__fire(kiln_entry *e, const kiln_source *src,
                        kiln_outcome *out);
 void kiln_daemon__on_run_done(kiln_run *run, void *data);
 void kiln_daemon__scheds_open(kiln_entry *e, bool catchup);
+/* Record the due times arm() left unsaved during a load, in one
+ * transaction. */
+void kiln_daemon__scheds_save(kiln_daemon *dm);
 void kiln_daemon__scheds_close(kiln_entry *e);
 
 /* retention.c: the periodic retention pass (--retention-every). */

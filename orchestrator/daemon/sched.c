@@ -389,7 +389,9 @@ static void arm(kiln_sched *s, int64_t after_ms)
     kiln_err err = KILN_ERR_INIT;
     int64_t next = kiln_cron_next(&s->cron, sch->timezone, after_ms / 1000);
     s->due_ms = next >= 0 ? next * 1000 : -1;
-    if (kiln_store_schedule_set(s->e->dm->store, s->e->name, s->expr,
+    s->unsaved = s->e->dm->loading;
+    if (!s->unsaved &&
+        kiln_store_schedule_set(s->e->dm->store, s->e->name, s->expr,
                                 sch->timezone, s->due_ms, &err) != 0)
         kiln_daemon__store_warn(&err);
     if (s->due_ms >= 0)
@@ -417,6 +419,28 @@ static void on_sched_close(uv_handle_t *h)
     kiln_sched *s = h->data;
     free(s->expr);
     free(s);
+}
+
+void kiln_daemon__scheds_save(kiln_daemon *dm)
+{
+    kiln_err err = KILN_ERR_INIT;
+    int rc = kiln_store_begin(dm->store, &err);
+    for (kiln_entry *e = dm->entries; e && rc == 0; e = e->next)
+        for (size_t i = 0; i < e->n_scheds && rc == 0; i++) {
+            kiln_sched *s = e->scheds[i];
+            if (!s->unsaved)
+                continue;
+            s->unsaved = false;
+            rc = kiln_store_schedule_set(dm->store, e->name, s->expr,
+                                         e->d->p->schedule.timezone,
+                                         s->due_ms, &err);
+        }
+    if (rc == 0)
+        rc = kiln_store_commit(dm->store, &err);
+    if (rc != 0) {
+        kiln_store_rollback(dm->store);
+        kiln_daemon__store_warn(&err);
+    }
 }
 
 void kiln_daemon__scheds_close(kiln_entry *e)
@@ -556,6 +580,7 @@ static void watch_open(kiln_entry *e)
     o.fire = on_watch_fire;
     o.release = on_watch_release;
     o.data = x;
+    o.spread = &dm->looks;
     if (kiln_watch_start(&e->watch, &o, &err) != 0) {
         say("error: %s: cannot check its triggers: %s", e->name, err.msg);
         on_watch_release(x);

@@ -67,6 +67,8 @@ struct check {
     char *name;           /* a watched file's name in its directory */
     uv_work_t work;
     bool busy;            /* a look is in flight */
+    bool first_held;      /* its first look waits for
+                             kiln_watch_first_looks() */
     json_t *prev;         /* what the trigger remembered (owned) */
     verdict v;
 };
@@ -720,6 +722,25 @@ static void on_handle_close(uv_handle_t *h)
     watch_free_maybe(w);
 }
 
+/* When the first look of one more trigger is due, from now. */
+static uint64_t first_look_ms(kiln_watch *w)
+{
+    kiln_look_spread *sp = w->o.spread;
+    uint64_t now = uv_now(w->o.loop);
+    if (!sp)
+        return 0;
+    if (sp->slot_at < now) {
+        sp->slot_at = now;
+        sp->in_slot = 0;
+    }
+    if (sp->in_slot == KILN_LOOKS_PER_SLOT) {
+        sp->slot_at += KILN_LOOK_SLOT_MS;
+        sp->in_slot = 0;
+    }
+    sp->in_slot++;
+    return sp->slot_at - now;
+}
+
 static void check_open(kiln_watch *w, check *c, const kiln_trigger *t)
 {
     c->w = w;
@@ -756,8 +777,13 @@ static void check_open(kiln_watch *w, check *c, const kiln_trigger *t)
     uv_timer_init(w->o.loop, &c->settle);
     c->timer.data = c->settle.data = c;
     w->open += 2;
-    /* The first look now, then one per interval. */
-    uv_timer_start(&c->timer, on_timer, 0, (uint64_t)t->every_ms);
+    /* The first look now (or in its turn), then one per interval; held
+     * while the daemon loads, which takes its time without serving. */
+    if (w->o.spread && w->o.spread->hold)
+        c->first_held = true;
+    else
+        uv_timer_start(&c->timer, on_timer, first_look_ms(w),
+                       (uint64_t)t->every_ms);
     if (t->kind == KILN_TRIGGER_DATA &&
         uv_fs_event_init(w->o.loop, &c->fsev) == 0) {
         struct stat st;
@@ -793,6 +819,18 @@ int kiln_watch_start(kiln_watch **out, const kiln_watch_options *o,
         check_open(w, &w->checks[i], &o->pipeline->triggers[i]);
     *out = w;
     return 0;
+}
+
+void kiln_watch_first_looks(kiln_watch *w)
+{
+    for (size_t i = 0; w && !w->stopping && i < w->n; i++) {
+        check *c = &w->checks[i];
+        if (!c->first_held)
+            continue;
+        c->first_held = false;
+        uv_timer_start(&c->timer, on_timer, first_look_ms(w),
+                       (uint64_t)c->t->every_ms);
+    }
 }
 
 void kiln_watch_stop(kiln_watch *w)

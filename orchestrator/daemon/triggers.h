@@ -56,6 +56,19 @@ typedef struct kiln_fire_outcome {
 typedef void (*kiln_watch_fire_fn)(const kiln_firing *f,
               kiln_fire_outcome *out, void *data);
 
+/* The first looks of triggers opened together (a daemon's start over
+ * thousands of pipelines, a reload) go out KILN_LOOKS_PER_SLOT at a
+ * time, KILN_LOOK_SLOT_MS apart, so the loop serves requests between
+ * them instead of recording them all at once. Zeroed by its owner. */
+typedef struct kiln_look_spread {
+    uint64_t slot_at;     /* loop time of the slot being filled */
+    unsigned in_slot;     /* looks in it */
+    bool hold;            /* new watches hold their first looks until
+                             kiln_watch_first_looks() */
+} kiln_look_spread;
+#define KILN_LOOKS_PER_SLOT 100
+#define KILN_LOOK_SLOT_MS 20
+
 typedef struct kiln_watch_options {
     uv_loop_t *loop;
     kiln_store *store;
@@ -66,11 +79,16 @@ typedef struct kiln_watch_options {
     kiln_watch_fire_fn fire;
     void *data;             /* for fire() and release() */
     void (*release)(void *data); /* once the watch is gone; may be NULL */
+    kiln_look_spread *spread; /* shared by the watches it spreads; NULL:
+                                 each first look at once */
 } kiln_watch_options;
 
 /* Start checking p's triggers (none: *out is still a watch, idle). */
 int kiln_watch_start(kiln_watch **out, const kiln_watch_options *o,
                      kiln_err *err);
+/* Start the first looks a watch opened with spread->hold set held back
+ * (their turns counted from the loop's time now). NULL is fine. */
+void kiln_watch_first_looks(kiln_watch *w);
 /* Stop checking. Checks in flight finish on the thread pool and are
  * dropped; then release() runs and the memory goes. NULL is fine. */
 void kiln_watch_stop(kiln_watch *w);
