@@ -84,6 +84,17 @@ static const char SQL_DEL_EVENTS[] =
 static const char SQL_DEL_CACHE[] =
     "DELETE FROM cache_outputs WHERE execution_id IN (SELECT id FROM "
     "executions WHERE run_id = ?1)";
+/* The environment captures only the run's executions name, then the
+ * run's names of them. */
+static const char SQL_DEL_CAPTURES[] =
+    "DELETE FROM captures WHERE sha256 IN (SELECT r.sha256 FROM "
+    "capture_refs r JOIN executions x ON x.id = r.execution_id WHERE "
+    "x.run_id = ?1) AND NOT EXISTS (SELECT 1 FROM capture_refs o JOIN "
+    "executions y ON y.id = o.execution_id WHERE o.sha256 = "
+    "captures.sha256 AND y.run_id != ?1)";
+static const char SQL_DEL_CAPTURE_REFS[] =
+    "DELETE FROM capture_refs WHERE execution_id IN (SELECT id FROM "
+    "executions WHERE run_id = ?1)";
 static const char SQL_DEL_EXECS[] =
     "DELETE FROM executions WHERE run_id = ?1";
 static const char SQL_DEL_STEPS[] = "DELETE FROM run_steps WHERE run_id = ?1";
@@ -503,8 +514,8 @@ static int delete_run(kiln_store *st, int64_t run, idset *arts,
                       kiln_err *err)
 {
     static const char *const sqls[] = {
-        SQL_DEL_METRICS, SQL_DEL_EVENTS, SQL_DEL_CACHE, SQL_DEL_EXECS,
-        SQL_DEL_STEPS, SQL_DEL_RUN,
+        SQL_DEL_METRICS, SQL_DEL_EVENTS, SQL_DEL_CACHE, SQL_DEL_CAPTURES,
+        SQL_DEL_CAPTURE_REFS, SQL_DEL_EXECS, SQL_DEL_STEPS, SQL_DEL_RUN,
     };
     const char *what = "deleting a run";
     sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_RUN_ARTIFACTS,

@@ -42,6 +42,9 @@ static const char SQL_EXEC_INSERT[] =
     "INSERT INTO executions (run_id, step, kind, attempt, status, "
     "started_at, log_path, executor, external_id, image, image_ref, "
     "key_doc) VALUES (?1, ?2, ?3, ?4, ?9, ?5, ?6, ?7, ?8, ?10, ?11, ?12)";
+static const char SQL_CAPTURE_REFS[] =
+    "INSERT OR IGNORE INTO capture_refs SELECT j.value, ?1 FROM "
+    "json_each(?2, '$.environment') j WHERE j.type = 'text'";
 static const char SQL_EXEC_EXTERNAL[] =
     "UPDATE executions SET external_id = ?2, started_at = ?3 WHERE id = ?1";
 static const char SQL_EXEC_FINISH[] =
@@ -180,6 +183,11 @@ int kiln_store_exec_start(kiln_store *st, int64_t *out_id,
                              rec->image, rec->image_ref, rec->key_doc);
     if (rc == 0)
         *out_id = sqlite3_last_insert_rowid(st->db);
+    /* The environment captures its key names (stored by hash). */
+    if (rc == 0 && rec->key_doc &&
+        strstr(rec->key_doc, "\"environment\":{\""))
+        rc = kiln_store__run(st, err, "recording a step execution",
+                             SQL_CAPTURE_REFS, "Is", *out_id, rec->key_doc);
     return rc;
 }
 

@@ -299,6 +299,18 @@ static const char *const migrations[] = {
      * retention looks for before a run goes (retention.c). */
     "CREATE INDEX executions_by_cached_from ON executions(cached_from) "
     "WHERE cached_from IS NOT NULL;",
+    /* 19 -> 20: the executions whose key names each environment capture
+     * (in key_doc's "environment"), so retention deletes a capture with
+     * the last of them instead of keeping every capture for ever. */
+    "CREATE TABLE capture_refs ("
+    "  sha256 TEXT NOT NULL,"
+    "  execution_id INTEGER NOT NULL,"
+    "  PRIMARY KEY (sha256, execution_id)) WITHOUT ROWID;"
+    "CREATE INDEX capture_refs_by_execution ON capture_refs(execution_id);"
+    "INSERT OR IGNORE INTO capture_refs SELECT j.value, x.id FROM "
+    "  executions x, json_each(CASE WHEN json_valid(x.key_doc) THEN "
+    "  x.key_doc ELSE '{}' END, '$.environment') j WHERE "
+    "  x.key_doc LIKE '%\"environment\":{\"%';",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

@@ -40,7 +40,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 19
+#define KILN_STORE_SCHEMA 20
 
 /* Opening and transactions. */
 

@@ -214,6 +214,32 @@ eq "p untouched by --pipeline c" 30 "$(q "select count(*) from runs where pipeli
 kiln_rc logs "$last" s
 eq "the log of the cached step (its run's)" "0 making 1" "$rc $out"
 
+# Environment captures (stored once by hash) go with the last run whose
+# key names them: runs with env.txt v1, v2, v3, v3, the last kept.
+pipeline e <<'YAML'
+pipeline: e
+steps:
+  s:
+    run: "true"
+    environment: {files: [env.txt]}
+    cache: false
+YAML
+caps=$(q "select count(*) from captures")
+for v in v1 v2 v3 v3; do
+    echo "$v" > env.txt
+    "$KILN" run e.yaml >/dev/null 2>&1 || fail "run of e ($v)"
+done
+last=$(q "select max(id) from runs where pipeline = 'e'")
+eq "three captures more" $((caps + 3)) "$(q "select count(*) from captures")"
+kiln_rc gc --runs --pipeline e --keep-runs 1
+eq "e: its last run kept" "$last" "$(q "select group_concat(id) from runs where pipeline = 'e'")"
+eq "v1's and v2's captures went, v3's (the kept run's) stayed" \
+    $((caps + 1)) "$(q "select count(*) from captures")"
+kiln_rc show "$last" --env s
+eq "the kept run's environment still reads" "0 v3" "$rc $(echo "$out" | tail -1)"
+eq "no reference to a deleted execution" 0 \
+    "$(q "select count(*) from capture_refs where execution_id not in (select id from executions)")"
+
 # kiln serve applies retention: on its own, every --retention-every.
 pipeline d <<'YAML'
 pipeline: d

@@ -1,5 +1,6 @@
 /* test-store.c: the SQLite store: records, queries, migrations. */
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -224,6 +225,7 @@ static void test_migrations(void)
         "DROP TABLE audit; ALTER TABLE runs DROP COLUMN started_by;"
         "ALTER TABLE executions DROP COLUMN image;"
         "ALTER TABLE executions DROP COLUMN image_ref;"
+        "DROP TABLE capture_refs;"
         "DROP TABLE tree_files; DROP TABLE captures; DROP TABLE model_hooks;"
         "DROP INDEX executions_by_step; DROP INDEX runs_by_reproduces;"
         "ALTER TABLE executions DROP COLUMN key_doc;"
@@ -257,7 +259,7 @@ static void test_migrations(void)
         "SELECT * FROM models; SELECT * FROM model_aliases;"
         "SELECT cache_key FROM executions; SELECT * FROM cache_outputs;"
         "SELECT * FROM trigger_checks; SELECT * FROM trigger_state;"
-        "SELECT * FROM notifications;"
+        "SELECT * FROM notifications; SELECT * FROM capture_refs;"
         "SELECT by_gate FROM run_steps;"
         "SELECT * FROM schema_version WHERE version = 10;"
         "SELECT * FROM audit; SELECT started_by FROM runs;"
@@ -275,11 +277,70 @@ static void test_migrations(void)
         "SELECT * FROM schema_version WHERE version = 18;"
         "SELECT * FROM executions INDEXED BY executions_by_cached_from "
         "WHERE cached_from = 1;"
-        "SELECT * FROM schema_version WHERE version = 19");
+        "SELECT * FROM schema_version WHERE version = 19;"
+        "SELECT * FROM schema_version WHERE version = 20");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
     ASSERT(strstr(err.msg, "newer than this kiln") != NULL);
+}
+
+static int count(const char *query)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int n;
+    ASSERT_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    ASSERT_EQ_INT(sqlite3_prepare_v2(db, query, -1, &q, NULL), SQLITE_OK);
+    ASSERT_EQ_INT(sqlite3_step(q), SQLITE_ROW);
+    n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+/* An execution's key names its environment captures in capture_refs,
+ * when it is recorded and, for the executions of an older database, by
+ * the migration (19 -> 20). */
+static void test_capture_refs(void)
+{
+    kiln_store *st;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_exec_rec e = {0};
+    int64_t run, ex;
+
+    for (int i = 0; i < 3; i++) {
+        char p[300];
+        snprintf(p, sizeof(p), "%s%s", path, i == 0 ? "" :
+                 i == 1 ? "-wal" : "-shm");
+        unlink(p);
+    }
+    ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
+    run = make_run(st);
+    e.run_id = run;
+    e.step = "a";
+    e.kind = "ingest";
+    e.attempt = 1;
+    e.log_path = "/logs/a.1.log";
+    e.executor = "local";
+    e.started_ms = 1000;
+    e.key_doc = "{\"environment\":{\"cmd:uname\":\"bbb\","
+                "\"file:uv.lock\":\"aaa\"},\"kiln\":3}";
+    ASSERT_EQ_INT(kiln_store_exec_start(st, &ex, &e, &err), 0);
+    e.attempt = 2;
+    e.key_doc = "{\"environment\":{},\"kiln\":3}";
+    ASSERT_EQ_INT(kiln_store_exec_start(st, &ex, &e, &err), 0);
+    kiln_store_close(st);
+    ASSERT_EQ_INT(count("SELECT count(*) FROM capture_refs"), 2);
+    ASSERT_EQ_INT(count("SELECT count(*) FROM capture_refs WHERE "
+                        "sha256 = 'aaa' AND execution_id = 1"), 1);
+    sql("DROP TABLE capture_refs;"
+        "DELETE FROM schema_version WHERE version >= 20");
+    ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
+    kiln_store_close(st);
+    ASSERT_EQ_INT(count("SELECT count(*) FROM capture_refs"), 2);
+    ASSERT_EQ_INT(count("SELECT count(*) FROM capture_refs WHERE "
+                        "sha256 = 'bbb' AND execution_id = 1"), 1);
 }
 
 int main(void)
@@ -289,6 +350,7 @@ int main(void)
     RUN_TEST(test_records);
     RUN_TEST(test_audit);
     RUN_TEST(test_migrations);
+    RUN_TEST(test_capture_refs);
     unlink(path);
     {
         char p[300];
