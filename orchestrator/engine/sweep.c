@@ -145,28 +145,56 @@ static json_t *upstream_entry(kiln_run *run, size_t k, json_t *metrics)
     return e;
 }
 
-/* The run's metrics so far, by step then key (the latest attempt's), or
- * NULL after a store error. */
-static json_t *run_metrics(kiln_run *run, kiln_err *err)
-{
-    json_t *metrics = json_object();
-    kiln_metric *ms = NULL;
-    size_t n = 0;
+/* Past this many needs, their metrics are read with the run's at once,
+ * not a need at a time. */
+#define NEEDS_ONE_READ 256
 
-    if (kiln_store_run_metrics(&ms, &n, run->eng->store, run->id, err) != 0) {
-        json_decref(metrics);
-        return NULL;
-    }
-    /* Every attempt's, oldest first: the latest stays. */
+/* Add metrics ms (by step, then key: the latest attempt's last) to doc. */
+static void add_metrics(json_t *doc, const kiln_metric *ms, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
-        json_t *m = json_object_get(metrics, ms[i].step);
+        json_t *m = json_object_get(doc, ms[i].step);
         if (!m) {
             m = json_object();
-            json_object_set_new(metrics, ms[i].step, m);
+            json_object_set_new(doc, ms[i].step, m);
         }
         json_object_set_new(m, ms[i].key, json_real(ms[i].value));
     }
-    kiln_metrics_free(ms, n);
+}
+
+/* The metrics of s's needs so far, by step then key (the latest
+ * attempt's), or NULL after a store error: each need's along its index
+ * (a step never reads the whole run's), or the run's at once for a step
+ * with many needs or a select: (which ranks its matrix's items). */
+static json_t *needs_metrics(step_rt *s, kiln_err *err)
+{
+    kiln_run *run = s->run;
+    const kiln_step *st = &run->p->steps[s->idx];
+    bool whole = st->select || st->needs.n > NEEDS_ONE_READ;
+    json_t *metrics = json_object();
+    kiln_metric *ms = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    if (whole) {
+        if ((rc = kiln_store_run_metrics(&ms, &n, run->eng->store, run->id,
+                                         err)) == 0)
+            add_metrics(metrics, ms, n);
+        kiln_metrics_free(ms, n);
+    }
+    for (size_t j = 0; rc == 0 && !whole && j < st->needs.n; j++) {
+        const char *name = run->p->steps[st->need_idx[j]].name;
+        if ((rc = kiln_store_step_metrics(&ms, &n, run->eng->store, run->id,
+                                          name, err)) == 0)
+            add_metrics(metrics, ms, n);
+        kiln_metrics_free(ms, n);
+        ms = NULL;
+        n = 0;
+    }
+    if (rc != 0) {
+        json_decref(metrics);
+        return NULL;
+    }
     return metrics;
 }
 
@@ -236,7 +264,7 @@ static json_t *select_of(step_rt *s, json_t *metrics)
 
 json_t *kiln_engine__select_doc(step_rt *s, kiln_err *err)
 {
-    json_t *metrics = run_metrics(s->run, err), *doc;
+    json_t *metrics = needs_metrics(s, err), *doc;
     if (!metrics)
         return NULL;
     doc = select_of(s, metrics);
@@ -309,7 +337,7 @@ json_t *kiln_engine__upstream_doc(step_rt *s, kiln_err *err)
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
     json_t *doc = json_object(), *steps = json_array();
-    json_t *metrics = run_metrics(run, err);
+    json_t *metrics = needs_metrics(s, err);
 
     if (!metrics) {
         json_decref(doc);
@@ -341,7 +369,7 @@ static int upstream_text(FILE *f, step_rt *s, kiln_err *err)
 {
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
-    json_t *metrics = run_metrics(run, err);
+    json_t *metrics = needs_metrics(s, err);
 
     if (!metrics)
         return KILN_ERROR;

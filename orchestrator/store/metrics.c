@@ -10,6 +10,9 @@ static const char SQL_METRIC_PUT[] =
 static const char SQL_RUN_METRICS[] =
     "SELECT step, key, value FROM metrics WHERE run_id = ?1 "
     "ORDER BY step, key, execution_id";
+static const char SQL_STEP_METRICS[] =
+    "SELECT step, key, value FROM metrics WHERE run_id = ?1 AND step = ?2 "
+    "ORDER BY key, execution_id";
 static const char SQL_METRIC_GET[] =
     "SELECT value FROM metrics WHERE run_id = ?1 AND step = ?2 AND "
     "key = ?3 ORDER BY execution_id DESC LIMIT 1";
@@ -102,6 +105,14 @@ int kiln_store_run_metrics(kiln_metric **out, size_t *n, kiln_store *st,
     return kiln_store__rows(st, out, n, sizeof(**out), fill_metric,
                             dispose_metric, err, "reading metrics",
                             SQL_RUN_METRICS, "I", run_id);
+}
+
+int kiln_store_step_metrics(kiln_metric **out, size_t *n, kiln_store *st,
+                            int64_t run_id, const char *step, kiln_err *err)
+{
+    return kiln_store__rows(st, out, n, sizeof(**out), fill_metric,
+                            dispose_metric, err, "reading metrics",
+                            SQL_STEP_METRICS, "Is", run_id, step);
 }
 
 void kiln_metrics_free(kiln_metric *m, size_t n)

@@ -40,7 +40,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 20
+#define KILN_STORE_SCHEMA 21
 
 /* Opening and transactions. */
 
@@ -367,6 +367,9 @@ typedef struct kiln_metric {
 } kiln_metric;
 int kiln_store_run_metrics(kiln_metric **out, size_t *n, kiln_store *st,
                            int64_t run_id, kiln_err *err);
+/* The same, of one step of the run. */
+int kiln_store_step_metrics(kiln_metric **out, size_t *n, kiln_store *st,
+                            int64_t run_id, const char *step, kiln_err *err);
 void kiln_metrics_free(kiln_metric *m, size_t n);
 
 /* The step cache. */

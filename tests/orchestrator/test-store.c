@@ -225,7 +225,7 @@ static void test_migrations(void)
         "DROP TABLE audit; ALTER TABLE runs DROP COLUMN started_by;"
         "ALTER TABLE executions DROP COLUMN image;"
         "ALTER TABLE executions DROP COLUMN image_ref;"
-        "DROP TABLE capture_refs;"
+        "DROP TABLE capture_refs; DROP INDEX metrics_by_step;"
         "DROP TABLE tree_files; DROP TABLE captures; DROP TABLE model_hooks;"
         "DROP INDEX executions_by_step; DROP INDEX runs_by_reproduces;"
         "ALTER TABLE executions DROP COLUMN key_doc;"
@@ -278,7 +278,9 @@ static void test_migrations(void)
         "SELECT * FROM executions INDEXED BY executions_by_cached_from "
         "WHERE cached_from = 1;"
         "SELECT * FROM schema_version WHERE version = 19;"
-        "SELECT * FROM schema_version WHERE version = 20");
+        "SELECT * FROM schema_version WHERE version = 20;"
+        "SELECT * FROM metrics INDEXED BY metrics_by_step WHERE run_id = 1;"
+        "SELECT * FROM schema_version WHERE version = 21");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
@@ -334,7 +336,7 @@ static void test_capture_refs(void)
     ASSERT_EQ_INT(count("SELECT count(*) FROM capture_refs"), 2);
     ASSERT_EQ_INT(count("SELECT count(*) FROM capture_refs WHERE "
                         "sha256 = 'aaa' AND execution_id = 1"), 1);
-    sql("DROP TABLE capture_refs;"
+    sql("DROP TABLE capture_refs; DROP INDEX metrics_by_step;"
         "DELETE FROM schema_version WHERE version >= 20");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
     kiln_store_close(st);
