@@ -494,9 +494,9 @@ int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
     return kiln_store_models_newest_json(st, out, name, 0, err);
 }
 
-int kiln_store_models_newest_json(kiln_store *st, json_t **out,
-                                  const char *name, int newest,
-                                  kiln_err *err)
+/* kiln_store_models_newest_json(), inside one snapshot. */
+static int models_newest(kiln_store *st, json_t **out, const char *name,
+                         int newest, kiln_err *err)
 {
     json_t *versions = NULL, *aliases = NULL, *v;
     size_t i;
@@ -537,6 +537,17 @@ int kiln_store_models_newest_json(kiln_store *st, json_t **out,
     json_decref(aliases);
     *out = versions;
     return 0;
+}
+
+int kiln_store_models_newest_json(kiln_store *st, json_t **out,
+                                  const char *name, int newest,
+                                  kiln_err *err)
+{
+    /* Three small queries a version: one snapshot for all of them. */
+    bool began = kiln_store__read_begin(st);
+    int rc = models_newest(st, out, name, newest, err);
+    kiln_store__read_end(st, began);
+    return rc;
 }
 
 /* The version in an audit row's before or after ({"version": N}), or

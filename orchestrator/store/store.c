@@ -614,6 +614,20 @@ int kiln_store__commit(kiln_store *st, kiln_err *err, const char *what)
     return 0;
 }
 
+bool kiln_store__read_begin(kiln_store *st)
+{
+    if (st->depth > 0 || !sqlite3_get_autocommit(st->db))
+        return false;
+    return sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+void kiln_store__read_end(kiln_store *st, bool began)
+{
+    if (began && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) !=
+                     SQLITE_OK)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 int kiln_store_begin(kiln_store *st, kiln_err *err)
 {
     return kiln_store__begin(st, err, "recording");
