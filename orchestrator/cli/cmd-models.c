@@ -232,8 +232,8 @@ static int history(const models_opts *o, const char *name)
     int status = KILN_EXIT_OK;
 
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
-        kiln_store_models_newest_json(store, &versions, name, 1, &err) !=
-            0 ||
+        kiln_store_models_newest_json(store, &versions, name, 1, false,
+                                      &err) != 0 ||
         kiln_store_alias_history_json(store, &moves, name, &err) != 0) {
         status = kiln_cli_fail(&err);
         goto done;
@@ -275,7 +275,7 @@ static int pull(const models_opts *o, const char *ref)
         goto fail;
     /* NAME alone: its newest version. */
     if (!alias && !version) {
-        if (kiln_store_models_newest_json(store, &versions, name, 1,
+        if (kiln_store_models_newest_json(store, &versions, name, 1, false,
                                           &err) != 0)
             goto fail;
         if (json_array_size(versions) == 0) {
@@ -408,7 +408,8 @@ static int exec_models(void *opts)
         if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
             kiln_store_models_newest_json(store, &versions,
                                           argc ? argv[0] : NULL,
-                                          (int)o->limit, &err) != 0) {
+                                          (int)o->limit, o->json,
+                                          &err) != 0) {
             status = kiln_cli_fail(&err);
         } else if (argc && json_array_size(versions) == 0) {
             kiln_err_set(&err, KILN_ENOTFOUND, "no model %s", argv[0]);

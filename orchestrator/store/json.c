@@ -491,12 +491,12 @@ static int live_metrics(kiln_store *st, json_t *v, kiln_err *err)
 int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
                            kiln_err *err)
 {
-    return kiln_store_models_newest_json(st, out, name, 0, err);
+    return kiln_store_models_newest_json(st, out, name, 0, true, err);
 }
 
 /* kiln_store_models_newest_json(), inside one snapshot. */
 static int models_newest(kiln_store *st, json_t **out, const char *name,
-                         int newest, kiln_err *err)
+                         int newest, bool metrics, kiln_err *err)
 {
     json_t *versions = NULL, *aliases = NULL, *v;
     size_t i;
@@ -527,8 +527,8 @@ static int models_newest(kiln_store *st, json_t **out, const char *name,
             json_object_set_new(v, "metrics", m);
         if (!json_is_object(json_object_get(v, "params")))
             json_object_set_new(v, "params", json_object());
-        if ((rc = key_metrics(st, v, err)) != 0 ||
-            (rc = live_metrics(st, v, err)) != 0) {
+        if (metrics && ((rc = key_metrics(st, v, err)) != 0 ||
+                        (rc = live_metrics(st, v, err)) != 0)) {
             json_decref(versions);
             json_decref(aliases);
             return rc;
@@ -541,11 +541,11 @@ static int models_newest(kiln_store *st, json_t **out, const char *name,
 
 int kiln_store_models_newest_json(kiln_store *st, json_t **out,
                                   const char *name, int newest,
-                                  kiln_err *err)
+                                  bool metrics, kiln_err *err)
 {
     /* Three small queries a version: one snapshot for all of them. */
     bool began = kiln_store__read_begin(st);
-    int rc = models_newest(st, out, name, newest, err);
+    int rc = models_newest(st, out, name, newest, metrics, err);
     kiln_store__read_end(st, began);
     return rc;
 }

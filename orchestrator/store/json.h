@@ -70,10 +70,12 @@ int kiln_store_metrics_json(kiln_store *st, json_t **out,
 int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
                            kiln_err *err);
 /* The same, only the newest versions of each model (at most newest of
- * them; 0: all) and the versions an alias points at. */
+ * them; 0: all) and the versions an alias points at; without
+ * key_metrics and live_metrics unless metrics (two queries a version,
+ * half the time of a long list). */
 int kiln_store_models_newest_json(kiln_store *st, json_t **out,
                                   const char *name, int newest,
-                                  kiln_err *err);
+                                  bool metrics, kiln_err *err);
 /* Every move of a model's aliases (name NULL: of every model's), from
  * the audit trail, oldest first: {at, name, alias, from, to (versions,
  * or null), by, via, action, audit_id}. */
