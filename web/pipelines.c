@@ -35,6 +35,7 @@ static int sort_by_concern(kiln_web *w, json_t **list, kiln_err *err)
     ranked *r = kiln_calloc(n ? n : 1, sizeof(*r));
     json_t *p, *out;
     int rc = 0;
+    bool began = kiln_store_snapshot_begin(w->o.store);
     json_array_foreach(*list, i, p) {
         char last[32];
         r[i].p = p;
@@ -51,6 +52,7 @@ static int sort_by_concern(kiln_web *w, json_t **list, kiln_err *err)
                     strcmp(last, "queued") == 0
                 ? 1 : 2;
     }
+    kiln_store_snapshot_end(w->o.store, began);
     if (rc == 0) {
         qsort(r, n, sizeof(*r), by_concern);
         out = json_array();
@@ -74,6 +76,7 @@ void kiln_web__get_pipelines(kiln_web_route_ctx *c)
     const char *sort = kiln_web__query(c->t, "sort");
     int64_t offset = 0, limit = -1, active = 0, queued = 0, loaded = 0;
     size_t i, total;
+    bool began;
 
     /* ?offset=M&limit=N: a page of the list (by file load order, or
      * ?sort=concern; all of it without limit), each with its recent runs
@@ -107,6 +110,9 @@ void kiln_web__get_pipelines(kiln_web_route_ctx *c)
         list = page;
     }
 
+    /* Two small queries a pipeline: one snapshot for all of them (not
+     * two lock round trips each). */
+    began = kiln_store_snapshot_begin(w->o.store);
     json_array_foreach(list, i, p) {
         const char *name = json_string_value(json_object_get(p, "name"));
         json_t *runs = NULL, *checks = NULL;
@@ -116,6 +122,7 @@ void kiln_web__get_pipelines(kiln_web_route_ctx *c)
                                       &err) != 0 ||
             kiln_store_checks_json(w->o.store, &checks, name, 10, &err) !=
                 0) {
+            kiln_store_snapshot_end(w->o.store, began);
             json_decref(runs);
             json_decref(list);
             kiln_web__fail(c, &err);
@@ -124,6 +131,7 @@ void kiln_web__get_pipelines(kiln_web_route_ctx *c)
         json_object_set_new(p, "recent_runs", runs);
         json_object_set_new(p, "recent_checks", checks);
     }
+    kiln_store_snapshot_end(w->o.store, began);
     kiln_web__reply(c, 200, json_pack("{s:o, s:I, s:I, s:I, s:I}",
                                       "pipelines", list, "total",
                                       (json_int_t)total, "loaded",

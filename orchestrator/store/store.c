@@ -628,6 +628,16 @@ void kiln_store__read_end(kiln_store *st, bool began)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+bool kiln_store_snapshot_begin(kiln_store *st)
+{
+    return kiln_store__read_begin(st);
+}
+
+void kiln_store_snapshot_end(kiln_store *st, bool began)
+{
+    kiln_store__read_end(st, began);
+}
+
 int kiln_store_begin(kiln_store *st, kiln_err *err)
 {
     return kiln_store__begin(st, err, "recording");

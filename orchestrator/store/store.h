@@ -71,6 +71,12 @@ void kiln_store_rollback(kiln_store *st);
  * 10 s), rather than give up after KILN_BUSY_TIMEOUT seconds (10): what
  * happened is recorded late, with its real times, never dropped. */
 void kiln_store_set_patient(kiln_store *st, bool patient);
+/* One snapshot for the reads that follow, when no transaction is open
+ * (else nothing): a reader of many small statements takes SQLite's locks
+ * once, not once a statement. Returns whether it began one; pass that to
+ * kiln_store_snapshot_end(). Nothing may be written in between. */
+bool kiln_store_snapshot_begin(kiln_store *st);
+void kiln_store_snapshot_end(kiln_store *st, bool began);
 /* Changes whenever the database changes, by this process or (when others
  * is true; a prepared PRAGMA) another: what a cache of query results
  * checks. Without others, other processes' commits since the last look
