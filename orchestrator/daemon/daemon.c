@@ -346,7 +346,6 @@ size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
      * first looks, spread out from the end of the load, while the loop
      * serves (not all at once when it starts). */
     dm->loading = true;
-    dm->looks.hold = true;
     for (e = dm->entries; e; e = e->next)
         e->seen = false;
     for (size_t i = 0; i < n_files; i++) {
@@ -423,7 +422,6 @@ size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
     }
     dm->loading = false;
     kiln_daemon__scheds_save(dm);
-    dm->looks.hold = false;
     uv_update_time(&dm->loop);
     for (e = dm->entries; e; e = e->next)
         kiln_watch_first_looks(e->watch);

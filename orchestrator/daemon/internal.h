@@ -126,7 +126,9 @@ struct kiln_daemon {
     struct kiln_gc_pass *gc; /* the periodic retention pass, or NULL */
     bool stopping;
     bool closed;
-    bool loading;            /* kiln_daemon__load_all() is arming */
+    bool loading;            /* kiln_daemon__load_all() is arming: the
+                                schedules' due times are saved, and the
+                                triggers' first looks started, after */
     int signals;
 };
 

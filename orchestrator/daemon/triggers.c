@@ -779,7 +779,7 @@ static void check_open(kiln_watch *w, check *c, const kiln_trigger *t)
     w->open += 2;
     /* The first look now (or in its turn), then one per interval; held
      * while the daemon loads, which takes its time without serving. */
-    if (w->o.spread && w->o.spread->hold)
+    if (w->o.hold_first)
         c->first_held = true;
     else
         uv_timer_start(&c->timer, on_timer, first_look_ms(w),

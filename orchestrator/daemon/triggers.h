@@ -63,8 +63,6 @@ typedef void (*kiln_watch_fire_fn)(const kiln_firing *f,
 typedef struct kiln_look_spread {
     uint64_t slot_at;     /* loop time of the slot being filled */
     unsigned in_slot;     /* looks in it */
-    bool hold;            /* new watches hold their first looks until
-                             kiln_watch_first_looks() */
 } kiln_look_spread;
 #define KILN_LOOKS_PER_SLOT 100
 #define KILN_LOOK_SLOT_MS 20
@@ -81,12 +79,14 @@ typedef struct kiln_watch_options {
     void (*release)(void *data); /* once the watch is gone; may be NULL */
     kiln_look_spread *spread; /* shared by the watches it spreads; NULL:
                                  each first look at once */
+    bool hold_first;        /* first looks wait for
+                               kiln_watch_first_looks() */
 } kiln_watch_options;
 
 /* Start checking p's triggers (none: *out is still a watch, idle). */
 int kiln_watch_start(kiln_watch **out, const kiln_watch_options *o,
                      kiln_err *err);
-/* Start the first looks a watch opened with spread->hold set held back
+/* Start the first looks a watch opened with hold_first held back
  * (their turns counted from the loop's time now). NULL is fine. */
 void kiln_watch_first_looks(kiln_watch *w);
 /* Stop checking. Checks in flight finish on the thread pool and are

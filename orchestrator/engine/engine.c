@@ -405,8 +405,7 @@ void kiln_engine__flush(kiln_engine *eng)
 
 void kiln_engine__spare_put(kiln_engine *eng, char *path)
 {
-    size_t cap = sizeof(eng->spares) / sizeof(eng->spares[0]);
-    if (eng->n_spares < cap)
+    if (eng->n_spares < KILN_ARRAY_SIZE(eng->spares))
         eng->spares[eng->n_spares++] = path;
     else
         free(path);

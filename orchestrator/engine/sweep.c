@@ -181,15 +181,16 @@ static json_t *needs_metrics(step_rt *s, kiln_err *err)
                                          err)) == 0)
             add_metrics(metrics, ms, n);
         kiln_metrics_free(ms, n);
-    }
-    for (size_t j = 0; rc == 0 && !whole && j < st->needs.n; j++) {
-        const char *name = run->p->steps[st->need_idx[j]].name;
-        if ((rc = kiln_store_step_metrics(&ms, &n, run->eng->store, run->id,
-                                          name, err)) == 0)
-            add_metrics(metrics, ms, n);
-        kiln_metrics_free(ms, n);
-        ms = NULL;
-        n = 0;
+    } else {
+        for (size_t j = 0; rc == 0 && j < st->needs.n; j++) {
+            const char *name = run->p->steps[st->need_idx[j]].name;
+            if ((rc = kiln_store_step_metrics(&ms, &n, run->eng->store,
+                                              run->id, name, err)) == 0)
+                add_metrics(metrics, ms, n);
+            kiln_metrics_free(ms, n);
+            ms = NULL;
+            n = 0;
+        }
     }
     if (rc != 0) {
         json_decref(metrics);

@@ -100,11 +100,6 @@ int kiln_store__file_rows(kiln_store *st, sqlite3_stmt *s, size_t *n,
 
 /* Transactions (store.c); kiln_store_begin() and friends are these. */
 int kiln_store__begin(kiln_store *st, kiln_err *err, const char *what);
-/* One snapshot for the reads that follow, when no transaction is open:
- * a reader of many small statements takes SQLite's locks once, not once
- * a statement. Returns whether it began one, for kiln_store__read_end(). */
-bool kiln_store__read_begin(kiln_store *st);
-void kiln_store__read_end(kiln_store *st, bool began);
 int kiln_store__commit(kiln_store *st, kiln_err *err, const char *what);
 void kiln_store__rollback(kiln_store *st);
 

@@ -544,9 +544,9 @@ int kiln_store_models_newest_json(kiln_store *st, json_t **out,
                                   bool metrics, kiln_err *err)
 {
     /* Three small queries a version: one snapshot for all of them. */
-    bool began = kiln_store__read_begin(st);
+    bool began = kiln_store_snapshot_begin(st);
     int rc = models_newest(st, out, name, newest, metrics, err);
-    kiln_store__read_end(st, began);
+    kiln_store_snapshot_end(st, began);
     return rc;
 }
 

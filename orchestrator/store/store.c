@@ -614,28 +614,18 @@ int kiln_store__commit(kiln_store *st, kiln_err *err, const char *what)
     return 0;
 }
 
-bool kiln_store__read_begin(kiln_store *st)
+bool kiln_store_snapshot_begin(kiln_store *st)
 {
     if (st->depth > 0 || !sqlite3_get_autocommit(st->db))
         return false;
     return sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 }
 
-void kiln_store__read_end(kiln_store *st, bool began)
+void kiln_store_snapshot_end(kiln_store *st, bool began)
 {
     if (began && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) !=
                      SQLITE_OK)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-bool kiln_store_snapshot_begin(kiln_store *st)
-{
-    return kiln_store__read_begin(st);
-}
-
-void kiln_store_snapshot_end(kiln_store *st, bool began)
-{
-    kiln_store__read_end(st, began);
 }
 
 int kiln_store_begin(kiln_store *st, kiln_err *err)

@@ -42,11 +42,36 @@ static int64_t make_run(kiln_store *st)
     return id;
 }
 
+/* The first attempt of step a of run: started at 1000, locally. */
+static kiln_exec_rec exec_rec(int64_t run)
+{
+    kiln_exec_rec e = {0};
+    e.run_id = run;
+    e.step = "a";
+    e.kind = "ingest";
+    e.attempt = 1;
+    e.log_path = "/logs/a.1.log";
+    e.executor = "local";
+    e.started_ms = 1000;
+    return e;
+}
+
+/* Remove the database file and its WAL and shared-memory files. */
+static void remove_db(void)
+{
+    const char *ext[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[300];
+        snprintf(p, sizeof(p), "%s%s", path, ext[i]);
+        unlink(p);
+    }
+}
+
 static void test_records(void)
 {
     kiln_store *st;
     kiln_err err = KILN_ERR_INIT;
-    kiln_exec_rec e = {0};
+    kiln_exec_rec e;
     int64_t run, ex;
     kiln_run_info *r;
     const kiln_attempt_info *a;
@@ -58,14 +83,8 @@ static void test_records(void)
     ASSERT_EQ_INT(run, 1);
     ASSERT_EQ_INT(kiln_store_run_set_state(st, run, KILN_RUN_RUNNING, NULL,
                                            &err), 0);
-    e.run_id = run;
-    e.step = "a";
-    e.kind = "ingest";
-    e.attempt = 1;
-    e.log_path = "/logs/a.1.log";
-    e.executor = "local";
+    e = exec_rec(run);
     e.external_id = "42:7";
-    e.started_ms = 1000;
     ASSERT_EQ_INT(kiln_store_exec_start(st, &ex, &e, &err), 0);
     ASSERT_EQ_INT(kiln_store_step_set_state(st, run, "a", KILN_STEP_RUNNING,
                                             1, NULL, false, 1000, &err), 0);
@@ -308,24 +327,12 @@ static void test_capture_refs(void)
 {
     kiln_store *st;
     kiln_err err = KILN_ERR_INIT;
-    kiln_exec_rec e = {0};
-    int64_t run, ex;
+    kiln_exec_rec e;
+    int64_t ex;
 
-    for (int i = 0; i < 3; i++) {
-        char p[300];
-        snprintf(p, sizeof(p), "%s%s", path, i == 0 ? "" :
-                 i == 1 ? "-wal" : "-shm");
-        unlink(p);
-    }
+    remove_db();
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
-    run = make_run(st);
-    e.run_id = run;
-    e.step = "a";
-    e.kind = "ingest";
-    e.attempt = 1;
-    e.log_path = "/logs/a.1.log";
-    e.executor = "local";
-    e.started_ms = 1000;
+    e = exec_rec(make_run(st));
     e.key_doc = "{\"environment\":{\"cmd:uname\":\"bbb\","
                 "\"file:uv.lock\":\"aaa\"},\"kiln\":3}";
     ASSERT_EQ_INT(kiln_store_exec_start(st, &ex, &e, &err), 0);
@@ -353,14 +360,7 @@ int main(void)
     RUN_TEST(test_audit);
     RUN_TEST(test_migrations);
     RUN_TEST(test_capture_refs);
-    unlink(path);
-    {
-        char p[300];
-        snprintf(p, sizeof(p), "%s-wal", path);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s-shm", path);
-        unlink(p);
-    }
+    remove_db();
     rmdir(dir);
     return 0;
 }
