@@ -63,9 +63,16 @@ typedef struct kiln_web_hooks {
                          const kiln_audit_who *who, kiln_err *err);
     int (*session_end)(void *data, int64_t session_id,
                        const kiln_audit_who *who, kiln_err *err);
-    /* Every loaded pipeline: {name, file, description, schedule, next_due,
-     * triggers, active} (a new reference). */
+    /* Every loaded pipeline in load order, briefly: {name, file, active,
+     * queued, load_errors}; then each file that never loaded, {name:
+     * null, file, load_errors} (a new reference). Cheap enough for
+     * every request: the list's totals, sorting and paging use it. */
     json_t *(*pipelines)(void *data);
+    /* The loaded pipelines named in names (an array of strings), each as
+     * the list shows it: {name, file, description, schedule, next_due,
+     * triggers, cooldown_ms, steps, active, queued, load_errors}, in
+     * names' order (null for a name not loaded). */
+    json_t *(*describe)(void *data, const json_t *names);
     /* One loaded pipeline with its definition and DAG, or NULL. */
     json_t *(*pipeline)(void *data, const char *name);
     /* Gauges for /metrics: {queue_depth, active_runs, running_steps,

@@ -131,9 +131,18 @@ static json_t *hook_pipelines(void *data)
 {
     kiln_daemon *dm = data;
     json_t *list = json_array();
-    for (kiln_entry *e = dm->entries; e; e = e->next)
-        if (!e->removed)
-            json_array_append_new(list, entry_json(e));
+    unsigned n_queued;
+    for (kiln_entry *e = dm->entries; e; e = e->next) {
+        if (e->removed)
+            continue;
+        n_queued = 0;
+        for (kiln_queued_fire *q = e->queue; q; q = q->next)
+            n_queued++;
+        json_array_append_new(list, json_pack(
+            "{s:s, s:s, s:i, s:i, s:o}", "name", e->name, "file", e->d->file,
+            "active", (int)e->n_active, "queued", (int)n_queued,
+            "load_errors", load_errors_json(entry_broken(e))));
+    }
     /* Files that never loaded: no pipeline, only their errors. */
     for (kiln_broken *b = dm->broken; b; b = b->next)
         if (!b->pipeline)
@@ -141,6 +150,30 @@ static json_t *hook_pipelines(void *data)
                                   "file", b->file, "load_errors",
                                   load_errors_json(b)));
     return list;
+}
+
+/* One pass over the entries, each name looked up in an object of
+ * name -> its index in names. */
+static json_t *hook_describe(void *data, const json_t *names)
+{
+    kiln_daemon *dm = data;
+    size_t n = json_array_size(names), i;
+    json_t *out = json_array(), *at = json_object(), *v;
+
+    json_array_foreach(names, i, v) {
+        json_array_append_new(out, json_null());
+        if (json_is_string(v))
+            json_object_set_new(at, json_string_value(v), json_integer(
+                                    (json_int_t)i));
+    }
+    for (kiln_entry *e = dm->entries; e && n > 0; e = e->next)
+        if (!e->removed && (v = json_object_get(at, e->name)) != NULL) {
+            json_array_set_new(out, (size_t)json_integer_value(v),
+                               entry_json(e));
+            n--;
+        }
+    json_decref(at);
+    return out;
 }
 
 /* One pipeline with its definition: params, and the DAG as nodes and
@@ -416,6 +449,7 @@ int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err)
     o.hooks.rollback_model = hook_rollback_model;
     o.hooks.retire_model = hook_retire_model;
     o.hooks.pipelines = hook_pipelines;
+    o.hooks.describe = hook_describe;
     o.hooks.pipeline = hook_pipeline;
     o.hooks.gauges = hook_gauges;
     o.hooks.data = dm;

@@ -304,6 +304,47 @@ eq "GET without a token beyond loopback: 401" 401 "$code"
 get -H "$AUTH" "http://127.0.0.1:$port/api/v1/runs"
 eq "GET with the token: 200" 200 "$code"
 stop "$daemon"
+# A daemon with many pipelines answers the list a page at a time: 100 by
+# default, at most 1,000 described (each with its recent runs), brief
+# entries (no store reads) up to 100,000; next_offset while there is
+# more. One broken file and one pipeline with a failed run, to see paging
+# keep ?sort=concern's order.
+mkdir -p "$T/m"
+for i in $(seq -w 1 150); do
+    printf 'pipeline: m%s\nsteps:\n  a: {run: "true"}\n' "$i" > "$T/m/m$i.yaml"
+done
+printf 'pipeline: m150\nsteps:\n  a: {run: "exit 1"}\n' > "$T/m/m150.yaml"
+printf 'pipeline: [\n' > "$T/m/zz-broken.yaml"
+serve serve6.log "$T/m"
+wait_for "150 pipelines are loaded" 10 '[ -n "$(web_url)" ] && curl -sf "$(web_url)api/v1/pipelines?limit=1" | grep -q "\"loaded\": *150"'
+M=$(web_url)
+"$KILN" trigger m150 > /dev/null
+wait_for "m150 failed" 20 '[ "$(q "select status from runs where pipeline='"'m150'"'")" = failed ]'
+get "${M}api/v1/pipelines"
+eq "the first page: 100 of 151, next_offset 100" "200 151 150 100 100 True" \
+    "$code $(js 'd["total"], d["loaded"], len(d["pipelines"]), d["next_offset"], "recent_runs" in d["pipelines"][0]')"
+first=$(js '" ".join(p["file"] for p in d["pipelines"])')
+get "${M}api/v1/pipelines?offset=100"
+eq "the last page: 51, the broken file last, no next_offset" "200 51 None zz-broken.yaml False" \
+    "$code $(js 'len(d["pipelines"]), d["pipelines"][-1]["name"], d["pipelines"][-1]["file"].split("/")[-1], "next_offset" in d')"
+eq "the two pages: every file once" 151 \
+    "$(echo $first $(js '" ".join(p["file"] for p in d["pipelines"])') | tr ' ' '\n' | sort -u | wc -l)"
+get "${M}api/v1/pipelines?offset=100&limit=1000"
+eq "a page of the described maximum" "200 51" "$code $(js 'len(d["pipelines"])')"
+get "${M}api/v1/pipelines?limit=1001"
+eq "more than 1,000 described: 400" 400 "$code"
+get "${M}api/v1/pipelines?brief=1&limit=100000"
+eq "brief: all 151, no recent runs or schedule" "200 151 False False 1" \
+    "$code $(js 'len(d["pipelines"]), "recent_runs" in d["pipelines"][0], "schedule" in d["pipelines"][0], len(d["pipelines"][-1]["load_errors"])')"
+get "${M}api/v1/pipelines?brief=2"
+eq "brief=2: 400" 400 "$code"
+get "${M}api/v1/pipelines?sort=concern&limit=2"
+eq "by concern: the broken file, then the failed pipeline, runs and all" \
+    "200 None m150 failed 2" \
+    "$code $(js 'd["pipelines"][0]["name"], d["pipelines"][1]["name"], d["pipelines"][1]["recent_runs"][0]["status"], d["next_offset"]')"
+get "${M}api/v1/pipelines?sort=concern&offset=2&limit=1"
+eq "by concern, the next page: the rest by name" "200 m001" "$code $(js 'd["pipelines"][0]["name"]')"
+stop "$daemon"
 # Stopping while runs wait for a slot: draining ends them at once, one
 # after the other (this once freed a run's record while it was in use).
 mkdir -p "$T/q"

@@ -14,12 +14,34 @@ import {runNowButton} from './actions.js';
  * needing attention first), all of them once asked; a daemon with
  * thousands then answers with a page, not with every one's runs. */
 const PAGE = 100;
+const PAGE_MAX = 1000; /* the most the daemon describes in one answer */
 let showAll = false;
+
+/* The pipelines as the daemon ranks them: the first PAGE, or every one,
+ * a page of PAGE_MAX at a time (a file ranked again between two pages
+ * is shown once). */
+async function ranked() {
+  const q = 'pipelines?sort=concern&limit=';
+  if (!showAll)
+    return get(q + PAGE);
+  const pl = await get(q + PAGE_MAX);
+  const seen = new Set(pl.pipelines.map((p) => p.file));
+  for (let next = pl.next_offset; next; ) {
+    const more = await get(q + PAGE_MAX + '&offset=' + next);
+    for (const p of more.pipelines)
+      if (!seen.has(p.file)) {
+        seen.add(p.file);
+        pl.pipelines.push(p);
+      }
+    next = more.next_offset;
+  }
+  return pl;
+}
 
 export function overviewView(el) {
   return makeView(el, async () => {
     const [pl, runs] = await Promise.all([
-      get('pipelines?sort=concern' + (showAll ? '' : '&limit=' + PAGE)),
+      ranked(),
       get('runs?limit=15')]);
     /* Files that never loaded have no name: the banner has them. The
      * daemon sends the rest failed first, then running, then by name. */

@@ -21,7 +21,7 @@ export function runsView(el, query) {
     if (state.before)
       q.set('before', state.before);
     const [page, pl] = await Promise.all([
-      get('runs?' + q), names ? null : get('pipelines')]);
+      get('runs?' + q), names ? null : get('pipelines?brief=1&limit=100000')]);
     if (pl)
       names = pl.pipelines.filter((p) => p.name).map((p) => p.name);
     const change = (key) => (e) => {
