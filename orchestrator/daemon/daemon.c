@@ -452,6 +452,8 @@ static void close_all(kiln_daemon *dm)
     dm->closed = true;
     for (e = dm->entries; e; e = e->next)
         kiln_daemon__scheds_close(e);
+    kiln_check_batch_free(dm->checks);
+    dm->checks = NULL;
     while (dm->entries) {
         e = dm->entries;
         e->removed = true;
@@ -589,6 +591,7 @@ int kiln_daemon_run(const kiln_daemon_options *o)
         return KILN_EXIT_SYSTEM;
     }
     dm.eng = kiln_engine_new(&dm.loop, dm.store, o->state_dir, o->jobs);
+    dm.checks = kiln_check_batch_new(&dm.loop, dm.store);
     for (size_t i = 0; i < o->n_pools; i++)
         kiln_engine_set_pool(dm.eng, o->pools[i].key,
                              (unsigned)atoi(o->pools[i].value));

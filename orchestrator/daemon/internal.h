@@ -115,6 +115,7 @@ struct kiln_daemon {
                                 path order */
     kiln_http *http;         /* metric triggers' requests */
     kiln_look_spread looks;  /* the first looks of triggers, spread */
+    kiln_check_batch *checks; /* trigger looks recorded a turn at a time */
     kiln_inbox *inbox;       /* kiln trigger's requests */
     kiln_web *web;           /* the status page and API, or NULL */
     kiln_notifier *notifier; /* notify: webhooks */

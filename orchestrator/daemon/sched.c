@@ -581,6 +581,7 @@ static void watch_open(kiln_entry *e)
     o.release = on_watch_release;
     o.data = x;
     o.spread = &dm->looks;
+    o.batch = dm->checks;
     o.hold_first = dm->loading;
     if (kiln_watch_start(&e->watch, &o, &err) != 0) {
         say("error: %s: cannot check its triggers: %s", e->name, err.msg);

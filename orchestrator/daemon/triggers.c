@@ -83,6 +83,108 @@ struct kiln_watch {
 
 static void begin(check *c);
 
+/* Batched records (triggers.h). */
+
+typedef struct pending {
+    char *pipeline, *target, *reason, *detail;
+    const char *kind;
+    kiln_check_status status;
+    char *key, *state;      /* what the trigger remembers; NULL: nothing */
+} pending;
+
+struct kiln_check_batch {
+    uv_check_t check;
+    kiln_store *store;
+    pending *items;
+    size_t n, cap;
+};
+
+static void batch_flush(kiln_check_batch *b)
+{
+    kiln_err err = KILN_ERR_INIT;
+    bool tx;
+
+    if (!b || b->n == 0)
+        return;
+    if (!(tx = kiln_store_begin(b->store, &err) == 0))
+        fprintf(stderr, "kiln serve: warning: %s\n", err.msg);
+    for (size_t i = 0; i < b->n; i++) {
+        pending *p = &b->items[i];
+        if (kiln_store_check_record(b->store, NULL, p->pipeline, p->kind,
+                                    p->target, p->status, p->reason,
+                                    p->detail, 0, &err) != 0 ||
+            (p->state && kiln_store_trigger_state_set(b->store, p->pipeline,
+                                                      p->key, p->state,
+                                                      &err) != 0))
+            fprintf(stderr, "kiln serve: warning: %s\n", err.msg);
+        free(p->pipeline);
+        free(p->target);
+        free(p->reason);
+        free(p->detail);
+        free(p->key);
+        free(p->state);
+    }
+    b->n = 0;
+    if (tx && kiln_store_commit(b->store, &err) != 0)
+        fprintf(stderr, "kiln serve: warning: %s\n", err.msg);
+    uv_check_stop(&b->check);
+}
+
+static void on_batch_check(uv_check_t *h)
+{
+    batch_flush(h->data);
+}
+
+kiln_check_batch *kiln_check_batch_new(uv_loop_t *loop, kiln_store *store)
+{
+    kiln_check_batch *b = kiln_calloc(1, sizeof(*b));
+    b->store = store;
+    uv_check_init(loop, &b->check);
+    b->check.data = b;
+    return b;
+}
+
+static void batch_on_close(uv_handle_t *h)
+{
+    kiln_check_batch *b = h->data;
+    free(b->items);
+    free(b);
+}
+
+void kiln_check_batch_free(kiln_check_batch *b)
+{
+    if (!b)
+        return;
+    batch_flush(b);
+    uv_close((uv_handle_t *)&b->check, batch_on_close);
+}
+
+/* Queue c's record (status, reason; detail taken) and, when remembering,
+ * what its trigger saw. */
+static void batch_add(kiln_check_batch *b, check *c, kiln_check_status status,
+                      const char *reason, char *detail, bool remembering)
+{
+    kiln_watch *w = c->w;
+    pending *p;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 64;
+        b->items = kiln_realloc(b->items, b->cap * sizeof(*b->items));
+    }
+    p = &b->items[b->n++];
+    p->pipeline = kiln_strdup(w->o.pipeline->name);
+    p->kind = kiln_trigger_kind_name(c->t->kind);
+    p->target = kiln_strdup(c->target);
+    p->status = status;
+    p->reason = reason ? kiln_strdup(reason) : NULL;
+    p->detail = detail;
+    p->key = p->state = NULL;
+    if (remembering && c->v.state) {
+        p->key = kiln_strdup(c->key);
+        p->state = json_dumps(c->v.state, JSON_COMPACT);
+    }
+    uv_check_start(&b->check, on_batch_check);
+}
+
 /* Paths. */
 
 static char *resolve(const kiln_watch *w, const char *path)
@@ -570,6 +672,16 @@ static void conclude(check *c)
     int64_t id = 0;
 
     c->busy = false;
+    if (w->o.batch && (c->v.rc != 0 || !c->v.fire)) {
+        batch_add(w->o.batch, c, c->v.rc != 0 ? KILN_CHECK_ERROR
+                                              : KILN_CHECK_QUIET,
+                  c->v.rc != 0 ? c->v.err.msg : c->v.reason, detail,
+                  c->v.rc == 0);
+        verdict_clear(c);
+        return;
+    }
+    /* Firing: what waits is recorded first, in order. */
+    batch_flush(w->o.batch);
     if (c->v.rc != 0) {
         if (kiln_store_check_record(w->o.store, NULL, w->o.pipeline->name,
                                     kind, c->target, KILN_CHECK_ERROR,
@@ -658,6 +770,7 @@ static void begin(check *c)
 
     if (c->busy || w->stopping)
         return;
+    batch_flush(w->o.batch); /* what the trigger last remembered */
     if (kiln_store_trigger_state_get(w->o.store, &prev, w->o.pipeline->name,
                                      c->key, &err) != 0) {
         fprintf(stderr, "kiln serve: warning: %s\n", err.msg);

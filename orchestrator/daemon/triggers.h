@@ -67,6 +67,17 @@ typedef struct kiln_look_spread {
 #define KILN_LOOKS_PER_SLOT 100
 #define KILN_LOOK_SLOT_MS 20
 
+/* The looks that come back quiet or failed in one turn of the loop,
+ * recorded together: in one transaction, in the loop's check phase (a
+ * commit each held the loop about 0.3 ms, and a daemon's first looks over
+ * thousands of pipelines came back faster than it recorded them, holding
+ * /healthz up to half a second). A look that fires, or that starts and
+ * reads what its trigger remembers, records what waits first. Made once
+ * the loop is, freed (what waits recorded) before the store closes. */
+typedef struct kiln_check_batch kiln_check_batch;
+kiln_check_batch *kiln_check_batch_new(uv_loop_t *loop, kiln_store *store);
+void kiln_check_batch_free(kiln_check_batch *b);
+
 typedef struct kiln_watch_options {
     uv_loop_t *loop;
     kiln_store *store;
@@ -81,6 +92,7 @@ typedef struct kiln_watch_options {
                                  each first look at once */
     bool hold_first;        /* first looks wait for
                                kiln_watch_first_looks() */
+    kiln_check_batch *batch; /* shared; NULL: each look recorded at once */
 } kiln_watch_options;
 
 /* Start checking p's triggers (none: *out is still a watch, idle). */
