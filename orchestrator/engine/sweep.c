@@ -6,9 +6,12 @@
  */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -427,21 +430,53 @@ static int upstream_in_file(char **out, step_rt *s, kiln_err *err)
     return rc;
 }
 
+/* text (len bytes) and a new line in path, which its hash names: kept
+ * when it holds that many bytes already (written whole before, by this
+ * kiln or one before it), else written in one go. Only this run's kiln
+ * writes its log directory, and it never rewrites a whole file, so a
+ * step reading one never sees it change; one cut short by a crash is
+ * the wrong size and written again. */
+static int write_named(const char *path, const char *text, size_t len,
+                       kiln_err *err)
+{
+    struct iovec iov[2] = {{(void *)text, len}, {"\n", 1}};
+    struct stat sb;
+    ssize_t n;
+    int fd;
+
+    if (stat(path, &sb) == 0 && sb.st_size == (off_t)len + 1)
+        return 0;
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+        return kiln_err_set_os(err, "cannot write %s", path);
+    kiln_crash_point("upstream-opened");
+    n = writev(fd, iov, 2);
+    if (n != (ssize_t)len + 1) {
+        int rc = n < 0 ? kiln_err_set_os(err, "cannot write %s", path)
+                       : kiln_err_set(err, KILN_ERROR, "cannot write %s: "
+                                      "short write", path);
+        close(fd);
+        unlink(path);
+        return rc;
+    }
+    return close(fd) == 0 ? 0
+                          : kiln_err_set_os(err, "cannot write %s", path);
+}
+
 /*
  * The file is named by its content's hash (LOG_DIR/upstream-HASH.json),
  * so the steps that see the same upstream (the branches of a fan-out,
  * a layer's steps) share one file instead of making one each: written
- * once, beside and renamed, and never rewritten while a step may read
- * it. The last one written is remembered, the others looked for.
+ * once (write_named) and never rewritten while a step may read it. The
+ * last one written is remembered, the others looked for.
  */
 int kiln_engine__write_upstream(step_rt *s, kiln_err *err)
 {
     kiln_run *run = s->run;
     const kiln_step *st = &run->p->steps[s->idx];
-    char sha[KILN_HASH_HEX], *path, *tmp, *text;
+    char sha[KILN_HASH_HEX], *path, *text;
     json_t *doc;
+    size_t len;
     int rc = 0;
-    FILE *f;
 
     if (st->needs.n == 0)
         return 0;
@@ -470,7 +505,6 @@ int kiln_engine__write_upstream(step_rt *s, kiln_err *err)
         text = json_dumps(doc, JSON_INDENT(2));
         json_decref(doc);
     } else {
-        size_t len;
         FILE *m = open_memstream(&text, &len);
         if (!m)
             return kiln_err_set_os(err, "cannot make $KILN_UPSTREAM");
@@ -481,21 +515,11 @@ int kiln_engine__write_upstream(step_rt *s, kiln_err *err)
             return KILN_ERROR;
         }
     }
-    kiln_hash_bytes(sha, text, strlen(text));
+    len = strlen(text);
+    kiln_hash_bytes(sha, text, len);
     path = kiln_asprintf("%s/upstream-%.32s.json", run->log_dir, sha);
-    if (strcmp(sha, run->upstream_sha) != 0 && access(path, F_OK) != 0) {
-        tmp = kiln_asprintf("%s.%d.tmp", path, (int)getpid());
-        if (!(f = fopen(tmp, "we")) || fputs(text, f) < 0 ||
-            fputc('\n', f) < 0)
-            rc = kiln_err_set_os(err, "cannot write %s", tmp);
-        if (f && fclose(f) != 0 && rc == 0)
-            rc = kiln_err_set_os(err, "cannot write %s", tmp);
-        if (rc == 0 && rename(tmp, path) != 0)
-            rc = kiln_err_set_os(err, "cannot write %s", path);
-        if (rc != 0)
-            unlink(tmp);
-        free(tmp);
-    }
+    if (strcmp(sha, run->upstream_sha) != 0)
+        rc = write_named(path, text, len, err);
     if (rc == 0) {
         memcpy(run->upstream_sha, sha, sizeof(sha));
         run->upstream_of = st;

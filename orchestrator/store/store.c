@@ -348,6 +348,20 @@ static int exec_sql(kiln_store *st, const char *sql, kiln_err *err,
 
 /* Statements. */
 
+/* sql, which must be a string constant, as a statement kept prepared:
+ * BEGIN and COMMIT, a few of them a step, parsed once. */
+static int exec_kept(kiln_store *st, const char *sql, kiln_err *err,
+                     const char *what)
+{
+    sqlite3_stmt *s = kiln_store__stmt(st, sql, err, what);
+    int rc;
+    if (!s)
+        return KILN_ERROR;
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, rc, err, what);
+}
+
 sqlite3_stmt *kiln_store__stmt(kiln_store *st, const char *sql,
                                kiln_err *err, const char *what)
 {
@@ -573,7 +587,7 @@ int kiln_store__begin(kiln_store *st, kiln_err *err, const char *what)
     char sql[32];
     int rc;
     if (st->depth == 0)
-        rc = exec_sql(st, "BEGIN IMMEDIATE", err, what);
+        rc = exec_kept(st, "BEGIN IMMEDIATE", err, what);
     else {
         snprintf(sql, sizeof(sql), "SAVEPOINT s%d", st->depth);
         rc = exec_sql(st, sql, err, what);
@@ -602,11 +616,12 @@ int kiln_store__commit(kiln_store *st, kiln_err *err, const char *what)
 {
     char sql[32];
     int rc;
-    if (st->depth > 1)
+    if (st->depth > 1) {
         snprintf(sql, sizeof(sql), "RELEASE s%d", st->depth - 1);
-    else
-        snprintf(sql, sizeof(sql), "COMMIT");
-    if ((rc = exec_sql(st, sql, err, what)) != 0) {
+        rc = exec_sql(st, sql, err, what);
+    } else
+        rc = exec_kept(st, "COMMIT", err, what);
+    if (rc != 0) {
         kiln_store__rollback(st);
         return rc;
     }

@@ -1,7 +1,8 @@
 # tests/cli/killloop.sh: kill -9 of kiln at random moments of a
 # multi-layer run, and at the fault points kiln names (KILN_CRASH: right
 # after an attempt is recorded, right after its process is spawned, while
-# artifacts are hashed, while cached outputs are restored...), then
+# artifacts are hashed, while cached outputs are restored, with a step's
+# $KILN_UPSTREAM opened and not yet written...), then
 # recovery, again and again. After each iteration, from counter files the
 # steps write: no step ran twice, none that finished ran again, every
 # process that ran has its execution recorded, the run ended succeeded,
@@ -14,7 +15,7 @@
 ITER=${KILL_ITERATIONS:-20}
 RANDOM=${KILL_SEED:-12}
 POINTS=(attempt-recorded spawned started hashed restoring restored
-        attempt-ended)
+        attempt-ended upstream-opened)
 W=$T/work
 mkdir -p "$W/in" "$W/counts"
 # Three layers; branch x reads an input that changes every iteration
@@ -26,7 +27,7 @@ mkdir -p "$W/in" "$W/counts"
     step() { # NAME NEEDS INPUTS
         echo "  $1:"
         [ -n "$2" ] && echo "    needs: [$2]"
-        echo "    run: \"sh -c 'echo \$KILN_RUN_ID >> counts/$1; sleep 0.\$((\$\$ % 3)); cat ${3//,/} > res/$1.txt; echo $1 >> res/$1.txt'\""
+        echo "    run: \"sh -c 'echo \$KILN_RUN_ID >> counts/$1; grep -q ^]} \${KILN_UPSTREAM:-whole.json} || exit 9; sleep 0.\$((\$\$ % 3)); cat ${3//,/} > res/$1.txt; echo $1 >> res/$1.txt'\""
         echo "    inputs: [$3]"
         echo "    outputs: [res/$1.txt]"
     }
@@ -40,6 +41,10 @@ mkdir -p "$W/in" "$W/counts"
 } > "$W/kl.yaml"
 mkdir -p "$W/res"
 echo steady > "$W/in/y.txt"
+# Each step with needs checks that its $KILN_UPSTREAM is whole (its last
+# line closes the document; a file left empty by a crash after it was
+# opened is written again, not reused); the others read this one.
+echo ']}' > "$W/whole.json"
 STEPS=(x1 x2a x2b x3 y1 y2a y2b y3 z)
 
 # One process of kiln working on the run, with crash (a KILN_CRASH value,
