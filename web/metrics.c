@@ -106,6 +106,61 @@ static const struct {
                               "a run, in seconds."},
 };
 
+/* The first count reads every row of the record once: 9 s on a database
+ * of a million runs, which on the loop would hold every request that
+ * long. It is made on the thread pool, over a connection of its own, as
+ * the server starts; until it is done /metrics answers 503 with
+ * Retry-After (Prometheus records a failed scrape, not counts that are
+ * not yet whole). Later updates read only the rows added since, on the
+ * loop. A server stopping meanwhile is freed once it is done. */
+typedef struct kiln_web_tally_job {
+    uv_work_t req;
+    kiln_web *w;
+    char *db;
+    kiln_tally t;
+    kiln_err err;
+    int rc;
+} tally_job;
+
+static void tally_work(uv_work_t *req)
+{
+    tally_job *j = req->data;
+    kiln_store *ro;
+    if ((j->rc = kiln_store_open_readonly(&ro, j->db, &j->err)) == 0) {
+        j->rc = kiln_store_tally_update(&j->t, ro, &j->err);
+        kiln_store_close(ro);
+    }
+}
+
+static void tally_done(uv_work_t *req, int status)
+{
+    tally_job *j = req->data;
+    kiln_web *w = j->w;
+    (void)status;
+    /* On an error what was read is counted once (tally.h): the loop's
+     * next update goes on from there. */
+    if (j->rc != 0)
+        fprintf(stderr, "kiln serve: warning: /metrics: %s\n", j->err.msg);
+    w->tally = j->t;
+    w->tally_job = NULL;
+    free(j->db);
+    free(j);
+}
+
+void kiln_web__tally_start(kiln_web *w)
+{
+    tally_job *j = kiln_calloc(1, sizeof(*j));
+    j->w = w;
+    j->db = kiln_strdup(kiln_store_path(w->o.store));
+    j->req.data = j;
+    w->tally_job = j;
+    if (uv_queue_work(w->o.loop, &j->req, tally_work, tally_done) != 0) {
+        w->tally_job = NULL; /* counted on the loop, as it comes */
+        free(j->db);
+        free(j);
+    }
+}
+
 /* GET /metrics: Prometheus's text format (version 0.0.4). Counters come
  * from the record (store/tally.h): they survive restarts and never go
  * down. */
@@ -118,6 +173,13 @@ void kiln_web__get_prometheus(kiln_web_route_ctx *c)
     json_t *g;
     char name[96];
 
+    if (w->tally_job) {
+        h2o_add_header(&c->req->pool, &c->req->res.headers,
+                       H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("2"));
+        kiln_web__error(c->req, 503, "counting the record for the first "
+                        "time since the start; ask again shortly");
+        return;
+    }
     if (kiln_store_tally_update(&w->tally, w->o.store, &err) != 0) {
         kiln_web__fail(c, &err);
         return;

@@ -448,6 +448,7 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
     w->accept_ctx.hosts = w->config.hosts;
     w->accept_ctx.ssl_ctx = w->ssl_ctx;
     kiln_web__events_init(w);
+    kiln_web__tally_start(w);
     *out = w;
     return 0;
 }
@@ -483,7 +484,7 @@ static void on_listener_close(uv_handle_t *h)
 static void on_reap(uv_timer_t *t)
 {
     kiln_web *w = t->data;
-    if (w->open > 0 || !w->listener_closed)
+    if (w->open > 0 || !w->listener_closed || w->tally_job)
         return;
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, (uv_close_cb)free);
