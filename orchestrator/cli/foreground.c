@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "engine/checkpoint.h"
 #include "notify/notify.h"
 #include "notify/openlineage.h"
 #include "cli/progress.h"
@@ -159,6 +160,7 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
     const kiln_pipeline *p = ro->pipeline;
     kiln_store *store = fo->store;
     kiln_engine *eng = NULL;
+    kiln_checkpointer *ckpt = NULL;
     kiln_err err = KILN_ERR_INIT;
     run_ctx ctx;
     int rc, status = KILN_EXIT_OK;
@@ -186,6 +188,7 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
         }
     }
     eng = kiln_engine_new(&ctx.loop, store, fo->state_dir, fo->jobs);
+    ckpt = kiln_checkpointer_new(&ctx.loop, store);
     kiln_engine_set_cache(eng, fo->cache);
     for (size_t i = 0; i < fo->n_pools; i++)
         kiln_engine_set_pool(eng, fo->pools[i].key,
@@ -232,6 +235,7 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
     kiln_http_close(ctx.http);
     kiln_notifier_free(ctx.notifier);
     kiln_engine_free(eng);
+    kiln_checkpointer_free(ckpt);
     uv_run(&ctx.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&ctx.loop) != 0)
         fprintf(stderr, "kiln: warning: handles left open on exit\n");

@@ -591,6 +591,7 @@ int kiln_daemon_run(const kiln_daemon_options *o)
         return KILN_EXIT_SYSTEM;
     }
     dm.eng = kiln_engine_new(&dm.loop, dm.store, o->state_dir, o->jobs);
+    dm.ckpt = kiln_checkpointer_new(&dm.loop, dm.store);
     dm.checks = kiln_check_batch_new(&dm.loop, dm.store);
     for (size_t i = 0; i < o->n_pools; i++)
         kiln_engine_set_pool(dm.eng, o->pools[i].key,
@@ -641,6 +642,7 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     }
     uv_run(&dm.loop, UV_RUN_DEFAULT);
     kiln_engine_free(dm.eng);
+    kiln_checkpointer_free(dm.ckpt);
     uv_run(&dm.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&dm.loop) != 0)
         say("warning: handles left open on exit");

@@ -8,6 +8,7 @@
 
 #include "web/web.h"
 #include "daemon/daemon.h"
+#include "engine/checkpoint.h"
 #include "engine/engine.h"
 #include "base/hash.h"
 #include "notify/http.h"
@@ -116,6 +117,7 @@ struct kiln_daemon {
     kiln_http *http;         /* metric triggers' requests */
     kiln_look_spread looks;  /* the first looks of triggers, spread */
     kiln_check_batch *checks; /* trigger looks recorded a turn at a time */
+    kiln_checkpointer *ckpt; /* the WAL's checkpoints, off the loop */
     kiln_inbox *inbox;       /* kiln trigger's requests */
     kiln_web *web;           /* the status page and API, or NULL */
     kiln_notifier *notifier; /* notify: webhooks */

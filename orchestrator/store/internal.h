@@ -26,6 +26,8 @@ struct kiln_store {
     int64_t busy_since;      /* monotonic ms of the current wait (0: none) */
     int64_t busy_said;       /* ...when it was last said */
     int depth;               /* transactions open (nested: savepoints) */
+    void (*wal_wanted)(void *data, int frames); /* kiln_store_on_wal() */
+    void *wal_data;
     size_t n_stmts, cap_stmts;
     struct kiln_store_stmt {
         const char *sql;     /* the static string, compared by address */

@@ -629,6 +629,50 @@ int kiln_store__commit(kiln_store *st, kiln_err *err, const char *what)
     return 0;
 }
 
+static int on_wal(void *data, sqlite3 *db, const char *name, int frames)
+{
+    kiln_store *st = data;
+    (void)db;
+    (void)name;
+    st->wal_wanted(st->wal_data, frames);
+    return SQLITE_OK;
+}
+
+void kiln_store_on_wal(kiln_store *st, void (*wanted)(void *data,
+                                                      int frames),
+                       void *data)
+{
+    st->wal_wanted = wanted;
+    st->wal_data = data;
+    /* The hook replaces SQLite's automatic checkpoint. */
+    sqlite3_wal_hook(st->db, wanted ? on_wal : NULL, st);
+    if (!wanted)
+        sqlite3_wal_autocheckpoint(st->db, 1000); /* SQLite's default */
+}
+
+int kiln_store_checkpoint(const char *path, int *frames, int *copied,
+                          kiln_err *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+                             SQLITE_OPEN_NOMUTEX, NULL);
+    /* A connection opens the WAL at its first read: before, there is
+     * nothing for it to checkpoint. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL,
+                          NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                       frames, copied);
+    if (rc == SQLITE_BUSY)
+        rc = SQLITE_OK; /* another checkpoint runs: it does the work */
+    if (rc != SQLITE_OK)
+        kiln_err_set(err, KILN_ERROR, "checkpointing %s: %s", path,
+                     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : KILN_ERROR;
+}
+
 bool kiln_store_snapshot_begin(kiln_store *st)
 {
     if (st->depth > 0 || !sqlite3_get_autocommit(st->db))

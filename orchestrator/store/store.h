@@ -59,6 +59,25 @@ void kiln_store_close(kiln_store *st); /* NULL is fine */
 const char *kiln_store_path(const kiln_store *st);
 
 /*
+ * Checkpoints away from the thread that writes. SQLite checkpoints the
+ * WAL inside the commit that fills it past 1,000 frames, with two
+ * fsyncs: hundreds of milliseconds on a busy disk, in the middle of an
+ * event loop. With a hook, that commit calls wanted(data, frames) after
+ * every commit instead, and the caller runs kiln_store_checkpoint() on
+ * another thread (engine/checkpoint.h).
+ */
+void kiln_store_on_wal(kiln_store *st, void (*wanted)(void *data,
+                                                      int frames),
+                       void *data);
+/* A passive checkpoint of the database at path (what readers do not
+ * hold up), over a connection of its own: any thread. *frames gets the
+ * WAL's frames as it began, *copied those copied to the database (all
+ * of them unless a reader held some up). The commit after one that
+ * copied them all, with none added since, starts the WAL over. */
+int kiln_store_checkpoint(const char *path, int *frames, int *copied,
+                          kiln_err *err);
+
+/*
  * Group writes into one transaction, so a crash leaves all of them or
  * none: begin, the kiln_store_* writes, then commit (or rollback on an
  * error). Transactions nest: every write function is one itself.
