@@ -135,6 +135,7 @@ struct kiln_web {
     kiln_tally tally;        /* what /metrics counts from the store */
     struct kiln_web_tally_job *tally_job; /* the first count, on the
                                              thread pool; NULL once done */
+    bool tally_started;      /* from the first GET /metrics */
     int open;                /* client sockets not yet closed */
     bool stopping;
     bool listener_closed;
@@ -269,8 +270,6 @@ void kiln_web__post_rollback(kiln_web_route_ctx *c);
 void kiln_web__post_retire(kiln_web_route_ctx *c);
 /* metrics.c: a metric's series, and /metrics */
 void kiln_web__get_metric_series(kiln_web_route_ctx *c);
-/* Start the first count of the record for /metrics off the loop. */
-void kiln_web__tally_start(kiln_web *w);
 void kiln_web__get_prometheus(kiln_web_route_ctx *c);
 /* events.c: the event stream */
 void kiln_web__get_events(kiln_web_route_ctx *c);

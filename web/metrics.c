@@ -108,11 +108,14 @@ static const struct {
 
 /* The first count reads every row of the record once: 9 s on a database
  * of a million runs, which on the loop would hold every request that
- * long. It is made on the thread pool, over a connection of its own, as
- * the server starts; until it is done /metrics answers 503 with
- * Retry-After (Prometheus records a failed scrape, not counts that are
- * not yet whole). Later updates read only the rows added since, on the
- * loop. A server stopping meanwhile is freed once it is done. */
+ * long. Past TALLY_ON_LOOP rows (about 50 ms) it is made on the thread
+ * pool, over a connection of its own, from the first GET /metrics (a
+ * daemon nobody scrapes never pays it); until it is done /metrics
+ * answers 503 with Retry-After (Prometheus records a failed scrape, not
+ * counts that are not yet whole). Later updates read only the rows
+ * added since, on the loop. A server stopping meanwhile is freed once
+ * it is done. */
+#define TALLY_ON_LOOP 50000
 typedef struct kiln_web_tally_job {
     uv_work_t req;
     kiln_web *w;
@@ -147,7 +150,7 @@ static void tally_done(uv_work_t *req, int status)
     free(j);
 }
 
-void kiln_web__tally_start(kiln_web *w)
+static void tally_start(kiln_web *w)
 {
     tally_job *j = kiln_calloc(1, sizeof(*j));
     j->w = w;
@@ -173,6 +176,13 @@ void kiln_web__get_prometheus(kiln_web_route_ctx *c)
     json_t *g;
     char name[96];
 
+    if (!w->tally_started) {
+        int64_t rows = 0;
+        w->tally_started = true;
+        if (kiln_store_tally_backlog(w->o.store, &w->tally, &rows, &err) !=
+                0 || rows > TALLY_ON_LOOP)
+            tally_start(w);
+    }
     if (w->tally_job) {
         h2o_add_header(&c->req->pool, &c->req->res.headers,
                        H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("2"));

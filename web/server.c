@@ -448,7 +448,6 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
     w->accept_ctx.hosts = w->config.hosts;
     w->accept_ctx.ssl_ctx = w->ssl_ctx;
     kiln_web__events_init(w);
-    kiln_web__tally_start(w);
     *out = w;
     return 0;
 }

@@ -267,6 +267,28 @@ int kiln_store_tally_update(kiln_tally *t, kiln_store *st, kiln_err *err)
     return scan(t, &t->trigger_checks, s, count_check, err, what, st);
 }
 
+int kiln_store_tally_backlog(kiln_store *st, const kiln_tally *t,
+                             int64_t *rows, kiln_err *err)
+{
+    static const char sql[] =
+        "SELECT coalesce((SELECT max(id) FROM runs), 0) - ?1 + "
+        "coalesce((SELECT max(id) FROM executions), 0) - ?2 + "
+        "coalesce((SELECT max(id) FROM trigger_checks), 0) - ?3";
+    sqlite3_stmt *s = kiln_store__query(st, err, "counting runs for /metrics",
+                                        sql, "III", t->runs.from,
+                                        t->execs.from, t->trigger_checks.from);
+    int rc;
+    *rows = 0;
+    if (!s)
+        return KILN_ERROR;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        *rows = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : kiln_store__error(st, rc, err,
+                                                    "counting runs for "
+                                                    "/metrics");
+}
+
 void kiln_tally_dispose(kiln_tally *t)
 {
     for (size_t i = 0; i < t->n_pipelines; i++) {

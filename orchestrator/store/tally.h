@@ -78,6 +78,10 @@ typedef struct kiln_tally {
  * there. */
 int kiln_store_tally_update(kiln_tally *t, kiln_store *st, kiln_err *err);
 void kiln_tally_dispose(kiln_tally *t);
+/* About how many rows the next update of t reads at most (by the tables'
+ * highest ids): whether it is one to make on a loop. */
+int kiln_store_tally_backlog(kiln_store *st, const kiln_tally *t,
+                             int64_t *rows, kiln_err *err);
 
 /* A trigger check still queued after this long is left out: a daemon that
  * was killed leaves its queued checks so for good. */

@@ -8,8 +8,8 @@
 # pipelines scheduled every minute on a test clock running 60 times
 # faster (a fire per pipeline per second) and a run that stays in flight
 # the whole time (the tally's cursors cannot pass it). Times the first
-# count (every row read once, off the loop: /metrics says 503 until it is
-# done; /healthz asked meanwhile) and then 300 more answers, one every
+# count (every row read once, off the loop from the first GET /metrics,
+# which says 503 until it is done; /healthz asked meanwhile) and then 300 more answers, one every
 # 20 ms (with a GET /healthz after each: what the loop's other work costs
 # any answer), and checks that no counter went down between answers.
 # Targets: first answer < 2 s, then median < 5 ms and p99 < 20 ms.
@@ -71,7 +71,6 @@ for n in range(2, total + 1):
 c.commit()
 PY
 echo "database: $total runs, $(sqlite3 st/kiln.db 'select count(*) from executions') attempts, $(du -m st/kiln.db | cut -f1) MB"
-t0=$(date +%s%N)
 KILN_NOW=$(date -u +%Y-%m-%dT%H:%M:30Z) KILN_CLOCK_SPEED=60 \
     "$kiln" serve --state st --listen 127.0.0.1:0 --jobs 4 p > serve.log 2>&1 &
 pid=$!
@@ -79,11 +78,10 @@ for _ in $(seq 100); do [ -s st/web.url ] && break; sleep 0.1; done
 url=$(cat st/web.url)
 "$kiln" trigger long --state st > /dev/null
 sleep 1
-# The first count is made off the loop from the daemon's start (503
-# until it is done): the time from the start until /metrics answers (the
-# run triggered and the second waited meanwhile included: an upper bound),
+# The first count is made off the loop from the first GET /metrics (503
+# until it is done): the time from then until /metrics answers 200,
 # with the slowest /healthz asked meanwhile.
-slow_hz=0
+t0=$(date +%s%N) slow_hz=0
 until curl -sf -o m0.txt "${url}metrics"; do
     t=$(curl -s -o /dev/null -w '%{time_total}' "${url}healthz")
     slow_hz=$(awk -v a="$slow_hz" -v b="$t" 'BEGIN { print (b > a) ? b : a }')
@@ -107,7 +105,7 @@ PY
 done
 runs=$(grep -c '^kiln_runs_total' m0.txt)
 kill -TERM $pid; wait $pid || true; pid=
-echo "first count (every row read once, off the loop): /metrics answers $(cat first.txt) ms after the start (target < 2000 ms); the slowest /healthz meanwhile $(awk -v t="$slow_hz" 'BEGIN {printf "%.1f", t * 1000}') ms"
+echo "first count (every row read once, off the loop): /metrics answers $(cat first.txt) ms after the first GET (target < 2000 ms); the slowest /healthz meanwhile $(awk -v t="$slow_hz" 'BEGIN {printf "%.1f", t * 1000}') ms"
 sort -n times.txt | awk '{a[NR] = $1 * 1000} END {
     printf "then %d answers: median %.1f ms, p99 %.1f ms, max %.1f ms (targets: median < 5 ms, p99 < 20 ms)\n",
         NR, a[int((NR + 1) / 2)], a[int(NR * 0.99 + 0.5)], a[NR] }'
