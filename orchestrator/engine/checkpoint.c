@@ -14,6 +14,8 @@ struct kiln_checkpointer {
     kiln_err err;
     int rc;
     int frames;     /* the WAL's, after the last commit */
+    int next_at;    /* frames at which to start one (further after a
+                       failure: one warning per 1,000 frames at most) */
     int began_at, copied; /* the last checkpoint's frames and copies */
     bool busy;      /* a checkpoint is on the thread pool */
     bool orphaned;  /* freed meanwhile: free it when it is back */
@@ -54,9 +56,13 @@ static void on_done(uv_work_t *req, int status)
         destroy(c);
         return;
     }
-    if (c->rc != 0)
+    if (c->rc != 0) {
         fprintf(stderr, "kiln: warning: %s\n", c->err.msg);
-    else if (c->copied == c->began_at && c->frames > c->began_at)
+        c->next_at = c->frames + KILN_CHECKPOINT_FRAMES;
+        return;
+    }
+    c->next_at = KILN_CHECKPOINT_FRAMES;
+    if (c->copied == c->began_at && c->frames > c->began_at)
         start(c);
 }
 
@@ -64,7 +70,9 @@ static void on_wal(void *data, int frames)
 {
     kiln_checkpointer *c = data;
     c->frames = frames;
-    if (!c->busy && frames >= KILN_CHECKPOINT_FRAMES)
+    if (frames < KILN_CHECKPOINT_FRAMES) /* it started over */
+        c->next_at = KILN_CHECKPOINT_FRAMES;
+    if (!c->busy && frames >= c->next_at)
         start(c);
 }
 
@@ -74,6 +82,7 @@ kiln_checkpointer *kiln_checkpointer_new(uv_loop_t *loop, kiln_store *st)
     c->loop = loop;
     c->st = st;
     c->path = kiln_strdup(kiln_store_path(st));
+    c->next_at = KILN_CHECKPOINT_FRAMES;
     kiln_store_on_wal(st, on_wal, c);
     return c;
 }
