@@ -383,6 +383,45 @@ static bool by_proxy(kiln_web *w, h2o_req_t *req, const h2o_header_t *h,
     return true;
 }
 
+const char *kiln_web__credential(h2o_req_t *req, const kiln_web_caller *who)
+{
+    const h2o_header_t *h;
+    if (!who->via)
+        return NULL;
+    if (strcmp(who->via, "page") == 0)
+        return kiln_web__cookie(req, KILN_WEB_SESSION_COOKIE);
+    if (strcmp(who->via, "api") == 0 &&
+        (h = header(req, "authorization")) != NULL && h->value.len >= 7)
+        return h2o_strdup(&req->pool, h->value.base + 7,
+                          h->value.len - 7).base;
+    return NULL;
+}
+
+bool kiln_web__still_good(kiln_web *w, const kiln_web_caller *who,
+                          const char *cred)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_identity id;
+    kiln_role role;
+
+    if (!who->via)
+        return true; /* anonymous reads: nothing to run out */
+    if (who->id.expires_ms && who->id.expires_ms <= kiln_now_ms())
+        return false;
+    if (strcmp(who->via, "proxy") == 0) /* the user must still be one */
+        return kiln_store_user_role(w->o.store, who->id.user, &role, &err) !=
+                   KILN_ENOTFOUND;
+    if (!cred)
+        return false;
+    if (strcmp(who->via, "page") == 0)
+        return kiln_store_session_check(w->o.store, &id, cred, &err) !=
+               KILN_ENOTFOUND;
+    return admin_token(w, cred, strlen(cred)) ||
+           token_cached(w, cred, &id) ||
+           kiln_store_token_check(w->o.store, &id, cred, &err) !=
+               KILN_ENOTFOUND;
+}
+
 /* Who sent req, whatever they may do; false when a credential was
  * refused (answered). Anonymous: true with via NULL. */
 static bool identify(kiln_web *w, h2o_req_t *req, kiln_web_caller *who)

@@ -15,6 +15,11 @@
  * itself) gets what it missed. When that is more than is kept, or the id
  * is another process's, it gets one "reset" event instead: reload
  * everything, events were lost.
+ *
+ * A stream lasts no longer than the credential that opened it: at every
+ * heartbeat, and at once on a logout, each is checked again (expired,
+ * session ended, token revoked, user removed) and a stream whose
+ * credential is gone gets a "signed-out" event and ends.
  */
 #include "internal.h"
 
@@ -31,6 +36,8 @@ struct kiln_web_sub {
     kiln_web_sub *next;
     kiln_web *w;
     h2o_req_t *req;
+    kiln_web_caller who;     /* who opened it, and with what: checked */
+    const char *cred;        /* again at every heartbeat and logout */
     kiln_buf pending;        /* events not yet handed to h2o */
     kiln_buf sending;        /* handed to h2o, until proceed */
     bool inflight;
@@ -101,9 +108,25 @@ static void on_stop(h2o_generator_t *g, h2o_req_t *req)
         sub_release(s);
 }
 
+void kiln_web__recheck_streams(kiln_web *w)
+{
+    for (kiln_web_sub *s = w->subs, *next; s; s = next) {
+        next = s->next;
+        if (!s->ending && !kiln_web__still_good(w, &s->who, s->cred)) {
+            /* Its client reconnects and is asked to sign in again. */
+            kiln_buf_puts(&s->pending, "event: signed-out\ndata: "
+                          "{\"reason\":\"the session or token ended\"}"
+                          "\n\n");
+            s->ending = true;
+            flush(s);
+        }
+    }
+}
+
 static void on_heartbeat(uv_timer_t *t)
 {
     kiln_web *w = t->data;
+    kiln_web__recheck_streams(w);
     for (kiln_web_sub *s = w->subs; s; s = s->next) {
         kiln_buf_puts(&s->pending, ": ping\n\n");
         flush(s);
@@ -164,6 +187,8 @@ void kiln_web__get_events(kiln_web_route_ctx *c)
     s->super.stop = on_stop;
     s->w = w;
     s->req = req;
+    s->who = c->who;
+    s->cred = kiln_web__credential(req, &c->who);
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,

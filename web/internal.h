@@ -224,6 +224,18 @@ typedef struct kiln_web_route_ctx {
 /* A route answers c->req, whatever happens (an error is an answer). */
 typedef void (*kiln_web_route_fn)(kiln_web_route_ctx *c);
 
+/* The credential who was found by on req (a session cookie's value, a
+ * token's text; in req's pool), or NULL (auth.c). */
+const char *kiln_web__credential(h2o_req_t *req, const kiln_web_caller *who);
+/* Is it still good: not expired, the session not ended, the token not
+ * revoked, the user still one? An error reading the store counts as
+ * good. */
+bool kiln_web__still_good(kiln_web *w, const kiln_web_caller *who,
+                          const char *cred);
+/* End at once the event streams whose credential is no longer good
+ * (events.c; also every heartbeat). */
+void kiln_web__recheck_streams(kiln_web *w);
+
 /* Handle req, or return false for a path no route has (routes.c). */
 bool kiln_web__route(kiln_web *w, h2o_req_t *req, const kiln_web_target *t);
 

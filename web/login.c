@@ -165,6 +165,7 @@ static void post_logout(kiln_web *w, h2o_req_t *req)
         }
     }
     set_cookie(w, req, "", 0);
+    kiln_web__recheck_streams(w); /* its event streams end now */
     if (is_form(req))
         see_other(req, "/");
     else

@@ -165,7 +165,14 @@ contains "saying so" "expired" "$body"
 kill_id=$(q "select id from tokens where name = 'to-revoke'")
 http GET "$U/api/v1/runs" -H "Authorization: Bearer $TK"
 eq "before revocation: 200" 200 "$code"
+curl -sN -H "Authorization: Bearer $TK" "$U/api/v1/events" > "$T/ev-token" 2>/dev/null &
+ev_token=$!
+wait_for "the token's stream is open" 5 'grep -q connected "$T/ev-token"'
 kiln_rc tokens revoke "$kill_id"
+# Revoked by another process: the stream ends at its next heartbeat
+# (every 15 s).
+wait_for "the revoked token's stream ended" 20 '! kill -0 $ev_token 2>/dev/null'
+contains "saying so" "event: signed-out" "$(cat "$T/ev-token")"
 http GET "$U/api/v1/runs" -H "Authorization: Bearer $TK"
 eq "a revoked token: 401 at once" 401 "$code"
 contains "saying so" "revoked" "$body"
@@ -241,11 +248,18 @@ kiln_rc users role alice operator
 # Logout ends the session server-side: the same cookie replayed is no
 # credential.
 cp "$T/jar" "$T/jar.old"
+# An event stream opened with the session ends with it (at once).
+curl -sN "${J[@]}" "$U/api/v1/events" > "$T/ev-page" 2>/dev/null &
+ev_page=$!
+wait_for "the session's stream is open" 5 'grep -q connected "$T/ev-page"'
 http POST "$U/logout" "${J[@]}" -H "Origin: http://evil.example"
 eq "logout from another site: 403" 403 "$code"
+check "... and its stream goes on" kill -0 $ev_page
 n=$(audit_rows)
 http POST "$U/logout" "${J[@]}" -c "$T/jar" -H "Origin: $U"
 eq "logout: 200" 200 "$code"
+wait_for "the session's stream ended" 5 '! kill -0 $ev_page 2>/dev/null'
+contains "saying so" "event: signed-out" "$(cat "$T/ev-page")"
 eq "logout: one row" "$((n + 1)) alice page session.ended user alice" "$(audit_rows) $(last_audit)"
 http GET "$U/api/v1/runs" -b "$T/jar.old"
 eq "the old cookie replayed: 401" 401 "$code"

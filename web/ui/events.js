@@ -5,7 +5,7 @@
  * replays what it kept since (or says "reset"); after a gap the view
  * reloads all the same.
  */
-import {API} from './api.js';
+import {API, loadSession} from './api.js';
 import {view} from './view.js';
 
 let live = false;
@@ -36,6 +36,13 @@ export function connect() {
   /* Reconnecting, EventSource names the last event it saw and the server
    * sends what came since; when it no longer has all of it, "reset". */
   es.addEventListener('reset', () => {
+    if (view)
+      view.soon(50);
+  });
+  /* The session or token that opened the stream ended (a logout, an
+   * expiry, a revoked token): the header shows who we are now. */
+  es.addEventListener('signed-out', () => {
+    loadSession();
     if (view)
       view.soon(50);
   });
