@@ -9,10 +9,13 @@
 
 #include "base/hash.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* GET /api/v1/models and /api/v1/models/{name}: versions (with the
  * params and key metrics of the run that made each), current aliases and
@@ -154,8 +157,20 @@ typedef struct file_job {
     char *filename;          /* what the version was called */
     char sha256[KILN_HASH_HEX];
     char got[KILN_HASH_HEX];
+    int64_t size;            /* of the object, once hashed */
     int rc;
 } file_job;
+
+/* The part of an object a Range asked for, sent a chunk at a time as
+ * the client takes it. The memory is the request's; the descriptor is
+ * closed with it. */
+#define RANGE_CHUNK ((size_t)1 << 16)
+typedef struct range_gen {
+    h2o_generator_t super;   /* first: h2o hands it back to us */
+    int fd;
+    int64_t off, left;
+    char *buf;               /* RANGE_CHUNK bytes, in the pool */
+} range_gen;
 
 static void on_req_gone(void *p)
 {
@@ -168,7 +183,10 @@ static void hash_object(uv_work_t *work)
 {
     file_job *j = work->data;
     kiln_err err = KILN_ERR_INIT;
+    struct stat sb;
     j->rc = kiln_hash_file(j->got, j->path, &err);
+    j->size = j->rc == 0 && stat(j->path, &sb) == 0 ? (int64_t)sb.st_size
+                                                     : -1;
 }
 
 static void add_header(h2o_req_t *req, const h2o_token_t *token,
@@ -182,6 +200,129 @@ static void add_header(h2o_req_t *req, const h2o_token_t *token,
     else
         h2o_add_header_by_str(&req->pool, &req->res.headers, name,
                               strlen(name), 0, NULL, v, n);
+}
+
+static void range_send(range_gen *g, h2o_req_t *req)
+{
+    size_t want = g->left < (int64_t)RANGE_CHUNK ? (size_t)g->left
+                                                 : RANGE_CHUNK;
+    ssize_t n = pread(g->fd, g->buf, want, g->off);
+    h2o_iovec_t iov;
+    if (n <= 0) { /* cut short under us: end it, the length says so */
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
+    g->off += n;
+    g->left -= n;
+    iov = h2o_iovec_init(g->buf, (size_t)n);
+    h2o_send(req, &iov, 1, g->left > 0 ? H2O_SEND_STATE_IN_PROGRESS
+                                       : H2O_SEND_STATE_FINAL);
+}
+
+static void range_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    range_send((range_gen *)gen, req);
+}
+
+static void range_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)gen;
+    (void)req;
+}
+
+static void range_dispose(void *p)
+{
+    range_gen *g = p;
+    if (g->fd >= 0)
+        close(g->fd);
+}
+
+/* A single "bytes=FIRST-LAST", "bytes=FIRST-" or "bytes=-SUFFIX" of an
+ * object of size bytes, as [*first, *last]. 1: that range; 0: none to
+ * honour (no header, several ranges, not bytes: the whole object, as
+ * RFC 9110 allows); -1: past the end (416). */
+static int parse_range(h2o_req_t *req, int64_t size, int64_t *first,
+                       int64_t *last)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_RANGE, -1);
+    char text[64], *p, *end;
+    long long a = -1, b = -1;
+
+    if (i < 0 || req->headers.entries[i].value.len >= sizeof(text))
+        return 0;
+    memcpy(text, req->headers.entries[i].value.base,
+           req->headers.entries[i].value.len);
+    text[req->headers.entries[i].value.len] = '\0';
+    if (strncmp(text, "bytes=", 6) != 0 || strchr(text, ','))
+        return 0;
+    p = text + 6;
+    if (*p != '-') {
+        if (*p < '0' || *p > '9')
+            return 0;
+        a = strtoll(p, &end, 10);
+        if (*end != '-')
+            return 0;
+        p = end;
+    }
+    p++; /* the '-' */
+    if (*p) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        b = strtoll(p, &end, 10);
+        if (*end || (a >= 0 && b < a))
+            return 0;
+    }
+    if (a < 0) { /* the last b bytes */
+        if (b <= 0)
+            return b == 0 ? -1 : 0;
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return size > 0 ? 1 : -1;
+    }
+    if (a >= size)
+        return -1;
+    *first = a;
+    *last = b < 0 || b >= size ? size - 1 : b;
+    return 1;
+}
+
+/* An If-Range that is not this version's ETag asks for the whole. */
+static bool if_range_ok(h2o_req_t *req, const char *etag)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_RANGE, -1);
+    return i < 0 || (req->headers.entries[i].value.len == strlen(etag) &&
+                     memcmp(req->headers.entries[i].value.base, etag,
+                            strlen(etag)) == 0);
+}
+
+/* 206 with bytes [first, last] of the object, or false when it cannot
+ * be opened (gone since it was hashed). */
+static bool send_range(h2o_req_t *req, const file_job *j, int64_t first,
+                       int64_t last)
+{
+    range_gen *g;
+    char cr[96];
+    int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), range_dispose);
+    memset(g, 0, sizeof(*g));
+    g->super.proceed = range_proceed;
+    g->super.stop = range_stop;
+    g->fd = fd;
+    g->off = first;
+    g->left = last - first + 1;
+    g->buf = h2o_mem_alloc_pool(&req->pool, RANGE_CHUNK);
+    snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)first,
+             (long long)last, (long long)j->size);
+    add_header(req, H2O_TOKEN_CONTENT_RANGE, NULL, cr);
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, NULL, "application/octet-stream");
+    req->res.status = 206;
+    req->res.reason = "Partial Content";
+    req->res.content_length = (size_t)g->left;
+    h2o_start_response(req, &g->super);
+    range_send(g, req);
+    return true;
 }
 
 static void object_hashed(uv_work_t *work, int status)
@@ -202,17 +343,33 @@ static void object_hashed(uv_work_t *work, int status)
             char *etag = kiln_asprintf("\"%s\"", j->sha256);
             char *disp = kiln_asprintf("attachment; filename=\"%s\"",
                                        j->filename);
+            int64_t first = 0, last = 0;
+            int ranged = j->size >= 0 && if_range_ok(req, etag)
+                             ? parse_range(req, j->size, &first, &last)
+                             : 0;
             add_header(req, NULL, "x-kiln-sha256", j->sha256);
             add_header(req, H2O_TOKEN_ETAG, NULL, etag);
             add_header(req, H2O_TOKEN_CONTENT_DISPOSITION, NULL, disp);
+            add_header(req, H2O_TOKEN_ACCEPT_RANGES, NULL, "bytes");
             free(etag);
             free(disp);
-            if (h2o_file_send(req, 200, "OK", j->path,
-                              h2o_iovec_init(H2O_STRLIT(
-                                  "application/octet-stream")),
-                              H2O_FILE_FLAG_NO_ETAG) != 0)
+            if (ranged < 0) {
+                char cr[48];
+                snprintf(cr, sizeof(cr), "bytes */%lld", (long long)j->size);
+                add_header(req, H2O_TOKEN_CONTENT_RANGE, NULL, cr);
+                kiln_web__error(req, 416, "the range asked for is past the "
+                                "end of the %lld bytes", (long long)j->size);
+            } else if (ranged > 0) {
+                if (!send_range(req, j, first, last))
+                    kiln_web__error(req, 410, "the bytes of this version "
+                                    "are gone from the object store");
+            } else if (h2o_file_send(req, 200, "OK", j->path,
+                                     h2o_iovec_init(H2O_STRLIT(
+                                         "application/octet-stream")),
+                                     H2O_FILE_FLAG_NO_ETAG) != 0) {
                 kiln_web__error(req, 410, "the bytes of this version are "
                                 "gone from the object store");
+            }
         }
     }
     free(j->path);
@@ -222,7 +379,10 @@ static void object_hashed(uv_work_t *work, int status)
 
 /* GET /api/v1/models/{name}/versions/{version}/file: exactly the bytes
  * registered as that version, checked against their hash first (a
- * directory version has no single file: kiln models pull). */
+ * directory version has no single file: kiln models pull). A single
+ * Range (bytes=A-B, A-, -N) gets 206 with those bytes, one past the end
+ * 416; several ranges, or an If-Range that is not this version's ETag,
+ * the whole file (a download resumed with curl -C -, wget -c). */
 void kiln_web__get_version_file(kiln_web_route_ctx *c)
 {
     kiln_err err = KILN_ERR_INIT;

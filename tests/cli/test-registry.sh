@@ -210,6 +210,39 @@ fetch "${U}api/v1/models/m/versions/2/file"
 eq "GET a version's file" "200 $v2" "$code $(sha "$T/fetched")"
 contains "its hash in a header" "x-kiln-sha256: $v2" "$(tr -d '\r' < "$T/headers")"
 contains "named as it was made" 'filename="model.bin"' "$(cat "$T/headers")"
+contains "ranges accepted" "accept-ranges: bytes" "$(tr -d '\r' < "$T/headers")"
+# A download resumed: Range, alone or with the version's ETag as
+# If-Range; the whole file for several ranges or another ETag.
+cp "$T/fetched" "$T/whole"
+size=$(wc -c < "$T/whole")
+fetch -H "Range: bytes=3-9" "${U}api/v1/models/m/versions/2/file"
+eq "bytes=3-9: 206, those 7 bytes" "206 $(tail -c +4 "$T/whole" | head -c 7 | sha256sum | cut -c1-64)" "$code $(sha "$T/fetched")"
+contains "with Content-Range" "content-range: bytes 3-9/$size" "$(tr -d '\r' < "$T/headers")"
+fetch -H "Range: bytes=5-" -H "If-Range: \"$v2\"" "${U}api/v1/models/m/versions/2/file"
+eq "bytes=5- with this ETag: the rest" "206 $(tail -c +6 "$T/whole" | sha256sum | cut -c1-64)" "$code $(sha "$T/fetched")"
+fetch -H "Range: bytes=-4" "${U}api/v1/models/m/versions/2/file"
+eq "bytes=-4: the last 4" "206 $(tail -c 4 "$T/whole" | sha256sum | cut -c1-64)" "$code $(sha "$T/fetched")"
+fetch -H "Range: bytes=5-" -H "If-Range: \"$v1\"" "${U}api/v1/models/m/versions/2/file"
+eq "another ETag in If-Range: the whole file" "200 $v2" "$code $(sha "$T/fetched")"
+fetch -H "Range: bytes=0-1,4-5" "${U}api/v1/models/m/versions/2/file"
+eq "several ranges: the whole file" "200 $v2" "$code $(sha "$T/fetched")"
+fetch -H "Range: bytes=$size-" "${U}api/v1/models/m/versions/2/file"
+eq "past the end: 416" 416 "$code"
+contains "with the size" "content-range: bytes */$size" "$(tr -d '\r' < "$T/headers")"
+# Malformed ones are no range at all (the whole file); -0 and a first
+# byte past the end, none of it (416).
+for r in "bytes=" "bytes=-" "bytes=a-b" "bytes=9-3" "items=0-1" "bytes=1-2x" \
+         "bytes= 1-2" "bytes=$(printf '9%.0s' $(seq 70))-"; do
+    fetch -H "Range: $r" "${U}api/v1/models/m/versions/2/file"
+    eq "Range: $r" "200 $v2" "$code $(sha "$T/fetched")"
+done
+for r in "bytes=-0" "bytes=99999999999999999999-"; do
+    fetch -H "Range: $r" "${U}api/v1/models/m/versions/2/file"
+    eq "Range: $r: 416" 416 "$code"
+done
+head -c 5 "$T/whole" > "$T/part"
+curl -s -C - -o "$T/part" "${U}api/v1/models/m/versions/2/file"
+eq "curl -C - finishes a download cut short" "$v2" "$(sha "$T/part")"
 fetch "${U}api/v1/models/m/aliases/production"
 eq "GET an alias" "200 1 $v1 /api/v1/models/m/versions/1/file" "$code $(/usr/bin/python3 -c '
 import json, sys
