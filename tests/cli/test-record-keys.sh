@@ -389,4 +389,37 @@ fixed" "$out"
 kiln_rc run d.yaml; eq "d a third time" 0 "$rc"
 eq "plain and own cached, the deploy step ran each time" "2 1 3" \
     "$(echo $(wc -l < plain.count) $(wc -l < own.count) $(wc -l < ship.count))"
+# Gates: one on params decided now (gated, and what needs it skipped),
+# one on a cached step's metrics too (as its run recorded them), one on
+# a step that runs said to be decided then.
+mkdir -p gates
+cat > gates/g.yaml <<'YAML'
+pipeline: g
+params: {ship: 0, min: 0.3}
+steps:
+  train:
+    params: []
+    run: "echo '{\"acc\": 0.5}' > $KILN_METRICS; echo m > m.txt"
+    outputs: [m.txt]
+  deploy: {needs: [train], run: "echo deploy", when: "params.ship == 1"}
+  after: {needs: [deploy], run: "echo after"}
+  check: {needs: [train], run: "echo ok", when: "metrics.train.acc > params.min"}
+YAML
+gdry() { out=$(cd gates && "$KILN" run g.yaml --dry-run "$@" 2>/dev/null); rc=$?; }
+gdry
+eq "gates: params.ship == 1 false now" \
+    "would be gated: params.ship == 1 is false (params.ship = 0)" "$(verdict deploy)"
+eq "gates: what needs it skipped" "would be skipped: deploy is gated or skipped" "$(verdict after)"
+contains "gates: on metrics of a step that runs, decided then" \
+    "    if its gate holds: metrics.train.acc > params.min is decided when it runs (it reads metrics of train, which runs first)" "$out"
+contains "gates: the summary" "2 steps would run, 0 would be served from the cache, 2 gated or skipped" "$out"
+(cd gates && "$KILN" run g.yaml > /dev/null 2>&1)
+eq "gates: the real run agrees" "after skipped check succeeded deploy gated train succeeded" \
+    "$(q "select step, status from run_steps where run_id = (select max(id) from runs) order by step" | tr '|\n' '  ' | sed 's/ $//')"
+gdry --param min=0.9
+eq "gates: on a cached step's metrics, decided now" \
+    "would be gated: metrics.train.acc > params.min is false (metrics.train.acc = 0.5, params.min = 0.9)" \
+    "$(verdict check)"
+gdry
+eq "gates: ... and holding" "would run: it declares no outputs to restore" "$(verdict check)"
 finish
