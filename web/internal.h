@@ -114,6 +114,7 @@ struct kiln_web {
     char address[80];        /* as bound */
     bool loopback;           /* listening on loopback only */
     SSL_CTX *ssl_ctx;        /* TLS (every connection), or NULL */
+    char *tls_cert, *tls_key; /* its files, read again on a reload */
     h2o_globalconf_t config;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;

@@ -396,7 +396,10 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
     w->o.listen = w->listen;
     w->o.token = w->token;
     w->o.state_dir = w->state_dir;
-    w->o.tls_cert = w->o.tls_key = NULL; /* not kept: read once */
+    w->tls_cert = o->tls_cert ? kiln_strdup(o->tls_cert) : NULL;
+    w->tls_key = o->tls_key ? kiln_strdup(o->tls_key) : NULL;
+    w->o.tls_cert = w->tls_cert;
+    w->o.tls_key = w->tls_key;
 
     w->listener = kiln_calloc(1, sizeof(*w->listener));
     uv_tcp_init(o->loop, w->listener);
@@ -411,6 +414,8 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err)
         free(w->listen);
         free(w->token);
         free(w->state_dir);
+        free(w->tls_cert);
+        free(w->tls_key);
         free(w->auth_header);
         free(w->proxies);
         free(w);
@@ -462,6 +467,22 @@ bool kiln_web_tls(const kiln_web *w)
     return w->ssl_ctx != NULL;
 }
 
+int kiln_web_reload_tls(kiln_web *w, kiln_err *err)
+{
+    SSL_CTX *ctx;
+    int rc;
+    if (!w || !w->ssl_ctx)
+        return 0;
+    if ((rc = tls_context(&ctx, w->tls_cert, w->tls_key, err)) != 0)
+        return rc;
+    /* Each connection's SSL holds a reference to the context it was
+     * made with: the old one goes with the last of them. */
+    SSL_CTX_free(w->ssl_ctx);
+    w->ssl_ctx = ctx;
+    w->accept_ctx.ssl_ctx = ctx;
+    return 0;
+}
+
 bool kiln_web_loopback(const kiln_web *w)
 {
     return w->loopback;
@@ -501,6 +522,8 @@ static void on_reap(uv_timer_t *t)
     free(w->listen);
     free(w->token);
     free(w->state_dir);
+    free(w->tls_cert);
+    free(w->tls_key);
     free(w->auth_header);
     free(w->proxies);
     kiln_tally_dispose(&w->tally);

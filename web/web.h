@@ -112,6 +112,11 @@ int kiln_web_start(kiln_web **out, const kiln_web_options *o, kiln_err *err);
 const char *kiln_web_address(const kiln_web *w);
 /* Is every connection TLS? */
 bool kiln_web_tls(const kiln_web *w);
+/* Read the certificate and key again (a renewed certificate: SIGHUP):
+ * new connections get them, open ones keep what they have. On an error
+ * (a file missing, a key that is not the certificate's, one others can
+ * read) nothing changes. 0 without TLS. */
+int kiln_web_reload_tls(kiln_web *w, kiln_err *err);
 /* Does it listen on a loopback address only? */
 bool kiln_web_loopback(const kiln_web *w);
 /* Does it take users from a trusted proxy's header? */

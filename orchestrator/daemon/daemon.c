@@ -531,6 +531,7 @@ static void on_hup(uv_signal_t *sig, int signum)
     kiln_daemon *dm = sig->data;
     uint64_t t0 = uv_hrtime();
     size_t n;
+    kiln_err err = KILN_ERR_INIT;
     (void)signum;
     if (dm->stopping)
         return;
@@ -538,6 +539,12 @@ static void on_hup(uv_signal_t *sig, int signum)
     n = kiln_daemon__load_all(dm, false);
     say("%zu pipeline%s loaded in %.0f ms", n, n == 1 ? "" : "s",
         (double)(uv_hrtime() - t0) / 1e6);
+    /* A renewed certificate, for the connections made from now on. */
+    if (kiln_web_reload_tls(dm->web, &err) != 0)
+        say("warning: %s: still serving the certificate read before",
+            err.msg);
+    else if (dm->web && kiln_web_tls(dm->web))
+        say("TLS certificate and key read again");
 }
 
 static void on_lineage_warning(const char *msg, void *data)

@@ -1,5 +1,6 @@
 # kiln serve over TLS: a self-signed certificate made here (openssl),
 # HTTPS and HTTP/2 by ALPN with a real client (curl), plain HTTP refused,
+# a renewed certificate read again on SIGHUP (a broken one kept out),
 # a key open to others refused, the options' usage, and the warning of a
 # daemon listening beyond loopback in clear text.
 . "$(dirname "$0")/lib.sh"
@@ -89,6 +90,35 @@ case "$(cat "$T/raw")" in *'"status"'*|*ok*) fail "a plain request was answered:
 eq "still serving HTTPS" 200 "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "${U}healthz")"
 grep -q 'warning: listening' "$T/serve.log"
 check "no clear-text warning with TLS on loopback" test $? -ne 0
+# A renewed certificate: SIGHUP reads the files again, new connections
+# get it, an open stream keeps its connection; a broken one on a later
+# SIGHUP changes nothing.
+fingerprint() { echo | timeout 10 openssl s_client -connect "127.0.0.1:$port" 2>/dev/null |
+    openssl x509 -noout -fingerprint -sha256 2>/dev/null; }
+old_fp=$(fingerprint)
+"${CURL[@]}" -N "${U}api/v1/events" > "$T/events2" &
+sse=$!
+wait_for "a stream open before the renewal" 10 'grep -q connected "$T/events2"'
+( cd "$T" && openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost -days 2 \
+    -keyout key2.pem -out cert2.pem ) >/dev/null 2>&1
+chmod 600 "$T/key2.pem"
+cp "$T/cert.pem" "$T/cert-old.pem"
+cp "$T/cert2.pem" "$T/cert.pem"
+cp "$T/key2.pem" "$T/key.pem"
+kill -HUP "$daemon"
+wait_for "the reload read them" 10 'grep -q "TLS certificate and key read again" "$T/serve.log"'
+new_fp=$(openssl x509 -noout -fingerprint -sha256 -in "$T/cert2.pem")
+eq "new connections get the new certificate" "$new_fp" "$(fingerprint)"
+check "... not the old one" test "$old_fp" != "$new_fp"
+eq "HTTPS checked against the new one" 200 "$(curl -sS --max-time 10 --cacert "$T/cert2.pem" -o /dev/null -w '%{http_code}' "${U}healthz")"
+check "the stream opened before goes on" kill -0 "$sse"
+kill "$sse" 2>/dev/null; wait "$sse" 2>/dev/null
+cp "$T/cert-old.pem" "$T/cert.pem" # the old certificate, the new key
+kill -HUP "$daemon"
+wait_for "a reload that cannot use them" 10 'grep -q "still serving the certificate read before" "$T/serve.log"'
+eq "the certificate read before is still served" "$new_fp" "$(fingerprint)"
+cp "$T/cert2.pem" "$T/cert.pem" # the pair, for what follows
 stop "$daemon"
 eq "a clean stop" 0 "$?"
 check "web.url gone" test ! -e "$KILN_STATE/web.url"
