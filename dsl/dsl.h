@@ -473,6 +473,12 @@ void kiln_pipeline_free(kiln_pipeline *p); /* NULL is fine */
 
 /* An item's value of param name (its matrix's), or NULL: the run's. */
 const char *kiln_step_item_param(const kiln_step *st, const char *name);
+/* What a gate's params.NAME reads for st: the item's value, else the
+ * run's (params, n of them), as a number. false when the run has no such
+ * param or its value is not a number. */
+bool kiln_step_param_number(double *out, const kiln_step *st,
+                            const kiln_kv *params, size_t n,
+                            const char *name);
 
 /* Index of the step called name, or -1. */
 ssize_t kiln_pipeline_find_step(const kiln_pipeline *p, const char *name);

@@ -1,6 +1,7 @@
 /* pipeline.c: the model's own functions, for every phase and every user. */
 #include "dsl/dsl.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void kiln_pipeline_free(kiln_pipeline *p)
@@ -24,4 +25,20 @@ const char *kiln_step_item_param(const kiln_step *st, const char *name)
         if (strcmp(st->item_params[i].key, name) == 0)
             return st->item_params[i].value;
     return NULL;
+}
+
+bool kiln_step_param_number(double *out, const kiln_step *st,
+                            const kiln_kv *params, size_t n,
+                            const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(params[i].key, name) == 0) {
+            const char *v = kiln_step_item_param(st, name);
+            char *end;
+            v = v ? v : params[i].value;
+            *out = strtod(v, &end);
+            return end != v && *end == '\0';
+        }
+    }
+    return false;
 }

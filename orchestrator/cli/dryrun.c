@@ -57,16 +57,8 @@ static bool gate_lookup(double *out, const kiln_expr *ref, void *data)
                                      ref->step, ref->key, &err) == 0 &&
                found;
     }
-    for (size_t i = 0; i < g->n_params; i++) {
-        if (strcmp(g->params[i].key, ref->key) == 0) {
-            const char *v = kiln_step_item_param(g->st, ref->key);
-            char *end;
-            v = v ? v : g->params[i].value;
-            *out = strtod(v, &end);
-            return end != v && *end == '\0';
-        }
-    }
-    return false;
+    return kiln_step_param_number(out, g->st, g->params, g->n_params,
+                                  ref->key);
 }
 
 /* Step i's when:, decided now when it can be: 1 holds, 0 false (trace

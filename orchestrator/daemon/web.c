@@ -94,13 +94,21 @@ static const kiln_broken *entry_broken(const kiln_entry *e)
     return NULL;
 }
 
+/* Fires of e waiting for a slot (max_active_runs). */
+static unsigned queued(const kiln_entry *e)
+{
+    unsigned n = 0;
+    for (const kiln_queued_fire *q = e->queue; q; q = q->next)
+        n++;
+    return n;
+}
+
 /* What every view of a pipeline shows. */
 static json_t *entry_json(kiln_entry *e)
 {
     const kiln_pipeline *p = e->d->p;
     json_t *crons = json_array(), *triggers = json_array();
     int64_t next = -1;
-    unsigned n_queued = 0;
 
     for (size_t i = 0; i < p->schedule.n_crons; i++)
         json_array_append_new(crons, json_string(p->schedule.crons[i].expr));
@@ -110,8 +118,6 @@ static json_t *entry_json(kiln_entry *e)
             next = e->scheds[i]->due_ms;
     for (size_t i = 0; i < p->n_triggers; i++)
         json_array_append_new(triggers, trigger_json(&p->triggers[i]));
-    for (kiln_queued_fire *q = e->queue; q; q = q->next)
-        n_queued++;
     return json_pack("{s:s, s:s, s:s?, s:{s:o, s:s, s:s, s:i}, s:o, s:o, "
                      "s:I, s:i, s:i, s:i, s:o}",
                      "name", e->name, "file", e->d->file, "description",
@@ -123,7 +129,7 @@ static json_t *entry_json(kiln_entry *e)
                                            : json_null(),
                      "triggers", triggers, "cooldown_ms",
                      (json_int_t)p->cooldown_ms, "steps", (int)p->n_steps,
-                     "active", (int)e->n_active, "queued", (int)n_queued,
+                     "active", (int)e->n_active, "queued", (int)queued(e),
                      "load_errors", load_errors_json(entry_broken(e)));
 }
 
@@ -131,16 +137,12 @@ static json_t *hook_pipelines(void *data)
 {
     kiln_daemon *dm = data;
     json_t *list = json_array();
-    unsigned n_queued;
     for (kiln_entry *e = dm->entries; e; e = e->next) {
         if (e->removed)
             continue;
-        n_queued = 0;
-        for (kiln_queued_fire *q = e->queue; q; q = q->next)
-            n_queued++;
         json_array_append_new(list, json_pack(
             "{s:s, s:s, s:i, s:i, s:o}", "name", e->name, "file", e->d->file,
-            "active", (int)e->n_active, "queued", (int)n_queued,
+            "active", (int)e->n_active, "queued", (int)queued(e),
             "load_errors", load_errors_json(entry_broken(e))));
     }
     /* Files that never loaded: no pipeline, only their errors. */
@@ -239,8 +241,7 @@ static json_t *hook_gauges(void *data)
     kiln_daemon *dm = data;
     unsigned n_queued = 0, n_active = 0, n_running = 0;
     for (kiln_entry *e = dm->entries; e; e = e->next)
-        for (kiln_queued_fire *q = e->queue; q; q = q->next)
-            n_queued++;
+        n_queued += queued(e);
     for (kiln_active_run *a = dm->runs; a; a = a->next) {
         const kiln_pipeline *p = kiln_run_pipeline(a->run);
         n_active++;

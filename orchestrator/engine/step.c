@@ -60,17 +60,8 @@ static bool lookup(double *out, const kiln_expr *ref, step_rt *s)
             kiln_engine__store_failed(run, &err);
         return found;
     }
-    for (size_t i = 0; i < run->n_params; i++) {
-        if (strcmp(run->params[i].key, ref->key) == 0) {
-            const char *v = kiln_step_item_param(&run->p->steps[s->idx],
-                                                 ref->key);
-            char *end;
-            v = v ? v : run->params[i].value;
-            *out = strtod(v, &end);
-            return end != v && *end == '\0';
-        }
-    }
-    return false;
+    return kiln_step_param_number(out, &run->p->steps[s->idx], run->params,
+                                  run->n_params, ref->key);
 }
 
 static bool gate_lookup(double *out, const kiln_expr *ref, void *data)
