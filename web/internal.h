@@ -247,6 +247,8 @@ void kiln_web__reply(kiln_web_route_ctx *c, int status, json_t *body);
 /* Answer err: KILN_ENOTFOUND 404, KILN_EINVAL 400, KILN_EBUSY 503 (the
  * database is locked), anything else 500. */
 void kiln_web__fail(kiln_web_route_ctx *c, const kiln_err *err);
+/* ...for a request answered later, outside its route. */
+void kiln_web__fail_req(h2o_req_t *req, const kiln_err *err);
 /* The positive integer s (as a :id segment), or 0. */
 int64_t kiln_web__id(const char *s);
 /* An optional integer query parameter in [lo, hi], left in *out; answers

@@ -57,13 +57,58 @@ void kiln_web__get_models(kiln_web_route_ctx *c)
                                       "history", history));
 }
 
+/* An alias move the daemon answers once the model's deploy command has
+ * ended. The client may hang up first: the move still completes (and is
+ * audited), the answer goes nowhere. */
+typedef struct move_job {
+    h2o_req_t *req;          /* NULL once the request is gone */
+    struct move_job **slot;  /* in req's pool, pointing back here */
+    char *name, *alias;
+} move_job;
+
+static void on_move_req_gone(void *p)
+{
+    move_job *j = *(move_job **)p;
+    if (j)
+        j->req = NULL;
+}
+
+static void on_moved(void *ctx, int rc, int version, const kiln_err *err)
+{
+    move_job *j = ctx;
+    if (j->req) {
+        *j->slot = NULL;
+        if (rc != 0)
+            kiln_web__fail_req(j->req, err);
+        else
+            kiln_web__json(j->req, 200, json_pack("{s:s, s:s, s:i}", "name",
+                                                  j->name, "alias", j->alias,
+                                                  "version", version),
+                           NULL);
+    }
+    free(j->name);
+    free(j->alias);
+    free(j);
+}
+
+static void move(kiln_web_route_ctx *c, int version)
+{
+    move_job *j = kiln_calloc(1, sizeof(*j));
+    kiln_audit_who who = kiln_web__who(&c->who);
+    j->req = c->req;
+    j->name = kiln_strdup(c->seg[1]);
+    j->alias = kiln_strdup(c->seg[3]);
+    j->slot = h2o_mem_alloc_shared(&c->req->pool, sizeof(*j->slot),
+                                   on_move_req_gone);
+    *j->slot = j;
+    c->w->o.hooks.move_model(c->w->o.hooks.data, j->name, j->alias, version,
+                             &who, on_moved, j);
+}
+
 /* POST /api/v1/models/{name}/aliases/{alias} {version} */
 void kiln_web__post_alias(kiln_web_route_ctx *c)
 {
-    kiln_web *w = c->w;
     json_t *body = kiln_web__body(c);
-    kiln_err err = KILN_ERR_INIT;
-    kiln_audit_who who;
     json_int_t version;
     if (!body)
         return;
@@ -76,32 +121,13 @@ void kiln_web__post_alias(kiln_web_route_ctx *c)
         return;
     }
     json_decref(body);
-    who = kiln_web__who(&c->who);
-    if (w->o.hooks.promote_model(w->o.hooks.data, c->seg[1], (int)version,
-                                 c->seg[3], &who, &err) != 0) {
-        kiln_web__fail(c, &err);
-        return;
-    }
-    kiln_web__reply(c, 200, json_pack("{s:s, s:s, s:I}", "name", c->seg[1],
-                                      "alias", c->seg[3], "version",
-                                      version));
+    move(c, (int)version);
 }
 
 /* POST /api/v1/models/{name}/aliases/{alias}/rollback */
 void kiln_web__post_rollback(kiln_web_route_ctx *c)
 {
-    kiln_web *w = c->w;
-    kiln_err err = KILN_ERR_INIT;
-    int version = 0;
-    kiln_audit_who who = kiln_web__who(&c->who);
-    if (w->o.hooks.rollback_model(w->o.hooks.data, &version, c->seg[1],
-                                  c->seg[3], &who, &err) != 0) {
-        kiln_web__fail(c, &err);
-        return;
-    }
-    kiln_web__reply(c, 200, json_pack("{s:s, s:s, s:i}", "name", c->seg[1],
-                                      "alias", c->seg[3], "version",
-                                      version));
+    move(c, 0);
 }
 
 /* POST /api/v1/models/{name}/aliases/{alias}/retire: the alias points

@@ -74,11 +74,16 @@ void kiln_web__reply(kiln_web_route_ctx *c, int status, json_t *body)
 
 void kiln_web__fail(kiln_web_route_ctx *c, const kiln_err *err)
 {
+    kiln_web__fail_req(c->req, err);
+}
+
+void kiln_web__fail_req(h2o_req_t *req, const kiln_err *err)
+{
     int status = err->code == KILN_ENOTFOUND ? 404
                  : err->code == KILN_EINVAL  ? 400
                  : err->code == KILN_EBUSY   ? 503
                                              : 500;
-    kiln_web__error(c->req, status, "%s", err->msg);
+    kiln_web__error(req, status, "%s", err->msg);
 }
 
 int64_t kiln_web__id(const char *s)

@@ -20,6 +20,11 @@
 
 typedef struct kiln_web kiln_web;
 
+/* How a hook that answers later says it is done: rc 0 or a kiln error
+ * code (as below) with err; version: what the hook says it is. */
+typedef void (*kiln_web_done_cb)(void *ctx, int rc, int version,
+                                 const kiln_err *err);
+
 /* What the daemon does for the API. Each returns 0 or a kiln error code
  * (KILN_ENOTFOUND -> 404, KILN_EINVAL -> 400, KILN_EBUSY -> 409, others
  * -> 500) with a message in err. */
@@ -38,18 +43,16 @@ typedef struct kiln_web_hooks {
     int (*retry_run)(void *data, int64_t run_id, const char *from,
                      const kiln_audit_who *who, int64_t *new_id,
                      kiln_err *err);
-    /* POST /models/{name}/aliases/{alias}: point alias at version of the
-     * model (KILN_ENOTFOUND: no such version). For these two, KILN_EBUSY
-     * means the database is locked (-> 503). */
-    int (*promote_model)(void *data, const char *model, int version,
-                         const char *alias, const kiln_audit_who *who,
-                         kiln_err *err);
-    /* POST /models/{name}/aliases/{alias}/rollback: point alias back at
-     * the version that held it before, in *version (KILN_ENOTFOUND: there
-     * is none). */
-    int (*rollback_model)(void *data, int *version, const char *model,
-                          const char *alias, const kiln_audit_who *who,
-                          kiln_err *err);
+    /* POST /models/{name}/aliases/{alias} {version}: point alias at
+     * version of the model; with version 0 (POST .../rollback), back at
+     * the version that held it before. The model's deploy command runs
+     * first, for as long as it takes: the hook returns at once and calls
+     * done on the loop once the move has ended, with the version the
+     * alias points at (KILN_ENOTFOUND: no such version, or nothing to
+     * roll back to; KILN_EBUSY: the database is locked, -> 503). */
+    void (*move_model)(void *data, const char *model, const char *alias,
+                       int version, const kiln_audit_who *who,
+                       kiln_web_done_cb done, void *ctx);
     /* POST /models/{name}/aliases/{alias}/retire: point alias nowhere;
      * the version it pointed at in *was (KILN_ENOTFOUND: the alias
      * points at none). */

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "daemon/clock.h"
-#include "engine/registry.h"
 
 #define say kiln_daemon__say
 
@@ -313,41 +312,13 @@ static int hook_retry_run(void *data, int64_t id, const char *from,
 /* Model aliases, moved as kiln models promote and rollback move them:
  * through kiln_registry_move(), so the model's deploy command (register:'s
  * deploy:) runs first with the version's bytes, and the alias moves only
- * when it exits 0 (its output goes to the daemon's stderr). The command
- * runs on the loop and blocks it until it exits: no run advances and no
- * request is answered meanwhile. Acceptable while deploy commands are
- * short; a long one should run on a child process watched by the loop. */
-static int hook_promote_model(void *data, const char *model, int version,
-                              const char *alias, const kiln_audit_who *who,
-                              kiln_err *err)
+ * when it exits 0 (its output goes to the daemon's stderr); on the thread
+ * pool, one move at a time (moves.c). */
+static void hook_move_model(void *data, const char *model, const char *alias,
+                            int version, const kiln_audit_who *who,
+                            kiln_web_done_cb done, void *ctx)
 {
-    kiln_daemon *dm = data;
-    int now = 0;
-    int rc = kiln_registry_move_as(&now, dm->store, dm->o->state_dir, model,
-                                   alias, version, NULL, who, err);
-    if (rc == 0)
-        say("model %s: %s is now version %d (%s, %s)", model, alias, now,
-            who->actor, who->via);
-    else
-        say("model %s: %s not moved to version %d (%s, %s): %s", model,
-            alias, version, who->actor, who->via, err->msg);
-    return rc;
-}
-
-static int hook_rollback_model(void *data, int *version, const char *model,
-                               const char *alias, const kiln_audit_who *who,
-                               kiln_err *err)
-{
-    kiln_daemon *dm = data;
-    int rc = kiln_registry_move_as(version, dm->store, dm->o->state_dir,
-                                   model, alias, 0, NULL, who, err);
-    if (rc == 0)
-        say("model %s: %s is back at version %d (%s, %s)", model, alias,
-            *version, who->actor, who->via);
-    else
-        say("model %s: %s not rolled back (%s, %s): %s", model, alias,
-            who->actor, who->via, err->msg);
-    return rc;
+    kiln_daemon__move_model(data, model, alias, version, who, done, ctx);
 }
 
 static int hook_retire_model(void *data, int *was, const char *model,
@@ -446,8 +417,7 @@ int kiln_daemon__web_start(kiln_daemon *dm, kiln_err *err)
     o.hooks.start_run = hook_start_run;
     o.hooks.cancel_run = hook_cancel_run;
     o.hooks.retry_run = hook_retry_run;
-    o.hooks.promote_model = hook_promote_model;
-    o.hooks.rollback_model = hook_rollback_model;
+    o.hooks.move_model = hook_move_model;
     o.hooks.retire_model = hook_retire_model;
     o.hooks.pipelines = hook_pipelines;
     o.hooks.describe = hook_describe;
