@@ -28,6 +28,7 @@ typedef struct hash_job {
     kiln_exec_state status;  /* how the attempt ended: when not
                                 SUCCEEDED, its metrics alone are read */
     char why[300];           /* ...and why it failed */
+    char moved_why[600];     /* why its promote: or retire: failed */
 } hash_job;
 
 /* Read the attempt's metrics: $KILN_METRICS, then the declared file
@@ -177,16 +178,26 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
     return rc;
 }
 
+/* Has s a promote: or retire: to carry out now? */
+static bool has_registry_actions(const step_rt *s)
+{
+    const kiln_step *st = &s->run->p->steps[s->idx];
+    return st->reg && (st->reg->promote_model || st->reg->retire_model) &&
+           !s->run->side_effects_off && !s->run->keep_aliases;
+}
+
 /* promote: {model, from, to} and retire: {model, alias}, once the step
  * succeeded (its gate passed and its command exited 0): to moves to the
  * version from points at, through the model's deploy command as kiln
  * models promote does, and from is retired; or alias is retired. Audited
  * as the run. Not under kiln reproduce. A failure fails the step (why),
- * and the registry stays as it was. */
-static void registry_actions(step_rt *s, char *why, size_t cap)
+ * and the registry stays as it was. On the thread pool, over a store
+ * connection of its own (store): the deploy command takes as long as it
+ * takes, and holds neither the loop nor the loop's transaction. */
+static void registry_actions(step_rt *s, kiln_store *store, char *why,
+                             size_t cap)
 {
     const kiln_step *st = &s->run->p->steps[s->idx];
-    kiln_store *store = s->run->eng->store;
     kiln_err err = KILN_ERR_INIT;
     kiln_model_version v;
     kiln_audit_who who;
@@ -194,9 +205,6 @@ static void registry_actions(step_rt *s, char *why, size_t cap)
     FILE *log;
     int now = 0, was = 0, rc = 0;
 
-    if (!st->reg || (!st->reg->promote_model && !st->reg->retire_model) ||
-        s->run->side_effects_off || s->run->keep_aliases)
-        return;
     snprintf(actor, sizeof(actor), "run %lld", (long long)s->run->id);
     who.actor = actor;
     who.via = s->run->via;
@@ -232,6 +240,50 @@ static void registry_actions(step_rt *s, char *why, size_t cap)
         fclose(log);
     if (rc != 0)
         snprintf(why, cap, "%s", err.msg);
+}
+
+static void registry_work(uv_work_t *req)
+{
+    hash_job *j = req->data;
+    kiln_store *store = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    if (kiln_store_open(&store, kiln_store_path(j->s->run->eng->store),
+                        &err) != 0)
+        snprintf(j->moved_why, sizeof(j->moved_why), "%s", err.msg);
+    else
+        registry_actions(j->s, store, j->moved_why, sizeof(j->moved_why));
+    kiln_store_close(store);
+}
+
+/* The attempt of j's step has ended as reason says ("": it succeeded;
+ * it may be j's). */
+static void hash_finish(hash_job *j, const char *reason)
+{
+    step_rt *s = j->s;
+    char why[600];
+    snprintf(why, sizeof(why), "%s", reason);
+    kiln_cache_files_dispose(&j->files);
+    kiln_cache_files_dispose(&j->reg_files);
+    kiln_metrics_dispose(&j->metrics);
+    kiln_artifact_list_dispose(&j->in);
+    kiln_artifact_list_dispose(&j->out);
+    free(j);
+    if (why[0] && s->exit_code == 0)
+        s->exit_code = -1; /* the command succeeded; the step did not */
+    kiln_engine__attempt_finish(s, why[0] ? KILN_EXEC_FAILED
+                                          : KILN_EXEC_SUCCEEDED, why,
+                   why[0] == '\0');
+}
+
+static void registry_done(uv_work_t *req, int status)
+{
+    hash_job *j = req->data;
+    step_rt *s = j->s;
+    (void)status;
+    s->run->n_hashing--;
+    s->phase = PHASE_IDLE;
+    kiln_engine__tx_begin(s->run);
+    hash_finish(j, j->moved_why);
 }
 
 static void hash_done(uv_work_t *req, int status)
@@ -302,19 +354,18 @@ static void hash_done(uv_work_t *req, int status)
                                   j->files.sha256, &err) != 0)
             kiln_engine__store_failed(run, &err);
         free(recs);
-        registry_actions(s, why, sizeof(why));
+        if (has_registry_actions(s) && !run->store_err.code) {
+            /* What it registered committed first: the moves read it
+             * over their own connection. */
+            run->n_hashing++;
+            s->phase = PHASE_HASHING;
+            kiln_engine__flush(run->eng);
+            uv_queue_work(run->eng->loop, &j->req, registry_work,
+                          registry_done);
+            return;
+        }
     }
-    kiln_cache_files_dispose(&j->files);
-    kiln_cache_files_dispose(&j->reg_files);
-    kiln_metrics_dispose(&j->metrics);
-    kiln_artifact_list_dispose(&j->in);
-    kiln_artifact_list_dispose(&j->out);
-    free(j);
-    if (why[0] && s->exit_code == 0)
-        s->exit_code = -1; /* the command succeeded; the step did not */
-    kiln_engine__attempt_finish(s, why[0] ? KILN_EXEC_FAILED
-                                          : KILN_EXEC_SUCCEEDED, why,
-                   why[0] == '\0');
+    hash_finish(j, why);
 }
 
 /* Finish an attempt off the loop: hash its artifacts and read its

@@ -188,6 +188,34 @@ TOKEN=0123456789abcdef-test-token
 printf '%s\n' "$TOKEN" > token
 mkdir -p served
 cp ship.yaml served/
+# A run's promote: whose deploy command is slow, and one whose deploy
+# command fails (below, once the daemon serves).
+cat > served/slowpromote.yaml <<'YAML'
+pipeline: slowpromote
+steps:
+  make:
+    kind: train
+    run: mkdir -p sp && printf 'p weights\n' > sp/model.bin
+    outputs: [sp/model.bin]
+    register: {model: p, path: sp/model.bin, alias: staging, deploy: 'echo "start $3" >> sp.log; sleep 3; echo "end $3" >> sp.log'}
+  promote:
+    kind: deploy
+    needs: [make]
+    promote: {model: p, from: staging, to: production}
+YAML
+cat > served/badpromote.yaml <<'YAML'
+pipeline: badpromote
+steps:
+  make:
+    kind: train
+    run: mkdir -p bp && printf 'q weights\n' > bp/model.bin
+    outputs: [bp/model.bin]
+    register: {model: q, path: bp/model.bin, alias: staging, deploy: 'echo "no room for $2" >&2; exit 4'}
+  promote:
+    kind: deploy
+    needs: [make]
+    promote: {model: q, from: staging, to: production}
+YAML
 serve serve.log --token-file "$T/token" "$T/served"
 wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
 U=$(web_url)
@@ -280,7 +308,93 @@ post "${U}api/v1/models/m/aliases/production/rollback"
 eq "a rollback brings it back" '200 {"name":"m","alias":"production","version":1}' "$code $body"
 curl -s -o /dev/null -w '%{http_code}' -X POST "${U}api/v1/models/m/aliases/production/retire" > "$T/code"
 eq "retire needs a token" 401 "$(cat "$T/code")"
+# A slow deploy command holds up neither the daemon's other requests nor
+# its runs; moves asked meanwhile wait their turn, one deploy command at a
+# time, in the order asked.
+pipeline slowship <<'YAML'
+pipeline: slowship
+params: {v: 1}
+steps:
+  ship:
+    kind: deploy
+    run: mkdir -p slow && printf 'slow %s\n' "$KILN_PARAM_V" > slow/model.bin
+    outputs: [slow/model.bin]
+    register: {model: s, path: slow/model.bin, alias: production, deploy: 'echo "start $2" >> slow.log; sleep 3; echo "end $2" >> slow.log'}
+YAML
+kiln_rc run slowship.yaml --param v=1
+kiln_rc run slowship.yaml --param v=2
+eq "s: production on 2" 2 "$(alias_of s production)"
+(post "${U}api/v1/models/s/aliases/production/rollback"
+ echo "$code $body" > "$T/move1") &
+m1=$!
+wait_for "the deploy command started" 10 'grep -q "start 1" slow.log'
+(post -d '{"version": 2}' "${U}api/v1/models/s/aliases/production"
+ echo "$code $body" > "$T/move2") &
+m2=$!
+sleep 0.3
+t0=$(date +%s%N)
+code=$(curl -s -o /dev/null -w '%{http_code}' "${U}healthz")
+code="$code $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "${U}api/v1/models/s")"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+eq "answered while the deploy command runs" "200 200" "$code"
+check "at once, not when it ends ($ms ms)" test "$ms" -lt 1500
+eq "the alias has not moved yet" 2 "$(alias_of s production)"
+wait $m1 $m2
+eq "the rollback answered once its deploy command ended" \
+    '200 {"name":"s","alias":"production","version":1}' "$(cat "$T/move1")"
+eq "the promote asked meanwhile, after it" \
+    '200 {"name":"s","alias":"production","version":2}' "$(cat "$T/move2")"
+eq "one deploy command at a time, in order" "start 1,end 1,start 2,end 2" \
+    "$(paste -sd, slow.log)"
+eq "s: production on 2" 2 "$(alias_of s production)"
+# A client that hangs up before the end: the move still completes, audited.
+curl -s -o /dev/null --max-time 1 -X POST -H "Authorization: Bearer $TOKEN" \
+    "${U}api/v1/models/s/aliases/production/rollback"
+eq "the client gave up (curl: timed out)" 28 "$?"
+wait_for "the rollback done all the same" 10 '[ "$(alias_of s production)" = 1 ]'
+eq "audited as the token" "alias.rolled_back admin-token" \
+    "$(q "select action || ' ' || actor from audit where target = 'model s production' order by id desc limit 1")"
+check "the daemon still runs" kill -0 "$daemon"
+eq "and answers" 200 "$(curl -s -o /dev/null -w '%{http_code}' "${U}healthz")"
+# A run's promote: runs the deploy command off the loop too: the daemon
+# answers meanwhile, the step ends when the command has.
+post -d '{}' "${U}api/v1/pipelines/slowpromote/runs"
+eq "slowpromote started" 201 "$code"
+sp_run=$(printf '%s' "$body" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["run_id"])')
+wait_for "its deploy command started" 20 'grep -q "start production" served/sp.log'
+t0=$(date +%s%N)
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "${U}api/v1/runs/$sp_run")
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+eq "the run's page answered while its deploy command runs" 200 "$code"
+check "at once ($ms ms)" test "$ms" -lt 1500
+eq "the step is still running" running "$(q "select status from executions where run_id = $sp_run and step = 'promote'")"
+wait_for "the run succeeded" 20 '[ "$(q "select status from runs where id = $sp_run")" = succeeded ]'
+eq "after the deploy command ended" "start production,end production" "$(paste -sd, served/sp.log)"
+eq "p: production on 1, staging retired" "1 0" "$(alias_of p production) $(alias_of p staging)"
+contains "the step's log says so" "kiln: promoted version 1 of model p from staging to production" \
+    "$(cat "$(q "select log_path from executions where run_id = $sp_run and step = 'promote'")")"
+post -d '{}' "${U}api/v1/pipelines/badpromote/runs"
+bp_run=$(printf '%s' "$body" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["run_id"])')
+wait_for "badpromote failed" 20 '[ "$(q "select status from runs where id = $bp_run")" = failed ]'
+contains "the step failed, saying why" "the deploy command of model q failed (exit status 4); production still points where it did" \
+    "$(q "select reason from executions where run_id = $bp_run and step = 'promote'")"
+contains "the command's output in the step's log" "no room for 1" \
+    "$(cat "$(q "select log_path from executions where run_id = $bp_run and step = 'promote'")")"
+eq "q: production points nowhere, staging kept" " 1" "$(alias_of q production) $(alias_of q staging)"
+# Asked to stop while a deploy command runs: the daemon finishes the move
+# it accepted (a deploy cut short leaves the served model in no known
+# state), answers it, then stops.
+: > slow.log
+(post -d '{"version": 2}' "${U}api/v1/models/s/aliases/production"
+ echo "$code $body" > "$T/move3") &
+m3=$!
+wait_for "the deploy command started" 10 'grep -q "start 2" slow.log'
 stop "$daemon"
+eq "stopped after the deploy command ended" "start 2,end 2" "$(paste -sd, slow.log)"
+wait $m3
+eq "the move answered" '200 {"name":"s","alias":"production","version":2}' \
+    "$(cat "$T/move3")"
+eq "s: production on 2" 2 "$(alias_of s production)"
 
 # kiln artifacts get: a registered artifact, and a cached directory output.
 pipeline feats <<'YAML'
@@ -320,7 +434,7 @@ kiln_rc gc
 eq "gc" 0 "$rc"
 check "an unreferenced object goes" test ! -e "$(object "$stray")"
 check "cached objects stay within the limit" test -e "$(object "$a_sha")" -a -e "$(object "$b_sha")"
-contains "model objects kept, counted" "kept 6 objects of registered model versions" "$out"
+contains "model objects kept, counted" "kept 10 objects of registered model versions" "$out"
 total=$(du -b -c "$KILN_STATE"/objects/*/* | tail -1 | cut -f1)
 touch -d 2001-01-01 "$(object "$a_sha")"
 kiln_rc gc --max-size $((total - 1))
@@ -334,7 +448,7 @@ check "cached objects go" test ! -e "$(object "$b_sha")"
 for s in "$v1" "$v2" $(registered f 1) $(registered f 2) $(q "select sha256 from tree_files where tree = '$(registered d 1)'"); do
     check "registered object ${s:0:12} kept" test -e "$(object "$s")"
 done
-contains "says how many" "kept 6 objects of registered model versions" "$out"
+contains "says how many" "kept 10 objects of registered model versions" "$out"
 rm -f x.bin pulled/weights.bin
 kiln_rc models pull m@production --to x.bin
 eq "pull after gc" "0 $v1" "$rc $(sha x.bin)"
