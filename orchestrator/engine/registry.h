@@ -11,9 +11,11 @@
  * them (a stamp of each file's size and time makes that cheap; a copy
  * that no longer matches is made anew).
  *
- * kiln_registry_resolve() and kiln_registry_move() use the store (the
- * loop's thread, or the CLI); kiln_registry_materialise() and
- * kiln_registry_copy() only read and write files (the thread pool).
+ * kiln_registry_resolve() uses the store (the loop's thread, or the
+ * CLI); kiln_registry_move() too, with a connection of the thread's own
+ * on the thread pool (it waits for the deploy command);
+ * kiln_registry_materialise() and kiln_registry_copy() only read and
+ * write files (the thread pool).
  */
 #ifndef KILN_REGISTRY_H
 #define KILN_REGISTRY_H
@@ -64,7 +66,8 @@ int kiln_registry_copy(const char *state_dir, const kiln_registry_pin *pin,
  * _ALIAS, _SHA256, and as $1 $2 $3: path, version, alias), its output
  * going to log (NULL: stderr); the alias moves only when it exits 0.
  * *out_version is the version the alias points at now. _as, with who:
- * the move is an audit row (alias.moved, alias.rolled_back). */
+ * the move is an audit row (alias.moved, alias.rolled_back). Moves
+ * run one at a time in a process. */
 int kiln_registry_move(int *out_version, kiln_store *st,
                        const char *state_dir, const char *name,
                        const char *alias, int version, FILE *log,

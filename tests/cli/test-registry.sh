@@ -192,10 +192,11 @@ cp ship.yaml served/
 # command fails (below, once the daemon serves).
 cat > served/slowpromote.yaml <<'YAML'
 pipeline: slowpromote
+params: {v: 1}
 steps:
   make:
     kind: train
-    run: mkdir -p sp && printf 'p weights\n' > sp/model.bin
+    run: mkdir -p sp && printf 'p weights %s\n' "$KILN_PARAM_V" > sp/model.bin
     outputs: [sp/model.bin]
     register: {model: p, path: sp/model.bin, alias: staging, deploy: 'echo "start $3" >> sp.log; sleep 3; echo "end $3" >> sp.log'}
   promote:
@@ -373,6 +374,17 @@ eq "after the deploy command ended" "start production,end production" "$(paste -
 eq "p: production on 1, staging retired" "1 0" "$(alias_of p production) $(alias_of p staging)"
 contains "the step's log says so" "kiln: promoted version 1 of model p from staging to production" \
     "$(cat "$(q "select log_path from executions where run_id = $sp_run and step = 'promote'")")"
+# A run's deploy command and the API's for the same model: one after
+# the other, never at once.
+: > served/sp.log
+post -d '{"params": {"v": 2}}' "${U}api/v1/pipelines/slowpromote/runs"
+sp_run=$(printf '%s' "$body" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["run_id"])')
+wait_for "the run's deploy command started" 20 'grep -q "start production" served/sp.log'
+post -d '{"version": 1}' "${U}api/v1/models/p/aliases/canary"
+eq "the API's move, after the run's" '200 {"name":"p","alias":"canary","version":1}' "$code $body"
+eq "one deploy command at a time" "start production,end production,start canary,end canary" \
+    "$(paste -sd, served/sp.log)"
+wait_for "the run succeeded" 20 '[ "$(q "select status from runs where id = $sp_run")" = succeeded ]'
 post -d '{}' "${U}api/v1/pipelines/badpromote/runs"
 bp_run=$(printf '%s' "$body" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["run_id"])')
 wait_for "badpromote failed" 20 '[ "$(q "select status from runs where id = $bp_run")" = failed ]'
@@ -434,7 +446,7 @@ kiln_rc gc
 eq "gc" 0 "$rc"
 check "an unreferenced object goes" test ! -e "$(object "$stray")"
 check "cached objects stay within the limit" test -e "$(object "$a_sha")" -a -e "$(object "$b_sha")"
-contains "model objects kept, counted" "kept 10 objects of registered model versions" "$out"
+contains "model objects kept, counted" "kept 11 objects of registered model versions" "$out"
 total=$(du -b -c "$KILN_STATE"/objects/*/* | tail -1 | cut -f1)
 touch -d 2001-01-01 "$(object "$a_sha")"
 kiln_rc gc --max-size $((total - 1))
@@ -448,7 +460,7 @@ check "cached objects go" test ! -e "$(object "$b_sha")"
 for s in "$v1" "$v2" $(registered f 1) $(registered f 2) $(q "select sha256 from tree_files where tree = '$(registered d 1)'"); do
     check "registered object ${s:0:12} kept" test -e "$(object "$s")"
 done
-contains "says how many" "kept 10 objects of registered model versions" "$out"
+contains "says how many" "kept 11 objects of registered model versions" "$out"
 rm -f x.bin pulled/weights.bin
 kiln_rc models pull m@production --to x.bin
 eq "pull after gc" "0 $v1" "$rc $(sha x.bin)"
