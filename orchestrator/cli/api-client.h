@@ -19,6 +19,17 @@ int kiln_api_call(long *status, json_t **reply, const char *method,
                   const char *token, kiln_err *err);
 
 /*
+ * GET base_url + path as bytes: 0 with *status and the body appended to
+ * body, and the value of each response header named in names (any case)
+ * in values (malloc'd; NULL when it did not come); KILN_ERROR when no
+ * answer came.
+ */
+int kiln_api_get_bytes(long *status, kiln_buf *body, const char *base_url,
+                       const char *path, const char *token, size_t n_names,
+                       const char *const *names, char **values,
+                       kiln_err *err);
+
+/*
  * Follow run id to its end through the API at server (NULL: the store of
  * the state directory state), printing each step's changes (the run's
  * JSON at the end with json). Returns the exit status: 0 it succeeded, 1

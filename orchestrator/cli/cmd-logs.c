@@ -1,7 +1,9 @@
-/* cmd-logs.c: kiln logs RUN STEP [--attempt K] [-f]
+/* cmd-logs.c: kiln logs RUN STEP [--attempt K] [-f] [--server URL]
  *
  * A step's log, from the record (kiln run's or kiln serve's: the same
- * store). A step served from the cache or reused by a retry ran nothing:
+ * store), or with --server from a kiln serve's API on another machine
+ * (GET /api/v1/runs/{id}/steps/{step}/log, a chunk at a time from an
+ * offset; -f looks at the run again between chunks). A step served from the cache or reused by a retry ran nothing:
  * its log is the one of the execution that made its outputs, said on
  * stderr. With -f, new bytes are printed as the step writes them, attempt
  * after attempt, until the step ends. A log retention gzip'd is printed
@@ -15,14 +17,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
+#include "cli/api-client.h"
 #include "cli/cli.h"
 
 typedef struct logs_opts {
-    int64_t run;       /* RUN */
-    const char *step;  /* STEP */
-    long attempt;      /* --attempt K; 0: the last */
-    bool follow;       /* -f, --follow */
-    const char *state; /* --state DIR */
+    int64_t run;            /* RUN */
+    const char *step;       /* STEP */
+    long attempt;           /* --attempt K; 0: the last */
+    bool follow;            /* -f, --follow */
+    const char *server;     /* --server URL */
+    const char *token_file; /* --token-file FILE */
+    const char *state;      /* --state DIR */
 } logs_opts;
 
 static const kiln_opt options[] = {
@@ -33,6 +40,10 @@ static const kiln_opt options[] = {
     KILN_OPT_SWITCH('f', "follow", logs_opts, follow, "print what the step "
                     "writes as it runs, attempt after attempt, until it "
                     "ends"),
+    KILN_OPT_VALUE(0, "server", logs_opts, server, "URL", "a kiln serve's "
+                   "HTTP API (http://host:8080/; or $KILN_SERVER) to read "
+                   "the log from; without it, the local record"),
+    KILN_CLI_OPT_TOKEN_FILE(logs_opts, "the API token (else $KILN_TOKEN)"),
     KILN_CLI_OPT_STATE(logs_opts),
     KILN_OPT_END,
 };
@@ -328,9 +339,314 @@ static int follow(kiln_store *store, const logs_opts *o)
     return status;
 }
 
+/* Through a kiln serve's API. */
+
+typedef struct remote {
+    const char *server;
+    char *token;
+    const logs_opts *o;
+} remote;
+
+/* An answer that is not 200: said on stderr; the exit status for it
+ * (2: no such run, step or attempt, or the log is gone; 3 otherwise). */
+static int remote_refused(long code, const kiln_buf *body)
+{
+    json_t *j = json_loadb(body->ptr ? body->ptr : "", body->len, 0, NULL);
+    const char *msg = j ? kiln_cli_str(j, "error") : "";
+    fprintf(stderr, "kiln: error: %s\n", *msg ? msg : "the server said no");
+    json_decref(j);
+    return code == 404 || code == 410 ? KILN_EXIT_USAGE : KILN_EXIT_SYSTEM;
+}
+
+/* GET /api/v1/runs/{id}: *run, or an exit status. */
+static int remote_run(const remote *r, int64_t id, json_t **run)
+{
+    kiln_err err = KILN_ERR_INIT;
+    char path[64];
+    long code;
+    *run = NULL;
+    snprintf(path, sizeof(path), "/api/v1/runs/%lld", (long long)id);
+    if (kiln_api_call(&code, run, "GET", r->server, path, NULL, r->token,
+                      &err) != 0) {
+        kiln_err_print(&err);
+        return KILN_EXIT_SYSTEM;
+    }
+    if (code != 200 || !json_is_object(*run)) {
+        const char *msg = *run ? kiln_cli_str(*run, "error") : "";
+        fprintf(stderr, "kiln: error: %s\n", *msg ? msg : "no run");
+        json_decref(*run);
+        *run = NULL;
+        return code == 404 ? KILN_EXIT_USAGE : KILN_EXIT_SYSTEM;
+    }
+    return 0;
+}
+
+static json_t *run_step(json_t *run, const char *step)
+{
+    json_t *st;
+    size_t i;
+    json_array_foreach(json_object_get(run, "steps"), i, st)
+        if (strcmp(kiln_cli_str(st, "name"), step) == 0)
+            return st;
+    return NULL;
+}
+
+static int attempt_no(json_t *a)
+{
+    return (int)json_integer_value(json_object_get(a, "attempt"));
+}
+
+/* Print the log of attempt of step in run id from *offset to what is
+ * written now. Returns 0 or an exit status. */
+static int remote_copy(const remote *r, int64_t id, const char *step,
+                       int attempt, int64_t *offset)
+{
+    static const char *const names[] = {"x-kiln-offset", "x-kiln-size"};
+    char *esc = curl_easy_escape(NULL, step, 0);
+    int status = 0;
+    for (;;) {
+        kiln_err err = KILN_ERR_INIT;
+        kiln_buf body = KILN_BUF_INIT;
+        char *values[2], *path;
+        int64_t next, size;
+        long code;
+        path = kiln_asprintf("/api/v1/runs/%lld/steps/%s/log?attempt=%d&"
+                             "offset=%lld", (long long)id, esc, attempt,
+                             (long long)*offset);
+        if (kiln_api_get_bytes(&code, &body, r->server, path, r->token, 2,
+                               names, values, &err) != 0) {
+            kiln_err_print(&err);
+            status = KILN_EXIT_SYSTEM;
+        } else if (code != 200) {
+            status = remote_refused(code, &body);
+        } else if (body.len &&
+                   fwrite(body.ptr, 1, body.len, stdout) != body.len) {
+            status = KILN_EXIT_SYSTEM;
+        }
+        next = values[0] ? strtoll(values[0], NULL, 10) : *offset;
+        size = values[1] ? strtoll(values[1], NULL, 10) : 0;
+        free(values[0]);
+        free(values[1]);
+        free(path);
+        kiln_buf_dispose(&body);
+        if (status != 0 || next <= *offset) {
+            fflush(stdout);
+            break;
+        }
+        *offset = next;
+        if (next >= size) {
+            fflush(stdout);
+            break;
+        }
+    }
+    curl_free(esc);
+    return status;
+}
+
+/* Where attempt a of step in run came from when it ran nothing (cached,
+ * reused by a retry): through as many such links as there are, *from_run
+ * and *from_attempt, said on stderr. Returns 0 or an exit status. */
+static int remote_origin(const remote *r, const char *step, json_t *a,
+                         int64_t *from_run, int *from_attempt)
+{
+    int64_t exec = json_integer_value(json_object_get(a, "cached_from"));
+    int64_t run_id = json_integer_value(json_object_get(a,
+                                                        "cached_from_run"));
+    const char *reason = kiln_cli_str(a, "reason");
+    for (int hops = 0; exec > 0 && run_id > 0 && hops < 64; hops++) {
+        json_t *run, *st, *x, *found = NULL;
+        size_t i;
+        int status = remote_run(r, run_id, &run);
+        if (status != 0) {
+            fprintf(stderr, "kiln: step \"%s\" ran nothing (%s); the run "
+                    "that made its outputs is gone\n", step,
+                    *reason ? reason : "cached");
+            return KILN_EXIT_USAGE;
+        }
+        st = run_step(run, step);
+        json_array_foreach(st ? json_object_get(st, "attempts_detail")
+                              : NULL, i, x)
+            if (json_integer_value(json_object_get(x, "id")) == exec)
+                found = x;
+        if (found && *kiln_cli_str(found, "log_path")) {
+            *from_run = run_id;
+            *from_attempt = attempt_no(found);
+            json_decref(run);
+            fprintf(stderr, "kiln: step \"%s\" ran nothing here (%s): this "
+                    "is its log in run %lld, which made its outputs\n", step,
+                    *reason ? reason : "cached", (long long)*from_run);
+            return 0;
+        }
+        exec = found ? json_integer_value(json_object_get(found,
+                                                          "cached_from"))
+                     : 0;
+        run_id = found ? json_integer_value(json_object_get(
+                             found, "cached_from_run"))
+                       : 0;
+        json_decref(run);
+    }
+    fprintf(stderr, "kiln: error: step \"%s\" ran nothing (%s), and no log "
+            "of the execution that made its outputs is recorded\n", step,
+            *reason ? reason : "cached");
+    return KILN_EXIT_USAGE;
+}
+
+static bool step_final(json_t *st)
+{
+    kiln_step_state s;
+    return kiln_step_state_parse(&s, kiln_cli_str(st, "status")) == 0 &&
+           kiln_step_state_final(s);
+}
+
+static bool run_over(json_t *run)
+{
+    kiln_run_state s;
+    return (kiln_run_state_parse(&s, kiln_cli_str(run, "status")) == 0 &&
+            kiln_run_state_final(s)) ||
+           json_is_true(json_object_get(run, "orphaned"));
+}
+
+/* The whole log of an attempt (0: the last). */
+static int remote_cat(const remote *r)
+{
+    const logs_opts *o = r->o;
+    json_t *run, *st, *a, *pick = NULL;
+    int64_t offset = 0, from_run = o->run;
+    int attempt = 0, status;
+    size_t i;
+
+    if ((status = remote_run(r, o->run, &run)) != 0)
+        return status;
+    if (!(st = run_step(run, o->step))) {
+        fprintf(stderr, "kiln: error: run %lld has no step \"%s\"\n",
+                (long long)o->run, o->step);
+        json_decref(run);
+        return KILN_EXIT_USAGE;
+    }
+    json_array_foreach(json_object_get(st, "attempts_detail"), i, a)
+        if (o->attempt == 0 || attempt_no(a) == o->attempt)
+            pick = a;
+    if (!pick) {
+        if (o->attempt)
+            fprintf(stderr, "kiln: error: run %lld has no attempt %ld of "
+                    "step \"%s\"\n", (long long)o->run, o->attempt, o->step);
+        else
+            fprintf(stderr, "kiln: error: run %lld has no log for step "
+                    "\"%s\" (it is %s)\n", (long long)o->run, o->step,
+                    kiln_cli_str(st, "status"));
+        json_decref(run);
+        return KILN_EXIT_USAGE;
+    }
+    attempt = attempt_no(pick);
+    if (strcmp(kiln_cli_str(pick, "status"), "cached") == 0 ||
+        !*kiln_cli_str(pick, "log_path"))
+        status = remote_origin(r, o->step, pick, &from_run, &attempt);
+    json_decref(run);
+    return status ? status
+                  : remote_copy(r, from_run, o->step, attempt, &offset);
+}
+
+/* -f through the API: as follow() does with the record. */
+static int remote_follow(const remote *r)
+{
+    const logs_opts *o = r->o;
+    int attempt = (int)o->attempt, status = 0;
+    int64_t offset = 0;
+    bool followed = false;
+
+    for (;;) {
+        json_t *run, *st, *x, *a = NULL;
+        bool ended, attempt_ended, more = false;
+        size_t i;
+
+        if ((status = remote_run(r, o->run, &run)) != 0)
+            return status;
+        if (!(st = run_step(run, o->step))) {
+            fprintf(stderr, "kiln: error: run %lld has no step \"%s\"\n",
+                    (long long)o->run, o->step);
+            json_decref(run);
+            return KILN_EXIT_USAGE;
+        }
+        ended = step_final(st) || run_over(run);
+        json_array_foreach(json_object_get(st, "attempts_detail"), i, x) {
+            if (attempt == 0)
+                attempt = attempt_no(x);
+            if (attempt_no(x) == attempt)
+                a = x;
+            more |= attempt_no(x) > attempt;
+        }
+        if (!a) {
+            if (ended) {
+                if (!followed)
+                    fprintf(stderr, "kiln: step \"%s\" ended %s without "
+                            "running\n", o->step, kiln_cli_str(st, "status"));
+                status = strcmp(kiln_cli_str(st, "status"), "succeeded") == 0
+                             ? KILN_EXIT_OK : KILN_EXIT_FAILED;
+                json_decref(run);
+                return status;
+            }
+            json_decref(run);
+            nap();
+            continue;
+        }
+        followed = true;
+        if (strcmp(kiln_cli_str(a, "status"), "cached") == 0) {
+            int64_t from_run = o->run;
+            int from_attempt = attempt;
+            status = remote_origin(r, o->step, a, &from_run, &from_attempt);
+            json_decref(run);
+            return status ? status : remote_copy(r, from_run, o->step,
+                                                 from_attempt, &offset);
+        }
+        attempt_ended = strcmp(kiln_cli_str(a, "status"), "running") != 0 ||
+                        run_over(run);
+        /* A log not written yet is not an error while the attempt runs. */
+        if (*kiln_cli_str(a, "log_path")) {
+            if ((status = remote_copy(r, o->run, o->step, attempt,
+                                      &offset)) != 0 &&
+                (attempt_ended || status != KILN_EXIT_USAGE)) {
+                json_decref(run);
+                return status;
+            }
+            status = 0;
+        }
+        if (attempt_ended && (more || strcmp(kiln_cli_str(st, "status"),
+                                             "retrying") == 0)) {
+            fprintf(stderr, "kiln: attempt %d of step \"%s\" ended (%s); "
+                    "attempt %d follows\n", attempt, o->step,
+                    kiln_cli_str(a, "status"), attempt + 1);
+            attempt++;
+            offset = 0;
+        } else if (attempt_ended && ended) {
+            if (json_is_true(json_object_get(run, "orphaned")))
+                fprintf(stderr, "kiln: run %lld is orphaned (its kiln "
+                        "process is gone)\n", (long long)o->run);
+            status = strcmp(kiln_cli_str(st, "status"), "succeeded") == 0
+                         ? KILN_EXIT_OK : KILN_EXIT_FAILED;
+            json_decref(run);
+            return status;
+        }
+        json_decref(run);
+        nap();
+    }
+}
+
+static int remote_logs(const logs_opts *o, const char *server)
+{
+    kiln_err err = KILN_ERR_INIT;
+    remote r = {server, NULL, o};
+    int status;
+    if (kiln_cli_read_token(&r.token, o->token_file, &err) != 0)
+        return kiln_cli_fail(&err);
+    status = o->follow ? remote_follow(&r) : remote_cat(&r);
+    free(r.token);
+    return status;
+}
+
 static int exec_logs(void *opts)
 {
     const logs_opts *o = opts;
+    const char *server = o->server ? o->server : getenv("KILN_SERVER");
     kiln_store *store = NULL;
     kiln_run_info *run = NULL;
     const kiln_attempt_info *a;
@@ -339,6 +655,8 @@ static int exec_logs(void *opts)
     int64_t from = 0;
     int status = KILN_EXIT_OK;
 
+    if (server && *server)
+        return remote_logs(o, server);
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0) {
         status = kiln_cli_fail(&err);
     } else if (o->follow) {
@@ -363,10 +681,12 @@ const kiln_cmd kiln_cmd_logs = {
         "the log printed is the one of the run that made its outputs, as\n"
         "stderr says. With -f the step is followed like tail -f: what it\n"
         "writes is printed as it comes, through its retries, until it\n"
-        "ends; the run may be kiln run's or a kiln serve's.\n",
+        "ends; the run may be kiln run's or a kiln serve's. With --server\n"
+        "(or $KILN_SERVER) the log comes from that kiln serve's API.\n",
     .notes =
         "Exit status: 0; with -f, 0 when the step succeeded and 1 when it\n"
-        "failed, was cancelled or skipped; 2 no such run, step or attempt.\n",
+        "failed, was cancelled or skipped; 2 no such run, step or attempt;\n"
+        "3 no answer from --server.\n",
     .opts = options,
     .opts_size = sizeof(logs_opts),
     .exec = exec_logs,

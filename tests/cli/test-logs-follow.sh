@@ -1,6 +1,7 @@
 # kiln logs -f RUN STEP follows a running step (kiln run's or kiln
 # serve's) through its retries to its end; kiln logs of a cached or reused
-# step prints the log of the run that made its outputs and says so.
+# step prints the log of the run that made its outputs and says so; with
+# --server, the same through a kiln serve's API.
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$T/p"
 cd "$T/p" || exit 1
@@ -101,5 +102,56 @@ wait "$follower"
 eq "-f of a failing step: exit 1" 1 "$?"
 eq "all of it" "waiting
 done" "$(cat "$T/h.out")"
+
+# --server: the same logs through the daemon's API, from anywhere.
+U=$(web_url)
+cat > big.yaml <<'YAML'
+pipeline: big
+steps:
+  loud: {run: "seq 1 300000"}
+YAML
+kiln_rc run big.yaml
+bid=$(q "select max(id) from runs")
+for args in "$id slow" "$id slow --attempt 1" "$id made" "$id2 made" \
+            "$rid first" "$bid loud" "$hid wait"; do
+    # shellcheck disable=SC2086
+    kiln_rc logs $args
+    local_out=$out local_rc=$rc
+    # shellcheck disable=SC2086
+    kiln_rc logs $args --server "$U"
+    eq "--server: kiln logs $args as the local record says" \
+        "$local_rc $(printf '%s' "$local_out" | sha256sum)" "$rc $(printf '%s' "$out" | sha256sum)"
+done
+kiln_rc logs "$bid" loud --server "$U"
+eq "a log larger than a chunk (1 MiB), whole" "0 300000 300000" "$rc $(printf '%s\n' "$out" | wc -l) $(printf '%s\n' "$out" | tail -1)"
+kiln_rc logs "$id2" made --server "$U"
+contains "--server: a cached step's log said to come from its maker" \
+    "this is its log in run $id, which made its outputs" "$err"
+kiln_rc logs "$id" nope --server "$U"
+eq "--server, no such step: exit 2" 2 "$rc"
+kiln_rc logs 99999 slow --server "$U"
+eq "--server, no such run: exit 2" 2 "$rc"
+kiln_rc logs "$id" slow --attempt 7 --server "$U"
+eq "--server, no such attempt: exit 2" 2 "$rc"
+kiln_rc logs "$id" slow --server http://127.0.0.1:1/
+eq "--server that does not answer: exit 3" 3 "$rc"
+KILN_SERVER=$U kiln_rc logs "$id" made --state /nonexistent
+eq "\$KILN_SERVER as --server" "0 the maker speaks" "$rc $out"
+# -f through the API: live, to the step's end.
+rm -f go
+"$KILN" trigger h >/dev/null 2>&1
+wait_for "the daemon's second run" 10 '[ "$(q "select count(*) from executions e join runs r on r.id = e.run_id where r.pipeline = '"'h'"'")" = 2 ]'
+hid2=$(q "select max(id) from runs where pipeline = 'h'")
+"$KILN" logs -f "$hid2" wait --server "$U" >"$T/h2.out" 2>"$T/h2.err" &
+follower=$!
+wait_for "--server -f: its first line, live" 10 'grep -q waiting "$T/h2.out"'
+check "not the end yet" test "$(grep -c done "$T/h2.out")" = 0
+touch go
+wait "$follower"
+eq "--server -f of a failing step: exit 1" 1 "$?"
+eq "--server -f: all of it" "waiting
+done" "$(cat "$T/h2.out")"
+kiln_rc logs -f "$id" slow --server "$U"
+eq "--server -f of a step that ended, with its retry" "0 6" "$rc $(printf '%s\n' "$out" | grep -c line)"
 stop "$daemon"
 finish
