@@ -127,8 +127,6 @@ struct kiln_daemon {
     uv_timer_t grace;
     uv_timer_t orphans;      /* looks for runs whose kiln died */
     struct kiln_gc_pass *gc; /* the periodic retention pass, or NULL */
-    struct kiln_move *moves; /* the API's alias moves, first one running */
-    bool move_busy;          /* ...when it is on the thread pool */
     bool stopping;
     bool closed;
     bool loading;            /* kiln_daemon__load_all() is arming: the
@@ -206,7 +204,7 @@ void kiln_daemon__retention_start(kiln_daemon *dm);
 void kiln_daemon__retention_stop(kiln_daemon *dm);
 
 /* moves.c: the API's alias moves, through the model's deploy command,
- * one at a time on the thread pool (done is called on the loop). */
+ * on the engine's mover (done is called on the loop). */
 void kiln_daemon__move_model(kiln_daemon *dm, const char *model,
                              const char *alias, int version,
                              const kiln_audit_who *who,

@@ -313,7 +313,7 @@ static int hook_retry_run(void *data, int64_t id, const char *from,
  * through kiln_registry_move(), so the model's deploy command (register:'s
  * deploy:) runs first with the version's bytes, and the alias moves only
  * when it exits 0 (its output goes to the daemon's stderr); on the thread
- * pool, one move at a time (moves.c). */
+ * pool, one move at a time with the runs' (moves.c). */
 static void hook_move_model(void *data, const char *model, const char *alias,
                             int version, const kiln_audit_who *who,
                             kiln_web_done_cb done, void *ctx)

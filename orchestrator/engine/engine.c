@@ -87,6 +87,7 @@ kiln_engine *kiln_engine_new(uv_loop_t *loop, kiln_store *store,
     eng->check.data = eng;
     eng->cache = true;
     eng->objects = kiln_path_join(state_dir, "objects");
+    eng->mover = kiln_mover_new(loop, kiln_store_path(store));
     /* Found now, while the path still names this binary. */
     if ((eng->kiln = kiln_self_exe()) == NULL)
         eng->kiln = kiln_strdup("kiln"); /* from PATH */
@@ -117,11 +118,17 @@ void kiln_engine_free(kiln_engine *eng)
     free(eng->kiln);
     free(eng->events);
     free(eng->spawn);
+    kiln_mover_free(eng->mover); /* the moves queued still run */
     for (size_t i = 0; i < eng->n_spares; i++)
         free(eng->spares[i]);
     eng->closing = 2;
     uv_close((uv_handle_t *)&eng->prepare, on_engine_close);
     uv_close((uv_handle_t *)&eng->check, on_engine_close);
+}
+
+kiln_mover *kiln_engine_mover(kiln_engine *eng)
+{
+    return eng->mover;
 }
 
 void kiln_engine_set_pool(kiln_engine *eng, const char *name, unsigned cap)

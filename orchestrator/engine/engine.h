@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "dsl/dsl.h"
+#include "engine/mover.h"
 #include "executors/executor.h"
 #include "store/store.h"
 
@@ -35,6 +36,10 @@ void kiln_engine_free(kiln_engine *eng); /* NULL is fine */
 unsigned kiln_engine_jobs(const kiln_engine *eng);
 /* Step caching (on by default): kiln run --no-cache turns it off. */
 void kiln_engine_set_cache(kiln_engine *eng, bool cache);
+/* The engine's registry moves (mover.h): its runs' promote: and retire:
+ * go through it, and so should every other move of the process (the
+ * daemon's API), so that one runs at a time. */
+kiln_mover *kiln_engine_mover(kiln_engine *eng);
 /* Let at most cap steps of pool name (a step's `pool:`) run at once, within
  * the global job limit. Steps naming a pool never set here are not
  * limited by it. */

@@ -192,8 +192,9 @@ static bool has_registry_actions(const step_rt *s)
  * models promote does, and from is retired; or alias is retired. Audited
  * as the run. Not under kiln reproduce. A failure fails the step (why),
  * and the registry stays as it was. On the thread pool, over a store
- * connection of its own (store): the deploy command takes as long as it
- * takes, and holds neither the loop nor the loop's transaction. */
+ * connection of its own (store), through the engine's mover: the deploy
+ * command takes as long as it takes, and holds neither the loop nor the
+ * loop's transaction. */
 static void registry_actions(step_rt *s, kiln_store *store, char *why,
                              size_t cap)
 {
@@ -242,17 +243,14 @@ static void registry_actions(step_rt *s, kiln_store *store, char *why,
         snprintf(why, cap, "%s", err.msg);
 }
 
-static void registry_work(uv_work_t *req)
+static void registry_work(kiln_store *st, const kiln_err *open_err,
+                          void *data)
 {
-    hash_job *j = req->data;
-    kiln_store *store = NULL;
-    kiln_err err = KILN_ERR_INIT;
-    if (kiln_store_open(&store, kiln_store_path(j->s->run->eng->store),
-                        &err) != 0)
-        snprintf(j->moved_why, sizeof(j->moved_why), "%s", err.msg);
+    hash_job *j = data;
+    if (!st)
+        snprintf(j->moved_why, sizeof(j->moved_why), "%s", open_err->msg);
     else
-        registry_actions(j->s, store, j->moved_why, sizeof(j->moved_why));
-    kiln_store_close(store);
+        registry_actions(j->s, st, j->moved_why, sizeof(j->moved_why));
 }
 
 /* The attempt of j's step has ended as reason says ("": it succeeded;
@@ -275,11 +273,10 @@ static void hash_finish(hash_job *j, const char *reason)
                    why[0] == '\0');
 }
 
-static void registry_done(uv_work_t *req, int status)
+static void registry_done(void *data)
 {
-    hash_job *j = req->data;
+    hash_job *j = data;
     step_rt *s = j->s;
-    (void)status;
     s->run->n_hashing--;
     s->phase = PHASE_IDLE;
     kiln_engine__tx_begin(s->run);
@@ -360,8 +357,8 @@ static void hash_done(uv_work_t *req, int status)
             run->n_hashing++;
             s->phase = PHASE_HASHING;
             kiln_engine__flush(run->eng);
-            uv_queue_work(run->eng->loop, &j->req, registry_work,
-                          registry_done);
+            kiln_mover_add(run->eng->mover, registry_work, registry_done,
+                           j);
             return;
         }
     }

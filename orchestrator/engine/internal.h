@@ -20,6 +20,7 @@
 #define KILN_ENGINE_INTERNAL_H
 
 #include "engine/engine.h"
+#include "engine/mover.h"
 #include "engine/artifacts.h"
 #include "engine/env.h"
 #include "engine/container.h"
@@ -232,6 +233,7 @@ struct kiln_engine {
      * others wait for the batch. */
     size_t n_spares, n_spares_ready;
     char *spares[64];
+    kiln_mover *mover;       /* alias moves, one at a time off the loop */
 };
 
 /* Take over path (an ended attempt's status file, recorded in the

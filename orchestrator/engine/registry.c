@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <ftw.h>
-#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,31 +330,10 @@ int kiln_registry_move(int *out_version, kiln_store *st,
                                  version, log, NULL, err);
 }
 
-/* Moves run on the thread pool (the daemon's API, a run's promote:):
- * one at a time in a process, so two deploy commands never run at once
- * and each move reads where the one before left the alias. */
-static pthread_mutex_t move_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int move_as(int *out_version, kiln_store *st, const char *state_dir,
-                   const char *name, const char *alias, int version,
-                   FILE *log, const kiln_audit_who *who, kiln_err *err);
-
 int kiln_registry_move_as(int *out_version, kiln_store *st,
                           const char *state_dir, const char *name,
                           const char *alias, int version, FILE *log,
                           const kiln_audit_who *who, kiln_err *err)
-{
-    int rc;
-    pthread_mutex_lock(&move_lock);
-    rc = move_as(out_version, st, state_dir, name, alias, version, log, who,
-                 err);
-    pthread_mutex_unlock(&move_lock);
-    return rc;
-}
-
-static int move_as(int *out_version, kiln_store *st, const char *state_dir,
-                   const char *name, const char *alias, int version,
-                   FILE *log, const kiln_audit_who *who, kiln_err *err)
 {
     kiln_registry_pin pin;
     char *command = NULL, *workdir = NULL, *path = NULL;

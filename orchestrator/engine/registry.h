@@ -12,8 +12,8 @@
  * that no longer matches is made anew).
  *
  * kiln_registry_resolve() uses the store (the loop's thread, or the
- * CLI); kiln_registry_move() too, with a connection of the thread's own
- * on the thread pool (it waits for the deploy command);
+ * CLI); kiln_registry_move() too, or a connection of its own on the
+ * thread pool (mover.h: it waits for the deploy command);
  * kiln_registry_materialise() and kiln_registry_copy() only read and
  * write files (the thread pool).
  */
@@ -66,8 +66,7 @@ int kiln_registry_copy(const char *state_dir, const kiln_registry_pin *pin,
  * _ALIAS, _SHA256, and as $1 $2 $3: path, version, alias), its output
  * going to log (NULL: stderr); the alias moves only when it exits 0.
  * *out_version is the version the alias points at now. _as, with who:
- * the move is an audit row (alias.moved, alias.rolled_back). Moves
- * run one at a time in a process. */
+ * the move is an audit row (alias.moved, alias.rolled_back). */
 int kiln_registry_move(int *out_version, kiln_store *st,
                        const char *state_dir, const char *name,
                        const char *alias, int version, FILE *log,

@@ -217,7 +217,28 @@ steps:
     needs: [make]
     promote: {model: q, from: staging, to: production}
 YAML
-serve serve.log --token-file "$T/token" "$T/served"
+for n in 1 2; do
+    cat > "served/slow$n.yaml" <<YAML
+pipeline: slow$n
+steps:
+  make:
+    kind: train
+    run: mkdir -p s$n && printf 'w$n\\n' > s$n/model.bin
+    outputs: [s$n/model.bin]
+    register: {model: w$n, path: s$n/model.bin, alias: staging, deploy: 'sleep 3; echo "\$KILN_MODEL_NAME" >> starve.log'}
+  promote:
+    kind: deploy
+    needs: [make]
+    promote: {model: w$n, from: staging, to: production}
+YAML
+done
+cat > served/quick.yaml <<'YAML'
+pipeline: quick
+steps:
+  out: {run: "mkdir -p q && date > q/out.txt", outputs: [q/out.txt]}
+YAML
+# A pool of two threads: the moves waiting their turn must not take both.
+UV_THREADPOOL_SIZE=2 serve serve.log --token-file "$T/token" "$T/served"
 wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
 U=$(web_url)
 post() { body=$(curl -s -o - -w '\n%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" "$@"); code=${body##*$'\n'}; body=${body%$'\n'*}; }
@@ -374,6 +395,16 @@ eq "after the deploy command ended" "start production,end production" "$(paste -
 eq "p: production on 1, staging retired" "1 0" "$(alias_of p production) $(alias_of p staging)"
 contains "the step's log says so" "kiln: promoted version 1 of model p from staging to production" \
     "$(cat "$(q "select log_path from executions where run_id = $sp_run and step = 'promote'")")"
+# Two runs' slow deploy commands, one after the other, hold one thread of
+# the pool: a third run's outputs are hashed on the other meanwhile.
+post -d '{}' "${U}api/v1/pipelines/slow1/runs"
+post -d '{}' "${U}api/v1/pipelines/slow2/runs"
+wait_for "both runs at their promote" 20 '[ "$(q "select count(*) from executions e join runs r on r.id = e.run_id where r.pipeline like '"'slow_'"' and e.step = '"'promote'"' and e.status = '"'running'"'")" = 2 ]'
+post -d '{}' "${U}api/v1/pipelines/quick/runs"
+q_run=$(printf '%s' "$body" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["run_id"])')
+wait_for "the third run succeeded" 20 '[ "$(q "select status from runs where id = $q_run")" = succeeded ]'
+eq "...before the first deploy command ended" 0 "$(grep -c . served/starve.log 2>/dev/null || echo 0)"
+wait_for "both deploy commands ran" 20 '[ "$(grep -c . served/starve.log)" = 2 ]'
 # A run's deploy command and the API's for the same model: one after
 # the other, never at once.
 : > served/sp.log
@@ -446,7 +477,7 @@ kiln_rc gc
 eq "gc" 0 "$rc"
 check "an unreferenced object goes" test ! -e "$(object "$stray")"
 check "cached objects stay within the limit" test -e "$(object "$a_sha")" -a -e "$(object "$b_sha")"
-contains "model objects kept, counted" "kept 11 objects of registered model versions" "$out"
+contains "model objects kept, counted" "kept 13 objects of registered model versions" "$out"
 total=$(du -b -c "$KILN_STATE"/objects/*/* | tail -1 | cut -f1)
 touch -d 2001-01-01 "$(object "$a_sha")"
 kiln_rc gc --max-size $((total - 1))
@@ -460,7 +491,7 @@ check "cached objects go" test ! -e "$(object "$b_sha")"
 for s in "$v1" "$v2" $(registered f 1) $(registered f 2) $(q "select sha256 from tree_files where tree = '$(registered d 1)'"); do
     check "registered object ${s:0:12} kept" test -e "$(object "$s")"
 done
-contains "says how many" "kept 11 objects of registered model versions" "$out"
+contains "says how many" "kept 13 objects of registered model versions" "$out"
 rm -f x.bin pulled/weights.bin
 kiln_rc models pull m@production --to x.bin
 eq "pull after gc" "0 $v1" "$rc $(sha x.bin)"
