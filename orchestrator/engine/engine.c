@@ -741,6 +741,8 @@ void kiln_run_drain(kiln_run *run, const char *reason)
             s->state == KILN_STEP_RETRYING) {
             kiln_engine__timer_stop(s);
             kiln_engine__step_set(s, KILN_STEP_CANCELLED, reason);
+        } else if (s->phase == PHASE_SECRETS) {
+            kiln_engine__secrets_stop(s); /* it does not start */
         }
     }
     kiln_engine__run_maybe_finish(run);
@@ -761,7 +763,9 @@ void kiln_run_cancel(kiln_run *run, bool force)
             kiln_engine__step_set(s, KILN_STEP_CANCELLED, "cancelled");
             break;
         case KILN_STEP_RUNNING:
-            if (s->ex && s->task) {
+            if (s->phase == PHASE_SECRETS) {
+                kiln_engine__secrets_stop(s); /* it does not start */
+            } else if (s->ex && s->task) {
                 kiln_executor_cancel(s->ex, s->task, force);
                 kiln_engine__stop_container(s, force);
             }

@@ -36,6 +36,8 @@ typedef enum step_phase {
     PHASE_CACHE,       /* its cache key and entry are being looked at, or
                           its outputs restored, on the thread pool */
     PHASE_CHECKED,     /* the cache had nothing: it runs when dispatched */
+    PHASE_SECRETS,     /* its attempt is recorded, its secrets are being
+                          read on the thread pool: it starts after */
     PHASE_RUNNING,     /* an attempt's process runs */
     PHASE_TIMED_OUT,   /* ...and is being stopped: its timeout passed */
     PHASE_HASHING      /* an attempt ended: its artifacts are hashed and
@@ -45,6 +47,8 @@ typedef enum step_phase {
 /* What only some steps use, apart so that the others (the 100,000 steps
  * of a fan-out) do not carry it: made by kiln_engine__extra() when it is
  * first set. */
+typedef struct secrets_job secrets_job;
+
 typedef struct step_extra {
     kiln_image image;       /* a container step's image, resolved before
                                its first attempt */
@@ -58,6 +62,7 @@ typedef struct step_extra {
     char **capture_sha, **capture_text;
     char *selected;         /* select:'s winner (an item's name), or NULL */
     char *select_note;      /* ...said as the step's reason on success */
+    struct secrets_job *secrets; /* reading its secrets (PHASE_SECRETS) */
 } step_extra;
 
 typedef struct step_rt {
@@ -307,6 +312,9 @@ bool kiln_engine__step_start(step_rt *s);
 /* Start the process of the attempt kiln_engine__step_start() recorded,
  * now committed. */
 void kiln_engine__step_spawn(step_rt *s);
+/* A step reading its secrets for an attempt that is not to start: its
+ * {command:} is killed (the attempt ends as cancelled). */
+void kiln_engine__secrets_stop(step_rt *s);
 /* An attempt ended at at_ms: success, another attempt, or failure. */
 void kiln_engine__step_attempt_ended(step_rt *s, bool ok,
                                      const char *reason, int64_t at_ms);

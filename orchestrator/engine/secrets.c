@@ -58,13 +58,14 @@ static int read_value_file(kiln_buf *out, const char *path)
  */
 static int run_value_command(kiln_buf *out, const char *command,
                              const char *dir, char *const *envv, int log_fd,
-                             const char *what, kiln_err *err)
+                             int stop_fd, const char *what, kiln_err *err)
 {
     char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)command, NULL};
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
     int64_t deadline = kiln_now_ms() + KILN_SECRET_TIMEOUT_MS;
     int fds[2], rc, status = 0;
-    bool timed_out = false, too_big = false;
+    bool timed_out = false, too_big = false, stopped = false;
     char chunk[8192];
     pid_t pid;
 
@@ -82,7 +83,12 @@ static int run_value_command(kiln_buf *out, const char *command,
                                      O_RDONLY, 0);
     if (dir)
         posix_spawn_file_actions_addchdir_np(&fa, dir);
-    rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envv);
+    /* A group of its own: what it started ends with it when killed. */
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, envv);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     if (rc != 0) {
@@ -91,17 +97,22 @@ static int run_value_command(kiln_buf *out, const char *command,
                             "command: %s", what, strerror(rc));
     }
     for (;;) {
-        struct pollfd p = {fds[0], POLLIN, 0};
+        struct pollfd p[2] = {{fds[0], POLLIN, 0}, {stop_fd, POLLIN, 0}};
         int64_t left = deadline - kiln_now_ms();
         ssize_t got;
         if (left <= 0) {
             timed_out = true;
-            kill(pid, SIGKILL);
+            kill(-pid, SIGKILL);
             break;
         }
-        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+        if (poll(p, stop_fd >= 0 ? 2 : 1, (int)left) < 0 && errno != EINTR)
             break;
-        if (!(p.revents & (POLLIN | POLLHUP)))
+        if (stop_fd >= 0 && p[1].revents) {
+            stopped = true;
+            kill(-pid, SIGKILL);
+            break;
+        }
+        if (!(p[0].revents & (POLLIN | POLLHUP)))
             continue;
         got = read(fds[0], chunk, sizeof(chunk));
         if (got < 0 && errno == EINTR)
@@ -110,7 +121,7 @@ static int run_value_command(kiln_buf *out, const char *command,
             break;
         if (out->len + (size_t)got > KILN_SECRET_MAX) {
             too_big = true;
-            kill(pid, SIGKILL);
+            kill(-pid, SIGKILL);
             break;
         }
         kiln_buf_add(out, chunk, (size_t)got);
@@ -119,6 +130,9 @@ static int run_value_command(kiln_buf *out, const char *command,
     close(fds[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    if (stopped)
+        return kiln_err_set(err, KILN_ERROR, "secret %s: the command was "
+                            "stopped: the attempt will not start", what);
     if (timed_out)
         return kiln_err_set(err, KILN_ERROR, "secret %s: the command did "
                             "not end within %d s", what,
@@ -140,8 +154,8 @@ static int run_value_command(kiln_buf *out, const char *command,
 /* The value of s into v. Returns 0 or KILN_ERROR (what: how messages
  * name s). */
 static int resolve_one(kiln_buf *v, const kiln_secret *s, const char *dir,
-                       char *const *envv, int log_fd, const char *what,
-                       kiln_err *err)
+                       char *const *envv, int log_fd, int stop_fd,
+                       const char *what, kiln_err *err)
 {
     switch (s->kind) {
     case KILN_SECRET_ENV: {
@@ -167,14 +181,15 @@ static int resolve_one(kiln_buf *v, const kiln_secret *s, const char *dir,
         return rc;
     }
     case KILN_SECRET_COMMAND:
-        return run_value_command(v, s->ref, dir, envv, log_fd, what, err);
+        return run_value_command(v, s->ref, dir, envv, log_fd, stop_fd,
+                                 what, err);
     }
     return kiln_err_set(err, KILN_ERROR, "secret %s: unknown kind", what);
 }
 
 int kiln_secrets_resolve(char ***out, const kiln_step *st, const char *dir,
-                         char *const *envv, int log_fd, kiln_buf *warn,
-                         kiln_err *err)
+                         char *const *envv, int log_fd, int stop_fd,
+                         kiln_buf *warn, kiln_err *err)
 {
     char **values;
     int rc = 0;
@@ -189,7 +204,7 @@ int kiln_secrets_resolve(char ***out, const kiln_step *st, const char *dir,
         char *what = kiln_asprintf("\"%s\" (%s)", s->name, ref);
         kiln_buf v = KILN_BUF_INIT;
 
-        rc = resolve_one(&v, s, dir, envv, log_fd, what, err);
+        rc = resolve_one(&v, s, dir, envv, log_fd, stop_fd, what, err);
         /* One trailing newline is the file's or the command's, not the
          * value's (echo, an editor). */
         if (rc == 0 && s->kind != KILN_SECRET_ENV && v.len > 0 &&

@@ -240,35 +240,97 @@ static void containerise(step_rt *s)
     free(models);
 }
 
-/* The step's secrets for its task, read now; a warning about a value
- * too short to be masked goes to the attempt's log. Returns 0, or an
- * error naming the secret that could not be read. */
-static int step_secrets(step_rt *s, kiln_err *err)
-{
-    kiln_run *run = s->run;
-    const kiln_step *st = &run->p->steps[s->idx];
-    kiln_buf warn = KILN_BUF_INIT;
+/* Reading a step's secrets, on the thread pool: a {command:} may take
+ * up to KILN_SECRET_TIMEOUT_MS, and the loop serves everything else
+ * meanwhile. */
+struct secrets_job {
+    uv_work_t req;
+    step_rt *s;
+    char *const *envv;  /* the attempt's, left alone by the loop */
+    int stop[2];        /* a pipe: written to, the command is killed */
     char **values;
-    int fd, rc;
+    int rc;
+    kiln_err err;
+};
 
-    if (st->n_secrets == 0)
-        return 0;
-    /* A {command:}'s stderr goes to the log too. */
-    fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    rc = kiln_secrets_resolve(&values, st, run->root,
-                              kiln_env_vector(&s->env), fd, &warn, err);
+/* A warning about a value too short to be masked, and a {command:}'s
+ * stderr, go to the attempt's log. */
+static void secrets_work(uv_work_t *req)
+{
+    secrets_job *j = req->data;
+    step_rt *s = j->s;
+    kiln_buf warn = KILN_BUF_INIT;
+    int fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                  0644);
+
+    j->rc = kiln_secrets_resolve(&j->values, &s->run->p->steps[s->idx],
+                                 s->run->root, j->envv, fd, j->stop[0],
+                                 &warn, &j->err);
     if (fd >= 0 && warn.len &&
-        write(fd, warn.ptr, warn.len) != (ssize_t)warn.len)
-        rc = rc ? rc : kiln_err_set_os(err, "cannot write %s", s->log_path);
+        write(fd, warn.ptr, warn.len) != (ssize_t)warn.len && j->rc == 0)
+        j->rc = kiln_err_set_os(&j->err, "cannot write %s", s->log_path);
     if (fd >= 0)
         close(fd);
     kiln_buf_dispose(&warn);
-    if (rc != 0) {
-        kiln_secrets_free(values);
-        return rc;
+    if (j->rc != 0) {
+        kiln_secrets_free(j->values);
+        j->values = NULL;
     }
-    s->task->secrets = values;
-    return 0;
+}
+
+static void step_launch(step_rt *s, int rc, kiln_err *err);
+static void start_ended(step_rt *s, kiln_exec_state state, const char *why);
+
+static void secrets_done(uv_work_t *req, int status)
+{
+    secrets_job *j = req->data;
+    step_rt *s = j->s;
+
+    (void)status; /* never cancelled: uv_cancel() is not called */
+    s->x->secrets = NULL;
+    for (int i = 0; i < 2; i++)
+        if (j->stop[i] >= 0)
+            close(j->stop[i]);
+    s->phase = PHASE_IDLE;
+    s->task->secrets = j->values;
+    if (s->run->cancelling) {
+        /* Cancelled while they were read: nothing started. */
+        start_ended(s, KILN_EXEC_CANCELLED, "cancelled");
+        kiln_engine__run_maybe_finish(s->run);
+        kiln_engine__request_dispatch(s->run->eng);
+    } else {
+        step_launch(s, j->rc, &j->err);
+    }
+    free(j);
+}
+
+void kiln_engine__secrets_stop(step_rt *s)
+{
+    secrets_job *j = s->phase == PHASE_SECRETS && s->x ? s->x->secrets
+                                                       : NULL;
+    if (j && j->stop[1] >= 0) {
+        ssize_t w = write(j->stop[1], "", 1); /* full: stopping already */
+        (void)w;
+    }
+}
+
+/* Read the secrets of s's attempt off the loop, then start it. */
+static void step_secrets(step_rt *s)
+{
+    secrets_job *j = kiln_calloc(1, sizeof(*j));
+    j->req.data = j;
+    j->s = s;
+    j->envv = s->task->env;
+    j->err = (kiln_err)KILN_ERR_INIT;
+    if (pipe2(j->stop, O_CLOEXEC | O_NONBLOCK) != 0)
+        j->stop[0] = j->stop[1] = -1; /* not stopped early, then */
+    kiln_engine__extra(s)->secrets = j;
+    s->phase = PHASE_SECRETS;
+    if (uv_queue_work(s->run->eng->loop, &j->req, secrets_work,
+                      secrets_done) != 0) {
+        secrets_work(&j->req);
+        secrets_done(&j->req, 0);
+    }
 }
 
 /* Build the attempt's environment, log and status paths and task.
@@ -356,7 +418,7 @@ static int step_prepare(step_rt *s, kiln_err *err)
     s->task->n_extra = st->slurm->extra.n;
     s->task->extra = st->slurm->extra.items;
     s->task->data = s;
-    return step_secrets(s, err);
+    return 0;
 }
 
 void kiln_engine__task_new(step_rt *s)
@@ -422,23 +484,30 @@ void kiln_engine__step_attempt_ended(step_rt *s, bool ok, const char *reason,
     }
 }
 
-/* The attempt of s could not start (err): recorded as failed. */
-static void start_failed(step_rt *s, const kiln_err *err)
+/* The attempt of s ended before its process started: as state, for
+ * why. */
+static void start_ended(step_rt *s, kiln_exec_state state, const char *why)
 {
     kiln_run *run = s->run;
     kiln_err serr = KILN_ERR_INIT;
-    char why[600];
     int64_t now = kiln_now_ms();
 
-    snprintf(why, sizeof(why), "could not start: %s", err->msg);
     kiln_engine__task_free(s);
     kiln_engine__tx_begin(run);
-    if (kiln_store_exec_finish(run->eng->store, s->exec_id, KILN_EXEC_FAILED,
-                               -1, 0, why, now, &serr) != 0)
+    if (kiln_store_exec_finish(run->eng->store, s->exec_id, state, -1, 0,
+                               why, now, &serr) != 0)
         kiln_engine__store_failed(run, &serr);
     kiln_engine__release_slot(s);
     kiln_engine__step_attempt_ended(s, false, why, now);
     kiln_engine__tx_end(run);
+}
+
+/* The attempt of s could not start (err): recorded as failed. */
+static void start_failed(step_rt *s, const kiln_err *err)
+{
+    char why[600];
+    snprintf(why, sizeof(why), "could not start: %s", err->msg);
+    start_ended(s, KILN_EXEC_FAILED, why);
 }
 
 /*
@@ -501,9 +570,8 @@ bool kiln_engine__step_start(step_rt *s)
 void kiln_engine__step_spawn(step_rt *s)
 {
     kiln_run *run = s->run;
-    kiln_engine *eng = run->eng;
     const kiln_step *st = &run->p->steps[s->idx];
-    kiln_err err = KILN_ERR_INIT, serr = KILN_ERR_INIT;
+    kiln_err err = KILN_ERR_INIT;
     int rc = 0;
 
     kiln_crash_point("attempt-recorded");
@@ -514,15 +582,31 @@ void kiln_engine__step_spawn(step_rt *s)
     }
     if (rc == 0 && !s->task)
         rc = kiln_err_set(&err, KILN_ERROR, "no task prepared");
+    if (rc == 0 && st->n_secrets > 0) {
+        step_secrets(s); /* then step_launch() */
+        return;
+    }
+    step_launch(s, rc, &err);
+}
+
+/* Start the process of s's recorded attempt, unless rc says why it
+ * cannot start (err): then the attempt failed. */
+static void step_launch(step_rt *s, int rc, kiln_err *err)
+{
+    kiln_run *run = s->run;
+    kiln_engine *eng = run->eng;
+    const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err serr = KILN_ERR_INIT;
+
     if (rc == 0)
-        rc = step_spawn(s, &err);
+        rc = step_spawn(s, err);
     /* The executor has written them where the step reads them. */
     if (s->task) {
         kiln_secrets_free((char **)s->task->secrets);
         s->task->secrets = NULL;
     }
     if (rc != 0) {
-        start_failed(s, &err);
+        start_failed(s, err);
         kiln_engine__run_maybe_finish(run);
         kiln_engine__request_dispatch(eng);
         return;

@@ -5,7 +5,9 @@
 # across two writes). Only the reference is in the key; a secret that
 # cannot be read fails the step naming it; a container step gets them by
 # name (podman's argv, through a wrapper); kill -9 of kiln serve while a
-# step with secrets runs: the shim still masks the rest of the log.
+# step with secrets runs: the shim still masks the rest of the log. A slow
+# {command:} is read off the loop: the daemon answers and other runs go
+# on meanwhile; a cancel, kiln serve's stop and a kill -9 while it runs.
 . "$(dirname "$0")/lib.sh"
 export KT_ENV_SECRET=envsecret-AAAA1111 KT_SHORT=abc
 FILE_VALUE=filesecret-BBBB2222
@@ -175,6 +177,98 @@ eq "the log after the restart" "before ***
 after ***" "$(cat "$KILN_STATE"/logs/$slow/a.1.log)"
 stop "$daemon"
 absent "kiln.db after the restart" "$KILN_STATE"/kiln.db*
+
+# A {command:} is read off the loop: while one takes seconds, the daemon
+# answers and another pipeline's steps run. A cancel meanwhile kills the
+# command and everything it started, and the step never starts; so does
+# kiln serve's stop.
+pipeline waits <<YAML
+pipeline: waits
+secrets:
+  W: {command: "echo \$\$ > $T/w.pid; touch $T/w.started; while [ ! -e $T/w.go ]; do sleep 0.1; done; printf '%s%s\\\\n' waited -DDDD4444"}
+steps:
+  a: {run: "echo ran >> $T/w.ran; echo got \$W"}
+YAML
+pipeline quick <<YAML
+pipeline: quick
+steps:
+  q: {run: "echo quick"}
+YAML
+serve serve4.log --token-file "$T/token" "$T/waits.yaml" "$T/quick.yaml"
+wait_for "kiln serve with waits" 10 'curl -sf "$(web_url)api/v1/pipelines/waits"'
+U=$(web_url)
+apost() {
+    curl -s -o "$T/apost.out" -w '%{http_code}' -X POST \
+        -H "Authorization: Bearer 0123456789abcdef-test-token" -d '{}' "$U$1"
+}
+eq "a waits run asked" 201 "$(apost api/v1/pipelines/waits/runs)"
+wid=$(q "select max(id) from runs where pipeline = 'waits'")
+wait_for "its secret's command runs" 10 "test -e $T/w.started"
+t0=$(now_ms)
+code=$(curl -s -o /dev/null -w '%{http_code}' "${U}healthz")
+ms=$(( $(now_ms) - t0 ))
+eq "healthz answered while a secret is read" 200 "$code"
+check "at once ($ms ms)" test "$ms" -lt 1000
+eq "a quick run asked meanwhile" 201 "$(apost api/v1/pipelines/quick/runs)"
+qid=$(q "select max(id) from runs where pipeline = 'quick'")
+wait_for "the quick run succeeds while the secret is read" 10 \
+    "[ \"\$(q \"select status from runs where id = $qid\")\" = succeeded ]"
+eq "the waits step is recorded running" running \
+    "$(q "select status from executions where run_id = $wid")"
+touch "$T/w.go"
+wait_for "the waits run ends once the secret is read" 10 \
+    "[ \"\$(q \"select status from runs where id = $wid\")\" = succeeded ]"
+eq "its step ran once" ran "$(cat "$T/w.ran")"
+eq "and got the value, masked" "got ***" "$(cat "$KILN_STATE"/logs/$wid/a.1.log)"
+# Cancelled while the command runs.
+rm -f "$T/w.go" "$T/w.started" "$T/w.ran"
+eq "another waits run asked" 201 "$(apost api/v1/pipelines/waits/runs)"
+wid=$(q "select max(id) from runs where pipeline = 'waits'")
+wait_for "its secret's command runs again" 10 "test -e $T/w.started"
+wpid=$(cat "$T/w.pid")
+eq "cancel answered" 202 "$(apost api/v1/runs/$wid/cancel)"
+wait_for "the run is cancelled at once" 5 \
+    "[ \"\$(q \"select status from runs where id = $wid\")\" = cancelled ]"
+eq "its attempt recorded cancelled" "cancelled|cancelled" \
+    "$(q "select status, reason from executions where run_id = $wid")"
+wait_for "the command's processes are gone" 5 "! kill -0 -$wpid 2>/dev/null"
+check "the step never ran" test ! -e "$T/w.ran"
+# kiln serve stopped while the command runs: the step does not start,
+# and the daemon does not wait for the command.
+rm -f "$T/w.started"
+eq "a third waits run asked" 201 "$(apost api/v1/pipelines/waits/runs)"
+wid=$(q "select max(id) from runs where pipeline = 'waits'")
+wait_for "its secret's command runs a third time" 10 "test -e $T/w.started"
+wpid=$(cat "$T/w.pid")
+t0=$(now_ms)
+kill -TERM "$daemon"; wait "$daemon" 2>/dev/null
+ms=$(( $(now_ms) - t0 ))
+check "kiln serve stopped without waiting for the command ($ms ms)" \
+    test "$ms" -lt 5000
+wait_for "the command's processes are gone again" 5 "! kill -0 -$wpid 2>/dev/null"
+check "the step never ran" test ! -e "$T/w.ran"
+eq "the run and its attempt: cancelled" "cancelled cancelled" \
+    "$(q "select status from runs where id = $wid") $(q "select status from executions where run_id = $wid")"
+# kill -9 of kiln serve while the command runs: the attempt never
+# started, and the restarted daemon runs the step once.
+rm -f "$T/w.started"
+serve serve5.log --token-file "$T/token" "$T/waits.yaml"
+wait_for "kiln serve with waits again" 10 'curl -sf "$(web_url)api/v1/pipelines/waits"'
+U=$(web_url)
+eq "a fourth waits run asked" 201 "$(apost api/v1/pipelines/waits/runs)"
+wid=$(q "select max(id) from runs where pipeline = 'waits'")
+wait_for "its secret's command runs a fourth time" 10 "test -e $T/w.started"
+kill -9 "$daemon"; wait "$daemon" 2>/dev/null
+touch "$T/w.go"
+serve serve6.log --token-file "$T/token" "$T/waits.yaml"
+wait_for "the run ends after the restart" 30 \
+    "[ \"\$(q \"select status from runs where id = $wid\")\" = succeeded ]"
+eq "the step ran once" ran "$(cat "$T/w.ran")"
+eq "its first attempt never started" "1 lost,2 succeeded" \
+    "$(q "select attempt || ' ' || status from executions where run_id = $wid order by attempt" | paste -sd,)"
+stop "$daemon"
+VALUES="$VALUES waited-DDDD4444"
+absent "kiln.db after secrets read off the loop" "$KILN_STATE"/kiln.db*
 
 # A container step: the values reach podman by name only (--env NAME),
 # never in its arguments; the container's output is masked too.
