@@ -187,16 +187,51 @@ void kiln_web__get_pipeline(kiln_web_route_ctx *c)
     kiln_web__reply(c, 200, p);
 }
 
+/* A run request waiting for the daemon (its repository is read off the
+ * loop first); a client that hangs up meanwhile gets nothing, and the
+ * run starts all the same. */
+typedef struct run_job {
+    h2o_req_t *req;          /* NULL once the client has gone */
+    struct run_job **slot;   /* in req's pool, pointing back here */
+} run_job;
+
+static void on_run_req_gone(void *p)
+{
+    run_job *j = *(run_job **)p;
+    if (j)
+        j->req = NULL;
+}
+
+static void on_run_started(void *ctx, int rc, json_t *reply,
+                           const kiln_err *err)
+{
+    run_job *j = ctx;
+    if (j->req) {
+        *j->slot = NULL;
+        if (rc != 0) {
+            kiln_web__fail_req(j->req, err);
+        } else {
+            const char *status =
+                json_string_value(json_object_get(reply, "status"));
+            kiln_web__json(j->req, strcmp(status, "started") == 0  ? 201
+                                   : strcmp(status, "queued") == 0 ? 202
+                                                                   : 409,
+                           json_incref(reply), NULL);
+        }
+    }
+    json_decref(reply);
+    free(j);
+}
+
 /* POST /api/v1/pipelines/{name}/runs {params, commit}: 201 started, 202
  * queued, 409 refused by a policy. */
 void kiln_web__post_runs(kiln_web_route_ctx *c)
 {
     kiln_web *w = c->w;
-    json_t *body = kiln_web__body(c), *params, *reply = NULL;
-    const char *commit;
-    kiln_err err = KILN_ERR_INIT;
-    const char *key, *status;
+    json_t *body = kiln_web__body(c), *params;
+    const char *commit, *key;
     kiln_audit_who who = kiln_web__who(&c->who);
+    run_job *j;
     json_t *v;
 
     if (!body)
@@ -222,16 +257,12 @@ void kiln_web__post_runs(kiln_web_route_ctx *c)
         kiln_web__error(c->req, 400, "commit: expected a string");
         return;
     }
-    if (w->o.hooks.start_run(w->o.hooks.data, c->seg[1], params, commit,
-                             &who, &reply, &err) != 0) {
-        json_decref(body);
-        kiln_web__fail(c, &err);
-        return;
-    }
+    j = kiln_calloc(1, sizeof(*j));
+    j->req = c->req;
+    j->slot = h2o_mem_alloc_shared(&c->req->pool, sizeof(*j->slot),
+                                   on_run_req_gone);
+    *j->slot = j;
+    w->o.hooks.start_run(w->o.hooks.data, c->seg[1], params, commit, &who,
+                         on_run_started, j);
     json_decref(body);
-    status = json_string_value(json_object_get(reply, "status"));
-    kiln_web__reply(c, strcmp(status, "started") == 0  ? 201
-                       : strcmp(status, "queued") == 0 ? 202
-                                                       : 409,
-                    reply);
 }

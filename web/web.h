@@ -24,16 +24,22 @@ typedef struct kiln_web kiln_web;
  * code (as below) with err; version: what the hook says it is. */
 typedef void (*kiln_web_done_cb)(void *ctx, int rc, int version,
                                  const kiln_err *err);
+/* The same for a hook whose answer is a JSON document. */
+typedef void (*kiln_web_reply_cb)(void *ctx, int rc, json_t *reply,
+                                  const kiln_err *err);
 
 /* What the daemon does for the API. Each returns 0 or a kiln error code
  * (KILN_ENOTFOUND -> 404, KILN_EINVAL -> 400, KILN_EBUSY -> 409, others
  * -> 500) with a message in err. */
 typedef struct kiln_web_hooks {
     /* POST /pipelines/{name}/runs: {status, run_id, reason} as kiln
-     * trigger's reply (the run may be queued or refused by a policy). */
-    int (*start_run)(void *data, const char *pipeline, json_t *params,
-                     const char *commit, const kiln_audit_who *who,
-                     json_t **reply, kiln_err *err);
+     * trigger's reply (the run may be queued or refused by a policy).
+     * The repository is read first (a commit checked out), for as long
+     * as it takes: the hook returns at once and calls done on the loop,
+     * with a reply that done takes over (NULL when rc is not 0). */
+    void (*start_run)(void *data, const char *pipeline, json_t *params,
+                      const char *commit, const kiln_audit_who *who,
+                      kiln_web_reply_cb done, void *ctx);
     int (*cancel_run)(void *data, int64_t run_id, const kiln_audit_who *who,
                       kiln_err *err);
     /* A new run of the same pipeline, params and commit that reuses the

@@ -15,38 +15,39 @@
 
 #define say kiln_daemon__say
 
-/* Check out rev of e's repository under STATE/checkouts and point src at
- * its pipeline file. */
-static int pin_commit(kiln_entry *e, kiln_source *src, const char *rev,
-                      kiln_err *err)
+/* Check out rev of the repository holding file (a pipeline file) under
+ * STATE/checkouts and point src at the file there. Blocks on the
+ * repository: off the loop (manual_run_async) but for kiln trigger. */
+static int pin_commit(const char *file, const char *state_dir,
+                      kiln_source *src, const char *rev, kiln_err *err)
 {
     kiln_git_info git;
     char commit[41], *dir;
     int rc;
 
     memset(&git, 0, sizeof(git));
-    if ((rc = kiln_git_inspect(&git, e->d->file, err)) != 0)
+    if ((rc = kiln_git_inspect(&git, file, err)) != 0)
         return rc;
     if (!git.in_repo) {
         kiln_git_info_dispose(&git);
         return kiln_err_set(err, KILN_EINVAL, "commit: %s is not in a Git "
-                            "repository", e->d->file);
+                            "repository", file);
     }
-    if ((rc = kiln_git_resolve(commit, e->d->file, rev, err)) != 0) {
+    if ((rc = kiln_git_resolve(commit, file, rev, err)) != 0) {
         kiln_git_info_dispose(&git);
         if (rc == KILN_ENOTFOUND) /* a commit that is not there is the
                                      request's error */
             rc = err->code = KILN_EINVAL;
         return rc;
     }
-    dir = kiln_asprintf("%s/checkouts/%s", e->dm->o->state_dir, commit);
-    if ((rc = kiln_git_checkout(e->d->file, commit, dir, err)) == 0) {
+    dir = kiln_asprintf("%s/checkouts/%s", state_dir, commit);
+    if ((rc = kiln_git_checkout(file, commit, dir, err)) == 0) {
         src->commit = kiln_strdup(commit);
-        src->file = kiln_path_join(dir, e->d->file + strlen(git.workdir) + 1);
+        src->file = kiln_path_join(dir, file + strlen(git.workdir) + 1);
         if (access(src->file, F_OK) != 0)
             rc = kiln_err_set(err, KILN_EINVAL, "%s does not exist at "
-                              "commit %.12s", e->d->file +
-                              strlen(git.workdir) + 1, commit);
+                              "commit %.12s", file + strlen(git.workdir) + 1,
+                              commit);
     }
     free(dir);
     kiln_git_info_dispose(&git);
@@ -75,40 +76,45 @@ static char *request_detail(const kiln_run_request *req, const char *commit)
     return kiln_buf_detach(&b);
 }
 
-int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
-                            kiln_fire_result *out, kiln_err *err)
+/* What a request needs before its repository is looked at: its
+ * pipeline loaded and its params known. */
+static int request_check(kiln_entry **e, kiln_daemon *dm,
+                         const kiln_run_request *req, kiln_err *err)
+{
+    if (dm->stopping)
+        return kiln_err_set(err, KILN_EBUSY, "kiln serve is stopping");
+    if (!(*e = kiln_daemon__entry_find(dm, req->pipeline)))
+        return kiln_err_set(err, KILN_ENOTFOUND, "no pipeline \"%s\" is "
+                            "loaded in this kiln serve", req->pipeline);
+    return kiln_run_check_params((*e)->d->p, req->n_params, req->params,
+                                 err);
+}
+
+/* src for req: a manual fire with its params (its commit is pin_commit's). */
+static void request_source(kiln_source *src, const kiln_run_request *req)
+{
+    memset(src, 0, sizeof(*src));
+    src->trigger = "manual";
+    src->due_ms = kiln_clock_now_ms();
+    src->params = kiln_calloc(req->n_params + 1, sizeof(kiln_kv));
+    for (size_t i = 0; i < req->n_params; i++) {
+        src->params[i].key = kiln_strdup(req->params[i].key);
+        src->params[i].value = kiln_strdup(req->params[i].value);
+    }
+    src->n_params = req->n_params;
+}
+
+/* Record req's trigger check and fire e from src (disposed). */
+static void request_fire(kiln_daemon *dm, kiln_entry *e,
+                         const kiln_run_request *req, kiln_source *src,
+                         kiln_fire_result *out)
 {
     kiln_err serr = KILN_ERR_INIT;
     char *detail, *info;
-    kiln_source src;
     kiln_outcome res;
     int64_t id = 0;
-    kiln_entry *e;
-    int rc;
 
-    memset(out, 0, sizeof(*out));
-    if (dm->stopping)
-        return kiln_err_set(err, KILN_EBUSY, "kiln serve is stopping");
-    if (!(e = kiln_daemon__entry_find(dm, req->pipeline)))
-        return kiln_err_set(err, KILN_ENOTFOUND, "no pipeline \"%s\" is "
-                            "loaded in this kiln serve", req->pipeline);
-    memset(&src, 0, sizeof(src));
-    src.trigger = "manual";
-    src.due_ms = kiln_clock_now_ms();
-    src.params = kiln_calloc(req->n_params + 1, sizeof(kiln_kv));
-    for (size_t i = 0; i < req->n_params; i++) {
-        src.params[i].key = kiln_strdup(req->params[i].key);
-        src.params[i].value = kiln_strdup(req->params[i].value);
-    }
-    src.n_params = req->n_params;
-    if ((rc = kiln_run_check_params(e->d->p, src.n_params, src.params,
-                                    err)) != 0 ||
-        (req->commit && (rc = pin_commit(e, &src, req->commit,
-                                         err)) != 0)) {
-        kiln_daemon__source_dispose(&src);
-        return rc;
-    }
-    detail = request_detail(req, src.commit);
+    detail = request_detail(req, src->commit);
     if (kiln_store_check_record(dm->store, &id, e->name, "manual",
                                 req->commit ? req->commit : "",
                                 KILN_CHECK_HELD, "requested", detail, 0,
@@ -116,23 +122,155 @@ int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
         kiln_daemon__store_warn(&serr);
     info = kiln_asprintf("{\"trigger\":\"manual\",\"check\":%lld,"
                          "\"detail\":%s}", (long long)id, detail);
-    src.info = info;
-    src.check_id = id;
+    src->info = info;
+    src->check_id = id;
     {
         kiln_audit_who who = req->by.actor ? req->by
                                            : kiln_daemon__who(req->via);
-        snprintf(src.actor, sizeof(src.actor), "%s", who.actor);
-        src.via = who.via;
+        snprintf(src->actor, sizeof(src->actor), "%s", who.actor);
+        src->via = who.via;
     }
     say("%s: run requested (%s)", e->name,
         req->via ? req->via : "kiln trigger");
-    kiln_daemon__fire(e, &src, &res);
+    kiln_daemon__fire(e, src, &res);
     out->status = res.status;
     out->run_id = res.run_id;
     snprintf(out->reason, sizeof(out->reason), "%s", res.reason);
     free(detail);
-    kiln_daemon__source_dispose(&src); /* info is src's now */
+    kiln_daemon__source_dispose(src); /* info is src's now */
+}
+
+int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
+                            kiln_fire_result *out, kiln_err *err)
+{
+    kiln_source src;
+    kiln_entry *e;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = request_check(&e, dm, req, err)) != 0)
+        return rc;
+    request_source(&src, req);
+    if (req->commit && (rc = pin_commit(e->d->file, dm->o->state_dir, &src,
+                                        req->commit, err)) != 0) {
+        kiln_daemon__source_dispose(&src);
+        return rc;
+    }
+    request_fire(dm, e, req, &src, out);
     return 0;
+}
+
+/* A request waiting for its repository on the thread pool: its own
+ * copy of the request, and what the worker found. */
+typedef struct start_job {
+    uv_work_t work;
+    kiln_daemon *dm;
+    kiln_run_request req;
+    kiln_kv *params;
+    char *file;              /* the pipeline file as loaded when asked */
+    kiln_source src;         /* pinned: commit and file of the checkout */
+    kiln_git_info git;       /* else: the file's repository now... */
+    bool have_git;           /* ...read without an error */
+    int rc;
+    kiln_err err;
+    kiln_daemon_fire_cb done;
+    void *ctx;
+} start_job;
+
+static void start_work(uv_work_t *w)
+{
+    start_job *j = w->data;
+    if (j->req.commit) {
+        j->rc = pin_commit(j->file, j->dm->o->state_dir, &j->src,
+                           j->req.commit, &j->err);
+    } else {
+        kiln_err ignored = KILN_ERR_INIT; /* inspected again, warned */
+        j->have_git = kiln_git_inspect(&j->git, j->file, &ignored) == 0;
+    }
+}
+
+static void start_done(uv_work_t *w, int status)
+{
+    start_job *j = w->data;
+    kiln_fire_result out;
+    kiln_entry *e = NULL;
+
+    (void)status; /* never cancelled */
+    memset(&out, 0, sizeof(out));
+    /* Anything may have changed meanwhile: a reload, a stop. */
+    if (j->rc == 0)
+        j->rc = request_check(&e, j->dm, &j->req, &j->err);
+    if (j->rc == 0 && j->req.commit && strcmp(e->d->file, j->file) != 0)
+        j->rc = kiln_err_set(&j->err, KILN_EBUSY, "%s was reloaded from "
+                             "another file meanwhile: ask again",
+                             j->req.pipeline);
+    if (j->rc == 0) {
+        if (j->have_git && strcmp(e->d->file, j->file) == 0)
+            j->src.git = &j->git;
+        request_fire(j->dm, e, &j->req, &j->src, &out);
+    } else {
+        kiln_daemon__source_dispose(&j->src);
+    }
+    j->done(j->ctx, j->rc, &out, &j->err);
+    if (j->have_git)
+        kiln_git_info_dispose(&j->git);
+    kiln_daemon__params_free(j->params, j->req.n_params);
+    free((char *)j->req.pipeline);
+    free((char *)j->req.commit);
+    free((char *)j->req.via);
+    free((char *)j->req.params_json);
+    free((char *)j->req.who_json);
+    free((char *)j->req.by.actor);
+    free((char *)j->req.by.via);
+    free(j->file);
+    free(j);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? kiln_strdup(s) : NULL;
+}
+
+void kiln_daemon__manual_run_async(kiln_daemon *dm,
+                                   const kiln_run_request *req,
+                                   kiln_daemon_fire_cb done, void *ctx)
+{
+    kiln_fire_result out;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_entry *e;
+    start_job *j;
+    int rc;
+
+    memset(&out, 0, sizeof(out));
+    if ((rc = request_check(&e, dm, req, &err)) != 0) {
+        done(ctx, rc, &out, &err);
+        return;
+    }
+    j = kiln_calloc(1, sizeof(*j));
+    j->work.data = j;
+    j->dm = dm;
+    j->done = done;
+    j->ctx = ctx;
+    j->file = kiln_strdup(e->d->file);
+    j->req.pipeline = kiln_strdup(req->pipeline);
+    j->req.commit = dup_or_null(req->commit);
+    j->req.via = dup_or_null(req->via);
+    j->req.params_json = dup_or_null(req->params_json);
+    j->req.who_json = dup_or_null(req->who_json);
+    j->req.by.actor = dup_or_null(req->by.actor);
+    j->req.by.via = dup_or_null(req->by.via);
+    j->params = kiln_calloc(req->n_params + 1, sizeof(kiln_kv));
+    for (size_t i = 0; i < req->n_params; i++) {
+        j->params[i].key = kiln_strdup(req->params[i].key);
+        j->params[i].value = kiln_strdup(req->params[i].value);
+    }
+    j->req.params = j->params;
+    j->req.n_params = req->n_params;
+    request_source(&j->src, req);
+    if (uv_queue_work(&dm->loop, &j->work, start_work, start_done) != 0) {
+        start_work(&j->work);
+        start_done(&j->work, 0);
+    }
 }
 
 int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,

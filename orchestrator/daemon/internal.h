@@ -16,6 +16,7 @@
 #include "notify/notify.h"
 #include "notify/openlineage.h"
 #include "daemon/triggers.h"
+#include "git/git.h"
 
 typedef struct kiln_daemon kiln_daemon;
 typedef struct kiln_entry kiln_entry;
@@ -59,6 +60,9 @@ typedef struct kiln_source {
     char actor[80];          /* who asked (the audit trail); "": the
                                 trigger ("scheduler", "trigger:drift") */
     const char *via;         /* "cli", "api" (static); NULL: "daemon" */
+    const kiln_git_info *git; /* the pipeline file's repository, read off
+                                the loop just before (NULL: read when the
+                                run starts; never kept in a queue) */
 } kiln_source;
 
 /* What became of a fire. */
@@ -220,6 +224,15 @@ void kiln_daemon__abandon(kiln_daemon *dm, int64_t id, const char *why);
  * daemon is stopping; a run in a state that refuses it), KILN_ERROR. */
 int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
                             kiln_fire_result *out, kiln_err *err);
+/* The same, its commit checked out (or its repository read) on the
+ * thread pool first: done is called on the loop, at once when the
+ * request is refused before that. */
+typedef void (*kiln_daemon_fire_cb)(void *ctx, int rc,
+                                    const kiln_fire_result *out,
+                                    const kiln_err *err);
+void kiln_daemon__manual_run_async(kiln_daemon *dm,
+                                   const kiln_run_request *req,
+                                   kiln_daemon_fire_cb done, void *ctx);
 /* A new run of the same definition, params and commit as run_id (failed
  * or cancelled) that reuses its succeeded steps; with from (a step name,
  * or NULL), that step and what is downstream of it run again, and run_id

@@ -29,6 +29,7 @@
 void kiln_daemon__source_copy(kiln_source *dst, const kiln_source *src)
 {
     *dst = *src;
+    dst->git = NULL; /* read again when it starts */
     dst->expr = src->expr ? kiln_strdup(src->expr) : NULL;
     dst->info = src->info ? kiln_strdup(src->info) : NULL;
     dst->commit = src->commit ? kiln_strdup(src->commit) : NULL;
@@ -117,7 +118,7 @@ int64_t kiln_daemon__start_run(kiln_entry *e, const kiln_source *src,
         }
     } else {
         d->refs++;
-        if (kiln_git_inspect(&git, d->file, &err) != 0)
+        if (!src->git && kiln_git_inspect(&git, d->file, &err) != 0)
             say("warning: %s", err.msg);
     }
     a = kiln_calloc(1, sizeof(*a));
@@ -144,9 +145,10 @@ int64_t kiln_daemon__start_run(kiln_entry *e, const kiln_source *src,
     if (src->commit) {
         o.git_commit = src->commit;
     } else {
-        o.git_commit = git.in_repo && git.commit[0] ? git.commit : NULL;
-        o.git_branch = git.branch;
-        o.git_dirty = git.dirty;
+        const kiln_git_info *g = src->git ? src->git : &git;
+        o.git_commit = g->in_repo && g->commit[0] ? g->commit : NULL;
+        o.git_branch = g->branch;
+        o.git_dirty = g->dirty;
     }
     o.on_event = kiln_daemon__run_event;
     o.on_done = kiln_daemon__on_run_done;
@@ -549,6 +551,7 @@ static void on_watch_fire(const kiln_firing *f, kiln_fire_outcome *res,
     src.check_id = f->check_id;
     src.commit = (char *)f->commit;
     src.file = (char *)f->file;
+    src.git = f->git;
     if (strcmp(f->trigger, "drift") == 0)
         kiln_notifier_drift(e->dm->notifier, e->d->p, f->info);
     if (!cooling_down(e, &src, &out))

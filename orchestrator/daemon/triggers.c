@@ -50,6 +50,9 @@ typedef struct verdict {
                              or once the daemon took the firing */
     char commit[41];      /* git: the new commit */
     char *file;           /* git: the pipeline file in its checkout */
+    kiln_git_info git;    /* else, firing: the pipeline file's repository,
+                             read by the look (not on the loop)... */
+    bool have_git;        /* ...without an error */
 } verdict;
 
 struct check {
@@ -617,6 +620,11 @@ static void on_work(uv_work_t *req)
         look_metric_file(c);
         break;
     }
+    if (c->v.rc == 0 && c->v.fire && !c->v.file) {
+        kiln_err ignored = KILN_ERR_INIT; /* read again, and warned */
+        c->v.have_git = kiln_git_inspect(&c->v.git, c->w->o.file,
+                                         &ignored) == 0;
+    }
 }
 
 static void watch_free_maybe(kiln_watch *w)
@@ -642,6 +650,8 @@ static void verdict_clear(check *c)
     json_decref(c->v.detail);
     json_decref(c->v.state);
     free(c->v.file);
+    if (c->v.have_git)
+        kiln_git_info_dispose(&c->v.git);
     memset(&c->v, 0, sizeof(c->v));
     json_decref(c->prev);
     c->prev = NULL;
@@ -712,6 +722,7 @@ static void conclude(check *c)
         f.info = info_text;
         f.commit = c->v.commit[0] ? c->v.commit : NULL;
         f.file = c->v.file;
+        f.git = c->v.have_git ? &c->v.git : NULL;
         w->o.fire(&f, &out, w->o.data);
         /* Held back: keep the old memory, so it fires once it may. */
         if (out.status != KILN_CHECK_HELD)

@@ -43,6 +43,8 @@ typedef struct kiln_firing {
     const char *commit;     /* git: the commit to pin the run to */
     const char *file;       /* git: the pipeline file in a checkout of
                                that commit; NULL: run the current one */
+    const struct kiln_git_info *git; /* the current one's repository as
+                               the look read it (NULL: not read) */
 } kiln_firing;
 
 /* The owner's answer: KILN_CHECK_FIRED, _QUEUED or _HELD (by the

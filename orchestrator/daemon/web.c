@@ -254,19 +254,39 @@ static json_t *hook_gauges(void *data)
 }
 
 /* The web API's edge: its JSON becomes a typed request here. */
-static int hook_start_run(void *data, const char *pipeline, json_t *params,
-                          const char *commit, const kiln_audit_who *by,
-                          json_t **reply, kiln_err *err)
+/* Where the API's run request answers once the daemon has fired it. */
+typedef struct start_reply {
+    kiln_web_reply_cb done;
+    void *ctx;
+} start_reply;
+
+static void on_started(void *ctx, int rc, const kiln_fire_result *res,
+                       const kiln_err *err)
+{
+    start_reply *r = ctx;
+    json_t *reply = NULL;
+    kiln_err e = *err;
+    if (rc == 0) {
+        reply = json_object();
+        kiln_daemon__fire_reply(reply, res);
+    } else if (rc != KILN_ENOTFOUND && rc != KILN_EINVAL) {
+        rc = e.code = KILN_EBUSY; /* 503: cannot now */
+    }
+    r->done(r->ctx, rc, reply, &e);
+    free(r);
+}
+
+static void hook_start_run(void *data, const char *pipeline, json_t *params,
+                           const char *commit, const kiln_audit_who *by,
+                           kiln_web_reply_cb done, void *ctx)
 {
     kiln_daemon *dm = data;
     json_t *who = json_pack("{s:s, s:s, s:s}", "via", "HTTP API", "user",
                             by->actor, "how", by->via);
+    start_reply *r = kiln_calloc(1, sizeof(*r));
     kiln_run_request rr;
-    kiln_fire_result res;
     kiln_kv *kv = NULL;
-    int rc;
 
-    *reply = NULL;
     memset(&rr, 0, sizeof(rr));
     rr.pipeline = pipeline;
     kiln_daemon__params_from_json(&kv, &rr.n_params, params);
@@ -276,18 +296,13 @@ static int hook_start_run(void *data, const char *pipeline, json_t *params,
     rr.params_json = params ? json_dumps(params, JSON_COMPACT) : NULL;
     rr.who_json = json_dumps(who, JSON_COMPACT);
     rr.by = *by;
-    rc = kiln_daemon__manual_run(dm, &rr, &res, err);
-    if (rc == 0) {
-        *reply = json_object();
-        kiln_daemon__fire_reply(*reply, &res);
-    } else if (rc != KILN_ENOTFOUND && rc != KILN_EINVAL) {
-        rc = err->code = KILN_EBUSY; /* 503: cannot now */
-    }
+    r->done = done;
+    r->ctx = ctx;
+    kiln_daemon__manual_run_async(dm, &rr, on_started, r);
     free((char *)rr.params_json);
     free((char *)rr.who_json);
     json_decref(who);
     kiln_daemon__params_free(kv, rr.n_params);
-    return rc;
 }
 
 static int hook_cancel_run(void *data, int64_t id, const kiln_audit_who *who,

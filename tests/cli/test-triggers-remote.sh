@@ -24,7 +24,17 @@ echo v1 > "$R/version.txt"
 git_ "$R" add -A; git_ "$R" commit -m v1
 TOKEN=remote-test-token-0123456789
 export KILN_TOKEN=$TOKEN
-serve serve.log "$R/pipeline.yaml"
+# A data trigger in the same repository (untracked: the repository's
+# state is what its runs record).
+cat > "$R/watch.yaml" <<'YAML'
+pipeline: watch
+triggers:
+  - data: {path: incoming, every: 1h}
+steps:
+  list: {run: "ls incoming"}
+YAML
+mkdir -p "$R/incoming"
+serve serve.log "$R/pipeline.yaml" "$R/watch.yaml"
 wait_for "the first look" 10 '[ "$(q "select count(*) from trigger_checks where trigger='"'git'"'")" -ge 1 ]'
 contains "takes stock" "first look: main is at" \
     "$(q "select reason from trigger_checks where trigger='git' limit 1")"
@@ -54,7 +64,67 @@ eq "running the files as they were" "v1" "$("$KILN" logs "$pid_run" build)"
 curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
     -d '{"commit": "no-such-rev"}' "${U}api/v1/pipelines/code/runs" > "$T/code"
 eq "an unknown commit: 400" 400 "$(cat "$T/code")"
-stop "$daemon"
+# Runs of the work tree record its commit and that it differs from it
+# (read off the loop): one asked through the API, one fired by a data
+# trigger.
+curl -s -X POST -H "Authorization: Bearer $TOKEN" -d '{}' \
+    "${U}api/v1/pipelines/code/runs" > "$T/post.json"
+api_run=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$T/post.json")
+eq "an API run of the work tree: HEAD, dirty" "$v2|main|1" \
+    "$(q "select git_commit, git_branch, git_dirty from runs where id=$api_run")"
+wait_for "a data trigger's first look" 10 '[ "$(q "select count(*) from trigger_checks where pipeline='"'watch'"'")" -ge 1 ]'
+echo x > "$R/incoming/new.csv"
+wait_for "a new file fires" 10 '[ "$(q "select count(*) from runs where pipeline='"'watch'"'")" = 1 ]'
+eq "a data trigger's run: HEAD, dirty" "$v2|main|1" \
+    "$(q "select git_commit, git_branch, git_dirty from runs where pipeline='watch'")"
+# A commit of a large tree is checked out off the loop: the daemon
+# answers meanwhile, and a client that hangs up still gets its run.
+for d in $(seq 100); do
+    mkdir -p "$R/data/d$d"
+    for f in $(seq 150); do echo "$d $f" > "$R/data/d$d/f$f"; done
+done
+git_ "$R" add -A; git_ "$R" commit -m large
+big=$(git -C "$R" rev-parse HEAD)
+git_ "$R" rm -rq data; git_ "$R" commit -m small
+curl -s -o "$T/big.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+    -d "{\"commit\": \"$big\"}" "${U}api/v1/pipelines/code/runs" > "$T/big.code" &
+post=$!
+wait_for "the checkout runs" 20 'ls -d "$KILN_STATE/checkouts/$big".tmp-* >/dev/null 2>&1'
+t0=$(now_ms)
+code=$(curl -s -o /dev/null -w '%{http_code}' "${U}healthz")
+code="$code $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "${U}api/v1/runs?limit=1")"
+ms=$(( $(now_ms) - t0 ))
+eq "answered while a commit is checked out" "200 200" "$code"
+check "at once ($ms ms)" test "$ms" -lt 1000
+check "the checkout was still running then" \
+    sh -c "ls -d '$KILN_STATE/checkouts/$big'.tmp-* >/dev/null 2>&1"
+wait $post
+eq "the pinned run started once it was checked out" 201 "$(cat "$T/big.code")"
+big_run=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$T/big.json")
+eq "pinned to the large commit" "$big" "$(q "select git_commit from runs where id=$big_run")"
+# The client hangs up before the answer: the run starts all the same.
+rm -rf "$KILN_STATE/checkouts/$big"
+n=$(q "select count(*) from runs where git_commit='$big'")
+curl -s -o /dev/null --max-time 0.3 -X POST -H "Authorization: Bearer $TOKEN" \
+    -d "{\"commit\": \"$big\"}" "${U}api/v1/pipelines/code/runs"
+eq "the client gave up (curl: timed out)" 28 "$?"
+wait_for "the run started without it" 30 \
+    '[ "$(q "select count(*) from runs where git_commit='"'$big'"' and status='"'succeeded'"'")" = $((n + 1)) ]'
+# kiln serve stopped while a commit is checked out: the request is
+# refused (503), no run starts, and the daemon stops.
+rm -rf "$KILN_STATE/checkouts/$big"
+n=$(q "select count(*) from runs")
+curl -s -o "$T/stop.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+    -d "{\"commit\": \"$big\"}" "${U}api/v1/pipelines/code/runs" > "$T/stop.code" &
+post=$!
+wait_for "the checkout runs again" 20 'ls -d "$KILN_STATE/checkouts/$big".tmp-* >/dev/null 2>&1'
+kill -TERM "$daemon"
+wait "$post"
+wait "$daemon" 2>/dev/null
+eq "kiln serve stopped cleanly" 0 "$?"
+eq "the request was refused: kiln serve is stopping" \
+    "503 {\"error\":\"kiln serve is stopping\"}" "$(cat "$T/stop.code") $(cat "$T/stop.json")"
+eq "no run started" "$n" "$(q "select count(*) from runs")"
 
 # Git through a bare repository as remote: another clone pushes, the
 # watched clone fetches (libgit2) and fires.
