@@ -221,7 +221,6 @@ static void start_done(uv_work_t *w, int status)
     free((char *)j->req.params_json);
     free((char *)j->req.who_json);
     free((char *)j->req.by.actor);
-    free((char *)j->req.by.via);
     free(j->file);
     free(j);
 }
@@ -258,7 +257,7 @@ void kiln_daemon__manual_run_async(kiln_daemon *dm,
     j->req.params_json = dup_or_null(req->params_json);
     j->req.who_json = dup_or_null(req->who_json);
     j->req.by.actor = dup_or_null(req->by.actor);
-    j->req.by.via = dup_or_null(req->by.via);
+    j->req.by.via = req->by.via; /* static: a run keeps it */
     j->params = kiln_calloc(req->n_params + 1, sizeof(kiln_kv));
     for (size_t i = 0; i < req->n_params; i++) {
         j->params[i].key = kiln_strdup(req->params[i].key);
