@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -521,17 +522,74 @@ done:
     return error;
 }
 
+/*
+ * A remote as git_remote_lookup() reads it, without it: libgit2 1.5 leaks
+ * a PCRE2 match block (about 20 KB) for every configuration entry a
+ * regular expression does not match (fixed in 1.6), and a lookup matches
+ * every entry against "url.*.insteadof" twice, so a git trigger's fetch
+ * every minute grew kiln serve by some 300 MB a day. The remote is made
+ * anonymous, from its URL with the longest url.BASE.insteadOf prefix
+ * replaced (as git does), and fetched with its configured refspecs;
+ * FETCH_HEAD is not written (a named remote's would look it up again).
+ */
+typedef struct remote_config {
+    const char *url;
+    size_t best;          /* the longest insteadOf prefix of url so far */
+    kiln_buf base;        /* ...its url.BASE */
+    git_strarray fetch;   /* remote.NAME.fetch */
+} remote_config;
+
+static int on_insteadof(const git_config_entry *e, void *data)
+{
+    static const char suffix[] = ".insteadof";
+    remote_config *rc = data;
+    size_t n = strlen(e->name), sn = sizeof(suffix) - 1, vn;
+    if (strncmp(e->name, "url.", 4) != 0 || n < 4 + sn ||
+        strcasecmp(e->name + n - sn, suffix) != 0 || !e->value)
+        return 0;
+    vn = strlen(e->value);
+    if (vn > rc->best && strncmp(rc->url, e->value, vn) == 0) {
+        rc->best = vn;
+        kiln_buf_clear(&rc->base);
+        kiln_buf_add(&rc->base, e->name + 4, n - 4 - sn);
+    }
+    return 0;
+}
+
+static int on_fetch_spec(const git_config_entry *e, void *data)
+{
+    remote_config *rc = data;
+    rc->fetch.strings = kiln_realloc(rc->fetch.strings, (rc->fetch.count + 1)
+                                     * sizeof(char *));
+    rc->fetch.strings[rc->fetch.count++] = kiln_strdup(e->value);
+    return 0;
+}
+
 int kiln_git_fetch(const char *path, const char *remote_name, kiln_err *err)
 {
     git_repository *repo = NULL;
     git_remote *remote = NULL;
+    git_config *cfg = NULL;
+    git_buf url = GIT_BUF_INIT;
     git_fetch_options opts;
+    git_remote_create_options copts;
+    remote_config rc;
+    char *key = kiln_asprintf("remote.%s.url", remote_name), *fetch_url;
     int error;
 
+    memset(&rc, 0, sizeof(rc));
+    rc.base = (kiln_buf)KILN_BUF_INIT;
     git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+    git_remote_create_options_init(&copts,
+                                   GIT_REMOTE_CREATE_OPTIONS_VERSION);
     if ((error = open_repo_required(&repo, path, err)) < 0)
-        return error;
-    error = git_remote_lookup(&remote, repo, remote_name);
+        goto done;
+    if ((error = git_repository_config_snapshot(&cfg, repo)) < 0) {
+        error = err_from_git(err, KILN_ERROR, "cannot read the configuration "
+                             "of the repository holding %s", path);
+        goto done;
+    }
+    error = git_config_get_string_buf(&url, cfg, key);
     if (error == GIT_ENOTFOUND || error == GIT_EINVALIDSPEC) {
         git_error_clear();
         error = kiln_err_set(err, KILN_ENOTFOUND, "no remote \"%s\" in the "
@@ -543,13 +601,47 @@ int kiln_git_fetch(const char *path, const char *remote_name, kiln_err *err)
                              remote_name);
         goto done;
     }
+    rc.url = url.ptr;
+    free(key);
+    key = kiln_asprintf("remote.%s.fetch", remote_name);
+    if ((error = git_config_foreach(cfg, on_insteadof, &rc)) < 0 ||
+        ((error = git_config_get_multivar_foreach(cfg, key, NULL,
+                                                  on_fetch_spec, &rc)) < 0 &&
+         error != GIT_ENOTFOUND)) {
+        error = err_from_git(err, KILN_ERROR, "cannot read remote \"%s\"",
+                             remote_name);
+        goto done;
+    }
+    git_error_clear();
+    fetch_url = rc.best ? kiln_asprintf("%s%s", kiln_buf_cstr(&rc.base),
+                                        url.ptr + rc.best)
+                        : kiln_strdup(url.ptr);
+    copts.repository = repo;
+    copts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+                  GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    error = git_remote_create_with_opts(&remote, fetch_url, &copts);
+    free(fetch_url);
+    if (error < 0) {
+        error = err_from_git(err, KILN_ERROR, "cannot read remote \"%s\"",
+                             remote_name);
+        goto done;
+    }
     /* Only the remote's configured refspecs; tags are not needed. */
     opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-    if ((error = git_remote_fetch(remote, NULL, &opts, "kiln: fetch")) < 0)
+    opts.update_fetchhead = 0;
+    if ((error = git_remote_fetch(remote, &rc.fetch, &opts,
+                                  "kiln: fetch")) < 0)
         error = err_from_git(err, KILN_ERROR, "cannot fetch from remote "
                              "\"%s\" (%s)", remote_name,
                              git_remote_url(remote));
 done:
+    for (size_t i = 0; i < rc.fetch.count; i++)
+        free(rc.fetch.strings[i]);
+    free(rc.fetch.strings);
+    kiln_buf_dispose(&rc.base);
+    git_buf_dispose(&url);
+    free(key);
+    git_config_free(cfg);
     git_remote_free(remote);
     git_repository_free(repo);
     return error < 0 ? error : 0;

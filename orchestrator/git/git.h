@@ -41,9 +41,11 @@ void kiln_git_info_dispose(kiln_git_info *info);
 int kiln_git_resolve(char commit_out[41], const char *path, const char *rev,
                      kiln_err *err);
 
-/* Fetch remote_name (its configured refspecs) into the repository holding
- * path, as `git fetch REMOTE` does. KILN_ENOTFOUND when there is no such
- * remote. Network or disk I/O: call it off the loop. */
+/* Fetch remote_name (its configured refspecs, its URL rewritten by
+ * url.BASE.insteadOf) into the repository holding path, as `git fetch
+ * REMOTE` does, but for FETCH_HEAD, which is not written. KILN_ENOTFOUND
+ * when there is no such remote. Network or disk I/O: call it off the
+ * loop. */
 int kiln_git_fetch(const char *path, const char *remote_name, kiln_err *err);
 
 /*
