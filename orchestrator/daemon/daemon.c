@@ -176,7 +176,7 @@ void kiln_daemon__entry_release_maybe(kiln_entry *e)
 {
     kiln_daemon *dm = e->dm;
     kiln_entry **pp;
-    if (!e->removed || e->n_active > 0)
+    if (!e->removed || e->n_active > 0 || e->n_reading > 0)
         return;
     for (pp = &dm->entries; *pp; pp = &(*pp)->next) {
         if (*pp == e) {
@@ -477,12 +477,13 @@ static void close_all(kiln_daemon *dm)
     uv_close((uv_handle_t *)&dm->sighup, NULL);
     uv_close((uv_handle_t *)&dm->grace, NULL);
     uv_close((uv_handle_t *)&dm->orphans, NULL);
+    uv_close((uv_handle_t *)&dm->read_soon, NULL);
     kiln_daemon__retention_stop(dm);
 }
 
 void kiln_daemon__shutdown_maybe(kiln_daemon *dm)
 {
-    if (dm->stopping && dm->runs == NULL) {
+    if (dm->stopping && dm->runs == NULL && !dm->read && !dm->to_read) {
         say("stopped");
         close_all(dm);
     }
@@ -608,8 +609,9 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     uv_signal_init(&dm.loop, &dm.sighup);
     uv_timer_init(&dm.loop, &dm.grace);
     uv_timer_init(&dm.loop, &dm.orphans);
+    uv_check_init(&dm.loop, &dm.read_soon);
     dm.sigterm.data = dm.sigint.data = dm.sighup.data = &dm;
-    dm.grace.data = dm.orphans.data = &dm;
+    dm.grace.data = dm.orphans.data = dm.read_soon.data = &dm;
     uv_signal_start(&dm.sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&dm.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&dm.sighup, on_hup, SIGHUP);

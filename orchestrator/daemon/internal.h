@@ -75,6 +75,7 @@ typedef struct kiln_outcome {
 typedef struct kiln_queued_fire {
     struct kiln_queued_fire *next;
     kiln_source src;
+    kiln_entry *e;           /* whose fire (in the daemon's to_read) */
 } kiln_queued_fire;
 
 typedef struct kiln_active_run {
@@ -93,6 +94,8 @@ struct kiln_entry {
     size_t n_scheds;
     kiln_sched **scheds;
     kiln_queued_fire *queue; /* fires waiting for max_active_runs */
+    unsigned n_reading;      /* its fires waiting for their repository
+                                (sched.c): it stays until they settle */
     kiln_watch *watch;       /* its triggers */
     unsigned n_active;
     bool removed;            /* no longer in the files; goes when idle */
@@ -127,6 +130,11 @@ struct kiln_daemon {
     kiln_notifier *notifier; /* notify: webhooks */
     kiln_openlineage *lineage; /* --openlineage, or NULL */
     int64_t last_lag_ms;     /* of the latest scheduled fire */
+    kiln_queued_fire *to_read; /* schedule fires whose repository is to
+                                  be read (sched.c), in order... */
+    struct fire_read *read;  /* ...and those being read: the daemon
+                                closes once they have settled */
+    uv_check_t read_soon;    /* reads the turn's fires after its timers */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t grace;
     uv_timer_t orphans;      /* looks for runs whose kiln died */

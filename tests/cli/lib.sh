@@ -110,6 +110,14 @@ wait_for() {
 stop() { kill -TERM "$1"; wait "$1"; }
 
 finish() {
+    # A sanitizer build's daemons report memory errors and, when stopped,
+    # leaks in their logs, not in their exit status.
+    local report
+    for report in $(grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+                        "$T"/*.log "$T"/*/*.log 2>/dev/null); do
+        fail "a sanitizer report in ${report#"$T"/}:"
+        grep -m3 -A8 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$report" >&2
+    done
     echo "$checks checks, $fails failed"
     [ "$fails" -eq 0 ]
     exit $?

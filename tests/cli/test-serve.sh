@@ -175,4 +175,30 @@ check "older slots recorded as missed" test "$(q "select count(*) from fires whe
 kiln_rc status
 contains "status lists missed fires" "missed" "$out"
 contains "status says no daemon" "daemon: not running" "$out"
+
+# A schedule's runs record the commit of the repository holding the
+# pipeline file and that the work tree differs from it (read on the
+# thread pool before the fire); every fire in order, each once.
+git_identity
+G=$T/repo
+mkdir -p "$G"
+git -C "$G" init -q -b main
+cat > "$G/p.yaml" <<'YAML'
+pipeline: insched
+schedule: "* * * * *"
+steps:
+  s: {run: "cat v.txt"}
+YAML
+echo one > "$G/v.txt"
+git -C "$G" add -A && git -C "$G" commit -qm one
+echo edited > "$G/v.txt"
+head=$(git -C "$G" rev-parse HEAD)
+KILN_NOW=2026-01-01T04:00:30Z serve insched.log "$G/p.yaml"
+wait_for "three scheduled runs in the repository" 10 \
+    '[ "$(q "select count(*) from runs where pipeline='"'insched'"' and status='"'succeeded'"'")" -ge 3 ]'
+stop $daemon
+eq "each records HEAD, its branch and a dirty tree" "$head|main|1" \
+    "$(q "select distinct git_commit, git_branch, git_dirty from runs where pipeline='insched'")"
+eq "fired in order, each slot once" "" \
+    "$(q "select a.id from runs a join runs b on b.pipeline = a.pipeline and b.id > a.id where a.pipeline='insched' and json_extract(b.trigger_info, '$.due') <= json_extract(a.trigger_info, '$.due')")"
 finish
