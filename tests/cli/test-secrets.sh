@@ -25,6 +25,17 @@ absent() {
     done
 }
 
+# restart_after_kill GO LOG FILE RUN: kill -9 the daemon, let RUN's step
+# go on (touch GO), start kiln serve again on FILE and wait for RUN to
+# succeed.
+restart_after_kill() {
+    kill -9 "$daemon"; wait "$daemon" 2>/dev/null
+    touch "$1"
+    serve "$2" --token-file "$T/token" "$3"
+    wait_for "the run ends after the restart" 30 \
+        "[ \"\$(q \"select status from runs where id = $4\")\" = succeeded ]"
+}
+
 # A listener for the notifications, as in test-notify.
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 /usr/bin/python3 - "$port" "$T/notified" <<'PY' &
@@ -168,11 +179,7 @@ curl -s -X POST -H "Authorization: Bearer 0123456789abcdef-test-token" \
     -d '{}' "${U}api/v1/pipelines/slow/runs" > "$T/post.out"
 slow=$(q "select max(id) from runs where pipeline = 'slow'")
 wait_for "the step runs" 10 "grep -q before \"$KILN_STATE\"/logs/$slow/a.1.log"
-kill -9 "$daemon"; wait "$daemon" 2>/dev/null
-touch "$T/go"
-serve serve3.log --token-file "$T/token" "$T/slow.yaml"
-wait_for "the run ends after the restart" 30 \
-    "[ \"\$(q \"select status from runs where id = $slow\")\" = succeeded ]"
+restart_after_kill "$T/go" serve3.log "$T/slow.yaml" "$slow"
 eq "the log after the restart" "before ***
 after ***" "$(cat "$KILN_STATE"/logs/$slow/a.1.log)"
 stop "$daemon"
@@ -258,11 +265,7 @@ U=$(web_url)
 eq "a fourth waits run asked" 201 "$(apost api/v1/pipelines/waits/runs)"
 wid=$(q "select max(id) from runs where pipeline = 'waits'")
 wait_for "its secret's command runs a fourth time" 10 "test -e $T/w.started"
-kill -9 "$daemon"; wait "$daemon" 2>/dev/null
-touch "$T/w.go"
-serve serve6.log --token-file "$T/token" "$T/waits.yaml"
-wait_for "the run ends after the restart" 30 \
-    "[ \"\$(q \"select status from runs where id = $wid\")\" = succeeded ]"
+restart_after_kill "$T/w.go" serve6.log "$T/waits.yaml" "$wid"
 eq "the step ran once" ran "$(cat "$T/w.ran")"
 eq "its first attempt never started" "1 lost,2 succeeded" \
     "$(q "select attempt || ' ' || status from executions where run_id = $wid order by attempt" | paste -sd,)"
