@@ -648,6 +648,13 @@ int kiln_daemon_run(const kiln_daemon_options *o)
             kiln_engine_jobs(dm.eng) == 1 ? "" : "s", n, n == 1 ? "" : "s",
             (double)(uv_hrtime() - t0) / 1e6,
             kiln_clock_is_simulated() ? " (test clock)" : "");
+        /* Steps have kiln-shim to reap what they leave; secret, deploy
+         * and notification commands have only init. */
+        if (getpid() == 1)
+            say("warning: kiln serve is PID 1 (a container without an "
+                "init): what commands leave running is never reaped and "
+                "stays a zombie; run it under an init (podman or docker run "
+                "--init, or tini)");
     }
     uv_run(&dm.loop, UV_RUN_DEFAULT);
     kiln_engine_free(dm.eng);

@@ -201,4 +201,17 @@ eq "each records HEAD, its branch and a dirty tree" "$head|main|1" \
     "$(q "select distinct git_commit, git_branch, git_dirty from runs where pipeline='insched'")"
 eq "fired in order, each slot once" "" \
     "$(q "select a.id from runs a join runs b on b.pipeline = a.pipeline and b.id > a.id where a.pipeline='insched' and json_extract(b.trigger_info, '$.due') <= json_extract(a.trigger_info, '$.due')")"
+# As PID 1 (a container without an init) it warns that it reaps only
+# its own; not otherwise.
+check "no PID 1 warning otherwise" sh -c "! grep -q 'is PID 1' '$T/insched.log'"
+if unshare --pid --fork --kill-child true 2>/dev/null; then
+    unshare --pid --fork --kill-child "$KILN" serve --state "$T/pid1" \
+        --listen 127.0.0.1:0 "$G/p.yaml" > "$T/pid1.log" 2>&1 &
+    pid1=$!
+    daemons+=("$pid1")
+    wait_for "kiln serve as PID 1" 10 'grep -q "pid 1," "$T/pid1.log"'
+    contains "warns to run it under an init" "run it under an init" \
+        "$(cat "$T/pid1.log")"
+    pkill -TERM -P "$pid1"; wait "$pid1" 2>/dev/null  # kiln, not unshare
+fi
 finish
