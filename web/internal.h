@@ -249,6 +249,16 @@ void kiln_web__reply(kiln_web_route_ctx *c, int status, json_t *body);
 void kiln_web__fail(kiln_web_route_ctx *c, const kiln_err *err);
 /* ...for a request answered later, outside its route. */
 void kiln_web__fail_req(h2o_req_t *req, const kiln_err *err);
+
+/* A request a hook answers later (routes.c): req is NULL once its client
+ * has gone, and what the hook does goes on all the same. */
+typedef struct kiln_web_later {
+    h2o_req_t *req;
+    struct kiln_web_later **slot; /* in req's pool, pointing back here */
+} kiln_web_later;
+void kiln_web__later_init(kiln_web_later *l, h2o_req_t *req);
+/* The request to answer now, or NULL when its client has gone. */
+h2o_req_t *kiln_web__later_take(kiln_web_later *l);
 /* The positive integer s (as a :id segment), or 0. */
 int64_t kiln_web__id(const char *s);
 /* An optional integer query parameter in [lo, hi], left in *out; answers

@@ -61,31 +61,21 @@ void kiln_web__get_models(kiln_web_route_ctx *c)
  * ended. The client may hang up first: the move still completes (and is
  * audited), the answer goes nowhere. */
 typedef struct move_job {
-    h2o_req_t *req;          /* NULL once the request is gone */
-    struct move_job **slot;  /* in req's pool, pointing back here */
+    kiln_web_later later;
     char *name, *alias;
 } move_job;
-
-static void on_move_req_gone(void *p)
-{
-    move_job *j = *(move_job **)p;
-    if (j)
-        j->req = NULL;
-}
 
 static void on_moved(void *ctx, int rc, int version, const kiln_err *err)
 {
     move_job *j = ctx;
-    if (j->req) {
-        *j->slot = NULL;
-        if (rc != 0)
-            kiln_web__fail_req(j->req, err);
-        else
-            kiln_web__json(j->req, 200, json_pack("{s:s, s:s, s:i}", "name",
-                                                  j->name, "alias", j->alias,
-                                                  "version", version),
-                           NULL);
-    }
+    h2o_req_t *req = kiln_web__later_take(&j->later);
+    if (req && rc != 0)
+        kiln_web__fail_req(req, err);
+    else if (req)
+        kiln_web__json(req, 200, json_pack("{s:s, s:s, s:i}", "name",
+                                           j->name, "alias", j->alias,
+                                           "version", version),
+                       NULL);
     free(j->name);
     free(j->alias);
     free(j);
@@ -95,12 +85,9 @@ static void move(kiln_web_route_ctx *c, int version)
 {
     move_job *j = kiln_calloc(1, sizeof(*j));
     kiln_audit_who who = kiln_web__who(&c->who);
-    j->req = c->req;
+    kiln_web__later_init(&j->later, c->req);
     j->name = kiln_strdup(c->seg[1]);
     j->alias = kiln_strdup(c->seg[3]);
-    j->slot = h2o_mem_alloc_shared(&c->req->pool, sizeof(*j->slot),
-                                   on_move_req_gone);
-    *j->slot = j;
     c->w->o.hooks.move_model(c->w->o.hooks.data, j->name, j->alias, version,
                              &who, on_moved, j);
 }

@@ -187,40 +187,26 @@ void kiln_web__get_pipeline(kiln_web_route_ctx *c)
     kiln_web__reply(c, 200, p);
 }
 
-/* A run request waiting for the daemon (its repository is read off the
- * loop first); a client that hangs up meanwhile gets nothing, and the
- * run starts all the same. */
-typedef struct run_job {
-    h2o_req_t *req;          /* NULL once the client has gone */
-    struct run_job **slot;   /* in req's pool, pointing back here */
-} run_job;
-
-static void on_run_req_gone(void *p)
-{
-    run_job *j = *(run_job **)p;
-    if (j)
-        j->req = NULL;
-}
-
+/* A run request is answered once the daemon has read the repository
+ * (off the loop) and fired; a client that hangs up meanwhile gets
+ * nothing, and the run starts all the same. */
 static void on_run_started(void *ctx, int rc, json_t *reply,
                            const kiln_err *err)
 {
-    run_job *j = ctx;
-    if (j->req) {
-        *j->slot = NULL;
-        if (rc != 0) {
-            kiln_web__fail_req(j->req, err);
-        } else {
-            const char *status =
-                json_string_value(json_object_get(reply, "status"));
-            kiln_web__json(j->req, strcmp(status, "started") == 0  ? 201
-                                   : strcmp(status, "queued") == 0 ? 202
-                                                                   : 409,
-                           json_incref(reply), NULL);
-        }
+    kiln_web_later *l = ctx;
+    h2o_req_t *req = kiln_web__later_take(l);
+    if (req && rc != 0) {
+        kiln_web__fail_req(req, err);
+    } else if (req) {
+        const char *status =
+            json_string_value(json_object_get(reply, "status"));
+        kiln_web__json(req, strcmp(status, "started") == 0  ? 201
+                            : strcmp(status, "queued") == 0 ? 202
+                                                            : 409,
+                       json_incref(reply), NULL);
     }
     json_decref(reply);
-    free(j);
+    free(l);
 }
 
 /* POST /api/v1/pipelines/{name}/runs {params, commit}: 201 started, 202
@@ -231,7 +217,7 @@ void kiln_web__post_runs(kiln_web_route_ctx *c)
     json_t *body = kiln_web__body(c), *params;
     const char *commit, *key;
     kiln_audit_who who = kiln_web__who(&c->who);
-    run_job *j;
+    kiln_web_later *l;
     json_t *v;
 
     if (!body)
@@ -257,12 +243,9 @@ void kiln_web__post_runs(kiln_web_route_ctx *c)
         kiln_web__error(c->req, 400, "commit: expected a string");
         return;
     }
-    j = kiln_calloc(1, sizeof(*j));
-    j->req = c->req;
-    j->slot = h2o_mem_alloc_shared(&c->req->pool, sizeof(*j->slot),
-                                   on_run_req_gone);
-    *j->slot = j;
+    l = kiln_calloc(1, sizeof(*l));
+    kiln_web__later_init(l, c->req);
     w->o.hooks.start_run(w->o.hooks.data, c->seg[1], params, commit, &who,
-                         on_run_started, j);
+                         on_run_started, l);
     json_decref(body);
 }

@@ -86,6 +86,28 @@ void kiln_web__fail_req(h2o_req_t *req, const kiln_err *err)
     kiln_web__error(req, status, "%s", err->msg);
 }
 
+static void on_later_gone(void *p)
+{
+    kiln_web_later *l = *(kiln_web_later **)p;
+    if (l)
+        l->req = NULL;
+}
+
+void kiln_web__later_init(kiln_web_later *l, h2o_req_t *req)
+{
+    l->req = req;
+    l->slot = h2o_mem_alloc_shared(&req->pool, sizeof(*l->slot),
+                                   on_later_gone);
+    *l->slot = l;
+}
+
+h2o_req_t *kiln_web__later_take(kiln_web_later *l)
+{
+    if (l->req)
+        *l->slot = NULL;
+    return l->req;
+}
+
 int64_t kiln_web__id(const char *s)
 {
     char *end;

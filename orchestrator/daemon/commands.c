@@ -165,12 +165,10 @@ int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
 typedef struct start_job {
     uv_work_t work;
     kiln_daemon *dm;
-    kiln_run_request req;
-    kiln_kv *params;
-    char *file;              /* the pipeline file as loaded when asked */
+    kiln_run_request req;    /* its params are src's */
     kiln_source src;         /* pinned: commit and file of the checkout */
-    kiln_git_info git;       /* else: the file's repository now... */
-    bool have_git;           /* ...read without an error */
+    kiln_git_read read;      /* the pipeline file as loaded when asked;
+                                unpinned: its repository now */
     int rc;
     kiln_err err;
     kiln_daemon_fire_cb done;
@@ -180,13 +178,11 @@ typedef struct start_job {
 static void start_work(uv_work_t *w)
 {
     start_job *j = w->data;
-    if (j->req.commit) {
-        j->rc = pin_commit(j->file, j->dm->o->state_dir, &j->src,
+    if (j->req.commit)
+        j->rc = pin_commit(j->read.file, j->dm->o->state_dir, &j->src,
                            j->req.commit, &j->err);
-    } else {
-        kiln_err ignored = KILN_ERR_INIT; /* inspected again, warned */
-        j->have_git = kiln_git_inspect(&j->git, j->file, &ignored) == 0;
-    }
+    else
+        kiln_daemon__git_read_work(&j->read);
 }
 
 static void start_done(uv_work_t *w, int status)
@@ -200,28 +196,25 @@ static void start_done(uv_work_t *w, int status)
     /* Anything may have changed meanwhile: a reload, a stop. */
     if (j->rc == 0)
         j->rc = request_check(&e, j->dm, &j->req, &j->err);
-    if (j->rc == 0 && j->req.commit && strcmp(e->d->file, j->file) != 0)
+    if (j->rc == 0 && j->req.commit &&
+        strcmp(e->d->file, j->read.file) != 0)
         j->rc = kiln_err_set(&j->err, KILN_EBUSY, "%s was reloaded from "
                              "another file meanwhile: ask again",
                              j->req.pipeline);
     if (j->rc == 0) {
-        if (j->have_git && strcmp(e->d->file, j->file) == 0)
-            j->src.git = &j->git;
+        j->src.git = kiln_daemon__git_read_for(&j->read, e);
         request_fire(j->dm, e, &j->req, &j->src, &out);
     } else {
         kiln_daemon__source_dispose(&j->src);
     }
     j->done(j->ctx, j->rc, &out, &j->err);
-    if (j->have_git)
-        kiln_git_info_dispose(&j->git);
-    kiln_daemon__params_free(j->params, j->req.n_params);
+    kiln_daemon__git_read_dispose(&j->read);
     free((char *)j->req.pipeline);
     free((char *)j->req.commit);
     free((char *)j->req.via);
     free((char *)j->req.params_json);
     free((char *)j->req.who_json);
     free((char *)j->req.by.actor);
-    free(j->file);
     free(j);
 }
 
@@ -250,7 +243,7 @@ void kiln_daemon__manual_run_async(kiln_daemon *dm,
     j->dm = dm;
     j->done = done;
     j->ctx = ctx;
-    j->file = kiln_strdup(e->d->file);
+    j->read.file = kiln_strdup(e->d->file);
     j->req.pipeline = kiln_strdup(req->pipeline);
     j->req.commit = dup_or_null(req->commit);
     j->req.via = dup_or_null(req->via);
@@ -258,14 +251,9 @@ void kiln_daemon__manual_run_async(kiln_daemon *dm,
     j->req.who_json = dup_or_null(req->who_json);
     j->req.by.actor = dup_or_null(req->by.actor);
     j->req.by.via = req->by.via; /* static: a run keeps it */
-    j->params = kiln_calloc(req->n_params + 1, sizeof(kiln_kv));
-    for (size_t i = 0; i < req->n_params; i++) {
-        j->params[i].key = kiln_strdup(req->params[i].key);
-        j->params[i].value = kiln_strdup(req->params[i].value);
-    }
-    j->req.params = j->params;
-    j->req.n_params = req->n_params;
     request_source(&j->src, req);
+    j->req.params = j->src.params;
+    j->req.n_params = j->src.n_params;
     if (uv_queue_work(&dm->loop, &j->work, start_work, start_done) != 0) {
         start_work(&j->work);
         start_done(&j->work, 0);

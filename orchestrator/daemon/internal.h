@@ -65,6 +65,20 @@ typedef struct kiln_source {
                                 run starts; never kept in a queue) */
 } kiln_source;
 
+/* A pipeline file's repository read on the thread pool ahead of a fire
+ * (sched.c): file is copied on the loop, read on a worker, and the result
+ * is a fire's kiln_source.git while its entry still runs that file. */
+typedef struct kiln_git_read {
+    char *file;
+    kiln_git_info git;
+    bool ok;                 /* read without an error (else: read again as
+                                the run starts, and warned) */
+} kiln_git_read;
+void kiln_daemon__git_read_work(kiln_git_read *r);
+const kiln_git_info *kiln_daemon__git_read_for(const kiln_git_read *r,
+                                               const kiln_entry *e);
+void kiln_daemon__git_read_dispose(kiln_git_read *r);
+
 /* What became of a fire. */
 typedef struct kiln_outcome {
     kiln_fire_status status;

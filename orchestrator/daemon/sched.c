@@ -384,21 +384,35 @@ typedef struct fire_read {
     kiln_daemon *dm;
     kiln_queued_fire *fires; /* read now, in order */
     size_t n;
-    char **files;            /* each fire's pipeline file when asked */
-    kiln_git_info *git;
-    bool *have_git;
+    kiln_git_read *reads;    /* each fire's */
 } fire_read;
+
+void kiln_daemon__git_read_work(kiln_git_read *r)
+{
+    kiln_err ignored = KILN_ERR_INIT; /* read again, and warned */
+    r->ok = kiln_git_inspect(&r->git, r->file, &ignored) == 0;
+}
+
+const kiln_git_info *kiln_daemon__git_read_for(const kiln_git_read *r,
+                                               const kiln_entry *e)
+{
+    return r->ok && strcmp(r->file, e->d->file) == 0 ? &r->git : NULL;
+}
+
+void kiln_daemon__git_read_dispose(kiln_git_read *r)
+{
+    if (r->ok)
+        kiln_git_info_dispose(&r->git);
+    free(r->file);
+}
 
 static void read_start(kiln_daemon *dm);
 
 static void read_work(uv_work_t *w)
 {
     fire_read *r = w->data;
-    for (size_t i = 0; i < r->n; i++) {
-        kiln_err ignored = KILN_ERR_INIT; /* read again, and warned */
-        r->have_git[i] = kiln_git_inspect(&r->git[i], r->files[i],
-                                          &ignored) == 0;
-    }
+    for (size_t i = 0; i < r->n; i++)
+        kiln_daemon__git_read_work(&r->reads[i]);
 }
 
 static void read_done(uv_work_t *w, int status)
@@ -421,20 +435,15 @@ static void read_done(uv_work_t *w, int status)
                                              : "the pipeline was unloaded "
                                                "before it could start", 0);
         } else {
-            if (r->have_git[i] && strcmp(r->files[i], e->d->file) == 0)
-                q->src.git = &r->git[i];
+            q->src.git = kiln_daemon__git_read_for(&r->reads[i], e);
             kiln_daemon__fire(e, &q->src, &out);
             q->src.git = NULL;
         }
         kiln_daemon__queued_free(q);
         kiln_daemon__entry_release_maybe(e);
-        if (r->have_git[i])
-            kiln_git_info_dispose(&r->git[i]);
-        free(r->files[i]);
+        kiln_daemon__git_read_dispose(&r->reads[i]);
     }
-    free(r->files);
-    free(r->git);
-    free(r->have_git);
+    free(r->reads);
     free(r);
     dm->read = NULL;
     if (dm->to_read)
@@ -462,11 +471,9 @@ static void read_start(kiln_daemon *dm)
     dm->to_read = NULL;
     for (kiln_queued_fire *q = r->fires; q; q = q->next)
         r->n++;
-    r->files = kiln_calloc(r->n, sizeof(*r->files));
-    r->git = kiln_calloc(r->n, sizeof(*r->git));
-    r->have_git = kiln_calloc(r->n, sizeof(*r->have_git));
+    r->reads = kiln_calloc(r->n, sizeof(*r->reads));
     for (kiln_queued_fire *q = r->fires; q; q = q->next)
-        r->files[i++] = kiln_strdup(q->e->d->file);
+        r->reads[i++].file = kiln_strdup(q->e->d->file);
     dm->read = r;
     if (uv_queue_work(&dm->loop, &r->work, read_work, read_done) != 0) {
         read_work(&r->work);

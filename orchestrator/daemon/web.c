@@ -254,6 +254,7 @@ static json_t *hook_gauges(void *data)
 }
 
 /* The web API's edge: its JSON becomes a typed request here. */
+
 /* Where the API's run request answers once the daemon has fired it. */
 typedef struct start_reply {
     kiln_web_reply_cb done;

@@ -30,8 +30,8 @@ char *kiln_secret_ref(const kiln_secret *s);
  * {env:} reads kiln's own environment, {file:} a file (relative to dir),
  * {command:} runs /bin/sh -c in dir with envv, its stderr to log_fd (-1:
  * nowhere), in a process group of its own, killed as soon as stop_fd
- * (-1: none) is readable (an error then). One trailing newline of a file or of a command's output is
- * not part of the value. A value shorter than KILN_SECRET_MIN_MASKED
+ * (-1: none) is readable (an error then). One trailing newline of a file
+ * or of a command's output is not part of the value. A value shorter than KILN_SECRET_MIN_MASKED
  * appends a warning line to warn. Returns 0, or KILN_ERROR with a message
  * naming the secret and its reference, never a value.
  */
