@@ -27,7 +27,7 @@ steps:
 YAML
 cd "$P"
 KILN_NOW=2025-12-31T23:59:59Z serve serve.log --jobs 4 "$P/crash.yaml"
-wait_for "the middle steps" 8 'test "$(q "select count(*) from executions where status='\''running'\''")" = 3'
+wait_for "the middle steps, their processes recorded" 8 'test "$(q "select count(*) from executions where status='\''running'\'' and length(external_id) > 0")" = 3'
 kill -9 $daemon
 wait $daemon 2>/dev/null
 # The victim's process is killed while no kiln watches; the others
