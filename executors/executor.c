@@ -37,6 +37,24 @@ bool kiln_executor_remote(const char *name)
     return false;
 }
 
+char *kiln_executor_shim_path(void)
+{
+    const char *env = getenv("KILN_SHIM");
+    char *exe, *dir, *path;
+    if (env && *env)
+        return kiln_path_absolute(env);
+    if ((exe = kiln_self_exe()) == NULL)
+        return kiln_strdup("kiln-shim");
+    dir = kiln_path_dirname(exe);
+    path = kiln_path_join(dir, "kiln-shim");
+    free(dir);
+    free(exe);
+    if (access(path, X_OK) == 0)
+        return path;
+    free(path);
+    return kiln_strdup("kiln-shim");
+}
+
 int kiln_executor_check(const char *name, kiln_err *err)
 {
     for (size_t i = 0; i < KILN_ARRAY_SIZE(executors); i++)

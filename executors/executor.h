@@ -123,6 +123,10 @@ int kiln_executor_check(const char *name, kiln_err *err);
  * they take no share of this one (--jobs). */
 bool kiln_executor_remote(const char *name);
 
+/* The path of kiln-shim (malloc'd): $KILN_SHIM (made absolute), else the
+ * one beside the kiln binary, else "kiln-shim" from PATH. */
+char *kiln_executor_shim_path(void);
+
 int kiln_executor_start(kiln_executor *ex, kiln_task *task, kiln_err *err);
 /* Take over a task an earlier kiln process started (crash recovery). Same
  * contract as kiln_executor_start(). */

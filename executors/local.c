@@ -1090,31 +1090,12 @@ static const struct kiln_executor_ops local_ops = {
     .free = local_free,
 };
 
-/* kiln-shim lives beside the kiln binary; KILN_SHIM overrides. */
-static char *find_shim(void)
-{
-    const char *env = getenv("KILN_SHIM");
-    char *exe;
-    if (env && *env)
-        return kiln_strdup(env);
-    if ((exe = kiln_self_exe()) != NULL) {
-        char *dir = kiln_path_dirname(exe);
-        char *path = kiln_path_join(dir, "kiln-shim");
-        free(dir);
-        free(exe);
-        if (access(path, X_OK) == 0)
-            return path;
-        free(path);
-    }
-    return kiln_strdup("kiln-shim"); /* from PATH */
-}
-
 kiln_executor *kiln_executor__local_new(uv_loop_t *loop)
 {
     local_executor *le = kiln_calloc(1, sizeof(*le));
     (void)loop;
     le->base.ops = &local_ops;
-    le->shim = find_shim();
+    le->shim = kiln_executor_shim_path();
     le->null_fd = le->out_fd = -1;
     return &le->base;
 }

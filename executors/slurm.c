@@ -715,22 +715,6 @@ int kiln_executor__slurm_check(kiln_err *err)
     return 0;
 }
 
-/* kiln-shim lives beside the kiln binary; KILN_SHIM overrides. */
-static char *find_shim(void)
-{
-    const char *env = getenv("KILN_SHIM");
-    char *exe, *dir, *path;
-    if (env && *env)
-        return kiln_path_absolute(env);
-    if ((exe = kiln_self_exe()) == NULL)
-        return kiln_strdup("kiln-shim");
-    dir = kiln_path_dirname(exe);
-    path = kiln_path_join(dir, "kiln-shim");
-    free(dir);
-    free(exe);
-    return path;
-}
-
 kiln_executor *kiln_executor__slurm_new(uv_loop_t *loop)
 {
     slurm_executor *se = kiln_calloc(1, sizeof(*se));
@@ -740,7 +724,7 @@ kiln_executor *kiln_executor__slurm_new(uv_loop_t *loop)
     se->sbatch = slurm_cmd("sbatch");
     se->squeue = slurm_cmd("squeue");
     se->scancel = slurm_cmd("scancel");
-    se->shim = find_shim();
+    se->shim = kiln_executor_shim_path();
     se->max_interval_ms = max && atoi(max) >= POLL_MIN_MS
                               ? (uint64_t)atoi(max) : POLL_MAX_MS;
     se->interval_ms = POLL_MIN_MS;

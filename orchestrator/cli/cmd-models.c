@@ -5,9 +5,9 @@
  *               kiln models pull NAME[@ALIAS|:VERSION] --to PATH [--force]
  *               kiln models history NAME [--json]
  *
- * promote and rollback go through kiln_registry_move(): the model's
- * deploy command (register:'s deploy:) runs with the version's bytes
- * first, and the alias moves only when it succeeds. pull copies a
+ * promote and rollback go through kiln_registry_move() (deploy.h): the
+ * model's deploy command (register:'s deploy:) runs with the version's
+ * bytes first, and the alias moves only when it succeeds. pull copies a
  * version's bytes out of the object store, each file checked against its
  * hash. */
 #include <limits.h>
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dsl/dsl.h"
+#include "engine/deploy.h"
 #include "engine/registry.h"
 #include "cli/cli.h"
 #include "cli/fetch.h"
@@ -110,7 +111,7 @@ static int move(kiln_store *store, const char *state, const char *name,
 {
     kiln_err err = KILN_ERR_INIT;
     kiln_model_version v;
-    kiln_audit_who who;
+    kiln_move m = {0};
     char *dir, *command = NULL, *workdir = NULL;
     int target = version, now = 0, status = KILN_EXIT_OK;
 
@@ -128,10 +129,12 @@ static int move(kiln_store *store, const char *state, const char *name,
     dir = kiln_cli_state_dir(state);
     /* The deploy command's output goes to stderr: stdout says what
      * became of the alias. */
-    who.actor = kiln_user_name();
-    who.via = "cli";
-    if (kiln_registry_move_as(&now, store, dir, name, alias, version, NULL,
-                              &who, &err) != 0)
+    m.name = name;
+    m.alias = alias;
+    m.version = version;
+    m.who.actor = kiln_user_name();
+    m.who.via = "cli";
+    if (kiln_registry_move(&now, store, dir, &m, &err) != 0)
         status = move_failed(&err);
     else if (version)
         printf("%s of model %s is now version %d%s\n", alias, name, now,

@@ -633,6 +633,7 @@ int kiln_daemon_run(const kiln_daemon_options *o)
     } else {
         t0 = uv_hrtime();
         n = kiln_daemon__load_all(&dm, true);
+        kiln_daemon__settle_deploys(&dm);
         kiln_daemon__recover(&dm);
         uv_timer_start(&dm.orphans, kiln_daemon__on_orphan_timer,
                        ORPHAN_CHECK_MS,

@@ -235,6 +235,9 @@ void kiln_daemon__move_model(kiln_daemon *dm, const char *model,
                              const char *alias, int version,
                              const kiln_audit_who *who,
                              kiln_web_done_cb done, void *ctx);
+/* ...and, first of all as it starts, the deploy commands a killed kiln
+ * left open (engine/deploy.h), on the mover too: they may still run. */
+void kiln_daemon__settle_deploys(kiln_daemon *dm);
 
 /* recover.c: runs whose kiln died. */
 void kiln_daemon__recover(kiln_daemon *dm);

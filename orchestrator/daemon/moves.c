@@ -2,7 +2,7 @@
  * moves.c: the API's model alias moves (promote, rollback), off the loop.
  *
  * A move runs the model's deploy command and waits for it
- * (kiln_registry_move()), which may take minutes: on the loop it held
+ * (kiln_registry_move(), engine/deploy.h), which may take minutes: on the loop it held
  * every request and every run of kiln serve for as long. The API's moves
  * go through the engine's mover instead (engine/mover.h), with the runs'
  * promote: and retire:, one at a time on the thread pool in the order
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/registry.h"
+#include "engine/deploy.h"
 
 #define say kiln_daemon__say
 
@@ -33,14 +33,14 @@ typedef struct api_move {
 static void work(kiln_store *st, const kiln_err *open_err, void *data)
 {
     api_move *m = data;
-    kiln_audit_who who = {m->actor, m->via};
+    kiln_move move = {m->model, m->alias, m->version, NULL,
+                      {m->actor, m->via}, 0};
     if (!st) {
         m->err = *open_err;
         m->rc = open_err->code ? open_err->code : KILN_ERROR;
         return;
     }
-    m->rc = kiln_registry_move_as(&m->now, st, m->state_dir, m->model,
-                                  m->alias, m->version, NULL, &who, &m->err);
+    m->rc = kiln_registry_move(&m->now, st, m->state_dir, &move, &m->err);
 }
 
 static void done(void *data)
@@ -81,4 +81,41 @@ void kiln_daemon__move_model(kiln_daemon *dm, const char *model,
     m->done = done_cb;
     m->ctx = ctx;
     kiln_mover_add(kiln_engine_mover(dm->eng), work, done, m);
+}
+
+typedef struct settle_job {
+    const char *state_dir;
+    size_t n;
+    int rc;
+    kiln_err err;
+} settle_job;
+
+static void settle_work(kiln_store *st, const kiln_err *open_err, void *data)
+{
+    settle_job *j = data;
+    if (!st) {
+        j->err = *open_err;
+        j->rc = KILN_ERROR;
+        return;
+    }
+    j->rc = kiln_deploy_settle(st, j->state_dir, NULL, &j->n, &j->err);
+}
+
+static void settle_done(void *data)
+{
+    settle_job *j = data;
+    if (j->rc != 0)
+        say("cannot settle the deploy commands a killed kiln left: %s",
+            j->err.msg);
+    else if (j->n)
+        say("settled %zu deploy command%s a killed kiln left (kiln models "
+            "history)", j->n, j->n == 1 ? "" : "s");
+    free(j);
+}
+
+void kiln_daemon__settle_deploys(kiln_daemon *dm)
+{
+    settle_job *j = kiln_calloc(1, sizeof(*j));
+    j->state_dir = dm->o->state_dir;
+    kiln_mover_add(kiln_engine_mover(dm->eng), settle_work, settle_done, j);
 }

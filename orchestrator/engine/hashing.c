@@ -12,6 +12,7 @@
 
 #include "data/metrics.h"
 #include "engine/cache.h"
+#include "engine/deploy.h"
 #include "engine/registry.h"
 
 typedef struct hash_job {
@@ -211,14 +212,21 @@ static void registry_actions(step_rt *s, kiln_store *store, char *why,
     who.via = s->run->via;
     log = s->log_path ? fopen(s->log_path, "a") : NULL;
     if (st->reg->promote_model) {
-        rc = kiln_store_model_find(store, &v, st->reg->promote_model,
-                                   st->reg->promote_from, 0, &err);
-        if (rc == 0) {
-            int version = v.version;
+        /* An attempt taken over may have moved it already (its deploy
+         * command is not run again), and retired from too. */
+        rc = kiln_deploy_made(store, s->run->eng->state_dir, s->exec_id,
+                              &now, &err);
+        if (rc == 0)
+            rc = kiln_store_model_find(store, &v, st->reg->promote_model,
+                                       st->reg->promote_from, 0, &err);
+        else
+            rc = rc > 0 ? 0 : -rc;
+        if (rc == 0 && now == 0) {
+            kiln_move m = {st->reg->promote_model, st->reg->promote_to,
+                           v.version, log, who, s->exec_id};
             kiln_model_version_dispose(&v);
-            rc = kiln_registry_move_as(&now, store, s->run->eng->state_dir,
-                                       st->reg->promote_model, st->reg->promote_to,
-                                       version, log, &who, &err);
+            rc = kiln_registry_move(&now, store, s->run->eng->state_dir, &m,
+                                    &err);
         }
         if (rc == 0)
             rc = kiln_store_model_retire(store, &was, st->reg->promote_model,

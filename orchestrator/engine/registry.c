@@ -5,18 +5,13 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <ftw.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/cache.h"
-#include "engine/command.h"
-
-extern char **environ;
 
 int kiln_registry_resolve(kiln_registry_pin *out, kiln_store *st,
                           const char *name, const char *alias, int version,
@@ -259,112 +254,5 @@ done:
     free(tmp);
     free(stamp_path);
     free(vdir);
-    return rc;
-}
-
-/* Run a model's deploy command for version at path; 0 when it exited 0. */
-static int run_hook(const char *command, const char *workdir,
-                    const kiln_registry_pin *pin, const char *path,
-                    const char *alias, FILE *log, kiln_err *err)
-{
-    char version[16], **env, **words = kiln_command_argv(command);
-    size_t n = 0;
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int status = 0, rc, fd = log ? fileno(log) : STDERR_FILENO;
-    /* Plain words (./ship.sh) get path, version and alias as their
-     * arguments; shell text, as $1 $2 $3. */
-    bool plain = strcmp(words[0], "/bin/sh") != 0;
-    char *text = plain ? kiln_asprintf("%s \"$@\"", command)
-                       : kiln_strdup(command);
-    char *argv[] = {(char *)"/bin/sh", (char *)"-c", text,
-                    (char *)"kiln-deploy", (char *)path, version,
-                    (char *)alias, NULL};
-    free(words);
-
-    snprintf(version, sizeof(version), "%d", pin->version);
-    while (environ[n])
-        n++;
-    env = kiln_calloc(n + 6, sizeof(char *));
-    memcpy(env, environ, n * sizeof(char *));
-    env[n] = kiln_asprintf("KILN_MODEL_PATH=%s", path);
-    env[n + 1] = kiln_asprintf("KILN_MODEL_NAME=%s", pin->name);
-    env[n + 2] = kiln_asprintf("KILN_MODEL_VERSION=%s", version);
-    env[n + 3] = kiln_asprintf("KILN_MODEL_ALIAS=%s", alias);
-    env[n + 4] = kiln_asprintf("KILN_MODEL_SHA256=%s", pin->sha256);
-    if (log)
-        fflush(log);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, fd, STDERR_FILENO);
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
-                                     O_RDONLY, 0);
-    posix_spawn_file_actions_addchdir_np(&fa, workdir);
-    rc = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    for (size_t i = n; i < n + 5; i++)
-        free(env[i]);
-    free(env);
-    free(text);
-    if (rc != 0)
-        return kiln_err_set(err, KILN_ERROR, "cannot run the deploy command "
-                            "of model %s: %s", pin->name, strerror(rc));
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    return kiln_err_set(err, KILN_ERROR, "the deploy command of model %s "
-                        "failed (%s %d); %s still points where it did",
-                        pin->name, WIFEXITED(status) ? "exit status"
-                                                     : "signal",
-                        WIFEXITED(status) ? WEXITSTATUS(status)
-                                          : WTERMSIG(status), alias);
-}
-
-int kiln_registry_move(int *out_version, kiln_store *st,
-                       const char *state_dir, const char *name,
-                       const char *alias, int version, FILE *log,
-                       kiln_err *err)
-{
-    return kiln_registry_move_as(out_version, st, state_dir, name, alias,
-                                 version, log, NULL, err);
-}
-
-int kiln_registry_move_as(int *out_version, kiln_store *st,
-                          const char *state_dir, const char *name,
-                          const char *alias, int version, FILE *log,
-                          const kiln_audit_who *who, kiln_err *err)
-{
-    kiln_registry_pin pin;
-    char *command = NULL, *workdir = NULL, *path = NULL;
-    int target = version, rc;
-
-    if (version == 0 &&
-        (rc = kiln_store_model_rollback_target(st, &target, name, alias,
-                                               err)) != 0)
-        return rc;
-    if ((rc = kiln_store_model_hook_get(st, &command, &workdir, name,
-                                        err)) != 0)
-        return rc;
-    if (command) {
-        rc = kiln_registry_resolve(&pin, st, name, NULL, target, err);
-        if (rc == 0) {
-            rc = kiln_registry_materialise(&path, state_dir, &pin, err);
-            if (rc == 0)
-                rc = run_hook(command, workdir, &pin, path, alias, log, err);
-            kiln_registry_pin_dispose(&pin);
-        }
-        free(path);
-        free(command);
-        free(workdir);
-        if (rc != 0)
-            return rc;
-    }
-    if (version == 0)
-        return kiln_store_model_rollback(st, out_version, name, alias, who,
-                                         err);
-    if ((rc = kiln_store_model_promote(st, name, version, alias, who,
-                                       err)) == 0)
-        *out_version = version;
     return rc;
 }

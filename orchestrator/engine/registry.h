@@ -12,10 +12,9 @@
  * that no longer matches is made anew).
  *
  * kiln_registry_resolve() uses the store (the loop's thread, or the
- * CLI); kiln_registry_move() too, or a connection of its own on the
- * thread pool (mover.h: it waits for the deploy command);
- * kiln_registry_materialise() and kiln_registry_copy() only read and
- * write files (the thread pool).
+ * CLI); kiln_registry_materialise() and kiln_registry_copy() only read
+ * and write files (the thread pool). An alias moves through the model's
+ * deploy command: deploy.h.
  */
 #ifndef KILN_REGISTRY_H
 #define KILN_REGISTRY_H
@@ -59,21 +58,5 @@ int kiln_registry_materialise(char **out, const char *state_dir,
  * missing or corrupt. */
 int kiln_registry_copy(const char *state_dir, const kiln_registry_pin *pin,
                        const char *to, kiln_err *err);
-
-/* Point alias of model name at version (version 0: roll it back to the
- * version it held before). The model's deploy command, when it has one,
- * runs first with the version's copy (KILN_MODEL_PATH, _NAME, _VERSION,
- * _ALIAS, _SHA256, and as $1 $2 $3: path, version, alias), its output
- * going to log (NULL: stderr); the alias moves only when it exits 0.
- * *out_version is the version the alias points at now. _as, with who:
- * the move is an audit row (alias.moved, alias.rolled_back). */
-int kiln_registry_move(int *out_version, kiln_store *st,
-                       const char *state_dir, const char *name,
-                       const char *alias, int version, FILE *log,
-                       kiln_err *err);
-int kiln_registry_move_as(int *out_version, kiln_store *st,
-                          const char *state_dir, const char *name,
-                          const char *alias, int version, FILE *log,
-                          const kiln_audit_who *who, kiln_err *err);
 
 #endif

@@ -314,6 +314,28 @@ static const char *const migrations[] = {
     /* 20 -> 21: a step's metrics in a run along an index ($KILN_UPSTREAM
      * reads its needs', not the run's: no scan of the run per step). */
     "CREATE INDEX metrics_by_step ON metrics(run_id, step);",
+    /* 21 -> 22: each model deploy command, recorded before it starts
+     * and settled once it ended (deploys.c): a kiln killed meanwhile
+     * leaves its kiln-shim's pid and a status file, from which recovery
+     * moves the alias or not, without running the command again. */
+    "CREATE TABLE deploys ("
+    "  id INTEGER PRIMARY KEY,"
+    "  model TEXT NOT NULL,"
+    "  alias TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  rollback INTEGER NOT NULL,"
+    "  actor TEXT,"
+    "  via TEXT,"
+    "  execution_id INTEGER,"
+    "  pid INTEGER,"
+    "  pid_start INTEGER,"
+    "  started_at INTEGER NOT NULL,"
+    "  ended_at INTEGER,"
+    "  outcome TEXT,"
+    "  detail TEXT);"
+    "CREATE INDEX deploys_open ON deploys(model) WHERE outcome IS NULL;"
+    "CREATE INDEX deploys_by_execution ON deploys(execution_id) "
+    "WHERE execution_id IS NOT NULL;",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

@@ -40,7 +40,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 21
+#define KILN_STORE_SCHEMA 22
 
 /* Opening and transactions. */
 
@@ -480,6 +480,52 @@ int kiln_store_model_retire(kiln_store *st, int *out_version,
 int kiln_store_model_rollback(kiln_store *st, int *out_version,
                               const char *name, const char *alias,
                               const kiln_audit_who *who, kiln_err *err);
+
+/* A model's deploy command (deploys.c), recorded before it starts and
+ * settled once it ended, so that a kiln killed while it runs leaves what
+ * recovery needs to finish the move without running it again. */
+typedef struct kiln_deploy {
+    int64_t id;
+    char *model, *alias;
+    int version;             /* where the alias goes */
+    bool rollback;           /* a rollback (else a promote) */
+    char *actor, *via;       /* who asked: the move's audit row */
+    int64_t execution_id;    /* a run's promote: (its step's attempt); 0:
+                                the CLI's or the API's */
+    int pid;                 /* its kiln-shim; 0: not recorded yet */
+    uint64_t pid_start;      /* ...and its start (kiln_proc_start()) */
+    int64_t started_ms, ended_ms; /* 0: not yet */
+    char *outcome;           /* NULL: not settled; "moved", "failed" (the
+                                alias stayed), "lost" (its end is unknown:
+                                the alias stayed) */
+    char *detail;            /* how it ended: "exit status 3"... */
+} kiln_deploy;
+
+void kiln_deploy_dispose(kiln_deploy *d);
+/* Record d (model, alias, version, rollback, actor, via, execution_id)
+ * as starting now, committed: *id is its id. */
+int kiln_store_deploy_add(kiln_store *st, int64_t *id, const kiln_deploy *d,
+                          kiln_err *err);
+/* Its kiln-shim started, waiting to start the command: pid and its start
+ * time. *open is false when someone settled it first (the shim must not
+ * go on). */
+int kiln_store_deploy_started(kiln_store *st, bool *open, int64_t id,
+                              int pid, uint64_t pid_start, kiln_err *err);
+/* Settle deploy id as outcome (detail: how it ended), unless someone
+ * settled it first (*settled false). In the caller's transaction when one
+ * is open: the alias's move goes in the same one. */
+int kiln_store_deploy_settle(kiln_store *st, bool *settled, int64_t id,
+                             const char *outcome, const char *detail,
+                             kiln_err *err);
+/* The deploys not settled, oldest first (model NULL: every model's): *n
+ * of them in *out (free with kiln_deploys_free). */
+int kiln_store_deploys_open(kiln_deploy **out, size_t *n, kiln_store *st,
+                            const char *model, kiln_err *err);
+void kiln_deploys_free(kiln_deploy *d, size_t n);
+/* The newest deploy of a run's step attempt; out->id is 0 when it ran
+ * none. */
+int kiln_store_deploy_of_execution(kiln_store *st, kiln_deploy *out,
+                                   int64_t execution_id, kiln_err *err);
 
 /* Where an alias points now. */
 typedef struct kiln_model_alias {

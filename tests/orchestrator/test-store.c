@@ -246,6 +246,7 @@ static void test_migrations(void)
         "ALTER TABLE executions DROP COLUMN image;"
         "ALTER TABLE executions DROP COLUMN image_ref;"
         "DROP TABLE capture_refs; DROP INDEX metrics_by_step;"
+        "DROP TABLE deploys;"
         "DROP TABLE tree_files; DROP TABLE captures; DROP TABLE model_hooks;"
         "DROP INDEX executions_by_step; DROP INDEX runs_by_reproduces;"
         "ALTER TABLE executions DROP COLUMN key_doc;"
@@ -300,7 +301,9 @@ static void test_migrations(void)
         "SELECT * FROM schema_version WHERE version = 19;"
         "SELECT * FROM schema_version WHERE version = 20;"
         "SELECT * FROM metrics INDEXED BY metrics_by_step WHERE run_id = 1;"
-        "SELECT * FROM schema_version WHERE version = 21");
+        "SELECT * FROM schema_version WHERE version = 21;"
+        "SELECT * FROM deploys INDEXED BY deploys_open WHERE outcome IS NULL;"
+        "SELECT * FROM schema_version WHERE version = 22");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
@@ -345,6 +348,7 @@ static void test_capture_refs(void)
     ASSERT_EQ_INT(count("SELECT count(*) FROM capture_refs WHERE "
                         "sha256 = 'aaa' AND execution_id = 1"), 1);
     sql("DROP TABLE capture_refs; DROP INDEX metrics_by_step;"
+        "DROP TABLE deploys;"
         "DELETE FROM schema_version WHERE version >= 20");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
     kiln_store_close(st);
@@ -420,12 +424,73 @@ static void test_checkpoints(void)
     ASSERT_EQ_INT(count("SELECT count(*) FROM trigger_checks"), 7502);
 }
 
+/* A deploy's record: open until settled, once; a settled one's pid is
+ * not recorded any more (its command must not start). */
+static void test_deploys(void)
+{
+    kiln_store *st;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_deploy d = {0}, got, *open;
+    int64_t id, id2;
+    size_t n;
+    bool ok;
+
+    ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
+    d.model = "m";
+    d.alias = "production";
+    d.version = 3;
+    d.actor = "ann";
+    d.via = "cli";
+    d.execution_id = 7;
+    ASSERT_EQ_INT(kiln_store_deploy_add(st, &id, &d, &err), 0);
+    d.alias = "staging";
+    d.rollback = true;
+    d.execution_id = 0;
+    ASSERT_EQ_INT(kiln_store_deploy_add(st, &id2, &d, &err), 0);
+    ASSERT_EQ_INT(kiln_store_deploy_started(st, &ok, id, 4242, 99, &err), 0);
+    ASSERT(ok);
+    ASSERT_EQ_INT(kiln_store_deploys_open(&open, &n, st, "m", &err), 0);
+    ASSERT_EQ_INT((int)n, 2);
+    ASSERT_EQ_INT((int)open[0].id, (int)id);
+    ASSERT_STREQ(open[0].alias, "production");
+    ASSERT_EQ_INT(open[0].pid, 4242);
+    ASSERT(open[0].pid_start == 99 && !open[0].rollback && !open[0].outcome);
+    ASSERT(open[1].rollback && open[1].pid == 0);
+    kiln_deploys_free(open, n);
+    ASSERT_EQ_INT(kiln_store_deploys_open(&open, &n, st, "other", &err), 0);
+    ASSERT_EQ_INT((int)n, 0);
+    kiln_deploys_free(open, n);
+    /* Settled once: a second settle changes nothing. */
+    ASSERT_EQ_INT(kiln_store_deploy_settle(st, &ok, id, "moved",
+                                           "exit status 0", &err), 0);
+    ASSERT(ok);
+    ASSERT_EQ_INT(kiln_store_deploy_settle(st, &ok, id, "lost", "x", &err), 0);
+    ASSERT(!ok);
+    ASSERT_EQ_INT(kiln_store_deploy_settle(st, &ok, id2, "failed",
+                                           "never started", &err), 0);
+    ASSERT_EQ_INT(kiln_store_deploy_started(st, &ok, id2, 1, 1, &err), 0);
+    ASSERT(!ok);
+    ASSERT_EQ_INT(kiln_store_deploy_of_execution(st, &got, 7, &err), 0);
+    ASSERT_EQ_INT((int)got.id, (int)id);
+    ASSERT_STREQ(got.outcome, "moved");
+    ASSERT_STREQ(got.detail, "exit status 0");
+    ASSERT(got.ended_ms > 0);
+    kiln_deploy_dispose(&got);
+    ASSERT_EQ_INT(kiln_store_deploy_of_execution(st, &got, 8, &err), 0);
+    ASSERT_EQ_INT((int)got.id, 0);
+    ASSERT_EQ_INT(kiln_store_deploys_open(&open, &n, st, NULL, &err), 0);
+    ASSERT_EQ_INT((int)n, 0);
+    kiln_deploys_free(open, n);
+    kiln_store_close(st);
+}
+
 int main(void)
 {
     ASSERT_NOT_NULL(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/kiln.db", dir);
     RUN_TEST(test_records);
     RUN_TEST(test_audit);
+    RUN_TEST(test_deploys);
     RUN_TEST(test_migrations);
     RUN_TEST(test_capture_refs);
     RUN_TEST(test_checkpoints);

@@ -1,0 +1,457 @@
+/*
+ * deploy.c: an alias moved through its model's deploy command (see
+ * deploy.h).
+ *
+ * The command runs under a kiln-shim of its own (kiln-shim STATUS ...),
+ * which outlives a kiln killed meanwhile, kills what the command left
+ * behind, and writes how it ended to STATE/deploys/ID.status. Its record
+ * (store.h, kiln_deploy) goes through three commits:
+ *
+ *   1. the row, before anything starts;
+ *   2. the shim's pid, while the shim waits at a gate (a pipe): only once
+ *      the pid is committed does kiln open it and the shim start the
+ *      command. A row without a pid therefore ran nothing. A shim whose
+ *      gate closes unopened (kiln died) writes "unstarted" and exits.
+ *   3. its end, with the alias's move in the same transaction when the
+ *      command exited 0.
+ *
+ * Whoever settles an open row (the next move of that model, kiln serve as
+ * it starts, a run's promote: taken over) waits while its shim runs, then
+ * reads the status file: exit 0 moves the alias ("moved"); another exit,
+ * a signal or "unstarted" leaves it ("failed"); a shim gone without a
+ * status file (killed itself) leaves it too, its end unknown ("lost").
+ * Every update is conditional on the row being open, so two kilns never
+ * both settle one, and one that settled a row first keeps the other from
+ * starting its command.
+ */
+#include "deploy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/command.h"
+#include "engine/registry.h"
+#include "executors/executor.h"
+
+extern char **environ;
+
+/* How often a settle looks whether a command it waits for has ended. */
+#define DEPLOY_POLL_MS 100
+
+typedef enum deploy_end { END_OK, END_FAILED, END_LOST } deploy_end;
+
+static char *status_path(const char *state_dir, int64_t id)
+{
+    return kiln_asprintf("%s/deploys/%lld.status", state_dir, (long long)id);
+}
+
+/* How the command ended, from its shim's status file: END_OK (exit 0),
+ * END_FAILED (detail says how), END_LOST when the file is missing. */
+static deploy_end read_end(const char *status, char *detail, size_t cap)
+{
+    char line[64] = "";
+    FILE *f = fopen(status, "r");
+    int v;
+
+    if (!f) {
+        snprintf(detail, cap, "its end is unknown: its kiln-shim ended "
+                 "without writing %s", status);
+        return END_LOST;
+    }
+    if (!fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    fclose(f);
+    line[strcspn(line, "\n")] = '\0';
+    if (sscanf(line, "exit %d", &v) == 1) {
+        snprintf(detail, cap, "exit status %d", v);
+        return v == 0 ? END_OK : END_FAILED;
+    }
+    if (sscanf(line, "signal %d", &v) == 1) {
+        snprintf(detail, cap, "signal %d", v);
+        return END_FAILED;
+    }
+    if (strcmp(line, "unstarted") == 0) {
+        snprintf(detail, cap, "never started: kiln stopped first");
+        return END_FAILED;
+    }
+    snprintf(detail, cap, "its end is unknown: %s says \"%s\"", status, line);
+    return END_LOST;
+}
+
+static const char *end_outcome(deploy_end end)
+{
+    return end == END_OK ? "moved" : end == END_FAILED ? "failed" : "lost";
+}
+
+/* Settle d as it ended (end, detail); when it exited 0 the alias moves in
+ * the same transaction (*out_version: where it points then). *settled is
+ * false when someone settled d first. An alias that cannot follow a
+ * command that succeeded settles d as failed, saying why. */
+static int settle(kiln_store *st, const kiln_deploy *d, deploy_end end,
+                  const char *detail, bool *settled, int *out_version,
+                  kiln_err *err)
+{
+    kiln_audit_who who = {d->actor, d->via};
+    int rc;
+
+    *settled = false;
+    if ((rc = kiln_store_begin(st, err)) != 0)
+        return rc;
+    rc = kiln_store_deploy_settle(st, settled, d->id, end_outcome(end),
+                                  detail, err);
+    if (rc == 0 && *settled && end == END_OK) {
+        if (d->rollback)
+            rc = kiln_store_model_rollback(st, out_version, d->model,
+                                           d->alias, &who, err);
+        else if ((rc = kiln_store_model_promote(st, d->model, d->version,
+                                                d->alias, &who, err)) == 0)
+            *out_version = d->version;
+        if (rc != 0) {
+            char *why = kiln_asprintf("exit status 0, but %s could not "
+                                      "move: %s", d->alias, err->msg);
+            kiln_err ignored = KILN_ERR_INIT;
+            kiln_store_rollback(st);
+            *settled = false;
+            if (kiln_store_begin(st, &ignored) == 0 &&
+                (kiln_store_deploy_settle(st, settled, d->id, "failed", why,
+                                          &ignored) != 0 ||
+                 kiln_store_commit(st, &ignored) != 0))
+                kiln_store_rollback(st);
+            free(why);
+            return rc;
+        }
+    }
+    if (rc != 0) {
+        kiln_store_rollback(st);
+        return rc;
+    }
+    return kiln_store_commit(st, err);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Settle d, which another kiln left open: wait while its shim runs, then
+ * read how the command ended. */
+static int settle_left(kiln_store *st, const char *state_dir,
+                       const kiln_deploy *d, kiln_err *err)
+{
+    char *status = status_path(state_dir, d->id), detail[600];
+    deploy_end end;
+    bool settled;
+    int now = 0, rc;
+
+    if (d->pid <= 0) {
+        /* The gate opens only once the pid is committed. */
+        end = END_FAILED;
+        snprintf(detail, sizeof(detail), "never started: kiln stopped "
+                 "first");
+    } else {
+        while (kiln_proc_start(d->pid) == d->pid_start)
+            sleep_ms(DEPLOY_POLL_MS);
+        end = read_end(status, detail, sizeof(detail));
+    }
+    rc = settle(st, d, end, detail, &settled, &now, err);
+    if (settled) {
+        /* Recorded, also when the alias could not follow. */
+        unlink(status);
+        rc = 0;
+    }
+    free(status);
+    return rc;
+}
+
+int kiln_deploy_settle(kiln_store *st, const char *state_dir,
+                       const char *model, size_t *n_settled, kiln_err *err)
+{
+    kiln_deploy *d;
+    size_t n;
+    int rc = kiln_store_deploys_open(&d, &n, st, model, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = settle_left(st, state_dir, &d[i], err);
+    if (n_settled)
+        *n_settled = rc == 0 ? n : 0;
+    kiln_deploys_free(d, n);
+    return rc;
+}
+
+/* Write text to path, in a child after fork(): async-signal-safe. */
+static void child_status(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        if (write(fd, text, strlen(text)) < 0) {
+            /* nothing more to do: the settle finds it short */
+        }
+        close(fd);
+    }
+}
+
+/* Fork the shim behind a gate: it waits for a byte on *gate (kiln's end,
+ * close-on-exec), then runs argv (env, in workdir, its output to out).
+ * Returns its pid, or -1 with errno. */
+static pid_t fork_gated(int *gate, char **argv, char **env,
+                        const char *workdir, int out, const char *status)
+{
+    int p[2];
+    pid_t pid;
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    if ((pid = fork()) < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        struct sigaction dfl;
+        sigset_t none;
+        char go;
+        ssize_t r;
+        int null;
+        close(p[1]);
+        while ((r = read(p[0], &go, 1)) < 0 && errno == EINTR)
+            ;
+        if (r != 1) {
+            child_status(status, "unstarted\n");
+            _exit(127);
+        }
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGPIPE, &dfl, NULL);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if ((null = open("/dev/null", O_RDONLY)) >= 0 && null != 0) {
+            dup2(null, STDIN_FILENO);
+            close(null);
+        }
+        if (out != STDOUT_FILENO)
+            dup2(out, STDOUT_FILENO);
+        if (out != STDERR_FILENO)
+            dup2(out, STDERR_FILENO);
+        if (chdir(workdir) != 0) {
+            child_status(status, "exit 126\n");
+            _exit(126);
+        }
+        execve(argv[0], argv, env);
+        if (errno == ENOENT)
+            execvpe(argv[0], argv, env); /* "kiln-shim", from PATH */
+        child_status(status, "exit 127\n");
+        _exit(127);
+    }
+    close(p[0]);
+    *gate = p[1];
+    return pid;
+}
+
+/* Run m's model's deploy command (command, in workdir) for pin, its copy
+ * at path, recorded as deploy d; then move the alias when it exited 0. */
+static int run_deploy(kiln_store *st, const char *state_dir,
+                      const kiln_move *m, kiln_deploy *d, const char *command,
+                      const char *workdir, const kiln_registry_pin *pin,
+                      const char *path, int *out_version, kiln_err *err)
+{
+    char version[16], **env, **words = kiln_command_argv(command);
+    char *dir = kiln_path_join(state_dir, "deploys"), *status = NULL;
+    char *shim = kiln_executor_shim_path(), detail[600];
+    /* Plain words (./ship.sh) get path, version and alias as their
+     * arguments; shell text, as $1 $2 $3. */
+    bool plain = strcmp(words[0], "/bin/sh") != 0, open, settled;
+    char *text = plain ? kiln_asprintf("%s \"$@\"", command)
+                       : kiln_strdup(command);
+    int out = m->log ? fileno(m->log) : STDERR_FILENO, gate = -1, rc = 0;
+    int wstatus = 0;
+    size_t n = 0;
+    deploy_end end;
+    pid_t pid = -1;
+
+    free(words);
+    snprintf(version, sizeof(version), "%d", pin->version);
+    while (environ[n])
+        n++;
+    env = kiln_calloc(n + 6, sizeof(char *));
+    memcpy(env, environ, n * sizeof(char *));
+    env[n] = kiln_asprintf("KILN_MODEL_PATH=%s", path);
+    env[n + 1] = kiln_asprintf("KILN_MODEL_NAME=%s", pin->name);
+    env[n + 2] = kiln_asprintf("KILN_MODEL_VERSION=%s", version);
+    env[n + 3] = kiln_asprintf("KILN_MODEL_ALIAS=%s", m->alias);
+    env[n + 4] = kiln_asprintf("KILN_MODEL_SHA256=%s", pin->sha256);
+    if (m->log)
+        fflush(m->log);
+
+    if ((rc = kiln_mkdir_p(dir, err)) != 0 ||
+        (rc = kiln_store_deploy_add(st, &d->id, d, err)) != 0)
+        goto out;
+    kiln_crash_point("deploy-recorded");
+    status = status_path(state_dir, d->id);
+    unlink(status);
+    {
+        char *argv[] = {shim, status, (char *)"/bin/sh", (char *)"-c", text,
+                        (char *)"kiln-deploy", (char *)path, version,
+                        (char *)m->alias, NULL};
+        pid = fork_gated(&gate, argv, env, workdir, out, status);
+    }
+    if (pid < 0) {
+        snprintf(detail, sizeof(detail), "cannot start: %s",
+                 strerror(errno));
+        rc = kiln_err_set(err, KILN_ERROR, "cannot run the deploy command "
+                          "of model %s: %s", pin->name, strerror(errno));
+        end = END_FAILED;
+        goto settle;
+    }
+    /* The pid committed before the gate opens, or nothing runs. */
+    d->pid = pid;
+    d->pid_start = kiln_proc_start(pid);
+    if ((rc = kiln_store_deploy_started(st, &open, d->id, pid,
+                                        d->pid_start, err)) != 0 ||
+        !open) {
+        close(gate);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        if (rc == 0)
+            unlink(status); /* "unstarted": it is settled already */
+        if (rc == 0)
+            rc = kiln_err_set(err, KILN_ERROR, "the deploy of model %s was "
+                              "settled by another kiln before it started",
+                              pin->name);
+        goto out;
+    }
+    kiln_crash_point("deploy-gated");
+    if (write(gate, "", 1) != 1) {
+        /* The shim reads EOF: "unstarted", settled below. */
+    }
+    close(gate);
+    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+        ;
+    kiln_crash_point("deploy-ended");
+    end = read_end(status, detail, sizeof(detail));
+settle:
+    {
+        kiln_err serr = KILN_ERR_INIT;
+        int src = settle(st, d, end, detail, &settled, out_version, &serr);
+        if (src != 0 && rc == 0)
+            rc = (*err = serr, src);
+        else if (rc == 0 && !settled) {
+            /* Someone settled it first, from the same status file. */
+            kiln_model_version v;
+            if ((rc = kiln_store_model_find(st, &v, m->name, m->alias, 0,
+                                            err)) == 0) {
+                *out_version = v.version;
+                kiln_model_version_dispose(&v);
+            }
+        }
+        if (rc == 0 && end != END_OK)
+            rc = kiln_err_set(err, KILN_ERROR, "the deploy command of model "
+                              "%s failed (%s); %s still points where it "
+                              "did", pin->name, detail, m->alias);
+        if (src == 0)
+            unlink(status);
+    }
+out:
+    for (size_t i = n; i < n + 5; i++)
+        free(env[i]);
+    free(env);
+    free(text);
+    free(shim);
+    free(dir);
+    free(status);
+    return rc;
+}
+
+int kiln_deploy_made(kiln_store *st, const char *state_dir,
+                     int64_t execution_id, int *out_version, kiln_err *err)
+{
+    kiln_deploy d;
+    int rc;
+    if (execution_id <= 0)
+        return 0;
+    if ((rc = kiln_store_deploy_of_execution(st, &d, execution_id,
+                                             err)) != 0)
+        return -rc;
+    if (d.id && !d.outcome) {
+        /* A kiln killed while it ran: settled first (waiting for it). */
+        rc = settle_left(st, state_dir, &d, err);
+        kiln_deploy_dispose(&d);
+        if (rc != 0 || (rc = kiln_store_deploy_of_execution(
+                            st, &d, execution_id, err)) != 0)
+            return -rc;
+    }
+    if (d.id == 0)
+        return 0;
+    if (d.outcome && strcmp(d.outcome, "moved") == 0) {
+        *out_version = d.version;
+        rc = 1;
+    } else {
+        rc = -kiln_err_set(err, KILN_ERROR, "the deploy command of model %s "
+                           "failed (%s); %s still points where it did",
+                           d.model, d.detail ? d.detail : "its end is "
+                           "unknown", d.alias);
+    }
+    kiln_deploy_dispose(&d);
+    return rc;
+}
+
+int kiln_registry_move(int *out_version, kiln_store *st,
+                       const char *state_dir, const kiln_move *m,
+                       kiln_err *err)
+{
+    kiln_registry_pin pin;
+    char *command = NULL, *workdir = NULL, *path = NULL;
+    int target = m->version, rc;
+
+    /* Whatever a killed kiln left of this model's moves comes first:
+     * two deploy commands of a model never overlap. */
+    if ((rc = kiln_deploy_settle(st, state_dir, m->name, NULL, err)) != 0)
+        return rc;
+    if ((rc = kiln_deploy_made(st, state_dir, m->execution_id, out_version,
+                               err)) != 0)
+        return rc > 0 ? 0 : -rc;
+    if (m->version == 0 &&
+        (rc = kiln_store_model_rollback_target(st, &target, m->name,
+                                               m->alias, err)) != 0)
+        return rc;
+    if ((rc = kiln_store_model_hook_get(st, &command, &workdir, m->name,
+                                        err)) != 0)
+        return rc;
+    if (command) {
+        kiln_deploy d;
+        memset(&d, 0, sizeof(d));
+        d.model = (char *)m->name;
+        d.alias = (char *)m->alias;
+        d.version = target;
+        d.rollback = m->version == 0;
+        d.actor = (char *)m->who.actor;
+        d.via = (char *)m->who.via;
+        d.execution_id = m->execution_id;
+        rc = kiln_registry_resolve(&pin, st, m->name, NULL, target, err);
+        if (rc == 0) {
+            rc = kiln_registry_materialise(&path, state_dir, &pin, err);
+            if (rc == 0)
+                rc = run_deploy(st, state_dir, m, &d, command, workdir,
+                                &pin, path, out_version, err);
+            kiln_registry_pin_dispose(&pin);
+        }
+        free(path);
+        free(command);
+        free(workdir);
+        return rc;
+    }
+    if (m->version == 0)
+        return kiln_store_model_rollback(st, out_version, m->name, m->alias,
+                                         &m->who, err);
+    if ((rc = kiln_store_model_promote(st, m->name, m->version, m->alias,
+                                       &m->who, err)) == 0)
+        *out_version = m->version;
+    return rc;
+}
