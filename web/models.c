@@ -35,7 +35,7 @@ void kiln_web__get_models(kiln_web_route_ctx *c)
         return;
     }
     if (kiln_store_model_aliases_json(c->w->o.store, &aliases, &err) != 0 ||
-        kiln_store_alias_history_json(c->w->o.store, &history, name,
+        kiln_store_alias_history_json(c->w->o.store, &history, name, 0,
                                       &err) != 0) {
         json_decref(versions);
         json_decref(aliases);

@@ -39,7 +39,8 @@ static const kiln_opt options[] = {
                     "what is at PATH"),
     KILN_OPT_INT('n', "limit", models_opts, limit, "N", 0, INT_MAX,
                  "list the newest N versions of each model, and those an "
-                 "alias points at (0: all)", .def = "20"),
+                 "alias points at; history: the newest N moves (0: all)",
+                 .def = "20"),
     KILN_CLI_OPT_STATE(models_opts),
     KILN_CLI_OPT_JSON(models_opts),
     KILN_OPT_END,
@@ -225,19 +226,23 @@ static void print_history(json_t *moves)
     }
 }
 
-/* kiln models history NAME: every move of its aliases, from the audit
- * trail (as the status page's models view shows them). */
+/* kiln models history NAME: the moves of its aliases, from the audit
+ * trail (as the status page's models view shows them), the newest
+ * --limit of them. */
 static int history(const models_opts *o, const char *name)
 {
     kiln_store *store = NULL;
     kiln_err err = KILN_ERR_INIT;
     json_t *moves = NULL, *versions = NULL;
     int status = KILN_EXIT_OK;
+    bool cut;
 
     if (kiln_cli_open_store(&store, o->state, true, &err) != 0 ||
         kiln_store_models_newest_json(store, &versions, name, 1, false,
                                       &err) != 0 ||
-        kiln_store_alias_history_json(store, &moves, name, &err) != 0) {
+        kiln_store_alias_history_json(store, &moves, name,
+                                      o->limit ? o->limit + 1 : 0,
+                                      &err) != 0) {
         status = kiln_cli_fail(&err);
         goto done;
     }
@@ -246,7 +251,14 @@ static int history(const models_opts *o, const char *name)
         status = kiln_cli_fail(&err);
         goto done;
     }
+    /* One more than asked for: whether there are earlier ones. */
+    cut = o->limit > 0 && json_array_size(moves) > (size_t)o->limit;
+    if (cut)
+        json_array_remove(moves, 0);
     kiln_cli_output(moves, o->json, print_history);
+    if (cut && !o->json)
+        printf("(the newest %ld moves; --limit 0 lists them all)\n",
+               o->limit);
 done:
     json_decref(moves);
     json_decref(versions);

@@ -26,18 +26,22 @@ static const char SQL_INSERT[] =
     "(?1 = 0 OR at >= ?1) AND (?2 = 0 OR at < ?2) AND (?3 IS NULL OR "      \
     "actor = ?3) AND (?4 IS NULL OR substr(action, 1, length(?4)) = ?4) "   \
     "AND (?5 IS NULL OR target = ?5 OR (substr(?5, -1) = ' ' AND "          \
-    "substr(target, 1, length(?5)) = ?5)) ORDER BY id"
+    "substr(target, 1, length(?5)) = ?5))"
+/* The newest ?6 rows (all when 0), oldest first. */
+#define SQL_LIST_ORDER                                                      \
+    " ORDER BY id DESC LIMIT CASE WHEN ?6 > 0 THEN ?6 ELSE -1 END) "        \
+    "ORDER BY id"
 static const char SQL_LIST[] =
-    "SELECT id, at, actor, via, action, target, before, after, prev_hash, "
-    "hash FROM audit WHERE " SQL_LIST_WHERE;
+    "SELECT * FROM (SELECT id, at, actor, via, action, target, before, "
+    "after, prev_hash, hash FROM audit WHERE " SQL_LIST_WHERE SQL_LIST_ORDER;
 /* With a target (or a prefix of targets, ending in a space): the same,
  * with the range of targets that begin so, which an index on target can
  * read instead of the whole trail (a model's moves among a million runs
  * started). */
 static const char SQL_LIST_TARGET[] =
-    "SELECT id, at, actor, via, action, target, before, after, prev_hash, "
-    "hash FROM audit WHERE target >= ?5 AND target < ?5 || char(1114111) "
-    "AND " SQL_LIST_WHERE;
+    "SELECT * FROM (SELECT id, at, actor, via, action, target, before, "
+    "after, prev_hash, hash FROM audit WHERE target >= ?5 AND target < ?5 "
+    "|| char(1114111) AND " SQL_LIST_WHERE SQL_LIST_ORDER;
 static const char SQL_ALL[] =
     "SELECT id, at, actor, via, action, target, before, after, prev_hash, "
     "hash FROM audit ORDER BY id";
@@ -155,9 +159,10 @@ int kiln_store_audit_list(kiln_audit_row **out, size_t *n, kiln_store *st,
     }
     return kiln_store__rows(st, out, n, sizeof(kiln_audit_row), fill_row,
                             dispose_row, err, "reading the audit trail",
-                            q->target ? SQL_LIST_TARGET : SQL_LIST, "IIsss",
+                            q->target ? SQL_LIST_TARGET : SQL_LIST, "IIsssI",
                             q->since_ms, q->until_ms,
-                            q->actor, q->action_prefix, q->target);
+                            q->actor, q->action_prefix, q->target,
+                            q->newest);
 }
 
 void kiln_audit_rows_free(kiln_audit_row *rows, size_t n)

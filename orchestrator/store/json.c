@@ -562,7 +562,8 @@ static json_t *audit_version(const char *text)
 }
 
 int kiln_store_alias_history_json(kiln_store *st, json_t **out,
-                                  const char *name, kiln_err *err)
+                                  const char *name, int64_t newest,
+                                  kiln_err *err)
 {
     kiln_audit_row *rows = NULL;
     kiln_audit_query q;
@@ -572,6 +573,7 @@ int kiln_store_alias_history_json(kiln_store *st, json_t **out,
     *out = NULL;
     memset(&q, 0, sizeof(q));
     q.action_prefix = "alias.";
+    q.newest = newest;
     q.target = name ? kiln_asprintf("model %s ", name)
                     : kiln_strdup("model ");
     rc = kiln_store_audit_list(&rows, &n, st, &q, err);

@@ -76,11 +76,13 @@ int kiln_store_models_json(kiln_store *st, json_t **out, const char *name,
 int kiln_store_models_newest_json(kiln_store *st, json_t **out,
                                   const char *name, int newest,
                                   bool metrics, kiln_err *err);
-/* Every move of a model's aliases (name NULL: of every model's), from
+/* The moves of a model's aliases (name NULL: of every model's), from
  * the audit trail, oldest first: {at, name, alias, from, to (versions,
- * or null), by, via, action, audit_id}. */
+ * or null), by, via, action, audit_id}; the newest newest of them (0:
+ * every one). */
 int kiln_store_alias_history_json(kiln_store *st, json_t **out,
-                                  const char *name, kiln_err *err);
+                                  const char *name, int64_t newest,
+                                  kiln_err *err);
 /* Every current alias: {name, alias, version, path}. */
 int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
                                   kiln_err *err);

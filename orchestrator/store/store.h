@@ -765,6 +765,7 @@ typedef struct kiln_audit_query {
     const char *action_prefix;  /* "alias." */
     const char *target;         /* exactly, or a prefix ending in a space:
                                    "model churn " */
+    int64_t newest;             /* > 0: only the newest rows, so many */
 } kiln_audit_query;
 
 /* The rows q asks for, oldest first. */

@@ -75,6 +75,20 @@ kiln_rc models retire churn staging
 eq "retiring it again: no such alias" 2 "$rc"
 kiln_rc models rollback churn staging
 eq "rollback brings it back" "0 3" "$rc $(q "select version from model_aliases where alias = 'staging' and rolled_back = 0 order by id desc limit 1")"
+# history --limit N: the newest N moves, oldest first, and a note that
+# there are more (none with --limit 0, or in --json).
+all_moves=$(q "select count(*) from audit where target like 'model churn %' and action like 'alias.%'")
+kiln_rc models history churn --limit 0
+eq "--limit 0: every move" "$all_moves" "$(($(printf '%s\n' "$out" | wc -l) - 1))"
+kiln_rc models history churn --limit 2
+eq "--limit 2: two moves and a note" 4 "$(printf '%s\n' "$out" | wc -l)"
+contains "the newest two: the retire, then the rollback" "staging        -       -> 3" "$(printf '%s\n' "$out" | sed -n 3p)"
+contains "and says there are more" "(the newest 2 moves; --limit 0 lists them all)" "$out"
+kiln_rc models history churn --limit 2 --json
+eq "--json --limit 2: the two newest, oldest first" "alias.retired alias.rolled_back" \
+    "$(printf '%s' "$out" | python3 -c 'import json,sys; print(" ".join(m["action"] for m in json.load(sys.stdin)))')"
+kiln_rc models history churn --limit "$all_moves"
+eq "--limit at the count: no note" "" "$(printf '%s\n' "$out" | grep 'newest')"
 
 # register: with alias: the new version becomes production at once
 # (a deploy step that registers and promotes).
