@@ -404,6 +404,10 @@ static int remote_copy(const remote *r, int64_t id, const char *step,
     static const char *const names[] = {"x-kiln-offset", "x-kiln-size"};
     char *esc = curl_easy_escape(NULL, step, 0);
     int status = 0;
+    if (!esc) {
+        fprintf(stderr, "kiln: cannot initialise libcurl\n");
+        return KILN_EXIT_SYSTEM;
+    }
     for (;;) {
         kiln_err err = KILN_ERR_INIT;
         kiln_buf body = KILN_BUF_INIT;

@@ -42,6 +42,17 @@ static const char SQL_LIST_TARGET[] =
     "SELECT * FROM (SELECT id, at, actor, via, action, target, before, "
     "after, prev_hash, hash FROM audit WHERE target >= ?5 AND target < ?5 "
     "|| char(1114111) AND " SQL_LIST_WHERE SQL_LIST_ORDER;
+/* The newest rows of a target (or a prefix of targets): their ids from
+ * the index alone, newest first, then each row, until there are enough.
+ * One query that sorts the range by id looks up every row of it first
+ * (2,750 moves of a model: 3,000 page reads). */
+static const char SQL_IDS_TARGET[] =
+    "SELECT id FROM audit WHERE target >= ?1 AND target < ?1 || "
+    "char(1114111) AND (target = ?1 OR substr(?1, -1) = ' ') "
+    "ORDER BY id DESC";
+static const char SQL_ONE[] =
+    "SELECT id, at, actor, via, action, target, before, after, prev_hash, "
+    "hash FROM audit WHERE id = ?6 AND " SQL_LIST_WHERE;
 static const char SQL_ALL[] =
     "SELECT id, at, actor, via, action, target, before, after, prev_hash, "
     "hash FROM audit ORDER BY id";
@@ -149,6 +160,64 @@ static void dispose_row(void *p)
     free(r->hash);
 }
 
+/* kiln_store_audit_list() for the newest rows of q->target (SQL_IDS_TARGET:
+ * the ids first). */
+static int newest_of_target(kiln_audit_row **out, size_t *n, kiln_store *st,
+                            const kiln_audit_query *q, kiln_err *err)
+{
+    const char *what = "reading the audit trail";
+    sqlite3_stmt *s;
+    int64_t *ids = NULL;
+    size_t n_ids = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (!(s = kiln_store__query(st, err, what, SQL_IDS_TARGET, "s",
+                                q->target)))
+        return KILN_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n_ids == cap) {
+            cap = cap ? 2 * cap : 64;
+            ids = kiln_realloc(ids, cap * sizeof(*ids));
+        }
+        ids[n_ids++] = sqlite3_column_int64(s, 0);
+    }
+    rc = kiln_store__end(st, s, rc, err, what);
+    cap = 0;
+    for (size_t i = 0; rc == 0 && i < n_ids && *n < (size_t)q->newest; i++) {
+        if (!(s = kiln_store__query(st, err, what, SQL_ONE, "IIsssI",
+                                    q->since_ms, q->until_ms, q->actor,
+                                    q->action_prefix, q->target, ids[i]))) {
+            rc = KILN_ERROR;
+            break;
+        }
+        if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            if (*n == cap) {
+                cap = cap ? 2 * cap : 16;
+                *out = kiln_realloc(*out, cap * sizeof(**out));
+            }
+            memset(&(*out)[*n], 0, sizeof(**out));
+            fill_row(&(*out)[(*n)++], s);
+        }
+        rc = kiln_store__end(st, s, rc, err, what);
+    }
+    free(ids);
+    if (rc != 0) {
+        kiln_audit_rows_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return rc;
+    }
+    /* Oldest first. */
+    for (size_t i = 0; i < *n / 2; i++) {
+        kiln_audit_row t = (*out)[i];
+        (*out)[i] = (*out)[*n - 1 - i];
+        (*out)[*n - 1 - i] = t;
+    }
+    return 0;
+}
+
 int kiln_store_audit_list(kiln_audit_row **out, size_t *n, kiln_store *st,
                           const kiln_audit_query *q, kiln_err *err)
 {
@@ -157,6 +226,8 @@ int kiln_store_audit_list(kiln_audit_row **out, size_t *n, kiln_store *st,
         memset(&none, 0, sizeof(none));
         q = &none;
     }
+    if (q->newest > 0 && q->target)
+        return newest_of_target(out, n, st, q, err);
     return kiln_store__rows(st, out, n, sizeof(kiln_audit_row), fill_row,
                             dispose_row, err, "reading the audit trail",
                             q->target ? SQL_LIST_TARGET : SQL_LIST, "IIsssI",

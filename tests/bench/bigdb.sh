@@ -14,7 +14,9 @@
 # aliases (staging on each version, production on every 10th), the audit
 # rows of starts and alias moves, and the fires of scheduled runs.
 # Then times `kiln runs`, `kiln show`, `kiln lineage`, `kiln metrics`,
-# `kiln models` (median of 5 of the whole command, process start
+# `kiln models` (the newest 20 versions of each model, or of its history;
+# --json: with each version's metrics) (median of 5 of the whole command,
+# process start
 # included) and GET /api/v1/runs?limit=50 under wrk (2 threads, 50
 # connections, as tests/bench/web.sh), and prints the database bytes per
 # run. Targets (issue 20): each command < 50 ms; the API >= 10,000 req/s
@@ -330,6 +332,7 @@ row "kiln metrics --pipeline pipe07" "$kiln" metrics --pipeline pipe07 $s
 row "kiln metrics --key evaluate.auc" "$kiln" metrics --key evaluate.auc $s
 row "kiln models" "$kiln" models $s
 row "kiln models model07" "$kiln" models model07 $s
+row "kiln models --json" "$kiln" models --json $s
 row "kiln models history model07" "$kiln" models history model07 $s
 echo "(each the median of 5 runs of the whole kiln command, process start" \
      "included)"
