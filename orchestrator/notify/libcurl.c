@@ -96,8 +96,16 @@ CURL *curl_easy_init(void)
     return ready() ? real.curl_easy_init() : NULL;
 }
 
-/* The option's type is in its number (CURLOPTTYPE_*): long, a pointer
- * (data or function) or a curl_off_t, each passed on as it came. */
+/* Call fn(h, option, the option's value from ap): its type is in its
+ * number (CURLOPTTYPE_*), a long, a pointer (data or function) or a
+ * curl_off_t, each passed on as it came. */
+#define FORWARD_OPTION(fn, h, option, ap)                                   \
+    ((option) < CURLOPTTYPE_OBJECTPOINT                                     \
+         ? fn(h, option, va_arg(ap, long))                                  \
+     : (option) >= CURLOPTTYPE_OFF_T && (option) < CURLOPTTYPE_BLOB         \
+         ? fn(h, option, va_arg(ap, curl_off_t))                            \
+         : fn(h, option, va_arg(ap, void *)))
+
 CURLcode curl_easy_setopt(CURL *h, CURLoption option, ...)
 {
     CURLcode rc;
@@ -105,12 +113,7 @@ CURLcode curl_easy_setopt(CURL *h, CURLoption option, ...)
     if (!ready())
         return CURLE_FAILED_INIT;
     va_start(ap, option);
-    if (option < CURLOPTTYPE_OBJECTPOINT)
-        rc = real.curl_easy_setopt(h, option, va_arg(ap, long));
-    else if (option >= CURLOPTTYPE_OFF_T && option < CURLOPTTYPE_BLOB)
-        rc = real.curl_easy_setopt(h, option, va_arg(ap, curl_off_t));
-    else
-        rc = real.curl_easy_setopt(h, option, va_arg(ap, void *));
+    rc = FORWARD_OPTION(real.curl_easy_setopt, h, option, ap);
     va_end(ap);
     return rc;
 }
@@ -178,12 +181,7 @@ CURLMcode curl_multi_setopt(CURLM *m, CURLMoption option, ...)
     if (!ready())
         return CURLM_INTERNAL_ERROR;
     va_start(ap, option);
-    if (option < CURLOPTTYPE_OBJECTPOINT)
-        rc = real.curl_multi_setopt(m, option, va_arg(ap, long));
-    else if (option >= CURLOPTTYPE_OFF_T && option < CURLOPTTYPE_BLOB)
-        rc = real.curl_multi_setopt(m, option, va_arg(ap, curl_off_t));
-    else
-        rc = real.curl_multi_setopt(m, option, va_arg(ap, void *));
+    rc = FORWARD_OPTION(real.curl_multi_setopt, m, option, ap);
     va_end(ap);
     return rc;
 }
