@@ -85,6 +85,7 @@ void kiln_daemon__move_model(kiln_daemon *dm, const char *model,
 
 typedef struct settle_job {
     const char *state_dir;
+    kiln_deploy *settled;
     size_t n;
     int rc;
     kiln_err err;
@@ -98,7 +99,8 @@ static void settle_work(kiln_store *st, const kiln_err *open_err, void *data)
         j->rc = KILN_ERROR;
         return;
     }
-    j->rc = kiln_deploy_settle(st, j->state_dir, NULL, &j->n, &j->err);
+    j->rc = kiln_deploy_settle(st, j->state_dir, NULL, &j->settled, &j->n,
+                               &j->err);
 }
 
 static void settle_done(void *data)
@@ -107,9 +109,16 @@ static void settle_done(void *data)
     if (j->rc != 0)
         say("cannot settle the deploy commands a killed kiln left: %s",
             j->err.msg);
-    else if (j->n)
-        say("settled %zu deploy command%s a killed kiln left (kiln models "
-            "history)", j->n, j->n == 1 ? "" : "s");
+    for (size_t i = 0; i < j->n; i++) {
+        const kiln_deploy *d = &j->settled[i];
+        say("model %s: %s %s version %d (%s via %s; its deploy command "
+            "outlived a killed kiln): %s%s%s%s", d->model, d->alias,
+            d->rollback ? "back to" : "to", d->version,
+            d->actor ? d->actor : "?", d->via ? d->via : "?",
+            d->outcome ? d->outcome : "settled", d->detail ? " (" : "",
+            d->detail ? d->detail : "", d->detail ? ")" : "");
+    }
+    kiln_deploys_free(j->settled, j->n);
     free(j);
 }
 

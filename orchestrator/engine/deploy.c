@@ -172,16 +172,29 @@ static int settle_left(kiln_store *st, const char *state_dir,
 }
 
 int kiln_deploy_settle(kiln_store *st, const char *state_dir,
-                       const char *model, size_t *n_settled, kiln_err *err)
+                       const char *model, kiln_deploy **settled,
+                       size_t *n_settled, kiln_err *err)
 {
     kiln_deploy *d;
     size_t n;
     int rc = kiln_store_deploys_open(&d, &n, st, model, err);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = settle_left(st, state_dir, &d[i], err);
-    if (n_settled)
-        *n_settled = rc == 0 ? n : 0;
-    kiln_deploys_free(d, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int64_t id = d[i].id;
+        if ((rc = settle_left(st, state_dir, &d[i], err)) == 0 && settled) {
+            /* As recorded: by this kiln, or another first. */
+            kiln_deploy_dispose(&d[i]);
+            rc = kiln_store_deploy_get(st, &d[i], id, err);
+        }
+    }
+    if (rc != 0 || !settled) {
+        kiln_deploys_free(d, n);
+        d = NULL;
+        n = 0;
+    }
+    if (settled) {
+        *settled = d;
+        *n_settled = n;
+    }
     return rc;
 }
 
@@ -412,7 +425,8 @@ int kiln_registry_move(int *out_version, kiln_store *st,
 
     /* Whatever a killed kiln left of this model's moves comes first:
      * two deploy commands of a model never overlap. */
-    if ((rc = kiln_deploy_settle(st, state_dir, m->name, NULL, err)) != 0)
+    if ((rc = kiln_deploy_settle(st, state_dir, m->name, NULL, NULL,
+                                 err)) != 0)
         return rc;
     if ((rc = kiln_deploy_made(st, state_dir, m->execution_id, out_version,
                                err)) != 0)

@@ -39,10 +39,12 @@ int kiln_registry_move(int *out_version, kiln_store *st,
                        kiln_err *err);
 
 /* Settle the open deploys of model (NULL: every model's), waiting for
- * the commands that still run: kiln serve as it starts. *n_settled (when
- * not NULL): how many there were. */
+ * the commands that still run: kiln serve as it starts. *settled (when
+ * not NULL): them, as recorded now (*n_settled; free with
+ * kiln_deploys_free). */
 int kiln_deploy_settle(kiln_store *st, const char *state_dir,
-                       const char *model, size_t *n_settled, kiln_err *err);
+                       const char *model, kiln_deploy **settled,
+                       size_t *n_settled, kiln_err *err);
 
 /* Has the run's step attempt execution_id run a deploy command already
  * (settled first, when a killed kiln left it open)? 1: it did, and the

@@ -1,6 +1,7 @@
 /* takeover.c: preparing to take over an orphaned run. */
 #include "takeover.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,32 @@ static void keep_selection(kiln_takeover *t)
     json_decref(info);
 }
 
+/* How run id was started ("cli", "api"...: its run.started audit row),
+ * as one of the static names a run's via is; "cli" when unknown. What
+ * the run does for whoever started it (a promote:, a retire:) is audited
+ * as it was before the takeover. */
+static const char *started_via(kiln_store *st, int64_t id)
+{
+    static const char *const vias[] = {"cli", "api", "page", "daemon"};
+    kiln_audit_query q;
+    kiln_audit_row *rows = NULL;
+    kiln_err ignored = KILN_ERR_INIT;
+    const char *via = "cli";
+    char target[32];
+    size_t n = 0;
+
+    memset(&q, 0, sizeof(q));
+    snprintf(target, sizeof(target), "run %lld", (long long)id);
+    q.target = target;
+    q.action_prefix = "run.started";
+    if (kiln_store_audit_list(&rows, &n, st, &q, &ignored) == 0 && n > 0)
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(vias); i++)
+            if (rows[0].via && strcmp(rows[0].via, vias[i]) == 0)
+                via = vias[i];
+    kiln_audit_rows_free(rows, n);
+    return via;
+}
+
 int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
                        kiln_err *err)
 {
@@ -93,6 +120,7 @@ int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
     t->opts.n_params = rec->n_params;
     t->opts.params = rec->params;
     t->opts.git_commit = rec->git_commit;
+    t->opts.started_via = started_via(st, id);
     keep_selection(t);
     return 0;
 }

@@ -27,6 +27,8 @@ static const char SQL_SETTLE[] =
 static const char SQL_OPEN[] =
     "SELECT " DEPLOY_COLUMNS " FROM deploys WHERE outcome IS NULL AND "
     "(?1 IS NULL OR model = ?1) ORDER BY id";
+static const char SQL_GET[] =
+    "SELECT " DEPLOY_COLUMNS " FROM deploys WHERE id = ?1";
 static const char SQL_OF_EXECUTION[] =
     "SELECT " DEPLOY_COLUMNS " FROM deploys WHERE execution_id = ?1 "
     "ORDER BY id DESC LIMIT 1";
@@ -113,17 +115,29 @@ int kiln_store_deploys_open(kiln_deploy **out, size_t *n, kiln_store *st,
                             model);
 }
 
-int kiln_store_deploy_of_execution(kiln_store *st, kiln_deploy *out,
-                                   int64_t execution_id, kiln_err *err)
+/* The row of sql (bound to id) in out; out->id 0 when there is none. */
+static int one(kiln_store *st, kiln_deploy *out, const char *sql, int64_t id,
+               kiln_err *err)
 {
     const char *what = "reading the deploy commands";
     sqlite3_stmt *s;
     int rc;
     memset(out, 0, sizeof(*out));
-    if (!(s = kiln_store__query(st, err, what, SQL_OF_EXECUTION, "I",
-                                execution_id)))
+    if (!(s = kiln_store__query(st, err, what, sql, "I", id)))
         return KILN_ERROR;
     if ((rc = sqlite3_step(s)) == SQLITE_ROW)
         fill(out, s);
     return kiln_store__end(st, s, rc, err, what);
+}
+
+int kiln_store_deploy_get(kiln_store *st, kiln_deploy *out, int64_t id,
+                          kiln_err *err)
+{
+    return one(st, out, SQL_GET, id, err);
+}
+
+int kiln_store_deploy_of_execution(kiln_store *st, kiln_deploy *out,
+                                   int64_t execution_id, kiln_err *err)
+{
+    return one(st, out, SQL_OF_EXECUTION, execution_id, err);
 }

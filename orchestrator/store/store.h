@@ -522,6 +522,9 @@ int kiln_store_deploy_settle(kiln_store *st, bool *settled, int64_t id,
 int kiln_store_deploys_open(kiln_deploy **out, size_t *n, kiln_store *st,
                             const char *model, kiln_err *err);
 void kiln_deploys_free(kiln_deploy *d, size_t n);
+/* Deploy id; out->id is 0 when there is none. */
+int kiln_store_deploy_get(kiln_store *st, kiln_deploy *out, int64_t id,
+                          kiln_err *err);
 /* The newest deploy of a run's step attempt; out->id is 0 when it ran
  * none. */
 int kiln_store_deploy_of_execution(kiln_store *st, kiln_deploy *out,

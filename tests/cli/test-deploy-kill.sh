@@ -159,7 +159,7 @@ eq "canary not moved yet" "" "$(alias_of m canary)"
 rm -f "$KILN_STATE/web.url"
 serve serve2.log --token-file "$T/token" "$T/served"
 wait_for "kiln serve settled it as it started" 10 \
-    'grep -q "settled 1 deploy command a killed kiln left" "$T/serve2.log"'
+    'grep -q "model m: canary to version 1 .*outlived a killed kiln): moved (exit status 0)" "$T/serve2.log"'
 eq "canary moved to version 1" 1 "$(alias_of m canary)"
 eq "audited as the API's" "api" \
     "$(q "select via from audit where target = 'model m canary'")"
@@ -174,8 +174,9 @@ wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
 U=$(web_url)
 curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" \
     -d '{}' "${U}api/v1/pipelines/promo/runs"
+# (its command runs in the directory of the file that registered p)
 wait_for "the run's promote started its command" 20 \
-    '[ "$(starts deploys.log "1 production")" = 1 ]'
+    '[ "$(starts served/deploys.log "1 production")" = 1 ]'
 run=$(q "select max(id) from runs where pipeline = 'promo'")
 kill -9 "$daemon"
 wait "$daemon" 2>/dev/null
@@ -185,11 +186,18 @@ wait_for "the run taken over succeeded" 30 \
     '[ "$(q "select status from runs where id = $run")" = succeeded ]'
 eq "p production: version 1" 1 "$(alias_of p production)"
 eq "challenger retired" 0 "$(alias_of p challenger)"
-eq "the run's command ran once" "1 1" \
-    "$(starts deploys.log "1 production") $(ends deploys.log "1 production")"
+eq "the run's command ran once, to its end" "1 1" \
+    "$(starts served/deploys.log "1 production") $(ends served/deploys.log "1 production")"
+eq "the run's deploy: its command outlived kiln serve" "moved|exit status 0" \
+    "$(deploy_row p production)"
+check "...which kiln serve said as it started" \
+    grep -q "model p: production to version 1 (run $run via api; its deploy command outlived a killed kiln): moved" "$T/serve4.log"
 eq "one attempt of promote, succeeded" "1|succeeded" \
     "$(q "select count(*), max(status) from executions where run_id = $run and step = 'promote'")"
-eq "audited as the run" "run $run" \
-    "$(q "select actor from audit where target = 'model p production' and action = 'alias.moved'")"
+eq "audited as the run, started through the API" "run $run|api" \
+    "$(q "select actor, via from audit where target = 'model p production' and action = 'alias.moved'")"
+eq "...and challenger's retire, by the kiln that took it over, too" \
+    "run $run|api" \
+    "$(q "select actor, via from audit where target = 'model p challenger' and action = 'alias.retired'")"
 stop "$daemon"
 finish
