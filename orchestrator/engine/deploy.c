@@ -26,6 +26,7 @@
  */
 #include "deploy.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -171,6 +172,34 @@ static int settle_left(kiln_store *st, const char *state_dir,
     return rc;
 }
 
+/* Remove the status files of deploys already settled: a kiln killed
+ * between a settle and its unlink() left them. (A deploy not settled
+ * keeps its own: whoever settles it reads it.) */
+static void remove_settled(kiln_store *st, const char *state_dir)
+{
+    char *dir = kiln_path_join(state_dir, "deploys");
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+    while (dp && (de = readdir(dp)) != NULL) {
+        kiln_err ignored = KILN_ERR_INIT;
+        kiln_deploy d;
+        char *end;
+        long long id = strtoll(de->d_name, &end, 10);
+        if (id <= 0 || strcmp(end, ".status") != 0 ||
+            kiln_store_deploy_get(st, &d, id, &ignored) != 0)
+            continue;
+        if (d.id && d.outcome) {
+            char *path = kiln_path_join(dir, de->d_name);
+            unlink(path);
+            free(path);
+        }
+        kiln_deploy_dispose(&d);
+    }
+    if (dp)
+        closedir(dp);
+    free(dir);
+}
+
 int kiln_deploy_settle(kiln_store *st, const char *state_dir,
                        const char *model, kiln_deploy **settled,
                        size_t *n_settled, kiln_err *err)
@@ -186,6 +215,8 @@ int kiln_deploy_settle(kiln_store *st, const char *state_dir,
             rc = kiln_store_deploy_get(st, &d[i], id, err);
         }
     }
+    if (rc == 0)
+        remove_settled(st, state_dir);
     if (rc != 0 || !settled) {
         kiln_deploys_free(d, n);
         d = NULL;
@@ -323,6 +354,7 @@ static int run_deploy(kiln_store *st, const char *state_dir,
         end = END_FAILED;
         goto settle;
     }
+    kiln_crash_point("deploy-forked");
     /* The pid committed before the gate opens, or nothing runs. */
     d->pid = pid;
     d->pid_start = kiln_proc_start(pid);

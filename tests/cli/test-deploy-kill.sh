@@ -102,7 +102,7 @@ eq "gone did not move" "" "$(alias_of m gone)"
 # recorded and before the gate opens nothing runs (never started); once
 # the command has ended, the next settle moves the alias without running
 # it again.
-for point in deploy-recorded deploy-gated deploy-ended; do
+for point in deploy-recorded deploy-forked deploy-gated deploy-ended; do
     a=at-$point
     # (its own shell says "Killed", to /dev/null)
     crc=$( (KILN_CRASH=$point:1 "$KILN" models promote m 1 "$a" >/dev/null
