@@ -428,6 +428,38 @@ static void print_history(json_t *doc)
     }
 }
 
+static void print_deploys(json_t *doc)
+{
+    json_t *d;
+    size_t i;
+    char a[64], b[64];
+    printf("\n## Deploy commands\n\n");
+    if (!json_array_size(json_object_get(doc, "deploys"))) {
+        printf("No deploy command ran with this version.\n");
+        return;
+    }
+    printf("Every run of the model's deploy command with this version's "
+           "bytes, oldest first, and how it ended: moved (the alias "
+           "followed), failed (it did not) or lost (its end is "
+           "unknown).\n\n| Started | Ended | Alias | Action | By | Via | "
+           "Outcome |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    json_array_foreach(json_object_get(doc, "deploys"), i, d) {
+        json_t *end = json_object_get(d, "ended_at");
+        printf("| %s | %s | %s | %s | ", when(a, sizeof(a),
+               json_object_get(d, "started_at")),
+               json_is_integer(end) ? when(b, sizeof(b), end) : "-",
+               str_of(d, "alias"), str_of(d, "action"));
+        cell(str_of(d, "by"));
+        printf(" | %s | ", str_of(d, "via") ? str_of(d, "via") : "-");
+        cell(str_of(d, "outcome") ? str_of(d, "outcome") : "running");
+        if (str_of(d, "detail")) {
+            printf(": ");
+            cell(str_of(d, "detail"));
+        }
+        printf(" |\n");
+    }
+}
+
 /* One paragraph: what it is, who made it from what, where it is used. */
 static void print_summary(json_t *doc)
 {
@@ -511,4 +543,5 @@ void kiln_governance_print_md(json_t *doc)
         }
     }
     print_history(doc);
+    print_deploys(doc);
 }

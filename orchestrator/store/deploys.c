@@ -27,6 +27,9 @@ static const char SQL_SETTLE[] =
 static const char SQL_OPEN[] =
     "SELECT " DEPLOY_COLUMNS " FROM deploys WHERE outcome IS NULL AND "
     "(?1 IS NULL OR model = ?1) ORDER BY id";
+static const char SQL_OF_VERSION[] =
+    "SELECT " DEPLOY_COLUMNS " FROM deploys WHERE model = ?1 AND "
+    "version = ?2 ORDER BY id";
 static const char SQL_GET[] =
     "SELECT " DEPLOY_COLUMNS " FROM deploys WHERE id = ?1";
 static const char SQL_OF_EXECUTION[] =
@@ -113,6 +116,16 @@ int kiln_store_deploys_open(kiln_deploy **out, size_t *n, kiln_store *st,
     return kiln_store__rows(st, out, n, sizeof(kiln_deploy), fill, dispose,
                             err, "reading the deploy commands", SQL_OPEN, "s",
                             model);
+}
+
+int kiln_store_deploys_of(kiln_deploy **out, size_t *n, kiln_store *st,
+                          const char *model, int version, kiln_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return kiln_store__rows(st, out, n, sizeof(kiln_deploy), fill, dispose,
+                            err, "reading the deploy commands",
+                            SQL_OF_VERSION, "si", model, version);
 }
 
 /* The row of sql (bound to id) in out; out->id 0 when there is none. */

@@ -522,6 +522,10 @@ int kiln_store_deploy_settle(kiln_store *st, bool *settled, int64_t id,
 int kiln_store_deploys_open(kiln_deploy **out, size_t *n, kiln_store *st,
                             const char *model, kiln_err *err);
 void kiln_deploys_free(kiln_deploy *d, size_t n);
+/* Every deploy command run with version of model (its bytes: a promote
+ * to it, or a rollback to it), oldest first. */
+int kiln_store_deploys_of(kiln_deploy **out, size_t *n, kiln_store *st,
+                          const char *model, int version, kiln_err *err);
 /* Deploy id; out->id is 0 when there is none. */
 int kiln_store_deploy_get(kiln_store *st, kiln_deploy *out, int64_t id,
                           kiln_err *err);

@@ -126,6 +126,19 @@ for point in deploy-recorded deploy-forked deploy-gated deploy-ended; do
 done
 eq "no status file left" "" "$(ls "$KILN_STATE/deploys")"
 
+# The governance report of version 1 lists every deploy command run
+# with its bytes, and how each ended, in order.
+kiln_rc audit model m 1 --format json
+eq "kiln audit model --format json" 0 "$rc"
+eq "its deploys, each as it ended" \
+    "production:moved shadow:failed gone:lost at-deploy-recorded:failed at-deploy-forked:failed at-deploy-gated:failed at-deploy-ended:moved" \
+    "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(" ".join(d["alias"] + ":" + d["outcome"] for d in json.load(sys.stdin)["deploys"]))')"
+kiln_rc audit model m 1
+contains "the model card: a deploy that moved" \
+    "| production | promote | $(id -un) | cli | moved: exit status 0 |" "$out"
+contains "...one that failed" "| shadow | promote | $(id -un) | cli | failed: exit status 3 |" "$out"
+contains "...one never started" "| at-deploy-gated | promote | $(id -un) | cli | failed: never started: kiln stopped first |" "$out"
+
 # 5. kiln serve killed during an API promote: kiln serve started again
 # settles it as it starts, and the move is audited as the API's.
 TOKEN=0123456789abcdef-test-token
