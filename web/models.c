@@ -19,12 +19,13 @@
 
 /* GET /api/v1/models and /api/v1/models/{name}: versions (with the
  * params and key metrics of the run that made each), current aliases and
- * every move of the aliases (history). */
+ * every move of the aliases (history); of one model, every run of its
+ * deploy command too (deploys). */
 void kiln_web__get_models(kiln_web_route_ctx *c)
 {
     const char *name = c->n > 1 ? c->seg[1] : NULL;
     kiln_err err = KILN_ERR_INIT;
-    json_t *versions, *aliases = NULL, *history;
+    json_t *versions, *aliases = NULL, *history, *doc;
     if (kiln_store_models_json(c->w->o.store, &versions, name, &err) != 0) {
         kiln_web__fail(c, &err);
         return;
@@ -42,19 +43,26 @@ void kiln_web__get_models(kiln_web_route_ctx *c)
         kiln_web__fail(c, &err);
         return;
     }
+    doc = json_pack("{s:o, s:o, s:o}", "versions", versions, "aliases",
+                    aliases, "history", history);
     if (name) {
-        json_t *mine = json_array(), *a;
+        /* Its aliases only, and every run of its deploy command. */
+        json_t *mine = json_array(), *a, *deploys;
         size_t i;
         json_array_foreach(aliases, i, a)
             if (strcmp(json_string_value(json_object_get(a, "name")),
                        name) == 0)
                 json_array_append(mine, a);
-        json_decref(aliases);
-        aliases = mine;
+        json_object_set_new(doc, "aliases", mine);
+        if (kiln_store_deploys_json(c->w->o.store, &deploys, name, 0,
+                                    &err) != 0) {
+            json_decref(doc);
+            kiln_web__fail(c, &err);
+            return;
+        }
+        json_object_set_new(doc, "deploys", deploys);
     }
-    kiln_web__reply(c, 200, json_pack("{s:o, s:o, s:o}", "versions",
-                                      versions, "aliases", aliases,
-                                      "history", history));
+    kiln_web__reply(c, 200, doc);
 }
 
 /* An alias move the daemon answers once the model's deploy command has

@@ -590,33 +590,6 @@ static int history_json(json_t **out, kiln_store *st, const char *name,
     return rc;
 }
 
-/* Every deploy command run with the version's bytes, and how it ended
- * (moved, failed, lost), from the deploys the registry records. */
-static int deploys_json(json_t **out, kiln_store *st, const char *name,
-                        int version, kiln_err *err)
-{
-    kiln_deploy *d = NULL;
-    size_t n = 0;
-    int rc = kiln_store_deploys_of(&d, &n, st, name, version, err);
-
-    *out = json_array();
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        json_t *at_end = d[i].ended_ms ? json_integer(d[i].ended_ms)
-                                       : json_null();
-        json_array_append_new(*out, json_pack(
-            "{s:I, s:s, s:s, s:I, s:o, s:s?, s:s?, s:o, s:s?, s:s?}", "id",
-            (json_int_t)d[i].id, "alias", d[i].alias, "action",
-            d[i].rollback ? "rollback" : "promote", "started_at",
-            (json_int_t)d[i].started_ms, "ended_at", at_end, "by",
-            d[i].actor, "via", d[i].via, "run_execution",
-            d[i].execution_id ? json_integer(d[i].execution_id)
-                              : json_null(),
-            "outcome", d[i].outcome, "detail", d[i].detail));
-    }
-    kiln_deploys_free(d, n);
-    return rc;
-}
-
 int kiln_governance_report(json_t **out, kiln_store *st, const char *name,
                            const char *alias, int version, kiln_err *err)
 {
@@ -685,7 +658,8 @@ history:
         goto done;
     json_object_set_new(doc, "alias_history", part);
     part = NULL;
-    if ((rc = deploys_json(&part, st, name, mv.version, err)) != 0)
+    if ((rc = kiln_store_deploys_json(st, &part, name, mv.version,
+                                      err)) != 0)
         goto done;
     json_object_set_new(doc, "deploys", part);
     part = NULL;

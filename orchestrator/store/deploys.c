@@ -29,7 +29,7 @@ static const char SQL_OPEN[] =
     "(?1 IS NULL OR model = ?1) ORDER BY id";
 static const char SQL_OF_VERSION[] =
     "SELECT " DEPLOY_COLUMNS " FROM deploys WHERE model = ?1 AND "
-    "version = ?2 ORDER BY id";
+    "(?2 = 0 OR version = ?2) ORDER BY id";
 static const char SQL_GET[] =
     "SELECT " DEPLOY_COLUMNS " FROM deploys WHERE id = ?1";
 static const char SQL_OF_EXECUTION[] =

@@ -598,6 +598,29 @@ int kiln_store_alias_history_json(kiln_store *st, json_t **out,
     return 0;
 }
 
+int kiln_store_deploys_json(kiln_store *st, json_t **out, const char *name,
+                            int version, kiln_err *err)
+{
+    kiln_deploy *d = NULL;
+    size_t n = 0;
+    int rc = kiln_store_deploys_of(&d, &n, st, name, version, err);
+
+    *out = rc == 0 ? json_array() : NULL;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        json_array_append_new(*out, json_pack(
+            "{s:I, s:i, s:s, s:s, s:I, s:o, s:s?, s:s?, s:o, s:s?, s:s?}",
+            "id", (json_int_t)d[i].id, "version", d[i].version, "alias",
+            d[i].alias, "action", d[i].rollback ? "rollback" : "promote",
+            "started_at", (json_int_t)d[i].started_ms, "ended_at",
+            d[i].ended_ms ? json_integer(d[i].ended_ms) : json_null(),
+            "by", d[i].actor, "via", d[i].via, "execution_id",
+            d[i].execution_id ? json_integer(d[i].execution_id)
+                              : json_null(),
+            "outcome", d[i].outcome, "detail", d[i].detail));
+    kiln_deploys_free(d, n);
+    return rc;
+}
+
 int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
                                   kiln_err *err)
 {

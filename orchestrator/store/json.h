@@ -83,6 +83,13 @@ int kiln_store_models_newest_json(kiln_store *st, json_t **out,
 int kiln_store_alias_history_json(kiln_store *st, json_t **out,
                                   const char *name, int64_t newest,
                                   kiln_err *err);
+/* Every deploy command run with version of model name (0: with any of
+ * its versions), oldest first: {id, version, alias, action (promote,
+ * rollback), started_at, ended_at, by, via, execution_id (a run's
+ * promote:, or null), outcome (moved, failed, lost; null while it runs),
+ * detail}. */
+int kiln_store_deploys_json(kiln_store *st, json_t **out, const char *name,
+                            int version, kiln_err *err);
 /* Every current alias: {name, alias, version, path}. */
 int kiln_store_model_aliases_json(kiln_store *st, json_t **out,
                                   kiln_err *err);

@@ -523,7 +523,7 @@ int kiln_store_deploys_open(kiln_deploy **out, size_t *n, kiln_store *st,
                             const char *model, kiln_err *err);
 void kiln_deploys_free(kiln_deploy *d, size_t n);
 /* Every deploy command run with version of model (its bytes: a promote
- * to it, or a rollback to it), oldest first. */
+ * to it, or a rollback to it; 0: with any version), oldest first. */
 int kiln_store_deploys_of(kiln_deploy **out, size_t *n, kiln_store *st,
                           const char *model, int version, kiln_err *err);
 /* Deploy id; out->id is 0 when there is none. */

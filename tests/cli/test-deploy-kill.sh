@@ -177,6 +177,9 @@ eq "canary moved to version 1" 1 "$(alias_of m canary)"
 eq "audited as the API's" "api" \
     "$(q "select via from audit where target = 'model m canary'")"
 eq "its command ran once" "1 1" "$(starts deploys.log "1 canary") $(ends deploys.log "1 canary")"
+eq "GET /api/v1/models/m: its deploys, the last the API's" \
+    "8 canary 1 promote api moved exit status 0" \
+    "$(curl -s -H "Authorization: Bearer $TOKEN" "$(web_url)api/v1/models/m" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["deploys"]; x=d[-1]; print(sum(1 for y in d if y["version"] == 1), x["alias"], x["version"], x["action"], x["via"], x["outcome"], x["detail"])')"
 stop "$daemon"
 
 # 6. kiln serve killed during a run's promote: (its deploy command runs on
