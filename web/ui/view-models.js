@@ -3,7 +3,8 @@
  * model's versions (immutable, known by the hash of their bytes), with
  * their aliases, run, commit, the params of the run that made them, their
  * key metrics and artifacts; the history of the aliases (who moved which
- * alias from which version to which, and when), and for operators and
+ * alias from which version to which, and when); on a model's page, every
+ * run of its deploy command and how it ended; and for operators and
  * admins Promote (point an alias at a version) and Roll back (an alias to
  * the version it held before), each asked for in a dialog first.
  */
@@ -11,7 +12,7 @@ import {fill, h} from './dom.js';
 import {basename, enc, fmtTime, num, runHref} from './format.js';
 import {can, get, post} from './api.js';
 import {makeView, view} from './view.js';
-import {agoEl, commitEl, confirmDialog, hashEl, pageHead, toast}
+import {agoEl, badge, commitEl, confirmDialog, hashEl, pageHead, toast}
   from './widgets.js';
 
 /* Why these key metrics, for their title. */
@@ -37,7 +38,8 @@ export function modelsView(el, query, only) {
                                              m.aliases.filter((a) =>
                                                a.name === n),
                                              (m.history || []).filter((x) =>
-                                               x.name === n)))
+                                               x.name === n),
+                                             m.deploys))
                    : h('div', {class: 'panel empty'}, 'No models registered ' +
                        'yet. A step registers one with register: {model, path}.'));
   }, {
@@ -216,7 +218,38 @@ export function modelsView(el, query, only) {
               y.action.replace(/^alias\./, '').replace('_', ' ')))))));
   }
 
-  function model(name, versions, aliases, history) {
+  /* A model's page: every run of its deploy command, newest first, and
+   * how it ended: moved (the alias followed), failed (it did not: an
+   * exit status, or never started), lost (its end is unknown). */
+  function deploysTable(deploys) {
+    if (!deploys || !deploys.length)
+      return null;
+    const looks = {moved: 'succeeded', failed: 'failed', lost: 'lost'};
+    return h('details', {class: 'history deploys', open: true},
+      h('summary', null, 'Deploy commands (' + deploys.length + ')'),
+      h('table', {class: 't cards compact deploys'},
+        h('thead', null, h('tr', null, h('th', null, 'Started'),
+          h('th', null, 'Alias'), h('th', null, 'Version'),
+          h('th', null, 'By'), h('th', null, 'Via'),
+          h('th', null, 'Outcome'), h('th', null, 'How it ended'))),
+        h('tbody', null, deploys.slice().reverse().map((d) =>
+          h('tr', {'data-deploy': d.id, 'data-outcome': d.outcome || 'running'},
+            h('td', {class: 'nowrap', 'data-label': 'Started',
+                     title: fmtTime(d.started_at)}, agoEl(d.started_at)),
+            h('td', {'data-label': 'Alias'},
+              h('span', {class: 'tag alias'}, d.alias)),
+            h('td', {class: 'nowrap', 'data-label': 'Version'},
+              (d.action === 'rollback' ? 'back to v' : 'v') + d.version),
+            h('td', {'data-label': 'By'}, d.by || '—'),
+            h('td', {'data-label': 'Via'}, d.via || '—'),
+            h('td', {'data-label': 'Outcome'},
+              d.outcome ? badge(looks[d.outcome] || 'lost', d.outcome)
+                        : badge('running')),
+            h('td', {'data-label': 'How it ended'},
+              d.detail || h('span', {class: 'muted'}, '—')))))));
+  }
+
+  function model(name, versions, aliases, history, deploys) {
     const ops = can('operator');
     return h('section', {class: 'panel flush model', 'data-model': name},
       h('div', {class: 'panel-head'},
@@ -265,6 +298,7 @@ export function modelsView(el, query, only) {
                                onclick: () => promote(name, x, aliases)},
                     '⇧ Promote'))
               : null)))),
-      historyTable(history));
+      historyTable(history),
+      deploysTable(deploys));
   }
 }
