@@ -234,6 +234,8 @@ typedef struct kiln_registry_ops {
     const char *register_deploy; /* ...deploy: a shell command run when an
                                     alias of the model is moved (promote,
                                     rollback), or NULL */
+    int64_t register_deploy_timeout_ms; /* ...deploy_timeout: killed after
+                                           it (0: the default, an hour) */
     kiln_pos register_pos;
     const char *promote_model; /* promote: {model, from, to}: once the step
                                   succeeded, alias to points at the

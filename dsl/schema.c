@@ -216,6 +216,8 @@ static const keyspec register_keys[] = {
      "register: needs \"path:\", one of the step's outputs"},
     {"alias", kiln_dsl__set_name, offsetof(kiln_registry_ops, register_alias), 0, NULL},
     ROW(kiln_registry_ops, "deploy", kiln_dsl__set_string, register_deploy),
+    ROW(kiln_registry_ops, "deploy_timeout", kiln_dsl__set_duration,
+        register_deploy_timeout_ms),
 };
 
 /* promote: and retire:; target: kiln_registry_ops. */

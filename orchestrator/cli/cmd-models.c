@@ -124,7 +124,7 @@ static int move(kiln_store *store, const char *state, const char *name,
     if (kiln_store_model_find(store, &v, name, NULL, target, &err) != 0)
         return kiln_cli_fail(&err);
     kiln_model_version_dispose(&v);
-    if (kiln_store_model_hook_get(store, &command, &workdir, name,
+    if (kiln_store_model_hook_get(store, &command, &workdir, NULL, name,
                                   &err) != 0)
         return kiln_cli_fail(&err);
     dir = kiln_cli_state_dir(state);

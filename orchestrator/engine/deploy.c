@@ -39,11 +39,16 @@
 #include "engine/command.h"
 #include "engine/registry.h"
 #include "executors/executor.h"
+#include "executors/shim/kiln-shim.h"
 
 extern char **environ;
 
 /* How often a settle looks whether a command it waits for has ended. */
 #define DEPLOY_POLL_MS 100
+/* How often kiln looks whether its own deploy command has ended. */
+#define DEPLOY_WAIT_MS 10
+/* How long a deploy command may run without deploy_timeout:. */
+#define DEPLOY_TIMEOUT_MS (60 * 60 * 1000)
 
 typedef enum deploy_end { END_OK, END_FAILED, END_LOST } deploy_end;
 
@@ -135,6 +140,26 @@ static int settle(kiln_store *st, const kiln_deploy *d, deploy_end end,
     return kiln_store_commit(st, err);
 }
 
+/* Stop the deploy command under the kiln-shim pid (started at start):
+ * the shim SIGKILLs it and everything below it, then writes "signal 9"
+ * (KILN_SHIM_KILL, kiln-shim.h). */
+static void kill_shim(pid_t pid, uint64_t start)
+{
+    union sigval v;
+    v.sival_int = KILN_SHIM_MAGIC;
+    if (kiln_proc_start(pid) == start)
+        sigqueue(pid, KILN_SHIM_KILL, v);
+}
+
+/* "timed out after DURATION", for deploy d. */
+static void timed_out(char *detail, size_t cap, const kiln_deploy *d)
+{
+    char dur[32];
+    snprintf(detail, cap, "timed out after %s",
+             kiln_fmt_duration(dur, sizeof(dur),
+                               d->deadline_ms - d->started_ms));
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -158,9 +183,17 @@ static int settle_left(kiln_store *st, const char *state_dir,
         snprintf(detail, sizeof(detail), "never started: kiln stopped "
                  "first");
     } else {
-        while (kiln_proc_start(d->pid) == d->pid_start)
+        bool killed = false;
+        while (kiln_proc_start(d->pid) == d->pid_start) {
+            if (!killed && d->deadline_ms && kiln_now_ms() >= d->deadline_ms) {
+                kill_shim(d->pid, d->pid_start);
+                killed = true;
+            }
             sleep_ms(DEPLOY_POLL_MS);
+        }
         end = read_end(status, detail, sizeof(detail));
+        if (killed && end != END_OK)
+            timed_out(detail, sizeof(detail), d);
     }
     rc = settle(st, d, end, detail, &settled, &now, err);
     if (settled) {
@@ -299,12 +332,14 @@ static pid_t fork_gated(int *gate, char **argv, char **env,
     return pid;
 }
 
-/* Run m's model's deploy command (command, in workdir) for pin, its copy
- * at path, recorded as deploy d; then move the alias when it exited 0. */
+/* Run m's model's deploy command (command, in workdir, killed after
+ * timeout_ms) for pin, its copy at path, recorded as deploy d; then move
+ * the alias when it exited 0. */
 static int run_deploy(kiln_store *st, const char *state_dir,
                       const kiln_move *m, kiln_deploy *d, const char *command,
-                      const char *workdir, const kiln_registry_pin *pin,
-                      const char *path, int *out_version, kiln_err *err)
+                      const char *workdir, int64_t timeout_ms,
+                      const kiln_registry_pin *pin, const char *path,
+                      int *out_version, kiln_err *err)
 {
     char version[16], **env, **words = kiln_command_argv(command);
     char *dir = kiln_path_join(state_dir, "deploys"), *status = NULL;
@@ -312,6 +347,7 @@ static int run_deploy(kiln_store *st, const char *state_dir,
     /* Plain words (./ship.sh) get path, version and alias as their
      * arguments; shell text, as $1 $2 $3. */
     bool plain = strcmp(words[0], "/bin/sh") != 0, open, settled;
+    bool killed = false;
     char *text = plain ? kiln_asprintf("%s \"$@\"", command)
                        : kiln_strdup(command);
     int out = m->log ? fileno(m->log) : STDERR_FILENO, gate = -1, rc = 0;
@@ -334,6 +370,8 @@ static int run_deploy(kiln_store *st, const char *state_dir,
     if (m->log)
         fflush(m->log);
 
+    d->started_ms = kiln_now_ms();
+    d->deadline_ms = d->started_ms + timeout_ms;
     if ((rc = kiln_mkdir_p(dir, err)) != 0 ||
         (rc = kiln_store_deploy_add(st, &d->id, d, err)) != 0)
         goto out;
@@ -377,10 +415,20 @@ static int run_deploy(kiln_store *st, const char *state_dir,
         /* The shim reads EOF: "unstarted", settled below. */
     }
     close(gate);
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
-        ;
+    for (;;) {
+        pid_t w = waitpid(pid, &wstatus, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            break;
+        if (!killed && kiln_now_ms() >= d->deadline_ms) {
+            kill_shim(pid, d->pid_start);
+            killed = true;
+        }
+        sleep_ms(DEPLOY_WAIT_MS);
+    }
     kiln_crash_point("deploy-ended");
     end = read_end(status, detail, sizeof(detail));
+    if (killed && end != END_OK)
+        timed_out(detail, sizeof(detail), d);
 settle:
     {
         kiln_err serr = KILN_ERR_INIT;
@@ -453,6 +501,7 @@ int kiln_registry_move(int *out_version, kiln_store *st,
 {
     kiln_registry_pin pin;
     char *command = NULL, *workdir = NULL, *path = NULL;
+    int64_t timeout_ms = 0;
     int target = m->version, rc;
 
     /* Whatever a killed kiln left of this model's moves comes first:
@@ -467,8 +516,8 @@ int kiln_registry_move(int *out_version, kiln_store *st,
         (rc = kiln_store_model_rollback_target(st, &target, m->name,
                                                m->alias, err)) != 0)
         return rc;
-    if ((rc = kiln_store_model_hook_get(st, &command, &workdir, m->name,
-                                        err)) != 0)
+    if ((rc = kiln_store_model_hook_get(st, &command, &workdir, &timeout_ms,
+                                        m->name, err)) != 0)
         return rc;
     if (command) {
         kiln_deploy d;
@@ -485,6 +534,8 @@ int kiln_registry_move(int *out_version, kiln_store *st,
             rc = kiln_registry_materialise(&path, state_dir, &pin, err);
             if (rc == 0)
                 rc = run_deploy(st, state_dir, m, &d, command, workdir,
+                                timeout_ms > 0 ? timeout_ms
+                                               : DEPLOY_TIMEOUT_MS,
                                 &pin, path, out_version, err);
             kiln_registry_pin_dispose(&pin);
         }

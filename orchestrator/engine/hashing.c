@@ -136,9 +136,9 @@ static int register_model(step_rt *s, const kiln_artifact_list *out,
             /* The model's deploy command, as the definition that
              * registered its newest version says. */
             if (rc == 0)
-                rc = kiln_store_model_hook_set(store, st->reg->register_model,
-                                               st->reg->register_deploy,
-                                               s->workdir, err);
+                rc = kiln_store_model_hook_set(
+                    store, st->reg->register_model, st->reg->register_deploy,
+                    s->workdir, st->reg->register_deploy_timeout_ms, err);
             if (rc == 0 && st->reg->register_alias && !s->run->keep_aliases) {
                 rc = kiln_store_model_find(store, &cur, st->reg->register_model,
                                            st->reg->register_alias, 0, err);

@@ -13,11 +13,12 @@
 
 #define DEPLOY_COLUMNS                                                      \
     "id, model, alias, version, rollback, actor, via, execution_id, pid, "  \
-    "pid_start, started_at, ended_at, outcome, detail"
+    "pid_start, started_at, ended_at, outcome, detail, deadline"
 
 static const char SQL_ADD[] =
     "INSERT INTO deploys (model, alias, version, rollback, actor, via, "
-    "execution_id, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    "execution_id, started_at, deadline) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+    "?7, ?8, ?9)";
 static const char SQL_STARTED[] =
     "UPDATE deploys SET pid = ?2, pid_start = ?3 WHERE id = ?1 AND "
     "outcome IS NULL";
@@ -71,6 +72,7 @@ static void fill(void *row, sqlite3_stmt *s)
     d->ended_ms = sqlite3_column_int64(s, 11);
     d->outcome = kiln_store__dup(s, 12);
     d->detail = kiln_store__dup(s, 13);
+    d->deadline_ms = sqlite3_column_int64(s, 14);
 }
 
 static void dispose(void *row)
@@ -82,9 +84,11 @@ int kiln_store_deploy_add(kiln_store *st, int64_t *id, const kiln_deploy *d,
                           kiln_err *err)
 {
     const char *what = "recording a deploy command";
-    int rc = kiln_store__run(st, err, what, SQL_ADD, "ssibssnI", d->model,
+    int rc = kiln_store__run(st, err, what, SQL_ADD, "ssibssnIn", d->model,
                              d->alias, d->version, d->rollback, d->actor,
-                             d->via, d->execution_id, kiln_now_ms());
+                             d->via, d->execution_id,
+                             d->started_ms ? d->started_ms : kiln_now_ms(),
+                             d->deadline_ms);
     *id = rc == 0 ? sqlite3_last_insert_rowid(st->db) : 0;
     return rc;
 }

@@ -39,14 +39,14 @@ static const char SQL_VERSION[] =
     "m.run_id, m.execution_id, m.git_commit FROM models m JOIN artifacts a "
     "ON a.id = m.artifact_id WHERE m.name = ?1 AND m.version = ?2";
 static const char SQL_HOOK_SET[] =
-    "INSERT INTO model_hooks (name, command, workdir, updated_at) VALUES "
-    "(?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET command = "
-    "excluded.command, workdir = excluded.workdir, updated_at = "
-    "excluded.updated_at";
+    "INSERT INTO model_hooks (name, command, workdir, updated_at, "
+    "timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE "
+    "SET command = excluded.command, workdir = excluded.workdir, "
+    "updated_at = excluded.updated_at, timeout_ms = excluded.timeout_ms";
 static const char SQL_HOOK_CLEAR[] =
     "DELETE FROM model_hooks WHERE name = ?1";
 static const char SQL_HOOK_GET[] =
-    "SELECT command, workdir FROM model_hooks WHERE name = ?1";
+    "SELECT command, workdir, timeout_ms FROM model_hooks WHERE name = ?1";
 static const char SQL_ALIAS_UNDO[] =
     "UPDATE model_aliases SET rolled_back = 1 WHERE id = ?1";
 static const char SQL_ALIASES[] =
@@ -323,29 +323,34 @@ void kiln_model_version_dispose(kiln_model_version *v)
 
 int kiln_store_model_hook_set(kiln_store *st, const char *name,
                               const char *command, const char *workdir,
-                              kiln_err *err)
+                              int64_t timeout_ms, kiln_err *err)
 {
     if (!command)
         return kiln_store__run(st, err, "forgetting a deploy command",
                                SQL_HOOK_CLEAR, "s", name);
     return kiln_store__run(st, err, "recording a deploy command",
-                           SQL_HOOK_SET, "sssI", name, command, workdir,
-                           kiln_now_ms());
+                           SQL_HOOK_SET, "sssIn", name, command, workdir,
+                           kiln_now_ms(), timeout_ms);
 }
 
 int kiln_store_model_hook_get(kiln_store *st, char **command, char **workdir,
-                              const char *name, kiln_err *err)
+                              int64_t *timeout_ms, const char *name,
+                              kiln_err *err)
 {
     const char *what = "reading a deploy command";
     sqlite3_stmt *s = kiln_store__query(st, err, what, SQL_HOOK_GET, "s",
                                         name);
     int rc;
     *command = *workdir = NULL;
+    if (timeout_ms)
+        *timeout_ms = 0;
     if (!s)
         return KILN_ERROR;
     if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         *command = kiln_store__dup(s, 0);
         *workdir = kiln_store__dup(s, 1);
+        if (timeout_ms)
+            *timeout_ms = sqlite3_column_int64(s, 2);
     }
     return kiln_store__end(st, s, rc, err, what);
 }

@@ -336,6 +336,11 @@ static const char *const migrations[] = {
     "CREATE INDEX deploys_open ON deploys(model) WHERE outcome IS NULL;"
     "CREATE INDEX deploys_by_execution ON deploys(execution_id) "
     "WHERE execution_id IS NOT NULL;",
+    /* 22 -> 23: how long a model's deploy command may run
+     * (deploy_timeout:, NULL: the default), and when each one run is
+     * killed: whoever settles one a killed kiln left kills it then. */
+    "ALTER TABLE model_hooks ADD COLUMN timeout_ms INTEGER;"
+    "ALTER TABLE deploys ADD COLUMN deadline INTEGER;",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

@@ -40,7 +40,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 22
+#define KILN_STORE_SCHEMA 23
 
 /* Opening and transactions. */
 
@@ -495,6 +495,7 @@ typedef struct kiln_deploy {
     int pid;                 /* its kiln-shim; 0: not recorded yet */
     uint64_t pid_start;      /* ...and its start (kiln_proc_start()) */
     int64_t started_ms, ended_ms; /* 0: not yet */
+    int64_t deadline_ms;     /* its command is killed then (0: never) */
     char *outcome;           /* NULL: not settled; "moved", "failed" (the
                                 alias stayed), "lost" (its end is unknown:
                                 the alias stayed) */
@@ -502,8 +503,8 @@ typedef struct kiln_deploy {
 } kiln_deploy;
 
 void kiln_deploy_dispose(kiln_deploy *d);
-/* Record d (model, alias, version, rollback, actor, via, execution_id)
- * as starting now, committed: *id is its id. */
+/* Record d (model, alias, version, rollback, actor, via, execution_id,
+ * started_ms (0: now), deadline_ms), committed: *id is its id. */
 int kiln_store_deploy_add(kiln_store *st, int64_t *id, const kiln_deploy *d,
                           kiln_err *err);
 /* Its kiln-shim started, waiting to start the command: pid and its start
@@ -574,13 +575,16 @@ int kiln_store_model_rollback_target(kiln_store *st, int *out_version,
                                      const char *name, const char *alias,
                                      kiln_err *err);
 /* The command run when an alias of model name moves (register:'s
- * deploy:), and the directory it runs in; command NULL forgets it. */
+ * deploy:), the directory it runs in and how long it may run
+ * (deploy_timeout:, 0: the default); command NULL forgets it. */
 int kiln_store_model_hook_set(kiln_store *st, const char *name,
                               const char *command, const char *workdir,
-                              kiln_err *err);
-/* *command and *workdir NULL when the model has none; free both. */
+                              int64_t timeout_ms, kiln_err *err);
+/* *command and *workdir NULL when the model has none; free both.
+ * *timeout_ms (when not NULL): 0 for the default. */
 int kiln_store_model_hook_get(kiln_store *st, char **command, char **workdir,
-                              const char *name, kiln_err *err);
+                              int64_t *timeout_ms, const char *name,
+                              kiln_err *err);
 
 /* The object store's record (objects.c). */
 

@@ -88,8 +88,7 @@ cli=$!
 wait_for "the command started" 10 '[ "$(starts deploys.log "1 gone")" = 1 ]'
 shim=$(q "select pid from deploys where alias = 'gone'")
 cmdpids=$(pgrep -P "$shim")
-kill -9 $cli "$shim"
-wait $cli 2>/dev/null
+{ kill -9 $cli "$shim"; wait $cli; } 2>/dev/null
 for p in $cmdpids; do pkill -9 -P "$p"; kill -9 "$p"; done 2>/dev/null
 kiln_rc models promote m 2 other
 eq "the next promote of m" 0 "$rc"
@@ -125,6 +124,44 @@ for point in deploy-recorded deploy-forked deploy-gated deploy-ended; do
     esac
 done
 eq "no status file left" "" "$(ls "$KILN_STATE/deploys")"
+
+# deploy_timeout: a command that hangs is stopped then (its shim kills
+# it and all it started), recorded as timed out; the alias stays. One a
+# killed kiln left is stopped by whoever settles it, at its deadline.
+hang='echo "start $2 $3" >> t.log; case $3 in hang*) sleep 31.5;; esac; echo "end $2 $3" >> t.log'
+pipeline hung <<YAML
+pipeline: hung
+steps:
+  make:
+    kind: train
+    run: mkdir -p tm && echo t > tm/model.bin
+    outputs: [tm/model.bin]
+    register: {model: t, path: tm/model.bin, deploy: '$hang', deploy_timeout: 1s}
+YAML
+kiln_rc run hung.yaml
+eq "t registered" 0 "$rc"
+t0=$(now_ms)
+kiln_rc models promote t 1 hang1
+eq "a command past its deploy_timeout: exit 1" 1 "$rc"
+contains "says so" "the deploy command of model t failed (timed out after 1.0s); hang1 still points where it did" "$err"
+check "at its deadline, not the command's end ($(( $(now_ms) - t0 )) ms)" \
+    test $(( $(now_ms) - t0 )) -lt 10000
+eq "recorded as timed out" "failed|timed out after 1.0s" "$(deploy_row t hang1)"
+eq "hang1 did not move" "" "$(alias_of t hang1)"
+eq "the command and what it started are gone" "" "$(pgrep -f 'sleep 31.5')"
+"$KILN" models promote t 1 hang2 >/dev/null 2>&1 &
+cli=$!
+wait_for "the hanging command started" 10 '[ "$(starts t.log "1 hang2")" = 1 ]'
+kill -9 $cli
+wait $cli 2>/dev/null
+t0=$(now_ms)
+kiln_rc models promote t 1 fine
+eq "the next promote of t: it stops the one left at its deadline first" \
+    "0 failed|timed out after 1.0s" "$rc $(deploy_row t hang2)"
+check "...within its deadline, not the command's ($(( $(now_ms) - t0 )) ms)" \
+    test $(( $(now_ms) - t0 )) -lt 10000
+eq "...and it is gone" "" "$(pgrep -f 'sleep 31.5')"
+eq "fine moved" 1 "$(alias_of t fine)"
 
 # The governance report of version 1 lists every deploy command run
 # with its bytes, and how each ended, in order.

@@ -303,7 +303,9 @@ static void test_migrations(void)
         "SELECT * FROM metrics INDEXED BY metrics_by_step WHERE run_id = 1;"
         "SELECT * FROM schema_version WHERE version = 21;"
         "SELECT * FROM deploys INDEXED BY deploys_open WHERE outcome IS NULL;"
-        "SELECT * FROM schema_version WHERE version = 22");
+        "SELECT * FROM schema_version WHERE version = 22;"
+        "SELECT timeout_ms FROM model_hooks; SELECT deadline FROM deploys;"
+        "SELECT * FROM schema_version WHERE version = 23");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
@@ -348,7 +350,7 @@ static void test_capture_refs(void)
     ASSERT_EQ_INT(count("SELECT count(*) FROM capture_refs WHERE "
                         "sha256 = 'aaa' AND execution_id = 1"), 1);
     sql("DROP TABLE capture_refs; DROP INDEX metrics_by_step;"
-        "DROP TABLE deploys;"
+        "DROP TABLE deploys; ALTER TABLE model_hooks DROP COLUMN timeout_ms;"
         "DELETE FROM schema_version WHERE version >= 20");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
     kiln_store_close(st);
@@ -442,6 +444,8 @@ static void test_deploys(void)
     d.actor = "ann";
     d.via = "cli";
     d.execution_id = 7;
+    d.started_ms = 1000;
+    d.deadline_ms = 61000;
     ASSERT_EQ_INT(kiln_store_deploy_add(st, &id, &d, &err), 0);
     d.alias = "staging";
     d.rollback = true;
@@ -455,6 +459,7 @@ static void test_deploys(void)
     ASSERT_STREQ(open[0].alias, "production");
     ASSERT_EQ_INT(open[0].pid, 4242);
     ASSERT(open[0].pid_start == 99 && !open[0].rollback && !open[0].outcome);
+    ASSERT(open[0].started_ms == 1000 && open[0].deadline_ms == 61000);
     ASSERT(open[1].rollback && open[1].pid == 0);
     kiln_deploys_free(open, n);
     ASSERT_EQ_INT(kiln_store_deploys_open(&open, &n, st, "other", &err), 0);
