@@ -17,16 +17,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* What GET /api/v1/models answers by default: of each model, its newest
+ * versions and those an alias points at, and its aliases' newest moves.
+ * A registry of long histories (2,500 versions a model, 50,000 in all)
+ * answered everything in 32 MB and 21 s, on the loop. */
+#define MODELS_LIMIT 20
+#define HISTORY_LIMIT 100
+
 /* GET /api/v1/models and /api/v1/models/{name}: versions (with the
- * params and key metrics of the run that made each), current aliases and
- * every move of the aliases (history); of one model, every run of its
- * deploy command too (deploys). */
+ * params and key metrics of the run that made each), the newest ?limit=
+ * of each model and those an alias points at; current aliases; the
+ * newest ?history= moves of the aliases (0: all, for both); of one
+ * model, every run of its deploy command too (deploys). */
 void kiln_web__get_models(kiln_web_route_ctx *c)
 {
     const char *name = c->n > 1 ? c->seg[1] : NULL;
     kiln_err err = KILN_ERR_INIT;
     json_t *versions, *aliases = NULL, *history, *doc;
-    if (kiln_store_models_json(c->w->o.store, &versions, name, &err) != 0) {
+    int64_t limit = MODELS_LIMIT, history_limit = HISTORY_LIMIT;
+    if (!kiln_web__query_int(c, "limit", 0, INT32_MAX, &limit) ||
+        !kiln_web__query_int(c, "history", 0, INT32_MAX, &history_limit))
+        return;
+    if (kiln_store_models_newest_json(c->w->o.store, &versions, name,
+                                      (int)limit, true, &err) != 0) {
         kiln_web__fail(c, &err);
         return;
     }
@@ -36,15 +49,17 @@ void kiln_web__get_models(kiln_web_route_ctx *c)
         return;
     }
     if (kiln_store_model_aliases_json(c->w->o.store, &aliases, &err) != 0 ||
-        kiln_store_alias_history_json(c->w->o.store, &history, name, 0,
-                                      &err) != 0) {
+        kiln_store_alias_history_json(c->w->o.store, &history, name,
+                                      history_limit, &err) != 0) {
         json_decref(versions);
         json_decref(aliases);
         kiln_web__fail(c, &err);
         return;
     }
-    doc = json_pack("{s:o, s:o, s:o}", "versions", versions, "aliases",
-                    aliases, "history", history);
+    doc = json_pack("{s:o, s:o, s:o, s:I, s:I}", "versions", versions,
+                    "aliases", aliases, "history", history, "limit",
+                    (json_int_t)limit, "history_limit",
+                    (json_int_t)history_limit);
     if (name) {
         /* Its aliases only, and every run of its deploy command. */
         json_t *mine = json_array(), *a, *deploys;

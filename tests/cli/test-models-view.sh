@@ -96,5 +96,51 @@ get models
 eq "every model's history in the list" "gm gm" "$(js '" ".join(h["name"] for h in d["history"])')"
 kiln_rc models --json
 eq "kiln models --json has them too" "gates" "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print([v for v in json.load(sys.stdin) if v["name"] == "gm"][0]["key_metrics_from"])')"
+
+# A model of many versions: the list gives each model's newest 20 and
+# those an alias points at (?limit=N, 0: all), and the newest 100 moves
+# (?history=N), so a long registry is not sent whole (on a million runs:
+# 32 MB in 21 s, on the daemon's loop).
+cat > "$T/many.yaml" <<'YAML'
+pipeline: many
+params: {v: 1}
+steps:
+  make:
+    run: echo "w $KILN_PARAM_V" > w.txt
+    outputs: [w.txt]
+    register: {model: many, path: w.txt}
+YAML
+for v in $(seq 25); do "$KILN" run "$T/many.yaml" --param v=$v >/dev/null 2>&1; done
+kiln_rc models promote many 2 production
+eq "25 versions, v2 in production" "0 25" "$rc $(q "select count(*) from models where name = 'many'")"
+get models
+eq "GET /api/v1/models: the newest 20 of many, and v2 (production)" \
+    "21 25 6 2 20 100" \
+    "$(js '" ".join(str(x) for x in (lambda v: [len(v), v[0], v[19], v[20], d["limit"], d["history_limit"]])([x["version"] for x in d["versions"] if x["name"] == "many"]))')"
+get "models?limit=0"
+eq "?limit=0: all of them" 25 "$(js 'len([x for x in d["versions"] if x["name"] == "many"])')"
+get "models/many?limit=3"
+eq "?limit=3: the newest 3, and production's" "25 24 23 2" "$(js '" ".join(str(x["version"]) for x in d["versions"])')"
+get "models/gm?history=1"
+eq "?history=1: the newest move" "production 1 2" "$(js '" ".join(str(d["history"][0][k]) for k in ("alias", "from", "to")) + ("" if len(d["history"]) == 1 else " and more")')"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "${U}api/v1/models?limit=-1")
+eq "?limit=-1: 400" 400 "$code"
 stop "$daemon"
+
+# The models view says what it left out and lists all on demand.
+W=$KILN_SRC/tests/web
+if [ -x /usr/bin/chromium ] && command -v node > /dev/null &&
+   [ -d "$W/node_modules/playwright-core" ]; then
+    rm -f "$KILN_STATE/web.url"
+    serve view.log "$T/p"
+    wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
+    KILN_URL=$(web_url) KILN_WEB_SHOTS=${KILN_WEB_SHOTS:-$T/screenshots} \
+        timeout 90 node "$W/models-more.mjs"
+    eq "the models view: the newest versions, then all on demand" 0 "$?"
+    stop "$daemon"
+elif [ -n "${KILN_REQUIRE_BROWSER:-}" ]; then
+    fail "no browser (chromium, node, npm ci in tests/web) for the models view"
+else
+    echo "the models view not checked: no chromium, node or playwright-core"
+fi
 finish

@@ -22,24 +22,35 @@ const KEY_FROM = {
   'run': 'the first metrics of the run that made it',
 };
 
+/* How many versions a model has: numbers count from 1 and its newest
+ * is always listed, so the newest one's number. */
+function countOf(versions) {
+  return Math.max(0, ...versions.map((x) => x.version));
+}
+
 export function modelsView(el, query, only) {
   only = only ? decodeURIComponent(only) : null;
+  /* ?all: every version and move (the API gives the newest by default). */
+  const all = query.has('all');
   const v = makeView(el, async () => {
-    const m = await get(only ? 'models/' + enc(only) : 'models');
+    const m = await get((only ? 'models/' + enc(only) : 'models') +
+                        (all ? '?limit=0&history=0' : ''));
     const names = [...new Set(m.versions.map((x) => x.name))];
+    const total = names.reduce((sum, n) =>
+      sum + countOf(m.versions.filter((x) => x.name === n)), 0);
     document.title = 'Models · kiln';
     fill(el,
       pageHead(only ? [h('a', {href: '#/models'}, 'Models'), ' / '] : null,
                only || 'Models',
                names.length + (names.length === 1 ? ' model, ' : ' models, ') +
-               m.versions.length + ' versions'),
+               total + (total === 1 ? ' version' : ' versions')),
       names.length ? names.map((n) => model(n, m.versions.filter((x) =>
                                                x.name === n),
                                              m.aliases.filter((a) =>
                                                a.name === n),
                                              (m.history || []).filter((x) =>
                                                x.name === n),
-                                             m.deploys))
+                                             m.deploys, m.limit))
                    : h('div', {class: 'panel empty'}, 'No models registered ' +
                        'yet. A step registers one with register: {model, path}.'));
   }, {
@@ -249,7 +260,20 @@ export function modelsView(el, query, only) {
               d.detail || h('span', {class: 'muted'}, '—')))))));
   }
 
-  function model(name, versions, aliases, history, deploys) {
+  /* The versions not listed: the API gives the newest limit of them and
+   * those an alias points at. */
+  function moreVersions(name, versions, limit) {
+    const total = countOf(versions);
+    if (!limit || versions.length >= total)
+      return null;
+    return h('div', {class: 'panel-foot small muted', 'data-more': total},
+      'The newest ' + limit + ' of ' + total + ' versions, and those an ' +
+      'alias points at. ',
+      h('a', {href: '#/models/' + enc(name) + '?all'}, 'All ' + total +
+        ' versions'));
+  }
+
+  function model(name, versions, aliases, history, deploys, limit) {
     const ops = can('operator');
     return h('section', {class: 'panel flush model', 'data-model': name},
       h('div', {class: 'panel-head'},
@@ -257,7 +281,8 @@ export function modelsView(el, query, only) {
         h('div', {class: 'aliases'}, aliases.map((a) =>
           aliasTag(name, a, history))),
         h('div', {class: 'spacer'}),
-        h('span', {class: 'small muted'}, versions.length + ' versions')),
+        h('span', {class: 'small muted'}, countOf(versions) +
+          (countOf(versions) === 1 ? ' version' : ' versions'))),
       h('table', {class: 't cards versions'},
         h('thead', null, h('tr', null, h('th', null, 'Version'),
           h('th', null, 'SHA-256'), h('th', null, 'Aliases'),
@@ -298,6 +323,7 @@ export function modelsView(el, query, only) {
                                onclick: () => promote(name, x, aliases)},
                     '⇧ Promote'))
               : null)))),
+      moreVersions(name, versions, limit),
       historyTable(history),
       deploysTable(deploys));
   }
