@@ -128,7 +128,7 @@ eq "no status file left" "" "$(ls "$KILN_STATE/deploys")"
 # deploy_timeout: a command that hangs is stopped then (its shim kills
 # it and all it started), recorded as timed out; the alias stays. One a
 # killed kiln left is stopped by whoever settles it, at its deadline.
-hang='echo "start $2 $3" >> t.log; case $3 in hang*) sleep 31.5;; esac; echo "end $2 $3" >> t.log'
+hang='echo "start $2 $3" >> t.log; case $3 in hang*) sleep 31.5;; bg) (sleep 32.5 &);; esac; echo "end $2 $3" >> t.log'
 pipeline hung <<YAML
 pipeline: hung
 steps:
@@ -162,6 +162,10 @@ check "...within its deadline, not the command's ($(( $(now_ms) - t0 )) ms)" \
     test $(( $(now_ms) - t0 )) -lt 10000
 eq "...and it is gone" "" "$(pgrep -f 'sleep 31.5')"
 eq "fine moved" 1 "$(alias_of t fine)"
+# What a deploy command starts in the background does not outlive it.
+kiln_rc models promote t 1 bg
+eq "a command that leaves a process behind" "0 1" "$rc $(alias_of t bg)"
+eq "...which is gone once it ended" "" "$(pgrep -f 'sleep 32.5')"
 
 # The governance report of version 1 lists every deploy command run
 # with its bytes, and how each ended, in order.
