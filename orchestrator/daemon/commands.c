@@ -140,26 +140,6 @@ static void request_fire(kiln_daemon *dm, kiln_entry *e,
     kiln_daemon__source_dispose(src); /* info is src's now */
 }
 
-int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
-                            kiln_fire_result *out, kiln_err *err)
-{
-    kiln_source src;
-    kiln_entry *e;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    if ((rc = request_check(&e, dm, req, err)) != 0)
-        return rc;
-    request_source(&src, req);
-    if (req->commit && (rc = pin_commit(e->d->file, dm->o->state_dir, &src,
-                                        req->commit, err)) != 0) {
-        kiln_daemon__source_dispose(&src);
-        return rc;
-    }
-    request_fire(dm, e, req, &src, out);
-    return 0;
-}
-
 /* A request waiting for its repository on the thread pool: its own
  * copy of the request, and what the worker found. */
 typedef struct start_job {

@@ -36,6 +36,10 @@ struct kiln_inbox {
     int open;
 };
 
+struct kiln_inbox_reply {
+    char *path; /* the reply file */
+};
+
 static bool has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -67,37 +71,45 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Take one request: read it, delete it, answer it. */
+void kiln_inbox_answer(kiln_inbox_reply *r, json_t *answer)
+{
+    kiln_err err = KILN_ERR_INIT;
+    char *out = json_dumps(answer, JSON_COMPACT);
+    if (!out || write_atomic(r->path, out, &err) != 0)
+        fprintf(stderr, "kiln serve: warning: %s\n",
+                out ? err.msg : "cannot make a reply");
+    free(out);
+    json_decref(answer);
+    free(r->path);
+    free(r);
+}
+
+/* Take one request: read it, delete it, hand it on to be answered. */
 static void take(kiln_inbox *ib, const char *name)
 {
-    char *path = kiln_path_join(ib->dir, name);
-    char *reply_path, *text = NULL, *out;
+    char *path = kiln_path_join(ib->dir, name), *text = NULL;
     size_t len, base = strlen(name) - strlen(".req");
     kiln_err err = KILN_ERR_INIT;
-    json_t *req, *reply = json_object();
+    kiln_inbox_reply *r;
     json_error_t je;
+    json_t *req;
 
     if (kiln_read_file(&text, &len, path, MAX_REQUEST, &err) != 0 ||
         unlink(path) != 0) {
         free(text);
         free(path);
-        json_decref(reply);
         return; /* another process took it, or it was withdrawn */
     }
+    r = kiln_calloc(1, sizeof(*r));
+    r->path = kiln_asprintf("%s/%.*s.reply", ib->dir, (int)base, name);
     req = json_loadb(text, len, 0, &je);
     if (!json_is_object(req))
-        json_object_set_new(reply, "error", json_sprintf(
-            "the request is not a JSON object: %s", req ? "" : je.text));
+        kiln_inbox_answer(r, json_pack("{s:s++}", "error", "the request is "
+                                       "not a JSON object: ",
+                                       req ? "" : je.text));
     else
-        ib->fn(req, reply, ib->data);
-    out = json_dumps(reply, JSON_COMPACT);
-    reply_path = kiln_asprintf("%s/%.*s.reply", ib->dir, (int)base, name);
-    if (write_atomic(reply_path, out, &err) != 0)
-        fprintf(stderr, "kiln serve: warning: %s\n", err.msg);
-    free(reply_path);
-    free(out);
+        ib->fn(req, r, ib->data);
     json_decref(req);
-    json_decref(reply);
     free(text);
     free(path);
 }

@@ -18,9 +18,16 @@
 #include "base/base.h"
 
 typedef struct kiln_inbox kiln_inbox;
+typedef struct kiln_inbox_reply kiln_inbox_reply;
 
-/* Handle request; put the answer into reply (an empty object). */
-typedef void (*kiln_inbox_fn)(json_t *request, json_t *reply, void *data);
+/* Handle request, then answer it with kiln_inbox_answer(reply, ...),
+ * exactly once: at once, or later on the loop (a trigger whose
+ * repository is read on the thread pool first). */
+typedef void (*kiln_inbox_fn)(json_t *request, kiln_inbox_reply *reply,
+                              void *data);
+/* Answer the request reply stands for with answer (a JSON object, taken),
+ * and free reply. Works after kiln_inbox_close() too. */
+void kiln_inbox_answer(kiln_inbox_reply *reply, json_t *answer);
 
 /* Daemon side: take requests until kiln_inbox_close(). Requests already
  * waiting are taken on the next loop iteration. */

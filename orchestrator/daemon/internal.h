@@ -247,11 +247,10 @@ void kiln_daemon__abandon(kiln_daemon *dm, int64_t id, const char *why);
 /* commands.c: the typed commands. Errors: KILN_ENOTFOUND (no such
  * pipeline or run), KILN_EINVAL (bad params, commit), KILN_EBUSY (the
  * daemon is stopping; a run in a state that refuses it), KILN_ERROR. */
-int kiln_daemon__manual_run(kiln_daemon *dm, const kiln_run_request *req,
-                            kiln_fire_result *out, kiln_err *err);
-/* The same, its commit checked out (or its repository read) on the
- * thread pool first: done is called on the loop, at once when the
- * request is refused before that. */
+/* Start a run as req asks (a manual request: the API's, kiln trigger's),
+ * its commit checked out (or its repository read) on the thread pool
+ * first: done is called on the loop, at once when the request is refused
+ * before that. */
 typedef void (*kiln_daemon_fire_cb)(void *ctx, int rc,
                                     const kiln_fire_result *out,
                                     const kiln_err *err);
@@ -277,8 +276,10 @@ int kiln_daemon__cancel_run_as(kiln_daemon *dm, int64_t id, const char *via,
 kiln_audit_who kiln_daemon__who(const char *via);
 bool kiln_daemon__is_active(kiln_daemon *dm, int64_t id);
 
-/* requests.c: the inbox's JSON edge. */
-void kiln_daemon__on_request(json_t *req, json_t *reply, void *data);
+/* requests.c: the inbox's JSON edge (a trigger answered once its run
+ * started, its repository read on the thread pool). */
+void kiln_daemon__on_request(json_t *req, kiln_inbox_reply *reply,
+                             void *data);
 /* A request's JSON params as text (numbers as their shortest text);
  * free with kiln_daemon__params_free(). */
 int kiln_daemon__params_from_json(kiln_kv **out, size_t *n, json_t *params);

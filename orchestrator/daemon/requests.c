@@ -70,15 +70,28 @@ void kiln_daemon__fire_reply(json_t *reply, const kiln_fire_result *res)
         json_object_set_new(reply, "reason", json_string(res->reason));
 }
 
-void kiln_daemon__on_request(json_t *req, json_t *reply, void *data)
+/* A trigger's run started, or not: its answer. */
+static void trigger_done(void *ctx, int rc, const kiln_fire_result *res,
+                         const kiln_err *err)
+{
+    json_t *reply = json_object();
+    if (rc != 0)
+        refuse(reply, err);
+    else
+        kiln_daemon__fire_reply(reply, res);
+    kiln_inbox_answer(ctx, reply);
+}
+
+void kiln_daemon__on_request(json_t *req, kiln_inbox_reply *answer,
+                             void *data)
 {
     kiln_daemon *dm = data;
+    json_t *reply = json_object();
     const char *op = json_string_value(json_object_get(req, "op"));
     const char *name = json_string_value(json_object_get(req, "pipeline"));
     json_t *params = json_object_get(req, "params"), *who;
     kiln_err err = KILN_ERR_INIT;
     kiln_run_request rr;
-    kiln_fire_result res;
     kiln_kv *kv = NULL;
 
     if (op && strcmp(op, "cancel") == 0 &&
@@ -95,6 +108,7 @@ void kiln_daemon__on_request(json_t *req, json_t *reply, void *data)
         } else {
             json_object_set_new(reply, "status", json_string("cancelling"));
         }
+        kiln_inbox_answer(answer, reply);
         return;
     }
     if (!op || strcmp(op, "trigger") != 0 || !name ||
@@ -103,8 +117,10 @@ void kiln_daemon__on_request(json_t *req, json_t *reply, void *data)
                      "{\"op\": \"trigger\", \"pipeline\": NAME, \"params\": "
                      "{...}}");
         refuse(reply, &err);
+        kiln_inbox_answer(answer, reply);
         return;
     }
+    json_decref(reply); /* answered once the run started, or not */
     memset(&rr, 0, sizeof(rr));
     rr.pipeline = name;
     kiln_daemon__params_from_json(&kv, &rr.n_params, params);
@@ -117,10 +133,8 @@ void kiln_daemon__on_request(json_t *req, json_t *reply, void *data)
                     json_object_get(req, "pid"));
     rr.who_json = json_dumps(who, JSON_COMPACT);
     rr.params_json = params ? json_dumps(params, JSON_COMPACT) : NULL;
-    if (kiln_daemon__manual_run(dm, &rr, &res, &err) != 0)
-        refuse(reply, &err);
-    else
-        kiln_daemon__fire_reply(reply, &res);
+    /* The repository is read on the thread pool first (commands.c). */
+    kiln_daemon__manual_run_async(dm, &rr, trigger_done, answer);
     free((char *)rr.who_json);
     free((char *)rr.params_json);
     json_decref(who);

@@ -196,6 +196,16 @@ head=$(git -C "$G" rev-parse HEAD)
 KILN_NOW=2026-01-01T04:00:30Z serve insched.log "$G/p.yaml"
 wait_for "three scheduled runs in the repository" 10 \
     '[ "$(q "select count(*) from runs where pipeline='"'insched'"' and status='"'succeeded'"'")" -ge 3 ]'
+# kiln trigger is answered once its run started, the repository read on
+# the thread pool first, as for the API's runs.
+kiln_rc trigger insched
+eq "kiln trigger: started" 0 "$rc"
+trig=$(q "select max(id) from runs where pipeline='insched' and trigger='manual'")
+contains "...says which run" "run $trig" "$out"
+eq "its run records HEAD, its branch and a dirty tree" "$head|main|1" \
+    "$(q "select git_commit, git_branch, git_dirty from runs where id=$trig")"
+kiln_rc trigger nosuch
+eq "kiln trigger of no such pipeline: refused at once" 2 "$rc"
 stop $daemon
 eq "each records HEAD, its branch and a dirty tree" "$head|main|1" \
     "$(q "select distinct git_commit, git_branch, git_dirty from runs where pipeline='insched'")"
