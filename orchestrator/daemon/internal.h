@@ -90,6 +90,8 @@ typedef struct kiln_queued_fire {
     struct kiln_queued_fire *next;
     kiln_source src;
     kiln_entry *e;           /* whose fire (in the daemon's to_read) */
+    bool dequeued;           /* out of its entry's queue: it holds a slot
+                                while its repository is read */
 } kiln_queued_fire;
 
 typedef struct kiln_active_run {
@@ -110,6 +112,8 @@ struct kiln_entry {
     kiln_queued_fire *queue; /* fires waiting for max_active_runs */
     unsigned n_reading;      /* its fires waiting for their repository
                                 (sched.c): it stays until they settle */
+    unsigned n_dequeued;     /* ...of them out of its queue, each holding
+                                a slot of max_active_runs */
     kiln_watch *watch;       /* its triggers */
     unsigned n_active;
     bool removed;            /* no longer in the files; goes when idle */

@@ -287,7 +287,7 @@ void kiln_daemon__fire(kiln_entry *e, const kiln_source *src, kiln_outcome *out)
 
     if (past_deadline(e, src, out))
         return;
-    if (e->n_active > 0) {
+    if (e->n_active + e->n_dequeued > 0) {
         kiln_active_run *a;
         int64_t running = 0;
         for (a = dm->runs; a; a = a->next)
@@ -303,7 +303,8 @@ void kiln_daemon__fire(kiln_entry *e, const kiln_source *src, kiln_outcome *out)
             kiln_daemon__each_run(dm, e, RUN_CANCEL);
             break;
         case KILN_CONCURRENCY_ALLOW:
-            if (e->n_active >= (unsigned)s->max_active_runs) {
+            if (e->n_active + e->n_dequeued >=
+                (unsigned)s->max_active_runs) {
                 kiln_queued_fire *q = kiln_calloc(1, sizeof(*q)), **pp;
                 kiln_daemon__source_copy(&q->src, src);
                 for (pp = &e->queue; *pp; pp = &(*pp)->next)
@@ -327,14 +328,26 @@ void kiln_daemon__fire(kiln_entry *e, const kiln_source *src, kiln_outcome *out)
         kiln_daemon__settle(e, src, out, KILN_FIRE_MISSED, why, 0);
 }
 
-/* Start queued fires while there is room. */
+static void read_then_fire(kiln_entry *e, kiln_queued_fire *q);
+
+/* Start queued fires while there is room: each reads its repository on
+ * the thread pool first (holding its slot meanwhile), as a schedule's
+ * fire does; one pinned to a commit has its checkout already. */
 void kiln_daemon__dequeue(kiln_entry *e)
 {
     while (e->queue && !e->dm->stopping && !e->removed &&
-           e->n_active < (unsigned)e->d->p->schedule.max_active_runs) {
+           e->n_active + e->n_dequeued <
+               (unsigned)e->d->p->schedule.max_active_runs) {
         kiln_queued_fire *q = e->queue;
         kiln_outcome out;
         e->queue = q->next;
+        q->next = NULL;
+        if (!q->src.file) {
+            q->dequeued = true;
+            e->n_dequeued++;
+            read_then_fire(e, q);
+            continue;
+        }
         kiln_daemon__fire(e, &q->src, &out);
         kiln_daemon__queued_free(q);
     }
@@ -428,6 +441,8 @@ static void read_done(uv_work_t *w, int status)
         kiln_outcome out;
         next = q->next;
         e->n_reading--;
+        if (q->dequeued)
+            e->n_dequeued--; /* its slot: taken now, or given back */
         if (dm->stopping || e->removed) {
             kiln_daemon__settle(e, &q->src, &out, KILN_FIRE_MISSED,
                                 dm->stopping ? "kiln serve stopped before "
@@ -481,19 +496,12 @@ static void read_start(kiln_daemon *dm)
     }
 }
 
-static void sched_fire(kiln_sched *s, int64_t due)
+/* Fire q of e once its repository is read, with the others of this
+ * turn. */
+static void read_then_fire(kiln_entry *e, kiln_queued_fire *q)
 {
-    kiln_entry *e = s->e;
     kiln_daemon *dm = e->dm;
-    kiln_queued_fire *q = kiln_calloc(1, sizeof(*q)), **pp;
-    kiln_source src;
-    memset(&src, 0, sizeof(src));
-    src.trigger = "schedule";
-    src.expr = s->expr;
-    src.due_ms = due;
-    dm->last_lag_ms = (int64_t)((double)(kiln_clock_now_ms() - due) /
-                                kiln_clock_speed());
-    kiln_daemon__source_copy(&q->src, &src);
+    kiln_queued_fire **pp;
     q->e = e;
     e->n_reading++;
     for (pp = &dm->to_read; *pp; pp = &(*pp)->next)
@@ -502,6 +510,22 @@ static void sched_fire(kiln_sched *s, int64_t due)
     /* Read with the others of this turn, once the loop has run them. */
     if (!dm->read && !uv_is_active((uv_handle_t *)&dm->read_soon))
         uv_check_start(&dm->read_soon, on_read_soon);
+}
+
+static void sched_fire(kiln_sched *s, int64_t due)
+{
+    kiln_entry *e = s->e;
+    kiln_daemon *dm = e->dm;
+    kiln_queued_fire *q = kiln_calloc(1, sizeof(*q));
+    kiln_source src;
+    memset(&src, 0, sizeof(src));
+    src.trigger = "schedule";
+    src.expr = s->expr;
+    src.due_ms = due;
+    dm->last_lag_ms = (int64_t)((double)(kiln_clock_now_ms() - due) /
+                                kiln_clock_speed());
+    kiln_daemon__source_copy(&q->src, &src);
+    read_then_fire(e, q);
 }
 
 /* Arm s for its first fire after after_ms and publish it. */

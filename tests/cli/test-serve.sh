@@ -207,6 +207,28 @@ eq "its run records HEAD, its branch and a dirty tree" "$head|main|1" \
 kiln_rc trigger nosuch
 eq "kiln trigger of no such pipeline: refused at once" 2 "$rc"
 stop $daemon
+# A fire that waited for max_active_runs reads the repository as it
+# leaves the queue (on the thread pool, holding its slot meanwhile).
+cat > "$G/q.yaml" <<'YAML'
+pipeline: inqueue
+schedule: {cron: "0 0 1 1 *", max_active_runs: 1}
+steps:
+  s: {run: "sleep 1; cat v.txt"}
+YAML
+rm -f "$KILN_STATE/web.url"
+serve inqueue.log "$G/q.yaml"
+kiln_rc trigger inqueue
+eq "the first: started" 0 "$rc"
+kiln_rc trigger inqueue
+contains "the second: queued" "queued" "$out"
+kiln_rc trigger inqueue
+contains "the third: queued" "queued" "$out"
+wait_for "the queued ones ran" 20 \
+    '[ "$(q "select count(*) from runs where pipeline='"'inqueue'"' and status='"'succeeded'"'")" = 3 ]'
+stop $daemon
+eq "each, queued or not, records HEAD, its branch and a dirty tree" "$head|main|1" \
+    "$(q "select distinct git_commit, git_branch, git_dirty from runs where pipeline='inqueue'")"
+eq "never two at once" "" "$(q "select a.id from runs a join runs b on b.pipeline = a.pipeline and b.id > a.id where a.pipeline='inqueue' and b.started_at < a.finished_at")"
 eq "each records HEAD, its branch and a dirty tree" "$head|main|1" \
     "$(q "select distinct git_commit, git_branch, git_dirty from runs where pipeline='insched'")"
 eq "fired in order, each slot once" "" \
