@@ -217,6 +217,7 @@ steps:
 YAML
 rm -f "$KILN_STATE/web.url"
 serve inqueue.log "$G/q.yaml"
+wait_for "kiln serve up" 20 '[ -n "$(web_url)" ]'
 kiln_rc trigger inqueue
 eq "the first: started" 0 "$rc"
 kiln_rc trigger inqueue
