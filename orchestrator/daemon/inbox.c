@@ -104,7 +104,7 @@ static void take(kiln_inbox *ib, const char *name)
     r->path = kiln_asprintf("%s/%.*s.reply", ib->dir, (int)base, name);
     req = json_loadb(text, len, 0, &je);
     if (!json_is_object(req))
-        kiln_inbox_answer(r, json_pack("{s:s++}", "error", "the request is "
+        kiln_inbox_answer(r, json_pack("{s:s+}", "error", "the request is "
                                        "not a JSON object: ",
                                        req ? "" : je.text));
     else

@@ -206,6 +206,22 @@ eq "its run records HEAD, its branch and a dirty tree" "$head|main|1" \
     "$(q "select git_commit, git_branch, git_dirty from runs where id=$trig")"
 kiln_rc trigger nosuch
 eq "kiln trigger of no such pipeline: refused at once" 2 "$rc"
+# Bad requests in the inbox get an error, never a crash: not JSON, not an
+# object, cut short, an unknown op, a trigger without its pipeline.
+i=0
+for req in 'nonsense' '[1, 2]' '{"op":' '{"op": "zzz"}' '{"op": "trigger"}' \
+           '{"op": "trigger", "pipeline": "insched", "params": [1]}' \
+           '{"op": "cancel", "run_id": "x"}' '"text"' ''; do
+    i=$((i + 1))
+    printf '%s' "$req" > "$KILN_STATE/inbox/bad$i.tmp"
+    mv "$KILN_STATE/inbox/bad$i.tmp" "$KILN_STATE/inbox/bad$i.req"
+done
+wait_for "every bad request answered" 10 \
+    '[ "$(ls "$KILN_STATE"/inbox/bad*.reply | wc -l)" = $i ]'
+eq "each with an error" "$i" \
+    "$(grep -l '"error":' "$KILN_STATE"/inbox/bad*.reply | wc -l)"
+check "kiln serve still runs" kill -0 $daemon
+rm -f "$KILN_STATE"/inbox/bad*
 stop $daemon
 # A fire that waited for max_active_runs reads the repository as it
 # leaves the queue (on the thread pool, holding its slot meanwhile).
