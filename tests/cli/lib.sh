@@ -109,6 +109,28 @@ wait_for() {
 # stop PID: SIGTERM a daemon and wait for it; its status in $?.
 stop() { kill -TERM "$1"; wait "$1"; }
 
+# browser_check WHAT SCRIPT PATH: run tests/web/SCRIPT in chromium against
+# a kiln serve of PATH on the test's state (a check named WHAT), started
+# and stopped here; skipped, saying so, without a browser (a failure with
+# KILN_REQUIRE_BROWSER).
+browser_check() {
+    local what=$1 script=$2 path=$3 w=$KILN_SRC/tests/web
+    if [ -x /usr/bin/chromium ] && command -v node > /dev/null &&
+       [ -d "$w/node_modules/playwright-core" ]; then
+        rm -f "$KILN_STATE/web.url"
+        serve "view-${script%.mjs}.log" "$path"
+        wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
+        KILN_URL=$(web_url) KILN_WEB_SHOTS=${KILN_WEB_SHOTS:-$T/screenshots} \
+            timeout 90 node "$w/$script"
+        eq "$what" 0 "$?"
+        stop "$daemon"
+    elif [ -n "${KILN_REQUIRE_BROWSER:-}" ]; then
+        fail "no browser (chromium, node, npm ci in tests/web) for: $what"
+    else
+        echo "not checked, no chromium, node or playwright-core: $what"
+    fi
+}
+
 finish() {
     # A sanitizer build's daemons report memory errors and, when stopped,
     # leaks in their logs, not in their exit status.

@@ -224,22 +224,9 @@ eq "GET /api/v1/models/m: its deploys, the last the API's" \
 stop "$daemon"
 
 # The model's page lists them all, each as it ended, in a real browser.
-W=$KILN_SRC/tests/web
-if [ -x /usr/bin/chromium ] && command -v node > /dev/null &&
-   [ -d "$W/node_modules/playwright-core" ]; then
-    rm -f "$KILN_STATE/web.url"
-    mkdir -p none
-    serve view.log none
-    wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
-    KILN_URL=$(web_url) KILN_WEB_SHOTS=${KILN_WEB_SHOTS:-$T/screenshots} \
-        timeout 90 node "$W/deploys-view.mjs"
-    eq "the model's page: its deploy commands and how each ended" 0 "$?"
-    stop "$daemon"
-elif [ -n "${KILN_REQUIRE_BROWSER:-}" ]; then
-    fail "no browser (chromium, node, npm ci in tests/web) for the deploys"
-else
-    echo "the deploys view not checked: no chromium, node or playwright-core"
-fi
+mkdir -p none
+browser_check "the model's page: its deploy commands and how each ended" \
+    deploys-view.mjs none
 
 # 6. kiln serve killed during a run's promote: (its deploy command runs on
 # the mover): the run taken over completes the promote without running

@@ -128,19 +128,6 @@ eq "?limit=-1: 400" 400 "$code"
 stop "$daemon"
 
 # The models view says what it left out and lists all on demand.
-W=$KILN_SRC/tests/web
-if [ -x /usr/bin/chromium ] && command -v node > /dev/null &&
-   [ -d "$W/node_modules/playwright-core" ]; then
-    rm -f "$KILN_STATE/web.url"
-    serve view.log "$T/p"
-    wait_for "the web URL" 10 '[ -n "$(web_url)" ]'
-    KILN_URL=$(web_url) KILN_WEB_SHOTS=${KILN_WEB_SHOTS:-$T/screenshots} \
-        timeout 90 node "$W/models-more.mjs"
-    eq "the models view: the newest versions, then all on demand" 0 "$?"
-    stop "$daemon"
-elif [ -n "${KILN_REQUIRE_BROWSER:-}" ]; then
-    fail "no browser (chromium, node, npm ci in tests/web) for the models view"
-else
-    echo "the models view not checked: no chromium, node or playwright-core"
-fi
+browser_check "the models view: the newest versions, then all on demand" \
+    models-more.mjs "$T/p"
 finish
