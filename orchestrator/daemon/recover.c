@@ -123,12 +123,12 @@ static void recover_run(kiln_daemon *dm, int64_t id)
  * mid-run, a kiln run killed with SIGKILL): at start, and every 10 s, so
  * a kiln run killed while the daemon runs is not left hanging. Runs whose
  * owner still lives (a kiln run in another terminal, this daemon) are
- * left alone. */
+ * left alone. Then the notifications such kilns did not deliver. */
 void kiln_daemon__recover(kiln_daemon *dm)
 {
     kiln_err err = KILN_ERR_INIT;
     kiln_run_owner *runs = NULL;
-    size_t n = 0;
+    size_t n = 0, notes;
 
     if (kiln_store_unfinished_runs(&runs, &n, dm->store, &err) != 0) {
         kiln_daemon__store_warn(&err);
@@ -139,6 +139,10 @@ void kiln_daemon__recover(kiln_daemon *dm)
             kiln_proc_start(runs[i].pid) != runs[i].start)
             recover_run(dm, runs[i].id);
     free(runs);
+    notes = kiln_notifier_adopt(dm->notifier);
+    if (notes)
+        say("posting %zu notification%s that a kiln no longer running did "
+            "not deliver", notes, notes == 1 ? "" : "s");
 }
 
 void kiln_daemon__on_orphan_timer(uv_timer_t *t)

@@ -2,17 +2,26 @@
  * notify.c: posting notifications, retrying, recording.
  *
  * Each notification is a `note`: its body, the webhook, the attempts made
- * and a timer for the next one. Bodies: "json" is the event itself, for
- * any receiver; "slack" is {"text": ...}, what Slack's (and Mattermost's,
- * and Teams' Slack-compatible) incoming webhooks take.
+ * and a timer for the next one, and a row of the notifications table
+ * (store/notifications.c), pending from before the first attempt to the
+ * end. A kiln that stops first leaves the row pending, and so does one
+ * that is killed: kiln serve posts what such a kiln left
+ * (kiln_notifier_adopt). Bodies: "json" is the event itself, for any
+ * receiver; "slack" is {"text": ...}, what Slack's (and Mattermost's, and
+ * Teams' Slack-compatible) incoming webhooks take.
  */
 #include "notify.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_ATTEMPTS 3
+/* A notification left pending longer than this is not posted any more
+ * (its news is stale): it is recorded as failed. */
+#define MAX_AGE_MS (24 * 3600 * 1000LL)
 
 typedef struct note note;
 
@@ -21,6 +30,7 @@ struct kiln_notifier {
     kiln_http *http;
     kiln_store *store;
     char *page;
+    char owner[48];       /* "PID:START": this process, in the rows */
     note *notes;          /* in flight */
 };
 
@@ -28,8 +38,9 @@ struct note {
     note *next;
     kiln_notifier *n;
     char *pipeline, *event, *url, *body;
+    int64_t id;           /* its row; 0: none could be written */
     int64_t run_id, timeout_ms, created_ms;
-    int attempts;
+    int attempts, max_attempts;
     long last_status;
     char last_error[600];
     uv_timer_t timer;
@@ -57,6 +68,8 @@ kiln_notifier *kiln_notifier_new(uv_loop_t *loop, kiln_http *http,
     n->loop = loop;
     n->http = http;
     n->store = store;
+    snprintf(n->owner, sizeof(n->owner), "%d:%" PRIu64, (int)getpid(),
+             kiln_proc_start(getpid()));
     return n;
 }
 
@@ -76,28 +89,43 @@ static void on_note_close(uv_handle_t *h)
     free(nt);
 }
 
-/* Record what became of nt and let it go. */
-static void finish(note *nt, bool sent)
+static void note_remove(note *nt)
 {
-    kiln_notifier *n = nt->n;
-    kiln_err err = KILN_ERR_INIT;
-    if (kiln_store_notification_record(n->store, nt->pipeline, nt->run_id,
-                                       nt->event, nt->url, sent,
-                                       nt->attempts, nt->last_status,
-                                       sent ? NULL : nt->last_error,
-                                       nt->created_ms, &err) != 0)
-        fprintf(stderr, "kiln: warning: %s\n", err.msg);
-    if (!sent)
-        fprintf(stderr, "kiln: warning: notification to %s failed after %d "
-                "attempt%s: %s\n", nt->url, nt->attempts,
-                nt->attempts == 1 ? "" : "s", nt->last_error);
-    for (note **pp = &n->notes; *pp; pp = &(*pp)->next) {
+    for (note **pp = &nt->n->notes; *pp; pp = &(*pp)->next) {
         if (*pp == nt) {
             *pp = nt->next;
             break;
         }
     }
     uv_close((uv_handle_t *)&nt->timer, on_note_close);
+}
+
+/* Record what became of nt and let it go. */
+static void finish(note *nt, bool sent)
+{
+    kiln_notifier *n = nt->n;
+    kiln_err err = KILN_ERR_INIT;
+    if (nt->id > 0 &&
+        kiln_store_notification_end(n->store, NULL, nt->id, sent,
+                                    nt->attempts, nt->last_status,
+                                    sent ? NULL : nt->last_error,
+                                    &err) != 0)
+        fprintf(stderr, "kiln: warning: %s\n", err.msg);
+    if (!sent)
+        fprintf(stderr, "kiln: warning: notification to %s failed after %d "
+                "attempt%s: %s\n", nt->url, nt->attempts,
+                nt->attempts == 1 ? "" : "s", nt->last_error);
+    note_remove(nt);
+}
+
+/* Leave nt pending for the next kiln (this one stops) and let it go. */
+static void release(note *nt)
+{
+    kiln_err err = KILN_ERR_INIT;
+    if (nt->id > 0 &&
+        kiln_store_notification_release(nt->n->store, nt->id, &err) != 0)
+        fprintf(stderr, "kiln: warning: %s\n", err.msg);
+    note_remove(nt);
 }
 
 static void attempt(note *nt);
@@ -121,9 +149,13 @@ static void on_response(const kiln_http_result *r, void *data)
     else
         snprintf(nt->last_error, sizeof(nt->last_error), "HTTP %ld",
                  r->status);
-    /* A cancelled request means kiln is stopping: no more attempts. */
-    if (nt->attempts >= MAX_ATTEMPTS || !nt->n->http ||
-        (r->error && strncmp(r->error, "cancelled", 9) == 0)) {
+    /* A cancelled request means kiln is stopping: the next kiln posts
+     * it again (the receiver may have had it: at least once). */
+    if (r->error && strncmp(r->error, "cancelled", 9) == 0) {
+        release(nt);
+        return;
+    }
+    if (nt->attempts >= nt->max_attempts || !nt->n->http) {
         finish(nt, false);
         return;
     }
@@ -143,6 +175,11 @@ static void attempt(note *nt)
     req.timeout_ms = nt->timeout_ms;
     req.max_body = 64 * 1024;
     nt->attempts++;
+    if (nt->id > 0 && kiln_store_notification_attempt(nt->n->store, nt->id,
+                                                      nt->attempts,
+                                                      &err) != 0) {
+        fprintf(stderr, "kiln: warning: %s\n", err.msg);
+    }
     nt->in_request = true;
     if (kiln_http_start(nt->n->http, &req, on_response, nt, &err) != 0) {
         nt->in_request = false;
@@ -182,62 +219,159 @@ static char *slack_text(kiln_notifier *n, const char *pipeline,
     return out;
 }
 
+/* A note (on n's list, its timer ready) to post body to url. */
+static note *note_new(kiln_notifier *n, const char *pipeline,
+                      const char *event, const char *url, char *body,
+                      int64_t run_id, int64_t timeout_ms)
+{
+    note *nt = kiln_calloc(1, sizeof(*nt));
+    nt->n = n;
+    nt->pipeline = kiln_strdup(pipeline);
+    nt->event = kiln_strdup(event);
+    nt->url = kiln_strdup(url);
+    nt->body = body;
+    nt->run_id = run_id;
+    nt->timeout_ms = timeout_ms;
+    nt->max_attempts = MAX_ATTEMPTS;
+    uv_timer_init(n->loop, &nt->timer);
+    nt->timer.data = nt;
+    nt->next = n->notes;
+    n->notes = nt;
+    return nt;
+}
+
+/* The first attempt at nt, or its end when there is no HTTP client. */
+static void post(note *nt)
+{
+    if (!nt->n->http) {
+        snprintf(nt->last_error, sizeof(nt->last_error), "no HTTP "
+                 "client (libcurl could not start)");
+        finish(nt, false);
+        return;
+    }
+    attempt(nt);
+}
+
 void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
                         unsigned event,
                         int64_t run_id, json_t *what)
 {
     for (size_t i = 0; n && i < p->n_notify; i++) {
         const kiln_notify *cfg = &p->notify[i];
+        kiln_notification row = {0};
+        kiln_err err = KILN_ERR_INIT;
+        const char *name = event_name(event);
+        char *body;
         note *nt;
         if (!(cfg->on & event))
             continue;
-        nt = kiln_calloc(1, sizeof(*nt));
-        nt->n = n;
-        nt->pipeline = kiln_strdup(p->name);
-        nt->event = kiln_strdup(event_name(event));
-        nt->url = kiln_strdup(cfg->webhook);
-        nt->run_id = run_id;
-        nt->timeout_ms = cfg->timeout_ms;
-        nt->created_ms = kiln_now_ms();
         if (strcmp(cfg->format, "slack") == 0) {
-            nt->body = slack_text(n, p->name, event, run_id, what);
+            body = slack_text(n, p->name, event, run_id, what);
         } else {
             json_t *o = json_deep_copy(what);
-            json_object_set_new(o, "event", json_string(nt->event));
+            json_object_set_new(o, "event", json_string(name));
             json_object_set_new(o, "pipeline", json_string(p->name));
             if (run_id > 0)
                 json_object_set_new(o, "run_id", json_integer(run_id));
             if (run_id > 0 && n->page)
                 json_object_set_new(o, "url", json_sprintf(
                     "%s#/runs/%lld", n->page, (long long)run_id));
-            nt->body = json_dumps(o, JSON_COMPACT);
+            body = json_dumps(o, JSON_COMPACT);
             json_decref(o);
         }
-        uv_timer_init(n->loop, &nt->timer);
-        nt->timer.data = nt;
-        nt->next = n->notes;
-        n->notes = nt;
-        if (!n->http) {
-            snprintf(nt->last_error, sizeof(nt->last_error), "no HTTP "
-                     "client (libcurl could not start)");
+        nt = note_new(n, p->name, name, cfg->webhook, body, run_id,
+                      cfg->timeout_ms);
+        nt->created_ms = kiln_now_ms();
+        /* Its row first: a kiln killed from now on leaves it pending. */
+        row.pipeline = nt->pipeline;
+        row.run_id = run_id;
+        row.event = nt->event;
+        row.url = nt->url;
+        row.body = nt->body;
+        row.timeout_ms = nt->timeout_ms;
+        row.owner = n->owner;
+        row.created_ms = nt->created_ms;
+        if (kiln_store_notification_add(n->store, &nt->id, &row, &err) != 0)
+            fprintf(stderr, "kiln: warning: %s\n", err.msg);
+        post(nt);
+    }
+}
+
+/* Whether owner ("PID:START") names a process that still runs. */
+static bool owner_runs(const char *owner)
+{
+    int pid;
+    uint64_t start;
+    if (!owner || sscanf(owner, "%d:%" SCNu64, &pid, &start) != 2 ||
+        pid <= 0)
+        return false;
+    return start != 0 && kiln_proc_start(pid) == start;
+}
+
+size_t kiln_notifier_adopt(kiln_notifier *n)
+{
+    kiln_notification *rows;
+    size_t n_rows, taken = 0;
+    kiln_err err = KILN_ERR_INIT;
+    int64_t now = kiln_now_ms();
+
+    if (!n)
+        return 0;
+    if (kiln_store_notifications_pending(&rows, &n_rows, n->store,
+                                         &err) != 0) {
+        fprintf(stderr, "kiln: warning: %s\n", err.msg);
+        return 0;
+    }
+    for (size_t i = 0; i < n_rows; i++) {
+        kiln_notification *r = &rows[i];
+        bool ok;
+        note *nt;
+        if (r->owner && (strcmp(r->owner, n->owner) == 0 ||
+                         owner_runs(r->owner)))
+            continue;
+        if (kiln_store_notification_claim(n->store, &ok, r->id, r->owner,
+                                          n->owner, &err) != 0) {
+            fprintf(stderr, "kiln: warning: %s\n", err.msg);
+            continue;
+        }
+        if (!ok)
+            continue;
+        nt = note_new(n, r->pipeline, r->event, r->url, r->body, r->run_id,
+                      r->timeout_ms);
+        r->body = NULL;
+        nt->id = r->id;
+        nt->created_ms = r->created_ms;
+        nt->attempts = r->attempts;
+        nt->max_attempts = r->attempts + MAX_ATTEMPTS;
+        if (!nt->body || now - r->created_ms > MAX_AGE_MS) {
+            snprintf(nt->last_error, sizeof(nt->last_error),
+                     "not delivered by the kiln that made it (%s), and "
+                     "now more than 24 h old",
+                     r->owner ? r->owner : "stopped");
             finish(nt, false);
             continue;
         }
-        attempt(nt);
+        post(nt);
+        taken++;
     }
+    kiln_notifications_free(rows, n_rows);
+    return taken;
 }
 
 void kiln_notifier_free(kiln_notifier *n)
 {
+    size_t left = 0;
     if (!n)
         return;
     while (n->notes) {
-        note *nt = n->notes;
-        uv_timer_stop(&nt->timer);
-        snprintf(nt->last_error, sizeof(nt->last_error), "kiln stopped "
-                 "before it could be sent");
-        finish(nt, false);
+        uv_timer_stop(&n->notes->timer);
+        release(n->notes);
+        left++;
     }
+    if (left)
+        fprintf(stderr, "kiln: %zu notification%s not delivered yet: left "
+                "pending for the next kiln serve\n", left,
+                left == 1 ? "" : "s");
     free(n->page);
     free(n);
 }

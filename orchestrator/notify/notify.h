@@ -2,9 +2,12 @@
  * notify.h: webhooks about runs and triggers (notify: in a pipeline).
  *
  * A notification is posted with libcurl on the loop (kiln_http), with a
- * timeout per attempt and up to three attempts (1 s, then 4 s apart); what
- * became of it is recorded in the notifications table. A notification that
- * cannot be delivered never fails a run and never blocks the loop.
+ * timeout per attempt and up to three attempts (1 s, then 4 s apart). It
+ * is a row of the notifications table from before the first attempt
+ * ('pending') to its end ('sent', 'failed'), so one that a killed or
+ * stopped kiln did not deliver is posted by kiln serve later (at least
+ * once: a receiver may see one twice). A notification that cannot be
+ * delivered never fails a run and never blocks the loop.
  */
 #ifndef KILN_NOTIFY_H
 #define KILN_NOTIFY_H
@@ -43,9 +46,15 @@ void kiln_notifier_drift(kiln_notifier *n, const kiln_pipeline *p,
 void kiln_notifier_run_ended(kiln_notifier *n, const kiln_pipeline *p,
                              int64_t run_id);
 
-/* Give up what waits for a retry (recorded as failed) and free. Call it
- * after kiln_http_close(), which ends the requests in flight. NULL is
- * fine. */
+/* Post the pending notifications that a kiln no longer running left
+ * (killed, or stopped before it delivered them), taking each over first
+ * so that two kilns never both do; one more than 24 h old is recorded as
+ * failed instead. How many are posted. NULL is fine. */
+size_t kiln_notifier_adopt(kiln_notifier *n);
+
+/* Leave what waits for a retry pending, for kiln serve to post, and free.
+ * Call it after kiln_http_close(), which ends the requests in flight
+ * (left pending too). NULL is fine. */
 void kiln_notifier_free(kiln_notifier *n);
 
 #endif

@@ -151,8 +151,8 @@ static const char SQL_KEEP_FIRES[] =
     "FROM fires WHERE recorded_at < ?1 AND id NOT IN temp.retention_keep " \
     "AND id < (SELECT max(id) FROM fires)"
 #define NOTIFICATIONS_OLD                                                 \
-    "FROM notifications WHERE created_at < ?1 AND id < (SELECT max(id) "  \
-    "FROM notifications)"
+    "FROM notifications WHERE created_at < ?1 AND status <> 'pending' "   \
+    "AND id < (SELECT max(id) FROM notifications)"
 /* Page sessions that ended or expired before ?1: nobody can use them
  * again (the audit trail has the logins). */
 #define SESSIONS_OLD                                                      \

@@ -341,6 +341,14 @@ static const char *const migrations[] = {
      * killed: whoever settles one a killed kiln left kills it then. */
     "ALTER TABLE model_hooks ADD COLUMN timeout_ms INTEGER;"
     "ALTER TABLE deploys ADD COLUMN deadline INTEGER;",
+    /* 23 -> 24: a notification is a row before it is posted ('pending',
+     * with its body and the "PID:START" of the kiln posting it), so one
+     * a killed or stopped kiln did not deliver is posted by the next. */
+    "ALTER TABLE notifications ADD COLUMN body TEXT;"
+    "ALTER TABLE notifications ADD COLUMN timeout_ms INTEGER;"
+    "ALTER TABLE notifications ADD COLUMN owner TEXT;"
+    "CREATE INDEX notifications_pending ON notifications(status) "
+    "WHERE status = 'pending';",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

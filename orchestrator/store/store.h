@@ -24,7 +24,8 @@
  *   The model registry ................. models.c
  *   The audit trail .................. audit.c
  *   Schedules, fires, trigger checks,
- *   trigger state, notifications ....... triggers.c
+ *   trigger state ...................... triggers.c
+ *   Notifications, pending and sent .... notifications.c
  *   Retention: old runs, logs, checks .. retention.c
  *   Step logs, plain or gzip'd ......... logs.c
  *   JSON views ......................... json.c (store/json.h)
@@ -40,7 +41,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 23
+#define KILN_STORE_SCHEMA 24
 
 /* Opening and transactions. */
 
@@ -739,13 +740,45 @@ int kiln_store_trigger_state_set(kiln_store *st, const char *pipeline,
                                  const char *key, const char *state,
                                  kiln_err *err);
 
-/* What became of a notification: sent, or failed after attempts with
- * the last HTTP status or error. */
-int kiln_store_notification_record(kiln_store *st, const char *pipeline,
-                                   int64_t run_id, const char *event,
-                                   const char *url, bool sent, int attempts,
-                                   long http_status, const char *error,
-                                   int64_t created_ms, kiln_err *err);
+/*
+ * Notifications (notifications.c). Each is a row before it is posted:
+ * 'pending', with its body and its owner, the "PID:START" of the kiln
+ * posting it (NULL: left by a kiln that stopped, for the next one). Its
+ * end ('sent' or 'failed') drops the body. A pending row whose owner no
+ * longer runs is taken over (claimed) by the next kiln serve.
+ */
+typedef struct kiln_notification {
+    int64_t id, run_id, timeout_ms, created_ms;
+    int attempts;
+    char *pipeline, *event, *url, *body, *owner;
+} kiln_notification;
+
+void kiln_notification_dispose(kiln_notification *n);
+void kiln_notifications_free(kiln_notification *n, size_t count);
+
+/* Add n (attempts 0) as pending: *out_id its id. */
+int kiln_store_notification_add(kiln_store *st, int64_t *out_id,
+                                const kiln_notification *n, kiln_err *err);
+/* An attempt begins: the pending row's attempts become attempts. */
+int kiln_store_notification_attempt(kiln_store *st, int64_t id,
+                                    int attempts, kiln_err *err);
+/* How the pending row id ended: sent, or failed with the last HTTP status
+ * (0: none) or error. *ended (may be NULL) false when it was not pending
+ * (another kiln ended it). */
+int kiln_store_notification_end(kiln_store *st, bool *ended, int64_t id,
+                                bool sent, int attempts, long http_status,
+                                const char *error, kiln_err *err);
+/* Leave the pending row id for the next kiln (owner NULL). */
+int kiln_store_notification_release(kiln_store *st, int64_t id,
+                                    kiln_err *err);
+/* Every pending row, oldest first. */
+int kiln_store_notifications_pending(kiln_notification **out, size_t *n,
+                                     kiln_store *st, kiln_err *err);
+/* Take the pending row id over from owner (NULL: nobody) for new_owner:
+ * *taken false when it is no longer pending or someone else took it. */
+int kiln_store_notification_claim(kiln_store *st, bool *taken, int64_t id,
+                                  const char *owner, const char *new_owner,
+                                  kiln_err *err);
 
 /* The audit trail (audit.c): an append-only table of every change, each
  * row chained to the one before by a hash. */

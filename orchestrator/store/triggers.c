@@ -1,8 +1,8 @@
 /*
  * triggers.c: what kiln serve records besides runs: the fires of
  * schedules and their next due times, every trigger check with what it
- * saw, what each trigger remembers between checks, notifications, and
- * the pipeline files that did not load.
+ * saw, what each trigger remembers between checks, and the pipeline
+ * files that did not load.
  */
 #include "internal.h"
 
@@ -40,10 +40,6 @@ static const char SQL_STATE_SET[] =
     "INSERT INTO trigger_state (pipeline, key, state, updated_at) VALUES "
     "(?1, ?2, ?3, ?4) ON CONFLICT (pipeline, key) DO UPDATE SET state = "
     "excluded.state, updated_at = excluded.updated_at";
-static const char SQL_NOTIFICATION[] =
-    "INSERT INTO notifications (pipeline, run_id, event, url, status, "
-    "attempts, http_status, error, created_at, finished_at) VALUES (?1, ?2, "
-    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 int kiln_store_fire_record(kiln_store *st, const char *pipeline,
                            const char *schedule, int64_t due_ms,
@@ -169,18 +165,5 @@ int kiln_store_trigger_state_set(kiln_store *st, const char *pipeline,
 {
     return kiln_store__run(st, err, "saving a trigger's state",
                            SQL_STATE_SET, "sssI", pipeline, key, state,
-                           kiln_now_ms());
-}
-
-int kiln_store_notification_record(kiln_store *st, const char *pipeline,
-                                   int64_t run_id, const char *event,
-                                   const char *url, bool sent, int attempts,
-                                   long http_status, const char *error,
-                                   int64_t created_ms, kiln_err *err)
-{
-    return kiln_store__run(st, err, "recording a notification",
-                           SQL_NOTIFICATION, "snsssinsII", pipeline, run_id,
-                           event, url, sent ? "sent" : "failed", attempts,
-                           (int64_t)http_status, error, created_ms,
                            kiln_now_ms());
 }

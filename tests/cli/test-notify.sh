@@ -14,8 +14,9 @@ class H(http.server.BaseHTTPRequestHandler):
             f.write(json.dumps({"path": self.path, "n": seen[self.path],
                                 "type": self.headers.get("Content-Type"),
                                 "body": json.loads(body)}) + "\n")
-        # /flaky fails its first attempt; /broken always fails.
-        code = 500 if self.path == "/broken" or (self.path == "/flaky" and seen[self.path] == 1) else 200
+        # /flaky and /once* fail their first attempt; /broken always fails.
+        first = self.path == "/flaky" or self.path.startswith("/once")
+        code = 500 if self.path == "/broken" or (first and seen[self.path] == 1) else 200
         self.send_response(code); self.end_headers()
     def log_message(self, *a): pass
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
@@ -83,6 +84,31 @@ eq "three attempts at the broken webhook" "failed|3|500" \
     "$(q "select status, attempts, http_status from notifications where url like '%broken'")"
 eq "the run is recorded failed, nothing else" "failed" "$(q "select status from runs where pipeline='bad'")"
 
+# A notification is a row before it is posted: a kiln run killed with
+# SIGKILL while it waits to retry leaves it pending (with its body), and
+# kiln serve posts it (below).
+pipeline killed <<YAML
+pipeline: killed
+notify: [{on: [success], webhook: "$W/once"}]
+steps:
+  a: {run: "true"}
+YAML
+"$KILN" run "$T/killed.yaml" > "$T/killed.out" 2>&1 &
+killed=$!
+wait_for "the first attempt (answered 500)" 10 'grep -q "\"/once\"" "$T/got"'
+kill -KILL "$killed"
+wait "$killed" 2>/dev/null
+killed_run=$(q "select id from runs where pipeline = 'killed'")
+eq "the killed kiln's notification is pending, one attempt made" \
+    "pending|1|1|$killed_run" \
+    "$(q "select status, attempts, body like '%\"status\":\"succeeded\"%', run_id from notifications where url like '%/once'")"
+# Pending ones kiln serve must not post: one older than 24 h (recorded
+# failed instead), and one whose kiln still runs (this shell stands in).
+me="$$:$(awk '{print $22}' /proc/$$/stat)"
+q "insert into notifications (pipeline, run_id, event, url, status, attempts, body, timeout_ms, owner, created_at) values
+   ('old', null, 'drift', '$W/stale', 'pending', 1, '{}', 5000, '1:1', $(( $(now_ms) - 25 * 3600 * 1000 ))),
+   ('live', null, 'drift', '$W/alive', 'pending', 0, '{}', 5000, '$me', $(now_ms))"
+
 # In kiln serve: a drift trigger notifies on drift, and a run's end too.
 F=$KILN_SRC/tests/fixtures/drift
 mkdir -p "$T/d"
@@ -103,5 +129,47 @@ r = [x for x in rows if x["body"].get("event") == "drift"][0]["body"]
 c = r["detail"]["columns"][0]
 print(c["name"], c["drift"])')"
 contains "with a link to the run" "#/runs/" "$(got 'print([x for x in rows if x["body"].get("event") == "success" and x["body"]["pipeline"] == "drifty"][0]["body"].get("url", ""))')"
+
+# What the killed kiln run left, kiln serve posted at its start.
+wait_for "the killed kiln's notification posted by kiln serve" 10 \
+    '[ "$(q "select status from notifications where url like '"'"'%/once'"'"'")" = sent ]'
+eq "its record: sent on the second attempt" "sent|2|200" \
+    "$(q "select status, attempts, http_status from notifications where url like '%/once'")"
+eq "the same body both times" "2 1 $killed_run succeeded" "$(got '
+r = [x for x in rows if x["path"] == "/once"]
+print(len(r), len(set(json.dumps(x["body"], sort_keys=True) for x in r)), r[-1]["body"]["run_id"], r[-1]["body"]["status"])')"
+contains "kiln serve says so" "posting 1 notification that a kiln no longer running did not deliver" "$(cat "$T/serve.log")"
+eq "a pending one older than 24 h: failed, not posted" "failed|0" \
+    "$(q "select status, (select count(*) from notifications where 0) from notifications where url like '%/stale'")"
+contains "saying why" "more than 24 h old" "$(q "select error from notifications where url like '%/stale'")"
+eq "one whose kiln still runs: left to it" "pending|$me" \
+    "$(q "select status, owner from notifications where url like '%/alive'")"
+eq "neither was posted" 0 "$(got 'print(len([x for x in rows if x["path"] in ("/stale", "/alive")]))')"
+q "delete from notifications where url like '%/alive'"
 stop "$daemon"
+
+# kiln serve stopped while a notification waits to retry: left pending
+# for the next kiln serve, which posts it.
+mkdir -p "$T/late"
+cat > "$T/late/p.yaml" <<YAML
+pipeline: late
+notify: [{on: [success], webhook: "$W/once-late"}]
+steps:
+  a: {run: "true"}
+YAML
+serve late.log "$T/late"
+wait_for "kiln serve" 10 'grep -q "pipeline loaded" "$T/late.log"'
+kiln_rc trigger late
+wait_for "the late run's first attempt" 10 'grep -q "\"/once-late\"" "$T/got"'
+stop "$daemon"
+eq "stopped while it waited: pending, nobody's" "pending|1|" \
+    "$(q "select status, attempts, coalesce(owner, '') from notifications where url like '%/once-late'")"
+contains "kiln serve said it left it" "1 notification not delivered yet: left pending" "$(cat "$T/late.log")"
+serve late.log "$T/late"
+wait_for "the next kiln serve posts it" 10 \
+    '[ "$(q "select status from notifications where url like '"'"'%/once-late'"'"'")" = sent ]'
+eq "on its second attempt" "sent|2" \
+    "$(q "select status, attempts from notifications where url like '%/once-late'")"
+stop "$daemon"
+eq "nothing left pending" 0 "$(q "select count(*) from notifications where status = 'pending'")"
 finish

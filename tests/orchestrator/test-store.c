@@ -305,7 +305,10 @@ static void test_migrations(void)
         "SELECT * FROM deploys INDEXED BY deploys_open WHERE outcome IS NULL;"
         "SELECT * FROM schema_version WHERE version = 22;"
         "SELECT timeout_ms FROM model_hooks; SELECT deadline FROM deploys;"
-        "SELECT * FROM schema_version WHERE version = 23");
+        "SELECT * FROM schema_version WHERE version = 23;"
+        "SELECT body, timeout_ms, owner FROM notifications INDEXED BY "
+        "notifications_pending WHERE status = 'pending';"
+        "SELECT * FROM schema_version WHERE version = 24");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
@@ -351,6 +354,10 @@ static void test_capture_refs(void)
                         "sha256 = 'aaa' AND execution_id = 1"), 1);
     sql("DROP TABLE capture_refs; DROP INDEX metrics_by_step;"
         "DROP TABLE deploys; ALTER TABLE model_hooks DROP COLUMN timeout_ms;"
+        "DROP INDEX notifications_pending;"
+        "ALTER TABLE notifications DROP COLUMN body;"
+        "ALTER TABLE notifications DROP COLUMN timeout_ms;"
+        "ALTER TABLE notifications DROP COLUMN owner;"
         "DELETE FROM schema_version WHERE version >= 20");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
     kiln_store_close(st);
@@ -489,6 +496,80 @@ static void test_deploys(void)
     kiln_store_close(st);
 }
 
+/* A notification's row: pending (with its body and owner) until it
+ * ends, once; taken over only from the owner it had; released to nobody;
+ * not in the pending list once ended, and its body gone. */
+static void test_notifications(void)
+{
+    kiln_store *st;
+    kiln_err err = KILN_ERR_INIT;
+    kiln_notification row = {0}, *pend;
+    int64_t id, id2;
+    size_t n;
+    bool ok;
+
+    ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
+    row.pipeline = "p";
+    row.run_id = 4;
+    row.event = "failure";
+    row.url = "http://127.0.0.1:9/hook";
+    row.body = "{\"status\":\"failed\"}";
+    row.timeout_ms = 5000;
+    row.owner = "100:7";
+    row.created_ms = 1234;
+    ASSERT_EQ_INT(kiln_store_notification_add(st, &id, &row, &err), 0);
+    row.run_id = 0;
+    row.event = "drift";
+    ASSERT_EQ_INT(kiln_store_notification_add(st, &id2, &row, &err), 0);
+    ASSERT(id > 0 && id2 > id);
+    ASSERT_EQ_INT(kiln_store_notification_attempt(st, id, 2, &err), 0);
+    ASSERT_EQ_INT(kiln_store_notifications_pending(&pend, &n, st, &err), 0);
+    ASSERT_EQ_INT((int)n, 2);
+    ASSERT_EQ_INT((int)pend[0].id, (int)id);
+    ASSERT_EQ_INT(pend[0].attempts, 2);
+    ASSERT(pend[0].run_id == 4 && pend[1].run_id == 0);
+    ASSERT(pend[0].timeout_ms == 5000 && pend[0].created_ms == 1234);
+    ASSERT_STREQ(pend[0].body, "{\"status\":\"failed\"}");
+    ASSERT_STREQ(pend[0].owner, "100:7");
+    ASSERT_STREQ(pend[1].event, "drift");
+    kiln_notifications_free(pend, n);
+    /* Taken over from the owner it has, and only once. */
+    ASSERT_EQ_INT(kiln_store_notification_claim(st, &ok, id, "100:8", "200:1",
+                                                &err), 0);
+    ASSERT(!ok);
+    ASSERT_EQ_INT(kiln_store_notification_claim(st, &ok, id, "100:7", "200:1",
+                                                &err), 0);
+    ASSERT(ok);
+    ASSERT_EQ_INT(kiln_store_notification_claim(st, &ok, id, "100:7", "300:1",
+                                                &err), 0);
+    ASSERT(!ok);
+    /* Released: nobody's, and anyone's to take. */
+    ASSERT_EQ_INT(kiln_store_notification_release(st, id2, &err), 0);
+    ASSERT_EQ_INT(kiln_store_notification_claim(st, &ok, id2, NULL, "200:1",
+                                                &err), 0);
+    ASSERT(ok);
+    /* Ended once. */
+    ASSERT_EQ_INT(kiln_store_notification_end(st, &ok, id, false, 3, 500,
+                                              "HTTP 500", &err), 0);
+    ASSERT(ok);
+    ASSERT_EQ_INT(kiln_store_notification_end(st, &ok, id, true, 4, 200,
+                                              NULL, &err), 0);
+    ASSERT(!ok);
+    ASSERT_EQ_INT(kiln_store_notification_claim(st, &ok, id, NULL, "200:1",
+                                                &err), 0);
+    ASSERT(!ok);
+    ASSERT_EQ_INT(kiln_store_notifications_pending(&pend, &n, st, &err), 0);
+    ASSERT_EQ_INT((int)n, 1);
+    ASSERT_EQ_INT((int)pend[0].id, (int)id2);
+    kiln_notifications_free(pend, n);
+    kiln_store_close(st);
+    ASSERT_EQ_INT(count("SELECT count(*) FROM notifications WHERE id = 1 AND "
+                        "status = 'failed' AND attempts = 3 AND "
+                        "http_status = 500 AND error = 'HTTP 500' AND "
+                        "body IS NULL AND owner IS NULL AND "
+                        "finished_at > 0"), 1);
+}
+
 int main(void)
 {
     ASSERT_NOT_NULL(mkdtemp(dir));
@@ -496,6 +577,7 @@ int main(void)
     RUN_TEST(test_records);
     RUN_TEST(test_audit);
     RUN_TEST(test_deploys);
+    RUN_TEST(test_notifications);
     RUN_TEST(test_migrations);
     RUN_TEST(test_capture_refs);
     RUN_TEST(test_checkpoints);
