@@ -46,14 +46,18 @@ static bool has_suffix(const char *s, const char *suffix)
     return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Write text to path atomically: path.tmp, then rename. */
-static int write_atomic(const char *path, const char *text, kiln_err *err)
+/* Write text to path atomically: path.tmp, then rename, so a reader sees
+ * all of it or nothing. With sync, fsync'd first (a request, which the
+ * daemon may take after a crash of the machine); a reply is not: its
+ * reader dies with the machine, and the daemon writes it on its loop. */
+static int write_atomic(const char *path, const char *text, bool sync,
+                        kiln_err *err)
 {
     char *tmp = kiln_asprintf("%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     int rc = 0;
     if (!f || fputs(text, f) == EOF || fflush(f) != 0 ||
-        fsync(fileno(f)) != 0) {
+        (sync && fsync(fileno(f)) != 0)) {
         rc = kiln_err_set_os(err, "cannot write %s", tmp);
     }
     if (f && fclose(f) != 0 && rc == 0)
@@ -75,7 +79,7 @@ void kiln_inbox_answer(kiln_inbox_reply *r, json_t *answer)
 {
     kiln_err err = KILN_ERR_INIT;
     char *out = json_dumps(answer, JSON_COMPACT);
-    if (!out || write_atomic(r->path, out, &err) != 0)
+    if (!out || write_atomic(r->path, out, false, &err) != 0)
         fprintf(stderr, "kiln serve: warning: %s\n",
                 out ? err.msg : "cannot make a reply");
     free(out);
@@ -236,7 +240,7 @@ int kiln_inbox_send(json_t **reply, const char *state_dir, json_t *request,
         free(base);
     }
     text = json_dumps(request, JSON_COMPACT);
-    rc = write_atomic(req_path, text, err);
+    rc = write_atomic(req_path, text, true, err);
     free(text);
     while (rc == 0) {
         char *data = NULL;
