@@ -151,13 +151,21 @@ static void kill_shim(pid_t pid, uint64_t start)
         sigqueue(pid, KILN_SHIM_KILL, v);
 }
 
+/* When d's command is stopped: its deadline, or (a row of schema 22,
+ * which had none) the default timeout after it started. */
+static int64_t deadline_of(const kiln_deploy *d)
+{
+    return d->deadline_ms ? d->deadline_ms
+                          : d->started_ms + DEPLOY_TIMEOUT_MS;
+}
+
 /* "timed out after DURATION", for deploy d. */
 static void timed_out(char *detail, size_t cap, const kiln_deploy *d)
 {
     char dur[32];
     snprintf(detail, cap, "timed out after %s",
              kiln_fmt_duration(dur, sizeof(dur),
-                               d->deadline_ms - d->started_ms));
+                               deadline_of(d) - d->started_ms));
 }
 
 static void sleep_ms(int ms)
@@ -185,7 +193,7 @@ static int settle_left(kiln_store *st, const char *state_dir,
     } else {
         bool killed = false;
         while (kiln_proc_start(d->pid) == d->pid_start) {
-            if (!killed && d->deadline_ms && kiln_now_ms() >= d->deadline_ms) {
+            if (!killed && kiln_now_ms() >= deadline_of(d)) {
                 kill_shim(d->pid, d->pid_start);
                 killed = true;
             }

@@ -162,6 +162,18 @@ check "...within its deadline, not the command's ($(( $(now_ms) - t0 )) ms)" \
     test $(( $(now_ms) - t0 )) -lt 10000
 eq "...and it is gone" "" "$(pgrep -f 'sleep 31.5')"
 eq "fine moved" 1 "$(alias_of t fine)"
+# A row without a deadline (kiln 22's schema) is stopped an hour (the
+# default deploy_timeout) after it started.
+"$KILN" models promote t 1 hang3 >/dev/null 2>&1 &
+cli=$!
+wait_for "the third hanging command started" 10 '[ "$(starts t.log "1 hang3")" = 1 ]'
+kill -9 $cli
+wait $cli 2>/dev/null
+q "update deploys set deadline = null, started_at = started_at - 3600000 where alias = 'hang3'"
+kiln_rc models promote t 1 fine2
+eq "a row without a deadline: stopped at the default's" \
+    "0 failed|timed out after 1h00m" "$rc $(deploy_row t hang3)"
+eq "...and it is gone" "" "$(pgrep -f 'sleep 31.5')"
 # What a deploy command starts in the background does not outlive it.
 kiln_rc models promote t 1 bg
 eq "a command that leaves a process behind" "0 1" "$rc $(alias_of t bg)"
