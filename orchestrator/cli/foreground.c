@@ -55,6 +55,14 @@ static void on_event(kiln_run *run, ssize_t step, void *data)
                               kiln_run_step_reason(run, (size_t)step));
 }
 
+/* The notifications, recorded with the run's end. */
+static void on_ending(kiln_run *run, void *data)
+{
+    run_ctx *ctx = data;
+    kiln_notifier_run_ended(ctx->notifier, kiln_run_pipeline(run),
+                            kiln_run_id(run));
+}
+
 static void on_done(kiln_run *run, void *data)
 {
     run_ctx *ctx = data;
@@ -74,8 +82,6 @@ static void on_done(kiln_run *run, void *data)
         fflush(stdout); /* seen now, even through a pipe */
         write_reports(ctx->store, kiln_run_id(run), ctx->junit);
     }
-    kiln_notifier_run_ended(ctx->notifier, kiln_run_pipeline(run),
-                            kiln_run_id(run));
     /* What waits gets 2 s more: a receiver that does not answer never
      * keeps kiln from exiting much past the run. */
     kiln_openlineage_close(ctx->lineage, 2000);
@@ -210,6 +216,7 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
         ctx.notifier = kiln_notifier_new(&ctx.loop, ctx.http, store);
     }
     ro->on_event = on_event;
+    ro->on_ending = on_ending;
     ro->on_done = on_done;
     ro->data = &ctx;
     rc = resume ? kiln_run_resume(&ctx.run, eng, ro, resume, &err)

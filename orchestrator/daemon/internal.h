@@ -223,6 +223,8 @@ void kiln_daemon__settle(kiln_entry *e, const kiln_source *src,
 void kiln_daemon__fire(kiln_entry *e, const kiln_source *src,
                        kiln_outcome *out);
 void kiln_daemon__on_run_done(kiln_run *run, void *data);
+/* A run of the daemon's ends: its notifications, recorded with the end. */
+void kiln_daemon__on_run_ending(kiln_run *run, void *data);
 void kiln_daemon__scheds_open(kiln_entry *e, bool catchup);
 /* Record the due times arm() left unsaved during a load, in one
  * transaction. */

@@ -101,6 +101,7 @@ static void recover_run(kiln_daemon *dm, int64_t id)
     o.file = d->file;
     o.hash = d->hash;
     o.on_event = kiln_daemon__run_event;
+    o.on_ending = kiln_daemon__on_run_ending;
     o.on_done = kiln_daemon__on_run_done;
     o.data = a;
     if (a->e)

@@ -151,6 +151,7 @@ int64_t kiln_daemon__start_run(kiln_entry *e, const kiln_source *src,
         o.git_dirty = g->dirty;
     }
     o.on_event = kiln_daemon__run_event;
+    o.on_ending = kiln_daemon__on_run_ending;
     o.on_done = kiln_daemon__on_run_done;
     o.data = a;
     rc = kiln_run_start(&a->run, dm->eng, &o, &err);
@@ -353,6 +354,12 @@ void kiln_daemon__dequeue(kiln_entry *e)
     }
 }
 
+void kiln_daemon__on_run_ending(kiln_run *run, void *data)
+{
+    kiln_active_run *a = data;
+    kiln_notifier_run_ended(a->dm->notifier, a->d->p, kiln_run_id(run));
+}
+
 void kiln_daemon__on_run_done(kiln_run *run, void *data)
 {
     kiln_active_run *a = data, **pp;
@@ -368,7 +375,6 @@ void kiln_daemon__on_run_done(kiln_run *run, void *data)
             break;
         }
     }
-    kiln_notifier_run_ended(dm->notifier, a->d->p, kiln_run_id(run));
     kiln_run_free(run);
     kiln_daemon__def_unref(a->d);
     free(a);

@@ -683,6 +683,26 @@ static const char *failed_reason(kiln_run *run, kiln_buf *b)
     return kiln_buf_cstr(b);
 }
 
+/* Record the run's end (run->state, reason) with what on_ending records,
+ * in one transaction. */
+static int record_end(kiln_run *run, const char *reason, kiln_err *err)
+{
+    kiln_store *st = run->eng->store;
+    if (!run->on_ending)
+        return kiln_store_run_set_state(st, run->id, run->state, reason,
+                                        err);
+    if (kiln_store_begin(st, err) != 0)
+        return KILN_ERROR;
+    if (kiln_store_run_set_state(st, run->id, run->state, reason,
+                                 err) != 0) {
+        kiln_store_rollback(st);
+        return KILN_ERROR;
+    }
+    run->on_ending(run, run->data);
+    kiln_crash_point("run-ending");
+    return kiln_store_commit(st, err);
+}
+
 /* End the run once every step has ended. */
 void kiln_engine__run_maybe_finish(kiln_run *run)
 {
@@ -718,9 +738,7 @@ void kiln_engine__run_maybe_finish(kiln_run *run)
         if (run->state == KILN_RUN_FAILED)
             reason = failed_reason(run, &b);
     }
-    if (kiln_store_run_set_state(run->eng->store, run->id, run->state,
-                                 reason, &err) != 0 &&
-        run->store_err.code == 0) {
+    if (record_end(run, reason, &err) != 0 && run->store_err.code == 0) {
         run->store_err = err;
         kiln_err_print(&err);
     }
@@ -905,6 +923,7 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
     run->root = kiln_strdup(o->root ? o->root : p->dir);
     run->file = kiln_path_absolute(o->file ? o->file : p->file);
     run->on_event = o->on_event;
+    run->on_ending = o->on_ending;
     run->on_done = o->on_done;
     if (o->n_reuse) {
         run->reuse_run = o->reuse_run;

@@ -106,6 +106,11 @@ typedef struct kiln_run_options {
                                reuse execution, else it fails with this
                                reason; it never runs */
     kiln_run_event_cb on_event; /* may be NULL */
+    /* May be NULL: called as the run ends, inside the transaction that
+     * records its end, so what it records (notifications) commits with
+     * the end or not at all (a run killed in between is unfinished, and
+     * recovery ends it again). */
+    kiln_run_done_cb on_ending;
     kiln_run_done_cb on_done;
     void *data;
 } kiln_run_options;

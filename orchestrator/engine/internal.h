@@ -186,6 +186,7 @@ struct kiln_run {
     kiln_err store_err;
     bool drain_wanted;       /* a store failure: drain at next dispatch */
     kiln_run_event_cb on_event;
+    kiln_run_done_cb on_ending;
     kiln_run_done_cb on_done;
     void *data;
     uv_idle_t closer;        /* never started: closed on kiln_run_free(),

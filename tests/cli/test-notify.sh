@@ -109,6 +109,21 @@ q "insert into notifications (pipeline, run_id, event, url, status, attempts, bo
    ('old', null, 'drift', '$W/stale', 'pending', 1, '{}', 5000, '1:1', $(( $(now_ms) - 25 * 3600 * 1000 ))),
    ('live', null, 'drift', '$W/alive', 'pending', 0, '{}', 5000, '$me', $(now_ms))"
 
+# A run's end and its notifications commit together: killed in between,
+# the run is unfinished (kiln serve ends it again, below) and nothing
+# was recorded half.
+pipeline ending <<YAML
+pipeline: ending
+notify: [{on: [success], webhook: "$W/ending"}]
+steps:
+  a: {run: "true"}
+YAML
+KILN_CRASH=run-ending:1 "$KILN" run "$T/ending.yaml" > /dev/null 2>&1
+eq "killed as the run ended" 137 "$?"
+ending_run=$(q "select id from runs where pipeline = 'ending'")
+eq "the run is not recorded ended, no notification either" "running|0" \
+    "$(q "select status, (select count(*) from notifications where pipeline = 'ending') from runs where id = $ending_run")"
+
 # In kiln serve: a drift trigger notifies on drift, and a run's end too.
 F=$KILN_SRC/tests/fixtures/drift
 mkdir -p "$T/d"
@@ -129,6 +144,14 @@ r = [x for x in rows if x["body"].get("event") == "drift"][0]["body"]
 c = r["detail"]["columns"][0]
 print(c["name"], c["drift"])')"
 contains "with a link to the run" "#/runs/" "$(got 'print([x for x in rows if x["body"].get("event") == "success" and x["body"]["pipeline"] == "drifty"][0]["body"].get("url", ""))')"
+
+# The run killed as it ended: kiln serve ended it, and notified.
+wait_for "the run killed as it ended, notified by kiln serve" 10 \
+    '[ "$(q "select status from notifications where pipeline = '"'"'ending'"'"'")" = sent ]'
+eq "...once, about that run, which succeeded" "succeeded 1 $ending_run succeeded" \
+    "$(q "select status from runs where id = $ending_run") $(got '
+r = [x for x in rows if x["path"] == "/ending"]
+print(len(r), r[0]["body"]["run_id"], r[0]["body"]["status"])')"
 
 # What the killed kiln run left, kiln serve posted at its start.
 wait_for "the killed kiln's notification posted by kiln serve" 10 \
