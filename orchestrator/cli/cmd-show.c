@@ -52,6 +52,34 @@ static void print_ranking(json_t *sel)
     printf("%s\n", json_array_size(rank) ? "" : " none");
 }
 
+/* What the run's webhooks were told, and whether it arrived. */
+static void print_notifications(json_t *notes)
+{
+    json_t *n;
+    size_t i;
+    if (!json_array_size(notes))
+        return;
+    printf("\n  NOTIFICATION  WEBHOOK                    OUTCOME\n");
+    json_array_foreach(notes, i, n) {
+        long long attempts = json_integer_value(json_object_get(n,
+                                                                "attempts"));
+        const char *status = kiln_cli_str(n, "status");
+        printf("  %-13s %-26s ", kiln_cli_str(n, "event"),
+               kiln_cli_str(n, "webhook"));
+        if (strcmp(status, "sent") == 0)
+            printf("sent (%lld attempt%s)\n", attempts,
+                   attempts == 1 ? "" : "s");
+        else if (strcmp(status, "pending") == 0)
+            printf("pending (%lld attempt%s so far)\n", attempts,
+                   attempts == 1 ? "" : "s");
+        else
+            printf("%s after %lld attempt%s: %s\n", status, attempts,
+                   attempts == 1 ? "" : "s",
+                   json_is_string(json_object_get(n, "error"))
+                       ? kiln_cli_str(n, "error") : "?");
+    }
+}
+
 static void print_run(json_t *run)
 {
     json_t *steps = json_object_get(run, "steps"), *s, *a, *params;
@@ -164,6 +192,7 @@ static void print_run(json_t *run)
                        ? kiln_cli_str(a, "reason") : "");
         }
     }
+    print_notifications(json_object_get(run, "notifications"));
 }
 
 /* --env STEP: the texts the step's last keyed attempt captured. */

@@ -219,6 +219,29 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
         json_decref(rep);
         json_object_set_new(run, "reproduced_by", ids);
     }
+    /* Its notifications, oldest first; a webhook by its host only (the
+     * rest of a Slack webhook's URL is its secret). */
+    {
+        json_t *notes = NULL, *nt;
+        if (query_rows(st, &notes, "SELECT event, url AS webhook, status, "
+                       "attempts, http_status, error, created_at, "
+                       "finished_at FROM notifications WHERE run_id = "
+                       "CAST(?1 AS INTEGER) AND ?2 ORDER BY id", idtext, 1,
+                       err) != 0) {
+            json_decref(run);
+            return KILN_ERROR;
+        }
+        json_array_foreach(notes, i, nt) {
+            const char *url = json_string_value(json_object_get(nt,
+                                                                "webhook"));
+            const char *host = url ? strstr(url, "://") : NULL;
+            host = host ? host + 3 : url;
+            if (host)
+                json_object_set_new(nt, "webhook", json_stringn(
+                    host, strcspn(host, "/?#")));
+        }
+        json_object_set_new(run, "notifications", notes);
+    }
     *out = run;
     return 0;
 }

@@ -54,6 +54,16 @@ eq "every notification recorded" "flaky|sent|2 slack|sent|1 down|failed|3" \
     "$(q "select substr(url, instr(substr(url, 8), '/') + 8), status, attempts from notifications order by url like '%flaky%' desc, url like '%slack%' desc" | tr '\n' ' ' | sed 's/ $//')"
 contains "the failure says why" "Couldn't connect" "$(q "select error from notifications where status='failed'")"
 contains "and kiln says so" "notification to http://127.0.0.1:1/down failed after 3 attempts" "$err"
+kiln_rc show 1
+contains "kiln show lists the run's notifications" "success       127.0.0.1:$port            sent (2 attempts)" "$out"
+contains "...one that failed, and why" "success       127.0.0.1:1                failed after 3 attempts: Failed to connect to 127.0.0.1 port 1" "$out"
+kiln_rc show 1 --json
+eq "--json: each webhook by its host only (a Slack URL's path is its secret)" \
+    "success 127.0.0.1:1 failed 3|success 127.0.0.1:$port sent 1|success 127.0.0.1:$port sent 2" \
+    "$(echo "$out" | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("|".join(sorted("%s %s %s %d" % (n["event"], n["webhook"], n["status"], n["attempts"]) for n in r["notifications"])))')"
 
 # The run's summary comes at once; kiln then waits for the notifications
 # (here: three attempts at a dead webhook, 1 s and 4 s apart).
@@ -195,4 +205,9 @@ eq "on its second attempt" "sent|2" \
     "$(q "select status, attempts from notifications where url like '%/once-late'")"
 stop "$daemon"
 eq "nothing left pending" 0 "$(q "select count(*) from notifications where status = 'pending'")"
+
+# The run's page lists them (one pending: its kiln, this shell, runs).
+q "insert into notifications (pipeline, run_id, event, url, status, attempts, body, timeout_ms, owner, created_at) values
+   ('ok', 1, 'success', 'http://127.0.0.1:9/hook/SECRET', 'pending', 1, '{}', 5000, '$me', $(now_ms))"
+browser_check "the run page's notifications, in chromium" notifications-view.mjs "$T/ok.yaml"
 finish

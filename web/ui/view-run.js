@@ -1,7 +1,8 @@
 /*
  * view-run.js: #/runs/ID, a run: its steps as a graph, a timeline of
  * their attempts, each step's log (followed while it runs), metrics,
- * artifacts and details; Cancel, Retry and a step's Retry from here.
+ * artifacts, notifications and details; Cancel, Retry and a step's Retry
+ * from here.
  */
 import {fill, h, svg} from './dom.js';
 import {bytes, dur, enc, fmtTime, num, pipeHref, runHref, runTime}
@@ -366,6 +367,36 @@ export function runView(el, query, idText, stepArg) {
     return was == null ? null : was === art.sha256;
   }
 
+  /* What the run's webhooks were told (each by its host: the rest of a
+   * Slack webhook's URL is its secret), and whether it arrived. */
+  function notificationsTable() {
+    const notes = run.notifications || [];
+    if (!notes.length)
+      return null;
+    const looks = {sent: 'succeeded', failed: 'failed', pending: 'pending'};
+    return panel('Notifications', null,
+      h('table', {class: 't cards compact notifications'},
+        h('thead', null, h('tr', null, h('th', null, 'Event'),
+          h('th', null, 'Webhook'), h('th', null, 'Outcome'),
+          h('th', {class: 'num'}, 'Attempts'), h('th', null, 'When'),
+          h('th', null, 'Why not'))),
+        h('tbody', null, notes.map((n) =>
+          h('tr', {'data-notification': n.event + ' ' + n.webhook,
+                   'data-status': n.status},
+            h('td', {'data-label': 'Event'}, n.event),
+            h('td', {'data-label': 'Webhook'}, h('code', null, n.webhook)),
+            h('td', {'data-label': 'Outcome'},
+              badge(looks[n.status] || 'lost', n.status,
+                    n.status === 'pending' ? 'Not delivered yet: kiln ' +
+                    'serve posts what a stopped kiln left' : null)),
+            h('td', {class: 'num', 'data-label': 'Attempts'}, n.attempts),
+            h('td', {class: 'nowrap', 'data-label': 'When',
+                     title: fmtTime(n.finished_at || n.created_at)},
+              agoEl(n.finished_at || n.created_at)),
+            h('td', {'data-label': 'Why not'},
+              n.error || h('span', {class: 'muted'}, '—')))))));
+  }
+
   function artifactsTable() {
     const rows = [];
     for (const s of run.steps)
@@ -581,7 +612,8 @@ export function runView(el, query, idText, stepArg) {
         panel('Metrics', null, metricsTable()),
         h('section', {class: 'panel'}, h('h2', null, 'Details'), details())),
       h('div', {style: 'height:16px'}),
-      artifactsTable());
+      artifactsTable(),
+      notificationsTable());
     log.pre.scrollTop = atEnd ? log.pre.scrollHeight : top;
     document.title = 'Run #' + run.id + ' · ' + run.pipeline + ' · kiln';
     syncLog();
