@@ -214,6 +214,13 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
             fprintf(stderr, "kiln: warning: %s: no notifications\n",
                     err.msg);
         ctx.notifier = kiln_notifier_new(&ctx.loop, ctx.http, store);
+        /* What a killed kiln run of this pipeline did not deliver (a CI
+         * job cancelled with SIGKILL) goes out with this run's. */
+        size_t left = kiln_notifier_adopt(ctx.notifier, p->name);
+        if (left)
+            fprintf(stderr, "kiln: posting %zu notification%s of %s that "
+                    "a kiln no longer running did not deliver\n", left,
+                    left == 1 ? "" : "s", p->name);
     }
     ro->on_event = on_event;
     ro->on_ending = on_ending;

@@ -140,7 +140,7 @@ void kiln_daemon__recover(kiln_daemon *dm)
             kiln_proc_start(runs[i].pid) != runs[i].start)
             recover_run(dm, runs[i].id);
     free(runs);
-    notes = kiln_notifier_adopt(dm->notifier);
+    notes = kiln_notifier_adopt(dm->notifier, NULL);
     if (notes)
         say("posting %zu notification%s that a kiln no longer running did "
             "not deliver", notes, notes == 1 ? "" : "s");

@@ -5,8 +5,8 @@
  * and a timer for the next one, and a row of the notifications table
  * (store/notifications.c), pending from before the first attempt to the
  * end. A kiln that stops first leaves the row pending, and so does one
- * that is killed: kiln serve posts what such a kiln left
- * (kiln_notifier_adopt). Bodies: "json" is the event itself, for any
+ * that is killed: kiln serve, or the next kiln run of the pipeline, posts
+ * what such a kiln left (kiln_notifier_adopt). Bodies: "json" is the event itself, for any
  * receiver; "slack" is {"text": ...}, what Slack's (and Mattermost's, and
  * Teams' Slack-compatible) incoming webhooks take.
  */
@@ -308,7 +308,7 @@ static bool owner_runs(const char *owner)
     return start != 0 && kiln_proc_start(pid) == start;
 }
 
-size_t kiln_notifier_adopt(kiln_notifier *n)
+size_t kiln_notifier_adopt(kiln_notifier *n, const char *pipeline)
 {
     kiln_notification *rows;
     size_t n_rows, taken = 0;
@@ -326,8 +326,9 @@ size_t kiln_notifier_adopt(kiln_notifier *n)
         kiln_notification *r = &rows[i];
         bool ok;
         note *nt;
-        if (r->owner && (strcmp(r->owner, n->owner) == 0 ||
-                         owner_runs(r->owner)))
+        if ((pipeline && strcmp(r->pipeline, pipeline) != 0) ||
+            (r->owner && (strcmp(r->owner, n->owner) == 0 ||
+                          owner_runs(r->owner))))
             continue;
         if (kiln_store_notification_claim(n->store, &ok, r->id, r->owner,
                                           n->owner, &err) != 0) {

@@ -46,11 +46,12 @@ void kiln_notifier_drift(kiln_notifier *n, const kiln_pipeline *p,
 void kiln_notifier_run_ended(kiln_notifier *n, const kiln_pipeline *p,
                              int64_t run_id);
 
-/* Post the pending notifications that a kiln no longer running left
- * (killed, or stopped before it delivered them), taking each over first
- * so that two kilns never both do; one more than 24 h old is recorded as
- * failed instead. How many are posted. NULL is fine. */
-size_t kiln_notifier_adopt(kiln_notifier *n);
+/* Post the pending notifications (of pipeline, or all when NULL) that a
+ * kiln no longer running left (killed, or stopped before it delivered
+ * them), taking each over first so that two kilns never both do; one more
+ * than 24 h old is recorded as failed instead. How many are posted. NULL
+ * is fine. */
+size_t kiln_notifier_adopt(kiln_notifier *n, const char *pipeline);
 
 /* Leave what waits for a retry pending, for kiln serve to post, and free.
  * Call it after kiln_http_close(), which ends the requests in flight

@@ -112,6 +112,26 @@ killed_run=$(q "select id from runs where pipeline = 'killed'")
 eq "the killed kiln's notification is pending, one attempt made" \
     "pending|1|1|$killed_run" \
     "$(q "select status, attempts, body like '%\"status\":\"succeeded\"%', run_id from notifications where url like '%/once'")"
+# Without kiln serve: the next kiln run of the same pipeline (a CI job
+# after one cancelled with SIGKILL) posts what the killed one left, with
+# its own.
+pipeline ci <<YAML
+pipeline: ci
+notify: [{on: [success], webhook: "$W/once-ci"}]
+steps:
+  a: {run: "true"}
+YAML
+"$KILN" run "$T/ci.yaml" > /dev/null 2>&1 &
+killed=$!
+wait_for "the CI run's first attempt (answered 500)" 10 'grep -q "\"/once-ci\"" "$T/got"'
+kill -KILL "$killed"
+wait "$killed" 2>/dev/null
+kiln_rc run "$T/ci.yaml"
+eq "the next kiln run of ci" 0 "$rc"
+contains "says it posts the killed one's" "posting 1 notification of ci that a kiln no longer running did not deliver" "$err"
+eq "both sent: the killed run's on its second attempt, the new one's on its first" \
+    "sent|2 sent|1" "$(q "select status, attempts from notifications where pipeline = 'ci' order by run_id" | tr '\n' ' ' | sed 's/ $//')"
+
 # Pending ones kiln serve must not post: one older than 24 h (recorded
 # failed instead), and one whose kiln still runs (this shell stands in).
 me="$$:$(awk '{print $22}' /proc/$$/stat)"
