@@ -132,6 +132,12 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
                                              again */
     }
     kiln_engine__emit(run, -1);
+    /* And how each step that ended did: what the killed kiln had still to
+     * tell (its OpenLineage events were in memory) is told again, at
+     * least once. */
+    for (size_t k = 0; k < p->n_steps; k++)
+        if (kiln_step_state_final(run->steps[p->topo[k]].state))
+            kiln_engine__emit(run, (ssize_t)p->topo[k]);
     for (size_t k = 0; k < p->n_steps; k++) {
         step_rt *s = &run->steps[p->topo[k]];
         bool blocked = false, gated = false;

@@ -222,4 +222,44 @@ eq "one warning for all of it" 1 "$(grep -c 'OpenLineage events cannot reach' "$
 stop "$daemon"
 eq "the daemon stops cleanly" 0 "$?"
 
+# A kiln run killed while its events wait in memory for a slow receiver
+# (a second a POST): the kiln serve that takes the run over tells again
+# how each step that ended did, so a's COMPLETE, lost with the kill, still
+# arrives (at least once: its START is sent again too).
+slow=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+/usr/bin/python3 - "$slow" "$T/slow.txt" <<'PY' &
+import http.server, json, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        e = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        time.sleep(1)
+        with open(out, "a") as f:
+            f.write("%s %s\n" % (e["eventType"], e["job"]["name"]))
+        self.send_response(201); self.end_headers()
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+daemons+=("$!")
+wait_for "the slow receiver" 10 "/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $slow))'"
+mkdir -p "$T/s"
+cat > "$T/s/slowol.yaml" <<'YAML'
+pipeline: slowol
+steps:
+  a: {run: "true"}
+  b: {needs: [a], run: "sleep 3"}
+YAML
+"$KILN" run "$T/s/slowol.yaml" --openlineage "http://127.0.0.1:$slow/l" > /dev/null 2>&1 &
+pid=$!
+wait_for "a ended" 10 '[ "$(q "select status from run_steps where step = '"'"'a'"'"' and run_id = (select max(id) from runs)")" = succeeded ]'
+sleep 0.5
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+eq "a's COMPLETE was still in the killed kiln's memory" 0 \
+    "$(cat "$T/slow.txt" 2>/dev/null | grep -c '^COMPLETE slowol.a$')"
+serve serve-slow.log --openlineage "http://127.0.0.1:$slow/l" "$T/s"
+wait_for "the run taken over and its end told" 40 'grep -q "^COMPLETE slowol$" "$T/slow.txt"'
+eq "a's COMPLETE arrived after all" 1 "$(grep -c '^COMPLETE slowol.a$' "$T/slow.txt")"
+eq "and b's" 1 "$(grep -c '^COMPLETE slowol.b$' "$T/slow.txt")"
+stop "$daemon"
+
 finish
