@@ -565,15 +565,6 @@ static void test_supervisor(uv_loop_t *loop, kiln_executor *ex)
         CHECK(vanished(gone[2]));
     }
 
-    /* The supervisor cannot start it (no status file can be made there):
-     * it answers why, and the task ends as a start that failed. */
-    start_nowait(&a, ex, sh_c("true"), "/nonexistent/kiln/x.status");
-    finish(loop, ex);
-    CHECK(a.outcome == KILN_TASK_EXITED && a.exit_code == -1);
-    CHECK(strstr(a.reason, "could not start") != NULL);
-    CHECK(strstr(a.reason, "No such file") != NULL);
-    CHECK(a.external_id[0] == '\0');
-
     /* The supervisor is killed: its step is lost and stopped. */
     start(&a, ex, sh_c(sleeps[3]), status);
     sup = supervisor_of(&a);
