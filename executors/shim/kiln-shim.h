@@ -27,9 +27,8 @@
  * command) and not two. kiln starts it with two SOCK_SEQPACKET sockets:
  *
  *   fd 3 (KILN_SHIM_REQ_FD): kiln sends a kiln_shim_req, the log file's
- *        descriptor beside it (SCM_RIGHTS); the kiln_shim_reply comes on
- *        the same socket, in order, once the command's process is forked
- *        (before its event: kiln reads it on its loop, without waiting).
+ *        descriptor beside it (SCM_RIGHTS), and waits for its
+ *        kiln_shim_reply on the same socket.
  *   fd 4 (KILN_SHIM_EV_FD): the supervisor sends a kiln_shim_event when
  *        a command has ended (after its leftovers are killed and its
  *        status file written), and a first one with slot
