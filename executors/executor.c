@@ -137,12 +137,6 @@ void kiln_executor__done(kiln_executor *ex, kiln_task *task)
     ex->on_done(task, ex->data);
 }
 
-void kiln_executor__started(kiln_executor *ex, kiln_task *task)
-{
-    if (ex->on_started)
-        ex->on_started(task, ex->data);
-}
-
 bool kiln_executor__read_status(kiln_task *task, const char *path)
 {
     char buf[64];

@@ -9,9 +9,7 @@
  *
  * Contract (libuv's, plus one): when start() returns an error, on_done is
  * never called for that task; after a 0 return on_done runs exactly once,
- * even when the task is cancelled. A task's external_id may come after
- * start() returned (empty until then): on_started says when, before
- * on_done.
+ * even when the task is cancelled.
  */
 #ifndef KILN_EXECUTOR_H
 #define KILN_EXECUTOR_H
@@ -104,8 +102,6 @@ struct kiln_executor {
     const struct kiln_executor_ops *ops;
     uv_loop_t *loop;
     kiln_task_done_cb on_done; /* the only way results come back */
-    kiln_task_done_cb on_started; /* may be NULL: external_id is set now
-                                     (it was empty when start() returned) */
     void *data;
     unsigned active;           /* tasks started and not yet done */
 };

@@ -62,7 +62,5 @@ int kiln_executor__run_wait(char **argv, char *const *env, kiln_buf *out);
 /* Report a task's end: every implementation ends each task through this,
  * exactly once. */
 void kiln_executor__done(kiln_executor *ex, kiln_task *task);
-/* Say a task's external_id, which start() returned without, is set. */
-void kiln_executor__started(kiln_executor *ex, kiln_task *task);
 
 #endif

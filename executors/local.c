@@ -11,9 +11,7 @@
  * With a status_path the command's end must outlive kiln. Such a task is
  * started by the executor's supervisor, one kiln-shim --serve for all of
  * them (kiln-shim.h): kiln sends it the command and the log's descriptor
- * and does not wait: the pid comes back on the loop (a stop asked for
- * before it came is applied then), and with it the external id
- * (kiln_executor__started()); the supervisor, the command's parent, writes the
+ * and gets the pid back; the supervisor, the command's parent, writes the
  * status file and sends the end as an event, read on the loop. It kills
  * whatever the command left behind, also the processes that left its
  * process group, before it records the end. The external id is
@@ -66,8 +64,6 @@ typedef struct local_executor local_executor;
  * status file and no secrets: one process a step, not two. */
 typedef struct supervisor {
     uv_poll_t poll;          /* readable: events (or its end) */
-    uv_poll_t req_poll;      /* readable: answers to start requests */
-    int open_handles;        /* freed once both polls have closed */
     local_executor *le;
     pid_t pid;
     uint64_t start;
@@ -119,10 +115,6 @@ struct local_proc {
                                0 = not armed */
     bool supervised;        /* the supervisor started it: its end comes
                                as an event */
-    bool awaiting;          /* supervised, its pid not answered yet (kiln
-                               does not wait: the answer comes on the
-                               loop, before the end) */
-    bool cancel_force;      /* cancelled with force while awaiting */
     bool await_status;      /* ended; its supervisor writes the status */
     bool sup_died;          /* ... and died before it said how */
     uint32_t slot;          /* supervised: its slot */
@@ -131,10 +123,6 @@ struct local_proc {
 };
 
 static void on_timer(uv_timer_t *timer);
-static void format_id(char *out, size_t size, int pid, uint64_t start,
-                      int sup_pid, uint64_t sup_start);
-static int read_supervised(const char *path, int *pid, uint64_t *start,
-                           int *sup_pid, uint64_t *sup_start);
 
 static void on_close(uv_handle_t *handle)
 {
@@ -278,8 +266,8 @@ static void kill_now(local_proc *lp)
 static void on_timer(uv_timer_t *timer)
 {
     local_proc *lp = timer->data;
-    if (lp->exited || lp->awaiting)
-        return; /* awaiting: the answer applies the stop (sup_started) */
+    if (lp->exited)
+        return;
     if (lp->await_status) {
         ended(lp, false, 0, 0);
         return;
@@ -457,8 +445,6 @@ static int spawn(local_proc **out, kiln_executor *ex, char **argv,
 static void sup_free(uv_handle_t *handle)
 {
     supervisor *sup = handle->data;
-    if (--sup->open_handles > 0)
-        return;
     close(sup->ev);
     free(sup->slots);
     free(sup->free_slots);
@@ -483,7 +469,6 @@ static void sup_close(supervisor *sup)
 {
     if (sup->le->sup == sup)
         sup->le->sup = NULL;
-    uv_close((uv_handle_t *)&sup->req_poll, sup_free);
     close(sup->req);
     uv_close((uv_handle_t *)&sup->poll, sup_free);
 }
@@ -501,17 +486,6 @@ static void sup_lost(supervisor *sup)
             continue;
         sup->slots[i] = NULL;
         lp->supervised = false;
-        if (lp->awaiting) {
-            /* Its pid never came: the status file may name it. */
-            int pid, sp;
-            uint64_t start, ss;
-            lp->awaiting = false;
-            if (read_supervised(lp->task->status_path, &pid, &start, &sp,
-                                &ss) == 2 && kiln_proc_start(pid) == start) {
-                lp->pid = pid;
-                lp->start = start;
-            }
-        }
         lp->sup_died = true;
         kill_group(lp, SIGKILL);
         ended(lp, false, 0, 0);
@@ -544,92 +518,11 @@ static void sup_slot_put(supervisor *sup, uint32_t slot)
     sup->free_slots[sup->n_free++] = slot;
 }
 
-/* The supervisor could not start lp's command (err): its end, as a
- * start that failed. */
-static void sup_unstarted(local_proc *lp, int err)
-{
-    kiln_task *task = lp->task;
-    lp->exited = true;
-    task->outcome = KILN_TASK_EXITED;
-    task->exit_code = -1;
-    if (err == ENOENT && task->workdir && access(task->workdir, F_OK) != 0)
-        snprintf(task->reason, sizeof(task->reason), "could not start: "
-                 "working directory %s does not exist", task->workdir);
-    else
-        snprintf(task->reason, sizeof(task->reason), "could not start: "
-                 "cannot start %s: %s", task->argv[0], strerror(err));
-    uv_timer_stop(&lp->timer);
-    uv_close(&lp->u.handle, on_close);
-    uv_close((uv_handle_t *)&lp->timer, on_close);
-}
-
-/* The supervisor's answer for lp: its pid, or why it did not start. A
- * stop asked for meanwhile goes to the process now. */
-static void sup_started(supervisor *sup, local_proc *lp,
-                        const struct kiln_shim_reply *rep)
-{
-    kiln_task *task = lp->task;
-    lp->awaiting = false;
-    if (rep->err != 0 || rep->pid <= 0) {
-        sup_slot_put(sup, lp->slot);
-        if (--sup->n_running == 0)
-            uv_unref((uv_handle_t *)&sup->poll);
-        lp->supervised = false;
-        sup_unstarted(lp, rep->err ? rep->err : EPROTO);
-        return;
-    }
-    lp->pid = rep->pid;
-    lp->start = rep->start;
-    format_id(task->external_id, sizeof(task->external_id), lp->pid,
-              lp->start, sup->pid, sup->start);
-    kiln_executor__started(lp->ex, task);
-    if (!lp->cancelling)
-        return;
-    if (lp->cancel_force || (lp->kill_at && mono_ms() >= lp->kill_at)) {
-        kill_now(lp);
-        if (lp->kill_at)
-            uv_timer_start(&lp->timer, on_timer, SHIM_KILL_MS, 0);
-    } else {
-        kill_group(lp, SIGTERM);
-        if (lp->kill_at)
-            uv_timer_start(&lp->timer, on_timer,
-                           (uint64_t)(lp->kill_at - mono_ms()), 0);
-    }
-}
-
-/* Read the supervisor's answers waiting (each before the end of its
- * step: the supervisor sends it first). */
-static void sup_answers(supervisor *sup)
-{
-    for (;;) {
-        struct kiln_shim_reply rep;
-        local_proc *lp;
-        ssize_t n = recv(sup->req, &rep, sizeof(rep), MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return; /* none now, or it ended: the event socket says so */
-        if (n != sizeof(rep) || rep.slot >= sup->n_slots ||
-            (lp = sup->slots[rep.slot]) == NULL || !lp->awaiting)
-            continue;
-        sup_started(sup, lp, &rep);
-    }
-}
-
-static void on_sup_answer(uv_poll_t *poll, int status, int events)
-{
-    (void)status;
-    (void)events;
-    sup_answers(poll->data);
-}
-
 static void on_sup_event(uv_poll_t *poll, int status, int events)
 {
     supervisor *sup = poll->data;
     (void)status;
     (void)events;
-    /* The answers first: a step's end never comes before its pid. */
-    sup_answers(sup);
     for (;;) {
         struct kiln_shim_event e;
         local_proc *lp;
@@ -726,14 +619,9 @@ static supervisor *sup_open(local_executor *le)
     sup->req = req[0];
     sup->ev = ev[0];
     sup->poll.data = sup;
-    sup->req_poll.data = sup;
-    sup->open_handles = 2;
     uv_poll_init(le->base.loop, &sup->poll, ev[0]);
     uv_poll_start(&sup->poll, UV_READABLE, on_sup_event);
     uv_unref((uv_handle_t *)&sup->poll); /* until a step runs */
-    uv_poll_init(le->base.loop, &sup->req_poll, req[0]);
-    uv_poll_start(&sup->req_poll, UV_READABLE, on_sup_answer);
-    uv_unref((uv_handle_t *)&sup->req_poll); /* the other one keeps it */
     return sup;
 fail:
     close(req[0]);
@@ -744,9 +632,7 @@ fail:
 /*
  * Start task through the supervisor, its output to fd, into a new *out.
  * Returns 0; a positive errno when the command cannot start; -1 when the
- * supervisor cannot take it (then a shim of its own runs it). kiln does
- * not wait for the supervisor's answer (its pid, after the exec): it
- * comes on the loop (sup_started()), and with it the task's external id.
+ * supervisor cannot take it (then a shim of its own runs it).
  */
 static int sup_spawn(local_proc **out, local_executor *le, kiln_task *task,
                      int fd)
@@ -754,6 +640,7 @@ static int sup_spawn(local_proc **out, local_executor *le, kiln_task *task,
     static char *const no_env[] = {NULL};
     char *const *env = task->env ? task->env : no_env;
     struct kiln_shim_req req;
+    struct kiln_shim_reply rep;
     kiln_buf b = KILN_BUF_INIT;
     local_proc *lp;
     supervisor *sup;
@@ -767,9 +654,6 @@ static int sup_spawn(local_proc **out, local_executor *le, kiln_task *task,
         return -1;
     }
     sup = le->sup;
-    /* What the supervisor would answer with, said at once. */
-    if (task->workdir && access(task->workdir, F_OK) != 0)
-        return errno;
     lp = proc_new(&le->base);
     memset(&req, 0, sizeof(req));
     req.slot = sup_slot(sup, lp);
@@ -796,12 +680,22 @@ static int sup_spawn(local_proc **out, local_executor *le, kiln_task *task,
         free(lp);
         return -1;
     }
+    while ((n = recv(sup->req, &rep, sizeof(rep), 0)) < 0 && errno == EINTR)
+        ;
+    if (n != sizeof(rep) || rep.slot != req.slot || rep.err != 0) {
+        sup_slot_put(sup, req.slot);
+        free(lp);
+        /* Not a shim of its own: a supervisor that died as it answered
+         * may have started the command. */
+        return n == sizeof(rep) && rep.err > 0 ? rep.err : EPIPE;
+    }
     uv_idle_init(le->base.loop, (uv_idle_t *)&lp->u.handle);
     if (sup->n_running++ == 0)
         uv_ref((uv_handle_t *)&sup->poll);
     lp->supervised = true;
-    lp->awaiting = true;
     lp->slot = req.slot;
+    lp->pid = rep.pid;
+    lp->start = rep.start;
     *out = lp;
     return 0;
 }
@@ -942,8 +836,11 @@ static int local_start(kiln_executor *ex, kiln_task *task, kiln_err *err)
     lp->task = task;
     task->priv = lp;
     task->started_ms = kiln_now_ms();
-    if (lp->supervised)
-        return 0; /* its id comes with the supervisor's answer */
+    if (lp->supervised) {
+        format_id(task->external_id, sizeof(task->external_id), lp->pid,
+                  lp->start, le->sup->pid, le->sup->start);
+        return 0;
+    }
     lp->shim = task->status_path != NULL;
     lp->start = kiln_proc_start(lp->pid);
     format_id(task->external_id, sizeof(task->external_id), lp->pid,
@@ -1147,13 +1044,6 @@ static void local_cancel(kiln_executor *ex, kiln_task *task, bool force)
     if (!lp || lp->exited)
         return;
     lp->cancelling = true;
-    if (lp->awaiting) {
-        /* No pid yet: the answer applies it (sup_started()). */
-        lp->cancel_force |= force;
-        if (!force && !lp->kill_at)
-            lp->kill_at = mono_ms() + KILN_KILL_GRACE_MS;
-        return;
-    }
     if (force) {
         if (!lp->shim_asked) {
             kill_now(lp);

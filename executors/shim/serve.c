@@ -26,10 +26,9 @@
  *   so kiln stops it and what stayed in its group with kill(-pid); it
  *   needs nothing from the supervisor for that.
  *
- * Requests are answered one at a time, in order (kiln reads the answers
- * on its loop, each before the end of its step, which is sent after it);
- * events wait in memory when kiln does not read them, so the two never
- * block each other. Before it starts a command the supervisor
+ * Requests are answered one at a time, in order; events wait in memory
+ * when kiln does not read them (it may be waiting for a reply), so the
+ * two never block each other. Before it starts a command the supervisor
  * checks that kiln still holds the socket: a request kiln sent just
  * before it died is dropped, as kiln never recorded it; the kiln that
  * takes over finds no status file and runs the step.
@@ -41,6 +40,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,70 +260,63 @@ static const char *env_path(char **env)
  * program that cannot start (not found, not executable) still becomes a
  * process: a child that says why in the log and exits 127 or 126, as a
  * shell does. Returns the pid, or -1 with errno.
- *
- * With fork, not posix_spawn: the supervisor is small and static, so its
- * fork takes tens of microseconds, and it does not wait for the exec,
- * which posix_spawn's vfork does (hundreds of microseconds on a virtual
- * machine, during which no other step of this kiln starts or ends). The
- * child keeps every signal blocked until it has its own session and the
- * default dispositions, so a stop kiln sends as soon as it has the pid
- * (to the pid, or to the group once there is one) is never lost: it is
- * taken once the child unblocks them, just before the exec.
  */
 static pid_t start_command(char **argv, char **env, const char *workdir,
                            int log)
 {
-    static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, ign;
     char file[4096];
-    int err = shim_find_program(file, sizeof(file), argv[0],
-                                env_path(env)) == 0 ? 0 : errno;
-    sigset_t all, was, none;
-    struct sigaction dfl;
-    pid_t pid;
+    pid_t pid = -1;
+    int rc;
 
-    sigfillset(&all);
-    sigprocmask(SIG_SETMASK, &all, &was);
-    pid = fork();
-    if (pid != 0) {
-        int e = errno;
-        sigprocmask(SIG_SETMASK, &was, NULL);
-        errno = e;
-        return pid;
-    }
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
-        sigaction(reset[i], &dfl, NULL);
-    setsid();
-    if (dup2(null_fd, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-        _exit(126);
-    if (*workdir && chdir(workdir) != 0) {
-        dprintf(2, "kiln: cannot run %s: working directory %s: %s\n",
-                argv[0], workdir, strerror(errno));
-        _exit(127);
-    }
+    posix_spawnattr_init(&attr);
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (err == 0) {
-        execve(file, argv, env);
-        err = errno;
-        if (err == ENOEXEC) {
-            /* A script without "#!": /bin/sh runs it, as execvp would. */
-            size_t argc = 0;
-            while (argv[argc])
-                argc++;
-            {
-                char *sh[argc + 2];
-                sh[0] = "/bin/sh";
-                sh[1] = file;
-                memcpy(sh + 2, argv + 1, argc * sizeof(char *));
-                execve("/bin/sh", sh, env);
-            }
-            err = errno;
+    posix_spawnattr_setsigmask(&attr, &none);
+    /* The signals the supervisor ignores; exec resets those it handles. */
+    sigemptyset(&ign);
+    sigaddset(&ign, SIGINT);
+    sigaddset(&ign, SIGTERM);
+    sigaddset(&ign, SIGHUP);
+    sigaddset(&ign, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &ign);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, null_fd, 0);
+    posix_spawn_file_actions_adddup2(&fa, log, 1);
+    posix_spawn_file_actions_adddup2(&fa, log, 2);
+    if (*workdir)
+        posix_spawn_file_actions_addchdir_np(&fa, workdir);
+    rc = shim_find_program(file, sizeof(file), argv[0], env_path(env)) == 0
+             ? posix_spawn(&pid, file, &fa, &attr, argv, env)
+             : errno;
+    if (rc == ENOEXEC) {
+        /* A script without "#!": /bin/sh runs it, as execvp would. */
+        size_t argc = 0;
+        char **sh;
+        while (argv[argc])
+            argc++;
+        if ((sh = calloc(argc + 2, sizeof(char *))) != NULL) {
+            sh[0] = "/bin/sh";
+            sh[1] = file;
+            memcpy(sh + 2, argv + 1, argc * sizeof(char *));
+            rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, sh, env);
+            free(sh);
         }
     }
-    dprintf(2, "kiln: cannot run %s: %s\n", argv[0], strerror(err));
-    _exit(err == ENOENT ? 127 : 126);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc == 0)
+        return pid;
+    if ((pid = fork()) == 0) {
+        setsid();
+        signal(SIGPIPE, SIG_DFL);
+        dprintf(log, "kiln: cannot run %s: %s\n", argv[0], strerror(rc));
+        _exit(rc == ENOENT ? 127 : 126);
+    }
+    return pid;
 }
 
 /* Has kiln closed its end of the request socket (it died)? */

@@ -183,7 +183,6 @@ int kiln_engine__executor(kiln_executor **out, kiln_engine *eng,
                                kiln_engine__on_task_done, eng, err);
     if (rc != 0)
         return rc;
-    (*out)->on_started = kiln_engine__on_task_started;
     eng->executors = kiln_realloc(eng->executors, (eng->n_executors + 1) *
                                   sizeof(*eng->executors));
     eng->executors[eng->n_executors++] = *out;
@@ -194,7 +193,6 @@ void kiln_engine_add_executor(kiln_engine *eng, kiln_executor *ex)
 {
     ex->loop = eng->loop;
     ex->on_done = kiln_engine__on_task_done;
-    ex->on_started = kiln_engine__on_task_started;
     ex->data = eng;
     ex->active = 0;
     /* First, so it is found before one of the same name. */

@@ -324,8 +324,6 @@ void kiln_engine__step_attempt_ended(step_rt *s, bool ok,
 void kiln_engine__attempt_finish(step_rt *s, kiln_exec_state status,
                                  const char *why, bool ok);
 void kiln_engine__on_task_done(kiln_task *task, void *data);
-/* A started task's external id came (after kiln_executor_start()). */
-void kiln_engine__on_task_started(kiln_task *task, void *data);
 
 /* hashing.c */
 /* Finish an attempt off the loop: hash its artifacts and read its

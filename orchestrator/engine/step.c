@@ -279,7 +279,6 @@ static void secrets_work(uv_work_t *req)
 }
 
 static void step_launch(step_rt *s, int rc, kiln_err *err);
-static void record_started(step_rt *s);
 static void start_ended(step_rt *s, kiln_exec_state state, const char *why);
 
 static void secrets_done(uv_work_t *req, int status)
@@ -515,8 +514,7 @@ static void start_failed(step_rt *s, const kiln_err *err)
  * Record the next attempt of s. The attempt and the step's RUNNING go
  * into the batch, and its process starts only once the batch is
  * committed (kiln_engine__step_spawn()), the executor's id for the
- * process recorded as soon as the executor has it (right after, or when
- * the local supervisor answers), so a kiln killed at any instant leaves a
+ * process recorded right after, so a kiln killed at any instant leaves a
  * record through which recovery finds the process
  * (kiln_executor_attach() by id, or by the attempt's status file when
  * the id was not recorded yet) or knows it never started.
@@ -598,6 +596,7 @@ static void step_launch(step_rt *s, int rc, kiln_err *err)
     kiln_run *run = s->run;
     kiln_engine *eng = run->eng;
     const kiln_step *st = &run->p->steps[s->idx];
+    kiln_err serr = KILN_ERR_INIT;
 
     if (rc == 0)
         rc = step_spawn(s, err);
@@ -613,34 +612,16 @@ static void step_launch(step_rt *s, int rc, kiln_err *err)
         return;
     }
     kiln_crash_point("spawned");
-    /* The local executor's supervisor says the pid later, on the loop
-     * (kiln_engine__on_task_started()): kiln does not wait for it. */
-    if (s->task->external_id[0])
-        record_started(s);
+    /* In the batch, committed before the loop waits again. */
+    kiln_engine__tx_begin(run);
+    if (kiln_store_exec_set_external(eng->store, s->exec_id,
+                                     s->task->external_id,
+                                     s->task->started_ms, &serr) != 0)
+        kiln_engine__store_failed(run, &serr);
+    kiln_crash_point("started");
     s->phase = PHASE_RUNNING;
     if (st->timeout_ms > 0)
         uv_timer_start(s->timer, on_timeout, (uint64_t)st->timeout_ms, 0);
-}
-
-/* Record the executor's id of s's process, in the batch (committed
- * before the loop waits again); until then recovery finds the process by
- * its status file. */
-static void record_started(step_rt *s)
-{
-    kiln_run *run = s->run;
-    kiln_err err = KILN_ERR_INIT;
-    kiln_engine__tx_begin(run);
-    if (kiln_store_exec_set_external(run->eng->store, s->exec_id,
-                                     s->task->external_id,
-                                     s->task->started_ms, &err) != 0)
-        kiln_engine__store_failed(run, &err);
-    kiln_crash_point("started");
-}
-
-void kiln_engine__on_task_started(kiln_task *task, void *data)
-{
-    (void)data;
-    record_started(task->data);
 }
 
 void kiln_engine__on_task_done(kiln_task *task, void *data)

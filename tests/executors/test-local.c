@@ -35,22 +35,12 @@ static void on_done(kiln_task *task, void *data)
     done_count++;
 }
 
-/* on_started: a task's external id came after start() returned. */
-static int started_count;
-static void on_started(kiln_task *task, void *data)
-{
-    (void)data;
-    CHECK(task->external_id[0] != '\0');
-    started_count++;
-}
-
 /* The spare file the next start() hands its task (then NULL again). */
 static const char *next_spare;
 
-/* Start argv, under kiln-shim when status is not NULL; return at once
- * (a supervised task's id comes later). */
-static void start_nowait(kiln_task *task, kiln_executor *ex, char **argv,
-                         const char *status)
+/* Start argv, under kiln-shim when status is not NULL. */
+static void start(kiln_task *task, kiln_executor *ex, char **argv,
+                  const char *status)
 {
     static char log[256];
     kiln_err err = KILN_ERR_INIT;
@@ -66,19 +56,7 @@ static void start_nowait(kiln_task *task, kiln_executor *ex, char **argv,
     next_spare = NULL;
     task->cpus = 1;
     done_count = 0;
-    started_count = 0;
     CHECK(kiln_executor_start(ex, task, &err) == 0);
-}
-
-/* Start argv, under kiln-shim when status is not NULL, and wait for its
- * id: a supervised one's comes with the supervisor's answer, on the loop,
- * before its end. */
-static void start(kiln_task *task, kiln_executor *ex, char **argv,
-                  const char *status)
-{
-    start_nowait(task, ex, argv, status);
-    while (!task->external_id[0] && done_count == 0)
-        uv_run(ex->loop, UV_RUN_ONCE);
     CHECK(atoi(task->external_id) > 0);
 }
 
@@ -480,12 +458,9 @@ static void test_supervisor(uv_loop_t *loop, kiln_executor *ex)
 
     snprintf(status, sizeof(status), "%s/sup.status", dir);
     snprintf(status2, sizeof(status2), "%s/sup2.status", dir);
-    /* Two steps at once: one supervisor, the parent of both commands;
-     * each id said through on_started (kiln does not wait for it). */
+    /* Two steps at once: one supervisor, the parent of both commands. */
     start(&a, ex, slow, status);
-    CHECK(started_count == 1);
     start(&b, ex, sh_c("exit 3"), status2);
-    CHECK(started_count == 1);
     sup = supervisor_of(&a);
     CHECK(sup > 0 && sup == supervisor_of(&b));
     CHECK(parent_of(atoi(a.external_id)) == sup);
@@ -532,7 +507,6 @@ static void test_supervisor(uv_loop_t *loop, kiln_executor *ex)
         uv_loop_init(&l2);
         CHECK(kiln_executor_new(&e2, "local", &l2, on_done, NULL, &err) ==
               0);
-        e2->on_started = on_started;
         start(&t1, e2, five, status);
         start(&t2, e2, six, status2);
         CHECK(write(fds[1], t1.external_id, sizeof(t1.external_id)) ==
@@ -551,19 +525,6 @@ static void test_supervisor(uv_loop_t *loop, kiln_executor *ex)
     attach(&b, loop, ex, NULL, status2);
     CHECK(b.outcome == KILN_TASK_EXITED && b.exit_code == 6);
     CHECK(strcmp(slurp(status2), "exit 6\n") == 0);
-
-    /* Cancelled before the supervisor answered (gracefully, then with
-     * force): the stop reaches the process once its pid comes. */
-    for (int force = 0; force < 2; force++) {
-        start_nowait(&a, ex, sh_c(sleeps[2]), status);
-        CHECK(a.external_id[0] == '\0');
-        kiln_executor_cancel(ex, &a, force);
-        finish(loop, ex);
-        CHECK(a.outcome == KILN_TASK_CANCELED);
-        CHECK(a.term_signal == (force ? SIGKILL : SIGTERM));
-        CHECK(a.external_id[0] != '\0');
-        CHECK(vanished(gone[2]));
-    }
 
     /* The supervisor is killed: its step is lost and stopped. */
     start(&a, ex, sh_c(sleeps[3]), status);
@@ -663,9 +624,6 @@ int main(void)
              (int)getpid(), (int)getpid());
     snprintf(gone[0], sizeof(gone[0]), "pgrep -f 'sleep 40%d[12]' >/dev/null",
              (int)getpid());
-    snprintf(sleeps[2], sizeof(sleeps[2]), "sleep 40%d3", (int)getpid());
-    snprintf(gone[2], sizeof(gone[2]), "pgrep -f 'sleep 40%d[3]' >/dev/null",
-             (int)getpid());
     snprintf(sleeps[3], sizeof(sleeps[3]), "sleep 40%d4", (int)getpid());
     snprintf(gone[3], sizeof(gone[3]), "pgrep -f 'sleep 40%d[4]' >/dev/null",
              (int)getpid());
@@ -673,7 +631,6 @@ int main(void)
     CHECK(kiln_executor_new(&ex, "mars", &loop, on_done, NULL, &err) ==
           KILN_ENOTFOUND);
     CHECK(kiln_executor_new(&ex, "local", &loop, on_done, NULL, &err) == 0);
-    ex->on_started = on_started;
 
     /* Exit status, both streams in the log, the working directory. */
     run(&task, &loop, ex, "echo out; echo err >&2; pwd; exit 3", -1, false);
