@@ -37,10 +37,9 @@ struct kiln_notifier {
 struct note {
     note *next;
     kiln_notifier *n;
-    char *pipeline, *event, *url, *body;
-    int64_t id;           /* its row; 0: none could be written */
-    int64_t run_id, timeout_ms, created_ms;
-    int attempts, max_attempts;
+    kiln_notification row; /* what it is; row.id 0: none could be
+                              written; row.owner is not kept */
+    int max_attempts;
     long last_status;
     char last_error[600];
     uv_timer_t timer;
@@ -82,10 +81,7 @@ void kiln_notifier_set_page(kiln_notifier *n, const char *url)
 static void on_note_close(uv_handle_t *h)
 {
     note *nt = h->data;
-    free(nt->pipeline);
-    free(nt->event);
-    free(nt->url);
-    free(nt->body);
+    kiln_notification_dispose(&nt->row);
     free(nt);
 }
 
@@ -105,16 +101,16 @@ static void finish(note *nt, bool sent)
 {
     kiln_notifier *n = nt->n;
     kiln_err err = KILN_ERR_INIT;
-    if (nt->id > 0 &&
-        kiln_store_notification_end(n->store, NULL, nt->id, sent,
-                                    nt->attempts, nt->last_status,
+    if (nt->row.id > 0 &&
+        kiln_store_notification_end(n->store, NULL, nt->row.id, sent,
+                                    nt->row.attempts, nt->last_status,
                                     sent ? NULL : nt->last_error,
                                     &err) != 0)
         fprintf(stderr, "kiln: warning: %s\n", err.msg);
     if (!sent)
         fprintf(stderr, "kiln: warning: notification to %s failed after %d "
-                "attempt%s: %s\n", nt->url, nt->attempts,
-                nt->attempts == 1 ? "" : "s", nt->last_error);
+                "attempt%s: %s\n", nt->row.url, nt->row.attempts,
+                nt->row.attempts == 1 ? "" : "s", nt->last_error);
     note_remove(nt);
 }
 
@@ -122,8 +118,9 @@ static void finish(note *nt, bool sent)
 static void release(note *nt)
 {
     kiln_err err = KILN_ERR_INIT;
-    if (nt->id > 0 &&
-        kiln_store_notification_release(nt->n->store, nt->id, &err) != 0)
+    if (nt->row.id > 0 &&
+        kiln_store_notification_release(nt->n->store, nt->row.id,
+                                        &err) != 0)
         fprintf(stderr, "kiln: warning: %s\n", err.msg);
     note_remove(nt);
 }
@@ -155,11 +152,12 @@ static void on_response(const kiln_http_result *r, void *data)
         release(nt);
         return;
     }
-    if (nt->attempts >= nt->max_attempts || !nt->n->http) {
+    if (nt->row.attempts >= nt->max_attempts || !nt->n->http) {
         finish(nt, false);
         return;
     }
-    uv_timer_start(&nt->timer, on_retry, nt->attempts == 1 ? 1000 : 4000, 0);
+    uv_timer_start(&nt->timer, on_retry, nt->row.attempts == 1 ? 1000 : 4000,
+                   0);
 }
 
 static void attempt(note *nt)
@@ -168,18 +166,17 @@ static void attempt(note *nt)
     kiln_err err = KILN_ERR_INIT;
     memset(&req, 0, sizeof(req));
     req.method = "POST";
-    req.url = nt->url;
+    req.url = nt->row.url;
     req.content_type = "application/json";
-    req.body = nt->body;
-    req.len = strlen(nt->body);
-    req.timeout_ms = nt->timeout_ms;
+    req.body = nt->row.body;
+    req.len = strlen(nt->row.body);
+    req.timeout_ms = nt->row.timeout_ms;
     req.max_body = 64 * 1024;
-    nt->attempts++;
-    if (nt->id > 0 && kiln_store_notification_attempt(nt->n->store, nt->id,
-                                                      nt->attempts,
-                                                      &err) != 0) {
+    nt->row.attempts++;
+    if (nt->row.id > 0 &&
+        kiln_store_notification_attempt(nt->n->store, nt->row.id,
+                                        nt->row.attempts, &err) != 0)
         fprintf(stderr, "kiln: warning: %s\n", err.msg);
-    }
     nt->in_request = true;
     if (kiln_http_start(nt->n->http, &req, on_response, nt, &err) != 0) {
         nt->in_request = false;
@@ -219,20 +216,17 @@ static char *slack_text(kiln_notifier *n, const char *pipeline,
     return out;
 }
 
-/* A note (on n's list, its timer ready) to post body to url. */
-static note *note_new(kiln_notifier *n, const char *pipeline,
-                      const char *event, const char *url, char *body,
-                      int64_t run_id, int64_t timeout_ms)
+/* A note (on n's list, its timer ready) for row, which it takes (row is
+ * zeroed; its owner is freed): MAX_ATTEMPTS more attempts. */
+static note *note_new(kiln_notifier *n, kiln_notification *row)
 {
     note *nt = kiln_calloc(1, sizeof(*nt));
     nt->n = n;
-    nt->pipeline = kiln_strdup(pipeline);
-    nt->event = kiln_strdup(event);
-    nt->url = kiln_strdup(url);
-    nt->body = body;
-    nt->run_id = run_id;
-    nt->timeout_ms = timeout_ms;
-    nt->max_attempts = MAX_ATTEMPTS;
+    nt->row = *row;
+    memset(row, 0, sizeof(*row));
+    free(nt->row.owner);
+    nt->row.owner = NULL;
+    nt->max_attempts = nt->row.attempts + MAX_ATTEMPTS;
     uv_timer_init(n->loop, &nt->timer);
     nt->timer.data = nt;
     nt->next = n->notes;
@@ -261,12 +255,10 @@ void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
         kiln_notification row = {0};
         kiln_err err = KILN_ERR_INIT;
         const char *name = event_name(event);
-        char *body;
-        note *nt;
         if (!(cfg->on & event))
             continue;
         if (strcmp(cfg->format, "slack") == 0) {
-            body = slack_text(n, p->name, event, run_id, what);
+            row.body = slack_text(n, p->name, event, run_id, what);
         } else {
             json_t *o = json_deep_copy(what);
             json_object_set_new(o, "event", json_string(name));
@@ -276,24 +268,21 @@ void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
             if (run_id > 0 && n->page)
                 json_object_set_new(o, "url", json_sprintf(
                     "%s#/runs/%lld", n->page, (long long)run_id));
-            body = json_dumps(o, JSON_COMPACT);
+            row.body = json_dumps(o, JSON_COMPACT);
             json_decref(o);
         }
-        nt = note_new(n, p->name, name, cfg->webhook, body, run_id,
-                      cfg->timeout_ms);
-        nt->created_ms = kiln_now_ms();
-        /* Its row first: a kiln killed from now on leaves it pending. */
-        row.pipeline = nt->pipeline;
+        row.pipeline = kiln_strdup(p->name);
         row.run_id = run_id;
-        row.event = nt->event;
-        row.url = nt->url;
-        row.body = nt->body;
-        row.timeout_ms = nt->timeout_ms;
+        row.event = kiln_strdup(name);
+        row.url = kiln_strdup(cfg->webhook);
+        row.timeout_ms = cfg->timeout_ms;
+        row.created_ms = kiln_now_ms();
+        /* Its row first: a kiln killed from now on leaves it pending. */
         row.owner = n->owner;
-        row.created_ms = nt->created_ms;
-        if (kiln_store_notification_add(n->store, &nt->id, &row, &err) != 0)
+        if (kiln_store_notification_add(n->store, &row.id, &row, &err) != 0)
             fprintf(stderr, "kiln: warning: %s\n", err.msg);
-        post(nt);
+        row.owner = NULL;
+        post(note_new(n, &row));
     }
 }
 
@@ -324,7 +313,8 @@ size_t kiln_notifier_adopt(kiln_notifier *n, const char *pipeline)
     }
     for (size_t i = 0; i < n_rows; i++) {
         kiln_notification *r = &rows[i];
-        bool ok;
+        char why[128];
+        bool ok, stale;
         note *nt;
         if ((pipeline && strcmp(r->pipeline, pipeline) != 0) ||
             (r->owner && (strcmp(r->owner, n->owner) == 0 ||
@@ -337,18 +327,13 @@ size_t kiln_notifier_adopt(kiln_notifier *n, const char *pipeline)
         }
         if (!ok)
             continue;
-        nt = note_new(n, r->pipeline, r->event, r->url, r->body, r->run_id,
-                      r->timeout_ms);
-        r->body = NULL;
-        nt->id = r->id;
-        nt->created_ms = r->created_ms;
-        nt->attempts = r->attempts;
-        nt->max_attempts = r->attempts + MAX_ATTEMPTS;
-        if (!nt->body || now - r->created_ms > MAX_AGE_MS) {
-            snprintf(nt->last_error, sizeof(nt->last_error),
-                     "not delivered by the kiln that made it (%s), and "
-                     "now more than 24 h old",
-                     r->owner ? r->owner : "stopped");
+        stale = !r->body || now - r->created_ms > MAX_AGE_MS;
+        snprintf(why, sizeof(why), "not delivered by the kiln that made it "
+                 "(%s), and now more than 24 h old",
+                 r->owner ? r->owner : "stopped");
+        nt = note_new(n, r);
+        if (stale) {
+            snprintf(nt->last_error, sizeof(nt->last_error), "%s", why);
             finish(nt, false);
             continue;
         }
