@@ -2,6 +2,7 @@
  * [--json]: the latest trigger checks. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -24,24 +25,40 @@ static const kiln_opt options[] = {
     KILN_OPT_END,
 };
 
+/* How the alerts a check sent (drift notifications) went: "-" when it
+ * sent none, else "failed", "pending" or "sent" (the worst of them). */
+static const char *alert_of(json_t *row)
+{
+    static const char *const worst[] = {"failed", "pending", "sent"};
+    json_t *notes = json_object_get(row, "notifications"), *nt;
+    size_t i, w = KILN_ARRAY_SIZE(worst);
+    json_array_foreach(notes, i, nt) {
+        const char *st = json_string_value(json_object_get(nt, "status"));
+        for (size_t k = 0; st && k < w; k++)
+            if (strcmp(st, worst[k]) == 0)
+                w = k;
+    }
+    return w < KILN_ARRAY_SIZE(worst) ? worst[w] : "-";
+}
+
 static void print_checks(json_t *rows)
 {
     json_t *row;
     size_t i;
     char when[40], run[24];
 
-    printf("%-20s %-16s %-7s %-6s %-7s %s\n", "CHECKED", "PIPELINE",
-           "TRIGGER", "STATUS", "RUN", "REASON");
+    printf("%-20s %-16s %-7s %-6s %-7s %-7s %s\n", "CHECKED", "PIPELINE",
+           "TRIGGER", "STATUS", "RUN", "ALERT", "REASON");
     json_array_foreach(rows, i, row) {
         json_t *id = json_object_get(row, "run_id");
         snprintf(run, sizeof(run), "%lld",
                  (long long)json_integer_value(id));
-        printf("%-20s %-16s %-7s %-6s %-7s %s\n",
+        printf("%-20s %-16s %-7s %-6s %-7s %-7s %s\n",
                kiln_fmt_time(when, sizeof(when), json_integer_value(
                    json_object_get(row, "checked_at"))),
                kiln_cli_str(row, "pipeline"), kiln_cli_str(row, "trigger"),
                kiln_cli_str(row, "status"),
-               json_is_integer(id) ? run : "-",
+               json_is_integer(id) ? run : "-", alert_of(row),
                kiln_cli_str(row, "reason"));
     }
     if (json_array_size(rows) == 0)

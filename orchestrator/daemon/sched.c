@@ -703,7 +703,8 @@ static void on_watch_fire(const kiln_firing *f, kiln_fire_outcome *res,
     src.file = (char *)f->file;
     src.git = f->git;
     if (strcmp(f->trigger, "drift") == 0)
-        kiln_notifier_drift(e->dm->notifier, e->d->p, f->info);
+        kiln_notifier_drift(e->dm->notifier, e->d->p, f->check_id,
+                            f->info);
     if (!cooling_down(e, &src, &out))
         kiln_daemon__fire(e, &src, &out);
     res->status = kiln_check_status_of_fire(out.status);

@@ -247,8 +247,8 @@ static void post(note *nt)
 }
 
 void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
-                        unsigned event,
-                        int64_t run_id, json_t *what)
+                        unsigned event, int64_t run_id, int64_t check_id,
+                        json_t *what)
 {
     for (size_t i = 0; n && i < p->n_notify; i++) {
         const kiln_notify *cfg = &p->notify[i];
@@ -273,6 +273,7 @@ void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
         }
         row.pipeline = kiln_strdup(p->name);
         row.run_id = run_id;
+        row.check_id = check_id;
         row.event = kiln_strdup(name);
         row.url = kiln_strdup(cfg->webhook);
         row.timeout_ms = cfg->timeout_ms;
@@ -403,19 +404,19 @@ void kiln_notifier_run_ended(kiln_notifier *n, const kiln_pipeline *p,
                      str_or_null(run->git_commit), "started_at",
                      time_or_null(run->started_ms), "finished_at",
                      time_or_null(run->finished_ms), "steps", steps);
-    kiln_notifier_send(n, p, event, run_id, what);
+    kiln_notifier_send(n, p, event, run_id, 0, what);
     json_decref(what);
     kiln_run_info_free(run);
 }
 
 void kiln_notifier_drift(kiln_notifier *n, const kiln_pipeline *p,
-                         const char *info)
+                         int64_t check_id, const char *info)
 {
     json_t *o = json_loads(info ? info : "{}", 0, NULL);
     json_t *what = json_pack("{s:s, s:O?, s:O?}", "status", "drift",
                              "reason", json_object_get(o, "reason"),
                              "detail", json_object_get(o, "detail"));
-    kiln_notifier_send(n, p, KILN_NOTIFY_DRIFT, 0, what);
+    kiln_notifier_send(n, p, KILN_NOTIFY_DRIFT, 0, check_id, what);
     json_decref(what);
     json_decref(o);
 }

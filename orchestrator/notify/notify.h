@@ -32,14 +32,16 @@ void kiln_notifier_set_page(kiln_notifier *n, const char *url);
 
 /* Tell p's webhooks that listen for event (KILN_NOTIFY_*) about it:
  * what is a JSON object with at least "pipeline" and "status" (a run:
- * run_id, status, reason, steps; drift: the check's detail). */
+ * run_id, status, reason, steps; drift: the check's detail). run_id and
+ * check_id (the trigger check told of) are recorded with each
+ * notification; 0: none. */
 void kiln_notifier_send(kiln_notifier *n, const kiln_pipeline *p,
-                        unsigned event,
-                        int64_t run_id, json_t *what);
-/* A drift trigger fired: tell p's webhooks, with info (the check's JSON
- * text: {reason, detail}). */
+                        unsigned event, int64_t run_id, int64_t check_id,
+                        json_t *what);
+/* A drift trigger's check check_id fired: tell p's webhooks, with info
+ * (the check's JSON text: {reason, detail}). */
 void kiln_notifier_drift(kiln_notifier *n, const kiln_pipeline *p,
-                         const char *info);
+                         int64_t check_id, const char *info);
 
 /* A run of p ended: tell the webhooks listening for how it ended
  * (success, failure, cancelled), with its steps. */

@@ -82,6 +82,22 @@ static int query_rows(kiln_store *st, json_t **out, const char *sql,
     return collect(st, out, s, "querying", err);
 }
 
+/* Each notification's "webhook" by its host only: the rest of a Slack
+ * webhook's URL is its secret. */
+static void webhook_hosts(json_t *notes)
+{
+    json_t *nt;
+    size_t i;
+    json_array_foreach(notes, i, nt) {
+        const char *url = json_string_value(json_object_get(nt, "webhook"));
+        const char *host = url ? strstr(url, "://") : NULL;
+        host = host ? host + 3 : url;
+        if (host)
+            json_object_set_new(nt, "webhook",
+                                json_stringn(host, strcspn(host, "/?#")));
+    }
+}
+
 #define RUN_COLUMNS                                                         \
     "id, pipeline, status, reason, trigger, trigger_info, params, "         \
     "git_commit, git_branch, git_dirty, file, pipeline_hash, workdir, "     \
@@ -219,10 +235,9 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
         json_decref(rep);
         json_object_set_new(run, "reproduced_by", ids);
     }
-    /* Its notifications, oldest first; a webhook by its host only (the
-     * rest of a Slack webhook's URL is its secret). */
+    /* Its notifications, oldest first. */
     {
-        json_t *notes = NULL, *nt;
+        json_t *notes = NULL;
         if (query_rows(st, &notes, "SELECT event, url AS webhook, status, "
                        "attempts, http_status, error, created_at, "
                        "finished_at FROM notifications WHERE run_id = "
@@ -231,15 +246,7 @@ int kiln_store_run_json(kiln_store *st, json_t **out, int64_t run_id,
             json_decref(run);
             return KILN_ERROR;
         }
-        json_array_foreach(notes, i, nt) {
-            const char *url = json_string_value(json_object_get(nt,
-                                                                "webhook"));
-            const char *host = url ? strstr(url, "://") : NULL;
-            host = host ? host + 3 : url;
-            if (host)
-                json_object_set_new(nt, "webhook", json_stringn(
-                    host, strcspn(host, "/?#")));
-        }
+        webhook_hosts(notes);
         json_object_set_new(run, "notifications", notes);
     }
     *out = run;
@@ -919,16 +926,38 @@ int kiln_store_checks_json(kiln_store *st, json_t **out, const char *pipeline,
 {
 #define CHECK_COLUMNS                                                       \
     "SELECT id, pipeline, trigger, target, checked_at, status, reason, "    \
-    "detail, run_id FROM trigger_checks "
+    "detail, run_id, (SELECT json_group_array(json_object('event', event, " \
+    "'webhook', url, 'status', status, 'attempts', attempts, "              \
+    "'http_status', http_status, 'error', error)) FROM notifications n "    \
+    "WHERE n.check_id = c.id) AS notifications FROM trigger_checks c "
+    json_t *row;
+    size_t i;
     /* A pipeline's along its index (GET /api/v1/pipelines asks this of
      * each: "?1 IS NULL OR" made each a scan and sort of every check). */
-    return query_rows(st, out,
-                      pipeline ? CHECK_COLUMNS "WHERE pipeline = ?1 ORDER BY "
-                                 "checked_at DESC, id DESC LIMIT ?2"
-                               : CHECK_COLUMNS "WHERE ?1 IS NULL ORDER BY "
-                                 "checked_at DESC, id DESC LIMIT ?2",
-                      pipeline, limit > 0 ? limit : 20, err);
+    int rc = query_rows(st, out,
+                        pipeline ? CHECK_COLUMNS "WHERE pipeline = ?1 ORDER "
+                                   "BY checked_at DESC, id DESC LIMIT ?2"
+                                 : CHECK_COLUMNS "WHERE ?1 IS NULL ORDER BY "
+                                   "checked_at DESC, id DESC LIMIT ?2",
+                        pipeline, limit > 0 ? limit : 20, err);
 #undef CHECK_COLUMNS
+    if (rc != 0)
+        return rc;
+    /* The alerts a check sent (drift), each webhook by its host; none:
+     * no key. */
+    json_array_foreach(*out, i, row) {
+        const char *text = json_string_value(json_object_get(
+            row, "notifications"));
+        json_t *notes = text ? json_loads(text, 0, NULL) : NULL;
+        if (json_array_size(notes) > 0) {
+            webhook_hosts(notes);
+            json_object_set_new(row, "notifications", notes);
+        } else {
+            json_decref(notes);
+            json_object_del(row, "notifications");
+        }
+    }
+    return 0;
 }
 
 /* The trigger and the time (?5, ?6) narrow what the index found. */

@@ -17,8 +17,8 @@
 
 static const char SQL_ADD[] =
     "INSERT INTO notifications (pipeline, run_id, event, url, status, "
-    "attempts, body, timeout_ms, owner, created_at) VALUES (?1, ?2, ?3, "
-    "?4, 'pending', 0, ?5, ?6, ?7, ?8)";
+    "attempts, body, timeout_ms, owner, created_at, check_id) VALUES (?1, "
+    "?2, ?3, ?4, 'pending', 0, ?5, ?6, ?7, ?8, ?9)";
 static const char SQL_ATTEMPT[] =
     "UPDATE notifications SET attempts = ?2 WHERE id = ?1 AND "
     "status = 'pending'";
@@ -77,9 +77,9 @@ int kiln_store_notification_add(kiln_store *st, int64_t *out_id,
                                 const kiln_notification *n, kiln_err *err)
 {
     int rc = kiln_store__run(st, err, "recording a notification", SQL_ADD,
-                             "snsssIsI", n->pipeline, n->run_id, n->event,
+                             "snsssIsIn", n->pipeline, n->run_id, n->event,
                              n->url, n->body, n->timeout_ms, n->owner,
-                             n->created_ms);
+                             n->created_ms, n->check_id);
     *out_id = rc == 0 ? sqlite3_last_insert_rowid(st->db) : 0;
     return rc;
 }

@@ -349,6 +349,11 @@ static const char *const migrations[] = {
     "ALTER TABLE notifications ADD COLUMN owner TEXT;"
     "CREATE INDEX notifications_pending ON notifications(status) "
     "WHERE status = 'pending';",
+    /* 24 -> 25: the trigger check a notification tells of (drift), so
+     * kiln triggers and the API show whether its alert went out. */
+    "ALTER TABLE notifications ADD COLUMN check_id INTEGER;"
+    "CREATE INDEX notifications_by_check ON notifications(check_id) "
+    "WHERE check_id IS NOT NULL;",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

@@ -41,7 +41,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 24
+#define KILN_STORE_SCHEMA 25
 
 /* Opening and transactions. */
 
@@ -749,6 +749,7 @@ int kiln_store_trigger_state_set(kiln_store *st, const char *pipeline,
  */
 typedef struct kiln_notification {
     int64_t id, run_id, timeout_ms, created_ms;
+    int64_t check_id;  /* the trigger check it tells of (drift), or 0 */
     int attempts;
     char *pipeline, *event, *url, *body, *owner;
 } kiln_notification;

@@ -16,7 +16,7 @@ class H(http.server.BaseHTTPRequestHandler):
                                 "body": json.loads(body)}) + "\n")
         # /flaky and /once* fail their first attempt; /broken always fails.
         first = self.path == "/flaky" or self.path.startswith("/once")
-        code = 500 if self.path == "/broken" or (first and seen[self.path] == 1) else 200
+        code = 500 if self.path.startswith("/broken") or (first and seen[self.path] == 1) else 200
         self.send_response(code); self.end_headers()
     def log_message(self, *a): pass
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
@@ -160,7 +160,9 @@ mkdir -p "$T/d"
 cp "$F/reference.csv" "$T/d/ref.csv"; cp "$F/current.csv" "$T/d/cur.csv"
 cat > "$T/d/p.yaml" <<YAML
 pipeline: drifty
-notify: [{on: [drift, success], webhook: "$W/hook"}]
+notify:
+  - {on: [drift, success], webhook: "$W/hook"}
+  - {on: [drift], webhook: "$W/broken/SECRET"}
 triggers:
   - drift: {reference: ref.csv, current: cur.csv, columns: [age], every: 1s}
 steps:
@@ -174,6 +176,27 @@ r = [x for x in rows if x["body"].get("event") == "drift"][0]["body"]
 c = r["detail"]["columns"][0]
 print(c["name"], c["drift"])')"
 contains "with a link to the run" "#/runs/" "$(got 'print([x for x in rows if x["body"].get("event") == "success" and x["body"]["pipeline"] == "drifty"][0]["body"].get("url", ""))')"
+# The drift check that alerted shows how its alerts went: one sent, one
+# failed after 3 attempts (a 500 each time), each webhook by its host.
+first_check=$(q "select min(check_id) from notifications where event = 'drift'")
+eq "the drift alerts name their check" "drift|drift" \
+    "$(q "select c.trigger, n.event from notifications n join trigger_checks c on c.id = n.check_id where n.url like '%/hook' and c.id = $first_check")"
+wait_for "the alert to a broken webhook given up" 20 \
+    '[ "$(q "select status from notifications where check_id = $first_check and url like '"'"'%/broken/%'"'"'")" = failed ]'
+kiln_rc triggers drifty --limit 1000 --json
+eq "kiln triggers --json: the check's alerts" "drift fired: 127.0.0.1:$port sent 1; 127.0.0.1:$port failed 3 HTTP 500" \
+    "$(echo "$out" | /usr/bin/python3 -c "
+import json, sys
+c = [c for c in json.load(sys.stdin)['checks'] if c['id'] == $first_check][0]
+print(c['trigger'], c['status'] + ':', '; '.join(' '.join(str(x) for x in (n['webhook'], n['status'], n['attempts'], n['error'] or '')).strip() for n in c['notifications']))")"
+eq "...and only on the checks that sent some" 0 \
+    "$(echo "$out" | /usr/bin/python3 -c "
+import json, sys
+print(len([c for c in json.load(sys.stdin)['checks'] if 'notifications' in c and c['id'] not in [$(q "select group_concat(distinct check_id) from notifications where check_id is not null")]]))")"
+kiln_rc triggers drifty --limit 1000
+contains "kiln triggers: an ALERT column" "ALERT" "$out"
+contains "...failed for the check whose alert failed" "drift   fired  " "$(echo "$out" | grep " failed ")"
+eq "no webhook's path shown" "" "$(echo "$out" | grep -o SECRET)"
 
 # The run killed as it ended: kiln serve ended it, and notified.
 wait_for "the run killed as it ended, notified by kiln serve" 10 \
@@ -230,4 +253,6 @@ eq "nothing left pending" 0 "$(q "select count(*) from notifications where statu
 q "insert into notifications (pipeline, run_id, event, url, status, attempts, body, timeout_ms, owner, created_at) values
    ('ok', 1, 'success', 'http://127.0.0.1:9/hook/SECRET', 'pending', 1, '{}', 5000, '$me', $(now_ms))"
 browser_check "the run page's notifications, in chromium" notifications-view.mjs "$T/ok.yaml"
+browser_check "a drift check's alerts on the pipeline's page, in chromium" \
+    drift-alerts-view.mjs "$T/d/p.yaml"
 finish

@@ -308,7 +308,10 @@ static void test_migrations(void)
         "SELECT * FROM schema_version WHERE version = 23;"
         "SELECT body, timeout_ms, owner FROM notifications INDEXED BY "
         "notifications_pending WHERE status = 'pending';"
-        "SELECT * FROM schema_version WHERE version = 24");
+        "SELECT * FROM schema_version WHERE version = 24;"
+        "SELECT check_id FROM notifications INDEXED BY "
+        "notifications_by_check WHERE check_id = 1;"
+        "SELECT * FROM schema_version WHERE version = 25");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
@@ -354,7 +357,8 @@ static void test_capture_refs(void)
                         "sha256 = 'aaa' AND execution_id = 1"), 1);
     sql("DROP TABLE capture_refs; DROP INDEX metrics_by_step;"
         "DROP TABLE deploys; ALTER TABLE model_hooks DROP COLUMN timeout_ms;"
-        "DROP INDEX notifications_pending;"
+        "DROP INDEX notifications_pending; DROP INDEX notifications_by_check;"
+        "ALTER TABLE notifications DROP COLUMN check_id;"
         "ALTER TABLE notifications DROP COLUMN body;"
         "ALTER TABLE notifications DROP COLUMN timeout_ms;"
         "ALTER TABLE notifications DROP COLUMN owner;"
@@ -520,8 +524,13 @@ static void test_notifications(void)
     ASSERT_EQ_INT(kiln_store_notification_add(st, &id, &row, &err), 0);
     row.run_id = 0;
     row.event = "drift";
+    row.check_id = 9; /* the trigger check it tells of */
     ASSERT_EQ_INT(kiln_store_notification_add(st, &id2, &row, &err), 0);
     ASSERT(id > 0 && id2 > id);
+    ASSERT_EQ_INT(count("SELECT count(*) FROM notifications WHERE "
+                        "check_id = 9 AND event = 'drift'"), 1);
+    ASSERT_EQ_INT(count("SELECT count(*) FROM notifications WHERE "
+                        "check_id IS NULL"), 1);
     ASSERT_EQ_INT(kiln_store_notification_attempt(st, id, 2, &err), 0);
     ASSERT_EQ_INT(kiln_store_notifications_pending(&pend, &n, st, &err), 0);
     ASSERT_EQ_INT((int)n, 2);

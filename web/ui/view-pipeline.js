@@ -267,7 +267,8 @@ export function pipelineView(el, query, name) {
     const list = [];
     for (const c of p.recent_checks || []) {
       const prev = list[list.length - 1];
-      if (prev && !c.run_id && !prev.run_id && prev.trigger === c.trigger &&
+      if (prev && !c.run_id && !prev.run_id && !c.notifications &&
+          !prev.notifications && prev.trigger === c.trigger &&
           prev.target === c.target && prev.status === c.status &&
           prev.reason === c.reason) {
         prev.n++;
@@ -293,7 +294,13 @@ export function pipelineView(el, query, name) {
           h('td', {'data-label': 'Trigger'}, c.trigger),
           h('td', {'data-label': 'Target'}, c.target
               ? h('code', null, c.target) : null),
-          h('td', {'data-label': 'Outcome'}, badge(c.status)),
+          h('td', {'data-label': 'Outcome'}, badge(c.status),
+            (c.notifications || []).map((n) => h('div', {
+              class: 'small muted alert', 'data-alert': n.status,
+              title: n.attempts + ' attempt' + (n.attempts === 1 ? '' : 's')},
+              'alert to ' + n.webhook + ': ', badge(n.status === 'sent'
+                  ? 'succeeded' : n.status, n.status),
+              n.status === 'failed' && n.error ? ' ' + n.error : ''))),
           h('td', {class: 'reason', title: c.reason || null,
                    'data-label': 'Reason'}, c.reason || ''),
           h('td', {'data-label': 'Run'}, c.run_id
