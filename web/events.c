@@ -195,6 +195,11 @@ void kiln_web__get_events(kiln_web_route_ctx *c)
                    NULL, H2O_STRLIT("text/event-stream"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL,
                    NULL, H2O_STRLIT("no-store"));
+    if (kiln_web__is(req, "HEAD")) {
+        /* The stream's headers, and no stream. */
+        kiln_web__send_head(req, 200, "OK", -1);
+        return;
+    }
     h2o_start_response(req, &s->super);
     s->next = w->subs;
     w->subs = s;

@@ -165,6 +165,12 @@ bool kiln_web__parse_target(h2o_req_t *req, kiln_web_target *t);
 /* The value of the first query parameter called name, or NULL. */
 const char *kiln_web__query(const kiln_web_target *t, const char *name);
 bool kiln_web__is(h2o_req_t *req, const char *method);
+/* Answer a HEAD with the headers set so far, status and the length the
+ * GET would send (-1: none, a stream), and no body: for the handlers
+ * that do not answer with h2o_send_inline() (which knows HEAD), whose
+ * body would otherwise follow the headers and break the connection. */
+void kiln_web__send_head(h2o_req_t *req, int status, const char *reason,
+                         int64_t length);
 /* Make s UTF-8 in place: each byte that does not begin a well-formed
  * sequence becomes '?'. */
 void kiln_web__utf8_scrub(char *s);

@@ -386,7 +386,9 @@ static void object_hashed(uv_work_t *work, int status)
             add_header(req, NULL, "x-kiln-sha256", j->sha256);
             add_header(req, H2O_TOKEN_ETAG, NULL, etag);
             add_header(req, H2O_TOKEN_CONTENT_DISPOSITION, NULL, disp);
-            add_header(req, H2O_TOKEN_ACCEPT_RANGES, NULL, "bytes");
+            /* h2o_file_send() says it itself. */
+            if (ranged != 0 || kiln_web__is(req, "HEAD"))
+                add_header(req, H2O_TOKEN_ACCEPT_RANGES, NULL, "bytes");
             free(etag);
             free(disp);
             if (ranged < 0) {
@@ -395,6 +397,21 @@ static void object_hashed(uv_work_t *work, int status)
                 add_header(req, H2O_TOKEN_CONTENT_RANGE, NULL, cr);
                 kiln_web__error(req, 416, "the range asked for is past the "
                                 "end of the %lld bytes", (long long)j->size);
+            } else if (kiln_web__is(req, "HEAD")) {
+                /* What the GET would send, without the bytes. */
+                if (ranged > 0) {
+                    char cr[96];
+                    snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld",
+                             (long long)first, (long long)last,
+                             (long long)j->size);
+                    add_header(req, H2O_TOKEN_CONTENT_RANGE, NULL, cr);
+                }
+                add_header(req, H2O_TOKEN_CONTENT_TYPE, NULL,
+                           "application/octet-stream");
+                kiln_web__send_head(req, ranged > 0 ? 206 : 200,
+                                    ranged > 0 ? "Partial Content" : "OK",
+                                    ranged > 0 ? last - first + 1
+                                               : j->size);
             } else if (ranged > 0) {
                 if (!send_range(req, j, first, last))
                     kiln_web__error(req, 410, "the bytes of this version "

@@ -78,6 +78,18 @@ bool kiln_web__is(h2o_req_t *req, const char *method)
                      strlen(method));
 }
 
+void kiln_web__send_head(h2o_req_t *req, int status, const char *reason,
+                         int64_t length)
+{
+    static h2o_generator_t none = {NULL, NULL};
+    req->res.status = status;
+    req->res.reason = reason;
+    if (length >= 0)
+        req->res.content_length = (size_t)length;
+    h2o_start_response(req, &none);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')

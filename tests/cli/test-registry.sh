@@ -261,10 +261,23 @@ eq "GET a version's file" "200 $v2" "$code $(sha "$T/fetched")"
 contains "its hash in a header" "x-kiln-sha256: $v2" "$(tr -d '\r' < "$T/headers")"
 contains "named as it was made" 'filename="model.bin"' "$(cat "$T/headers")"
 contains "ranges accepted" "accept-ranges: bytes" "$(tr -d '\r' < "$T/headers")"
+eq "...said once" 1 "$(grep -ci "^accept-ranges" "$T/headers")"
 # A download resumed: Range, alone or with the version's ETag as
 # If-Range; the whole file for several ranges or another ETag.
 cp "$T/fetched" "$T/whole"
 size=$(wc -c < "$T/whole")
+# HEAD: the headers a GET would have, no bytes: the next answer on the
+# connection is the next request's (and HTTP/2 gets a clean stream).
+uport=${U#http://127.0.0.1:}; uport=${uport%%/*}
+eq "HEAD of a version's file: headers only, the connection goes on" \
+    "200 content-length=$size then 200" \
+    "$(/usr/bin/python3 "$KILN_SRC/tests/cli/web-bad.py" head "$uport" /api/v1/models/m/versions/2/file)"
+eq "...with a Range: 206, that length" "206 content-length=7 then 200" \
+    "$(/usr/bin/python3 "$KILN_SRC/tests/cli/web-bad.py" head "$uport" /api/v1/models/m/versions/2/file --header "Range: bytes=3-9")"
+if curl -V | grep -q HTTP2; then
+    code=$(curl -s --http2-prior-knowledge -I -o "$T/h2" -w '%{http_code}' "${U}api/v1/models/m/versions/2/file"); rc=$?
+    eq "HEAD over HTTP/2: a clean answer" "0 200" "$rc $code"
+fi
 fetch -H "Range: bytes=3-9" "${U}api/v1/models/m/versions/2/file"
 eq "bytes=3-9: 206, those 7 bytes" "206 $(tail -c +4 "$T/whole" | head -c 7 | sha256sum | cut -c1-64)" "$code $(sha "$T/fetched")"
 contains "with Content-Range" "content-range: bytes 3-9/$size" "$(tr -d '\r' < "$T/headers")"

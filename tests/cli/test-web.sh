@@ -221,6 +221,14 @@ eid=$(js 'd["run_id"]')
 wait_for "the client sees the run start" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"status\":\"running\"" "$T/events"'
 wait_for "and its steps" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"step\":\"second\",\"status\":\"succeeded\"" "$T/events"'
 wait_for "and its end" 10 'grep -q "\"run_id\":$eid,\"pipeline\":\"web\",\"status\":\"succeeded\"" "$T/events"'
+# HEAD of the stream: its headers, no stream; the connection goes on.
+uport=${U#http://127.0.0.1:}; uport=${uport%%/*}
+contains "HEAD /api/v1/events: headers only, then the next answer" \
+    "200 content-length=" "$(/usr/bin/python3 "$KILN_SRC/tests/cli/web-bad.py" head "$uport" /api/v1/events)"
+contains "...which is the next request's" " then 200" \
+    "$(/usr/bin/python3 "$KILN_SRC/tests/cli/web-bad.py" head "$uport" /api/v1/events)"
+code=$(curl -s --max-time 5 --http2-prior-knowledge -I -o /dev/null -w '%{http_code}' "${U}api/v1/events"); rc=$?
+eq "HEAD /api/v1/events over HTTP/2: a clean answer" "0 200" "$rc $code"
 # A client gone while events are written to it costs the daemon nothing:
 # the write fails with EPIPE, no signal.
 curl -sN "${U}api/v1/events" > /dev/null &

@@ -16,6 +16,12 @@ bytes >= 0x80 in the target, odd methods, versions and headers.
       Sends the request N times, one connection each, and prints the
       statuses ("none": no answer), then HEADER=VALUE of the last answer.
 
+  web-bad.py head PORT TARGET [--header 'K: V']...
+      On one connection, HEAD TARGET and then GET /healthz: the HEAD's
+      answer must be headers only, so the next bytes are /healthz's
+      answer. Prints "STATUS content-length=N then HEALTHZ_STATUS", or
+      what came between the two answers.
+
   web-bad.py fuzz PORT [--seed S] [--count N] [--token T] [--src IP]
       N generated requests (fixed seed: the same ones every time): random
       methods, targets built from the route table with random %-escapes,
@@ -170,6 +176,40 @@ def cmd_send(a):
         out.append("%s=%s" % (a.show, r[1].get(a.show.lower(), "")
                               if r else ""))
     print(" ".join(out))
+    return 0
+
+
+def cmd_head(a):
+    hdrs = [os.fsencode(h) for h in a.header]
+    first = b"HEAD " + os.fsencode(a.target) + b" HTTP/1.1\r\nHost: " \
+        b"127.0.0.1\r\n" + b"".join(h + b"\r\n" for h in hdrs) + b"\r\n"
+    second = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" \
+        b"Connection: close\r\n\r\n"
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    s.sendall(first + second)
+    buf = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    except OSError:
+        pass  # a stream that never ends: what came is judged
+    s.close()
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    if not lines[0].startswith(b"HTTP/1.1 "):
+        print("no answer: %r" % buf[:200])
+        return 0
+    length = [l.split(b":", 1)[1].strip().decode() for l in lines[1:]
+              if l.lower().startswith(b"content-length:")]
+    out = lines[0].split()[1].decode() + " content-length=" + \
+        (",".join(length) or "none")
+    if rest.startswith(b"HTTP/1.1 "):
+        print(out + " then " + rest.split()[1].decode())
+    else:
+        print(out + " then %r" % rest[:80])
     return 0
 
 
@@ -371,6 +411,10 @@ def main():
     s.add_argument("--src")
     s.add_argument("--body")
     s.add_argument("--show")
+    h = sub.add_parser("head")
+    h.add_argument("port", type=int)
+    h.add_argument("target")
+    h.add_argument("--header", action="append", default=[])
     f = sub.add_parser("fuzz")
     f.add_argument("port", type=int)
     f.add_argument("routes_c")
@@ -380,7 +424,7 @@ def main():
     f.add_argument("--token")
     f.add_argument("--src")
     a = ap.parse_args()
-    return {"targets": cmd_targets, "send": cmd_send,
+    return {"targets": cmd_targets, "send": cmd_send, "head": cmd_head,
             "fuzz": cmd_fuzz}[a.cmd](a)
 
 
