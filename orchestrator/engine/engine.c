@@ -50,8 +50,21 @@ void kiln_engine__env_set_kv(kiln_env *e, size_t n, const kiln_kv *kv)
 int kiln_run_check_params(const kiln_pipeline *p, size_t n,
                           const kiln_kv *params, kiln_err *err)
 {
+    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t j;
+        size_t j, len = strlen(params[i].value);
+        /* Refused here, not by the exec of every step (E2BIG). */
+        if (len > KILN_PARAM_VALUE_MAX)
+            return kiln_err_set(err, KILN_EINVAL, "parameter \"%s\" is %zu "
+                                "bytes: at most %d KiB (steps get it in "
+                                "their environment; pass a larger value "
+                                "as a file's path)", params[i].key, len,
+                                KILN_PARAM_VALUE_MAX / 1024);
+        if ((total += len) > KILN_PARAMS_MAX)
+            return kiln_err_set(err, KILN_EINVAL, "the parameters are more "
+                                "than %d KiB together (steps get them in "
+                                "their environment; pass larger values as "
+                                "files' paths)", KILN_PARAMS_MAX / 1024);
         for (j = 0; j < p->n_params; j++)
             if (strcmp(p->params[j].key, params[i].key) == 0)
                 break;

@@ -117,9 +117,16 @@ typedef struct kiln_run_options {
 
 #define KILN_RUN_OPTIONS_INIT {0}
 
+/* A param's value, and all of a run's together: steps get each in their
+ * environment ($KILN_PARAM_NAME), where one string may not pass 128 KiB
+ * and all of them with the arguments 2 MiB (Linux). */
+#define KILN_PARAM_VALUE_MAX (32 * 1024)
+#define KILN_PARAMS_MAX (128 * 1024)
+
 /*
- * Check param overrides against the pipeline's declared params. Returns 0,
- * or KILN_EINVAL naming the unknown parameter.
+ * Check param overrides against the pipeline's declared params and the
+ * sizes above. Returns 0, or KILN_EINVAL naming the unknown parameter or
+ * the one too long.
  */
 int kiln_run_check_params(const kiln_pipeline *p, size_t n,
                           const kiln_kv *params, kiln_err *err);

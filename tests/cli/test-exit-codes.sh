@@ -23,6 +23,24 @@ contains "error names file:line:col" "invalid.yaml:3:15: error:" "$err"
 kiln_rc run; eq "no file" 2 "$rc"
 kiln_rc run "$T/good.yaml" --jobs zero; eq "bad --jobs" 2 "$rc"
 kiln_rc run "$T/good.yaml" --param nope=1; eq "unknown param" 2 "$rc"
+# A param too long for a step's environment: refused before anything
+# runs, not a step failing to start (E2BIG).
+pipeline withp <<'YAML'
+pipeline: withp
+params: {a: "1", b: "1", c: "1", d: "1", e: "1"}
+steps:
+  s: {run: "true"}
+YAML
+long=$(head -c 40000 /dev/zero | tr '\0' x)
+kiln_rc run "$T/withp.yaml" --param "a=$long"; eq "a param of 40,000 bytes" 2 "$rc"
+contains "says the limit" 'parameter "a" is 40000 bytes: at most 32 KiB' "$err"
+eq "nothing recorded" 0 "$(q "select count(*) from runs where pipeline = 'withp'")"
+p30=$(head -c 30000 /dev/zero | tr '\0' y)
+kiln_rc run "$T/withp.yaml" --param "a=$p30" --param "b=$p30" --param "c=$p30" --param "d=$p30" --param "e=$p30"
+eq "five of 30,000" 2 "$rc"
+contains "...more than the total" "the parameters are more than 128 KiB together" "$err"
+kiln_rc run "$T/withp.yaml" --param "a=$p30" --param "b=$p30"
+eq "two of 30,000: run" 0 "$rc"
 kiln_rc frobnicate; eq "unknown command" 2 "$rc"
 kiln_rc run "$T/missing.yaml"; eq "missing file" 2 "$rc"
 touch "$T/plainfile"

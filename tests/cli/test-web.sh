@@ -241,6 +241,11 @@ wait_for "a run with events for the gone client" 10 '[ "$(q "select status from 
 check "the daemon outlives the client" kill -0 "$daemon"
 eq "a number param keeps its shortest text" 0.42 \
     "$(q "select json_extract(params, '$.n') from runs where id=$gid")"
+before=$(q "select count(*) from runs")
+get -X POST -H "$AUTH" -d "{\"params\": {\"n\": \"$(head -c 40000 /dev/zero | tr '\0' x)\"}}" "${U}api/v1/pipelines/web/runs"
+eq "a param too long for a step's environment: 400" 400 "$code"
+contains "saying the limit" 'at most 32 KiB' "$body"
+eq "no run made" "$before" "$(q "select count(*) from runs")"
 
 # kiln trigger / kiln cancel over HTTP, as a CI job on another machine
 # would (--server, token from KILN_TOKEN or --token-file).
