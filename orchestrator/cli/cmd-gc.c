@@ -40,9 +40,18 @@ static int parse_size(void *out, char *text, const kiln_opt *spec,
                       kiln_err *err)
 {
     char *end;
-    double v = strtod(text, &end);
+    double v;
     int64_t mult = 1;
-    if (end == text || v < 0)
+    /* Digits and one point only: strtod() would take "inf", "nan",
+     * "0x10" and "1e400", and a limit past int64 became negative, which
+     * removed every object. */
+    size_t n = strspn(text, "0123456789.");
+    if (n == 0 || strspn(text, ".") == n || strchr(text, '.') !=
+        strrchr(text, '.') || (strchr(text, '.') && strchr(text, '.') >=
+                                                       text + n))
+        goto bad;
+    v = strtod(text, &end);
+    if (end != text + n)
         goto bad;
     switch (*end) {
     case 'k': case 'K': mult = 1LL << 10; end++; break;
@@ -54,6 +63,9 @@ static int parse_size(void *out, char *text, const kiln_opt *spec,
         end++;
     if (*end)
         goto bad;
+    if (v * (double)mult > (double)(1LL << 60))
+        return kiln_err_set(err, KILN_EINVAL, "--%s: %s is too large (at "
+                            "most 1048576T)", spec->name, text);
     *(int64_t *)out = (int64_t)(v * (double)mult);
     return 0;
 bad:

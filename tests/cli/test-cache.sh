@@ -89,6 +89,16 @@ kiln_rc gc
 contains "removed the orphan" "removed 1 of $before objects" "$out"
 kiln_rc run c.yaml --param p=2
 eq "cache intact after gc" "5 7 6 10" "$(counts)"
+# Sizes strtod() would read as huge or not a number: refused, nothing
+# removed (a limit past int64 once became negative and emptied it all).
+objs=$(find "$KILN_STATE/objects" -type f | wc -l)
+for v in inf nan 1e400 0x10 10000000T 9223372036854775807 1..2; do
+    kiln_rc gc --max-size "$v"
+    eq "gc --max-size $v: refused" 2 "$rc"
+done
+eq "...and the store untouched" "$objs" "$(find "$KILN_STATE/objects" -type f | wc -l)"
+kiln_rc gc --max-size 1048576T
+contains "the largest limit: nothing to remove" "removed 0 of" "$out"
 kiln_rc gc --max-size 0
 contains "a zero limit empties the store" "removed $((before - 1)) of $((before - 1)) objects" "$out"
 eq "no entry left pointing at nothing" 0 "$(q 'select count(*) from executions where cache_key is not null')"
