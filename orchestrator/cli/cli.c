@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,36 @@ int kiln_cli_run(const kiln_cmd *cmd, int argc, char **argv)
     kiln_opt_dispose(cmd->opts, opts);
     free(opts);
     return status;
+}
+
+static volatile sig_atomic_t pipe_closed;
+
+static void on_sigpipe(int sig)
+{
+    (void)sig;
+    pipe_closed = 1;
+}
+
+void kiln_cli_survive_closed_pipe(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigpipe;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+int kiln_cli_check_stdout(int status)
+{
+    int bad = fflush(stdout) != 0, e = errno;
+    if (!bad && !ferror(stdout))
+        return status;
+    if (pipe_closed)
+        return status; /* its reader left: nothing to say it to */
+    fprintf(stderr, "kiln: error: cannot write the output: %s\n",
+            bad ? strerror(e) : "a write failed");
+    return status == KILN_EXIT_OK ? KILN_EXIT_SYSTEM : status;
 }
 
 int kiln_cli_fail(const kiln_err *err)

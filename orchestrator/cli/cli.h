@@ -132,6 +132,16 @@ int kiln_cli_usage_error(const kiln_cmd *cmd, const char *fmt, ...)
     KILN_PRINTF(2, 3);
 /* Report err in compiler style and return its exit status. */
 int kiln_cli_fail(const kiln_err *err);
+/* A command that records (kiln run, kiln serve) outlives the reader of
+ * its output: a closed pipe (kiln run | head -1) no longer kills it with
+ * SIGPIPE, which left its run recorded running; its writes fail instead,
+ * and it goes on. A handler, not SIG_IGN, so what it starts gets the
+ * default back at exec. */
+void kiln_cli_survive_closed_pipe(void);
+/* After the command: stdout written in full, else say why on stderr and
+ * return KILN_EXIT_SYSTEM in place of a 0 status (a reader gone from a
+ * pipe after kiln_cli_survive_closed_pipe() leaves status as it is). */
+int kiln_cli_check_stdout(int status);
 
 /* The state directory of commands that are not given a pipeline file:
  * state_opt (--state), else $KILN_STATE, else .kiln/ at the top of the Git

@@ -172,6 +172,7 @@ static int exec_serve(void *opts)
         goto done;
     }
     d.state_dir = state;
+    kiln_cli_survive_closed_pipe();
     status = kiln_daemon_run(&d);
 done:
     kiln_lock_release(lock);

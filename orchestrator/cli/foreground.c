@@ -172,6 +172,7 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
     int rc, status = KILN_EXIT_OK;
 
     memset(&ctx, 0, sizeof(ctx));
+    kiln_cli_survive_closed_pipe();
     if (uv_loop_init(&ctx.loop) != 0) {
         fprintf(stderr, "kiln: error: cannot make an event loop\n");
         return KILN_EXIT_SYSTEM;

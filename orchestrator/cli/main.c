@@ -46,7 +46,7 @@ int main(int argc, char **argv)
         return KILN_EXIT_OK;
     }
     if ((cmd = kiln_cli_find(argv[1])) != NULL)
-        return kiln_cli_run(cmd, argc - 1, argv + 1);
+        return kiln_cli_check_stdout(kiln_cli_run(cmd, argc - 1, argv + 1));
     fprintf(stderr, "kiln: unknown command \"%s\"\n\n", argv[1]);
     usage(stderr);
     return KILN_EXIT_USAGE;

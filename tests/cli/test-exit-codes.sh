@@ -41,6 +41,24 @@ eq "five of 30,000" 2 "$rc"
 contains "...more than the total" "the parameters are more than 128 KiB together" "$err"
 kiln_rc run "$T/withp.yaml" --param "a=$p30" --param "b=$p30"
 eq "two of 30,000: run" 0 "$rc"
+# A reader gone from the pipe (| head -1) does not kill kiln run with
+# SIGPIPE mid-run, which left the run recorded running: it finishes.
+pipeline piped <<'YAML'
+pipeline: piped
+steps:
+  a: {run: "sleep 0.5"}
+  b: {run: "sleep 0.5", needs: [a]}
+YAML
+"$KILN" run "$T/piped.yaml" 2>/dev/null | head -1 > /dev/null
+eq "kiln run | head -1: exit 0" 0 "${PIPESTATUS[0]}"
+eq "...the run recorded ended" "succeeded|2" \
+    "$(q "select status, (select count(*) from executions e where e.run_id = r.id and e.status = 'succeeded') from runs r where pipeline = 'piped'")"
+# Output that cannot be written is an error, not a silent success.
+"$KILN" runs > /dev/full 2> "$T/err"
+eq "kiln runs > /dev/full: exit 3" 3 "$?"
+contains "saying why" "cannot write the output: No space left on device" "$(cat "$T/err")"
+"$KILN" show 1 --json > /dev/full 2> /dev/null
+eq "kiln show --json > /dev/full: exit 3" 3 "$?"
 kiln_rc frobnicate; eq "unknown command" 2 "$rc"
 kiln_rc run "$T/missing.yaml"; eq "missing file" 2 "$rc"
 touch "$T/plainfile"
