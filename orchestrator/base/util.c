@@ -180,10 +180,15 @@ int kiln_read_file(char **out, size_t *len, const char *path, size_t max,
     kiln_buf b = KILN_BUF_INIT;
     char chunk[65536];
     ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Not blocking in open(): a FIFO nobody writes to (a *.yaml in a
+     * directory kiln serve loads) held it there for ever, deaf to
+     * signals; it reads as empty instead. Reads block again after, so a
+     * pipe being written (--token-file <(...)) is read whole. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     *out = NULL;
     if (fd < 0)
         return kiln_err_set_os(err, "cannot open %s", path);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
         if (n < 0) {
             if (errno == EINTR)

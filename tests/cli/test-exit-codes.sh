@@ -59,6 +59,19 @@ eq "kiln runs > /dev/full: exit 3" 3 "$?"
 contains "saying why" "cannot write the output: No space left on device" "$(cat "$T/err")"
 "$KILN" show 1 --json > /dev/full 2> /dev/null
 eq "kiln show --json > /dev/full: exit 3" 3 "$?"
+# A FIFO named like a pipeline (nobody writing to it) is an empty file,
+# not a kiln blocked for ever in open(), deaf to SIGTERM.
+mkdir -p "$T/fifodir"
+cp "$T/good.yaml" "$T/fifodir/good.yaml"
+mkfifo "$T/fifodir/fifo.yaml"
+timeout 10 "$KILN" validate "$T/fifodir/fifo.yaml" > /dev/null 2> "$T/err"
+eq "kiln validate FIFO: exit 2" 2 "$?"
+contains "...an empty file" "fifo.yaml:1:1: error: the file is empty" "$(cat "$T/err")"
+serve fifo.log "$T/fifodir"
+wait_for "kiln serve loads the directory past the FIFO" 10 'grep -q "1 pipeline loaded" "$T/fifo.log"'
+contains "...saying it skipped it" "fifo.yaml is not a valid pipeline; skipped" "$(cat "$T/fifo.log")"
+kill -TERM "$daemon"
+wait_for "and stops on SIGTERM" 10 '! kill -0 "$daemon" 2>/dev/null'
 kiln_rc frobnicate; eq "unknown command" 2 "$rc"
 kiln_rc run "$T/missing.yaml"; eq "missing file" 2 "$rc"
 touch "$T/plainfile"
