@@ -37,7 +37,8 @@ static const char *key_of(json_t *row, char *buf, size_t size)
     return buf;
 }
 
-/* Rows of two runs side by side: {"step.key": [a, b]}. */
+/* Rows of two runs side by side: {"step.key": [a, b]} (a run against
+ * itself fills both). */
 static json_t *diff(json_t *rows, int64_t a, int64_t b)
 {
     json_t *out = json_object(), *row;
@@ -45,16 +46,27 @@ static json_t *diff(json_t *rows, int64_t a, int64_t b)
     char k[512];
     json_array_foreach(rows, i, row) {
         json_t *pair = json_object_get(out, key_of(row, k, sizeof(k)));
+        int64_t run = json_integer_value(json_object_get(row, "run_id"));
+        json_t *v = json_object_get(row, "value");
         if (!pair) {
             pair = json_pack("[nn]");
             json_object_set_new(out, k, pair);
         }
-        json_array_set(pair, json_integer_value(json_object_get(row,
-                       "run_id")) == a ? 0 : 1, json_object_get(row,
-                       "value"));
+        if (run == a)
+            json_array_set(pair, 0, v);
+        if (run == b)
+            json_array_set(pair, 1, v);
     }
-    (void)b;
     return out;
+}
+
+/* 0, or KILN_ENOTFOUND when run id is not recorded. */
+static int run_exists(kiln_store *store, int64_t id, kiln_err *err)
+{
+    kiln_run_info *r = NULL;
+    int rc = kiln_store_run_get(&r, store, id, err);
+    kiln_run_info_free(r);
+    return rc;
 }
 
 static void print_value(json_t *v)
@@ -122,6 +134,8 @@ static int exec_metrics(void *opts)
                                     "\"%s\"", args[0]);
     }
     if (kiln_cli_open_store(&store, state, true, &err) != 0 ||
+        (a && (run_exists(store, a, &err) != 0 ||
+               run_exists(store, b, &err) != 0)) ||
         kiln_store_metrics_json(store, &rows, pipeline, key, last, a, b,
                                 &err) != 0) {
         status = kiln_cli_fail(&err);

@@ -57,4 +57,15 @@ contains "accuracy changed" "evaluate.accuracy" "$out"
 contains "by +0.05" "+0.05" "$out"
 kiln_rc metrics diff 1
 eq "diff needs two runs" 2 "$rc"
+# A run against itself: the same values in both columns, no change.
+kiln_rc metrics diff 2 2 --json
+eq "diff 2 2: both columns filled, equal" "True" "$(printf '%s' "$out" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(bool(d) and all(a is not None and a == b for a, b in d.values()))')"
+kiln_rc metrics diff 999 998
+eq "runs that do not exist: exit 2" 2 "$rc"
+contains "...named" "999" "$err"
+kiln_rc metrics diff 1 998
+eq "one that does not: exit 2" 2 "$rc"
 finish
