@@ -60,6 +60,15 @@ int kiln_run_check_params(const kiln_pipeline *p, size_t n,
                                 "their environment; pass a larger value "
                                 "as a file's path)", params[i].key, len,
                                 KILN_PARAM_VALUE_MAX / 1024);
+        /* Recorded as JSON, which holds only UTF-8: another value ran,
+         * then vanished from every view of the run. */
+        {
+            json_t *text = json_stringn(params[i].value, len);
+            if (!text)
+                return kiln_err_set(err, KILN_EINVAL, "parameter \"%s\" is "
+                                    "not UTF-8 text", params[i].key);
+            json_decref(text);
+        }
         if ((total += len) > KILN_PARAMS_MAX)
             return kiln_err_set(err, KILN_EINVAL, "the parameters are more "
                                 "than %d KiB together (steps get them in "

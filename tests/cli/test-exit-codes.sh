@@ -41,6 +41,13 @@ eq "five of 30,000" 2 "$rc"
 contains "...more than the total" "the parameters are more than 128 KiB together" "$err"
 kiln_rc run "$T/withp.yaml" --param "a=$p30" --param "b=$p30"
 eq "two of 30,000: run" 0 "$rc"
+# Not UTF-8: it would run, then vanish from the run's record (JSON).
+kiln_rc run "$T/withp.yaml" --param a=$'caf\xe9'
+eq "a param that is not UTF-8: exit 2" 2 "$rc"
+contains "...saying so" 'parameter "a" is not UTF-8 text' "$err"
+kiln_rc run "$T/withp.yaml" --param a=café
+eq "UTF-8 is fine" 0 "$rc"
+eq "...and recorded" "café" "$(q "select json_extract(params, '$.a') from runs where pipeline = 'withp' order by id desc limit 1")"
 # A reader gone from the pipe (| head -1) does not kill kiln run with
 # SIGPIPE mid-run, which left the run recorded running: it finishes.
 pipeline piped <<'YAML'
