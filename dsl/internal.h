@@ -23,6 +23,9 @@
 #define KILN_DSL_MAX_FILE ((size_t)64 << 20) /* bytes in a pipeline file */
 #define KILN_DSL_MAX_DEPTH 256     /* nested sequences and mappings */
 #define KILN_DSL_MAX_NAME 64       /* pipeline and step names */
+/* A matrix item's name, "STEP[p=v,...]": its log file's name
+ * (NAME.ATTEMPT.metrics.json) must fit a file system's 255 bytes. */
+#define KILN_DSL_MAX_ITEM_NAME 200
 #define KILN_DSL_MAX_RETRIES 100
 #define KILN_DSL_MAX_CPUS 4096     /* resources: cpus and gpus */
 /* Key/value pairs that merge keys may copy in one file. */

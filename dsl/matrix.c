@@ -446,8 +446,19 @@ static void expand(vctx *v)
         m->first = at;
         m->n_items = cs[mi].n;
         kiln_dsl__strmap_set(&tmpl, t->name, strlen(t->name), mi);
-        for (size_t r = 0; r < cs[mi].n; r++)
+        for (size_t r = 0, said = 0; r < cs[mi].n; r++) {
+            const char *name;
             make_item(v, t, &cs[mi], combo_at(&cs[mi], r), m, &steps[at++]);
+            name = steps[at - 1].name;
+            if (strlen(name) > KILN_DSL_MAX_ITEM_NAME && !said++) {
+                kiln_dsl__error(v->c, m->pos.line, m->pos.col, "step \"%s\": "
+                                "the name of item %.60s... is %zu "
+                                "characters, at most %d (its log files are "
+                                "named by it): use shorter values or "
+                                "fewer params", t->name, name, strlen(name),
+                                KILN_DSL_MAX_ITEM_NAME);
+            }
+        }
         mi++;
     }
     /* Collisions are reported at the template's outputs. */
