@@ -3,6 +3,8 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* A document of more nodes than this (a pipeline of some 3,000 steps)
  * gives its memory back once it is read. */
@@ -73,12 +75,17 @@ int kiln_dsl_load_file(kiln_pipeline **out, const char *path,
         return KILN_EINVAL;
     }
     if (rc < 0) {
-        /* "cannot open PATH: ..." already names the file. */
+        /* "cannot open PATH: ..." already names the file. A path that
+         * names no readable file is the user's to fix (as kiln run says:
+         * exit 2); a file that cannot be read is kiln's (exit 3). */
+        struct stat sb;
+        int code = stat(path, &sb) != 0 || S_ISDIR(sb.st_mode) ||
+                   access(path, R_OK) != 0 ? KILN_EINVAL : KILN_ERROR;
         kiln_dsl__ctx_init(&c, diag, NULL);
         kiln_dsl__error(&c, 0, 0, "%s", err.msg);
         if (diag->n > c.first)
-            diag->errs[diag->n - 1].code = KILN_ERROR;
-        return KILN_ERROR;
+            diag->errs[diag->n - 1].code = code;
+        return code;
     }
     dir = kiln_path_dirname(path);
     rc = kiln_dsl_load_buffer(out, path, dir, data, len, diag);

@@ -6,6 +6,7 @@
  * is there), open the store. Then one engine, one run, and SIGINT/SIGTERM
  * handlers that cancel it.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,9 @@ static int load(kiln_pipeline **out, const char *path)
     kiln_diag diag = KILN_DIAG_INIT;
     int rc;
     if (access(path, F_OK) != 0) {
-        fprintf(stderr, "kiln: error: %s: no such file\n", path);
+        /* "No such file or directory", "Too many levels of symbolic
+         * links"... */
+        fprintf(stderr, "kiln: error: %s: %s\n", path, strerror(errno));
         return KILN_EXIT_USAGE;
     }
     rc = kiln_dsl_load_file(out, path, &diag);
