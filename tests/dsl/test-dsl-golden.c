@@ -166,7 +166,8 @@ static void test_good_files(void)
     ASSERT_LE_INT(1, n);
 }
 
-/* A file that is not there is a KILN_ERROR without a position. */
+/* A file that is not there is the user's error (KILN_EINVAL: exit 2),
+ * without a position. */
 static void test_missing_file(void)
 {
     kiln_pipeline *p = NULL;
@@ -174,10 +175,10 @@ static void test_missing_file(void)
     kiln_buf out = KILN_BUF_INIT;
 
     ASSERT_EQ_INT(kiln_dsl_load_file(&p, "bad/no-such-file.yaml", &diag),
-                  KILN_ERROR);
+                  KILN_EINVAL);
     ASSERT_NULL(p);
     ASSERT_EQ_INT(diag.n, 1);
-    ASSERT_EQ_INT(diag.errs[0].code, KILN_ERROR);
+    ASSERT_EQ_INT(diag.errs[0].code, KILN_EINVAL);
     kiln_diag_format(&diag, &out);
     ASSERT_STREQ(kiln_buf_cstr(&out),
                  "kiln: error: cannot open bad/no-such-file.yaml: "
