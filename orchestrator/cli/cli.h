@@ -85,7 +85,7 @@ int kiln_cli_run(const kiln_cmd *cmd, int argc, char **argv);
 #define KILN_CLI_OPT_STATE(T)                                             \
     KILN_OPT_VALUE('s', "state", T, state, "DIR", "state directory "     \
                    "(default: $KILN_STATE, else .kiln/ at the top of the " \
-                   "Git work tree)")
+                   "Git work tree)", .flags = KILN_OPT_NONEMPTY)
 #define KILN_CLI_OPT_JSON_HELP(T, h) KILN_OPT_SWITCH(0, "json", T, json, h)
 #define KILN_CLI_OPT_JSON(T) KILN_CLI_OPT_JSON_HELP(T, "print JSON")
 #define KILN_CLI_OPT_PIPELINE(T)                                          \

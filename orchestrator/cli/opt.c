@@ -106,6 +106,9 @@ static int set_value(const kiln_opt *spec, void *opts, char *text,
     default:
         if (spec->parse)
             return spec->parse(dst, text, spec, err) == 0 ? 0 : KILN_EINVAL;
+        if ((spec->flags & KILN_OPT_NONEMPTY) && !*text)
+            return kiln_err_set(err, KILN_EINVAL, "--%s expects %s, got an "
+                                "empty value", spec->name, spec->value_name);
         *(const char **)dst = text;
         return 0;
     }

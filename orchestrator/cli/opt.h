@@ -51,7 +51,9 @@ enum {
     KILN_OPT_REQUIRED = 1 << 0, /* a VALUE or CHOICE option (no parse) that
                                    must be given */
     KILN_OPT_OPTIONAL = 1 << 1, /* an ARG that may be left out */
-    KILN_OPT_CLEARS = 1 << 2    /* a SWITCH that sets its bool false */
+    KILN_OPT_CLEARS = 1 << 2,   /* a SWITCH that sets its bool false */
+    KILN_OPT_NONEMPTY = 1 << 3  /* a VALUE that may not be "" (--state
+                                   "$UNSET" would pick another one) */
 };
 
 typedef struct kiln_opt kiln_opt;

@@ -94,6 +94,10 @@ contains "says why" "cannot create directory" "$err"
 kiln_rc show 999; eq "no such run" 2 "$rc"
 kiln_rc show abc; eq "bad run id" 2 "$rc"
 kiln_rc runs --state "$T/nowhere"; eq "no records" 2 "$rc"
+# --state "$UNSET" would fall back to $KILN_STATE or .kiln: refused.
+kiln_rc runs --state ""; eq "an empty --state" 2 "$rc"
+contains "...saying so" "--state expects DIR, got an empty value" "$err"
+kiln_rc run "$T/good.yaml" --state=; eq "run --state=" 2 "$rc"
 
 # A database locked by another process for too long: exit 3.
 sqlite3 "$KILN_STATE/kiln.db" "BEGIN EXCLUSIVE;" ".shell sleep 13" &
