@@ -262,7 +262,8 @@ static int exec_gc_runs(const gc_opts *o)
     memset(&go, 0, sizeof(go));
     if (kiln_clock_init(&err) != 0)
         return kiln_cli_fail(&err);
-    if (kiln_cli_open_store(&c.store, o->state, false, &err) != 0)
+    /* A dry run changes nothing: not even a migration. */
+    if (kiln_cli_open_store(&c.store, o->state, o->dry, &err) != 0)
         return kiln_cli_fail(&err);
     if (o->archive && !o->dry && !(archive = fopen(o->archive, "a"))) {
         kiln_err_set_os(&err, "cannot open --archive %s", o->archive);
@@ -340,7 +341,7 @@ static int exec_gc(void *opts)
     if (o->archive || o->pipeline)
         return kiln_cli_usage_error(&kiln_cmd_gc, "--%s goes with --runs",
                                     o->archive ? "archive" : "pipeline");
-    if (kiln_cli_open_store(&store, state, false, &err) != 0 ||
+    if (kiln_cli_open_store(&store, state, o->dry, &err) != 0 ||
         kiln_store_object_refs(&refs, &n_refs, store, &err) != 0) {
         status = kiln_cli_fail(&err);
         kiln_store_close(store);

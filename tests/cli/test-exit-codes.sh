@@ -94,6 +94,13 @@ contains "says why" "cannot create directory" "$err"
 kiln_rc show 999; eq "no such run" 2 "$rc"
 kiln_rc show abc; eq "bad run id" 2 "$rc"
 kiln_rc runs --state "$T/nowhere"; eq "no records" 2 "$rc"
+# A dry run changes nothing, not even a migration: an empty kiln.db stays
+# empty, and kiln says which command upgrades it.
+mkdir -p "$T/zero"; : > "$T/zero/kiln.db"
+kiln_rc gc --dry-run --state "$T/zero"; eq "gc --dry-run on an unmigrated db: exit 3" 3 "$rc"
+kiln_rc gc --runs --dry-run --state "$T/zero"; eq "gc --runs --dry-run too" 3 "$rc"
+contains "...saying what upgrades it" "a kiln command that writes" "$err"
+eq "...and kiln.db untouched" 0 "$(stat -c %s "$T/zero/kiln.db")"
 # --state "$UNSET" would fall back to $KILN_STATE or .kiln: refused.
 kiln_rc runs --state ""; eq "an empty --state" 2 "$rc"
 contains "...saying so" "--state expects DIR, got an empty value" "$err"
