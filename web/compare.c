@@ -39,8 +39,16 @@ static bool parse_runs(kiln_web_route_ctx *c, const char *text,
         if (*p == ',' && !*++p)
             goto bad;
     }
-    if (*n >= 1)
-        return true;
+    if (*n >= 1) {
+        int64_t dup = kiln_compare_repeated(*ids, *n);
+        if (!dup)
+            return true;
+        free(*ids);
+        *ids = NULL;
+        kiln_web__error(c->req, 400, "runs: run %lld is named twice",
+                        (long long)dup);
+        return false;
+    }
 bad:
     free(*ids);
     *ids = NULL;

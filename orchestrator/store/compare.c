@@ -314,6 +314,27 @@ static int by_value(const void *a, const void *b, void *desc)
     return x->i < y->i ? -1 : 1;
 }
 
+static int by_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int64_t kiln_compare_repeated(const int64_t *ids, size_t n)
+{
+    int64_t *s, dup = 0;
+    if (n < 2)
+        return 0;
+    s = kiln_malloc(n * sizeof(*s));
+    memcpy(s, ids, n * sizeof(*s));
+    qsort(s, n, sizeof(*s), by_id);
+    for (size_t i = 1; i < n && !dup; i++)
+        if (s[i] == s[i - 1])
+            dup = s[i];
+    free(s);
+    return dup;
+}
+
 void kiln_compare_sort(json_t *rows, const char *spec)
 {
     size_t n = json_array_size(rows);

@@ -137,5 +137,8 @@ json_t *kiln_compare_columns(json_t *rows, bool all);
  * param "params.NAME" (as a number) or "run"; highest first unless
  * ":asc"; rows without a value last, ties in their order. */
 void kiln_compare_sort(json_t *rows, const char *spec);
+/* A run id given twice among ids[0..n) (0: none): compare lists each run
+ * once. O(n log n). */
+int64_t kiln_compare_repeated(const int64_t *ids, size_t n);
 
 #endif

@@ -22,6 +22,9 @@ eq "compare: 0" 0 "$rc"
 eq "a header of what differs" "RUN PIPELINE STATUS depth lr train.auc train.loss" "$(head -1 <<<"$out" | tr -s ' ')"
 eq "the rows, in the order given" "1 2 3" "$(tail -n +2 <<<"$out" | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')"
 case "$out" in *seed*|*train.same*) fail "a column that does not differ: $out" ;; *) ok ;; esac
+kiln_rc compare 1 2 1
+eq "a run named twice: a usage error" 2 "$rc"
+contains "...saying which" "run 1 is named twice" "$err"
 kiln_rc compare 1 2 3 --sort train.auc
 eq "sorted by a metric, highest first" "2 1 3" "$(tail -n +2 <<<"$out" | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')"
 kiln_rc compare 1 2 3 --sort train.loss:asc
@@ -89,7 +92,7 @@ eq "API: a sweep's items" "4 ['train[lr=0.2,depth=2]', 'train[lr=0.2,depth=4]', 
     "$(api "items=$sweep:train&sort=train.auc" | py 'd["total"], [r["item"] for r in d["rows"]]')"
 eq "API: an item's log" 200 "$(curl -s -o /dev/null -w '%{http_code}' "${U}api/v1/runs/$sweep/steps/train%5Blr=0.1,depth=2%5D/log")"
 eq "API: a malformed item's name" 400 "$(curl -s -o /dev/null -w '%{http_code}' "${U}api/v1/runs/$sweep/steps/train%5Blr=0.1%5Bx%5D/log")"
-for bad in "" "runs=1,x" "runs=1,,2" "runs=1&pipeline=exp" "pipeline=exp&limit=0" "runs=1,99" "items=x" "items=1:" "items=$sweep:nope"; do
+for bad in "" "runs=1,x" "runs=1,,2" "runs=1,2,1" "runs=1&pipeline=exp" "pipeline=exp&limit=0" "runs=1,99" "items=x" "items=1:" "items=$sweep:nope"; do
     code=$(curl -s -o /dev/null -w '%{http_code}' "${U}api/v1/compare?$bad")
     case "$bad" in *99|*nope) want=404 ;; *) want=400 ;; esac
     eq "API: [$bad] refused" "$want" "$code"
