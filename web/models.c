@@ -331,13 +331,22 @@ static bool if_range_ok(h2o_req_t *req, const char *etag)
                             strlen(etag)) == 0);
 }
 
+/* The headers of a 206 with bytes [first, last] of the object. */
+static void range_headers(h2o_req_t *req, const file_job *j, int64_t first,
+                          int64_t last)
+{
+    char cr[96];
+    snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)first,
+             (long long)last, (long long)j->size);
+    add_header(req, H2O_TOKEN_CONTENT_RANGE, NULL, cr);
+}
+
 /* 206 with bytes [first, last] of the object, or false when it cannot
  * be opened (gone since it was hashed). */
 static bool send_range(h2o_req_t *req, const file_job *j, int64_t first,
                        int64_t last)
 {
     range_gen *g;
-    char cr[96];
     int fd = open(j->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -349,9 +358,7 @@ static bool send_range(h2o_req_t *req, const file_job *j, int64_t first,
     g->off = first;
     g->left = last - first + 1;
     g->buf = h2o_mem_alloc_pool(&req->pool, RANGE_CHUNK);
-    snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)first,
-             (long long)last, (long long)j->size);
-    add_header(req, H2O_TOKEN_CONTENT_RANGE, NULL, cr);
+    range_headers(req, j, first, last);
     add_header(req, H2O_TOKEN_CONTENT_TYPE, NULL, "application/octet-stream");
     req->res.status = 206;
     req->res.reason = "Partial Content";
@@ -399,13 +406,8 @@ static void object_hashed(uv_work_t *work, int status)
                                 "end of the %lld bytes", (long long)j->size);
             } else if (kiln_web__is(req, "HEAD")) {
                 /* What the GET would send, without the bytes. */
-                if (ranged > 0) {
-                    char cr[96];
-                    snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld",
-                             (long long)first, (long long)last,
-                             (long long)j->size);
-                    add_header(req, H2O_TOKEN_CONTENT_RANGE, NULL, cr);
-                }
+                if (ranged > 0)
+                    range_headers(req, j, first, last);
                 add_header(req, H2O_TOKEN_CONTENT_TYPE, NULL,
                            "application/octet-stream");
                 kiln_web__send_head(req, ranged > 0 ? 206 : 200,

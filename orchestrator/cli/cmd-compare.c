@@ -243,18 +243,16 @@ static int exec_compare(void *opts)
         }
     } else {
         /* In the order given: runs, and items; each run once. */
-        for (size_t i = 0; i < o->runs.n; i++) {
-            for (size_t j = 0; j < i; j++) {
-                int64_t a = 0, b = 0;
-                if (!strchr(argv[i], ':') && !strchr(argv[j], ':') &&
-                    kiln_cli_parse_id(&a, argv[i], &err) == 0 &&
-                    kiln_cli_parse_id(&b, argv[j], &err) == 0 && a == b) {
-                    status = kiln_cli_usage_error(&kiln_cmd_compare, "run "
-                                                  "%lld is named twice",
-                                                  (long long)a);
-                    goto done;
-                }
-            }
+        int64_t dup;
+        ids = kiln_calloc(o->runs.n, sizeof(*ids));
+        for (size_t i = 0; i < o->runs.n; i++)
+            if (!strchr(argv[i], ':') &&
+                kiln_cli_parse_id(&ids[n], argv[i], &err) == 0)
+                n++;
+        if ((dup = kiln_compare_repeated(ids, n)) != 0) {
+            status = kiln_cli_usage_error(&kiln_cmd_compare, "run %lld is "
+                                          "named twice", (long long)dup);
+            goto done;
         }
         rows = json_array();
         for (size_t i = 0; i < o->runs.n; i++) {

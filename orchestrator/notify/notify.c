@@ -6,9 +6,9 @@
  * (store/notifications.c), pending from before the first attempt to the
  * end. A kiln that stops first leaves the row pending, and so does one
  * that is killed: kiln serve, or the next kiln run of the pipeline, posts
- * what such a kiln left (kiln_notifier_adopt). Bodies: "json" is the event itself, for any
- * receiver; "slack" is {"text": ...}, what Slack's (and Mattermost's, and
- * Teams' Slack-compatible) incoming webhooks take.
+ * what such a kiln left (kiln_notifier_adopt). Bodies: "json" is the
+ * event itself, for any receiver; "slack" is {"text": ...}, what Slack's
+ * (and Mattermost's, and Teams' Slack-compatible) incoming webhooks take.
  */
 #include "notify.h"
 
