@@ -916,12 +916,21 @@ static int store_open(kiln_store **out, const char *path, bool readonly,
                       kiln_err *err)
 {
     kiln_store *st = kiln_calloc(1, sizeof(*st));
+    struct stat sb;
     int rc;
 
     *out = NULL;
     st->path = kiln_strdup(path);
     st->readonly = readonly;
     st->busy_limit_ms = busy_limit_ms();
+    /* SQLite calls a directory "unable to open" or "disk I/O error". */
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        rc = kiln_err_set(err, KILN_ERROR, "opening the database: %s is "
+                          "not a file (it is a %s)", path,
+                          S_ISDIR(sb.st_mode) ? "directory"
+                                              : "special file");
+        goto fail;
+    }
     rc = readonly ? open_readonly(st, err) : open_readwrite(st, err);
     if (rc != 0)
         goto fail;

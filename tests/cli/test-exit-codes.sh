@@ -101,6 +101,12 @@ kiln_rc gc --dry-run --state "$T/zero"; eq "gc --dry-run on an unmigrated db: ex
 kiln_rc gc --runs --dry-run --state "$T/zero"; eq "gc --runs --dry-run too" 3 "$rc"
 contains "...saying what upgrades it" "a kiln command that writes" "$err"
 eq "...and kiln.db untouched" 0 "$(stat -c %s "$T/zero/kiln.db")"
+# A kiln.db that is a directory: said so, not SQLite's "disk I/O error".
+mkdir -p "$T/dirdb/kiln.db"
+kiln_rc runs --state "$T/dirdb"; eq "kiln.db a directory: runs exit 3" 3 "$rc"
+contains "...saying what it is" "kiln.db is not a file (it is a directory)" "$err"
+kiln_rc run "$T/good.yaml" --state "$T/dirdb"; eq "...run exit 3" 3 "$rc"
+contains "...saying so too" "kiln.db is not a file (it is a directory)" "$err"
 # --state "$UNSET" would fall back to $KILN_STATE or .kiln: refused.
 kiln_rc runs --state ""; eq "an empty --state" 2 "$rc"
 contains "...saying so" "--state expects DIR, got an empty value" "$err"
