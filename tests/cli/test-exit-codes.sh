@@ -113,9 +113,12 @@ contains "...saying so" "--state expects DIR, got an empty value" "$err"
 kiln_rc run "$T/good.yaml" --state=; eq "run --state=" 2 "$rc"
 
 # A database locked by another process for too long: exit 3.
-sqlite3 "$KILN_STATE/kiln.db" "BEGIN EXCLUSIVE;" ".shell sleep 13" &
+# The kiln starts once the lock is held (a loaded machine may take more
+# than a second to start sqlite3).
+sqlite3 "$KILN_STATE/kiln.db" "BEGIN EXCLUSIVE;" \
+    ".shell touch '$T/locked'; sleep 13" &
 locker=$!
-sleep 1
+wait_for "the lock taken" 20 '[ -e "$T/locked" ]'
 kiln_rc run "$T/good.yaml"
 eq "database locked" 3 "$rc"
 contains "says locked" "locked" "$err"
