@@ -532,9 +532,22 @@ static const char *colon_hint(const char *problem, const char *data,
                               char *buf, size_t size)
 {
     char key[64];
-    unsigned value_col;
-    if (strstr(problem, "mapping values are not allowed") == NULL ||
-        !line_key(data, len, line, key, sizeof(key), &value_col) ||
+    const char *p = data, *end = data + len;
+    unsigned value_col, indent = 1;
+    if (strstr(problem, "mapping values are not allowed") == NULL)
+        return "";
+    /* A key of more than 1024 characters: libyaml looks no further for
+     * its ':' (YAML's limit on an implicit key). */
+    for (unsigned l = 1; l < line && p < end; l++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    for (; p < end && (*p == ' ' || *p == '-'); p++)
+        indent++;
+    if (col > indent + 1024)
+        return " (a key of more than 1024 characters, which YAML does not "
+               "allow; a name has at most 64)";
+    if (!line_key(data, len, line, key, sizeof(key), &value_col) ||
         col <= value_col)
         return "";
     if (strcmp(key, "run") == 0)
