@@ -64,3 +64,59 @@ export async function atWidths(widths, each) {
     console.error(e);
   process.exit(failed || errors.length ? 1 : 0);
 }
+
+// The checks of a long test on one page: ok(what, cond, detail) counts a
+// check; step(name, fn) runs one part of the test, where a timeout or an
+// exception is a failure with what the page says (its error box and
+// messages) and a screenshot of the moment (failed-PREFIXNAME.png), and
+// the test goes on until its third failure; shot(name, full) takes a
+// screenshot (of the whole page unless full is false) without the
+// messages fixed to the window; end(browser) closes the browser, prints
+// the tally and exits 1 when a check failed.
+export function checks(page, prefix = '') {
+  let failures = 0, count = 0;
+  const ok = (what, cond, detail) => {
+    count++;
+    if (!cond) {
+      failures++;
+      console.error('FAIL: ' + what + (detail ? ': ' + detail : ''));
+    }
+  };
+  const step = async (name, fn) => {
+    if (failures >= 3) {
+      console.error('skipped: ' + name + ' (too many failures)');
+      return;
+    }
+    try {
+      await fn();
+      console.log('ok: ' + name);
+    } catch (e) {
+      failures++;
+      const box = await page.$('.error-box').catch(() => null);
+      const toasts = await page.$$eval('.toast', (l) =>
+        l.map((t) => t.textContent).join(' | ')).catch(() => '');
+      console.error('FAIL: ' + name + ': ' + e.message.split('\n')[0] +
+                    (box ? ' (the page says: ' + await box.textContent() +
+                           ')' : '') +
+                    (toasts ? ' (messages: ' + toasts + ')' : ''));
+      await page.screenshot({ path: shots + '/failed-' + prefix +
+                              name.replace(/\W+/g, '-') + '.png',
+                              fullPage: true }).catch(() => {});
+    }
+  };
+  const shot = async (name, full = true) => {
+    await page.evaluate(() => {
+      for (const t of document.querySelectorAll('.toast'))
+        t.remove();
+    });
+    await page.screenshot({ path: shots + '/' + name + '.png',
+                            fullPage: full });
+  };
+  const end = async (browser) => {
+    await browser.close();
+    console.log(count + ' checks, ' + failures + ' failed; screenshots in ' +
+                shots);
+    process.exit(failures ? 1 : 0);
+  };
+  return { ok, step, shot, end };
+}

@@ -8,49 +8,12 @@
 //   KILN_WEB_SHOTS    where screenshots go
 //   CHROMIUM          the browser (/usr/bin/chromium)
 // Any page error or console error fails the test.
-import { launch, shots } from './browser.mjs';
+import { checks, launch } from './browser.mjs';
 import { readFileSync } from 'node:fs';
 
 const url = process.env.KILN_URL;
 const token = process.env.KILN_TEST_TOKEN;
 const api = (path) => new URL('api/v1/' + path, url).href;
-
-let failures = 0, checks = 0;
-function ok(what, cond, detail) {
-  checks++;
-  if (!cond) {
-    failures++;
-    console.error('FAIL: ' + what + (detail ? ': ' + detail : ''));
-  }
-}
-
-async function step(name, fn) {
-  if (failures >= 3) {
-    console.error('skipped: ' + name + ' (too many failures)');
-    return;
-  }
-  try {
-    await fn();
-    console.log('ok: ' + name);
-  } catch (e) {
-    failures++;
-    const box = await page.$('.error-box');
-    console.error('FAIL: ' + name + ': ' + e.message.split('\n')[0] +
-                  (box ? ' (the page says: ' + await box.textContent() + ')'
-                       : ''));
-    await page.screenshot({ path: shots + '/failed-compare-' +
-                            name.replace(/\W+/g, '-') + '.png',
-                            fullPage: true }).catch(() => {});
-  }
-}
-
-async function shot(name, full = true) {
-  await page.evaluate(() => {
-    for (const t of document.querySelectorAll('.toast'))
-      t.remove();
-  });
-  await page.screenshot({ path: shots + '/' + name + '.png', fullPage: full });
-}
 
 async function apiGet(path) {
   const r = await fetch(api(path), {
@@ -85,6 +48,7 @@ function parseCsv(text) {
 const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 },
                                      acceptDownloads: true });
+const { ok, step, shot, end } = checks(page, 'compare-');
 page.setDefaultTimeout(15000);
 const errors = [];
 page.on('pageerror', (e) => errors.push('page error: ' + e.message));
@@ -355,7 +319,4 @@ await step('a sweep\'s items: from the run page, sorted, exported', async () => 
 });
 
 ok('no page or console errors', errors.length === 0, errors.join('\n'));
-await browser.close();
-console.log(checks + ' checks, ' + failures + ' failed; screenshots in ' +
-            shots);
-process.exit(failures ? 1 : 0);
+await end(browser);

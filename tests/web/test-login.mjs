@@ -10,54 +10,13 @@
 //   CHROMIUM             the browser (/usr/bin/chromium)
 // Any page error or console error fails the test, except the answers a
 // step asks for (a viewer's write refused).
-import { launch, shots } from './browser.mjs';
+import { checks, launch } from './browser.mjs';
 import { execFileSync } from 'node:child_process';
 
 const url = process.env.KILN_URL;
 const ca = process.env.KILN_CA;
 const viewer = process.env.KILN_VIEWER_TOKEN;
 const operator = process.env.KILN_OPERATOR_TOKEN;
-
-let failures = 0, checks = 0;
-function ok(what, cond, detail) {
-  checks++;
-  if (!cond) {
-    failures++;
-    console.error('FAIL: ' + what + (detail ? ': ' + detail : ''));
-  }
-}
-
-// Run one step of the test; a timeout or an exception is a failure with
-// a screenshot of the moment, and the test goes on (until the third).
-async function step(name, fn) {
-  if (failures >= 3) {
-    console.error('skipped: ' + name + ' (too many failures)');
-    return;
-  }
-  try {
-    await fn();
-    console.log('ok: ' + name);
-  } catch (e) {
-    failures++;
-    const box = await page.$('.error-box');
-    const toasts = await page.$$eval('.toast', (l) =>
-      l.map((t) => t.textContent).join(' | '));
-    console.error('FAIL: ' + name + ': ' + e.message.split('\n')[0] +
-                  (box ? ' (the page says: ' + await box.textContent() + ')'
-                       : '') + (toasts ? ' (messages: ' + toasts + ')' : ''));
-    await page.screenshot({ path: shots + '/failed-login-' +
-                            name.replace(/\W+/g, '-') + '.png',
-                            fullPage: true }).catch(() => {});
-  }
-}
-
-async function shot(name, full = true) {
-  await page.evaluate(() => {
-    for (const t of document.querySelectorAll('.toast'))
-      t.remove();
-  });
-  await page.screenshot({ path: shots + '/' + name + '.png', fullPage: full });
-}
 
 /* curl against the daemon, checking its certificate: [status, body]. */
 function curl(method, path, ...args) {
@@ -153,6 +112,7 @@ const browser = await launch(['--ignore-certificate-errors']);
 const context = await browser.newContext({
   viewport: { width: 1400, height: 900 }, ignoreHTTPSErrors: true });
 const page = await context.newPage();
+const { ok, step, shot, end } = checks(page, 'login-');
 page.setDefaultTimeout(15000);
 const errors = [];
 let expected = null;      // a console error a step asks for
@@ -364,7 +324,4 @@ await step('at 400 px: the header and the pages fit', async () => {
 });
 
 ok('no page or console errors', errors.length === 0, errors.join('\n'));
-await browser.close();
-console.log(checks + ' checks, ' + failures + ' failed; screenshots in ' +
-            shots);
-process.exit(failures ? 1 : 0);
+await end(browser);

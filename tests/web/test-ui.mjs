@@ -12,53 +12,12 @@
 //                     run 4 reproduces run 1)
 // Any page error or console error fails the test, except the one 401 the
 // wrong-token login asks for.
-import { launch, shots } from './browser.mjs';
+import { checks, launch } from './browser.mjs';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const url = process.env.KILN_URL;
 const token = process.env.KILN_TEST_TOKEN;
 const api = (path) => new URL('api/v1/' + path, url).href;
-
-let failures = 0, checks = 0;
-function ok(what, cond, detail) {
-  checks++;
-  if (!cond) {
-    failures++;
-    console.error('FAIL: ' + what + (detail ? ': ' + detail : ''));
-  }
-}
-
-// Run one step of the test; a timeout or an exception is a failure with
-// a screenshot of the moment, and the test goes on (until the third).
-async function step(name, fn) {
-  if (failures >= 3) {
-    console.error('skipped: ' + name + ' (too many failures)');
-    return;
-  }
-  try {
-    await fn();
-    console.log('ok: ' + name);
-  } catch (e) {
-    failures++;
-    const box = await page.$('.error-box');
-    console.error('FAIL: ' + name + ': ' + e.message.split('\n')[0] +
-                  (box ? ' (the page says: ' + await box.textContent() + ')'
-                       : ''));
-    await page.screenshot({ path: shots + '/failed-' +
-                            name.replace(/\W+/g, '-') + '.png',
-                            fullPage: true }).catch(() => {});
-  }
-}
-
-// A screenshot (of the whole page unless full is false), without the
-// messages fixed to the window.
-async function shot(name, full = true) {
-  await page.evaluate(() => {
-    for (const t of document.querySelectorAll('.toast'))
-      t.remove();
-  });
-  await page.screenshot({ path: shots + '/' + name + '.png', fullPage: full });
-}
 
 /* What at this width is cut off (wider than the window, or scrolled
  * within a panel) or overlaps in a page's head: [] when nothing. */
@@ -121,6 +80,7 @@ async function startRun(params, pipeline = 'webtest') {
 
 const browser = await launch();
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+const { ok, step, shot, end } = checks(page, '');
 page.setDefaultTimeout(15000);
 const errors = [];
 let expect401 = false;
@@ -730,7 +690,4 @@ await step('the pages at 400 px', async () => {
 });
 
 ok('no page or console errors', errors.length === 0, errors.join('\n'));
-await browser.close();
-console.log(checks + ' checks, ' + failures + ' failed; screenshots in ' +
-            shots);
-process.exit(failures ? 1 : 0);
+await end(browser);
