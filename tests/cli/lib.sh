@@ -106,6 +106,18 @@ wait_for() {
     return 1
 }
 
+# start_killed FILE: a kiln run of FILE killed with SIGKILL once one step
+# runs (a check); $id is its run.
+start_killed() {
+    "$KILN" run "$1" >/dev/null 2>&1 &
+    local runner=$!
+    wait_for "a step running" 5 \
+        '[ "$(q "select count(*) from executions where status = '\''running'\''")" = 1 ]'
+    id=$(q "select max(id) from runs")
+    kill -9 $runner
+    wait $runner 2>/dev/null
+}
+
 # stop PID: SIGTERM a daemon and wait for it; its status in $?.
 stop() { kill -TERM "$1"; wait "$1"; }
 

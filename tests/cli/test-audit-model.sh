@@ -196,16 +196,6 @@ steps:
   a: {run: "sh -c 'sleep 30$$'"}
   b: {needs: [a], run: "true"}
 EOF2
-# start_killed FILE: a kiln run killed while step a runs; $id is its run.
-start_killed() {
-    "$KILN" run "$1" >/dev/null 2>&1 &
-    local runner=$!
-    wait_for "step a running" 5 \
-        '[ "$(q "select count(*) from executions where status = '\''running'\''")" = 1 ]'
-    id=$(q "select max(id) from runs")
-    kill -9 $runner
-    wait $runner 2>/dev/null
-}
 start_killed o.yaml
 n=$(rows)
 kiln_rc resume "$id"

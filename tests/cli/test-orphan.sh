@@ -11,16 +11,6 @@ steps:
   a: {run: "sh -c 'echo ran >> a.count; sleep 2'"}
   b: {needs: [a], run: "sh -c 'echo ran >> b.count'"}
 EOF2
-# start_killed: a kiln run killed while step a runs; $id is its run.
-start_killed() {
-    "$KILN" run "$1" >/dev/null 2>&1 &
-    local runner=$!
-    wait_for "step a running" 5 \
-        '[ "$(q "select count(*) from executions where status = '\''running'\''")" = 1 ]'
-    id=$(q "select max(id) from runs")
-    kill -9 $runner
-    wait $runner 2>/dev/null
-}
 start_killed o.yaml
 kiln_rc runs
 contains "kiln runs says orphaned" "orphaned" "$out"
