@@ -38,7 +38,7 @@ static int adopt(kiln_store *store, const kiln_run_info *run, kiln_err *err)
 
     snprintf(target, sizeof(target), "run %lld", (long long)run->id);
     if ((rc = kiln_store_begin(store, err)) == 0) {
-        if ((rc = kiln_store_run_adopt(store, run->id, err)) == 0)
+        if ((rc = kiln_store_run_adopt(store, run, err)) == 0)
             rc = kiln_store_audit(store, kiln_user_name(), "cli",
                                   "run.resumed", target, NULL, a, err);
         if (rc == 0)

@@ -57,7 +57,7 @@ static int adopt(kiln_daemon *dm, const kiln_run_info *run, kiln_err *err)
     int rc = kiln_store_begin(dm->store, err);
     if (rc != 0)
         return rc;
-    if ((rc = kiln_store_run_adopt(dm->store, run->id, err)) == 0)
+    if ((rc = kiln_store_run_adopt(dm->store, run, err)) == 0)
         rc = audit_takeover(dm, run->id, "run.resumed", json_pack(
             "{s:s}", "pipeline", run->pipeline), err);
     if (rc == 0)
@@ -81,7 +81,8 @@ static void recover_run(kiln_daemon *dm, int64_t id)
     else if (rc != 0 && rc != KILN_EBUSY)
         kiln_daemon__store_warn(&err);
     if (rc != 0 || adopt(dm, t.rec, &err) != 0) {
-        if (rc == 0)
+        if (rc == 0 && err.code != KILN_EBUSY) /* EBUSY: a kiln resume
+                                                  took it first */
             kiln_daemon__store_warn(&err);
         kiln_takeover_dispose(&t);
         return;

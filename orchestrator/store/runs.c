@@ -51,7 +51,8 @@ static const char SQL_EXEC_FINISH[] =
     "UPDATE executions SET status = ?2, exit_code = ?3, signal = ?4, "
     "reason = ?5, finished_at = ?6 WHERE id = ?1";
 static const char SQL_RUN_ADOPT[] =
-    "UPDATE runs SET owner_pid = ?2, owner_start = ?3 WHERE id = ?1";
+    "UPDATE runs SET owner_pid = ?2, owner_start = ?3 WHERE id = ?1 "
+    "AND IFNULL(owner_pid, 0) = ?4 AND IFNULL(owner_start, 0) = ?5";
 static const char SQL_ABANDON_EXECS[] =
     "UPDATE executions SET status = ?4, reason = ?2, finished_at = ?3 "
     "WHERE run_id = ?1 AND status = ?5";
@@ -211,11 +212,19 @@ int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
                            (int64_t)signal, reason, finished_ms);
 }
 
-int kiln_store_run_adopt(kiln_store *st, int64_t run_id, kiln_err *err)
+int kiln_store_run_adopt(kiln_store *st, const kiln_run_info *run,
+                         kiln_err *err)
 {
-    return kiln_store__run(st, err, "adopting a run", SQL_RUN_ADOPT, "III",
-                           run_id, (int64_t)getpid(),
-                           (int64_t)kiln_proc_start(getpid()));
+    int rc = kiln_store__run(st, err, "adopting a run", SQL_RUN_ADOPT,
+                             "IIIII", run->id, (int64_t)getpid(),
+                             (int64_t)kiln_proc_start(getpid()),
+                             (int64_t)run->owner_pid,
+                             (int64_t)run->owner_start);
+    if (rc == 0 && sqlite3_changes(st->db) == 0)
+        return kiln_err_set(err, KILN_EBUSY, "run %lld was taken over by "
+                            "another kiln process meanwhile",
+                            (long long)run->id);
+    return rc;
 }
 
 int kiln_store_run_abandon(kiln_store *st, int64_t run_id,

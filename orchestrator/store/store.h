@@ -230,8 +230,6 @@ int kiln_store_exec_finish(kiln_store *st, int64_t exec_id,
                            kiln_exec_state state, int exit_code, int signal,
                            const char *reason, int64_t finished_ms,
                            kiln_err *err);
-/* Make this process the owner of a run (crash recovery). */
-int kiln_store_run_adopt(kiln_store *st, int64_t run_id, kiln_err *err);
 /* Give up on a run kiln cannot take over: running attempts become lost,
  * unfinished steps cancelled, the run failed with reason; one
  * transaction. */
@@ -296,6 +294,11 @@ typedef struct kiln_run_info {
 } kiln_run_info;
 
 /* Read run id. KILN_ENOTFOUND if there is no such run. */
+/* Make this process the owner of run (crash recovery), as read: if
+ * another process took it over since, KILN_EBUSY and nothing changes
+ * (two kilns resuming one run at once: one of them runs it). */
+int kiln_store_run_adopt(kiln_store *st, const kiln_run_info *run,
+                         kiln_err *err);
 int kiln_store_run_get(kiln_run_info **out, kiln_store *st, int64_t id,
                        kiln_err *err);
 void kiln_run_info_free(kiln_run_info *run); /* NULL is fine */

@@ -31,6 +31,26 @@ eq "the run succeeded" succeeded "$(q "select status from runs where id = $id")"
 kiln_rc resume "$id"
 eq "resuming a run that ended is refused" 2 "$rc"
 
+# Two kiln resume of one run at once: one takes it over and runs it, the
+# other is refused; the record stays true (before, both took it over and
+# the loser, stopped, rewrote the run as failed).
+for round in 1 2 3 4; do
+    rm -f a.count b.count
+    start_killed o.yaml
+    "$KILN" resume "$id" >"$T/r1.out" 2>&1 & r1=$!
+    "$KILN" resume "$id" >"$T/r2.out" 2>&1 & r2=$!
+    ( sleep 30; kill -TERM $r1 $r2 2>/dev/null ) & watchdog=$!
+    wait $r1; rc1=$?; wait $r2; rc2=$?
+    kill $watchdog 2>/dev/null; wait $watchdog 2>/dev/null
+    eq "round $round: one resume runs it, one is refused" "0 2" \
+        "$(printf '%s\n' $rc1 $rc2 | sort -n | tr '\n' ' ' | sed 's/ $//')"
+    contains "...saying who has it" "kiln process" "$(cat "$T/r1.out" "$T/r2.out")"
+    eq "round $round: the run succeeded" "succeeded|" \
+        "$(q "select status || '|' || ifnull(reason, '') from runs where id = $id")"
+    eq "round $round: b once, succeeded" "1 succeeded" \
+        "$(wc -l < b.count) $(q "select group_concat(status) from executions where run_id = $id and step = 'b'")"
+done
+
 # kiln abandon: what still runs is stopped, the run recorded failed.
 rm -f a.count b.count
 pipeline long <<EOF2
