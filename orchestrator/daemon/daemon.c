@@ -113,7 +113,10 @@ static int on_walk(const char *path, const struct stat *st, int type,
     size_t len = strlen(base);
     if (type == FTW_D && ftw->level > 0 && base[0] == '.')
         return FTW_SKIP_SUBTREE;
-    if (type == FTW_F && base[0] != '.' &&
+    /* A symlink named *.yaml is a pipeline file too (FTW_PHYS only keeps
+     * the walk out of linked directories): one that leads nowhere fails
+     * to load, saying why, as a file that does not parse. */
+    if ((type == FTW_F || type == FTW_SL) && base[0] != '.' &&
         ((len > 5 && strcmp(base + len - 5, ".yaml") == 0) ||
          (len > 4 && strcmp(base + len - 4, ".yml") == 0)))
         scan_add(path);
@@ -127,38 +130,47 @@ static int cmp_str(const void *a, const void *b)
 }
 
 int kiln_daemon_scan(char ***out, size_t *n, char *const *paths,
-                     size_t n_paths, kiln_err *err)
+                     size_t n_paths, kiln_daemon_unread *unread)
 {
     scan_out = NULL;
     scan_n = scan_cap = 0;
+    memset(unread, 0, sizeof(*unread));
     for (size_t i = 0; i < n_paths; i++) {
+        kiln_err err = KILN_ERR_INIT;
         struct stat st;
-        if (stat(paths[i], &st) != 0) {
-            kiln_err_set_os(err, "cannot read %s", paths[i]);
-            goto fail;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            if (nftw(paths[i], on_walk, 16, FTW_PHYS | FTW_ACTIONRETVAL) !=
-                0) {
-                kiln_err_set_os(err, "cannot scan %s", paths[i]);
-                goto fail;
-            }
-        } else {
+        if (stat(paths[i], &st) != 0)
+            kiln_err_set_os(&err, "cannot read %s", paths[i]);
+        else if (S_ISDIR(st.st_mode) &&
+                 nftw(paths[i], on_walk, 16, FTW_PHYS | FTW_ACTIONRETVAL) !=
+                     0)
+            kiln_err_set_os(&err, "cannot scan %s", paths[i]);
+        else if (!S_ISDIR(st.st_mode))
             scan_add(paths[i]);
+        if (err.code) {
+            unread->path = kiln_realloc(unread->path, (unread->n + 1) *
+                                        sizeof(char *));
+            unread->why = kiln_realloc(unread->why, (unread->n + 1) *
+                                       sizeof(char *));
+            unread->path[unread->n] = kiln_path_absolute(paths[i]);
+            unread->why[unread->n++] = kiln_strdup(err.msg);
         }
     }
     if (scan_n)
         qsort(scan_out, scan_n, sizeof(char *), cmp_str);
     *out = scan_out;
     *n = scan_n;
-    return 0;
-fail:
-    for (size_t i = 0; i < scan_n; i++)
-        free(scan_out[i]);
-    free(scan_out);
-    *out = NULL;
-    *n = 0;
-    return KILN_ERROR;
+    return unread->n ? KILN_ERROR : 0;
+}
+
+void kiln_daemon_unread_dispose(kiln_daemon_unread *unread)
+{
+    for (size_t i = 0; i < unread->n; i++) {
+        free(unread->path[i]);
+        free(unread->why[i]);
+    }
+    free(unread->path);
+    free(unread->why);
+    memset(unread, 0, sizeof(*unread));
 }
 
 /* Entries. */
@@ -327,18 +339,15 @@ static void broken_publish(kiln_daemon *dm)
  */
 size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
 {
-    kiln_err err = KILN_ERR_INIT;
+    kiln_daemon_unread unread;
     char **files = NULL;
     size_t n_files = 0, loaded = 0;
     kiln_broken *was = dm->broken;
     kiln_entry *e;
     entry_index index;
 
-    if (kiln_daemon_scan(&files, &n_files, dm->o->paths, dm->o->n_paths,
-                         &err) != 0) {
-        kiln_err_print(&err);
-        return 0;
-    }
+    kiln_daemon_scan(&files, &n_files, dm->o->paths, dm->o->n_paths,
+                     &unread);
     index_init(&index, dm, n_files);
     dm->broken = NULL;
     /* The schedules' next due times, recorded in one transaction after
@@ -348,6 +357,29 @@ size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
     dm->loading = true;
     for (e = dm->entries; e; e = e->next)
         e->seen = false;
+    /* A path that cannot be read now (gone, no permission) is a load
+     * error, and the pipelines its files defined stay as they were, as
+     * for a file that no longer validates; the other paths load. */
+    for (size_t i = 0; i < unread.n; i++) {
+        kiln_buf why = KILN_BUF_INIT;
+        size_t len = strlen(unread.path[i]);
+        say("error: %s; %s", unread.why[i], first ? "not loaded"
+                                         : "keeping what it defined");
+        kiln_buf_printf(&why, "%s: error: %s\n", unread.path[i],
+                        unread.why[i]);
+        kiln_buf kept = KILN_BUF_INIT;
+        for (e = dm->entries; e; e = e->next)
+            if (!e->removed &&
+                strncmp(e->d->file, unread.path[i], len) == 0 &&
+                (e->d->file[len] == '\0' || e->d->file[len] == '/')) {
+                e->seen = true;
+                loaded++;
+                kiln_buf_printf(&kept, "%s%s", kept.len ? ", " : "",
+                                e->name);
+            }
+        broken_add(dm, was, unread.path[i], kept.ptr, &why);
+        kiln_buf_dispose(&kept);
+    }
     for (size_t i = 0; i < n_files; i++) {
         kiln_buf why = KILN_BUF_INIT;
         kiln_def *d = kiln_daemon__def_load(files[i], &why);
@@ -429,6 +461,7 @@ size_t kiln_daemon__load_all(kiln_daemon *dm, bool first)
     for (size_t i = 0; i < n_files; i++)
         free(files[i]);
     free(files);
+    kiln_daemon_unread_dispose(&unread);
     broken_free(was);
     broken_publish(dm);
     for (e = dm->entries; e;) {

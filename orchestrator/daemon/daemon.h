@@ -50,10 +50,20 @@ typedef struct kiln_daemon_options {
  */
 int kiln_daemon_run(const kiln_daemon_options *o);
 
+/* The paths a scan could not read, each with why. */
+typedef struct kiln_daemon_unread {
+    char **path; /* absolute */
+    char **why;
+    size_t n;
+} kiln_daemon_unread;
+
 /* Every pipeline file a path names: itself, or the *.yaml and *.yml files
- * under a directory (hidden directories skipped), sorted. The caller frees
- * the array and its strings. */
+ * (or symlinks) under a directory (hidden directories skipped), sorted.
+ * The caller frees the array and its strings. A path that cannot be read
+ * is left out and put in *unread (KILN_ERROR; the rest is scanned);
+ * dispose of it with kiln_daemon_unread_dispose(). */
 int kiln_daemon_scan(char ***out, size_t *n, char *const *paths,
-                     size_t n_paths, kiln_err *err);
+                     size_t n_paths, kiln_daemon_unread *unread);
+void kiln_daemon_unread_dispose(kiln_daemon_unread *unread);
 
 #endif

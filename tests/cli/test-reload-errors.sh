@@ -87,4 +87,31 @@ wait_for "broken again" 10 'test "$(q "select count(*) from load_errors")" = 1'
 stop "$daemon"
 kiln_rc status --json
 eq "no daemon, no load errors" "[]" "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["load_errors"])')"
+
+# Paths that cannot be read. A symlink named *.yaml in a served directory
+# is a pipeline file (it was skipped); one that leads nowhere is a load
+# error. A PATH argument that does not exist is a load error, and the
+# other paths load (before, the daemon loaded nothing at all); gone at a
+# reload, what it defined stays, as for a file that no longer validates.
+mkdir -p "$T/q" "$T/elsewhere" "$T/extra"
+printf 'pipeline: linked\nsteps:\n  a: {run: "true"}\n' > "$T/elsewhere/linked.yaml"
+ln -s ../elsewhere/linked.yaml "$T/q/linked.yaml"
+ln -s "$T/nowhere.yaml" "$T/q/dangling.yaml"
+printf 'pipeline: extra\nsteps:\n  a: {run: "true"}\n' > "$T/extra/extra.yaml"
+serve serve2.log "$T/q" "$T/missing-dir" "$T/extra"
+wait_for "the second daemon" 10 'grep -q "pipelines loaded" "$T/serve2.log"'
+contains "the missing path said" "cannot read $T/missing-dir" "$(cat "$T/serve2.log")"
+contains "the rest loaded: linked and extra" "2 pipelines loaded" "$(cat "$T/serve2.log")"
+kiln_rc trigger linked; eq "a symlinked pipeline runs" 0 "$rc"
+kiln_rc trigger extra; eq "the path after the missing one runs" 0 "$rc"
+kiln_rc status
+contains "status: the missing path" "$T/missing-dir: never loaded" "$out"
+contains "status: the dangling symlink" "$T/q/dangling.yaml: never loaded" "$out"
+mv "$T/extra" "$T/extra-gone"
+kill -HUP "$daemon"
+wait_for "the reload" 10 'grep -q "keeping what it defined" "$T/serve2.log"'
+kiln_rc trigger extra; eq "a path gone at a reload: its pipeline stays" 0 "$rc"
+kiln_rc status
+contains "status: the gone path keeps extra" "$T/extra: pipeline extra keeps its last good definition" "$out"
+stop "$daemon"
 finish
