@@ -1,7 +1,8 @@
 /*
  * cmd-retry.c: kiln retry RUN [--from STEP] — a new run of RUN's
- * definition, params and commit that reuses the steps of RUN that
- * succeeded (with --from, all but STEP and what is downstream of it), as
+ * definition and params, on the work tree as it is now, that reuses the
+ * steps of RUN that succeeded (with --from, all but STEP and what is
+ * downstream of it), as
  * the status page's Retry does: in the foreground, or through kiln
  * serve's API with --server (POST /api/v1/runs/{id}/retry).
  */
@@ -13,6 +14,7 @@
 #include "cli/api-client.h"
 #include "cli/cli.h"
 #include "cli/foreground.h"
+#include "git/git.h"
 
 typedef struct retry_opts {
     int64_t run;            /* RUN */
@@ -138,10 +140,12 @@ static int retry_local(const retry_opts *o)
     kiln_pipeline *p = NULL;
     kiln_kv *reuse = NULL;
     kiln_err err = KILN_ERR_INIT;
+    kiln_git_info git;
     char why[600], *state = kiln_cli_state_dir(o->state), *info = NULL;
     size_t n_reuse = 0;
     int status;
 
+    memset(&git, 0, sizeof(git));
     if (kiln_cli_open_store(&store, o->state, false, &err) != 0 ||
         kiln_store_run_get(&run, store, o->run, &err) != 0) {
         status = err.code == KILN_ENOTFOUND ? KILN_EXIT_USAGE
@@ -165,6 +169,7 @@ static int retry_local(const retry_opts *o)
     {
         kiln_fg_options fo;
         kiln_run_options ro = KILN_RUN_OPTIONS_INIT;
+        kiln_err gerr = KILN_ERR_INIT;
         memset(&fo, 0, sizeof(fo));
         fo.store = store;
         fo.state_dir = state;
@@ -185,6 +190,24 @@ static int retry_local(const retry_opts *o)
         ro.git_commit = run->git_commit;
         ro.git_branch = run->git_branch;
         ro.git_dirty = run->git_dirty;
+        /* The work tree as it is now runs: its commit is recorded, not
+         * RUN's (a run pinned with --commit ran a checkout, which does
+         * not move). */
+        if (!(run->git_commit &&
+              kiln_git_in_checkout(run->file, run->git_commit)) &&
+            kiln_git_inspect(&git, run->file, &gerr) == 0 && git.in_repo) {
+            ro.git_commit = git.commit[0] ? git.commit : NULL;
+            ro.git_branch = git.branch;
+            ro.git_dirty = git.dirty;
+            if (!run->git_commit || strcmp(run->git_commit, git.commit) ||
+                git.dirty != run->git_dirty)
+                fprintf(stderr, "kiln: note: run %lld ran at commit "
+                        "%.12s%s; the work tree is at %.12s%s now, which "
+                        "this run records\n", (long long)run->id,
+                        run->git_commit ? run->git_commit : "(none)",
+                        run->git_dirty ? "+" : "", git.commit,
+                        git.dirty ? "+" : "");
+        }
         ro.reuse_run = run->id;
         ro.n_reuse = n_reuse;
         ro.reuse = reuse;
@@ -195,6 +218,7 @@ static int retry_local(const retry_opts *o)
         status = kiln_fg_run(&fo, &ro, NULL);
     }
 done:
+    kiln_git_info_dispose(&git);
     kiln_run_reuse_free(reuse, n_reuse);
     kiln_pipeline_free(p);
     kiln_run_info_free(run);
@@ -222,8 +246,10 @@ const kiln_cmd kiln_cmd_retry = {
     .name = "retry",
     .summary = "Run a failed run again, reusing the steps that succeeded.",
     .help =
-        "A new run of RUN's pipeline file, params and commit (trigger\n"
-        "retry), as the status page's Retry starts: the steps of RUN that\n"
+        "A new run of RUN's pipeline file and params (trigger retry) on\n"
+        "the work tree as it is now, recording the commit checked out\n"
+        "now (a run pinned with --commit is retried at its commit), as\n"
+        "the status page's Retry starts: the steps of RUN that\n"
         "succeeded are recorded as reused from it, the others run. With\n"
         "--from STEP, STEP and every step downstream of it run again too.\n"
         "Steps that run again may be served from the cache, as in kiln\n"

@@ -306,7 +306,12 @@ int kiln_daemon__retry_run(kiln_daemon *dm, int64_t run_id,
     src.due_ms = kiln_clock_now_ms();
     src.info = kiln_asprintf("{\"retry_of\":%lld}", (long long)run_id);
     src.file = kiln_strdup(run->file);
-    src.commit = run->git_commit ? kiln_strdup(run->git_commit) : NULL;
+    /* The file's work tree as it is now runs, and its commit is the one
+     * recorded, not the run's; a run pinned to a commit ran a checkout,
+     * which does not move. */
+    src.commit = run->git_commit &&
+                         kiln_git_in_checkout(run->file, run->git_commit)
+                     ? kiln_strdup(run->git_commit) : NULL;
     src.params = kiln_calloc(run->n_params + 1, sizeof(kiln_kv));
     for (size_t i = 0; i < run->n_params; i++) {
         src.params[i].key = kiln_strdup(run->params[i].key);

@@ -109,13 +109,18 @@ int64_t kiln_daemon__start_run(kiln_entry *e, const kiln_source *src,
 
     memset(&git, 0, sizeof(git));
     if (src->file) {
-        /* Pinned to a commit: the pipeline as it is there. */
+        /* Pinned to a commit (the pipeline as it is there), or a retry's
+         * file as it is now. */
         if (!(d = kiln_daemon__def_load(src->file, NULL))) {
-            snprintf(reason, size, "%s at commit %.12s is not a valid "
-                     "pipeline", src->file, src->commit);
+            snprintf(reason, size, "%s%s%.12s is not a valid pipeline",
+                     src->file, src->commit ? " at commit " : "",
+                     src->commit ? src->commit : "");
             free(info);
             return 0;
         }
+        if (!src->commit && !src->git &&
+            kiln_git_inspect(&git, d->file, &err) != 0)
+            say("warning: %s", err.msg);
     } else {
         d->refs++;
         if (!src->git && kiln_git_inspect(&git, d->file, &err) != 0)

@@ -347,6 +347,24 @@ static bool checkout_complete(const char *dir, const char *commit)
     return ok;
 }
 
+bool kiln_git_in_checkout(const char *path, const char *commit)
+{
+    char *dir = kiln_path_dirname(path);
+    bool found = false;
+    /* The marker is at the checkout's top; the file may be below it. */
+    while (!found) {
+        char *up;
+        found = checkout_complete(dir, commit);
+        if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0)
+            break;
+        up = kiln_path_dirname(dir);
+        free(dir);
+        dir = up;
+    }
+    free(dir);
+    return found;
+}
+
 /* nftw callback for remove_tree(): unlink files, rmdir directories. */
 static int on_remove(const char *path, const struct stat *st, int type,
                      struct FTW *ftw)

@@ -58,4 +58,9 @@ int kiln_git_fetch(const char *path, const char *remote_name, kiln_err *err);
 int kiln_git_checkout(const char *path, const char *commit,
                       const char *dest_dir, kiln_err *err);
 
+/* Does path lie in a checkout of commit that kiln_git_checkout() made
+ * (a run pinned with --commit ran there)? Its tree is that commit's,
+ * whatever the repository around it holds now. */
+bool kiln_git_in_checkout(const char *path, const char *commit);
+
 #endif

@@ -92,4 +92,38 @@ kiln_rc retry "$sr2" --server "$(web_url)" --token-file "$T/token" --from nope
 eq "--server, an unknown step: exit 2" 2 "$rc"
 contains "HTTP 400" "HTTP 400" "$err"
 stop "$daemon"
+
+# A retry runs the work tree as it is now: it records the commit checked
+# out now, not the retried run's (before, a retry after a new commit
+# recorded the old commit, clean, for what the new one ran), and says
+# so; a run pinned with --commit ran a checkout, and its retry keeps it.
+git_identity
+mkdir -p "$T/g" && cd "$T/g" || exit 1
+git init -q .
+printf 'pipeline: g\nsteps:\n  s:\n    run: sh script.sh > out.txt\n    outputs: [out.txt]\n' > g.yaml
+echo 'echo version-one' > script.sh
+printf 'out.txt\n' > .gitignore
+git add -A && git commit -qm c1 && c1=$(git rev-parse HEAD)
+kiln_rc run g.yaml; eq "git: the first run" 0 "$rc"
+g1=$(q "select max(id) from runs")
+echo 'echo version-two' > script.sh && git commit -qam c2 && c2=$(git rev-parse HEAD)
+kiln_rc retry "$g1" --from s --no-cache
+eq "git: the retry runs" 0 "$rc"
+eq "...what is checked out now" version-two "$(cat out.txt)"
+eq "...and records that commit, clean" "$c2|0" \
+    "$(q "select git_commit || '|' || git_dirty from runs where id = (select max(id) from runs)")"
+contains "...saying the commit moved" "ran at commit ${c1:0:12}; the work tree is at ${c2:0:12} now" "$err"
+kiln_rc run g.yaml --commit "$c1"; eq "git: a run pinned to c1" 0 "$rc"
+pinned=$(q "select max(id) from runs")
+kiln_rc retry "$pinned" --from s --no-cache
+eq "...its retry keeps c1" "$c1" \
+    "$(q "select git_commit from runs where id = (select max(id) from runs)")"
+echo 'echo version-three' > script.sh && git commit -qam c3 && c3=$(git rev-parse HEAD)
+serve serve-g.log --token-file "$T/token" "$T/g/g.yaml"
+wait_for "the daemon" 10 'grep -q " loaded in " "$T/serve-g.log"'
+kiln_rc retry "$g1" --server "$(web_url)" --token-file "$T/token" --from s --wait
+eq "git: a retry through the API" 0 "$rc"
+eq "...records the commit now" "$c3" \
+    "$(q "select git_commit from runs where id = (select max(id) from runs)")"
+stop "$daemon"
 finish
