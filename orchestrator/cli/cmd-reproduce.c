@@ -360,6 +360,15 @@ static int exec_reproduce(void *opts)
         status = kiln_cli_fail(&err);
         goto done;
     }
+    /* What was not committed cannot be checked out: said first, so that
+     * a verdict "differs" is not read as a step that is not
+     * deterministic. */
+    if (orig->git_dirty)
+        fprintf(stderr, "kiln: warning: run %lld ran with uncommitted "
+                "changes to commit %.12s; they are not recorded, so this "
+                "reproduction runs the commit without them and may "
+                "differ for that reason (kiln why shows what changed)\n",
+                (long long)o->run, orig->git_commit);
     for (size_t i = 0; i < o->steps.n; i++)
         if (!kiln_run_info_step(orig, ((char **)o->steps.items)[i])) {
             status = kiln_cli_usage_error(&kiln_cmd_reproduce, "run %lld "
@@ -618,10 +627,11 @@ static int exec_reproduce(void *opts)
                 "original_sha256", verdicts[i].orig_sha, "new_sha256",
                 verdicts[i].new_sha, "reason", why));
         }
-        out = json_pack("{s:I, s:I, s:s, s:s, s:o, s:{s:i, s:i, s:i, s:i, "
-                        "s:i}, s:i}", "run", (json_int_t)new_id,
+        out = json_pack("{s:I, s:I, s:s, s:b, s:s, s:o, s:{s:i, s:i, s:i, "
+                        "s:i, s:i}, s:i}", "run", (json_int_t)new_id,
                         "reproduces", (json_int_t)orig->id, "commit",
-                        orig->git_commit, "workdir", t.scratch, "outputs",
+                        orig->git_commit, "original_dirty", orig->git_dirty,
+                        "workdir", t.scratch, "outputs",
                         list, "summary", "identical", (int)counts[0],
                         "differs", (int)counts[1], "missing", (int)counts[2],
                         "not_checked", (int)counts[3], "inputs_unavailable",
@@ -630,9 +640,10 @@ static int exec_reproduce(void *opts)
         json_decref(out);
         goto done;
     }
-    printf("run %lld reproduces run %lld (%s, commit %.12s)\n",
+    printf("run %lld reproduces run %lld (%s, commit %.12s%s)\n",
            (long long)new_id, (long long)orig->id, orig->pipeline,
-           orig->git_commit);
+           orig->git_commit, orig->git_dirty
+               ? ", without the run's uncommitted changes" : "");
     printf("  %-16s %-28s %-19s %-12s  %s\n", "STEP", "OUTPUT", "VERDICT",
            "ORIGINAL", "NEW");
     for (size_t i = 0; i < n_verdicts; i++) {

@@ -124,6 +124,22 @@ kiln_rc reproduce "$orig3"
 eq "params of the recorded commit" 0 "$rc"
 git checkout -q p.yaml
 
+# A run made with uncommitted changes: the reproduction runs the commit
+# without them, and says so before its verdicts (before, a bare
+# "differs" read as a step that is not deterministic).
+sed -i 's|    run: date +%s%N > stamp.txt|    run: echo uncommitted > stamp.txt|' p.yaml
+kiln_rc run p.yaml
+dirty=$(q "select max(id) from runs")
+eq "a run with uncommitted changes" "1" "$(q "select git_dirty from runs where id = $dirty")"
+kiln_rc reproduce "$dirty"
+contains "it warns" "run $dirty ran with uncommitted changes to commit" "$err"
+contains "the header says so" "without the run's uncommitted changes" "$out"
+kiln_rc reproduce "$dirty" --json
+eq "JSON: original_dirty" True "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["original_dirty"])')"
+kiln_rc reproduce "$orig3" --json
+eq "JSON: a clean original" False "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["original_dirty"])')"
+git checkout -q p.yaml
+
 # An input whose bytes were collected and which changed on disk: the step
 # is "inputs unavailable", never run on other data; what needs it neither.
 kiln_rc gc --max-size 0
