@@ -23,6 +23,14 @@
  * Every update is conditional on the row being open, so two kilns never
  * both settle one, and one that settled a row first keeps the other from
  * starting its command.
+ *
+ * A kiln moving an alias of a model, or settling its rows, holds an
+ * flock() on STATE/locks/model-MODEL.lock throughout: a second kiln (or a
+ * second move of kiln serve) waits there, so two deploy commands of a
+ * model never overlap, and an open row seen under the lock is never one
+ * whose kiln is still on its way to starting it. The kernel drops the
+ * lock with its kiln (kill -9 too); a shim at its gate, which shares it
+ * until it runs the command (close-on-exec), soon reads EOF and exits.
  */
 #include "deploy.h"
 
@@ -32,6 +40,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,8 +184,44 @@ static void sleep_ms(int ms)
         ;
 }
 
+/* Take the deploy lock of model (see above) in *fd, waiting while
+ * another kiln holds it. */
+static int lock_model(int *fd, const char *state_dir, const char *model,
+                      kiln_err *err)
+{
+    /* Not in deploys/, whose files are status files left to settle. */
+    char *dir = kiln_path_join(state_dir, "locks"), *path;
+    int rc;
+
+    *fd = -1;
+    if ((rc = kiln_mkdir_p(dir, err)) != 0) {
+        free(dir);
+        return rc;
+    }
+    /* A model's name is lowercase letters, digits, "-" and "_". */
+    path = kiln_asprintf("%s/model-%s.lock", dir, model);
+    if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+        rc = kiln_err_set_os(err, "cannot open %s", path);
+    while (*fd >= 0 && flock(*fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            rc = kiln_err_set_os(err, "cannot lock %s", path);
+            close(*fd);
+            *fd = -1;
+        }
+    }
+    free(path);
+    free(dir);
+    return rc;
+}
+
+static void unlock_model(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
 /* Settle d, which another kiln left open: wait while its shim runs, then
- * read how the command ended. */
+ * read how the command ended. The caller holds d's model's lock. */
 static int settle_left(kiln_store *st, const char *state_dir,
                        const kiln_deploy *d, kiln_err *err)
 {
@@ -241,8 +286,9 @@ static void remove_settled(kiln_store *st, const char *state_dir)
     free(dir);
 }
 
-int kiln_deploy_settle(kiln_store *st, const char *state_dir,
-                       const char *model, kiln_deploy **settled,
+/* kiln_deploy_settle(); locked: the caller holds model's lock. */
+static int settle_open(kiln_store *st, const char *state_dir,
+                       const char *model, bool locked, kiln_deploy **settled,
                        size_t *n_settled, kiln_err *err)
 {
     kiln_deploy *d;
@@ -250,7 +296,17 @@ int kiln_deploy_settle(kiln_store *st, const char *state_dir,
     int rc = kiln_store_deploys_open(&d, &n, st, model, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         int64_t id = d[i].id;
-        if ((rc = settle_left(st, state_dir, &d[i], err)) == 0 && settled) {
+        int fd = -1;
+        if (!locked &&
+            (rc = lock_model(&fd, state_dir, d[i].model, err)) == 0) {
+            /* Read again: its kiln, alive, may have gone on meanwhile. */
+            kiln_deploy_dispose(&d[i]);
+            rc = kiln_store_deploy_get(st, &d[i], id, err);
+        }
+        if (rc == 0 && d[i].id && !d[i].outcome)
+            rc = settle_left(st, state_dir, &d[i], err);
+        unlock_model(fd);
+        if (rc == 0 && settled) {
             /* As recorded: by this kiln, or another first. */
             kiln_deploy_dispose(&d[i]);
             rc = kiln_store_deploy_get(st, &d[i], id, err);
@@ -268,6 +324,14 @@ int kiln_deploy_settle(kiln_store *st, const char *state_dir,
         *n_settled = n;
     }
     return rc;
+}
+
+int kiln_deploy_settle(kiln_store *st, const char *state_dir,
+                       const char *model, kiln_deploy **settled,
+                       size_t *n_settled, kiln_err *err)
+{
+    return settle_open(st, state_dir, model, false, settled, n_settled,
+                       err);
 }
 
 /* Write text to path, in a child after fork(): async-signal-safe. */
@@ -470,24 +534,40 @@ out:
     return rc;
 }
 
-int kiln_deploy_made(kiln_store *st, const char *state_dir,
-                     int64_t execution_id, int *out_version, kiln_err *err)
+/* kiln_deploy_made(); locked: the caller holds the model's lock. */
+static int deploy_made(kiln_store *st, const char *state_dir,
+                       int64_t execution_id, bool locked, int *out_version,
+                       kiln_err *err)
 {
     kiln_deploy d;
-    int rc;
+    int fd = -1, rc;
     if (execution_id <= 0)
         return 0;
     if ((rc = kiln_store_deploy_of_execution(st, &d, execution_id,
                                              err)) != 0)
         return -rc;
+    if (d.id && !d.outcome && !locked) {
+        /* Read again under the lock: its kiln may be alive. */
+        if ((rc = lock_model(&fd, state_dir, d.model, err)) == 0) {
+            kiln_deploy_dispose(&d);
+            rc = kiln_store_deploy_of_execution(st, &d, execution_id, err);
+        }
+        if (rc != 0) {
+            unlock_model(fd);
+            kiln_deploy_dispose(&d);
+            return -rc;
+        }
+    }
     if (d.id && !d.outcome) {
         /* A kiln killed while it ran: settled first (waiting for it). */
         rc = settle_left(st, state_dir, &d, err);
         kiln_deploy_dispose(&d);
-        if (rc != 0 || (rc = kiln_store_deploy_of_execution(
-                            st, &d, execution_id, err)) != 0)
-            return -rc;
+        if (rc == 0)
+            rc = kiln_store_deploy_of_execution(st, &d, execution_id, err);
     }
+    unlock_model(fd);
+    if (rc != 0)
+        return -rc;
     if (d.id == 0)
         return 0;
     if (d.outcome && strcmp(d.outcome, "moved") == 0) {
@@ -503,7 +583,14 @@ int kiln_deploy_made(kiln_store *st, const char *state_dir,
     return rc;
 }
 
-int kiln_registry_move(int *out_version, kiln_store *st,
+int kiln_deploy_made(kiln_store *st, const char *state_dir,
+                     int64_t execution_id, int *out_version, kiln_err *err)
+{
+    return deploy_made(st, state_dir, execution_id, false, out_version, err);
+}
+
+/* kiln_registry_move(), its caller holding the model's lock. */
+static int move_locked(int *out_version, kiln_store *st,
                        const char *state_dir, const kiln_move *m,
                        kiln_err *err)
 {
@@ -514,11 +601,11 @@ int kiln_registry_move(int *out_version, kiln_store *st,
 
     /* Whatever a killed kiln left of this model's moves comes first:
      * two deploy commands of a model never overlap. */
-    if ((rc = kiln_deploy_settle(st, state_dir, m->name, NULL, NULL,
-                                 err)) != 0)
+    if ((rc = settle_open(st, state_dir, m->name, true, NULL, NULL,
+                          err)) != 0)
         return rc;
-    if ((rc = kiln_deploy_made(st, state_dir, m->execution_id, out_version,
-                               err)) != 0)
+    if ((rc = deploy_made(st, state_dir, m->execution_id, true, out_version,
+                          err)) != 0)
         return rc > 0 ? 0 : -rc;
     if (m->version == 0 &&
         (rc = kiln_store_model_rollback_target(st, &target, m->name,
@@ -558,5 +645,18 @@ int kiln_registry_move(int *out_version, kiln_store *st,
     if ((rc = kiln_store_model_promote(st, m->name, m->version, m->alias,
                                        &m->who, err)) == 0)
         *out_version = m->version;
+    return rc;
+}
+
+int kiln_registry_move(int *out_version, kiln_store *st,
+                       const char *state_dir, const kiln_move *m,
+                       kiln_err *err)
+{
+    int fd, rc;
+    /* Another kiln's move of this model, running, ends first. */
+    if ((rc = lock_model(&fd, state_dir, m->name, err)) != 0)
+        return rc;
+    rc = move_locked(out_version, st, state_dir, m, err);
+    unlock_model(fd);
     return rc;
 }

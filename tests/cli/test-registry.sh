@@ -3,7 +3,8 @@
 # bytes; steps reading a version get exactly its bytes, whatever happened
 # to the working tree or to their read-only copy; kiln models pull; a
 # failing deploy command moves nothing; kiln gc never removes registered
-# bytes; kiln artifacts get puts any kept artifact back, hash checked.
+# bytes; kiln artifacts get puts any kept artifact back, hash checked;
+# two promotes of a model at once run their deploy commands in turn.
 . "$(dirname "$0")/lib.sh"
 cd "$T"
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -597,4 +598,45 @@ eq "taken over" 0 "$rc"
 eq "it read version 1" "$v1" "$(cat slow.sha)"
 eq "and the record says so" "model|$v1" \
     "$(q "select a.type || '|' || a.sha256 from events e join artifacts a on a.id = e.artifact_id join executions x on x.id = e.execution_id where x.run_id = $rid and e.type = 'input'")"
+
+# Two promotes of one model at once: the second one's deploy command
+# waits until the first one's ended and was recorded, then runs; the
+# alias ends on the version deployed last. Version 1's command deploys
+# then lingers, version 2's lingers then deploys: overlapping, the bytes
+# served would not be the alias's.
+pipeline race <<'YAML'
+pipeline: race
+params: {v: 1}
+steps:
+  train:
+    kind: train
+    run: mkdir -p race && printf 'race weights %s\n' "$KILN_PARAM_V" > race/model.bin
+    outputs: [race/model.bin]
+    register:
+      model: c
+      path: race/model.bin
+      deploy: 'if [ "$2" = 1 ]; then cp "$1" race.bin; sleep 2; else sleep 1; cp "$1" race.bin; fi'
+YAML
+kiln_rc run race.yaml --param v=1
+kiln_rc run race.yaml --param v=2
+eq "c: two versions" "1 2" "$(q "select group_concat(version, ' ') from models where name = 'c'")"
+for round in 1 2 3; do
+    "$KILN" models promote c 1 production >/dev/null 2>"$T/race1" & p1=$!
+    "$KILN" models promote c 2 production >/dev/null 2>"$T/race2" & p2=$!
+    wait "$p1"; r1=$?
+    wait "$p2"; r2=$?
+    eq "round $round: both promotes succeed" "0 0" "$r1 $r2"
+    eq "round $round: nothing said" "" "$(cat "$T/race1" "$T/race2")"
+    eq "round $round: the alias names the bytes deployed" \
+        "race weights $(alias_of c production)" "$(cat race.bin)"
+    eq "round $round: the alias names the deploy that ended last" \
+        "$(q "select version from deploys where model = 'c' order by ended_at desc, id desc limit 1")" \
+        "$(alias_of c production)"
+done
+eq "six deploys, all moved" "6 6" \
+    "$(q "select count(*) || ' ' || sum(outcome = 'moved') from deploys where model = 'c'")"
+eq "no two deploy commands of c overlap" "" \
+    "$(q "select a.id || ' ' || b.id from deploys a join deploys b on a.id < b.id where a.model = 'c' and b.model = 'c' and a.started_at < b.ended_at and b.started_at < a.ended_at")"
+eq "none said to have never started" 0 \
+    "$(q "select count(*) from deploys where model = 'c' and detail like '%kiln stopped first%'")"
 finish
