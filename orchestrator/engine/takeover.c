@@ -102,6 +102,20 @@ int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
         return kiln_err_set(err, KILN_EBUSY, "run %lld is still run by "
                             "kiln process %lld", (long long)id,
                             (long long)rec->owner_pid);
+    /* A reproduction ran with what kiln reproduce set up and did not
+     * record (side effects off, aliases kept, model and image pins,
+     * inputs put back by hash): taken over, its deploy steps would run
+     * and its outputs be made from other inputs. */
+    if (rec->trigger && strcmp(rec->trigger, "reproduce") == 0) {
+        json_t *info = rec->trigger_info
+                           ? json_loads(rec->trigger_info, 0, NULL) : NULL;
+        long long of = (long long)json_integer_value(
+            json_object_get(info, "reproduces"));
+        json_decref(info);
+        return kiln_err_set(err, KILN_EINVAL, "it is a reproduction of run "
+                            "%lld, which only kiln reproduce can run (kiln "
+                            "reproduce %lld starts it again)", of, of);
+    }
     if (!rec->file || kiln_dsl_load_file(&t->p, rec->file, &diag) != 0) {
         kiln_diag_dispose(&diag);
         return kiln_err_set(err, KILN_EINVAL, "its pipeline file no longer "

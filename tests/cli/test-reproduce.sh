@@ -214,4 +214,37 @@ kiln_rc reproduce 999
 eq "unknown run" 2 "$rc"
 kiln_rc reproduce 1 --step nosuch
 eq "unknown step" 2 "$rc"
+
+# A reproduction killed midway cannot be taken over: kiln resume would
+# run it without what kiln reproduce set up (its deploy step ran, with
+# side effects, before). Refused; kiln abandon ends it.
+mkdir -p "$T/rk" && cd "$T/rk" || exit 1
+git init -q .
+cat > rk.yaml <<YAML
+pipeline: rk
+steps:
+  slow:
+    run: sleep 2; echo x > x.txt
+    outputs: [x.txt]
+  ship:
+    kind: deploy
+    needs: [slow]
+    run: echo shipped >> "$T/shipped.log"
+YAML
+printf 'x.txt\n' > .gitignore
+git add -A && git commit -qm rk
+kiln_rc run rk.yaml; eq "rk: the original ships" 1 "$(wc -l < "$T/shipped.log")"
+rk=$(q "select max(id) from runs")
+"$KILN" reproduce "$rk" >/dev/null 2>&1 &
+runner=$!
+wait_for "the reproduction's step running" 10 \
+    '[ "$(q "select count(*) from executions x join runs r on r.id = x.run_id where r.trigger = '\''reproduce'\'' and r.pipeline = '\''rk'\'' and x.status = '\''running'\''")" = 1 ]'
+kill -9 $runner; wait $runner 2>/dev/null
+rep=$(q "select max(id) from runs")
+kiln_rc resume "$rep"
+eq "resuming a reproduction is refused" 2 "$rc"
+contains "...saying why" "a reproduction of run $rk, which only kiln reproduce can run" "$err"
+sleep 3
+eq "...and its deploy step did not run" 1 "$(wc -l < "$T/shipped.log")"
+kiln_rc abandon "$rep"; eq "kiln abandon ends it" 0 "$rc"
 finish
