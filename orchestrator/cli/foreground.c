@@ -169,6 +169,8 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
     kiln_checkpointer *ckpt = NULL;
     kiln_err err = KILN_ERR_INIT;
     run_ctx ctx;
+    const char *given_info = ro->trigger_info;
+    char *no_cache_info = NULL;
     int rc, status = KILN_EXIT_OK;
 
     memset(&ctx, 0, sizeof(ctx));
@@ -227,6 +229,21 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
     ro->on_ending = on_ending;
     ro->on_done = on_done;
     ro->data = &ctx;
+    if (!fo->cache && !resume) {
+        /* Recorded with how the run was started, so that a kiln that
+         * takes it over serves nothing from the cache either. */
+        json_t *info = ro->trigger_info
+                           ? json_loads(ro->trigger_info, 0, NULL) : NULL;
+        if (!json_is_object(info)) {
+            json_decref(info);
+            info = json_object();
+        }
+        json_object_set_new(info, "no_cache", json_true());
+        no_cache_info = json_dumps(info, JSON_COMPACT);
+        json_decref(info);
+        ro->trigger_info = no_cache_info;
+        ro->no_cache = true;
+    }
     rc = resume ? kiln_run_resume(&ctx.run, eng, ro, resume, &err)
                 : kiln_run_start(&ctx.run, eng, ro, &err);
     if (rc != 0) {
@@ -254,5 +271,7 @@ int kiln_fg_run(const kiln_fg_options *fo, kiln_run_options *ro,
     uv_run(&ctx.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&ctx.loop) != 0)
         fprintf(stderr, "kiln: warning: handles left open on exit\n");
+    ro->trigger_info = given_info;
+    free(no_cache_info);
     return status;
 }

@@ -956,6 +956,7 @@ kiln_run *kiln_engine__run_new(kiln_engine *eng, const kiln_run_options *o,
                 run->reuse_exec[k] = strtoll(o->reuse[i].value, NULL, 10);
         }
     }
+    run->no_cache = o->no_cache;
     run->side_effects_off = o->side_effects_off;
     run->keep_aliases = o->keep_aliases || o->side_effects_off;
     run->via = o->started_via ? o->started_via : "cli";

@@ -82,6 +82,10 @@ typedef struct kiln_run_options {
                                those steps are recorded as reused, not
                                run again */
     int64_t reproduces;     /* kiln reproduce: the run repeated, or 0 */
+    bool no_cache;          /* nothing comes from the cache (kiln run
+                               --no-cache), as the engine's
+                               kiln_engine_set_cache() for one run: a run
+                               taken over keeps it */
     bool side_effects_off;  /* deploy steps do not run, register:
                                registers nothing, no alias moves */
     bool keep_aliases;      /* register: registers, but no alias moves

@@ -146,6 +146,7 @@ struct kiln_run {
     int64_t reuse_run;       /* a retry of this run (0: none)... */
     int64_t *reuse_exec;     /* ...reusing these executions, by step */
     kiln_env base_env;       /* environ + pipeline env + params + KILN_* */
+    bool no_cache;           /* nothing from the cache (--no-cache) */
     bool side_effects_off;   /* kiln reproduce: deploy steps do not run,
                                 register: registers nothing */
     bool keep_aliases;       /* register: moves no alias */

@@ -23,7 +23,7 @@ bool kiln_engine__cacheable(step_rt *s)
     /* Outputs to restore, or a validate step's checks: what they decide
      * depends only on the data, the reference and the checks, all in the
      * key. */
-    return s->run->eng->cache && st->cache &&
+    return s->run->eng->cache && !s->run->no_cache && st->cache &&
            (st->outputs.n > 0 || st->validation) && s->attempt == 0 &&
            s->phase == PHASE_IDLE;
 }

@@ -136,6 +136,13 @@ int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
     t->opts.git_commit = rec->git_commit;
     t->opts.started_via = started_via(st, id);
     keep_selection(t);
+    {
+        /* kiln run --no-cache, recorded in trigger_info: still none. */
+        json_t *info = rec->trigger_info
+                           ? json_loads(rec->trigger_info, 0, NULL) : NULL;
+        t->opts.no_cache = json_is_true(json_object_get(info, "no_cache"));
+        json_decref(info);
+    }
     return 0;
 }
 

@@ -51,6 +51,34 @@ for round in 1 2 3 4; do
         "$(wc -l < b.count) $(q "select group_concat(status) from executions where run_id = $id and step = 'b'")"
 done
 
+# A kiln run --no-cache taken over serves nothing from the cache either
+# (before, kiln resume served b from run nc1's cache entry).
+pipeline nc <<'EOF2'
+pipeline: nc
+steps:
+  a:
+    run: sleep 2; echo A > a.out
+    outputs: [a.out]
+  b:
+    needs: [a]
+    run: echo "ran in $KILN_RUN_ID" >> b.count; cp a.out b.out
+    inputs: [a.out]
+    outputs: [b.out]
+EOF2
+rm -f b.count
+kiln_rc run nc.yaml; eq "nc: a first run fills the cache" 0 "$rc"
+"$KILN" run nc.yaml --no-cache >/dev/null 2>&1 &
+runner=$!
+wait_for "nc: a running" 10 \
+    '[ "$(q "select count(*) from executions where status = '\''running'\''")" = 1 ]'
+id=$(q "select max(id) from runs")
+kill -9 $runner; wait $runner 2>/dev/null
+kiln_rc resume "$id"
+eq "nc: resumed" 0 "$rc"
+eq "nc: b ran again, in the resumed run, not from the cache" 2 "$(wc -l < b.count)"
+eq "nc: recorded with the run" "true" \
+    "$(q "select json_extract(trigger_info, '$.no_cache') = 1 from runs where id = $id" | sed 's/1/true/')"
+
 # kiln abandon: what still runs is stopped, the run recorded failed.
 rm -f a.count b.count
 pipeline long <<EOF2
