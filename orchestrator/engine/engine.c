@@ -726,6 +726,15 @@ static int record_end(kiln_run *run, const char *reason, kiln_err *err)
 }
 
 /* End the run once every step has ended. */
+/* Did a cancel or a drain stop any step of run? */
+static bool run_has_cancelled(const kiln_run *run)
+{
+    for (size_t i = 0; i < run->p->n_steps; i++)
+        if (run->steps[i].state == KILN_STEP_CANCELLED)
+            return true;
+    return false;
+}
+
 void kiln_engine__run_maybe_finish(kiln_run *run)
 {
     kiln_err err = KILN_ERR_INIT;
@@ -745,10 +754,12 @@ void kiln_engine__run_maybe_finish(kiln_run *run)
         run->state = KILN_RUN_FAILED;
         snprintf(why, sizeof(why), "cannot record: %s", run->store_err.msg);
         reason = why;
-    } else if (run->cancelling) {
+    } else if (run->cancelling && run_has_cancelled(run)) {
         run->state = KILN_RUN_CANCELLED;
         reason = "cancelled";
     } else {
+        /* Not cancelled, or a drain (kiln serve stopping) that every
+         * step outlived: as they ended. */
         run->state = KILN_RUN_SUCCEEDED;
         for (size_t i = 0; i < run->p->n_steps; i++) {
             kiln_step_state st = run->steps[i].state;

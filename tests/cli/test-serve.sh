@@ -142,6 +142,21 @@ eq "the running step finished" "succeeded" "$(q "select status from run_steps wh
 eq "the pending step was cancelled" "cancelled|kiln serve is stopping" \
     "$(q "select status, reason from run_steps where run_id=$id and step='second'")"
 eq "nothing left running" 0 "$(q "select count(*) from runs where status in ('running','queued')")"
+eq "the run was cancelled (its second step was)" cancelled "$(q "select status from runs where id=$id")"
+# A run whose every step ends within --grace succeeded: a drain that
+# stopped nothing does not make it cancelled (before, it did).
+cat > "$P/drain.yaml" <<'YAML'
+pipeline: drain
+steps:
+  only: {run: "sleep 1"}
+YAML
+serve drain1.log --grace 5s "$P/drain.yaml"
+wait_for "the daemon" 10 'grep -q " loaded in " "$T/drain1.log"'
+kiln_rc trigger drain; eq "a one-step run" 0 "$rc"
+wait_for "it runs" 5 'test -n "$(q "select run_id from run_steps where step='\''only'\'' and status='\''running'\''")"'
+id=$(q "select max(id) from runs where pipeline='drain'")
+stop $daemon
+eq "...it succeeded" "succeeded|" "$(q "select status || '|' || ifnull(reason, '') from runs where id=$id")"
 # ...and one past --grace is cancelled.
 cat > "$P/drain.yaml" <<YAML
 pipeline: drain
