@@ -1043,6 +1043,12 @@ static void local_cancel(kiln_executor *ex, kiln_task *task, bool force)
     (void)ex;
     if (!lp || lp->exited)
         return;
+    /* An attached process found ended, or that ended since: nothing to
+     * stop, and its status file says how it ended, which ended() reads
+     * on the loop (a cancel would record it as stopped). */
+    if (lp->attached && !lp->cancelling &&
+        (lp->pid <= 0 || kiln_proc_start(lp->pid) != lp->start))
+        return;
     lp->cancelling = true;
     if (force) {
         if (!lp->shim_asked) {

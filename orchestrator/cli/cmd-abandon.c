@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "executors/executor.h"
 #include "cli/cli.h"
 #include "engine/takeover.h"
 
@@ -21,107 +20,6 @@ static const kiln_opt options[] = {
     KILN_CLI_OPT_STATE(abandon_opts),
     KILN_OPT_END,
 };
-
-/* An attempt still running when its run is abandoned. */
-typedef struct stopping {
-    kiln_task task;
-    int64_t exec_id;
-    char *log_path;
-    char *status_path;
-    bool done;
-} stopping;
-
-static void on_stopped(kiln_task *task, void *data)
-{
-    stopping *s = task->data;
-    (void)data;
-    s->done = true;
-}
-
-/*
- * Stop the processes of the run's attempts that still run, through their
- * executors (SIGTERM, then SIGKILL after the grace period; scancel), and
- * record each as cancelled with how it ended.
- */
-static int stop_attempts(kiln_store *store, const kiln_run_info *run,
-                         const char *why, kiln_err *err)
-{
-    uv_loop_t loop;
-    kiln_executor **exs = NULL;
-    stopping *stops;
-    size_t n_ex = 0, n = 0, cap = 0, i, k;
-    int rc = 0;
-
-    for (i = 0; i < run->n_steps; i++)
-        cap += run->steps[i].n_attempts;
-    if (uv_loop_init(&loop) != 0)
-        return kiln_err_set(err, KILN_ERROR, "cannot make an event loop");
-    stops = kiln_calloc(cap ? cap : 1, sizeof(*stops));
-    for (i = 0; i < run->n_steps; i++) {
-        for (k = 0; k < run->steps[i].n_attempts; k++) {
-            const kiln_attempt_info *a = &run->steps[i].attempt[k];
-            const char *exn = a->executor, *ext = a->external_id;
-            const char *log = a->log_path;
-            kiln_executor *ex = NULL;
-            kiln_err aerr = KILN_ERR_INIT;
-            stopping *s = &stops[n];
-            size_t e;
-            if (a->state != KILN_EXEC_RUNNING || !exn)
-                continue;
-            for (e = 0; e < n_ex; e++)
-                if (strcmp(exs[e]->ops->name, exn) == 0)
-                    ex = exs[e];
-            if (!ex && kiln_executor_new(&ex, exn, &loop, on_stopped, NULL,
-                                         &aerr) == 0) {
-                exs = kiln_realloc(exs, (n_ex + 1) * sizeof(*exs));
-                exs[n_ex++] = ex;
-            }
-            s->exec_id = a->id;
-            s->log_path = kiln_strdup(log ? log : "");
-            s->status_path = log && strlen(log) > 4
-                ? kiln_asprintf("%.*s.status", (int)(strlen(log) - 4), log)
-                : NULL;
-            s->task.log_path = s->log_path;
-            s->task.status_path = s->status_path;
-            s->task.data = s;
-            s->task.cpus = 1;
-            if (ex && kiln_executor_attach(ex, &s->task, ext, &aerr) == 0) {
-                kiln_executor_cancel(ex, &s->task, false);
-                n++;
-            } else {
-                free(s->log_path);
-                free(s->status_path);
-                memset(s, 0, sizeof(*s));
-            }
-        }
-    }
-    if (n)
-        fprintf(stderr, "kiln: stopping %zu step process%s of run %lld\n",
-                n, n == 1 ? "" : "es", (long long)run->id);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    for (i = 0; i < n; i++) {
-        kiln_task *t = &stops[i].task;
-        if (rc == 0 &&
-            kiln_store_exec_finish(store, stops[i].exec_id,
-                                   KILN_EXEC_CANCELLED,
-                                   t->outcome == KILN_TASK_LOST
-                                       ? -1 : t->exit_code,
-                                   t->term_signal, why,
-                                   t->finished_ms ? t->finished_ms
-                                                  : kiln_now_ms(),
-                                   err) != 0)
-            rc = err->code;
-        free(stops[i].log_path);
-        free(stops[i].status_path);
-    }
-    for (i = 0; i < n_ex; i++)
-        kiln_executor_free(exs[i]);
-    free(exs);
-    free(stops);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    return rc;
-}
 
 /* The run failed with why, and the audit row run.abandoned (the Unix
  * user, via cli), in one transaction. */
@@ -188,7 +86,7 @@ static int exec_abandon(void *opts)
     }
     why = kiln_asprintf("abandoned%s%s", reason ? ": " : "",
                         reason ? reason : " (kiln abandon)");
-    if (stop_attempts(store, run, why, &err) != 0 ||
+    if (kiln_takeover_stop(store, run, why, &err) != 0 ||
         record_abandon(store, run, why, &err) != 0) {
         rc = kiln_cli_fail(&err);
         goto done;
@@ -210,7 +108,8 @@ const kiln_cmd kiln_cmd_abandon = {
         "For a run whose kiln process is gone (orphaned in kiln runs) that\n"
         "should not be resumed: its steps' processes that still run are\n"
         "stopped (SIGTERM, SIGKILL after 10 s; scancel), their attempts\n"
-        "recorded as cancelled, the steps that had not ended cancelled, and\n"
+        "recorded as cancelled (one that ended meanwhile, as its status\n"
+        "file says it ended), the steps that had not ended cancelled, and\n"
         "the run failed with the reason.\n",
     .opts = options,
     .opts_size = sizeof(abandon_opts),

@@ -248,7 +248,8 @@ void kiln_daemon__settle_deploys(kiln_daemon *dm);
 /* recover.c: runs whose kiln died. */
 void kiln_daemon__recover(kiln_daemon *dm);
 void kiln_daemon__on_orphan_timer(uv_timer_t *t);
-void kiln_daemon__abandon(kiln_daemon *dm, int64_t id, const char *why);
+void kiln_daemon__abandon(kiln_daemon *dm, const kiln_run_info *run,
+                          const char *why);
 
 /* commands.c: the typed commands. Errors: KILN_ENOTFOUND (no such
  * pipeline or run), KILN_EINVAL (bad params, commit), KILN_EBUSY (the

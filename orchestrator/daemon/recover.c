@@ -32,12 +32,18 @@ static int audit_takeover(kiln_daemon *dm, int64_t id, const char *action,
     return rc;
 }
 
-void kiln_daemon__abandon(kiln_daemon *dm, int64_t id, const char *why)
+void kiln_daemon__abandon(kiln_daemon *dm, const kiln_run_info *run,
+                          const char *why)
 {
     kiln_err err = KILN_ERR_INIT;
+    int64_t id = run->id;
     int rc;
     say("run %lld cannot be taken over: %s", (long long)id, why);
-    if ((rc = kiln_store_begin(dm->store, &err)) == 0) {
+    /* As kiln abandon does: what still runs is stopped, not left to run
+     * unwatched, and what ended while no kiln watched is recorded as it
+     * ended. */
+    rc = kiln_takeover_stop(dm->store, run, why, &err);
+    if (rc == 0 && (rc = kiln_store_begin(dm->store, &err)) == 0) {
         if ((rc = kiln_store_run_abandon(dm->store, id, why, &err)) == 0)
             rc = audit_takeover(dm, id, "run.abandoned", json_pack(
                 "{s:s, s:s}", "status",
@@ -76,8 +82,8 @@ static void recover_run(kiln_daemon *dm, int64_t id)
     kiln_def *d;
     int rc = kiln_takeover_load(&t, dm->store, id, &err);
 
-    if (rc == KILN_EINVAL)
-        kiln_daemon__abandon(dm, id, err.msg);
+    if (rc == KILN_EINVAL && t.rec)
+        kiln_daemon__abandon(dm, t.rec, err.msg);
     else if (rc != 0 && rc != KILN_EBUSY)
         kiln_daemon__store_warn(&err);
     if (rc != 0 || adopt(dm, t.rec, &err) != 0) {
@@ -114,7 +120,7 @@ static void recover_run(kiln_daemon *dm, int64_t id)
         dm->runs = a->next;
         if (a->e)
             a->e->n_active--;
-        kiln_daemon__abandon(dm, id, err.msg);
+        kiln_daemon__abandon(dm, t.rec, err.msg);
         kiln_daemon__def_unref(d);
         free(a);
     }

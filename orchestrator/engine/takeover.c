@@ -1,4 +1,5 @@
-/* takeover.c: preparing to take over an orphaned run. */
+/* takeover.c: preparing to take over an orphaned run, or ending one for
+ * good. */
 #include "takeover.h"
 
 #include <stdio.h>
@@ -6,6 +7,8 @@
 #include <string.h>
 
 #include <jansson.h>
+
+#include "executors/executor.h"
 
 /* A run of kiln run --from/--only/--until (its trigger_info says what was
  * picked): the steps not picked stay unrun. Those the picked ones need
@@ -155,4 +158,122 @@ void kiln_takeover_dispose(kiln_takeover *t)
     free(t->reuse_only);
     free(t->why);
     memset(t, 0, sizeof(*t));
+}
+
+/* An attempt still running, as recorded, when its run is abandoned. */
+typedef struct stopping {
+    kiln_task task;
+    int64_t exec_id;
+    char *log_path;
+    char *status_path;
+} stopping;
+
+static void on_stopped(kiln_task *task, void *data)
+{
+    (void)task;
+    (void)data;
+}
+
+/* Record how the attempt ended: as its status file says when it ended
+ * unwatched, cancelled with why when it was stopped. */
+static int record_end(kiln_store *st, const stopping *s, const char *why,
+                      kiln_err *err)
+{
+    const kiln_task *t = &s->task;
+    kiln_exec_state state = KILN_EXEC_FAILED;
+    int64_t at = t->finished_ms ? t->finished_ms : kiln_now_ms();
+
+    switch (t->outcome) {
+    case KILN_TASK_CANCELED:
+        return kiln_store_exec_finish(st, s->exec_id, KILN_EXEC_CANCELLED,
+                                      t->term_signal ? -1 : t->exit_code,
+                                      t->term_signal, why, at, err);
+    case KILN_TASK_LOST:
+        return kiln_store_exec_finish(st, s->exec_id, KILN_EXEC_LOST, -1, 0,
+                                      t->reason, at, err);
+    case KILN_TASK_EXITED:
+        if (t->exit_code == 0)
+            state = KILN_EXEC_SUCCEEDED;
+        break;
+    case KILN_TASK_SIGNALED:
+        break;
+    }
+    return kiln_store_exec_finish(st, s->exec_id, state,
+                                  t->outcome == KILN_TASK_EXITED
+                                      ? t->exit_code : -1,
+                                  t->term_signal,
+                                  t->reason[0] ? t->reason : NULL, at, err);
+}
+
+int kiln_takeover_stop(kiln_store *st, const kiln_run_info *run,
+                       const char *why, kiln_err *err)
+{
+    uv_loop_t loop;
+    kiln_executor **exs = NULL;
+    stopping *stops;
+    size_t n_ex = 0, n = 0, cap = 0, i, k;
+    int rc = 0;
+
+    for (i = 0; i < run->n_steps; i++)
+        cap += run->steps[i].n_attempts;
+    if (uv_loop_init(&loop) != 0)
+        return kiln_err_set(err, KILN_ERROR, "cannot make an event loop");
+    stops = kiln_calloc(cap ? cap : 1, sizeof(*stops));
+    for (i = 0; i < run->n_steps; i++) {
+        for (k = 0; k < run->steps[i].n_attempts; k++) {
+            const kiln_attempt_info *a = &run->steps[i].attempt[k];
+            const char *exn = a->executor, *ext = a->external_id;
+            const char *log = a->log_path;
+            kiln_executor *ex = NULL;
+            kiln_err aerr = KILN_ERR_INIT;
+            stopping *s = &stops[n];
+            size_t e;
+            if (a->state != KILN_EXEC_RUNNING || !exn)
+                continue;
+            for (e = 0; e < n_ex; e++)
+                if (strcmp(exs[e]->ops->name, exn) == 0)
+                    ex = exs[e];
+            if (!ex && kiln_executor_new(&ex, exn, &loop, on_stopped, NULL,
+                                         &aerr) == 0) {
+                exs = kiln_realloc(exs, (n_ex + 1) * sizeof(*exs));
+                exs[n_ex++] = ex;
+            }
+            s->exec_id = a->id;
+            s->log_path = kiln_strdup(log ? log : "");
+            s->status_path = log && strlen(log) > 4
+                ? kiln_asprintf("%.*s.status", (int)(strlen(log) - 4), log)
+                : NULL;
+            s->task.log_path = s->log_path;
+            s->task.status_path = s->status_path;
+            s->task.data = s;
+            s->task.cpus = 1;
+            /* The executor stops only what still runs: what ended is
+             * reported as it ended. */
+            if (ex && kiln_executor_attach(ex, &s->task, ext, &aerr) == 0) {
+                kiln_executor_cancel(ex, &s->task, false);
+                n++;
+            } else {
+                free(s->log_path);
+                free(s->status_path);
+                memset(s, 0, sizeof(*s));
+            }
+        }
+    }
+    if (n)
+        fprintf(stderr, "kiln: ending %zu step attempt%s of run %lld\n",
+                n, n == 1 ? "" : "es", (long long)run->id);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (i = 0; i < n; i++) {
+        if (rc == 0 && record_end(st, &stops[i], why, err) != 0)
+            rc = err->code;
+        free(stops[i].log_path);
+        free(stops[i].status_path);
+    }
+    for (i = 0; i < n_ex; i++)
+        kiln_executor_free(exs[i]);
+    free(exs);
+    free(stops);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return rc;
 }

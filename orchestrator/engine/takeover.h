@@ -42,4 +42,17 @@ int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
                        kiln_err *err);
 void kiln_takeover_dispose(kiln_takeover *t);
 
+/*
+ * End the attempts of orphaned run that its record says run, before the
+ * run is abandoned (kiln abandon; kiln serve, when it cannot take the
+ * run over): each is found again through its executor. One that ended
+ * while no kiln watched is recorded as it ended (its status file says
+ * how, and when); one that still runs is stopped (SIGTERM, SIGKILL after
+ * the grace period; scancel) and recorded cancelled with why. Returns
+ * once all have ended. One that cannot be found again stays running, for
+ * kiln_store_run_abandon() to record lost.
+ */
+int kiln_takeover_stop(kiln_store *st, const kiln_run_info *run,
+                       const char *why, kiln_err *err);
+
 #endif

@@ -97,6 +97,22 @@ eq "the run failed with the reason" "failed|abandoned: no longer wanted" \
 eq "its attempt cancelled, b cancelled" "cancelled cancelled" \
     "$(q "select status from executions where run_id = $id") $(q "select status from run_steps where run_id = $id and step = 'b'")"
 
+# kiln abandon of a run whose step ended while no kiln watched: the
+# attempt is recorded as it ended (its status file says so), not
+# cancelled.
+pipeline ends <<EOF2
+pipeline: ends
+steps:
+  a: {run: "sh -c 'sleep 1; exit 5'"}
+EOF2
+start_killed ends.yaml
+wait_for "a's status file says it ended" 5 \
+    'grep -q "exit 5" "$KILN_STATE/logs/$id/a.1.status"'
+kiln_rc abandon "$id"
+eq "abandon an ended step" 0 "$rc"
+eq "its attempt recorded as it ended" "failed|5" \
+    "$(q "select status || '|' || ifnull(exit_code, '') from executions where run_id = $id")"
+
 # A changed pipeline file: resume refuses and says what to do.
 start_killed o.yaml
 echo "# changed" >> o.yaml

@@ -61,26 +61,39 @@ eq "the schedule did not fire again" "1" "$(q 'select count(*) from runs')"
 eq "nothing left running" 0 \
     "$(q "select count(*) from executions where status='running'")"
 
-# A run whose pipeline file changed meanwhile is not resumed blindly.
-cat > "$P/crash.yaml" <<'YAML'
+# A run whose pipeline file changed meanwhile is not resumed blindly: it
+# is ended as kiln abandon ends it. The step still running is stopped
+# (before, it ran on unwatched, recorded cancelled); the one that ended
+# while no kiln watched is recorded as it ended (before: lost, no exit
+# code).
+cat > "$P/crash.yaml" <<YAML
 pipeline: crash
 steps:
-  only: {run: "sleep 100"}
+  ended: {run: "sleep 1; exit 4"}
+  only: {run: "sleep 10$$"}
 YAML
-"$KILN" run "$P/crash.yaml" >/dev/null 2>&1 &
+"$KILN" run --jobs 2 "$P/crash.yaml" >/dev/null 2>&1 &
 runner=$!
-wait_for "a kiln run" 5 'test "$(q "select count(*) from executions where status='\''running'\''")" = 1'
+wait_for "a kiln run" 5 'test "$(q "select count(*) from executions where status='\''running'\'' and length(external_id) > 0")" = 2'
 kill -9 $runner
 wait $runner 2>/dev/null
-pkill -f "sleep 10[0]" 2>/dev/null
+wait_for "the ended step's status file" 5 \
+    'grep -q "exit 4" "$KILN_STATE"/logs/2/ended.1.status'
+check "the other step still runs" pgrep -f "sleep 10$$"
 echo "# edited" >> "$P/crash.yaml"
 serve serve2.log --jobs 4 "$P/crash.yaml"
 wait_for "the abandoned run" 5 'test "$(q "select status from runs where id=2")" = failed'
+wait_for "the step that still ran stopped" 5 '! pgrep -f "sleep 10$$"'
 kill -TERM $daemon
 wait $daemon
 eq "abandoned with the reason" "its pipeline file changed since it started" \
     "$(q 'select reason from runs where id=2')"
-eq "its attempt is lost" "lost" "$(q "select status from executions where run_id=2")"
+eq "the ended step recorded as it ended" "failed|4" \
+    "$(q "select status || '|' || ifnull(exit_code, '') from executions where run_id=2 and step='ended'")"
+eq "the stopped one cancelled, with the reason" \
+    "cancelled|its pipeline file changed since it started" \
+    "$(q "select status || '|' || reason from executions where run_id=2 and step='only'")"
+pkill -f "sleep 10$$" 2>/dev/null
 
 # A killed kiln run whose pipeline the daemon does not serve is still
 # taken over and ended. Its steps ran under kiln-shim, so the takeover
