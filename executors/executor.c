@@ -133,18 +133,39 @@ void kiln_executor__done(kiln_executor *ex, kiln_task *task)
 {
     assert(ex->active > 0);
     ex->active--;
-    task->finished_ms = kiln_now_ms();
+    /* Unless its status file said when it ended (read_status()). */
+    if (!task->finished_ms)
+        task->finished_ms = kiln_now_ms();
     ex->on_done(task, ex->data);
+}
+
+/* A task whose status file says it ended ended when the file was last
+ * written (its end is written last): not when a kiln read it, maybe long
+ * after (one that took over from a kiln that died). Kept between its
+ * start and now, whatever the clock of the file's system says. */
+static void status_time(kiln_task *task, const struct stat *sb)
+{
+    int64_t at = (int64_t)sb->st_mtim.tv_sec * 1000 +
+                 sb->st_mtim.tv_nsec / 1000000;
+    int64_t now = kiln_now_ms();
+    if (at > now)
+        at = now;
+    if (at < task->started_ms)
+        at = task->started_ms;
+    task->finished_ms = at;
 }
 
 bool kiln_executor__read_status(kiln_task *task, const char *path)
 {
+    struct stat sb;
     char buf[64];
     int v, fd;
     ssize_t n;
+    bool have_time;
     if (!path || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return false;
     n = read(fd, buf, sizeof(buf) - 1);
+    have_time = fstat(fd, &sb) == 0;
     close(fd);
     if (n <= 0)
         return false;
@@ -156,6 +177,8 @@ bool kiln_executor__read_status(kiln_task *task, const char *path)
         if (v != 0)
             snprintf(task->reason, sizeof(task->reason),
                      "exited with status %d", v);
+        if (have_time)
+            status_time(task, &sb);
         return true;
     }
     if (sscanf(buf, "signal %d", &v) == 1) {
@@ -163,6 +186,8 @@ bool kiln_executor__read_status(kiln_task *task, const char *path)
         task->term_signal = v;
         snprintf(task->reason, sizeof(task->reason),
                  "killed by signal %d (%s)", v, strsignal(v));
+        if (have_time)
+            status_time(task, &sb);
         return true;
     }
     return false;

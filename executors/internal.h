@@ -21,7 +21,8 @@ void kiln_executor__slurm_judge(kiln_task *t, const char *state,
                                 const char *status_path);
 
 /* Fill the task's end from a status file as kiln-shim writes it ("exit N"
- * or "signal N"). Returns false when there is none, or nothing valid. */
+ * or "signal N"), and its finished_ms from when the file was last
+ * written. Returns false when there is none, or nothing valid. */
 bool kiln_executor__read_status(kiln_task *task, const char *path);
 
 /* Write task->secrets for kiln-shim --secrets into a file only the user

@@ -113,6 +113,22 @@ eq "abandon an ended step" 0 "$rc"
 eq "its attempt recorded as it ended" "failed|5" \
     "$(q "select status || '|' || ifnull(exit_code, '') from executions where run_id = $id")"
 
+# A step that ended while no kiln watched ended when it ended, not when
+# it was taken over: before, its duration counted the seconds until the
+# resume.
+pipeline quick <<EOF2
+pipeline: quick
+steps:
+  a: {run: "sleep 1"}
+EOF2
+start_killed quick.yaml
+sleep 4
+kiln_rc resume "$id"
+eq "resume quick" 0 "$rc"
+took=$(q "select finished_at - started_at from executions where run_id = $id")
+check "its duration is its own ($took ms), not until the resume" \
+    test "$took" -lt 2000
+
 # A changed pipeline file: resume refuses and says what to do.
 start_killed o.yaml
 echo "# changed" >> o.yaml
