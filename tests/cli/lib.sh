@@ -107,12 +107,14 @@ wait_for() {
 }
 
 # start_killed FILE: a kiln run of FILE killed with SIGKILL once one step
-# runs (a check); $id is its run.
+# runs (a check): its process started, as its recorded id says (a kill
+# between the attempt's record and its start is another case: the step
+# never started, and runs when the run is taken over); $id is its run.
 start_killed() {
     "$KILN" run "$1" >/dev/null 2>&1 &
     local runner=$!
     wait_for "a step running" 5 \
-        '[ "$(q "select count(*) from executions where status = '\''running'\''")" = 1 ]'
+        '[ "$(q "select count(*) from executions where status = '\''running'\'' and external_id is not null")" = 1 ]'
     id=$(q "select max(id) from runs")
     kill -9 $runner
     wait $runner 2>/dev/null
