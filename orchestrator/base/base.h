@@ -162,6 +162,10 @@ void kiln_crash_point(const char *name);
 char *kiln_path_join(const char *a, const char *b);
 char *kiln_path_dirname(const char *path);
 char *kiln_path_absolute(const char *path); /* does not need to exist */
+/* What a file of this st_mode is, for a message: "a FIFO", "a character
+ * device", "a block device", "a socket", "a directory", "a symlink" or
+ * "a file". */
+const char *kiln_file_kind(mode_t mode);
 /* mkdir -p; returns 0 or a KILN_ERROR with the path in err. */
 int kiln_mkdir_p(const char *path, kiln_err *err);
 /* rm -rf: a file, or a directory and what is in it (read-only ones too);

@@ -105,6 +105,23 @@ char *kiln_path_dirname(const char *path)
     return kiln_strndup(path, (size_t)(slash - path));
 }
 
+const char *kiln_file_kind(mode_t mode)
+{
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISLNK(mode))
+        return "a symlink";
+    return "a file";
+}
+
 char *kiln_path_absolute(const char *path)
 {
     char cwd[4096];

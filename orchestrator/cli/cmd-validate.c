@@ -145,6 +145,20 @@ int kiln_cli_check_pipeline(const kiln_pipeline *p, kiln_diag *diag)
     return diag->n ? KILN_EINVAL : 0;
 }
 
+/* Warn that input j of s names path, which is not a file (a FIFO, a
+ * device): kiln never reads it, so it is not part of the step's key. */
+static void warn_special_input(const kiln_step *s, size_t j,
+                               const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
+        return;
+    fprintf(stderr, "%s:%u:%u: warning: step \"%s\": input \"%s\": %s is "
+            "%s, not a file; kiln does not hash it\n", s->inputs.pos[j].file,
+            s->inputs.pos[j].line, s->inputs.pos[j].col, s->name,
+            s->inputs.items[j], path, kiln_file_kind(sb.st_mode));
+}
+
 void kiln_cli_warn_inputs(const kiln_pipeline *p)
 {
     for (size_t i = 0; i < p->n_steps; i++) {
@@ -159,10 +173,14 @@ void kiln_cli_warn_inputs(const kiln_pipeline *p)
             if (strpbrk(path, "*?[")) {
                 glob_t g;
                 there = glob(path, 0, NULL, &g) == 0;
+                for (size_t k = 0; there && k < g.gl_pathc; k++)
+                    warn_special_input(s, j, g.gl_pathv[k]);
                 if (there)
                     globfree(&g);
             } else {
                 there = access(path, F_OK) == 0;
+                if (there)
+                    warn_special_input(s, j, path);
             }
             if (!there)
                 fprintf(stderr, "%s:%u:%u: warning: step \"%s\": input "

@@ -34,6 +34,9 @@ static bool still_there(const kiln_cache_entry *e, const kiln_step *st,
         snprintf(why, size, "its output %s is missing",
                  list.missing[0]);
         same = false;
+    } else if (list.n_special) {
+        snprintf(why, size, "its output %s", list.special[0]);
+        same = false;
     }
     for (size_t i = 0; same && i < list.n; i++) {
         bool found = false;

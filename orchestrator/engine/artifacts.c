@@ -38,11 +38,61 @@ const char *kiln_artifact_type_of(const kiln_step *st, const char *workdir,
     return "file";
 }
 
-/* The regular files under a directory, relative to it, sorted. */
+/* path, a pattern's match under workdir, as the user wrote it: relative
+ * to workdir. */
+static const char *shown(const char *workdir, const char *path)
+{
+    size_t n = workdir ? strlen(workdir) : 0;
+    if (n && strncmp(path, workdir, n) == 0 &&
+        (path[n] == '/' || workdir[n - 1] == '/'))
+        return path + n + (path[n] == '/');
+    return path;
+}
+
+static void add_special(kiln_artifact_list *list, char *why)
+{
+    for (size_t i = 0; i < list->n_special; i++)
+        if (strcmp(list->special[i], why) == 0) {
+            free(why); /* two patterns named it */
+            return;
+        }
+    list->special = kiln_realloc(list->special, (list->n_special + 1) *
+                                 sizeof(char *));
+    list->special[list->n_special++] = why;
+}
+
+/* Is path (a match under workdir) neither a file nor a directory? Then it
+ * is noted in list and never opened: a FIFO blocks open() until someone
+ * writes to it, and a device like /dev/zero never ends. */
+static bool special(kiln_artifact_list *list, const char *workdir,
+                    const char *path)
+{
+    struct stat sb, lsb;
+    char *target;
+    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))
+        return false;
+    if (lstat(path, &lsb) == 0 && S_ISLNK(lsb.st_mode) &&
+        (target = realpath(path, NULL)) != NULL) {
+        add_special(list, kiln_asprintf("%s is a symlink to %s (%s), not a "
+                                        "file", shown(workdir, path),
+                                        kiln_file_kind(sb.st_mode), target));
+        free(target);
+    } else {
+        add_special(list, kiln_asprintf("%s is %s, not a file",
+                                        shown(workdir, path),
+                                        kiln_file_kind(sb.st_mode)));
+    }
+    return true;
+}
+
+/* The regular files under a directory, relative to it, sorted; and what
+ * else is there that is not a directory (a FIFO...), said so. */
 typedef struct file_list {
     size_t n, cap;
     char **names;
     size_t base_len;
+    const char *shown;       /* the directory as the user wrote it */
+    kiln_artifact_list *odd; /* where the others go */
 } file_list;
 
 /* nftw has no user pointer; a directory walk runs on one thread at a time
@@ -53,10 +103,18 @@ static int on_file(const char *path, const struct stat *st, int type,
                    struct FTW *ftw)
 {
     file_list *l = walking;
-    (void)st;
     (void)ftw;
     if (type != FTW_F)
         return 0;
+    if (!S_ISREG(st->st_mode)) {
+        int len = (int)strlen(l->shown);
+        while (len > 1 && l->shown[len - 1] == '/')
+            len--; /* "out/" is the directory out */
+        add_special(l->odd, kiln_asprintf("%.*s/%s is %s, not a file", len,
+                                          l->shown, path + l->base_len + 1,
+                                          kiln_file_kind(st->st_mode)));
+        return 0;
+    }
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
         l->names = kiln_realloc(l->names, l->cap * sizeof(char *));
@@ -70,10 +128,12 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Hash a directory: its sorted file names with their content hashes. */
-static int hash_dir(kiln_artifact *a, kiln_err *err)
+/* Hash a directory: its sorted file names with their content hashes.
+ * Special files in it go to list, unread. */
+static int hash_dir(kiln_artifact_list *list, kiln_artifact *a,
+                    const char *shown_as, kiln_err *err)
 {
-    file_list l = {0, 0, NULL, strlen(a->path)};
+    file_list l = {0, 0, NULL, strlen(a->path), shown_as, list};
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned n = 0;
@@ -108,7 +168,9 @@ static int hash_dir(kiln_artifact *a, kiln_err *err)
     return rc;
 }
 
-static int add(kiln_artifact_list *list, const char *path, kiln_err *err)
+/* Add path (absolute; shown_as, as the user wrote it) to list. */
+static int add(kiln_artifact_list *list, const char *path,
+               const char *shown_as, kiln_err *err)
 {
     kiln_artifact *a;
     struct stat st;
@@ -126,7 +188,7 @@ static int add(kiln_artifact_list *list, const char *path, kiln_err *err)
     a->path = kiln_strdup(path);
     a->is_dir = S_ISDIR(st.st_mode);
     if (a->is_dir)
-        return hash_dir(a, err);
+        return hash_dir(list, a, shown_as, err);
     a->size = st.st_size;
     rc = kiln_hash_file(a->sha256, path, err);
     return rc;
@@ -152,8 +214,12 @@ int kiln_artifacts_collect(kiln_artifact_list *list, const char *workdir,
                                 patterns->items[i]);
         }
         for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
-            char *abs = kiln_path_absolute(g.gl_pathv[k]);
-            int arc = add(list, abs, err);
+            char *abs;
+            int arc;
+            if (special(list, workdir, g.gl_pathv[k]))
+                continue;
+            abs = kiln_path_absolute(g.gl_pathv[k]);
+            arc = add(list, abs, shown(workdir, g.gl_pathv[k]), err);
             free(abs);
             if (arc != 0) {
                 globfree(&g);
@@ -177,9 +243,9 @@ static int add_path(kiln_artifact_list *list, const char *workdir,
         list->missing = kiln_realloc(list->missing, (list->n_missing + 1) *
                                      sizeof(char *));
         list->missing[list->n_missing++] = kiln_strdup(rel);
-    } else {
+    } else if (!special(list, workdir, path)) {
         abs = kiln_path_absolute(path);
-        rc = add(list, abs, err);
+        rc = add(list, abs, rel, err);
         free(abs);
     }
     free(path);
@@ -207,5 +273,8 @@ void kiln_artifact_list_dispose(kiln_artifact_list *list)
     for (size_t i = 0; i < list->n_missing; i++)
         free(list->missing[i]);
     free(list->missing);
+    for (size_t i = 0; i < list->n_special; i++)
+        free(list->special[i]);
+    free(list->special);
     memset(list, 0, sizeof(*list));
 }

@@ -26,13 +26,19 @@ typedef struct kiln_artifact_list {
     kiln_artifact *items;
     size_t n_missing;
     char **missing;          /* patterns that matched nothing */
+    size_t n_special;        /* what was found that is neither a file nor
+                                a directory (a FIFO, a device, a socket),
+                                itself or through a symlink, or in a
+                                directory found: never read, nor hashed */
+    char **special;          /* ...as "out/f is a FIFO, not a file", the
+                                path relative to the working directory */
 } kiln_artifact_list;
 
 /*
  * Expand patterns under workdir and hash what they name. Patterns that
- * match nothing go to list->missing. Returns 0, or KILN_ERROR when a file
- * that exists cannot be read (err says which). Release with
- * kiln_artifact_list_dispose().
+ * match nothing go to list->missing, special files to list->special.
+ * Returns 0, or KILN_ERROR when a file that exists cannot be read (err
+ * says which). Release with kiln_artifact_list_dispose().
  */
 int kiln_artifacts_collect(kiln_artifact_list *list, const char *workdir,
                            const kiln_strlist *patterns, kiln_err *err);

@@ -227,10 +227,19 @@ static char *object_path(const char *objects, const char *sha)
 static int copy_file(const char *from, const char *to, kiln_err *err)
 {
     char buf[1 << 16], *tmp = kiln_asprintf("%s.tmp.%d", to, (int)getpid());
-    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    /* Not waiting in open() for a FIFO's writer, nor reading a device for
+     * ever: only a regular file is copied. */
+    int in = open(from, O_RDONLY | O_CLOEXEC | O_NONBLOCK), out = -1;
+    int rc = 0;
+    struct stat sb;
     ssize_t n;
-    if (in < 0) {
+    if (in < 0 || fstat(in, &sb) != 0) {
         rc = kiln_err_set_os(err, "cannot read %s", from);
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        rc = kiln_err_set(err, KILN_EINVAL, "%s is %s, not a file", from,
+                          kiln_file_kind(sb.st_mode));
         goto done;
     }
     out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -318,9 +327,10 @@ static _Thread_local struct {
 static int on_file(const char *path, const struct stat *st, int type,
                    struct FTW *ftw)
 {
-    (void)st;
     (void)ftw;
-    if (type == FTW_F && walk.rc == 0)
+    /* Special files (a FIFO...) are not part of a directory's content:
+     * its hash leaves them out too. */
+    if (type == FTW_F && S_ISREG(st->st_mode) && walk.rc == 0)
         walk.rc = save_file(walk.f, walk.objects, walk.workdir, path,
                             walk.err);
     return walk.rc != 0;

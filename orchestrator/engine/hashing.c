@@ -82,9 +82,19 @@ static void hash_work(uv_work_t *req)
         j->rc = kiln_artifacts_collect(&j->out, j->s->workdir, &st->outputs,
                                        &j->err);
     read_metrics(j);
+    /* An input that is not a file was neither read nor hashed: the step
+     * ran, but its key does not know what it read there. */
+    if (j->rc == 0 && j->in.n_special && j->s->log_path) {
+        FILE *f = fopen(j->s->log_path, "a");
+        for (size_t i = 0; f && i < j->in.n_special; i++)
+            fprintf(f, "kiln: warning: input %s: not hashed\n",
+                    j->in.special[i]);
+        if (f)
+            fclose(f);
+    }
     /* Keep the outputs for the next run with the same key. */
     if (j->rc == 0 && j->s->may_cache && j->s->cache_key[0] &&
-        j->out.n_missing == 0) {
+        j->out.n_missing == 0 && j->out.n_special == 0) {
         kiln_err cerr = KILN_ERR_INIT;
         j->cached = kiln_cache_save(&j->files, j->s->run->eng->objects,
                                     j->s->workdir, &j->out, &cerr) == 0;
@@ -92,7 +102,8 @@ static void hash_work(uv_work_t *req)
     /* A model version's bytes are kept whatever the cache does: what
      * reads the version reads them, not its path. */
     if (j->rc == 0 && st->reg && st->reg->register_model && !j->cached &&
-        !j->s->run->side_effects_off && j->out.n_missing == 0) {
+        !j->s->run->side_effects_off && j->out.n_missing == 0 &&
+        j->out.n_special == 0) {
         kiln_artifact_list one = {0};
         for (size_t i = 0; i < j->out.n; i++)
             if (strcmp(kiln_artifact_type_of(st, j->s->workdir,
@@ -336,6 +347,14 @@ static void hash_done(uv_work_t *req, int status)
         snprintf(why, sizeof(why), "declared output%s missing after the "
                  "step exited 0: %s", j->out.n_missing > 1 ? "s" : "",
                  kiln_buf_cstr(&b));
+        kiln_buf_dispose(&b);
+    } else if (j->out.n_special) {
+        /* Its bytes cannot be known, kept, or restored. */
+        kiln_buf b = KILN_BUF_INIT;
+        for (size_t i = 0; i < j->out.n_special; i++)
+            kiln_buf_printf(&b, "%s%s", i ? "; " : "", j->out.special[i]);
+        snprintf(why, sizeof(why), "declared output%s %s",
+                 j->out.n_special > 1 ? "s:" : "", kiln_buf_cstr(&b));
         kiln_buf_dispose(&b);
     } else {
         size_t n;

@@ -373,14 +373,16 @@ static void restore_done(uv_work_t *req, int status)
     kiln_engine__release_slot(s);
     if (s->state != KILN_STEP_READY || run->cancelling) {
         /* Cancelled meanwhile. */
-    } else if (j->rc != 0 || j->out.n_missing) {
+    } else if (j->rc != 0 || j->out.n_missing || j->out.n_special) {
         FILE *f;
         free(s->log_path);
         s->log_path = kiln_asprintf("%s/%s.cache.log", run->log_dir,
                                     st->name);
         if ((f = fopen(s->log_path, "a")) != NULL) {
             fprintf(f, "kiln: warning: %s; running the step instead\n",
-                    j->rc ? j->err.msg : "a cached output is missing");
+                    j->rc ? j->err.msg
+                    : j->out.n_missing ? "a cached output is missing"
+                                       : j->out.special[0]);
             fclose(f);
         }
     } else {

@@ -79,6 +79,56 @@ wait_for "kiln serve loads the directory past the FIFO" 10 'grep -q "1 pipeline 
 contains "...saying it skipped it" "fifo.yaml is not a valid pipeline; skipped" "$(cat "$T/fifo.log")"
 kill -TERM "$daemon"
 wait_for "and stops on SIGTERM" 10 '! kill -0 "$daemon" 2>/dev/null'
+# A step's output or input that is not a file is never opened: hashing
+# a FIFO waited for ever for a writer, and a symlink to /dev/zero was read
+# for ever, deaf to SIGTERM, the run left recorded running. (timeout -k:
+# a kiln that hangs so fails here instead of hanging the suite.)
+pipeline fifo-out <<'YAML'
+pipeline: fifo-out
+steps:
+  fifo: {run: "rm -f f.out; mkfifo f.out", outputs: [f.out]}
+YAML
+kiln_rc_timed() { timeout -k 5 20 "$KILN" "$@" >"$T/out" 2>"$T/err"; rc=$?
+                  out=$(cat "$T/out"); err=$(cat "$T/err"); }
+kiln_rc_timed run "$T/fifo-out.yaml"; eq "a FIFO as output: exit 1" 1 "$rc"
+contains "...saying what it is" \
+    'step "fifo" failed: declared output f.out is a FIFO, not a file' "$out"
+eq "...the run recorded failed" "failed|failed" \
+    "$(q "select r.status, e.status from runs r join executions e on e.run_id = r.id where r.pipeline = 'fifo-out'")"
+pipeline zero-out <<'YAML'
+pipeline: zero-out
+steps:
+  zero: {run: "ln -sf /dev/zero n.out", outputs: [n.out]}
+YAML
+kiln_rc_timed run "$T/zero-out.yaml"
+eq "a symlink to /dev/zero as output: exit 1" 1 "$rc"
+contains "...saying what it is" "declared output n.out is a symlink to a character device (/dev/zero), not a file" "$out"
+eq "...the run recorded failed" "failed" \
+    "$(q "select status from runs where pipeline = 'zero-out'")"
+pipeline fifo-dir <<'YAML'
+pipeline: fifo-dir
+steps:
+  d: {run: "rm -rf od; mkdir od; echo x > od/a; mkfifo od/p", outputs: [od/]}
+YAML
+kiln_rc_timed run "$T/fifo-dir.yaml"
+eq "a FIFO in an output directory: exit 1" 1 "$rc"
+contains "...naming it" "declared output od/p is a FIFO, not a file" "$out"
+mkfifo "$T/in.fifo"
+pipeline fifo-in <<'YAML'
+pipeline: fifo-in
+steps:
+  reads: {run: "echo ok > r.out", inputs: [in.fifo], outputs: [r.out]}
+YAML
+kiln_rc_timed run --dry-run "$T/fifo-in.yaml"
+eq "a FIFO as input: dry run exit 0" 0 "$rc"
+contains "...warned of" '"in.fifo": '"$T"'/in.fifo is a FIFO, not a file; kiln does not hash it' "$err"
+kiln_rc_timed run "$T/fifo-in.yaml"; eq "...run: exit 0" 0 "$rc"
+contains "...warned of" "in.fifo is a FIFO, not a file; kiln does not hash it" "$err"
+eq "...the run recorded ended" "succeeded" \
+    "$(q "select status from runs where pipeline = 'fifo-in'")"
+kiln_rc logs "$(q "select id from runs where pipeline = 'fifo-in'")" reads
+contains "...and in the step's log" \
+    "kiln: warning: input in.fifo is a FIFO, not a file: not hashed" "$out"
 kiln_rc frobnicate; eq "unknown command" 2 "$rc"
 kiln_rc run "$T/missing.yaml"; eq "missing file" 2 "$rc"
 kiln_rc validate "$T/missing.yaml"; eq "validate: missing file" 2 "$rc"
