@@ -13,6 +13,14 @@
  * (kiln_step.input_from) for the CLI, which warns about inputs no step
  * writes and the disk does not have.
  *
+ * Two steps writing the same path (as canonical) is an error too, at the
+ * later one, unless a path of needs: leads from one to the other (a step
+ * updating another's output in place): each step's outputs are hashed
+ * when it ends, so a step could record the other's bytes as its own, and
+ * the cache give them back as its. The writers of a path must all be in
+ * one chain of needs; steps in that chain are in topological order, so
+ * each writer is checked against the one before it in that order alone.
+ *
  * Exact paths and the directories above an input are looked up in a
  * hash map of every output; only globs and inputs that are directories
  * of outputs scan them all. Whether a writer is upstream is a search
@@ -33,8 +41,13 @@ typedef struct io {
     size_t *rank;            /* each step's place in p->topo */
     char **out_path;         /* every output, canonical */
     size_t *out_step;        /* ...and the step writing it */
+    size_t *out_item;        /* ...and which of its outputs it is */
+    size_t *same;            /* the output before it with the same path,
+                                or NONE */
     size_t n_out;
     kiln_strmap outs;        /* canonical output -> index in out_path */
+    kiln_strmap last;        /* canonical output -> the last output with
+                                that path */
     kiln_strmap dirs;        /* each directory above an output -> the
                                 output's index */
     size_t *globs;           /* indexes of outputs that are globs */
@@ -162,10 +175,14 @@ static void add_output(io *w, size_t k)
 {
     const char *o = w->out_path[k];
     size_t old, len;
+    w->same[k] = NONE;
     if (has_glob(o)) {
         w->globs[w->n_globs++] = k;
         return;
     }
+    if (kiln_dsl__strmap_get(&w->last, o, strlen(o), &old))
+        w->same[k] = old;
+    kiln_dsl__strmap_set(&w->last, o, strlen(o), k);
     kiln_dsl__strmap_add(&w->outs, o, strlen(o), k, &old);
     for (len = strlen(o); len > 1; len--) {
         if (o[len - 1] != '/' || len - 1 == 0)
@@ -173,6 +190,53 @@ static void add_output(io *w, size_t k)
         /* o[0 .. len-2] is a directory above o: stop at one known. */
         if (!kiln_dsl__strmap_add(&w->dirs, o, len - 1, k, &old))
             break;
+    }
+}
+
+typedef struct ranked {
+    size_t rank, k;          /* output k's step's place in p->topo */
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* The outputs with the same path as output last (the last of them):
+ * each writer must need the one before it in topological order, or
+ * both may run at once. Two items of one matrix are the matrix's error,
+ * said already. */
+static void check_writers(io *w, size_t last, ranked *buf)
+{
+    const kiln_pipeline *p = w->p;
+    size_t n = 0;
+    for (size_t k = last; k != NONE; k = w->same[k]) {
+        buf[n].rank = w->rank[w->out_step[k]];
+        buf[n++].k = k;
+    }
+    qsort(buf, n, sizeof(*buf), cmp_ranked);
+    for (size_t i = 1; i < n; i++) {
+        size_t up = w->out_step[buf[i - 1].k], down = w->out_step[buf[i].k];
+        size_t later = buf[i - 1].k > buf[i].k ? buf[i - 1].k : buf[i].k;
+        const kiln_step *s = &p->steps[w->out_step[later]];
+        const kiln_step *a = &p->steps[up == w->out_step[later] ? down
+                                                                 : up];
+        if (up == down || (s->matrix && s->matrix == a->matrix) ||
+            upstream(w, up, down))
+            continue;
+        kiln_dsl__error(w->c, s->outputs.pos[w->out_item[later]].line,
+                        s->outputs.pos[w->out_item[later]].col,
+                        "step \"%s\" writes \"%s\", which step \"%s\" "
+                        "(line %u) writes too, but neither needs the "
+                        "other: both would start at once, and each could "
+                        "record the other's bytes as its own (add one to "
+                        "the other's needs:, or write another path)",
+                        s->name, s->outputs.items[w->out_item[later]],
+                        a->name, a->pos.line);
+        return;
     }
 }
 
@@ -188,8 +252,11 @@ void kiln_dsl__io(kiln_dsl_ctx *c, kiln_pipeline *p, bool graph_ok)
         total += p->steps[i].outputs.n;
     w.out_path = kiln_malloc((total + 1) * sizeof(char *));
     w.out_step = kiln_malloc((total + 1) * sizeof(size_t));
+    w.out_item = kiln_malloc((total + 1) * sizeof(size_t));
+    w.same = kiln_malloc((total + 1) * sizeof(size_t));
     w.globs = kiln_malloc((total + 1) * sizeof(size_t));
     kiln_dsl__strmap_init(&w.outs, total);
+    kiln_dsl__strmap_init(&w.last, total);
     kiln_dsl__strmap_init(&w.dirs, total);
     for (i = 0; i < p->n_steps; i++) {
         const kiln_step *s = &p->steps[i];
@@ -197,16 +264,27 @@ void kiln_dsl__io(kiln_dsl_ctx *c, kiln_pipeline *p, bool graph_ok)
             char *o = canonical(s->workdir, s->outputs.items[j]);
             w.out_path[w.n_out] = kiln_arena_strdup(p->arena, o);
             w.out_step[w.n_out] = i;
+            w.out_item[w.n_out] = j;
             free(o);
             add_output(&w, w.n_out++);
         }
     }
     if (graph_ok) {
+        ranked *buf = kiln_malloc((total + 1) * sizeof(*buf));
         w.rank = kiln_malloc((p->n_steps + 1) * sizeof(size_t));
         for (i = 0; i < p->n_steps; i++)
             w.rank[p->topo[i]] = i;
         w.seen = kiln_calloc(p->n_steps + 1, sizeof(bool));
         w.stack = kiln_malloc((2 * p->n_steps + 1) * sizeof(size_t));
+        /* Each path written more than once, from its last output. */
+        for (size_t k = 0; k < w.n_out; k++) {
+            const char *o = w.out_path[k];
+            size_t at;
+            if (w.same[k] != NONE &&
+                kiln_dsl__strmap_get(&w.last, o, strlen(o), &at) && at == k)
+                check_writers(&w, k, buf);
+        }
+        free(buf);
     }
     for (i = 0; i < p->n_steps; i++) {
         kiln_step *s = &p->steps[i];
@@ -232,10 +310,13 @@ void kiln_dsl__io(kiln_dsl_ctx *c, kiln_pipeline *p, bool graph_ok)
         }
     }
     kiln_dsl__strmap_dispose(&w.outs);
+    kiln_dsl__strmap_dispose(&w.last);
     kiln_dsl__strmap_dispose(&w.dirs);
     free(w.globs);
     free(w.out_path);
     free(w.out_step);
+    free(w.out_item);
+    free(w.same);
     free(w.rank);
     free(w.seen);
     free(w.stack);

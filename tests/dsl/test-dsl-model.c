@@ -184,8 +184,8 @@ static void test_aliases_and_merges(void)
     s = step(p, "fetch");
     ASSERT_STREQ(s->run, "python3 step.py");
     ASSERT_EQ_INT(s->pos.line, 17);
-    ASSERT_EQ_INT(s->outputs.n, 1);
-    ASSERT_STREQ(s->outputs.items[0], "prep.out");
+    ASSERT_EQ_INT(s->inputs.n, 1);
+    ASSERT_STREQ(s->inputs.items[0], "prep.in");
 
     /* A list alias; its items keep the anchor's positions. */
     s = step(p, "single");
