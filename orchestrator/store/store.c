@@ -926,9 +926,8 @@ static int store_open(kiln_store **out, const char *path, bool readonly,
     /* SQLite calls a directory "unable to open" or "disk I/O error". */
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
         rc = kiln_err_set(err, KILN_ERROR, "opening the database: %s is "
-                          "not a file (it is a %s)", path,
-                          S_ISDIR(sb.st_mode) ? "directory"
-                                              : "special file");
+                          "not a file (it is %s)", path,
+                          kiln_file_kind(sb.st_mode));
         goto fail;
     }
     rc = readonly ? open_readonly(st, err) : open_readwrite(st, err);
