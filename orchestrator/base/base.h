@@ -175,5 +175,9 @@ void kiln_remove_tree(const char *path);
  * buffer. */
 int kiln_read_file(char **out, size_t *len, const char *path, size_t max,
                    kiln_err *err);
+/* Open a regular file for reading: the descriptor, or an error code (< 0)
+ * with err naming the path and, for anything else (a FIFO, a directory, a
+ * device: KILN_EINVAL), what it is. Never blocks in open(). */
+int kiln_open_regular(const char *path, kiln_err *err);
 
 #endif

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static void to_hex(char out[KILN_HASH_HEX], const unsigned char *md,
@@ -49,25 +48,11 @@ int kiln_hash_file(char out[KILN_HASH_HEX], const char *path, kiln_err *err)
     unsigned char md[EVP_MAX_MD_SIZE], chunk[1 << 16];
     unsigned n = 0;
     EVP_MD_CTX *ctx;
-    struct stat sb;
     ssize_t got;
     int fd, rc = 0;
 
-    /* Only a regular file has content to hash. A FIFO blocked open() for
-     * ever waiting for a writer, and /dev/zero was read for ever; neither
-     * heeded SIGTERM. So open() does not wait, and nothing else is read. */
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
-        return kiln_err_set_os(err, "cannot open %s", path);
-    if (fstat(fd, &sb) != 0) {
-        rc = kiln_err_set_os(err, "cannot read %s", path);
-        close(fd);
-        return rc;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return kiln_err_set(err, KILN_EINVAL, "%s is %s, not a file", path,
-                            kiln_file_kind(sb.st_mode));
-    }
+    if ((fd = kiln_open_regular(path, err)) < 0)
+        return fd;
     ctx = EVP_MD_CTX_new();
     if (!ctx)
         kiln_fatal("EVP_MD_CTX_new failed");

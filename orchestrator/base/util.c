@@ -230,6 +230,30 @@ int kiln_read_file(char **out, size_t *len, const char *path, size_t max,
     return 0;
 }
 
+int kiln_open_regular(const char *path, kiln_err *err)
+{
+    struct stat st;
+    /* O_NONBLOCK: a FIFO nobody writes to would hold open() for ever
+     * (a drift trigger's file held a pool thread, and four of them the
+     * whole daemon). fstat after open, not stat before: the path may be
+     * replaced in between. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return kiln_err_set_os(err, "cannot open %s", path);
+    if (fstat(fd, &st) != 0) {
+        kiln_err_set_os(err, "cannot read %s", path);
+        close(fd);
+        return KILN_ERROR;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return kiln_err_set(err, KILN_EINVAL, "%s is %s, not a file", path,
+                            kiln_file_kind(st.st_mode));
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
 void kiln_crash_point(const char *name)
 {
     static int armed = -1;

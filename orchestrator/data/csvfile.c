@@ -237,8 +237,8 @@ int kiln_csv_read(const char *path, kiln_csv_record_cb cb, void *data,
     rd.path = path;
     rd.line = 1;
     rd.err = err;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return kiln_err_set_os(err, "cannot open %s", path);
+    if ((fd = kiln_open_regular(path, err)) < 0)
+        return fd;
     csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL |
                  CSV_REPALL_NL);
     for (bool first = true;

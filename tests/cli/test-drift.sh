@@ -51,6 +51,15 @@ kiln_rc drift --reference "$T/open.csv" --current "$T/q.csv"
 eq "unterminated quote" 2 "$rc"
 kiln_rc drift --reference "$T/none.csv" --current "$T/q.csv"
 eq "missing file" 2 "$rc"
+# A FIFO nobody writes to is refused, not waited on for ever in open().
+mkfifo "$T/live.fifo"
+timeout 10 "$KILN" drift --reference "$F/reference.csv" \
+    --current "$T/live.fifo" 2>"$T/err"
+eq "a FIFO: exit 2, not a hang" 2 "$?"
+contains "saying what it is" "live.fifo is a FIFO, not a file" "$(cat "$T/err")"
+timeout 10 "$KILN" drift --reference "$T/live.fifo" \
+    --current "$F/current.csv" 2>/dev/null
+eq "a FIFO as the reference too" 2 "$?"
 kiln_rc drift --reference "$F/reference.csv" --current "$F/current.csv" --column nope
 eq "unknown column" 2 "$rc"
 kiln_rc drift --reference "$F/reference.csv" --current "$F/current.csv" --method median

@@ -139,4 +139,32 @@ stop "$daemon"
 kiln_rc trigger fresh
 eq "no daemon: exit 3" 3 "$rc"
 contains "and says so" "no kiln serve is running" "$err"
+# Drift triggers on a FIFO nobody writes to: each check is an error
+# saying what the file is. open() held a worker of the thread pool for
+# ever; four such triggers held all four, and with them every other
+# pipeline's kiln trigger and the daemon's SIGTERM.
+export KILN_STATE=$T/fifo-state
+mkdir -p "$T/fifo"
+mkfifo "$T/fifo/live.csv"
+cp "$F/reference.csv" "$T/fifo/ref.csv"
+cat > "$T/fifo/m.yaml" <<'YAML'
+pipeline: m
+triggers:
+  - drift: {reference: ref.csv, current: live.csv, columns: [age], every: 1s}
+  - drift: {reference: ref.csv, current: live.csv, every: 1s}
+  - drift: {reference: ref.csv, current: live.csv, method: js, every: 1s}
+  - drift: {reference: live.csv, current: ref.csv, method: ks, every: 1s}
+steps:
+  a: {run: "true"}
+YAML
+printf 'pipeline: other\nsteps:\n  a: {run: "echo hi"}\n' > "$T/fifo/other.yaml"
+serve fifo.log "$T/fifo"
+wait_for "the FIFO's checks are recorded" 10 \
+    '[ "$(q "select count(*) from trigger_checks where status='"'error'"'")" -ge 4 ]'
+eq "as errors saying what it is" "$T/fifo/live.csv is a FIFO, not a file" \
+    "$(q "select distinct reason from trigger_checks")"
+timeout 20 "$KILN" trigger other > /dev/null 2>&1
+eq "another pipeline's kiln trigger still works" 0 "$?"
+kill -TERM "$daemon"
+wait_for "and SIGTERM stops the daemon" 10 '! kill -0 "$daemon" 2>/dev/null'
 finish
