@@ -264,7 +264,9 @@ typedef struct scan {
 
 static __thread scan *cur_scan; /* nftw() passes no user pointer */
 
-static void note_file(scan *s, const char *path, const struct stat *st)
+/* Note a file (its hash, unless its size and mtime are as last seen).
+ * Returns false when the look must stop: s->rc says why. */
+static bool note_file(scan *s, const char *path, const struct stat *st)
 {
     const char *rel = path + s->root_len;
     json_t *old, *entry;
@@ -282,21 +284,38 @@ static void note_file(scan *s, const char *path, const struct stat *st)
         && json_integer_value(json_array_get(old, 1)) == mtime) {
         entry = json_copy(old); /* unchanged: keep its hash */
     } else {
-        kiln_err e = KILN_ERR_INIT;
-        /* A file that vanished between the walk and now is just gone. */
-        if (kiln_hash_file(sha, path, &e) != 0)
-            return;
+        /* A file that vanished between the walk and now is just gone.
+         * One that cannot be read is an error, not gone: left out, the
+         * look would forget it, and the next one take it for new. */
+        int rc = kiln_hash_file(sha, path, s->err);
+        if (rc != 0) {
+            if (access(path, F_OK) != 0 && errno == ENOENT)
+                return true;
+            s->rc = rc;
+            return false;
+        }
         entry = json_pack("[I, I, s]", (json_int_t)st->st_size, mtime, sha);
     }
     json_object_set_new(s->files, rel, entry);
+    return true;
 }
 
 static int on_data_walk(const char *path, const struct stat *st, int type,
                         struct FTW *ftw)
 {
     scan *s = cur_scan;
+    int saved = errno; /* why an entry could not be read (FTW_DNR, NS) */
     if (ftw->level > 0 && path[ftw->base] == '.')
         return type == FTW_D ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
+    /* A directory or a file's metadata that cannot be read (EACCES)
+     * fails the look: taken as empty, the files under it would be
+     * forgotten, and fire as new once readable again. Only a file gone
+     * since its directory was listed is just gone. */
+    if (type == FTW_DNR || (type == FTW_NS && saved != ENOENT)) {
+        errno = saved;
+        s->rc = kiln_err_set_os(s->err, "cannot read %s", path);
+        return FTW_STOP;
+    }
     if (type != FTW_F || !S_ISREG(st->st_mode))
         return FTW_CONTINUE;
     if (++s->n > MAX_FILES) {
@@ -304,8 +323,7 @@ static int on_data_walk(const char *path, const struct stat *st, int type,
                              "%s", MAX_FILES, s->root);
         return FTW_STOP;
     }
-    note_file(s, path, st);
-    return FTW_CONTINUE;
+    return note_file(s, path, st) ? FTW_CONTINUE : FTW_STOP;
 }
 
 /* Names in a but not in b, or (changed) in both with other hashes. */

@@ -167,4 +167,59 @@ timeout 20 "$KILN" trigger other > /dev/null 2>&1
 eq "another pipeline's kiln trigger still works" 0 "$?"
 kill -TERM "$daemon"
 wait_for "and SIGTERM stops the daemon" 10 '! kill -0 "$daemon" 2>/dev/null'
+# A data trigger's directory that cannot be read (EACCES) is an error
+# check, and what the trigger remembers stays: it was taken for empty
+# ("quiet", 0 files), and once readable again its files fired as new.
+# Root reads everything: its daemon runs as nobody (setpriv).
+as_daemon=()
+if [ "$(id -u)" = 0 ]; then
+    command -v setpriv > /dev/null && id nobody > /dev/null 2>&1 &&
+        as_daemon=(setpriv --reuid=nobody --regid="$(id -gn nobody)"
+                   --clear-groups)
+fi
+if [ "$(id -u)" = 0 ] && [ ${#as_daemon[@]} = 0 ]; then
+    echo "not checked, running as root without setpriv or nobody:" \
+         "an unreadable data directory"
+else
+    export KILN_STATE=$T/perm-state
+    mkdir -p "$T/perm/p" "$T/perm/in" "$KILN_STATE"
+    chmod 755 "$T" "$T/perm" "$T/perm/p"
+    chmod 777 "$KILN_STATE"
+    echo 1 > "$T/perm/in/a.csv"
+    echo 2 > "$T/perm/in/b.csv"
+    cat > "$T/perm/p/d.yaml" <<'YAML'
+pipeline: d
+triggers:
+  - data: {path: ../in, every: 1s}
+steps:
+  a: {run: "true"}
+YAML
+    # The database is the daemon's user's: read it as that user too.
+    qd() { "${as_daemon[@]}" sqlite3 "$KILN_STATE/kiln.db" "$1"; }
+    "${as_daemon[@]}" "$KILN" serve --state "$KILN_STATE" \
+        --listen 127.0.0.1:0 "$T/perm/p" >> "$T/perm.log" 2>&1 &
+    daemon=$!
+    daemons+=("$daemon")
+    wait_for "the first look" 10 \
+        '[ "$(qd "select count(*) from trigger_checks")" -ge 1 ]'
+    chmod 700 "$T/perm/in"
+    n=$(qd "select max(id) from trigger_checks")
+    wait_for "two checks of the unreadable directory" 10 \
+        '[ "$(qd "select count(*) from trigger_checks where id > $n")" -ge 3 ]'
+    chmod 755 "$T/perm/in"
+    m=$(qd "select max(id) from trigger_checks")
+    wait_for "two checks once readable" 10 \
+        '[ "$(qd "select count(*) from trigger_checks where id > $m")" -ge 2 ]'
+    eq "unreadable: errors, never a look at 0 files" "0" \
+        "$(qd "select count(*) from trigger_checks where status <> 'error'
+               and json_extract(detail, '$.files') = 0")"
+    check "two errors at least" [ "$(qd "select count(*) from
+        trigger_checks where status = 'error'")" -ge 2 ]
+    contains "saying why" "in: Permission denied" \
+        "$(qd "select reason from trigger_checks where status = 'error'")"
+    eq "readable again: nothing new, no run" "0|no new or changed files" \
+        "$(qd "select (select count(*) from runs), reason from
+               trigger_checks order by id desc limit 1")"
+    stop "$daemon"
+fi
 finish
