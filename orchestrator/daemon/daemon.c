@@ -198,7 +198,14 @@ void kiln_daemon__entry_release_maybe(kiln_entry *e)
     }
     while (e->queue) {
         kiln_queued_fire *q = e->queue;
+        kiln_outcome out;
         e->queue = q->next;
+        /* Unloaded by a reload: said. Stopping: a check's fire stays
+         * queued for the next kiln serve. */
+        if (!dm->stopping)
+            kiln_daemon__settle(e, &q->src, &out, KILN_FIRE_MISSED,
+                                "the pipeline was unloaded before it "
+                                "could start", 0);
         kiln_daemon__queued_free(q);
     }
     kiln_daemon__def_unref(e->d);
@@ -548,8 +555,12 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
             kiln_queued_fire *q = e->queue;
             kiln_outcome out;
             e->queue = q->next;
-            kiln_daemon__settle(e, &q->src, &out, KILN_FIRE_MISSED,
-                   "kiln serve stopped before it could start", 0);
+            /* A check's fire stays queued with its check: the next kiln
+             * serve starts it (a data trigger would not fire again on
+             * what it has seen). */
+            if (!q->src.check_id)
+                kiln_daemon__settle(e, &q->src, &out, KILN_FIRE_MISSED,
+                       "kiln serve stopped before it could start", 0);
             kiln_daemon__queued_free(q);
         }
     }
@@ -668,6 +679,7 @@ int kiln_daemon_run(const kiln_daemon_options *o)
         n = kiln_daemon__load_all(&dm, true);
         kiln_daemon__settle_deploys(&dm);
         kiln_daemon__recover(&dm);
+        kiln_daemon__requeue(&dm);
         uv_timer_start(&dm.orphans, kiln_daemon__on_orphan_timer,
                        ORPHAN_CHECK_MS,
                        ORPHAN_CHECK_MS);

@@ -223,6 +223,11 @@ void kiln_daemon__settle(kiln_entry *e, const kiln_source *src,
 void kiln_daemon__fire(kiln_entry *e, const kiln_source *src,
                        kiln_outcome *out);
 void kiln_daemon__on_run_done(kiln_run *run, void *data);
+/* Start e's queued fires while max_active_runs leaves room. */
+void kiln_daemon__dequeue(kiln_entry *e);
+/* As the daemon starts: queue again the fires of checks the last one
+ * left queued (after recovering its runs). */
+void kiln_daemon__requeue(kiln_daemon *dm);
 /* A run of the daemon's ends: its notifications, recorded with the end. */
 void kiln_daemon__on_run_ending(kiln_run *run, void *data);
 void kiln_daemon__scheds_open(kiln_entry *e, bool catchup);

@@ -68,6 +68,82 @@ bool kiln_daemon__from_schedule(const kiln_source *src)
     return strcmp(src->trigger, "schedule") == 0;
 }
 
+/* A queued fire of a check, kept with the check (trigger_checks.fire)
+ * until it starts: what the next kiln serve needs to queue it again. */
+static char *source_to_json(const kiln_source *src)
+{
+    json_t *params = json_array(), *doc;
+    char *text;
+    for (size_t i = 0; i < src->n_params; i++)
+        json_array_append_new(params, json_pack("[s, s]",
+                                                src->params[i].key,
+                                                src->params[i].value));
+    doc = json_pack("{s:s, s:I, s:s?, s:s?, s:s?, s:o, s:s, s:s?}",
+                    "trigger", src->trigger, "due_ms",
+                    (json_int_t)src->due_ms, "info", src->info, "commit",
+                    src->commit, "file", src->file, "params", params,
+                    "actor", src->actor, "via", src->via);
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return text;
+}
+
+/* The static name a kept fire's text stands for (kiln_source's trigger
+ * and via are static), or NULL. */
+static const char *static_name(const char *s, const char *const *names)
+{
+    for (; s && *names; names++)
+        if (strcmp(s, *names) == 0)
+            return *names;
+    return NULL;
+}
+
+/* src from a kept fire (source_to_json) of check id; false when the text
+ * is not one. */
+static bool source_from_json(kiln_source *src, const char *text, int64_t id)
+{
+    static const char *const triggers[] = {
+        "drift", "data", "git", "metric", "manual", NULL};
+    static const char *const vias[] = {
+        "cli", "api", "page", "proxy", "daemon", NULL};
+    json_t *doc = text ? json_loads(text, 0, NULL) : NULL, *p;
+    const char *actor;
+    size_t i;
+
+    memset(src, 0, sizeof(*src));
+    src->trigger = static_name(json_string_value(json_object_get(
+                                   doc, "trigger")), triggers);
+    p = json_object_get(doc, "params");
+    if (!src->trigger || !json_is_array(p)) {
+        json_decref(doc);
+        return false;
+    }
+    src->check_id = id;
+    src->due_ms = json_integer_value(json_object_get(doc, "due_ms"));
+#define DUP(k) (json_is_string(json_object_get(doc, k))                    \
+                    ? kiln_strdup(json_string_value(json_object_get(doc, k))) \
+                    : NULL)
+    src->info = DUP("info");
+    src->commit = DUP("commit");
+    src->file = DUP("file");
+#undef DUP
+    src->params = kiln_calloc(json_array_size(p) + 1, sizeof(kiln_kv));
+    for (i = 0; i < json_array_size(p); i++) {
+        const char *k = json_string_value(json_array_get(
+                            json_array_get(p, i), 0));
+        const char *v = json_string_value(json_array_get(
+                            json_array_get(p, i), 1));
+        src->params[src->n_params].key = kiln_strdup(k ? k : "");
+        src->params[src->n_params++].value = kiln_strdup(v ? v : "");
+    }
+    actor = json_string_value(json_object_get(doc, "actor"));
+    snprintf(src->actor, sizeof(src->actor), "%s", actor ? actor : "");
+    src->via = static_name(json_string_value(json_object_get(doc, "via")),
+                           vias);
+    json_decref(doc);
+    return true;
+}
+
 /* Runs. */
 
 /* The run's trigger: the schedule, its due time and how late it starts
@@ -258,10 +334,19 @@ void kiln_daemon__settle(kiln_entry *e, const kiln_source *src,
     else if (check == KILN_CHECK_ERROR)
         say("%s: %s trigger could not start a run: %s", e->name,
             src->trigger, reason);
-    if (src->check_id &&
-        kiln_store_check_update(e->dm->store, src->check_id, check,
-                                reason, run_id, &err) != 0)
+    if (src->check_id && check == KILN_CHECK_QUEUED) {
+        /* Kept with the check until it starts: a kiln serve killed or
+         * stopped meanwhile leaves it queued for the next to start. */
+        char *fire = source_to_json(src);
+        if (kiln_store_check_queue(e->dm->store, src->check_id, reason,
+                                   fire, &err) != 0)
+            kiln_daemon__store_warn(&err);
+        free(fire);
+    } else if (src->check_id &&
+               kiln_store_check_update(e->dm->store, src->check_id, check,
+                                       reason, run_id, &err) != 0) {
         kiln_daemon__store_warn(&err);
+    }
 }
 
 /* Too late to start? Records the miss and says so. */
@@ -454,7 +539,11 @@ static void read_done(uv_work_t *w, int status)
         e->n_reading--;
         if (q->dequeued)
             e->n_dequeued--; /* its slot: taken now, or given back */
-        if (dm->stopping || e->removed) {
+        if (dm->stopping && q->src.check_id) {
+            /* Still queued in its check: the next kiln serve starts it. */
+            say("%s: %s trigger's fire kept for the next kiln serve",
+                e->name, q->src.trigger);
+        } else if (dm->stopping || e->removed) {
             kiln_daemon__settle(e, &q->src, &out, KILN_FIRE_MISSED,
                                 dm->stopping ? "kiln serve stopped before "
                                                "it could start"
@@ -778,3 +867,54 @@ void kiln_daemon__scheds_open(kiln_entry *e, bool catchup)
     watch_open(e);
 }
 
+
+/* As it starts: the fires of checks a kiln serve left queued (killed, or
+ * stopped before they could start) queue again, oldest first, behind
+ * the runs it recovered; those of a pipeline not loaded now, or kept by
+ * no fire, become errors saying why. */
+void kiln_daemon__requeue(kiln_daemon *dm)
+{
+    kiln_queued_check *c = NULL;
+    kiln_err err = KILN_ERR_INIT;
+    size_t n = 0, again = 0;
+
+    if (kiln_store_checks_queued(dm->store, &c, &n, &err) != 0) {
+        kiln_daemon__store_warn(&err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kiln_entry *e = kiln_daemon__entry_find(dm, c[i].pipeline);
+        kiln_queued_fire *q, **pp;
+        const char *why = NULL;
+        if (!e || e->removed)
+            why = "kiln serve restarted without this pipeline: its "
+                  "queued fire cannot start";
+        else if (!c[i].fire)
+            why = "kiln serve stopped before it could start (queued by a "
+                  "kiln that did not keep queued fires)";
+        q = kiln_calloc(1, sizeof(*q));
+        if (!why && !source_from_json(&q->src, c[i].fire, c[i].id))
+            why = "kiln serve stopped before it could start (its queued "
+                  "fire could not be read back)";
+        if (why) {
+            say("%s: check %lld: %s", c[i].pipeline, (long long)c[i].id,
+                why);
+            if (kiln_store_check_update(dm->store, c[i].id,
+                                        KILN_CHECK_ERROR, why, 0,
+                                        &err) != 0)
+                kiln_daemon__store_warn(&err);
+            kiln_daemon__queued_free(q);
+            continue;
+        }
+        for (pp = &e->queue; *pp; pp = &(*pp)->next)
+            ;
+        *pp = q;
+        again++;
+    }
+    if (again)
+        say("%zu queued fire%s of the last kiln serve queued again", again,
+            again == 1 ? "" : "s");
+    for (kiln_entry *e = dm->entries; again && e; e = e->next)
+        kiln_daemon__dequeue(e);
+    kiln_queued_checks_free(c, n);
+}

@@ -354,6 +354,12 @@ static const char *const migrations[] = {
     "ALTER TABLE notifications ADD COLUMN check_id INTEGER;"
     "CREATE INDEX notifications_by_check ON notifications(check_id) "
     "WHERE check_id IS NOT NULL;",
+    /* 25 -> 26: a check whose fire waits for max_active_runs keeps that
+     * fire (JSON), so a kiln serve killed or stopped meanwhile queues it
+     * again when it starts instead of losing it. */
+    "ALTER TABLE trigger_checks ADD COLUMN fire TEXT;"
+    "CREATE INDEX trigger_checks_queued ON trigger_checks(id) "
+    "WHERE status = 'queued';",
 };
 
 _Static_assert(KILN_ARRAY_SIZE(migrations) == KILN_STORE_SCHEMA,

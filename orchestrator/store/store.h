@@ -41,7 +41,7 @@
 typedef struct kiln_store kiln_store;
 
 /* The current schema version; kiln_store_open() migrates older files. */
-#define KILN_STORE_SCHEMA 25
+#define KILN_STORE_SCHEMA 26
 
 /* Opening and transactions. */
 
@@ -729,6 +729,20 @@ int kiln_store_check_record(kiln_store *st, int64_t *out_id,
 int kiln_store_check_update(kiln_store *st, int64_t id,
                             kiln_check_status status, const char *reason,
                             int64_t run_id, kiln_err *err);
+/* A check's fire waits for max_active_runs: status queued, reason, and
+ * the fire as JSON text, kept to queue it again after a restart. */
+int kiln_store_check_queue(kiln_store *st, int64_t id, const char *reason,
+                           const char *fire, kiln_err *err);
+/* The checks left queued (by a kiln serve that stopped or died), oldest
+ * first: id, pipeline and the fire kept (NULL: none was). */
+typedef struct kiln_queued_check {
+    int64_t id;
+    char *pipeline;
+    char *fire;
+} kiln_queued_check;
+int kiln_store_checks_queued(kiln_store *st, kiln_queued_check **out,
+                             size_t *n, kiln_err *err);
+void kiln_queued_checks_free(kiln_queued_check *c, size_t n);
 /* When a trigger (not a manual request) last fired pipeline, and the run;
  * 0 and 0 when never. */
 int kiln_store_check_last_fired(kiln_store *st, int64_t *out_ms,

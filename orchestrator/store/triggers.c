@@ -6,6 +6,8 @@
  */
 #include "internal.h"
 
+#include <stdlib.h>
+
 static const char SQL_FIRE_INSERT[] =
     "INSERT INTO fires (pipeline, schedule, due_at, status, reason, run_id, "
     "recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -30,6 +32,12 @@ static const char SQL_CHECK_INSERT[] =
 static const char SQL_CHECK_UPDATE[] =
     "UPDATE trigger_checks SET status = ?2, reason = coalesce(?3, reason), "
     "run_id = ?4 WHERE id = ?1";
+static const char SQL_CHECK_QUEUE[] =
+    "UPDATE trigger_checks SET status = 'queued', reason = coalesce(?2, "
+    "reason), fire = ?3 WHERE id = ?1";
+static const char SQL_CHECKS_QUEUED[] =
+    "SELECT id, pipeline, fire FROM trigger_checks WHERE status = 'queued' "
+    "ORDER BY id";
 static const char SQL_CHECK_LAST_FIRED[] =
     "SELECT checked_at, run_id FROM trigger_checks WHERE pipeline = ?1 AND "
     "status IN (?2, ?3) AND trigger <> 'manual' ORDER BY checked_at DESC, "
@@ -118,6 +126,45 @@ int kiln_store_check_update(kiln_store *st, int64_t id,
     return kiln_store__run(st, err, "updating a trigger check",
                            SQL_CHECK_UPDATE, "Issn", id,
                            kiln_check_status_name(status), reason, run_id);
+}
+
+int kiln_store_check_queue(kiln_store *st, int64_t id, const char *reason,
+                           const char *fire, kiln_err *err)
+{
+    return kiln_store__run(st, err, "queuing a trigger check",
+                           SQL_CHECK_QUEUE, "Iss", id, reason, fire);
+}
+
+static void fill_queued(void *row, sqlite3_stmt *s)
+{
+    kiln_queued_check *c = row;
+    c->id = sqlite3_column_int64(s, 0);
+    c->pipeline = kiln_store__dup(s, 1);
+    c->fire = kiln_store__dup(s, 2);
+}
+
+static void dispose_queued(void *row)
+{
+    kiln_queued_check *c = row;
+    free(c->pipeline);
+    free(c->fire);
+}
+
+int kiln_store_checks_queued(kiln_store *st, kiln_queued_check **out,
+                             size_t *n, kiln_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return kiln_store__rows(st, out, n, sizeof(**out), fill_queued,
+                            dispose_queued, err, "reading queued checks",
+                            SQL_CHECKS_QUEUED, "");
+}
+
+void kiln_queued_checks_free(kiln_queued_check *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dispose_queued(&c[i]);
+    free(c);
 }
 
 int kiln_store_check_last_fired(kiln_store *st, int64_t *out_ms,

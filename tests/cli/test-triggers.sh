@@ -222,4 +222,61 @@ YAML
                trigger_checks order by id desc limit 1")"
     stop "$daemon"
 fi
+# Fires queued behind a run (max_active_runs 1) are kept with their
+# checks: a kiln serve killed with SIGKILL, or stopped, before they
+# started leaves them queued, and the next one starts them. They were
+# lost (the data trigger had counted the file as seen, so it never fired
+# again), their checks queued for ever or "kiln serve stopped before it
+# could start".
+export KILN_STATE=$T/queue-state
+mkdir -p "$T/queue/p" "$T/queue/in"
+cat > "$T/queue/p/d.yaml" <<'YAML'
+pipeline: d
+params: {n: none}
+triggers:
+  - data: {path: ../in, every: 1s}
+steps:
+  a: {run: "sleep 3; echo n=$KILN_PARAM_N"}
+YAML
+serve queue.log "$T/queue/p"
+wait_for "the first look" 10 '[ "$(q "select count(*) from trigger_checks")" -ge 1 ]'
+echo 1 > "$T/queue/in/f1"
+wait_for "f1 fires a run" 10 '[ "$(q "select count(*) from runs")" = 1 ]'
+echo 2 > "$T/queue/in/f2"
+wait_for "f2's fire queued" 10 \
+    '[ "$(q "select count(*) from trigger_checks where status = '"'queued'"'")" = 1 ]'
+kill -9 "$daemon"
+wait "$daemon" 2> /dev/null
+queued=$(q "select id from trigger_checks where status = 'queued'")
+serve queue.log "$T/queue/p"
+wait_for "after SIGKILL, f2's fire runs" 20 \
+    '[ "$(q "select status from trigger_checks where id = $queued")" = fired ]'
+run=$(q "select run_id from trigger_checks where id = $queued")
+eq "its check names the run, a run of f2" "data|f2" \
+    "$(q "select trigger, json_extract(trigger_info, '$.detail.new[0]') from
+          runs where id = ${run:-0}")"
+wait_for "the runs end" 20 \
+    '[ "$(q "select count(*) from runs where status = '"'succeeded'"'")" = 2 ]'
+# kiln trigger twice: the second waits, then SIGTERM (the run in
+# flight finishes, the queued one does not start).
+timeout 20 "$KILN" trigger d > /dev/null
+eq "the first kiln trigger starts a run" 0 "$?"
+kiln_rc trigger d --param n=2
+eq "the second is queued (exit 0)" "0 queued" "$rc $(printf '%s' "$out" | grep -o queued | head -1)"
+queued=$(q "select id from trigger_checks where status = 'queued' and
+            trigger = 'manual'")
+stop "$daemon"
+eq "clean stop" 0 "$?"
+eq "still queued" queued "$(q "select status from trigger_checks where id = ${queued:-0}")"
+serve queue.log "$T/queue/p"
+wait_for "after SIGTERM, the queued request runs" 20 \
+    '[ "$(q "select status from trigger_checks where id = ${queued:-0}")" = fired ]'
+run=$(q "select run_id from trigger_checks where id = ${queued:-0}")
+by=$(q "select started_by from runs where trigger = 'manual' order by id
+         limit 1")
+eq "with its param, started by who asked" "manual|2|$by" \
+    "$(q "select trigger, json_extract(params, '$.n'), started_by from runs
+          where id = ${run:-0}")"
+wait_for "and succeeds" 20 '[ "$(q "select status from runs where id = ${run:-0}")" = succeeded ]'
+stop "$daemon"
 finish

@@ -311,7 +311,10 @@ static void test_migrations(void)
         "SELECT * FROM schema_version WHERE version = 24;"
         "SELECT check_id FROM notifications INDEXED BY "
         "notifications_by_check WHERE check_id = 1;"
-        "SELECT * FROM schema_version WHERE version = 25");
+        "SELECT * FROM schema_version WHERE version = 25;"
+        "SELECT fire FROM trigger_checks INDEXED BY trigger_checks_queued "
+        "WHERE status = 'queued';"
+        "SELECT * FROM schema_version WHERE version = 26");
 
     sql("INSERT INTO schema_version VALUES (99, 0)");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), KILN_ERROR);
@@ -362,6 +365,8 @@ static void test_capture_refs(void)
         "ALTER TABLE notifications DROP COLUMN body;"
         "ALTER TABLE notifications DROP COLUMN timeout_ms;"
         "ALTER TABLE notifications DROP COLUMN owner;"
+        "DROP INDEX trigger_checks_queued;"
+        "ALTER TABLE trigger_checks DROP COLUMN fire;"
         "DELETE FROM schema_version WHERE version >= 20");
     ASSERT_EQ_INT(kiln_store_open(&st, path, &err), 0);
     kiln_store_close(st);
