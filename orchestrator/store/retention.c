@@ -144,9 +144,12 @@ static const char SQL_KEEP_FIRES[] =
     "INSERT INTO temp.retention_keep SELECT max(id) FROM fires GROUP BY "
     "pipeline, schedule";
 /* Older than ?1, not set aside, not the newest row. */
+/* A check still queued holds its fire (kiln serve starts it again after a
+ * restart): it stays however old it is. */
 #define CHECKS_OLD                                                        \
-    "FROM trigger_checks WHERE checked_at < ?1 AND id NOT IN "            \
-    "temp.retention_keep AND id < (SELECT max(id) FROM trigger_checks)"
+    "FROM trigger_checks WHERE checked_at < ?1 AND status <> 'queued' "   \
+    "AND id NOT IN temp.retention_keep "                                  \
+    "AND id < (SELECT max(id) FROM trigger_checks)"
 #define FIRES_OLD                                                         \
     "FROM fires WHERE recorded_at < ?1 AND id NOT IN temp.retention_keep " \
     "AND id < (SELECT max(id) FROM fires)"

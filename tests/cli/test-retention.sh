@@ -78,6 +78,8 @@ q "PRAGMA auto_vacuum = NONE; VACUUM;
    INSERT INTO trigger_checks (pipeline, trigger, target, checked_at, status, reason, detail)
    SELECT 'p', 'file', 'data/x', 1000000000000 + i, 'quiet', 'nothing changed',
           '{\"pad\":\"' || hex(randomblob(100)) || '\"}' FROM n;
+   INSERT INTO trigger_checks (pipeline, trigger, target, checked_at, status, reason, detail)
+   VALUES ('p', 'manual', 'kiln trigger', 1000000000000, 'queued', 'queued', '{}');
    PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 eq "an older file" 0 "$(q 'PRAGMA auto_vacuum')"
 
@@ -124,7 +126,8 @@ eq "no event of a deleted execution" 0 \
 eq "foreign keys hold" "" "$(q 'PRAGMA foreign_key_check')"
 eq "artifacts nothing refers to are gone (but the newest)" 0 \
     "$(q 'select count(*) from artifacts a where not exists (select 1 from events e where e.artifact_id = a.id) and not exists (select 1 from models m where m.artifact_id = a.id) and a.id < (select max(id) from artifacts)')"
-eq "one checks row kept (the newest)" 1 "$(q 'select count(*) from trigger_checks')"
+eq "two checks rows kept: the newest and a queued one" "1 queued" \
+    "$(q "select count(*) from trigger_checks where status <> 'queued'") $(q "select status from trigger_checks where status = 'queued'")"
 eq "the ended and expired sessions went, the good one stayed" c \
     "$(q 'select secret_hash from sessions')"
 kiln_rc lineage fit:1
