@@ -11,11 +11,13 @@
 #include "cron.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TZDIR "/usr/share/zoneinfo"
 
@@ -258,6 +260,19 @@ int kiln_cron_parse(kiln_cron *out, const char *expr, size_t *offset,
 
 /* Time zones. */
 
+/* Does path start as a compiled zone does ("TZif")? Read without
+ * blocking. */
+static bool tzif(const char *path)
+{
+    char magic[4];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    bool ok = fd >= 0 && read(fd, magic, 4) == 4 &&
+              memcmp(magic, "TZif", 4) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 bool kiln_tz_valid(const char *zone)
 {
     char path[512];
@@ -268,7 +283,11 @@ bool kiln_tz_valid(const char *zone)
         strlen(zone) > 200)
         return false;
     snprintf(path, sizeof(path), TZDIR "/%s", zone);
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    /* A zone is a TZif file: zone.tab, tzdata.zi and the like, beside
+     * them, would be read as UTC. */
+    return tzif(path);
 }
 
 /* Select zone for localtime_r(); returns the old TZ to restore. */

@@ -599,6 +599,11 @@ static void test_zones_and_times(void)
     ASSERT(kiln_tz_valid("UTC"));
     ASSERT(kiln_tz_valid("Europe/Lisbon"));
     ASSERT(!kiln_tz_valid("Europe/Atlantis"));
+    /* Files beside the zones that are not zones (they read as UTC). */
+    ASSERT(!kiln_tz_valid("zone.tab"));
+    ASSERT(!kiln_tz_valid("tzdata.zi"));
+    ASSERT(!kiln_tz_valid("leapseconds"));
+    ASSERT(!kiln_tz_valid("iso3166.tab"));
     ASSERT(!kiln_tz_valid("../../etc/passwd"));
     ASSERT(!kiln_tz_valid(""));
     ASSERT_EQ_INT(kiln_time_parse_iso(&t, "2026-03-29T03:00:00+01:00", &err),
