@@ -23,6 +23,8 @@
 
 /* Missed fires recorded one by one after downtime, before a summary. */
 #define MAX_MISSED_RECORDS 100
+/* How many slots after downtime are looked at one by one, at most. */
+#define CATCHUP_SCAN 100000
 
 /* Sources. */
 
@@ -705,23 +707,50 @@ void kiln_daemon__scheds_close(kiln_entry *e)
  * With catchup, the latest max_catchup run (oldest first); the rest are
  * recorded as missed.
  */
+/* Append s's slots in (after, now] to *slots (ms), at most max in all. */
+static void slots_add(int64_t **slots, size_t *n, size_t *cap, size_t max,
+                      kiln_sched *s, int64_t after, int64_t now)
+{
+    const char *zone = s->e->d->p->schedule.timezone;
+    for (int64_t t = kiln_cron_next(&s->cron, zone, after);
+         t >= 0 && t * 1000 <= now && *n < max;
+         t = kiln_cron_next(&s->cron, zone, t)) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 16;
+            *slots = kiln_realloc(*slots, *cap * sizeof(**slots));
+        }
+        (*slots)[(*n)++] = t * 1000;
+    }
+}
+
 static void catch_up(kiln_sched *s, int64_t last, int64_t now)
 {
     kiln_entry *e = s->e;
     const kiln_schedule *sch = &e->d->p->schedule;
-    int64_t t, *slots = NULL;
+    int64_t *slots = NULL, t;
     size_t n = 0, cap = 0, keep, i;
 
     if (last <= 0)
         return; /* never fired: start from now */
-    for (t = kiln_cron_next(&s->cron, sch->timezone, last / 1000);
-         t >= 0 && t * 1000 <= now && n < 100000;
-         t = kiln_cron_next(&s->cron, sch->timezone, t)) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            slots = kiln_realloc(slots, cap * sizeof(*slots));
+    slots_add(&slots, &n, &cap, CATCHUP_SCAN, s, last / 1000, now);
+    t = n ? kiln_cron_next(&s->cron, sch->timezone, slots[n - 1] / 1000)
+          : -1;
+    if (n == CATCHUP_SCAN && t >= 0 && t * 1000 <= now) {
+        /* Down longer than the scan goes (a minute's schedule for more
+         * than two months): the first missed slots are recorded, then
+         * the latest ones are found back from now, a span doubled until
+         * it holds more than max_catchup, so that what runs is the
+         * latest, not the slots where the scan stopped. */
+        int64_t from = slots[n - 1] / 1000, span = 86400, start;
+        size_t head = MAX_MISSED_RECORDS;
+        for (;;) {
+            start = now / 1000 - span > from ? now / 1000 - span : from;
+            n = head;
+            slots_add(&slots, &n, &cap, head + CATCHUP_SCAN, s, start, now);
+            if (n - head > (size_t)sch->max_catchup || start == from)
+                break;
+            span *= 2;
         }
-        slots[n++] = t * 1000;
     }
     keep = sch->catchup
                ? (n < (size_t)sch->max_catchup ? n : (size_t)sch->max_catchup)

@@ -187,6 +187,25 @@ eq "the latest two slots ran, oldest first" "2026-01-01T02:50:00Z 2026-01-01T03:
     "$(q "select json_extract(trigger_info, '$.due') from runs where pipeline='drain' and json_extract(trigger_info, '$.schedule') = '*/10 * * * *' order by id" | tr '\n' ' ' | sed 's/ $//')"
 check "older slots recorded as missed" test "$(q "select count(*) from fires where pipeline='drain' and status='missed' and reason like '%max_catchup%'")" -ge 10
 
+# Down for eleven months with a schedule of every minute: more slots than
+# are looked at one by one; the latest two still run (before, the two
+# where the scan stopped, in March), and the first missed are recorded.
+cat > "$P/gap.yaml" <<'YAML'
+pipeline: gap
+schedule: {cron: "* * * * *", catchup: true, max_catchup: 2}
+steps:
+  quick: {run: "true"}
+YAML
+KILN_NOW=2026-01-01T00:00:50Z serve gap1.log "$P/gap.yaml"
+wait_for "a first fire" 10 'test "$(q "select count(*) from fires where pipeline='\''gap'\''")" -ge 1'
+stop $daemon
+KILN_NOW=2026-12-01T00:00:30Z KILN_CLOCK_SPEED=1 serve gap2.log "$P/gap.yaml"
+wait_for "catch-up runs after the gap" 15 'test "$(q "select count(*) from runs where pipeline='\''gap'\'' and json_extract(trigger_info, '\''$.due'\'') >= '\''2026-11'\''")" -ge 2'
+stop $daemon
+eq "after a long gap the latest two slots ran" "2026-11-30T23:59:00Z 2026-12-01T00:00:00Z" \
+    "$(q "select json_extract(trigger_info, '$.due') from runs where pipeline='gap' and json_extract(trigger_info, '$.due') >= '2026-02' order by id" | tr '\n' ' ' | sed 's/ $//')"
+check "...and the first missed are recorded" test "$(q "select count(*) from fires where pipeline='gap' and status='missed'")" -ge 100
+
 kiln_rc status
 contains "status lists missed fires" "missed" "$out"
 contains "status says no daemon" "daemon: not running" "$out"
