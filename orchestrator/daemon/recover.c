@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/takeover.h"
 
@@ -127,11 +128,22 @@ static void recover_run(kiln_daemon *dm, int64_t id)
     kiln_takeover_dispose(&t);
 }
 
+/* Is run id one of this daemon's running runs? */
+static bool active(const kiln_daemon *dm, int64_t id)
+{
+    for (const kiln_active_run *a = dm->runs; a; a = a->next)
+        if (a->run && kiln_run_id(a->run) == id)
+            return true;
+    return false;
+}
+
 /* Runs left unfinished by kiln processes that are gone (a daemon killed
  * mid-run, a kiln run killed with SIGKILL): at start, and every 10 s, so
  * a kiln run killed while the daemon runs is not left hanging. Runs whose
  * owner still lives (a kiln run in another terminal, this daemon) are
- * left alone. Then the notifications such kilns did not deliver. */
+ * left alone, but for one of this daemon's that it no longer runs: its
+ * end could not be recorded (a full disk), and is, once it can be. Then
+ * the notifications such kilns did not deliver. */
 void kiln_daemon__recover(kiln_daemon *dm)
 {
     kiln_err err = KILN_ERR_INIT;
@@ -144,7 +156,8 @@ void kiln_daemon__recover(kiln_daemon *dm)
     }
     for (size_t i = 0; i < n; i++)
         if (runs[i].pid <= 0 || !runs[i].start ||
-            kiln_proc_start(runs[i].pid) != runs[i].start)
+            kiln_proc_start(runs[i].pid) != runs[i].start ||
+            (runs[i].pid == getpid() && !active(dm, runs[i].id)))
             recover_run(dm, runs[i].id);
     free(runs);
     notes = kiln_notifier_adopt(dm->notifier, NULL);

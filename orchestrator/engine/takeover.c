@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -101,7 +102,9 @@ int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
     if (kiln_run_state_final(rec->state))
         return kiln_err_set(err, KILN_EBUSY, "run %lld has ended (%s)",
                             (long long)id, kiln_run_state_name(rec->state));
-    if (!kiln_run_info_orphaned(rec))
+    /* Its owner is this process only when kiln serve no longer runs it:
+     * it could not record its end. */
+    if (!kiln_run_info_orphaned(rec) && rec->owner_pid != getpid())
         return kiln_err_set(err, KILN_EBUSY, "run %lld is still run by "
                             "kiln process %lld", (long long)id,
                             (long long)rec->owner_pid);

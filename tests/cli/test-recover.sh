@@ -119,4 +119,34 @@ eq "daemon still exits 0" 0 "$?"
 eq "its step found to have succeeded, the next run" "a=succeeded b=succeeded" \
     "$(q "select step || '=' || s.status from run_steps s join runs r on r.id = s.run_id where r.pipeline = 'orphan' order by step" | tr '\n' ' ' | sed 's/ $//')"
 eq "each ran once" "1 1" "$(wc -l < "$T/a.count") $(wc -l < "$T/b.count")"
+
+# A run whose end kiln serve could not record (a full disk) is recorded
+# once the disk has room again: kiln serve takes over its own run that
+# it no longer runs (before, it stayed "running" until a restart). A
+# small tmpfs of our own (needs root; said when skipped).
+M=$T/disk
+mkdir -p "$M" "$T/full"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4m tmpfs "$M" 2>/dev/null; then
+    trap 'umount "$M" 2>/dev/null; cleanup' EXIT
+    cat > "$T/full/f.yaml" <<'YAML'
+pipeline: f
+steps:
+  big: {run: "head -c 8000000 /dev/zero | tr '\\0' x"}
+  after: {run: "echo after", needs: [big]}
+YAML
+    KILN_STATE=$M/state serve full.log "$T/full"
+    wait_for "the daemon on the small disk" 10 'grep -q " loaded in " "$T/full.log"'
+    KILN_STATE=$M/state kiln_rc trigger f
+    eq "a run that fills the disk" 0 "$rc"
+    wait_for "its end not recorded: the disk is full" 15 'grep -q "disk is full" "$T/full.log"'
+    : > "$M/state/logs/1/big.1.log"
+    wait_for "recorded once there is room" 25 \
+        'test "$(sqlite3 "$M/state/kiln.db" "select status from runs where id = 1")" = failed'
+    eq "...as its step really ended" "failed" \
+        "$(sqlite3 "$M/state/kiln.db" "select status from executions where run_id = 1 and step = 'big'")"
+    stop $daemon
+    umount "$M"
+else
+    echo "note: not root or no tmpfs: the full-disk case is not checked" >&2
+fi
 finish
