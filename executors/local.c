@@ -56,6 +56,10 @@
 /* How often a kiln that took over a supervised step looks for its status
  * file once the command has ended. */
 #define STATUS_POLL_MS 20
+/* How long, once the command has ended, its live supervisor may take to
+ * write the status (it kills what the command left first) before the
+ * attempt counts as lost: a status file removed by hand never comes. */
+#define STATUS_WAIT_MS 30000
 
 typedef struct local_proc local_proc;
 typedef struct local_executor local_executor;
@@ -116,6 +120,7 @@ struct local_proc {
     bool supervised;        /* the supervisor started it: its end comes
                                as an event */
     bool await_status;      /* ended; its supervisor writes the status */
+    int64_t await_until;    /* ...by then (mono_ms) */
     bool sup_died;          /* ... and died before it said how */
     uint32_t slot;          /* supervised: its slot */
     pid_t sup_pid;          /* attached to a supervised command: its */
@@ -123,6 +128,7 @@ struct local_proc {
 };
 
 static void on_timer(uv_timer_t *timer);
+static int64_t mono_ms(void);
 
 static void on_close(uv_handle_t *handle)
 {
@@ -145,6 +151,14 @@ static void kill_group(local_proc *lp, int sig)
         kill(lp->pid, sig);
 }
 
+/* STATUS_WAIT_MS, or KILN_STATUS_WAIT seconds (tests). */
+static int64_t status_wait_ms(void)
+{
+    const char *env = getenv("KILN_STATUS_WAIT");
+    long s = env ? strtol(env, NULL, 10) : 0;
+    return s > 0 && s < 86400 ? (int64_t)s * 1000 : STATUS_WAIT_MS;
+}
+
 /* The process ended (exit_status and term_signal as waitpid tells, or
  * from the status file when we only attached). */
 static void ended(local_proc *lp, bool known, int64_t exit_status,
@@ -155,8 +169,11 @@ static void ended(local_proc *lp, bool known, int64_t exit_status,
 
     if (!known && !lp->cancelling) {
         have_status = kiln_executor__read_status(task, task->status_path);
+        if (!lp->await_status)
+            lp->await_until = mono_ms() + status_wait_ms();
         if (!have_status && lp->sup_pid > 0 &&
-            kiln_proc_start(lp->sup_pid) == lp->sup_start) {
+            kiln_proc_start(lp->sup_pid) == lp->sup_start &&
+            mono_ms() < lp->await_until) {
             /* A supervised command has ended: its supervisor kills what
              * it left behind and writes the status next. */
             lp->await_status = true;
@@ -184,6 +201,13 @@ static void ended(local_proc *lp, bool known, int64_t exit_status,
             snprintf(task->reason, sizeof(task->reason),
                      "kiln-shim, which ran process %d, died before it "
                      "said how it ended", (int)lp->pid);
+        } else if (!have_status && lp->await_status) {
+            task->outcome = KILN_TASK_LOST;
+            snprintf(task->reason, sizeof(task->reason),
+                     "process %d ended and its kiln-shim wrote no exit "
+                     "status in %d s (%s is gone?)", (int)lp->pid,
+                     (int)(status_wait_ms() / 1000), task->status_path
+                                                ? task->status_path : "");
         } else if (!have_status) {
             task->outcome = KILN_TASK_LOST;
             snprintf(task->reason, sizeof(task->reason),

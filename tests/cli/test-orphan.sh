@@ -79,6 +79,28 @@ eq "nc: b ran again, in the resumed run, not from the cache" 2 "$(wc -l < b.coun
 eq "nc: recorded with the run" "true" \
     "$(q "select json_extract(trigger_info, '$.no_cache') = 1 from runs where id = $id" | sed 's/1/true/')"
 
+# A step that ended while no kiln watched, whose status file is gone
+# while its kiln-shim lives on (another step of the run still runs): it
+# is lost after KILN_STATUS_WAIT seconds, not waited for until the shim
+# ends (for ever when the shim is a kiln serve's own).
+pipeline sw <<EOF2
+pipeline: sw
+steps:
+  a: {run: "sleep 1"}
+  b: {run: "sleep 8"}
+EOF2
+"$KILN" run sw.yaml >/dev/null 2>&1 &
+runner=$!
+wait_for "sw: both steps running" 10 \
+    '[ "$(q "select count(*) from executions x join runs r on r.id = x.run_id where r.pipeline = '\''sw'\'' and x.status = '\''running'\'' and x.external_id is not null")" = 2 ]'
+id=$(q "select max(id) from runs")
+kill -9 $runner; wait $runner 2>/dev/null
+rm -f "$KILN_STATE/logs/$id/a.1.status"
+sleep 2
+KILN_STATUS_WAIT=2 kiln_rc resume "$id"
+eq "sw: a's first attempt lost, saying why" "lost|1" \
+    "$(q "select status || '|' || (reason like '%wrote no exit status in 2 s%') from executions where run_id = $id and step = 'a' and attempt = 1")"
+
 # kiln abandon: what still runs is stopped, the run recorded failed.
 rm -f a.count b.count
 pipeline long <<EOF2
