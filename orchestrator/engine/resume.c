@@ -109,6 +109,10 @@ int kiln_run_resume(kiln_run **out, kiln_engine *eng,
             s->reason = si->reason && *si->reason ? kiln_strdup(si->reason)
                                                   : NULL;
             run->n_done++;
+            /* Cancelled before the kiln died (a drain, kiln cancel): the
+             * run ends cancelled, as that kiln would have ended it. */
+            if (si->state == KILN_STEP_CANCELLED)
+                run->cancelling = true;
         }
     }
     for (size_t k = 0; k < p->n_steps; k++) {

@@ -157,6 +157,27 @@ wait_for "it runs" 5 'test -n "$(q "select run_id from run_steps where step='\''
 id=$(q "select max(id) from runs where pipeline='drain'")
 stop $daemon
 eq "...it succeeded" "succeeded|" "$(q "select status || '|' || ifnull(reason, '') from runs where id=$id")"
+# Killed (SIGKILL) while it drains: the next kiln serve ends the run as
+# the drain would have, cancelled with its reason (before: failed, with
+# no reason).
+cat > "$P/drain.yaml" <<'YAML'
+pipeline: drain
+steps:
+  a: {run: "sleep 2"}
+  b: {needs: [a], run: "true"}
+YAML
+serve drain3.log --grace 5s "$P/drain.yaml"
+wait_for "the daemon" 10 'grep -q " loaded in " "$T/drain3.log"'
+kiln_rc trigger drain; eq "a two-step run" 0 "$rc"
+wait_for "a runs" 5 'test -n "$(q "select run_id from run_steps where step='\''a'\'' and status='\''running'\'' and run_id > '"$id"'")"'
+id=$(q "select max(id) from runs where pipeline='drain'")
+kill -TERM $daemon
+wait_for "b cancelled by the drain" 5 'test "$(q "select status from run_steps where run_id='"$id"' and step='\''b'\''")" = cancelled'
+kill -9 $daemon; wait $daemon 2>/dev/null
+serve drain4.log "$P/drain.yaml"
+wait_for "the run taken over and ended" 15 'test "$(q "select finished_at is not null from runs where id=$id")" = 1'
+stop $daemon
+eq "...cancelled, with its reason" "cancelled|cancelled" "$(q "select status || '|' || ifnull(reason, '') from runs where id=$id")"
 # ...and one past --grace is cancelled.
 cat > "$P/drain.yaml" <<YAML
 pipeline: drain
