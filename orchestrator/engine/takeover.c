@@ -15,10 +15,8 @@
  * picked): the steps not picked stay unrun. Those the picked ones need
  * may still come from the cache; their reuse from an earlier run is not
  * recorded, so they fail unrun instead. */
-static void keep_selection(kiln_takeover *t)
+static void keep_selection(kiln_takeover *t, const json_t *info)
 {
-    json_t *info = t->rec->trigger_info
-                       ? json_loads(t->rec->trigger_info, 0, NULL) : NULL;
     json_t *only = json_object_get(info, "only"), *v;
     const kiln_pipeline *p = t->p;
     const char **names = NULL;
@@ -59,7 +57,6 @@ static void keep_selection(kiln_takeover *t)
     }
     free(selected);
     free(names);
-    json_decref(info);
 }
 
 /* How run id was started ("cli", "api"...: its run.started audit row),
@@ -93,6 +90,7 @@ int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
 {
     kiln_diag diag = KILN_DIAG_INIT;
     const kiln_run_info *rec;
+    json_t *info;
     int rc;
 
     memset(t, 0, sizeof(*t));
@@ -112,9 +110,8 @@ int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
      * record (side effects off, aliases kept, model and image pins,
      * inputs put back by hash): taken over, its deploy steps would run
      * and its outputs be made from other inputs. */
+    info = rec->trigger_info ? json_loads(rec->trigger_info, 0, NULL) : NULL;
     if (rec->trigger && strcmp(rec->trigger, "reproduce") == 0) {
-        json_t *info = rec->trigger_info
-                           ? json_loads(rec->trigger_info, 0, NULL) : NULL;
         long long of = (long long)json_integer_value(
             json_object_get(info, "reproduces"));
         json_decref(info);
@@ -124,15 +121,18 @@ int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
     }
     if (!rec->file || kiln_dsl_load_file(&t->p, rec->file, &diag) != 0) {
         kiln_diag_dispose(&diag);
+        json_decref(info);
         return kiln_err_set(err, KILN_EINVAL, "its pipeline file no longer "
                             "loads");
     }
     kiln_diag_dispose(&diag);
     t->file = kiln_path_absolute(rec->file);
     if (kiln_hash_file(t->hash, t->file, err) != 0 || !rec->hash ||
-        strcmp(t->hash, rec->hash) != 0)
+        strcmp(t->hash, rec->hash) != 0) {
+        json_decref(info);
         return kiln_err_set(err, KILN_EINVAL, "its pipeline file changed "
                             "since it started");
+    }
     t->opts.pipeline = t->p;
     t->opts.file = t->file;
     t->opts.hash = t->hash;
@@ -141,14 +141,10 @@ int kiln_takeover_load(kiln_takeover *t, kiln_store *st, int64_t id,
     t->opts.params = rec->params;
     t->opts.git_commit = rec->git_commit;
     t->opts.started_via = started_via(st, id);
-    keep_selection(t);
-    {
-        /* kiln run --no-cache, recorded in trigger_info: still none. */
-        json_t *info = rec->trigger_info
-                           ? json_loads(rec->trigger_info, 0, NULL) : NULL;
-        t->opts.no_cache = json_is_true(json_object_get(info, "no_cache"));
-        json_decref(info);
-    }
+    keep_selection(t, info);
+    /* kiln run --no-cache, recorded in trigger_info: still none. */
+    t->opts.no_cache = json_is_true(json_object_get(info, "no_cache"));
+    json_decref(info);
     return 0;
 }
 
