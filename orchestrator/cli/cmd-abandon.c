@@ -86,7 +86,10 @@ static int exec_abandon(void *opts)
     }
     why = kiln_asprintf("abandoned%s%s", reason ? ": " : "",
                         reason ? reason : " (kiln abandon)");
-    if (kiln_takeover_stop(store, run, why, &err) != 0 ||
+    /* Its owner while its steps stop: kiln serve's look for orphans, a
+     * kiln resume, another kiln abandon leave it alone meanwhile. */
+    if (kiln_store_run_adopt(store, run, &err) != 0 ||
+        kiln_takeover_stop(store, run, why, &err) != 0 ||
         record_abandon(store, run, why, &err) != 0) {
         rc = kiln_cli_fail(&err);
         goto done;

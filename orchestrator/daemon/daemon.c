@@ -523,7 +523,8 @@ static void close_all(kiln_daemon *dm)
 
 void kiln_daemon__shutdown_maybe(kiln_daemon *dm)
 {
-    if (dm->stopping && dm->runs == NULL && !dm->read && !dm->to_read) {
+    if (dm->stopping && dm->runs == NULL && dm->endings == NULL &&
+        !dm->read && !dm->to_read) {
         say("stopped");
         close_all(dm);
     }

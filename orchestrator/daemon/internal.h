@@ -137,6 +137,8 @@ struct kiln_daemon {
     kiln_engine *eng;
     kiln_entry *entries;
     kiln_active_run *runs;
+    struct kiln_ending *endings; /* runs it cannot take over, whose steps
+                                    still running it stops (recover.c) */
     kiln_broken *broken;     /* files of the last load that failed, in
                                 path order */
     kiln_http *http;         /* metric triggers' requests */
@@ -253,8 +255,12 @@ void kiln_daemon__settle_deploys(kiln_daemon *dm);
 /* recover.c: runs whose kiln died. */
 void kiln_daemon__recover(kiln_daemon *dm);
 void kiln_daemon__on_orphan_timer(uv_timer_t *t);
+/* End run for good, failed with why: its steps that still run are
+ * stopped first, on the loop, without blocking it. adopted: this daemon
+ * is already the run's owner; else it becomes it first, unless another
+ * kiln took the run over meanwhile. */
 void kiln_daemon__abandon(kiln_daemon *dm, const kiln_run_info *run,
-                          const char *why);
+                          const char *why, bool adopted);
 
 /* commands.c: the typed commands. Errors: KILN_ENOTFOUND (no such
  * pipeline or run), KILN_EINVAL (bad params, commit), KILN_EBUSY (the

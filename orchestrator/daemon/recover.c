@@ -33,29 +33,67 @@ static int audit_takeover(kiln_daemon *dm, int64_t id, const char *action,
     return rc;
 }
 
-void kiln_daemon__abandon(kiln_daemon *dm, const kiln_run_info *run,
-                          const char *why)
+/* A run being ended for good, while its steps stop. */
+typedef struct kiln_ending {
+    struct kiln_ending *next;
+    kiln_daemon *dm;
+    int64_t id;
+    char *why;
+} kiln_ending;
+
+static void on_ended(int rc, kiln_err *err, void *data)
 {
-    kiln_err err = KILN_ERR_INIT;
-    int64_t id = run->id;
-    int rc;
-    say("run %lld cannot be taken over: %s", (long long)id, why);
-    /* As kiln abandon does: what still runs is stopped, not left to run
-     * unwatched, and what ended while no kiln watched is recorded as it
-     * ended. */
-    rc = kiln_takeover_stop(dm->store, run, why, &err);
-    if (rc == 0 && (rc = kiln_store_begin(dm->store, &err)) == 0) {
-        if ((rc = kiln_store_run_abandon(dm->store, id, why, &err)) == 0)
-            rc = audit_takeover(dm, id, "run.abandoned", json_pack(
+    kiln_ending *e = data, **pp;
+    kiln_daemon *dm = e->dm;
+
+    if (rc == 0 && (rc = kiln_store_begin(dm->store, err)) == 0) {
+        if ((rc = kiln_store_run_abandon(dm->store, e->id, e->why,
+                                         err)) == 0)
+            rc = audit_takeover(dm, e->id, "run.abandoned", json_pack(
                 "{s:s, s:s}", "status",
-                kiln_run_state_name(KILN_RUN_FAILED), "reason", why), &err);
+                kiln_run_state_name(KILN_RUN_FAILED), "reason", e->why),
+                err);
         if (rc == 0)
-            rc = kiln_store_commit(dm->store, &err);
+            rc = kiln_store_commit(dm->store, err);
         else
             kiln_store_rollback(dm->store);
     }
+    /* Not recorded: the run stays this daemon's, unfinished, and the
+     * next look for orphans (or kiln serve) ends it again. */
     if (rc != 0)
-        kiln_daemon__store_warn(&err);
+        kiln_daemon__store_warn(err);
+    for (pp = &dm->endings; *pp != e; pp = &(*pp)->next)
+        ;
+    *pp = e->next;
+    free(e->why);
+    free(e);
+    kiln_daemon__shutdown_maybe(dm);
+}
+
+void kiln_daemon__abandon(kiln_daemon *dm, const kiln_run_info *run,
+                          const char *why, bool adopted)
+{
+    kiln_err err = KILN_ERR_INIT;
+    kiln_ending *e;
+
+    /* Its owner, first: a kiln resume or kiln abandon of the same run
+     * meanwhile, or the next look for orphans, leaves it alone. */
+    if (!adopted && kiln_store_run_adopt(dm->store, run, &err) != 0) {
+        if (err.code != KILN_EBUSY)
+            kiln_daemon__store_warn(&err);
+        return;
+    }
+    say("run %lld cannot be taken over: %s", (long long)run->id, why);
+    e = kiln_calloc(1, sizeof(*e));
+    e->dm = dm;
+    e->id = run->id;
+    e->why = kiln_strdup(why);
+    e->next = dm->endings;
+    dm->endings = e;
+    /* As kiln abandon does: what still runs is stopped, not left to run
+     * unwatched, and what ended while no kiln watched is recorded as it
+     * ended. */
+    kiln_takeover_stop_start(&dm->loop, dm->store, run, why, on_ended, e);
 }
 
 /* Make the daemon the run's owner, with the audit row run.resumed. */
@@ -84,7 +122,7 @@ static void recover_run(kiln_daemon *dm, int64_t id)
     int rc = kiln_takeover_load(&t, dm->store, id, &err);
 
     if (rc == KILN_EINVAL && t.rec)
-        kiln_daemon__abandon(dm, t.rec, err.msg);
+        kiln_daemon__abandon(dm, t.rec, err.msg, false);
     else if (rc != 0 && rc != KILN_EBUSY)
         kiln_daemon__store_warn(&err);
     if (rc != 0 || adopt(dm, t.rec, &err) != 0) {
@@ -121,18 +159,21 @@ static void recover_run(kiln_daemon *dm, int64_t id)
         dm->runs = a->next;
         if (a->e)
             a->e->n_active--;
-        kiln_daemon__abandon(dm, t.rec, err.msg);
+        kiln_daemon__abandon(dm, t.rec, err.msg, true);
         kiln_daemon__def_unref(d);
         free(a);
     }
     kiln_takeover_dispose(&t);
 }
 
-/* Is run id one of this daemon's running runs? */
+/* Is run id one of this daemon's running runs, or ending? */
 static bool active(const kiln_daemon *dm, int64_t id)
 {
     for (const kiln_active_run *a = dm->runs; a; a = a->next)
         if (a->run && kiln_run_id(a->run) == id)
+            return true;
+    for (const kiln_ending *e = dm->endings; e; e = e->next)
+        if (e->id == id)
             return true;
     return false;
 }

@@ -167,11 +167,19 @@ typedef struct stopping {
     char *status_path;
 } stopping;
 
-static void on_stopped(kiln_task *task, void *data)
-{
-    (void)task;
-    (void)data;
-}
+/* One kiln_takeover_stop_start(): what it stops, on the caller's loop. */
+typedef struct kiln_takeover_stop_req {
+    kiln_store *st;
+    char *why;
+    kiln_executor **exs;
+    size_t n_ex;
+    stopping *stops;
+    size_t n;          /* attempts attached */
+    size_t left;       /* of them, not yet ended (+1 while attaching) */
+    uv_timer_t soon;   /* the end is recorded outside executor callbacks */
+    kiln_takeover_stopped_cb cb;
+    void *data;
+} stop_req;
 
 /* Record how the attempt ended: as its status file says when it ended
  * unwatched, cancelled with why when it was stopped. */
@@ -204,20 +212,63 @@ static int record_end(kiln_store *st, const stopping *s, const char *why,
                                   t->reason[0] ? t->reason : NULL, at, err);
 }
 
-int kiln_takeover_stop(kiln_store *st, const kiln_run_info *run,
-                       const char *why, kiln_err *err)
+static void req_free(uv_handle_t *h)
 {
-    uv_loop_t loop;
-    kiln_executor **exs = NULL;
-    stopping *stops;
-    size_t n_ex = 0, n = 0, cap = 0, i, k;
+    stop_req *r = h->data;
+    free(r->why);
+    free(r);
+}
+
+/* All ended: record them, then tell the caller. */
+static void on_all_stopped(uv_timer_t *timer)
+{
+    stop_req *r = timer->data;
+    kiln_err err = KILN_ERR_INIT;
     int rc = 0;
 
+    for (size_t i = 0; i < r->n; i++) {
+        if (rc == 0 && record_end(r->st, &r->stops[i], r->why, &err) != 0)
+            rc = err.code;
+        free(r->stops[i].log_path);
+        free(r->stops[i].status_path);
+    }
+    for (size_t i = 0; i < r->n_ex; i++)
+        kiln_executor_free(r->exs[i]);
+    free(r->exs);
+    free(r->stops);
+    r->cb(rc, &err, r->data);
+    uv_close((uv_handle_t *)&r->soon, req_free);
+}
+
+static void ended_one(stop_req *r)
+{
+    if (--r->left == 0)
+        uv_timer_start(&r->soon, on_all_stopped, 0, 0);
+}
+
+static void on_stopped(kiln_task *task, void *data)
+{
+    (void)task;
+    ended_one(data);
+}
+
+void kiln_takeover_stop_start(uv_loop_t *loop, kiln_store *st,
+                              const kiln_run_info *run, const char *why,
+                              kiln_takeover_stopped_cb cb, void *data)
+{
+    stop_req *r = kiln_calloc(1, sizeof(*r));
+    size_t cap = 0, i, k;
+
+    r->st = st;
+    r->why = kiln_strdup(why);
+    r->cb = cb;
+    r->data = data;
+    r->left = 1;
+    uv_timer_init(loop, &r->soon);
+    r->soon.data = r;
     for (i = 0; i < run->n_steps; i++)
         cap += run->steps[i].n_attempts;
-    if (uv_loop_init(&loop) != 0)
-        return kiln_err_set(err, KILN_ERROR, "cannot make an event loop");
-    stops = kiln_calloc(cap ? cap : 1, sizeof(*stops));
+    r->stops = kiln_calloc(cap ? cap : 1, sizeof(*r->stops));
     for (i = 0; i < run->n_steps; i++) {
         for (k = 0; k < run->steps[i].n_attempts; k++) {
             const kiln_attempt_info *a = &run->steps[i].attempt[k];
@@ -225,17 +276,18 @@ int kiln_takeover_stop(kiln_store *st, const kiln_run_info *run,
             const char *log = a->log_path;
             kiln_executor *ex = NULL;
             kiln_err aerr = KILN_ERR_INIT;
-            stopping *s = &stops[n];
+            stopping *s = &r->stops[r->n];
             size_t e;
             if (a->state != KILN_EXEC_RUNNING || !exn)
                 continue;
-            for (e = 0; e < n_ex; e++)
-                if (strcmp(exs[e]->ops->name, exn) == 0)
-                    ex = exs[e];
-            if (!ex && kiln_executor_new(&ex, exn, &loop, on_stopped, NULL,
+            for (e = 0; e < r->n_ex; e++)
+                if (strcmp(r->exs[e]->ops->name, exn) == 0)
+                    ex = r->exs[e];
+            if (!ex && kiln_executor_new(&ex, exn, loop, on_stopped, r,
                                          &aerr) == 0) {
-                exs = kiln_realloc(exs, (n_ex + 1) * sizeof(*exs));
-                exs[n_ex++] = ex;
+                r->exs = kiln_realloc(r->exs, (r->n_ex + 1) *
+                                      sizeof(*r->exs));
+                r->exs[r->n_ex++] = ex;
             }
             s->exec_id = a->id;
             s->log_path = kiln_strdup(log ? log : "");
@@ -248,31 +300,46 @@ int kiln_takeover_stop(kiln_store *st, const kiln_run_info *run,
             s->task.cpus = 1;
             /* The executor stops only what still runs: what ended is
              * reported as it ended. */
+            r->left++;
             if (ex && kiln_executor_attach(ex, &s->task, ext, &aerr) == 0) {
+                r->n++;
                 kiln_executor_cancel(ex, &s->task, false);
-                n++;
             } else {
+                r->left--;
                 free(s->log_path);
                 free(s->status_path);
                 memset(s, 0, sizeof(*s));
             }
         }
     }
-    if (n)
+    if (r->n)
         fprintf(stderr, "kiln: ending %zu step attempt%s of run %lld\n",
-                n, n == 1 ? "" : "es", (long long)run->id);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    for (i = 0; i < n; i++) {
-        if (rc == 0 && record_end(st, &stops[i], why, err) != 0)
-            rc = err->code;
-        free(stops[i].log_path);
-        free(stops[i].status_path);
-    }
-    for (i = 0; i < n_ex; i++)
-        kiln_executor_free(exs[i]);
-    free(exs);
-    free(stops);
+                r->n, r->n == 1 ? "" : "es", (long long)run->id);
+    ended_one(r);
+}
+
+typedef struct sync_stop {
+    int rc;
+    kiln_err *err;
+} sync_stop;
+
+static void on_sync_stopped(int rc, kiln_err *err, void *data)
+{
+    sync_stop *s = data;
+    if ((s->rc = rc) != 0)
+        *s->err = *err;
+}
+
+int kiln_takeover_stop(kiln_store *st, const kiln_run_info *run,
+                       const char *why, kiln_err *err)
+{
+    uv_loop_t loop;
+    sync_stop s = {0, err};
+
+    if (uv_loop_init(&loop) != 0)
+        return kiln_err_set(err, KILN_ERROR, "cannot make an event loop");
+    kiln_takeover_stop_start(&loop, st, run, why, on_sync_stopped, &s);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    return rc;
+    return s.rc;
 }

@@ -55,4 +55,13 @@ void kiln_takeover_dispose(kiln_takeover *t);
 int kiln_takeover_stop(kiln_store *st, const kiln_run_info *run,
                        const char *why, kiln_err *err);
 
+/* The same on the caller's loop (kiln serve's, which must not block):
+ * returns at once, and cb runs on the loop once all have ended and are
+ * recorded, with 0 or the store's error. run is read before it returns;
+ * st must stay open until cb. */
+typedef void (*kiln_takeover_stopped_cb)(int rc, kiln_err *err, void *data);
+void kiln_takeover_stop_start(uv_loop_t *loop, kiln_store *st,
+                              const kiln_run_info *run, const char *why,
+                              kiln_takeover_stopped_cb cb, void *data);
+
 #endif

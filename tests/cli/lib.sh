@@ -18,10 +18,11 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 ok() { checks=$((checks + 1)); }
 
-# check DESCRIPTION COMMAND...: the command must succeed.
+# check DESCRIPTION COMMAND...: the command must succeed (its output,
+# pids from pgrep, is not the test's).
 check() {
     local what=$1; shift
-    if "$@"; then ok; else fail "$what"; fi
+    if "$@" >/dev/null; then ok; else fail "$what"; fi
 }
 
 # eq WHAT EXPECTED ACTUAL

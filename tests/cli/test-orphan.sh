@@ -119,6 +119,29 @@ eq "the run failed with the reason" "failed|abandoned: no longer wanted" \
 eq "its attempt cancelled, b cancelled" "cancelled cancelled" \
     "$(q "select status from executions where run_id = $id") $(q "select status from run_steps where run_id = $id and step = 'b'")"
 
+# kiln abandon owns the run while its steps stop: a kiln resume
+# meanwhile refuses (before, it took the run over and ran it while kiln
+# abandon was ending it). The step ignores SIGTERM, so the stop takes
+# the 10 s grace.
+pipeline stubborn <<EOF2
+pipeline: stubborn
+steps:
+  a: {run: "trap '' TERM; sleep 31$$"}
+  b: {needs: [a], run: "echo ran >> b.count"}
+EOF2
+rm -f b.count
+start_killed stubborn.yaml
+"$KILN" abandon "$id" >/dev/null 2>"$T/abandon.err" &
+abandoner=$!
+wait_for "kiln abandon ending the step" 5 'grep -q "ending 1 step" "$T/abandon.err"'
+kiln_rc resume "$id"
+eq "resume meanwhile refuses" 2 "$rc"
+contains "naming kiln abandon's process" "kiln process $abandoner" "$err"
+wait $abandoner
+eq "abandon, once the step stopped" 0 "$?"
+eq "the run failed, b never ran" "failed|no" \
+    "$(q "select status from runs where id = $id")|$([ -e b.count ] && echo ran || echo no)"
+
 # kiln abandon of a run whose step ended while no kiln watched: the
 # attempt is recorded as it ended (its status file says so), not
 # cancelled.

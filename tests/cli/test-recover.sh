@@ -95,6 +95,37 @@ eq "the stopped one cancelled, with the reason" \
     "$(q "select status || '|' || reason from executions where run_id=2 and step='only'")"
 pkill -f "sleep 10$$" 2>/dev/null
 
+# Stopping such a run's step does not hold kiln serve up: a step that
+# ignores SIGTERM takes the 10 s grace to stop, and meanwhile the daemon
+# has started and answers (before, it stopped the step first, with its
+# loop blocked). SIGTERM then waits for the stop, and the run is
+# recorded once, not abandoned again by the next look for orphans.
+cat > "$P/crash.yaml" <<YAML
+pipeline: crash
+steps:
+  stubborn: {run: "trap '' TERM; sleep 40$$"}
+YAML
+start_killed "$P/crash.yaml"
+echo "# edited" >> "$P/crash.yaml"
+rm -f "$KILN_STATE/web.url"
+serve serve4.log "$P/crash.yaml"
+wait_for "the step being stopped" 5 \
+    'grep -q "cannot be taken over" "$T/serve4.log"'
+wait_for "the web URL" 5 '[ -n "$(web_url)" ]'
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+    "$(web_url)api/v1/runs")
+eq "the API answers meanwhile" 200 "$code"
+check "while the step is still being stopped" pgrep -f "slee[p] 40$$"
+contains "and the daemon has started" " loaded in " "$(cat "$T/serve4.log")"
+stop $daemon
+eq "SIGTERM waits for the stop; exit 0" 0 "$?"
+check "the step stopped" bash -c "! pgrep -f 'slee[p] 40$$'"
+eq "the run recorded failed, once" "failed|1" \
+    "$(q "select status || '|' || (select count(*) from audit where action = 'run.abandoned' and target = 'run $id') from runs where id = $id")"
+eq "its step stopped, with the reason" \
+    "cancelled|its pipeline file changed since it started" \
+    "$(q "select status || '|' || reason from executions where run_id = $id")"
+
 # A killed kiln run whose pipeline the daemon does not serve is still
 # taken over and ended. Its steps ran under kiln-shim, so the takeover
 # records how the one that outlived kiln really ended (it succeeded) and
