@@ -69,7 +69,19 @@ kiln_def *kiln_daemon__def_load(const char *file, kiln_buf *why)
     kiln_err err = KILN_ERR_INIT;
     kiln_pipeline *p = NULL;
     kiln_def *d;
+    struct stat st;
 
+    /* Only a regular file (or a symlink to one) is a pipeline file here:
+     * a FIFO named *.yaml that some process holds open for writing would
+     * block the read, and the loop with it, for ever. */
+    if (stat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
+        kiln_err_set(&err, KILN_EINVAL, "%s is %s, not a pipeline file",
+                     file, kiln_file_kind(st.st_mode));
+        kiln_err_print(&err);
+        if (why)
+            kiln_buf_printf(why, "%s: error: %s\n", file, err.msg);
+        return NULL;
+    }
     if (kiln_dsl_load_file(&p, file, &diag) != 0) {
         kiln_diag_print(&diag);
         if (why)

@@ -113,5 +113,18 @@ wait_for "the reload" 10 'grep -q "keeping what it defined" "$T/serve2.log"'
 kiln_rc trigger extra; eq "a path gone at a reload: its pipeline stays" 0 "$rc"
 kiln_rc status
 contains "status: the gone path keeps extra" "$T/extra: pipeline extra keeps its last good definition" "$out"
+# A FIFO named *.yaml, held open for writing by some process: a load
+# error, and the reload finishes (before, it blocked the daemon for
+# ever, deaf to SIGTERM).
+mkfifo "$T/q/held.yaml"
+(exec 7<>"$T/q/held.yaml"; exec sleep 60) &
+holder=$!
+kill -HUP "$daemon"
+wait_for "the reload past the FIFO" 10 \
+    'test "$(grep -c " loaded in " "$T/serve2.log")" = 3'
+contains "the FIFO is a load error" "held.yaml is a FIFO, not a pipeline file" \
+    "$(cat "$T/serve2.log")"
+kiln_rc trigger linked; eq "the daemon still answers" 0 "$rc"
+kill "$holder"
 stop "$daemon"
 finish
