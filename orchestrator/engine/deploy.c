@@ -184,6 +184,19 @@ static void sleep_ms(int ms)
         ;
 }
 
+/* Say that a move of model waits for another's, whose process wrote its
+ * pid in the lock file, fd. */
+static void say_waiting(int fd, const char *model)
+{
+    char pid[24];
+    ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+    pid[n > 0 ? n : 0] = '\0';
+    pid[strcspn(pid, "\n")] = '\0';
+    fprintf(stderr, "kiln: waiting for another move of model %s to end%s%s"
+            "%s\n", model, pid[0] ? " (kiln process " : "", pid,
+            pid[0] ? ")" : "");
+}
+
 /* Take the deploy lock of model (see above) in *fd, waiting while
  * another kiln holds it. */
 static int lock_model(int *fd, const char *state_dir, const char *model,
@@ -202,12 +215,24 @@ static int lock_model(int *fd, const char *state_dir, const char *model,
     path = kiln_asprintf("%s/model-%s.lock", dir, model);
     if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
         rc = kiln_err_set_os(err, "cannot open %s", path);
+    else if (flock(*fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+        say_waiting(*fd, model);
+    else
+        goto locked;
     while (*fd >= 0 && flock(*fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
             rc = kiln_err_set_os(err, "cannot lock %s", path);
             close(*fd);
             *fd = -1;
         }
+    }
+locked:
+    /* Who holds it, for the next one to wait (the pid of a kiln killed
+     * meanwhile stays, but its lock does not). */
+    if (*fd >= 0 && ftruncate(*fd, 0) == 0) {
+        char pid[24];
+        int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+        (void)!pwrite(*fd, pid, (size_t)n, 0); /* only a hint */
     }
     free(path);
     free(dir);
