@@ -2,7 +2,8 @@
  * lock.h: one daemon per state directory.
  *
  * kiln serve holds an exclusive flock() on STATE/kiln.lock for its whole
- * life and writes its pid there. The kernel drops the lock when the
+ * life and writes its pid there, and one on the directory STATE itself,
+ * which a deleted kiln.lock does not release. The kernel drops the lock when the
  * process dies, however it dies, so a crashed daemon never blocks the next
  * one.
  */

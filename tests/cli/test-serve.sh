@@ -33,6 +33,14 @@ contains "names the holder" "another kiln serve (pid $daemon)" "$err"
 kiln_rc status --json
 contains "status sees the daemon" "\"daemon_pid\": $daemon" "$out"
 contains "status shows the next fire" '"schedule": "* * * * *"' "$out"
+# A second daemon is refused even when its kiln.lock was deleted (before, the second daemon
+# locked a new file and both ran, each firing the schedules).
+rm "$KILN_STATE/kiln.lock"
+kiln_rc serve --state "$KILN_STATE" "$P/forbid.yaml"
+eq "kiln.lock deleted: still refused" 3 "$rc"
+contains "and says so" "another kiln serve holds the state directory" "$err"
+kiln_rc status --json
+contains "status still sees a daemon" '"daemon_running": true' "$out"
 stop $daemon
 
 # replace: a fire cancels the run still going.
