@@ -24,8 +24,43 @@ void kiln_metrics_set(kiln_metrics *m, const char *key, double v)
     m->values[m->n++] = v;
 }
 
-static void flatten(kiln_metrics *m, json_t *obj, const char *prefix,
-                    const char *path, kiln_buf *warnings, int depth)
+/* Reading one file: which of m's keys it has set, so that two of its
+ * keys that flatten to one name ({"a": {"b.c": 1}, "a.b": {"c": 2}})
+ * are said, not one silently dropped. */
+typedef struct flat {
+    kiln_metrics *m;
+    const char *path;
+    kiln_buf *warnings;
+    bool *set;       /* by key index */
+    size_t set_cap;
+} flat;
+
+static void flat_set(flat *f, const char *key, double v)
+{
+    kiln_metrics *m = f->m;
+    size_t i;
+
+    kiln_metrics_set(m, key, v);
+    for (i = m->n; i-- > 0;)
+        if (strcmp(m->keys[i], key) == 0)
+            break;
+    if (i >= f->set_cap) {
+        size_t cap = f->set_cap ? f->set_cap * 2 : 16;
+        while (cap <= i)
+            cap *= 2;
+        f->set = kiln_realloc(f->set, cap * sizeof(bool));
+        memset(f->set + f->set_cap, 0, (cap - f->set_cap) * sizeof(bool));
+        f->set_cap = cap;
+    }
+    if (f->set[i])
+        kiln_buf_printf(f->warnings, "kiln: warning: metrics file %s: "
+                        "\"%s\" is given twice (nested and dotted keys "
+                        "name the same metric); the last one is kept\n",
+                        f->path, key);
+    f->set[i] = true;
+}
+
+static void flatten(flat *f, json_t *obj, const char *prefix, int depth)
 {
     const char *k;
     json_t *v;
@@ -33,12 +68,13 @@ static void flatten(kiln_metrics *m, json_t *obj, const char *prefix,
         char *key = *prefix ? kiln_asprintf("%s.%s", prefix, k)
                             : kiln_strdup(k);
         if (json_is_number(v) && isfinite(json_number_value(v)))
-            kiln_metrics_set(m, key, json_number_value(v));
+            flat_set(f, key, json_number_value(v));
         else if (json_is_object(v) && depth < 32)
-            flatten(m, v, key, path, warnings, depth + 1);
+            flatten(f, v, key, depth + 1);
         else
-            kiln_buf_printf(warnings, "kiln: warning: metrics file %s: "
-                            "\"%s\" is not a number; ignored\n", path, key);
+            kiln_buf_printf(f->warnings, "kiln: warning: metrics file %s: "
+                            "\"%s\" is not a number; ignored\n", f->path,
+                            key);
         free(key);
     }
 }
@@ -69,8 +105,11 @@ bool kiln_metrics_read(kiln_metrics *m, const char *path, kiln_buf *warnings)
     if (!json_is_object(root))
         kiln_buf_printf(warnings, "kiln: warning: metrics file %s must hold "
                         "a JSON object of numbers; ignored\n", path);
-    else
-        flatten(m, root, "", path, warnings, 0);
+    else {
+        flat f = {m, path, warnings, NULL, 0};
+        flatten(&f, root, "", 0);
+        free(f.set);
+    }
     json_decref(root);
     return true;
 }
