@@ -160,13 +160,67 @@ char *kiln_cache_key_of(char out[KILN_HASH_HEX], const json_t *doc)
     return text;
 }
 
-/* A declared output pattern as a path relative to workdir. */
+/* path (absolute) with its "." and ".." components and doubled slashes
+ * gone, by its text alone. */
+static char *lexical(const char *path)
+{
+    char *out = kiln_malloc(strlen(path) + 2);
+    size_t n = 0;
+    for (const char *p = path; *p;) {
+        size_t len = strcspn(p, "/");
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            while (n > 0 && out[--n] != '/')
+                ;
+        } else if (len && !(len == 1 && p[0] == '.')) {
+            out[n++] = '/';
+            memcpy(out + n, p, len);
+            n += len;
+        }
+        p += len + (p[len] == '/');
+    }
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+    return out;
+}
+
+/* A declared output pattern as the files it names are recorded
+ * (kiln_cache_relpath: relative to workdir under it, else absolute):
+ * its directory as the file system resolves it (a file's recorded path
+ * is its real one), so "../out/model.bin", or "models/m.pkl" with models
+ * a symlink to another disk, names its file; by its text alone while
+ * that directory does not exist (a fresh checkout). Never its last
+ * component: an output that is itself a symlink stays one. */
 static char *pattern_rel(const char *workdir, const char *pattern)
 {
+    char *base = kiln_path_absolute(workdir), *full, *slash, *real, *abs;
+    char *rel;
+    size_t len;
     while (pattern[0] == '.' && pattern[1] == '/')
         pattern += 2;
-    return pattern[0] == '/' ? kiln_cache_relpath(workdir, pattern)
-                             : kiln_strdup(pattern);
+    full = kiln_path_join(base, pattern);
+    len = strlen(full);
+    while (len > 1 && full[len - 1] == '/')
+        full[--len] = '\0'; /* "out/" is the directory out */
+    /* The directory: up to the last slash before any glob character. */
+    slash = NULL;
+    for (char *c = full; *c && !strchr("*?[{", *c); c++)
+        if (*c == '/')
+            slash = c;
+    if (slash && slash > full) {
+        *slash = '\0';
+        real = realpath(full, NULL);
+        *slash = '/';
+        abs = real ? kiln_path_join(real, slash + 1) : lexical(full);
+        free(real);
+    } else {
+        abs = lexical(full);
+    }
+    rel = kiln_cache_relpath(workdir, abs);
+    free(abs);
+    free(full);
+    free(base);
+    return rel;
 }
 
 /* Does pattern name rel: the file itself, or a directory holding it? */

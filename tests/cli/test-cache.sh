@@ -120,4 +120,35 @@ rm -rf dir
 kiln_rc run d.yaml
 eq "directory step cached" "1" "$(wc -l < make.count)"
 eq "its files restored" "a b" "$(cat dir/a dir/sub/b | tr '\n' ' ' | sed 's/ $//')"
+
+# Outputs out of the step's working directory ("../out/model.bin", or
+# "../shared.txt" from workdir: sub) are served like any other: their
+# files were recorded by real path and matched against the pattern as
+# written, so never a hit, and kiln why blamed a missing store.
+mkdir -p "$T/proj/sub"
+cd "$T/proj"
+cat > o.yaml <<'YAML'
+pipeline: o
+steps:
+  up:
+    run: echo run >> up.count; mkdir -p ../o-out; echo m > ../o-out/model.bin
+    outputs: [../o-out/model.bin]
+  sub:
+    workdir: sub
+    run: echo run >> ../sub.count; echo s > ../shared.txt
+    outputs: [../shared.txt]
+YAML
+ocounts() { for s in up sub; do printf '%s ' "$(wc -l < $s.count)"; done | sed 's/ $//'; }
+kiln_rc run o.yaml; eq "outputs out of the workdir: first run" 0 "$rc"
+rm -rf ../o-out shared.txt
+kiln_rc run o.yaml; eq "...second run" 0 "$rc"
+o2=$(q "select max(id) from runs")
+eq "../ outputs served from the cache" "1 1" "$(ocounts)"
+eq "...and put back where the step writes them" "m s" \
+    "$(cat ../o-out/model.bin shared.txt | tr '\n' ' ' | sed 's/ $//')"
+kiln_rc why "$o2" up
+contains "why: served" "served from the cache: run $((o2 - 1)) made its outputs" "$out"
+out=$("$KILN" run o.yaml --dry-run 2>/dev/null)
+contains "dry run: ../ output cached" "$(printf '  %-22s cached from run' up)" "$out"
+cd "$T"
 finish
