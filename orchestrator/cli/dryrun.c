@@ -104,7 +104,16 @@ static void explain(kiln_store *store, const kiln_pipeline *p,
     if (best >= 0) {
         json_t *old = json_loads(rows[best].doc, 0, NULL);
         kiln_buf b = KILN_BUF_INIT;
-        if (kiln_key_diff(&b, old, doc) == 0)
+        const char *refused = rows[best].reason;
+        size_t len = strlen(KILN_CACHE_REFUSED);
+        size_t n_diff = kiln_key_diff(&b, old, doc);
+        /* The same key: that execution said why it kept no entry (an
+         * output that is a symlink), or its entry went. */
+        if (n_diff == 0 && refused &&
+            strncmp(refused, KILN_CACHE_REFUSED, len) == 0)
+            printf("    same key as run %lld, which kept no cache entry: "
+                   "%s\n", (long long)rows[best].run_id, refused + len);
+        else if (n_diff == 0)
             printf("    same key as run %lld, whose outputs are no longer "
                    "in the cache\n", (long long)rows[best].run_id);
         else {
@@ -145,6 +154,7 @@ int kiln_cli_dry_run(const kiln_pipeline *p, const char *root,
         char *workdir = kiln_path_join(root, st->workdir ? st->workdir
                                                          : ".");
         const char *up_runs = NULL, *off = NULL;
+        char *refused = NULL;
         json_t *doc = NULL;
         char key[KILN_HASH_HEX];
         kiln_cache_entry hit;
@@ -191,8 +201,8 @@ int kiln_cli_dry_run(const kiln_pipeline *p, const char *root,
             off = "cache: false";
         else if (!st->outputs.n && !st->validation)
             off = "it declares no outputs to restore";
-        if (kiln_key_preview(&doc, key, store, p, st, workdir, environ,
-                             n_params, params, &err) != 0) {
+        if (kiln_key_preview(&doc, key, &refused, store, p, st, workdir,
+                             environ, n_params, params, &err) != 0) {
             /* A model it reads is not there: the step could not start
              * (unless a step before it, which runs, registers it). */
             if (up_runs)
@@ -203,6 +213,10 @@ int kiln_cli_dry_run(const kiln_pipeline *p, const char *root,
             v[i] = WOULD_RUN;
         } else if (off) {
             printf("  %-22s would run: %s\n", st->name, off);
+            v[i] = WOULD_RUN;
+        } else if (refused) {
+            printf("  %-22s would run: %s%s\n", st->name, KILN_CACHE_REFUSED,
+                   refused);
             v[i] = WOULD_RUN;
         } else if (store &&
                    kiln_store_cache_lookup(store, &hit, key, &err) == 0 &&
@@ -240,6 +254,7 @@ int kiln_cli_dry_run(const kiln_pipeline *p, const char *root,
         }
         kiln_cache_entry_dispose(&hit);
         json_decref(doc);
+        free(refused);
         free(workdir);
     }
     printf("%zu step%s would run, %zu would be served from the cache",

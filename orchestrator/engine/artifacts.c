@@ -49,16 +49,21 @@ static const char *shown(const char *workdir, const char *path)
     return path;
 }
 
-static void add_special(kiln_artifact_list *list, char *why)
+/* Add why to a list of notes (n, items), once. */
+static void note(size_t *n, char ***items, char *why)
 {
-    for (size_t i = 0; i < list->n_special; i++)
-        if (strcmp(list->special[i], why) == 0) {
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*items)[i], why) == 0) {
             free(why); /* two patterns named it */
             return;
         }
-    list->special = kiln_realloc(list->special, (list->n_special + 1) *
-                                 sizeof(char *));
-    list->special[list->n_special++] = why;
+    *items = kiln_realloc(*items, (*n + 1) * sizeof(char *));
+    (*items)[(*n)++] = why;
+}
+
+static void add_special(kiln_artifact_list *list, char *why)
+{
+    note(&list->n_special, &list->special, why);
 }
 
 /* Is path (a match under workdir) neither a file nor a directory? Then it
@@ -103,13 +108,21 @@ static int on_file(const char *path, const struct stat *st, int type,
                    struct FTW *ftw)
 {
     file_list *l = walking;
+    int len = (int)strlen(l->shown);
     (void)ftw;
+    while (len > 1 && l->shown[len - 1] == '/')
+        len--; /* "out/" is the directory out */
+    if (type == FTW_SL || type == FTW_SLN) {
+        /* Not followed (a link out of the tree, or a loop), so not in
+         * the hash either: noted. */
+        note(&l->odd->n_links, &l->odd->links,
+             kiln_asprintf("%.*s/%s is a symlink", len, l->shown,
+                           path + l->base_len + 1));
+        return 0;
+    }
     if (type != FTW_F)
         return 0;
     if (!S_ISREG(st->st_mode)) {
-        int len = (int)strlen(l->shown);
-        while (len > 1 && l->shown[len - 1] == '/')
-            len--; /* "out/" is the directory out */
         add_special(l->odd, kiln_asprintf("%.*s/%s is %s, not a file", len,
                                           l->shown, path + l->base_len + 1,
                                           kiln_file_kind(st->st_mode)));
@@ -216,8 +229,13 @@ int kiln_artifacts_collect(kiln_artifact_list *list, const char *workdir,
         for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
             char *abs;
             int arc;
+            struct stat lsb;
             if (special(list, workdir, g.gl_pathv[k]))
                 continue;
+            if (lstat(g.gl_pathv[k], &lsb) == 0 && S_ISLNK(lsb.st_mode))
+                note(&list->n_links, &list->links,
+                     kiln_asprintf("%s is a symlink",
+                                   shown(workdir, g.gl_pathv[k])));
             abs = kiln_path_absolute(g.gl_pathv[k]);
             arc = add(list, abs, shown(workdir, g.gl_pathv[k]), err);
             free(abs);
@@ -276,5 +294,8 @@ void kiln_artifact_list_dispose(kiln_artifact_list *list)
     for (size_t i = 0; i < list->n_special; i++)
         free(list->special[i]);
     free(list->special);
+    for (size_t i = 0; i < list->n_links; i++)
+        free(list->links[i]);
+    free(list->links);
     memset(list, 0, sizeof(*list));
 }

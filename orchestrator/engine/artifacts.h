@@ -32,11 +32,18 @@ typedef struct kiln_artifact_list {
                                 directory found: never read, nor hashed */
     char **special;          /* ...as "out/f is a FIFO, not a file", the
                                 path relative to the working directory */
+    size_t n_links;          /* what was found that is a symlink, itself
+                                or in a directory found (read through;
+                                one in a directory is left out of its
+                                hash): a cache entry holds bytes, not
+                                links */
+    char **links;            /* ...as "out/latest is a symlink" */
 } kiln_artifact_list;
 
 /*
  * Expand patterns under workdir and hash what they name. Patterns that
- * match nothing go to list->missing, special files to list->special.
+ * match nothing go to list->missing, special files to list->special,
+ * symlinks (read through) to list->links.
  * Returns 0, or KILN_ERROR when a file that exists cannot be read (err
  * says which). Release with kiln_artifact_list_dispose().
  */

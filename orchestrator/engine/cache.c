@@ -272,6 +272,24 @@ bool kiln_cache_outputs_match(const kiln_strlist *outputs,
     return ok;
 }
 
+/* what, its first note and how many more. */
+static char *first_of(const char *what, size_t n, char *const *notes)
+{
+    if (n > 1)
+        return kiln_asprintf("%s %s (and %zu more)", what, notes[0], n - 1);
+    return kiln_asprintf("%s %s", what, notes[0]);
+}
+
+char *kiln_cache_refusal(const kiln_artifact_list *in,
+                         const kiln_artifact_list *out)
+{
+    if (in && in->n_special)
+        return first_of("input", in->n_special, in->special);
+    if (out && out->n_links)
+        return first_of("output", out->n_links, out->links);
+    return NULL;
+}
+
 static char *object_path(const char *objects, const char *sha)
 {
     return kiln_asprintf("%s/%.2s/%s", objects, sha, sha + 2);

@@ -71,6 +71,18 @@ bool kiln_cache_outputs_match(const kiln_strlist *outputs,
                               const char *workdir, size_t n,
                               char *const *rel);
 
+/* Why a step may be neither served from the cache nor kept in it, or
+ * NULL: an input it could not hash (a FIFO...: its key does not know what
+ * the step read, and is that of a step without it), or an output that is
+ * a symlink (an entry holds bytes, and a restore would put a copy where
+ * the step makes a link). "input in.fifo is a FIFO, not a file"; out may
+ * be NULL (before the step). Malloc'd. The engine records it as the
+ * reason of an attempt that succeeded, after "not cached: "
+ * (KILN_CACHE_REFUSED), for kiln why and --dry-run to tell. */
+#define KILN_CACHE_REFUSED "not cached: "
+char *kiln_cache_refusal(const kiln_artifact_list *in,
+                         const kiln_artifact_list *out);
+
 /* path relative to workdir ("models/m.pkl"); both absolute. Malloc'd. */
 char *kiln_cache_relpath(const char *workdir, const char *path);
 

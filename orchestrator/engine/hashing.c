@@ -29,6 +29,8 @@ typedef struct hash_job {
     kiln_exec_state status;  /* how the attempt ended: when not
                                 SUCCEEDED, its metrics alone are read */
     char why[300];           /* ...and why it failed */
+    char *refused;           /* why its outputs were not kept although
+                                it may be cached (kiln_cache_refusal) */
     char moved_why[600];     /* why its promote: or retire: failed */
 } hash_job;
 
@@ -92,9 +94,21 @@ static void hash_work(uv_work_t *req)
         if (f)
             fclose(f);
     }
-    /* Keep the outputs for the next run with the same key. */
+    /* Keep the outputs for the next run with the same key, unless its
+     * key or an entry could not say what the step read or made. */
     if (j->rc == 0 && j->s->may_cache && j->s->cache_key[0] &&
-        j->out.n_missing == 0 && j->out.n_special == 0) {
+        j->out.n_missing == 0 && j->out.n_special == 0)
+        j->refused = kiln_cache_refusal(&j->in, &j->out);
+    if (j->refused && j->s->log_path) {
+        FILE *f = fopen(j->s->log_path, "a");
+        if (f) {
+            fprintf(f, "kiln: warning: %s%s\n", KILN_CACHE_REFUSED,
+                    j->refused);
+            fclose(f);
+        }
+    }
+    if (j->rc == 0 && j->s->may_cache && j->s->cache_key[0] &&
+        j->out.n_missing == 0 && j->out.n_special == 0 && !j->refused) {
         kiln_err cerr = KILN_ERR_INIT;
         j->cached = kiln_cache_save(&j->files, j->s->run->eng->objects,
                                     j->s->workdir, &j->out, &cerr) == 0;
@@ -278,18 +292,23 @@ static void hash_finish(hash_job *j, const char *reason)
 {
     step_rt *s = j->s;
     char why[600];
-    snprintf(why, sizeof(why), "%s", reason);
+    bool ok = reason[0] == '\0';
+    /* One that succeeded says why its outputs were not kept, if so. */
+    if (ok && j->refused)
+        snprintf(why, sizeof(why), "%s%s", KILN_CACHE_REFUSED, j->refused);
+    else
+        snprintf(why, sizeof(why), "%s", reason);
+    free(j->refused);
     kiln_cache_files_dispose(&j->files);
     kiln_cache_files_dispose(&j->reg_files);
     kiln_metrics_dispose(&j->metrics);
     kiln_artifact_list_dispose(&j->in);
     kiln_artifact_list_dispose(&j->out);
     free(j);
-    if (why[0] && s->exit_code == 0)
+    if (!ok && s->exit_code == 0)
         s->exit_code = -1; /* the command succeeded; the step did not */
-    kiln_engine__attempt_finish(s, why[0] ? KILN_EXEC_FAILED
-                                          : KILN_EXEC_SUCCEEDED, why,
-                   why[0] == '\0');
+    kiln_engine__attempt_finish(s, ok ? KILN_EXEC_SUCCEEDED
+                                      : KILN_EXEC_FAILED, why, ok);
 }
 
 static void registry_done(void *data)

@@ -228,7 +228,8 @@ static void capture_hash(const char *label, const char *text, void *data)
     json_object_set_new(data, label, json_string(sha));
 }
 
-int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
+int kiln_key_preview(json_t **doc, char key[65], char **refused,
+                     kiln_store *store,
                      const kiln_pipeline *p, const kiln_step *st,
                      const char *workdir, char *const *envv,
                      size_t n_params, const kiln_kv *params, kiln_err *err)
@@ -238,6 +239,7 @@ int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
     int rc;
 
     *doc = NULL;
+    *refused = NULL;
     for (size_t i = 0; i < st->n_models; i++) {
         const kiln_model_ref *m = &st->models[i];
         kiln_registry_pin pin;
@@ -277,6 +279,7 @@ int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
         json_decref(env);
         return rc;
     }
+    *refused = kiln_cache_refusal(&in, NULL);
     *doc = kiln_cache_key_doc(st, p, &in, workdir, n_params, params);
     json_object_set_new(*doc, "models", models);
     json_object_set_new(*doc, "environment", env);
@@ -288,6 +291,8 @@ int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
         if (kiln_container_resolve(&img, &c, NULL, envv, err) != 0) {
             json_decref(*doc);
             *doc = NULL;
+            free(*refused);
+            *refused = NULL;
             kiln_artifact_list_dispose(&in);
             return KILN_ENOTFOUND;
         }

@@ -28,8 +28,11 @@ ssize_t kiln_key_closest(const json_t *now, size_t n,
 /* The key document step st of p would have now, in workdir with params
  * (the effective ones): its inputs hashed as they are, its models
  * resolved in the registry (not copied), its environment captured
- * (commands run). *doc (decref it) and key. */
-int kiln_key_preview(json_t **doc, char key[65], kiln_store *store,
+ * (commands run). *doc (decref it) and key; *refused (free it): why the
+ * step could be neither served from the cache nor kept in it, as its
+ * inputs are (kiln_cache_refusal()), or NULL. */
+int kiln_key_preview(json_t **doc, char key[65], char **refused,
+                     kiln_store *store,
                      const kiln_pipeline *p, const kiln_step *st,
                      const char *workdir, char *const *envv,
                      size_t n_params, const kiln_kv *params, kiln_err *err);

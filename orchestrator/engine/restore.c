@@ -659,8 +659,10 @@ static void key_done(uv_work_t *req, int status)
     if (j->rc == 0)
         keep_prepared(s, j);
     /* A hit restores its outputs on the thread pool, and only the step's
-     * own declared outputs are ever put back. */
-    if (j->rc == 0 && s->may_cache && s->state == KILN_STEP_READY &&
+     * own declared outputs are ever put back. An input it could not hash
+     * leaves its key that of a step without it: no lookup. */
+    if (j->rc == 0 && s->may_cache && !s->inputs.n_special &&
+        s->state == KILN_STEP_READY &&
         !run->cancelling &&
         kiln_store_cache_lookup(run->eng->store, &j->hit, j->key,
                                 &err) == 0 &&

@@ -25,8 +25,9 @@ static const char SQL_KEY_DOC_GET[] =
 /* Earlier executions of the same step of the same pipeline that ran (or
  * were served from the cache) and recorded their key, newest first. */
 static const char SQL_KEY_DOCS_BEFORE[] =
-    "SELECT x.id, x.run_id, x.key_doc FROM executions x JOIN runs r ON "
-    "r.id = x.run_id WHERE x.step = ?2 AND x.id < ?3 AND r.pipeline = ?1 "
+    "SELECT x.id, x.run_id, x.key_doc, x.reason FROM executions x JOIN "
+    "runs r ON r.id = x.run_id WHERE x.step = ?2 AND x.id < ?3 AND "
+    "r.pipeline = ?1 "
     "AND x.key_doc IS NOT NULL AND x.status IN ('succeeded', 'cached') "
     "ORDER BY x.id DESC LIMIT ?4";
 /* What the record needs kept: 2, a registered model version's bytes
@@ -155,11 +156,13 @@ static void fill_doc(void *row, sqlite3_stmt *s)
     d->exec_id = sqlite3_column_int64(s, 0);
     d->run_id = sqlite3_column_int64(s, 1);
     d->doc = kiln_store__dup(s, 2);
+    d->reason = kiln_store__dup(s, 3);
 }
 
 static void dispose_doc(void *row)
 {
     free(((kiln_key_doc_row *)row)->doc);
+    free(((kiln_key_doc_row *)row)->reason);
 }
 
 int kiln_store_key_docs_before(kiln_key_doc_row **out, size_t *n,

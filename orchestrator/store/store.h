@@ -621,6 +621,8 @@ int kiln_store_key_doc_get(kiln_store *st, char **out, int64_t exec_id,
 typedef struct kiln_key_doc_row {
     int64_t exec_id, run_id;
     char *doc;
+    char *reason;            /* the execution's, or NULL ("not cached:
+                                ...": why it kept no cache entry) */
 } kiln_key_doc_row;
 /* The key documents of the latest executions of a pipeline's step before
  * execution before_exec (0: any), that succeeded or were served from the

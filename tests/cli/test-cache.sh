@@ -137,18 +137,33 @@ steps:
     workdir: sub
     run: echo run >> ../sub.count; echo s > ../shared.txt
     outputs: [../shared.txt]
+  link:
+    run: echo run >> link.count; echo t > target.txt; ln -sfn target.txt latest.txt
+    outputs: [latest.txt]
+  linkdir:
+    run: echo run >> linkdir.count; mkdir -p ld; echo a > ld/a; ln -sfn a ld/latest
+    outputs: [ld/]
 YAML
-ocounts() { for s in up sub; do printf '%s ' "$(wc -l < $s.count)"; done | sed 's/ $//'; }
+ocounts() { for s in up sub link linkdir; do printf '%s ' "$(wc -l < $s.count)"; done | sed 's/ $//'; }
 kiln_rc run o.yaml; eq "outputs out of the workdir: first run" 0 "$rc"
 rm -rf ../o-out shared.txt
 kiln_rc run o.yaml; eq "...second run" 0 "$rc"
 o2=$(q "select max(id) from runs")
-eq "../ outputs served from the cache" "1 1" "$(ocounts)"
+eq "../ outputs served from the cache; symlinks ran again" "1 1 2 2" "$(ocounts)"
 eq "...and put back where the step writes them" "m s" \
     "$(cat ../o-out/model.bin shared.txt | tr '\n' ' ' | sed 's/ $//')"
 kiln_rc why "$o2" up
 contains "why: served" "served from the cache: run $((o2 - 1)) made its outputs" "$out"
+# A symlink output is never kept: an entry holds bytes, and a restore
+# would put a copy of the target where the step makes a link (or, in a
+# directory, leave the link out). A dry run says so.
 out=$("$KILN" run o.yaml --dry-run 2>/dev/null)
 contains "dry run: ../ output cached" "$(printf '  %-22s cached from run' up)" "$out"
+contains "dry run: the symlink's true reason" "$(printf '  %-22s would run' link)
+    same key as run $o2, which kept no cache entry: output latest.txt is a symlink" "$out"
+rm -rf ld
+kiln_rc run o.yaml
+check "a directory with a symlink comes back with it" test -L ld/latest
+eq "...as the step ran" "1 1 3 3" "$(ocounts)"
 cd "$T"
 finish

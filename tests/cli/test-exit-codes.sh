@@ -129,6 +129,20 @@ eq "...the run recorded ended" "succeeded" \
 kiln_rc logs "$(q "select id from runs where pipeline = 'fifo-in'")" reads
 contains "...and in the step's log" \
     "kiln: warning: input in.fifo is a FIFO, not a file: not hashed" "$out"
+# Its key is that of the step without the input: it is neither kept in
+# the cache (a run where in.fifo is missing was served that entry) nor
+# served from it, and a dry run says so.
+kiln_rc_timed run --dry-run "$T/fifo-in.yaml"
+contains "...a dry run says it would run, and why" \
+    "would run: not cached: input in.fifo is a FIFO, not a file" "$out"
+kiln_rc_timed run "$T/fifo-in.yaml"
+eq "...run again, it ran again" "succeeded succeeded" \
+    "$(q "select e.status from executions e join runs r on r.id = e.run_id where r.pipeline = 'fifo-in' order by e.id" | tr '\n' ' ' | sed 's/ $//')"
+rm "$T/in.fifo"
+kiln_rc_timed run "$T/fifo-in.yaml"
+eq "...and without the input it is not served what the FIFO's run made" \
+    "succeeded succeeded succeeded" \
+    "$(q "select e.status from executions e join runs r on r.id = e.run_id where r.pipeline = 'fifo-in' order by e.id" | tr '\n' ' ' | sed 's/ $//')"
 kiln_rc frobnicate; eq "unknown command" 2 "$rc"
 kiln_rc run "$T/missing.yaml"; eq "missing file" 2 "$rc"
 kiln_rc validate "$T/missing.yaml"; eq "validate: missing file" 2 "$rc"
