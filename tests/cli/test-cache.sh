@@ -156,7 +156,15 @@ kiln_rc why "$o2" up
 contains "why: served" "served from the cache: run $((o2 - 1)) made its outputs" "$out"
 # A symlink output is never kept: an entry holds bytes, and a restore
 # would put a copy of the target where the step makes a link (or, in a
-# directory, leave the link out). A dry run says so.
+# directory, leave the link out). Said so, by why and a dry run.
+kiln_rc why "$o2" link
+contains "why: a symlink output kept no entry" \
+    "it ran with the same key as run $((o2 - 1)), which kept no cache entry: output latest.txt is a symlink" "$out"
+contains "why: nor does this run's" \
+    "its outputs were not kept in the cache: output latest.txt is a symlink" "$out"
+kiln_rc why "$o2" linkdir --json
+eq "why --json: a symlink in an output directory" "ran ld/latest is a symlink" \
+    "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json, sys; t = json.load(sys.stdin); print(t["outcome"], t["not_cached"].removeprefix("output "))')"
 out=$("$KILN" run o.yaml --dry-run 2>/dev/null)
 contains "dry run: ../ output cached" "$(printf '  %-22s cached from run' up)" "$out"
 contains "dry run: the symlink's true reason" "$(printf '  %-22s would run' link)

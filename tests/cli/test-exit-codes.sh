@@ -131,7 +131,11 @@ contains "...and in the step's log" \
     "kiln: warning: input in.fifo is a FIFO, not a file: not hashed" "$out"
 # Its key is that of the step without the input: it is neither kept in
 # the cache (a run where in.fifo is missing was served that entry) nor
-# served from it, and a dry run says so.
+# served from it, and kiln why and a dry run say so.
+fifo_run=$(q "select id from runs where pipeline = 'fifo-in'")
+kiln_rc_timed why "$fifo_run" reads
+contains "...kiln why says why it was not cached" \
+    "it ran: not cached: input in.fifo is a FIFO, not a file" "$out"
 kiln_rc_timed run --dry-run "$T/fifo-in.yaml"
 contains "...a dry run says it would run, and why" \
     "would run: not cached: input in.fifo is a FIFO, not a file" "$out"

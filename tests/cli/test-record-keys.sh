@@ -422,4 +422,42 @@ eq "gates: on a cached step's metrics, decided now" \
     "$(verdict check)"
 gdry
 eq "gates: ... and holding" "would run: it declares no outputs to restore" "$(verdict check)"
+# A reused step, by kiln retry or because kiln run --from needs it
+# without picking it: kiln why says from which run (it said "recorded no
+# key", or "served from the cache ... with the same key" when the key,
+# looked up first, had changed).
+mkdir -p "$T/reuse"
+cd "$T/reuse"
+cat > r.yaml <<'YAML'
+pipeline: r
+steps:
+  a: {run: "cat in.txt > a.txt", inputs: [in.txt], outputs: [a.txt]}
+  b: {needs: [a], run: "test -e ok && cp a.txt b.txt", outputs: [b.txt]}
+YAML
+echo 1 > in.txt
+"$KILN" run r.yaml > /dev/null 2>&1
+r1=$(q "select max(id) from runs")
+touch ok
+kiln_rc retry "$r1"
+r2=$(q "select max(id) from runs")
+eq "the retry ran" 0 "$rc"
+kiln_rc why "$r2" a
+eq "why, reused by a retry: exit" 0 "$rc"
+contains "...says from which run" \
+    "reused from run $r1: it did not run, nor was it served from the cache" "$out"
+kiln_rc why "$r2" a --json
+eq "why --json, reused by a retry" "reused $r1 None None" \
+    "$(js 't["outcome"], t["reused_from_run"], t["cached_from_run"], t["key"]')"
+old_in=$(sha12 in.txt)
+echo 2 > in.txt
+kiln_rc run r.yaml --from b
+r3=$(q "select max(id) from runs")
+kiln_rc why "$r3" a
+contains "why, reused for --from: from the last run that made it" \
+    "reused from run $r2: it did not run, nor was it served from the cache" "$out"
+contains "...which run made its outputs" "; run $r1 made them" "$out"
+contains "...and what in its key kept the cache from serving it" \
+    "its key differs from that of run $r1, which made them, so the cache did not serve it:
+  input in.txt: $old_in -> $(sha12 in.txt)" "$out"
+cd "$T"
 finish
