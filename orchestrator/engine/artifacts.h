@@ -3,10 +3,13 @@
  *
  * Patterns are paths or globs relative to the step's working directory.
  * A file's hash is the SHA-256 of its content, read in chunks; a
- * directory's is the SHA-256 of its sorted relative file names and their
- * hashes ("name\0hash\n" per file), so it changes when any file in it
- * does. kiln_artifacts_collect() reads files and blocks: the engine calls
- * it from the libuv thread pool (uv_queue_work), never on the loop.
+ * directory's is the SHA-256 of its sorted entries (kiln_dir_entries):
+ * each file's name and hash ("name\0hash\n"), each symlink's name and
+ * link text with the hash of the file or directory it leads to, each
+ * empty directory's name; so it changes when anything a step reads there
+ * does (artifacts.c, tree_hash()). kiln_artifacts_collect() reads files
+ * and blocks: the engine calls it from the libuv thread pool
+ * (uv_queue_work), never on the loop.
  */
 #ifndef KILN_ARTIFACTS_H
 #define KILN_ARTIFACTS_H
@@ -32,11 +35,11 @@ typedef struct kiln_artifact_list {
                                 directory found: never read, nor hashed */
     char **special;          /* ...as "out/f is a FIFO, not a file", the
                                 path relative to the working directory */
-    size_t n_links;          /* what was found that is a symlink, itself
-                                or in a directory found (read through;
-                                one in a directory is left out of its
-                                hash): a cache entry holds bytes, not
-                                links */
+    size_t n_links;          /* patterns' matches that are themselves
+                                symlinks (read through): a cache entry
+                                would hold the target's bytes where the
+                                step makes a link (one in a directory
+                                found is kept as a link) */
     char **links;            /* ...as "out/latest is a symlink" */
 } kiln_artifact_list;
 
@@ -56,6 +59,31 @@ int kiln_artifacts_collect_inputs(kiln_artifact_list *list,
                                   const char *workdir, const kiln_step *st,
                                   kiln_err *err);
 void kiln_artifact_list_dispose(kiln_artifact_list *list);
+
+/* What kiln keeps of a directory, and restores: each regular file, each
+ * symlink (as its link text; a link is never followed here) and each
+ * empty directory in it, relative to it, sorted by name. */
+typedef struct kiln_dir_entry {
+    char *rel;
+    char *link;              /* a symlink: its text; else NULL */
+    bool empty_dir;          /* an empty directory */
+} kiln_dir_entry;
+
+typedef struct kiln_dir_entries {
+    size_t n, cap;
+    kiln_dir_entry *items;
+} kiln_dir_entries;
+
+/* List the entries of directory path into out (dispose it with
+ * kiln_dir_entries_dispose(), also after a failure). Anything else found
+ * there (a FIFO, a device, a socket) is never opened, and when odd is
+ * given, noted in its special list as "SHOWN/f is a FIFO, not a file"
+ * (shown: the directory as the user wrote it). KILN_ERROR when path
+ * cannot be walked. Blocks: on the thread pool. */
+int kiln_artifacts_dir_entries(kiln_dir_entries *out, const char *path,
+                               const char *shown, kiln_artifact_list *odd,
+                               kiln_err *err);
+void kiln_dir_entries_dispose(kiln_dir_entries *e);
 
 /* The type of an output at path (absolute) of st, by what declared it:
  * "model" (register:), "metrics" (metrics:) or "file", whatever the kind

@@ -174,4 +174,30 @@ kiln_rc run o.yaml
 check "a directory with a symlink comes back with it" test -L ld/latest
 eq "...as the step ran" "1 1 3 3" "$(ocounts)"
 cd "$T"
+# A symlink in an input directory is part of its hash: what the step
+# reads through it (its text, the file it leads to, a directory outside)
+# changes the key. One to a FIFO, a device or itself never blocks it.
+mkdir -p ln/in ln/ext
+echo one > ln/t1; echo two > ln/t2; echo e > ln/ext/e; echo x > ln/in/x
+ln -s ../t1 ln/in/link; ln -s ../ext ln/in/dir; ln -s loop ln/in/loop
+ln -s /dev/zero ln/in/zero; mkfifo ln/fifo; ln -s ../fifo ln/in/fifo
+pipeline l <<'YAML'
+pipeline: l
+steps:
+  read:
+    workdir: ln
+    run: echo run >> read.count; cat in/link in/dir/e > out.txt
+    inputs: [in]
+    outputs: [out.txt]
+YAML
+lrun() { timeout 60 "$KILN" run l.yaml >/dev/null 2>&1; echo "$(wc -l < ln/read.count) $(cat ln/out.txt | tr '\n' ' ' | sed 's/ $//')"; }
+eq "symlinks in an input directory, a FIFO's and a device's too" "1 one e" "$(lrun)"
+eq "...and unchanged: cached" "1 one e" "$(lrun)"
+ln -sfn ../t2 ln/in/link
+eq "a symlink re-pointed: the step ran" "2 two e" "$(lrun)"
+echo TWO > ln/t2
+eq "the file it points to changed: the step ran" "3 TWO e" "$(lrun)"
+echo E > ln/ext/e
+eq "a file in a directory it points to changed: the step ran" "4 TWO E" "$(lrun)"
+eq "...then cached again" "4 TWO E" "$(lrun)"
 finish
