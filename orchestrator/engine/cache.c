@@ -6,7 +6,6 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <fnmatch.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,24 +387,38 @@ static int save_file(kiln_cache_files *f, const char *objects,
     return rc;
 }
 
-/* nftw has no user pointer: the walk's state is thread-local. */
-static _Thread_local struct {
-    kiln_cache_files *f;
-    const char *objects, *workdir;
-    kiln_err *err;
-    int rc;
-} walk;
-
-static int on_file(const char *path, const struct stat *st, int type,
-                   struct FTW *ftw)
+bool kiln_cache_is_object(const char *entry)
 {
-    (void)ftw;
-    /* Special files (a FIFO...) are not part of a directory's content:
-     * its hash leaves them out too. */
-    if (type == FTW_F && S_ISREG(st->st_mode) && walk.rc == 0)
-        walk.rc = save_file(walk.f, walk.objects, walk.workdir, path,
-                            walk.err);
-    return walk.rc != 0;
+    return strchr(entry, ':') == NULL;
+}
+
+/* Keep directory dir (an output's real path) as its entries: a file as
+ * its object, a symlink and an empty directory in the list alone; the
+ * directory itself, when it is empty, so it comes back too. Special files
+ * (a FIFO...) are not part of its content: its hash leaves them out too. */
+static int save_dir(kiln_cache_files *f, const char *objects,
+                    const char *workdir, const char *dir, kiln_err *err)
+{
+    kiln_dir_entries e;
+    int rc = kiln_artifacts_dir_entries(&e, dir, NULL, NULL, err);
+    if (rc == 0 && e.n == 0)
+        files_add(f, kiln_cache_relpath(workdir, dir), KILN_CACHE_DIR);
+    for (size_t i = 0; i < e.n && rc == 0; i++) {
+        const kiln_dir_entry *d = &e.items[i];
+        char *full = kiln_path_join(dir, d->rel);
+        if (d->link) {
+            char *text = kiln_asprintf(KILN_CACHE_LINK "%s", d->link);
+            files_add(f, kiln_cache_relpath(workdir, full), text);
+            free(text);
+        } else if (d->empty_dir) {
+            files_add(f, kiln_cache_relpath(workdir, full), KILN_CACHE_DIR);
+        } else {
+            rc = save_file(f, objects, workdir, full, err);
+        }
+        free(full);
+    }
+    kiln_dir_entries_dispose(&e);
+    return rc;
 }
 
 int kiln_cache_save(kiln_cache_files *files, const char *objects,
@@ -414,62 +427,101 @@ int kiln_cache_save(kiln_cache_files *files, const char *objects,
 {
     int rc = 0;
     memset(files, 0, sizeof(*files));
-    for (size_t i = 0; i < outputs->n && rc == 0; i++) {
-        if (!outputs->items[i].is_dir) {
-            rc = save_file(files, objects, workdir, outputs->items[i].path,
-                           err);
-            continue;
-        }
-        walk.f = files;
-        walk.objects = objects;
-        walk.workdir = workdir;
-        walk.err = err;
-        walk.rc = 0;
-        if (nftw(outputs->items[i].path, on_file, 16, FTW_PHYS) != 0 &&
-            walk.rc == 0)
-            walk.rc = kiln_err_set_os(err, "cannot read %s",
-                                      outputs->items[i].path);
-        rc = walk.rc;
-    }
+    for (size_t i = 0; i < outputs->n && rc == 0; i++)
+        rc = outputs->items[i].is_dir
+                 ? save_dir(files, objects, workdir, outputs->items[i].path,
+                            err)
+                 : save_file(files, objects, workdir, outputs->items[i].path,
+                             err);
     if (rc != 0)
         kiln_cache_files_dispose(files);
     return rc;
+}
+
+/* Make a symlink at to with text, replacing what is there (not a
+ * directory) at once. */
+static int put_link(const char *text, const char *to, kiln_err *err)
+{
+    char *tmp = kiln_asprintf("%s.tmp.%d", to, (int)getpid());
+    int rc = 0;
+    unlink(tmp);
+    if (symlink(text, tmp) != 0)
+        rc = kiln_err_set_os(err, "cannot write %s", tmp);
+    else if (rename(tmp, to) != 0)
+        rc = kiln_err_set_os(err, "cannot write %s", to);
+    if (rc != 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* Is every object of entries sha256[i] there, with its hash? */
+static int check_objects(const char *objects, size_t n, char *const *rel,
+                         char *const *sha256, kiln_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *obj, got[KILN_HASH_HEX];
+        int rc;
+        if (!kiln_cache_is_object(sha256[i]))
+            continue;
+        obj = object_path(objects, sha256[i]);
+        rc = kiln_hash_file(got, obj, err);
+        free(obj);
+        if (rc != 0)
+            return kiln_err_set(err, KILN_ENOTFOUND, "cached object of %s "
+                                "is missing", rel[i]);
+        if (strcmp(got, sha256[i]) != 0)
+            return kiln_err_set(err, KILN_EINVAL, "cached object of %s is "
+                                "corrupt", rel[i]);
+    }
+    return 0;
+}
+
+/* Put entry sha at to: a copy of its object, a symlink, or a directory. */
+static int put_entry(const char *objects, const char *sha, const char *to,
+                     kiln_err *err)
+{
+    char *obj, *dir;
+    int rc;
+    if (strcmp(sha, KILN_CACHE_DIR) == 0)
+        return kiln_mkdir_p(to, err);
+    dir = kiln_path_dirname(to);
+    rc = kiln_mkdir_p(dir, err);
+    free(dir);
+    if (rc != 0)
+        return rc;
+    if (strncmp(sha, KILN_CACHE_LINK, strlen(KILN_CACHE_LINK)) == 0)
+        return put_link(sha + strlen(KILN_CACHE_LINK), to, err);
+    if (!kiln_cache_is_object(sha))
+        return kiln_err_set(err, KILN_EINVAL, "unknown cache entry %.40s at "
+                            "%s", sha, to);
+    /* A copy, not a link: a step that edits its output in place must not
+     * edit the cache. The object's time marks it used (kiln gc removes
+     * the least recently used first). */
+    obj = object_path(objects, sha);
+    if ((rc = copy_file(obj, to, err)) == 0)
+        utimes(obj, NULL);
+    free(obj);
+    return rc;
+}
+
+static int place(const char *objects, const char *workdir, size_t n,
+                 char *const *rel, char *const *sha256, kiln_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *to = kiln_path_join(workdir, rel[i]);
+        int rc = put_entry(objects, sha256[i], to, err);
+        free(to);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 int kiln_cache_restore(const char *objects, const char *workdir, size_t n,
                        char *const *rel, char *const *sha256, kiln_err *err)
 {
     /* Check every object before touching the work tree. */
-    for (size_t i = 0; i < n; i++) {
-        char *obj = object_path(objects, sha256[i]), got[KILN_HASH_HEX];
-        int rc = kiln_hash_file(got, obj, err);
-        if (rc != 0) {
-            free(obj);
-            return kiln_err_set(err, KILN_ENOTFOUND, "cached object of %s "
-                                "is missing", rel[i]);
-        }
-        free(obj);
-        if (strcmp(got, sha256[i]) != 0)
-            return kiln_err_set(err, KILN_EINVAL, "cached object of %s is "
-                                "corrupt", rel[i]);
-    }
-    for (size_t i = 0; i < n; i++) {
-        char *obj = object_path(objects, sha256[i]);
-        char *to = kiln_path_join(workdir, rel[i]);
-        char *dir = kiln_path_dirname(to);
-        int rc = kiln_mkdir_p(dir, err);
-        /* A copy, not a link: a step that edits its output in place must
-         * not edit the cache. The object's time marks it used (kiln gc
-         * removes the least recently used first). */
-        if (rc == 0)
-            rc = copy_file(obj, to, err);
-        if (rc == 0)
-            utimes(obj, NULL);
-        free(dir);
-        free(to);
-        free(obj);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    int rc = check_objects(objects, n, rel, sha256, err);
+    return rc != 0 ? rc : place(objects, workdir, n, rel, sha256, err);
 }

@@ -11,7 +11,8 @@
  * directory), the values of the params it uses, the pipeline's and step's
  * environment, the model versions it reads and its environment captures. Outputs are kept
  * as objects/ab/cdef... named by their content hash, so equal outputs are
- * stored once; a directory is kept as its files. Objects are copy-on-write
+ * stored once; a directory is kept as its entries (its files as objects,
+ * its symlinks and empty directories in the list). Objects are copy-on-write
  * clones where the file system can make them (btrfs, XFS), else copies; never
  * hard links, since a step that rewrites a file in place would change a linked
  * object too (restores check every object's hash anyway). These calls read and
@@ -41,8 +42,16 @@ char *kiln_cache_key_of(char out[KILN_HASH_HEX], const json_t *doc);
 /* Does st use param name (its params: list, or all without one)? */
 bool kiln_cache_step_uses_param(const kiln_step *st, const char *name);
 
-/* The files an output set is made of: each file, and every file under
- * each directory, relative to workdir with its content hash. */
+/* The files an output set is made of: each file, and every entry under
+ * each directory (kiln_dir_entries), relative to workdir, each with its
+ * content hash, the name of its object; or, for what is not a file and
+ * has no object, "symlink:TEXT" (a symlink, its link text) or "dir:" (an
+ * empty directory; an empty directory output itself too). A hash never
+ * holds ':', and a record made before kiln kept these holds hashes only:
+ * this is how the record's cache_outputs and tree_files rows hold them,
+ * with no change of schema. */
+#define KILN_CACHE_LINK "symlink:"
+#define KILN_CACHE_DIR "dir:"
 typedef struct kiln_cache_files {
     size_t n;
     char **rel;
@@ -56,10 +65,13 @@ int kiln_cache_save(kiln_cache_files *files, const char *objects,
                     const char *workdir, const kiln_artifact_list *outputs,
                     kiln_err *err);
 void kiln_cache_files_dispose(kiln_cache_files *files);
+/* Does an entry's sha256 name an object (not a symlink or a directory)? */
+bool kiln_cache_is_object(const char *entry);
 
-/* Put the objects sha256[i] back at workdir/rel[i], each checked against
- * its hash first. KILN_ENOTFOUND (missing) or KILN_EINVAL (corrupt): the
- * caller runs the step instead. */
+/* Put the entries sha256[i] back at workdir/rel[i]: the objects, each
+ * checked against its hash first, the symlinks and empty directories.
+ * KILN_ENOTFOUND (missing) or KILN_EINVAL (corrupt): the caller runs the
+ * step instead. */
 int kiln_cache_restore(const char *objects, const char *workdir, size_t n,
                        char *const *rel, char *const *sha256, kiln_err *err);
 

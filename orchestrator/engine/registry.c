@@ -60,9 +60,10 @@ static int readonly_entry(const char *path, const struct stat *st, int type,
                           struct FTW *ftw)
 {
     (void)ftw;
-    chmod(path, (st->st_mode & 07777) & ~(mode_t)(S_IWUSR | S_IWGRP |
-                                                   S_IWOTH));
-    (void)type;
+    /* Not a symlink: chmod() would change what it points to. */
+    if (type != FTW_SL)
+        chmod(path, (st->st_mode & 07777) & ~(mode_t)(S_IWUSR | S_IWGRP |
+                                                       S_IWOTH));
     return 0;
 }
 
@@ -115,14 +116,15 @@ int kiln_registry_copy(const char *state_dir, const kiln_registry_pin *pin,
     return rc;
 }
 
-/* STAMP: "REL\tSIZE\tMTIME_NS\n" per file of a copy made or checked. */
+/* STAMP: "REL\tSIZE\tMTIME_NS\n" per entry of a copy made or checked
+ * (a symlink's own, not its target's). */
 static char *stamp_of(const char *root, size_t n, char *const *rel)
 {
     kiln_buf b = KILN_BUF_INIT;
     for (size_t i = 0; i < n; i++) {
         char *p = kiln_path_join(root, rel[i]);
         struct stat st;
-        if (stat(p, &st) != 0) {
+        if (lstat(p, &st) != 0) {
             free(p);
             kiln_buf_dispose(&b);
             return NULL;
@@ -149,15 +151,39 @@ static char *read_small(const char *path)
     return kiln_buf_detach(&b);
 }
 
-/* Every file of the copy at root has its recorded hash. */
+/* Is entry sha (a hash, "symlink:TEXT" or "dir:") what is at path? */
+static bool entry_intact(const char *path, const char *sha)
+{
+    char got[KILN_HASH_HEX], *text;
+    kiln_err err = KILN_ERR_INIT;
+    struct stat st;
+    bool ok;
+    if (lstat(path, &st) != 0)
+        return false;
+    if (strcmp(sha, KILN_CACHE_DIR) == 0)
+        return S_ISDIR(st.st_mode);
+    if (strncmp(sha, KILN_CACHE_LINK, strlen(KILN_CACHE_LINK)) == 0) {
+        if (!S_ISLNK(st.st_mode))
+            return false;
+        text = kiln_malloc((size_t)st.st_size + 1);
+        ok = readlink(path, text, (size_t)st.st_size + 1) == st.st_size;
+        if (ok)
+            text[st.st_size] = '\0';
+        ok = ok && strcmp(text, sha + strlen(KILN_CACHE_LINK)) == 0;
+        free(text);
+        return ok;
+    }
+    return S_ISREG(st.st_mode) && kiln_hash_file(got, path, &err) == 0 &&
+           strcmp(got, sha) == 0;
+}
+
+/* Every entry of the copy at root is as recorded. */
 static bool copy_intact(const char *root, size_t n, char *const *rel,
                         char *const *sha)
 {
     for (size_t i = 0; i < n; i++) {
-        char got[KILN_HASH_HEX], *p = kiln_path_join(root, rel[i]);
-        kiln_err err = KILN_ERR_INIT;
-        bool ok = kiln_hash_file(got, p, &err) == 0 &&
-                  strcmp(got, sha[i]) == 0;
+        char *p = kiln_path_join(root, rel[i]);
+        bool ok = entry_intact(p, sha[i]);
         free(p);
         if (!ok)
             return false;

@@ -43,12 +43,16 @@ static const char SQL_MADE_OUTPUTS[] =
     "ORDER BY a.path";
 static const char SQL_EXEC_RUN[] =
     "SELECT run_id FROM executions WHERE id = ?1";
+/* A row whose sha256 holds ':' is a symlink or an empty directory
+ * (engine/cache.h), which names no object. */
 static const char SQL_OBJECTS[] =
     "SELECT DISTINCT o.sha256 FROM cache_outputs o JOIN executions x ON "
-    "x.id = o.execution_id WHERE x.cache_key IS NOT NULL";
+    "x.id = o.execution_id WHERE x.cache_key IS NOT NULL AND "
+    "instr(o.sha256, ':') = 0";
 static const char SQL_ENTRIES[] =
     "SELECT DISTINCT o.execution_id, o.sha256 FROM cache_outputs o JOIN "
-    "executions x ON x.id = o.execution_id WHERE x.cache_key IS NOT NULL";
+    "executions x ON x.id = o.execution_id WHERE x.cache_key IS NOT NULL "
+    "AND instr(o.sha256, ':') = 0";
 static const char SQL_FORGET[] =
     "UPDATE executions SET cache_key = NULL WHERE id = ?1";
 

@@ -592,7 +592,9 @@ int kiln_store_model_hook_get(kiln_store *st, char **command, char **workdir,
 
 /* The object store's record (objects.c). */
 
-/* Files relative to a directory, with their content hashes. */
+/* Files relative to a directory, with their content hashes; a symlink or
+ * an empty directory has "symlink:TEXT" or "dir:" for a hash
+ * (engine/cache.h). */
 typedef struct kiln_file_list {
     size_t n;
     char **rel;
@@ -600,7 +602,8 @@ typedef struct kiln_file_list {
 } kiln_file_list;
 void kiln_file_list_dispose(kiln_file_list *l);
 
-/* Directory tree (its hash) holds these files, each kept as an object. */
+/* Directory tree (its hash) holds these files, each kept as an object,
+ * and these symlinks and empty directories (kiln_file_list). */
 int kiln_store_tree_record(kiln_store *st, const char *tree, size_t n,
                            char *const *rel, char *const *sha,
                            kiln_err *err);

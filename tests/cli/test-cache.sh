@@ -200,4 +200,44 @@ eq "the file it points to changed: the step ran" "3 TWO e" "$(lrun)"
 echo E > ln/ext/e
 eq "a file in a directory it points to changed: the step ran" "4 TWO E" "$(lrun)"
 eq "...then cached again" "4 TWO E" "$(lrun)"
+
+# A cached directory output comes back as it was made: its symlinks
+# with their link text (dangling too), its empty directories.
+pipeline t <<'YAML'
+pipeline: t
+steps:
+  make:
+    run: |
+      echo run >> tree.count; rm -rf tree; mkdir -p tree/empty/deeper tree/sub
+      echo a > tree/a; ln -s a tree/l; ln -s ../nowhere tree/sub/dangling
+    outputs: [tree]
+YAML
+shape() { (cd tree && find . -printf '%y %p %l\n' | sort | tr '\n' ';'); }
+kiln_rc run t.yaml
+made=$(shape)
+rm -rf tree
+kiln_rc run t.yaml
+eq "directory with symlinks and empty directories: cached" 1 "$(wc -l < tree.count)"
+eq "...restored with its symlinks and empty directories" "$made" "$(shape)"
+# kiln gc forgets an entry whose objects are gone; a symlink or an
+# empty directory has none, and the entry stays.
+cp orphan.txt "$KILN_STATE/objects/ff/$(printf '%062d' 1)"
+kiln_rc gc
+contains "gc removed an orphan" "removed 1 of" "$out"
+rm -rf tree
+kiln_rc run t.yaml
+eq "...and kept the entry with symlinks" 1 "$(wc -l < tree.count)"
+# An empty directory output is cached too.
+pipeline e <<'YAML'
+pipeline: e
+steps:
+  make:
+    run: echo run >> empty.count; mkdir -p emptyout
+    outputs: [emptyout]
+YAML
+kiln_rc run e.yaml
+rm -rf emptyout
+kiln_rc run e.yaml
+eq "an empty directory output: cached" 1 "$(wc -l < empty.count)"
+check "...and restored" test -d emptyout
 finish

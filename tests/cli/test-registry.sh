@@ -158,6 +158,37 @@ touch pulled/extra
 kiln_rc models pull d:1 --to pulled --force
 eq "--force: exactly the version's files" "0 " "$rc $(ls pulled/extra 2>/dev/null)"
 check "identical again" diff -r bundle pulled
+# ...with its symlinks (their link text, dangling or leading out) and
+# empty directories: pulled, and in the copy a step reads, which leaves
+# what a symlink leads to writable.
+pipeline linked <<'YAML'
+pipeline: linked
+steps:
+  train:
+    run: |
+      rm -rf lbundle; mkdir -p lbundle/empty lbundle/sub
+      printf 'w\n' > lbundle/weights.bin; ln -s weights.bin lbundle/latest.bin
+      ln -s "$PWD/outside.txt" lbundle/sub/out; ln -s nowhere lbundle/dangling
+    outputs: [lbundle]
+    register: {model: dl, path: lbundle}
+  read:
+    needs: [train]
+    cache: false
+    models: [dl:1]
+    run: |
+      cd "$KILN_MODEL_DL" && find . -printf '%y %p %l\n' | sort | tr '\n' ';' > "$OLDPWD/lseen.txt"
+YAML
+shape_of() { (cd "$1" && find . -printf '%y %p %l\n' | sort | tr '\n' ';'); }
+echo outside > outside.txt; chmod 644 outside.txt
+kiln_rc run linked.yaml
+eq "a directory model with symlinks" 0 "$rc"
+kiln_rc models pull dl --to lpulled
+eq "pull it" 0 "$rc"
+eq "pulled with its symlinks and empty directories" "$(shape_of lbundle)" "$(shape_of lpulled)"
+eq "a step reads them so" "$(shape_of lbundle)" "$(cat lseen.txt)"
+eq "what a symlink leads to stays writable" 644 "$(stat -c %a outside.txt)"
+kiln_rc run linked.yaml
+eq "the copy read again" "0 $(shape_of lbundle)" "$rc $(cat lseen.txt)"
 
 # A deploy command that fails moves nothing.
 pipeline bad <<'YAML'
