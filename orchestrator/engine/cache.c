@@ -1,6 +1,7 @@
 /* cache.c: cache keys and the object store. */
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -524,4 +525,163 @@ int kiln_cache_restore(const char *objects, const char *workdir, size_t n,
     /* Check every object before touching the work tree. */
     int rc = check_objects(objects, n, rel, sha256, err);
     return rc != 0 ? rc : place(objects, workdir, n, rel, sha256, err);
+}
+
+/* A cache entry's files sorted by rel: what a declared output directory
+ * keeps when it is restored. */
+typedef struct kept {
+    size_t n;
+    char **rel, **sha;       /* borrowed, sorted by rel */
+} kept;
+
+static int cmp_pair(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entry at rel, or NULL. */
+static const char *kept_find(const kept *k, const char *rel)
+{
+    char *const *hit = bsearch(&rel, k->rel, k->n, sizeof(char *), cmp_pair);
+    return hit ? k->sha[hit - k->rel] : NULL;
+}
+
+/* Is anything kept under directory rel? */
+static bool kept_under(const kept *k, const char *rel)
+{
+    size_t len = strlen(rel), lo = 0, hi = k->n;
+    char *prefix = kiln_asprintf("%s/", rel);
+    bool hit;
+    while (lo < hi) { /* the first entry not before "rel/" */
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(k->rel[mid], prefix) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    hit = lo < k->n && strncmp(k->rel[lo], prefix, len + 1) == 0;
+    free(prefix);
+    return hit;
+}
+
+/* Does what is there (st) have the kind entry sha says? */
+static bool same_kind(const char *sha, const struct stat *st)
+{
+    if (strcmp(sha, KILN_CACHE_DIR) == 0)
+        return S_ISDIR(st->st_mode);
+    if (strncmp(sha, KILN_CACHE_LINK, strlen(KILN_CACHE_LINK)) == 0)
+        return S_ISLNK(st->st_mode);
+    return S_ISREG(st->st_mode);
+}
+
+/* Remove from directory rel (under workdir; never through a symlink)
+ * everything the cache entry k does not keep there, or keeps as another
+ * kind (a file where it has a directory...). */
+static void prune(const char *workdir, const char *rel, const kept *k)
+{
+    char *path = kiln_path_join(workdir, rel);
+    DIR *d = opendir(path);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char *sub, *full;
+        const char *sha;
+        struct stat st;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        sub = kiln_path_join(rel, de->d_name);
+        full = kiln_path_join(workdir, sub);
+        sha = kept_find(k, sub);
+        if (lstat(full, &st) != 0) {
+            /* gone meanwhile */
+        } else if (S_ISDIR(st.st_mode) && (sha ? same_kind(sha, &st)
+                                                : kept_under(k, sub))) {
+            prune(workdir, sub, k);
+        } else if (!sha || !same_kind(sha, &st)) {
+            kiln_remove_tree(full);
+        }
+        free(full);
+        free(sub);
+    }
+    if (d)
+        closedir(d);
+    free(path);
+}
+
+/* The directories the declared outputs name in a cache entry k, into
+ * dirs: each kept directory, or one holding a kept entry, that one of
+ * the patterns matches (the deepest such). A file a pattern matches
+ * names none: a glob's files may share a directory with others, which
+ * stay. */
+static size_t output_dirs(char ***dirs, const kiln_strlist *outputs,
+                          const char *workdir, const kept *k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < outputs->n; i++) {
+        char *pat = pattern_rel(workdir, outputs->items[i]), *slash;
+        size_t len = strlen(pat);
+        while (len > 1 && pat[len - 1] == '/')
+            pat[--len] = '\0'; /* "out/" is the directory out */
+        for (size_t f = 0; f < k->n; f++) {
+            char *dir = kiln_strdup(k->rel[f]);
+            bool hit = strcmp(k->sha[f], KILN_CACHE_DIR) == 0 &&
+                       fnmatch(pat, dir, FNM_PATHNAME | FNM_PERIOD) == 0;
+            while (!hit && (slash = strrchr(dir, '/')) != NULL) {
+                *slash = '\0';
+                hit = fnmatch(pat, dir, FNM_PATHNAME | FNM_PERIOD) == 0;
+            }
+            /* k is sorted: one directory's entries come together. */
+            if (hit && (n == 0 || strcmp((*dirs)[n - 1], dir) != 0)) {
+                *dirs = kiln_realloc(*dirs, (n + 1) * sizeof(char *));
+                (*dirs)[n++] = dir;
+            } else {
+                free(dir);
+            }
+        }
+        free(pat);
+    }
+    return n;
+}
+
+int kiln_cache_restore_outputs(const char *objects, const char *workdir,
+                               const kiln_strlist *outputs, size_t n,
+                               char *const *rel, char *const *sha256,
+                               kiln_err *err)
+{
+    kept k = {n, kiln_calloc(n + 1, sizeof(char *)),
+              kiln_calloc(n + 1, sizeof(char *))};
+    char **dirs = NULL, **pairs = kiln_calloc(2 * n + 1, sizeof(char *));
+    size_t n_dirs = 0;
+    int rc = check_objects(objects, n, rel, sha256, err);
+
+    /* Sorted by rel, each with its entry (a pair sorts by its rel). */
+    for (size_t i = 0; i < n; i++) {
+        pairs[2 * i] = rel[i];
+        pairs[2 * i + 1] = sha256[i];
+    }
+    if (n)
+        qsort(pairs, n, 2 * sizeof(char *), cmp_pair);
+    for (size_t i = 0; i < n; i++) {
+        k.rel[i] = pairs[2 * i];
+        k.sha[i] = pairs[2 * i + 1];
+    }
+    /* A declared output directory ends as the entry has it: what a run
+     * left there that the cached one did not make goes, or the step
+     * would be credited with it. */
+    if (rc == 0)
+        n_dirs = output_dirs(&dirs, outputs, workdir, &k);
+    for (size_t i = 0; i < n_dirs; i++) {
+        char *path = kiln_path_join(workdir, dirs[i]);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            prune(workdir, dirs[i], &k);
+        free(path);
+        free(dirs[i]);
+    }
+    if (rc == 0)
+        rc = place(objects, workdir, n, rel, sha256, err);
+    free(dirs);
+    free(pairs);
+    free(k.rel);
+    free(k.sha);
+    return rc;
 }

@@ -74,6 +74,13 @@ bool kiln_cache_is_object(const char *entry);
  * step instead. */
 int kiln_cache_restore(const char *objects, const char *workdir, size_t n,
                        char *const *rel, char *const *sha256, kiln_err *err);
+/* As kiln_cache_restore(), for a cache hit of a step declaring outputs:
+ * each directory they name ends as the entry has it, without what else
+ * was there (a file an earlier run left), never through a symlink. */
+int kiln_cache_restore_outputs(const char *objects, const char *workdir,
+                               const kiln_strlist *outputs, size_t n,
+                               char *const *rel, char *const *sha256,
+                               kiln_err *err);
 
 /* Are the files of a cache entry (rel[i], relative to workdir) exactly
  * what a step declares as outputs: each under one of them, and each of

@@ -349,8 +349,9 @@ static void restore_work(uv_work_t *req)
     cache_job *j = req->data;
     step_rt *s = j->s;
     const kiln_step *st = &s->run->p->steps[s->idx];
-    j->rc = kiln_cache_restore(s->run->eng->objects, s->workdir, j->hit.n,
-                               j->hit.rel, j->hit.sha256, &j->err);
+    j->rc = kiln_cache_restore_outputs(s->run->eng->objects, s->workdir,
+                                       &st->outputs, j->hit.n, j->hit.rel,
+                                       j->hit.sha256, &j->err);
     kiln_crash_point("restoring");
     if (j->rc == 0)
         j->rc = kiln_artifacts_collect(&j->out, s->workdir, &st->outputs,

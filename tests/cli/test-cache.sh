@@ -202,7 +202,9 @@ eq "a file in a directory it points to changed: the step ran" "4 TWO E" "$(lrun)
 eq "...then cached again" "4 TWO E" "$(lrun)"
 
 # A cached directory output comes back as it was made: its symlinks
-# with their link text (dangling too), its empty directories.
+# with their link text (dangling too), its empty directories, and the
+# output directory exactly: what a later run left in it goes, and so the
+# record has the hash the step made.
 pipeline t <<'YAML'
 pipeline: t
 steps:
@@ -227,6 +229,33 @@ contains "gc removed an orphan" "removed 1 of" "$out"
 rm -rf tree
 kiln_rc run t.yaml
 eq "...and kept the entry with symlinks" 1 "$(wc -l < tree.count)"
+echo stale > tree/stale; mkdir -p tree/old/older; echo z > tree/old/older/z
+echo keep > beside.txt
+kiln_rc run t.yaml
+eq "restored into a directory holding more: cached" 1 "$(wc -l < tree.count)"
+eq "...which is now exactly as it was made" "$made" "$(shape)"
+check "...and nothing beside it was touched" test "$(cat beside.txt)" = keep
+eq "...recorded with the hash the step made" 1 \
+    "$(q "select count(distinct a.sha256) from events e join artifacts a on a.id = e.artifact_id where e.type = 'output' and a.path like '%/tree'")"
+rm -rf tree/a tree/l tree/empty
+mkdir tree/a; echo in > tree/a/in; echo file > tree/l; echo notadir > tree/empty
+kiln_rc run t.yaml
+eq "restored where a directory is a file and a file a directory: cached" 1 \
+    "$(wc -l < tree.count)"
+eq "...as it was made" "$made" "$(shape)"
+# A glob's files share their directory: what else is there stays.
+pipeline g <<'YAML'
+pipeline: g
+steps:
+  make:
+    run: echo run >> glob.count; mkdir -p gl; echo a > gl/a.csv
+    outputs: [gl/*.csv]
+YAML
+kiln_rc run g.yaml
+rm gl/a.csv; echo mine > gl/notes.txt
+kiln_rc run g.yaml
+eq "a glob output: cached" "1 a" "$(wc -l < glob.count) $(cat gl/a.csv)"
+check "...and the file beside it stays" test -f gl/notes.txt
 # An empty directory output is cached too.
 pipeline e <<'YAML'
 pipeline: e
